@@ -13,6 +13,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <execinfo.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -25,12 +26,21 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "engine/batch.h"
 #include "engine/engine.h"
+#include "repl/proto.h"
+#include "repl/repl.h"
+#include "tests/unit/brokerfx.h"
 #include "tests/unit/logfx.h"
+#include "tests/unit/protofx.h"
 
 /* >0: the countdown; the allocation that takes it to 0 fails. */
 static atomic_int af_countdown;
 static atomic_int af_failed; /* failures injected since the last arm */
+/* Set: only the allocations of other threads count (a broker's, while
+ * this thread plays its client). */
+static bool af_others;
+static pthread_t af_self;
 
 static void af_arm(int n)
 {
@@ -38,16 +48,26 @@ static void af_arm(int n)
 	atomic_store(&af_countdown, n);
 }
 
+static void af_arm_others(int n)
+{
+	af_self = pthread_self();
+	af_others = true;
+	af_arm(n);
+}
+
 /* Disarms; true when the armed failure happened. */
 static bool af_disarm(void)
 {
 	atomic_store(&af_countdown, 0);
+	af_others = false;
 	return atomic_load(&af_failed) > 0;
 }
 
 static bool af_fail(void)
 {
 	int c = atomic_load(&af_countdown);
+	if (c > 0 && af_others && pthread_equal(pthread_self(), af_self))
+		return false;
 	while (c > 0) {
 		if (atomic_compare_exchange_weak(&af_countdown, &c, c - 1)) {
 			if (c == 1) {
@@ -111,7 +131,7 @@ int __wrap_posix_memalign(void **out, size_t align, size_t n)
 
 /* ------------------------------------------------------------------ */
 
-#define PREP 40 /* records every sweep's log starts with */
+#define PREP   40 /* records every sweep's log starts with */
 #define MAXREC 20000
 
 /* Record i is acknowledged for i < acked: "value-<i>" without a key, or
@@ -184,7 +204,8 @@ static int put(struct sweep *s, int n, int per)
 		int k = 0;
 		for (; k < per && i < n; k++, i++) {
 			int o = s->acked + k;
-			int len = snprintf(vals[k], sizeof(vals[k]), s->nkeys ? "v%d" : "value-%d", o);
+			int len = snprintf(vals[k], sizeof(vals[k]), s->nkeys ? "v%d" : "value-%d",
+					   o);
 			r[k] = (struct rec_in){ NULL, -1, vals[k], len, fake_now + o };
 			if (s->nkeys) {
 				s->key[o] = o % s->nkeys;
@@ -238,7 +259,9 @@ static void expect_all(struct sweep *s)
 		}
 		if (superseded(s, i))
 			continue;
-		fprintf(stderr, "record %d of %d (start %" PRId64 ") missing or different at line byte %zu\n",
+		fprintf(stderr,
+			"record %d of %d (start %" PRId64
+			") missing or different at line byte %zu\n",
 			i, s->acked, start, at);
 		fail();
 	}
@@ -715,6 +738,211 @@ static void test_close(void **state)
 	sweep("afclose", tune_small, op_close);
 }
 
+/* ---- the broker: Produce and Fetch requests ---- */
+
+/* One batch of n records "value-<first + i>" as a client sends it. */
+static size_t client_batch(uint8_t *buf, size_t cap, int first, int n)
+{
+	struct batch_builder bb;
+	char v[32];
+
+	batch_builder_init(&bb, buf, cap, BATCH_CODEC_NONE);
+	for (int i = 0; i < n; i++) {
+		int l = snprintf(v, sizeof(v), "value-%d", first + i);
+		assert_int_equal(batch_builder_add(&bb, NULL, -1, v, l, 1700000000000LL), 0);
+	}
+	int64_t size = batch_builder_finish(&bb, 0, -1);
+	assert_true(size > 0);
+	return (size_t)size;
+}
+
+static int fetch_all(struct brokerfx *f, int acked, int64_t *hw);
+
+/* Produce v9, acks=1, of n records after the acked ones to partition 0 of
+ * "t": its error code, or -1 when no answer came (the connection closed:
+ * f->c is connected again). A request unanswered may have been appended
+ * whole (its answer could not be made): never in part; then its records
+ * count as acked (a client would send them again). */
+static int produce_n(struct brokerfx *f, int *acked, int n)
+{
+	uint8_t b[4096];
+	struct proto_produce_part p = { .index = 0, .records = b, .records_fd = -1 };
+	p.records_len = (int32_t)client_batch(b, sizeof(b), *acked, n);
+	struct proto_produce_topic topics[] = { { kstr_of("t"), 1, &p } };
+	struct proto_produce_req req = { .transactional_id = KSTR_NULL,
+					 .acks = 1,
+					 .timeout_ms = 5000,
+					 .n_topics = 1,
+					 .topic_data = topics };
+	struct proto_req_hdr hdr = { .api_key = PROTO_API_PRODUCE,
+				     .api_version = 9,
+				     .correlation_id = 1,
+				     .client_id = KSTR_NULL };
+	struct proto_out out;
+	uint8_t *frame;
+	size_t len, hl = 4 + 8 + 2 + 1;
+
+	proto_out_init(&out, 1 << 20);
+	assert_int_equal(proto_produce_req_encode(&out, &hdr, &req), 0);
+	assert_int_equal(proto_out_flatten(&out, &frame, &len), 0);
+	proto_out_free(&out);
+	struct net_resp raw;
+	int rc = net_client_call(f->c, PROTO_API_PRODUCE, 9, frame + hl, len - hl, 0,
+				 BROKERFX_DEADLINE_MS, &raw);
+	free(frame);
+	if (rc) {
+		net_client_close(f->c);
+		f->c = brokerfx_connect(f);
+		int64_t hw = -1;
+		int countdown = atomic_exchange(&af_countdown, 0);
+		assert_int_equal(fetch_all(f, 0, &hw), 0);
+		atomic_store(&af_countdown, countdown);
+		assert_true(hw == *acked || hw == *acked + n);
+		*acked = (int)hw;
+		return -1;
+	}
+	struct proto_produce_resp r;
+	assert_int_equal(proto_produce_resp_decode(&raw.body, 9, &r), 0);
+	assert_int_equal(r.n_topics, 1);
+	int err = r.responses[0].partition_responses[0].error_code;
+	if (err == 0) {
+		assert_int_equal(r.responses[0].partition_responses[0].base_offset, *acked);
+		*acked += n;
+	}
+	proto_produce_resp_free(&r);
+	net_resp_free(&raw);
+	return err;
+}
+
+/* Fetch v12 from offset 0 of "t": its error code (-1: no answer), with
+ * 0 records there if acked, and the high watermark in *hw (may be NULL). */
+static int fetch_all(struct brokerfx *f, int acked, int64_t *hw)
+{
+	struct protofx_fetch pf;
+	protofx_fetch_init(&pf, "t", -1, -1, 0, -1, 0);
+	struct kbuf_w w;
+	struct net_resp raw;
+	kbuf_w_init(&w, 4096);
+	assert_int_equal(proto_fetch_req_encode(&w, 12, &pf.req), 0);
+	int rc = net_client_call(f->c, PROTO_API_FETCH, 12, w.buf, w.len, 0, BROKERFX_DEADLINE_MS,
+				 &raw);
+	kbuf_w_free(&w);
+	if (rc) {
+		net_client_close(f->c);
+		f->c = brokerfx_connect(f);
+		return -1;
+	}
+	struct proto_fetch_resp fr;
+	assert_int_equal(proto_fetch_resp_decode(&raw.body, 12, &fr), 0);
+	int err = fr.error_code;
+	if (!err) {
+		assert_int_equal(fr.n_topics, 1);
+		assert_int_equal(fr.topics[0].n_partitions, 1);
+		err = fr.topics[0].partitions[0].error_code;
+	}
+	if (!err && acked)
+		assert_true(fr.topics[0].partitions[0].records_len > 0);
+	if (!err && hw)
+		*hw = fr.topics[0].partitions[0].high_watermark;
+	proto_fetch_resp_free(&fr);
+	net_resp_free(&raw);
+	return err;
+}
+
+/* The line view of "t"-0 is value-0 .. value-(acked-1). */
+static void broker_expect(struct brokerfx *f, int acked)
+{
+	struct topic *t;
+	struct topic_reader *r;
+	size_t cap = (size_t)acked * 16 + 64, got = 0;
+	char *buf = __real_malloc(cap);
+	assert_non_null(buf);
+	assert_int_equal(broker_topic_get(f->b, "t", &t), 0);
+	assert_int_equal(topic_reader_new(t, 0, &r), 0);
+	for (;;) {
+		int64_t at = (int64_t)got;
+		ssize_t n =
+			topic_reader_read(t, 0, r, (int64_t)got, buf + got, cap - got, &at, NULL);
+		assert_true(n >= 0);
+		assert_int_equal(at, (int64_t)got);
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		assert_true(got < cap);
+	}
+	topic_reader_free(r);
+	topic_put(t);
+	size_t at = 0;
+	for (int i = 0; i < acked; i++) {
+		char line[32];
+		int len = snprintf(line, sizeof(line), "value-%d\n", i);
+		assert_true(at + (size_t)len <= got);
+		assert_memory_equal(buf + at, line, (size_t)len);
+		at += (size_t)len;
+	}
+	assert_int_equal(at, got);
+	free(buf);
+}
+
+typedef int broker_op(struct brokerfx *f, int *acked);
+
+/* sweep() for a request to a broker: the Nth allocation of the broker's
+ * threads fails (this one's, the client's, never do); the answer is an
+ * error code or none (the connection closed), never a hang nor a
+ * crash; then the broker still takes records and serves them, and after
+ * a clean stop and start holds every acknowledged one. */
+static int broker_sweep(const char *tag, broker_op *op)
+{
+	int runs = 0;
+	for (int nth = 1;; nth++) {
+		void *state;
+		assert_int_equal(brokerfx_setup(&state, tag, ""), 0);
+		struct brokerfx *f = state;
+		int acked = 0;
+		assert_int_equal(broker_topic_create(f->b, "t", 0, 0, 0755, NULL), 0);
+		assert_int_equal(produce_n(f, &acked, 10), 0);
+		af_arm_others(nth);
+		int rc = op(f, &acked);
+		bool hit = af_disarm();
+		if (getenv("ALLOCFAIL_VERBOSE"))
+			fprintf(stderr, "%s: allocation %d failed: %d\n", tag, nth, rc);
+		if (!hit)
+			assert_int_equal(rc, 0);
+		assert_int_equal(produce_n(f, &acked, 3), 0);
+		assert_int_equal(fetch_all(f, acked, NULL), 0);
+		broker_expect(f, acked);
+		brokerfx_close(f);
+		brokerfx_open(f);
+		broker_expect(f, acked);
+		assert_int_equal(brokerfx_teardown(&state), 0);
+		if (!hit)
+			return runs;
+		runs++;
+	}
+}
+
+static int op_produce(struct brokerfx *f, int *acked)
+{
+	return produce_n(f, acked, 20);
+}
+
+static int op_fetch(struct brokerfx *f, int *acked)
+{
+	return fetch_all(f, *acked, NULL);
+}
+
+static void test_broker_produce(void **state)
+{
+	(void)state;
+	assert_true(broker_sweep("afproduce", op_produce) > 0);
+}
+
+static void test_broker_fetch(void **state)
+{
+	(void)state;
+	assert_true(broker_sweep("affetch", op_fetch) > 0);
+}
+
 /* A failed assertion leaves a sweep armed: the next test starts clean. */
 static int disarm(void **state)
 {
@@ -726,16 +954,28 @@ static int disarm(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_append, disarm),	      cmocka_unit_test_teardown(test_append_lz4, disarm),
-		cmocka_unit_test_teardown(test_append_zstd, disarm),   cmocka_unit_test_teardown(test_append_lines, disarm),
-		cmocka_unit_test_teardown(test_sync, disarm),	      cmocka_unit_test_teardown(test_recover, disarm),
-		cmocka_unit_test_teardown(test_recover_lz4, disarm),   cmocka_unit_test_teardown(test_reindex, disarm),
-		cmocka_unit_test_teardown(test_read, disarm),	      cmocka_unit_test_teardown(test_lookup, disarm),
-		cmocka_unit_test_teardown(test_raw, disarm),	      cmocka_unit_test_teardown(test_checkpoint, disarm),
-		cmocka_unit_test_teardown(test_close, disarm),	      cmocka_unit_test_teardown(test_append_big, disarm),
-		cmocka_unit_test_teardown(test_append_client, disarm), cmocka_unit_test_teardown(test_append_follower, disarm),
-		cmocka_unit_test_teardown(test_clean, disarm),	      cmocka_unit_test_teardown(test_retention, disarm),
-		cmocka_unit_test_teardown(test_delete_records, disarm), cmocka_unit_test_teardown(test_truncate, disarm),
+		cmocka_unit_test_teardown(test_append, disarm),
+		cmocka_unit_test_teardown(test_append_lz4, disarm),
+		cmocka_unit_test_teardown(test_append_zstd, disarm),
+		cmocka_unit_test_teardown(test_append_lines, disarm),
+		cmocka_unit_test_teardown(test_sync, disarm),
+		cmocka_unit_test_teardown(test_recover, disarm),
+		cmocka_unit_test_teardown(test_recover_lz4, disarm),
+		cmocka_unit_test_teardown(test_reindex, disarm),
+		cmocka_unit_test_teardown(test_read, disarm),
+		cmocka_unit_test_teardown(test_lookup, disarm),
+		cmocka_unit_test_teardown(test_raw, disarm),
+		cmocka_unit_test_teardown(test_checkpoint, disarm),
+		cmocka_unit_test_teardown(test_close, disarm),
+		cmocka_unit_test_teardown(test_append_big, disarm),
+		cmocka_unit_test_teardown(test_append_client, disarm),
+		cmocka_unit_test_teardown(test_append_follower, disarm),
+		cmocka_unit_test_teardown(test_clean, disarm),
+		cmocka_unit_test_teardown(test_retention, disarm),
+		cmocka_unit_test_teardown(test_delete_records, disarm),
+		cmocka_unit_test_teardown(test_broker_produce, disarm),
+		cmocka_unit_test_teardown(test_broker_fetch, disarm),
+		cmocka_unit_test_teardown(test_truncate, disarm),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
