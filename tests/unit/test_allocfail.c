@@ -13,6 +13,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <execinfo.h>
 #include <inttypes.h>
@@ -28,6 +29,7 @@
 
 #include "engine/batch.h"
 #include "engine/engine.h"
+#include "fs/fs.h"
 #include "repl/proto.h"
 #include "repl/repl.h"
 #include "tests/unit/brokerfx.h"
@@ -849,15 +851,15 @@ static int fetch_all(struct brokerfx *f, int acked, int64_t *hw)
 	return err;
 }
 
-/* The line view of "t"-0 is value-0 .. value-(acked-1). */
-static void broker_expect(struct brokerfx *f, int acked)
+/* The line view of "t"-0 of b is value-0 .. value-(acked-1). */
+static void topic_expect(struct broker *b, int acked)
 {
 	struct topic *t;
 	struct topic_reader *r;
 	size_t cap = (size_t)acked * 16 + 64, got = 0;
 	char *buf = __real_malloc(cap);
 	assert_non_null(buf);
-	assert_int_equal(broker_topic_get(f->b, "t", &t), 0);
+	assert_int_equal(broker_topic_get(b, "t", &t), 0);
 	assert_int_equal(topic_reader_new(t, 0, &r), 0);
 	for (;;) {
 		int64_t at = (int64_t)got;
@@ -910,10 +912,10 @@ static int broker_sweep(const char *tag, broker_op *op)
 			assert_int_equal(rc, 0);
 		assert_int_equal(produce_n(f, &acked, 3), 0);
 		assert_int_equal(fetch_all(f, acked, NULL), 0);
-		broker_expect(f, acked);
+		topic_expect(f->b, acked);
 		brokerfx_close(f);
 		brokerfx_open(f);
-		broker_expect(f, acked);
+		topic_expect(f->b, acked);
 		assert_int_equal(brokerfx_teardown(&state), 0);
 		if (!hit)
 			return runs;
@@ -941,6 +943,177 @@ static void test_broker_fetch(void **state)
 {
 	(void)state;
 	assert_true(broker_sweep("affetch", op_fetch) > 0);
+}
+
+/* ---- the mount's operations (fs/), without a kernel ---- */
+
+struct fsfx {
+	char dir[64];
+	struct broker_config cfg;
+	struct mqfs fs;
+	int acked;
+};
+
+static void fsfx_open(struct fsfx *f)
+{
+	assert_int_equal(broker_open(&f->cfg, &f->fs.broker), 0);
+	assert_int_equal(inode_table_new(topic_put, &f->fs.inodes), 0);
+}
+
+static void fsfx_close(struct fsfx *f)
+{
+	fs_file_release_all(&f->fs);
+	inode_table_free(f->fs.inodes);
+	broker_close(f->fs.broker);
+}
+
+/* Opens MNT/t/0 as open(2) would, through lookups: 0 or -errno. */
+static int fs_open_part(struct fsfx *f, int flags, struct fs_file **out)
+{
+	struct fuse_entry_param e;
+	int rc = fs_lookup(&f->fs, FUSE_ROOT_ID, "t", 1, &e);
+
+	if (rc == 0)
+		rc = fs_lookup(&f->fs, e.ino, "0", 1, &e);
+	if (rc == 0)
+		rc = fs_file_open(&f->fs, e.ino, flags, 1, out);
+	return rc;
+}
+
+/* echo of n lines after the acked ones: open, one write, close. A write
+ * refused appends nothing of itself; one taken is acked. */
+static int fs_echo(struct fsfx *f, int n)
+{
+	const int fl = O_WRONLY | O_APPEND;
+	char buf[1024];
+	size_t len = 0;
+	struct fs_file *w;
+	int rc = fs_open_part(f, fl, &w);
+
+	if (rc < 0)
+		return rc;
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, "value-%d\n", f->acked + i);
+	ssize_t k = fs_file_write(w, buf, len, 0, fl, 7);
+	if (k == (ssize_t)len)
+		f->acked += n;
+	rc = k < 0 ? (int)k : 0;
+	int frc = fs_file_flush(w, 7, 1);
+	fs_file_release(&f->fs, w);
+	return rc ? rc : frc;
+}
+
+/* cat: the file read whole from 0, each read compared. */
+static int fs_cat(struct fsfx *f)
+{
+	struct fs_file *r;
+	int rc = fs_open_part(f, O_RDONLY, &r);
+	off_t off = 0;
+
+	if (rc < 0)
+		return rc;
+	for (;;) {
+		const char *data;
+		ssize_t n = fs_file_read(r, 4096, off, false, &data);
+		if (n < 0) {
+			rc = (int)n;
+			break;
+		}
+		if (n == 0)
+			break;
+		for (ssize_t i = 0; i < n; i++)
+			assert_true(data[i] == '\n' || data[i] == '-' ||
+				    (data[i] >= '0' && data[i] <= 'z'));
+		off += n;
+	}
+	fs_file_release(&f->fs, r);
+	assert_true(rc < 0 || off >= (off_t)f->acked * 8);
+	return rc;
+}
+
+static int fs_ls(struct fsfx *f)
+{
+	struct fuse_entry_param e;
+	struct fs_dir *d;
+	int rc = fs_lookup(&f->fs, FUSE_ROOT_ID, "t", 1, &e);
+
+	if (rc == 0)
+		rc = fs_dir_open(&f->fs, e.ino, &d);
+	if (rc == 0)
+		fs_dir_close(d);
+	return rc;
+}
+
+typedef int fs_op(struct fsfx *f);
+
+/* sweep() for the mount's operations on MNT/t/0: the Nth allocation
+ * fails; the operation returns 0 or -errno (never a crash), then echo
+ * and cat work, and every acked line is there, before and after a
+ * restart. */
+static int fs_sweep(const char *tag, fs_op *op)
+{
+	int runs = 0;
+	for (int nth = 1;; nth++) {
+		struct fsfx *f = __real_calloc(1, sizeof(*f));
+		assert_non_null(f);
+		snprintf(f->dir, sizeof(f->dir), "/tmp/mqfs-test-%s.XXXXXX", tag);
+		assert_non_null(mkdtemp(f->dir));
+		broker_config_defaults(&f->cfg);
+		snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s/data", f->dir);
+		pthread_mutex_init(&f->fs.files_lock, NULL);
+		pthread_mutex_init(&f->fs.cache_mu, NULL);
+		f->fs.root_mode = 0755;
+		fsfx_open(f);
+		assert_int_equal(broker_topic_create(f->fs.broker, "t", 0, 0, 0755, NULL), 0);
+		assert_int_equal(fs_echo(f, 10), 0);
+		af_arm(nth);
+		int rc = op(f);
+		bool hit = af_disarm();
+		if (getenv("ALLOCFAIL_VERBOSE"))
+			fprintf(stderr, "%s: allocation %d failed: %d\n", tag, nth, rc);
+		if (!hit)
+			assert_int_equal(rc, 0);
+		assert_true(rc <= 0);
+		assert_int_equal(fs_echo(f, 3), 0);
+		assert_int_equal(fs_cat(f), 0);
+		topic_expect(f->fs.broker, f->acked);
+		fsfx_close(f);
+		fsfx_open(f);
+		topic_expect(f->fs.broker, f->acked);
+		fsfx_close(f);
+		pthread_mutex_destroy(&f->fs.files_lock);
+		pthread_mutex_destroy(&f->fs.cache_mu);
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+		assert_int_equal(system(cmd), 0);
+		free(f);
+		if (!hit)
+			return runs;
+		runs++;
+	}
+}
+
+static int op_fs_echo(struct fsfx *f)
+{
+	return fs_echo(f, 20);
+}
+
+static void test_fs_echo(void **state)
+{
+	(void)state;
+	assert_true(fs_sweep("afecho", op_fs_echo) > 0);
+}
+
+static void test_fs_cat(void **state)
+{
+	(void)state;
+	assert_true(fs_sweep("afcat", fs_cat) > 0);
+}
+
+static void test_fs_ls(void **state)
+{
+	(void)state;
+	assert_true(fs_sweep("afls", fs_ls) > 0);
 }
 
 /* A failed assertion leaves a sweep armed: the next test starts clean. */
@@ -975,6 +1148,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_delete_records, disarm),
 		cmocka_unit_test_teardown(test_broker_produce, disarm),
 		cmocka_unit_test_teardown(test_broker_fetch, disarm),
+		cmocka_unit_test_teardown(test_fs_echo, disarm),
+		cmocka_unit_test_teardown(test_fs_cat, disarm),
+		cmocka_unit_test_teardown(test_fs_ls, disarm),
 		cmocka_unit_test_teardown(test_truncate, disarm),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
