@@ -368,6 +368,9 @@ static int op_append_big(struct sweep *s)
 	return log_set_hw(s->f->l, s->acked);
 }
 
+/* The codec clients compress their batches with. */
+static int client_codec = BATCH_CODEC_NONE;
+
 /* Encodes records value-acked .. value-(acked+n-1) as a client would
  * (uncompressed batches of about 200 bytes, no producer): *out malloc'ed. */
 static int encode(struct sweep *s, int n, uint8_t **out, size_t *len)
@@ -380,7 +383,7 @@ static int encode(struct sweep *s, int n, uint8_t **out, size_t *len)
 		r[i] = (struct rec_in){ NULL, -1, vals[i], l, fake_now };
 	}
 	struct log_config cfg = s->f->cfg;
-	cfg.codec = BATCH_CODEC_NONE;
+	cfg.codec = client_codec;
 	cfg.batch_bytes = 200;
 	struct batch_producer pr = { -1, -1, -1 };
 	return log_encode_batches(&cfg, r, n, &pr, out, len, NULL);
@@ -699,6 +702,23 @@ static void test_append_client(void **state)
 {
 	(void)state;
 	assert_true(sweep("afclient", tune_lz4, op_append_client) > 0);
+}
+
+static void tune_producer(struct log_config *cfg)
+{
+	tune_small(cfg);
+	cfg->codec = LOG_CODEC_PRODUCER;
+}
+
+/* zstd batches kept as the client sent them (compression.type
+ * producer): each is decompressed to be checked. */
+static void test_append_client_zstd(void **state)
+{
+	(void)state;
+	client_codec = BATCH_CODEC_ZSTD;
+	int runs = sweep("afclientzstd", tune_producer, op_append_client);
+	client_codec = BATCH_CODEC_NONE;
+	assert_true(runs > 0);
 }
 
 static void test_append_follower(void **state)
@@ -1146,6 +1166,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_clean, disarm),
 		cmocka_unit_test_teardown(test_retention, disarm),
 		cmocka_unit_test_teardown(test_delete_records, disarm),
+		cmocka_unit_test_teardown(test_append_client_zstd, disarm),
 		cmocka_unit_test_teardown(test_broker_produce, disarm),
 		cmocka_unit_test_teardown(test_broker_fetch, disarm),
 		cmocka_unit_test_teardown(test_fs_echo, disarm),
