@@ -462,12 +462,10 @@ static int op_sync(struct sweep *s)
 	return log_flush(s->f->l, -1);
 }
 
-/* Opening after an unclean stop: recovery of every segment after the
- * recovery point. */
-static int op_recover(struct sweep *s)
+/* The manager and the log opened as the daemon opens them: a manager
+ * that opened but whose log did not is closed again. */
+static int open_log(struct sweep *s)
 {
-	logmgr_abandon(s->f->m);
-	s->f->m = NULL;
 	int rc = logmgr_open(s->f->dir, &s->f->fio.ops, &s->f->m);
 	if (rc) {
 		s->f->m = NULL;
@@ -475,11 +473,19 @@ static int op_recover(struct sweep *s)
 	}
 	rc = logmgr_get_log(s->f->m, "t", 0, &s->f->cfg, true, &s->f->l);
 	if (rc) {
-		/* The manager opened: close it as the daemon would. */
 		logmgr_close(s->f->m);
 		s->f->m = NULL;
 	}
 	return rc;
+}
+
+/* Opening after an unclean stop: recovery of every segment after the
+ * recovery point. */
+static int op_recover(struct sweep *s)
+{
+	logmgr_abandon(s->f->m);
+	s->f->m = NULL;
+	return open_log(s);
 }
 
 /* A clean close, then every .index and .timeindex removed. */
@@ -508,17 +514,7 @@ static int prep_noindex(struct sweep *s)
 /* The open that rebuilds them. */
 static int op_reindex(struct sweep *s)
 {
-	int rc = logmgr_open(s->f->dir, &s->f->fio.ops, &s->f->m);
-	if (rc) {
-		s->f->m = NULL;
-		return rc;
-	}
-	rc = logmgr_get_log(s->f->m, "t", 0, &s->f->cfg, true, &s->f->l);
-	if (rc) {
-		logmgr_close(s->f->m);
-		s->f->m = NULL;
-	}
-	return rc;
+	return open_log(s);
 }
 
 static int op_read(struct sweep *s)
