@@ -1114,6 +1114,44 @@ static int op_fs_echo(struct fsfx *f)
 	return fs_echo(f, 20);
 }
 
+/* A line written in two parts ("value-N", then its '\n'), the second
+ * only if the first was taken: the record is appended whole or not at
+ * all, whatever failed (a close after a failed part drops the front). */
+static int op_fs_parts(struct fsfx *f)
+{
+	const int fl = O_WRONLY | O_APPEND;
+	char line[32];
+	struct fs_file *w;
+	struct topic *t;
+	int len = snprintf(line, sizeof(line), "value-%d\n", f->acked);
+	int countdown = atomic_exchange(&af_countdown, 0);
+	assert_int_equal(broker_topic_get(f->fs.broker, "t", &t), 0);
+	int64_t before = topic_line_size(t, 0);
+	atomic_store(&af_countdown, countdown);
+	int rc = fs_open_part(f, fl, &w);
+	if (rc == 0) {
+		ssize_t k = fs_file_write(w, line, (size_t)len - 1, 0, fl, 7);
+		if (k == len - 1)
+			k = fs_file_write(w, line + len - 1, 1, (off_t)len - 1, fl, 7);
+		rc = k < 0 ? (int)k : 0;
+		int frc = fs_file_flush(w, 7, 1);
+		rc = rc ? rc : frc;
+		fs_file_release(&f->fs, w);
+	}
+	int64_t after = topic_line_size(t, 0);
+	topic_put(t);
+	assert_true(after == before || after == before + len);
+	if (after > before)
+		f->acked++;
+	return rc;
+}
+
+static void test_fs_parts(void **state)
+{
+	(void)state;
+	assert_true(fs_sweep("afparts", op_fs_parts) > 0);
+}
+
 static void test_fs_echo(void **state)
 {
 	(void)state;
@@ -1166,6 +1204,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_broker_produce, disarm),
 		cmocka_unit_test_teardown(test_broker_fetch, disarm),
 		cmocka_unit_test_teardown(test_fs_echo, disarm),
+		cmocka_unit_test_teardown(test_fs_parts, disarm),
 		cmocka_unit_test_teardown(test_fs_cat, disarm),
 		cmocka_unit_test_teardown(test_fs_ls, disarm),
 		cmocka_unit_test_teardown(test_truncate, disarm),
