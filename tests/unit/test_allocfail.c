@@ -781,12 +781,12 @@ static int fetch_all(struct brokerfx *f, int acked, int64_t *hw);
  * f->c is connected again). A request unanswered may have been appended
  * whole (its answer could not be made): never in part; then its records
  * count as acked (a client would send them again). */
-static int produce_n(struct brokerfx *f, int *acked, int n)
+static int produce_to(struct brokerfx *f, const char *topic, int *acked, int n)
 {
 	uint8_t b[4096];
 	struct proto_produce_part p = { .index = 0, .records = b, .records_fd = -1 };
 	p.records_len = (int32_t)client_batch(b, sizeof(b), *acked, n);
-	struct proto_produce_topic topics[] = { { kstr_of("t"), 1, &p } };
+	struct proto_produce_topic topics[] = { { kstr_of(topic), 1, &p } };
 	struct proto_produce_req req = { .transactional_id = KSTR_NULL,
 					 .acks = 1,
 					 .timeout_ms = 5000,
@@ -813,6 +813,7 @@ static int produce_n(struct brokerfx *f, int *acked, int n)
 		f->c = brokerfx_connect(f);
 		int64_t hw = -1;
 		int countdown = atomic_exchange(&af_countdown, 0);
+		assert_string_equal(topic, "t");
 		assert_int_equal(fetch_all(f, 0, &hw), 0);
 		atomic_store(&af_countdown, countdown);
 		assert_true(hw == *acked || hw == *acked + n);
@@ -830,6 +831,11 @@ static int produce_n(struct brokerfx *f, int *acked, int n)
 	proto_produce_resp_free(&r);
 	net_resp_free(&raw);
 	return err;
+}
+
+static int produce_n(struct brokerfx *f, int *acked, int n)
+{
+	return produce_to(f, "t", acked, n);
 }
 
 /* Fetch v12 from offset 0 of "t": its error code (-1: no answer), with
@@ -949,6 +955,58 @@ static int op_fetch(struct brokerfx *f, int *acked)
 	return fetch_all(f, *acked, NULL);
 }
 
+/* Metadata v12 of "t" and of a topic auto-created by the request. */
+static int op_metadata(struct brokerfx *f, int *acked)
+{
+	struct proto_meta_req_topic t[2] = { { .name = kstr_of("t") }, { .name = kstr_of("new") } };
+	struct proto_meta_req req = { .n_topics = 2,
+				      .topics = t,
+				      .allow_auto_topic_creation = true };
+	struct kbuf_w w;
+	struct net_resp raw;
+
+	(void)acked;
+	kbuf_w_init(&w, 4096);
+	assert_int_equal(proto_meta_req_encode(&w, 12, &req), 0);
+	int rc = net_client_call(f->c, PROTO_API_METADATA, 12, w.buf, w.len, 0,
+				 BROKERFX_DEADLINE_MS, &raw);
+	kbuf_w_free(&w);
+	if (rc) {
+		net_client_close(f->c);
+		f->c = brokerfx_connect(f);
+		return -1;
+	}
+	struct proto_meta_resp r;
+	assert_int_equal(proto_meta_resp_decode(&raw.body, 12, &r), 0);
+	int err = 0;
+	for (int32_t i = 0; i < r.n_topics; i++)
+		if (r.topics[i].error_code)
+			err = r.topics[i].error_code;
+	proto_meta_resp_free(&r);
+	net_resp_free(&raw);
+	return err;
+}
+
+/* Then the topic the request created, whatever became of it, takes
+ * records (made again by a second request if it was not made). */
+static int op_metadata_then_new(struct brokerfx *f, int *acked)
+{
+	int rc = op_metadata(f, acked);
+	int countdown = atomic_exchange(&af_countdown, 0);
+	int n = 0;
+	assert_int_equal(op_metadata(f, &n), 0);
+	assert_int_equal(produce_to(f, "new", &n, 2), 0);
+	assert_int_equal(n, 2);
+	atomic_store(&af_countdown, countdown);
+	return rc;
+}
+
+static void test_broker_metadata(void **state)
+{
+	(void)state;
+	assert_true(broker_sweep("afmeta", op_metadata_then_new) > 0);
+}
+
 static void test_broker_produce(void **state)
 {
 	(void)state;
@@ -1019,8 +1077,9 @@ static int fs_echo(struct fsfx *f, int n)
 	return rc ? rc : frc;
 }
 
-/* cat: the file read whole from 0, each read compared. */
-static int fs_cat(struct fsfx *f)
+/* cat: the file read whole from 0 (through the page cache: paged),
+ * each read's bytes those of lines. */
+static int fs_cat_as(struct fsfx *f, bool paged)
 {
 	struct fs_file *r;
 	int rc = fs_open_part(f, O_RDONLY, &r);
@@ -1030,7 +1089,7 @@ static int fs_cat(struct fsfx *f)
 		return rc;
 	for (;;) {
 		const char *data;
-		ssize_t n = fs_file_read(r, 4096, off, false, &data);
+		ssize_t n = fs_file_read(r, 4096, off, paged, &data);
 		if (n < 0) {
 			rc = (int)n;
 			break;
@@ -1045,6 +1104,37 @@ static int fs_cat(struct fsfx *f)
 	fs_file_release(&f->fs, r);
 	assert_true(rc < 0 || off >= (off_t)f->acked * 8);
 	return rc;
+}
+
+static int fs_cat(struct fsfx *f)
+{
+	return fs_cat_as(f, false);
+}
+
+static int fs_cat_paged(struct fsfx *f)
+{
+	return fs_cat_as(f, true);
+}
+
+/* echo with O_DSYNC: each write made durable before it returns (the
+ * group commit of log_sync). */
+static int op_fs_dsync(struct fsfx *f)
+{
+	const int fl = O_WRONLY | O_APPEND | O_DSYNC;
+	char buf[64];
+	struct fs_file *w;
+	int rc = fs_open_part(f, fl, &w);
+
+	if (rc < 0)
+		return rc;
+	int len = snprintf(buf, sizeof(buf), "value-%d\nvalue-%d\n", f->acked, f->acked + 1);
+	ssize_t k = fs_file_write(w, buf, (size_t)len, 0, fl, 7);
+	if (k == len)
+		f->acked += 2;
+	rc = k < 0 ? (int)k : fs_file_fsync(w);
+	int frc = fs_file_flush(w, 7, 1);
+	fs_file_release(&f->fs, w);
+	return rc ? rc : frc;
 }
 
 static int fs_ls(struct fsfx *f)
@@ -1164,6 +1254,18 @@ static void test_fs_cat(void **state)
 	assert_true(fs_sweep("afcat", fs_cat) > 0);
 }
 
+static void test_fs_cat_paged(void **state)
+{
+	(void)state;
+	assert_true(fs_sweep("afcatpaged", fs_cat_paged) > 0);
+}
+
+static void test_fs_dsync(void **state)
+{
+	(void)state;
+	assert_true(fs_sweep("afdsync", op_fs_dsync) > 0);
+}
+
 static void test_fs_ls(void **state)
 {
 	(void)state;
@@ -1203,10 +1305,13 @@ int main(void)
 		cmocka_unit_test_teardown(test_append_client_zstd, disarm),
 		cmocka_unit_test_teardown(test_broker_produce, disarm),
 		cmocka_unit_test_teardown(test_broker_fetch, disarm),
+		cmocka_unit_test_teardown(test_broker_metadata, disarm),
 		cmocka_unit_test_teardown(test_fs_echo, disarm),
 		cmocka_unit_test_teardown(test_fs_parts, disarm),
 		cmocka_unit_test_teardown(test_fs_cat, disarm),
 		cmocka_unit_test_teardown(test_fs_ls, disarm),
+		cmocka_unit_test_teardown(test_fs_cat_paged, disarm),
+		cmocka_unit_test_teardown(test_fs_dsync, disarm),
 		cmocka_unit_test_teardown(test_truncate, disarm),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
