@@ -950,9 +950,31 @@ static int op_produce(struct brokerfx *f, int *acked)
 	return produce_n(f, acked, 20);
 }
 
+/* A Fetch: an error answered for a partition that is there
+ * (UNKNOWN_TOPIC_OR_PARTITION: the lookup could not make its view) is
+ * one the broker's log explains (what it writes to stderr meanwhile,
+ * caught in a file). */
 static int op_fetch(struct brokerfx *f, int *acked)
 {
-	return fetch_all(f, *acked, NULL);
+	char path[] = "/tmp/mqfs-test-affetch-log.XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	int saved = dup(2);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(fd, 2), 2);
+	int err = fetch_all(f, *acked, NULL);
+	assert_int_equal(dup2(saved, 2), 2);
+	close(saved);
+	char text[8192] = "";
+	ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+	assert_true(n >= 0);
+	text[n] = '\0';
+	close(fd);
+	unlink(path);
+	fputs(text, stderr);
+	if (err == PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION)
+		assert_non_null(strstr(text, "answered UNKNOWN_TOPIC_OR_PARTITION"));
+	return err;
 }
 
 /* Metadata v12 of "t" and of a topic auto-created by the request. */
