@@ -73,6 +73,12 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_SUPPORT_OBJ) $(BUILD)/libmqfs.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
+# test_allocfail fails allocations at will: every malloc, calloc, realloc,
+# strdup, strndup and posix_memalign of the engine goes through its
+# wrappers (the linker's --wrap; libc's own calls are left alone), in
+# the sanitizer builds too (override: those set LDFLAGS on the command line).
+$(BUILD)/tests/test_allocfail: override LDFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup,--wrap=posix_memalign
+
 # Kafka client programs on librdkafka (tests/clients/, contrib/bench/):
 # test and benchmark tools, linked with librdkafka-dev, never part of mqfs.
 RDK_CFLAGS := $(shell pkg-config --cflags rdkafka 2>/dev/null)

@@ -110,8 +110,17 @@ static int log_truncate(struct log *l, int64_t offset, bool durable)
 		rc = epoch_cache_truncate_from_end(l, log_leo(l));
 		goto out;
 	}
-	rc = log_truncate_locked(l, offset);
-	if (rc == 0)
+	/* A cut that fails half way (the files cut, the tail's reload out of
+	 * memory or failing to read) leaves the segment's end state reset
+	 * to its base: the log would take appends behind records still in
+	 * its .log, under offsets they hold. Fenced as a failed append's
+	 * rollback is (log_append_rollback): every append cuts again first,
+	 * and nothing past the offset is committed meanwhile; the epochs
+	 * that start there go all the same, since those records will. */
+	rc = log_append_rollback(l, offset);
+	if (rc < 0)
+		(void)epoch_cache_truncate_from_end(l, offset);
+	else
 		rc = epoch_cache_truncate_from_end(l, log_leo(l));
 	/* The cut .log (and its indexes) first, then the directory that lost
 	 * segments: until both are on disk a power cut could give back the

@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/engine.h"
 #include "repl/local_replicas.h"
@@ -23,6 +24,7 @@
 #include "repl/partition.h"
 #include "repl/repl.h"
 #include "util/clock.h"
+#include "util/diaglog.h"
 
 struct local_replicas {
 	struct kafka_api *ka;
@@ -72,10 +74,18 @@ struct partition *local_replicas_lookup(void *arg, struct kstr topic, int32_t in
 		rc = kafka_partition_log(t, index, &l);
 	if (rc == 0) {
 		rc = partition_new(topic_name(t), index, &cfg, &local_ops, l, &p);
-		if (rc)
+		if (rc) {
 			log_unref(l);
-		else
+			/* The partition is there: the answer the caller makes
+			 * of NULL (UNKNOWN_TOPIC_OR_PARTITION) is not the
+			 * reason, which the log says. */
+			mq_log_limited(MQ_ERR,
+				       "topic %s partition %d: a request's view of the replica "
+				       "not made: %s; answered UNKNOWN_TOPIC_OR_PARTITION",
+				       topic_name(t), (int)index, strerror(-rc));
+		} else {
 			partition_set_log_release(p, log_release);
+		}
 	}
 	topic_put(t);
 	if (rc)
@@ -88,7 +98,12 @@ struct partition *local_replicas_lookup(void *arg, struct kstr topic, int32_t in
 		st.replicas[i] = ks.replicas[i];
 	for (int i = 0; i < ks.n_isr && i < PARTITION_MAX_REPLICAS; i++)
 		st.isr[i] = ks.isr[i];
-	if (partition_make_leader(p, &st, now_mono_ms()) < 0) {
+	rc = partition_make_leader(p, &st, now_mono_ms());
+	if (rc < 0) {
+		mq_log_limited(MQ_ERR,
+			       "topic %.*s partition %d: a request's view of the replica not "
+			       "made: %s; answered UNKNOWN_TOPIC_OR_PARTITION",
+			       (int)topic.len, topic.ptr, (int)index, strerror(-rc));
 		partition_unref(p);
 		return NULL;
 	}
