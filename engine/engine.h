@@ -936,6 +936,9 @@ void logmgr_fd_stats(struct logmgr *m, int64_t *open_sets, int64_t *evictions);
 /* Segment sets open now (4 descriptors each) and, of them, idle closed
  * segments' sets: descriptors the manager closes when it needs them. */
 void logmgr_fd_sets(struct logmgr *m, int64_t *open_sets, int64_t *idle);
+/* Closes up to n idle segment descriptor sets, least recently used first
+ * (they reopen when read): room for a step about to open files. */
+void logmgr_fd_close_idle(struct logmgr *m, int64_t n);
 /* Opens (creating if create) the log DATA/<topic>-<partition>. A log stays
  * open until logmgr_drop_log or logmgr_close; opening twice returns the
  * same log. */

@@ -252,6 +252,8 @@ struct seg_cache *seg_cache_new(int64_t max_idle);
 void seg_cache_ref(struct seg_cache *c);
 void seg_cache_unref(struct seg_cache *c);
 void seg_cache_set_max(struct seg_cache *c, int64_t max_idle);
+/* Closes up to n idle sets, least recently used first. */
+void seg_cache_close_idle(struct seg_cache *c, int64_t n);
 /* Descriptor sets open now (in use or idle), and idle sets closed so far. */
 void seg_cache_stats(struct seg_cache *c, int64_t *open_sets, int64_t *evictions);
 /* Sets open now and, of them, the idle ones (closed on demand when

@@ -479,6 +479,10 @@ void logmgr_fd_sets(struct logmgr *m, int64_t *open_sets, int64_t *idle)
 {
 	seg_cache_sets(m->fdc, open_sets, idle);
 }
+void logmgr_fd_close_idle(struct logmgr *m, int64_t n)
+{
+	seg_cache_close_idle(m->fdc, n);
+}
 const char *logmgr_dir(struct logmgr *m)
 {
 	return m->dir;

@@ -266,6 +266,15 @@ static void cache_trim_locked(struct seg_cache *c, int64_t keep)
 	}
 }
 
+void seg_cache_close_idle(struct seg_cache *c, int64_t n)
+{
+	if (!c || n <= 0)
+		return;
+	pthread_mutex_lock(&c->mu);
+	cache_trim_locked(c, c->idle > n ? c->idle - n : 0);
+	pthread_mutex_unlock(&c->mu);
+}
+
 void seg_cache_set_max(struct seg_cache *c, int64_t max_idle)
 {
 	pthread_mutex_lock(&c->mu);

@@ -394,16 +394,21 @@ void broker_fd_room_done(struct broker *b, int nparts)
 
 int broker_fd_room(struct broker *b, const char *name, int nparts, const char *what)
 {
-	int64_t open = 0, limit = 0, need = 4 * (int64_t)nparts, sets, idle;
+	int64_t open = 0, limit = 0, need = 4 * (int64_t)nparts, sets, idle, reclaim = 0;
 	int rc;
 
 	/* Segment files as open now (the cache closes and reopens sets
 	 * between counts); an idle closed segment's four close when needed:
-	 * free. */
+	 * free. Granted on them, they close now: not every open of a
+	 * creation closes idle sets when out of descriptors (directories,
+	 * checkpoints), and the reserve is the others'. */
 	logmgr_fd_sets(b->m, &sets, &idle);
-	rc = fd_room_take(&b->fd_room, need, 4 * sets, 4 * idle, &open, &limit);
-	if (rc != -EMFILE)
+	rc = fd_room_take(&b->fd_room, need, 4 * sets, 4 * idle, &open, &limit, &reclaim);
+	if (rc != -EMFILE) {
+		if (reclaim > 0)
+			logmgr_fd_close_idle(b->m, (reclaim + 3) / 4);
 		return 0;
+	}
 	mq_log_limited(MQ_WARN,
 		       "topic %s: %s refused: %s: %d partition(s) need %lld file descriptors, "
 		       "%lld of the limit of %lld are open and %lld are kept free for "

@@ -93,12 +93,14 @@ static int recount(struct fd_room *r, int64_t now, int64_t cached)
 }
 
 int fd_room_take(struct fd_room *r, int64_t need, int64_t cached, int64_t reclaimable,
-		 int64_t *open, int64_t *limit)
+		 int64_t *open, int64_t *limit, int64_t *reclaim)
 {
 	int64_t lim = fd_limit(), now = now_mono_ms(), reserve, in_use, other;
 	bool fresh = false, refused = false;
 	int rc = 0;
 
+	if (reclaim)
+		*reclaim = 0;
 	if (need < 0)
 		need = 0;
 	if (cached < 0)
@@ -135,6 +137,9 @@ int fd_room_take(struct fd_room *r, int64_t need, int64_t cached, int64_t reclai
 			*open = other + cached + r->inflight;
 			*limit = lim;
 			refused = true;
+		} else if (reclaim && in_use + reclaimable + need > lim - reserve) {
+			/* Granted on the idle files: so many of them go first. */
+			*reclaim = in_use + reclaimable + need - (lim - reserve);
 		}
 		break;
 	}

@@ -59,7 +59,12 @@ void fd_room_closed(struct fd_room *r);
 /* Whether need more descriptors leave the reserve free, given cached
  * (descriptors of the caller's cache open now) and reclaimable (of
  * those, the ones it can close on demand: idle segment files), which
- * count as free. 0 and the need held as in flight until
+ * count as free. On 0, *reclaim (when not NULL) is how many of the
+ * reclaimable the caller must close before it opens its files for the
+ * reserve to stay free in fact (0 when it does without them): the
+ * step's own opens are not all ones that close idle files when out of
+ * descriptors (a directory, a checkpoint), and the reserve is for
+ * others'. 0 and the need held as in flight until
  * fd_room_done (a count meanwhile may not see its files yet: concurrent
  * takes must not spend them twice); -EMFILE with *open and *limit set
  * (for the caller's log line), also when the count itself finds no
@@ -68,7 +73,7 @@ void fd_room_closed(struct fd_room *r);
  * goes ahead, its own opens find out, and the need is held all the same):
  * fd_room_done follows every return but -EMFILE. */
 int fd_room_take(struct fd_room *r, int64_t need, int64_t cached, int64_t reclaimable,
-		 int64_t *open, int64_t *limit);
+		 int64_t *open, int64_t *limit, int64_t *reclaim);
 /* The step that took need (fd_room_take returned 0) has opened its files
  * or failed: they are in the next count. */
 void fd_room_done(struct fd_room *r, int64_t need);

@@ -303,29 +303,29 @@ static void test_fd_room(void **state)
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	assert_int_equal(fd_limit(), base + 40 + 16 + 8);
 	fd_room_init(&r);
-	assert_int_equal(fd_room_take(&r, 8, 0, 0, &nopen, &limit), 0);
+	assert_int_equal(fd_room_take(&r, 8, 0, 0, &nopen, &limit, NULL), 0);
 	/* Held while its files open: a count meanwhile does not see them,
 	 * and a concurrent take may not spend them again. */
 	fd_room_closed(&r);
-	assert_int_equal(fd_room_take(&r, 4, 0, 0, &nopen, &limit), -EMFILE);
+	assert_int_equal(fd_room_take(&r, 4, 0, 0, &nopen, &limit, NULL), -EMFILE);
 	for (int i = 40; i < 48; i++)
 		assert_true((fds[i] = open("/dev/null", O_RDONLY)) >= 0);
 	fd_room_done(&r, 8);
 	/* Opened and done: the next 4 do not fit either. */
-	assert_int_equal(fd_room_take(&r, 4, 0, 0, &nopen, &limit), -EMFILE);
+	assert_int_equal(fd_room_take(&r, 4, 0, 0, &nopen, &limit, NULL), -EMFILE);
 	assert_int_equal(nopen, base + 48);
 	assert_int_equal(limit, base + 40 + 16 + 8);
 	/* Idle files the caller can close count as free (4 of those open
 	 * are its cache's, counted as such). */
 	fd_room_closed(&r);
-	assert_int_equal(fd_room_take(&r, 4, 4, 4, &nopen, &limit), 0);
+	assert_int_equal(fd_room_take(&r, 4, 4, 4, &nopen, &limit, NULL), 0);
 	fd_room_done(&r, 4);
 	/* Closed descriptors are seen at the next count. */
 	for (int i = 0; i < 48; i++)
 		close(fds[i]);
-	assert_int_equal(fd_room_take(&r, 40, 0, 0, &nopen, &limit), 0);
+	assert_int_equal(fd_room_take(&r, 40, 0, 0, &nopen, &limit, NULL), 0);
 	fd_room_done(&r, 40);
-	assert_int_equal(fd_room_take(&r, 200, 0, 0, &nopen, &limit), -EMFILE);
+	assert_int_equal(fd_room_take(&r, 200, 0, 0, &nopen, &limit, NULL), -EMFILE);
 	fd_room_destroy(&r);
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
 }
@@ -352,7 +352,7 @@ static void test_fd_room_no_descriptor_to_count(void **state)
 		n++;
 	assert_int_equal(errno, EMFILE);
 	fd_room_init(&r);
-	assert_int_equal(fd_room_take(&r, 4, 0, 0, &nopen, &limit), -EMFILE);
+	assert_int_equal(fd_room_take(&r, 4, 0, 0, &nopen, &limit, NULL), -EMFILE);
 	assert_int_equal(limit, (int64_t)c + 32);
 	assert_int_equal(nopen, limit);
 	/* Free again: counted, and room. */
@@ -360,7 +360,7 @@ static void test_fd_room_no_descriptor_to_count(void **state)
 		close(fds[--n]);
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
 	fd_room_closed(&r);
-	assert_int_equal(fd_room_take(&r, 4, 0, 0, &nopen, &limit), 0);
+	assert_int_equal(fd_room_take(&r, 4, 0, 0, &nopen, &limit, NULL), 0);
 	fd_room_done(&r, 4);
 	fd_room_destroy(&r);
 }
@@ -386,20 +386,60 @@ static void test_fd_room_cache_moves(void **state)
 	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	fd_room_init(&r);
 	/* Counted with the cache open, all of it idle: 8 fit. */
-	assert_int_equal(fd_room_take(&r, 0, 16, 16, &nopen, &limit), 0);
+	assert_int_equal(fd_room_take(&r, 0, 16, 16, &nopen, &limit, NULL), 0);
 	/* The cache closes its idle sets (a reader out of descriptors):
 	 * within the count's period, 24 fit now, not 8. */
 	for (int i = 0; i < 16; i++)
 		close(cache[i]);
-	assert_int_equal(fd_room_take(&r, 24, 0, 0, &nopen, &limit), 0);
+	assert_int_equal(fd_room_take(&r, 24, 0, 0, &nopen, &limit, NULL), 0);
 	fd_room_done(&r, 24);
 	fd_room_closed(&r);
 	/* Reopened and in use (not reclaimable): 8 fit, 16 do not. */
 	for (int i = 0; i < 16; i++)
 		assert_true((cache[i] = open("/dev/null", O_RDONLY)) >= 0);
-	assert_int_equal(fd_room_take(&r, 16, 16, 0, &nopen, &limit), -EMFILE);
+	assert_int_equal(fd_room_take(&r, 16, 16, 0, &nopen, &limit, NULL), -EMFILE);
 	assert_int_equal(nopen, base + 16);
-	assert_int_equal(fd_room_take(&r, 8, 16, 0, &nopen, &limit), 0);
+	assert_int_equal(fd_room_take(&r, 8, 16, 0, &nopen, &limit, NULL), 0);
+	for (int i = 0; i < 16; i++)
+		close(cache[i]);
+	fd_room_destroy(&r);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &was), 0);
+}
+
+/* A take granted on idle files of the cache (reclaimable, counted as
+ * free) says how many of them to close before the step opens its own,
+ * so that the reserve is free in fact: the step's opens are not all
+ * ones that close idle files when out of descriptors. */
+static void test_fd_room_reclaim(void **state)
+{
+	struct rlimit was, rl;
+	struct fd_room r;
+	int64_t base, nopen = 0, limit = 0, reclaim = -1;
+	int cache[16];
+
+	(void)state;
+	base = fd_count_open();
+	for (int i = 0; i < 16; i++)
+		assert_true((cache[i] = open("/dev/null", O_RDONLY)) >= 0);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
+	rl = was;
+	rl.rlim_cur = (rlim_t)(base + 16 + 16 + 8); /* a reserve of 16 */
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	fd_room_init(&r);
+	/* 8 fit beside the 16 idle files, with nothing to close. */
+	assert_int_equal(fd_room_take(&r, 8, 16, 16, &nopen, &limit, &reclaim), 0);
+	assert_int_equal(reclaim, 0);
+	fd_room_done(&r, 8);
+	fd_room_closed(&r);
+	/* 12 fit on 4 of the idle files (12 + 16 is 4 over the limit less
+	 * the reserve). */
+	assert_int_equal(fd_room_take(&r, 12, 16, 16, &nopen, &limit, &reclaim), 0);
+	assert_int_equal(reclaim, 4);
+	fd_room_done(&r, 12);
+	fd_room_closed(&r);
+	/* Without idle files they would not. */
+	assert_int_equal(fd_room_take(&r, 12, 16, 0, &nopen, &limit, &reclaim), -EMFILE);
+	assert_int_equal(reclaim, 0);
 	for (int i = 0; i < 16; i++)
 		close(cache[i]);
 	fd_room_destroy(&r);
@@ -464,6 +504,7 @@ int main(void)
 		cmocka_unit_test(test_tpindex),
 		cmocka_unit_test(test_fd_room),
 		cmocka_unit_test(test_fd_room_cache_moves),
+		cmocka_unit_test(test_fd_room_reclaim),
 		cmocka_unit_test(test_fd_room_no_descriptor_to_count),
 		cmocka_unit_test(test_poll_wait_deadline),
 	};
