@@ -1011,6 +1011,21 @@ static int64_t mount_offset(struct brokerfx *f, const char *group, int p)
 	return off;
 }
 
+/* echo v > .groups/<group>/<p> of topic t: group_offset_reset's rc. */
+static int mount_reset(struct brokerfx *f, const char *group, int p, const char *v)
+{
+	struct topic *t;
+	struct group *g;
+	int rc;
+
+	assert_int_equal(broker_topic_get(f->b, "t", &t), 0);
+	assert_int_equal(group_open(t, group, 0, &g), 0);
+	rc = group_offset_reset(g, p, v, strlen(v));
+	group_put(g);
+	topic_put(t);
+	return rc;
+}
+
 /* One partition's commit of topic t by a version v OffsetCommit outside
  * any generation, with its metadata (md, mdlen bytes; NULL: null), v1's
  * commit_timestamp and v2-v4's retention_time_ms: its error code. */
@@ -1144,18 +1159,9 @@ static void test_offsets(void **state)
 	assert_int_equal(offs[0], NOT_LISTED);
 
 	/* A commit through the mount is what OffsetFetch answers. */
-	{
-		struct topic *t;
-		struct group *g;
-
-		assert_int_equal(broker_topic_get(f->b, "t", &t), 0);
-		assert_int_equal(group_open(t, "g", 0, &g), 0);
-		assert_int_equal(group_offset_reset(g, 1, "0", 1), 0);
-		group_put(g);
-		topic_put(t);
-		fetch_offsets(f, 8, "g", false, offs);
-		assert_int_equal(offs[1], 0);
-	}
+	assert_int_equal(mount_reset(f, "g", 1, "0"), 0);
+	fetch_offsets(f, 8, "g", false, offs);
+	assert_int_equal(offs[1], 0);
 
 	/* Members: the generation and member id are checked. */
 	{
@@ -1181,16 +1187,7 @@ static void test_offsets(void **state)
 		commit(f, 2, "g", -1, "", ok, 1, errs);
 		assert_int_equal(errs[0], PROTO_ERR_UNKNOWN_MEMBER_ID);
 		/* A reset through the mount while Kafka members are in. */
-		{
-			struct topic *t;
-			struct group *g;
-
-			assert_int_equal(broker_topic_get(f->b, "t", &t), 0);
-			assert_int_equal(group_open(t, "g", 0, &g), 0);
-			assert_int_equal(group_offset_reset(g, 1, "0", 1), -EBUSY);
-			group_put(g);
-			topic_put(t);
-		}
+		assert_int_equal(mount_reset(f, "g", 1, "0"), -EBUSY);
 		assert_int_equal(leave(f->c, 3, "g", j.out.member), PROTO_ERR_NONE);
 	}
 }
@@ -2019,16 +2016,7 @@ static void test_commit_metadata(void **state)
 	assert_int_equal(len, 4 * 2048);
 
 	/* A commit through the mount has none. */
-	{
-		struct topic *t;
-		struct group *g;
-
-		assert_int_equal(broker_topic_get(f->b, "t", &t), 0);
-		assert_int_equal(group_open(t, "md", 0, &g), 0);
-		assert_int_equal(group_offset_reset(g, 0, "0", 1), 0);
-		group_put(g);
-		topic_put(t);
-	}
+	assert_int_equal(mount_reset(f, "md", 0, "0"), 0);
 	assert_int_equal(fetch_md(f, 7, "md", 0, md, sizeof(md), &len), 0);
 	assert_string_equal(md, "");
 
