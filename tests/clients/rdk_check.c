@@ -856,21 +856,28 @@ static int cmd_delete_offsets(const struct ctx *c, char **argv)
 	return rc;
 }
 
-static int cmd_committed(const struct ctx *c, char **argv)
+/* A consumer of group that commits only when told (no subscription):
+ * NULL on failure, reported. */
+static rd_kafka_t *group_consumer(const struct ctx *c, const char *group)
 {
 	rd_kafka_conf_t *conf = conf_new(c);
-	rd_kafka_topic_partition_list_t *parts;
-	rd_kafka_resp_err_t err;
-	rd_kafka_t *rk;
-	int n = atoi(argv[2]), rc = 1;
 
 	if (!conf)
-		return 1;
-	if (set(conf, "group.id", argv[0]) || set(conf, "enable.auto.commit", "false")) {
+		return NULL;
+	if (set(conf, "group.id", group) || set(conf, "enable.auto.commit", "false")) {
 		rd_kafka_conf_destroy(conf);
-		return 1;
+		return NULL;
 	}
-	rk = handle_new(RD_KAFKA_CONSUMER, conf);
+	return handle_new(RD_KAFKA_CONSUMER, conf);
+}
+
+static int cmd_committed(const struct ctx *c, char **argv)
+{
+	rd_kafka_topic_partition_list_t *parts;
+	rd_kafka_resp_err_t err;
+	rd_kafka_t *rk = group_consumer(c, argv[0]);
+	int n = atoi(argv[2]), rc = 1;
+
 	if (!rk)
 		return 1;
 	parts = rd_kafka_topic_partition_list_new(n);
@@ -897,19 +904,11 @@ static int cmd_committed(const struct ctx *c, char **argv)
 
 static int cmd_commit(const struct ctx *c, char **argv)
 {
-	rd_kafka_conf_t *conf = conf_new(c);
 	rd_kafka_topic_partition_list_t *parts;
 	rd_kafka_topic_partition_t *e;
 	rd_kafka_resp_err_t err;
-	rd_kafka_t *rk;
+	rd_kafka_t *rk = group_consumer(c, argv[0]);
 
-	if (!conf)
-		return 1;
-	if (set(conf, "group.id", argv[0]) || set(conf, "enable.auto.commit", "false")) {
-		rd_kafka_conf_destroy(conf);
-		return 1;
-	}
-	rk = handle_new(RD_KAFKA_CONSUMER, conf);
 	if (!rk)
 		return 1;
 	parts = rd_kafka_topic_partition_list_new(1);
