@@ -120,6 +120,7 @@ enum cfg_id {
 	ID_GROUP_MAX_SESSION,
 	ID_OFFSETS_RETENTION_CHECK_MS,
 	ID_OFFSETS_RETENTION_MINUTES,
+	ID_OFFSET_METADATA_MAX,
 	ID_PRODUCER_ID_EXPIRATION_MS,
 	/* retention and compaction */
 	ID_RETENTION_MS,
@@ -203,6 +204,10 @@ static const struct cfg_spec cfg_specs[] = {
 	[ID_GROUP_MAX_SESSION] = { .kind = KIND_INT, .min = 1, .max = INT32_MAX },
 	[ID_OFFSETS_RETENTION_CHECK_MS] = { .kind = KIND_INT, .min = 1, .max = INT32_MAX },
 	[ID_OFFSETS_RETENTION_MINUTES] = { .kind = KIND_INT, .min = 1, .max = INT32_MAX },
+	/* Kafka's has no bound. Here a commit record is one record of
+	 * __consumer_offsets, its metadata escaped (up to nine bytes a UTF-16
+	 * unit): 65536 units keep it under that topic's max.message.bytes. */
+	[ID_OFFSET_METADATA_MAX] = { .kind = KIND_INT, .min = 0, .max = 65536 },
 	[ID_PRODUCER_ID_EXPIRATION_MS] = { .kind = KIND_INT, .min = 1, .max = INT32_MAX },
 	/* Retention and compaction: KIND_INT_M1 also takes -1 (unlimited). */
 	[ID_RETENTION_MS] = { .kind = KIND_INT_M1,
@@ -284,6 +289,7 @@ static const struct cfg_key broker_keys[] = {
 	{ "group.max.session.timeout.ms", ID_GROUP_MAX_SESSION },
 	{ "offsets.retention.check.interval.ms", ID_OFFSETS_RETENTION_CHECK_MS },
 	{ "offsets.retention.minutes", ID_OFFSETS_RETENTION_MINUTES },
+	{ "offset.metadata.max.bytes", ID_OFFSET_METADATA_MAX },
 	{ "producer.id.expiration.ms", ID_PRODUCER_ID_EXPIRATION_MS },
 	{ "log.retention.ms", ID_RETENTION_MS },
 	{ "log.retention.minutes", ID_RETENTION_MINUTES },
@@ -919,6 +925,7 @@ void broker_config_defaults(struct broker_config *c)
 	c->group_max_session_ms = 1800000;
 	c->offsets_retention_check_ms = 600000;
 	c->offsets_retention_minutes = 10080;
+	c->offset_metadata_max_bytes = 4096;
 	c->producer_id_expiration_ms = 86400000;
 	c->cleaner_backoff_ms = 15000;
 	c->cleaner_dedupe_bytes = 134217728;
@@ -994,6 +1001,7 @@ static int broker_set(void *arg, const struct cfg_key *k, const struct cfg_val *
 	case ID_GROUP_MAX_SESSION: c->group_max_session_ms = (int32_t)v->i; break;
 	case ID_OFFSETS_RETENTION_CHECK_MS: c->offsets_retention_check_ms = v->i; break;
 	case ID_OFFSETS_RETENTION_MINUTES: c->offsets_retention_minutes = (int32_t)v->i; break;
+	case ID_OFFSET_METADATA_MAX: c->offset_metadata_max_bytes = (int32_t)v->i; break;
 	case ID_PRODUCER_ID_EXPIRATION_MS: c->producer_id_expiration_ms = v->i; break;
 	case ID_CLEANER_BACKOFF_MS: c->cleaner_backoff_ms = v->i; break;
 	case ID_CLEANER_DEDUPE: c->cleaner_dedupe_bytes = v->i; break;
@@ -1245,6 +1253,7 @@ int broker_config_render(const struct broker_config *c, char **out, size_t *len)
 	fprintf(f, "offsets.retention.check.interval.ms=%lld\n",
 		(long long)c->offsets_retention_check_ms);
 	fprintf(f, "offsets.retention.minutes=%d\n", (int)c->offsets_retention_minutes);
+	fprintf(f, "offset.metadata.max.bytes=%d\n", (int)c->offset_metadata_max_bytes);
 	fprintf(f, "producer.id.expiration.ms=%lld\n", (long long)c->producer_id_expiration_ms);
 	fprintf(f, "log.retention.ms=%lld\n", (long long)c->log.retention_ms);
 	fprintf(f, "log.retention.bytes=%lld\n", (long long)c->log.retention_bytes);

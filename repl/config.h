@@ -46,6 +46,11 @@ struct broker_config {
 	 * its commit or from when the group's last member left, whichever is
 	 * later (group_serve.c). */
 	int32_t offsets_retention_minutes;
+	/* offset.metadata.max.bytes (4096, Kafka's; 0..65536): the longest
+	 * metadata string an OffsetCommit keeps with an offset, in UTF-16
+	 * code units as Kafka's String.length(); a longer one is
+	 * OFFSET_METADATA_TOO_LARGE for its partition (group_serve_offsets.c). */
+	int32_t offset_metadata_max_bytes;
 	/* producer.id.expiration.ms (86400000): an idempotent producer whose
 	 * last batch is older than this is forgotten by a leader's producer
 	 * state (checked every log.retention.check.interval.ms and when the

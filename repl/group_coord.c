@@ -49,6 +49,7 @@ static void gpart_init(struct gpart *gp)
 {
 	memset(gp, 0, sizeof(*gp));
 	gp->committed = -1;
+	gp->expire_ts = -1;
 	gp->ask_leader = -1;
 	gp->leader_end = -1;
 }
@@ -71,9 +72,11 @@ int group_parts_grow(struct group *g, int n)
 
 static void group_free(struct group *g)
 {
-	for (int p = 0; p < g->nparts; p++)
+	for (int p = 0; p < g->nparts; p++) {
 		if (g->parts[p].cursor)
 			topic_cursor_free(g->t, p, g->parts[p].cursor);
+		free(g->parts[p].metadata);
+	}
 	free(g->parts);
 	if (g->t)
 		topic_put(g->t);

@@ -114,18 +114,26 @@ struct gpart {
 	struct group_member *owner; /* NULL: unassigned */
 	int64_t committed;          /* as committed (above); -1: none yet */
 	int64_t commit_ts;          /* ms of the commit */
-	bool stored;                /* a commit record holds committed, -1
+	/* Wall ms the offset expires at (a version 2-4 OffsetCommit's
+	 * retention_time_ms, Kafka's expireTimestamp), whatever its commit or
+	 * the group's idle time; -1: offsets.retention.minutes counts. */
+	int64_t expire_ts;
+	char *metadata; /* a Kafka commit's metadata string,
+					 * mdlen bytes (malloc'd, NUL-ended); NULL:
+					 * none, "" */
+	size_t mdlen;
+	bool stored;               /* a commit record holds committed, -1
 					 * included (Kafka's offsets map): OffsetFetch
 					 * of all topics lists it and a delete
 					 * tombstones it; false: never committed, or
 					 * tombstoned. Not kept by a proxy (a load
 					 * clears it before the replay). */
-	struct log_cursor *cursor;  /* the owner's reads (belongs to the group) */
-	int64_t pos;                /* owner's next line position, may be inside a
+	struct log_cursor *cursor; /* the owner's reads (belongs to the group) */
+	int64_t pos;               /* owner's next line position, may be inside a
 					 * line; -1: not known yet (the lookup of the
 					 * committed offset failed, retried by a read) */
-	int64_t commit_pos;         /* line position the owner last committed */
-	uint32_t epoch;             /* bumped whenever the owner changes */
+	int64_t commit_pos;        /* line position the owner last committed */
+	uint32_t epoch;            /* bumped whenever the owner changes */
 	/* A follower's copy ends below committed (a Kafka client may commit
 	 * past the log end): the owner waits (pos -1) for ask_leader, the
 	 * committed offset it asks the partition's leader about, and
@@ -374,6 +382,10 @@ void group_kmeta_free(struct group_kmeta *recs, int n);
 int group_store_kafka(struct group_coord *gc, const char *group, const uint8_t *val, size_t vlen);
 /* Java's String.hashCode of the name (UTF-8 decoded to UTF-16 units). */
 int32_t group_java_hash(const char *s);
+/* String.length() of the Java String Kafka decodes from the UTF-8 bytes
+ * [s, s + len): its UTF-16 code units (offset.metadata.max.bytes counts
+ * them). */
+int64_t group_java_length(const char *s, size_t len);
 /* Kafka's Utils.abs(groupId.hashCode()) % partitions. */
 int group_offsets_partition(const char *group, int partitions);
 /* On one node, finds (or makes, compacted and keyed by TAB)
@@ -400,10 +412,26 @@ void group_idle_mark(struct group *g);
  * append failed) stays marked. Takes coord.mu, then each group's mu;
  * none held on entry. The group coordinator's timer thread calls it. */
 void group_store_idle_flush(struct group_coord *gc);
-/* Commits offs[i] for partitions parts[i] (n of them) with metadata (the
- * member id, or "reset"), then sets them in g. Needs g->mu. */
+/* Commits offs[i] for partitions parts[i] (n of them) by member (the
+ * member id, or "reset"), then sets them in g, without Kafka metadata,
+ * commit timestamp or retention. Needs g->mu. */
 int group_store_commit(struct group *g, const int *parts, const int64_t *offs, int n,
-		       const char *metadata);
+		       const char *member);
+/* One partition's commit as a Kafka OffsetCommit makes it. */
+struct group_commit {
+	int part;
+	int64_t offset;
+	int64_t commit_ts;    /* wall ms (version 1); -1: now */
+	int64_t retention_ms; /* versions 2-4: expires this long after now;
+			       * -1: offsets.retention.minutes counts */
+	const char *metadata; /* NULL: none (Kafka keeps "") */
+	size_t mdlen;
+};
+/* Commits c[0..n) by member in one append, then sets them in g (their
+ * metadata copied). Needs g->mu. */
+int group_store_commits(struct group *g, const struct group_commit *c, int n, const char *member);
+/* Forgets gp's committed offset, as a replay does after its tombstone. */
+void gpart_forget(struct gpart *gp);
 /* Tombstones for g's committed offsets and for g itself. Needs g->mu. */
 int group_store_tombstones(struct group *g);
 /* Tombstones for g's committed offsets of partitions parts[0..n) (those

@@ -1774,7 +1774,8 @@ static int64_t kg_idle_since(struct group_serve *gs, const struct group *g, bool
 }
 
 /* Expires g's committed offsets whose retention (ret ms) counted from
- * since or their commit, whichever is later, has passed at now: their
+ * since or their commit, whichever is later, has passed at now, or whose
+ * commit gave its own expiry time (expire_ts) now reached: their
  * tombstones are written before memory forgets them, so that no replay
  * or new coordinator brings them back. The count expired (*left: whether
  * g keeps any), or the append's error (logged; tried again at the next
@@ -1796,7 +1797,9 @@ static int expire_offsets(struct group *g, int64_t since, int64_t now, int64_t r
 
 		if (!gp->stored)
 			continue;
-		if (now - base >= ret)
+		/* A commit with its own retention (Kafka's expireTimestamp)
+		 * expires at its time, whatever since: getExpiredOffsets. */
+		if (gp->expire_ts >= 0 ? now >= gp->expire_ts : now - base >= ret)
 			parts[n++] = p;
 		else
 			*left = true;

@@ -29,7 +29,6 @@
 #define KG_CLIENT_ID_MAX   255
 #define KG_CLIENT_HOST_MAX 64
 #define KG_NAME_MAX        255
-#define KG_META_MAX        4096 /* offset.metadata.max.bytes */
 #define KG_TICK_MAX_MS     1000
 
 enum kg_state { KG_EMPTY, KG_PREPARING, KG_AWAIT_SYNC, KG_STABLE };

@@ -19,7 +19,8 @@
  * group with members). Per partition, in this order:
  *   no such topic (or an internal __ one) or partition
  *                                     UNKNOWN_TOPIC_OR_PARTITION
- *   metadata over offset.metadata.max.bytes (4096)
+ *   metadata over offset.metadata.max.bytes (4096; in UTF-16 units,
+ *   as Kafka's String.length())
  *                                     OFFSET_METADATA_TOO_LARGE
  *   __consumer_offsets refused the record
  *                                     NOT_ENOUGH_REPLICAS (fewer in-sync
@@ -34,9 +35,12 @@
  * answers them as given and each client reads them its way (Java's and
  * kafkajs's consumers as none, librdkafka's -2 as its beginning); the
  * mount reads -2 as the log start, other negatives as none
- * (group_start_offset). The metadata string is not kept (OffsetFetch
- * answers ""); the record names the member ("kafka" outside a
- * generation).
+ * (group_start_offset). With it are kept, in its record (group_store.c),
+ * the metadata string (OffsetFetch answers it, "" when none), the commit
+ * time (a version 1 commit's commit_timestamp, -1 now) and, for a
+ * version 2-4 commit whose retention_time_ms is not -1, the time it
+ * expires at, now + retention_time_ms, as Kafka's expireTimestamp; the
+ * record names the member ("kafka" outside a generation).
  *
  * A commit by a mount member of another broker (a guest, group_guest.c:
  * its member id holds '@') is taken per partition it owns now, whatever
@@ -84,14 +88,16 @@ int16_t kg_store_error(int rc)
  * of that topic, filling their error codes. simple: a commit outside any
  * generation (refused while the mount's group has members). */
 static void commit_topic(struct group_serve *gs, const char *name, const char *member, bool simple,
-			 bool guest, const struct proto_offset_commit_topic *td,
+			 bool guest, int64_t retention_ms,
+			 const struct proto_offset_commit_topic *td,
 			 struct proto_offset_commit_resp_part *rp, const char *peer)
 {
+	int32_t md_max = broker_cfg(gs->ka->b)->offset_metadata_max_bytes;
 	char tname[TOPIC_NAME_MAX + 1];
 	struct topic *t = NULL;
 	struct group *g = NULL;
-	int *parts = NULL, n = 0, rc = 0;
-	int64_t *offs = NULL;
+	struct group_commit *c = NULL;
+	int n = 0, rc = 0;
 	int16_t all = PROTO_ERR_NONE;
 
 	for (int32_t j = 0; j < td->n_partitions; j++)
@@ -133,9 +139,8 @@ static void commit_topic(struct group_serve *gs, const char *name, const char *m
 			       peer, name, tname);
 		goto answer_all;
 	}
-	parts = calloc((size_t)td->n_partitions + 1, sizeof(*parts));
-	offs = calloc((size_t)td->n_partitions + 1, sizeof(*offs));
-	if (!parts || !offs) {
+	c = calloc((size_t)td->n_partitions + 1, sizeof(*c));
+	if (!c) {
 		pthread_mutex_unlock(&g->mu);
 		all = PROTO_ERR_UNKNOWN_SERVER_ERROR;
 		goto answer_all;
@@ -149,12 +154,15 @@ static void commit_topic(struct group_serve *gs, const char *name, const char *m
 				       "OffsetCommit from %s for group %s: topic %s has no "
 				       "partition %d",
 				       peer, name, tname, (int)pd->partition_index);
-		} else if (pd->committed_metadata.len > KG_META_MAX) {
+		} else if (pd->committed_metadata.len > 0 &&
+			   group_java_length(pd->committed_metadata.ptr,
+					     (size_t)pd->committed_metadata.len) > md_max) {
+			/* Kafka's validateOffsetMetadataLength: String.length() */
 			rp[j].error_code = PROTO_ERR_OFFSET_METADATA_TOO_LARGE;
 			mq_log_limited(MQ_INFO,
 				       "OffsetCommit from %s for group %s: metadata of %d bytes "
 				       "(offset.metadata.max.bytes %d)",
-				       peer, name, (int)pd->committed_metadata.len, KG_META_MAX);
+				       peer, name, (int)pd->committed_metadata.len, (int)md_max);
 		} else if (guest && !group_guest_owns(g, member, pd->partition_index)) {
 			rp[j].error_code = PROTO_ERR_ILLEGAL_GENERATION;
 			mq_log_limited(MQ_INFO,
@@ -162,11 +170,19 @@ static void commit_topic(struct group_serve *gs, const char *name, const char *m
 				       "(any more)",
 				       peer, name, member, tname, (int)pd->partition_index);
 		} else {
-			parts[n] = pd->partition_index;
-			offs[n++] = pd->committed_offset;
+			c[n++] = (struct group_commit){
+				.part = pd->partition_index,
+				.offset = pd->committed_offset,
+				.commit_ts = pd->commit_timestamp,
+				.retention_ms = retention_ms,
+				.metadata = pd->committed_metadata.ptr,
+				.mdlen = pd->committed_metadata.len > 0
+						 ? (size_t)pd->committed_metadata.len
+						 : 0,
+			};
 		}
 	}
-	rc = n ? group_store_commit(g, parts, offs, n, member) : 0;
+	rc = n ? group_store_commits(g, c, n, member) : 0;
 	pthread_mutex_unlock(&g->mu);
 	if (rc < 0) {
 		mq_log_limited(MQ_ERR, "OffsetCommit from %s for group %s of topic %s: %s", peer,
@@ -180,8 +196,7 @@ answer_all:
 	for (int32_t j = 0; j < td->n_partitions; j++)
 		rp[j].error_code = all;
 out:
-	free(parts);
-	free(offs);
+	free(c);
 	if (g)
 		group_put(g);
 	if (t)
@@ -283,8 +298,8 @@ static int commit_handler(void *arg, struct net_req *req)
 				parts[k + j].error_code = terr;
 			}
 		} else {
-			commit_topic(gs, name, member, simple, guest, td, &parts[k],
-				     net_req_peer(req));
+			commit_topic(gs, name, member, simple, guest, m->retention_time_ms, td,
+				     &parts[k], net_req_peer(req));
 		}
 		k += td->n_partitions;
 	}
@@ -310,6 +325,8 @@ struct fetch_build {
 	int nparts, capparts;
 	struct topic **tops;
 	int ntops, captops;
+	char **mds; /* the metadata answered, copied under their groups' locks */
+	int nmds, capmds;
 };
 
 #define GROW(arr, n, cap)                                                         \
@@ -338,9 +355,25 @@ static int fetch_add_part_err(struct fetch_build *fb, int32_t index, int64_t off
 	return 0;
 }
 
-static int fetch_add_part(struct fetch_build *fb, int32_t index, int64_t off)
+/* Partition p of g (locked; NULL: none): its committed offset and the
+ * metadata committed with it, "" when none, as Kafka's NoMetadata (also
+ * for a partition without an offset, -1). */
+static int fetch_add_part(struct fetch_build *fb, int32_t p, const struct group *g)
 {
-	return fetch_add_part_err(fb, index, off, PROTO_ERR_NONE);
+	const struct gpart *gp = g && p >= 0 && p < g->nparts ? &g->parts[p] : NULL;
+	int rc = fetch_add_part_err(fb, p, gp ? gp->committed : -1, PROTO_ERR_NONE);
+	char *md;
+
+	if (rc < 0 || !gp || !gp->stored || !gp->metadata)
+		return rc;
+	GROW(fb->mds, fb->nmds, fb->capmds);
+	md = malloc(gp->mdlen + 1);
+	if (!md)
+		return -ENOMEM;
+	memcpy(md, gp->metadata, gp->mdlen + 1);
+	fb->mds[fb->nmds++] = md;
+	fb->parts[fb->nparts - 1].metadata = (struct kstr){ md, (int32_t)gp->mdlen };
+	return 0;
 }
 
 static int fetch_add_topic(struct fetch_build *fb, struct kstr name)
@@ -364,12 +397,6 @@ static int fetch_keep_topic(struct fetch_build *fb, struct topic *t)
 	GROW(fb->tops, fb->ntops, fb->captops);
 	fb->tops[fb->ntops++] = t;
 	return 0;
-}
-
-/* Committed offset of partition p of g (locked), -1 for none. */
-static int64_t committed_of(struct group *g, int32_t p)
-{
-	return p >= 0 && p < g->nparts ? g->parts[p].committed : -1;
 }
 
 /* A group the replay of __consumer_offsets made at open is bound to its
@@ -430,7 +457,7 @@ static int fetch_all(struct group_serve *gs, struct fetch_build *fb, const char 
 		rc = fetch_add_topic(fb, kstr_of(g->topic));
 		for (int p = 0; p < g->nparts && rc == 0; p++)
 			if (g->parts[p].stored)
-				rc = fetch_add_part(fb, p, g->parts[p].committed);
+				rc = fetch_add_part(fb, p, g);
 		pthread_mutex_unlock(&g->mu);
 		if (rc == 0)
 			fb->topics[fb->ntopics - 1].n_partitions =
@@ -475,7 +502,7 @@ static int fetch_topic(struct group_serve *gs, struct fetch_build *fb, const cha
 	for (int32_t j = 0; j < tq->n_partition_indexes && rc == 0; j++) {
 		int32_t p = tq->partition_indexes[j];
 
-		rc = fetch_add_part(fb, p, locked ? committed_of(g, p) : -1);
+		rc = fetch_add_part(fb, p, locked ? g : NULL);
 	}
 	if (locked)
 		pthread_mutex_unlock(&g->mu);
@@ -567,6 +594,9 @@ out:
 		topic_put(fb.tops[i]);
 	free(fb.refs);
 	free(fb.tops);
+	for (int i = 0; i < fb.nmds; i++)
+		free(fb.mds[i]);
+	free(fb.mds);
 	free(fb.topics);
 	free(fb.parts);
 	free(r.groups);

@@ -8,17 +8,27 @@
  * cleanup.policy=compact when the broker knows that key. One record per
  * line of its line view:
  *
- *   <group>/<topic>/<p> TAB <offset> SP <commit timestamp ms> SP <metadata>
+ *   <group>/<topic>/<p> TAB <offset> SP <commit timestamp ms> SP <member>
+ *        [SP expire.ms=<T>] [SP metadata=<M>]
  *        an offset commit (Kafka's OffsetCommit key: group, topic,
- *        partition; value: offset, metadata, timestamp): <offset> is the
+ *        partition; value: offset, metadata, timestamps): <offset> is the
  *        next record to consume, or a negative one a Kafka client
  *        committed, kept as given (GROUP_OFFSET_NONE), -1 too: a
  *        partition with a record is "stored" (gpart), whatever its
- *        offset. Metadata is the committing member id, or "reset". The
- *        timestamp (engine_now_ms at the commit) is what the offset's
- *        retention counts from (offsets.retention.minutes,
- *        group_serve.c), on this broker after a restart and on a new
- *        coordinator alike.
+ *        offset. <member> is the committing member id, "kafka" or
+ *        "reset" (for the log reader only). The timestamp (engine_now_ms
+ *        at the commit, or a version 1 OffsetCommit's commit_timestamp)
+ *        is what the offset's retention counts from
+ *        (offsets.retention.minutes, group_serve.c), on this broker after
+ *        a restart and on a new coordinator alike. The optional trailing
+ *        fields, absent from older records (which load as without them)
+ *        and skipped by older readers (which scan the first two numbers):
+ *        T, the wall ms the offset expires at (a version 2-4 commit's
+ *        retention_time_ms, Kafka's expireTimestamp); M, a Kafka
+ *        commit's metadata string (OffsetAndMetadata.metadata), absent
+ *        when empty. Member and M are written %XX-escaped (every byte but
+ *        printable ASCII other than '%' and '\'), so that each is one
+ *        token and the line view carries the record as it is.
  *   <group>/<topic> TAB partition.assignment.strategy=S SP
  *        auto.offset.reset=R SP session.timeout.ms=N [SP idle.since.ms=T]
  *        the group exists, with its settings (Kafka's GroupMetadata key),
@@ -83,30 +93,32 @@ static uint32_t java_hash_unit(uint32_t h, uint32_t unit)
 	return h * 31u + unit;
 }
 
-/* Kafka hashes the group id as a Java String: its UTF-16 code units, the
- * name decoded from the UTF-8 the client sent (an invalid byte decodes to
- * U+FFFD, as Java's decoder replaces it). */
-int32_t group_java_hash(const char *s)
+/* Walks [s, s + len) as Java's UTF-8 decoder reads it into a String
+ * (an invalid byte decodes to U+FFFD), hashing its UTF-16 code units as
+ * String.hashCode into *hash: their count, String.length(). */
+static int64_t java_string(const char *s, size_t len, uint32_t *hash)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
 	uint32_t h = 0;
+	int64_t units = 0;
 
-	while (*p) {
+	while (p < end) {
+		size_t left = (size_t)(end - p);
 		uint32_t cp;
 		int n;
 
 		if (p[0] < 0x80) {
 			cp = p[0];
 			n = 1;
-		} else if ((p[0] & 0xe0) == 0xc0 && (p[1] & 0xc0) == 0x80) {
+		} else if ((p[0] & 0xe0) == 0xc0 && left >= 2 && (p[1] & 0xc0) == 0x80) {
 			cp = (uint32_t)(p[0] & 0x1f) << 6 | (p[1] & 0x3f);
 			n = cp >= 0x80 ? 2 : 0;
-		} else if ((p[0] & 0xf0) == 0xe0 && (p[1] & 0xc0) == 0x80 &&
+		} else if ((p[0] & 0xf0) == 0xe0 && left >= 3 && (p[1] & 0xc0) == 0x80 &&
 			   (p[2] & 0xc0) == 0x80) {
 			cp = (uint32_t)(p[0] & 0x0f) << 12 | (uint32_t)(p[1] & 0x3f) << 6 |
 			     (p[2] & 0x3f);
 			n = cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff) ? 3 : 0;
-		} else if ((p[0] & 0xf8) == 0xf0 && (p[1] & 0xc0) == 0x80 &&
+		} else if ((p[0] & 0xf8) == 0xf0 && left >= 4 && (p[1] & 0xc0) == 0x80 &&
 			   (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80) {
 			cp = (uint32_t)(p[0] & 0x07) << 18 | (uint32_t)(p[1] & 0x3f) << 12 |
 			     (uint32_t)(p[2] & 0x3f) << 6 | (p[3] & 0x3f);
@@ -123,12 +135,32 @@ int32_t group_java_hash(const char *s)
 			cp -= 0x10000;
 			h = java_hash_unit(h, 0xd800 + (cp >> 10));
 			h = java_hash_unit(h, 0xdc00 + (cp & 0x3ff));
+			units += 2;
 		} else {
 			h = java_hash_unit(h, cp);
+			units++;
 		}
 		p += n;
 	}
+	*hash = h;
+	return units;
+}
+
+/* Kafka hashes the group id as a Java String: its UTF-16 code units, the
+ * name decoded from the UTF-8 the client sent. */
+int32_t group_java_hash(const char *s)
+{
+	uint32_t h;
+
+	java_string(s, strlen(s), &h);
 	return (int32_t)h;
+}
+
+int64_t group_java_length(const char *s, size_t len)
+{
+	uint32_t h;
+
+	return java_string(s, len, &h);
 }
 
 /* Kafka's GroupMetadataManager.partitionFor: Utils.abs(groupId.hashCode)
@@ -388,6 +420,148 @@ static int replay_setting(const char *k, size_t kl, const char *eq, size_t vl, v
 	return 0;
 }
 
+/* %XX-escaped: all but printable ASCII other than '%' and '\\' (the
+ * line view's escape), so that a field is one token a line carries. */
+static bool plain_byte(unsigned char c)
+{
+	return c > ' ' && c < 0x7f && c != '%' && c != '\\';
+}
+
+static size_t escape_field(char *out, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (plain_byte(c)) {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	return o;
+}
+
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+				      : -1;
+}
+
+/* escape_field's token [s, s + len) decoded into a malloc'd NUL-ended
+ * string (*outlen bytes): 0, -EBADMSG (a malformed escape), -ENOMEM. */
+static int unescape_field(const char *s, size_t len, char **out, size_t *outlen)
+{
+	char *d = malloc(len + 1);
+	size_t o = 0;
+
+	if (!d)
+		return -ENOMEM;
+	for (size_t i = 0; i < len; i++) {
+		int hi, lo;
+
+		if (s[i] != '%') {
+			d[o++] = s[i];
+			continue;
+		}
+		hi = i + 2 < len ? hex_digit(s[i + 1]) : -1;
+		lo = hi >= 0 ? hex_digit(s[i + 2]) : -1;
+		if (lo < 0) {
+			free(d);
+			return -EBADMSG;
+		}
+		d[o++] = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	d[o] = '\0';
+	*out = d;
+	*outlen = o;
+	return 0;
+}
+
+/* An offset commit's value [val, val + vlen) into gp, whole (the last
+ * record per key holds all of it: a field it lacks is none). */
+static int replay_commit(struct gpart *gp, const char *val, size_t vlen)
+{
+	const char *p = val, *end = val + vlen;
+	char num[24], *ep, *md = NULL;
+	long long v[2] = { -1, 0 };
+	int64_t expire = -1;
+	size_t mdlen = 0;
+	int field = 0;
+
+	/* Space-separated tokens: offset, timestamp (older records may
+	 * lack it), member, then the optional fields. */
+	while (p < end) {
+		const char *e = memchr(p, ' ', (size_t)(end - p));
+		size_t tl;
+
+		if (!e)
+			e = end;
+		tl = (size_t)(e - p);
+		if (field < 2) {
+			if (tl == 0 || tl >= sizeof(num))
+				goto bad;
+			memcpy(num, p, tl);
+			num[tl] = '\0';
+			v[field] = strtoll(num, &ep, 10);
+			if (*ep)
+				goto bad;
+		} else if (field > 2 && tl > 10 && !memcmp(p, "expire.ms=", 10)) {
+			if (tl - 10 >= sizeof(num))
+				goto bad;
+			memcpy(num, p + 10, tl - 10);
+			num[tl - 10] = '\0';
+			expire = strtoll(num, &ep, 10);
+			if (*ep || expire < 0)
+				goto bad;
+		} else if (field > 2 && tl >= 9 && !memcmp(p, "metadata=", 9)) {
+			int rc;
+
+			free(md);
+			md = NULL;
+			rc = unescape_field(p + 9, tl - 9, &md, &mdlen);
+			if (rc == -ENOMEM)
+				return rc;
+			if (rc < 0)
+				goto bad;
+		}
+		field++;
+		p = e + 1;
+	}
+	if (field < 1)
+		goto bad;
+	free(gp->metadata);
+	gp->metadata = mdlen ? md : NULL;
+	gp->mdlen = mdlen;
+	if (!mdlen)
+		free(md);
+	gp->committed = v[0];
+	gp->commit_ts = v[1];
+	gp->expire_ts = expire;
+	gp->stored = true;
+	return 0;
+bad:
+	free(md);
+	return -EBADMSG;
+}
+
+void gpart_forget(struct gpart *gp)
+{
+	gp->committed = GROUP_OFFSET_NONE;
+	gp->stored = false;
+	gp->expire_ts = -1;
+	free(gp->metadata);
+	gp->metadata = NULL;
+	gp->mdlen = 0;
+}
+
 /* One replayed record: key [klen], value [vlen]. Last one per key wins. */
 static int replay_record(struct group_coord *gc, const char *key, size_t klen, const char *val,
 			 size_t vlen)
@@ -423,10 +597,8 @@ static int replay_record(struct group_coord *gc, const char *key, size_t klen, c
 			/* A proxy with this mount's members: the group is
 			 * made anew, with nothing committed. */
 			g = gc->groups[i];
-			for (int q = 0; q < g->nparts; q++) {
-				g->parts[q].committed = -1;
-				g->parts[q].stored = false;
-			}
+			for (int q = 0; q < g->nparts; q++)
+				gpart_forget(&g->parts[q]);
 		} else if (i >= 0) {
 			group_put(gc->groups[i]);
 			group_coord_remove(gc, i);
@@ -462,22 +634,10 @@ static int replay_record(struct group_coord *gc, const char *key, size_t klen, c
 	if (rc < 0)
 		return rc;
 	if (vlen == 0) {
-		g->parts[part].committed = -1;
-		g->parts[part].stored = false;
+		gpart_forget(&g->parts[part]);
 		return 0;
 	}
-	{
-		char vbuf[128];
-		long long off = -1, ts = 0;
-
-		snprintf(vbuf, sizeof(vbuf), "%.*s", (int)(vlen < 127 ? vlen : 127), val);
-		if (sscanf(vbuf, "%lld %lld", &off, &ts) < 1)
-			return -EBADMSG;
-		g->parts[part].committed = off;
-		g->parts[part].commit_ts = ts;
-		g->parts[part].stored = true;
-	}
-	return 0;
+	return replay_commit(&g->parts[part], val, vlen);
 }
 
 /* Keeps the GroupMetadata record of a Kafka group (key [key, key +
@@ -691,28 +851,91 @@ int group_store_kafka(struct group_coord *gc, const char *group, const uint8_t *
 	return rc;
 }
 
-int group_store_commit(struct group *g, const int *parts, const int64_t *offs, int n,
-		       const char *metadata)
+/* Kafka's expireTimestamp of a commit at now with retention_time_ms ret
+ * (not -1): now + ret, any other value taken as given; a time already
+ * past (a negative sum too) expires at the next check. Kept >= 0 (-1 is
+ * "none") and from overflowing. */
+static int64_t group_expire_at(int64_t now, int64_t ret)
 {
-	char *text = malloc((size_t)n * 640 + 1);
-	size_t len = 0;
+	if (ret > 0 && now > INT64_MAX - ret)
+		return INT64_MAX;
+	return now + ret < 0 ? 0 : now + ret;
+}
+
+int group_store_commits(struct group *g, const struct group_commit *c, int n, const char *member)
+{
+	size_t mlen = strlen(member), cap = 1, len = 0;
 	int64_t now = engine_now_ms();
+	char *text, **mds;
 	int rc;
 
-	if (!text)
+	for (int i = 0; i < n; i++)
+		cap += 640 + 3 * mlen + 64 + 3 * (c[i].metadata ? c[i].mdlen : 0);
+	text = malloc(cap);
+	mds = calloc((size_t)n + 1, sizeof(*mds));
+	if (!text || !mds) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		int64_t ts = c[i].commit_ts == -1 ? now : c[i].commit_ts;
+
+		len += (size_t)sprintf(text + len, "%s/%s/%d\t%" PRId64 " %" PRId64 " ", g->name,
+				       g->topic, c[i].part, c[i].offset, ts);
+		len += escape_field(text + len, member, mlen);
+		if (c[i].retention_ms != -1)
+			len += (size_t)sprintf(text + len, " expire.ms=%" PRId64,
+					       group_expire_at(now, c[i].retention_ms));
+		if (c[i].metadata && c[i].mdlen > 0) {
+			/* copied now: nothing fails once the record is in */
+			mds[i] = malloc(c[i].mdlen + 1);
+			if (!mds[i]) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			memcpy(mds[i], c[i].metadata, c[i].mdlen);
+			mds[i][c[i].mdlen] = '\0';
+			len += (size_t)sprintf(text + len, " metadata=");
+			len += escape_field(text + len, c[i].metadata, c[i].mdlen);
+		}
+		text[len++] = '\n';
+	}
+	rc = group_store_append(g->gc, g->name, text, len);
+	for (int i = 0; rc == 0 && i < n; i++) {
+		struct gpart *gp = &g->parts[c[i].part];
+
+		gp->committed = c[i].offset;
+		gp->commit_ts = c[i].commit_ts == -1 ? now : c[i].commit_ts;
+		gp->expire_ts =
+			c[i].retention_ms == -1 ? -1 : group_expire_at(now, c[i].retention_ms);
+		gp->stored = true;
+		free(gp->metadata);
+		gp->metadata = mds[i];
+		gp->mdlen = mds[i] ? c[i].mdlen : 0;
+		mds[i] = NULL;
+	}
+out:
+	for (int i = 0; mds && i < n; i++)
+		free(mds[i]);
+	free(mds);
+	free(text);
+	return rc;
+}
+
+int group_store_commit(struct group *g, const int *parts, const int64_t *offs, int n,
+		       const char *member)
+{
+	struct group_commit *c = malloc((size_t)n * sizeof(*c) + 1);
+	int rc;
+
+	if (!c)
 		return -ENOMEM;
 	for (int i = 0; i < n; i++)
-		len += (size_t)sprintf(text + len, "%s/%s/%d\t%" PRId64 " %" PRId64 " %s\n",
-				       g->name, g->topic, parts[i], offs[i], now, metadata);
-	rc = group_store_append(g->gc, g->name, text, len);
-	free(text);
-	if (rc == 0) {
-		for (int i = 0; i < n; i++) {
-			g->parts[parts[i]].committed = offs[i];
-			g->parts[parts[i]].commit_ts = now;
-			g->parts[parts[i]].stored = true;
-		}
-	}
+		c[i] = (struct group_commit){
+			.part = parts[i], .offset = offs[i], .commit_ts = -1, .retention_ms = -1
+		};
+	rc = group_store_commits(g, c, n, member);
+	free(c);
 	return rc;
 }
 
@@ -749,10 +972,8 @@ int group_store_offsets_delete(struct group *g, const int *parts, int n)
 	/* Memory changes once the tombstones are in: the partition reads as
 	 * one never committed (GROUP_OFFSET_NONE), as a replay finds it. */
 	for (int i = 0; i < n; i++)
-		if (parts[i] >= 0 && parts[i] < g->nparts) {
-			g->parts[parts[i]].committed = GROUP_OFFSET_NONE;
-			g->parts[parts[i]].stored = false;
-		}
+		if (parts[i] >= 0 && parts[i] < g->nparts)
+			gpart_forget(&g->parts[parts[i]]);
 	return k;
 }
 

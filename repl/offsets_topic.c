@@ -332,10 +332,8 @@ static void proxies_load(struct group_coord *gc, int p, bool loaded)
 		if (!g->proxy || !in_part(g, &po))
 			continue;
 		pthread_mutex_lock(&g->mu);
-		for (int q = 0; q < g->nparts && !loaded; q++) {
-			g->parts[q].committed = -1;
-			g->parts[q].stored = false;
-		}
+		for (int q = 0; q < g->nparts && !loaded; q++)
+			gpart_forget(&g->parts[q]);
 		if (loaded) {
 			g->proxy = false;
 			g->moved = false;

@@ -63,7 +63,12 @@
  *   committed GROUP TOPIC N
  *       The group's committed offsets of partitions 0..N-1 (rd_kafka_
  *       committed: OffsetFetch). Prints "PARTITION OFFSET" each, -1001
- *       (RD_KAFKA_OFFSET_INVALID) for none.
+ *       (RD_KAFKA_OFFSET_INVALID) for none, and " METADATA" after it when
+ *       the commit's metadata is not empty.
+ *   commit GROUP TOPIC PARTITION OFFSET METADATA
+ *       rd_kafka_commit of OFFSET with METADATA (rd_kafka_topic_partition_t
+ *       .metadata) outside any generation (no subscription). Prints
+ *       "commit ERROR" (librdkafka's name, NO_ERROR when taken).
  *   member GROUP TOPIC NAME STOP_FILE
  *       A member of GROUP subscribed to TOPIC (rd_kafka_subscribe), with
  *       a rebalance callback for either protocol (eager: assign/unassign;
@@ -851,21 +856,28 @@ static int cmd_delete_offsets(const struct ctx *c, char **argv)
 	return rc;
 }
 
-static int cmd_committed(const struct ctx *c, char **argv)
+/* A consumer of group that commits only when told (no subscription):
+ * NULL on failure, reported. */
+static rd_kafka_t *group_consumer(const struct ctx *c, const char *group)
 {
 	rd_kafka_conf_t *conf = conf_new(c);
-	rd_kafka_topic_partition_list_t *parts;
-	rd_kafka_resp_err_t err;
-	rd_kafka_t *rk;
-	int n = atoi(argv[2]), rc = 1;
 
 	if (!conf)
-		return 1;
-	if (set(conf, "group.id", argv[0]) || set(conf, "enable.auto.commit", "false")) {
+		return NULL;
+	if (set(conf, "group.id", group) || set(conf, "enable.auto.commit", "false")) {
 		rd_kafka_conf_destroy(conf);
-		return 1;
+		return NULL;
 	}
-	rk = handle_new(RD_KAFKA_CONSUMER, conf);
+	return handle_new(RD_KAFKA_CONSUMER, conf);
+}
+
+static int cmd_committed(const struct ctx *c, char **argv)
+{
+	rd_kafka_topic_partition_list_t *parts;
+	rd_kafka_resp_err_t err;
+	rd_kafka_t *rk = group_consumer(c, argv[0]);
+	int n = atoi(argv[2]), rc = 1;
+
 	if (!rk)
 		return 1;
 	parts = rd_kafka_topic_partition_list_new(n);
@@ -875,14 +887,43 @@ static int cmd_committed(const struct ctx *c, char **argv)
 	if (err) {
 		fail("committed: %s", rd_kafka_err2str(err));
 	} else {
-		for (int k = 0; k < parts->cnt; k++)
-			printf("%d %" PRId64 "\n", (int)parts->elems[k].partition,
-			       parts->elems[k].offset);
+		for (int k = 0; k < parts->cnt; k++) {
+			const rd_kafka_topic_partition_t *e = &parts->elems[k];
+
+			printf("%d %" PRId64, (int)e->partition, e->offset);
+			if (e->metadata_size > 0)
+				printf(" %.*s", (int)e->metadata_size, (const char *)e->metadata);
+			printf("\n");
+		}
 		rc = 0;
 	}
 	rd_kafka_topic_partition_list_destroy(parts);
 	consumer_free(rk);
 	return rc;
+}
+
+static int cmd_commit(const struct ctx *c, char **argv)
+{
+	rd_kafka_topic_partition_list_t *parts;
+	rd_kafka_topic_partition_t *e;
+	rd_kafka_resp_err_t err;
+	rd_kafka_t *rk = group_consumer(c, argv[0]);
+
+	if (!rk)
+		return 1;
+	parts = rd_kafka_topic_partition_list_new(1);
+	e = rd_kafka_topic_partition_list_add(parts, argv[1], atoi(argv[2]));
+	e->offset = strtoll(argv[3], NULL, 10);
+	/* the list owns it: freed with it */
+	e->metadata = strdup(argv[4]);
+	e->metadata_size = e->metadata ? strlen(argv[4]) : 0;
+	err = rd_kafka_commit(rk, parts, 0);
+	if (!err)
+		err = parts->elems[0].err;
+	printf("commit %s\n", rd_kafka_err2name(err));
+	rd_kafka_topic_partition_list_destroy(parts);
+	consumer_free(rk);
+	return 0;
 }
 
 /* The member's rebalance callback (cmd_member): the partitions it gets
@@ -1010,6 +1051,7 @@ static const struct cmd {
 	{ "follow", 3, cmd_follow, "TOPIC PARTITION STOP_FILE" },
 	{ "delete-offsets", 3, cmd_delete_offsets, "GROUP TOPIC PARTITION" },
 	{ "committed", 3, cmd_committed, "GROUP TOPIC N" },
+	{ "commit", 5, cmd_commit, "GROUP TOPIC PARTITION OFFSET METADATA" },
 	{ "member", 4, cmd_member, "GROUP TOPIC NAME STOP_FILE" },
 };
 

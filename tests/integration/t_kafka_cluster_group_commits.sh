@@ -10,7 +10,9 @@
 #     at the new coordinator (OffsetFetch through a survivor);
 #   - every record is consumed at least once (per partition every offset
 #     up to the end, none skipped) and, once the members stopped (one
-#     after the other), each partition's committed offset is its end.
+#     after the other), each partition's committed offset is its end;
+#   - a commit's metadata (another group of the same coordinator) is
+#     what the new coordinator answers too.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -81,6 +83,19 @@ check "the group settles with three members" poll 60 settled3
 commits() { [ "$(cat "$MQ_TMP"/*.err 2>/dev/null | grep -c " committed ")" -ge "$1" ]; }
 check "the members commit" poll 60 commits 150
 
+# A group the same broker coordinates commits with metadata: the new
+# coordinator answers it too (it is in the commit's record).
+same_coord() {
+	for i in $(seq 1 64); do
+		[ "$(group_coordinator "gm$i" 1)" = "$C" ] && echo "gm$i" && return 0
+	done
+	return 1
+}
+GM=$(same_coord)
+expect_ok "a group gm* coordinated by broker $C too" test -n "$GM"
+expect_eq "$GM commits offset 1 of c-0 with metadata" "commit NO_ERROR" \
+	"$(mq_run "$RDK" -b "$BOOT" $SASL commit "$GM" c 0 1 "meta $GM" 2>/dev/null)"
+
 eval "CPID=\$PID$C"
 mq_kill9 "$MQ_TMP/mnt$C" "$CPID"
 acked >"$MQ_TMP/acked"
@@ -96,6 +111,10 @@ survived() {
 	join "$MQ_TMP/acked" "$MQ_TMP/fetched" | awk '$3 < $2 { bad = 1 } END { exit bad }'
 }
 check "every commit taken before the kill is at the new coordinator" poll 60 survived
+gm_meta() {
+	[ "$(mq_run "$RDK" -b "$BOOT" $SASL committed "$GM" c 1 2>/dev/null)" = "0 1 meta $GM" ]
+}
+check "and $GM's metadata with its offset" poll 60 gm_meta
 check "the members read records written after the kill" poll 90 keys $((N0 + 100))
 touch "$MQ_TMP/produce.stop"
 check "the producer stops" poll 90 stopped "$P"

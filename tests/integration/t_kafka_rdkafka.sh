@@ -14,7 +14,8 @@
 # socket.request.max.bytes close the connection; a frame cut short and a
 # client that sends nothing are closed after connections.max.idle.ms; a
 # Fetch with min_bytes 0 at the end is answered at once (not at its
-# max_wait_ms); the broker serves on.
+# max_wait_ms); the broker serves on. A commit's metadata is kept with
+# its offset, across a restart.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -169,6 +170,20 @@ for why in "api_key 1000" "version 99" "above socket.request.max.bytes" "Produce
 	"a frame of 3 bytes, shorter than a request header"; do
 	expect_ok "the daemon's log names it: $why" grep -q "$why" "$LOG"
 done
+
+# A commit's metadata (rd_kafka_topic_partition_t.metadata) is kept with
+# the offset: rd_kafka_committed (OffsetFetch) answers it, after a restart
+# too; .groups/<g>/<p> shows the offset alone; one over
+# offset.metadata.max.bytes (4096) is refused, the offset unchanged.
+expect_eq "rdk_check commit with metadata" "commit NO_ERROR" "$(rdk commit cm t 0 4 'state-v1 {"a": 1}' 2>&1)"
+expect_eq "OffsetFetch answers it" '0 4 state-v1 {"a": 1}' "$(rdk committed cm t 1 2>&1)"
+expect_eq ".groups/cm/0 shows the offset alone" "4" "$(cat "$MNT/t/.groups/cm/0")"
+expect_eq "metadata of 4097 bytes refused" "commit OFFSET_METADATA_TOO_LARGE" \
+	"$(rdk commit cm t 0 5 "$(head -c 4097 /dev/zero | tr '\0' x)" 2>&1)"
+mq_umount
+mq_mount --config "$MQ_TMP/server.properties"
+expect_eq "after a restart OffsetFetch answers it still" '0 4 state-v1 {"a": 1}' \
+	"$(rdk committed cm t 1 2>&1)"
 
 mq_umount
 mq_done

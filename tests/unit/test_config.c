@@ -142,6 +142,7 @@ static const char default_render[] = "broker.id=0\n"
 				     "group.max.session.timeout.ms=1800000\n"
 				     "offsets.retention.check.interval.ms=600000\n"
 				     "offsets.retention.minutes=10080\n"
+				     "offset.metadata.max.bytes=4096\n"
 				     "producer.id.expiration.ms=86400000\n"
 				     "log.retention.ms=604800000\n"
 				     "log.retention.bytes=-1\n"
@@ -191,6 +192,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.group_min_session_ms, 6000);
 	assert_int_equal(c.group_max_session_ms, 1800000);
 	assert_int_equal(c.offsets_retention_minutes, 10080);
+	assert_int_equal(c.offset_metadata_max_bytes, 4096);
 	assert_int_equal(c.acks, -1);
 	assert_int_equal(c.buffer_memory, 33554432);
 	assert_int_equal(c.request_timeout_ms, 30000);
@@ -237,11 +239,16 @@ static void test_every_broker_key(void **state)
 			       "group.min.session.timeout.ms=100\n"
 			       "group.max.session.timeout.ms=60000\n"
 			       "producer.id.expiration.ms=3600000\n"
-			       "offsets.retention.minutes=2147483647\n",
+			       "offsets.retention.minutes=2147483647\n"
+			       "offset.metadata.max.bytes=0\n",
 			       err, sizeof(err)),
 			 0);
 	assert_string_equal(err, "");
 	assert_int_equal(c.offsets_retention_minutes, INT32_MAX);
+	assert_int_equal(c.offset_metadata_max_bytes, 0);
+	/* a commit record must stay under max.message.bytes */
+	assert_int_not_equal(parse(&c, "offset.metadata.max.bytes=65537\n", err, sizeof(err)), 0);
+	assert_int_equal(c.offset_metadata_max_bytes, 0);
 	assert_int_equal(c.group_min_session_ms, 100);
 	assert_int_equal(c.group_max_session_ms, 60000);
 	assert_int_equal(c.producer_id_expiration_ms, 3600000);

@@ -1011,6 +1011,103 @@ static int64_t mount_offset(struct brokerfx *f, const char *group, int p)
 	return off;
 }
 
+/* echo v > .groups/<group>/<p> of topic t: group_offset_reset's rc. */
+static int mount_reset(struct brokerfx *f, const char *group, int p, const char *v)
+{
+	struct topic *t;
+	struct group *g;
+	int rc;
+
+	assert_int_equal(broker_topic_get(f->b, "t", &t), 0);
+	assert_int_equal(group_open(t, group, 0, &g), 0);
+	rc = group_offset_reset(g, p, v, strlen(v));
+	group_put(g);
+	topic_put(t);
+	return rc;
+}
+
+/* One partition's commit of topic t by a version v OffsetCommit outside
+ * any generation, with its metadata (md, mdlen bytes; NULL: null), v1's
+ * commit_timestamp and v2-v4's retention_time_ms: its error code. */
+static int16_t commit_md(struct brokerfx *f, int16_t v, const char *group, int32_t part,
+			 int64_t off, const char *md, size_t mdlen, int64_t commit_ts,
+			 int64_t retention_ms)
+{
+	struct proto_offset_commit_part p = { .partition_index = part,
+					      .committed_offset = off,
+					      .committed_leader_epoch = -1,
+					      .commit_timestamp = commit_ts,
+					      .committed_metadata = { md,
+								      md ? (int32_t)mdlen : -1 } };
+	struct proto_offset_commit_topic t = { .name = kstr_of("t"),
+					       .n_partitions = 1,
+					       .partitions = &p };
+	struct proto_offset_commit_req req = { .group_id = kstr_of(group),
+					       .generation_id = -1,
+					       .member_id = kstr_of(""),
+					       .group_instance_id = KSTR_NULL,
+					       .retention_time_ms = retention_ms,
+					       .n_topics = 1,
+					       .topics = &t };
+	struct proto_offset_commit_resp r;
+	struct net_resp raw;
+	struct kbuf_w w;
+	int16_t err;
+
+	kbuf_w_init(&w, 1024 + mdlen);
+	assert_int_equal(proto_offset_commit_req_encode(&w, v, &req), 0);
+	brokerfx_call(f->c, PROTO_API_OFFSET_COMMIT, v, &w, &raw);
+	assert_int_equal(proto_offset_commit_resp_decode(&raw.body, v, &r), 0);
+	assert_int_equal(r.n_topics, 1);
+	assert_int_equal(r.topics[0].n_partitions, 1);
+	err = r.topics[0].partitions[0].error_code;
+	proto_offset_commit_resp_free(&r);
+	net_resp_free(&raw);
+	return err;
+}
+
+/* OffsetFetch (version v) of group's partition part of topic t: its
+ * offset, and its metadata into md (cap bytes, *mdlen of them; a null
+ * one is "(null)"). */
+static int64_t fetch_md(struct brokerfx *f, int16_t v, const char *group, int32_t part, char *md,
+			size_t cap, size_t *mdlen)
+{
+	struct proto_offset_fetch_topic t = { .name = kstr_of("t"),
+					      .n_partition_indexes = 1,
+					      .partition_indexes = &part };
+	struct proto_offset_fetch_group g = { .group_id = kstr_of(group),
+					      .n_topics = 1,
+					      .topics = &t };
+	struct proto_offset_fetch_req req = { .n_groups = 1, .groups = &g };
+	struct proto_offset_fetch_resp r;
+	const struct proto_offset_fetch_resp_part *rp;
+	struct net_resp raw;
+	struct kbuf_w w;
+	int64_t off;
+
+	kbuf_w_init(&w, 512);
+	assert_int_equal(proto_offset_fetch_req_encode(&w, v, &req), 0);
+	brokerfx_call(f->c, PROTO_API_OFFSET_FETCH, v, &w, &raw);
+	assert_int_equal(proto_offset_fetch_resp_decode(&raw.body, v, &r), 0);
+	assert_int_equal(r.n_groups, 1);
+	assert_int_equal(r.groups[0].n_topics, 1);
+	assert_int_equal(r.groups[0].topics[0].n_partitions, 1);
+	rp = &r.groups[0].topics[0].partitions[0];
+	assert_int_equal(rp->error_code, PROTO_ERR_NONE);
+	off = rp->committed_offset;
+	if (rp->metadata.ptr) {
+		assert_true((size_t)rp->metadata.len < cap);
+		memcpy(md, rp->metadata.ptr, (size_t)rp->metadata.len);
+		md[rp->metadata.len] = '\0';
+		*mdlen = (size_t)rp->metadata.len;
+	} else {
+		*mdlen = (size_t)snprintf(md, cap, "(null)");
+	}
+	proto_offset_fetch_resp_free(&r);
+	net_resp_free(&raw);
+	return off;
+}
+
 static void test_offsets(void **state)
 {
 	struct brokerfx *f = *state;
@@ -1062,18 +1159,9 @@ static void test_offsets(void **state)
 	assert_int_equal(offs[0], NOT_LISTED);
 
 	/* A commit through the mount is what OffsetFetch answers. */
-	{
-		struct topic *t;
-		struct group *g;
-
-		assert_int_equal(broker_topic_get(f->b, "t", &t), 0);
-		assert_int_equal(group_open(t, "g", 0, &g), 0);
-		assert_int_equal(group_offset_reset(g, 1, "0", 1), 0);
-		group_put(g);
-		topic_put(t);
-		fetch_offsets(f, 8, "g", false, offs);
-		assert_int_equal(offs[1], 0);
-	}
+	assert_int_equal(mount_reset(f, "g", 1, "0"), 0);
+	fetch_offsets(f, 8, "g", false, offs);
+	assert_int_equal(offs[1], 0);
 
 	/* Members: the generation and member id are checked. */
 	{
@@ -1099,16 +1187,7 @@ static void test_offsets(void **state)
 		commit(f, 2, "g", -1, "", ok, 1, errs);
 		assert_int_equal(errs[0], PROTO_ERR_UNKNOWN_MEMBER_ID);
 		/* A reset through the mount while Kafka members are in. */
-		{
-			struct topic *t;
-			struct group *g;
-
-			assert_int_equal(broker_topic_get(f->b, "t", &t), 0);
-			assert_int_equal(group_open(t, "g", 0, &g), 0);
-			assert_int_equal(group_offset_reset(g, 1, "0", 1), -EBUSY);
-			group_put(g);
-			topic_put(t);
-		}
+		assert_int_equal(mount_reset(f, "g", 1, "0"), -EBUSY);
 		assert_int_equal(leave(f->c, 3, "g", j.out.member), PROTO_ERR_NONE);
 	}
 }
@@ -1881,6 +1960,80 @@ static void test_fetch_all_after_restart(void **state)
 	assert_int_equal(offs[1], 7);
 }
 
+/* OffsetCommit's metadata string is kept with the offset, as Kafka's
+ * OffsetAndMetadata: OffsetFetch answers it in every version, "" when
+ * none (a null one, a partition never committed, a mount commit after
+ * it), byte for byte (spaces, newline, '%', '\\', UTF-8); across
+ * a restart (its record); offset.metadata.max.bytes (4096) counts
+ * UTF-16 units as Java's String.length(): 4096 of them pass whatever
+ * their bytes, one more is OFFSET_METADATA_TOO_LARGE for that partition
+ * alone. A record without the field (an older one) loads with "". */
+static void test_commit_metadata(void **state)
+{
+	struct brokerfx *f = *state;
+	static const char odd[] = "a b\n%41\\\t\xc3\xa9 end";
+	char md[16384], big[16384];
+	size_t len;
+
+	assert_int_equal(commit_md(f, 2, "md", 0, 5, "checkpoint-7", 12, -1, -1), PROTO_ERR_NONE);
+	assert_int_equal(commit_md(f, 8, "md", 1, 6, NULL, 0, -1, -1), PROTO_ERR_NONE);
+	for (int16_t v = 0; v <= 8; v++) {
+		assert_int_equal(fetch_md(f, v, "md", 0, md, sizeof(md), &len), 5);
+		assert_string_equal(md, "checkpoint-7");
+		assert_int_equal(fetch_md(f, v, "md", 1, md, sizeof(md), &len), 6);
+		assert_string_equal(md, "");
+	}
+	assert_int_equal(fetch_md(f, 3, "none", 0, md, sizeof(md), &len), -1);
+	assert_string_equal(md, "");
+
+	assert_int_equal(commit_md(f, 1, "md", 1, 7, odd, sizeof(odd) - 1, -1, -1), PROTO_ERR_NONE);
+	brokerfx_close(f);
+	brokerfx_open(f);
+	assert_int_equal(fetch_md(f, 5, "md", 1, md, sizeof(md), &len), 7);
+	assert_int_equal(len, sizeof(odd) - 1);
+	assert_memory_equal(md, odd, len);
+	assert_int_equal(fetch_md(f, 5, "md", 0, md, sizeof(md), &len), 5);
+	assert_string_equal(md, "checkpoint-7");
+
+	/* 4096 units: three-byte characters (12288 bytes), then surrogate
+	 * pairs (four bytes, two units each); one unit more is too large. */
+	for (int i = 0; i < 4096; i++)
+		memcpy(big + 3 * i, "\xe2\x82\xac", 3);
+	assert_int_equal(commit_md(f, 7, "md", 0, 8, big, 3 * 4096, -1, -1), PROTO_ERR_NONE);
+	assert_int_equal(fetch_md(f, 7, "md", 0, md, sizeof(md), &len), 8);
+	assert_int_equal(len, 3 * 4096);
+	assert_memory_equal(md, big, len);
+	for (int i = 0; i < 2048; i++)
+		memcpy(big + 4 * i, "\xf0\x9f\x98\x80", 4);
+	assert_int_equal(commit_md(f, 7, "md", 0, 9, big, 4 * 2048, -1, -1), PROTO_ERR_NONE);
+	big[4 * 2048] = 'x';
+	assert_int_equal(commit_md(f, 7, "md", 0, 10, big, 4 * 2048 + 1, -1, -1),
+			 PROTO_ERR_OFFSET_METADATA_TOO_LARGE);
+	memset(big, 'y', 4097);
+	assert_int_equal(commit_md(f, 7, "md", 0, 10, big, 4097, -1, -1),
+			 PROTO_ERR_OFFSET_METADATA_TOO_LARGE);
+	assert_int_equal(fetch_md(f, 7, "md", 0, md, sizeof(md), &len), 9);
+	assert_int_equal(len, 4 * 2048);
+
+	/* A commit through the mount has none. */
+	assert_int_equal(mount_reset(f, "md", 0, "0"), 0);
+	assert_int_equal(fetch_md(f, 7, "md", 0, md, sizeof(md), &len), 0);
+	assert_string_equal(md, "");
+
+	/* An older record: offset, timestamp, member, nothing after. */
+	{
+		static const char old[] = "md/t/0\t11 1700000000000 consumer-1\n";
+
+		assert_int_equal(group_store_append(f->b->gc, "md", old, sizeof(old) - 1), 0);
+		brokerfx_close(f);
+		brokerfx_open(f);
+		assert_int_equal(fetch_md(f, 7, "md", 0, md, sizeof(md), &len), 11);
+		assert_string_equal(md, "");
+		assert_int_equal(fetch_md(f, 7, "md", 1, md, sizeof(md), &len), 7);
+		assert_memory_equal(md, odd, sizeof(odd) - 1);
+	}
+}
+
 /* ListGroups lists the mount group G of topic T as "T/G" (beside Kafka's
  * "G"), and the admin APIs take that id; so do OffsetFetch, what
  * kafka-consumer-groups.sh --describe and kafka-python's
@@ -2412,6 +2565,66 @@ static void test_expiry_standalone(void **state)
 	assert_int_equal(offs[1], NOT_LISTED);
 }
 
+/* Polls (DEADLINE_MS) until group name's offset of t/p is gone (the
+ * group too when that was its last). */
+static void wait_expired(struct brokerfx *f, const char *name, int p)
+{
+	int64_t until = now_mono_ms() + DEADLINE_MS;
+
+	while (group_there(f, name) && offset_kept(f, "t", name, p)) {
+		assert_true(now_mono_ms() < until);
+		usleep(5000);
+	}
+}
+
+/* A version 2-4 commit's retention_time_ms other than -1 is Kafka's
+ * expireTimestamp, now + retention: the offset expires then, before or
+ * after offsets.retention.minutes (1 here), the time kept in its record
+ * across a reopen; -1 is the broker's retention. */
+static void test_expiry_retention_time(void **state)
+{
+	struct brokerfx *f = *state;
+
+	assert_int_equal(commit_md(f, 2, "rt", 0, 5, NULL, 0, -1, 3 * MINUTE_MS), PROTO_ERR_NONE);
+	assert_int_equal(commit_md(f, 4, "rt", 1, 6, NULL, 0, -1, -1), PROTO_ERR_NONE);
+	assert_int_equal(commit_md(f, 3, "rs", 0, 7, NULL, 0, -1, 1000), PROTO_ERR_NONE);
+	advance(999);
+	wait_cleanup(f);
+	assert_true(offset_kept(f, "t", "rs", 0));
+	advance(1);
+	wait_expired(f, "rs", 0);
+
+	advance(MINUTE_MS - 1000);
+	wait_expired(f, "rt", 1); /* the broker's minute */
+	assert_true(offset_kept(f, "t", "rt", 0));
+	brokerfx_close(f);
+	brokerfx_open(f);
+	advance(2 * MINUTE_MS - 1);
+	wait_cleanup(f);
+	assert_true(offset_kept(f, "t", "rt", 0));
+	advance(1);
+	wait_expired(f, "rt", 0);
+}
+
+/* A version 1 commit's commit_timestamp is the commit time its
+ * retention counts from (-1: now), kept across a reopen. */
+static void test_expiry_commit_timestamp(void **state)
+{
+	struct brokerfx *f = *state;
+	int64_t at = fake_wall_ms() - MINUTE_MS / 2;
+
+	assert_int_equal(commit_md(f, 1, "ct", 0, 5, NULL, 0, at, -1), PROTO_ERR_NONE);
+	assert_int_equal(commit_md(f, 1, "ct", 1, 6, NULL, 0, -1, -1), PROTO_ERR_NONE);
+	brokerfx_close(f);
+	brokerfx_open(f);
+	advance(MINUTE_MS / 2 - 1);
+	wait_cleanup(f);
+	assert_true(offset_kept(f, "t", "ct", 0));
+	advance(1);
+	wait_expired(f, "ct", 0);
+	assert_true(offset_kept(f, "t", "ct", 1));
+}
+
 /* The mount's groups: nothing expires while a consume file is a member;
  * once the last leaves, the retention counts from then; a group mkdir
  * made that holds no offset stays. */
@@ -2762,6 +2975,7 @@ int main(void)
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_mixed_group, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_offset_delete, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_commit_metadata, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_scoped_group_offsets, setup,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_group_error_v0, setup,
@@ -2782,6 +2996,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_expiry_from_empty, setup_expiry,
 						teardown_expiry),
 		cmocka_unit_test_setup_teardown(test_expiry_standalone, setup_expiry,
+						teardown_expiry),
+		cmocka_unit_test_setup_teardown(test_expiry_retention_time, setup_expiry,
+						teardown_expiry),
+		cmocka_unit_test_setup_teardown(test_expiry_commit_timestamp, setup_expiry,
 						teardown_expiry),
 		cmocka_unit_test_setup_teardown(test_expiry_mount_group, setup_expiry,
 						teardown_expiry),
