@@ -241,6 +241,8 @@ struct net_stats {
 				  * listener paused (one each: no spin) */
 	int64_t muted;           /* responses after which the connection was
 				  * muted (net_req_mute) */
+	int64_t sasl_exchanges;  /* SCRAM states held: exchanges under way
+				  * (freed at their end, passed or refused) */
 	int64_t peer_addresses;  /* addresses counted for max.connections.per.ip:
 				  * those with a connection open */
 };
