@@ -1259,21 +1259,42 @@ static void test_sasl_max_receive(void **state)
 	fx_stop(&fx);
 }
 
+/* Sends the request body in w (freed) as key vN with corr on fd. */
+static void send_body(int fd, int16_t key, int16_t v, int32_t corr, struct kbuf_w *w)
+{
+	uint8_t buf[512];
+	size_t n = build_req(buf, sizeof(buf), key, v, corr, w->buf, w->len);
+
+	kbuf_w_free(w);
+	write_all(fd, buf, n);
+}
+
+/* Reads the answer to key vN with corr on fd: the frame (to free), r at
+ * its body. */
+static uint8_t *read_answer(int fd, int16_t key, int16_t v, int32_t corr, struct kbuf_r *r)
+{
+	size_t flen;
+	int32_t got;
+	uint8_t *frame = read_frame(fd, &flen);
+
+	kbuf_r_init(r, frame, flen);
+	assert_int_equal(proto_resp_hdr_decode(r, key, v, &got), 0);
+	assert_int_equal(got, corr);
+	return frame;
+}
+
 /* A new connection after a SaslHandshake vN for SCRAM-SHA-256 (its
  * answer read). */
 static int raw_sasl_handshake(int port, int16_t v)
 {
 	struct proto_sasl_handshake_req hreq = { kstr_of(SASL_SCRAM_SHA_256) };
 	struct kbuf_w w;
-	uint8_t buf[256];
-	size_t n, len;
+	size_t len;
 	int fd = raw_connect(port);
 
 	kbuf_w_init(&w, 256);
 	assert_int_equal(proto_sasl_handshake_req_encode(&w, v, &hreq), 0);
-	n = build_req(buf, sizeof(buf), PROTO_API_SASL_HANDSHAKE, v, 1, w.buf, w.len);
-	kbuf_w_free(&w);
-	write_all(fd, buf, n);
+	send_body(fd, PROTO_API_SASL_HANDSHAKE, v, 1, &w);
 	free(read_frame(fd, &len));
 	return fd;
 }
@@ -1350,12 +1371,12 @@ static void test_sasl_illegal_state(void **state)
 	struct proto_api_versions_req avreq = { kstr_of("good"), kstr_of("1") };
 	struct proto_sasl_handshake_req hreq = { kstr_of(SASL_SCRAM_SHA_256) };
 	struct proto_sasl_auth_req areq = { { "", 0 } };
+	struct proto_api_versions_resp av;
+	struct proto_sasl_handshake_resp hr;
 	struct fx fx;
 	struct kbuf_w w;
 	struct kbuf_r r;
-	uint8_t buf[512], *frame;
-	size_t n, flen;
-	int32_t corr;
+	uint8_t *frame;
 	int fd;
 
 	(void)state;
@@ -1368,21 +1389,12 @@ static void test_sasl_illegal_state(void **state)
 	fd = raw_sasl_handshake(fx.port, 1);
 	kbuf_w_init(&w, 64);
 	assert_int_equal(proto_api_versions_req_encode(&w, 3, &avreq), 0);
-	n = build_req(buf, sizeof(buf), PROTO_API_API_VERSIONS, 3, 7, w.buf, w.len);
-	kbuf_w_free(&w);
-	write_all(fd, buf, n);
-	frame = read_frame(fd, &flen);
-	kbuf_r_init(&r, frame, flen);
-	assert_int_equal(proto_resp_hdr_decode(&r, PROTO_API_API_VERSIONS, 3, &corr), 0);
-	assert_int_equal(corr, 7);
-	{
-		struct proto_api_versions_resp av;
-
-		assert_int_equal(proto_api_versions_resp_decode(&r, 3, &av), 0);
-		assert_int_equal(av.error_code, PROTO_ERR_ILLEGAL_SASL_STATE);
-		assert_int_equal(av.n_api_keys, 0);
-		proto_api_versions_resp_free(&av);
-	}
+	send_body(fd, PROTO_API_API_VERSIONS, 3, 7, &w);
+	frame = read_answer(fd, PROTO_API_API_VERSIONS, 3, 7, &r);
+	assert_int_equal(proto_api_versions_resp_decode(&r, 3, &av), 0);
+	assert_int_equal(av.error_code, PROTO_ERR_ILLEGAL_SASL_STATE);
+	assert_int_equal(av.n_api_keys, 0);
+	proto_api_versions_resp_free(&av);
 	free(frame);
 	assert_true(closed_by_server(fd));
 	close(fd);
@@ -1392,20 +1404,11 @@ static void test_sasl_illegal_state(void **state)
 	fd = raw_sasl_handshake(fx.port, 1);
 	kbuf_w_init(&w, 64);
 	assert_int_equal(proto_sasl_handshake_req_encode(&w, 1, &hreq), 0);
-	n = build_req(buf, sizeof(buf), PROTO_API_SASL_HANDSHAKE, 1, 8, w.buf, w.len);
-	kbuf_w_free(&w);
-	write_all(fd, buf, n);
-	frame = read_frame(fd, &flen);
-	kbuf_r_init(&r, frame, flen);
-	assert_int_equal(proto_resp_hdr_decode(&r, PROTO_API_SASL_HANDSHAKE, 1, &corr), 0);
-	assert_int_equal(corr, 8);
-	{
-		struct proto_sasl_handshake_resp hr;
-
-		assert_int_equal(proto_sasl_handshake_resp_decode(&r, 1, &hr), 0);
-		assert_int_equal(hr.error_code, PROTO_ERR_ILLEGAL_SASL_STATE);
-		assert_int_equal(hr.n_mechanisms, 0);
-	}
+	send_body(fd, PROTO_API_SASL_HANDSHAKE, 1, 8, &w);
+	frame = read_answer(fd, PROTO_API_SASL_HANDSHAKE, 1, 8, &r);
+	assert_int_equal(proto_sasl_handshake_resp_decode(&r, 1, &hr), 0);
+	assert_int_equal(hr.error_code, PROTO_ERR_ILLEGAL_SASL_STATE);
+	assert_int_equal(hr.n_mechanisms, 0);
 	free(frame);
 	assert_true(closed_by_server(fd));
 	close(fd);
@@ -1417,16 +1420,12 @@ static void test_sasl_illegal_state(void **state)
 		if (after_versions) {
 			kbuf_w_init(&w, 64);
 			assert_int_equal(proto_api_versions_req_encode(&w, 3, &avreq), 0);
-			n = build_req(buf, sizeof(buf), PROTO_API_API_VERSIONS, 3, 1, w.buf, w.len);
-			kbuf_w_free(&w);
-			write_all(fd, buf, n);
-			free(read_frame(fd, &flen));
+			send_body(fd, PROTO_API_API_VERSIONS, 3, 1, &w);
+			free(read_answer(fd, PROTO_API_API_VERSIONS, 3, 1, &r));
 		}
 		kbuf_w_init(&w, 64);
 		assert_int_equal(proto_sasl_auth_req_encode(&w, 1, &areq), 0);
-		n = build_req(buf, sizeof(buf), PROTO_API_SASL_AUTHENTICATE, 1, 2, w.buf, w.len);
-		kbuf_w_free(&w);
-		write_all(fd, buf, n);
+		send_body(fd, PROTO_API_SASL_AUTHENTICATE, 1, 2, &w);
 		assert_true(closed_unanswered(fd));
 		close(fd);
 	}
