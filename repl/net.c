@@ -970,13 +970,14 @@ static int conn_pre_auth(struct net_conn *c, struct net_req *req)
 	 * are its own ApiVersions and SaslHandshake; the others have no
 	 * error-only encoder and close unanswered. */
 	if (c->auth == AUTH_SCRAM && key == PROTO_API_API_VERSIONS) {
-		size_t pos = proto_resp_begin(&req->out.w, key, m->hdr.api_version,
-					      m->hdr.correlation_id);
+		/* A version we do not know is answered in v0, as Kafka's
+		 * RequestContext does. */
+		int16_t v = proto_api_supported(key, m->hdr.api_version) ? m->hdr.api_version : 0;
+		size_t pos = proto_resp_begin(&req->out.w, key, v, m->hdr.correlation_id);
 
 		c->close_after_write = true;
-		proto_api_versions_resp_encode_served(&req->out.w, m->hdr.api_version,
-						      PROTO_ERR_ILLEGAL_SASL_STATE, 0, api_none,
-						      NULL);
+		proto_api_versions_resp_encode_served(&req->out.w, v, PROTO_ERR_ILLEGAL_SASL_STATE,
+						      0, api_none, NULL);
 		return proto_out_finish(&req->out, pos);
 	}
 	if (c->auth == AUTH_SCRAM && key == PROTO_API_SASL_HANDSHAKE) {
@@ -1077,7 +1078,10 @@ static void conn_frame(struct net_conn *c)
 	rc = proto_req_decode(req->frame, req->frame_len, &req->msg);
 	h = &req->msg.hdr;
 	if (rc == -EOPNOTSUPP && h->api_key == PROTO_API_API_VERSIONS) {
-		rc = answer_api_versions(req, true);
+		/* Mid-exchange, Kafka's authenticator refuses it by its state
+		 * whatever the version (conn_pre_auth). */
+		rc = c->auth == AUTH_START || c->auth == AUTH_DONE ? answer_api_versions(req, true)
+								   : conn_pre_auth(c, req);
 		goto answered;
 	}
 	if (rc == -EOPNOTSUPP) {

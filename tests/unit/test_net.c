@@ -1399,6 +1399,19 @@ static void test_sasl_illegal_state(void **state)
 	assert_true(closed_by_server(fd));
 	close(fd);
 
+	/* ... of a version above ours too, in a v0 body (not the
+	 * UNSUPPORTED_VERSION answered outside the exchange). */
+	fd = raw_sasl_handshake(fx.port, 1);
+	kbuf_w_init(&w, 8);
+	send_body(fd, PROTO_API_API_VERSIONS, 9, 5, &w);
+	frame = read_answer(fd, PROTO_API_API_VERSIONS, 0, 5, &r);
+	assert_int_equal(proto_api_versions_resp_decode(&r, 0, &av), 0);
+	assert_int_equal(av.error_code, PROTO_ERR_ILLEGAL_SASL_STATE);
+	proto_api_versions_resp_free(&av);
+	free(frame);
+	assert_true(closed_by_server(fd));
+	close(fd);
+
 	/* A second SaslHandshake there: ILLEGAL_SASL_STATE, no mechanisms
 	 * (Kafka's error response lists none), then closed. */
 	fd = raw_sasl_handshake(fx.port, 1);
@@ -1429,6 +1442,17 @@ static void test_sasl_illegal_state(void **state)
 		assert_true(closed_unanswered(fd));
 		close(fd);
 	}
+	/* A second ApiVersions, of any version, where the handshake is
+	 * expected: closed unanswered (Kafka: an IllegalStateException). */
+	fd = raw_connect(fx.port);
+	kbuf_w_init(&w, 64);
+	assert_int_equal(proto_api_versions_req_encode(&w, 3, &avreq), 0);
+	send_body(fd, PROTO_API_API_VERSIONS, 3, 1, &w);
+	free(read_answer(fd, PROTO_API_API_VERSIONS, 3, 1, &r));
+	kbuf_w_init(&w, 8);
+	send_body(fd, PROTO_API_API_VERSIONS, 9, 2, &w);
+	assert_true(closed_unanswered(fd));
+	close(fd);
 	free(log_release());
 	fx_stop(&fx);
 }
