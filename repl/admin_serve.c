@@ -42,7 +42,8 @@
  *     line.format read-only once the topic has records. The broker (its
  *     id or ""): every broker setting, read-only, STATIC_BROKER_CONFIG
  *     where it is not the built-in default, else DEFAULT_CONFIG,
- *     the JAAS config sensitive (value null), then the dynamic ones set
+ *     advertised.listeners unset null from DEFAULT_CONFIG (no default
+ *     in Kafka), the JAAS config sensitive (value null), then the dynamic ones set
  *     (the replication throttle rates), DYNAMIC_BROKER_CONFIG (2) or
  *     DYNAMIC_DEFAULT_BROKER_CONFIG (3);
  *   - AlterConfigs: the topic's settings become exactly those given, the
@@ -787,21 +788,28 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 	for (p = d->texts[0]; topic_kv_next(&p, d->texts[0] + len, &k, &val);) {
 		struct proto_describe_configs_entry *e = &out->configs[n];
 		bool secret = k.len >= 11 && !memcmp(k.ptr + k.len - 11, "jaas.config", 11);
+		/* advertised.listeners has no default in Kafka (null): unset,
+		 * it is described null from DEFAULT_CONFIG, not with the
+		 * listeners it falls back to (the rendered text, which .config
+		 * shows, has those), and its default synonym is null. */
+		bool no_default = kstr_eq(k, "advertised.listeners");
+		bool unset = no_default && !broker_cfg(ka->b)->cluster.net.n_advertised;
 		struct kstr bv = KSTR_NULL;
 		char key[96];
 
 		if (!key_asked(res, k))
 			continue;
-		if ((size_t)k.len < sizeof(key)) {
+		if (!no_default && (size_t)k.len < sizeof(key)) {
 			memcpy(key, k.ptr, (size_t)k.len);
 			key[k.len] = '\0';
 			topic_kv_find(d->texts[2], blen, key, &bv);
 		}
 		e->name = k;
-		e->value = secret ? KSTR_NULL : val;
+		e->value = secret || unset ? KSTR_NULL : val;
 		e->is_sensitive = secret;
 		e->read_only = true;
-		e->config_source = kstr_set_same(val, bv) ? SRC_DEFAULT : SRC_STATIC_BROKER;
+		e->config_source =
+			unset || kstr_set_same(val, bv) ? SRC_DEFAULT : SRC_STATIC_BROKER;
 		e->is_default = e->config_source == SRC_DEFAULT;
 		e->config_type = TYPE_STRING;
 		e->documentation = KSTR_NULL;
@@ -813,7 +821,7 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 				e->synonyms[e->n_synonyms++] =
 					(struct proto_config_synonym){ k, e->value,
 								       SRC_STATIC_BROKER };
-			if (bv.ptr)
+			if (bv.ptr || no_default)
 				e->synonyms[e->n_synonyms++] =
 					(struct proto_config_synonym){ k, secret ? KSTR_NULL : bv,
 								       SRC_DEFAULT };

@@ -548,6 +548,18 @@ static void req_cancel(struct net_req *req)
 		fn(req->cancel_arg);
 }
 
+/* The SCRAM state (the user's stored keys, the exchange's messages) is
+ * the exchange's only: dropped when it ends, passed or refused, as Kafka
+ * disposes of its SaslServer; what the connection keeps is c->user. */
+static void conn_sasl_end(struct net_conn *c)
+{
+	if (!c->sasl)
+		return;
+	sasl_server_free(c->sasl);
+	c->sasl = NULL;
+	STAT_ADD(c->loop->srv, sasl_exchanges, -1);
+}
+
 /* Closes c (idempotent); why is logged at level when not NULL. The struct
  * goes to the graveyard, or stays until its request comes back. */
 static void conn_close(struct net_conn *c, int level, const char *why)
@@ -579,8 +591,7 @@ static void conn_close(struct net_conn *c, int level, const char *why)
 	c->frame_len = 0;
 	ip_give(srv, c->ip);
 	STAT_ADD(srv, connections, -1);
-	sasl_server_free(c->sasl);
-	c->sasl = NULL;
+	conn_sasl_end(c);
 	if (c->req && c->req_out) {
 		req_cancel(c->req);
 		return; /* freed when the request comes back */
@@ -825,7 +836,10 @@ static int answer_handshake(struct net_conn *c, struct net_req *req, int16_t err
 	struct proto_sasl_handshake_resp resp = { .error_code = error_code };
 	size_t pos = net_req_begin(req);
 
-	if (c->loop->srv->cfg.sasl_scram_sha_256 &&
+	/* Only the refusal of a mechanism lists the enabled ones: Kafka's
+	 * ILLEGAL_SASL_STATE answers (KafkaApis, getErrorResponse) carry
+	 * none. */
+	if (error_code != PROTO_ERR_ILLEGAL_SASL_STATE && c->loop->srv->cfg.sasl_scram_sha_256 &&
 	    c->loop->srv->cfg.listeners[c->listener].security == NET_SASL_PLAINTEXT)
 		resp.mechanisms[resp.n_mechanisms++] = kstr_of(SASL_SCRAM_SHA_256);
 	proto_sasl_handshake_resp_encode(&req->out.w, req->msg.hdr.api_version, &resp);
@@ -857,20 +871,23 @@ static int conn_sasl_step(struct net_conn *c, struct net_req *req, const uint8_t
 	size_t out_len = 0, pos;
 	int rc = sasl_server_step(c->sasl, in, in_len, &out, &out_len);
 
+	/* out and msg point into c->sasl: the answer is built before the
+	 * exchange's end frees it. */
 	if (rc < 0) {
 		STAT_ADD(srv, auth_failures, 1);
 		mq_log_limited(MQ_WARN, "net: %s: SaslAuthenticate refused: %s (%s)", c->peer,
 			       sasl_server_reason(c->sasl), strerror(-rc));
 		c->close_after_write = true;
-		if (raw)
-			return -EACCES; /* the v0 exchange has no error message */
 		msg = sasl_server_client_message(c->sasl);
-		return answer_auth(
-			req, sasl_kafka_error(rc),
-			msg ? msg
-			    : "Authentication failed during authentication due to "
-			      "invalid credentials with SASL mechanism " SASL_SCRAM_SHA_256,
-			NULL, 0);
+		rc = raw ? -EACCES /* the v0 exchange has no error message */
+			 : answer_auth(
+				   req, sasl_kafka_error(rc),
+				   msg ? msg
+				       : "Authentication failed during authentication due to "
+					 "invalid credentials with SASL mechanism " SASL_SCRAM_SHA_256,
+				   NULL, 0);
+		conn_sasl_end(c);
+		return rc;
 	}
 	if (rc == 1) {
 		snprintf(c->user, sizeof(c->user), "%s", sasl_server_user(c->sasl));
@@ -878,11 +895,16 @@ static int conn_sasl_step(struct net_conn *c, struct net_req *req, const uint8_t
 		mq_log(MQ_INFO, "net: %s: authenticated as %s (%s)", c->peer, c->user,
 		       SASL_SCRAM_SHA_256);
 	}
-	if (!raw)
-		return answer_auth(req, PROTO_ERR_NONE, NULL, out, out_len);
-	pos = kbuf_w_frame_begin(&req->out.w);
-	kbuf_write_raw(&req->out.w, out, out_len);
-	return proto_out_finish(&req->out, pos);
+	if (!raw) {
+		rc = answer_auth(req, PROTO_ERR_NONE, NULL, out, out_len);
+	} else {
+		pos = kbuf_w_frame_begin(&req->out.w);
+		kbuf_write_raw(&req->out.w, out, out_len);
+		rc = proto_out_finish(&req->out, pos);
+	}
+	if (c->auth == AUTH_DONE)
+		conn_sasl_end(c);
+	return rc;
 }
 
 /* A request on a SASL listener before authentication: 0 answered (the
@@ -922,6 +944,7 @@ static int conn_pre_auth(struct net_conn *c, struct net_req *req)
 		rc = sasl_server_new(srv->lookup, srv->lookup_arg, &c->sasl);
 		if (rc)
 			return rc;
+		STAT_ADD(srv, sasl_exchanges, 1);
 		c->auth = m->hdr.api_version >= 1 ? AUTH_SCRAM : AUTH_SCRAM_RAW;
 		return answer_handshake(c, req, PROTO_ERR_NONE);
 	}
@@ -939,6 +962,28 @@ static int conn_pre_auth(struct net_conn *c, struct net_req *req)
 		       c->auth == AUTH_SCRAM       ? "expected SaslAuthenticate"
 		       : c->auth == AUTH_HANDSHAKE ? "expected SaslHandshake"
 						   : "expected ApiVersions or SaslHandshake");
+	/* Kafka's SaslServerAuthenticator parses a request met while it
+	 * expects SaslAuthenticate (handleSaslToken) and answers it
+	 * ILLEGAL_SASL_STATE before closing; one met while it expects the
+	 * handshake (handleKafkaRequest) is refused unparsed: closed with
+	 * no answer. Of the APIs listed here those a client may send there
+	 * are its own ApiVersions and SaslHandshake; the others have no
+	 * error-only encoder and close unanswered. */
+	if (c->auth == AUTH_SCRAM && key == PROTO_API_API_VERSIONS) {
+		/* A version we do not know is answered in v0, as Kafka's
+		 * RequestContext does. */
+		int16_t v = proto_api_supported(key, m->hdr.api_version) ? m->hdr.api_version : 0;
+		size_t pos = proto_resp_begin(&req->out.w, key, v, m->hdr.correlation_id);
+
+		c->close_after_write = true;
+		proto_api_versions_resp_encode_served(&req->out.w, v, PROTO_ERR_ILLEGAL_SASL_STATE,
+						      0, api_none, NULL);
+		return proto_out_finish(&req->out, pos);
+	}
+	if (c->auth == AUTH_SCRAM && key == PROTO_API_SASL_HANDSHAKE) {
+		c->close_after_write = true;
+		return answer_handshake(c, req, PROTO_ERR_ILLEGAL_SASL_STATE);
+	}
 	return -EACCES;
 }
 
@@ -1033,7 +1078,10 @@ static void conn_frame(struct net_conn *c)
 	rc = proto_req_decode(req->frame, req->frame_len, &req->msg);
 	h = &req->msg.hdr;
 	if (rc == -EOPNOTSUPP && h->api_key == PROTO_API_API_VERSIONS) {
-		rc = answer_api_versions(req, true);
+		/* Mid-exchange, Kafka's authenticator refuses it by its state
+		 * whatever the version (conn_pre_auth). */
+		rc = c->auth == AUTH_START || c->auth == AUTH_DONE ? answer_api_versions(req, true)
+								   : conn_pre_auth(c, req);
 		goto answered;
 	}
 	if (rc == -EOPNOTSUPP) {
@@ -1924,6 +1972,7 @@ void net_server_stats(struct net_server *srv, struct net_stats *st)
 	st->accept_failures = __atomic_load_n(&srv->st.accept_failures, __ATOMIC_RELAXED);
 	st->accept_pauses = __atomic_load_n(&srv->st.accept_pauses, __ATOMIC_RELAXED);
 	st->muted = __atomic_load_n(&srv->st.muted, __ATOMIC_RELAXED);
+	st->sasl_exchanges = __atomic_load_n(&srv->st.sasl_exchanges, __ATOMIC_RELAXED);
 	st->peer_addresses = 0;
 	pthread_mutex_lock(&srv->iplock);
 	for (int i = 0; i < IP_BUCKETS; i++)

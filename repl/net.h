@@ -38,7 +38,10 @@
  *     bare size-prefixed tokens (v0 handshake).
  * Any other request, or these out of order, closes the connection with a
  * log line naming the peer and the API (Kafka closes too: "Unexpected Kafka
- * request of type ... during SASL handshake"). A refused proof is answered
+ * request of type ... during SASL handshake"); where SaslAuthenticate is
+ * expected, an ApiVersions or SaslHandshake is first answered
+ * ILLEGAL_SASL_STATE, as Kafka answers any request there. The SCRAM state
+ * is freed when the exchange ends, passed or refused. A refused proof is answered
  * SASL_AUTHENTICATION_FAILED (ILLEGAL_SASL_STATE for a replay), logged with
  * the peer and sasl_server_reason(), and the connection is closed once the
  * answer is out. After success, and on PLAINTEXT listeners, SaslHandshake
@@ -241,6 +244,8 @@ struct net_stats {
 				  * listener paused (one each: no spin) */
 	int64_t muted;           /* responses after which the connection was
 				  * muted (net_req_mute) */
+	int64_t sasl_exchanges;  /* SCRAM states held: exchanges under way
+				  * (freed at their end, passed or refused) */
 	int64_t peer_addresses;  /* addresses counted for max.connections.per.ip:
 				  * those with a connection open */
 };

@@ -42,6 +42,12 @@ static int setup_static(void **state)
 	return brokerfx_setup(state, "admin", "log.retention.ms=86400000\n");
 }
 
+/* The broker's file advertises another address than its listener's. */
+static int setup_advertised(void **state)
+{
+	return brokerfx_setup(state, "admin", "advertised.listeners=PLAINTEXT://mq.example:9092\n");
+}
+
 /* The value of key in the topic's .config, into buf ("" when none). */
 static const char *cfg_of(struct brokerfx *f, const char *topic, const char *key, char *buf,
 			  size_t n)
@@ -512,6 +518,66 @@ static void test_describe_broker_sources(void **state)
 	net_resp_free(&raw);
 }
 
+/* advertised.listeners has no default in Kafka: left out of the file it
+ * is null from DEFAULT_CONFIG (v0: is_default), not the listeners it
+ * falls back to, which .config shows; set, the file's value, and the
+ * default synonym is null. */
+static void test_describe_broker_advertised(void **state)
+{
+	struct brokerfx *f = *state;
+	struct proto_describe_configs_resp r;
+	const struct proto_describe_configs_entry *e;
+	struct net_resp raw;
+	const char *keys[] = { "advertised.listeners" };
+	char *text = NULL;
+	size_t len = 0;
+	struct kstr v;
+
+	for (int16_t ver = 0; ver <= 2; ver++) {
+		describe(f, ver, PROTO_RESOURCE_BROKER, "0", keys, 1, ver == 1, &r, &raw);
+		assert_int_equal(r.results[0].error_code, PROTO_ERR_NONE);
+		assert_non_null(e = entry(&r, "advertised.listeners"));
+		assert_null(e->value.ptr);
+		if (ver == 0)
+			assert_true(e->is_default);
+		else
+			assert_int_equal(e->config_source, 5);
+		if (ver == 1) {
+			assert_int_equal(e->n_synonyms, 1);
+			assert_null(e->synonyms[0].value.ptr);
+			assert_int_equal(e->synonyms[0].source, 5);
+		}
+		proto_describe_configs_resp_free(&r);
+		net_resp_free(&raw);
+	}
+	/* The broker's own view still shows what is advertised. */
+	assert_int_equal(broker_config_render(broker_cfg(f->b), &text, &len), 0);
+	assert_int_equal(topic_kv_find(text, len, "advertised.listeners", &v), 0);
+	assert_true(v.len > 0);
+	free(text);
+}
+
+static void test_describe_broker_advertised_set(void **state)
+{
+	struct brokerfx *f = *state;
+	struct proto_describe_configs_resp r;
+	const struct proto_describe_configs_entry *e;
+	struct net_resp raw;
+	const char *keys[] = { "advertised.listeners" };
+
+	describe(f, 1, PROTO_RESOURCE_BROKER, "0", keys, 1, true, &r, &raw);
+	assert_non_null(e = entry(&r, "advertised.listeners"));
+	assert_true(kstr_eq(e->value, "PLAINTEXT://mq.example:9092"));
+	assert_int_equal(e->config_source, 4);
+	assert_int_equal(e->n_synonyms, 2);
+	assert_true(kstr_eq(e->synonyms[0].value, "PLAINTEXT://mq.example:9092"));
+	assert_int_equal(e->synonyms[0].source, 4);
+	assert_null(e->synonyms[1].value.ptr);
+	assert_int_equal(e->synonyms[1].source, 5);
+	proto_describe_configs_resp_free(&r);
+	net_resp_free(&raw);
+}
+
 /* ---- AlterConfigs, IncrementalAlterConfigs ---- */
 
 static int16_t alter(struct brokerfx *f, bool incremental, int16_t v, int8_t type, const char *name,
@@ -626,6 +692,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_describe_topic, setup_static,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_describe_broker, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_describe_broker_advertised, setup,
+						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_describe_broker_advertised_set,
+						setup_advertised, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_describe_broker_sources, setup_static,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_alter, setup, brokerfx_teardown),

@@ -1259,21 +1259,42 @@ static void test_sasl_max_receive(void **state)
 	fx_stop(&fx);
 }
 
+/* Sends the request body in w (freed) as key vN with corr on fd. */
+static void send_body(int fd, int16_t key, int16_t v, int32_t corr, struct kbuf_w *w)
+{
+	uint8_t buf[512];
+	size_t n = build_req(buf, sizeof(buf), key, v, corr, w->buf, w->len);
+
+	kbuf_w_free(w);
+	write_all(fd, buf, n);
+}
+
+/* Reads the answer to key vN with corr on fd: the frame (to free), r at
+ * its body. */
+static uint8_t *read_answer(int fd, int16_t key, int16_t v, int32_t corr, struct kbuf_r *r)
+{
+	size_t flen;
+	int32_t got;
+	uint8_t *frame = read_frame(fd, &flen);
+
+	kbuf_r_init(r, frame, flen);
+	assert_int_equal(proto_resp_hdr_decode(r, key, v, &got), 0);
+	assert_int_equal(got, corr);
+	return frame;
+}
+
 /* A new connection after a SaslHandshake vN for SCRAM-SHA-256 (its
  * answer read). */
 static int raw_sasl_handshake(int port, int16_t v)
 {
 	struct proto_sasl_handshake_req hreq = { kstr_of(SASL_SCRAM_SHA_256) };
 	struct kbuf_w w;
-	uint8_t buf[256];
-	size_t n, len;
+	size_t len;
 	int fd = raw_connect(port);
 
 	kbuf_w_init(&w, 256);
 	assert_int_equal(proto_sasl_handshake_req_encode(&w, v, &hreq), 0);
-	n = build_req(buf, sizeof(buf), PROTO_API_SASL_HANDSHAKE, v, 1, w.buf, w.len);
-	kbuf_w_free(&w);
-	write_all(fd, buf, n);
+	send_body(fd, PROTO_API_SASL_HANDSHAKE, v, 1, &w);
 	free(read_frame(fd, &len));
 	return fd;
 }
@@ -1325,6 +1346,144 @@ static void test_sasl_v0_tokens(void **state)
 	check_versions(&r, 0, PROTO_ERR_NONE);
 	free(tok);
 	close(fd);
+	fx_stop(&fx);
+}
+
+/* True when the server closed fd before sending a byte (EOF or a reset
+ * first), within the deadline. */
+static bool closed_unanswered(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char b;
+
+	if (poll(&p, 1, DEADLINE_MS) <= 0)
+		return false;
+	return recv(fd, &b, 1, 0) <= 0;
+}
+
+/* Requests out of turn during the exchange, as Kafka's
+ * SaslServerAuthenticator meets them: while SaslAuthenticate is expected
+ * (after a v1 handshake) one is answered ILLEGAL_SASL_STATE, then the
+ * connection closes; while the handshake is expected it closes with no
+ * answer. */
+static void test_sasl_illegal_state(void **state)
+{
+	struct proto_api_versions_req avreq = { kstr_of("good"), kstr_of("1") };
+	struct proto_sasl_handshake_req hreq = { kstr_of(SASL_SCRAM_SHA_256) };
+	struct proto_sasl_auth_req areq = { { "", 0 } };
+	struct proto_api_versions_resp av;
+	struct proto_sasl_handshake_resp hr;
+	struct fx fx;
+	struct kbuf_w w;
+	struct kbuf_r r;
+	uint8_t *frame;
+	int fd;
+
+	(void)state;
+	fx_config(&fx, "SASL_PLAINTEXT://127.0.0.1:0");
+	fx_start(&fx);
+	log_capture();
+
+	/* ApiVersions where SaslAuthenticate is expected: its own answer
+	 * with ILLEGAL_SASL_STATE and no table, then closed; of a version
+	 * above ours (9) in a v0 body, not the UNSUPPORTED_VERSION answered
+	 * outside the exchange. */
+	for (int16_t v = 3; v <= 9; v += 6) {
+		int16_t rv = v == 3 ? 3 : 0;
+
+		fd = raw_sasl_handshake(fx.port, 1);
+		kbuf_w_init(&w, 64);
+		if (v == 3)
+			assert_int_equal(proto_api_versions_req_encode(&w, v, &avreq), 0);
+		send_body(fd, PROTO_API_API_VERSIONS, v, 7, &w);
+		frame = read_answer(fd, PROTO_API_API_VERSIONS, rv, 7, &r);
+		assert_int_equal(proto_api_versions_resp_decode(&r, rv, &av), 0);
+		assert_int_equal(av.error_code, PROTO_ERR_ILLEGAL_SASL_STATE);
+		assert_int_equal(av.n_api_keys, 0);
+		proto_api_versions_resp_free(&av);
+		free(frame);
+		assert_true(closed_by_server(fd));
+		close(fd);
+	}
+
+	/* A second SaslHandshake there: ILLEGAL_SASL_STATE, no mechanisms
+	 * (Kafka's error response lists none), then closed. */
+	fd = raw_sasl_handshake(fx.port, 1);
+	kbuf_w_init(&w, 64);
+	assert_int_equal(proto_sasl_handshake_req_encode(&w, 1, &hreq), 0);
+	send_body(fd, PROTO_API_SASL_HANDSHAKE, 1, 8, &w);
+	frame = read_answer(fd, PROTO_API_SASL_HANDSHAKE, 1, 8, &r);
+	assert_int_equal(proto_sasl_handshake_resp_decode(&r, 1, &hr), 0);
+	assert_int_equal(hr.error_code, PROTO_ERR_ILLEGAL_SASL_STATE);
+	assert_int_equal(hr.n_mechanisms, 0);
+	free(frame);
+	assert_true(closed_by_server(fd));
+	close(fd);
+
+	/* SaslAuthenticate where the handshake is expected, first or after
+	 * ApiVersions: closed unanswered (Kafka refuses it unparsed). */
+	for (int after_versions = 0; after_versions < 2; after_versions++) {
+		fd = raw_connect(fx.port);
+		if (after_versions) {
+			kbuf_w_init(&w, 64);
+			assert_int_equal(proto_api_versions_req_encode(&w, 3, &avreq), 0);
+			send_body(fd, PROTO_API_API_VERSIONS, 3, 1, &w);
+			free(read_answer(fd, PROTO_API_API_VERSIONS, 3, 1, &r));
+		}
+		kbuf_w_init(&w, 64);
+		assert_int_equal(proto_sasl_auth_req_encode(&w, 1, &areq), 0);
+		send_body(fd, PROTO_API_SASL_AUTHENTICATE, 1, 2, &w);
+		assert_true(closed_unanswered(fd));
+		close(fd);
+	}
+	/* A second ApiVersions, of any version, where the handshake is
+	 * expected: closed unanswered (Kafka: an IllegalStateException). */
+	fd = raw_connect(fx.port);
+	kbuf_w_init(&w, 64);
+	assert_int_equal(proto_api_versions_req_encode(&w, 3, &avreq), 0);
+	send_body(fd, PROTO_API_API_VERSIONS, 3, 1, &w);
+	free(read_answer(fd, PROTO_API_API_VERSIONS, 3, 1, &r));
+	kbuf_w_init(&w, 8);
+	send_body(fd, PROTO_API_API_VERSIONS, 9, 2, &w);
+	assert_true(closed_unanswered(fd));
+	close(fd);
+	free(log_release());
+	fx_stop(&fx);
+}
+
+static bool no_sasl_exchanges(void *arg)
+{
+	return fx_stats(arg).sasl_exchanges == 0;
+}
+
+/* The SCRAM state lives as long as the exchange: held after the
+ * handshake, gone once authentication succeeds though the connection
+ * stays open (its user is kept), gone at a refusal. */
+static void test_sasl_state_freed(void **state)
+{
+	struct fx fx;
+	struct net_client *c;
+	int fd;
+
+	(void)state;
+	fx_config(&fx, "SASL_PLAINTEXT://127.0.0.1:0");
+	fx_start(&fx);
+	fd = raw_sasl_handshake(fx.port, 1);
+	assert_int_equal(fx_stats(&fx).sasl_exchanges, 1);
+	close(fd);
+	assert_true(eventually(no_sasl_exchanges, &fx));
+
+	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
+	assert_int_equal(net_client_sasl(c, "broker", "s3cret", DEADLINE_MS), 0);
+	/* Freed before the last answer went out: no wait needed. */
+	assert_int_equal(fx_stats(&fx).sasl_exchanges, 0);
+	assert_int_equal(fx_stats(&fx).connections, 1);
+	net_client_close(c);
+
+	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
+	assert_int_equal(net_client_sasl(c, "broker", "guess", DEADLINE_MS), -EACCES);
+	assert_int_equal(fx_stats(&fx).sasl_exchanges, 0);
+	net_client_close(c);
 	fx_stop(&fx);
 }
 
@@ -1983,6 +2142,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_sasl, log_restore),
 		cmocka_unit_test(test_sasl_v0_tokens),
 		cmocka_unit_test(test_sasl_error_messages),
+		cmocka_unit_test(test_sasl_illegal_state),
+		cmocka_unit_test(test_sasl_state_freed),
 		cmocka_unit_test_teardown(test_sasl_max_receive, log_restore),
 		cmocka_unit_test_teardown(test_bad_frames, log_restore),
 		cmocka_unit_test(test_client_end_cancels_parked),
