@@ -365,25 +365,35 @@ static void test_fd_room_no_descriptor_to_count(void **state)
 	fd_room_destroy(&r);
 }
 
+/* A cache of 16 open descriptors and a limit 8 over them and a reserve
+ * of 16 (*was: the limit before); the descriptors open before them. */
+static int64_t fd_cache_setup(int cache[16], struct rlimit *was)
+{
+	int64_t base = fd_count_open();
+	struct rlimit rl;
+
+	for (int i = 0; i < 16; i++)
+		assert_true((cache[i] = open("/dev/null", O_RDONLY)) >= 0);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, was), 0);
+	rl = *was;
+	rl.rlim_cur = (rlim_t)(base + 16 + 16 + 8);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	return base;
+}
+
 /* The caller's cache of descriptors (idle segment files) closes and
  * reopens sets between counts: a take right after a count sees the cache
  * as it is now, not as counted. (A count a reader's trim made stale
  * refused creations with room to spare.) */
 static void test_fd_room_cache_moves(void **state)
 {
-	struct rlimit was, rl;
+	struct rlimit was;
 	struct fd_room r;
 	int64_t base, nopen = 0, limit = 0;
 	int cache[16];
 
 	(void)state;
-	base = fd_count_open();
-	for (int i = 0; i < 16; i++)
-		assert_true((cache[i] = open("/dev/null", O_RDONLY)) >= 0);
-	assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
-	rl = was;
-	rl.rlim_cur = (rlim_t)(base + 16 + 16 + 8); /* 8 over the reserve */
-	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	base = fd_cache_setup(cache, &was);
 	fd_room_init(&r);
 	/* Counted with the cache open, all of it idle: 8 fit. */
 	assert_int_equal(fd_room_take(&r, 0, 16, 16, &nopen, &limit, NULL), 0);
@@ -412,19 +422,13 @@ static void test_fd_room_cache_moves(void **state)
  * ones that close idle files when out of descriptors. */
 static void test_fd_room_reclaim(void **state)
 {
-	struct rlimit was, rl;
+	struct rlimit was;
 	struct fd_room r;
-	int64_t base, nopen = 0, limit = 0, reclaim = -1;
+	int64_t nopen = 0, limit = 0, reclaim = -1;
 	int cache[16];
 
 	(void)state;
-	base = fd_count_open();
-	for (int i = 0; i < 16; i++)
-		assert_true((cache[i] = open("/dev/null", O_RDONLY)) >= 0);
-	assert_int_equal(getrlimit(RLIMIT_NOFILE, &was), 0);
-	rl = was;
-	rl.rlim_cur = (rlim_t)(base + 16 + 16 + 8); /* a reserve of 16 */
-	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	(void)fd_cache_setup(cache, &was);
 	fd_room_init(&r);
 	/* 8 fit beside the 16 idle files, with nothing to close. */
 	assert_int_equal(fd_room_take(&r, 8, 16, 16, &nopen, &limit, &reclaim), 0);
