@@ -489,15 +489,28 @@ static int unescape_field(const char *s, size_t len, char **out, size_t *outlen)
 	return 0;
 }
 
+/* The decimal number that is all of [s, s + len) into *out: 0, or
+ * -EBADMSG (empty, too long, anything else in it). */
+static int token_num(const char *s, size_t len, long long *out)
+{
+	char num[24], *ep;
+
+	if (len == 0 || len >= sizeof(num))
+		return -EBADMSG;
+	memcpy(num, s, len);
+	num[len] = '\0';
+	*out = strtoll(num, &ep, 10);
+	return *ep ? -EBADMSG : 0;
+}
+
 /* An offset commit's value [val, val + vlen) into gp, whole (the last
  * record per key holds all of it: a field it lacks is none). */
 static int replay_commit(struct gpart *gp, const char *val, size_t vlen)
 {
 	const char *p = val, *end = val + vlen;
-	char num[24], *ep, *md = NULL;
+	char *md = NULL;
 	long long v[2] = { -1, 0 };
-	int64_t expire = -1;
-	long long epoch = -1;
+	long long expire = -1, epoch = -1;
 	size_t mdlen = 0;
 	int field = 0;
 
@@ -511,28 +524,14 @@ static int replay_commit(struct gpart *gp, const char *val, size_t vlen)
 			e = end;
 		tl = (size_t)(e - p);
 		if (field < 2) {
-			if (tl == 0 || tl >= sizeof(num))
-				goto bad;
-			memcpy(num, p, tl);
-			num[tl] = '\0';
-			v[field] = strtoll(num, &ep, 10);
-			if (*ep)
+			if (token_num(p, tl, &v[field]) < 0)
 				goto bad;
 		} else if (field > 2 && tl > 10 && !memcmp(p, "expire.ms=", 10)) {
-			if (tl - 10 >= sizeof(num))
-				goto bad;
-			memcpy(num, p + 10, tl - 10);
-			num[tl - 10] = '\0';
-			expire = strtoll(num, &ep, 10);
-			if (*ep || expire < 0)
+			if (token_num(p + 10, tl - 10, &expire) < 0 || expire < 0)
 				goto bad;
 		} else if (field > 2 && tl > 6 && !memcmp(p, "epoch=", 6)) {
-			if (tl - 6 >= sizeof(num))
-				goto bad;
-			memcpy(num, p + 6, tl - 6);
-			num[tl - 6] = '\0';
-			epoch = strtoll(num, &ep, 10);
-			if (*ep || epoch < INT32_MIN || epoch > INT32_MAX)
+			if (token_num(p + 6, tl - 6, &epoch) < 0 || epoch < INT32_MIN ||
+			    epoch > INT32_MAX)
 				goto bad;
 		} else if (field > 2 && tl >= 9 && !memcmp(p, "metadata=", 9)) {
 			int rc;
