@@ -211,8 +211,11 @@ static int commit_upto(struct group_member *m, int64_t x)
 	int *parts = malloc((size_t)(m->npieces + 1) * sizeof(*parts));
 	int64_t *offs = malloc((size_t)(m->npieces + 1) * sizeof(*offs));
 	int64_t *bounds = malloc((size_t)(m->npieces + 1) * sizeof(*bounds));
+	/* Each with the epoch of its last record read, as Kafka's consumer
+	 * commits it (group_off_epoch: the epoch cache, no read). */
+	int32_t *epochs = malloc((size_t)(m->npieces + 1) * sizeof(*epochs));
 
-	if (!parts || !offs || !bounds) {
+	if (!parts || !offs || !bounds || !epochs) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -253,11 +256,13 @@ static int commit_upto(struct group_member *m, int64_t x)
 		}
 		parts[n] = pc->part;
 		offs[n] = off;
+		epochs[n] = group_off_epoch(g->t, pc->part, off);
 		bounds[n++] = b;
 	}
 	/* A member of a group another broker coordinates commits there. */
-	if (n > 0 && (group_remote_active(m) ? group_remote_commit(m, parts, offs, n)
-					     : group_store_commit(g, parts, offs, n, m->id)) == 0)
+	if (n > 0 &&
+	    (group_remote_active(m) ? group_remote_commit(m, parts, offs, epochs, n)
+				    : group_store_commit(g, parts, offs, epochs, n, m->id)) == 0)
 		for (int i = 0; i < n; i++)
 			g->parts[parts[i]].commit_pos = bounds[i];
 	stream_trim(m, x);
@@ -265,6 +270,7 @@ out:
 	free(parts);
 	free(offs);
 	free(bounds);
+	free(epochs);
 	return rc;
 }
 

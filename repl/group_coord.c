@@ -50,6 +50,7 @@ static void gpart_init(struct gpart *gp)
 	memset(gp, 0, sizeof(*gp));
 	gp->committed = -1;
 	gp->expire_ts = -1;
+	gp->leader_epoch = -1;
 	gp->ask_leader = -1;
 	gp->leader_end = -1;
 }

@@ -118,6 +118,11 @@ struct gpart {
 	 * retention_time_ms, Kafka's expireTimestamp), whatever its commit or
 	 * the group's idle time; -1: offsets.retention.minutes counts. */
 	int64_t expire_ts;
+	/* The leader epoch committed with the offset (OffsetCommit v6+'s
+	 * committed_leader_epoch, Kafka's OffsetAndMetadata.leaderEpoch),
+	 * answered by OffsetFetch v5+ for a client's position check after a
+	 * leader change (KIP-320); -1: none. */
+	int32_t leader_epoch;
 	char *metadata; /* a Kafka commit's metadata string,
 					 * mdlen bytes (malloc'd, NUL-ended); NULL:
 					 * none, "" */
@@ -413,14 +418,16 @@ void group_idle_mark(struct group *g);
  * none held on entry. The group coordinator's timer thread calls it. */
 void group_store_idle_flush(struct group_coord *gc);
 /* Commits offs[i] for partitions parts[i] (n of them) by member (the
- * member id, or "reset"), then sets them in g, without Kafka metadata,
- * commit timestamp or retention. Needs g->mu. */
-int group_store_commit(struct group *g, const int *parts, const int64_t *offs, int n,
-		       const char *member);
+ * member id, or "reset") with leader epochs epochs[i] (NULL: none, -1),
+ * then sets them in g, without Kafka metadata, commit timestamp or
+ * retention. Needs g->mu. */
+int group_store_commit(struct group *g, const int *parts, const int64_t *offs,
+		       const int32_t *epochs, int n, const char *member);
 /* One partition's commit as a Kafka OffsetCommit makes it. */
 struct group_commit {
 	int part;
 	int64_t offset;
+	int32_t leader_epoch; /* version 6+; -1: none */
 	int64_t commit_ts;    /* wall ms (version 1); -1: now */
 	int64_t retention_ms; /* versions 2-4: expires this long after now;
 			       * -1: offsets.retention.minutes counts */
@@ -665,10 +672,11 @@ void group_remote_stop(struct group_member *m);
 bool group_remote_active(const struct group_member *m);
 /* Frees m->rm after group_remote_stop. */
 void group_remote_free(struct group_member *m);
-/* Commits offs[i] of partitions parts[i] at the coordinator
- * (OffsetCommit), then sets them in g. 0 when all were taken. Needs
- * g->mu. */
-int group_remote_commit(struct group_member *m, const int *parts, const int64_t *offs, int n);
+/* Commits offs[i] of partitions parts[i] with leader epochs epochs[i]
+ * at the coordinator (OffsetCommit), then sets them in g. 0 when all
+ * were taken. Needs g->mu. */
+int group_remote_commit(struct group_member *m, const int *parts, const int64_t *offs,
+			const int32_t *epochs, int n);
 /* Local members of groups that another broker coordinates now (the
  * coordinator moved while they were open) join there, as members opened
  * now would. Takes coord.mu and group.mu; from the group timer. */
@@ -699,6 +707,11 @@ int32_t group_kafka_coordinator(struct group *g);
 int group_part_lock(struct topic *t, int p, struct log **l);
 int group_off_to_pos(struct topic *t, int p, int64_t off, int64_t *pos);
 int group_pos_to_off(struct topic *t, int p, int64_t pos, int64_t *off);
+/* The leader epoch a consumer commits with offset off of partition p:
+ * that of the last record consumed, off - 1, as the log's epoch cache
+ * has it (Kafka's epochForOffset); -1 when off is 0 or less, no replica
+ * is here, or the cache names none (a log that stamps no epochs). */
+int32_t group_off_epoch(struct topic *t, int p, int64_t off);
 /* The offset a partition committed at committed (as kept: see
  * GROUP_OFFSET_NONE) is read from, given its log's state and the group's
  * auto.offset.reset. */

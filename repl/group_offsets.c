@@ -120,6 +120,19 @@ int group_pos_to_off(struct topic *t, int p, int64_t pos, int64_t *off)
 	return part_lookup(t, p, POS_TO_OFF, pos, off);
 }
 
+int32_t group_off_epoch(struct topic *t, int p, int64_t off)
+{
+	struct log *l;
+	int32_t epoch = -1;
+
+	if (off <= 0 || group_part_lock(t, p, &l) < 0)
+		return -1;
+	if (l)
+		epoch = log_epoch_for_offset(l, off - 1);
+	pthread_rwlock_unlock(&t->lock);
+	return epoch;
+}
+
 int64_t group_start_offset(int64_t committed, bool reset_latest, const struct log_state *st)
 {
 	if (committed >= 0)
@@ -481,7 +494,7 @@ again:
 		}
 		return rc;
 	}
-	rc = group_store_commit(g, &partition, &off, 1, "reset");
+	rc = group_store_commit(g, &partition, &off, NULL, 1, "reset");
 	if (rc == 0)
 		mq_log(MQ_INFO, "group %s of topic %s: partition %d reset to %" PRId64 " (%s)",
 		       g->name, g->topic, partition, off, v);

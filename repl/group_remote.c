@@ -931,7 +931,8 @@ void group_remote_free(struct group_member *m)
 	}
 }
 
-int group_remote_commit(struct group_member *m, const int *parts, const int64_t *offs, int n)
+int group_remote_commit(struct group_member *m, const int *parts, const int64_t *offs,
+			const int32_t *epochs, int n)
 {
 	struct grem *rm = m->rm;
 	struct group *g = m->g;
@@ -956,7 +957,7 @@ int group_remote_commit(struct group_member *m, const int *parts, const int64_t 
 	for (int i = 0; i < n; i++)
 		cp[i] = (struct proto_offset_commit_part){ .partition_index = parts[i],
 							   .committed_offset = offs[i],
-							   .committed_leader_epoch = -1,
+							   .committed_leader_epoch = epochs[i],
 							   .commit_timestamp = -1,
 							   .committed_metadata = KSTR_NULL };
 	pthread_mutex_lock(&rm->conn_mu);

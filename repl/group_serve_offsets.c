@@ -36,7 +36,9 @@
  * kafkajs's consumers as none, librdkafka's -2 as its beginning); the
  * mount reads -2 as the log start, other negatives as none
  * (group_start_offset). With it are kept, in its record (group_store.c),
- * the metadata string (OffsetFetch answers it, "" when none), the commit
+ * the metadata string (OffsetFetch answers it, "" when none), the leader
+ * epoch (version 6+'s committed_leader_epoch; OffsetFetch v5+ answers it,
+ * -1 when none: -1 or an older version's commit), the commit
  * time (a version 1 commit's commit_timestamp, -1 now) and, for a
  * version 2-4 commit whose retention_time_ms is not -1, the time it
  * expires at, now + retention_time_ms, as Kafka's expireTimestamp; the
@@ -173,6 +175,7 @@ static void commit_topic(struct group_serve *gs, const char *name, const char *m
 			c[n++] = (struct group_commit){
 				.part = pd->partition_index,
 				.offset = pd->committed_offset,
+				.leader_epoch = pd->committed_leader_epoch,
 				.commit_ts = pd->commit_timestamp,
 				.retention_ms = retention_ms,
 				.metadata = pd->committed_metadata.ptr,
@@ -356,16 +359,19 @@ static int fetch_add_part_err(struct fetch_build *fb, int32_t index, int64_t off
 }
 
 /* Partition p of g (locked; NULL: none): its committed offset and the
- * metadata committed with it, "" when none, as Kafka's NoMetadata (also
- * for a partition without an offset, -1). */
+ * leader epoch (-1: none) and metadata committed with it, "" when none,
+ * as Kafka's NoMetadata (also for a partition without an offset, -1). */
 static int fetch_add_part(struct fetch_build *fb, int32_t p, const struct group *g)
 {
 	const struct gpart *gp = g && p >= 0 && p < g->nparts ? &g->parts[p] : NULL;
 	int rc = fetch_add_part_err(fb, p, gp ? gp->committed : -1, PROTO_ERR_NONE);
 	char *md;
 
-	if (rc < 0 || !gp || !gp->stored || !gp->metadata)
+	if (rc < 0 || !gp || !gp->stored)
 		return rc;
+	fb->parts[fb->nparts - 1].committed_leader_epoch = gp->leader_epoch;
+	if (!gp->metadata)
+		return 0;
 	GROW(fb->mds, fb->nmds, fb->capmds);
 	md = malloc(gp->mdlen + 1);
 	if (!md)

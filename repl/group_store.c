@@ -9,7 +9,7 @@
  * line of its line view:
  *
  *   <group>/<topic>/<p> TAB <offset> SP <commit timestamp ms> SP <member>
- *        [SP expire.ms=<T>] [SP metadata=<M>]
+ *        [SP expire.ms=<T>] [SP epoch=<E>] [SP metadata=<M>]
  *        an offset commit (Kafka's OffsetCommit key: group, topic,
  *        partition; value: offset, metadata, timestamps): <offset> is the
  *        next record to consume, or a negative one a Kafka client
@@ -24,7 +24,11 @@
  *        fields, absent from older records (which load as without them)
  *        and skipped by older readers (which scan the first two numbers):
  *        T, the wall ms the offset expires at (a version 2-4 commit's
- *        retention_time_ms, Kafka's expireTimestamp); M, a Kafka
+ *        retention_time_ms, Kafka's expireTimestamp); E, the leader
+ *        epoch committed with the offset (a version 6+ commit's
+ *        committed_leader_epoch, Kafka's OffsetAndMetadata.leaderEpoch),
+ *        absent when none (-1, Kafka's sentinel; any other value, a
+ *        negative one too, is kept as given, as Kafka's ofSentinel); M, a Kafka
  *        commit's metadata string (OffsetAndMetadata.metadata), absent
  *        when empty. Member and M are written %XX-escaped (every byte but
  *        printable ASCII other than '%' and '\'), so that each is one
@@ -485,14 +489,28 @@ static int unescape_field(const char *s, size_t len, char **out, size_t *outlen)
 	return 0;
 }
 
+/* The decimal number that is all of [s, s + len) into *out: 0, or
+ * -EBADMSG (empty, too long, anything else in it). */
+static int token_num(const char *s, size_t len, long long *out)
+{
+	char num[24], *ep;
+
+	if (len == 0 || len >= sizeof(num))
+		return -EBADMSG;
+	memcpy(num, s, len);
+	num[len] = '\0';
+	*out = strtoll(num, &ep, 10);
+	return *ep ? -EBADMSG : 0;
+}
+
 /* An offset commit's value [val, val + vlen) into gp, whole (the last
  * record per key holds all of it: a field it lacks is none). */
 static int replay_commit(struct gpart *gp, const char *val, size_t vlen)
 {
 	const char *p = val, *end = val + vlen;
-	char num[24], *ep, *md = NULL;
+	char *md = NULL;
 	long long v[2] = { -1, 0 };
-	int64_t expire = -1;
+	long long expire = -1, epoch = -1;
 	size_t mdlen = 0;
 	int field = 0;
 
@@ -506,20 +524,14 @@ static int replay_commit(struct gpart *gp, const char *val, size_t vlen)
 			e = end;
 		tl = (size_t)(e - p);
 		if (field < 2) {
-			if (tl == 0 || tl >= sizeof(num))
-				goto bad;
-			memcpy(num, p, tl);
-			num[tl] = '\0';
-			v[field] = strtoll(num, &ep, 10);
-			if (*ep)
+			if (token_num(p, tl, &v[field]) < 0)
 				goto bad;
 		} else if (field > 2 && tl > 10 && !memcmp(p, "expire.ms=", 10)) {
-			if (tl - 10 >= sizeof(num))
+			if (token_num(p + 10, tl - 10, &expire) < 0 || expire < 0)
 				goto bad;
-			memcpy(num, p + 10, tl - 10);
-			num[tl - 10] = '\0';
-			expire = strtoll(num, &ep, 10);
-			if (*ep || expire < 0)
+		} else if (field > 2 && tl > 6 && !memcmp(p, "epoch=", 6)) {
+			if (token_num(p + 6, tl - 6, &epoch) < 0 || epoch < INT32_MIN ||
+			    epoch > INT32_MAX)
 				goto bad;
 		} else if (field > 2 && tl >= 9 && !memcmp(p, "metadata=", 9)) {
 			int rc;
@@ -545,6 +557,7 @@ static int replay_commit(struct gpart *gp, const char *val, size_t vlen)
 	gp->committed = v[0];
 	gp->commit_ts = v[1];
 	gp->expire_ts = expire;
+	gp->leader_epoch = (int32_t)epoch;
 	gp->stored = true;
 	return 0;
 bad:
@@ -557,6 +570,7 @@ void gpart_forget(struct gpart *gp)
 	gp->committed = GROUP_OFFSET_NONE;
 	gp->stored = false;
 	gp->expire_ts = -1;
+	gp->leader_epoch = -1;
 	free(gp->metadata);
 	gp->metadata = NULL;
 	gp->mdlen = 0;
@@ -870,7 +884,7 @@ int group_store_commits(struct group *g, const struct group_commit *c, int n, co
 	int rc;
 
 	for (int i = 0; i < n; i++)
-		cap += 640 + 3 * mlen + 64 + 3 * (c[i].metadata ? c[i].mdlen : 0);
+		cap += 640 + 3 * mlen + 96 + 3 * (c[i].metadata ? c[i].mdlen : 0);
 	text = malloc(cap);
 	mds = calloc((size_t)n + 1, sizeof(*mds));
 	if (!text || !mds) {
@@ -886,6 +900,8 @@ int group_store_commits(struct group *g, const struct group_commit *c, int n, co
 		if (c[i].retention_ms != -1)
 			len += (size_t)sprintf(text + len, " expire.ms=%" PRId64,
 					       group_expire_at(now, c[i].retention_ms));
+		if (c[i].leader_epoch != -1)
+			len += (size_t)sprintf(text + len, " epoch=%" PRId32, c[i].leader_epoch);
 		if (c[i].metadata && c[i].mdlen > 0) {
 			/* copied now: nothing fails once the record is in */
 			mds[i] = malloc(c[i].mdlen + 1);
@@ -908,6 +924,7 @@ int group_store_commits(struct group *g, const struct group_commit *c, int n, co
 		gp->commit_ts = c[i].commit_ts == -1 ? now : c[i].commit_ts;
 		gp->expire_ts =
 			c[i].retention_ms == -1 ? -1 : group_expire_at(now, c[i].retention_ms);
+		gp->leader_epoch = c[i].leader_epoch;
 		gp->stored = true;
 		free(gp->metadata);
 		gp->metadata = mds[i];
@@ -922,8 +939,8 @@ out:
 	return rc;
 }
 
-int group_store_commit(struct group *g, const int *parts, const int64_t *offs, int n,
-		       const char *member)
+int group_store_commit(struct group *g, const int *parts, const int64_t *offs,
+		       const int32_t *epochs, int n, const char *member)
 {
 	struct group_commit *c = malloc((size_t)n * sizeof(*c) + 1);
 	int rc;
@@ -932,7 +949,11 @@ int group_store_commit(struct group *g, const int *parts, const int64_t *offs, i
 		return -ENOMEM;
 	for (int i = 0; i < n; i++)
 		c[i] = (struct group_commit){
-			.part = parts[i], .offset = offs[i], .commit_ts = -1, .retention_ms = -1
+			.part = parts[i],
+			.offset = offs[i],
+			.leader_epoch = epochs ? epochs[i] : -1,
+			.commit_ts = -1,
+			.retention_ms = -1,
 		};
 	rc = group_store_commits(g, c, n, member);
 	free(c);

@@ -37,6 +37,14 @@
 #       with the resource's error code (0: changed).
 #   python3 kafka_raw.py commit HOST PORT GROUP TOPIC PARTITION OFFSET
 #       OffsetCommit v7 of OFFSET outside any generation; prints "error E".
+#   python3 kafka_raw.py commit-epoch HOST PORT USER PASSWORD GROUP TOPIC PARTITION OFFSET EPOCH
+#       Authenticates as above (USER "-": not), then the same commit with
+#       committed_leader_epoch EPOCH; prints "error E".
+#   python3 kafka_raw.py committed HOST PORT USER PASSWORD GROUP TOPIC PARTITION
+#       Authenticates as above, sends OffsetFetch v5 of TOPIC-PARTITION and
+#       prints "error E offset O epoch L" (the partition's error, its
+#       committed offset and committed_leader_epoch; E the group's when
+#       that is not 0).
 #   python3 kafka_raw.py initpid HOST PORT PRODUCER_ID EPOCH
 #       InitProducerId v3 without a transactional id, naming PRODUCER_ID and
 #       EPOCH; prints "error E pid P epoch X".
@@ -429,12 +437,16 @@ def logdirs(host, port, user, password, topic, partition):
     print("error %d partitions %d" % (err, parts))
 
 
-def commit(host, port, group, topic, partition, offset):
-    """OffsetCommit v7 of one offset, outside any generation (-1, as a
-    client that assigns itself); prints "error E"."""
+def commit(host, port, group, topic, partition, offset, epoch=-1, user="-", password=None):
+    """OffsetCommit v7 of one offset with committed_leader_epoch epoch,
+    outside any generation (-1, as a client that assigns itself); prints
+    "error E"."""
     c = Conn(host, int(port))
+    if user != "-":
+        sasl_scram(c, user, password)
     body = (kstr(group) + struct.pack(">i", -1) + kstr("") + kstr(None) + struct.pack(">i", 1) +
-            kstr(topic) + struct.pack(">iiqi", 1, int(partition), int(offset), -1) + kstr(None))
+            kstr(topic) + struct.pack(">iiqi", 1, int(partition), int(offset), int(epoch)) +
+            kstr(None))
     r = c.call(8, 7, body)
     # throttle_time_ms, [name, [partition_index, error_code]]
     off = 8
@@ -442,6 +454,33 @@ def commit(host, port, group, topic, partition, offset):
     off += 2 + nlen + 4
     _, err = struct.unpack(">ih", r[off:off + 6])
     print("error %d" % err)
+
+
+def commit_epoch(host, port, user, password, group, topic, partition, offset, epoch):
+    commit(host, port, group, topic, partition, offset, epoch, user, password)
+
+
+def committed(host, port, user, password, group, topic, partition):
+    """OffsetFetch v5 of one partition: "error E offset O epoch L"."""
+    c = Conn(host, int(port))
+    if user != "-":
+        sasl_scram(c, user, password)
+    r = c.call(9, 5, kstr(group) + struct.pack(">i", 1) + kstr(topic) +
+               struct.pack(">ii", 1, int(partition)))
+    # throttle_time_ms, [name, [partition_index, committed_offset,
+    # committed_leader_epoch, metadata, error_code]], error_code
+    (ntopics,) = struct.unpack(">i", r[4:8])
+    if ntopics == 0:  # a group's error, no topics
+        print("error %d offset -1 epoch -1" % struct.unpack(">h", r[8:10]))
+        return
+    off = 8
+    nlen = struct.unpack(">h", r[off:off + 2])[0]
+    off += 2 + nlen + 4
+    _, offset, epoch, mlen = struct.unpack(">iqih", r[off:off + 18])
+    off += 18 + max(mlen, 0)
+    (err,) = struct.unpack(">h", r[off:off + 2])
+    (gerr,) = struct.unpack(">h", r[off + 2:off + 4])
+    print("error %d offset %d epoch %d" % (gerr or err, offset, epoch))
 
 
 def initpid(host, port, producer_id, epoch):
@@ -750,6 +789,7 @@ def silent(host, port):
 if __name__ == "__main__":
     cmds = {"produce": (9, produce), "produce-ts": (8, produce_ts), "coordinator": (7, coordinator), "frame": (5, frame), "silent": (4, silent),
             "initpid": (6, initpid), "parked": (8, parked), "commit": (8, commit),
+            "commit-epoch": (11, commit_epoch), "committed": (9, committed),
             "metadata": (7, metadata), "elect": (9, elect), "cancel": (8, cancel),
             "logdirs": (8, logdirs), "scram-describe": (7, scram_describe),
             "scram-alter": (10, scram_alter), "incalter": (9, incalter),

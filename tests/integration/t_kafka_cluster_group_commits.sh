@@ -11,8 +11,8 @@
 #   - every record is consumed at least once (per partition every offset
 #     up to the end, none skipped) and, once the members stopped (one
 #     after the other), each partition's committed offset is its end;
-#   - a commit's metadata (another group of the same coordinator) is
-#     what the new coordinator answers too.
+#   - a commit's metadata and another's leader epoch (another group of
+#     the same coordinator) are what the new coordinator answers too.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -95,6 +95,10 @@ GM=$(same_coord)
 expect_ok "a group gm* coordinated by broker $C too" test -n "$GM"
 expect_eq "$GM commits offset 1 of c-0 with metadata" "commit NO_ERROR" \
 	"$(mq_run "$RDK" -b "$BOOT" $SASL commit "$GM" c 0 1 "meta $GM" 2>/dev/null)"
+eval "_cport=\$PORT$C"
+expect_eq "$GM commits offset 2 of c-1 with leader epoch 3" "error 0" \
+	"$(timeout -k 5 30 python3 "$LIBDIR/kafka_raw.py" commit-epoch 127.0.0.1 "$_cport" \
+		admin admin-secret "$GM" c 1 2 3 2>&1)"
 
 eval "CPID=\$PID$C"
 mq_kill9 "$MQ_TMP/mnt$C" "$CPID"
@@ -115,6 +119,13 @@ gm_meta() {
 	[ "$(mq_run "$RDK" -b "$BOOT" $SASL committed "$GM" c 1 2>/dev/null)" = "0 1 meta $GM" ]
 }
 check "and $GM's metadata with its offset" poll 60 gm_meta
+gm_epoch() {
+	_gc=$(group_coordinator "$GM" "$S1")
+	eval "_gp=\$PORT$_gc"
+	[ "$(timeout -k 5 30 python3 "$LIBDIR/kafka_raw.py" committed 127.0.0.1 "$_gp" \
+		admin admin-secret "$GM" c 1 2>&1)" = "error 0 offset 2 epoch 3" ]
+}
+check "and $GM's leader epoch with its offset (OffsetFetch v5)" poll 60 gm_epoch
 check "the members read records written after the kill" poll 90 keys $((N0 + 100))
 touch "$MQ_TMP/produce.stop"
 check "the producer stops" poll 90 stopped "$P"

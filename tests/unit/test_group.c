@@ -761,7 +761,7 @@ static void test_negative_commits(void **state)
 	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
 	assert_int_equal(group_config_write(g, latest, sizeof(latest) - 1), 0);
 	assert_int_equal(group_lock_live(g), 0);
-	assert_int_equal(group_store_commit(g, parts, offs, 2, "consumer-1"), 0);
+	assert_int_equal(group_store_commit(g, parts, offs, NULL, 2, "consumer-1"), 0);
 	pthread_mutex_unlock(&g->mu);
 	assert_int_equal(offset_of(g, 0), 0);
 	assert_int_equal(offset_of(g, 1), 2);
@@ -780,7 +780,7 @@ static void test_negative_commits(void **state)
 	group_leave(m);
 	assert_int_equal(offset_of(g, 0), 3);
 	assert_int_equal(group_lock_live(g), 0);
-	assert_int_equal(group_store_commit(g, parts, offs, 1, "consumer-1"), 0);
+	assert_int_equal(group_store_commit(g, parts, offs, NULL, 1, "consumer-1"), 0);
 	pthread_mutex_unlock(&g->mu);
 	group_put(g);
 	/* 1 holds the -1 replayed at open. */
@@ -806,7 +806,7 @@ static void test_commit_past_end(void **state)
 	produce(f, 0, "a\nb\n");
 	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
 	assert_int_equal(group_lock_live(g), 0);
-	assert_int_equal(group_store_commit(g, parts, offs, 1, "consumer-1"), 0);
+	assert_int_equal(group_store_commit(g, parts, offs, NULL, 1, "consumer-1"), 0);
 	pthread_mutex_unlock(&g->mu);
 	assert_int_equal(offset_of(g, 0), 1000);
 	assert_int_equal(group_join(g, getpid(), on_wake, NULL, &m), 0);
@@ -833,7 +833,7 @@ static void test_lag_past_end(void **state)
 	produce(f, 0, "a\nb\n");
 	assert_int_equal(group_open(f->t, "g", GROUP_CREATE, &g), 0);
 	assert_int_equal(group_lock_live(g), 0);
-	assert_int_equal(group_store_commit(g, parts, offs, 1, "consumer-1"), 0);
+	assert_int_equal(group_store_commit(g, parts, offs, NULL, 1, "consumer-1"), 0);
 	pthread_mutex_unlock(&g->mu);
 	assert_int_equal(group_state_text(g, &text, &len), 0);
 	assert_non_null(

@@ -928,7 +928,7 @@ static void test_follower_past_end(void **state)
 	}
 	assert_int_equal(group_open(t[c - 1], name, GROUP_CREATE, &g), 0);
 	assert_int_equal(group_lock_live(g), 0);
-	assert_int_equal(group_store_commit(g, parts, offs, 1, "consumer-1"), 0);
+	assert_int_equal(group_store_commit(g, parts, offs, NULL, 1, "consumer-1"), 0);
 	pthread_mutex_unlock(&g->mu);
 	group_put(g);
 

@@ -933,9 +933,11 @@ static void commit(struct brokerfx *f, int16_t v, const char *group, int32_t gen
 /* OffsetFetch of group (topics "t" and "u", partitions 0 and 1: asked,
  * the topic named by ask; every committed one when ask is NULL) into
  * offs[topic][partition] (t 0, u 1; NOT_LISTED for one not in the
- * answer); the group's error code (v0/v1: its partitions'). */
-static int16_t fetch_of(struct brokerfx *f, int16_t v, const char *group, const char *ask,
-			int64_t offs[2][2])
+ * answer), and their committed leader epochs into epochs (NULL: not
+ * wanted; INT32_MIN for one not in the answer); the group's error code
+ * (v0/v1: its partitions'). */
+static int16_t fetch_epochs(struct brokerfx *f, int16_t v, const char *group, const char *ask,
+			    int64_t offs[2][2], int32_t epochs[2][2])
 {
 	int32_t idx[2] = { 0, 1 };
 	struct proto_offset_fetch_topic t = { .name = kstr_of(ask ? ask : ""),
@@ -950,8 +952,11 @@ static int16_t fetch_of(struct brokerfx *f, int16_t v, const char *group, const 
 	struct kbuf_w w;
 	int16_t err;
 
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 4; i++) {
 		offs[i / 2][i % 2] = NOT_LISTED;
+		if (epochs)
+			epochs[i / 2][i % 2] = INT32_MIN;
+	}
 	kbuf_w_init(&w, 512);
 	assert_int_equal(proto_offset_fetch_req_encode(&w, v, &req), 0);
 	brokerfx_call(f->c, PROTO_API_OFFSET_FETCH, v, &w, &raw);
@@ -975,11 +980,20 @@ static int16_t fetch_of(struct brokerfx *f, int16_t v, const char *group, const 
 			assert_in_range(rt->partitions[k].partition_index, 0, 1);
 			offs[ti][rt->partitions[k].partition_index] =
 				rt->partitions[k].committed_offset;
+			if (epochs)
+				epochs[ti][rt->partitions[k].partition_index] =
+					rt->partitions[k].committed_leader_epoch;
 		}
 	}
 	proto_offset_fetch_resp_free(&r);
 	net_resp_free(&raw);
 	return err;
+}
+
+static int16_t fetch_of(struct brokerfx *f, int16_t v, const char *group, const char *ask,
+			int64_t offs[2][2])
+{
+	return fetch_epochs(f, v, group, ask, offs, NULL);
 }
 
 /* OffsetFetch of group: topic t's partitions 0 and 1, or every committed
@@ -1026,20 +1040,14 @@ static int mount_reset(struct brokerfx *f, const char *group, int p, const char 
 	return rc;
 }
 
-/* One partition's commit of topic t by a version v OffsetCommit outside
- * any generation, with its metadata (md, mdlen bytes; NULL: null), v1's
- * commit_timestamp and v2-v4's retention_time_ms: its error code. */
-static int16_t commit_md(struct brokerfx *f, int16_t v, const char *group, int32_t part,
-			 int64_t off, const char *md, size_t mdlen, int64_t commit_ts,
-			 int64_t retention_ms)
+/* Partition p's commit of topic (t when NULL) by a version v OffsetCommit
+ * outside any generation, with v2-v4's retention_time_ms: its error
+ * code. */
+static int16_t commit_one(struct brokerfx *f, int16_t v, const char *group, const char *topic,
+			  struct proto_offset_commit_part p, int64_t retention_ms)
 {
-	struct proto_offset_commit_part p = { .partition_index = part,
-					      .committed_offset = off,
-					      .committed_leader_epoch = -1,
-					      .commit_timestamp = commit_ts,
-					      .committed_metadata = { md,
-								      md ? (int32_t)mdlen : -1 } };
-	struct proto_offset_commit_topic t = { .name = kstr_of("t"),
+	size_t mdlen = p.committed_metadata.len > 0 ? (size_t)p.committed_metadata.len : 0;
+	struct proto_offset_commit_topic t = { .name = kstr_of(topic ? topic : "t"),
 					       .n_partitions = 1,
 					       .partitions = &p };
 	struct proto_offset_commit_req req = { .group_id = kstr_of(group),
@@ -1064,6 +1072,37 @@ static int16_t commit_md(struct brokerfx *f, int16_t v, const char *group, int32
 	proto_offset_commit_resp_free(&r);
 	net_resp_free(&raw);
 	return err;
+}
+
+/* One partition's commit of topic t by a version v OffsetCommit outside
+ * any generation, with its metadata (md, mdlen bytes; NULL: null), v1's
+ * commit_timestamp and v2-v4's retention_time_ms: its error code. */
+static int16_t commit_md(struct brokerfx *f, int16_t v, const char *group, int32_t part,
+			 int64_t off, const char *md, size_t mdlen, int64_t commit_ts,
+			 int64_t retention_ms)
+{
+	struct proto_offset_commit_part p = { .partition_index = part,
+					      .committed_offset = off,
+					      .committed_leader_epoch = -1,
+					      .commit_timestamp = commit_ts,
+					      .committed_metadata = { md,
+								      md ? (int32_t)mdlen : -1 } };
+
+	return commit_one(f, v, group, NULL, p, retention_ms);
+}
+
+/* One partition's commit of topic by a version v OffsetCommit outside any
+ * generation with committed_leader_epoch epoch: its error code. */
+static int16_t commit_epoch(struct brokerfx *f, int16_t v, const char *group, const char *topic,
+			    int32_t part, int64_t off, int32_t epoch)
+{
+	struct proto_offset_commit_part p = { .partition_index = part,
+					      .committed_offset = off,
+					      .committed_leader_epoch = epoch,
+					      .commit_timestamp = -1,
+					      .committed_metadata = KSTR_NULL };
+
+	return commit_one(f, v, group, topic, p, -1);
 }
 
 /* OffsetFetch (version v) of group's partition part of topic t: its
@@ -2034,6 +2073,121 @@ static void test_commit_metadata(void **state)
 	}
 }
 
+/* The epochs "ep" holds after test_commit_epoch's commits, as OffsetFetch
+ * version v answers them for ask (a topic, NULL: all) under id. */
+static void check_epochs(struct brokerfx *f, int16_t v, const char *id, const char *ask)
+{
+	static const int32_t want[2][2] = { { 7, -1 }, { -5, -1 } };
+	int64_t offs[2][2];
+	int32_t ep[2][2];
+
+	assert_int_equal(fetch_epochs(f, v, id, ask, offs, ep), PROTO_ERR_NONE);
+	for (int ti = 0; ti < 2; ti++) {
+		bool asked = ask ? !strcmp(ask, ti ? "u" : "t") : !strchr(id, '/') || ti == 0;
+
+		for (int p = 0; p < 2; p++) {
+			if (!asked) {
+				assert_int_equal(ep[ti][p], INT32_MIN);
+				continue;
+			}
+			assert_int_equal(offs[ti][p], 5 + 2 * ti + p);
+			assert_int_equal(ep[ti][p], v >= 5 ? want[ti][p] : -1);
+		}
+	}
+}
+
+/* OffsetCommit v6+'s committed_leader_epoch is kept with the offset, as
+ * Kafka's OffsetAndMetadata.leaderEpoch, and OffsetFetch v5+ answers it
+ * (older versions have no field) for partitions asked, all topics and a
+ * "<topic>/G" id alike: -1 is none, any other value (a negative one too)
+ * kept as given (Kafka's ofSentinel); a v5 commit has none whatever its
+ * caller meant. Across a restart (its record); a later commit without
+ * one, a mount reset and an older record without the field leave none. */
+static void test_commit_epoch(void **state)
+{
+	struct brokerfx *f = *state;
+	int64_t offs[2][2];
+	int32_t ep[2][2];
+
+	assert_int_equal(broker_topic_create(f->b, "u", 0, 0, 0755, NULL), 0);
+	assert_int_equal(commit_epoch(f, 8, "ep", "t", 0, 5, 7), PROTO_ERR_NONE);
+	assert_int_equal(commit_epoch(f, 5, "ep", "t", 1, 6, 9), PROTO_ERR_NONE);
+	assert_int_equal(commit_epoch(f, 6, "ep", "u", 0, 7, -5), PROTO_ERR_NONE);
+	assert_int_equal(commit_epoch(f, 7, "ep", "u", 1, 8, -1), PROTO_ERR_NONE);
+	for (int16_t v = 0; v <= 8; v++) {
+		check_epochs(f, v, "ep", "t");
+		check_epochs(f, v, "ep", "u");
+		if (v >= 2)
+			check_epochs(f, v, "ep", NULL);
+	}
+	check_epochs(f, 5, "t/ep", NULL);
+	check_epochs(f, 8, "t/ep", "t");
+
+	brokerfx_close(f);
+	brokerfx_open(f);
+	check_epochs(f, 8, "ep", NULL);
+	check_epochs(f, 6, "ep", "u");
+
+	assert_int_equal(commit_epoch(f, 4, "ep", "t", 0, 9, 3), PROTO_ERR_NONE);
+	assert_int_equal(fetch_epochs(f, 8, "ep", "t", offs, ep), PROTO_ERR_NONE);
+	assert_int_equal(offs[0][0], 9);
+	assert_int_equal(ep[0][0], -1);
+	assert_int_equal(commit_epoch(f, 8, "ep", "t", 0, 10, 12), PROTO_ERR_NONE);
+	assert_int_equal(mount_reset(f, "ep", 0, "0"), 0);
+	assert_int_equal(fetch_epochs(f, 8, "ep", "t", offs, ep), PROTO_ERR_NONE);
+	assert_int_equal(offs[0][0], 0);
+	assert_int_equal(ep[0][0], -1);
+
+	/* An older record: offset, timestamp, member, nothing after. */
+	{
+		static const char old[] = "ep/u/0\t11 1700000000000 consumer-1\n";
+
+		assert_int_equal(group_store_append(f->b->gc, "ep", old, sizeof(old) - 1), 0);
+		brokerfx_close(f);
+		brokerfx_open(f);
+		assert_int_equal(fetch_epochs(f, 8, "ep", "u", offs, ep), PROTO_ERR_NONE);
+		assert_int_equal(offs[1][0], 11);
+		assert_int_equal(ep[1][0], -1);
+	}
+}
+
+/* A consume file's commit carries the leader epoch of the last record it
+ * read (offset - 1), as Kafka's consumer commits it: the log's epoch cache
+ * has it (epoch 0 from the start on one node), not the cache's latest
+ * (an epoch 4 starting at the log end here, as a new leader's). */
+static void test_consume_commit_epoch(void **state)
+{
+	struct brokerfx *f = *state;
+	struct group_member *m;
+	struct topic *t;
+	struct group *g;
+	struct log *l;
+	int64_t offs[2][2];
+	int32_t ep[2][2];
+	char buf[64];
+
+	assert_int_equal(broker_topic_get(f->b, "t", &t), 0);
+	assert_int_equal(topic_produce(t, 0, "a\nb\nc\n", 6, 0), 0);
+	assert_int_equal(group_part_lock(t, 0, &l), 0);
+	assert_non_null(l);
+	assert_int_equal(log_assign_epoch(l, 4, 3), 0);
+	pthread_rwlock_unlock(&t->lock);
+	assert_int_equal(group_open(t, "ce", GROUP_CREATE, &g), 0);
+	assert_int_equal(group_join(g, getpid(), no_wake, NULL, &m), 0);
+	assert_int_equal(group_consume(m, 0, buf, sizeof(buf)), 6);
+	assert_int_equal(group_consume(m, 2, buf, sizeof(buf)), 4);
+	assert_int_equal(fetch_epochs(f, 8, "ce", "t", offs, ep), PROTO_ERR_NONE);
+	assert_int_equal(offs[0][0], 1);
+	assert_int_equal(ep[0][0], 0);
+	assert_int_equal(group_consume(m, 6, buf, sizeof(buf)), 0);
+	assert_int_equal(fetch_epochs(f, 8, "ce", "t", offs, ep), PROTO_ERR_NONE);
+	assert_int_equal(offs[0][0], 3);
+	assert_int_equal(ep[0][0], 0);
+	group_leave(m);
+	group_put(g);
+	topic_put(t);
+}
+
 /* ListGroups lists the mount group G of topic T as "T/G" (beside Kafka's
  * "G"), and the admin APIs take that id; so do OffsetFetch, what
  * kafka-consumer-groups.sh --describe and kafka-python's
@@ -2976,6 +3130,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mixed_group, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_offset_delete, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_commit_metadata, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_commit_epoch, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_consume_commit_epoch, setup,
+						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_scoped_group_offsets, setup,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_group_error_v0, setup,
