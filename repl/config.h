@@ -44,7 +44,9 @@ struct broker_config {
 	/* offsets.retention.minutes (10080, 1..2^31-1 as Kafka's): how long
 	 * a committed offset of a group without members is kept, counted from
 	 * its commit or from when the group's last member left, whichever is
-	 * later (group_serve.c). */
+	 * later; and (KIP-496) a Stable Kafka group's offset of a topic none
+	 * of its members subscribes to, counted from its commit
+	 * (group_serve.c). */
 	int32_t offsets_retention_minutes;
 	/* offset.metadata.max.bytes (4096, Kafka's; 0..65536): the longest
 	 * metadata string an OffsetCommit keeps with an offset, in UTF-16

@@ -1,9 +1,10 @@
 /*
- * test_allocfail.c — the engine under allocation failure. This binary is
- * linked with --wrap for malloc, calloc, realloc, strdup, strndup and
- * posix_memalign (Makefile), so every allocation the engine (and this
- * file) makes goes through a countdown: armed with N, the Nth allocation
- * from then on returns NULL (ENOMEM). Each sweep runs one operation with
+ * test_allocfail.c — the engine, the broker's requests and the mount's
+ * operations under allocation failure. This binary is linked with --wrap
+ * for malloc, calloc, realloc, strdup, strndup and posix_memalign
+ * (Makefile), so every allocation mqfs's code (and this file) makes goes
+ * through a countdown: armed with N, the Nth allocation from then on
+ * returns NULL (ENOMEM). Each sweep runs one operation with
  * N = 1, 2, ... on a fresh log until the operation no longer reaches its
  * Nth allocation, and after each run checks what must hold whatever the
  * operation answered: the log still appends (no lock left held), it
