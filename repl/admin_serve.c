@@ -37,11 +37,13 @@
  *     partition count is Metadata's), each with its source: TOPIC_CONFIG
  *     (1) when it was set (an override, kept even when equal to the
  *     broker's default) or differs from the broker's default,
- *     STATIC_BROKER_CONFIG (4) when the broker's config file changed the
- *     default, else DEFAULT_CONFIG (5); synonyms in that order when asked; key.separator and
+ *     STATIC_BROKER_CONFIG (4) when the broker's config file set its
+ *     broker key (whatever the value), else DEFAULT_CONFIG (5); synonyms
+ *     in that order when asked; key.separator and
  *     line.format read-only once the topic has records. The broker (its
  *     id or ""): every broker setting, read-only, STATIC_BROKER_CONFIG
- *     where it is not the built-in default, else DEFAULT_CONFIG,
+ *     where the config file set it (an alias too: log.roll.hours is
+ *     log.roll.ms), even to the built-in default, else DEFAULT_CONFIG,
  *     advertised.listeners unset null from DEFAULT_CONFIG (no default
  *     in Kafka), the JAAS config sensitive (value null), then the dynamic ones set
  *     (the replication throttle rates), DYNAMIC_BROKER_CONFIG (2) or
@@ -663,6 +665,8 @@ static int describe_topic(struct kafka_api *ka, const struct proto_describe_conf
 	for (p = d->texts[0]; n < 64 && topic_kv_next(&p, d->texts[0] + lens[0], &k, &val);) {
 		struct proto_describe_configs_entry *e = &out->configs[n];
 		struct kstr dv = KSTR_NULL, bv = KSTR_NULL;
+		const char *bk;
+		bool in_file;
 		char key[96];
 
 		if (kstr_eq(k, "partitions") || !key_asked(res, k) || (size_t)k.len >= sizeof(key))
@@ -674,24 +678,30 @@ static int describe_topic(struct kafka_api *ka, const struct proto_describe_conf
 		e->name = k;
 		e->value = val;
 		e->read_only = fixed && (kstr_eq(k, "key.separator") || kstr_eq(k, "line.format"));
+		bk = topic_config_broker_key(key);
+		snprintf(d->names[n], sizeof(d->names[n]), "%s", bk ? bk : key);
+		/* As Kafka's: a key of the topic's overrides is TOPIC_CONFIG
+		 * whatever its value; one inherited is STATIC_BROKER_CONFIG
+		 * when the broker's file set its broker key (even to the
+		 * built-in default), else DEFAULT_CONFIG. */
+		in_file =
+			broker_config_file_set(broker_cfg(ka->b), d->names[n], strlen(d->names[n]));
 		e->config_source = !kstr_set_same(val, dv) || topic_config_key_set(&cfgs[0], k.ptr,
 										   (size_t)k.len)
 					   ? SRC_TOPIC
-				   : !kstr_set_same(dv, bv) ? SRC_STATIC_BROKER
-							    : SRC_DEFAULT;
+				   : in_file ? SRC_STATIC_BROKER
+					     : SRC_DEFAULT;
 		e->is_default = e->config_source == SRC_DEFAULT;
 		e->config_type = config_type(k);
 		e->documentation = KSTR_NULL;
 		if (synonyms) {
 			struct proto_config_synonym *s = &d->syn[n * 3];
-			const char *bk = topic_config_broker_key(key);
 
-			snprintf(d->names[n], sizeof(d->names[n]), "%s", bk ? bk : key);
 			e->synonyms = s;
 			if (e->config_source == SRC_TOPIC)
 				s[e->n_synonyms++] =
 					(struct proto_config_synonym){ k, val, SRC_TOPIC };
-			if (!kstr_set_same(dv, bv))
+			if (in_file)
 				s[e->n_synonyms++] =
 					(struct proto_config_synonym){ kstr_of(d->names[n]), dv,
 								       SRC_STATIC_BROKER };
@@ -749,9 +759,9 @@ static int builtin_broker_text(char **text, size_t *len)
 }
 
 /* The broker's own settings: its id or "" names it. The static ones
- * (the --config file), read-only, STATIC_BROKER_CONFIG where the value is
- * not the built-in default, DEFAULT_CONFIG where it is (as Kafka sources a
- * setting the file leaves out; is_default in v0), then the dynamic ones
+ * (the --config file), read-only, STATIC_BROKER_CONFIG where the file set
+ * the key, DEFAULT_CONFIG where it left it out (as Kafka's, by presence
+ * in its originals; is_default in v0), then the dynamic ones
  * set in ZooKeeper; synonyms, when asked, the file's value and the
  * built-in default (a dynamic one: itself). */
 static int describe_broker(struct kafka_api *ka, const struct proto_describe_configs_resource *res,
@@ -808,8 +818,12 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 		e->value = secret || unset ? KSTR_NULL : val;
 		e->is_sensitive = secret;
 		e->read_only = true;
+		/* Kafka's source is the key's presence in the file (its
+		 * originals), not a value other than the default. */
 		e->config_source =
-			unset || kstr_set_same(val, bv) ? SRC_DEFAULT : SRC_STATIC_BROKER;
+			!unset && broker_config_file_set(broker_cfg(ka->b), k.ptr, (size_t)k.len)
+				? SRC_STATIC_BROKER
+				: SRC_DEFAULT;
 		e->is_default = e->config_source == SRC_DEFAULT;
 		e->config_type = TYPE_STRING;
 		e->documentation = KSTR_NULL;

@@ -85,6 +85,7 @@ static const struct ckey ckeys[] = {
 };
 
 #define NCKEYS (sizeof(ckeys) / sizeof(ckeys[0]))
+_Static_assert(NCKEYS <= CLUSTER_CONFIG_NKEYS, "cluster_config_key_index: a bit per key");
 
 void cluster_config_defaults(struct cluster_config *cc)
 {
@@ -131,6 +132,13 @@ const char *cluster_config_key(const char *key, size_t klen)
 	const struct ckey *k = ckey_find(key, klen);
 
 	return k ? k->name : NULL;
+}
+
+int cluster_config_key_index(const char *key, size_t klen)
+{
+	const struct ckey *k = ckey_find(key, klen);
+
+	return k ? (int)(k - ckeys) : -1;
 }
 
 bool cluster_config_secret(const char *name)

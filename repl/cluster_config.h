@@ -96,6 +96,10 @@ void cluster_config_defaults(struct cluster_config *cc);
 /* The known key named by key[0..klen), as a NUL-terminated static string,
  * or NULL. */
 const char *cluster_config_key(const char *key, size_t klen);
+/* The known keys' count, and the index of key[0..klen) among them (0 to
+ * CLUSTER_CONFIG_NKEYS - 1), or -1: a bit per key in a set of them. */
+#define CLUSTER_CONFIG_NKEYS 128
+int cluster_config_key_index(const char *key, size_t klen);
 /* Whether the value of key name holds a password (the JAAS lines): a
  * message about it never quotes the value, as Kafka prints a PASSWORD
  * setting as [hidden], since refusals reach stderr and the log. */

@@ -259,6 +259,7 @@ static const struct cfg_spec cfg_specs[] = {
 };
 _Static_assert(sizeof(cfg_specs) / sizeof(cfg_specs[0]) == ID_CLUSTER + 1,
 	       "every setting has its spec");
+_Static_assert(ID_CLUSTER < 128, "struct broker_config's file_set.ids: a bit per setting");
 
 static const struct cfg_key broker_keys[] = {
 	{ "broker.id", ID_BROKER_ID },
@@ -940,12 +941,54 @@ struct broker_parse {
 	bool dirs_seen;                 /* log.dirs in this text */
 };
 
+/* The setting DescribeConfigs reports an alias's value under: the one
+ * broker_config_render writes it as. */
+static enum cfg_id reported_id(enum cfg_id id)
+{
+	switch (id) {
+	case ID_LOG_DIR: return ID_LOG_DIRS;
+	case ID_ROLL_HOURS: return ID_SEGMENT_MS;
+	case ID_ROLL_JITTER_HOURS: return ID_SEGMENT_JITTER_MS;
+	case ID_RETENTION_MINUTES:
+	case ID_RETENTION_HOURS: return ID_RETENTION_MS;
+	default: return id;
+	}
+}
+
+/* Records k as given by the text (struct broker_config, file_set). */
+static void mark_file_set(struct broker_config *c, const struct cfg_key *k)
+{
+	if (k->id == ID_CLUSTER) {
+		int i = cluster_config_key_index(k->name, strlen(k->name));
+
+		if (i >= 0)
+			c->file_set.cluster[i / 64] |= UINT64_C(1) << (i % 64);
+		return;
+	}
+	c->file_set.ids[reported_id(k->id) / 64] |= UINT64_C(1) << (reported_id(k->id) % 64);
+}
+
+bool broker_config_file_set(const struct broker_config *c, const char *key, size_t klen)
+{
+	int i;
+
+	for (size_t j = 0; j < NKEYS(broker_keys); j++)
+		if (is(key, klen, broker_keys[j].name)) {
+			enum cfg_id id = broker_keys[j].id;
+
+			return c->file_set.ids[id / 64] >> (id % 64) & 1;
+		}
+	i = cluster_config_key_index(key, klen);
+	return i >= 0 && (c->file_set.cluster[i / 64] >> (i % 64) & 1);
+}
+
 static int broker_set(void *arg, const struct cfg_key *k, const struct cfg_val *v, char *why,
 		      size_t whylen)
 {
 	struct broker_parse *p = arg;
 	struct broker_config *c = &p->c;
 
+	mark_file_set(c, k);
 	switch (k->id) {
 	case ID_BROKER_ID: c->broker_id = (int32_t)v->i; break;
 	case ID_NUM_PARTITIONS: c->num_partitions = (int32_t)v->i; break;

@@ -65,6 +65,15 @@ struct broker_config {
 	int64_t segment_fd_cache;
 	/* ZooKeeper, the listener, SASL, replication (cluster_config.h). */
 	struct cluster_config cluster;
+	/* The settings a parsed text (the --config file) gave, one bit per
+	 * setting under the name DescribeConfigs reports it by (log.roll.hours
+	 * is log.roll.ms's, log.dir log.dirs', ...): as Kafka's originals,
+	 * STATIC_BROKER_CONFIG is a key's presence, not a value other than
+	 * the built-in default (broker_config_file_set). ids: config.c's
+	 * setting ids; cluster: cluster_config_key_index's. */
+	struct {
+		uint64_t ids[2], cluster[2];
+	} file_set;
 };
 void broker_config_defaults(struct broker_config *c);
 /* Parses a server.properties text. On error returns -EINVAL and writes a
@@ -76,6 +85,9 @@ int broker_config_parse(struct broker_config *c, const char *text, size_t len, c
 /* Renders the effective broker config as key=value lines (malloc'ed);
  * the cluster settings only when zookeeper.connect or listeners is set. */
 int broker_config_render(const struct broker_config *c, char **out, size_t *len);
+/* Whether a parsed text set the broker setting key (klen bytes, a name
+ * broker_config_render writes), itself or by an alias of it. */
+bool broker_config_file_set(const struct broker_config *c, const char *key, size_t klen);
 
 /* The longest throttled-replicas list a topic keeps, with its NUL. */
 #define TOPIC_THROTTLE_LIST_MAX 2048

@@ -43,6 +43,15 @@ static int setup_static(void **state)
 }
 
 /* The broker's file advertises another address than its listener's. */
+/* Settings written at their built-in defaults: the source is still the
+ * file's, as Kafka decides by presence. */
+static int setup_static_defaults(void **state)
+{
+	return brokerfx_setup(
+		state, "admin",
+		"num.partitions=1\nlog.segment.bytes=1073741824\nlog.roll.hours=168\n");
+}
+
 static int setup_advertised(void **state)
 {
 	return brokerfx_setup(state, "admin", "advertised.listeners=PLAINTEXT://mq.example:9092\n");
@@ -470,8 +479,8 @@ static void test_describe_broker(void **state)
 }
 
 /* A broker setting's source, as Kafka's: STATIC_BROKER_CONFIG (4) where
- * the config file gives it another value than the built-in default,
- * DEFAULT_CONFIG (5) where it does not (v0: is_default), the cluster's
+ * the config file sets it, DEFAULT_CONFIG (5) where it leaves it out
+ * (v0: is_default), the cluster's
  * settings (listeners) alike; synonyms the two values. */
 static void test_describe_broker_sources(void **state)
 {
@@ -516,6 +525,72 @@ static void test_describe_broker_sources(void **state)
 	assert_int_equal(e->synonyms[0].source, 5);
 	proto_describe_configs_resp_free(&r);
 	net_resp_free(&raw);
+}
+
+/* A key set in the broker's file is STATIC_BROKER_CONFIG even at the
+ * built-in default (log.roll.hours under log.roll.ms, the key reported),
+ * with both synonyms; one left out DEFAULT_CONFIG. A topic's override is
+ * TOPIC_CONFIG even when equal to the broker's; a setting it inherits is
+ * STATIC_BROKER_CONFIG when the file set the broker key, else
+ * DEFAULT_CONFIG. */
+static void test_describe_static_at_default(void **state)
+{
+	static const struct {
+		const char *key;
+		int8_t src;
+	} broker[] = { { "num.partitions", 4 },
+		       { "log.segment.bytes", 4 },
+		       { "log.roll.ms", 4 },
+		       { "log.retention.ms", 5 } },
+	  topic[] = { { "segment.bytes", 4 },
+		      { "segment.ms", 4 },
+		      { "retention.ms", 1 },
+		      { "cleanup.policy", 5 } };
+	struct brokerfx *f = *state;
+	struct proto_describe_configs_resp r;
+	const struct proto_describe_configs_entry *e;
+	struct net_resp raw;
+	struct topic *t;
+
+	describe(f, 1, PROTO_RESOURCE_BROKER, "0", NULL, 0, true, &r, &raw);
+	for (size_t i = 0; i < sizeof(broker) / sizeof(broker[0]); i++) {
+		assert_non_null(e = entry(&r, broker[i].key));
+		assert_int_equal(e->config_source, broker[i].src);
+		assert_int_equal(e->n_synonyms, broker[i].src == 4 ? 2 : 1);
+	}
+	assert_non_null(e = entry(&r, "num.partitions"));
+	assert_true(kstr_eq(e->synonyms[0].value, "1"));
+	assert_int_equal(e->synonyms[0].source, 4);
+	assert_true(kstr_eq(e->synonyms[1].value, "1"));
+	assert_int_equal(e->synonyms[1].source, 5);
+	proto_describe_configs_resp_free(&r);
+	net_resp_free(&raw);
+	describe(f, 0, PROTO_RESOURCE_BROKER, "0", NULL, 0, false, &r, &raw);
+	assert_false(entry(&r, "num.partitions")->is_default);
+	assert_true(entry(&r, "log.retention.ms")->is_default);
+	proto_describe_configs_resp_free(&r);
+	net_resp_free(&raw);
+
+	assert_int_equal(broker_topic_create(f->b, "s", 0, 0, 0755, &t), 0);
+	assert_int_equal(topic_config_write(t, "retention.ms=604800000\n", 23), 0);
+	describe(f, 1, PROTO_RESOURCE_TOPIC, "s", NULL, 0, true, &r, &raw);
+	assert_int_equal(r.results[0].error_code, PROTO_ERR_NONE);
+	for (size_t i = 0; i < sizeof(topic) / sizeof(topic[0]); i++) {
+		assert_non_null(e = entry(&r, topic[i].key));
+		assert_int_equal(e->config_source, topic[i].src);
+	}
+	assert_non_null(e = entry(&r, "segment.bytes"));
+	assert_int_equal(e->n_synonyms, 2);
+	assert_true(kstr_eq(e->synonyms[0].name, "log.segment.bytes"));
+	assert_int_equal(e->synonyms[0].source, 4);
+	assert_int_equal(e->synonyms[1].source, 5);
+	assert_non_null(e = entry(&r, "retention.ms"));
+	assert_int_equal(e->n_synonyms, 2);
+	assert_int_equal(e->synonyms[0].source, 1);
+	assert_int_equal(e->synonyms[1].source, 5);
+	proto_describe_configs_resp_free(&r);
+	net_resp_free(&raw);
+	topic_put(t);
 }
 
 /* advertised.listeners has no default in Kafka: left out of the file it
@@ -696,6 +771,8 @@ int main(void)
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_describe_broker_advertised_set,
 						setup_advertised, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_describe_static_at_default,
+						setup_static_defaults, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_describe_broker_sources, setup_static,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_alter, setup, brokerfx_teardown),

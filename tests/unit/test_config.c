@@ -339,6 +339,55 @@ static void test_precedence(void **state)
 	assert_int_equal(c.num_partitions, 4);
 }
 
+/* The record of the keys a server.properties set (DescribeConfigs'
+ * STATIC_BROKER_CONFIG): a key is set even at its built-in default, an
+ * alias under the key it is reported by, a cluster key too; the rendered
+ * (.config) text is the same whether a default was written or left out,
+ * and a refused text records nothing. */
+static void test_file_set(void **state)
+{
+	static const char *const set[] = { "num.partitions",     "log.roll.ms",
+					   "log.retention.ms",   "log.dirs",
+					   "log.roll.jitter.ms", "listeners",
+					   "message.max.bytes" };
+	static const char *const unset[] = { "log.segment.bytes", "log.roll.hours", "broker.id",
+					     "socket.request.max.bytes", "nosuch.key" };
+	const char *text = "num.partitions=1\nlog.roll.hours=168\nlog.retention.minutes=5\n"
+			   "log.dir=/x\nlog.roll.jitter.hours=0\n"
+			   "listeners=PLAINTEXT://127.0.0.1:0\nmax.message.bytes=1048588\n";
+	struct broker_config c, d;
+	char *a = NULL, *b = NULL;
+	size_t alen = 0, blen = 0;
+	char err[256];
+
+	(void)state;
+	broker_config_defaults(&c);
+	for (size_t i = 0; i < sizeof(set) / sizeof(set[0]); i++)
+		assert_false(broker_config_file_set(&c, set[i], strlen(set[i])));
+	assert_int_equal(parse(&c, text, err, sizeof(err)), 0);
+	for (size_t i = 0; i < sizeof(set) / sizeof(set[0]); i++)
+		assert_true(broker_config_file_set(&c, set[i], strlen(set[i])));
+	for (size_t i = 0; i < sizeof(unset) / sizeof(unset[0]); i++)
+		assert_false(broker_config_file_set(&c, unset[i], strlen(unset[i])));
+
+	/* A default written out renders as one left out. */
+	broker_config_defaults(&c);
+	broker_config_defaults(&d);
+	assert_int_equal(parse(&c, "num.partitions=1\n", err, sizeof(err)), 0);
+	assert_int_equal(broker_config_render(&c, &a, &alen), 0);
+	assert_int_equal(broker_config_render(&d, &b, &blen), 0);
+	assert_int_equal(alen, blen);
+	assert_memory_equal(a, b, alen);
+	free(a);
+	free(b);
+
+	/* All or nothing: a refused text leaves no key recorded. */
+	broker_config_defaults(&c);
+	assert_int_equal(parse(&c, "log.segment.bytes=2048\nnosuch=1\n", err, sizeof(err)),
+			 -EINVAL);
+	assert_false(broker_config_file_set(&c, "log.segment.bytes", 17));
+}
+
 static void test_bad_broker_input(void **state)
 {
 	static const struct {
@@ -1653,6 +1702,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_every_broker_key),
 		cmocka_unit_test(test_precedence),
+		cmocka_unit_test(test_file_set),
 		cmocka_unit_test(test_bad_broker_input),
 		cmocka_unit_test(test_comments_whitespace),
 		cmocka_unit_test(test_broker_roundtrip),
