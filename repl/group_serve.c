@@ -40,11 +40,16 @@
  *   sync_complete: the leader's assignments are kept per member and every
  *     parked SyncGroup is answered with its own (empty if none).
  *   A member's session expires session_timeout_ms after it was last heard
- *     (any of its requests), except while its JoinGroup or SyncGroup is
- *     parked; the timer thread drops it and the group rebalances. A
- *     rebalance not complete within the largest rebalance_timeout_ms drops
- *     the dynamic members that did not rejoin (PreparingRebalance) or any
- *     that did not sync (CompletingRebalance).
+ *     (where Kafka completes its heartbeat: a Heartbeat of its generation,
+ *     an accepted OffsetCommit, its SyncGroup answered, the JoinGroup
+ *     round completing; not a request refused for its generation, nor a
+ *     JoinGroup answered at once), except while its JoinGroup or
+ *     SyncGroup is parked; the timer thread drops it and the group
+ *     rebalances. A rebalance not complete within the largest
+ *     rebalance_timeout_ms drops the dynamic members that did not rejoin
+ *     (PreparingRebalance); that long after JoinGroup completed, the
+ *     members that sent no SyncGroup of the generation are dropped
+ *     (Kafka's pending sync members), in CompletingRebalance or Stable.
  *   An Empty group stays, as in Kafka's GroupMetadataManager: listed,
  *     described Empty, and deleted by DeleteGroups (Dead, its tombstone
  *     written: kg_delete); every offsets.retention.check.interval.ms the
@@ -224,9 +229,8 @@ bool kg_subscribes(const struct kgroup *g, struct kstr topic)
 	return false;
 }
 
-/* True when every member other than skip offers a protocol of req. */
-static bool protos_compatible(const struct kgroup *g, const struct kmember *skip,
-			      const struct proto_join_req *req)
+/* True when every member offers a protocol of req. */
+static bool protos_compatible(const struct kgroup *g, const struct proto_join_req *req)
 {
 	for (int32_t i = 0; i < req->n_protocols; i++) {
 		char name[KG_NAME_MAX + 1];
@@ -237,7 +241,7 @@ static bool protos_compatible(const struct kgroup *g, const struct kmember *skip
 		snprintf(name, sizeof(name), "%.*s", (int)req->protocols[i].name.len,
 			 req->protocols[i].name.ptr);
 		for (const struct kmember *m = g->members; m && all; m = m->next)
-			if (m != skip && !member_proto(m, name))
+			if (!member_proto(m, name))
 				all = false;
 		if (all)
 			return true;
@@ -367,7 +371,11 @@ static void join_answer(struct kgroup *g, struct kmember *m, int16_t err)
 	free(mv);
 }
 
-/* Answers m's parked SyncGroup: err, or its assignment. */
+/* Answers m's parked SyncGroup: err, or its assignment. Its session
+ * starts again then, as Kafka's propagateAssignment (and a Stable
+ * group's SyncGroup) completes the member's heartbeat: a follower that
+ * waited for the leader's SyncGroup longer than its session timeout is
+ * not dropped at once. */
 static void sync_answer(struct kgroup *g, struct kmember *m, int16_t err)
 {
 	struct net_req *req = m->sync;
@@ -378,6 +386,7 @@ static void sync_answer(struct kgroup *g, struct kmember *m, int16_t err)
 	if (!req)
 		return;
 	m->sync = NULL;
+	m->last_heard = now_mono_ms();
 	v = net_req_msg(req)->hdr.api_version;
 	r.error_code = err;
 	r.protocol_type = v >= 5 && !err ? kstr_of(g->ptype) : KSTR_NULL;
@@ -433,6 +442,7 @@ static int32_t kg_rebalance_ms(const struct kgroup *g)
 static void kg_empty(struct kgroup *g)
 {
 	g->state = KG_EMPTY;
+	g->sync_deadline = 0;
 	g->empty_since = engine_now_ms();
 	g->generation++;
 	g->proto[0] = '\0';
@@ -520,7 +530,7 @@ static void join_complete(struct kgroup *g)
 		snprintf(g->leader, sizeof(g->leader), "%s", joined->id);
 	g->generation++;
 	g->state = KG_AWAIT_SYNC;
-	g->deadline = now_mono_ms() + kg_rebalance_ms(g);
+	g->sync_deadline = now_mono_ms() + kg_rebalance_ms(g);
 	mq_log(MQ_INFO, "Kafka group %s: generation %d, protocol %s, leader %s, %d members",
 	       g->name, (int)g->generation, g->proto, g->leader, g->nmembers);
 	for (struct kmember *m = g->members; m; m = m->next) {
@@ -529,6 +539,7 @@ static void join_complete(struct kgroup *g)
 		m->asg = NULL;
 		m->asg_len = 0;
 		m->last_heard = now_mono_ms();
+		m->pending_sync = true; /* Kafka's addPendingSyncMember */
 		join_answer(g, m, PROTO_ERR_NONE);
 	}
 }
@@ -551,8 +562,13 @@ static void kg_prepare(struct group_serve *gs, struct kgroup *g, const char *why
 			kg_empty(g);
 		return;
 	}
-	for (struct kmember *m = g->members; m; m = m->next)
+	/* Kafka's removeSyncExpiration: the generation's SyncGroups are no
+	 * longer awaited. */
+	g->sync_deadline = 0;
+	for (struct kmember *m = g->members; m; m = m->next) {
+		m->pending_sync = false;
 		sync_answer(g, m, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	}
 	if (g->state != KG_PREPARING) {
 		mq_log(MQ_INFO, "Kafka group %s: %s: %s -> %s", g->name, why,
 		       kg_state_names[g->state], kg_state_names[KG_PREPARING]);
@@ -956,6 +972,19 @@ static struct kmember *kg_instance(struct kgroup *g, struct kstr id)
 	return NULL;
 }
 
+/* Kafka's validateCurrentMember: with a group.instance.id, the member
+ * that holds it must be mem (another: FENCED_INSTANCE_ID; none:
+ * UNKNOWN_MEMBER_ID, even if mem is a member); without one, mem must be
+ * a member. NONE or the error; the instance's member into *owner. */
+static int16_t current_member_error(struct kgroup *g, struct kmember *mem, struct kstr instance,
+				    struct kmember **owner)
+{
+	*owner = kg_instance(g, instance);
+	if (instance.len > 0 && *owner != mem)
+		return *owner ? PROTO_ERR_FENCED_INSTANCE_ID : PROTO_ERR_UNKNOWN_MEMBER_ID;
+	return mem ? PROTO_ERR_NONE : PROTO_ERR_UNKNOWN_MEMBER_ID;
+}
+
 static int join_error(struct net_req *req, int16_t err, struct kstr member)
 {
 	const struct proto_req *pr = net_req_msg(req);
@@ -1214,30 +1243,41 @@ static int join_handler(void *arg, struct net_req *req)
 			       "JoinGroup from %s for group %s refused: consume files are its "
 			       "members, and only a consumer (protocol type consumer) joins them",
 			       net_req_peer(req), name);
-	} else if (m->member_id.len > 0 && owner && owner != mem) {
-		/* Kafka's isStaticMemberFenced: a member id of the instance
-		 * that another member holds now (this client was replaced).
-		 * UNKNOWN_MEMBER_ID would send it back without a member id,
-		 * to replace the new one in turn, and the two would take the
-		 * instance's partitions from each other forever. */
-		err = PROTO_ERR_FENCED_INSTANCE_ID;
-		mq_log_limited(MQ_INFO,
-			       "JoinGroup from %s for group %s: member %.*s of group.instance.id "
-			       "%.*s, which member %s is now (FENCED_INSTANCE_ID)",
-			       net_req_peer(req), name, (int)m->member_id.len, m->member_id.ptr,
-			       (int)m->group_instance_id.len, m->group_instance_id.ptr, owner->id);
-	} else if (m->member_id.len > 0 && !mem) {
+	} else if (m->member_id.len > 0 && !g) {
+		/* Kafka's getOrMaybeCreateGroup: a member id makes no group. */
 		err = PROTO_ERR_UNKNOWN_MEMBER_ID;
 		mq_log_limited(MQ_INFO, "JoinGroup from %s for group %s: unknown member %.*s",
 			       net_req_peer(req), name, (int)m->member_id.len, m->member_id.ptr);
-	} else if (g && g->nmembers > (mem ? 1 : 0) &&
-		   (!kg_kstr_is(m->protocol_type, g->ptype) || !protos_compatible(g, mem, m))) {
+	} else if (g && g->nmembers > 0 &&
+		   (!kg_kstr_is(m->protocol_type, g->ptype) || !protos_compatible(g, m))) {
+		/* Kafka's supportsProtocols, before the member is looked
+		 * at: the protocol type, and a protocol every member offers
+		 * now, the joining one's present protocols counted too (a
+		 * group's only member cannot change its protocol type or
+		 * drop every protocol it offered). */
 		err = PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL;
 		mq_log_limited(MQ_WARN,
 			       "JoinGroup from %s for group %s refused: protocol type %.*s or its "
 			       "protocols do not match the members' (%s)",
 			       net_req_peer(req), name, (int)m->protocol_type.len,
 			       m->protocol_type.ptr, g->ptype);
+	} else if (m->member_id.len > 0 &&
+		   (err = current_member_error(g, mem, m->group_instance_id, &owner))) {
+		/* Kafka's isStaticMemberFenced (FENCED_INSTANCE_ID): a
+		 * member id of the instance that another member holds now
+		 * (this client was replaced). UNKNOWN_MEMBER_ID would send it
+		 * back without a member id, to replace the new one in turn,
+		 * and the two would take the instance's partitions from each
+		 * other forever. */
+		mq_log_limited(MQ_INFO,
+			       "JoinGroup from %s for group %s: member %.*s (group.instance.id "
+			       "%.*s): %s",
+			       net_req_peer(req), name, (int)m->member_id.len, m->member_id.ptr,
+			       m->group_instance_id.len > 0 ? (int)m->group_instance_id.len : 1,
+			       m->group_instance_id.len > 0 ? m->group_instance_id.ptr : "-",
+			       err == PROTO_ERR_FENCED_INSTANCE_ID
+				       ? "another member holds the instance"
+				       : "unknown member");
 	} else if (!mem && ((g && g->nmembers >= KG_MAX_MEMBERS) || gs->members >= KG_MAX_ALL)) {
 		err = PROTO_ERR_GROUP_MAX_SIZE_REACHED;
 		mq_log_limited(MQ_WARN,
@@ -1305,10 +1345,9 @@ static int join_handler(void *arg, struct net_req *req)
 		 * changes the members' metadata do not show). A rebalance
 		 * here would send every member back to JoinGroup, and a
 		 * client that retries its JoinGroup keep the group from
-		 * settling. */
-		mem->session_ms = m->session_timeout_ms;
-		mem->rebalance_ms = rebalance_ms;
-		mem->last_heard = now_mono_ms();
+		 * settling. As Kafka's, this answer neither takes the
+		 * request's timeouts nor starts the member's session again:
+		 * its heartbeats and SyncGroup do. */
 		if (mem->join)
 			join_answer(g, mem, PROTO_ERR_REBALANCE_IN_PROGRESS);
 		mem->join = req;
@@ -1357,24 +1396,28 @@ static int sync_error(struct net_req *req, int16_t err)
  * member's group.instance.id is not another member's (that member
  * replaced this one: FENCED_INSTANCE_ID, so that two clients of one
  * instance id do not take the partitions from each other in turn), the
- * member is known and of this generation. Needs gs->mu. */
+ * member is known and of this generation. It does not start the
+ * member's session again: each request does that only where Kafka's
+ * completes the member's heartbeat (a request refused here does not).
+ * Needs gs->mu. */
 int16_t kg_member_check(struct kgroup *g, struct kmember *mem, struct kstr instance,
 			int32_t generation, const char *api, const char *peer, const char *name)
 {
-	struct kmember *owner = kg_instance(g, instance);
+	struct kmember *owner;
+	int16_t err = current_member_error(g, mem, instance, &owner);
 
-	if (owner && owner != mem) {
+	if (err == PROTO_ERR_FENCED_INSTANCE_ID) {
 		mq_log_limited(MQ_INFO,
 			       "%s from %s for group %s: group.instance.id %s is member %s now "
 			       "(FENCED_INSTANCE_ID)",
 			       api, peer, name, owner->instance_id, owner->id);
-		return PROTO_ERR_FENCED_INSTANCE_ID;
+		return err;
 	}
-	if (!mem) {
-		mq_log_limited(MQ_INFO, "%s from %s for group %s: unknown member", api, peer, name);
-		return PROTO_ERR_UNKNOWN_MEMBER_ID;
+	if (err) {
+		mq_log_limited(MQ_INFO, "%s from %s for group %s: unknown member%s", api, peer,
+			       name, mem ? " of that group.instance.id" : "");
+		return err;
 	}
-	mem->last_heard = now_mono_ms();
 	if (generation != g->generation) {
 		mq_log_limited(MQ_INFO,
 			       "%s from %s for group %s: generation %d, the group is at %d", api,
@@ -1519,6 +1562,9 @@ static int sync_handler(void *arg, struct net_req *req)
 		pthread_mutex_unlock(&gs->mu);
 		return sync_error(req, err);
 	}
+	/* Kafka's removePendingSyncMember (CompletingRebalance or Stable):
+	 * the member synced this generation, kg_sync_expire keeps it. */
+	mem->pending_sync = false;
 	if (g->state == KG_STABLE) {
 		mem->sync = req;
 		sync_answer(g, mem, PROTO_ERR_NONE);
@@ -1573,6 +1619,11 @@ static int heartbeat_handler(void *arg, struct net_req *req)
 		 * and restart the rebalance it is completing. */
 		if (!r.error_code && g->state == KG_PREPARING)
 			r.error_code = PROTO_ERR_REBALANCE_IN_PROGRESS;
+		/* Kafka's handleHeartbeat completes the member's heartbeat
+		 * only past these checks: a member that heartbeats an old
+		 * generation (it never rejoined) still expires. */
+		if (!r.error_code || r.error_code == PROTO_ERR_REBALANCE_IN_PROGRESS)
+			kg_member(g, m->member_id)->last_heard = now_mono_ms();
 		pthread_mutex_unlock(&gs->mu);
 	}
 	pos = net_req_begin(req);
@@ -1616,6 +1667,7 @@ static int leave_handler(void *arg, struct net_req *req)
 			struct kstr id = m->members[i].member_id;
 			struct kmember *owner = kg_instance(g, m->members[i].group_instance_id);
 			struct kmember *mem = id.len > 0 ? kg_member(g, id) : owner;
+			int16_t err = mem ? PROTO_ERR_NONE : PROTO_ERR_UNKNOWN_MEMBER_ID;
 
 			r.members[i].member_id = m->members[i].member_id;
 			r.members[i].group_instance_id = m->members[i].group_instance_id;
@@ -1628,8 +1680,12 @@ static int leave_handler(void *arg, struct net_req *req)
 			 * need not wait its session timeout); a member id
 			 * with an instance id another member holds now is a
 			 * replaced client: FENCED_INSTANCE_ID, nothing
-			 * removed. */
-			if (id.len > 0 && owner && owner != mem) {
+			 * removed; one with an instance id no member holds,
+			 * UNKNOWN_MEMBER_ID (validateCurrentMember). */
+			if (id.len > 0)
+				err = current_member_error(g, mem, m->members[i].group_instance_id,
+							   &owner);
+			if (err == PROTO_ERR_FENCED_INSTANCE_ID) {
 				r.members[i].error_code = PROTO_ERR_FENCED_INSTANCE_ID;
 				mq_log_limited(MQ_INFO,
 					       "LeaveGroup from %s for group %s: member %.*s of "
@@ -1639,7 +1695,7 @@ static int leave_handler(void *arg, struct net_req *req)
 					       owner->instance_id, owner->id);
 				continue;
 			}
-			if (!mem) {
+			if (err) {
 				r.members[i].error_code = PROTO_ERR_UNKNOWN_MEMBER_ID;
 				struct kstr inst = m->members[i].group_instance_id;
 
@@ -1673,6 +1729,29 @@ static int leave_handler(void *arg, struct net_req *req)
 
 /* ---- the timer: sessions and rebalance timeouts ---- */
 
+/* Kafka's onExpirePendingSync (KAFKA-13200's DelayedSync): the
+ * rebalance timeout after JoinGroup completed, the members that sent no
+ * SyncGroup of the generation since are removed and the group
+ * rebalances, whether the leader's SyncGroup made it Stable or not:
+ * their heartbeats keep their sessions, but they never learned their
+ * assignment, so their partitions would go unread. Needs gs->mu. */
+static void kg_sync_expire(struct group_serve *gs, struct kgroup *g)
+{
+	bool gone = false;
+
+	g->sync_deadline = 0;
+	for (struct kmember *m = g->members, *nx; m; m = nx) {
+		nx = m->next;
+		if (m->pending_sync) {
+			kg_remove(g, m, PROTO_ERR_UNKNOWN_MEMBER_ID,
+				  "did not sync within the rebalance timeout");
+			gone = true;
+		}
+	}
+	if (gone)
+		kg_prepare(gs, g, "members did not sync");
+}
+
 /* One pass over every group; returns the ms until the next deadline.
  * Needs gs->mu. */
 static int64_t timer_pass(struct group_serve *gs)
@@ -1699,23 +1778,22 @@ static int64_t timer_pass(struct group_serve *gs)
 		}
 		if (gone)
 			kg_prepare(gs, g, "a member's session expired");
-		if ((g->state == KG_PREPARING || g->state == KG_AWAIT_SYNC) && !g->storing) {
-			if (now >= g->deadline) {
-				if (g->state == KG_PREPARING) {
-					join_complete(g);
-				} else {
-					for (struct kmember *m = g->members, *nx; m; m = nx) {
-						nx = m->next;
-						if (!m->sync)
-							kg_remove(g, m, PROTO_ERR_UNKNOWN_MEMBER_ID,
-								  "did not sync within the "
-								  "rebalance timeout");
-					}
-					kg_prepare(gs, g, "members did not sync");
-				}
-			} else if (g->deadline - now < next) {
+		if (g->state == KG_PREPARING && !g->storing) {
+			if (now >= g->deadline)
+				join_complete(g);
+			else if (g->deadline - now < next)
 				next = g->deadline - now;
-			}
+		}
+		/* The generation's SyncGroups, awaited in CompletingRebalance
+		 * and in Stable alike (the leader's made it Stable, a
+		 * follower's may still be missing); the append of the
+		 * leader's record finishes first. */
+		if (g->sync_deadline && (g->state == KG_AWAIT_SYNC || g->state == KG_STABLE) &&
+		    !g->storing) {
+			if (now >= g->sync_deadline)
+				kg_sync_expire(gs, g);
+			else if (g->sync_deadline - now < next)
+				next = g->sync_deadline - now;
 		}
 		pp = &g->next;
 	}

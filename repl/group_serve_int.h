@@ -51,6 +51,9 @@ struct kmember {
 	struct kproto *protos;
 	struct net_req *join; /* parked JoinGroup */
 	struct net_req *sync; /* parked SyncGroup */
+	/* Kafka's pendingSyncMembers: got this generation's JoinGroup
+	 * answer and has sent no SyncGroup since (kg_sync_expire). */
+	bool pending_sync;
 	uint8_t *asg;
 	int32_t asg_len;
 	struct kmember *next;
@@ -67,7 +70,11 @@ struct kgroup {
 	struct kmember *members; /* join order */
 	int nmembers;
 	int64_t meta_bytes; /* members' protocol metadata */
-	int64_t deadline;   /* of the rebalance (Preparing, AwaitSync) */
+	int64_t deadline;   /* of the rebalance (PreparingRebalance) */
+	/* Kafka's DelayedSync: monotonic ms by which every member of this
+	 * generation must have sent its SyncGroup (set when JoinGroup
+	 * completes, the group's rebalance timeout on; 0: none due). */
+	int64_t sync_deadline;
 	/* Wall ms (engine_now_ms) when it last became Empty, kept in its
 	 * Empty record (current_state_timestamp) and loaded from it; 0: not
 	 * known (it never was Empty here, or an old record): its offsets

@@ -7,7 +7,8 @@
  * the follower answered once the leader acts); the errors of bad input
  * (unknown member, wrong generation, session timeout out of range, another
  * protocol type, metadata past the coordinator's bounds); session and
- * rebalance timeouts expiring members;
+ * rebalance timeouts expiring members, a follower that never syncs, and
+ * which requests start a session again;
  * OffsetCommit/OffsetFetch writing and reading the same committed offsets
  * as the mount's groups (group_offset), with Kafka's per-partition errors,
  * and the -2 and -1 kafkajs's resetOffsets commits;
@@ -1145,6 +1146,199 @@ static int64_t fetch_md(struct brokerfx *f, int16_t v, const char *group, int32_
 	proto_offset_fetch_resp_free(&r);
 	net_resp_free(&raw);
 	return off;
+}
+
+/* Kafka's pending sync members (KAFKA-13200's DelayedSync): a follower
+ * that got its JoinGroup answer but sends no SyncGroup within the
+ * rebalance timeout is removed, and the group rebalances, even though
+ * the leader's SyncGroup made the group Stable and the follower's
+ * heartbeats keep its session (30 s, past the poll's deadline). */
+static void test_pending_sync(void **state)
+{
+	struct brokerfx *f = *state;
+	struct net_client *c2 = brokerfx_connect(f);
+	struct join_args a = {
+		.c = f->c, .v = 5, .group = "ps", .session_ms = 30000, .rebalance_ms = 2000
+	};
+	struct join_args b = {
+		.c = c2, .v = 5, .group = "ps", .session_ms = 30000, .rebalance_ms = 2000
+	};
+	struct sync_args sa = { .c = f->c, .v = 3, .group = "ps" };
+	pthread_t th;
+
+	join_call(&a);
+	sa.member = a.out.member;
+	sa.generation = a.out.generation;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	assert_int_equal(pthread_create(&th, NULL, join_thread, &b), 0);
+	heartbeat_until(f->c, "ps", a.out.member, 1, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	a.member = a.out.member;
+	join_call(&a);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(b.out.error, PROTO_ERR_NONE);
+	assert_int_equal(a.out.generation, 2);
+	sa.generation = 2;
+	sa.n = 2;
+	sa.ids[0] = a.out.member;
+	sa.asg[0] = "p0";
+	sa.ids[1] = b.out.member;
+	sa.asg[1] = "p1";
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	/* Stable; B heartbeats (NONE) but never syncs. */
+	heartbeat_until(c2, "ps", b.out.member, 2, PROTO_ERR_UNKNOWN_MEMBER_ID);
+	heartbeat_until(f->c, "ps", a.out.member, 2, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	join_call(&a);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	assert_int_equal(a.out.generation, 3);
+	assert_int_equal(a.out.n_members, 1);
+	/* Alone and synced: nothing is pending, A stays past the rebalance
+	 * timeout (its heartbeats keep it). */
+	sa.generation = 3;
+	sa.n = 1;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	{
+		int64_t t0 = now_mono_ms();
+
+		while (now_mono_ms() < t0 + 2500 && !usleep(10000))
+			assert_int_equal(heartbeat(f->c, 3, "ps", a.out.member, 3), PROTO_ERR_NONE);
+	}
+	net_client_close(c2);
+}
+
+/* Only what Kafka's coordinator takes as a heartbeat starts a member's
+ * session again: a Heartbeat or OffsetCommit of another generation does
+ * not (completeAndScheduleNextHeartbeatExpiration runs past the
+ * generation check), nor a follower's JoinGroup answered at once in a
+ * Stable group; such a member still expires after its session
+ * timeout. */
+static void test_session_not_renewed(void **state)
+{
+	struct brokerfx *f = *state;
+	struct net_client *c2 = brokerfx_connect(f);
+	struct join_args a = {
+		.c = f->c, .v = 5, .group = "hb", .session_ms = 1000, .rebalance_ms = 2000
+	};
+	struct join_args b = {
+		.c = c2, .v = 5, .group = "hb", .session_ms = 1000, .rebalance_ms = 2000
+	};
+	struct sync_args sa = { .c = f->c, .v = 3, .group = "hb" };
+	struct sync_args sb = { .c = c2, .v = 3, .group = "hb" };
+	const struct commit_part part = { "t", 0, 5 };
+	int64_t end;
+	int16_t err;
+	pthread_t th;
+
+	join_call(&a);
+	sa.member = a.out.member;
+	sa.generation = a.out.generation;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	heartbeat_until(f->c, "hb", a.out.member, a.out.generation + 1,
+			PROTO_ERR_UNKNOWN_MEMBER_ID);
+
+	a.member = NULL;
+	join_call(&a);
+	sa.member = a.out.member;
+	sa.generation = a.out.generation;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	end = now_mono_ms() + DEADLINE_MS;
+	do {
+		commit(f, 2, "hb", a.out.generation + 1, a.out.member, &part, 1, &err);
+	} while (err == PROTO_ERR_ILLEGAL_GENERATION && now_mono_ms() < end && !usleep(10000));
+	assert_int_equal(err, PROTO_ERR_UNKNOWN_MEMBER_ID);
+
+	/* A (10 s) leads, B (1 s) follows; both synced, Stable. */
+	a.member = NULL;
+	a.session_ms = 10000;
+	join_call(&a);
+	sa.member = a.out.member;
+	sa.generation = a.out.generation;
+	sync_call(&sa);
+	assert_int_equal(pthread_create(&th, NULL, join_thread, &b), 0);
+	heartbeat_until(f->c, "hb", a.out.member, a.out.generation,
+			PROTO_ERR_REBALANCE_IN_PROGRESS);
+	a.member = a.out.member;
+	join_call(&a);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	sa.generation = a.out.generation;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	sb.member = b.out.member;
+	sb.generation = b.out.generation;
+	sync_call(&sb);
+	assert_int_equal(sb.error, PROTO_ERR_NONE);
+	/* B only rejoins (same protocols: answered at once) while A
+	 * heartbeats: B's session ends all the same. */
+	b.member = b.out.member;
+	end = now_mono_ms() + DEADLINE_MS;
+	do {
+		join_call(&b);
+		assert_int_not_equal(heartbeat(f->c, 3, "hb", a.out.member, a.out.generation),
+				     PROTO_ERR_UNKNOWN_MEMBER_ID);
+	} while (b.out.error == PROTO_ERR_NONE && now_mono_ms() < end && !usleep(10000));
+	assert_int_equal(b.out.error, PROTO_ERR_UNKNOWN_MEMBER_ID);
+	net_client_close(c2);
+}
+
+/* JoinGroup's checks in Kafka's order: the protocols before the member
+ * (an unknown member id with another protocol type is
+ * INCONSISTENT_GROUP_PROTOCOL), counting the joining member's present
+ * protocols (a group's only member cannot switch its protocol type or
+ * to protocols it did not offer); a member id for a group that does not
+ * exist is UNKNOWN_MEMBER_ID. And validateCurrentMember: a request with
+ * a group.instance.id no member holds is UNKNOWN_MEMBER_ID, whatever its
+ * member id (the member stays). */
+static void test_join_checks(void **state)
+{
+	struct brokerfx *f = *state;
+	struct join_args a = {
+		.c = f->c, .v = 5, .group = "pc", .session_ms = 10000, .rebalance_ms = 10000
+	};
+	struct join_args x;
+	struct sync_args sa = { .c = f->c, .v = 3, .group = "pc" };
+
+	join_call(&a);
+	sa.member = a.out.member;
+	sa.generation = a.out.generation;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	x = a;
+	x.member = a.out.member;
+	x.ptype = "other";
+	join_call(&x);
+	assert_int_equal(x.out.error, PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL);
+	x.ptype = NULL;
+	x.protos[0] = "sticky";
+	join_call(&x);
+	assert_int_equal(x.out.error, PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL);
+	x = a;
+	x.member = "nobody";
+	x.ptype = "other";
+	join_call(&x);
+	assert_int_equal(x.out.error, PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL);
+	x.ptype = NULL;
+	join_call(&x);
+	assert_int_equal(x.out.error, PROTO_ERR_UNKNOWN_MEMBER_ID);
+	x.group = "nogroup";
+	join_call(&x);
+	assert_int_equal(x.out.error, PROTO_ERR_UNKNOWN_MEMBER_ID);
+	/* None of those rebalanced the group. */
+	assert_int_equal(heartbeat(f->c, 3, "pc", a.out.member, a.out.generation), PROTO_ERR_NONE);
+
+	assert_int_equal(heartbeat_static(f->c, 3, "pc", a.out.member, "ghost", a.out.generation),
+			 PROTO_ERR_UNKNOWN_MEMBER_ID);
+	assert_int_equal(leave_static(f->c, 3, "pc", a.out.member, "ghost"),
+			 PROTO_ERR_UNKNOWN_MEMBER_ID);
+	x = a;
+	x.member = a.out.member;
+	x.instance = "ghost";
+	join_call(&x);
+	assert_int_equal(x.out.error, PROTO_ERR_UNKNOWN_MEMBER_ID);
+	assert_int_equal(heartbeat(f->c, 3, "pc", a.out.member, a.out.generation), PROTO_ERR_NONE);
 }
 
 static void test_offsets(void **state)
@@ -3120,6 +3314,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_protocol_choice, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_static_member_slow, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_timeouts, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_pending_sync, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_session_not_renewed, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_join_checks, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_offsets, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_static_member_replaced, setup,
