@@ -1284,6 +1284,72 @@ static void test_session_not_renewed(void **state)
 	net_client_close(c2);
 }
 
+/* The member id of group name, under gs->mu: its parked SyncGroup (whether
+ * there is one) and, with old > 0, its session set as last heard that
+ * long ago. -1: no such member. */
+static int member_sync_parked(struct group_serve *gs, const char *name, const char *id, int64_t old,
+			      int64_t *heard)
+{
+	struct kmember *m;
+	int parked = -1;
+
+	pthread_mutex_lock(&gs->mu);
+	m = kg_member(kg_find(gs, name), kstr_of(id));
+	if (m) {
+		parked = m->sync != NULL;
+		if (old > 0)
+			m->last_heard = now_mono_ms() - old;
+		*heard = m->last_heard;
+	}
+	pthread_mutex_unlock(&gs->mu);
+	return parked;
+}
+
+/* A follower's SyncGroup answered once the leader's comes starts its
+ * session again, as Kafka's propagateAssignment completes its heartbeat:
+ * however long it waited parked, it is not dropped at once. */
+static void test_sync_answer_renews(void **state)
+{
+	struct brokerfx *f = *state;
+	struct group_serve *gs = f->b->gc->kafka_arg;
+	struct net_client *c2 = brokerfx_connect(f);
+	struct join_args a = {
+		.c = f->c, .v = 5, .group = "sr", .session_ms = 10000, .rebalance_ms = 10000
+	};
+	struct join_args b = a;
+	struct sync_args sa = { .c = f->c, .v = 3, .group = "sr" };
+	struct sync_args sb = { .c = c2, .v = 3, .group = "sr" };
+	int64_t heard = 0, t0, end;
+	pthread_t th;
+
+	b.c = c2;
+	join_call(&a);
+	sa.member = a.out.member;
+	sa.generation = a.out.generation;
+	sync_call(&sa);
+	assert_int_equal(pthread_create(&th, NULL, join_thread, &b), 0);
+	heartbeat_until(f->c, "sr", a.out.member, 1, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	a.member = a.out.member;
+	join_call(&a);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	sb.member = b.out.member;
+	sb.generation = b.out.generation;
+	assert_int_equal(pthread_create(&th, NULL, sync_thread, &sb), 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (member_sync_parked(gs, "sr", b.out.member, 0, &heard) != 1 && now_mono_ms() < end)
+		usleep(10000);
+	/* Parked past its session (the timer leaves a parked member). */
+	assert_int_equal(member_sync_parked(gs, "sr", b.out.member, 60000, &heard), 1);
+	t0 = now_mono_ms();
+	sa.generation = a.out.generation;
+	sync_call(&sa);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(sb.error, PROTO_ERR_NONE);
+	assert_int_equal(member_sync_parked(gs, "sr", b.out.member, 0, &heard), 0);
+	assert_true(heard >= t0);
+	net_client_close(c2);
+}
+
 /* JoinGroup's checks in Kafka's order: the protocols before the member
  * (an unknown member id with another protocol type is
  * INCONSISTENT_GROUP_PROTOCOL), counting the joining member's present
@@ -3317,6 +3383,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pending_sync, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_session_not_renewed, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_join_checks, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_sync_answer_renews, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_offsets, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_static_member_replaced, setup,
