@@ -1148,6 +1148,31 @@ static int64_t fetch_md(struct brokerfx *f, int16_t v, const char *group, int32_
 	return off;
 }
 
+/* A (a's member id, NULL: new) joins a->group alone and syncs, then B
+ * joins: both are answered in A's next generation, A leading; sa is
+ * A's SyncGroup (its member and generation set here). */
+static void join_pair(struct join_args *a, struct join_args *b, struct sync_args *sa)
+{
+	pthread_t th;
+
+	join_call(a);
+	assert_int_equal(a->out.error, PROTO_ERR_NONE);
+	sa->member = a->out.member;
+	sa->generation = a->out.generation;
+	sync_call(sa);
+	assert_int_equal(sa->error, PROTO_ERR_NONE);
+	assert_int_equal(pthread_create(&th, NULL, join_thread, b), 0);
+	heartbeat_until(a->c, a->group, a->out.member, a->out.generation,
+			PROTO_ERR_REBALANCE_IN_PROGRESS);
+	a->member = a->out.member;
+	join_call(a);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(a->out.error, PROTO_ERR_NONE);
+	assert_int_equal(b->out.error, PROTO_ERR_NONE);
+	assert_string_equal(a->out.leader, a->out.member);
+	sa->generation = a->out.generation;
+}
+
 /* Kafka's pending sync members (KAFKA-13200's DelayedSync): a follower
  * that got its JoinGroup answer but sends no SyncGroup within the
  * rebalance timeout is removed, and the group rebalances, even though
@@ -1164,21 +1189,9 @@ static void test_pending_sync(void **state)
 		.c = c2, .v = 5, .group = "ps", .session_ms = 30000, .rebalance_ms = 2000
 	};
 	struct sync_args sa = { .c = f->c, .v = 3, .group = "ps" };
-	pthread_t th;
 
-	join_call(&a);
-	sa.member = a.out.member;
-	sa.generation = a.out.generation;
-	sync_call(&sa);
-	assert_int_equal(sa.error, PROTO_ERR_NONE);
-	assert_int_equal(pthread_create(&th, NULL, join_thread, &b), 0);
-	heartbeat_until(f->c, "ps", a.out.member, 1, PROTO_ERR_REBALANCE_IN_PROGRESS);
-	a.member = a.out.member;
-	join_call(&a);
-	assert_int_equal(pthread_join(th, NULL), 0);
-	assert_int_equal(b.out.error, PROTO_ERR_NONE);
+	join_pair(&a, &b, &sa);
 	assert_int_equal(a.out.generation, 2);
-	sa.generation = 2;
 	sa.n = 2;
 	sa.ids[0] = a.out.member;
 	sa.asg[0] = "p0";
@@ -1229,7 +1242,6 @@ static void test_session_not_renewed(void **state)
 	const struct commit_part part = { "t", 0, 5 };
 	int64_t end;
 	int16_t err;
-	pthread_t th;
 
 	join_call(&a);
 	sa.member = a.out.member;
@@ -1254,17 +1266,7 @@ static void test_session_not_renewed(void **state)
 	/* A (10 s) leads, B (1 s) follows; both synced, Stable. */
 	a.member = NULL;
 	a.session_ms = 10000;
-	join_call(&a);
-	sa.member = a.out.member;
-	sa.generation = a.out.generation;
-	sync_call(&sa);
-	assert_int_equal(pthread_create(&th, NULL, join_thread, &b), 0);
-	heartbeat_until(f->c, "hb", a.out.member, a.out.generation,
-			PROTO_ERR_REBALANCE_IN_PROGRESS);
-	a.member = a.out.member;
-	join_call(&a);
-	assert_int_equal(pthread_join(th, NULL), 0);
-	sa.generation = a.out.generation;
+	join_pair(&a, &b, &sa);
 	sync_call(&sa);
 	assert_int_equal(sa.error, PROTO_ERR_NONE);
 	sb.member = b.out.member;
@@ -1323,15 +1325,7 @@ static void test_sync_answer_renews(void **state)
 	pthread_t th;
 
 	b.c = c2;
-	join_call(&a);
-	sa.member = a.out.member;
-	sa.generation = a.out.generation;
-	sync_call(&sa);
-	assert_int_equal(pthread_create(&th, NULL, join_thread, &b), 0);
-	heartbeat_until(f->c, "sr", a.out.member, 1, PROTO_ERR_REBALANCE_IN_PROGRESS);
-	a.member = a.out.member;
-	join_call(&a);
-	assert_int_equal(pthread_join(th, NULL), 0);
+	join_pair(&a, &b, &sa);
 	sb.member = b.out.member;
 	sb.generation = b.out.generation;
 	assert_int_equal(pthread_create(&th, NULL, sync_thread, &sb), 0);
@@ -1341,7 +1335,6 @@ static void test_sync_answer_renews(void **state)
 	/* Parked past its session (the timer leaves a parked member). */
 	assert_int_equal(member_sync_parked(gs, "sr", b.out.member, 60000, &heard), 1);
 	t0 = now_mono_ms();
-	sa.generation = a.out.generation;
 	sync_call(&sa);
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_int_equal(sb.error, PROTO_ERR_NONE);
