@@ -36,6 +36,7 @@ struct broker_config {
 	 * timeouts a Kafka consumer group member may ask for. */
 	int32_t group_min_session_ms;
 	int32_t group_max_session_ms;
+	int32_t group_max_size; /* group.max.size: members of one Kafka group */
 	/* offsets.retention.check.interval.ms (600000): how often the group
 	 * coordinator expires committed offsets (offsets.retention.minutes)
 	 * and removes its Empty Kafka groups without committed offsets

@@ -67,7 +67,8 @@
  * 1-249, not starting with . or __); INVALID_SESSION_TIMEOUT outside
  * group.min/max.session.timeout.ms; UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
  * REBALANCE_IN_PROGRESS, INCONSISTENT_GROUP_PROTOCOL, GROUP_MAX_SIZE_REACHED
- * (a group over KG_MAX_MEMBERS members or KG_GROUP_BYTES of their protocol
+ * (a group over group.max.size members, at most KG_MAX_MEMBERS, as
+ * Kafka's acceptJoiningMember counts them; KG_GROUP_BYTES of their protocol
  * metadata or of its leader's assignments; all groups over KG_MAX_ALL
  * members or KG_ALL_BYTES of both: what the coordinator holds is bounded
  * whatever clients send). Each refusal is one log line.
@@ -972,6 +973,27 @@ static struct kmember *kg_instance(struct kgroup *g, struct kstr id)
 	return NULL;
 }
 
+/* Kafka's acceptJoiningMember under group.max.size max: any member
+ * while the group is Empty; while it rebalances (PreparingRebalance), a
+ * member whose JoinGroup waits already, or any while fewer than max
+ * have rejoined (so a member that comes back after max others is not
+ * taken back); else (CompletingRebalance, Stable) a member, or a new one
+ * while the group has fewer than max. */
+static bool kg_accepts(const struct kgroup *g, const struct kmember *mem, int32_t max)
+{
+	int joined = 0;
+
+	if (!g || g->state == KG_EMPTY)
+		return true;
+	if (g->state != KG_PREPARING)
+		return mem || g->nmembers < max;
+	if (mem && mem->join)
+		return true;
+	for (const struct kmember *m = g->members; m; m = m->next)
+		joined += m->join != NULL;
+	return joined < max;
+}
+
 /* Kafka's validateCurrentMember: with a group.instance.id, the member
  * that holds it must be mem (another: FENCED_INSTANCE_ID; none:
  * UNKNOWN_MEMBER_ID, even if mem is a member); without one, mem must be
@@ -1248,6 +1270,19 @@ static int join_handler(void *arg, struct net_req *req)
 		err = PROTO_ERR_UNKNOWN_MEMBER_ID;
 		mq_log_limited(MQ_INFO, "JoinGroup from %s for group %s: unknown member %.*s",
 			       net_req_peer(req), name, (int)m->member_id.len, m->member_id.ptr);
+	} else if (!kg_accepts(g, mem, cfg->group_max_size)) {
+		err = PROTO_ERR_GROUP_MAX_SIZE_REACHED;
+		mq_log_limited(MQ_WARN,
+			       "JoinGroup from %s for group %s: %d members (%s) already, "
+			       "group.max.size %d%s",
+			       net_req_peer(req), name, g->nmembers,
+			       g->state == KG_PREPARING ? "rejoined" : "in all",
+			       (int)cfg->group_max_size, mem ? ": the member is removed" : "");
+		/* Kafka removes a member it does not take back. */
+		if (mem) {
+			kg_remove(g, mem, err, "over group.max.size");
+			kg_prepare(gs, g, "a member over group.max.size was removed");
+		}
 	} else if (g && g->nmembers > 0 &&
 		   (!kg_kstr_is(m->protocol_type, g->ptype) || !protos_compatible(g, m))) {
 		/* Kafka's supportsProtocols, before the member is looked
@@ -1278,13 +1313,12 @@ static int join_handler(void *arg, struct net_req *req)
 			       err == PROTO_ERR_FENCED_INSTANCE_ID
 				       ? "another member holds the instance"
 				       : "unknown member");
-	} else if (!mem && ((g && g->nmembers >= KG_MAX_MEMBERS) || gs->members >= KG_MAX_ALL)) {
+	} else if (!mem && gs->members >= KG_MAX_ALL) {
 		err = PROTO_ERR_GROUP_MAX_SIZE_REACHED;
 		mq_log_limited(MQ_WARN,
-			       "JoinGroup from %s for group %s: %d members already (%d of all "
-			       "groups; at most %d, %d)",
-			       net_req_peer(req), name, g ? g->nmembers : 0, gs->members,
-			       KG_MAX_MEMBERS, KG_MAX_ALL);
+			       "JoinGroup from %s for group %s: %d members of all groups "
+			       "already (at most %d)",
+			       net_req_peer(req), name, gs->members, KG_MAX_ALL);
 	} else {
 		int64_t old = mem ? protos_bytes(mem) : 0, add = req_protos_bytes(m) - old;
 
@@ -1300,7 +1334,10 @@ static int join_handler(void *arg, struct net_req *req)
 	}
 	if (err) {
 		pthread_mutex_unlock(&gs->mu);
-		return join_error(req, err, m->member_id);
+		/* GROUP_MAX_SIZE_REACHED: no member id, as Kafka answers. */
+		return join_error(req, err,
+				  err == PROTO_ERR_GROUP_MAX_SIZE_REACHED ? kstr_of("")
+									  : m->member_id);
 	}
 	if (!g) {
 		g = calloc(1, sizeof(*g));

@@ -2716,6 +2716,85 @@ static int setup_cleanup(void **state)
 	return 0;
 }
 
+static bool has_prefix_suffix(const char *s, const char *pre, const char *suf)
+{
+	size_t n = strlen(s), k = strlen(suf);
+
+	return !strncmp(s, pre, strlen(pre)) && n >= k && !strcmp(s + n - k, suf);
+}
+
+static int setup_max_size(void **state)
+{
+	struct brokerfx *f;
+
+	brokerfx_setup(state, "gserve",
+		       "num.partitions=2\ngroup.min.session.timeout.ms=100\ngroup.max.size=2\n");
+	f = *state;
+	assert_int_equal(broker_topic_create(f->b, "t", 0, 0, 0755, NULL), 0);
+	return 0;
+}
+
+/* group.max.size (2), as Kafka's acceptJoiningMember: a third member is
+ * refused GROUP_MAX_SIZE_REACHED (no member id) while the group is
+ * Stable; while it rebalances, the count is of members that rejoined,
+ * so a new member may take the place of one that has not rejoined yet,
+ * which is then refused and removed when it comes. */
+static void test_group_max_size(void **state)
+{
+	struct brokerfx *f = *state;
+	struct net_client *c1 = brokerfx_connect(f), *c2 = brokerfx_connect(f);
+	struct net_client *c3 = brokerfx_connect(f);
+	struct join_args a = {
+		.c = c1, .v = 5, .group = "mx", .session_ms = 30000, .rebalance_ms = 10000
+	};
+	struct join_args b = a, c = a;
+	struct sync_args sa = { .c = c1, .v = 3, .group = "mx" };
+	struct sync_args sb = { .c = c2, .v = 3, .group = "mx" };
+	char line[256];
+	int64_t end;
+	pthread_t ta, tc;
+
+	b.c = c2;
+	c.c = c3;
+	join_pair(&a, &b, &sa);
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	sb.member = b.out.member;
+	sb.generation = b.out.generation;
+	sync_call(&sb);
+	assert_int_equal(sb.error, PROTO_ERR_NONE);
+	join_call(&c);
+	assert_int_equal(c.out.error, PROTO_ERR_GROUP_MAX_SIZE_REACHED);
+	assert_string_equal(c.out.member, "");
+
+	/* The leader rejoins: PreparingRebalance, one member rejoined. */
+	assert_int_equal(pthread_create(&ta, NULL, join_thread, &a), 0);
+	heartbeat_until(c2, "mx", b.out.member, 2, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	assert_int_equal(pthread_create(&tc, NULL, join_thread, &c), 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	/* C waits too: three members, two rejoined. */
+	do
+		describe_line(f, "mx", line, sizeof(line));
+	while (!has_prefix_suffix(line, "PreparingRebalance ", " 3") && now_mono_ms() < end &&
+	       !usleep(10000));
+	assert_true(has_prefix_suffix(line, "PreparingRebalance ", " 3"));
+	b.member = b.out.member;
+	join_call(&b);
+	assert_int_equal(b.out.error, PROTO_ERR_GROUP_MAX_SIZE_REACHED);
+	assert_string_equal(b.out.member, "");
+	assert_int_equal(pthread_join(ta, NULL), 0);
+	assert_int_equal(pthread_join(tc, NULL), 0);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	assert_int_equal(c.out.error, PROTO_ERR_NONE);
+	assert_int_equal(a.out.generation, 3);
+	assert_int_equal(c.out.generation, 3);
+	assert_int_equal(a.out.n_members, 2);
+	assert_int_equal(heartbeat(c2, 3, "mx", b.member, 3), PROTO_ERR_UNKNOWN_MEMBER_ID);
+	net_client_close(c1);
+	net_client_close(c2);
+	net_client_close(c3);
+}
+
 /* Kafka's offsets cleanup (offsets.retention.check.interval.ms): an Empty
  * group without committed offsets is removed with its tombstone written,
  * so that no coordinator loads it again; an Empty group with offsets
@@ -3377,6 +3456,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_session_not_renewed, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_join_checks, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_sync_answer_renews, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_group_max_size, setup_max_size,
+						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_offsets, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_static_member_replaced, setup,
