@@ -444,6 +444,7 @@ static void kg_empty(struct kgroup *g)
 {
 	g->state = KG_EMPTY;
 	g->sync_deadline = 0;
+	g->initial_delay = false;
 	g->empty_since = engine_now_ms();
 	g->generation++;
 	g->proto[0] = '\0';
@@ -547,7 +548,8 @@ static void join_complete(struct kgroup *g)
 
 static void join_try_complete(struct kgroup *g)
 {
-	if (g->state != KG_PREPARING)
+	/* Kafka's InitialDelayedJoin never completes early. */
+	if (g->state != KG_PREPARING || g->initial_delay)
 		return;
 	for (struct kmember *m = g->members; m; m = m->next)
 		if (!m->join)
@@ -573,8 +575,16 @@ static void kg_prepare(struct group_serve *gs, struct kgroup *g, const char *why
 	if (g->state != KG_PREPARING) {
 		mq_log(MQ_INFO, "Kafka group %s: %s: %s -> %s", g->name, why,
 		       kg_state_names[g->state], kg_state_names[KG_PREPARING]);
+		int32_t delay = broker_cfg(gs->ka->b)->group_initial_delay_ms;
+
+		/* From Empty: Kafka's InitialDelayedJoin, so that the
+		 * members of a group that starts together join one
+		 * generation rather than one rebalance each. */
+		g->initial_delay = g->state == KG_EMPTY && delay > 0;
+		g->new_member_added = false;
+		g->initial_left = kg_rebalance_ms(g) > delay ? kg_rebalance_ms(g) - delay : 0;
 		g->state = KG_PREPARING;
-		g->deadline = now_mono_ms() + kg_rebalance_ms(g);
+		g->deadline = now_mono_ms() + (g->initial_delay ? delay : kg_rebalance_ms(g));
 		pthread_cond_signal(&gs->cv);
 	}
 	join_try_complete(g);
@@ -1370,6 +1380,9 @@ static int join_handler(void *arg, struct net_req *req)
 		gs->members++;
 		mq_log(MQ_INFO, "Kafka group %s: member %s joins from %s", name, mem->id,
 		       net_req_peer(req));
+		/* Kafka's newMemberAdded: the initial delay goes on. */
+		if (g->state == KG_PREPARING && g->generation == 0)
+			g->new_member_added = true;
 	} else if (member_protos_match(mem, m) &&
 		   (g->state == KG_AWAIT_SYNC ||
 		    (g->state == KG_STABLE && strcmp(g->leader, mem->id)))) {
@@ -1789,6 +1802,26 @@ static void kg_sync_expire(struct group_serve *gs, struct kgroup *g)
 		kg_prepare(gs, g, "members did not sync");
 }
 
+/* Kafka's InitialDelayedJoin.onComplete: at the end of a delay during
+ * which new members joined, another (group.initial.rebalance.delay.ms,
+ * within what is left of the rebalance timeout); true then. Else the
+ * delay is over (false): the JoinGroup round completes. Needs gs->mu. */
+static bool kg_initial_delay_more(struct group_serve *gs, struct kgroup *g, int64_t now)
+{
+	int64_t delay = broker_cfg(gs->ka->b)->group_initial_delay_ms;
+
+	if (!g->initial_delay)
+		return false;
+	if (!g->new_member_added || g->initial_left <= 0) {
+		g->initial_delay = false;
+		return false;
+	}
+	g->new_member_added = false;
+	g->deadline = now + (delay < g->initial_left ? delay : g->initial_left);
+	g->initial_left = g->initial_left > delay ? g->initial_left - delay : 0;
+	return true;
+}
+
 /* One pass over every group; returns the ms until the next deadline.
  * Needs gs->mu. */
 static int64_t timer_pass(struct group_serve *gs)
@@ -1816,7 +1849,7 @@ static int64_t timer_pass(struct group_serve *gs)
 		if (gone)
 			kg_prepare(gs, g, "a member's session expired");
 		if (g->state == KG_PREPARING && !g->storing) {
-			if (now >= g->deadline)
+			if (now >= g->deadline && !kg_initial_delay_more(gs, g, now))
 				join_complete(g);
 			else if (g->deadline - now < next)
 				next = g->deadline - now;

@@ -71,6 +71,13 @@ struct kgroup {
 	int nmembers;
 	int64_t meta_bytes; /* members' protocol metadata */
 	int64_t deadline;   /* of the rebalance (PreparingRebalance) */
+	/* Kafka's InitialDelayedJoin: the rebalance from Empty waits out
+	 * group.initial.rebalance.delay.ms (deadline) even when every
+	 * member joined, again while new members come (new_member_added),
+	 * initial_left ms of the rebalance timeout at the most. */
+	bool initial_delay;
+	bool new_member_added;
+	int64_t initial_left;
 	/* Kafka's DelayedSync: monotonic ms by which every member of this
 	 * generation must have sent its SyncGroup (set when JoinGroup
 	 * completes, the group's rebalance timeout on; 0: none due). */

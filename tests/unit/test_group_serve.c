@@ -2795,6 +2795,79 @@ static void test_group_max_size(void **state)
 	net_client_close(c3);
 }
 
+static int setup_initial_delay(void **state)
+{
+	struct brokerfx *f;
+
+	brokerfx_setup(state, "gserve",
+		       "num.partitions=2\ngroup.min.session.timeout.ms=100\n"
+		       "group.initial.rebalance.delay.ms=3000\n");
+	f = *state;
+	assert_int_equal(broker_topic_create(f->b, "t", 0, 0, 0755, NULL), 0);
+	return 0;
+}
+
+/* group.initial.rebalance.delay.ms (3 s), Kafka's InitialDelayedJoin: the
+ * first JoinGroup of an Empty group waits out the delay though every
+ * member joined, a member that joins meanwhile is in the same first
+ * generation (no second rebalance), and since one did, the delay is
+ * taken again at its end: a member that joins then (C, once the timer
+ * has taken it again) is in that generation too. */
+static void test_initial_delay(void **state)
+{
+	struct brokerfx *f = *state;
+	struct net_client *c1 = brokerfx_connect(f), *c2 = brokerfx_connect(f);
+	struct join_args a = {
+		.c = c1, .v = 5, .group = "idl", .session_ms = 30000, .rebalance_ms = 10000
+	};
+	struct join_args b = a, c = a;
+	struct net_client *c3 = brokerfx_connect(f);
+	struct group_serve *gs = f->b->gc->kafka_arg;
+	char line[256];
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+	pthread_t ta, tb, tc;
+	bool again = false;
+
+	b.c = c2;
+	c.c = c3;
+	assert_int_equal(pthread_create(&ta, NULL, join_thread, &a), 0);
+	do
+		describe_line(f, "idl", line, sizeof(line));
+	while (!has_prefix_suffix(line, "PreparingRebalance ", " 1") && now_mono_ms() < end &&
+	       !usleep(10000));
+	assert_true(has_prefix_suffix(line, "PreparingRebalance ", " 1"));
+	assert_int_equal(pthread_create(&tb, NULL, join_thread, &b), 0);
+	do
+		describe_line(f, "idl", line, sizeof(line));
+	while (!has_prefix_suffix(line, "PreparingRebalance ", " 2") && now_mono_ms() < end &&
+	       !usleep(10000));
+	/* B is in; the first delay ends, and is taken again (its flag
+	 * cleared, the group still rebalancing). */
+	while (!again && now_mono_ms() < end && !usleep(10000)) {
+		struct kgroup *g;
+
+		pthread_mutex_lock(&gs->mu);
+		g = kg_find(gs, "idl");
+		again = g && (g->state != KG_PREPARING || !g->new_member_added);
+		pthread_mutex_unlock(&gs->mu);
+	}
+	assert_int_equal(pthread_create(&tc, NULL, join_thread, &c), 0);
+	assert_int_equal(pthread_join(ta, NULL), 0);
+	assert_int_equal(pthread_join(tb, NULL), 0);
+	assert_int_equal(pthread_join(tc, NULL), 0);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	assert_int_equal(b.out.error, PROTO_ERR_NONE);
+	assert_int_equal(c.out.error, PROTO_ERR_NONE);
+	assert_int_equal(a.out.generation, 1);
+	assert_int_equal(b.out.generation, 1);
+	assert_int_equal(c.out.generation, 1);
+	assert_string_equal(a.out.leader, a.out.member);
+	assert_int_equal(a.out.n_members, 3);
+	net_client_close(c1);
+	net_client_close(c2);
+	net_client_close(c3);
+}
+
 /* Kafka's offsets cleanup (offsets.retention.check.interval.ms): an Empty
  * group without committed offsets is removed with its tombstone written,
  * so that no coordinator loads it again; an Empty group with offsets
@@ -3457,6 +3530,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_join_checks, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_sync_answer_renews, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_group_max_size, setup_max_size,
+						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_initial_delay, setup_initial_delay,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_offsets, setup, brokerfx_teardown),
