@@ -50,6 +50,10 @@
  *     (PreparingRebalance); that long after JoinGroup completed, the
  *     members that sent no SyncGroup of the generation are dropped
  *     (Kafka's pending sync members), in CompletingRebalance or Stable.
+ *   A dynamic member's JoinGroup v4+ without a member id only hands one
+ *     out (MEMBER_ID_REQUIRED, a pending member until its next JoinGroup
+ *     brings it back or its session timeout passes). The first
+ *     rebalance from Empty waits group.initial.rebalance.delay.ms.
  *   An Empty group stays, as in Kafka's GroupMetadataManager: listed,
  *     described Empty, and deleted by DeleteGroups (Dead, its tombstone
  *     written: kg_delete); every offsets.retention.check.interval.ms the
@@ -130,6 +134,42 @@ struct kgroup *kg_find(struct group_serve *gs, const char *name)
 		if (!strcmp(g->name, name))
 			return g;
 	return NULL;
+}
+
+void kg_group_free(struct kgroup *g)
+{
+	while (g->pending) {
+		struct kpending *p = g->pending;
+
+		g->pending = p->next;
+		g->gs->npending--;
+		free(p);
+	}
+	free(g);
+}
+
+/* g's pending member of that id, or NULL (g may be NULL). Needs gs->mu. */
+static struct kpending *kg_pending(struct kgroup *g, struct kstr id)
+{
+	if (!g || id.len <= 0)
+		return NULL;
+	for (struct kpending *p = g->pending; p; p = p->next)
+		if ((size_t)id.len == strlen(p->id) && !memcmp(p->id, id.ptr, (size_t)id.len))
+			return p;
+	return NULL;
+}
+
+/* Unlinks and frees p, one of g's pending members. Needs gs->mu. */
+static void kg_pending_drop(struct kgroup *g, struct kpending *p)
+{
+	for (struct kpending **pp = &g->pending; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	g->gs->npending--;
+	free(p);
 }
 
 struct kmember *kg_member(struct kgroup *g, struct kstr id)
@@ -880,7 +920,7 @@ static void kafka_drop(void *arg, int p, int n)
 			kg_remove(g, g->members, PROTO_ERR_NOT_COORDINATOR,
 				  "another broker coordinates the group now");
 		*pp = g->next;
-		free(g);
+		kg_group_free(g);
 	}
 	pthread_mutex_unlock(&gs->mu);
 }
@@ -1263,6 +1303,8 @@ static int join_handler(void *arg, struct net_req *req)
 	 * instance replaces (static_replace). */
 	struct kmember *owner = kg_instance(g, m->group_instance_id);
 	struct kmember *stale = mem ? NULL : owner;
+	/* Kafka's isPendingMember: the id of a MEMBER_ID_REQUIRED answer. */
+	struct kpending *pend = mem ? NULL : kg_pending(g, m->member_id);
 	if (gs->stop) {
 		err = PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
 	} else if (mount && !mem && kg_kstr_is(m->protocol_type, "consumer")) {
@@ -1306,7 +1348,7 @@ static int join_handler(void *arg, struct net_req *req)
 			       "protocols do not match the members' (%s)",
 			       net_req_peer(req), name, (int)m->protocol_type.len,
 			       m->protocol_type.ptr, g->ptype);
-	} else if (m->member_id.len > 0 &&
+	} else if (m->member_id.len > 0 && !pend &&
 		   (err = current_member_error(g, mem, m->group_instance_id, &owner))) {
 		/* Kafka's isStaticMemberFenced (FENCED_INSTANCE_ID): a
 		 * member id of the instance that another member holds now
@@ -1323,12 +1365,12 @@ static int join_handler(void *arg, struct net_req *req)
 			       err == PROTO_ERR_FENCED_INSTANCE_ID
 				       ? "another member holds the instance"
 				       : "unknown member");
-	} else if (!mem && gs->members >= KG_MAX_ALL) {
+	} else if (!mem && !pend && gs->members + gs->npending >= KG_MAX_ALL) {
 		err = PROTO_ERR_GROUP_MAX_SIZE_REACHED;
 		mq_log_limited(MQ_WARN,
-			       "JoinGroup from %s for group %s: %d members of all groups "
-			       "already (at most %d)",
-			       net_req_peer(req), name, gs->members, KG_MAX_ALL);
+			       "JoinGroup from %s for group %s: %d members and %d pending of all "
+			       "groups already (at most %d)",
+			       net_req_peer(req), name, gs->members, gs->npending, KG_MAX_ALL);
 	} else {
 		int64_t old = mem ? protos_bytes(mem) : 0, add = req_protos_bytes(m) - old;
 
@@ -1358,11 +1400,41 @@ static int join_handler(void *arg, struct net_req *req)
 		g->next = gs->groups;
 		gs->groups = g;
 	}
+	if (!mem && !pend && pr->hdr.api_version >= 4 && m->group_instance_id.len <= 0) {
+		/* Kafka's requireKnownMemberId (JoinGroup v4+, KIP-394): a
+		 * dynamic member without an id gets one with
+		 * MEMBER_ID_REQUIRED and becomes a member when its next
+		 * JoinGroup brings it back, so that a client that times out
+		 * and retries leaves no member behind; the id is forgotten
+		 * after the session timeout. */
+		struct kpending *p = calloc(1, sizeof(*p));
+		char id[KG_ID_MAX + 1];
+
+		if (!p)
+			goto nomem;
+		member_id_make(gs, pr->hdr.client_id, p->id, sizeof(p->id));
+		p->expires = now_mono_ms() + m->session_timeout_ms;
+		p->next = g->pending;
+		g->pending = p;
+		gs->npending++;
+		snprintf(id, sizeof(id), "%s", p->id);
+		mq_log(MQ_INFO,
+		       "Kafka group %s: member id %s handed out (MEMBER_ID_REQUIRED) to %s", name,
+		       id, net_req_peer(req));
+		pthread_cond_signal(&gs->cv);
+		pthread_mutex_unlock(&gs->mu);
+		return join_error(req, PROTO_ERR_MEMBER_ID_REQUIRED, kstr_of(id));
+	}
 	if (!mem) {
 		mem = calloc(1, sizeof(*mem));
 		if (!mem)
 			goto nomem;
-		member_id_make(gs, pr->hdr.client_id, mem->id, sizeof(mem->id));
+		if (pend) {
+			snprintf(mem->id, sizeof(mem->id), "%s", pend->id);
+			kg_pending_drop(g, pend);
+		} else {
+			member_id_make(gs, pr->hdr.client_id, mem->id, sizeof(mem->id));
+		}
 		member_client_set(mem, pr->hdr.client_id, net_req_peer(req));
 		if (m->group_instance_id.len > 0 && m->group_instance_id.len <= KG_ID_MAX)
 			snprintf(mem->instance_id, sizeof(mem->instance_id), "%.*s",
@@ -1724,6 +1796,12 @@ static int leave_handler(void *arg, struct net_req *req)
 			r.members[i].reason = KSTR_NULL;
 			if (group_guest_id(id.ptr, id.len))
 				continue;
+			/* Kafka's isPendingMember: its id is forgotten. */
+			if (!mem && kg_pending(g, id)) {
+				kg_pending_drop(g, kg_pending(g, id));
+				r.members[i].error_code = PROTO_ERR_NONE;
+				continue;
+			}
 			/* Kafka's handleLeaveGroup (v3+): no member id removes
 			 * the static member of the instance id (an admin's
 			 * removeMembersFromConsumerGroup, so that the group
@@ -1832,6 +1910,13 @@ static int64_t timer_pass(struct group_serve *gs)
 		struct kgroup *g = *pp;
 		bool gone = false;
 
+		for (struct kpending *p = g->pending, *pn; p; p = pn) {
+			pn = p->next;
+			if (now >= p->expires)
+				kg_pending_drop(g, p); /* never came back */
+			else if (p->expires - now < next)
+				next = p->expires - now;
+		}
 		for (struct kmember *m = g->members, *nx; m; m = nx) {
 			int64_t due = m->last_heard + m->session_ms;
 
@@ -1891,7 +1976,7 @@ static void kg_unlink(struct group_serve *gs, struct kgroup *g)
 			break;
 		}
 	}
-	free(g);
+	kg_group_free(g);
 }
 
 /* Since when the offsets of g (a topic's group) may age (wall ms, 0:
@@ -2298,7 +2383,7 @@ void group_serve_free(struct group_serve *gs)
 			g->members = m->next;
 			kg_member_free(m);
 		}
-		free(g);
+		kg_group_free(g);
 	}
 	while (gs->kseqs) {
 		struct kseq *q = gs->kseqs;

@@ -59,6 +59,15 @@ struct kmember {
 	struct kmember *next;
 };
 
+/* Kafka's pending member (KIP-394): a member id handed out with
+ * MEMBER_ID_REQUIRED, which the client's next JoinGroup brings back to
+ * become a member; forgotten after its session timeout. */
+struct kpending {
+	char id[KG_ID_MAX + 1];
+	int64_t expires; /* monotonic ms */
+	struct kpending *next;
+};
+
 struct kgroup {
 	struct group_serve *gs;
 	char name[TOPIC_NAME_MAX + 1];
@@ -69,8 +78,9 @@ struct kgroup {
 	char leader[KG_ID_MAX + 1];
 	struct kmember *members; /* join order */
 	int nmembers;
-	int64_t meta_bytes; /* members' protocol metadata */
-	int64_t deadline;   /* of the rebalance (PreparingRebalance) */
+	struct kpending *pending; /* KIP-394's pending members */
+	int64_t meta_bytes;       /* members' protocol metadata */
+	int64_t deadline;         /* of the rebalance (PreparingRebalance) */
 	/* Kafka's InitialDelayedJoin: the rebalance from Empty waits out
 	 * group.initial.rebalance.delay.ms (deadline) even when every
 	 * member joined, again while new members come (new_member_added),
@@ -123,6 +133,7 @@ struct group_serve {
 	pthread_cond_t cv; /* CLOCK_MONOTONIC */
 	struct kgroup *groups;
 	int members;   /* of all groups */
+	int npending;  /* pending members of all groups */
 	int64_t bytes; /* metadata and assignments of all members */
 	uint64_t seq;
 	/* Metadata records of groups that became Empty, and tombstones of
@@ -153,6 +164,9 @@ struct group_serve {
 	pthread_t th;
 };
 
+/* Frees g, unlinked, with its pending members (it has no members).
+ * Needs gs->mu. */
+void kg_group_free(struct kgroup *g);
 /* The Kafka group of that name, or NULL. Needs gs->mu. */
 struct kgroup *kg_find(struct group_serve *gs, const char *name);
 /* Its member of that id, or NULL (g may be NULL). Needs gs->mu. */

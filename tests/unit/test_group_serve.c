@@ -161,10 +161,11 @@ struct join_args {
 	const uint8_t *meta;   /* each protocol's metadata; NULL: sub_t */
 	int meta_len;
 	int32_t session_ms, rebalance_ms;
+	bool once; /* MEMBER_ID_REQUIRED is the answer, not joined again */
 	struct join_out out;
 };
 
-static void join_call(struct join_args *a)
+static void join_once(struct join_args *a)
 {
 	struct kstr meta = { (const char *)(a->meta ? a->meta : sub_t),
 			     a->meta ? a->meta_len : (int32_t)sizeof(sub_t) };
@@ -206,6 +207,23 @@ static void join_call(struct join_args *a)
 			a->out.sub_seen = true;
 	proto_join_resp_free(&r);
 	net_resp_free(&raw);
+}
+
+/* JoinGroup, and again with the member id of a MEMBER_ID_REQUIRED answer
+ * (v4+ without a member id), as clients do. */
+static void join_call(struct join_args *a)
+{
+	const char *member = a->member;
+	char id[256];
+
+	join_once(a);
+	if (a->out.error != PROTO_ERR_MEMBER_ID_REQUIRED || a->once)
+		return;
+	assert_true(a->out.member[0] != '\0');
+	snprintf(id, sizeof(id), "%s", a->out.member);
+	a->member = id;
+	join_once(a);
+	a->member = member;
 }
 
 static void *join_thread(void *arg)
@@ -2723,6 +2741,82 @@ static bool has_prefix_suffix(const char *s, const char *pre, const char *suf)
 	return !strncmp(s, pre, strlen(pre)) && n >= k && !strcmp(s + n - k, suf);
 }
 
+/* gs's pending members of all groups, under gs->mu. */
+static int npending(struct group_serve *gs)
+{
+	int n;
+
+	pthread_mutex_lock(&gs->mu);
+	n = gs->npending;
+	pthread_mutex_unlock(&gs->mu);
+	return n;
+}
+
+/* Kafka's requireKnownMemberId (KIP-394): a JoinGroup v4+ of a dynamic
+ * member without a member id gets one with MEMBER_ID_REQUIRED, and is a
+ * member only once it brings it back; until then its id is no member's
+ * (Heartbeat: UNKNOWN_MEMBER_ID), a LeaveGroup forgets it, and so does
+ * its session timeout. v3 and a static member join at once. */
+static void test_member_id_required(void **state)
+{
+	struct brokerfx *f = *state;
+	struct group_serve *gs = f->b->gc->kafka_arg;
+	struct join_args a = { .c = f->c,
+			       .v = 5,
+			       .group = "mid",
+			       .session_ms = 10000,
+			       .rebalance_ms = 10000,
+			       .once = true };
+	struct join_args x = a;
+	char id[256];
+	int64_t end;
+
+	join_call(&a);
+	assert_int_equal(a.out.error, PROTO_ERR_MEMBER_ID_REQUIRED);
+	assert_int_equal(a.out.generation, -1);
+	assert_true(a.out.member[0] != '\0');
+	snprintf(id, sizeof(id), "%s", a.out.member);
+	assert_int_equal(heartbeat(f->c, 3, "mid", id, 0), PROTO_ERR_UNKNOWN_MEMBER_ID);
+	a.member = id;
+	join_call(&a);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	assert_string_equal(a.out.member, id);
+	assert_int_equal(a.out.generation, 1);
+
+	x.group = "mid3";
+	x.v = 3;
+	join_call(&x);
+	assert_int_equal(x.out.error, PROTO_ERR_NONE);
+	x.group = "mids";
+	x.v = 5;
+	x.instance = "i1";
+	join_call(&x);
+	assert_int_equal(x.out.error, PROTO_ERR_NONE);
+
+	/* Forgotten by a LeaveGroup, or after its session timeout. */
+	x.group = "midl";
+	x.instance = NULL;
+	join_call(&x);
+	assert_int_equal(x.out.error, PROTO_ERR_MEMBER_ID_REQUIRED);
+	snprintf(id, sizeof(id), "%s", x.out.member);
+	assert_int_equal(leave(f->c, 3, "midl", id), PROTO_ERR_NONE);
+	x.member = id;
+	join_call(&x);
+	assert_int_equal(x.out.error, PROTO_ERR_UNKNOWN_MEMBER_ID);
+	x.member = NULL;
+	x.session_ms = 300;
+	join_call(&x);
+	assert_int_equal(x.out.error, PROTO_ERR_MEMBER_ID_REQUIRED);
+	snprintf(id, sizeof(id), "%s", x.out.member);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (npending(gs) > 0 && now_mono_ms() < end)
+		usleep(10000);
+	assert_int_equal(npending(gs), 0);
+	x.member = id;
+	join_call(&x);
+	assert_int_equal(x.out.error, PROTO_ERR_UNKNOWN_MEMBER_ID);
+}
+
 static int setup_max_size(void **state)
 {
 	struct brokerfx *f;
@@ -3529,6 +3623,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_session_not_renewed, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_join_checks, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_sync_answer_renews, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_member_id_required, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_group_max_size, setup_max_size,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_initial_delay, setup_initial_delay,
