@@ -2817,15 +2817,23 @@ static void test_member_id_required(void **state)
 	assert_int_equal(x.out.error, PROTO_ERR_UNKNOWN_MEMBER_ID);
 }
 
-static int setup_max_size(void **state)
+/* setup's broker with the settings conf added, and topic t. */
+static int setup_conf(void **state, const char *conf)
 {
+	char text[512];
 	struct brokerfx *f;
 
-	brokerfx_setup(state, "gserve",
-		       "num.partitions=2\ngroup.min.session.timeout.ms=100\ngroup.max.size=2\n");
+	snprintf(text, sizeof(text), "num.partitions=2\ngroup.min.session.timeout.ms=100\n%s",
+		 conf);
+	brokerfx_setup(state, "gserve", text);
 	f = *state;
 	assert_int_equal(broker_topic_create(f->b, "t", 0, 0, 0755, NULL), 0);
 	return 0;
+}
+
+static int setup_max_size(void **state)
+{
+	return setup_conf(state, "group.max.size=2\n");
 }
 
 /* group.max.size (2), as Kafka's acceptJoiningMember: a third member is
@@ -2891,14 +2899,7 @@ static void test_group_max_size(void **state)
 
 static int setup_initial_delay(void **state)
 {
-	struct brokerfx *f;
-
-	brokerfx_setup(state, "gserve",
-		       "num.partitions=2\ngroup.min.session.timeout.ms=100\n"
-		       "group.initial.rebalance.delay.ms=3000\n");
-	f = *state;
-	assert_int_equal(broker_topic_create(f->b, "t", 0, 0, 0755, NULL), 0);
-	return 0;
+	return setup_conf(state, "group.initial.rebalance.delay.ms=3000\n");
 }
 
 /* group.initial.rebalance.delay.ms (3 s), Kafka's InitialDelayedJoin: the
