@@ -118,6 +118,8 @@ enum cfg_id {
 	ID_AUTO_CREATE,
 	ID_GROUP_MIN_SESSION,
 	ID_GROUP_MAX_SESSION,
+	ID_GROUP_MAX_SIZE,
+	ID_GROUP_INITIAL_DELAY,
 	ID_OFFSETS_RETENTION_CHECK_MS,
 	ID_OFFSETS_RETENTION_MINUTES,
 	ID_OFFSET_METADATA_MAX,
@@ -202,6 +204,10 @@ static const struct cfg_spec cfg_specs[] = {
 	[ID_AUTO_CREATE] = { .kind = KIND_BOOL, .min = 0, .max = 0 },
 	[ID_GROUP_MIN_SESSION] = { .kind = KIND_INT, .min = 1, .max = INT32_MAX },
 	[ID_GROUP_MAX_SESSION] = { .kind = KIND_INT, .min = 1, .max = INT32_MAX },
+	/* At most KG_MAX_MEMBERS (group_serve_int.h): what one group may
+	 * hold whatever is set. */
+	[ID_GROUP_MAX_SIZE] = { .kind = KIND_INT, .min = 1, .max = 1000 },
+	[ID_GROUP_INITIAL_DELAY] = { .kind = KIND_INT, .min = 0, .max = INT32_MAX },
 	[ID_OFFSETS_RETENTION_CHECK_MS] = { .kind = KIND_INT, .min = 1, .max = INT32_MAX },
 	[ID_OFFSETS_RETENTION_MINUTES] = { .kind = KIND_INT, .min = 1, .max = INT32_MAX },
 	/* Kafka's has no bound. Here a commit record is one record of
@@ -288,6 +294,8 @@ static const struct cfg_key broker_keys[] = {
 	{ "auto.create.topics.enable", ID_AUTO_CREATE },
 	{ "group.min.session.timeout.ms", ID_GROUP_MIN_SESSION },
 	{ "group.max.session.timeout.ms", ID_GROUP_MAX_SESSION },
+	{ "group.max.size", ID_GROUP_MAX_SIZE },
+	{ "group.initial.rebalance.delay.ms", ID_GROUP_INITIAL_DELAY },
 	{ "offsets.retention.check.interval.ms", ID_OFFSETS_RETENTION_CHECK_MS },
 	{ "offsets.retention.minutes", ID_OFFSETS_RETENTION_MINUTES },
 	{ "offset.metadata.max.bytes", ID_OFFSET_METADATA_MAX },
@@ -924,6 +932,7 @@ void broker_config_defaults(struct broker_config *c)
 	c->auto_create_topics = true;
 	c->group_min_session_ms = 6000;
 	c->group_max_session_ms = 1800000;
+	c->group_max_size = 1000;
 	c->offsets_retention_check_ms = 600000;
 	c->offsets_retention_minutes = 10080;
 	c->offset_metadata_max_bytes = 4096;
@@ -1042,6 +1051,8 @@ static int broker_set(void *arg, const struct cfg_key *k, const struct cfg_val *
 	case ID_AUTO_CREATE: c->auto_create_topics = v->i != 0; break;
 	case ID_GROUP_MIN_SESSION: c->group_min_session_ms = (int32_t)v->i; break;
 	case ID_GROUP_MAX_SESSION: c->group_max_session_ms = (int32_t)v->i; break;
+	case ID_GROUP_MAX_SIZE: c->group_max_size = (int32_t)v->i; break;
+	case ID_GROUP_INITIAL_DELAY: c->group_initial_delay_ms = (int32_t)v->i; break;
 	case ID_OFFSETS_RETENTION_CHECK_MS: c->offsets_retention_check_ms = v->i; break;
 	case ID_OFFSETS_RETENTION_MINUTES: c->offsets_retention_minutes = (int32_t)v->i; break;
 	case ID_OFFSET_METADATA_MAX: c->offset_metadata_max_bytes = (int32_t)v->i; break;
@@ -1293,6 +1304,8 @@ int broker_config_render(const struct broker_config *c, char **out, size_t *len)
 	fprintf(f, "auto.create.topics.enable=%s\n", c->auto_create_topics ? "true" : "false");
 	fprintf(f, "group.min.session.timeout.ms=%d\n", (int)c->group_min_session_ms);
 	fprintf(f, "group.max.session.timeout.ms=%d\n", (int)c->group_max_session_ms);
+	fprintf(f, "group.max.size=%d\n", (int)c->group_max_size);
+	fprintf(f, "group.initial.rebalance.delay.ms=%d\n", (int)c->group_initial_delay_ms);
 	fprintf(f, "offsets.retention.check.interval.ms=%lld\n",
 		(long long)c->offsets_retention_check_ms);
 	fprintf(f, "offsets.retention.minutes=%d\n", (int)c->offsets_retention_minutes);

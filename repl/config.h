@@ -36,6 +36,10 @@ struct broker_config {
 	 * timeouts a Kafka consumer group member may ask for. */
 	int32_t group_min_session_ms;
 	int32_t group_max_session_ms;
+	int32_t group_max_size; /* group.max.size: members of one Kafka group */
+	/* group.initial.rebalance.delay.ms (0): how long an Empty group's
+	 * first rebalance waits for more members (Kafka's default is 3000). */
+	int32_t group_initial_delay_ms;
 	/* offsets.retention.check.interval.ms (600000): how often the group
 	 * coordinator expires committed offsets (offsets.retention.minutes)
 	 * and removes its Empty Kafka groups without committed offsets

@@ -40,11 +40,20 @@
  *   sync_complete: the leader's assignments are kept per member and every
  *     parked SyncGroup is answered with its own (empty if none).
  *   A member's session expires session_timeout_ms after it was last heard
- *     (any of its requests), except while its JoinGroup or SyncGroup is
- *     parked; the timer thread drops it and the group rebalances. A
- *     rebalance not complete within the largest rebalance_timeout_ms drops
- *     the dynamic members that did not rejoin (PreparingRebalance) or any
- *     that did not sync (CompletingRebalance).
+ *     (where Kafka completes its heartbeat: a Heartbeat of its generation,
+ *     an accepted OffsetCommit, its SyncGroup answered, the JoinGroup
+ *     round completing; not a request refused for its generation, nor a
+ *     JoinGroup answered at once), except while its JoinGroup or
+ *     SyncGroup is parked; the timer thread drops it and the group
+ *     rebalances. A rebalance not complete within the largest
+ *     rebalance_timeout_ms drops the dynamic members that did not rejoin
+ *     (PreparingRebalance); that long after JoinGroup completed, the
+ *     members that sent no SyncGroup of the generation are dropped
+ *     (Kafka's pending sync members), in CompletingRebalance or Stable.
+ *   A dynamic member's JoinGroup v4+ without a member id only hands one
+ *     out (MEMBER_ID_REQUIRED, a pending member until its next JoinGroup
+ *     brings it back or its session timeout passes). The first
+ *     rebalance from Empty waits group.initial.rebalance.delay.ms.
  *   An Empty group stays, as in Kafka's GroupMetadataManager: listed,
  *     described Empty, and deleted by DeleteGroups (Dead, its tombstone
  *     written: kg_delete); every offsets.retention.check.interval.ms the
@@ -62,7 +71,8 @@
  * 1-249, not starting with . or __); INVALID_SESSION_TIMEOUT outside
  * group.min/max.session.timeout.ms; UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
  * REBALANCE_IN_PROGRESS, INCONSISTENT_GROUP_PROTOCOL, GROUP_MAX_SIZE_REACHED
- * (a group over KG_MAX_MEMBERS members or KG_GROUP_BYTES of their protocol
+ * (a group over group.max.size members, at most KG_MAX_MEMBERS, as
+ * Kafka's acceptJoiningMember counts them; KG_GROUP_BYTES of their protocol
  * metadata or of its leader's assignments; all groups over KG_MAX_ALL
  * members or KG_ALL_BYTES of both: what the coordinator holds is bounded
  * whatever clients send). Each refusal is one log line.
@@ -124,6 +134,42 @@ struct kgroup *kg_find(struct group_serve *gs, const char *name)
 		if (!strcmp(g->name, name))
 			return g;
 	return NULL;
+}
+
+void kg_group_free(struct kgroup *g)
+{
+	while (g->pending) {
+		struct kpending *p = g->pending;
+
+		g->pending = p->next;
+		g->gs->npending--;
+		free(p);
+	}
+	free(g);
+}
+
+/* g's pending member of that id, or NULL (g may be NULL). Needs gs->mu. */
+static struct kpending *kg_pending(struct kgroup *g, struct kstr id)
+{
+	if (!g || id.len <= 0)
+		return NULL;
+	for (struct kpending *p = g->pending; p; p = p->next)
+		if ((size_t)id.len == strlen(p->id) && !memcmp(p->id, id.ptr, (size_t)id.len))
+			return p;
+	return NULL;
+}
+
+/* Unlinks and frees p, one of g's pending members. Needs gs->mu. */
+static void kg_pending_drop(struct kgroup *g, struct kpending *p)
+{
+	for (struct kpending **pp = &g->pending; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	g->gs->npending--;
+	free(p);
 }
 
 struct kmember *kg_member(struct kgroup *g, struct kstr id)
@@ -224,9 +270,8 @@ bool kg_subscribes(const struct kgroup *g, struct kstr topic)
 	return false;
 }
 
-/* True when every member other than skip offers a protocol of req. */
-static bool protos_compatible(const struct kgroup *g, const struct kmember *skip,
-			      const struct proto_join_req *req)
+/* True when every member offers a protocol of req. */
+static bool protos_compatible(const struct kgroup *g, const struct proto_join_req *req)
 {
 	for (int32_t i = 0; i < req->n_protocols; i++) {
 		char name[KG_NAME_MAX + 1];
@@ -237,7 +282,7 @@ static bool protos_compatible(const struct kgroup *g, const struct kmember *skip
 		snprintf(name, sizeof(name), "%.*s", (int)req->protocols[i].name.len,
 			 req->protocols[i].name.ptr);
 		for (const struct kmember *m = g->members; m && all; m = m->next)
-			if (m != skip && !member_proto(m, name))
+			if (!member_proto(m, name))
 				all = false;
 		if (all)
 			return true;
@@ -367,7 +412,11 @@ static void join_answer(struct kgroup *g, struct kmember *m, int16_t err)
 	free(mv);
 }
 
-/* Answers m's parked SyncGroup: err, or its assignment. */
+/* Answers m's parked SyncGroup: err, or its assignment. Its session
+ * starts again then, as Kafka's propagateAssignment (and a Stable
+ * group's SyncGroup) completes the member's heartbeat: a follower that
+ * waited for the leader's SyncGroup longer than its session timeout is
+ * not dropped at once. */
 static void sync_answer(struct kgroup *g, struct kmember *m, int16_t err)
 {
 	struct net_req *req = m->sync;
@@ -378,6 +427,7 @@ static void sync_answer(struct kgroup *g, struct kmember *m, int16_t err)
 	if (!req)
 		return;
 	m->sync = NULL;
+	m->last_heard = now_mono_ms();
 	v = net_req_msg(req)->hdr.api_version;
 	r.error_code = err;
 	r.protocol_type = v >= 5 && !err ? kstr_of(g->ptype) : KSTR_NULL;
@@ -433,6 +483,8 @@ static int32_t kg_rebalance_ms(const struct kgroup *g)
 static void kg_empty(struct kgroup *g)
 {
 	g->state = KG_EMPTY;
+	g->sync_deadline = 0;
+	g->initial_delay = false;
 	g->empty_since = engine_now_ms();
 	g->generation++;
 	g->proto[0] = '\0';
@@ -520,7 +572,7 @@ static void join_complete(struct kgroup *g)
 		snprintf(g->leader, sizeof(g->leader), "%s", joined->id);
 	g->generation++;
 	g->state = KG_AWAIT_SYNC;
-	g->deadline = now_mono_ms() + kg_rebalance_ms(g);
+	g->sync_deadline = now_mono_ms() + kg_rebalance_ms(g);
 	mq_log(MQ_INFO, "Kafka group %s: generation %d, protocol %s, leader %s, %d members",
 	       g->name, (int)g->generation, g->proto, g->leader, g->nmembers);
 	for (struct kmember *m = g->members; m; m = m->next) {
@@ -529,13 +581,15 @@ static void join_complete(struct kgroup *g)
 		m->asg = NULL;
 		m->asg_len = 0;
 		m->last_heard = now_mono_ms();
+		m->pending_sync = true; /* Kafka's addPendingSyncMember */
 		join_answer(g, m, PROTO_ERR_NONE);
 	}
 }
 
 static void join_try_complete(struct kgroup *g)
 {
-	if (g->state != KG_PREPARING)
+	/* Kafka's InitialDelayedJoin never completes early. */
+	if (g->state != KG_PREPARING || g->initial_delay)
 		return;
 	for (struct kmember *m = g->members; m; m = m->next)
 		if (!m->join)
@@ -551,13 +605,26 @@ static void kg_prepare(struct group_serve *gs, struct kgroup *g, const char *why
 			kg_empty(g);
 		return;
 	}
-	for (struct kmember *m = g->members; m; m = m->next)
+	/* Kafka's removeSyncExpiration: the generation's SyncGroups are no
+	 * longer awaited. */
+	g->sync_deadline = 0;
+	for (struct kmember *m = g->members; m; m = m->next) {
+		m->pending_sync = false;
 		sync_answer(g, m, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	}
 	if (g->state != KG_PREPARING) {
 		mq_log(MQ_INFO, "Kafka group %s: %s: %s -> %s", g->name, why,
 		       kg_state_names[g->state], kg_state_names[KG_PREPARING]);
+		int32_t delay = broker_cfg(gs->ka->b)->group_initial_delay_ms;
+
+		/* From Empty: Kafka's InitialDelayedJoin, so that the
+		 * members of a group that starts together join one
+		 * generation rather than one rebalance each. */
+		g->initial_delay = g->state == KG_EMPTY && delay > 0;
+		g->new_member_added = false;
+		g->initial_left = kg_rebalance_ms(g) > delay ? kg_rebalance_ms(g) - delay : 0;
 		g->state = KG_PREPARING;
-		g->deadline = now_mono_ms() + kg_rebalance_ms(g);
+		g->deadline = now_mono_ms() + (g->initial_delay ? delay : kg_rebalance_ms(g));
 		pthread_cond_signal(&gs->cv);
 	}
 	join_try_complete(g);
@@ -853,7 +920,7 @@ static void kafka_drop(void *arg, int p, int n)
 			kg_remove(g, g->members, PROTO_ERR_NOT_COORDINATOR,
 				  "another broker coordinates the group now");
 		*pp = g->next;
-		free(g);
+		kg_group_free(g);
 	}
 	pthread_mutex_unlock(&gs->mu);
 }
@@ -954,6 +1021,40 @@ static struct kmember *kg_instance(struct kgroup *g, struct kstr id)
 		    !memcmp(x->instance_id, id.ptr, (size_t)id.len))
 			return x;
 	return NULL;
+}
+
+/* Kafka's acceptJoiningMember under group.max.size max: any member
+ * while the group is Empty; while it rebalances (PreparingRebalance), a
+ * member whose JoinGroup waits already, or any while fewer than max
+ * have rejoined (so a member that comes back after max others is not
+ * taken back); else (CompletingRebalance, Stable) a member, or a new one
+ * while the group has fewer than max. */
+static bool kg_accepts(const struct kgroup *g, const struct kmember *mem, int32_t max)
+{
+	int joined = 0;
+
+	if (!g || g->state == KG_EMPTY)
+		return true;
+	if (g->state != KG_PREPARING)
+		return mem || g->nmembers < max;
+	if (mem && mem->join)
+		return true;
+	for (const struct kmember *m = g->members; m; m = m->next)
+		joined += m->join != NULL;
+	return joined < max;
+}
+
+/* Kafka's validateCurrentMember: with a group.instance.id, the member
+ * that holds it must be mem (another: FENCED_INSTANCE_ID; none:
+ * UNKNOWN_MEMBER_ID, even if mem is a member); without one, mem must be
+ * a member. NONE or the error; the instance's member into *owner. */
+static int16_t current_member_error(struct kgroup *g, struct kmember *mem, struct kstr instance,
+				    struct kmember **owner)
+{
+	*owner = kg_instance(g, instance);
+	if (instance.len > 0 && *owner != mem)
+		return *owner ? PROTO_ERR_FENCED_INSTANCE_ID : PROTO_ERR_UNKNOWN_MEMBER_ID;
+	return mem ? PROTO_ERR_NONE : PROTO_ERR_UNKNOWN_MEMBER_ID;
 }
 
 static int join_error(struct net_req *req, int16_t err, struct kstr member)
@@ -1202,6 +1303,8 @@ static int join_handler(void *arg, struct net_req *req)
 	 * instance replaces (static_replace). */
 	struct kmember *owner = kg_instance(g, m->group_instance_id);
 	struct kmember *stale = mem ? NULL : owner;
+	/* Kafka's isPendingMember: the id of a MEMBER_ID_REQUIRED answer. */
+	struct kpending *pend = mem ? NULL : kg_pending(g, m->member_id);
 	if (gs->stop) {
 		err = PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
 	} else if (mount && !mem && kg_kstr_is(m->protocol_type, "consumer")) {
@@ -1214,37 +1317,60 @@ static int join_handler(void *arg, struct net_req *req)
 			       "JoinGroup from %s for group %s refused: consume files are its "
 			       "members, and only a consumer (protocol type consumer) joins them",
 			       net_req_peer(req), name);
-	} else if (m->member_id.len > 0 && owner && owner != mem) {
-		/* Kafka's isStaticMemberFenced: a member id of the instance
-		 * that another member holds now (this client was replaced).
-		 * UNKNOWN_MEMBER_ID would send it back without a member id,
-		 * to replace the new one in turn, and the two would take the
-		 * instance's partitions from each other forever. */
-		err = PROTO_ERR_FENCED_INSTANCE_ID;
-		mq_log_limited(MQ_INFO,
-			       "JoinGroup from %s for group %s: member %.*s of group.instance.id "
-			       "%.*s, which member %s is now (FENCED_INSTANCE_ID)",
-			       net_req_peer(req), name, (int)m->member_id.len, m->member_id.ptr,
-			       (int)m->group_instance_id.len, m->group_instance_id.ptr, owner->id);
-	} else if (m->member_id.len > 0 && !mem) {
+	} else if (m->member_id.len > 0 && !g) {
+		/* Kafka's getOrMaybeCreateGroup: a member id makes no group. */
 		err = PROTO_ERR_UNKNOWN_MEMBER_ID;
 		mq_log_limited(MQ_INFO, "JoinGroup from %s for group %s: unknown member %.*s",
 			       net_req_peer(req), name, (int)m->member_id.len, m->member_id.ptr);
-	} else if (g && g->nmembers > (mem ? 1 : 0) &&
-		   (!kg_kstr_is(m->protocol_type, g->ptype) || !protos_compatible(g, mem, m))) {
+	} else if (!kg_accepts(g, mem, cfg->group_max_size)) {
+		err = PROTO_ERR_GROUP_MAX_SIZE_REACHED;
+		mq_log_limited(MQ_WARN,
+			       "JoinGroup from %s for group %s: %d members (%s) already, "
+			       "group.max.size %d%s",
+			       net_req_peer(req), name, g->nmembers,
+			       g->state == KG_PREPARING ? "rejoined" : "in all",
+			       (int)cfg->group_max_size, mem ? ": the member is removed" : "");
+		/* Kafka removes a member it does not take back. */
+		if (mem) {
+			kg_remove(g, mem, err, "over group.max.size");
+			kg_prepare(gs, g, "a member over group.max.size was removed");
+		}
+	} else if (g && g->nmembers > 0 &&
+		   (!kg_kstr_is(m->protocol_type, g->ptype) || !protos_compatible(g, m))) {
+		/* Kafka's supportsProtocols, before the member is looked
+		 * at: the protocol type, and a protocol every member offers
+		 * now, the joining one's present protocols counted too (a
+		 * group's only member cannot change its protocol type or
+		 * drop every protocol it offered). */
 		err = PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL;
 		mq_log_limited(MQ_WARN,
 			       "JoinGroup from %s for group %s refused: protocol type %.*s or its "
 			       "protocols do not match the members' (%s)",
 			       net_req_peer(req), name, (int)m->protocol_type.len,
 			       m->protocol_type.ptr, g->ptype);
-	} else if (!mem && ((g && g->nmembers >= KG_MAX_MEMBERS) || gs->members >= KG_MAX_ALL)) {
+	} else if (m->member_id.len > 0 && !pend &&
+		   (err = current_member_error(g, mem, m->group_instance_id, &owner))) {
+		/* Kafka's isStaticMemberFenced (FENCED_INSTANCE_ID): a
+		 * member id of the instance that another member holds now
+		 * (this client was replaced). UNKNOWN_MEMBER_ID would send it
+		 * back without a member id, to replace the new one in turn,
+		 * and the two would take the instance's partitions from each
+		 * other forever. */
+		mq_log_limited(MQ_INFO,
+			       "JoinGroup from %s for group %s: member %.*s (group.instance.id "
+			       "%.*s): %s",
+			       net_req_peer(req), name, (int)m->member_id.len, m->member_id.ptr,
+			       m->group_instance_id.len > 0 ? (int)m->group_instance_id.len : 1,
+			       m->group_instance_id.len > 0 ? m->group_instance_id.ptr : "-",
+			       err == PROTO_ERR_FENCED_INSTANCE_ID
+				       ? "another member holds the instance"
+				       : "unknown member");
+	} else if (!mem && !pend && gs->members + gs->npending >= KG_MAX_ALL) {
 		err = PROTO_ERR_GROUP_MAX_SIZE_REACHED;
 		mq_log_limited(MQ_WARN,
-			       "JoinGroup from %s for group %s: %d members already (%d of all "
-			       "groups; at most %d, %d)",
-			       net_req_peer(req), name, g ? g->nmembers : 0, gs->members,
-			       KG_MAX_MEMBERS, KG_MAX_ALL);
+			       "JoinGroup from %s for group %s: %d members and %d pending of all "
+			       "groups already (at most %d)",
+			       net_req_peer(req), name, gs->members, gs->npending, KG_MAX_ALL);
 	} else {
 		int64_t old = mem ? protos_bytes(mem) : 0, add = req_protos_bytes(m) - old;
 
@@ -1260,7 +1386,10 @@ static int join_handler(void *arg, struct net_req *req)
 	}
 	if (err) {
 		pthread_mutex_unlock(&gs->mu);
-		return join_error(req, err, m->member_id);
+		/* GROUP_MAX_SIZE_REACHED: no member id, as Kafka answers. */
+		return join_error(req, err,
+				  err == PROTO_ERR_GROUP_MAX_SIZE_REACHED ? kstr_of("")
+									  : m->member_id);
 	}
 	if (!g) {
 		g = calloc(1, sizeof(*g));
@@ -1271,11 +1400,41 @@ static int join_handler(void *arg, struct net_req *req)
 		g->next = gs->groups;
 		gs->groups = g;
 	}
+	if (!mem && !pend && pr->hdr.api_version >= 4 && m->group_instance_id.len <= 0) {
+		/* Kafka's requireKnownMemberId (JoinGroup v4+, KIP-394): a
+		 * dynamic member without an id gets one with
+		 * MEMBER_ID_REQUIRED and becomes a member when its next
+		 * JoinGroup brings it back, so that a client that times out
+		 * and retries leaves no member behind; the id is forgotten
+		 * after the session timeout. */
+		struct kpending *p = calloc(1, sizeof(*p));
+		char id[KG_ID_MAX + 1];
+
+		if (!p)
+			goto nomem;
+		member_id_make(gs, pr->hdr.client_id, p->id, sizeof(p->id));
+		p->expires = now_mono_ms() + m->session_timeout_ms;
+		p->next = g->pending;
+		g->pending = p;
+		gs->npending++;
+		snprintf(id, sizeof(id), "%s", p->id);
+		mq_log(MQ_INFO,
+		       "Kafka group %s: member id %s handed out (MEMBER_ID_REQUIRED) to %s", name,
+		       id, net_req_peer(req));
+		pthread_cond_signal(&gs->cv);
+		pthread_mutex_unlock(&gs->mu);
+		return join_error(req, PROTO_ERR_MEMBER_ID_REQUIRED, kstr_of(id));
+	}
 	if (!mem) {
 		mem = calloc(1, sizeof(*mem));
 		if (!mem)
 			goto nomem;
-		member_id_make(gs, pr->hdr.client_id, mem->id, sizeof(mem->id));
+		if (pend) {
+			snprintf(mem->id, sizeof(mem->id), "%s", pend->id);
+			kg_pending_drop(g, pend);
+		} else {
+			member_id_make(gs, pr->hdr.client_id, mem->id, sizeof(mem->id));
+		}
 		member_client_set(mem, pr->hdr.client_id, net_req_peer(req));
 		if (m->group_instance_id.len > 0 && m->group_instance_id.len <= KG_ID_MAX)
 			snprintf(mem->instance_id, sizeof(mem->instance_id), "%.*s",
@@ -1293,6 +1452,9 @@ static int join_handler(void *arg, struct net_req *req)
 		gs->members++;
 		mq_log(MQ_INFO, "Kafka group %s: member %s joins from %s", name, mem->id,
 		       net_req_peer(req));
+		/* Kafka's newMemberAdded: the initial delay goes on. */
+		if (g->state == KG_PREPARING && g->generation == 0)
+			g->new_member_added = true;
 	} else if (member_protos_match(mem, m) &&
 		   (g->state == KG_AWAIT_SYNC ||
 		    (g->state == KG_STABLE && strcmp(g->leader, mem->id)))) {
@@ -1305,10 +1467,9 @@ static int join_handler(void *arg, struct net_req *req)
 		 * changes the members' metadata do not show). A rebalance
 		 * here would send every member back to JoinGroup, and a
 		 * client that retries its JoinGroup keep the group from
-		 * settling. */
-		mem->session_ms = m->session_timeout_ms;
-		mem->rebalance_ms = rebalance_ms;
-		mem->last_heard = now_mono_ms();
+		 * settling. As Kafka's, this answer neither takes the
+		 * request's timeouts nor starts the member's session again:
+		 * its heartbeats and SyncGroup do. */
 		if (mem->join)
 			join_answer(g, mem, PROTO_ERR_REBALANCE_IN_PROGRESS);
 		mem->join = req;
@@ -1357,24 +1518,28 @@ static int sync_error(struct net_req *req, int16_t err)
  * member's group.instance.id is not another member's (that member
  * replaced this one: FENCED_INSTANCE_ID, so that two clients of one
  * instance id do not take the partitions from each other in turn), the
- * member is known and of this generation. Needs gs->mu. */
+ * member is known and of this generation. It does not start the
+ * member's session again: each request does that only where Kafka's
+ * completes the member's heartbeat (a request refused here does not).
+ * Needs gs->mu. */
 int16_t kg_member_check(struct kgroup *g, struct kmember *mem, struct kstr instance,
 			int32_t generation, const char *api, const char *peer, const char *name)
 {
-	struct kmember *owner = kg_instance(g, instance);
+	struct kmember *owner;
+	int16_t err = current_member_error(g, mem, instance, &owner);
 
-	if (owner && owner != mem) {
+	if (err == PROTO_ERR_FENCED_INSTANCE_ID) {
 		mq_log_limited(MQ_INFO,
 			       "%s from %s for group %s: group.instance.id %s is member %s now "
 			       "(FENCED_INSTANCE_ID)",
 			       api, peer, name, owner->instance_id, owner->id);
-		return PROTO_ERR_FENCED_INSTANCE_ID;
+		return err;
 	}
-	if (!mem) {
-		mq_log_limited(MQ_INFO, "%s from %s for group %s: unknown member", api, peer, name);
-		return PROTO_ERR_UNKNOWN_MEMBER_ID;
+	if (err) {
+		mq_log_limited(MQ_INFO, "%s from %s for group %s: unknown member%s", api, peer,
+			       name, mem ? " of that group.instance.id" : "");
+		return err;
 	}
-	mem->last_heard = now_mono_ms();
 	if (generation != g->generation) {
 		mq_log_limited(MQ_INFO,
 			       "%s from %s for group %s: generation %d, the group is at %d", api,
@@ -1519,6 +1684,9 @@ static int sync_handler(void *arg, struct net_req *req)
 		pthread_mutex_unlock(&gs->mu);
 		return sync_error(req, err);
 	}
+	/* Kafka's removePendingSyncMember (CompletingRebalance or Stable):
+	 * the member synced this generation, kg_sync_expire keeps it. */
+	mem->pending_sync = false;
 	if (g->state == KG_STABLE) {
 		mem->sync = req;
 		sync_answer(g, mem, PROTO_ERR_NONE);
@@ -1573,6 +1741,11 @@ static int heartbeat_handler(void *arg, struct net_req *req)
 		 * and restart the rebalance it is completing. */
 		if (!r.error_code && g->state == KG_PREPARING)
 			r.error_code = PROTO_ERR_REBALANCE_IN_PROGRESS;
+		/* Kafka's handleHeartbeat completes the member's heartbeat
+		 * only past these checks: a member that heartbeats an old
+		 * generation (it never rejoined) still expires. */
+		if (!r.error_code || r.error_code == PROTO_ERR_REBALANCE_IN_PROGRESS)
+			kg_member(g, m->member_id)->last_heard = now_mono_ms();
 		pthread_mutex_unlock(&gs->mu);
 	}
 	pos = net_req_begin(req);
@@ -1616,20 +1789,31 @@ static int leave_handler(void *arg, struct net_req *req)
 			struct kstr id = m->members[i].member_id;
 			struct kmember *owner = kg_instance(g, m->members[i].group_instance_id);
 			struct kmember *mem = id.len > 0 ? kg_member(g, id) : owner;
+			int16_t err = mem ? PROTO_ERR_NONE : PROTO_ERR_UNKNOWN_MEMBER_ID;
 
 			r.members[i].member_id = m->members[i].member_id;
 			r.members[i].group_instance_id = m->members[i].group_instance_id;
 			r.members[i].reason = KSTR_NULL;
 			if (group_guest_id(id.ptr, id.len))
 				continue;
+			/* Kafka's isPendingMember: its id is forgotten. */
+			if (!mem && kg_pending(g, id)) {
+				kg_pending_drop(g, kg_pending(g, id));
+				r.members[i].error_code = PROTO_ERR_NONE;
+				continue;
+			}
 			/* Kafka's handleLeaveGroup (v3+): no member id removes
 			 * the static member of the instance id (an admin's
 			 * removeMembersFromConsumerGroup, so that the group
 			 * need not wait its session timeout); a member id
 			 * with an instance id another member holds now is a
 			 * replaced client: FENCED_INSTANCE_ID, nothing
-			 * removed. */
-			if (id.len > 0 && owner && owner != mem) {
+			 * removed; one with an instance id no member holds,
+			 * UNKNOWN_MEMBER_ID (validateCurrentMember). */
+			if (id.len > 0)
+				err = current_member_error(g, mem, m->members[i].group_instance_id,
+							   &owner);
+			if (err == PROTO_ERR_FENCED_INSTANCE_ID) {
 				r.members[i].error_code = PROTO_ERR_FENCED_INSTANCE_ID;
 				mq_log_limited(MQ_INFO,
 					       "LeaveGroup from %s for group %s: member %.*s of "
@@ -1639,7 +1823,7 @@ static int leave_handler(void *arg, struct net_req *req)
 					       owner->instance_id, owner->id);
 				continue;
 			}
-			if (!mem) {
+			if (err) {
 				r.members[i].error_code = PROTO_ERR_UNKNOWN_MEMBER_ID;
 				struct kstr inst = m->members[i].group_instance_id;
 
@@ -1673,6 +1857,49 @@ static int leave_handler(void *arg, struct net_req *req)
 
 /* ---- the timer: sessions and rebalance timeouts ---- */
 
+/* Kafka's onExpirePendingSync (KAFKA-13200's DelayedSync): the
+ * rebalance timeout after JoinGroup completed, the members that sent no
+ * SyncGroup of the generation since are removed and the group
+ * rebalances, whether the leader's SyncGroup made it Stable or not:
+ * their heartbeats keep their sessions, but they never learned their
+ * assignment, so their partitions would go unread. Needs gs->mu. */
+static void kg_sync_expire(struct group_serve *gs, struct kgroup *g)
+{
+	bool gone = false;
+
+	g->sync_deadline = 0;
+	for (struct kmember *m = g->members, *nx; m; m = nx) {
+		nx = m->next;
+		if (m->pending_sync) {
+			kg_remove(g, m, PROTO_ERR_UNKNOWN_MEMBER_ID,
+				  "did not sync within the rebalance timeout");
+			gone = true;
+		}
+	}
+	if (gone)
+		kg_prepare(gs, g, "members did not sync");
+}
+
+/* Kafka's InitialDelayedJoin.onComplete: at the end of a delay during
+ * which new members joined, another (group.initial.rebalance.delay.ms,
+ * within what is left of the rebalance timeout); true then. Else the
+ * delay is over (false): the JoinGroup round completes. Needs gs->mu. */
+static bool kg_initial_delay_more(struct group_serve *gs, struct kgroup *g, int64_t now)
+{
+	int64_t delay = broker_cfg(gs->ka->b)->group_initial_delay_ms;
+
+	if (!g->initial_delay)
+		return false;
+	if (!g->new_member_added || g->initial_left <= 0) {
+		g->initial_delay = false;
+		return false;
+	}
+	g->new_member_added = false;
+	g->deadline = now + (delay < g->initial_left ? delay : g->initial_left);
+	g->initial_left = g->initial_left > delay ? g->initial_left - delay : 0;
+	return true;
+}
+
 /* One pass over every group; returns the ms until the next deadline.
  * Needs gs->mu. */
 static int64_t timer_pass(struct group_serve *gs)
@@ -1683,6 +1910,13 @@ static int64_t timer_pass(struct group_serve *gs)
 		struct kgroup *g = *pp;
 		bool gone = false;
 
+		for (struct kpending *p = g->pending, *pn; p; p = pn) {
+			pn = p->next;
+			if (now >= p->expires)
+				kg_pending_drop(g, p); /* never came back */
+			else if (p->expires - now < next)
+				next = p->expires - now;
+		}
 		for (struct kmember *m = g->members, *nx; m; m = nx) {
 			int64_t due = m->last_heard + m->session_ms;
 
@@ -1699,23 +1933,22 @@ static int64_t timer_pass(struct group_serve *gs)
 		}
 		if (gone)
 			kg_prepare(gs, g, "a member's session expired");
-		if ((g->state == KG_PREPARING || g->state == KG_AWAIT_SYNC) && !g->storing) {
-			if (now >= g->deadline) {
-				if (g->state == KG_PREPARING) {
-					join_complete(g);
-				} else {
-					for (struct kmember *m = g->members, *nx; m; m = nx) {
-						nx = m->next;
-						if (!m->sync)
-							kg_remove(g, m, PROTO_ERR_UNKNOWN_MEMBER_ID,
-								  "did not sync within the "
-								  "rebalance timeout");
-					}
-					kg_prepare(gs, g, "members did not sync");
-				}
-			} else if (g->deadline - now < next) {
+		if (g->state == KG_PREPARING && !g->storing) {
+			if (now >= g->deadline && !kg_initial_delay_more(gs, g, now))
+				join_complete(g);
+			else if (g->deadline - now < next)
 				next = g->deadline - now;
-			}
+		}
+		/* The generation's SyncGroups, awaited in CompletingRebalance
+		 * and in Stable alike (the leader's made it Stable, a
+		 * follower's may still be missing); the append of the
+		 * leader's record finishes first. */
+		if (g->sync_deadline && (g->state == KG_AWAIT_SYNC || g->state == KG_STABLE) &&
+		    !g->storing) {
+			if (now >= g->sync_deadline)
+				kg_sync_expire(gs, g);
+			else if (g->sync_deadline - now < next)
+				next = g->sync_deadline - now;
 		}
 		pp = &g->next;
 	}
@@ -1743,7 +1976,7 @@ static void kg_unlink(struct group_serve *gs, struct kgroup *g)
 			break;
 		}
 	}
-	free(g);
+	kg_group_free(g);
 }
 
 /* Since when the offsets of g (a topic's group) may age (wall ms, 0:
@@ -2150,7 +2383,7 @@ void group_serve_free(struct group_serve *gs)
 			g->members = m->next;
 			kg_member_free(m);
 		}
-		free(g);
+		kg_group_free(g);
 	}
 	while (gs->kseqs) {
 		struct kseq *q = gs->kseqs;

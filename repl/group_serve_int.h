@@ -51,9 +51,21 @@ struct kmember {
 	struct kproto *protos;
 	struct net_req *join; /* parked JoinGroup */
 	struct net_req *sync; /* parked SyncGroup */
+	/* Kafka's pendingSyncMembers: got this generation's JoinGroup
+	 * answer and has sent no SyncGroup since (kg_sync_expire). */
+	bool pending_sync;
 	uint8_t *asg;
 	int32_t asg_len;
 	struct kmember *next;
+};
+
+/* Kafka's pending member (KIP-394): a member id handed out with
+ * MEMBER_ID_REQUIRED, which the client's next JoinGroup brings back to
+ * become a member; forgotten after its session timeout. */
+struct kpending {
+	char id[KG_ID_MAX + 1];
+	int64_t expires; /* monotonic ms */
+	struct kpending *next;
 };
 
 struct kgroup {
@@ -66,8 +78,20 @@ struct kgroup {
 	char leader[KG_ID_MAX + 1];
 	struct kmember *members; /* join order */
 	int nmembers;
-	int64_t meta_bytes; /* members' protocol metadata */
-	int64_t deadline;   /* of the rebalance (Preparing, AwaitSync) */
+	struct kpending *pending; /* KIP-394's pending members */
+	int64_t meta_bytes;       /* members' protocol metadata */
+	int64_t deadline;         /* of the rebalance (PreparingRebalance) */
+	/* Kafka's InitialDelayedJoin: the rebalance from Empty waits out
+	 * group.initial.rebalance.delay.ms (deadline) even when every
+	 * member joined, again while new members come (new_member_added),
+	 * initial_left ms of the rebalance timeout at the most. */
+	bool initial_delay;
+	bool new_member_added;
+	int64_t initial_left;
+	/* Kafka's DelayedSync: monotonic ms by which every member of this
+	 * generation must have sent its SyncGroup (set when JoinGroup
+	 * completes, the group's rebalance timeout on; 0: none due). */
+	int64_t sync_deadline;
 	/* Wall ms (engine_now_ms) when it last became Empty, kept in its
 	 * Empty record (current_state_timestamp) and loaded from it; 0: not
 	 * known (it never was Empty here, or an old record): its offsets
@@ -109,6 +133,7 @@ struct group_serve {
 	pthread_cond_t cv; /* CLOCK_MONOTONIC */
 	struct kgroup *groups;
 	int members;   /* of all groups */
+	int npending;  /* pending members of all groups */
 	int64_t bytes; /* metadata and assignments of all members */
 	uint64_t seq;
 	/* Metadata records of groups that became Empty, and tombstones of
@@ -139,6 +164,9 @@ struct group_serve {
 	pthread_t th;
 };
 
+/* Frees g, unlinked, with its pending members (it has no members).
+ * Needs gs->mu. */
+void kg_group_free(struct kgroup *g);
 /* The Kafka group of that name, or NULL. Needs gs->mu. */
 struct kgroup *kg_find(struct group_serve *gs, const char *name);
 /* Its member of that id, or NULL (g may be NULL). Needs gs->mu. */

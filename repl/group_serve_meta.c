@@ -374,7 +374,7 @@ static int group_load(struct group_serve *gs, const char *name, const struct gro
 				g->members = x->next;
 				kg_member_free(x);
 			}
-			free(g);
+			kg_group_free(g);
 			return -ENOMEM;
 		}
 		*tail = m;

@@ -69,6 +69,7 @@
 
 #include "repl/broker_int.h"
 #include "repl/group_serve_int.h"
+#include "util/clock.h"
 #include "util/diaglog.h"
 
 /* ---- OffsetCommit ---- */
@@ -280,8 +281,13 @@ static int commit_handler(void *arg, struct net_req *req)
 					      "OffsetCommit", net_req_peer(req), name);
 			if (!err && g->state == KG_AWAIT_SYNC)
 				err = PROTO_ERR_REBALANCE_IN_PROGRESS;
-			if (!err)
+			/* Only an accepted commit starts the member's session
+			 * again (Kafka's doCommitOffsets, Stable or
+			 * PreparingRebalance). */
+			if (!err) {
+				mem->last_heard = now_mono_ms();
 				snprintf(member, sizeof(member), "%s", mem->id);
+			}
 		}
 		pthread_mutex_unlock(&gs->mu);
 	}

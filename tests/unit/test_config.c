@@ -140,6 +140,8 @@ static const char default_render[] = "broker.id=0\n"
 				     "auto.create.topics.enable=true\n"
 				     "group.min.session.timeout.ms=6000\n"
 				     "group.max.session.timeout.ms=1800000\n"
+				     "group.max.size=1000\n"
+				     "group.initial.rebalance.delay.ms=0\n"
 				     "offsets.retention.check.interval.ms=600000\n"
 				     "offsets.retention.minutes=10080\n"
 				     "offset.metadata.max.bytes=4096\n"
@@ -238,6 +240,8 @@ static void test_every_broker_key(void **state)
 			       "key.separator=|\n"
 			       "group.min.session.timeout.ms=100\n"
 			       "group.max.session.timeout.ms=60000\n"
+			       "group.max.size=2\n"
+			       "group.initial.rebalance.delay.ms=3000\n"
 			       "producer.id.expiration.ms=3600000\n"
 			       "offsets.retention.minutes=2147483647\n"
 			       "offset.metadata.max.bytes=0\n",
@@ -251,6 +255,8 @@ static void test_every_broker_key(void **state)
 	assert_int_equal(c.offset_metadata_max_bytes, 0);
 	assert_int_equal(c.group_min_session_ms, 100);
 	assert_int_equal(c.group_max_session_ms, 60000);
+	assert_int_equal(c.group_max_size, 2);
+	assert_int_equal(c.group_initial_delay_ms, 3000);
 	assert_int_equal(c.producer_id_expiration_ms, 3600000);
 	assert_string_equal(c.data_dir, "/var/lib/mqfs");
 	assert_int_equal(c.broker_id, 7);
@@ -425,6 +431,8 @@ static void test_bad_broker_input(void **state)
 		  "line 1: bad value for 'batch.size': '67108865' (expected an integer from 1 to 67108864)" },
 		{ "broker.id=1\nnum.partitions=\n",
 		  "line 2: bad value for 'num.partitions': '' (expected an integer from 1 to 10000)" },
+		{ "group.max.size=1001\n",
+		  "line 1: bad value for 'group.max.size': '1001' (expected an integer from 1 to 1000)" },
 		{ "num.partitions=0\n",
 		  "line 1: bad value for 'num.partitions': '0' (expected an integer from 1 to 10000)" },
 		{ "num.partitions=10001\n",

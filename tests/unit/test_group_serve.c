@@ -7,7 +7,8 @@
  * the follower answered once the leader acts); the errors of bad input
  * (unknown member, wrong generation, session timeout out of range, another
  * protocol type, metadata past the coordinator's bounds); session and
- * rebalance timeouts expiring members;
+ * rebalance timeouts expiring members, a follower that never syncs, and
+ * which requests start a session again;
  * OffsetCommit/OffsetFetch writing and reading the same committed offsets
  * as the mount's groups (group_offset), with Kafka's per-partition errors,
  * and the -2 and -1 kafkajs's resetOffsets commits;
@@ -160,10 +161,11 @@ struct join_args {
 	const uint8_t *meta;   /* each protocol's metadata; NULL: sub_t */
 	int meta_len;
 	int32_t session_ms, rebalance_ms;
+	bool once; /* MEMBER_ID_REQUIRED is the answer, not joined again */
 	struct join_out out;
 };
 
-static void join_call(struct join_args *a)
+static void join_once(struct join_args *a)
 {
 	struct kstr meta = { (const char *)(a->meta ? a->meta : sub_t),
 			     a->meta ? a->meta_len : (int32_t)sizeof(sub_t) };
@@ -205,6 +207,23 @@ static void join_call(struct join_args *a)
 			a->out.sub_seen = true;
 	proto_join_resp_free(&r);
 	net_resp_free(&raw);
+}
+
+/* JoinGroup, and again with the member id of a MEMBER_ID_REQUIRED answer
+ * (v4+ without a member id), as clients do. */
+static void join_call(struct join_args *a)
+{
+	const char *member = a->member;
+	char id[256];
+
+	join_once(a);
+	if (a->out.error != PROTO_ERR_MEMBER_ID_REQUIRED || a->once)
+		return;
+	assert_true(a->out.member[0] != '\0');
+	snprintf(id, sizeof(id), "%s", a->out.member);
+	a->member = id;
+	join_once(a);
+	a->member = member;
 }
 
 static void *join_thread(void *arg)
@@ -1145,6 +1164,258 @@ static int64_t fetch_md(struct brokerfx *f, int16_t v, const char *group, int32_
 	proto_offset_fetch_resp_free(&r);
 	net_resp_free(&raw);
 	return off;
+}
+
+/* A (a's member id, NULL: new) joins a->group alone and syncs, then B
+ * joins: both are answered in A's next generation, A leading; sa is
+ * A's SyncGroup (its member and generation set here). */
+static void join_pair(struct join_args *a, struct join_args *b, struct sync_args *sa)
+{
+	pthread_t th;
+
+	join_call(a);
+	assert_int_equal(a->out.error, PROTO_ERR_NONE);
+	sa->member = a->out.member;
+	sa->generation = a->out.generation;
+	sync_call(sa);
+	assert_int_equal(sa->error, PROTO_ERR_NONE);
+	assert_int_equal(pthread_create(&th, NULL, join_thread, b), 0);
+	heartbeat_until(a->c, a->group, a->out.member, a->out.generation,
+			PROTO_ERR_REBALANCE_IN_PROGRESS);
+	a->member = a->out.member;
+	join_call(a);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(a->out.error, PROTO_ERR_NONE);
+	assert_int_equal(b->out.error, PROTO_ERR_NONE);
+	assert_string_equal(a->out.leader, a->out.member);
+	sa->generation = a->out.generation;
+}
+
+/* Kafka's pending sync members (KAFKA-13200's DelayedSync): a follower
+ * that got its JoinGroup answer but sends no SyncGroup within the
+ * rebalance timeout is removed, and the group rebalances, even though
+ * the leader's SyncGroup made the group Stable and the follower's
+ * heartbeats keep its session (30 s, past the poll's deadline). */
+static void test_pending_sync(void **state)
+{
+	struct brokerfx *f = *state;
+	struct net_client *c2 = brokerfx_connect(f);
+	struct join_args a = {
+		.c = f->c, .v = 5, .group = "ps", .session_ms = 30000, .rebalance_ms = 2000
+	};
+	struct join_args b = {
+		.c = c2, .v = 5, .group = "ps", .session_ms = 30000, .rebalance_ms = 2000
+	};
+	struct sync_args sa = { .c = f->c, .v = 3, .group = "ps" };
+
+	join_pair(&a, &b, &sa);
+	assert_int_equal(a.out.generation, 2);
+	sa.n = 2;
+	sa.ids[0] = a.out.member;
+	sa.asg[0] = "p0";
+	sa.ids[1] = b.out.member;
+	sa.asg[1] = "p1";
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	/* Stable; B heartbeats (NONE) but never syncs. */
+	heartbeat_until(c2, "ps", b.out.member, 2, PROTO_ERR_UNKNOWN_MEMBER_ID);
+	heartbeat_until(f->c, "ps", a.out.member, 2, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	join_call(&a);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	assert_int_equal(a.out.generation, 3);
+	assert_int_equal(a.out.n_members, 1);
+	/* Alone and synced: nothing is pending, A stays past the rebalance
+	 * timeout (its heartbeats keep it). */
+	sa.generation = 3;
+	sa.n = 1;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	{
+		int64_t t0 = now_mono_ms();
+
+		while (now_mono_ms() < t0 + 2500 && !usleep(10000))
+			assert_int_equal(heartbeat(f->c, 3, "ps", a.out.member, 3), PROTO_ERR_NONE);
+	}
+	net_client_close(c2);
+}
+
+/* Only what Kafka's coordinator takes as a heartbeat starts a member's
+ * session again: a Heartbeat or OffsetCommit of another generation does
+ * not (completeAndScheduleNextHeartbeatExpiration runs past the
+ * generation check), nor a follower's JoinGroup answered at once in a
+ * Stable group; such a member still expires after its session
+ * timeout. */
+static void test_session_not_renewed(void **state)
+{
+	struct brokerfx *f = *state;
+	struct net_client *c2 = brokerfx_connect(f);
+	struct join_args a = {
+		.c = f->c, .v = 5, .group = "hb", .session_ms = 1000, .rebalance_ms = 2000
+	};
+	struct join_args b = {
+		.c = c2, .v = 5, .group = "hb", .session_ms = 1000, .rebalance_ms = 2000
+	};
+	struct sync_args sa = { .c = f->c, .v = 3, .group = "hb" };
+	struct sync_args sb = { .c = c2, .v = 3, .group = "hb" };
+	const struct commit_part part = { "t", 0, 5 };
+	int64_t end;
+	int16_t err;
+
+	join_call(&a);
+	sa.member = a.out.member;
+	sa.generation = a.out.generation;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	heartbeat_until(f->c, "hb", a.out.member, a.out.generation + 1,
+			PROTO_ERR_UNKNOWN_MEMBER_ID);
+
+	a.member = NULL;
+	join_call(&a);
+	sa.member = a.out.member;
+	sa.generation = a.out.generation;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	end = now_mono_ms() + DEADLINE_MS;
+	do {
+		commit(f, 2, "hb", a.out.generation + 1, a.out.member, &part, 1, &err);
+	} while (err == PROTO_ERR_ILLEGAL_GENERATION && now_mono_ms() < end && !usleep(10000));
+	assert_int_equal(err, PROTO_ERR_UNKNOWN_MEMBER_ID);
+
+	/* A (10 s) leads, B (1 s) follows; both synced, Stable. */
+	a.member = NULL;
+	a.session_ms = 10000;
+	join_pair(&a, &b, &sa);
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	sb.member = b.out.member;
+	sb.generation = b.out.generation;
+	sync_call(&sb);
+	assert_int_equal(sb.error, PROTO_ERR_NONE);
+	/* B only rejoins (same protocols: answered at once) while A
+	 * heartbeats: B's session ends all the same. */
+	b.member = b.out.member;
+	end = now_mono_ms() + DEADLINE_MS;
+	do {
+		join_call(&b);
+		assert_int_not_equal(heartbeat(f->c, 3, "hb", a.out.member, a.out.generation),
+				     PROTO_ERR_UNKNOWN_MEMBER_ID);
+	} while (b.out.error == PROTO_ERR_NONE && now_mono_ms() < end && !usleep(10000));
+	assert_int_equal(b.out.error, PROTO_ERR_UNKNOWN_MEMBER_ID);
+	net_client_close(c2);
+}
+
+/* The member id of group name, under gs->mu: its parked SyncGroup (whether
+ * there is one) and, with old > 0, its session set as last heard that
+ * long ago. -1: no such member. */
+static int member_sync_parked(struct group_serve *gs, const char *name, const char *id, int64_t old,
+			      int64_t *heard)
+{
+	struct kmember *m;
+	int parked = -1;
+
+	pthread_mutex_lock(&gs->mu);
+	m = kg_member(kg_find(gs, name), kstr_of(id));
+	if (m) {
+		parked = m->sync != NULL;
+		if (old > 0)
+			m->last_heard = now_mono_ms() - old;
+		*heard = m->last_heard;
+	}
+	pthread_mutex_unlock(&gs->mu);
+	return parked;
+}
+
+/* A follower's SyncGroup answered once the leader's comes starts its
+ * session again, as Kafka's propagateAssignment completes its heartbeat:
+ * however long it waited parked, it is not dropped at once. */
+static void test_sync_answer_renews(void **state)
+{
+	struct brokerfx *f = *state;
+	struct group_serve *gs = f->b->gc->kafka_arg;
+	struct net_client *c2 = brokerfx_connect(f);
+	struct join_args a = {
+		.c = f->c, .v = 5, .group = "sr", .session_ms = 10000, .rebalance_ms = 10000
+	};
+	struct join_args b = a;
+	struct sync_args sa = { .c = f->c, .v = 3, .group = "sr" };
+	struct sync_args sb = { .c = c2, .v = 3, .group = "sr" };
+	int64_t heard = 0, t0, end;
+	pthread_t th;
+
+	b.c = c2;
+	join_pair(&a, &b, &sa);
+	sb.member = b.out.member;
+	sb.generation = b.out.generation;
+	assert_int_equal(pthread_create(&th, NULL, sync_thread, &sb), 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (member_sync_parked(gs, "sr", b.out.member, 0, &heard) != 1 && now_mono_ms() < end)
+		usleep(10000);
+	/* Parked past its session (the timer leaves a parked member). */
+	assert_int_equal(member_sync_parked(gs, "sr", b.out.member, 60000, &heard), 1);
+	t0 = now_mono_ms();
+	sync_call(&sa);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(sb.error, PROTO_ERR_NONE);
+	assert_int_equal(member_sync_parked(gs, "sr", b.out.member, 0, &heard), 0);
+	assert_true(heard >= t0);
+	net_client_close(c2);
+}
+
+/* JoinGroup's checks in Kafka's order: the protocols before the member
+ * (an unknown member id with another protocol type is
+ * INCONSISTENT_GROUP_PROTOCOL), counting the joining member's present
+ * protocols (a group's only member cannot switch its protocol type or
+ * to protocols it did not offer); a member id for a group that does not
+ * exist is UNKNOWN_MEMBER_ID. And validateCurrentMember: a request with
+ * a group.instance.id no member holds is UNKNOWN_MEMBER_ID, whatever its
+ * member id (the member stays). */
+static void test_join_checks(void **state)
+{
+	struct brokerfx *f = *state;
+	struct join_args a = {
+		.c = f->c, .v = 5, .group = "pc", .session_ms = 10000, .rebalance_ms = 10000
+	};
+	struct join_args x;
+	struct sync_args sa = { .c = f->c, .v = 3, .group = "pc" };
+
+	join_call(&a);
+	sa.member = a.out.member;
+	sa.generation = a.out.generation;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	x = a;
+	x.member = a.out.member;
+	x.ptype = "other";
+	join_call(&x);
+	assert_int_equal(x.out.error, PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL);
+	x.ptype = NULL;
+	x.protos[0] = "sticky";
+	join_call(&x);
+	assert_int_equal(x.out.error, PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL);
+	x = a;
+	x.member = "nobody";
+	x.ptype = "other";
+	join_call(&x);
+	assert_int_equal(x.out.error, PROTO_ERR_INCONSISTENT_GROUP_PROTOCOL);
+	x.ptype = NULL;
+	join_call(&x);
+	assert_int_equal(x.out.error, PROTO_ERR_UNKNOWN_MEMBER_ID);
+	x.group = "nogroup";
+	join_call(&x);
+	assert_int_equal(x.out.error, PROTO_ERR_UNKNOWN_MEMBER_ID);
+	/* None of those rebalanced the group. */
+	assert_int_equal(heartbeat(f->c, 3, "pc", a.out.member, a.out.generation), PROTO_ERR_NONE);
+
+	assert_int_equal(heartbeat_static(f->c, 3, "pc", a.out.member, "ghost", a.out.generation),
+			 PROTO_ERR_UNKNOWN_MEMBER_ID);
+	assert_int_equal(leave_static(f->c, 3, "pc", a.out.member, "ghost"),
+			 PROTO_ERR_UNKNOWN_MEMBER_ID);
+	x = a;
+	x.member = a.out.member;
+	x.instance = "ghost";
+	join_call(&x);
+	assert_int_equal(x.out.error, PROTO_ERR_UNKNOWN_MEMBER_ID);
+	assert_int_equal(heartbeat(f->c, 3, "pc", a.out.member, a.out.generation), PROTO_ERR_NONE);
 }
 
 static void test_offsets(void **state)
@@ -2463,6 +2734,235 @@ static int setup_cleanup(void **state)
 	return 0;
 }
 
+static bool has_prefix_suffix(const char *s, const char *pre, const char *suf)
+{
+	size_t n = strlen(s), k = strlen(suf);
+
+	return !strncmp(s, pre, strlen(pre)) && n >= k && !strcmp(s + n - k, suf);
+}
+
+/* gs's pending members of all groups, under gs->mu. */
+static int npending(struct group_serve *gs)
+{
+	int n;
+
+	pthread_mutex_lock(&gs->mu);
+	n = gs->npending;
+	pthread_mutex_unlock(&gs->mu);
+	return n;
+}
+
+/* Kafka's requireKnownMemberId (KIP-394): a JoinGroup v4+ of a dynamic
+ * member without a member id gets one with MEMBER_ID_REQUIRED, and is a
+ * member only once it brings it back; until then its id is no member's
+ * (Heartbeat: UNKNOWN_MEMBER_ID), a LeaveGroup forgets it, and so does
+ * its session timeout. v3 and a static member join at once. */
+static void test_member_id_required(void **state)
+{
+	struct brokerfx *f = *state;
+	struct group_serve *gs = f->b->gc->kafka_arg;
+	struct join_args a = { .c = f->c,
+			       .v = 5,
+			       .group = "mid",
+			       .session_ms = 10000,
+			       .rebalance_ms = 10000,
+			       .once = true };
+	struct join_args x = a;
+	char id[256];
+	int64_t end;
+
+	join_call(&a);
+	assert_int_equal(a.out.error, PROTO_ERR_MEMBER_ID_REQUIRED);
+	assert_int_equal(a.out.generation, -1);
+	assert_true(a.out.member[0] != '\0');
+	snprintf(id, sizeof(id), "%s", a.out.member);
+	assert_int_equal(heartbeat(f->c, 3, "mid", id, 0), PROTO_ERR_UNKNOWN_MEMBER_ID);
+	a.member = id;
+	join_call(&a);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	assert_string_equal(a.out.member, id);
+	assert_int_equal(a.out.generation, 1);
+
+	x.group = "mid3";
+	x.v = 3;
+	join_call(&x);
+	assert_int_equal(x.out.error, PROTO_ERR_NONE);
+	x.group = "mids";
+	x.v = 5;
+	x.instance = "i1";
+	join_call(&x);
+	assert_int_equal(x.out.error, PROTO_ERR_NONE);
+
+	/* Forgotten by a LeaveGroup, or after its session timeout. */
+	x.group = "midl";
+	x.instance = NULL;
+	join_call(&x);
+	assert_int_equal(x.out.error, PROTO_ERR_MEMBER_ID_REQUIRED);
+	snprintf(id, sizeof(id), "%s", x.out.member);
+	assert_int_equal(leave(f->c, 3, "midl", id), PROTO_ERR_NONE);
+	x.member = id;
+	join_call(&x);
+	assert_int_equal(x.out.error, PROTO_ERR_UNKNOWN_MEMBER_ID);
+	x.member = NULL;
+	x.session_ms = 300;
+	join_call(&x);
+	assert_int_equal(x.out.error, PROTO_ERR_MEMBER_ID_REQUIRED);
+	snprintf(id, sizeof(id), "%s", x.out.member);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (npending(gs) > 0 && now_mono_ms() < end)
+		usleep(10000);
+	assert_int_equal(npending(gs), 0);
+	x.member = id;
+	join_call(&x);
+	assert_int_equal(x.out.error, PROTO_ERR_UNKNOWN_MEMBER_ID);
+}
+
+/* setup's broker with the settings conf added, and topic t. */
+static int setup_conf(void **state, const char *conf)
+{
+	char text[512];
+	struct brokerfx *f;
+
+	snprintf(text, sizeof(text), "num.partitions=2\ngroup.min.session.timeout.ms=100\n%s",
+		 conf);
+	brokerfx_setup(state, "gserve", text);
+	f = *state;
+	assert_int_equal(broker_topic_create(f->b, "t", 0, 0, 0755, NULL), 0);
+	return 0;
+}
+
+static int setup_max_size(void **state)
+{
+	return setup_conf(state, "group.max.size=2\n");
+}
+
+/* group.max.size (2), as Kafka's acceptJoiningMember: a third member is
+ * refused GROUP_MAX_SIZE_REACHED (no member id) while the group is
+ * Stable; while it rebalances, the count is of members that rejoined,
+ * so a new member may take the place of one that has not rejoined yet,
+ * which is then refused and removed when it comes. */
+static void test_group_max_size(void **state)
+{
+	struct brokerfx *f = *state;
+	struct net_client *c1 = brokerfx_connect(f), *c2 = brokerfx_connect(f);
+	struct net_client *c3 = brokerfx_connect(f);
+	struct join_args a = {
+		.c = c1, .v = 5, .group = "mx", .session_ms = 30000, .rebalance_ms = 10000
+	};
+	struct join_args b = a, c = a;
+	struct sync_args sa = { .c = c1, .v = 3, .group = "mx" };
+	struct sync_args sb = { .c = c2, .v = 3, .group = "mx" };
+	char line[256];
+	int64_t end;
+	pthread_t ta, tc;
+
+	b.c = c2;
+	c.c = c3;
+	join_pair(&a, &b, &sa);
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	sb.member = b.out.member;
+	sb.generation = b.out.generation;
+	sync_call(&sb);
+	assert_int_equal(sb.error, PROTO_ERR_NONE);
+	join_call(&c);
+	assert_int_equal(c.out.error, PROTO_ERR_GROUP_MAX_SIZE_REACHED);
+	assert_string_equal(c.out.member, "");
+
+	/* The leader rejoins: PreparingRebalance, one member rejoined. */
+	assert_int_equal(pthread_create(&ta, NULL, join_thread, &a), 0);
+	heartbeat_until(c2, "mx", b.out.member, 2, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	assert_int_equal(pthread_create(&tc, NULL, join_thread, &c), 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	/* C waits too: three members, two rejoined. */
+	do
+		describe_line(f, "mx", line, sizeof(line));
+	while (!has_prefix_suffix(line, "PreparingRebalance ", " 3") && now_mono_ms() < end &&
+	       !usleep(10000));
+	assert_true(has_prefix_suffix(line, "PreparingRebalance ", " 3"));
+	b.member = b.out.member;
+	join_call(&b);
+	assert_int_equal(b.out.error, PROTO_ERR_GROUP_MAX_SIZE_REACHED);
+	assert_string_equal(b.out.member, "");
+	assert_int_equal(pthread_join(ta, NULL), 0);
+	assert_int_equal(pthread_join(tc, NULL), 0);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	assert_int_equal(c.out.error, PROTO_ERR_NONE);
+	assert_int_equal(a.out.generation, 3);
+	assert_int_equal(c.out.generation, 3);
+	assert_int_equal(a.out.n_members, 2);
+	assert_int_equal(heartbeat(c2, 3, "mx", b.member, 3), PROTO_ERR_UNKNOWN_MEMBER_ID);
+	net_client_close(c1);
+	net_client_close(c2);
+	net_client_close(c3);
+}
+
+static int setup_initial_delay(void **state)
+{
+	return setup_conf(state, "group.initial.rebalance.delay.ms=3000\n");
+}
+
+/* group.initial.rebalance.delay.ms (3 s), Kafka's InitialDelayedJoin: the
+ * first JoinGroup of an Empty group waits out the delay though every
+ * member joined, a member that joins meanwhile is in the same first
+ * generation (no second rebalance), and since one did, the delay is
+ * taken again at its end: a member that joins then (C, once the timer
+ * has taken it again) is in that generation too. */
+static void test_initial_delay(void **state)
+{
+	struct brokerfx *f = *state;
+	struct net_client *c1 = brokerfx_connect(f), *c2 = brokerfx_connect(f);
+	struct join_args a = {
+		.c = c1, .v = 5, .group = "idl", .session_ms = 30000, .rebalance_ms = 10000
+	};
+	struct join_args b = a, c = a;
+	struct net_client *c3 = brokerfx_connect(f);
+	struct group_serve *gs = f->b->gc->kafka_arg;
+	char line[256];
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+	pthread_t ta, tb, tc;
+	bool again = false;
+
+	b.c = c2;
+	c.c = c3;
+	assert_int_equal(pthread_create(&ta, NULL, join_thread, &a), 0);
+	do
+		describe_line(f, "idl", line, sizeof(line));
+	while (!has_prefix_suffix(line, "PreparingRebalance ", " 1") && now_mono_ms() < end &&
+	       !usleep(10000));
+	assert_true(has_prefix_suffix(line, "PreparingRebalance ", " 1"));
+	assert_int_equal(pthread_create(&tb, NULL, join_thread, &b), 0);
+	do
+		describe_line(f, "idl", line, sizeof(line));
+	while (!has_prefix_suffix(line, "PreparingRebalance ", " 2") && now_mono_ms() < end &&
+	       !usleep(10000));
+	/* B is in; the first delay ends, and is taken again (its flag
+	 * cleared, the group still rebalancing). */
+	while (!again && now_mono_ms() < end && !usleep(10000)) {
+		struct kgroup *g;
+
+		pthread_mutex_lock(&gs->mu);
+		g = kg_find(gs, "idl");
+		again = g && (g->state != KG_PREPARING || !g->new_member_added);
+		pthread_mutex_unlock(&gs->mu);
+	}
+	assert_int_equal(pthread_create(&tc, NULL, join_thread, &c), 0);
+	assert_int_equal(pthread_join(ta, NULL), 0);
+	assert_int_equal(pthread_join(tb, NULL), 0);
+	assert_int_equal(pthread_join(tc, NULL), 0);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	assert_int_equal(b.out.error, PROTO_ERR_NONE);
+	assert_int_equal(c.out.error, PROTO_ERR_NONE);
+	assert_int_equal(a.out.generation, 1);
+	assert_int_equal(b.out.generation, 1);
+	assert_int_equal(c.out.generation, 1);
+	assert_string_equal(a.out.leader, a.out.member);
+	assert_int_equal(a.out.n_members, 3);
+	net_client_close(c1);
+	net_client_close(c2);
+	net_client_close(c3);
+}
+
 /* Kafka's offsets cleanup (offsets.retention.check.interval.ms): an Empty
  * group without committed offsets is removed with its tombstone written,
  * so that no coordinator loads it again; an Empty group with offsets
@@ -3120,6 +3620,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_protocol_choice, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_static_member_slow, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_timeouts, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_pending_sync, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_session_not_renewed, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_join_checks, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_sync_answer_renews, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_member_id_required, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_group_max_size, setup_max_size,
+						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_initial_delay, setup_initial_delay,
+						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_offsets, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_static_member_replaced, setup,
