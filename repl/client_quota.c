@@ -22,6 +22,7 @@
 #include "repl/throttle.h"
 #include "util/clock.h"
 #include "util/diaglog.h"
+#include "util/pct.h"
 
 #define MAX_SENSORS 256
 
@@ -362,38 +363,14 @@ int client_quota_sanitize(const char *s, size_t n, char *out, size_t size)
 	return (int)at;
 }
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	return -1;
-}
-
 int client_quota_desanitize(const char *s, char *out, size_t size)
 {
-	size_t at = 0;
+	ssize_t n = size ? pct_decode(s, strlen(s), out, size - 1) : -ENOSPC;
 
-	for (size_t i = 0; s[i]; i++) {
-		char ch = s[i];
-
-		if (ch == '%') {
-			int hi = hexval(s[i + 1]), lo = hi < 0 ? -1 : hexval(s[i + 2]);
-
-			if (hi < 0 || lo < 0)
-				return -EINVAL;
-			ch = (char)(hi * 16 + lo);
-			i += 2;
-		}
-		if (at + 1 >= size)
-			return -ENAMETOOLONG;
-		out[at++] = ch;
-	}
-	out[at] = '\0';
-	return (int)at;
+	if (n < 0)
+		return n == -EBADMSG ? -EINVAL : -ENAMETOOLONG;
+	out[n] = '\0';
+	return (int)n;
 }
 
 int client_quota_value_text(const char *key, double value, char *out, size_t size, char *why,

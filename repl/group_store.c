@@ -82,6 +82,7 @@
 
 #include "repl/group_int.h"
 #include "repl/group_meta.h"
+#include "util/pct.h"
 
 #define REPLAY_CHUNK    (256 * 1024)
 /* The longest line a replay takes: a Kafka group's metadata record of
@@ -394,6 +395,20 @@ int group_settings_apply(const char *text, size_t len, char sep, int *strategy, 
 	return group_settings_each(text, len, sep, setting_apply, &st, why, whylen);
 }
 
+/* The decimal number that is all of [s, s + len) into *out: 0, or
+ * -EBADMSG (empty, too long, anything else in it). */
+static int token_num(const char *s, size_t len, long long *out)
+{
+	char num[24], *ep;
+
+	if (len == 0 || len >= sizeof(num))
+		return -EBADMSG;
+	memcpy(num, s, len);
+	num[len] = '\0';
+	*out = strtoll(num, &ep, 10);
+	return *ep ? -EBADMSG : 0;
+}
+
 struct replayed_settings {
 	struct settings st; /* first: setting_apply takes it */
 	int64_t *idle_since;
@@ -409,15 +424,13 @@ static int replay_setting(const char *k, size_t kl, const char *eq, size_t vl, v
 			  size_t whylen)
 {
 	struct replayed_settings *rs = arg;
-	char num[24], *ep;
 	long long x;
 
 	if (kl != 13 || memcmp(k, "idle.since.ms", kl))
 		return setting_apply(k, kl, eq, vl, &rs->st, why, whylen);
-	snprintf(num, sizeof(num), "%.*s", (int)(vl < sizeof(num) ? vl : sizeof(num) - 1), eq);
-	x = strtoll(num, &ep, 10);
-	if (vl == 0 || vl >= sizeof(num) || *ep || (x < 1 && x != -1)) {
-		snprintf(why, whylen, "idle.since.ms: '%s' is not a time", num);
+	if (token_num(eq, vl, &x) < 0 || (x < 1 && x != -1)) {
+		snprintf(why, whylen, "idle.since.ms: '%.*s' is not a time",
+			 (int)(vl < 23 ? vl : 23), eq);
 		return -EINVAL;
 	}
 	*rs->idle_since = x == -1 ? engine_now_ms() : (int64_t)x;
@@ -450,57 +463,24 @@ static size_t escape_field(char *out, const char *s, size_t len)
 	return o;
 }
 
-static int hex_digit(char c)
-{
-	return c >= '0' && c <= '9'   ? c - '0'
-	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
-	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
-				      : -1;
-}
-
 /* escape_field's token [s, s + len) decoded into a malloc'd NUL-ended
  * string (*outlen bytes): 0, -EBADMSG (a malformed escape), -ENOMEM. */
 static int unescape_field(const char *s, size_t len, char **out, size_t *outlen)
 {
 	char *d = malloc(len + 1);
-	size_t o = 0;
+	ssize_t n;
 
 	if (!d)
 		return -ENOMEM;
-	for (size_t i = 0; i < len; i++) {
-		int hi, lo;
-
-		if (s[i] != '%') {
-			d[o++] = s[i];
-			continue;
-		}
-		hi = i + 2 < len ? hex_digit(s[i + 1]) : -1;
-		lo = hi >= 0 ? hex_digit(s[i + 2]) : -1;
-		if (lo < 0) {
-			free(d);
-			return -EBADMSG;
-		}
-		d[o++] = (char)(hi << 4 | lo);
-		i += 2;
+	n = pct_decode(s, len, d, len);
+	if (n < 0) {
+		free(d);
+		return (int)n;
 	}
-	d[o] = '\0';
+	d[n] = '\0';
 	*out = d;
-	*outlen = o;
+	*outlen = (size_t)n;
 	return 0;
-}
-
-/* The decimal number that is all of [s, s + len) into *out: 0, or
- * -EBADMSG (empty, too long, anything else in it). */
-static int token_num(const char *s, size_t len, long long *out)
-{
-	char num[24], *ep;
-
-	if (len == 0 || len >= sizeof(num))
-		return -EBADMSG;
-	memcpy(num, s, len);
-	num[len] = '\0';
-	*out = strtoll(num, &ep, 10);
-	return *ep ? -EBADMSG : 0;
 }
 
 /* An offset commit's value [val, val + vlen) into gp, whole (the last
