@@ -938,8 +938,7 @@ static int conn_sasl_step(struct net_conn *c, struct net_req *req, const uint8_t
 		c->auth = AUTH_DONE;
 		if (c->reauthenticating)
 			STAT_ADD(srv, reauths, 1);
-		mq_log(c->reauthenticating ? MQ_DEBUG : MQ_INFO,
-		       "net: %s: %sauthenticated as %s (%s)", c->peer,
+		mq_log(MQ_INFO, "net: %s: %sauthenticated as %s (%s)", c->peer,
 		       c->reauthenticating ? "re-" : "", c->user, SASL_SCRAM_SHA_256);
 		c->reauthenticating = false;
 	}
