@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -497,7 +498,11 @@ static int client_sasl(struct net_client *c, const char *user, const char *passw
 			if (lifetime > 0) {
 				/* 85..95%, random so that connections made
 				 * together do not all come back at once. */
-				int64_t at = lifetime * (85 + random() % 11) / 100;
+				uint32_t r = 0;
+
+				if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+					r = (uint32_t)now_mono_ms();
+				int64_t at = lifetime * (85 + (int64_t)(r % 11)) / 100;
 
 				c->reauth_at = sent + (at > 0 ? at : 1);
 			} else {
