@@ -2168,6 +2168,11 @@ void cluster_metrics_text(struct cluster *c, FILE *f)
 	metric(f, "mqfs_listener_accept_pauses_total", "counter",
 	       "Times the listener stopped accepting for 100 ms, out of descriptors or memory.",
 	       st.accept_pauses);
+	metric(f, "mqfs_listener_reauthentications_total", "counter",
+	       "SASL re-authentications that passed (connections.max.reauth.ms).", st.reauths);
+	metric(f, "mqfs_listener_expired_connections_killed_total", "counter",
+	       "Connections closed by a request after the end of their SASL session.",
+	       st.closed_expired);
 	if (!cluster_zk_mode(c))
 		return;
 	metric(f, "mqfs_zookeeper_connected", "gauge",

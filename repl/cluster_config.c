@@ -80,6 +80,9 @@ static const struct ckey ckeys[] = {
 	{ "max.connections", C_NET, 0, 0, 0 },
 	{ "max.connections.per.ip", C_NET, 0, 0, 0 },
 	{ "connections.max.idle.ms", C_NET, 0, 0, 0 },
+	{ "connections.max.reauth.ms", C_NET, 0, 0, 0 },
+	{ "listener.name.sasl_plaintext.connections.max.reauth.ms", C_NET, 0, 0, 0 },
+	{ "listener.name.sasl_plaintext.scram-sha-256.connections.max.reauth.ms", C_NET, 0, 0, 0 },
 	{ "queued.max.requests", C_NET, 0, 0, 0 },
 	{ "queued.max.request.bytes", C_NET, 0, 0, 0 },
 };
@@ -507,6 +510,15 @@ void cluster_config_render(const struct cluster_config *cc, FILE *f)
 	fprintf(f, "connections.max.idle.ms=%" PRId64 "\nqueued.max.requests=%d\n",
 		nc->connections_max_idle_ms, nc->queued_max_requests);
 	fprintf(f, "queued.max.request.bytes=%" PRId64 "\n", nc->queued_max_request_bytes);
+	fprintf(f, "connections.max.reauth.ms=%" PRId64 "\n", nc->connections_max_reauth_ms);
+	if (nc->listener_reauth_ms >= 0)
+		fprintf(f, "listener.name.sasl_plaintext.connections.max.reauth.ms=%" PRId64 "\n",
+			nc->listener_reauth_ms);
+	if (nc->mechanism_reauth_ms >= 0)
+		fprintf(f,
+			"listener.name.sasl_plaintext.scram-sha-256.connections.max.reauth.ms=%" PRId64
+			"\n",
+			nc->mechanism_reauth_ms);
 	fprintf(f, "default.replication.factor=%d\nmin.insync.replicas=%d\n",
 		cc->default_replication_factor, cc->min_insync_replicas);
 	fprintf(f, "offsets.topic.num.partitions=%d\noffsets.topic.replication.factor=%d\n",

@@ -36,6 +36,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -112,6 +113,13 @@ struct net_conn {
 	enum auth_state auth;
 	struct sasl_server *sasl;
 	char user[SASL_MAX_USER + 1];
+	/* KIP-368 (net.h): the session's end (monotonic ms; 0: none), the
+	 * start of the last re-authentication (0: none yet), and whether
+	 * one is under way (auth != AUTH_DONE after a first success: user
+	 * is the principal it must keep). */
+	int64_t session_end;
+	int64_t reauth_began;
+	bool reauthenticating;
 	int64_t muted_until; /* not read before (monotonic ms); 0: not muted */
 };
 
@@ -846,18 +854,25 @@ static int answer_handshake(struct net_conn *c, struct net_req *req, int16_t err
 	return net_req_end(req, pos);
 }
 
-static int answer_auth(struct net_req *req, int16_t error_code, const char *message,
-		       const char *bytes, size_t len)
+static int answer_auth_lifetime(struct net_req *req, int16_t error_code, const char *message,
+				const char *bytes, size_t len, int64_t lifetime_ms)
 {
 	struct proto_sasl_auth_resp resp = {
 		.error_code = error_code,
 		.error_message = message ? kstr_of(message) : KSTR_NULL,
 		.auth_bytes = { bytes ? bytes : "", (int32_t)len },
+		.session_lifetime_ms = lifetime_ms,
 	};
 	size_t pos = net_req_begin(req);
 
 	proto_sasl_auth_resp_encode(&req->out.w, req->msg.hdr.api_version, &resp);
 	return net_req_end(req, pos);
+}
+
+static int answer_auth(struct net_req *req, int16_t error_code, const char *message,
+		       const char *bytes, size_t len)
+{
+	return answer_auth_lifetime(req, error_code, message, bytes, len, 0);
 }
 
 /* One SCRAM step with the client's token: 0 with the answer built in req
@@ -869,8 +884,26 @@ static int conn_sasl_step(struct net_conn *c, struct net_req *req, const uint8_t
 	struct net_server *srv = c->loop->srv;
 	const char *out = NULL, *msg;
 	size_t out_len = 0, pos;
+	int64_t lifetime = 0;
+	char changed[2 * SASL_MAX_USER + 80];
 	int rc = sasl_server_step(c->sasl, in, in_len, &out, &out_len);
 
+	/* A re-authentication keeps its principal (Kafka's ReauthInfo,
+	 * ensurePrincipalUnchanged, once the exchange is complete): another
+	 * user, even with the right password, is refused and the connection
+	 * closes. */
+	if (rc == 1 && c->reauthenticating && strcmp(sasl_server_user(c->sasl), c->user)) {
+		snprintf(changed, sizeof(changed),
+			 "Cannot change principals during re-authentication from User.%s: User.%s",
+			 c->user, sasl_server_user(c->sasl));
+		STAT_ADD(srv, auth_failures, 1);
+		mq_log_limited(MQ_WARN, "net: %s: SaslAuthenticate refused: %s", c->peer, changed);
+		c->close_after_write = true;
+		rc = raw ? -EACCES
+			 : answer_auth(req, PROTO_ERR_SASL_AUTHENTICATION_FAILED, changed, NULL, 0);
+		conn_sasl_end(c);
+		return rc;
+	}
 	/* out and msg point into c->sasl: the answer is built before the
 	 * exchange's end frees it. */
 	if (rc < 0) {
@@ -883,20 +916,34 @@ static int conn_sasl_step(struct net_conn *c, struct net_req *req, const uint8_t
 			 : answer_auth(
 				   req, sasl_kafka_error(rc),
 				   msg ? msg
-				       : "Authentication failed during authentication due to "
-					 "invalid credentials with SASL mechanism " SASL_SCRAM_SHA_256,
+				   : c->reauthenticating
+					   ? "Authentication failed during re-authentication due "
+					     "to invalid credentials with SASL mechanism " SASL_SCRAM_SHA_256
+					   : "Authentication failed during authentication due to "
+					     "invalid credentials with SASL mechanism " SASL_SCRAM_SHA_256,
 				   NULL, 0);
 		conn_sasl_end(c);
 		return rc;
 	}
 	if (rc == 1) {
+		/* The session lives connections.max.reauth.ms from here (no
+		 * credential of ours expires: SCRAM only, no tokens), told to
+		 * the client in session_lifetime_ms (v1+); a v0 client is not
+		 * told and is cut at the end all the same, as Kafka does. */
+		lifetime = net_config_reauth_ms(&srv->cfg);
+		if (lifetime < 0)
+			lifetime = 0;
+		c->session_end = lifetime ? now_mono_ms() + lifetime : 0;
 		snprintf(c->user, sizeof(c->user), "%s", sasl_server_user(c->sasl));
 		c->auth = AUTH_DONE;
-		mq_log(MQ_INFO, "net: %s: authenticated as %s (%s)", c->peer, c->user,
-		       SASL_SCRAM_SHA_256);
+		if (c->reauthenticating)
+			STAT_ADD(srv, reauths, 1);
+		mq_log(MQ_INFO, "net: %s: %sauthenticated as %s (%s)", c->peer,
+		       c->reauthenticating ? "re-" : "", c->user, SASL_SCRAM_SHA_256);
+		c->reauthenticating = false;
 	}
 	if (!raw) {
-		rc = answer_auth(req, PROTO_ERR_NONE, NULL, out, out_len);
+		rc = answer_auth_lifetime(req, PROTO_ERR_NONE, NULL, out, out_len, lifetime);
 	} else {
 		pos = kbuf_w_frame_begin(&req->out.w);
 		kbuf_write_raw(&req->out.w, out, out_len);
@@ -905,6 +952,24 @@ static int conn_sasl_step(struct net_conn *c, struct net_req *req, const uint8_t
 	if (c->auth == AUTH_DONE)
 		conn_sasl_end(c);
 	return rc;
+}
+
+/* Whether a SaslHandshake on authenticated c starts a re-authentication
+ * (Kafka's KafkaChannel.maybeBeginServerReauthentication): only when
+ * sessions expire, and at most one a second (a client cannot make the
+ * broker run exchanges back to back). Otherwise the handshake is answered
+ * ILLEGAL_SASL_STATE as on any authenticated connection. Taken before the
+ * session's end is checked, so a late re-authentication still may pass. */
+static bool conn_reauth_begins(struct net_conn *c)
+{
+	int64_t now = now_mono_ms();
+
+	if (!c->session_end || (c->reauth_began && now - c->reauth_began < 1000))
+		return false;
+	c->reauth_began = now;
+	c->reauthenticating = true;
+	c->auth = AUTH_HANDSHAKE; /* the handshake only, then its tokens */
+	return true;
 }
 
 /* A request on a SASL listener before authentication: 0 answered (the
@@ -1117,6 +1182,24 @@ static void conn_frame(struct net_conn *c)
 	if (c->auth != AUTH_DONE) {
 		rc = conn_pre_auth(c, req);
 		goto answered;
+	}
+	if (h->api_key == PROTO_API_SASL_HANDSHAKE && conn_reauth_begins(c)) {
+		rc = conn_pre_auth(c, req);
+		goto answered;
+	}
+	if (c->session_end && now_mono_ms() > c->session_end) {
+		char why[SASL_MAX_USER + 160];
+
+		/* Kafka's Processor: "Disconnecting expired channel"; the
+		 * client did not re-authenticate in time (or cannot: a client
+		 * without KIP-368 reconnects). */
+		STAT_ADD(srv, closed_expired, 1);
+		snprintf(why, sizeof(why),
+			 "%s request after the end of %s's SASL session "
+			 "(connections.max.reauth.ms %" PRId64 ")",
+			 api_name(h->api_key), c->user, net_config_reauth_ms(&srv->cfg));
+		conn_close(c, MQ_INFO, why);
+		return;
 	}
 	switch (h->api_key) {
 	case PROTO_API_API_VERSIONS: rc = answer_api_versions(req, false); goto answered;
@@ -1965,6 +2048,8 @@ void net_server_stats(struct net_server *srv, struct net_stats *st)
 	st->accepted = __atomic_load_n(&srv->st.accepted, __ATOMIC_RELAXED);
 	st->refused = __atomic_load_n(&srv->st.refused, __ATOMIC_RELAXED);
 	st->closed_idle = __atomic_load_n(&srv->st.closed_idle, __ATOMIC_RELAXED);
+	st->closed_expired = __atomic_load_n(&srv->st.closed_expired, __ATOMIC_RELAXED);
+	st->reauths = __atomic_load_n(&srv->st.reauths, __ATOMIC_RELAXED);
 	st->frame_bytes = __atomic_load_n(&srv->st.frame_bytes, __ATOMIC_RELAXED);
 	st->response_bytes = __atomic_load_n(&srv->st.response_bytes, __ATOMIC_RELAXED);
 	st->requests = __atomic_load_n(&srv->st.requests, __ATOMIC_RELAXED);

@@ -48,6 +48,21 @@
  * and SaslAuthenticate are answered ILLEGAL_SASL_STATE (as KafkaApis does)
  * and every other request goes to the handler table.
  *
+ * Re-authentication (KIP-368, Kafka's SaslServerAuthenticator ReauthInfo
+ * and KafkaChannel): with net_config_reauth_ms() > 0 a session lasts that
+ * long from the SaslAuthenticate that completed it, whose v1+ answer
+ * tells the client (session_lifetime_ms; SCRAM credentials do not
+ * expire, so the setting alone). On an authenticated connection with a
+ * session, a SaslHandshake starts a re-authentication (at most one a
+ * second; else it is answered ILLEGAL_SASL_STATE), even past the end:
+ * the handshake and its SaslAuthenticate exchange only, as at first,
+ * which must end with the same user ("Cannot change principals during
+ * re-authentication from User.a: User.b", SASL_AUTHENTICATION_FAILED,
+ * closed) and starts a new session. Any other request past the end
+ * closes the connection, logged, unanswered (a client without KIP-368
+ * reconnects). One request at a time per connection: nothing is in
+ * flight while the exchange runs.
+ *
  * Requests the listener answers or refuses itself:
  *   ApiVersions: our table (proto_api_table); a version above ours gets
  *     UNSUPPORTED_VERSION in a v0 body.
@@ -139,8 +154,15 @@ struct net_config {
 	int max_connections;               /* 2147483647 */
 	int max_connections_per_ip;        /* 2147483647 */
 	int64_t connections_max_idle_ms;   /* 600000 */
-	int queued_max_requests;           /* 500 */
-	int64_t queued_max_request_bytes;  /* -1: no limit */
+	/* connections.max.reauth.ms (KIP-368), 0: sessions do not expire;
+	 * the listener's and the mechanism's overrides on the SASL listener
+	 * (listener.name.sasl_plaintext.[scram-sha-256.]connections.max.
+	 * reauth.ms), -1 when unset. net_config_reauth_ms picks. */
+	int64_t connections_max_reauth_ms;
+	int64_t listener_reauth_ms;
+	int64_t mechanism_reauth_ms;
+	int queued_max_requests;          /* 500 */
+	int64_t queued_max_request_bytes; /* -1: no limit */
 };
 
 /* Kafka's defaults, one PLAINTEXT listener on every address, port 9092. */
@@ -149,6 +171,10 @@ void net_config_default(struct net_config *cfg);
  * value (out of range, malformed listener list, unknown mechanism).
  * Nothing changes on error. */
 int net_config_set(struct net_config *cfg, const char *key, const char *value);
+/* The session lifetime of a SASL connection: the mechanism's override,
+ * else the listener's, else connections.max.reauth.ms (Kafka's
+ * SaslChannelBuilder order); <= 0: sessions do not expire. */
+int64_t net_config_reauth_ms(const struct net_config *cfg);
 /* Parses a comma-separated listener list into eps (at most max): the
  * count, or -EINVAL (syntax, unknown protocol, a port outside 0..65535,
  * the same name twice, more than max). */
@@ -235,6 +261,9 @@ struct net_stats {
 	int64_t accepted;        /* connections accepted since start */
 	int64_t refused;         /* closed at accept: max.connections(.per.ip), descriptors kept */
 	int64_t closed_idle;     /* closed by connections.max.idle.ms */
+	int64_t closed_expired;  /* closed by a request after the session's
+				  * end (connections.max.reauth.ms) */
+	int64_t reauths;         /* re-authentications that passed */
 	int64_t frame_bytes;     /* request frames held, all connections */
 	int64_t response_bytes;  /* memory parts of responses held */
 	int64_t requests;        /* requests decoded */
@@ -333,7 +362,10 @@ void net_client_close(struct net_client *c);
 /* The largest version of api_key that both sides support, or -EOPNOTSUPP. */
 int net_client_version(const struct net_client *c, int16_t api_key);
 /* SaslHandshake v1 with SCRAM-SHA-256, then SaslAuthenticate until the
- * server proves itself. 0; -EACCES refused (wrong user or password),
+ * server proves itself. When the server gives the session a lifetime
+ * (KIP-368), the client keeps copies of user and password and
+ * net_client_call re-authenticates first once 85..95% of it has passed;
+ * a refusal then is that call's error. 0; -EACCES refused (wrong user or password),
  * -EKEYREJECTED the server does not know the password, -EOPNOTSUPP the
  * server does not offer SCRAM-SHA-256, -EPROTO another handshake error
  * (ILLEGAL_SASL_STATE: already authenticated), other sasl.h errors. A

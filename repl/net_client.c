@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,7 +38,19 @@ struct net_client {
 	struct proto_api *apis; /* the broker's versions (ApiVersions) */
 	bool broken;
 	int wake_fd; /* -1, or net_client_set_wake's */
+	/* KIP-368: after a SaslAuthenticate that gave a session lifetime, the
+	 * credentials (copies) and when to re-authenticate (monotonic ms, 0:
+	 * never), between 85% and 95% of the lifetime as Kafka's clients
+	 * (SaslClientAuthenticator), counted from before the last round was
+	 * sent, so always ahead of the server's end. in_sasl: the calls of an
+	 * exchange do not start another. */
+	char *user, *password;
+	int64_t reauth_at;
+	bool in_sasl;
 };
+
+static int client_sasl(struct net_client *c, const char *user, const char *password,
+		       int64_t deadline);
 
 /* Waits for events on fd; -EINTR when wake (unless -1) is readable
  * first. */
@@ -192,6 +205,14 @@ int net_client_call(struct net_client *c, int16_t api_key, int16_t api_version, 
 	memset(resp, 0, sizeof(*resp));
 	if (c->broken)
 		return -ENOTCONN;
+	/* Due to re-authenticate: first, on this connection (the server would
+	 * close it at the first request past the session's end). A refusal
+	 * leaves the connection broken, as any error. */
+	if (c->reauth_at && !c->in_sasl && now_mono_ms() >= c->reauth_at) {
+		rc = client_sasl(c, c->user, c->password, deadline);
+		if (rc)
+			return rc;
+	}
 	if (c->next_corr < 0)
 		c->next_corr = 0;
 	kbuf_w_init(&w, body_len + 512);
@@ -313,12 +334,23 @@ int net_client_connect(const char *host, int port, int64_t timeout_ms, struct ne
 	return 0;
 }
 
+static void client_forget_creds(struct net_client *c)
+{
+	if (c->password)
+		explicit_bzero(c->password, strlen(c->password));
+	free(c->password);
+	free(c->user);
+	c->user = c->password = NULL;
+	c->reauth_at = 0;
+}
+
 void net_client_close(struct net_client *c)
 {
 	if (!c)
 		return;
 	close(c->fd);
 	free(c->apis);
+	client_forget_creds(c);
 	free(c);
 }
 
@@ -358,8 +390,8 @@ int net_client_version(const struct net_client *c, int16_t api_key)
 /* One SaslAuthenticate round: sends in, returns the server's bytes in
  * resp (their kstr in *bytes); a refusal's error message into why. */
 static int client_auth_round(struct net_client *c, int16_t v, const char *in, size_t in_len,
-			     int64_t deadline, struct net_resp *resp, struct kstr *bytes, char *why,
-			     size_t whylen)
+			     int64_t deadline, struct net_resp *resp, struct kstr *bytes,
+			     int64_t *lifetime_ms, char *why, size_t whylen)
 {
 	struct proto_sasl_auth_req req = { .auth_bytes = { in, (int32_t)in_len } };
 	struct proto_sasl_auth_resp ar;
@@ -384,6 +416,7 @@ static int client_auth_round(struct net_client *c, int16_t v, const char *in, si
 		return ar.error_code == PROTO_ERR_ILLEGAL_SASL_STATE ? -EALREADY : -EACCES;
 	}
 	*bytes = ar.auth_bytes;
+	*lifetime_ms = ar.session_lifetime_ms;
 	return 0;
 }
 
@@ -405,8 +438,26 @@ static void client_peer(const struct net_client *c, char *out, size_t cap)
 int net_client_sasl(struct net_client *c, const char *user, const char *password,
 		    int64_t timeout_ms)
 {
+	int rc = client_sasl(c, user, password, now_mono_ms() + timeout_ms);
+
+	/* Kept only when a session lifetime asks for re-authentication. */
+	if (!rc && c->reauth_at && !c->user) {
+		c->user = strdup(user);
+		c->password = strdup(password);
+		if (!c->user || !c->password) {
+			client_forget_creds(c);
+			c->broken = true;
+			rc = -ENOMEM;
+		}
+	}
+	return rc;
+}
+
+static int client_sasl(struct net_client *c, const char *user, const char *password,
+		       int64_t deadline)
+{
 	char why[256] = "", peer[NI_MAXHOST + NI_MAXSERV + 4];
-	int64_t deadline = now_mono_ms() + timeout_ms;
+	int64_t sent = 0, lifetime = 0;
 	struct proto_sasl_handshake_req hreq = { .mechanism = kstr_of(SASL_SCRAM_SHA_256) };
 	struct proto_sasl_handshake_resp hresp;
 	struct sasl_client *sc = NULL;
@@ -420,6 +471,7 @@ int net_client_sasl(struct net_client *c, const char *user, const char *password
 
 	if (v < 0 || net_client_version(c, PROTO_API_SASL_HANDSHAKE) < 1)
 		return -EOPNOTSUPP;
+	c->in_sasl = true;
 	kbuf_w_init(&w, 256);
 	rc = proto_sasl_handshake_req_encode(&w, 1, &hreq);
 	if (!rc)
@@ -443,6 +495,19 @@ int net_client_sasl(struct net_client *c, const char *user, const char *password
 				      &out_len);
 		if (rc == 1) {
 			rc = 0;
+			if (lifetime > 0) {
+				/* 85..95%, random so that connections made
+				 * together do not all come back at once. */
+				uint32_t r = 0;
+
+				if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+					r = (uint32_t)now_mono_ms();
+				int64_t at = lifetime * (85 + (int64_t)(r % 11)) / 100;
+
+				c->reauth_at = sent + (at > 0 ? at : 1);
+			} else {
+				c->reauth_at = 0;
+			}
 			goto out;
 		}
 		if (rc) {
@@ -450,14 +515,16 @@ int net_client_sasl(struct net_client *c, const char *user, const char *password
 			break;
 		}
 		net_resp_free(&resp);
-		rc = client_auth_round(c, (int16_t)v, out, out_len, deadline, &resp, &in, why,
-				       sizeof(why));
+		sent = now_mono_ms();
+		rc = client_auth_round(c, (int16_t)v, out, out_len, deadline, &resp, &in, &lifetime,
+				       why, sizeof(why));
 		if (in.len < 0)
 			rc = rc ? rc : -EBADMSG;
 	}
 	if (!rc)
 		rc = -EPROTO; /* three rounds and no proof */
 out:
+	c->in_sasl = false;
 	if (rc)
 		c->broken = true;
 	/* A refusal, by either side, says who and why here: the callers only

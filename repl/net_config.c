@@ -36,6 +36,9 @@ void net_config_default(struct net_config *cfg)
 	cfg->max_connections = INT_MAX;
 	cfg->max_connections_per_ip = INT_MAX;
 	cfg->connections_max_idle_ms = 600000;
+	cfg->connections_max_reauth_ms = 0;
+	cfg->listener_reauth_ms = -1;
+	cfg->mechanism_reauth_ms = -1;
 	cfg->queued_max_requests = 500;
 	cfg->queued_max_request_bytes = -1;
 }
@@ -204,6 +207,15 @@ static int parse_mechanisms(const char *s, bool *scram)
 	return 0;
 }
 
+int64_t net_config_reauth_ms(const struct net_config *cfg)
+{
+	if (cfg->mechanism_reauth_ms >= 0)
+		return cfg->mechanism_reauth_ms;
+	if (cfg->listener_reauth_ms >= 0)
+		return cfg->listener_reauth_ms;
+	return cfg->connections_max_reauth_ms;
+}
+
 int net_config_set(struct net_config *cfg, const char *key, const char *value)
 {
 	struct net_endpoint eps[NET_MAX_LISTENERS];
@@ -243,6 +255,11 @@ int net_config_set(struct net_config *cfg, const char *key, const char *value)
 	INT_KEY("max.connections.per.ip", max_connections_per_ip, 0, INT32_MAX)
 	INT_KEY("connections.max.idle.ms", connections_max_idle_ms, 1, INT64_MAX / 2)
 	INT_KEY("queued.max.requests", queued_max_requests, 1, INT32_MAX)
+	INT_KEY("connections.max.reauth.ms", connections_max_reauth_ms, 0, INT64_MAX / 2)
+	INT_KEY("listener.name.sasl_plaintext.connections.max.reauth.ms", listener_reauth_ms, 0,
+		INT64_MAX / 2)
+	INT_KEY("listener.name.sasl_plaintext.scram-sha-256.connections.max.reauth.ms",
+		mechanism_reauth_ms, 0, INT64_MAX / 2)
 #undef INT_KEY
 	if (!strcmp(key, "queued.max.request.bytes")) {
 		/* -1 (no limit) or a positive size, as Kafka allows. */

@@ -107,6 +107,16 @@
 #       SaslHandshake v1, then only SCRAM-SHA-256's client-first for USER
 #       in SaslAuthenticate v0; prints "salt S iterations I" from the
 #       server-first, or "error E" when the broker refuses at once.
+#   python3 kafka_raw.py reauth-expired HOST PORT USER PASSWORD
+#       Authenticates in SaslAuthenticate v1, sends ApiVersions v0 (answered),
+#       waits past the session_lifetime_ms answered, sends ApiVersions again
+#       and prints "lifetime L closed" when the broker closes the connection
+#       unanswered ("answered" otherwise).
+#   python3 kafka_raw.py reauth HOST PORT USER PASSWORD USER2 PASSWORD2
+#       Authenticates as USER in SaslAuthenticate v1, then re-authenticates
+#       on the same connection as USER2 (SaslHandshake, SaslAuthenticate);
+#       prints "error 0 lifetime L" when that passed and an ApiVersions is
+#       answered after it, else "error E MESSAGE closed|open".
 #   python3 kafka_raw.py silent HOST PORT
 #       Connects, sends nothing, prints "closed after S s" once the broker
 #       closes the connection (at most 60 s).
@@ -183,20 +193,45 @@ class Conn:
 
 
 def sasl_scram(c, user, password):
+    err, msg, _ = sasl_scram_v(c, user, password, 0)
+    if err:
+        sys.exit("SaslAuthenticate: error %d" % err)
+
+
+class SaslRefused(Exception):
+    pass
+
+
+def sasl_scram_v(c, user, password, version):
+    """SaslHandshake v1 and the SCRAM exchange in SaslAuthenticate
+    VERSION (0 or 1): (error, error message, session_lifetime_ms of the
+    last answer; 0 in v0)."""
     resp = c.call(17, 1, kstr("SCRAM-SHA-256"))
     if struct.unpack(">h", resp[:2])[0] != 0:
-        sys.exit("SaslHandshake refused")
+        sys.exit("SaslHandshake refused: error %d" % struct.unpack(">h", resp[:2])[0])
+    last = {}
 
     def auth(data):
-        r = c.call(36, 0, struct.pack(">i", len(data)) + data)
+        r = c.call(36, version, struct.pack(">i", len(data)) + data)
         err = struct.unpack(">h", r[:2])[0]
         mlen = struct.unpack(">h", r[2:4])[0]
         off = 4 + max(mlen, 0)
+        msg = r[4:off].decode()
         if err:
-            sys.exit("SaslAuthenticate: error %d" % err)
+            raise SaslRefused(err, msg)
         blen = struct.unpack(">i", r[off:off + 4])[0]
+        if version >= 1:
+            last["lifetime"] = struct.unpack(">q", r[off + 4 + blen:off + 12 + blen])[0]
         return r[off + 4:off + 4 + blen]
 
+    try:
+        scram_exchange(auth, user, password)
+    except SaslRefused as e:
+        return e.args[0], e.args[1], 0
+    return 0, "", last.get("lifetime", 0)
+
+
+def scram_exchange(auth, user, password):
     nonce = base64.b64encode(os.urandom(18)).decode()
     bare = "n=%s,r=%s" % (user, nonce)
     server_first = auth(("n,," + bare).encode()).decode()
@@ -774,6 +809,40 @@ def scram_first(host, port, user):
     print("salt %s iterations %s" % (fields["s"], fields["i"]))
 
 
+def closed_unanswered(c):
+    """Whether the broker closes c before a byte of an answer."""
+    try:
+        return c.s.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
+def reauth_expired(host, port, user, password):
+    c = Conn(host, int(port))
+    err, msg, lifetime = sasl_scram_v(c, user, password, 1)
+    if err or lifetime <= 0:
+        sys.exit("authentication: error %d lifetime %d" % (err, lifetime))
+    c.call(18, 0, b"")  # within the session: answered
+    time.sleep(lifetime / 1000.0 + 0.3)
+    c.corr += 1
+    frame = struct.pack(">hhi", 18, 0, c.corr) + kstr(c.client_id)
+    c.s.sendall(struct.pack(">i", len(frame)) + frame)
+    print("lifetime %d %s" % (lifetime, "closed" if closed_unanswered(c) else "answered"))
+
+
+def reauth(host, port, user, password, user2, password2):
+    c = Conn(host, int(port))
+    err, msg, lifetime = sasl_scram_v(c, user, password, 1)
+    if err:
+        sys.exit("authentication: error %d %s" % (err, msg))
+    err, msg, lifetime = sasl_scram_v(c, user2, password2, 1)
+    if err:
+        print("error %d %s %s" % (err, msg, "closed" if closed_unanswered(c) else "open"))
+        return
+    c.call(18, 0, b"")  # still serving
+    print("error 0 lifetime %d" % lifetime)
+
+
 def silent(host, port):
     s = socket.create_connection((host, int(port)), timeout=60)
     t0 = time.monotonic()
@@ -796,7 +865,8 @@ if __name__ == "__main__":
             "quota-alter": (8, quota_alter), "quota-describe": (7, quota_describe),
             "produce-throttle": (11, produce_throttle), "fetch-throttle": (10, fetch_throttle),
             "flood": (5, flood), "offsets-many": (6, offsets_many),
-            "scram-first": (5, scram_first)}
+            "scram-first": (5, scram_first), "reauth-expired": (6, reauth_expired),
+            "reauth": (8, reauth)}
     optional = {"parked": 1, "produce": 1, "incalter": 1, "quota-alter": 1, "quota-describe": 1}  # trailing arguments that may be left out
     if (len(sys.argv) < 2 or sys.argv[1] not in cmds or
             not cmds[sys.argv[1]][0] <= len(sys.argv) <= cmds[sys.argv[1]][0] + optional.get(sys.argv[1], 0)):

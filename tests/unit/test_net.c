@@ -192,7 +192,9 @@ static int lookup(void *arg, const char *user, struct sasl_cred *cred)
 {
 	struct fx *fx = arg;
 
-	if (strcmp(user, "broker"))
+	/* "other" has the same password: a principal change at a
+	 * re-authentication is refused for the user, not the password. */
+	if (strcmp(user, "broker") && strcmp(user, "other"))
 		return -ENOENT;
 	*cred = fx->cred;
 	return 0;
@@ -1451,6 +1453,226 @@ static void test_sasl_illegal_state(void **state)
 	fx_stop(&fx);
 }
 
+/* A SCRAM exchange in SaslAuthenticate vN on fd after its handshake,
+ * as user (password s3cret): the last answer's error code, its message in
+ * msg (cap bytes) and its session_lifetime_ms in *lifetime. */
+static int16_t raw_scram(int fd, const char *user, int16_t v, int32_t corr, char *msg, size_t cap,
+			 int64_t *lifetime)
+{
+	struct proto_sasl_auth_resp ar = { 0 };
+	struct sasl_client *sc;
+	struct kstr in = { NULL, 0 };
+	uint8_t *frame = NULL;
+	const char *out;
+	size_t out_len;
+	struct kbuf_w w;
+	struct kbuf_r r;
+	int rc;
+
+	assert_int_equal(sasl_client_new(user, "s3cret", &sc), 0);
+	for (int round = 0; round < 3; round++) {
+		rc = sasl_client_step(sc, (const uint8_t *)in.ptr, round ? (size_t)in.len : 0, &out,
+				      &out_len);
+		if (rc == 1)
+			break;
+		assert_int_equal(rc, 0);
+		struct proto_sasl_auth_req areq = { { out, (int32_t)out_len } };
+
+		kbuf_w_init(&w, 4096);
+		assert_int_equal(proto_sasl_auth_req_encode(&w, v, &areq), 0);
+		free(frame);
+		send_body(fd, PROTO_API_SASL_AUTHENTICATE, v, corr + round, &w);
+		frame = read_answer(fd, PROTO_API_SASL_AUTHENTICATE, v, corr + round, &r);
+		assert_int_equal(proto_sasl_auth_resp_decode(&r, v, &ar), 0);
+		snprintf(msg, cap, "%.*s", ar.error_message.len > 0 ? (int)ar.error_message.len : 0,
+			 ar.error_message.len > 0 ? ar.error_message.ptr : "");
+		*lifetime = ar.session_lifetime_ms;
+		if (ar.error_code)
+			break;
+		in = ar.auth_bytes;
+	}
+	free(frame);
+	sasl_client_free(sc);
+	return ar.error_code;
+}
+
+/* A SaslHandshake v1 for mechanism on authenticated fd: its error code. */
+static int16_t raw_handshake_on(int fd, const char *mechanism, int32_t corr)
+{
+	struct proto_sasl_handshake_req hreq = { kstr_of(mechanism) };
+	struct proto_sasl_handshake_resp hr;
+	struct kbuf_w w;
+	struct kbuf_r r;
+	uint8_t *frame;
+
+	kbuf_w_init(&w, 64);
+	assert_int_equal(proto_sasl_handshake_req_encode(&w, 1, &hreq), 0);
+	send_body(fd, PROTO_API_SASL_HANDSHAKE, 1, corr, &w);
+	frame = read_answer(fd, PROTO_API_SASL_HANDSHAKE, 1, corr, &r);
+	assert_int_equal(proto_sasl_handshake_resp_decode(&r, 1, &hr), 0);
+	free(frame);
+	return hr.error_code;
+}
+
+/* An ApiVersions v0 on fd, its answer read: the error code. */
+static int16_t raw_api_versions(int fd, int32_t corr)
+{
+	struct kbuf_w w;
+	struct kbuf_r r;
+	uint8_t *frame;
+	int16_t err;
+
+	kbuf_w_init(&w, 8);
+	send_body(fd, PROTO_API_API_VERSIONS, 0, corr, &w);
+	frame = read_answer(fd, PROTO_API_API_VERSIONS, 0, corr, &r);
+	err = kbuf_read_i16(&r);
+	free(frame);
+	return err;
+}
+
+static bool past(void *arg)
+{
+	return now_mono_ms() > *(int64_t *)arg;
+}
+
+static bool two_reauths(void *arg)
+{
+	return fx_stats(arg).reauths >= 2;
+}
+
+/* The settings: the mechanism's override, then the listener's, then
+ * connections.max.reauth.ms (Kafka's SaslChannelBuilder). */
+static void test_reauth_config(void **state)
+{
+	struct net_config cfg;
+
+	(void)state;
+	net_config_default(&cfg);
+	assert_int_equal(net_config_reauth_ms(&cfg), 0);
+	assert_int_equal(net_config_set(&cfg, "connections.max.reauth.ms", "-1"), -EINVAL);
+	assert_int_equal(net_config_set(&cfg, "connections.max.reauth.ms", "3000"), 0);
+	assert_int_equal(net_config_reauth_ms(&cfg), 3000);
+	assert_int_equal(
+		net_config_set(&cfg, "listener.name.sasl_plaintext.connections.max.reauth.ms", "0"),
+		0);
+	assert_int_equal(net_config_reauth_ms(&cfg), 0);
+	assert_int_equal(net_config_set(&cfg,
+					"listener.name.sasl_plaintext.scram-sha-256."
+					"connections.max.reauth.ms",
+					"5000"),
+			 0);
+	assert_int_equal(net_config_reauth_ms(&cfg), 5000);
+}
+
+/* KIP-368 on the server: SaslAuthenticate v1+ tells the session's
+ * lifetime; a request other than SaslHandshake after its end closes the
+ * connection; a SaslHandshake on an authenticated connection starts a
+ * re-authentication (even past the end), at most one a second, which
+ * must keep the user. */
+static void test_reauth_server(void **state)
+{
+	const int64_t life = 1500;
+	struct fx fx;
+	char msg[256];
+	int64_t lifetime = -1, end;
+	int fd;
+	const char *want_expired[] = { "ApiVersions request after the end of broker's SASL session",
+				       NULL };
+	const char *want_changed[] = { "Cannot change principals during re-authentication", NULL };
+
+	(void)state;
+	fx_config(&fx, "SASL_PLAINTEXT://127.0.0.1:0");
+	fx.cfg.connections_max_reauth_ms = life;
+	fx_start(&fx);
+	log_capture();
+
+	/* v0 has no lifetime field; it is cut at the end all the same. */
+	fd = raw_sasl_handshake(fx.port, 1);
+	assert_int_equal(raw_scram(fd, "broker", 0, 2, msg, sizeof(msg), &lifetime), 0);
+	end = now_mono_ms() + life; /* the server's end is before */
+	assert_int_equal(lifetime, 0);
+	assert_int_equal(raw_api_versions(fd, 5), PROTO_ERR_NONE);
+	assert_true(eventually(past, &end));
+	assert_int_equal(fx_stats(&fx).closed_expired, 0);
+	struct kbuf_w w;
+
+	kbuf_w_init(&w, 8);
+	send_body(fd, PROTO_API_API_VERSIONS, 0, 6, &w);
+	assert_true(closed_unanswered(fd));
+	close(fd);
+	assert_int_equal(fx_stats(&fx).closed_expired, 1);
+	assert_true(eventually(log_has, want_expired));
+
+	/* v1: the lifetime told; re-authenticated past the end, the
+	 * connection serves on; a second handshake within the second is an
+	 * authenticated connection's: ILLEGAL_SASL_STATE, still open. */
+	fd = raw_sasl_handshake(fx.port, 1);
+	assert_int_equal(raw_scram(fd, "broker", 1, 2, msg, sizeof(msg), &lifetime), 0);
+	end = now_mono_ms() + life;
+	assert_int_equal(lifetime, life);
+	assert_true(eventually(past, &end));
+	assert_int_equal(raw_handshake_on(fd, SASL_SCRAM_SHA_256, 5), PROTO_ERR_NONE);
+	assert_int_equal(raw_scram(fd, "broker", 2, 6, msg, sizeof(msg), &lifetime), 0);
+	assert_int_equal(lifetime, life);
+	assert_int_equal(raw_api_versions(fd, 9), PROTO_ERR_NONE);
+	assert_int_equal(raw_handshake_on(fd, SASL_SCRAM_SHA_256, 10),
+			 PROTO_ERR_ILLEGAL_SASL_STATE);
+	assert_int_equal(raw_api_versions(fd, 11), PROTO_ERR_NONE);
+	assert_int_equal(fx_stats(&fx).reauths, 1);
+	close(fd);
+
+	/* Another user at the re-authentication, with its right password:
+	 * refused with Kafka's words, closed. */
+	fd = raw_sasl_handshake(fx.port, 1);
+	assert_int_equal(raw_scram(fd, "broker", 1, 2, msg, sizeof(msg), &lifetime), 0);
+	assert_int_equal(raw_handshake_on(fd, SASL_SCRAM_SHA_256, 5), PROTO_ERR_NONE);
+	assert_int_equal(raw_scram(fd, "other", 1, 6, msg, sizeof(msg), &lifetime),
+			 PROTO_ERR_SASL_AUTHENTICATION_FAILED);
+	assert_string_equal(msg, "Cannot change principals during re-authentication from "
+				 "User.broker: User.other");
+	assert_true(closed_by_server(fd));
+	close(fd);
+	assert_true(eventually(log_has, want_changed));
+	free(log_release());
+	fx_stop(&fx);
+}
+
+/* The brokers' own connections re-authenticate before their sessions
+ * end: calls across several lifetimes all pass, none is cut. */
+static void test_reauth_client(void **state)
+{
+	struct fx fx;
+	struct net_client *c;
+	struct net_resp resp;
+	int64_t end;
+
+	(void)state;
+	fx_config(&fx, "SASL_PLAINTEXT://127.0.0.1:0");
+	fx.cfg.connections_max_reauth_ms = 1200;
+	fx_start(&fx);
+	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
+	assert_int_equal(net_client_sasl(c, "broker", "s3cret", DEADLINE_MS), 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (!two_reauths(&fx) && now_mono_ms() < end) {
+		assert_int_equal(net_client_call(c, PROTO_API_API_VERSIONS, 0, NULL, 0, 0,
+						 DEADLINE_MS, &resp),
+				 0);
+		net_resp_free(&resp);
+		usleep(20000);
+	}
+	assert_true(two_reauths(&fx));
+	/* Idle past the end: the next call re-authenticates first. */
+	end = now_mono_ms() + 1300;
+	assert_true(eventually(past, &end));
+	assert_int_equal(
+		net_client_call(c, PROTO_API_API_VERSIONS, 0, NULL, 0, 0, DEADLINE_MS, &resp), 0);
+	net_resp_free(&resp);
+	assert_int_equal(fx_stats(&fx).closed_expired, 0);
+	assert_true(fx_stats(&fx).reauths >= 3);
+	net_client_close(c);
+	fx_stop(&fx);
+}
+
 static bool no_sasl_exchanges(void *arg)
 {
 	return fx_stats(arg).sasl_exchanges == 0;
@@ -2144,6 +2366,9 @@ int main(void)
 		cmocka_unit_test(test_sasl_error_messages),
 		cmocka_unit_test(test_sasl_illegal_state),
 		cmocka_unit_test(test_sasl_state_freed),
+		cmocka_unit_test(test_reauth_config),
+		cmocka_unit_test_teardown(test_reauth_server, log_restore),
+		cmocka_unit_test(test_reauth_client),
 		cmocka_unit_test_teardown(test_sasl_max_receive, log_restore),
 		cmocka_unit_test_teardown(test_bad_frames, log_restore),
 		cmocka_unit_test(test_client_end_cancels_parked),
