@@ -2161,6 +2161,57 @@ static void test_reassign_api_and_cancel(void **state)
 	cluster_stop();
 }
 
+/* A move asked for in /admin/reassign_partitions and then cancelled
+ * (or asked anew) through AlterPartitionReassignments: the latest ask
+ * decides, so the partition leaves the znode (Kafka's
+ * maybeRemoveFromZkReassignment); left there, a controller that takes
+ * over would read it and start the cancelled move again, and the znode
+ * would refuse the next kafka-reassign-partitions.sh --zookeeper. */
+static void test_reassign_api_overrides_znode(void **state)
+{
+	static const char doc[] = "{\"version\":1,\"partitions\":["
+				  "{\"topic\":\"zc\",\"partition\":0,\"replicas\":[3,2]},"
+				  "{\"topic\":\"zc\",\"partition\":1,\"replicas\":[3,2]}]}";
+	struct controller_moving *v;
+	char *data = NULL, why[ZK_WHY_LEN];
+	struct zk_reassign r;
+	struct node *a;
+	size_t len;
+
+	(void)state;
+	cluster_start("/t_override", 1, false);
+	a = wait_active();
+	create_topic(nodes[2].zkc, "zc", (int32_t[]){ 1, 2, 2, 1 }, 2, 2);
+	wait_created(nodes[2].zkc, "zc", 2);
+	assert_int_equal(zkc_create(nodes[2].zkc, ZK_REASSIGN_PATH, doc, strlen(doc), 0, NULL, 0),
+			 0);
+	wait_assignment(nodes[2].zkc, "zc", (int32_t[]){ 3, 2, 1 }, 3, (int32_t[]){ 3 }, 1,
+			(int32_t[]){ 1 }, 1);
+	/* Partition 0's move cancelled: back to [2,1], out of the znode;
+	 * partition 1's stays in it (still moving). */
+	alter(a->ctl, "zc", 0, NULL, 0, 0);
+	wait_assignment(nodes[2].zkc, "zc", (int32_t[]){ 2, 1 }, 2, NULL, 0, NULL, 0);
+	for (int64_t end = now_mono_ms() + WAIT_MS;; pause_ms(10)) {
+		assert_int_equal(
+			zkc_get(nodes[2].zkc, ZK_REASSIGN_PATH, &data, &len, NULL, NULL, NULL), 0);
+		assert_int_equal(zk_reassign_decode(data, len, &r, why), 0);
+		free(data);
+		if (r.n == 1)
+			break;
+		zk_reassign_clear(&r);
+		assert_true(now_mono_ms() < end);
+	}
+	assert_int_equal(r.parts[0].partition, 1);
+	zk_reassign_clear(&r);
+	/* Partition 1 asked elsewhere through the API: the znode's ask goes,
+	 * and the znode with it. */
+	alter(a->ctl, "zc", 1, (int32_t[]){ 2, 1 }, 2, 0);
+	wait_gone(nodes[2].zkc, ZK_REASSIGN_PATH);
+	assert_int_equal(controller_list_reassignments(a->ctl, &v), 0);
+	controller_moving_free(v, 0);
+	cluster_stop();
+}
+
 /* topic-0 made on [3] and moved to [2,1] (RS [2,1,3], 3 leading in
  * epoch 1), 2 caught up (ISR [3,2]), 1 not: the move in the middle. */
 static void move_half_done(struct zkc *zkc, struct controller *ctl, const char *topic)
@@ -2272,6 +2323,7 @@ int main(void)
 		cmocka_unit_test(test_topic_deletion),
 		cmocka_unit_test(test_reassign_znode_and_resume),
 		cmocka_unit_test(test_reassign_api_and_cancel),
+		cmocka_unit_test(test_reassign_api_overrides_znode),
 		cmocka_unit_test(test_reassign_cancel_added_leader),
 		cmocka_unit_test(test_unreadable_znodes_left_as_they_are),
 	};
