@@ -34,13 +34,6 @@ has_leaders() { # every partition of t has a leader on mntN's .state
 }
 check "t: three partitions with leaders" poll 30 has_leaders "$MQ_TMP/mnt1"
 
-controller() { # the broker whose mount says it is the active controller
-	for _n in 1 2 3; do
-		timeout 5 grep -qx 'controller.active=yes' "$MQ_TMP/mnt$_n/.state" 2>/dev/null &&
-			echo "$_n" && return 0
-	done
-	return 1
-}
 C=$(controller)
 case $C in
 [123]) ok "the controller: broker $C" ;;
