@@ -669,10 +669,21 @@ int fs_refuse_name(struct mqfs *fs, const char *op, fuse_ino_t parent, const cha
 		 * is what the writer needs to hear; partitions are added
 		 * through .config, never by creating a file. */
 		if (strcmp(op, "create") == 0 && parse_partition(name) >= 0) {
-			mq_log_limited(MQ_WARN,
-				       "%s %s/%s: no such partition (the topic has %d; "
-				       "partitions=N in .config adds more)",
-				       op, path, name, topic_partitions(dir->topic));
+			/* A directory whose topic was deleted (a working
+			 * directory, or a name the kernel still keeps after a
+			 * deletion through another broker or a Kafka client):
+			 * its partition count says nothing of why. */
+			if (dir->topic && topic_deleted(dir->topic))
+				mq_log_limited(MQ_WARN,
+					       "%s %s/%s: the topic was deleted (open the "
+					       "partition by its path again once a topic of "
+					       "that name exists)",
+					       op, path, name);
+			else
+				mq_log_limited(MQ_WARN,
+					       "%s %s/%s: no such partition (the topic has %d; "
+					       "partitions=N in .config adds more)",
+					       op, path, name, topic_partitions(dir->topic));
 			inode_put(fs->inodes, dir);
 			return -ENOENT;
 		}

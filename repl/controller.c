@@ -2273,17 +2273,18 @@ static int ctrl_write_assignment(struct controller *ctl, int t, int32_t p, const
 	return -ESTALE;
 }
 
-/* Whether entry e of /admin/reassign_partitions is settled: refused (in
- * refused[]), or its partition no longer moving with the entry's target
- * as its replicas (moved), or gone. */
+/* Whether entry e of /admin/reassign_partitions is settled: in done[]
+ * (refused, or asked anew through AlterPartitionReassignments), or its
+ * partition no longer moving with the entry's target as its replicas
+ * (moved), or gone. */
 static bool reassign_settled(const struct controller *ctl, const struct zk_reassign_part *e,
-			     const struct controller_tp *refused, int n_refused)
+			     const struct controller_tp *done, int n_done)
 {
 	int t = find_topic(ctl, e->topic);
 	const struct zk_assignment *a;
 
-	for (int i = 0; i < n_refused; i++)
-		if (refused[i].partition == e->partition && !strcmp(refused[i].topic, e->topic))
+	for (int i = 0; i < n_done; i++)
+		if (done[i].partition == e->partition && !strcmp(done[i].topic, e->topic))
 			return true;
 	if (t < 0 || e->partition >= ctl->topics[t].assignment.n_partitions)
 		return true;
@@ -2295,9 +2296,9 @@ static bool reassign_settled(const struct controller *ctl, const struct zk_reass
 /* Kafka's removePartitionsFromZkReassignment: the settled entries leave
  * /admin/reassign_partitions, which goes once empty; written at the
  * version read while the office holds. A change meanwhile (-ESTALE)
- * fires its watch, which runs this again. */
-static int ctrl_reassign_prune(struct controller *ctl, const struct controller_tp *refused,
-			       int n_refused)
+ * fires its watch, which runs this again. done[]: entries settled
+ * whatever the partition's state (reassign_settled). */
+static int ctrl_reassign_prune(struct controller *ctl, const struct controller_tp *done, int n_done)
 {
 	struct zk_reassign r;
 	struct zkc_stat st;
@@ -2318,7 +2319,7 @@ static int ctrl_reassign_prune(struct controller *ctl, const struct controller_t
 	if (rc)
 		return rc;
 	for (i = 0; i < r.n; i++) {
-		if (reassign_settled(ctl, &r.parts[i], refused, n_refused)) {
+		if (reassign_settled(ctl, &r.parts[i], done, n_done)) {
 			free(r.parts[i].topic);
 			free(r.parts[i].replicas);
 			continue;
@@ -2558,17 +2559,35 @@ static int ctrl_on_reassign(struct controller *ctl, struct ctrl_batch *b)
 	return rc;
 }
 
-/* Kafka's ApiPartitionReassignment event (AlterPartitionReassignments). */
+/* Kafka's ApiPartitionReassignment event (AlterPartitionReassignments).
+ * The latest ask decides, as in Kafka: a partition moved or cancelled
+ * here leaves /admin/reassign_partitions (maybeRemoveFromZkReassignment).
+ * Left there, its older target would stay asked for: the next
+ * controller reads the znode when it takes office and would start a
+ * cancelled move again, and the znode would refuse the next
+ * kafka-reassign-partitions.sh --zookeeper meanwhile. */
 static int ctrl_on_alter(struct controller *ctl, struct controller_reassignment *v, int n,
 			 struct ctrl_batch *b)
 {
-	int rc = 0;
+	struct controller_tp *taken;
+	int rc = 0, n_taken = 0;
 
 	if (ctl->state != CTRL_ACTIVE)
 		return -EAGAIN;
-	for (int i = 0; i < n && rc == 0; i++)
+	if (!(taken = malloc(((size_t)n + 1) * sizeof(*taken))))
+		return -ENOMEM;
+	for (int i = 0; i < n && rc == 0; i++) {
 		rc = ctrl_move(ctl, v[i].topic, v[i].partition, v[i].replicas, v[i].n_replicas, b,
 			       &v[i].result);
+		if (rc == 0 && v[i].result == 0) {
+			snprintf(taken[n_taken].topic, sizeof(taken[n_taken].topic), "%s",
+				 v[i].topic);
+			taken[n_taken++].partition = v[i].partition;
+		}
+	}
+	if (rc == 0 && n_taken)
+		rc = ctrl_reassign_prune(ctl, taken, n_taken);
+	free(taken);
 	return rc;
 }
 

@@ -261,6 +261,11 @@ static int produce_errno(int16_t code)
 	case PROTO_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND: return -EL2NSYNC;
 	case PROTO_ERR_REQUEST_TIMED_OUT: return -ETIMEDOUT;
 	case PROTO_ERR_MESSAGE_TOO_LARGE: return -EMSGSIZE;
+	/* The leader refused the records themselves, nothing appended: a
+	 * line without a key where the leader has the topic compacted and
+	 * this broker has not heard so yet. The leader's own mount answers
+	 * that write EINVAL; EIO would say records may be missing. */
+	case PROTO_ERR_INVALID_RECORD: return -EINVAL;
 	case PROTO_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER:
 	case PROTO_ERR_INVALID_PRODUCER_EPOCH: return -EILSEQ;
 	default: return -EIO;

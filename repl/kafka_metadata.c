@@ -24,7 +24,9 @@
  *   partitions   leader, leader epoch, replicas, ISR
  *                (kafka_partition_state: in a cluster the replication
  *                state this broker knows, as .state shows it; no leader:
- *                LEADER_NOT_AVAILABLE, as Kafka), and (v5+) the offline
+ *                LEADER_NOT_AVAILABLE, as Kafka; no state yet, before
+ *                the controller's first UpdateMetadata: the same, with
+ *                no replicas), and (v5+) the offline
  *                replicas: those the controller's UpdateMetadata names
  *                (a broker that cannot host its replica: its log did not
  *                open, its log directory failed, or its log is gone) and those whose
@@ -253,8 +255,21 @@ static int topic_fill(struct kafka_api *ka, struct topic *t, struct proto_meta_t
 		struct proto_meta_part *mp = &mt->partitions[mt->n_partitions];
 		struct kafka_part_state *st = &(*states)[mt->n_partitions];
 
-		if (kafka_partition_state(ka, t, p, st) < 0)
+		int rc = kafka_partition_state(ka, t, p, st);
+
+		if (rc < 0 && (rc != -ENOENT || atomic_load(&t->deleted)))
 			continue;
+		/* A partition of a topic this broker has read from ZooKeeper
+		 * but of which it has no state yet: a broker that has just
+		 * started, before the controller's UpdateMetadata (a new
+		 * broker holds no replica to be told of in LeaderAndIsr).
+		 * Left out, the topic would read as having fewer partitions,
+		 * none at first, and librdkafka takes that count: it fails
+		 * the records it holds for the missing ones and its consumers
+		 * lose their assignment. Without a leader instead, as
+		 * Kafka's cache answers one, the client asks again. */
+		if (rc < 0)
+			*st = (struct kafka_part_state){ .leader = -1, .leader_epoch = -1 };
 		mp->partition_index = p;
 		/* In a cluster between a leader's loss and the election. */
 		if (st->leader < 0)

@@ -7,7 +7,8 @@
  *
  * In a cluster the controller moves the replicas
  * (controller_alter_reassignments: the moves of the /admin/reassign_partitions
- * znode, without the znode) and lists the partitions moving (their topic
+ * znode, without the znode; a partition asked for here leaves that znode)
+ * and lists the partitions moving (their topic
  * znodes' adding and removing replicas). A broker that is not the
  * controller answers NOT_CONTROLLER at the top level, as Kafka's does,
  * so that the client asks the controller Metadata names. A single node

@@ -49,6 +49,18 @@ cluster_mkdir() {
 	done
 }
 
+# controller: the broker (1..3) whose mount says it is the active
+# controller; fails when none does. A broker FROZE names is not asked
+# (frozen, its mount does not answer).
+controller() {
+	for _n in 1 2 3; do
+		[ "$_n" = "${FROZE:-}" ] && continue
+		timeout 5 grep -qx 'controller.active=yes' "$MQ_TMP/mnt$_n/.state" 2>/dev/null &&
+			echo "$_n" && return 0
+	done
+	return 1
+}
+
 # all_stopped PID: every thread of PID is in the stopped state. A SIGSTOP
 # stops the threads only as each is next scheduled: on a loaded machine a
 # fetcher thread can still answer a response and fetch again after kill

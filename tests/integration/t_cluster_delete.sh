@@ -10,7 +10,9 @@
 # through the same broker makes it again too. A mount whose kernel still holds the
 # deleted topic's directory under the name (looked up within the last
 # second) finds the new topic's files at once (the lookup and open there
-# answer ESTALE, and the kernel walks the path again). With the controller frozen, an rmdir
+# answer ESTALE, and the kernel walks the path again). A write from a
+# working directory in the deleted topic fails ENOENT, logged as such.
+# With the controller frozen, an rmdir
 # on another broker's mount removes the topic there and fails with
 # ETIMEDOUT after request.timeout.ms (logged: the deletion goes on); once
 # the controller is thawed it finishes, and the name can be made again.
@@ -101,6 +103,28 @@ while [ "$r" -lt 5 ]; do
 	expect_ok "stale round $r: mnt$C: stat d/0 at once" stat "$MQ_TMP/mnt$C/d/0"
 	expect_ok "stale round $r: mnt$C: cat d/.state at once" cat "$MQ_TMP/mnt$C/d/.state"
 done
+
+# ---- a working directory in the deleted topic -----------------------------
+# A process in mnt$C/d when the topic is deleted through mnt$A: its
+# write to "0" there fails ENOENT (dash says "Directory nonexistent" for
+# it), logged as a deleted topic's (not as a partition number beyond the
+# topic's count).
+mkfifo "$MQ_TMP/go"
+mq_bg sh -c 'exec 2>"$3"; cd "$1" && read -r _ <"$2" && /bin/echo x >0' sh "$MQ_TMP/mnt$C/d" \
+	"$MQ_TMP/go" "$MQ_TMP/cwd.err"
+WPID=$MQ_LAST_PID
+removed() { # removed N: N brokers in all have logged taking a deletion of d
+	[ "$(grep -c "topic d: deleted in the cluster, removed here" "$LOG")" -ge "$1" ]
+}
+gone=$(grep -c "topic d: deleted in the cluster, removed here" "$LOG")
+expect_ok "rmdir mnt$A/d" rmdir "$MQ_TMP/mnt$A/d"
+check "brokers $B and $C removed d" poll 20 removed $((gone + 2))
+echo go >"$MQ_TMP/go"
+mq_wait "$WPID" 20
+check "a write in mnt$C/d (working directory) once d is deleted: ENOENT" \
+	grep -q "No such file or directory\|Directory nonexistent" "$MQ_TMP/cwd.err"
+check "logged: the topic was deleted" grep -q "create d/0: the topic was deleted" "$LOG"
+check "mkdir mnt$B/d again" poll 20 try_mkdir "$B"
 
 # ---- DeleteTopics, then CreateTopics at once (kafkajs) ---------------------
 for n in 1 2 3; do

@@ -60,14 +60,6 @@ led() { # led N TOPIC: mntN names a leader of TOPIC's partition 0
 replicas_are() { # replicas_are N TOPIC "[a,b]": mntN's .state, in order
 	[ "$(p0_field "$MQ_TMP/mnt$1" "$2" 7)" = "$3" ]
 }
-controller() { # the broker whose mount says it is the active controller
-	for _n in 1 2 3; do
-		[ "$_n" = "$FROZE" ] && continue # its mount does not answer
-		timeout 5 grep -qx 'controller.active=yes' "$MQ_TMP/mnt$_n/.state" 2>/dev/null &&
-			echo "$_n" && return 0
-	done
-	return 1
-}
 has_controller() { [ -n "$(controller)" ]; }
 zget() { zk_cli "$ZKPORT" get "/mqfs$1"; }
 zgone() { zget "$1" | grep -q 'does not exist'; }

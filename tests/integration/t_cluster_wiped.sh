@@ -60,13 +60,6 @@ check "the controller elects without it" poll 20 grep -q "controller: broker $L 
 check "t stays offline, not led from the empty log" leader_is "$F" -1
 check "broker $F's log of t-0 keeps its records" test -s "$MQ_TMP/b$F/data/t-0/00000000000000000000.log"
 
-controller() { # the broker whose mount says it is the active controller
-	for _n in 1 2 3; do
-		timeout 5 grep -qx 'controller.active=yes' "$MQ_TMP/mnt$_n/.state" 2>/dev/null &&
-			echo "$_n" && return 0
-	done
-	return 1
-}
 unclean() { # ElectLeaders UNCLEAN of t-0 through the controller
 	_c=$(controller) || return 1
 	eval "_cp=\$PORT$_c"

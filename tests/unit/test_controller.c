@@ -1989,6 +1989,24 @@ static int stop_deletes(struct recorder *r, int32_t broker_id, const char *topic
 	return hits;
 }
 
+/* Polls until /admin/reassign_partitions holds n entries; they go out
+ * (zk_reassign_clear them). */
+static void wait_reassign_entries(struct zkc *zkc, int n, struct zk_reassign *out)
+{
+	char *data = NULL, why[ZK_WHY_LEN];
+	size_t len;
+
+	for (int64_t end = now_mono_ms() + WAIT_MS;; pause_ms(10)) {
+		assert_int_equal(zkc_get(zkc, ZK_REASSIGN_PATH, &data, &len, NULL, NULL, NULL), 0);
+		assert_int_equal(zk_reassign_decode(data, len, out, why), 0);
+		free(data);
+		if (out->n == n)
+			return;
+		zk_reassign_clear(out);
+		assert_true(now_mono_ms() < end);
+	}
+}
+
 /* kafka-reassign-partitions.sh's znode: mv-0 [2,3] -> [3,1] (the leader
  * leaves), with a bad entry; the controller that started the move dies
  * in the middle and the next one finishes it from the topic znode. */
@@ -2004,9 +2022,7 @@ static void test_reassign_znode_and_resume(void **state)
 	struct controller_channel ch = { rec_lisr, rec_meta, rec_stop, &nodes[3].rec };
 	struct zk_partition_state s;
 	struct controller *ctl;
-	char *data = NULL, why[ZK_WHY_LEN];
 	struct zk_reassign r;
-	size_t len;
 	struct node *a;
 
 	(void)state;
@@ -2026,16 +2042,7 @@ static void test_reassign_znode_and_resume(void **state)
 	expect_isr(&s, (int32_t[]){ 2, 3 }, 2);
 	zk_partition_state_clear(&s);
 	/* The refused entries left the znode; the move stays in it. */
-	for (int64_t end = now_mono_ms() + WAIT_MS;; pause_ms(10)) {
-		assert_int_equal(
-			zkc_get(nodes[2].zkc, ZK_REASSIGN_PATH, &data, &len, NULL, NULL, NULL), 0);
-		assert_int_equal(zk_reassign_decode(data, len, &r, why), 0);
-		free(data);
-		if (r.n == 1)
-			break;
-		zk_reassign_clear(&r);
-		assert_true(now_mono_ms() < end);
-	}
+	wait_reassign_entries(nodes[2].zkc, 1, &r);
 	assert_string_equal(r.parts[0].topic, "mv");
 	zk_reassign_clear(&r);
 
@@ -2161,6 +2168,46 @@ static void test_reassign_api_and_cancel(void **state)
 	cluster_stop();
 }
 
+/* A move asked for in /admin/reassign_partitions and then cancelled
+ * (or asked anew) through AlterPartitionReassignments: the latest ask
+ * decides, so the partition leaves the znode (Kafka's
+ * maybeRemoveFromZkReassignment); left there, a controller that takes
+ * over would read it and start the cancelled move again, and the znode
+ * would refuse the next kafka-reassign-partitions.sh --zookeeper. */
+static void test_reassign_api_overrides_znode(void **state)
+{
+	static const char doc[] = "{\"version\":1,\"partitions\":["
+				  "{\"topic\":\"zc\",\"partition\":0,\"replicas\":[3,2]},"
+				  "{\"topic\":\"zc\",\"partition\":1,\"replicas\":[3,2]}]}";
+	struct controller_moving *v;
+	struct zk_reassign r;
+	struct node *a;
+
+	(void)state;
+	cluster_start("/t_override", 1, false);
+	a = wait_active();
+	create_topic(nodes[2].zkc, "zc", (int32_t[]){ 1, 2, 2, 1 }, 2, 2);
+	wait_created(nodes[2].zkc, "zc", 2);
+	assert_int_equal(zkc_create(nodes[2].zkc, ZK_REASSIGN_PATH, doc, strlen(doc), 0, NULL, 0),
+			 0);
+	wait_assignment(nodes[2].zkc, "zc", (int32_t[]){ 3, 2, 1 }, 3, (int32_t[]){ 3 }, 1,
+			(int32_t[]){ 1 }, 1);
+	/* Partition 0's move cancelled: back to [2,1], out of the znode;
+	 * partition 1's stays in it (still moving). */
+	alter(a->ctl, "zc", 0, NULL, 0, 0);
+	wait_assignment(nodes[2].zkc, "zc", (int32_t[]){ 2, 1 }, 2, NULL, 0, NULL, 0);
+	wait_reassign_entries(nodes[2].zkc, 1, &r);
+	assert_int_equal(r.parts[0].partition, 1);
+	zk_reassign_clear(&r);
+	/* Partition 1 asked elsewhere through the API: the znode's ask goes,
+	 * and the znode with it. */
+	alter(a->ctl, "zc", 1, (int32_t[]){ 2, 1 }, 2, 0);
+	wait_gone(nodes[2].zkc, ZK_REASSIGN_PATH);
+	assert_int_equal(controller_list_reassignments(a->ctl, &v), 0);
+	controller_moving_free(v, 0);
+	cluster_stop();
+}
+
 /* topic-0 made on [3] and moved to [2,1] (RS [2,1,3], 3 leading in
  * epoch 1), 2 caught up (ISR [3,2]), 1 not: the move in the middle. */
 static void move_half_done(struct zkc *zkc, struct controller *ctl, const char *topic)
@@ -2272,6 +2319,7 @@ int main(void)
 		cmocka_unit_test(test_topic_deletion),
 		cmocka_unit_test(test_reassign_znode_and_resume),
 		cmocka_unit_test(test_reassign_api_and_cancel),
+		cmocka_unit_test(test_reassign_api_overrides_znode),
 		cmocka_unit_test(test_reassign_cancel_added_leader),
 		cmocka_unit_test(test_unreadable_znodes_left_as_they_are),
 	};
