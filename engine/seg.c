@@ -1862,21 +1862,42 @@ int seg_truncate_to(struct seg *s, int64_t offset, int key_sep_len)
 	PINNED(s, int, seg_truncate_to_pinned(s, offset, key_sep_len));
 }
 
+/* An fsync of one of s's files at run time; a failure stays with s
+ * (seg->sync_err). Only the fsync's own error does: one of a pin (out of
+ * descriptors) or of a pending .lines write leaves nothing in doubt. */
+static int seg_fsync(struct seg *s, int fd, bool cut_clears)
+{
+	int rc = s->io->fsync(s->io->ctx, fd);
+	int none = 0;
+
+	if (rc < 0 && atomic_compare_exchange_strong(&s->sync_err, &none, rc)) {
+		atomic_store(&s->sync_err_cut_clears, cut_clears);
+		ENGINE_REPORT(
+			ENGINE_LOG_ERR,
+			"%s: fsync: %s: what was written there since the last sync may "
+			"not be on disk; every later sync of it fails so (the kernel "
+			"reports a lost write once) until %s",
+			s->path, strerror(-rc),
+			cut_clears ? "those records are taken back, or a restart recovers the log"
+				   : "a restart recovers the log");
+	}
+	return rc;
+}
+
 static int seg_flush_pinned(struct seg *s)
 {
 	if (!s->dirty)
 		return 0;
-	const struct io_ops *io = s->io;
 	/* Log bytes first: an index may lag its log after a crash, never lead. */
 	int rc = seg_lines_sync(s);
 	if (rc == 0)
-		rc = io->fsync(io->ctx, s->log_fd);
+		rc = seg_fsync(s, s->log_fd, false);
 	if (rc == 0)
-		rc = io->fsync(io->ctx, s->lines_fd);
+		rc = seg_fsync(s, s->lines_fd, false);
 	if (rc == 0)
-		rc = io->fsync(io->ctx, s->idx_fd);
+		rc = seg_fsync(s, s->idx_fd, false);
 	if (rc == 0)
-		rc = io->fsync(io->ctx, s->tidx_fd);
+		rc = seg_fsync(s, s->tidx_fd, false);
 	if (rc == 0)
 		s->dirty = false;
 	return rc;
@@ -1884,6 +1905,10 @@ static int seg_flush_pinned(struct seg *s)
 
 int seg_flush(struct seg *s)
 {
+	int err = atomic_load(&s->sync_err);
+
+	if (err)
+		return err;
 	if (!s->dirty)
 		return 0;
 	PINNED(s, int, seg_flush_pinned(s));
@@ -1894,18 +1919,33 @@ static int seg_cut_tail_pinned(struct seg *s)
 	int rc = s->io->ftruncate(s->io->ctx, s->log_fd, atomic_load(&s->size));
 
 	if (rc == 0)
-		rc = s->io->fsync(s->io->ctx, s->log_fd);
+		rc = seg_fsync(s, s->log_fd, false);
 	return rc;
 }
 
 int seg_cut_tail(struct seg *s)
 {
+	int err = atomic_load(&s->sync_err);
+
+	if (err)
+		return err;
 	PINNED(s, int, seg_cut_tail_pinned(s));
 }
 
 int seg_sync_log(struct seg *s)
 {
-	PINNED(s, int, s->io->fsync(s->io->ctx, s->log_fd));
+	int err = atomic_load(&s->sync_err);
+
+	if (err)
+		return err;
+	PINNED(s, int, seg_fsync(s, s->log_fd, true));
+}
+
+void seg_sync_err_cut(struct seg *s, int64_t offset, int64_t synced_offset)
+{
+	if (atomic_load(&s->sync_err) && atomic_load(&s->sync_err_cut_clears) &&
+	    offset <= synced_offset)
+		atomic_store(&s->sync_err, 0);
 }
 
 /* The keys of the .lines entries: the batch's base offset, or its first
