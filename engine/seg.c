@@ -972,8 +972,12 @@ static int seg_load_tail_pinned(struct seg *s, const struct line_fmt *lf, int64_
 	if (lsz < LINES_HDR_SIZE || (lsz - LINES_HDR_SIZE) % LINES_ENT_SIZE || isz < 0 ||
 	    isz % INDEX_ENT_SIZE || tsz < 0 || tsz % TIMEINDEX_ENT_SIZE)
 		return -EBADMSG;
-	if (io_pread_full(io, s->lines_fd, h, sizeof(h), 0) != LINES_HDR_SIZE ||
-	    memcmp(h, LINES_MAGIC, 8) != 0)
+	/* A header the disk cannot read is no damaged one: rebuilt, the
+	 * .lines would lose the line base it alone keeps (below). */
+	ssize_t hn = io_pread_full(io, s->lines_fd, h, sizeof(h), 0);
+	if (hn < 0)
+		return (int)hn;
+	if (hn != LINES_HDR_SIZE || memcmp(h, LINES_MAGIC, 8) != 0)
 		return -EBADMSG;
 	s->line_base = (int64_t)be64_get(h + 8);
 	if (prev_line_end >= 0 && s->line_base < prev_line_end)
@@ -1258,9 +1262,13 @@ static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct lin
 	uint8_t h[LINES_HDR_SIZE];
 	int64_t lsz = io->size(io->ctx, s->lines_fd);
 	bool hdr_ok = false;
-	if (lsz >= LINES_HDR_SIZE &&
-	    io_pread_full(io, s->lines_fd, h, sizeof(h), 0) == LINES_HDR_SIZE &&
-	    memcmp(h, LINES_MAGIC, 8) == 0) {
+	/* An I/O error fails the recovery: taken for a missing header, it
+	 * would rebuild the segment from another line base (0 for the first
+	 * segment), moving every line position of the log. */
+	ssize_t hn = lsz >= LINES_HDR_SIZE ? io_pread_full(io, s->lines_fd, h, sizeof(h), 0) : 0;
+	if (hn < 0)
+		return (int)hn;
+	if (hn == LINES_HDR_SIZE && memcmp(h, LINES_MAGIC, 8) == 0) {
 		/* The header is what keeps the line base once older segments are
 		 * gone; when the segment before is here, it decides. */
 		if (!contiguous || line_base < 0)
@@ -1352,9 +1360,17 @@ static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct lin
 		struct lines_ent e = { (uint32_t)(m.base_offset - s->base_offset), (uint32_t)pos,
 				       s->line_end };
 		struct lines_ent old;
-		bool same = k < old_ents &&
-			    (k == nx_k ? (old = nx, true) : seg_read_lines_ent(s, k, &old) == 0) &&
-			    old.rel_offset == e.rel_offset && old.position == e.position;
+		/* Likewise an entry the disk cannot read is no entry of another
+		 * layout: the positions it keeps (compaction's gaps) would go. */
+		int orc = k < old_ents && k != nx_k ? seg_read_lines_ent(s, k, &old) : 0;
+		if (orc < 0 && orc != -EBADMSG) {
+			rc = orc;
+			goto out;
+		}
+		if (k == nx_k)
+			old = nx;
+		bool same = k < old_ents && orc == 0 && old.rel_offset == e.rel_offset &&
+			    old.position == e.position;
 		/* A batch's lines end by the next old entry's line position
 		 * (when that one is of the next batch): an entry moved up on
 		 * disk leaves its batch short of room, one moved down overlaps

@@ -91,7 +91,10 @@ static ssize_t fi_pread(void *ctx, int fd, void *buf, size_t len, off_t off)
 	struct faultio *f = ctx;
 
 	f->preads++;
-	int left = __atomic_load_n(&f->pread_fails, __ATOMIC_ACQUIRE);
+	const char *only = f->pread_fail_path, *name = fd_name(f, fd);
+	int left = only && !(name && strstr(name, only))
+			   ? 0
+			   : __atomic_load_n(&f->pread_fails, __ATOMIC_ACQUIRE);
 	while (left > 0 && !__atomic_compare_exchange_n(&f->pread_fails, &left, left - 1, false,
 							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		;

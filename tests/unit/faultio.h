@@ -60,6 +60,8 @@ struct faultio {
 	 * (EIO: a sector the disk cannot read), one less each time. */
 	int pread_fails;
 	int pread_errno;
+	/* Not NULL: only preads of a path containing it count (and fail). */
+	const char *pread_fail_path;
 	int opens;       /* open calls seen */
 	pthread_t owner; /* the thread that called faultio_init */
 	/* Counted by whichever thread calls (the engine's read-ahead and

@@ -105,8 +105,8 @@ static char *dir_digest(const char *dir)
 	size_t n;
 
 	assert_non_null(out);
-	snprintf(cmd, sizeof(cmd), "cd '%s' && ls -l --time-style=+ . t-0 | md5sum; cat t-0/* | md5sum",
-		 dir);
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s' && ls -l --time-style=+ . t-0 | md5sum; cat t-0/* | md5sum", dir);
 	p = popen(cmd, "r");
 	assert_non_null(p);
 	n = fread(out, 1, 65535, p);
