@@ -1,9 +1,14 @@
 /*
- * test_readdir_fail.c — a start whose directory listings the disk cannot
- * finish (readdir returning NULL with errno EIO, which a caller that does
- * not look takes for the end). Every readdir of the engine and the broker
- * goes through __wrap_readdir (the linker's --wrap, Makefile), which
- * fails the listing of one directory after a given number of entries.
+ * test_sysfail.c — system calls of the disk that fail where the I/O table
+ * (faultio.h) does not reach: through the linker's --wrap (Makefile).
+ *
+ * fdatasync interrupted (EINTR): io_posix's fsync makes it again.
+ *
+ * A start whose directory listings the disk cannot finish (readdir
+ * returning NULL with errno EIO, which a caller that does not look takes
+ * for the end). Every readdir of the engine and the broker goes through
+ * __wrap_readdir, which fails the listing of one directory after a given
+ * number of entries.
  * Such a start must be refused with the files left as they were: a log
  * opened without the segments its listing missed would make the first of
  * them again, empty, over its file; a data directory or topic catalog
@@ -17,6 +22,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +37,23 @@
 
 struct dirent *__real_readdir(DIR *d);
 struct dirent *__wrap_readdir(DIR *d);
+int __real_fdatasync(int fd);
+int __wrap_fdatasync(int fd);
+
+/* fdatasyncs to interrupt (EINTR) before one goes through; calls seen. */
+static int sync_eintr;
+static int syncs;
+
+int __wrap_fdatasync(int fd)
+{
+	syncs++;
+	if (sync_eintr > 0) {
+		sync_eintr--;
+		errno = EINTR;
+		return -1;
+	}
+	return __real_fdatasync(fd);
+}
 
 /* Not NULL: the listings of a directory whose path ends so, from the
  * fail_listing-th one on (0: the first), fail (EIO) once fail_after
@@ -216,9 +239,31 @@ static void test_catalog_listing(void **state)
 	assert_int_equal(broker_close(b), 0);
 }
 
+/* An fdatasync a signal interrupted is made again: the sync succeeds.
+ * Passed up, EINTR would fail the segment's syncs for good (seg_fsync
+ * keeps a sync's failure), and a writer whose libc retries an
+ * interrupted fsync() would loop on it. */
+static void test_fsync_eintr(void **state)
+{
+	struct logfx *f = *state;
+	const struct io_ops *io = &io_posix;
+	char path[300];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/eintr", f->dir);
+	fd = io->open(io->ctx, path, O_RDWR | O_CREAT, 0644);
+	assert_true(fd >= 0);
+	sync_eintr = 2;
+	syncs = 0;
+	assert_int_equal(io->fsync(io->ctx, fd), 0);
+	assert_int_equal(syncs, 3);
+	io->close(io->ctx, fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_fsync_eintr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_dir_listing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_data_dir_listing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_catalog_listing, setup, teardown),
