@@ -79,6 +79,10 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_SUPPORT_OBJ) $(BUILD)/libmqfs.a
 # the sanitizer builds too (override: those set LDFLAGS on the command line).
 $(BUILD)/tests/test_allocfail: override LDFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup,--wrap=posix_memalign
 
+# test_sysfail fails directory listings and fdatasyncs at will (readdir
+# and fdatasync through its wrappers), in the sanitizer builds too.
+$(BUILD)/tests/test_sysfail: override LDFLAGS += -Wl,--wrap=readdir,--wrap=fdatasync
+
 # Kafka client programs on librdkafka (tests/clients/, contrib/bench/):
 # test and benchmark tools, linked with librdkafka-dev, never part of mqfs.
 RDK_CFLAGS := $(shell pkg-config --cflags rdkafka 2>/dev/null)

@@ -85,6 +85,7 @@
 
 #include "engine/log_int.h"
 #include "util/clock.h"
+#include "util/readdir.h"
 
 /* ---- recovery of an interrupted swap ---- */
 
@@ -113,10 +114,10 @@ int cleaner_recover_dir(const struct io_ops *io, const char *dir)
 	if (!d)
 		return -errno;
 	char **names = NULL;
-	int n = 0, cap = 0, rc = 0;
+	int n = 0, cap = 0, rc = 0, err;
 	bool changed = false;
 	struct dirent *de;
-	while ((de = readdir(d))) {
+	while ((de = readdir_checked(d, &err))) {
 		if (de->d_name[0] == '.')
 			continue;
 		if (n == cap) {
@@ -133,6 +134,13 @@ int cleaner_recover_dir(const struct io_ops *io, const char *dir)
 			goto out;
 		}
 		n++;
+	}
+	/* A swap half seen would be finished or rolled back wrongly. */
+	if (err < 0) {
+		ENGINE_REPORT(ENGINE_LOG_ERR, "%s: cannot list the log's files: %s", dir,
+			      strerror(-err));
+		rc = err;
+		goto out;
 	}
 	if (n > 1)
 		qsort(names, (size_t)n, sizeof(*names), name_cmp);

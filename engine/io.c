@@ -56,7 +56,13 @@ static ssize_t px_pwritev(void *ctx, int fd, const struct iovec *iov, int n, off
 static int px_fsync(void *ctx, int fd)
 {
 	(void)ctx;
-	return fdatasync(fd) < 0 ? -errno : 0;
+	/* An interrupted sync is made again: EINTR is no write-back error,
+	 * and one passed up would stay (seg.c, seg_fsync) and come back to
+	 * every later sync, which a writer's libc retries for ever. */
+	while (fdatasync(fd) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
 }
 
 static int px_ftruncate(void *ctx, int fd, off_t len)

@@ -201,6 +201,22 @@ struct seg {
 	int64_t next_offset; /* offset after the last record */
 	int64_t line_end;    /* line position after the last record */
 	atomic_bool dirty;   /* written since the last fsync */
+	/* The first error an fsync of this segment's files returned at run
+	 * time, 0 if none: every later seg_flush, seg_sync_log and
+	 * seg_cut_tail returns it without syncing. Linux reports a failed
+	 * writeback once, to the fsync that follows it, and may return 0 to
+	 * the next with the pages it could not write marked clean, never to be
+	 * written: a later success would vouch for records that are not on
+	 * disk. So the log's synced offset and recovery point never pass this
+	 * segment again, and the stop writes no clean-shutdown marker (the
+	 * next start recovers the log). sync_err_cut_clears: the failure was
+	 * log_sync's fdatasync of the .log alone, so a cut to the log's synced
+	 * offset or below takes back every byte it may have lost (the next
+	 * appends dirty those pages afresh) and clears sync_err
+	 * (log_truncate_locked); a whole-segment flush's sidecars stay in
+	 * doubt until a restart. */
+	atomic_int sync_err;
+	atomic_bool sync_err_cut_clears;
 	/* .lines entries of appended batches not yet written to the file:
 	 * written in blocks (seg_lines_sync) rather than one pwrite per append.
 	 * Readers that reach the last written entry while lines_pending is set
@@ -357,6 +373,9 @@ int seg_flush(struct seg *s);
  * not (recovery rebuilds them). Any thread, with or without the log's lock
  * (the caller holds a reference). */
 int seg_sync_log(struct seg *s);
+/* A cut of s's log to offset (synced_offset: the log's then): clears the
+ * failure of a log_sync whose records the cut took back (seg->sync_err). */
+void seg_sync_err_cut(struct seg *s, int64_t offset, int64_t synced_offset);
 /* Writes the pending .lines entries (log lock held). */
 int seg_lines_sync(struct seg *s);
 int seg_read_lines_ent(struct seg *s, int64_t i, struct lines_ent *e);

@@ -46,6 +46,7 @@
 
 #include "engine/log_int.h"
 #include "util/clock.h"
+#include "util/readdir.h"
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -107,9 +108,9 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 		return -errno;
 	int64_t *bases = NULL;
 	size_t cap = 0;
-	int nb = 0, rc = 0;
+	int nb = 0, rc = 0, err;
 	struct dirent *de;
-	while ((de = readdir(d))) {
+	while ((de = readdir_checked(d, &err))) {
 		const char *n = de->d_name;
 		size_t len = strlen(n);
 		char path[PATH_MAX + 300];
@@ -130,6 +131,15 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 		}
 		bases = nbs;
 		bases[nb++] = strtoll(n, NULL, 10);
+	}
+	/* A listing cut short would open the log without the segments it
+	 * missed, and the next append would make one of them again, empty,
+	 * over its file: the log does not open. */
+	if (err < 0) {
+		ENGINE_REPORT(ENGINE_LOG_ERR, "%s: cannot list the log's segments: %s", l->dir,
+			      strerror(-err));
+		rc = err;
+		goto out;
 	}
 	if (nb > 1)
 		qsort(bases, (size_t)nb, sizeof(*bases), cmp_i64);

@@ -51,6 +51,7 @@
 #include <unistd.h>
 
 #include "engine/log_int.h"
+#include "util/readdir.h"
 
 #define CLEAN_MARKER ".clean-shutdown"
 #define LOCK_FILE    ".lock"
@@ -313,11 +314,11 @@ static int dir_scan(struct logmgr *m)
 	DIR *d = opendir(m->dir);
 	struct dirent *de;
 	size_t cap = 0;
-	int rc = 0;
+	int rc = 0, err = 0;
 
 	if (!d)
 		return -errno;
-	while (rc == 0 && (de = readdir(d))) {
+	while (rc == 0 && (de = readdir_checked(d, &err))) {
 		size_t len = strlen(de->d_name);
 		int partition = log_dir_partition(de->d_name);
 		struct log_name *grown;
@@ -343,10 +344,18 @@ static int dir_scan(struct logmgr *m)
 			m->found[m->nfound++] = (struct log_name){ topic, partition };
 	}
 	closedir(d);
+	/* A log missed would be made again, empty, over its files. */
+	if (rc == 0 && err < 0) {
+		ENGINE_REPORT(ENGINE_LOG_ERR, "%s: cannot list the data directory: %s", m->dir,
+			      strerror(-err));
+		rc = err;
+	}
 	if (rc == 0 && m->nfound > 1)
 		qsort(m->found, (size_t)m->nfound, sizeof(*m->found), log_name_cmp);
 	return rc;
 }
+
+static void marker_write(struct logmgr *m);
 
 int logmgr_open(const char *data_dir, const struct io_ops *io, struct logmgr **out)
 {
@@ -418,8 +427,13 @@ int logmgr_open(const char *data_dir, const struct io_ops *io, struct logmgr **o
 	/* One pass: finish the deletions a crash interrupted, take the names
 	 * of the logs left. */
 	rc = dir_scan(m);
-	if (rc < 0)
+	if (rc < 0) {
+		/* A refused start leaves the directory as it found it: the
+		 * marker removed above goes back (logmgr_close_refused). */
+		if (m->clean)
+			marker_write(m);
 		goto fail;
+	}
 	/* Without helpers appends are encoded by their own thread only. */
 	if (pool_create(engine_helper_threads >= 0 ? engine_helper_threads : pool_default_threads(),
 			&m->pool) < 0)

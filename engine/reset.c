@@ -49,6 +49,7 @@
 #include <string.h>
 
 #include "engine/log_int.h"
+#include "util/readdir.h"
 
 #define RESET_MARKER "log-start-reset"
 
@@ -205,7 +206,8 @@ int log_reset_recover(const struct io_ops *io, const char *dir)
 	if (!d)
 		return -errno;
 	struct dirent *de;
-	while ((de = readdir(d))) {
+	int err;
+	while ((de = readdir_checked(d, &err))) {
 		const char *n = de->d_name;
 		if (strspn(n, "0123456789") != 20 || n[20] != '.')
 			continue;
@@ -217,6 +219,9 @@ int log_reset_recover(const struct io_ops *io, const char *dir)
 		}
 	}
 	closedir(d);
+	/* Segments below offset not listed would stay behind the new one. */
+	if (err < 0)
+		return err;
 	struct seg *s;
 	rc = seg_create(io, NULL, dir, offset, line_pos, &s);
 	if (rc < 0)

@@ -972,8 +972,12 @@ static int seg_load_tail_pinned(struct seg *s, const struct line_fmt *lf, int64_
 	if (lsz < LINES_HDR_SIZE || (lsz - LINES_HDR_SIZE) % LINES_ENT_SIZE || isz < 0 ||
 	    isz % INDEX_ENT_SIZE || tsz < 0 || tsz % TIMEINDEX_ENT_SIZE)
 		return -EBADMSG;
-	if (io_pread_full(io, s->lines_fd, h, sizeof(h), 0) != LINES_HDR_SIZE ||
-	    memcmp(h, LINES_MAGIC, 8) != 0)
+	/* A header the disk cannot read is no damaged one: rebuilt, the
+	 * .lines would lose the line base it alone keeps (below). */
+	ssize_t hn = io_pread_full(io, s->lines_fd, h, sizeof(h), 0);
+	if (hn < 0)
+		return (int)hn;
+	if (hn != LINES_HDR_SIZE || memcmp(h, LINES_MAGIC, 8) != 0)
 		return -EBADMSG;
 	s->line_base = (int64_t)be64_get(h + 8);
 	if (prev_line_end >= 0 && s->line_base < prev_line_end)
@@ -1258,9 +1262,13 @@ static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct lin
 	uint8_t h[LINES_HDR_SIZE];
 	int64_t lsz = io->size(io->ctx, s->lines_fd);
 	bool hdr_ok = false;
-	if (lsz >= LINES_HDR_SIZE &&
-	    io_pread_full(io, s->lines_fd, h, sizeof(h), 0) == LINES_HDR_SIZE &&
-	    memcmp(h, LINES_MAGIC, 8) == 0) {
+	/* An I/O error fails the recovery: taken for a missing header, it
+	 * would rebuild the segment from another line base (0 for the first
+	 * segment), moving every line position of the log. */
+	ssize_t hn = lsz >= LINES_HDR_SIZE ? io_pread_full(io, s->lines_fd, h, sizeof(h), 0) : 0;
+	if (hn < 0)
+		return (int)hn;
+	if (hn == LINES_HDR_SIZE && memcmp(h, LINES_MAGIC, 8) == 0) {
 		/* The header is what keeps the line base once older segments are
 		 * gone; when the segment before is here, it decides. */
 		if (!contiguous || line_base < 0)
@@ -1352,9 +1360,17 @@ static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct lin
 		struct lines_ent e = { (uint32_t)(m.base_offset - s->base_offset), (uint32_t)pos,
 				       s->line_end };
 		struct lines_ent old;
-		bool same = k < old_ents &&
-			    (k == nx_k ? (old = nx, true) : seg_read_lines_ent(s, k, &old) == 0) &&
-			    old.rel_offset == e.rel_offset && old.position == e.position;
+		/* Likewise an entry the disk cannot read is no entry of another
+		 * layout: the positions it keeps (compaction's gaps) would go. */
+		int orc = k < old_ents && k != nx_k ? seg_read_lines_ent(s, k, &old) : 0;
+		if (orc < 0 && orc != -EBADMSG) {
+			rc = orc;
+			goto out;
+		}
+		if (k == nx_k)
+			old = nx;
+		bool same = k < old_ents && orc == 0 && old.rel_offset == e.rel_offset &&
+			    old.position == e.position;
 		/* A batch's lines end by the next old entry's line position
 		 * (when that one is of the next batch): an entry moved up on
 		 * disk leaves its batch short of room, one moved down overlaps
@@ -1862,21 +1878,42 @@ int seg_truncate_to(struct seg *s, int64_t offset, int key_sep_len)
 	PINNED(s, int, seg_truncate_to_pinned(s, offset, key_sep_len));
 }
 
+/* An fsync of one of s's files at run time; a failure stays with s
+ * (seg->sync_err). Only the fsync's own error does: one of a pin (out of
+ * descriptors) or of a pending .lines write leaves nothing in doubt. */
+static int seg_fsync(struct seg *s, int fd, bool cut_clears)
+{
+	int rc = s->io->fsync(s->io->ctx, fd);
+	int none = 0;
+
+	if (rc < 0 && atomic_compare_exchange_strong(&s->sync_err, &none, rc)) {
+		atomic_store(&s->sync_err_cut_clears, cut_clears);
+		ENGINE_REPORT(
+			ENGINE_LOG_ERR,
+			"%s: fsync: %s: what was written there since the last sync may "
+			"not be on disk; every later sync of it fails so (the kernel "
+			"reports a lost write once) until %s",
+			s->path, strerror(-rc),
+			cut_clears ? "those records are taken back, or a restart recovers the log"
+				   : "a restart recovers the log");
+	}
+	return rc;
+}
+
 static int seg_flush_pinned(struct seg *s)
 {
 	if (!s->dirty)
 		return 0;
-	const struct io_ops *io = s->io;
 	/* Log bytes first: an index may lag its log after a crash, never lead. */
 	int rc = seg_lines_sync(s);
 	if (rc == 0)
-		rc = io->fsync(io->ctx, s->log_fd);
+		rc = seg_fsync(s, s->log_fd, false);
 	if (rc == 0)
-		rc = io->fsync(io->ctx, s->lines_fd);
+		rc = seg_fsync(s, s->lines_fd, false);
 	if (rc == 0)
-		rc = io->fsync(io->ctx, s->idx_fd);
+		rc = seg_fsync(s, s->idx_fd, false);
 	if (rc == 0)
-		rc = io->fsync(io->ctx, s->tidx_fd);
+		rc = seg_fsync(s, s->tidx_fd, false);
 	if (rc == 0)
 		s->dirty = false;
 	return rc;
@@ -1884,6 +1921,10 @@ static int seg_flush_pinned(struct seg *s)
 
 int seg_flush(struct seg *s)
 {
+	int err = atomic_load(&s->sync_err);
+
+	if (err)
+		return err;
 	if (!s->dirty)
 		return 0;
 	PINNED(s, int, seg_flush_pinned(s));
@@ -1894,18 +1935,33 @@ static int seg_cut_tail_pinned(struct seg *s)
 	int rc = s->io->ftruncate(s->io->ctx, s->log_fd, atomic_load(&s->size));
 
 	if (rc == 0)
-		rc = s->io->fsync(s->io->ctx, s->log_fd);
+		rc = seg_fsync(s, s->log_fd, false);
 	return rc;
 }
 
 int seg_cut_tail(struct seg *s)
 {
+	int err = atomic_load(&s->sync_err);
+
+	if (err)
+		return err;
 	PINNED(s, int, seg_cut_tail_pinned(s));
 }
 
 int seg_sync_log(struct seg *s)
 {
-	PINNED(s, int, s->io->fsync(s->io->ctx, s->log_fd));
+	int err = atomic_load(&s->sync_err);
+
+	if (err)
+		return err;
+	PINNED(s, int, seg_fsync(s, s->log_fd, true));
+}
+
+void seg_sync_err_cut(struct seg *s, int64_t offset, int64_t synced_offset)
+{
+	if (atomic_load(&s->sync_err) && atomic_load(&s->sync_err_cut_clears) &&
+	    offset <= synced_offset)
+		atomic_store(&s->sync_err, 0);
 }
 
 /* The keys of the .lines entries: the batch's base offset, or its first

@@ -52,6 +52,8 @@ int log_truncate_locked(struct log *l, int64_t offset)
 	int trc = seg_truncate_to(s, offset, l->cfg.key_sep_len);
 	if (trc < 0 && atomic_load(&s->size) == size0)
 		return trc;
+	if (trc == 0)
+		seg_sync_err_cut(s, offset, l->synced_offset);
 	s->tail_ok = true; /* it may have become the active one */
 	seg_set_active(s, true);
 	/* Recompute the active segment's tail from what is left. */

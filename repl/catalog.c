@@ -47,6 +47,7 @@
 #include <string.h>
 
 #include "repl/broker_int.h"
+#include "util/readdir.h"
 
 #define META_SUFFIX    ".properties"
 #define META_NAME_KEEP 200 /* longest topic name used as is */
@@ -350,7 +351,7 @@ int catalog_load(struct broker *b,
 	const struct io_ops *io = logmgr_io(b->m);
 	struct catalog_entry *e = NULL;
 	char **names = NULL, path[sizeof(b->meta_dir) + 300], err[600], want[256];
-	int n = 0, cap = 0, rc = 0;
+	int n = 0, cap = 0, rc = 0, derr;
 	struct dirent *de;
 	DIR *d;
 
@@ -363,7 +364,7 @@ int catalog_load(struct broker *b,
 	 * replace, or none, is the settings; nothing else writes here, the
 	 * data directory being this process's alone); other files are left
 	 * alone. */
-	while ((de = readdir(d)) != NULL) {
+	while ((de = readdir_checked(d, &derr)) != NULL) {
 		if (has_suffix(de->d_name, META_SUFFIX ".tmp")) {
 			snprintf(path, sizeof(path), "%s/%s", b->meta_dir, de->d_name);
 			if (io->unlink(io->ctx, path) == 0)
@@ -389,6 +390,13 @@ int catalog_load(struct broker *b,
 			goto out;
 		}
 		n++;
+	}
+	/* A topic missed would leave its logs to no topic, some of them
+	 * dropped (see "Topics" in README.md): the start fails instead. */
+	if (derr < 0) {
+		mq_log(MQ_ERR, "catalog: cannot list %s: %s", b->meta_dir, strerror(-derr));
+		rc = derr;
+		goto out;
 	}
 	if (n > 1)
 		qsort(names, (size_t)n, sizeof(*names), cmp_str);

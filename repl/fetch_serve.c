@@ -408,6 +408,20 @@ static void part_validate(struct fs_fetch *f, struct fs_part *fp, int64_t now)
 		fp->error = proto_err_from_errno(rc);
 }
 
+/* A read of fp's records that failed with rc, answered code: logged as
+ * a failed read through the mount is, but for the answers that are no
+ * fault (a partition gone or moved, an offset out of range) and a corrupt
+ * batch (reported once by the engine, where it is met). */
+static void fetch_read_failed(const struct fs_fetch *f, const struct fs_part *fp, int rc,
+			      int16_t code)
+{
+	if (code != PROTO_ERR_KAFKA_STORAGE_ERROR && code != PROTO_ERR_UNKNOWN_SERVER_ERROR)
+		return;
+	mq_log_limited(MQ_WARN, "Fetch from %s of %s-%d at offset %lld: %s (%s)",
+		       net_req_peer(f->req), partition_topic(fp->p), (int)partition_index(fp->p),
+		       (long long)fp->req->fetch_offset, strerror(-rc), proto_err_name(code));
+}
+
 /* What a fetch may read of fp now: the offset it stops below. */
 static int64_t part_upper(const struct fs_fetch *f, const struct fs_part *fp,
 			  struct partition_offsets *o)
@@ -675,6 +689,7 @@ static int fetch_respond(struct fs_fetch *f)
 			note_sent(f, fp, rp, rc ? 0 : (int64_t)fp->raw.len);
 			if (rc) {
 				rp->error_code = proto_err_from_errno(rc);
+				fetch_read_failed(f, fp, rc, rp->error_code);
 				continue;
 			}
 			if (fp->raw.len) {

@@ -91,6 +91,15 @@ static ssize_t fi_pread(void *ctx, int fd, void *buf, size_t len, off_t off)
 	struct faultio *f = ctx;
 
 	f->preads++;
+	const char *only = f->pread_fail_path, *name = fd_name(f, fd);
+	int left = only && !(name && strstr(name, only))
+			   ? 0
+			   : __atomic_load_n(&f->pread_fails, __ATOMIC_ACQUIRE);
+	while (left > 0 && !__atomic_compare_exchange_n(&f->pread_fails, &left, left - 1, false,
+							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		;
+	if (left > 0)
+		return -f->pread_errno;
 	ssize_t n = io_posix.pread(NULL, fd, buf, len, off);
 	if (n > 0)
 		f->pread_bytes += n;

@@ -56,6 +56,12 @@ struct faultio {
 	/* >0: the next dir_open_fails fsync_dir calls fail with open_errno
 	 * (the directory's open), one less each time. */
 	int dir_open_fails;
+	/* >0: the next pread_fails preads (any thread) fail with pread_errno
+	 * (EIO: a sector the disk cannot read), one less each time. */
+	int pread_fails;
+	int pread_errno;
+	/* Not NULL: only preads of a path containing it count (and fail). */
+	const char *pread_fail_path;
 	int opens;       /* open calls seen */
 	pthread_t owner; /* the thread that called faultio_init */
 	/* Counted by whichever thread calls (the engine's read-ahead and

@@ -36,6 +36,8 @@
 #include "repl/repl.h"
 #include "repl/zkdata.h"
 #include "tests/unit/brokerfx.h"
+#include "tests/unit/faultio.h"
+#include "tests/unit/protofx.h"
 #include "util/fdroom.h"
 
 #define DEADLINE_MS BROKERFX_DEADLINE_MS
@@ -708,6 +710,81 @@ static void test_produce_acks0(void **state)
 	assert_true(got == 0 || (got < 0 && errno == ECONNRESET));
 }
 
+/* ---- Fetch from a disk that cannot read ---- */
+
+/* Fetch v12 of orders-0 from offset 0: the partition's error code, and
+ * its records' length in *len. */
+static int16_t fetch_orders(struct brokerfx *f, int32_t *len)
+{
+	struct protofx_fetch pf;
+	struct proto_fetch_resp fr;
+	struct net_resp raw;
+	struct kbuf_w w;
+	int16_t err;
+
+	protofx_fetch_init(&pf, "orders", -1, -1, 0, -1, 0);
+	kbuf_w_init(&w, 4096);
+	assert_int_equal(proto_fetch_req_encode(&w, 12, &pf.req), 0);
+	brokerfx_call(f->c, PROTO_API_FETCH, 12, &w, &raw);
+	assert_int_equal(proto_fetch_resp_decode(&raw.body, 12, &fr), 0);
+	assert_int_equal(fr.error_code, 0);
+	assert_int_equal(fr.n_topics, 1);
+	assert_int_equal(fr.topics[0].n_partitions, 1);
+	err = fr.topics[0].partitions[0].error_code;
+	*len = fr.topics[0].partitions[0].records_len;
+	proto_fetch_resp_free(&fr);
+	net_resp_free(&raw);
+	return err;
+}
+
+/* A read error of the log's files answers the partition
+ * KAFKA_STORAGE_ERROR (the consumer backs off and asks again) and logs
+ * one line naming the partition, the offset and the error, as a read
+ * through the mount does; once the disk reads again, so does the Fetch. */
+static void test_fetch_read_error(void **state)
+{
+	struct brokerfx *f = *state;
+	struct faultio *fio = calloc(1, sizeof(*fio)); /* megabytes: not on the stack */
+	struct topic *tp;
+	char path[] = "/tmp/mqfs-test-fetch-log.XXXXXX", text[8192] = "";
+	int32_t len;
+
+	brokerfx_close(f);
+	assert_non_null(fio);
+	faultio_init(fio);
+	f->cfg.io = &fio->ops;
+	brokerfx_open(f);
+	assert_int_equal(broker_topic_create(f->b, "orders", 0, 0, 0755, &tp), 0);
+	assert_int_equal(topic_produce(tp, 0, "a\nb\n", 4, 0), 0);
+	topic_put(tp);
+	/* Reopened: the records are read from the files, not from what the
+	 * appends left in memory. */
+	brokerfx_close(f);
+	brokerfx_open(f);
+
+	int fd = mkstemp(path), err = dup(2);
+	assert_true(fd >= 0 && err >= 0);
+	fio->pread_errno = EIO;
+	__atomic_store_n(&fio->pread_fails, INT_MAX, __ATOMIC_RELEASE);
+	dup2(fd, 2);
+	int16_t code = fetch_orders(f, &len);
+	__atomic_store_n(&fio->pread_fails, 0, __ATOMIC_RELEASE);
+	dup2(err, 2);
+	close(err);
+	assert_true(pread(fd, text, sizeof(text) - 1, 0) >= 0);
+	close(fd);
+	unlink(path);
+	assert_int_equal(code, PROTO_ERR_KAFKA_STORAGE_ERROR);
+	assert_non_null(strstr(text, "orders-0 at offset 0"));
+	assert_non_null(strstr(text, "Input/output error"));
+
+	assert_int_equal(fetch_orders(f, &len), 0);
+	assert_true(len > 0);
+	brokerfx_close(f);
+	faultio_free(fio);
+	free(fio);
+}
+
 /* ---- DescribeCluster ---- */
 
 static void describe_cluster(struct brokerfx *f, int16_t v, bool ops, int8_t type,
@@ -992,6 +1069,7 @@ int main(void)
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_elect_leaders_single, setup,
 						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_read_error, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_describe_cluster, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_describe_log_dirs, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_scram_single, setup, brokerfx_teardown),

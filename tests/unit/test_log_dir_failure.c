@@ -17,7 +17,8 @@
  *     the replica is still read;
  *   - a single node: the errno comes back to the caller (logged), and the
  *     broker goes on taking writes, as it has no other replica to hand
- *     them to.
+ *     them to; after a failed fsync of a log, that log's later fsyncs
+ *     fail too and the stop writes no clean-shutdown marker.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -216,6 +217,18 @@ static void assert_goes_on(struct fx *f)
 	assert_int_equal(topic_fsync(f->t, 0), 0);
 }
 
+/* After a failed fsync of its log a single node goes on taking writes,
+ * but no later sync vouches for the records the failed one left in doubt
+ * (the kernel reports a lost writeback once: engine/seg.c, seg_fsync):
+ * every fsync of the partition fails so until a restart. */
+static void assert_goes_on_unsynced(struct fx *f)
+{
+	assert_false(dir_offline(f));
+	assert_int_equal(produce_str(f->t, "k=after\n"), 0);
+	assert_int_equal(topic_fsync(f->t, 0), -EIO);
+	assert_int_equal(topic_fsync(f->t, 0), -EIO);
+}
+
 /* An fsync through the mount (log_sync) that fails: Kafka's flush meeting
  * an IOException. The caller gets the errno either way (its records are
  * not known durable here). */
@@ -230,7 +243,7 @@ static void run_fsync(bool cluster)
 	if (cluster)
 		assert_true(dir_offline(f));
 	else
-		assert_goes_on(f);
+		assert_goes_on_unsynced(f);
 	fx_close(f);
 }
 
@@ -331,15 +344,19 @@ static void run_clean(bool cluster)
 BOTH(clean)
 
 /* Waits until a single node's background work met the fault armed
- * (*left back to 0), then checks that it went on. */
-static void assert_met_and_goes_on(struct fx *f, const int *left)
+ * (*left back to 0), then checks that it went on (synced: whether its
+ * fsyncs still succeed, which they do not after a failed one). */
+static void assert_met_and_goes_on(struct fx *f, const int *left, bool synced)
 {
 	int64_t end = now_mono_ms() + DEADLINE_MS;
 
 	while (__atomic_load_n(left, __ATOMIC_ACQUIRE) > 0 && now_mono_ms() < end)
 		usleep(10 * 1000);
 	assert_int_equal(__atomic_load_n(left, __ATOMIC_ACQUIRE), 0);
-	assert_goes_on(f);
+	if (synced)
+		assert_goes_on(f);
+	else
+		assert_goes_on_unsynced(f);
 }
 
 /* flush.ms 0: the scheduler flushes the records of each tick, and its
@@ -353,7 +370,7 @@ static void run_flush_ms(bool cluster)
 	if (cluster)
 		assert_true(wait_offline(f));
 	else
-		assert_met_and_goes_on(f, &f->fio.fsync_countdown);
+		assert_met_and_goes_on(f, &f->fio.fsync_countdown, false);
 	fx_close(f);
 }
 
@@ -379,7 +396,7 @@ static void run_retention(bool cluster)
 	if (cluster)
 		assert_true(wait_offline(f));
 	else
-		assert_met_and_goes_on(f, &f->fio.dir_open_fails);
+		assert_met_and_goes_on(f, &f->fio.dir_open_fails, true);
 	fx_close(f);
 }
 
@@ -448,7 +465,8 @@ static void test_offline_retention(void **state)
  * reserved blocks), and the next start (a log manager opened over the
  * directory, as broker_open does) recovers the logs, as Kafka recovers a
  * failed log directory's; a single node, whose directory stayed online,
- * stops cleanly (its stop's flush and checkpoints succeed). */
+ * flushes at its stop but writes no clean-shutdown marker either: the
+ * failed fsync's records are in doubt, whatever a later fsync answers. */
 static void run_stop(bool cluster)
 {
 	struct fx *f = fx_open(cluster, "log.flush.scheduler.interval.ms=10\n");
@@ -468,7 +486,7 @@ static void run_stop(bool cluster)
 		disk_dies(f);
 	wait_passes(&f->b->sched_passes, 2);
 	before = dir_writes(f);
-	assert_int_equal(broker_close(f->b), 0);
+	assert_int_equal(broker_close(f->b), cluster ? 0 : -EIO);
 	f->b = NULL;
 	if (cluster)
 		assert_int_equal(dir_writes(f), before);
@@ -476,7 +494,7 @@ static void run_stop(bool cluster)
 		assert_true(dir_writes(f) > before);
 	snprintf(data, sizeof(data), "%s/data", f->dir);
 	assert_int_equal(logmgr_open(data, &io_posix, &m), 0);
-	assert_int_equal(logmgr_was_clean(m), !cluster);
+	assert_false(logmgr_was_clean(m));
 	logmgr_abandon(m);
 	fx_close(f);
 }

@@ -806,10 +806,50 @@ static void test_config_keys(void **state)
 	free(text);
 }
 
+/* An open (after a crash: the recovery rescans) whose reads of the
+ * .lines fail (EIO) fails: it does not take the first segment for one
+ * without its header, nor its entries for another layout's, and rebuild
+ * its line view from another line base, which would move every position
+ * of the log (the header keeps the line base once older segments are
+ * gone). The next open, the disk readable again, keeps them. */
+static void test_lines_unreadable_at_open(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st0, st;
+	struct logmgr *m;
+	struct log *l;
+	int64_t p;
+
+	put(f, 0, 300);
+	fake_now += 120000;
+	put(f, 300, 300);
+	assert_true(log_retention_run(f->l, fake_now, NULL) > 0);
+	log_get_state(f->l, &st0);
+	assert_true(st0.line_start > 0);
+	logmgr_abandon(f->m); /* a crash */
+	f->m = NULL;
+	f->fio.pread_fail_path = ".lines";
+	f->fio.pread_errno = EIO;
+	f->fio.pread_fails = 1000000;
+	assert_int_equal(logmgr_open(f->dir, &f->fio.ops, &m), 0);
+	assert_int_equal(logmgr_get_log(m, "t", 0, &f->cfg, true, &l), -EIO);
+	logmgr_abandon(m);
+	f->fio.pread_fails = 0;
+	f->fio.pread_fail_path = NULL;
+	logfx_open(f);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_start_offset, st0.log_start_offset);
+	assert_int_equal(st.line_start, st0.line_start);
+	assert_int_equal(log_offset_to_pos(f->l, 450, &p), 0);
+	assert_int_equal(p, pos_of(450));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_by_time, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_lines_unreadable_at_open, setup,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_no_timestamp, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_no_timestamp_roll, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_roll_age_across_restart, setup,

@@ -99,20 +99,72 @@ static void test_one_fdatasync(void **state)
 	assert_int_equal(st.synced_offset, 21);
 }
 
-/* A failed fdatasync fails the sync and covers nothing; the next one
- * retries. */
+/* A failed fdatasync fails the sync and covers nothing, and so does every
+ * later sync of those records: the kernel reports a lost writeback once,
+ * and may answer the next fdatasync 0 with those pages marked clean and
+ * never written (faultio's next fsync would succeed: the log must not ask
+ * it, and the table's count shows it does not). Records synced before are
+ * still covered; a flush does not move the recovery point over them. A
+ * cut that takes back every record unsynced at the failure ends it: the
+ * records appended after it dirty their pages afresh and sync. */
 static void test_sync_error(void **state)
 {
 	struct logfx *f = *state;
 	struct log_state st;
-	logfx_put(f, 0, 5, 1);
+	logfx_put(f, 0, 3, 1);
+	assert_int_equal(log_sync(f->l, -1), 0);
+	logfx_put(f, 3, 2, 1);
 	f->fio.fsync_countdown = 1;
 	assert_int_equal(log_sync(f->l, -1), -EIO);
+	assert_non_null(strstr(logfx_reports, "fsync: Input/output error"));
+	int fs0 = f->fio.fsyncs;
+	assert_int_equal(log_sync(f->l, -1), -EIO);
+	assert_int_equal(log_flush(f->l, -1), -EIO);
+	assert_int_equal(f->fio.fsyncs, fs0);
+	assert_int_equal(log_sync(f->l, 3), 0); /* synced before the failure */
 	log_get_state(f->l, &st);
-	assert_int_equal(st.synced_offset, 0);
+	assert_int_equal(st.synced_offset, 3);
+	assert_int_equal(st.recovery_point, 0);
+	/* A cut above the synced offset leaves a failed record: still failing. */
+	assert_int_equal(log_truncate_to(f->l, 4), 0);
+	assert_int_equal(log_sync(f->l, -1), -EIO);
+	assert_int_equal(log_truncate_to(f->l, 3), 0);
+	logfx_put(f, 3, 2, 1);
 	assert_int_equal(log_sync(f->l, -1), 0);
 	log_get_state(f->l, &st);
 	assert_int_equal(st.synced_offset, 5);
+	assert_int_equal(log_flush(f->l, -1), 0);
+	check_records(f, 5);
+}
+
+/* A whole-segment flush whose fsync fails (log_flush: the .log and its
+ * sidecars) leaves the segment in doubt until a restart: no later sync,
+ * flush or cut vouches for it, and the stop writes no clean-shutdown
+ * marker, so the next start recovers the log from its recovery point. */
+static void test_flush_error_until_restart(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st;
+	char why[8192] = "";
+	logfx_put(f, 0, 5, 1);
+	f->fio.fsync_countdown = 1;
+	assert_int_equal(log_flush(f->l, -1), -EIO);
+	assert_int_equal(log_flush(f->l, -1), -EIO);
+	assert_int_equal(log_sync(f->l, -1), -EIO);
+	assert_int_equal(log_truncate_to(f->l, 0), 0);
+	logfx_put(f, 0, 2, 1);
+	assert_int_equal(log_sync(f->l, -1), -EIO);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.synced_offset, 0);
+	assert_int_equal(st.recovery_point, 0);
+	assert_int_equal(logmgr_shutdown(f->m, why, sizeof(why)), -EIO);
+	f->m = NULL;
+	logfx_open(f);
+	assert_false(logmgr_was_clean(f->m));
+	check_records(f, 2);
+	assert_int_equal(log_sync(f->l, -1), 0);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.synced_offset, 2);
 }
 
 /* ---- group commit: four concurrent syncs, at most two fdatasyncs ----
@@ -278,6 +330,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_one_fdatasync, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_sync_error, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_flush_error_until_restart, setup,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_group_commit, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_covered_costs_nothing, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_power_cut_after_sync, setup, logfx_teardown),
