@@ -104,7 +104,11 @@ struct partition {
 	_Atomic int64_t batches_in;     /* batches written to the log */
 	_Atomic int64_t last_append_ms; /* 0: none since open */
 	_Atomic int64_t last_flush_ms;  /* monotonic (flush.ms is an interval) */
-	_Atomic int64_t payload_in;     /* key + value bytes of the records */
+	/* The scheduler's last flush error of this partition, logged once:
+	 * a failed fsync stays failed until a restart (seg.c), and the flush
+	 * that returns it again each second adds nothing. Its thread only. */
+	int sched_flush_err;
+	_Atomic int64_t payload_in; /* key + value bytes of the records */
 	/* Delivered to readers (partition files, consume files); relaxed
 	 * atomics added by the readers' threads. */
 	_Atomic int64_t records_out; /* lines ended by a returned '\n' */

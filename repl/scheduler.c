@@ -29,6 +29,17 @@
 #include "repl/broker_int.h"
 #include "util/clock.h"
 
+/* Whether rc is a flush error of pt not logged yet: a failed fsync is
+ * returned again by every flush until a restart (seg.c), and the engine
+ * said what it means when it happened. */
+static bool sched_flush_err_new(struct partition *pt, int rc)
+{
+	if (pt->sched_flush_err == rc)
+		return false;
+	pt->sched_flush_err = rc;
+	return true;
+}
+
 /* now: the wall clock (log_delete_due compares it with the times the
  * engine kept); mono: the monotonic clock, which last_flush_ms is on. */
 static void sched_flush_topic(struct topic *t, int64_t now, int64_t mono)
@@ -58,24 +69,33 @@ static void sched_flush_topic(struct topic *t, int64_t now, int64_t mono)
 		/* Rolled segments are made durable here, not by the append. */
 		rc = log_flush_closed(r[p].log);
 		if (rc < 0 && rc != -ENOENT) {
-			mq_log_limited(MQ_ERR,
-				       "topic %s partition %d: flush of closed segments: %s",
-				       t->name, p, strerror(-rc));
+			if (sched_flush_err_new(pt, rc))
+				mq_log_limited(
+					MQ_ERR,
+					"topic %s partition %d: flush of closed segments: %s",
+					t->name, p, strerror(-rc));
 			(void)broker_storage_failed(t->b, t->name, p, rc);
 		}
+		bool closed_ok = rc >= 0 || rc == -ENOENT;
 		if (cfg.log.flush_ms == INT64_MAX ||
-		    mono - atomic_load(&pt->last_flush_ms) < cfg.log.flush_ms)
+		    mono - atomic_load(&pt->last_flush_ms) < cfg.log.flush_ms) {
+			if (closed_ok)
+				pt->sched_flush_err = 0;
 			continue;
+		}
 		log_get_state(r[p].log, &st);
 		if (st.log_end_offset > st.recovery_point) {
 			rc = log_flush(r[p].log, -1);
 			if (rc < 0) {
-				mq_log_limited(MQ_ERR, "topic %s partition %d: flush: %s", t->name,
-					       p, strerror(-rc));
+				if (sched_flush_err_new(pt, rc))
+					mq_log_limited(MQ_ERR, "topic %s partition %d: flush: %s",
+						       t->name, p, strerror(-rc));
 				(void)broker_storage_failed(t->b, t->name, p, rc);
 				continue;
 			}
 		}
+		if (closed_ok)
+			pt->sched_flush_err = 0;
 		atomic_store(&pt->last_flush_ms, mono);
 	}
 	parts_unref(r, n);

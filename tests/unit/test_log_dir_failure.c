@@ -376,6 +376,44 @@ static void run_flush_ms(bool cluster)
 
 BOTH(flush_ms)
 
+/* A single node's failed flush stays failed until a restart (seg.c), so
+ * the scheduler's flush of every tick meets the same error again: it is
+ * logged once, not once a tick. The log goes to a file in place of
+ * stderr; the ticks (10 ms) after the first line are given half a
+ * second, some fifty, to log it again. */
+static void test_flush_error_logged_once(void **state)
+{
+	char logpath[] = "/tmp/mqfs-test-flushlog.XXXXXX", logged[8192] = "";
+	int lfd = mkstemp(logpath), saved = dup(2), lines = 0;
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+	const char *at;
+	struct fx *f;
+
+	(void)state;
+	assert_true(lfd >= 0 && saved >= 0);
+	unlink(logpath);
+	f = fx_open(false, "log.flush.interval.ms=0\nlog.flush.scheduler.interval.ms=10\n");
+	dup2(lfd, 2);
+	f->fio.fsync_countdown = 1;
+	assert_int_equal(produce_str(f->t, "a\n"), 0);
+	while (!strstr(logged, "orders partition 0: flush") && now_mono_ms() < end) {
+		usleep(10 * 1000);
+		memset(logged, 0, sizeof(logged));
+		(void)pread(lfd, logged, sizeof(logged) - 1, 0);
+	}
+	usleep(500 * 1000);
+	memset(logged, 0, sizeof(logged));
+	(void)pread(lfd, logged, sizeof(logged) - 1, 0);
+	dup2(saved, 2);
+	close(saved);
+	close(lfd);
+	fputs(logged, stderr);
+	for (at = logged; (at = strstr(at, "orders partition 0: flush")); at++)
+		lines++;
+	assert_int_equal(lines, 1);
+	fx_close(f);
+}
+
 /* Retention's deletion (or the roll of the quiet active segment before
  * it) cannot make its directory durable: the fsync of the directory
  * fails (Kafka's deleteSegments meeting an IOException). Nothing else
@@ -513,6 +551,7 @@ int main(void)
 		cmocka_unit_test(test_clean_single),
 		cmocka_unit_test(test_flush_ms_cluster),
 		cmocka_unit_test(test_flush_ms_single),
+		cmocka_unit_test(test_flush_error_logged_once),
 		cmocka_unit_test(test_retention_cluster),
 		cmocka_unit_test(test_retention_single),
 		cmocka_unit_test(test_offline_flush),
