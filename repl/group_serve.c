@@ -630,6 +630,21 @@ static void kg_prepare(struct group_serve *gs, struct kgroup *g, const char *why
 	join_try_complete(g);
 }
 
+void kg_loaded(struct group_serve *gs, struct kgroup *g)
+{
+	int32_t max = broker_cfg(gs->ka->b)->group_max_size;
+	char why[96];
+
+	if (g->nmembers <= max)
+		return;
+	/* Kafka's onGroupLoaded: the members rejoin, and JoinGroup takes
+	 * back no more than max of them (kg_accepts); each rejoins with
+	 * its member id, so it may commit its offsets meanwhile. */
+	snprintf(why, sizeof(why), "loaded with %d members, over group.max.size %d", g->nmembers,
+		 (int)max);
+	kg_prepare(gs, g, why);
+}
+
 /* The leader's SyncGroup came: each member gets its assignment. */
 static int sync_complete(struct kgroup *g, const struct proto_sync_req *req)
 {

@@ -244,6 +244,11 @@ void kg_member_free(struct kmember *m);
  * gs->mu; no lock held. */
 int kg_delete(struct group_serve *gs, const char *name);
 
+/* Kafka's onGroupLoaded: g, just loaded Stable from its record, with
+ * more members than group.max.size (lowered since it was written)
+ * rebalances. Needs gs->mu. */
+void kg_loaded(struct group_serve *gs, struct kgroup *g);
+
 /* group_serve_meta.c: the groups' GroupMetadata records. */
 /* g's GroupMetadataValue into w, each member's assignment from the
  * leader's SyncGroup req (NULL: the members' own). 0 or w's error. Needs

@@ -405,6 +405,37 @@ static void describe_line(struct brokerfx *f, const char *group, char *out, size
 	net_resp_free(&raw);
 }
 
+static bool has_prefix_suffix(const char *s, const char *pre, const char *suf)
+{
+	size_t n = strlen(s), k = strlen(suf);
+
+	return !strncmp(s, pre, strlen(pre)) && n >= k && !strcmp(s + n - k, suf);
+}
+
+/* Members of group name whose JoinGroup is parked, under gs->mu. */
+static int joins_parked(struct group_serve *gs, const char *name)
+{
+	struct kgroup *g;
+	int n = 0;
+
+	pthread_mutex_lock(&gs->mu);
+	g = kg_find(gs, name);
+	for (struct kmember *m = g ? g->members : NULL; m; m = m->next)
+		n += m->join != NULL;
+	pthread_mutex_unlock(&gs->mu);
+	return n;
+}
+
+/* Polls until n JoinGroups of group name are parked. */
+static void joins_parked_until(struct group_serve *gs, const char *name, int n)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (joins_parked(gs, name) != n && now_mono_ms() < end)
+		usleep(10000);
+	assert_int_equal(joins_parked(gs, name), n);
+}
+
 /* DeleteGroups v2 of one group: its error. */
 static int16_t delete_group(struct brokerfx *f, const char *group)
 {
@@ -1910,6 +1941,84 @@ static void test_metadata_reload(void **state)
 	assert_int_equal(len, 0);
 }
 
+/* Kafka's onGroupLoaded: a group loaded from its record with more
+ * members than group.max.size (3 written, the size lowered to 2 since)
+ * rebalances at once: its members hear REBALANCE_IN_PROGRESS, rejoin
+ * with their member ids, and the one past the size is refused
+ * GROUP_MAX_SIZE_REACHED and removed; the two taken back make the next
+ * generation. */
+static void test_loaded_over_max_size(void **state)
+{
+	struct brokerfx *f = *state;
+	struct net_client *c2 = brokerfx_connect(f), *c3 = brokerfx_connect(f);
+	struct join_args a = {
+		.c = f->c, .v = 5, .group = "lo", .session_ms = 30000, .rebalance_ms = 20000
+	};
+	struct join_args b = a, c = a;
+	struct sync_args sa = { .c = f->c, .v = 3, .group = "lo" };
+	char am[256], bm[256], cm[256], line[256], logged[1 << 16];
+	pthread_t tb, tc;
+	int64_t end;
+
+	b.c = c2;
+	c.c = c3;
+	join_call(&a);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	snprintf(am, sizeof(am), "%s", a.out.member);
+	sa.member = a.member = am;
+	sa.generation = a.out.generation;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	assert_int_equal(pthread_create(&tb, NULL, join_thread, &b), 0);
+	assert_int_equal(pthread_create(&tc, NULL, join_thread, &c), 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	do
+		describe_line(f, "lo", line, sizeof(line));
+	while (!has_prefix_suffix(line, "PreparingRebalance ", " 3") && now_mono_ms() < end &&
+	       !usleep(10000));
+	assert_true(has_prefix_suffix(line, "PreparingRebalance ", " 3"));
+	join_call(&a);
+	assert_int_equal(pthread_join(tb, NULL), 0);
+	assert_int_equal(pthread_join(tc, NULL), 0);
+	assert_int_equal(a.out.generation, 2);
+	assert_int_equal(a.out.n_members, 3);
+	snprintf(bm, sizeof(bm), "%s", b.out.member);
+	snprintf(cm, sizeof(cm), "%s", c.out.member);
+	sa.generation = 2;
+	sync_call(&sa); /* writes the record of generation 2, three members */
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	net_client_close(c2);
+	net_client_close(c3);
+
+	f->cfg.group_max_size = 2;
+	reopen_logged(f, logged, sizeof(logged));
+	assert_non_null(strstr(logged, "Kafka group lo: loaded Stable, generation 2"));
+	c2 = brokerfx_connect(f);
+	c3 = brokerfx_connect(f);
+	a.c = f->c;
+	b.c = c2;
+	c.c = c3;
+	assert_int_equal(heartbeat(f->c, 3, "lo", am, 2), PROTO_ERR_REBALANCE_IN_PROGRESS);
+	b.member = bm;
+	c.member = cm;
+	assert_int_equal(pthread_create(&tb, NULL, join_thread, &b), 0);
+	joins_parked_until(f->b->gc->kafka_arg, "lo", 1);
+	assert_int_equal(pthread_create(&tc, NULL, join_thread, &c), 0);
+	joins_parked_until(f->b->gc->kafka_arg, "lo", 2);
+	join_call(&a);
+	assert_int_equal(a.out.error, PROTO_ERR_GROUP_MAX_SIZE_REACHED);
+	assert_string_equal(a.out.member, "");
+	assert_int_equal(pthread_join(tb, NULL), 0);
+	assert_int_equal(pthread_join(tc, NULL), 0);
+	assert_int_equal(b.out.error, PROTO_ERR_NONE);
+	assert_int_equal(c.out.error, PROTO_ERR_NONE);
+	assert_int_equal(b.out.generation, 3);
+	assert_int_equal(c.out.generation, 3);
+	assert_int_equal(heartbeat(f->c, 3, "lo", am, 3), PROTO_ERR_UNKNOWN_MEMBER_ID);
+	net_client_close(c2);
+	net_client_close(c3);
+}
+
 /* Records a load cannot use: a GroupMetadata value that does not decode,
  * a key of no known kind, a record whose member id passes the bounds.
  * Each is one log line naming the group (or the partition); the other
@@ -2732,13 +2841,6 @@ static int setup_cleanup(void **state)
 	f = *state;
 	assert_int_equal(broker_topic_create(f->b, "t", 0, 0, 0755, NULL), 0);
 	return 0;
-}
-
-static bool has_prefix_suffix(const char *s, const char *pre, const char *suf)
-{
-	size_t n = strlen(s), k = strlen(suf);
-
-	return !strncmp(s, pre, strlen(pre)) && n >= k && !strcmp(s + n - k, suf);
 }
 
 /* gs's pending members of all groups, under gs->mu. */
@@ -3648,6 +3750,8 @@ int main(void)
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_mixed_group, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_reload, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_loaded_over_max_size, setup,
+						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_bad_records, setup,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_compaction, setup, brokerfx_teardown),
