@@ -45,7 +45,10 @@
  *     round completing; not a request refused for its generation, nor a
  *     JoinGroup answered at once), except while its JoinGroup or
  *     SyncGroup is parked; the timer thread drops it and the group
- *     rebalances. A rebalance not complete within the largest
+ *     rebalances. A member in no generation yet is dropped
+ *     KG_NEW_MEMBER_MS after it joined unless a JoinGroup round it was
+ *     in completed, parked or not (Kafka's NewMemberJoinTimeoutMs). A
+ *     rebalance not complete within the largest
  *     rebalance_timeout_ms drops the dynamic members that did not rejoin
  *     (PreparingRebalance); that long after JoinGroup completed, the
  *     members that sent no SyncGroup of the generation are dropped
@@ -383,7 +386,9 @@ static void join_answer(struct kgroup *g, struct kmember *m, int16_t err)
 	r.protocol_type = v >= 7 && !err ? kstr_of(g->ptype) : KSTR_NULL;
 	r.protocol_name = err ? (v >= 7 ? KSTR_NULL : kstr_of("")) : kstr_of(g->proto);
 	r.leader = kstr_of(err ? "" : g->leader);
-	r.member_id = kstr_of(m->id);
+	/* Kafka's removeMemberAndUpdateGroup answers a removed member's
+	 * JoinGroup UNKNOWN_MEMBER_ID without its id: it joins afresh. */
+	r.member_id = kstr_of(err == PROTO_ERR_UNKNOWN_MEMBER_ID ? "" : m->id);
 	if (!err && !strcmp(g->leader, m->id)) {
 		mv = calloc((size_t)g->nmembers + 1, sizeof(*mv));
 		if (!mv) {
@@ -581,6 +586,7 @@ static void join_complete(struct kgroup *g)
 		m->asg = NULL;
 		m->asg_len = 0;
 		m->last_heard = now_mono_ms();
+		m->new_until = 0;       /* Kafka's isNew = false: in a generation now */
 		m->pending_sync = true; /* Kafka's addPendingSyncMember */
 		join_answer(g, m, PROTO_ERR_NONE);
 	}
@@ -1183,20 +1189,37 @@ static struct kgroup *kg_store(struct group_serve *gs, struct kgroup *g,
  * restarted client sends no LeaveGroup and its old id is lost): its old
  * member stale is replaced by mem at once (stale's requests get
  * FENCED_INSTANCE_ID), as Kafka replaces it, rather than the group
- * waiting session.timeout.ms for it. In a Stable group whose chosen
- * protocol stays the same with mem's protocols, mem takes stale's place
- * whole (Kafka's updateStaticMemberAndRebalance): its assignment, and
- * the leadership if stale led; true then, and no rebalance is needed.
+ * waiting session.timeout.ms for it. As Kafka's replaceStaticMember, in
+ * every state mem takes stale's place in the member list, the
+ * leadership if stale led (so a rebalance under way keeps it as its
+ * leader: it has joined), whether it is new (its join timeout) and its
+ * pending SyncGroup (a Stable group's member that has not synced must
+ * still sync). In a Stable group whose chosen protocol stays the same
+ * with mem's protocols, mem takes its assignment too (Kafka's
+ * updateStaticMemberAndRebalance): true then, and no rebalance is
+ * needed. Otherwise the caller rebalances the group: in
+ * CompletingRebalance the leader may have assigned stale's id already,
+ * which mem would never be given. mem is the group's last member.
  * gs->mu held. */
 static bool static_replace(struct kgroup *g, struct kmember *stale, struct kmember *mem,
 			   const char *peer)
 {
-	bool keep = g->state == KG_STABLE && stale->asg, led = !strcmp(g->leader, stale->id);
+	bool keep = g->state == KG_STABLE, led = !strcmp(g->leader, stale->id);
+	struct kmember **pp;
 
 	mq_log(MQ_INFO,
 	       "Kafka group %s: group.instance.id %s joins again from %s: member %s replaced "
 	       "by %s (its requests get FENCED_INSTANCE_ID)",
 	       g->name, stale->instance_id, peer, stale->id, mem->id);
+	for (pp = &g->members; *pp != mem; pp = &(*pp)->next)
+		;
+	*pp = NULL; /* mem was last */
+	for (pp = &g->members; *pp != stale; pp = &(*pp)->next)
+		;
+	*pp = mem;
+	mem->next = stale;
+	mem->new_until = stale->new_until;
+	mem->pending_sync = stale->pending_sync;
 	if (keep) {
 		/* The bytes stay counted: they move from one member to the
 		 * other. */
@@ -1206,10 +1229,10 @@ static bool static_replace(struct kgroup *g, struct kmember *stale, struct kmemb
 		stale->asg_len = 0;
 	}
 	kg_remove(g, stale, PROTO_ERR_FENCED_INSTANCE_ID, "replaced by its instance");
-	if (!keep)
-		return false;
 	if (led)
 		snprintf(g->leader, sizeof(g->leader), "%s", mem->id);
+	if (!keep)
+		return false;
 	const char *chosen = kg_choose(g);
 
 	if (!chosen || strcmp(chosen, g->proto)) {
@@ -1465,6 +1488,13 @@ static int join_handler(void *arg, struct net_req *req)
 		*tail = mem;
 		g->nmembers++;
 		gs->members++;
+		/* Kafka's addMemberAndRebalance (NewMemberJoinTimeoutMs): a
+		 * client whose JoinGroup timed out (a long rebalance) retries
+		 * with no member id, which makes another member; each such
+		 * defunct one would otherwise hold the rebalance until its
+		 * end. A static member that replaces another takes its place
+		 * instead (static_replace). */
+		mem->new_until = now_mono_ms() + gs->new_member_ms;
 		mq_log(MQ_INFO, "Kafka group %s: member %s joins from %s", name, mem->id,
 		       net_req_peer(req));
 		/* Kafka's newMemberAdded: the initial delay goes on. */
@@ -1923,7 +1953,7 @@ static int64_t timer_pass(struct group_serve *gs)
 
 	for (struct kgroup **pp = &gs->groups; *pp;) {
 		struct kgroup *g = *pp;
-		bool gone = false;
+		const char *gone = NULL;
 
 		for (struct kpending *p = g->pending, *pn; p; p = pn) {
 			pn = p->next;
@@ -1933,21 +1963,28 @@ static int64_t timer_pass(struct group_serve *gs)
 				next = p->expires - now;
 		}
 		for (struct kmember *m = g->members, *nx; m; m = nx) {
-			int64_t due = m->last_heard + m->session_ms;
+			/* Kafka's hasSatisfiedHeartbeat: a new member expires
+			 * at its join timeout, its JoinGroup parked or not; a
+			 * member of a generation never while it waits in a
+			 * JoinGroup or SyncGroup. */
+			int64_t due = m->new_until ? m->new_until : m->last_heard + m->session_ms;
 
 			nx = m->next;
-			if (m->join || m->sync)
+			if (!m->new_until && (m->join || m->sync))
 				continue;
 			if (now >= due) {
+				gone = m->new_until ? "a new member's join timeout expired"
+						    : "a member's session expired";
 				kg_remove(g, m, PROTO_ERR_UNKNOWN_MEMBER_ID,
-					  "session timeout expired");
-				gone = true;
+					  m->new_until ? "joined no generation within the new "
+							 "member join timeout"
+						       : "session timeout expired");
 			} else if (due - now < next) {
 				next = due - now;
 			}
 		}
 		if (gone)
-			kg_prepare(gs, g, "a member's session expired");
+			kg_prepare(gs, g, gone);
 		if (g->state == KG_PREPARING && !g->storing) {
 			if (now >= g->deadline && !kg_initial_delay_more(gs, g, now))
 				join_complete(g);
@@ -2285,6 +2322,7 @@ int group_serve_new(struct kafka_api *ka, struct group_serve **out)
 		return -ENOMEM;
 	gs->ka = ka;
 	gs->gc = ka->b->gc;
+	gs->new_member_ms = KG_NEW_MEMBER_MS;
 	if (!gs->gc) { /* a broker without groups (unit tests of the listener) */
 		free(gs);
 		return 0;

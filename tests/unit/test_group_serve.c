@@ -8,7 +8,9 @@
  * (unknown member, wrong generation, session timeout out of range, another
  * protocol type, metadata past the coordinator's bounds); session and
  * rebalance timeouts expiring members, a follower that never syncs, and
- * which requests start a session again;
+ * which requests start a session again; a new member's join timeout; a
+ * static member replaced in CompletingRebalance and in Stable; a group
+ * loaded with more members than group.max.size;
  * OffsetCommit/OffsetFetch writing and reading the same committed offsets
  * as the mount's groups (group_offset), with Kafka's per-partition errors,
  * and the -2 and -1 kafkajs's resetOffsets commits;
@@ -1390,6 +1392,232 @@ static void test_sync_answer_renews(void **state)
 	assert_int_equal(member_sync_parked(gs, "sr", b.out.member, 0, &heard), 0);
 	assert_true(heard >= t0);
 	net_client_close(c2);
+}
+
+/* Kafka's NewMemberJoinTimeoutMs (5 minutes; 500 ms here): a member that
+ * has been in no generation yet and whose JoinGroup waits in a rebalance
+ * (held up by a member that does not rejoin, up to the rebalance
+ * timeout: 60 s, past the call's deadline) is removed at its join
+ * timeout, its JoinGroup answered UNKNOWN_MEMBER_ID without a member id,
+ * so that a client which timed out and joined again leaves no defunct
+ * member behind; the rebalance goes on waiting for the old member,
+ * whose rejoin makes the next generation alone. A member of a
+ * generation waits in its JoinGroup past that timeout. */
+static void test_new_member_join_timeout(void **state)
+{
+	struct brokerfx *f = *state;
+	struct group_serve *gs = f->b->gc->kafka_arg;
+	struct net_client *c2 = brokerfx_connect(f);
+	struct join_args a = {
+		.c = f->c, .v = 5, .group = "nm", .session_ms = 30000, .rebalance_ms = 60000
+	};
+	struct join_args b = a;
+	struct sync_args sa = { .c = f->c, .v = 3, .group = "nm" };
+	struct sync_args sb = { .c = c2, .v = 3, .group = "nm" };
+	char am[256], bm[256];
+	int64_t t0;
+	pthread_t th;
+
+	pthread_mutex_lock(&gs->mu);
+	gs->new_member_ms = 500;
+	pthread_mutex_unlock(&gs->mu);
+	join_call(&a);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	snprintf(am, sizeof(am), "%s", a.out.member);
+	sa.member = a.member = am;
+	sa.generation = a.out.generation;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+
+	b.c = c2;
+	b.once = true;
+	join_call(&b);
+	assert_int_equal(b.out.error, PROTO_ERR_MEMBER_ID_REQUIRED);
+	snprintf(bm, sizeof(bm), "%s", b.out.member);
+	b.member = bm;
+	b.once = false;
+	join_call(&b); /* a does not rejoin: answered at b's join timeout */
+	assert_int_equal(b.out.error, PROTO_ERR_UNKNOWN_MEMBER_ID);
+	assert_string_equal(b.out.member, "");
+	assert_int_equal(heartbeat(c2, 3, "nm", bm, 1), PROTO_ERR_UNKNOWN_MEMBER_ID);
+	assert_int_equal(heartbeat(f->c, 3, "nm", am, 1), PROTO_ERR_REBALANCE_IN_PROGRESS);
+	join_call(&a);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	assert_int_equal(a.out.generation, 2);
+	assert_int_equal(a.out.n_members, 1);
+
+	/* b joins in time, with a: both of generation 3. */
+	sa.generation = 2;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	b.member = NULL;
+	assert_int_equal(pthread_create(&th, NULL, join_thread, &b), 0);
+	heartbeat_until(f->c, "nm", am, 2, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	join_call(&a);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	assert_int_equal(b.out.error, PROTO_ERR_NONE);
+	assert_int_equal(a.out.generation, 3);
+	snprintf(bm, sizeof(bm), "%s", b.out.member);
+	sa.generation = sb.generation = 3;
+	sb.member = b.member = bm;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	sync_call(&sb);
+	assert_int_equal(sb.error, PROTO_ERR_NONE);
+	/* The leader rejoins; b, heartbeating, rejoins after twice the
+	 * join timeout: a's JoinGroup waited on. */
+	assert_int_equal(pthread_create(&th, NULL, join_thread, &a), 0);
+	heartbeat_until(c2, "nm", bm, 3, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	t0 = now_mono_ms();
+	while (now_mono_ms() < t0 + 1000 && !usleep(10000))
+		assert_int_equal(heartbeat(c2, 3, "nm", bm, 3), PROTO_ERR_REBALANCE_IN_PROGRESS);
+	join_call(&b);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	assert_int_equal(b.out.error, PROTO_ERR_NONE);
+	assert_int_equal(a.out.generation, 4);
+	assert_int_equal(a.out.n_members, 2);
+	net_client_close(c2);
+}
+
+/* A static member replaced (a JoinGroup of its group.instance.id without
+ * a member id) while the group is CompletingRebalance, before it synced:
+ * as Kafka's updateStaticMemberAndRebalance, the group rebalances (the
+ * leader may have assigned the old member id already), the follower's
+ * parked SyncGroup hears REBALANCE_IN_PROGRESS, the old member's
+ * requests FENCED_INSTANCE_ID; the new member takes the old one's place
+ * (replaceStaticMember), the leadership with it: having joined, it leads
+ * the next generation, though the follower is before it in join order
+ * and rejoins too. */
+static void test_static_replaced_completing(void **state)
+{
+	struct brokerfx *f = *state;
+	struct group_serve *gs = f->b->gc->kafka_arg;
+	struct net_client *c2 = brokerfx_connect(f), *c3 = brokerfx_connect(f);
+	struct join_args a = { .c = f->c,
+			       .v = 5,
+			       .group = "sc",
+			       .instance = "ia",
+			       .session_ms = 30000,
+			       .rebalance_ms = 20000 };
+	struct join_args b = a, n = a;
+	struct sync_args sa = { .c = f->c, .v = 3, .group = "sc" };
+	struct sync_args sb = { .c = c2, .v = 3, .group = "sc" };
+	char am[256], bm[256];
+	int64_t heard;
+	pthread_t th, tn;
+
+	b.c = c2;
+	b.instance = "ib";
+	n.c = c3;
+	join_call(&a);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	snprintf(am, sizeof(am), "%s", a.out.member);
+	sa.member = a.member = am;
+	sa.generation = a.out.generation;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	assert_int_equal(pthread_create(&th, NULL, join_thread, &b), 0);
+	heartbeat_until(f->c, "sc", am, 1, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	join_call(&a);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(a.out.generation, 2);
+	assert_string_equal(a.out.leader, am);
+	snprintf(bm, sizeof(bm), "%s", b.out.member);
+
+	/* CompletingRebalance: b's SyncGroup waits for the leader's. */
+	sb.member = b.member = bm;
+	sb.generation = 2;
+	assert_int_equal(pthread_create(&th, NULL, sync_thread, &sb), 0);
+	{
+		int64_t end = now_mono_ms() + DEADLINE_MS;
+
+		while (member_sync_parked(gs, "sc", bm, 0, &heard) != 1 && now_mono_ms() < end)
+			usleep(10000);
+		assert_int_equal(member_sync_parked(gs, "sc", bm, 0, &heard), 1);
+	}
+	assert_int_equal(pthread_create(&tn, NULL, join_thread, &n), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(sb.error, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	joins_parked_until(gs, "sc", 1);
+	assert_int_equal(heartbeat_static(f->c, 4, "sc", am, "ia", 2),
+			 PROTO_ERR_FENCED_INSTANCE_ID);
+	join_call(&b);
+	assert_int_equal(pthread_join(tn, NULL), 0);
+	assert_int_equal(b.out.error, PROTO_ERR_NONE);
+	assert_int_equal(n.out.error, PROTO_ERR_NONE);
+	assert_int_equal(n.out.generation, 3);
+	assert_string_not_equal(n.out.member, am);
+	assert_string_equal(n.out.leader, n.out.member);
+	assert_string_equal(b.out.leader, n.out.member);
+	assert_int_equal(n.out.n_members, 2);
+	net_client_close(c2);
+	net_client_close(c3);
+}
+
+/* A static member replaced in a Stable group takes its old member's
+ * place as it was (Kafka's replaceStaticMember and
+ * updateStaticMemberAndRebalance): without a rebalance though the
+ * leader assigned it nothing (Kafka gives such a member an empty
+ * assignment); not new (its heartbeats keep it past the new member join
+ * timeout, 200 ms here); and, as the old one had not synced, bound to
+ * sync within the rebalance timeout (3 s), else removed and the group
+ * rebalances. */
+static void test_static_replaced_stable(void **state)
+{
+	struct brokerfx *f = *state;
+	struct group_serve *gs = f->b->gc->kafka_arg;
+	struct net_client *c2 = brokerfx_connect(f), *c3 = brokerfx_connect(f);
+	struct join_args a = { .c = f->c,
+			       .v = 5,
+			       .group = "ss",
+			       .instance = "ia",
+			       .session_ms = 30000,
+			       .rebalance_ms = 3000 };
+	struct join_args b = a, n = a;
+	struct sync_args sa = { .c = f->c, .v = 3, .group = "ss", .n = 1 };
+	char am[256], bm[256];
+	int64_t t0;
+	pthread_t th;
+
+	pthread_mutex_lock(&gs->mu);
+	gs->new_member_ms = 200;
+	pthread_mutex_unlock(&gs->mu);
+	b.c = c2;
+	b.instance = n.instance = "ib";
+	n.c = c3;
+	join_call(&a);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	snprintf(am, sizeof(am), "%s", a.out.member);
+	sa.member = a.member = sa.ids[0] = am;
+	sa.asg[0] = "a";
+	sa.generation = 1;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	assert_int_equal(pthread_create(&th, NULL, join_thread, &b), 0);
+	heartbeat_until(f->c, "ss", am, 1, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	join_call(&a);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(a.out.generation, 2);
+	snprintf(bm, sizeof(bm), "%s", b.out.member);
+	sa.generation = 2;
+	sync_call(&sa); /* Stable; b assigned nothing, and it never syncs */
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+
+	join_call(&n);
+	assert_int_equal(n.out.error, PROTO_ERR_NONE);
+	assert_int_equal(n.out.generation, 2);
+	assert_string_not_equal(n.out.member, bm);
+	assert_int_equal(heartbeat_static(c2, 4, "ss", bm, "ib", 2), PROTO_ERR_FENCED_INSTANCE_ID);
+	t0 = now_mono_ms();
+	while (now_mono_ms() < t0 + 500 && !usleep(10000))
+		assert_int_equal(heartbeat_static(c3, 4, "ss", n.out.member, "ib", 2),
+				 PROTO_ERR_NONE);
+	heartbeat_until(c3, "ss", n.out.member, 2, PROTO_ERR_UNKNOWN_MEMBER_ID);
+	heartbeat_until(f->c, "ss", am, 2, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	net_client_close(c2);
+	net_client_close(c3);
 }
 
 /* JoinGroup's checks in Kafka's order: the protocols before the member
@@ -3726,6 +3954,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_session_not_renewed, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_join_checks, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_sync_answer_renews, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_new_member_join_timeout, setup,
+						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_static_replaced_completing, setup,
+						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_static_replaced_stable, setup,
+						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_member_id_required, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_group_max_size, setup_max_size,
 						brokerfx_teardown),
