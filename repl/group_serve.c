@@ -367,8 +367,11 @@ static void finish(struct net_req *req, int rc, size_t pos)
 	net_req_complete(req, rc);
 }
 
-/* Answers m's parked JoinGroup: err, or the group as it is now. */
-static void join_answer(struct kgroup *g, struct kmember *m, int16_t err)
+/* Answers m's parked JoinGroup: err, or the group as it is now, naming
+ * leader as its leader, with every member's metadata if list, and (v9+)
+ * skip_assignment skip. */
+static void join_answer_as(struct kgroup *g, struct kmember *m, int16_t err, const char *leader,
+			   bool list, bool skip)
 {
 	struct net_req *req = m->join;
 	int16_t v;
@@ -385,11 +388,12 @@ static void join_answer(struct kgroup *g, struct kmember *m, int16_t err)
 	r.generation_id = err ? -1 : g->generation;
 	r.protocol_type = v >= 7 && !err ? kstr_of(g->ptype) : KSTR_NULL;
 	r.protocol_name = err ? (v >= 7 ? KSTR_NULL : kstr_of("")) : kstr_of(g->proto);
-	r.leader = kstr_of(err ? "" : g->leader);
+	r.leader = kstr_of(err ? "" : leader);
+	r.skip_assignment = !err && skip;
 	/* Kafka's removeMemberAndUpdateGroup answers a removed member's
 	 * JoinGroup UNKNOWN_MEMBER_ID without its id: it joins afresh. */
 	r.member_id = kstr_of(err == PROTO_ERR_UNKNOWN_MEMBER_ID ? "" : m->id);
-	if (!err && !strcmp(g->leader, m->id)) {
+	if (!err && list) {
 		mv = calloc((size_t)g->nmembers + 1, sizeof(*mv));
 		if (!mv) {
 			rc = -ENOMEM;
@@ -415,6 +419,13 @@ static void join_answer(struct kgroup *g, struct kmember *m, int16_t err)
 		rc = proto_join_resp_encode(&net_req_out(req)->w, v, &r);
 	finish(req, rc, pos);
 	free(mv);
+}
+
+/* Answers m's parked JoinGroup: err, or the group as it is now (the
+ * members' metadata if m leads). */
+static void join_answer(struct kgroup *g, struct kmember *m, int16_t err)
+{
+	join_answer_as(g, m, err, g->leader, !strcmp(g->leader, m->id), false);
 }
 
 /* Answers m's parked SyncGroup: err, or its assignment. Its session
@@ -1248,12 +1259,18 @@ static bool static_replace(struct kgroup *g, struct kmember *stale, struct kmemb
 /* The JoinGroup req of mem, which took a static member's place in a
  * Stable group (static_replace): the group's record, with mem in it, is
  * written first (gs->mu released; Kafka's storeGroup), then mem is
- * answered with the same generation, protocol and leader (the member
- * list if it leads), and its SyncGroup gets the assignment it took over.
- * If the record cannot be written, or the group moved on meanwhile, mem
- * joins the rebalance instead. gs->mu held; released here. */
+ * answered with the same generation and protocol, and its SyncGroup
+ * gets the assignment it took over. As Kafka's
+ * updateStaticMemberAndRebalance, a JoinGroup v9+ names the leader, with
+ * the member list and skip_assignment if mem leads (it knows it leads,
+ * but the Stable group's assignment stands: an assignor run would give
+ * one no SyncGroup of a Stable group takes); an older one names
+ * old_leader, the leader before the replacement, and no members, so
+ * that a new leader does not run its assignor either. If the record
+ * cannot be written, or the group moved on meanwhile, mem joins the
+ * rebalance instead. gs->mu held; released here. */
 static int static_rejoin(struct group_serve *gs, struct net_req *req, struct kgroup *g,
-			 struct kmember *mem)
+			 struct kmember *mem, const char *old_leader)
 {
 	char name[TOPIC_NAME_MAX + 1], id[KG_ID_MAX + 1];
 	int32_t generation = g->generation;
@@ -1277,7 +1294,13 @@ static int static_rejoin(struct group_serve *gs, struct net_req *req, struct kgr
 		       "Kafka group %s: member %s keeps its instance's assignment in generation "
 		       "%d (no rebalance)",
 		       name, id, (int)generation);
-		join_answer(g, mem, PROTO_ERR_NONE);
+		if (net_req_msg(req)->hdr.api_version >= 9) {
+			bool leads = !strcmp(g->leader, id);
+
+			join_answer_as(g, mem, PROTO_ERR_NONE, g->leader, leads, leads);
+		} else {
+			join_answer_as(g, mem, PROTO_ERR_NONE, old_leader, false, false);
+		}
 	} else {
 		if (rc < 0)
 			mq_log(MQ_WARN,
@@ -1530,8 +1553,11 @@ static int join_handler(void *arg, struct net_req *req)
 	mem->session_ms = m->session_timeout_ms;
 	mem->rebalance_ms = rebalance_ms;
 	mem->last_heard = now_mono_ms();
+	char old_leader[KG_ID_MAX + 1];
+
+	snprintf(old_leader, sizeof(old_leader), "%s", g->leader);
 	if (stale && static_replace(g, stale, mem, net_req_peer(req)))
-		return static_rejoin(gs, req, g, mem); /* unlocks gs->mu */
+		return static_rejoin(gs, req, g, mem, old_leader); /* unlocks gs->mu */
 	if (mem->join)
 		join_answer(g, mem, PROTO_ERR_REBALANCE_IN_PROGRESS);
 	mem->join = req;

@@ -151,6 +151,7 @@ struct join_out {
 	char leader[256];
 	char protocol[64];
 	int32_t n_members;
+	bool skip;     /* skip_assignment (v9+) */
 	bool sub_seen; /* a member's metadata equals sub_t */
 };
 
@@ -203,6 +204,7 @@ static void join_once(struct join_args *a)
 		snprintf(a->out.protocol, sizeof(a->out.protocol), "%.*s", (int)r.protocol_name.len,
 			 r.protocol_name.ptr);
 	a->out.n_members = r.n_members;
+	a->out.skip = r.skip_assignment;
 	for (int32_t i = 0; i < r.n_members; i++)
 		if (r.members[i].metadata.len == (int32_t)sizeof(sub_t) &&
 		    !memcmp(r.members[i].metadata.ptr, sub_t, sizeof(sub_t)))
@@ -859,12 +861,15 @@ static void test_static_member_replaced(void **state)
 	/* The group is Stable and its protocol stays: the new member takes
 	 * the old one's place whole, without a rebalance (Kafka's
 	 * updateStaticMemberAndRebalance): the same generation, the
-	 * leadership, and at its SyncGroup the assignment it had. */
+	 * leadership, and at its SyncGroup the assignment it had. Its
+	 * JoinGroup (v5, before skip_assignment) names the old leader and
+	 * no members, so that it runs no assignor. */
 	join_call(&j);
 	assert_int_equal(j.out.error, PROTO_ERR_NONE);
-	assert_int_equal(j.out.n_members, 1);
+	assert_int_equal(j.out.n_members, 0);
 	assert_string_not_equal(j.out.member, old);
-	assert_string_equal(j.out.leader, j.out.member);
+	assert_string_equal(j.out.leader, old);
+	assert_false(j.out.skip);
 	assert_int_equal(j.out.generation, s.generation);
 	assert_int_equal(heartbeat(f->c, 4, "st", old, j.out.generation),
 			 PROTO_ERR_UNKNOWN_MEMBER_ID);
@@ -918,6 +923,24 @@ static void test_static_member_replaced(void **state)
 		assert_int_equal(leave_static(f->c, 3, "st2", "", "inst-2"),
 				 PROTO_ERR_UNKNOWN_MEMBER_ID);
 	}
+
+	/* JoinGroup v9: the new member is told that it leads, with the
+	 * member list and skip_assignment (KIP-814): it runs no assignor,
+	 * the Stable group's assignment stands. */
+	snprintf(old, sizeof(old), "%s", j.out.member);
+	j.v = 9;
+	join_call(&j);
+	assert_int_equal(j.out.error, PROTO_ERR_NONE);
+	assert_string_not_equal(j.out.member, old);
+	assert_int_equal(j.out.generation, s.generation);
+	assert_string_equal(j.out.leader, j.out.member);
+	assert_int_equal(j.out.n_members, 1);
+	assert_true(j.out.skip);
+	s.member = j.out.member;
+	sync_call(&s);
+	assert_int_equal(s.error, PROTO_ERR_NONE);
+	assert_string_equal(s.got, "a");
+	j.v = 5;
 
 	/* Its protocol changes the group's choice: a rebalance, the next
 	 * generation. */
