@@ -1534,19 +1534,9 @@ static void test_static_replaced_completing(void **state)
 	b.c = c2;
 	b.instance = "ib";
 	n.c = c3;
-	join_call(&a);
-	assert_int_equal(a.out.error, PROTO_ERR_NONE);
-	snprintf(am, sizeof(am), "%s", a.out.member);
-	sa.member = a.member = am;
-	sa.generation = a.out.generation;
-	sync_call(&sa);
-	assert_int_equal(sa.error, PROTO_ERR_NONE);
-	assert_int_equal(pthread_create(&th, NULL, join_thread, &b), 0);
-	heartbeat_until(f->c, "sc", am, 1, PROTO_ERR_REBALANCE_IN_PROGRESS);
-	join_call(&a);
-	assert_int_equal(pthread_join(th, NULL), 0);
+	join_pair(&a, &b, &sa);
 	assert_int_equal(a.out.generation, 2);
-	assert_string_equal(a.out.leader, am);
+	snprintf(am, sizeof(am), "%s", a.out.member);
 	snprintf(bm, sizeof(bm), "%s", b.out.member);
 
 	/* CompletingRebalance: b's SyncGroup waits for the leader's. */
@@ -1599,10 +1589,9 @@ static void test_static_replaced_stable(void **state)
 			       .session_ms = 30000,
 			       .rebalance_ms = 3000 };
 	struct join_args b = a, n = a;
-	struct sync_args sa = { .c = f->c, .v = 3, .group = "ss", .n = 1 };
+	struct sync_args sa = { .c = f->c, .v = 3, .group = "ss" };
 	char am[256], bm[256];
 	int64_t t0;
-	pthread_t th;
 
 	pthread_mutex_lock(&gs->mu);
 	gs->new_member_ms = 200;
@@ -1610,21 +1599,13 @@ static void test_static_replaced_stable(void **state)
 	b.c = c2;
 	b.instance = n.instance = "ib";
 	n.c = c3;
-	join_call(&a);
-	assert_int_equal(a.out.error, PROTO_ERR_NONE);
-	snprintf(am, sizeof(am), "%s", a.out.member);
-	sa.member = a.member = sa.ids[0] = am;
-	sa.asg[0] = "a";
-	sa.generation = 1;
-	sync_call(&sa);
-	assert_int_equal(sa.error, PROTO_ERR_NONE);
-	assert_int_equal(pthread_create(&th, NULL, join_thread, &b), 0);
-	heartbeat_until(f->c, "ss", am, 1, PROTO_ERR_REBALANCE_IN_PROGRESS);
-	join_call(&a);
-	assert_int_equal(pthread_join(th, NULL), 0);
+	join_pair(&a, &b, &sa);
 	assert_int_equal(a.out.generation, 2);
+	snprintf(am, sizeof(am), "%s", a.out.member);
 	snprintf(bm, sizeof(bm), "%s", b.out.member);
-	sa.generation = 2;
+	sa.member = sa.ids[0] = am;
+	sa.n = 1;
+	sa.asg[0] = "a";
 	sync_call(&sa); /* Stable; b assigned nothing, and it never syncs */
 	assert_int_equal(sa.error, PROTO_ERR_NONE);
 
