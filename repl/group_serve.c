@@ -1390,11 +1390,18 @@ static int join_handler(void *arg, struct net_req *req)
 			       "group.max.size %d%s",
 			       net_req_peer(req), name, g->nmembers,
 			       g->state == KG_PREPARING ? "rejoined" : "in all",
-			       (int)cfg->group_max_size, mem ? ": the member is removed" : "");
-		/* Kafka removes a member it does not take back. */
+			       (int)cfg->group_max_size,
+			       mem    ? ": the member is removed"
+			       : pend ? ": its member id is forgotten"
+				      : "");
+		/* Kafka removes a member it does not take back (group.remove),
+		 * a pending one too: its id is no longer one a JoinGroup
+		 * brings back, and holds no place among all groups' members. */
 		if (mem) {
 			kg_remove(g, mem, err, "over group.max.size");
 			kg_prepare(gs, g, "a member over group.max.size was removed");
+		} else if (pend) {
+			kg_pending_drop(g, pend);
 		}
 	} else if (g && g->nmembers > 0 &&
 		   (!kg_kstr_is(m->protocol_type, g->ptype) || !protos_compatible(g, m))) {

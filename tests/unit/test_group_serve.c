@@ -3226,6 +3226,29 @@ static void test_group_max_size(void **state)
 	assert_int_equal(c.out.generation, 3);
 	assert_int_equal(a.out.n_members, 2);
 	assert_int_equal(heartbeat(c2, 3, "mx", b.member, 3), PROTO_ERR_UNKNOWN_MEMBER_ID);
+
+	/* A member id handed out (MEMBER_ID_REQUIRED) while the group had
+	 * room, brought back once it has none: refused, and the id is
+	 * forgotten, as Kafka's group.remove forgets a pending member. */
+	assert_int_equal(leave(c1, 3, "mx", a.out.member), PROTO_ERR_NONE);
+	b.member = NULL;
+	b.once = true;
+	join_call(&b);
+	assert_int_equal(b.out.error, PROTO_ERR_MEMBER_ID_REQUIRED);
+	assert_int_equal(npending(f->b->gc->kafka_arg), 1);
+	a.member = NULL;
+	a.v = 3; /* joins at once */
+	assert_int_equal(pthread_create(&ta, NULL, join_thread, &a), 0);
+	joins_parked_until(f->b->gc->kafka_arg, "mx", 1);
+	c.member = c.out.member;
+	join_call(&c);
+	assert_int_equal(pthread_join(ta, NULL), 0);
+	assert_int_equal(c.out.error, PROTO_ERR_NONE);
+	b.member = b.out.member;
+	b.once = false;
+	join_call(&b);
+	assert_int_equal(b.out.error, PROTO_ERR_GROUP_MAX_SIZE_REACHED);
+	assert_int_equal(npending(f->b->gc->kafka_arg), 0);
 	net_client_close(c1);
 	net_client_close(c2);
 	net_client_close(c3);
