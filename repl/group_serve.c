@@ -603,10 +603,16 @@ static void join_complete(struct kgroup *g)
 	}
 }
 
+/* Kafka's hasAllMembersJoined: the JoinGroup round completes before its
+ * deadline once every member's JoinGroup waits and no member id handed
+ * out with MEMBER_ID_REQUIRED is still to come back (a consumer that
+ * starts meanwhile joins this generation rather than rebalance the
+ * next one; its id is forgotten at its session timeout, or a LeaveGroup
+ * naming it, which try again). */
 static void join_try_complete(struct kgroup *g)
 {
 	/* Kafka's InitialDelayedJoin never completes early. */
-	if (g->state != KG_PREPARING || g->initial_delay)
+	if (g->state != KG_PREPARING || g->initial_delay || g->pending)
 		return;
 	for (struct kmember *m = g->members; m; m = m->next)
 		if (!m->join)
@@ -1402,6 +1408,7 @@ static int join_handler(void *arg, struct net_req *req)
 			kg_prepare(gs, g, "a member over group.max.size was removed");
 		} else if (pend) {
 			kg_pending_drop(g, pend);
+			join_try_complete(g);
 		}
 	} else if (g && g->nmembers > 0 &&
 		   (!kg_kstr_is(m->protocol_type, g->ptype) || !protos_compatible(g, m))) {
@@ -1848,7 +1855,7 @@ static int leave_handler(void *arg, struct net_req *req)
 	r.error_code = kg_check(gs, req, m->group_id, name, "LeaveGroup");
 	if (!r.error_code) {
 		struct kgroup *g;
-		bool left = false;
+		bool left = false, forgot = false;
 
 		/* Guests first: their groups' locks come before gs->mu. */
 		for (int32_t i = 0; i < m->n_members; i++) {
@@ -1878,6 +1885,7 @@ static int leave_handler(void *arg, struct net_req *req)
 			if (!mem && kg_pending(g, id)) {
 				kg_pending_drop(g, kg_pending(g, id));
 				r.members[i].error_code = PROTO_ERR_NONE;
+				forgot = true;
 				continue;
 			}
 			/* Kafka's handleLeaveGroup (v3+): no member id removes
@@ -1919,6 +1927,8 @@ static int leave_handler(void *arg, struct net_req *req)
 		}
 		if (left)
 			kg_prepare(gs, g, "a member left");
+		else if (forgot)
+			join_try_complete(g);
 		pthread_mutex_unlock(&gs->mu);
 		r.n_members = m->n_members;
 		/* v0-2 name one member: its error is the response's. */
@@ -1987,14 +1997,19 @@ static int64_t timer_pass(struct group_serve *gs)
 	for (struct kgroup **pp = &gs->groups; *pp;) {
 		struct kgroup *g = *pp;
 		const char *gone = NULL;
+		bool forgot = false;
 
 		for (struct kpending *p = g->pending, *pn; p; p = pn) {
 			pn = p->next;
-			if (now >= p->expires)
+			if (now >= p->expires) {
 				kg_pending_drop(g, p); /* never came back */
-			else if (p->expires - now < next)
+				forgot = true;
+			} else if (p->expires - now < next) {
 				next = p->expires - now;
+			}
 		}
+		if (forgot)
+			join_try_complete(g);
 		for (struct kmember *m = g->members, *nx; m; m = nx) {
 			/* Kafka's hasSatisfiedHeartbeat: a new member expires
 			 * at its join timeout, its JoinGroup parked or not; a

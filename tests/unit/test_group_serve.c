@@ -440,6 +440,16 @@ static void joins_parked_until(struct group_serve *gs, const char *name, int n)
 	assert_int_equal(joins_parked(gs, name), n);
 }
 
+static int npending(struct group_serve *gs)
+{
+	int n;
+
+	pthread_mutex_lock(&gs->mu);
+	n = gs->npending;
+	pthread_mutex_unlock(&gs->mu);
+	return n;
+}
+
 /* DeleteGroups v2 of one group: its error. */
 static int16_t delete_group(struct brokerfx *f, const char *group)
 {
@@ -1502,6 +1512,93 @@ static void test_new_member_join_timeout(void **state)
 	assert_int_equal(a.out.generation, 4);
 	assert_int_equal(a.out.n_members, 2);
 	net_client_close(c2);
+}
+
+/* Kafka's hasAllMembersJoined: a JoinGroup round waits, before its
+ * deadline (60 s here, past the call's deadline), for the member ids
+ * handed out with MEMBER_ID_REQUIRED to come back, so that a consumer
+ * starting while the group rebalances joins that generation rather than
+ * rebalance the next one. One that does not come back holds the round
+ * until its session timeout (500 ms) forgets it, or until a LeaveGroup
+ * names it. */
+static void test_pending_member_awaited(void **state)
+{
+	struct brokerfx *f = *state;
+	struct group_serve *gs = f->b->gc->kafka_arg;
+	struct net_client *c2 = brokerfx_connect(f), *c3 = brokerfx_connect(f);
+	struct join_args a = {
+		.c = f->c, .v = 5, .group = "pa", .session_ms = 30000, .rebalance_ms = 60000
+	};
+	struct join_args b = a, p = a;
+	struct sync_args sa = { .c = f->c, .v = 3, .group = "pa" };
+	char am[256], bm[256];
+	pthread_t ta, tb;
+
+	join_call(&a);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	snprintf(am, sizeof(am), "%s", a.out.member);
+	sa.member = a.member = am;
+	sa.generation = 1;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+
+	/* b gets its member id; a, the leader, rejoins: the round waits. */
+	b.c = c2;
+	b.once = true;
+	join_call(&b);
+	assert_int_equal(b.out.error, PROTO_ERR_MEMBER_ID_REQUIRED);
+	snprintf(bm, sizeof(bm), "%s", b.out.member);
+	b.member = bm;
+	b.once = false;
+	assert_int_equal(pthread_create(&ta, NULL, join_thread, &a), 0);
+	joins_parked_until(gs, "pa", 1);
+	join_call(&b);
+	assert_int_equal(pthread_join(ta, NULL), 0);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	assert_int_equal(b.out.error, PROTO_ERR_NONE);
+	assert_int_equal(a.out.generation, 2);
+	assert_int_equal(b.out.generation, 2);
+	assert_int_equal(a.out.n_members, 2);
+
+	/* A member id that never comes back: forgotten at its session
+	 * timeout, and the round completes then. */
+	sa.generation = 2;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	p.c = c3;
+	p.once = true;
+	p.session_ms = 500;
+	join_call(&p);
+	assert_int_equal(p.out.error, PROTO_ERR_MEMBER_ID_REQUIRED);
+	assert_int_equal(pthread_create(&ta, NULL, join_thread, &a), 0);
+	joins_parked_until(gs, "pa", 1);
+	join_call(&b);
+	assert_int_equal(pthread_join(ta, NULL), 0);
+	assert_int_equal(b.out.error, PROTO_ERR_NONE);
+	assert_int_equal(b.out.generation, 3);
+	assert_int_equal(a.out.n_members, 2);
+	assert_int_equal(npending(gs), 0);
+
+	/* One a LeaveGroup names: forgotten, and the round completes. */
+	sa.generation = 3;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	p.session_ms = 30000;
+	join_call(&p);
+	assert_int_equal(p.out.error, PROTO_ERR_MEMBER_ID_REQUIRED);
+	assert_int_equal(pthread_create(&ta, NULL, join_thread, &a), 0);
+	joins_parked_until(gs, "pa", 1); /* the rebalance, before b rejoins */
+	assert_int_equal(pthread_create(&tb, NULL, join_thread, &b), 0);
+	joins_parked_until(gs, "pa", 2);
+	assert_int_equal(leave(c3, 3, "pa", p.out.member), PROTO_ERR_NONE);
+	assert_int_equal(pthread_join(ta, NULL), 0);
+	assert_int_equal(pthread_join(tb, NULL), 0);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	assert_int_equal(b.out.error, PROTO_ERR_NONE);
+	assert_int_equal(a.out.generation, 4);
+	assert_int_equal(a.out.n_members, 2);
+	net_client_close(c2);
+	net_client_close(c3);
 }
 
 /* A static member replaced (a JoinGroup of its group.instance.id without
@@ -3076,16 +3173,6 @@ static int setup_cleanup(void **state)
 }
 
 /* gs's pending members of all groups, under gs->mu. */
-static int npending(struct group_serve *gs)
-{
-	int n;
-
-	pthread_mutex_lock(&gs->mu);
-	n = gs->npending;
-	pthread_mutex_unlock(&gs->mu);
-	return n;
-}
-
 /* Kafka's requireKnownMemberId (KIP-394): a JoinGroup v4+ of a dynamic
  * member without a member id gets one with MEMBER_ID_REQUIRED, and is a
  * member only once it brings it back; until then its id is no member's
@@ -3982,6 +4069,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_join_checks, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_sync_answer_renews, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_new_member_join_timeout, setup,
+						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_pending_member_awaited, setup,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_static_replaced_completing, setup,
 						brokerfx_teardown),
