@@ -1601,6 +1601,43 @@ static void test_pending_member_awaited(void **state)
 	net_client_close(c3);
 }
 
+/* Two static members in generation 2, after join_pair: a ("ia", the
+ * leader, on f->c) and b ("ib", on c2), both answered, neither synced
+ * (CompletingRebalance), their ids in am and bm; n is a client (c3)
+ * that will join with instance id replaces and no member id. */
+struct static_fx {
+	struct net_client *c2, *c3;
+	struct join_args a, b, n;
+	struct sync_args sa;
+	char am[256], bm[256];
+};
+
+static void static_fx_start(struct brokerfx *f, struct static_fx *x, const char *group,
+			    int32_t rebalance_ms, const char *replaces)
+{
+	memset(x, 0, sizeof(*x));
+	x->c2 = brokerfx_connect(f);
+	x->c3 = brokerfx_connect(f);
+	x->a = (struct join_args){ .c = f->c,
+				   .v = 5,
+				   .group = group,
+				   .instance = "ia",
+				   .session_ms = 30000,
+				   .rebalance_ms = rebalance_ms };
+	x->b = x->n = x->a;
+	x->b.c = x->c2;
+	x->b.instance = "ib";
+	x->n.c = x->c3;
+	x->n.instance = replaces;
+	x->sa = (struct sync_args){ .c = f->c, .v = 3, .group = group };
+	join_pair(&x->a, &x->b, &x->sa);
+	assert_int_equal(x->a.out.generation, 2);
+	snprintf(x->am, sizeof(x->am), "%s", x->a.out.member);
+	snprintf(x->bm, sizeof(x->bm), "%s", x->b.out.member);
+	x->sa.member = x->a.member = x->am;
+	x->b.member = x->bm;
+}
+
 /* A static member replaced (a JoinGroup of its group.instance.id without
  * a member id) while the group is CompletingRebalance, before it synced:
  * as Kafka's updateStaticMemberAndRebalance, the group rebalances (the
@@ -1614,56 +1651,38 @@ static void test_static_replaced_completing(void **state)
 {
 	struct brokerfx *f = *state;
 	struct group_serve *gs = f->b->gc->kafka_arg;
-	struct net_client *c2 = brokerfx_connect(f), *c3 = brokerfx_connect(f);
-	struct join_args a = { .c = f->c,
-			       .v = 5,
-			       .group = "sc",
-			       .instance = "ia",
-			       .session_ms = 30000,
-			       .rebalance_ms = 20000 };
-	struct join_args b = a, n = a;
-	struct sync_args sa = { .c = f->c, .v = 3, .group = "sc" };
-	struct sync_args sb = { .c = c2, .v = 3, .group = "sc" };
-	char am[256], bm[256];
-	int64_t heard;
+	struct static_fx x;
+	struct sync_args sb;
+	int64_t heard, end;
 	pthread_t th, tn;
 
-	b.c = c2;
-	b.instance = "ib";
-	n.c = c3;
-	join_pair(&a, &b, &sa);
-	assert_int_equal(a.out.generation, 2);
-	snprintf(am, sizeof(am), "%s", a.out.member);
-	snprintf(bm, sizeof(bm), "%s", b.out.member);
-
+	static_fx_start(f, &x, "sc", 20000, "ia");
 	/* CompletingRebalance: b's SyncGroup waits for the leader's. */
-	sb.member = b.member = bm;
-	sb.generation = 2;
+	sb = (struct sync_args){
+		.c = x.c2, .v = 3, .group = "sc", .member = x.bm, .generation = 2
+	};
 	assert_int_equal(pthread_create(&th, NULL, sync_thread, &sb), 0);
-	{
-		int64_t end = now_mono_ms() + DEADLINE_MS;
-
-		while (member_sync_parked(gs, "sc", bm, 0, &heard) != 1 && now_mono_ms() < end)
-			usleep(10000);
-		assert_int_equal(member_sync_parked(gs, "sc", bm, 0, &heard), 1);
-	}
-	assert_int_equal(pthread_create(&tn, NULL, join_thread, &n), 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (member_sync_parked(gs, "sc", x.bm, 0, &heard) != 1 && now_mono_ms() < end)
+		usleep(10000);
+	assert_int_equal(member_sync_parked(gs, "sc", x.bm, 0, &heard), 1);
+	assert_int_equal(pthread_create(&tn, NULL, join_thread, &x.n), 0);
 	assert_int_equal(pthread_join(th, NULL), 0);
 	assert_int_equal(sb.error, PROTO_ERR_REBALANCE_IN_PROGRESS);
 	joins_parked_until(gs, "sc", 1);
-	assert_int_equal(heartbeat_static(f->c, 4, "sc", am, "ia", 2),
+	assert_int_equal(heartbeat_static(f->c, 4, "sc", x.am, "ia", 2),
 			 PROTO_ERR_FENCED_INSTANCE_ID);
-	join_call(&b);
+	join_call(&x.b);
 	assert_int_equal(pthread_join(tn, NULL), 0);
-	assert_int_equal(b.out.error, PROTO_ERR_NONE);
-	assert_int_equal(n.out.error, PROTO_ERR_NONE);
-	assert_int_equal(n.out.generation, 3);
-	assert_string_not_equal(n.out.member, am);
-	assert_string_equal(n.out.leader, n.out.member);
-	assert_string_equal(b.out.leader, n.out.member);
-	assert_int_equal(n.out.n_members, 2);
-	net_client_close(c2);
-	net_client_close(c3);
+	assert_int_equal(x.b.out.error, PROTO_ERR_NONE);
+	assert_int_equal(x.n.out.error, PROTO_ERR_NONE);
+	assert_int_equal(x.n.out.generation, 3);
+	assert_string_not_equal(x.n.out.member, x.am);
+	assert_string_equal(x.n.out.leader, x.n.out.member);
+	assert_string_equal(x.b.out.leader, x.n.out.member);
+	assert_int_equal(x.n.out.n_members, 2);
+	net_client_close(x.c2);
+	net_client_close(x.c3);
 }
 
 /* A static member replaced in a Stable group takes its old member's
@@ -1678,47 +1697,33 @@ static void test_static_replaced_stable(void **state)
 {
 	struct brokerfx *f = *state;
 	struct group_serve *gs = f->b->gc->kafka_arg;
-	struct net_client *c2 = brokerfx_connect(f), *c3 = brokerfx_connect(f);
-	struct join_args a = { .c = f->c,
-			       .v = 5,
-			       .group = "ss",
-			       .instance = "ia",
-			       .session_ms = 30000,
-			       .rebalance_ms = 3000 };
-	struct join_args b = a, n = a;
-	struct sync_args sa = { .c = f->c, .v = 3, .group = "ss" };
-	char am[256], bm[256];
+	struct static_fx x;
 	int64_t t0;
 
 	pthread_mutex_lock(&gs->mu);
 	gs->new_member_ms = 200;
 	pthread_mutex_unlock(&gs->mu);
-	b.c = c2;
-	b.instance = n.instance = "ib";
-	n.c = c3;
-	join_pair(&a, &b, &sa);
-	assert_int_equal(a.out.generation, 2);
-	snprintf(am, sizeof(am), "%s", a.out.member);
-	snprintf(bm, sizeof(bm), "%s", b.out.member);
-	sa.member = sa.ids[0] = am;
-	sa.n = 1;
-	sa.asg[0] = "a";
-	sync_call(&sa); /* Stable; b assigned nothing, and it never syncs */
-	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	static_fx_start(f, &x, "ss", 3000, "ib");
+	x.sa.ids[0] = x.am;
+	x.sa.n = 1;
+	x.sa.asg[0] = "a";
+	sync_call(&x.sa); /* Stable; b assigned nothing, and it never syncs */
+	assert_int_equal(x.sa.error, PROTO_ERR_NONE);
 
-	join_call(&n);
-	assert_int_equal(n.out.error, PROTO_ERR_NONE);
-	assert_int_equal(n.out.generation, 2);
-	assert_string_not_equal(n.out.member, bm);
-	assert_int_equal(heartbeat_static(c2, 4, "ss", bm, "ib", 2), PROTO_ERR_FENCED_INSTANCE_ID);
+	join_call(&x.n);
+	assert_int_equal(x.n.out.error, PROTO_ERR_NONE);
+	assert_int_equal(x.n.out.generation, 2);
+	assert_string_not_equal(x.n.out.member, x.bm);
+	assert_int_equal(heartbeat_static(x.c2, 4, "ss", x.bm, "ib", 2),
+			 PROTO_ERR_FENCED_INSTANCE_ID);
 	t0 = now_mono_ms();
 	while (now_mono_ms() < t0 + 500 && !usleep(10000))
-		assert_int_equal(heartbeat_static(c3, 4, "ss", n.out.member, "ib", 2),
+		assert_int_equal(heartbeat_static(x.c3, 4, "ss", x.n.out.member, "ib", 2),
 				 PROTO_ERR_NONE);
-	heartbeat_until(c3, "ss", n.out.member, 2, PROTO_ERR_UNKNOWN_MEMBER_ID);
-	heartbeat_until(f->c, "ss", am, 2, PROTO_ERR_REBALANCE_IN_PROGRESS);
-	net_client_close(c2);
-	net_client_close(c3);
+	heartbeat_until(x.c3, "ss", x.n.out.member, 2, PROTO_ERR_UNKNOWN_MEMBER_ID);
+	heartbeat_until(f->c, "ss", x.am, 2, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	net_client_close(x.c2);
+	net_client_close(x.c3);
 }
 
 /* JoinGroup's checks in Kafka's order: the protocols before the member
