@@ -1783,6 +1783,38 @@ static void test_join_checks(void **state)
 	assert_int_equal(heartbeat(f->c, 3, "pc", a.out.member, a.out.generation), PROTO_ERR_NONE);
 }
 
+/* Kafka's validateOffsetCommit (3.3.1+, KAFKA-14201): an OffsetCommit
+ * with generation -1 commits to a group without members whatever member
+ * id it names (a consumer that left its group, an admin tool), the
+ * group made if it is missing; while the group has members, an unknown member id is
+ * UNKNOWN_MEMBER_ID and a member's, ILLEGAL_GENERATION. */
+static void test_commit_no_generation(void **state)
+{
+	struct brokerfx *f = *state;
+	struct join_args j = {
+		.c = f->c, .v = 5, .group = "ng", .session_ms = 30000, .rebalance_ms = 10000
+	};
+	struct commit_part cp = { "t", 0, 5 };
+	char member[256];
+	int16_t err;
+
+	commit(f, 8, "ng", -1, "gone-member", &cp, 1, &err);
+	assert_int_equal(err, PROTO_ERR_NONE);
+	assert_int_equal(mount_offset(f, "ng", 0), 5);
+	join_call(&j);
+	assert_int_equal(j.out.error, PROTO_ERR_NONE);
+	snprintf(member, sizeof(member), "%s", j.out.member);
+	cp.offset = 6;
+	commit(f, 8, "ng", -1, "gone-member", &cp, 1, &err);
+	assert_int_equal(err, PROTO_ERR_UNKNOWN_MEMBER_ID);
+	commit(f, 8, "ng", -1, member, &cp, 1, &err);
+	assert_int_equal(err, PROTO_ERR_ILLEGAL_GENERATION);
+	assert_int_equal(leave(f->c, 3, "ng", member), PROTO_ERR_NONE);
+	commit(f, 8, "ng", -1, member, &cp, 1, &err);
+	assert_int_equal(err, PROTO_ERR_NONE);
+	assert_int_equal(mount_offset(f, "ng", 0), 6);
+}
+
 static void test_offsets(void **state)
 {
 	struct brokerfx *f = *state;
@@ -1822,14 +1854,13 @@ static void test_offsets(void **state)
 	fetch_offsets(f, 3, "unknown", false, offs);
 	assert_int_equal(offs[0], -1);
 	/* A generation for a group this coordinator does not have comes from
-	 * an older generation: ILLEGAL_GENERATION, as Kafka; a member id
-	 * without a generation is no member of it. Nothing is committed. */
+	 * an older generation: ILLEGAL_GENERATION, as Kafka. Nothing is
+	 * committed. (Generation -1 commits, whatever the member id:
+	 * test_commit_no_generation.) */
 	commit(f, 7, "never", 3, "someone", bad, 1, errs);
 	assert_int_equal(errs[0], PROTO_ERR_ILLEGAL_GENERATION);
 	commit(f, 7, "never", 0, "", bad, 1, errs);
 	assert_int_equal(errs[0], PROTO_ERR_ILLEGAL_GENERATION);
-	commit(f, 7, "never", -1, "someone", bad, 1, errs);
-	assert_int_equal(errs[0], PROTO_ERR_UNKNOWN_MEMBER_ID);
 	fetch_offsets(f, 7, "never", true, offs);
 	assert_int_equal(offs[0], NOT_LISTED);
 
@@ -4088,6 +4119,8 @@ int main(void)
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_offsets, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_commit_no_generation, setup,
+						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_static_member_replaced, setup,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_reset_commit, setup, brokerfx_teardown),
