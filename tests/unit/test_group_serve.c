@@ -3520,6 +3520,11 @@ static void advance(int64_t ms)
 	atomic_fetch_add(&fake_wall, ms);
 }
 
+/* The expiry tests' members join with JoinGroup v3, at once: the
+ * cleanup every 20 ms would remove a new group whose only member id is
+ * one a v4+ JoinGroup's MEMBER_ID_REQUIRED handed out, before the second
+ * JoinGroup, as Kafka's cleanup removes an Empty group without offsets
+ * (UNKNOWN_MEMBER_ID then, on a loaded machine). */
 static int setup_expiry(void **state)
 {
 	struct brokerfx *f;
@@ -3589,7 +3594,7 @@ static void test_expiry_from_empty(void **state)
 {
 	struct brokerfx *f = *state;
 	struct join_args j = {
-		.c = f->c, .v = 5, .group = "eg", .session_ms = 30000, .rebalance_ms = 30000
+		.c = f->c, .v = 3, .group = "eg", .session_ms = 30000, .rebalance_ms = 30000
 	};
 	struct sync_args s = { .c = f->c, .v = 3, .group = "eg", .n = 1 };
 	struct commit_part cp[] = { { "t", 0, 4 }, { "t", 1, 6 } };
@@ -3883,7 +3888,7 @@ static void test_expiry_unsubscribed(void **state)
 {
 	struct brokerfx *f = *state;
 	struct join_args j = {
-		.c = f->c, .v = 5, .group = "ug", .session_ms = 30000, .rebalance_ms = 30000
+		.c = f->c, .v = 3, .group = "ug", .session_ms = 30000, .rebalance_ms = 30000
 	};
 	struct sync_args s = { .c = f->c, .v = 3, .group = "ug", .n = 1 };
 	struct commit_part cp[] = { { "t", 0, 4 }, { "u", 0, 6 }, { "u", 1, 8 } };
@@ -3924,7 +3929,7 @@ static void test_expiry_unparsable_sub(void **state)
 	static const uint8_t bad[] = { 0, 0, 0, 0, 0, 5, 0, 1 };
 	struct brokerfx *f = *state;
 	struct join_args j = { .c = f->c,
-			       .v = 5,
+			       .v = 3,
 			       .group = "bg",
 			       .meta = bad,
 			       .meta_len = sizeof(bad),
