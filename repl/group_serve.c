@@ -45,7 +45,10 @@
  *     round completing; not a request refused for its generation, nor a
  *     JoinGroup answered at once), except while its JoinGroup or
  *     SyncGroup is parked; the timer thread drops it and the group
- *     rebalances. A rebalance not complete within the largest
+ *     rebalances. A member in no generation yet is dropped
+ *     KG_NEW_MEMBER_MS after it joined unless a JoinGroup round it was
+ *     in completed, parked or not (Kafka's NewMemberJoinTimeoutMs). A
+ *     rebalance not complete within the largest
  *     rebalance_timeout_ms drops the dynamic members that did not rejoin
  *     (PreparingRebalance); that long after JoinGroup completed, the
  *     members that sent no SyncGroup of the generation are dropped
@@ -364,8 +367,11 @@ static void finish(struct net_req *req, int rc, size_t pos)
 	net_req_complete(req, rc);
 }
 
-/* Answers m's parked JoinGroup: err, or the group as it is now. */
-static void join_answer(struct kgroup *g, struct kmember *m, int16_t err)
+/* Answers m's parked JoinGroup: err, or the group as it is now, naming
+ * leader as its leader, with every member's metadata if list, and (v9+)
+ * skip_assignment skip. */
+static void join_answer_as(struct kgroup *g, struct kmember *m, int16_t err, const char *leader,
+			   bool list, bool skip)
 {
 	struct net_req *req = m->join;
 	int16_t v;
@@ -382,9 +388,12 @@ static void join_answer(struct kgroup *g, struct kmember *m, int16_t err)
 	r.generation_id = err ? -1 : g->generation;
 	r.protocol_type = v >= 7 && !err ? kstr_of(g->ptype) : KSTR_NULL;
 	r.protocol_name = err ? (v >= 7 ? KSTR_NULL : kstr_of("")) : kstr_of(g->proto);
-	r.leader = kstr_of(err ? "" : g->leader);
-	r.member_id = kstr_of(m->id);
-	if (!err && !strcmp(g->leader, m->id)) {
+	r.leader = kstr_of(err ? "" : leader);
+	r.skip_assignment = !err && skip;
+	/* Kafka's removeMemberAndUpdateGroup answers a removed member's
+	 * JoinGroup UNKNOWN_MEMBER_ID without its id: it joins afresh. */
+	r.member_id = kstr_of(err == PROTO_ERR_UNKNOWN_MEMBER_ID ? "" : m->id);
+	if (!err && list) {
 		mv = calloc((size_t)g->nmembers + 1, sizeof(*mv));
 		if (!mv) {
 			rc = -ENOMEM;
@@ -410,6 +419,13 @@ static void join_answer(struct kgroup *g, struct kmember *m, int16_t err)
 		rc = proto_join_resp_encode(&net_req_out(req)->w, v, &r);
 	finish(req, rc, pos);
 	free(mv);
+}
+
+/* Answers m's parked JoinGroup: err, or the group as it is now (the
+ * members' metadata if m leads). */
+static void join_answer(struct kgroup *g, struct kmember *m, int16_t err)
+{
+	join_answer_as(g, m, err, g->leader, !strcmp(g->leader, m->id), false);
 }
 
 /* Answers m's parked SyncGroup: err, or its assignment. Its session
@@ -581,15 +597,22 @@ static void join_complete(struct kgroup *g)
 		m->asg = NULL;
 		m->asg_len = 0;
 		m->last_heard = now_mono_ms();
+		m->new_until = 0;       /* Kafka's isNew = false: in a generation now */
 		m->pending_sync = true; /* Kafka's addPendingSyncMember */
 		join_answer(g, m, PROTO_ERR_NONE);
 	}
 }
 
+/* Kafka's hasAllMembersJoined: the JoinGroup round completes before its
+ * deadline once every member's JoinGroup waits and no member id handed
+ * out with MEMBER_ID_REQUIRED is still to come back (a consumer that
+ * starts meanwhile joins this generation rather than rebalance the
+ * next one; its id is forgotten at its session timeout, or a LeaveGroup
+ * naming it, which try again). */
 static void join_try_complete(struct kgroup *g)
 {
 	/* Kafka's InitialDelayedJoin never completes early. */
-	if (g->state != KG_PREPARING || g->initial_delay)
+	if (g->state != KG_PREPARING || g->initial_delay || g->pending)
 		return;
 	for (struct kmember *m = g->members; m; m = m->next)
 		if (!m->join)
@@ -628,6 +651,21 @@ static void kg_prepare(struct group_serve *gs, struct kgroup *g, const char *why
 		pthread_cond_signal(&gs->cv);
 	}
 	join_try_complete(g);
+}
+
+void kg_loaded(struct group_serve *gs, struct kgroup *g)
+{
+	int32_t max = broker_cfg(gs->ka->b)->group_max_size;
+	char why[96];
+
+	if (g->nmembers <= max)
+		return;
+	/* Kafka's onGroupLoaded: the members rejoin, and JoinGroup takes
+	 * back no more than max of them (kg_accepts); each rejoins with
+	 * its member id, so it may commit its offsets meanwhile. */
+	snprintf(why, sizeof(why), "loaded with %d members, over group.max.size %d", g->nmembers,
+		 (int)max);
+	kg_prepare(gs, g, why);
 }
 
 /* The leader's SyncGroup came: each member gets its assignment. */
@@ -1168,20 +1206,37 @@ static struct kgroup *kg_store(struct group_serve *gs, struct kgroup *g,
  * restarted client sends no LeaveGroup and its old id is lost): its old
  * member stale is replaced by mem at once (stale's requests get
  * FENCED_INSTANCE_ID), as Kafka replaces it, rather than the group
- * waiting session.timeout.ms for it. In a Stable group whose chosen
- * protocol stays the same with mem's protocols, mem takes stale's place
- * whole (Kafka's updateStaticMemberAndRebalance): its assignment, and
- * the leadership if stale led; true then, and no rebalance is needed.
+ * waiting session.timeout.ms for it. As Kafka's replaceStaticMember, in
+ * every state mem takes stale's place in the member list, the
+ * leadership if stale led (so a rebalance under way keeps it as its
+ * leader: it has joined), whether it is new (its join timeout) and its
+ * pending SyncGroup (a Stable group's member that has not synced must
+ * still sync). In a Stable group whose chosen protocol stays the same
+ * with mem's protocols, mem takes its assignment too (Kafka's
+ * updateStaticMemberAndRebalance): true then, and no rebalance is
+ * needed. Otherwise the caller rebalances the group: in
+ * CompletingRebalance the leader may have assigned stale's id already,
+ * which mem would never be given. mem is the group's last member.
  * gs->mu held. */
 static bool static_replace(struct kgroup *g, struct kmember *stale, struct kmember *mem,
 			   const char *peer)
 {
-	bool keep = g->state == KG_STABLE && stale->asg, led = !strcmp(g->leader, stale->id);
+	bool keep = g->state == KG_STABLE, led = !strcmp(g->leader, stale->id);
+	struct kmember **pp;
 
 	mq_log(MQ_INFO,
 	       "Kafka group %s: group.instance.id %s joins again from %s: member %s replaced "
 	       "by %s (its requests get FENCED_INSTANCE_ID)",
 	       g->name, stale->instance_id, peer, stale->id, mem->id);
+	for (pp = &g->members; *pp != mem; pp = &(*pp)->next)
+		;
+	*pp = NULL; /* mem was last */
+	for (pp = &g->members; *pp != stale; pp = &(*pp)->next)
+		;
+	*pp = mem;
+	mem->next = stale;
+	mem->new_until = stale->new_until;
+	mem->pending_sync = stale->pending_sync;
 	if (keep) {
 		/* The bytes stay counted: they move from one member to the
 		 * other. */
@@ -1191,10 +1246,10 @@ static bool static_replace(struct kgroup *g, struct kmember *stale, struct kmemb
 		stale->asg_len = 0;
 	}
 	kg_remove(g, stale, PROTO_ERR_FENCED_INSTANCE_ID, "replaced by its instance");
-	if (!keep)
-		return false;
 	if (led)
 		snprintf(g->leader, sizeof(g->leader), "%s", mem->id);
+	if (!keep)
+		return false;
 	const char *chosen = kg_choose(g);
 
 	if (!chosen || strcmp(chosen, g->proto)) {
@@ -1210,12 +1265,18 @@ static bool static_replace(struct kgroup *g, struct kmember *stale, struct kmemb
 /* The JoinGroup req of mem, which took a static member's place in a
  * Stable group (static_replace): the group's record, with mem in it, is
  * written first (gs->mu released; Kafka's storeGroup), then mem is
- * answered with the same generation, protocol and leader (the member
- * list if it leads), and its SyncGroup gets the assignment it took over.
- * If the record cannot be written, or the group moved on meanwhile, mem
- * joins the rebalance instead. gs->mu held; released here. */
+ * answered with the same generation and protocol, and its SyncGroup
+ * gets the assignment it took over. As Kafka's
+ * updateStaticMemberAndRebalance, a JoinGroup v9+ names the leader, with
+ * the member list and skip_assignment if mem leads (it knows it leads,
+ * but the Stable group's assignment stands: an assignor run would give
+ * one no SyncGroup of a Stable group takes); an older one names
+ * old_leader, the leader before the replacement, and no members, so
+ * that a new leader does not run its assignor either. If the record
+ * cannot be written, or the group moved on meanwhile, mem joins the
+ * rebalance instead. gs->mu held; released here. */
 static int static_rejoin(struct group_serve *gs, struct net_req *req, struct kgroup *g,
-			 struct kmember *mem)
+			 struct kmember *mem, const char *old_leader)
 {
 	char name[TOPIC_NAME_MAX + 1], id[KG_ID_MAX + 1];
 	int32_t generation = g->generation;
@@ -1239,7 +1300,13 @@ static int static_rejoin(struct group_serve *gs, struct net_req *req, struct kgr
 		       "Kafka group %s: member %s keeps its instance's assignment in generation "
 		       "%d (no rebalance)",
 		       name, id, (int)generation);
-		join_answer(g, mem, PROTO_ERR_NONE);
+		if (net_req_msg(req)->hdr.api_version >= 9) {
+			bool leads = !strcmp(g->leader, id);
+
+			join_answer_as(g, mem, PROTO_ERR_NONE, g->leader, leads, leads);
+		} else {
+			join_answer_as(g, mem, PROTO_ERR_NONE, old_leader, false, false);
+		}
 	} else {
 		if (rc < 0)
 			mq_log(MQ_WARN,
@@ -1329,11 +1396,19 @@ static int join_handler(void *arg, struct net_req *req)
 			       "group.max.size %d%s",
 			       net_req_peer(req), name, g->nmembers,
 			       g->state == KG_PREPARING ? "rejoined" : "in all",
-			       (int)cfg->group_max_size, mem ? ": the member is removed" : "");
-		/* Kafka removes a member it does not take back. */
+			       (int)cfg->group_max_size,
+			       mem    ? ": the member is removed"
+			       : pend ? ": its member id is forgotten"
+				      : "");
+		/* Kafka removes a member it does not take back (group.remove),
+		 * a pending one too: its id is no longer one a JoinGroup
+		 * brings back, and holds no place among all groups' members. */
 		if (mem) {
 			kg_remove(g, mem, err, "over group.max.size");
 			kg_prepare(gs, g, "a member over group.max.size was removed");
+		} else if (pend) {
+			kg_pending_drop(g, pend);
+			join_try_complete(g);
 		}
 	} else if (g && g->nmembers > 0 &&
 		   (!kg_kstr_is(m->protocol_type, g->ptype) || !protos_compatible(g, m))) {
@@ -1450,6 +1525,13 @@ static int join_handler(void *arg, struct net_req *req)
 		*tail = mem;
 		g->nmembers++;
 		gs->members++;
+		/* Kafka's addMemberAndRebalance (NewMemberJoinTimeoutMs): a
+		 * client whose JoinGroup timed out (a long rebalance) retries
+		 * with no member id, which makes another member; each such
+		 * defunct one would otherwise hold the rebalance until its
+		 * end. A static member that replaces another takes its place
+		 * instead (static_replace). */
+		mem->new_until = now_mono_ms() + gs->new_member_ms;
 		mq_log(MQ_INFO, "Kafka group %s: member %s joins from %s", name, mem->id,
 		       net_req_peer(req));
 		/* Kafka's newMemberAdded: the initial delay goes on. */
@@ -1485,8 +1567,11 @@ static int join_handler(void *arg, struct net_req *req)
 	mem->session_ms = m->session_timeout_ms;
 	mem->rebalance_ms = rebalance_ms;
 	mem->last_heard = now_mono_ms();
+	char old_leader[KG_ID_MAX + 1];
+
+	snprintf(old_leader, sizeof(old_leader), "%s", g->leader);
 	if (stale && static_replace(g, stale, mem, net_req_peer(req)))
-		return static_rejoin(gs, req, g, mem); /* unlocks gs->mu */
+		return static_rejoin(gs, req, g, mem, old_leader); /* unlocks gs->mu */
 	if (mem->join)
 		join_answer(g, mem, PROTO_ERR_REBALANCE_IN_PROGRESS);
 	mem->join = req;
@@ -1770,7 +1855,7 @@ static int leave_handler(void *arg, struct net_req *req)
 	r.error_code = kg_check(gs, req, m->group_id, name, "LeaveGroup");
 	if (!r.error_code) {
 		struct kgroup *g;
-		bool left = false;
+		bool left = false, forgot = false;
 
 		/* Guests first: their groups' locks come before gs->mu. */
 		for (int32_t i = 0; i < m->n_members; i++) {
@@ -1800,6 +1885,7 @@ static int leave_handler(void *arg, struct net_req *req)
 			if (!mem && kg_pending(g, id)) {
 				kg_pending_drop(g, kg_pending(g, id));
 				r.members[i].error_code = PROTO_ERR_NONE;
+				forgot = true;
 				continue;
 			}
 			/* Kafka's handleLeaveGroup (v3+): no member id removes
@@ -1841,6 +1927,8 @@ static int leave_handler(void *arg, struct net_req *req)
 		}
 		if (left)
 			kg_prepare(gs, g, "a member left");
+		else if (forgot)
+			join_try_complete(g);
 		pthread_mutex_unlock(&gs->mu);
 		r.n_members = m->n_members;
 		/* v0-2 name one member: its error is the response's. */
@@ -1908,31 +1996,43 @@ static int64_t timer_pass(struct group_serve *gs)
 
 	for (struct kgroup **pp = &gs->groups; *pp;) {
 		struct kgroup *g = *pp;
-		bool gone = false;
+		const char *gone = NULL;
+		bool forgot = false;
 
 		for (struct kpending *p = g->pending, *pn; p; p = pn) {
 			pn = p->next;
-			if (now >= p->expires)
+			if (now >= p->expires) {
 				kg_pending_drop(g, p); /* never came back */
-			else if (p->expires - now < next)
+				forgot = true;
+			} else if (p->expires - now < next) {
 				next = p->expires - now;
+			}
 		}
+		if (forgot)
+			join_try_complete(g);
 		for (struct kmember *m = g->members, *nx; m; m = nx) {
-			int64_t due = m->last_heard + m->session_ms;
+			/* Kafka's hasSatisfiedHeartbeat: a new member expires
+			 * at its join timeout, its JoinGroup parked or not; a
+			 * member of a generation never while it waits in a
+			 * JoinGroup or SyncGroup. */
+			int64_t due = m->new_until ? m->new_until : m->last_heard + m->session_ms;
 
 			nx = m->next;
-			if (m->join || m->sync)
+			if (!m->new_until && (m->join || m->sync))
 				continue;
 			if (now >= due) {
+				gone = m->new_until ? "a new member's join timeout expired"
+						    : "a member's session expired";
 				kg_remove(g, m, PROTO_ERR_UNKNOWN_MEMBER_ID,
-					  "session timeout expired");
-				gone = true;
+					  m->new_until ? "joined no generation within the new "
+							 "member join timeout"
+						       : "session timeout expired");
 			} else if (due - now < next) {
 				next = due - now;
 			}
 		}
 		if (gone)
-			kg_prepare(gs, g, "a member's session expired");
+			kg_prepare(gs, g, gone);
 		if (g->state == KG_PREPARING && !g->storing) {
 			if (now >= g->deadline && !kg_initial_delay_more(gs, g, now))
 				join_complete(g);
@@ -2270,6 +2370,7 @@ int group_serve_new(struct kafka_api *ka, struct group_serve **out)
 		return -ENOMEM;
 	gs->ka = ka;
 	gs->gc = ka->b->gc;
+	gs->new_member_ms = KG_NEW_MEMBER_MS;
 	if (!gs->gc) { /* a broker without groups (unit tests of the listener) */
 		free(gs);
 		return 0;

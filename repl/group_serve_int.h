@@ -30,6 +30,9 @@
 #define KG_CLIENT_HOST_MAX 64
 #define KG_NAME_MAX        255
 #define KG_TICK_MAX_MS     1000
+/* Kafka's GroupCoordinator.NewMemberJoinTimeoutMs: how long a member
+ * that has not been in a generation yet may wait in a rebalance. */
+#define KG_NEW_MEMBER_MS   (5 * 60 * 1000)
 
 enum kg_state { KG_EMPTY, KG_PREPARING, KG_AWAIT_SYNC, KG_STABLE };
 
@@ -54,6 +57,11 @@ struct kmember {
 	/* Kafka's pendingSyncMembers: got this generation's JoinGroup
 	 * answer and has sent no SyncGroup since (kg_sync_expire). */
 	bool pending_sync;
+	/* Kafka's MemberMetadata.isNew: monotonic ms by which a member
+	 * that joined no generation yet is removed, its JoinGroup parked
+	 * or not (its session does not count meanwhile); 0 once a JoinGroup
+	 * round it was in completed. */
+	int64_t new_until;
 	uint8_t *asg;
 	int32_t asg_len;
 	struct kmember *next;
@@ -158,6 +166,8 @@ struct group_serve {
 	 * GroupMetadata append of kg_write (value NULL: a tombstone). */
 	void (*store_hook)(void *arg, const char *name, const uint8_t *value, size_t len);
 	void *store_hook_arg;
+	/* KG_NEW_MEMBER_MS; tests set it shorter (under mu). */
+	int32_t new_member_ms;
 	atomic_bool stop; /* set under mu; group_check reads it without */
 	bool running;
 	bool hooked;
@@ -243,6 +253,11 @@ void kg_member_free(struct kmember *m);
  * after its other records (kg_write): 0 or the append's error. Takes
  * gs->mu; no lock held. */
 int kg_delete(struct group_serve *gs, const char *name);
+
+/* Kafka's onGroupLoaded: g, just loaded Stable from its record, with
+ * more members than group.max.size (lowered since it was written)
+ * rebalances. Needs gs->mu. */
+void kg_loaded(struct group_serve *gs, struct kgroup *g);
 
 /* group_serve_meta.c: the groups' GroupMetadata records. */
 /* g's GroupMetadataValue into w, each member's assignment from the

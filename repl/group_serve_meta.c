@@ -28,7 +28,9 @@
  *             each group with members is made Stable at the record's
  *             generation, protocol and leader, every member with its
  *             ids, timeouts, subscription and assignment, its session
- *             timer started afresh (heard from now). A record of an Empty
+ *             timer started afresh (heard from now); one with more members
+ *             than group.max.size rebalances then (kg_loaded, Kafka's
+ *             onGroupLoaded). A record of an Empty
  *             group makes the group Empty, at its generation and protocol
  *             type, as Kafka loads it: listed, described and deleted until
  *             the cleanup removes it (group_serve.c). A group this broker
@@ -474,6 +476,7 @@ void kg_meta_load(void *arg, const struct group_kmeta *recs, int n)
 			       "leader %.*s, %d members",
 			       k->name, (int)gm.generation, gs->groups->proto, (int)gm.leader.len,
 			       gm.leader.ptr, (int)gm.n_members);
+			kg_loaded(gs, gs->groups);
 			loaded++;
 		}
 		group_meta_free(&gm);

@@ -9,8 +9,8 @@
  * topic's group G, any other topic UNKNOWN_TOPIC_OR_PARTITION, a
  * generation or member id INVALID_GROUP_ID; then, under
  * gs->mu, a member of this generation not awaiting its assignment, or a
- * commit outside any generation (generation -1, no member id) only while
- * the Kafka group has no members; a generation >= 0 for a group this
+ * commit outside any generation (generation -1; no member id, or any
+ * while the group has none) only while the Kafka group has no members; a generation >= 0 for a group this
  * coordinator does not have is ILLEGAL_GENERATION, as Kafka answers
  * it); gs->mu is released before the commit,
  * which takes the mount group's locks. Per topic, the mount group G of it
@@ -254,6 +254,14 @@ static int commit_handler(void *arg, struct net_req *req)
 		pthread_mutex_lock(&gs->mu);
 		g = kg_find(gs, name);
 		mem = kg_member(g, m->member_id);
+		/* Kafka's validateOffsetCommit (3.3.1+, KAFKA-14201): a
+		 * generation < 0 commits to an Empty group (or one not there)
+		 * whatever member or instance id it names: a consumer that
+		 * left its group, or one that assigns its partitions itself
+		 * with a group.instance.id set. */
+		if (!simple && m->generation_id < 0 && (!g || g->nmembers == 0) &&
+		    !group_guest_id(m->member_id.ptr, m->member_id.len))
+			simple = true;
 		if (simple && g && g->nmembers > 0) {
 			err = PROTO_ERR_UNKNOWN_MEMBER_ID;
 			mq_log_limited(MQ_INFO,

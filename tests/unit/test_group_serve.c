@@ -8,7 +8,9 @@
  * (unknown member, wrong generation, session timeout out of range, another
  * protocol type, metadata past the coordinator's bounds); session and
  * rebalance timeouts expiring members, a follower that never syncs, and
- * which requests start a session again;
+ * which requests start a session again; a new member's join timeout; a
+ * static member replaced in CompletingRebalance and in Stable; a group
+ * loaded with more members than group.max.size;
  * OffsetCommit/OffsetFetch writing and reading the same committed offsets
  * as the mount's groups (group_offset), with Kafka's per-partition errors,
  * and the -2 and -1 kafkajs's resetOffsets commits;
@@ -149,6 +151,7 @@ struct join_out {
 	char leader[256];
 	char protocol[64];
 	int32_t n_members;
+	bool skip;     /* skip_assignment (v9+) */
 	bool sub_seen; /* a member's metadata equals sub_t */
 };
 
@@ -201,6 +204,7 @@ static void join_once(struct join_args *a)
 		snprintf(a->out.protocol, sizeof(a->out.protocol), "%.*s", (int)r.protocol_name.len,
 			 r.protocol_name.ptr);
 	a->out.n_members = r.n_members;
+	a->out.skip = r.skip_assignment;
 	for (int32_t i = 0; i < r.n_members; i++)
 		if (r.members[i].metadata.len == (int32_t)sizeof(sub_t) &&
 		    !memcmp(r.members[i].metadata.ptr, sub_t, sizeof(sub_t)))
@@ -403,6 +407,47 @@ static void describe_line(struct brokerfx *f, const char *group, char *out, size
 		 r.groups[0].protocol_data.ptr, (int)r.groups[0].n_members);
 	proto_describe_groups_resp_free(&r);
 	net_resp_free(&raw);
+}
+
+static bool has_prefix_suffix(const char *s, const char *pre, const char *suf)
+{
+	size_t n = strlen(s), k = strlen(suf);
+
+	return !strncmp(s, pre, strlen(pre)) && n >= k && !strcmp(s + n - k, suf);
+}
+
+/* Members of group name whose JoinGroup is parked, under gs->mu. */
+static int joins_parked(struct group_serve *gs, const char *name)
+{
+	struct kgroup *g;
+	int n = 0;
+
+	pthread_mutex_lock(&gs->mu);
+	g = kg_find(gs, name);
+	for (struct kmember *m = g ? g->members : NULL; m; m = m->next)
+		n += m->join != NULL;
+	pthread_mutex_unlock(&gs->mu);
+	return n;
+}
+
+/* Polls until n JoinGroups of group name are parked. */
+static void joins_parked_until(struct group_serve *gs, const char *name, int n)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (joins_parked(gs, name) != n && now_mono_ms() < end)
+		usleep(10000);
+	assert_int_equal(joins_parked(gs, name), n);
+}
+
+static int npending(struct group_serve *gs)
+{
+	int n;
+
+	pthread_mutex_lock(&gs->mu);
+	n = gs->npending;
+	pthread_mutex_unlock(&gs->mu);
+	return n;
 }
 
 /* DeleteGroups v2 of one group: its error. */
@@ -826,12 +871,15 @@ static void test_static_member_replaced(void **state)
 	/* The group is Stable and its protocol stays: the new member takes
 	 * the old one's place whole, without a rebalance (Kafka's
 	 * updateStaticMemberAndRebalance): the same generation, the
-	 * leadership, and at its SyncGroup the assignment it had. */
+	 * leadership, and at its SyncGroup the assignment it had. Its
+	 * JoinGroup (v5, before skip_assignment) names the old leader and
+	 * no members, so that it runs no assignor. */
 	join_call(&j);
 	assert_int_equal(j.out.error, PROTO_ERR_NONE);
-	assert_int_equal(j.out.n_members, 1);
+	assert_int_equal(j.out.n_members, 0);
 	assert_string_not_equal(j.out.member, old);
-	assert_string_equal(j.out.leader, j.out.member);
+	assert_string_equal(j.out.leader, old);
+	assert_false(j.out.skip);
 	assert_int_equal(j.out.generation, s.generation);
 	assert_int_equal(heartbeat(f->c, 4, "st", old, j.out.generation),
 			 PROTO_ERR_UNKNOWN_MEMBER_ID);
@@ -885,6 +933,24 @@ static void test_static_member_replaced(void **state)
 		assert_int_equal(leave_static(f->c, 3, "st2", "", "inst-2"),
 				 PROTO_ERR_UNKNOWN_MEMBER_ID);
 	}
+
+	/* JoinGroup v9: the new member is told that it leads, with the
+	 * member list and skip_assignment (KIP-814): it runs no assignor,
+	 * the Stable group's assignment stands. */
+	snprintf(old, sizeof(old), "%s", j.out.member);
+	j.v = 9;
+	join_call(&j);
+	assert_int_equal(j.out.error, PROTO_ERR_NONE);
+	assert_string_not_equal(j.out.member, old);
+	assert_int_equal(j.out.generation, s.generation);
+	assert_string_equal(j.out.leader, j.out.member);
+	assert_int_equal(j.out.n_members, 1);
+	assert_true(j.out.skip);
+	s.member = j.out.member;
+	sync_call(&s);
+	assert_int_equal(s.error, PROTO_ERR_NONE);
+	assert_string_equal(s.got, "a");
+	j.v = 5;
 
 	/* Its protocol changes the group's choice: a rebalance, the next
 	 * generation. */
@@ -1361,6 +1427,305 @@ static void test_sync_answer_renews(void **state)
 	net_client_close(c2);
 }
 
+/* Kafka's NewMemberJoinTimeoutMs (5 minutes; 500 ms here): a member that
+ * has been in no generation yet and whose JoinGroup waits in a rebalance
+ * (held up by a member that does not rejoin, up to the rebalance
+ * timeout: 60 s, past the call's deadline) is removed at its join
+ * timeout, its JoinGroup answered UNKNOWN_MEMBER_ID without a member id,
+ * so that a client which timed out and joined again leaves no defunct
+ * member behind; the rebalance goes on waiting for the old member,
+ * whose rejoin makes the next generation alone. A member of a
+ * generation waits in its JoinGroup past that timeout. */
+static void test_new_member_join_timeout(void **state)
+{
+	struct brokerfx *f = *state;
+	struct group_serve *gs = f->b->gc->kafka_arg;
+	struct net_client *c2 = brokerfx_connect(f);
+	struct join_args a = {
+		.c = f->c, .v = 5, .group = "nm", .session_ms = 30000, .rebalance_ms = 60000
+	};
+	struct join_args b = a;
+	struct sync_args sa = { .c = f->c, .v = 3, .group = "nm" };
+	struct sync_args sb = { .c = c2, .v = 3, .group = "nm" };
+	char am[256], bm[256];
+	int64_t t0;
+	pthread_t th;
+
+	pthread_mutex_lock(&gs->mu);
+	gs->new_member_ms = 500;
+	pthread_mutex_unlock(&gs->mu);
+	join_call(&a);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	snprintf(am, sizeof(am), "%s", a.out.member);
+	sa.member = a.member = am;
+	sa.generation = a.out.generation;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+
+	b.c = c2;
+	b.once = true;
+	join_call(&b);
+	assert_int_equal(b.out.error, PROTO_ERR_MEMBER_ID_REQUIRED);
+	snprintf(bm, sizeof(bm), "%s", b.out.member);
+	b.member = bm;
+	b.once = false;
+	join_call(&b); /* a does not rejoin: answered at b's join timeout */
+	assert_int_equal(b.out.error, PROTO_ERR_UNKNOWN_MEMBER_ID);
+	assert_string_equal(b.out.member, "");
+	assert_int_equal(heartbeat(c2, 3, "nm", bm, 1), PROTO_ERR_UNKNOWN_MEMBER_ID);
+	assert_int_equal(heartbeat(f->c, 3, "nm", am, 1), PROTO_ERR_REBALANCE_IN_PROGRESS);
+	join_call(&a);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	assert_int_equal(a.out.generation, 2);
+	assert_int_equal(a.out.n_members, 1);
+
+	/* b joins in time, with a: both of generation 3. */
+	sa.generation = 2;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	b.member = NULL;
+	assert_int_equal(pthread_create(&th, NULL, join_thread, &b), 0);
+	heartbeat_until(f->c, "nm", am, 2, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	join_call(&a);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	assert_int_equal(b.out.error, PROTO_ERR_NONE);
+	assert_int_equal(a.out.generation, 3);
+	snprintf(bm, sizeof(bm), "%s", b.out.member);
+	sa.generation = sb.generation = 3;
+	sb.member = b.member = bm;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	sync_call(&sb);
+	assert_int_equal(sb.error, PROTO_ERR_NONE);
+	/* The leader rejoins; b, heartbeating, rejoins after twice the
+	 * join timeout: a's JoinGroup waited on. */
+	assert_int_equal(pthread_create(&th, NULL, join_thread, &a), 0);
+	heartbeat_until(c2, "nm", bm, 3, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	t0 = now_mono_ms();
+	while (now_mono_ms() < t0 + 1000 && !usleep(10000))
+		assert_int_equal(heartbeat(c2, 3, "nm", bm, 3), PROTO_ERR_REBALANCE_IN_PROGRESS);
+	join_call(&b);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	assert_int_equal(b.out.error, PROTO_ERR_NONE);
+	assert_int_equal(a.out.generation, 4);
+	assert_int_equal(a.out.n_members, 2);
+	net_client_close(c2);
+}
+
+/* Kafka's hasAllMembersJoined: a JoinGroup round waits, before its
+ * deadline (60 s here, past the call's deadline), for the member ids
+ * handed out with MEMBER_ID_REQUIRED to come back, so that a consumer
+ * starting while the group rebalances joins that generation rather than
+ * rebalance the next one. One that does not come back holds the round
+ * until its session timeout (500 ms) forgets it, or until a LeaveGroup
+ * names it. */
+static void test_pending_member_awaited(void **state)
+{
+	struct brokerfx *f = *state;
+	struct group_serve *gs = f->b->gc->kafka_arg;
+	struct net_client *c2 = brokerfx_connect(f), *c3 = brokerfx_connect(f);
+	struct join_args a = {
+		.c = f->c, .v = 5, .group = "pa", .session_ms = 30000, .rebalance_ms = 60000
+	};
+	struct join_args b = a, p = a;
+	struct sync_args sa = { .c = f->c, .v = 3, .group = "pa" };
+	char am[256], bm[256];
+	pthread_t ta, tb;
+
+	join_call(&a);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	snprintf(am, sizeof(am), "%s", a.out.member);
+	sa.member = a.member = am;
+	sa.generation = 1;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+
+	/* b gets its member id; a, the leader, rejoins: the round waits. */
+	b.c = c2;
+	b.once = true;
+	join_call(&b);
+	assert_int_equal(b.out.error, PROTO_ERR_MEMBER_ID_REQUIRED);
+	snprintf(bm, sizeof(bm), "%s", b.out.member);
+	b.member = bm;
+	b.once = false;
+	assert_int_equal(pthread_create(&ta, NULL, join_thread, &a), 0);
+	joins_parked_until(gs, "pa", 1);
+	join_call(&b);
+	assert_int_equal(pthread_join(ta, NULL), 0);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	assert_int_equal(b.out.error, PROTO_ERR_NONE);
+	assert_int_equal(a.out.generation, 2);
+	assert_int_equal(b.out.generation, 2);
+	assert_int_equal(a.out.n_members, 2);
+
+	/* A member id that never comes back: forgotten at its session
+	 * timeout, and the round completes then. */
+	sa.generation = 2;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	p.c = c3;
+	p.once = true;
+	p.session_ms = 500;
+	join_call(&p);
+	assert_int_equal(p.out.error, PROTO_ERR_MEMBER_ID_REQUIRED);
+	assert_int_equal(pthread_create(&ta, NULL, join_thread, &a), 0);
+	joins_parked_until(gs, "pa", 1);
+	join_call(&b);
+	assert_int_equal(pthread_join(ta, NULL), 0);
+	assert_int_equal(b.out.error, PROTO_ERR_NONE);
+	assert_int_equal(b.out.generation, 3);
+	assert_int_equal(a.out.n_members, 2);
+	assert_int_equal(npending(gs), 0);
+
+	/* One a LeaveGroup names: forgotten, and the round completes. */
+	sa.generation = 3;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	p.session_ms = 30000;
+	join_call(&p);
+	assert_int_equal(p.out.error, PROTO_ERR_MEMBER_ID_REQUIRED);
+	assert_int_equal(pthread_create(&ta, NULL, join_thread, &a), 0);
+	joins_parked_until(gs, "pa", 1); /* the rebalance, before b rejoins */
+	assert_int_equal(pthread_create(&tb, NULL, join_thread, &b), 0);
+	joins_parked_until(gs, "pa", 2);
+	assert_int_equal(leave(c3, 3, "pa", p.out.member), PROTO_ERR_NONE);
+	assert_int_equal(pthread_join(ta, NULL), 0);
+	assert_int_equal(pthread_join(tb, NULL), 0);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	assert_int_equal(b.out.error, PROTO_ERR_NONE);
+	assert_int_equal(a.out.generation, 4);
+	assert_int_equal(a.out.n_members, 2);
+	net_client_close(c2);
+	net_client_close(c3);
+}
+
+/* Two static members in generation 2, after join_pair: a ("ia", the
+ * leader, on f->c) and b ("ib", on c2), both answered, neither synced
+ * (CompletingRebalance), their ids in am and bm; n is a client (c3)
+ * that will join with instance id replaces and no member id. */
+struct static_fx {
+	struct net_client *c2, *c3;
+	struct join_args a, b, n;
+	struct sync_args sa;
+	char am[256], bm[256];
+};
+
+static void static_fx_start(struct brokerfx *f, struct static_fx *x, const char *group,
+			    int32_t rebalance_ms, const char *replaces)
+{
+	memset(x, 0, sizeof(*x));
+	x->c2 = brokerfx_connect(f);
+	x->c3 = brokerfx_connect(f);
+	x->a = (struct join_args){ .c = f->c,
+				   .v = 5,
+				   .group = group,
+				   .instance = "ia",
+				   .session_ms = 30000,
+				   .rebalance_ms = rebalance_ms };
+	x->b = x->n = x->a;
+	x->b.c = x->c2;
+	x->b.instance = "ib";
+	x->n.c = x->c3;
+	x->n.instance = replaces;
+	x->sa = (struct sync_args){ .c = f->c, .v = 3, .group = group };
+	join_pair(&x->a, &x->b, &x->sa);
+	assert_int_equal(x->a.out.generation, 2);
+	snprintf(x->am, sizeof(x->am), "%s", x->a.out.member);
+	snprintf(x->bm, sizeof(x->bm), "%s", x->b.out.member);
+	x->sa.member = x->a.member = x->am;
+	x->b.member = x->bm;
+}
+
+/* A static member replaced (a JoinGroup of its group.instance.id without
+ * a member id) while the group is CompletingRebalance, before it synced:
+ * as Kafka's updateStaticMemberAndRebalance, the group rebalances (the
+ * leader may have assigned the old member id already), the follower's
+ * parked SyncGroup hears REBALANCE_IN_PROGRESS, the old member's
+ * requests FENCED_INSTANCE_ID; the new member takes the old one's place
+ * (replaceStaticMember), the leadership with it: having joined, it leads
+ * the next generation, though the follower is before it in join order
+ * and rejoins too. */
+static void test_static_replaced_completing(void **state)
+{
+	struct brokerfx *f = *state;
+	struct group_serve *gs = f->b->gc->kafka_arg;
+	struct static_fx x;
+	struct sync_args sb;
+	int64_t heard, end;
+	pthread_t th, tn;
+
+	static_fx_start(f, &x, "sc", 20000, "ia");
+	/* CompletingRebalance: b's SyncGroup waits for the leader's. */
+	sb = (struct sync_args){
+		.c = x.c2, .v = 3, .group = "sc", .member = x.bm, .generation = 2
+	};
+	assert_int_equal(pthread_create(&th, NULL, sync_thread, &sb), 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (member_sync_parked(gs, "sc", x.bm, 0, &heard) != 1 && now_mono_ms() < end)
+		usleep(10000);
+	assert_int_equal(member_sync_parked(gs, "sc", x.bm, 0, &heard), 1);
+	assert_int_equal(pthread_create(&tn, NULL, join_thread, &x.n), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(sb.error, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	joins_parked_until(gs, "sc", 1);
+	assert_int_equal(heartbeat_static(f->c, 4, "sc", x.am, "ia", 2),
+			 PROTO_ERR_FENCED_INSTANCE_ID);
+	join_call(&x.b);
+	assert_int_equal(pthread_join(tn, NULL), 0);
+	assert_int_equal(x.b.out.error, PROTO_ERR_NONE);
+	assert_int_equal(x.n.out.error, PROTO_ERR_NONE);
+	assert_int_equal(x.n.out.generation, 3);
+	assert_string_not_equal(x.n.out.member, x.am);
+	assert_string_equal(x.n.out.leader, x.n.out.member);
+	assert_string_equal(x.b.out.leader, x.n.out.member);
+	assert_int_equal(x.n.out.n_members, 2);
+	net_client_close(x.c2);
+	net_client_close(x.c3);
+}
+
+/* A static member replaced in a Stable group takes its old member's
+ * place as it was (Kafka's replaceStaticMember and
+ * updateStaticMemberAndRebalance): without a rebalance though the
+ * leader assigned it nothing (Kafka gives such a member an empty
+ * assignment); not new (its heartbeats keep it past the new member join
+ * timeout, 200 ms here); and, as the old one had not synced, bound to
+ * sync within the rebalance timeout (3 s), else removed and the group
+ * rebalances. */
+static void test_static_replaced_stable(void **state)
+{
+	struct brokerfx *f = *state;
+	struct group_serve *gs = f->b->gc->kafka_arg;
+	struct static_fx x;
+	int64_t t0;
+
+	pthread_mutex_lock(&gs->mu);
+	gs->new_member_ms = 200;
+	pthread_mutex_unlock(&gs->mu);
+	static_fx_start(f, &x, "ss", 3000, "ib");
+	x.sa.ids[0] = x.am;
+	x.sa.n = 1;
+	x.sa.asg[0] = "a";
+	sync_call(&x.sa); /* Stable; b assigned nothing, and it never syncs */
+	assert_int_equal(x.sa.error, PROTO_ERR_NONE);
+
+	join_call(&x.n);
+	assert_int_equal(x.n.out.error, PROTO_ERR_NONE);
+	assert_int_equal(x.n.out.generation, 2);
+	assert_string_not_equal(x.n.out.member, x.bm);
+	assert_int_equal(heartbeat_static(x.c2, 4, "ss", x.bm, "ib", 2),
+			 PROTO_ERR_FENCED_INSTANCE_ID);
+	t0 = now_mono_ms();
+	while (now_mono_ms() < t0 + 500 && !usleep(10000))
+		assert_int_equal(heartbeat_static(x.c3, 4, "ss", x.n.out.member, "ib", 2),
+				 PROTO_ERR_NONE);
+	heartbeat_until(x.c3, "ss", x.n.out.member, 2, PROTO_ERR_UNKNOWN_MEMBER_ID);
+	heartbeat_until(f->c, "ss", x.am, 2, PROTO_ERR_REBALANCE_IN_PROGRESS);
+	net_client_close(x.c2);
+	net_client_close(x.c3);
+}
+
 /* JoinGroup's checks in Kafka's order: the protocols before the member
  * (an unknown member id with another protocol type is
  * INCONSISTENT_GROUP_PROTOCOL), counting the joining member's present
@@ -1418,6 +1783,38 @@ static void test_join_checks(void **state)
 	assert_int_equal(heartbeat(f->c, 3, "pc", a.out.member, a.out.generation), PROTO_ERR_NONE);
 }
 
+/* Kafka's validateOffsetCommit (3.3.1+, KAFKA-14201): an OffsetCommit
+ * with generation -1 commits to a group without members whatever member
+ * id it names (a consumer that left its group, an admin tool), the
+ * group made if it is missing; while the group has members, an unknown member id is
+ * UNKNOWN_MEMBER_ID and a member's, ILLEGAL_GENERATION. */
+static void test_commit_no_generation(void **state)
+{
+	struct brokerfx *f = *state;
+	struct join_args j = {
+		.c = f->c, .v = 5, .group = "ng", .session_ms = 30000, .rebalance_ms = 10000
+	};
+	struct commit_part cp = { "t", 0, 5 };
+	char member[256];
+	int16_t err;
+
+	commit(f, 8, "ng", -1, "gone-member", &cp, 1, &err);
+	assert_int_equal(err, PROTO_ERR_NONE);
+	assert_int_equal(mount_offset(f, "ng", 0), 5);
+	join_call(&j);
+	assert_int_equal(j.out.error, PROTO_ERR_NONE);
+	snprintf(member, sizeof(member), "%s", j.out.member);
+	cp.offset = 6;
+	commit(f, 8, "ng", -1, "gone-member", &cp, 1, &err);
+	assert_int_equal(err, PROTO_ERR_UNKNOWN_MEMBER_ID);
+	commit(f, 8, "ng", -1, member, &cp, 1, &err);
+	assert_int_equal(err, PROTO_ERR_ILLEGAL_GENERATION);
+	assert_int_equal(leave(f->c, 3, "ng", member), PROTO_ERR_NONE);
+	commit(f, 8, "ng", -1, member, &cp, 1, &err);
+	assert_int_equal(err, PROTO_ERR_NONE);
+	assert_int_equal(mount_offset(f, "ng", 0), 6);
+}
+
 static void test_offsets(void **state)
 {
 	struct brokerfx *f = *state;
@@ -1457,14 +1854,13 @@ static void test_offsets(void **state)
 	fetch_offsets(f, 3, "unknown", false, offs);
 	assert_int_equal(offs[0], -1);
 	/* A generation for a group this coordinator does not have comes from
-	 * an older generation: ILLEGAL_GENERATION, as Kafka; a member id
-	 * without a generation is no member of it. Nothing is committed. */
+	 * an older generation: ILLEGAL_GENERATION, as Kafka. Nothing is
+	 * committed. (Generation -1 commits, whatever the member id:
+	 * test_commit_no_generation.) */
 	commit(f, 7, "never", 3, "someone", bad, 1, errs);
 	assert_int_equal(errs[0], PROTO_ERR_ILLEGAL_GENERATION);
 	commit(f, 7, "never", 0, "", bad, 1, errs);
 	assert_int_equal(errs[0], PROTO_ERR_ILLEGAL_GENERATION);
-	commit(f, 7, "never", -1, "someone", bad, 1, errs);
-	assert_int_equal(errs[0], PROTO_ERR_UNKNOWN_MEMBER_ID);
 	fetch_offsets(f, 7, "never", true, offs);
 	assert_int_equal(offs[0], NOT_LISTED);
 
@@ -1908,6 +2304,84 @@ static void test_metadata_reload(void **state)
 	len = 1;
 	assert_null(meta_record(f, "meta", &len));
 	assert_int_equal(len, 0);
+}
+
+/* Kafka's onGroupLoaded: a group loaded from its record with more
+ * members than group.max.size (3 written, the size lowered to 2 since)
+ * rebalances at once: its members hear REBALANCE_IN_PROGRESS, rejoin
+ * with their member ids, and the one past the size is refused
+ * GROUP_MAX_SIZE_REACHED and removed; the two taken back make the next
+ * generation. */
+static void test_loaded_over_max_size(void **state)
+{
+	struct brokerfx *f = *state;
+	struct net_client *c2 = brokerfx_connect(f), *c3 = brokerfx_connect(f);
+	struct join_args a = {
+		.c = f->c, .v = 5, .group = "lo", .session_ms = 30000, .rebalance_ms = 20000
+	};
+	struct join_args b = a, c = a;
+	struct sync_args sa = { .c = f->c, .v = 3, .group = "lo" };
+	char am[256], bm[256], cm[256], line[256], logged[1 << 16];
+	pthread_t tb, tc;
+	int64_t end;
+
+	b.c = c2;
+	c.c = c3;
+	join_call(&a);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	snprintf(am, sizeof(am), "%s", a.out.member);
+	sa.member = a.member = am;
+	sa.generation = a.out.generation;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	assert_int_equal(pthread_create(&tb, NULL, join_thread, &b), 0);
+	assert_int_equal(pthread_create(&tc, NULL, join_thread, &c), 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	do
+		describe_line(f, "lo", line, sizeof(line));
+	while (!has_prefix_suffix(line, "PreparingRebalance ", " 3") && now_mono_ms() < end &&
+	       !usleep(10000));
+	assert_true(has_prefix_suffix(line, "PreparingRebalance ", " 3"));
+	join_call(&a);
+	assert_int_equal(pthread_join(tb, NULL), 0);
+	assert_int_equal(pthread_join(tc, NULL), 0);
+	assert_int_equal(a.out.generation, 2);
+	assert_int_equal(a.out.n_members, 3);
+	snprintf(bm, sizeof(bm), "%s", b.out.member);
+	snprintf(cm, sizeof(cm), "%s", c.out.member);
+	sa.generation = 2;
+	sync_call(&sa); /* writes the record of generation 2, three members */
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	net_client_close(c2);
+	net_client_close(c3);
+
+	f->cfg.group_max_size = 2;
+	reopen_logged(f, logged, sizeof(logged));
+	assert_non_null(strstr(logged, "Kafka group lo: loaded Stable, generation 2"));
+	c2 = brokerfx_connect(f);
+	c3 = brokerfx_connect(f);
+	a.c = f->c;
+	b.c = c2;
+	c.c = c3;
+	assert_int_equal(heartbeat(f->c, 3, "lo", am, 2), PROTO_ERR_REBALANCE_IN_PROGRESS);
+	b.member = bm;
+	c.member = cm;
+	assert_int_equal(pthread_create(&tb, NULL, join_thread, &b), 0);
+	joins_parked_until(f->b->gc->kafka_arg, "lo", 1);
+	assert_int_equal(pthread_create(&tc, NULL, join_thread, &c), 0);
+	joins_parked_until(f->b->gc->kafka_arg, "lo", 2);
+	join_call(&a);
+	assert_int_equal(a.out.error, PROTO_ERR_GROUP_MAX_SIZE_REACHED);
+	assert_string_equal(a.out.member, "");
+	assert_int_equal(pthread_join(tb, NULL), 0);
+	assert_int_equal(pthread_join(tc, NULL), 0);
+	assert_int_equal(b.out.error, PROTO_ERR_NONE);
+	assert_int_equal(c.out.error, PROTO_ERR_NONE);
+	assert_int_equal(b.out.generation, 3);
+	assert_int_equal(c.out.generation, 3);
+	assert_int_equal(heartbeat(f->c, 3, "lo", am, 3), PROTO_ERR_UNKNOWN_MEMBER_ID);
+	net_client_close(c2);
+	net_client_close(c3);
 }
 
 /* Records a load cannot use: a GroupMetadata value that does not decode,
@@ -2734,24 +3208,7 @@ static int setup_cleanup(void **state)
 	return 0;
 }
 
-static bool has_prefix_suffix(const char *s, const char *pre, const char *suf)
-{
-	size_t n = strlen(s), k = strlen(suf);
-
-	return !strncmp(s, pre, strlen(pre)) && n >= k && !strcmp(s + n - k, suf);
-}
-
 /* gs's pending members of all groups, under gs->mu. */
-static int npending(struct group_serve *gs)
-{
-	int n;
-
-	pthread_mutex_lock(&gs->mu);
-	n = gs->npending;
-	pthread_mutex_unlock(&gs->mu);
-	return n;
-}
-
 /* Kafka's requireKnownMemberId (KIP-394): a JoinGroup v4+ of a dynamic
  * member without a member id gets one with MEMBER_ID_REQUIRED, and is a
  * member only once it brings it back; until then its id is no member's
@@ -2892,6 +3349,29 @@ static void test_group_max_size(void **state)
 	assert_int_equal(c.out.generation, 3);
 	assert_int_equal(a.out.n_members, 2);
 	assert_int_equal(heartbeat(c2, 3, "mx", b.member, 3), PROTO_ERR_UNKNOWN_MEMBER_ID);
+
+	/* A member id handed out (MEMBER_ID_REQUIRED) while the group had
+	 * room, brought back once it has none: refused, and the id is
+	 * forgotten, as Kafka's group.remove forgets a pending member. */
+	assert_int_equal(leave(c1, 3, "mx", a.out.member), PROTO_ERR_NONE);
+	b.member = NULL;
+	b.once = true;
+	join_call(&b);
+	assert_int_equal(b.out.error, PROTO_ERR_MEMBER_ID_REQUIRED);
+	assert_int_equal(npending(f->b->gc->kafka_arg), 1);
+	a.member = NULL;
+	a.v = 3; /* joins at once */
+	assert_int_equal(pthread_create(&ta, NULL, join_thread, &a), 0);
+	joins_parked_until(f->b->gc->kafka_arg, "mx", 1);
+	c.member = c.out.member;
+	join_call(&c);
+	assert_int_equal(pthread_join(ta, NULL), 0);
+	assert_int_equal(c.out.error, PROTO_ERR_NONE);
+	b.member = b.out.member;
+	b.once = false;
+	join_call(&b);
+	assert_int_equal(b.out.error, PROTO_ERR_GROUP_MAX_SIZE_REACHED);
+	assert_int_equal(npending(f->b->gc->kafka_arg), 0);
 	net_client_close(c1);
 	net_client_close(c2);
 	net_client_close(c3);
@@ -3040,6 +3520,11 @@ static void advance(int64_t ms)
 	atomic_fetch_add(&fake_wall, ms);
 }
 
+/* The expiry tests' members join with JoinGroup v3, at once: the
+ * cleanup every 20 ms would remove a new group whose only member id is
+ * one a v4+ JoinGroup's MEMBER_ID_REQUIRED handed out, before the second
+ * JoinGroup, as Kafka's cleanup removes an Empty group without offsets
+ * (UNKNOWN_MEMBER_ID then, on a loaded machine). */
 static int setup_expiry(void **state)
 {
 	struct brokerfx *f;
@@ -3109,7 +3594,7 @@ static void test_expiry_from_empty(void **state)
 {
 	struct brokerfx *f = *state;
 	struct join_args j = {
-		.c = f->c, .v = 5, .group = "eg", .session_ms = 30000, .rebalance_ms = 30000
+		.c = f->c, .v = 3, .group = "eg", .session_ms = 30000, .rebalance_ms = 30000
 	};
 	struct sync_args s = { .c = f->c, .v = 3, .group = "eg", .n = 1 };
 	struct commit_part cp[] = { { "t", 0, 4 }, { "t", 1, 6 } };
@@ -3403,7 +3888,7 @@ static void test_expiry_unsubscribed(void **state)
 {
 	struct brokerfx *f = *state;
 	struct join_args j = {
-		.c = f->c, .v = 5, .group = "ug", .session_ms = 30000, .rebalance_ms = 30000
+		.c = f->c, .v = 3, .group = "ug", .session_ms = 30000, .rebalance_ms = 30000
 	};
 	struct sync_args s = { .c = f->c, .v = 3, .group = "ug", .n = 1 };
 	struct commit_part cp[] = { { "t", 0, 4 }, { "u", 0, 6 }, { "u", 1, 8 } };
@@ -3444,7 +3929,7 @@ static void test_expiry_unparsable_sub(void **state)
 	static const uint8_t bad[] = { 0, 0, 0, 0, 0, 5, 0, 1 };
 	struct brokerfx *f = *state;
 	struct join_args j = { .c = f->c,
-			       .v = 5,
+			       .v = 3,
 			       .group = "bg",
 			       .meta = bad,
 			       .meta_len = sizeof(bad),
@@ -3624,6 +4109,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_session_not_renewed, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_join_checks, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_sync_answer_renews, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_new_member_join_timeout, setup,
+						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_pending_member_awaited, setup,
+						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_static_replaced_completing, setup,
+						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_static_replaced_stable, setup,
+						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_member_id_required, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_group_max_size, setup_max_size,
 						brokerfx_teardown),
@@ -3631,6 +4124,8 @@ int main(void)
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_offsets, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_commit_no_generation, setup,
+						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_static_member_replaced, setup,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_reset_commit, setup, brokerfx_teardown),
@@ -3648,6 +4143,8 @@ int main(void)
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_mixed_group, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_reload, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_loaded_over_max_size, setup,
+						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_bad_records, setup,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_compaction, setup, brokerfx_teardown),
