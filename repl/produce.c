@@ -1989,6 +1989,11 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 				bi[i].base_offset = off;
 				bi[i].last_offset = off + bi[i].records - 1;
 				bi[i].leader_epoch = epoch;
+				/* LogAppendTime: the expiry clock is the time
+				 * the log stamped the batch with (a state rebuilt
+				 * from the log reads that), not the client's. */
+				if (res->log_append_time >= 0)
+					bi[i].max_timestamp = res->log_append_time;
 				off += bi[i].records;
 			}
 			if (producer_state_update(&pp.pt->pstate, bi + skip, nb - skip) < 0)
