@@ -494,7 +494,60 @@ struct clean_ctx {
 	struct batch_meta *meta;
 	int meta_cap;
 	struct cleaner_producers prods; /* the batches kept whole */
+	/* The keys (key_hash's first half, 0 read as 1) of the values in
+	 * producers' last batches met so far in this clean, which stay whole
+	 * however old: a later tombstone of one of them stays too, else the
+	 * value would outlive it and the deleted key come back. A set with
+	 * linear probing, half full at most; a false match only keeps a
+	 * tombstone. */
+	uint64_t *pinned;
+	size_t pinned_cap, pinned_n;
 };
+
+static bool pin_has(const struct clean_ctx *c, uint64_t a)
+{
+	a = a ? a : 1;
+	for (size_t i = c->pinned_cap ? a & (c->pinned_cap - 1) : 0; c->pinned_cap;
+	     i = (i + 1) & (c->pinned_cap - 1)) {
+		if (c->pinned[i] == a)
+			return true;
+		if (c->pinned[i] == 0)
+			return false;
+	}
+	return false;
+}
+
+static void pin_put(uint64_t *set, size_t cap, uint64_t a)
+{
+	size_t i = a & (cap - 1);
+
+	while (set[i] != 0 && set[i] != a)
+		i = (i + 1) & (cap - 1);
+	set[i] = a;
+}
+
+static int pin_add(struct clean_ctx *c, uint64_t a)
+{
+	a = a ? a : 1;
+	if (pin_has(c, a))
+		return 0;
+	if (2 * (c->pinned_n + 1) > c->pinned_cap) {
+		size_t cap = c->pinned_cap ? 2 * c->pinned_cap : 64;
+		uint64_t *set = calloc(cap, sizeof(*set));
+
+		if (!set)
+			return -ENOMEM;
+		for (size_t i = 0; i < c->pinned_cap; i++)
+			if (c->pinned[i])
+				pin_put(set, cap, c->pinned[i]);
+		free(c->pinned);
+		c->pinned = set;
+		c->pinned_cap = cap;
+	}
+	pin_put(c->pinned, c->pinned_cap, a);
+	c->pinned_n++;
+	return 0;
+}
 
 /* r, of segment s: whether the clean keeps it. */
 static bool keep_rec(struct clean_ctx *c, const struct seg *s, const struct rec *r)
@@ -519,7 +572,7 @@ static bool keep_rec(struct clean_ctx *c, const struct seg *s, const struct rec 
 	 * else it would go at the first clean. */
 	int64_t ts = r->timestamp >= 0 ? r->timestamp : s->last_append_ms;
 
-	if (r->value_len < 0 && ts <= c->now - c->delete_retention_ms)
+	if (r->value_len < 0 && ts <= c->now - c->delete_retention_ms && !pin_has(c, a))
 		return false;
 	return true;
 }
@@ -530,8 +583,9 @@ static int classify(struct clean_ctx *c, struct seg_reader *r, int *kept)
 {
 	int n = 0, rc;
 	struct rec rec;
-	bool whole = (r->hdr.attributes & BATCH_ATTR_CONTROL) ||
-		     cleaner_producers_is_last(&c->prods, r->hdr.producer_id, r->hdr.base_offset);
+	bool last = !(r->hdr.attributes & BATCH_ATTR_CONTROL) &&
+		    cleaner_producers_is_last(&c->prods, r->hdr.producer_id, r->hdr.base_offset);
+	bool whole = (r->hdr.attributes & BATCH_ATTR_CONTROL) || last;
 
 	*kept = 0;
 	while ((rc = batch_iter_next(&r->it, &rec)) == 1) {
@@ -547,6 +601,13 @@ static int classify(struct clean_ctx *c, struct seg_reader *r, int *kept)
 			c->recs_cap = nc;
 		}
 		c->recs[n] = rec;
+		if (last && rec.key_len >= 0 && rec.value_len >= 0) {
+			uint64_t a, b;
+
+			key_hash(rec.key, rec.key_len, &a, &b);
+			if (pin_add(c, a) < 0)
+				return -ENOMEM;
+		}
 		c->keep[n] = whole || keep_rec(c, r->s, &rec);
 		*kept += c->keep[n];
 		n++;
@@ -985,6 +1046,7 @@ out:
 	free(c.keep);
 	free(c.out);
 	free(c.meta);
+	free(c.pinned);
 	cleaner_producers_free(&c.prods);
 	st->elapsed_ms = now_mono_ms() - t0;
 	pthread_mutex_unlock(&l->maint_lock);
