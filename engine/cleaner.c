@@ -494,18 +494,25 @@ struct clean_ctx {
 	struct batch_meta *meta;
 	int meta_cap;
 	struct cleaner_producers prods; /* the batches kept whole */
-	/* The keys (key_hash's first half, 0 read as 1) of the values in
-	 * producers' last batches met so far in this clean, which stay whole
-	 * however old: a later tombstone of one of them stays too, else the
-	 * value would outlive it and the deleted key come back. A set with
-	 * linear probing, half full at most; a false match only keeps a
-	 * tombstone. */
+	/* The keys (key_hash's first half, 0 read as 1) of the values of
+	 * idempotent producers' batches this clean has kept so far, in offset
+	 * order: a later tombstone of one of them stays, else the value would
+	 * outlive it and the deleted key come back. Such a value can outlive
+	 * a later record of its key because a producer's last batch stays
+	 * whole (cleaner_producers.c); once the producer writes again the
+	 * batch is cleaned as any other, but only against the keys of the
+	 * dirty range, where its key may no longer be. A set with linear
+	 * probing, half full at most; a false match only keeps a tombstone.
+	 * Past pinned_max keys no tombstone goes this clean (pinned_full). */
 	uint64_t *pinned;
-	size_t pinned_cap, pinned_n;
+	size_t pinned_cap, pinned_n, pinned_max;
+	bool pinned_full;
 };
 
 static bool pin_has(const struct clean_ctx *c, uint64_t a)
 {
+	if (c->pinned_full)
+		return true;
 	a = a ? a : 1;
 	for (size_t i = c->pinned_cap ? a & (c->pinned_cap - 1) : 0; c->pinned_cap;
 	     i = (i + 1) & (c->pinned_cap - 1)) {
@@ -531,6 +538,10 @@ static int pin_add(struct clean_ctx *c, uint64_t a)
 	a = a ? a : 1;
 	if (pin_has(c, a))
 		return 0;
+	if (c->pinned_n >= c->pinned_max) {
+		c->pinned_full = true;
+		return 0;
+	}
 	if (2 * (c->pinned_n + 1) > c->pinned_cap) {
 		size_t cap = c->pinned_cap ? 2 * c->pinned_cap : 64;
 		uint64_t *set = calloc(cap, sizeof(*set));
@@ -583,9 +594,9 @@ static int classify(struct clean_ctx *c, struct seg_reader *r, int *kept)
 {
 	int n = 0, rc;
 	struct rec rec;
-	bool last = !(r->hdr.attributes & BATCH_ATTR_CONTROL) &&
-		    cleaner_producers_is_last(&c->prods, r->hdr.producer_id, r->hdr.base_offset);
-	bool whole = (r->hdr.attributes & BATCH_ATTR_CONTROL) || last;
+	bool whole = (r->hdr.attributes & BATCH_ATTR_CONTROL) ||
+		     cleaner_producers_is_last(&c->prods, r->hdr.producer_id, r->hdr.base_offset);
+	bool pin = r->hdr.producer_id >= 0 && !(r->hdr.attributes & BATCH_ATTR_CONTROL);
 
 	*kept = 0;
 	while ((rc = batch_iter_next(&r->it, &rec)) == 1) {
@@ -601,14 +612,14 @@ static int classify(struct clean_ctx *c, struct seg_reader *r, int *kept)
 			c->recs_cap = nc;
 		}
 		c->recs[n] = rec;
-		if (last && rec.key_len >= 0 && rec.value_len >= 0) {
+		c->keep[n] = whole || keep_rec(c, r->s, &rec);
+		if (pin && c->keep[n] && rec.key_len >= 0 && rec.value_len >= 0) {
 			uint64_t a, b;
 
 			key_hash(rec.key, rec.key_len, &a, &b);
 			if (pin_add(c, a) < 0)
 				return -ENOMEM;
 		}
-		c->keep[n] = whole || keep_rec(c, r->s, &rec);
 		*kept += c->keep[n];
 		n++;
 	}
@@ -978,6 +989,8 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force, struct 
 	if (rc < 0)
 		goto out;
 	c.map = &map;
+	/* At most half the map's bytes again for the set (16 bytes a key). */
+	c.pinned_max = map_bytes / 32 > 65536 ? (size_t)(map_bytes / 32) : 65536;
 	int end = build_map(l, segs, d, k, &map, st);
 	if (end < 0) {
 		rc = end;
@@ -1024,6 +1037,12 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force, struct 
 		}
 		st->segments_rewritten++;
 	}
+	if (c.pinned_full)
+		ENGINE_REPORT(ENGINE_LOG_WARN,
+			      "%s: more than %zu keys of idempotent producers' values kept: no "
+			      "tombstone removed by this clean (log.cleaner.dedupe.buffer.size "
+			      "bounds them)",
+			      l->dir, c.pinned_max);
 	pthread_mutex_lock(&l->lock);
 	int64_t next = end < k ? segs[end]->base_offset : uncleanable;
 	if (next > l->first_dirty_offset)

@@ -1104,6 +1104,17 @@ static void test_tombstone_of_kept_producer_batch(void **state)
 	assert_int_equal(log_scan_producers(f->l, -1, note_hdr, &h), 0);
 	assert_non_null(hdr_at(&h, 0));
 	assert_non_null(hdr_at(&h, 1));
+	/* Producer 7 writes again: its old batch is no longer kept whole, but
+	 * k5 is in no clean's map any more, so its value stays, and so must
+	 * the tombstone after it. */
+	int k9[1] = { 9 };
+	put_producer(f, 7, 1, k9, 1);
+	put_rounds(f, 4, 10, 0);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+	h.n = 0;
+	assert_int_equal(log_scan_producers(f->l, -1, note_hdr, &h), 0);
+	assert_non_null(hdr_at(&h, 0));
+	assert_non_null(hdr_at(&h, 1));
 }
 
 int main(void)
