@@ -1080,39 +1080,41 @@ static void test_producer_batches(void **state)
  * value alone in the log, the deleted key back for every reader from the
  * start (a consumer rebuilding a table). Producer 7 writes k5 and no more;
  * the mount deletes k5 later. */
+
+/* rounds more of k0..k3 after what is there (closed segments), a clean,
+ * and the log's batch headers into *h. */
+static void clean_again(struct logfx *f, int rounds, struct hdrs *h)
+{
+	put_rounds(f, 4, rounds, 0);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+	h->n = 0;
+	assert_int_equal(log_scan_producers(f->l, -1, note_hdr, h), 0);
+}
+
 static void test_tombstone_of_kept_producer_batch(void **state)
 {
 	struct logfx *f = *state;
 	static struct hdrs h;
-	int k5[1] = { 5 }, k6[1] = { 6 };
+	int k5[1] = { 5 }, k6[1] = { 6 }, k9[1] = { 9 };
 	bool tomb[1] = { true };
 
 	put_producer(f, 7, 0, k5, 1); /* offset 0: k5=v0, producer 7's last batch */
 	put(f, k5, tomb, 1, 7);       /* offset 1: k5's tombstone */
 	put(f, k6, tomb, 1, 7);       /* offset 2: k6's tombstone, no kept batch holds k6 */
-	put_rounds(f, 4, 40, 0);      /* k0..k3: closed segments after them */
 	fake_now += f->cfg.delete_retention_ms + 1;
-	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
-	assert_int_equal(log_scan_producers(f->l, -1, note_hdr, &h), 0);
+	clean_again(f, 40, &h);
 	assert_non_null(hdr_at(&h, 0)); /* the producer's batch, whole */
 	assert_non_null(hdr_at(&h, 1)); /* so k5 stays deleted */
 	assert_null(hdr_at(&h, 2));     /* other tombstones go as before */
 	/* and at the next clean, with nothing new dirty but the same range */
-	put_rounds(f, 4, 10, 0);
-	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
-	h.n = 0;
-	assert_int_equal(log_scan_producers(f->l, -1, note_hdr, &h), 0);
+	clean_again(f, 10, &h);
 	assert_non_null(hdr_at(&h, 0));
 	assert_non_null(hdr_at(&h, 1));
 	/* Producer 7 writes again: its old batch is no longer kept whole, but
 	 * k5 is in no clean's map any more, so its value stays, and so must
 	 * the tombstone after it. */
-	int k9[1] = { 9 };
 	put_producer(f, 7, 1, k9, 1);
-	put_rounds(f, 4, 10, 0);
-	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
-	h.n = 0;
-	assert_int_equal(log_scan_producers(f->l, -1, note_hdr, &h), 0);
+	clean_again(f, 10, &h);
 	assert_non_null(hdr_at(&h, 0));
 	assert_non_null(hdr_at(&h, 1));
 }
