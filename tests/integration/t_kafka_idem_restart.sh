@@ -48,14 +48,8 @@ check "after the clean stop: the client goes on" poll 60 more_than $((n + 200))
 : >"$MQ_TMP/r.stop"
 mq_wait "$PROD" 200
 expect_eq "the producer exits 0" "0" "$MQ_RC"
-out=$(cat "$MQ_TMP/r.out")
-case $out in
-"idem "*) ok "the producer: $out" ;;
-*) fail "the producer's report" "$out $(tail -n 20 "$MQ_TMP/r.err")" ;;
-esac
-sed 's/^/# client: /' "$MQ_TMP/r.err" | head -n 10
-grep "topic t partition 0: producer .* sent again" "$LOG" | sed 's/^/# /' | head -n 5
-N=$(echo "$out" | awk '/^idem/ { print $2 }')
+idem_report t "$MQ_TMP/r.out" "$MQ_TMP/r.err"
+N=$IDEM_N
 expect_eq "t/0: the ${N:-0} records delivered, each once, in order" \
 	"$(seq 0 $((${N:-0} - 1)) | sed 's/^/r-v/')" "$(timeout 10 cat "$MNT/t/0")"
 
