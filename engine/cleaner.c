@@ -502,7 +502,71 @@ struct clean_ctx {
 	struct batch_meta *meta;
 	int meta_cap;
 	struct cleaner_producers prods; /* the batches kept whole */
+	/* The keys (key_hash's first half, 0 read as 1) of the values of
+	 * idempotent producers' batches this clean has kept so far, in offset
+	 * order: a later tombstone of one of them stays, else the value would
+	 * outlive it and the deleted key come back. Such a value can outlive
+	 * a later record of its key because a producer's last batch stays
+	 * whole (cleaner_producers.c); once the producer writes again the
+	 * batch is cleaned as any other, but only against the keys of the
+	 * dirty range, where its key may no longer be. A set with linear
+	 * probing, half full at most; a false match only keeps a tombstone.
+	 * Past pinned_max keys no tombstone goes this clean (pinned_full). */
+	uint64_t *pinned;
+	size_t pinned_cap, pinned_n, pinned_max;
+	bool pinned_full;
 };
+
+static bool pin_has(const struct clean_ctx *c, uint64_t a)
+{
+	if (c->pinned_full)
+		return true;
+	a = a ? a : 1;
+	for (size_t i = c->pinned_cap ? a & (c->pinned_cap - 1) : 0; c->pinned_cap;
+	     i = (i + 1) & (c->pinned_cap - 1)) {
+		if (c->pinned[i] == a)
+			return true;
+		if (c->pinned[i] == 0)
+			return false;
+	}
+	return false;
+}
+
+static void pin_put(uint64_t *set, size_t cap, uint64_t a)
+{
+	size_t i = a & (cap - 1);
+
+	while (set[i] != 0 && set[i] != a)
+		i = (i + 1) & (cap - 1);
+	set[i] = a;
+}
+
+static int pin_add(struct clean_ctx *c, uint64_t a)
+{
+	a = a ? a : 1;
+	if (pin_has(c, a))
+		return 0;
+	if (c->pinned_n >= c->pinned_max) {
+		c->pinned_full = true;
+		return 0;
+	}
+	if (2 * (c->pinned_n + 1) > c->pinned_cap) {
+		size_t cap = c->pinned_cap ? 2 * c->pinned_cap : 64;
+		uint64_t *set = calloc(cap, sizeof(*set));
+
+		if (!set)
+			return -ENOMEM;
+		for (size_t i = 0; i < c->pinned_cap; i++)
+			if (c->pinned[i])
+				pin_put(set, cap, c->pinned[i]);
+		free(c->pinned);
+		c->pinned = set;
+		c->pinned_cap = cap;
+	}
+	pin_put(c->pinned, c->pinned_cap, a);
+	c->pinned_n++;
+	return 0;
+}
 
 /* r, of segment s: whether the clean keeps it. */
 static bool keep_rec(struct clean_ctx *c, const struct seg *s, const struct rec *r)
@@ -527,7 +591,7 @@ static bool keep_rec(struct clean_ctx *c, const struct seg *s, const struct rec 
 	 * else it would go at the first clean. */
 	int64_t ts = r->timestamp >= 0 ? r->timestamp : s->last_append_ms;
 
-	if (r->value_len < 0 && ts <= c->now - c->delete_retention_ms)
+	if (r->value_len < 0 && ts <= c->now - c->delete_retention_ms && !pin_has(c, a))
 		return false;
 	return true;
 }
@@ -540,6 +604,7 @@ static int classify(struct clean_ctx *c, struct seg_reader *r, int *kept)
 	struct rec rec;
 	bool whole = (r->hdr.attributes & BATCH_ATTR_CONTROL) ||
 		     cleaner_producers_is_last(&c->prods, r->hdr.producer_id, r->hdr.base_offset);
+	bool pin = r->hdr.producer_id >= 0 && !(r->hdr.attributes & BATCH_ATTR_CONTROL);
 
 	*kept = 0;
 	while ((rc = batch_iter_next(&r->it, &rec)) == 1) {
@@ -556,6 +621,13 @@ static int classify(struct clean_ctx *c, struct seg_reader *r, int *kept)
 		}
 		c->recs[n] = rec;
 		c->keep[n] = whole || keep_rec(c, r->s, &rec);
+		if (pin && c->keep[n] && rec.key_len >= 0 && rec.value_len >= 0) {
+			uint64_t a, b;
+
+			key_hash(rec.key, rec.key_len, &a, &b);
+			if (pin_add(c, a) < 0)
+				return -ENOMEM;
+		}
 		*kept += c->keep[n];
 		n++;
 	}
@@ -925,6 +997,8 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force, struct 
 	if (rc < 0)
 		goto out;
 	c.map = &map;
+	/* At most half the map's bytes again for the set (16 bytes a key). */
+	c.pinned_max = map_bytes / 32 > 65536 ? (size_t)(map_bytes / 32) : 65536;
 	int end = build_map(l, segs, d, k, &map, st);
 	if (end < 0) {
 		rc = end;
@@ -971,6 +1045,12 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force, struct 
 		}
 		st->segments_rewritten++;
 	}
+	if (c.pinned_full)
+		ENGINE_REPORT(ENGINE_LOG_WARN,
+			      "%s: more than %zu keys of idempotent producers' values kept: no "
+			      "tombstone removed by this clean (log.cleaner.dedupe.buffer.size "
+			      "bounds them)",
+			      l->dir, c.pinned_max);
 	pthread_mutex_lock(&l->lock);
 	int64_t next = end < k ? segs[end]->base_offset : uncleanable;
 	if (next > l->first_dirty_offset)
@@ -993,6 +1073,7 @@ out:
 	free(c.keep);
 	free(c.out);
 	free(c.meta);
+	free(c.pinned);
 	cleaner_producers_free(&c.prods);
 	st->elapsed_ms = now_mono_ms() - t0;
 	pthread_mutex_unlock(&l->maint_lock);

@@ -656,6 +656,10 @@ int log_batches_producers(const uint8_t *buf, size_t len, struct batch_producer_
  * does not decode), -EIO, -EMFILE. Any thread, no lock held across fn. */
 typedef void log_producer_fn(void *arg, const struct batch_producer_info *bi);
 int log_scan_producers(struct log *l, int64_t from, log_producer_fn *fn, void *arg);
+/* The header of the batch holding offset: 0, -ERANGE (below the log
+ * start or past the end), -ENOENT, or log_read_raw's and the scan's
+ * errors. */
+int log_batch_producer_at(struct log *l, int64_t offset, struct batch_producer_info *out);
 
 /* Called once per corrupt batch a reader (a partition file or consume
  * read, a lookup, the cleaner, .dump) finds: the .log file's path, the

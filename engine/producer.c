@@ -209,3 +209,25 @@ int log_scan_producers(struct log *l, int64_t from, log_producer_fn *fn, void *a
 	}
 	return 0;
 }
+
+static void copy_one(void *arg, const struct batch_producer_info *bi)
+{
+	*(struct batch_producer_info *)arg = *bi;
+}
+
+int log_batch_producer_at(struct log *l, int64_t offset, struct batch_producer_info *out)
+{
+	struct log_state st;
+	struct log_raw raw;
+	int64_t next;
+	int rc;
+
+	log_get_state(l, &st);
+	/* max_bytes 1: log_read_raw gives exactly the batch holding offset. */
+	rc = log_read_raw(l, offset, st.log_end_offset, 1, &raw);
+	if (rc < 0)
+		return rc;
+	rc = raw.len == 0 ? -ENOENT : scan_range(&raw, copy_one, out, &next);
+	log_raw_release(&raw);
+	return rc;
+}

@@ -1948,6 +1948,15 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 	if (idem) {
 		rc = idempotence_check(&ctx, &pp, epoch, bi, nb, res, &last, &last_epoch, &skip);
 		if (rc == 1) {
+			struct batch_producer_info first;
+
+			/* LogAppendTime: a duplicate is answered with the time
+			 * its first append was stamped with, as Kafka answers
+			 * it (its kept batch's timestamp), so that a client's
+			 * retried records get the time they are stored with. */
+			if (ctx.cfg.log.log_append_time &&
+			    log_batch_producer_at(pp.log, res->base_offset, &first) == 0)
+				res->log_append_time = first.max_timestamp;
 			rc = 0;
 			goto committed;
 		}
@@ -1989,6 +1998,11 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 				bi[i].base_offset = off;
 				bi[i].last_offset = off + bi[i].records - 1;
 				bi[i].leader_epoch = epoch;
+				/* LogAppendTime: the expiry clock is the time
+				 * the log stamped the batch with (a state rebuilt
+				 * from the log reads that), not the client's. */
+				if (res->log_append_time >= 0)
+					bi[i].max_timestamp = res->log_append_time;
 				off += bi[i].records;
 			}
 			if (producer_state_update(&pp.pt->pstate, bi + skip, nb - skip) < 0)

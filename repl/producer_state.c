@@ -255,10 +255,11 @@ int producer_state_update(struct producer_state *ps, const struct batch_producer
 		if (bi[i].producer_epoch != pe->epoch) {
 			pe->epoch = bi[i].producer_epoch;
 			pe->n = pe->next = 0;
-			pe->last_timestamp = bi[i].max_timestamp;
 		}
-		if (bi[i].max_timestamp > pe->last_timestamp)
-			pe->last_timestamp = bi[i].max_timestamp;
+		/* The newest batch's, as Kafka's ProducerStateEntry.addBatch:
+		 * a client that once stamped a batch far ahead is not kept
+		 * for that batch's sake. */
+		pe->last_timestamp = bi[i].max_timestamp;
 		/* A batch right after the newest one, in sequences and in
 		 * offsets, of the same leader epoch, extends it: the batches of
 		 * one write forwarded from a mount (one per batch.size bytes,

@@ -78,7 +78,7 @@ struct producer_batch {
 struct producer_entry {
 	int64_t producer_id;
 	int16_t epoch;
-	int64_t last_timestamp; /* greatest maxTimestamp of its batches */
+	int64_t last_timestamp; /* maxTimestamp of its newest batch */
 	int n;                  /* batches kept, up to PRODUCER_BATCHES */
 	int next;               /* ring slot of the next one */
 	struct producer_batch b[PRODUCER_BATCHES];

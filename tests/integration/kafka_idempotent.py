@@ -6,6 +6,7 @@ t_kafka_idempotent.sh: what a client's retry looks like on the wire.
 
     kafka_idempotent.py HOST:PORT TOPIC [PRODUCER_ID]
     kafka_idempotent.py HOST:PORT TOPIC mix PID:NEXT_SEQ PID_NEW
+    kafka_idempotent.py HOST:PORT TOPIC fence PID EPOCH
 
 Asks InitProducerId for a producer id (or goes on as PRODUCER_ID, epoch 0), sends batch A (sequence 0, two
 records) and the very same bytes again, then batch B (sequence 2), then a
@@ -27,6 +28,14 @@ was sent before and whose second is new:
     mix <error> <base offset>
     mix-again <error> <base offset>
     part <error> <base offset>
+
+With fence, producer PID's epoch rules (Kafka's ProducerAppendInfo): a
+batch of epoch EPOCH+1 at sequence 1 (a new epoch must start at 0), the
+same at sequence 0, then one of EPOCH again (older than the log's):
+
+    bump-seq1 <error> <base offset>
+    bump <error> <base offset>
+    old-epoch <error> <base offset>
 """
 import struct
 import sys
@@ -50,6 +59,12 @@ def main():
         print("mix-again %d %d" % produce(c, topic, two))
         part = batch([b"mix-new"], new_pid, 0, 0) + batch([b"part"], old_pid, 0, seq + 1)
         print("part %d %d" % produce(c, topic, part))
+        return
+    if len(sys.argv) > 3 and sys.argv[3] == "fence":
+        pid, epoch = int(sys.argv[4]), int(sys.argv[5])
+        print("bump-seq1 %d %d" % produce(c, topic, batch([b"bump-1"], pid, epoch + 1, 1)))
+        print("bump %d %d" % produce(c, topic, batch([b"bump-0"], pid, epoch + 1, 0)))
+        print("old-epoch %d %d" % produce(c, topic, batch([b"old"], pid, epoch, 3)))
         return
     if len(sys.argv) > 3:
         pid, epoch = int(sys.argv[3]), 0

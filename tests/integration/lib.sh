@@ -446,6 +446,22 @@ mq_done() {
 # which load it from $KAFKAJS_PATH): exports KAFKAJS_PATH, build/npm's copy
 # unless the environment names one; without it the test fails and ends here
 # (mq_done). Call it after mq_setup.
+# idem_report TOPIC OUT ERR: the report of an idempotent producer kept
+# sending to TOPIC partition 0 (rdk_check idem, kafkajs_idem.js) in file
+# OUT checked ("idem N FIRST LAST"), and what the client (ERR) and the
+# leaders said of its retries shown, not compared (whether a request was
+# in flight at a kill is chance). Sets IDEM_N, the records delivered.
+idem_report() {
+	_ir=$(cat "$2")
+	case $_ir in
+	"idem "*) ok "$1: $_ir" ;;
+	*) fail "$1: the producer's report" "$_ir $(tail -n 20 "$3")" ;;
+	esac
+	sed "s/^/# $1 client: /" "$3" | head -n 20
+	grep "topic $1 partition 0: producer .* sent again" "$LOG" | sed 's/^/# /' | head -n 5
+	IDEM_N=$(echo "$_ir" | awk '/^idem/ { print $2 }')
+}
+
 kafkajs_setup() {
 	KAFKAJS_PATH=${KAFKAJS_PATH:-$(cd "$LIBDIR/../.." && pwd -P)/build/npm/node_modules/kafkajs}
 	export KAFKAJS_PATH

@@ -162,16 +162,8 @@ finish() {
 	: >"$MQ_TMP/$1.fstop"
 	mq_wait "$4" 60
 	expect_eq "$1: the consumer exits 0" "0" "$MQ_RC"
-	_out=$(cat "$MQ_TMP/$1.out")
-	case $_out in
-	"idem "*) ok "$1: $_out" ;;
-	*) fail "$1: the producer's report" "$_out $(tail -n 20 "$MQ_TMP/$1.err")" ;;
-	esac
-	# What the clients and the leaders said of the retries: shown, not
-	# compared (whether a request was in flight at the kill is chance).
-	sed "s/^/# $1 client: /" "$MQ_TMP/$1.err" | head -n 20
-	grep "topic $1 partition 0: producer .* sent again" "$LOG" | sed 's/^/# /' | head -n 5
-	_n=$(echo "$_out" | awk '/^idem/ { print $2 }')
+	idem_report "$1" "$MQ_TMP/$1.out" "$MQ_TMP/$1.err"
+	_n=$IDEM_N
 	if [ "$(cat "$MQ_TMP/$1.fol")" = "followed ${_n:-0}" ]; then
 		ok "$1: the consumer read every record once, none skipped"
 	else

@@ -1074,6 +1074,51 @@ static void test_producer_batches(void **state)
 	producer_state_destroy(&ps);
 }
 
+/* A producer's last batch stays whole (its records too): a tombstone of
+ * a key that batch holds must stay with it, else once the tombstone's
+ * delete.retention.ms passes the clean removes it and leaves the older
+ * value alone in the log, the deleted key back for every reader from the
+ * start (a consumer rebuilding a table). Producer 7 writes k5 and no more;
+ * the mount deletes k5 later. */
+
+/* rounds more of k0..k3 after what is there (closed segments), a clean,
+ * and the log's batch headers into *h. */
+static void clean_again(struct logfx *f, int rounds, struct hdrs *h)
+{
+	put_rounds(f, 4, rounds, 0);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+	h->n = 0;
+	assert_int_equal(log_scan_producers(f->l, -1, note_hdr, h), 0);
+}
+
+static void test_tombstone_of_kept_producer_batch(void **state)
+{
+	struct logfx *f = *state;
+	static struct hdrs h;
+	int k5[1] = { 5 }, k6[1] = { 6 }, k9[1] = { 9 };
+	bool tomb[1] = { true };
+
+	put_producer(f, 7, 0, k5, 1); /* offset 0: k5=v0, producer 7's last batch */
+	put(f, k5, tomb, 1, 7);       /* offset 1: k5's tombstone */
+	put(f, k6, tomb, 1, 7);       /* offset 2: k6's tombstone, no kept batch holds k6 */
+	fake_now += f->cfg.delete_retention_ms + 1;
+	clean_again(f, 40, &h);
+	assert_non_null(hdr_at(&h, 0)); /* the producer's batch, whole */
+	assert_non_null(hdr_at(&h, 1)); /* so k5 stays deleted */
+	assert_null(hdr_at(&h, 2));     /* other tombstones go as before */
+	/* and at the next clean, with nothing new dirty but the same range */
+	clean_again(f, 10, &h);
+	assert_non_null(hdr_at(&h, 0));
+	assert_non_null(hdr_at(&h, 1));
+	/* Producer 7 writes again: its old batch is no longer kept whole, but
+	 * k5 is in no clean's map any more, so its value stays, and so must
+	 * the tombstone after it. */
+	put_producer(f, 7, 1, k9, 1);
+	clean_again(f, 10, &h);
+	assert_non_null(hdr_at(&h, 0));
+	assert_non_null(hdr_at(&h, 1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1082,6 +1127,8 @@ int main(void)
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_end_page_kept, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_tombstones_kept_forever, setup,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_tombstone_of_kept_producer_batch, setup,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_map_too_small, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_map_partly_full, setup, logfx_teardown),

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -906,6 +907,51 @@ static void test_forwarded_batches_sent_again(void **state)
 	free(buf);
 }
 
+/* message.timestamp.type=LogAppendTime: an idempotent producer's expiry
+ * clock is the append time its batches are stamped with, as the log keeps
+ * them and Kafka's producer state takes them (the validated batch's
+ * maxTimestamp), not the client's create time, which a client may set
+ * anywhere (1970 here): the producer is not forgotten at the next expiry
+ * check, and its next out-of-order batch is still refused. A resend is
+ * answered with the time its records were stored with. */
+static void test_idempotent_log_append_time(void **state)
+{
+	struct fx *f = *state;
+	struct rec_in rec = {
+		.key = NULL, .key_len = -1, .value = "v", .value_len = 1, .timestamp = 1000
+	};
+	struct log_config lc = { .batch_bytes = 1024, .max_message_bytes = 1048588 };
+	struct batch_producer pr = { 7002, 0, 0 };
+	struct produce_batches_result res;
+	struct producer_state *ps = &part(f, 0)->pstate;
+	uint8_t *enc;
+	size_t len;
+	int64_t appended_at;
+	int gone;
+
+	config(f, "message.timestamp.type=LogAppendTime");
+	assert_int_equal(log_encode_batches(&lc, &rec, 1, &pr, &enc, &len, NULL), 0);
+	assert_int_equal(topic_produce_batches(f->t, 0, enc, len, -1, 10000, &res), 0);
+	assert_true(res.log_append_time > 1000);
+	appended_at = res.log_append_time;
+	/* sent again later: the time it was stored with, as Kafka answers */
+	while (engine_now_ms() == appended_at)
+		sched_yield();
+	assert_int_equal(topic_produce_batches(f->t, 0, enc, len, -1, 10000, &res), 0);
+	assert_int_equal(res.base_offset, 0);
+	assert_int_equal(res.log_append_time, appended_at);
+	free(enc);
+	pthread_mutex_lock(&ps->mu);
+	gone = producer_state_expire(ps, engine_now_ms(), f->b->cfg.producer_id_expiration_ms);
+	pthread_mutex_unlock(&ps->mu);
+	assert_int_equal(gone, 0);
+	pr.base_sequence = 5; /* a gap: refused while the producer is known */
+	assert_int_equal(log_encode_batches(&lc, &rec, 1, &pr, &enc, &len, NULL), 0);
+	assert_int_equal(topic_produce_batches(f->t, 0, enc, len, -1, 10000, &res), -EILSEQ);
+	free(enc);
+	assert_int_equal(leo(f, 0), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -926,6 +972,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delete_during_linger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_waits_for_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forwarded_batches_sent_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_idempotent_log_append_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_refused_after_leadership_lost, setup,
 						teardown),
 	};

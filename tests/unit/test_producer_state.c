@@ -313,6 +313,39 @@ static void test_expiry(void **state)
 	producer_state_destroy(&ps);
 }
 
+/* The expiry clock is the newest batch's maxTimestamp, not the greatest
+ * a producer ever sent (Kafka's ProducerStateEntry.addBatch sets
+ * lastTimestamp to each batch's): a client whose clock went back, or
+ * that sent one batch stamped in the future, is forgotten
+ * producer.id.expiration.ms after its last batch's time, as by Kafka. */
+static void test_expiry_by_newest_batch(void **state)
+{
+	struct producer_state ps;
+	struct batch_producer_info b;
+	int64_t f, l;
+
+	(void)state;
+	producer_state_init(&ps);
+	b = bat(8, 0, 0, 1, 10);
+	b.max_timestamp = 900000; /* stamped far ahead */
+	assert_int_equal(offer(&ps, b, &f, &l), 0);
+	b = bat(8, 0, 1, 1, 11);
+	b.max_timestamp = 1000; /* its clock set right again */
+	assert_int_equal(offer(&ps, b, &f, &l), 0);
+	assert_int_equal(producer_state_expire(&ps, 1999, 1000), 0);
+	assert_int_equal(producer_state_expire(&ps, 2000, 1000), 1);
+	assert_int_equal(producer_state_count(&ps), 0);
+	/* rebuilt from batches in that order: the same */
+	b = bat(9, 0, 0, 1, 12);
+	b.max_timestamp = 900000;
+	assert_int_equal(producer_state_update(&ps, &b, 1), 0);
+	b = bat(9, 0, 1, 1, 13);
+	b.max_timestamp = 1000;
+	assert_int_equal(producer_state_update(&ps, &b, 1), 0);
+	assert_int_equal(producer_state_expire(&ps, 2000, 1000), 1);
+	producer_state_destroy(&ps);
+}
+
 static int setup(void **state)
 {
 	return logfx_setup(state, "pstate", NULL);
@@ -463,6 +496,7 @@ int main(void)
 		cmocka_unit_test(test_two_producers_in_one_request),
 		cmocka_unit_test(test_forwarded_request_runs),
 		cmocka_unit_test(test_expiry),
+		cmocka_unit_test(test_expiry_by_newest_batch),
 		cmocka_unit_test_setup_teardown(test_rebuild_from_log, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_encode_fields, setup, logfx_teardown),
 	};

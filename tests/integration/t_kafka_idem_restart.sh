@@ -1,0 +1,81 @@
+#!/bin/sh
+# t_kafka_idem_restart.sh — librdkafka's idempotent producer (rdk_check
+# idem: enable.idempotence, acks=all, five requests in flight) keeps
+# sending to a single node while the daemon is killed (kill -9: no state
+# saved) and later stopped cleanly, each time started again on the same
+# data and port. The client sends its unanswered requests again with the
+# same producer id, epoch and sequences; the restarted broker must know
+# them from the producer state it rebuilds from the log's batch headers
+# and answer them with their offsets, not append them twice, nor refuse
+# the next ones as out of order. Checks the client's report (every record
+# delivered, at consecutive offsets, no fatal error) and the partition:
+# each record once, in the order sent.
+
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+# shellcheck source=tests/integration/lib.sh
+. "$LIBDIR/lib.sh"
+# shellcheck source=tests/zk.sh
+. "$LIBDIR/../zk.sh"
+mq_setup
+
+RDK=${RDK_CHECK:-$(dirname "$MQFS")/tests/clients/rdk_check}
+[ -x "$RDK" ] || { fail "rdk_check" "not built at $RDK"; mq_done; }
+
+PORT=$(zk_free_port)
+B=127.0.0.1:$PORT
+printf 'listeners=PLAINTEXT://127.0.0.1:%s\n' "$PORT" >"$MQ_TMP/server.properties"
+mq_mount --config "$MQ_TMP/server.properties"
+expect_ok "mkdir t" mkdir "$MNT/t"
+
+lines() { timeout 10 cat "$MNT/t/0" 2>/dev/null | wc -l; }
+# more_than N: the partition holds more than N records.
+more_than() { [ "$(lines)" -gt "$1" ] 2>/dev/null; }
+
+mq_bg sh -c "exec \"\$0\" \"\$@\" >'$MQ_TMP/r.out' 2>'$MQ_TMP/r.err'" "$RDK" -b "$B" \
+	idem t 0 r "$MQ_TMP/r.stop"
+PROD=$MQ_LAST_PID
+
+check "records arrive" poll 60 more_than 200
+mq_kill9
+mq_mount --config "$MQ_TMP/server.properties"
+n=$(lines)
+check "after the kill -9: the client goes on" poll 60 more_than $((n + 200))
+mq_umount
+mq_mount --config "$MQ_TMP/server.properties"
+n=$(lines)
+check "after the clean stop: the client goes on" poll 60 more_than $((n + 200))
+
+: >"$MQ_TMP/r.stop"
+mq_wait "$PROD" 200
+expect_eq "the producer exits 0" "0" "$MQ_RC"
+idem_report t "$MQ_TMP/r.out" "$MQ_TMP/r.err"
+N=$IDEM_N
+expect_eq "t/0: the ${N:-0} records delivered, each once, in order" \
+	"$(seq 0 $((${N:-0} - 1)) | sed 's/^/r-v/')" "$(timeout 10 cat "$MNT/t/0")"
+
+# A producer's crafted batches (kafka_idempotent.py) around a kill -9:
+# the rebuilt state answers its last two batches as duplicates with their
+# offsets, refuses a gap, and keeps its epoch: an older one is fenced.
+expect_ok "mkdir c" mkdir "$MNT/c"
+out=$(mq_run python3 "$LIBDIR/kafka_idempotent.py" "$B" c 2>&1)
+echo "$out" | sed 's/^/# /'
+pid=$(echo "$out" | awk '/^pid/ { print $2 }')
+expect_eq "c: A at 0, B at 2" "A 0 0 B 0 2" "$(echo "$out" | awk '/^(A|B) / { printf "%s%s %s %s", s, $1, $2, $3; s=" " }')"
+mq_kill9
+mq_mount --config "$MQ_TMP/server.properties"
+out=$(mq_run python3 "$LIBDIR/kafka_idempotent.py" "$B" c "$pid" 2>&1)
+echo "$out" | sed 's/^/# /'
+expect_eq "after a kill -9: A and B sent again are answered with their offsets, a gap refused" \
+	"A 0 0/A-again 0 0/B 0 2/gap 45 -1" "$(echo "$out" | sed -n '2,5p' | paste -sd/)"
+out=$(mq_run python3 "$LIBDIR/kafka_idempotent.py" "$B" c fence "$pid" 0 2>&1)
+expect_eq "epoch rules: a new epoch starts at 0, an older one is INVALID_PRODUCER_EPOCH" \
+	"bump-seq1 45 -1/bump 0 3/old-epoch 47 -1" "$(echo "$out" | paste -sd/)"
+mq_kill9
+mq_mount --config "$MQ_TMP/server.properties"
+out=$(mq_run python3 "$LIBDIR/kafka_idempotent.py" "$B" c fence "$pid" 1 2>&1)
+expect_eq "after another kill -9: epoch 1 known from the log, epoch 2 starts at 0, then 1 is fenced" \
+	"bump-seq1 45 -1/bump 0 4/old-epoch 47 -1" "$(echo "$out" | paste -sd/)"
+expect_eq "c/0: each record once" "$(printf 'idem-1\nidem-2\nidem-3\nbump-0\nbump-0')" \
+	"$(timeout 10 cat "$MNT/c/0")"
+
+mq_done
