@@ -12,6 +12,10 @@
 #     acks=all write is acknowledged once the follower has left the ISR
 #     after replica.lag.time.max.ms, not held until request.timeout.ms;
 #     the follower rejoins after the heal;
+#   - the leader's answers black-holed (its requests still arriving): the
+#     follower gives its Fetch up after replica.socket.timeout.ms, logs
+#     it and connects again, instead of holding the connection for as
+#     long as the black hole lasts;
 #   - byte-at-a-time delivery, random slices of 1..64 bytes, chunks held
 #     100 to 500 ms: writes acknowledged and replicated unchanged.
 # After each, both mounts read the same partition file and both brokers
@@ -29,6 +33,7 @@ mq_setup
 . "$LIBDIR/cluster_lib.sh"
 
 CLUSTER_CONF="replica.lag.time.max.ms=3000
+replica.socket.timeout.ms=2000
 request.timeout.ms=20000
 num.partitions=1"
 zk_cluster_start
@@ -120,6 +125,24 @@ check "the ISR is the leader alone" poll 20 t_isr_is "$MQ_TMP/mnt$L" "$L"
 expect_eq "heal" "ok" "$(px mode "p$L" pass)"
 check "a write after the heal" wr after-hole
 healed "black hole" after-hole
+
+# ---- the leader's answers black-holed -----------------------------------------
+# The follower's Fetch reaches the leader, its answer never comes back:
+# replica.socket.timeout.ms (2 s) past replica.fetch.wait.max.ms the
+# follower closes the connection and makes a new one (the proxy counts
+# it), where a fixed 30 s would still be waiting.
+conns() { px stats "p$L" | sed -n 's/^ok conns=\([0-9]*\) .*/\1/p'; }
+before=$(conns)
+expect_eq "black hole of the leader's answers" "ok" "$(px mode "p$L" hole s2c)"
+timeout_logged() {
+	grep -q "WARN fetcher: broker $L at 127.0.0.1:$PPL: fetch failed: Connection timed out; connecting again in 1000 ms" "$LOG"
+}
+check "the follower gives up the unanswered Fetch and logs it" poll 15 timeout_logged
+more_conns() { [ "$(conns)" -gt "$before" ]; }
+check "the follower connects again" poll 15 more_conns
+expect_eq "heal" "ok" "$(px mode "p$L" pass)"
+check "a write after the heal" wr after-s2c
+healed "answers black-holed" after-s2c
 
 # ---- bytes one by one, small slices, delays ---------------------------------
 for m in bytes slices "delay 100 500"; do
