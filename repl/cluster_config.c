@@ -55,6 +55,7 @@ static const struct ckey ckeys[] = {
 	{ "replica.fetch.max.bytes", C_INT, F(replica_fetch_max_bytes), 0, INT32_MAX },
 	{ "replica.fetch.wait.max.ms", C_INT, F(replica_fetch_wait_max_ms), 0, INT32_MAX },
 	{ "replica.fetch.min.bytes", C_INT, F(replica_fetch_min_bytes), 1, INT32_MAX },
+	{ "replica.socket.timeout.ms", C_MS, F(replica_socket_timeout_ms), 1, INT32_MAX },
 	{ "num.replica.fetchers", C_INT, F(num_replica_fetchers), 1, NET_MAX_THREADS },
 	{ "unclean.leader.election.enable", C_BOOL, F(unclean_leader_election), 0, 0 },
 	{ "controlled.shutdown.enable", C_BOOL, F(controlled_shutdown), 0, 0 },
@@ -108,6 +109,7 @@ void cluster_config_defaults(struct cluster_config *cc)
 	cc->replica_fetch_max_bytes = 4194304;
 	cc->replica_fetch_wait_max_ms = 500;
 	cc->replica_fetch_min_bytes = 1;
+	cc->replica_socket_timeout_ms = 30000;
 	cc->num_replica_fetchers = 1;
 	cc->unclean_leader_election = false;
 	cc->controlled_shutdown = true;
@@ -440,6 +442,13 @@ int cluster_config_check(const struct cluster_config *cc, char *err, size_t errl
 			 cc->replica_fetch_wait_max_ms, cc->replica_lag_time_max_ms);
 		return -EINVAL;
 	}
+	if (cc->replica_socket_timeout_ms < cc->replica_fetch_wait_max_ms) {
+		snprintf(err, errlen,
+			 "replica.socket.timeout.ms (%" PRId64 ") must be at least "
+			 "replica.fetch.wait.max.ms (%d)",
+			 cc->replica_socket_timeout_ms, cc->replica_fetch_wait_max_ms);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -528,6 +537,7 @@ void cluster_config_render(const struct cluster_config *cc, FILE *f)
 		cc->replica_fetch_max_bytes, cc->replica_fetch_wait_max_ms);
 	fprintf(f, "replica.fetch.min.bytes=%d\nnum.replica.fetchers=%d\n",
 		cc->replica_fetch_min_bytes, cc->num_replica_fetchers);
+	fprintf(f, "replica.socket.timeout.ms=%" PRId64 "\n", cc->replica_socket_timeout_ms);
 	fprintf(f, "unclean.leader.election.enable=%s\n",
 		cc->unclean_leader_election ? "true" : "false");
 	fprintf(f, "controlled.shutdown.enable=%s\n", cc->controlled_shutdown ? "true" : "false");

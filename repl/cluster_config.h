@@ -24,6 +24,9 @@
  *   1048576: one write() through a mount is up to 1 MiB of lines, whose
  *   batches are larger, and a follower would fetch each in two),
  *   replica.fetch.wait.max.ms 500, replica.fetch.min.bytes 1,
+ *   replica.socket.timeout.ms 30000 (a follower's connect, SASL exchange
+ *   and each request other than a Fetch; a Fetch waits
+ *   replica.fetch.wait.max.ms more),
  *   num.replica.fetchers 1, unclean.leader.election.enable false,
  *   controlled.shutdown.enable true, auto.leader.rebalance.enable true,
  *   leader.imbalance.per.broker.percentage 10,
@@ -40,7 +43,9 @@
  *   - SASL_PLAINTEXT anywhere needs SCRAM-SHA-256 in sasl.enabled.mechanisms;
  *     SASL_PLAINTEXT between brokers needs the broker's jaas credentials;
  *   - replica.fetch.wait.max.ms below replica.lag.time.max.ms (Kafka's
- *     rule: otherwise followers drop out of the ISR while they wait).
+ *     rule: otherwise followers drop out of the ISR while they wait);
+ *   - replica.socket.timeout.ms at least replica.fetch.wait.max.ms
+ *     (Kafka's rule).
  */
 #ifndef MQFS_REPL_CLUSTER_CONFIG_H
 #define MQFS_REPL_CLUSTER_CONFIG_H
@@ -71,6 +76,7 @@ struct cluster_config {
 	int32_t replica_fetch_max_bytes;          /* 4194304 */
 	int32_t replica_fetch_wait_max_ms;        /* 500 */
 	int32_t replica_fetch_min_bytes;          /* 1 */
+	int64_t replica_socket_timeout_ms;        /* 30000 */
 	int32_t num_replica_fetchers;             /* 1 */
 	bool unclean_leader_election;             /* false */
 	bool controlled_shutdown;                 /* true */

@@ -744,8 +744,22 @@ static void *fetcher_main(void *arg)
 		}
 		pthread_mutex_unlock(&f->lock);
 		rc = f->conn ? 0 : connect_source(f);
-		if (!rc)
+		if (!rc) {
 			rc = round_once(f);
+			/* A request that timed out (a leader that stopped
+			 * answering: a black hole), a connection reset in the
+			 * middle of a response, an answer that does not decode:
+			 * said once here, as the failed connect is, so that a
+			 * follower falling out of the ISR has its reason in its
+			 * own log (Kafka's "Error in response for fetch
+			 * request"). */
+			if (rc < 0 && rc != -EINTR)
+				mq_log_limited(MQ_WARN,
+					       "fetcher: broker %d at %s:%d: fetch failed: %s; "
+					       "connecting again in %lld ms",
+					       f->cfg.source_id, f->cfg.host, f->cfg.port,
+					       strerror(-rc), (long long)f->cfg.backoff_ms);
+		}
 		if (rc == -EINTR) {
 			/* Poked: the request was given up, the connection
 			 * with it; a new round, with the new partition. */

@@ -57,7 +57,9 @@ struct fetcher_config {
 	int32_t min_bytes;           /* replica.fetch.min.bytes (1) */
 	int32_t max_bytes;           /* replica.fetch.response.max.bytes (10 MiB) */
 	int32_t partition_max_bytes; /* replica.fetch.max.bytes (4 MiB; 0: a batch a fetch) */
-	int64_t request_timeout_ms;  /* replica.socket.timeout.ms (30000) */
+	int64_t request_timeout_ms;  /* replica.socket.timeout.ms (30000): a connect,
+				      * the SASL exchange, each request; a Fetch
+				      * has max_wait_ms more */
 	bool truncate_on_fetch;      /* diverging epochs instead of OffsetForLeaderEpoch */
 	/* Fetch as a consumer (replica_id -1, read_committed): the leader
 	 * sends records below its hw only and keeps no follower state for

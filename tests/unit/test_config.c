@@ -1305,6 +1305,7 @@ static void test_cluster_defaults(void **state)
 	assert_int_equal(c.cluster.replica_fetch_max_bytes, 4194304);
 	assert_int_equal(c.cluster.replica_fetch_wait_max_ms, 500);
 	assert_int_equal(c.cluster.replica_fetch_min_bytes, 1);
+	assert_int_equal(c.cluster.replica_socket_timeout_ms, 30000);
 	assert_int_equal(c.cluster.num_replica_fetchers, 1);
 	assert_false(c.cluster.unclean_leader_election);
 	assert_true(c.cluster.controlled_shutdown);
@@ -1340,6 +1341,7 @@ static void test_cluster_keys(void **state)
 		      "default.replication.factor=3\nmin.insync.replicas=2\n"
 		      "replica.lag.time.max.ms=10000\nreplica.fetch.max.bytes=2048\n"
 		      "replica.fetch.wait.max.ms=100\nreplica.fetch.min.bytes=10\n"
+		      "replica.socket.timeout.ms=2000\n"
 		      "num.replica.fetchers=2\nunclean.leader.election.enable=true\n"
 		      "controlled.shutdown.enable=false\nauto.leader.rebalance.enable=false\n"
 		      "leader.imbalance.per.broker.percentage=20\n"
@@ -1368,6 +1370,7 @@ static void test_cluster_keys(void **state)
 	assert_int_equal(c.cluster.replica_fetch_max_bytes, 2048);
 	assert_int_equal(c.cluster.replica_fetch_wait_max_ms, 100);
 	assert_int_equal(c.cluster.replica_fetch_min_bytes, 10);
+	assert_int_equal(c.cluster.replica_socket_timeout_ms, 2000);
 	assert_int_equal(c.cluster.num_replica_fetchers, 2);
 	assert_true(c.cluster.unclean_leader_election);
 	assert_false(c.cluster.controlled_shutdown);
@@ -1503,6 +1506,10 @@ static void test_cluster_refusals(void **state)
 			       "advertised.listeners: PLAINTEXT advertises no host");
 	expect_cluster_refusal("replica.fetch.wait.max.ms=30000\n",
 			       "replica.fetch.wait.max.ms (30000) must be below");
+	/* Kafka's rule: a socket timeout below the Fetch's wait. */
+	expect_cluster_refusal("replica.socket.timeout.ms=400\n",
+			       "replica.socket.timeout.ms (400) must be at least "
+			       "replica.fetch.wait.max.ms (500)");
 }
 
 static void test_jaas_escapes(void **state)
