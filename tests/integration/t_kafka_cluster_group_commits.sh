@@ -63,8 +63,11 @@ acked() {
 stopped() { ! kill -0 "$1" 2>/dev/null; }
 
 # The producer: batches of 20 keyed records through the survivors until
-# produce.stop exists; "produced" holds the last key written.
-mq_bg sh -c 'i=1; while [ ! -e "$1/produce.stop" ] && [ $i -lt 3000 ]; do
+# produce.stop exists; "produced" holds the last key written. Its bound
+# only stops a run left alone: a loaded host, whose members take long to
+# settle and commit, must still find the producer writing at the kill,
+# or no record is written after it.
+mq_bg sh -c 'i=1; while [ ! -e "$1/produce.stop" ] && [ $i -lt 100000 ]; do
 	seq $i $((i + 19)) | awk "{ print \"k\" \$1 \":v\" \$1 }" |
 		timeout 60 "$3" -X request.required.acks=all -X message.timeout.ms=50000 \
 		-b "$2" $4 -P -t c -K: -z none || exit 1
