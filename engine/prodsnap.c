@@ -49,10 +49,10 @@
 #include "engine/batch.h"
 #include "engine/log_int.h"
 
-#define SNAP_NAME "producer-snapshot"
-#define SNAP_HDR 24
-#define SNAP_ENT 46
-#define SNAP_VERSION 1
+#define SNAP_NAME        "producer-snapshot"
+#define SNAP_HDR         24
+#define SNAP_ENT         46
+#define SNAP_VERSION     1
 #define SNAP_MAX_ENTRIES (1 << 20) /* io_read_file reads 16 MiB at most */
 
 static void snap_path(struct log *l, char *out, size_t size)
@@ -113,7 +113,8 @@ static const char *snap_check(const uint8_t *buf, size_t len, int64_t *end, uint
 
 		ent_get(buf + SNAP_HDR + (size_t)i * SNAP_ENT, &bi);
 		if (bi.producer_id < 0 || bi.records < 1 || bi.base_offset < 0 ||
-		    bi.last_offset < bi.base_offset || bi.last_offset >= *end || bi.base_sequence < 0)
+		    bi.last_offset < bi.base_offset || bi.last_offset >= *end ||
+		    bi.base_sequence < 0)
 			return "an entry out of range";
 	}
 	return NULL;
