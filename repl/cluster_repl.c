@@ -68,7 +68,6 @@
 #include "repl/metadata_cache.h"
 #include "repl/partition.h"
 #include "repl/producer_ids.h"
-#include "repl/producer_state.h"
 #include "repl/proto.h"
 #include "repl/replica_mgr.h"
 #include "repl/zkmeta.h"
@@ -313,11 +312,6 @@ static int logs_open(void *arg, const char *topic, int32_t partition, const char
 			       topic, (int)partition);
 		rc = -EIO;
 	}
-	/* A follower keeps the producers its own retention removes too: it
-	 * may become the leader (prodsnap.c). */
-	if (rc == 0)
-		log_set_trim_listener(s->l, producer_state_trim,
-				      (void *)&cr->cfg->producer_id_expiration_ms);
 	if (rc == 0 && topic_id[0])
 		rc = topic_id_keep(cr, topic, partition, topic_id);
 	if (rc < 0) {
