@@ -567,6 +567,39 @@ static void test_snapshot_damaged(void **state)
 	producer_state_destroy(&ps);
 }
 
+/* A snapshot that cannot be written keeps the records: DeleteRecords and
+ * retention fail, logged, the log start stays; once it can, they go. */
+static void test_snapshot_write_fails(void **state)
+{
+	struct logfx *fx = *state;
+	struct producer_state ps;
+	struct log_state st0, st;
+	int64_t at11, start, f;
+
+	producer_state_init(&ps);
+	log_set_trim_listener(fx->l, producer_state_trim, NULL);
+	at11 = client_put(fx, 11, 0, 0, 2, 1);
+	logfx_put(fx, 0, 40, 1);
+	log_get_state(fx->l, &st0);
+	fx->fio.fail_path = "producer-snapshot";
+	logfx_reports[0] = '\0';
+	assert_int_equal(log_delete_records(fx->l, at11 + 30, false, &start), -EIO);
+	assert_int_equal(start, st0.log_start_offset);
+	assert_non_null(strstr(logfx_reports, "producer snapshot up to offset"));
+	assert_true(log_retention_run(fx->l, fake_now + 86400000, NULL) < 0);
+	log_get_state(fx->l, &st);
+	assert_int_equal(st.log_start_offset, st0.log_start_offset);
+	assert_int_equal(st.segments, st0.segments);
+	fx->fio.fail_path = NULL;
+	assert_int_equal(log_delete_records(fx->l, at11 + 30, false, &start), 0);
+	assert_int_equal(start, at11 + 30);
+	snap_reopen(fx);
+	assert_int_equal(producer_state_load(&ps, fx->l, 2, 2000, 86400000), 0);
+	assert_int_equal(check1(&ps, 11, 0, 0, 2, &f), 1);
+	assert_int_equal(f, at11);
+	producer_state_destroy(&ps);
+}
+
 /* A crash at every mutating call of a DeleteRecords that removes every
  * batch of two producers, then a power cut: after the reopen the rebuilt
  * state knows both, from the log (the removal did not happen) or from the
@@ -677,6 +710,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_snapshot_keeps_removed_producers, setup_snap,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_damaged, setup_snap, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_write_fails, setup_snap,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_crash_points, setup_snap,
 						logfx_teardown),
 	};
