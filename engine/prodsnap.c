@@ -12,7 +12,11 @@
  * the headers of the batches about to go into one and writes it here. If
  * it fails, nothing is removed this time (a removal without it would
  * forget those producers). Compaction keeps each producer's last batch
- * (cleaner_producers.c), so it writes none.
+ * (cleaner_producers.c), so it writes none. A follower's log emptied and
+ * started again at its leader's start (reset.c) keeps its file: what it
+ * holds is of batches the leader's log lost too, still true; the batches
+ * between its old end and the new start it never had, nor their
+ * producers.
  *
  * File `producer-snapshot` in the log's directory, replaced durably
  * (temp, fsync, rename, fsync of the directory: io_write_file_atomic).

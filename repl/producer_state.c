@@ -339,19 +339,32 @@ static int64_t snapshot_apply(struct producer_state *ps, struct log *l)
 	return rc < 0 ? rc : end;
 }
 
-/* Rebuilds ps from the snapshot and the log's batches from it up to
- * (excluding the batches that end at or past) to (-1: the log end). */
+/* Rebuilds ps (emptied first) from the snapshot and the log's batches
+ * after it, up to (excluding the batches that end at or past) to (-1: the
+ * log end); *snap_end the snapshot's end (-1: none). */
 static int rebuild(struct producer_state *ps, struct log *l, int64_t to, int64_t *snap_end)
 {
-	struct load_ctx lc = { ps, 0 };
-	int64_t end = snapshot_apply(ps, l);
-	int rc;
+	for (int tries = 0;; tries++) {
+		struct load_ctx lc = { ps, 0 };
+		int64_t start = log_get_start(l), end;
+		int rc;
 
-	if (end < -1)
-		return (int)end;
-	*snap_end = end;
-	rc = log_scan_producers(l, end, to, load_one, &lc);
-	return rc < 0 ? rc : lc.rc;
+		producer_state_clear(ps);
+		end = snapshot_apply(ps, l);
+		if (end < -1)
+			return (int)end;
+		rc = log_scan_producers(l, end, to, load_one, &lc);
+		if (rc == 0)
+			rc = lc.rc;
+		/* A start that moved meanwhile (retention, DeleteRecords: the
+		 * trim listener holds the log's maint_lock, a load does not)
+		 * may have taken batches the snapshot read did not have yet:
+		 * read both again. */
+		if (log_get_start(l) != start && tries < 3)
+			continue;
+		*snap_end = end;
+		return rc;
+	}
 }
 
 int producer_state_load(struct producer_state *ps, struct log *l, int32_t epoch, int64_t now_ms,
@@ -362,7 +375,6 @@ int producer_state_load(struct producer_state *ps, struct log *l, int32_t epoch,
 
 	if (ps->loaded && ps->loaded_epoch == epoch)
 		return 0;
-	producer_state_clear(ps);
 	rc = rebuild(ps, l, -1, &end);
 	if (rc < 0) {
 		producer_state_clear(ps);
