@@ -72,7 +72,7 @@ int cleaner_producers_load(struct log *l, struct cleaner_producers *cp)
 	int rc, w = 0;
 
 	cp->n = 0;
-	rc = log_scan_producers(l, -1, note, &sc);
+	rc = log_scan_producers(l, -1, -1, note, &sc);
 	if (rc == 0)
 		rc = sc.rc;
 	if (rc < 0) {

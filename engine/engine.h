@@ -651,15 +651,34 @@ int log_encode_batches(const struct log_config *cfg, const struct rec_in *recs, 
  * -E2BIG more than max batches. */
 int log_batches_producers(const uint8_t *buf, size_t len, struct batch_producer_info *out, int max);
 /* Calls fn with the header of every batch of the log from the one
- * holding offset from (or the log start) to the log end at the call, in
- * offset order. Reads 61 bytes per batch. 0, -EBADMSG (a header that
+ * holding offset from (or the log start) to the one holding offset to - 1
+ * (to -1: the log end at the call), in offset order. Reads 61 bytes per batch. 0, -EBADMSG (a header that
  * does not decode), -EIO, -EMFILE. Any thread, no lock held across fn. */
 typedef void log_producer_fn(void *arg, const struct batch_producer_info *bi);
-int log_scan_producers(struct log *l, int64_t from, log_producer_fn *fn, void *arg);
+int log_scan_producers(struct log *l, int64_t from, int64_t to, log_producer_fn *fn, void *arg);
 /* The header of the batch holding offset: 0, -ERANGE (below the log
  * start or past the end), -ENOENT, or log_read_raw's and the scan's
  * errors. */
 int log_batch_producer_at(struct log *l, int64_t offset, struct batch_producer_info *out);
+
+/* ---- the producer snapshot (prodsnap.c; format there) ----
+ * What the producer state knew of the batches that left the front of the
+ * log. read: *out (malloc'ed, *n entries; a producer's kept batches
+ * oldest first) and *end_offset (every batch in it ends below it);
+ * -ENOENT none, -EBADMSG a damaged file (refused, logged), -EIO, -ENOMEM.
+ * write: replaces it durably; 0, -EINVAL, -ENOSPC, -EIO, -ENOMEM. */
+int log_producer_snapshot_read(struct log *l, int64_t *end_offset, struct batch_producer_info **out,
+			       int *n);
+int log_producer_snapshot_write(struct log *l, int64_t end_offset,
+				const struct batch_producer_info *bi, int n);
+/* Called before retention or log_delete_records moves the log start up to
+ * new_start, with the log's maint_lock held and its lock not (fn may scan
+ * the log and write its snapshot, not remove anything): fn writes the
+ * producer snapshot up to new_start. A negative return keeps the records
+ * (nothing removed; logged). Set it before the log is handed to anyone;
+ * arg must outlive the log. */
+typedef int log_trim_fn(void *arg, struct log *l, int64_t new_start);
+void log_set_trim_listener(struct log *l, log_trim_fn *fn, void *arg);
 
 /* Called once per corrupt batch a reader (a partition file or consume
  * read, a lookup, the cleaner, .dump) finds: the .log file's path, the
@@ -819,7 +838,8 @@ struct log_retention_result {
  * segments wholly below the high watermark. Needs cleanup.policy delete.
  * Advances the log start offset to the first remaining segment. Returns
  * segments deleted (>= 0) or -errno (-EIO/-ENOENT from the file system;
- * what was deleted stays deleted). */
+ * what was deleted stays deleted; the trim listener's error: nothing
+ * deleted). */
 int log_retention_run(struct log *l, int64_t now, struct log_retention_result *res);
 /* Lets go of the segments that left the log (retention, DeleteRecords) at
  * least file.delete.delay.ms before now: their <file>.deleted files are
@@ -834,6 +854,8 @@ int log_delete_due(struct log *l, int64_t now);
  * start after the call. -ERANGE offset outside [0, hw]; -EPERM the log's
  * cleanup.policy lacks delete (Kafka's policy refusal); -ENOENT deleted,
  * -EIO damaged or a rename that failed (the start moved all the same);
+ * the trim listener's error (the producer snapshot not written: the start
+ * stays);
  * -EBUSY with busy_ok while retention or the cleaner works on the log (a
  * follower's fetcher must not wait for a clean: it tries again with its
  * next fetch). The start listener (log_set_start_listener) is told. */

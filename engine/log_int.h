@@ -547,6 +547,8 @@ struct log {
 	_Atomic int64_t line_open_end;
 	log_start_fn *start_fn; /* log_delete_records moved the start */
 	void *start_arg;
+	log_trim_fn *trim_fn; /* the start is about to move (prodsnap.c) */
+	void *trim_arg;
 	/* Retention and compaction: one at a time per log, taken before lock
 	 * (never while holding it). */
 	pthread_mutex_t maint_lock;
@@ -726,6 +728,9 @@ void kept_free(struct kept_bytes *k);
  * files to .deleted (.log first) and marks them deleted; the caller drops
  * the references it is handed in *gone (n of them) outside the lock. */
 int retention_remove_head_locked(struct log *l, int n, struct seg **gone);
+/* The trim listener for a start about to move to new_start (maint_lock
+ * held, lock not): 0 or its error, logged. */
+int log_trim_notify(struct log *l, int64_t new_start);
 /* retention.c: renames the four files of s, which is leaving the log, to
  * <file>.deleted (.log first) and marks it deleted, so that its last
  * seg_unref unlinks them. 0, or the .log's rename error (s is then whole

@@ -181,17 +181,18 @@ static int scan_range(const struct log_raw *raw, log_producer_fn *fn, void *arg,
 	return 0;
 }
 
-int log_scan_producers(struct log *l, int64_t from, log_producer_fn *fn, void *arg)
+int log_scan_producers(struct log *l, int64_t from, int64_t to, log_producer_fn *fn, void *arg)
 {
 	struct log_state st;
-	int64_t off;
+	int64_t off, end;
 
 	log_get_state(l, &st);
 	off = from > st.log_start_offset ? from : st.log_start_offset;
-	while (off < st.log_end_offset) {
+	end = to >= 0 && to < st.log_end_offset ? to : st.log_end_offset;
+	while (off < end) {
 		struct log_raw raw;
 		int64_t next = off;
-		int rc = log_read_raw(l, off, st.log_end_offset, SCAN_MAX_BYTES, &raw);
+		int rc = log_read_raw(l, off, end, SCAN_MAX_BYTES, &raw);
 
 		if (rc < 0)
 			return rc;

@@ -350,11 +350,23 @@ int log_retention_run(struct log *l, int64_t now, struct log_retention_result *r
 	/* The bytes of the new start's page below it, read without the lock;
 	 * kept only if the same segments still go (appends may have come). */
 	int64_t old_start = l->line_start, to = l->segs[n]->line_base;
+	int64_t new_start = l->segs[n]->base_offset;
 	struct kept_bytes hk;
 	pthread_mutex_unlock(&l->lock);
+	/* The producers of the batches that go are kept first (prodsnap.c);
+	 * failing that, nothing goes. */
+	rc = log_trim_notify(l, new_start);
+	if (rc < 0) {
+		pthread_mutex_lock(&l->lock);
+		n = 0;
+		goto unlock;
+	}
 	kept_capture(l, old_start, to, &hk);
 	pthread_mutex_lock(&l->lock);
 	int n2 = l->deleted || l->damaged ? 0 : expired_segments(l, now);
+	/* Never past new_start, which the snapshot covers. */
+	while (n2 > 0 && l->segs[n2]->base_offset > new_start)
+		n2--;
 	if (n2 != n || l->segs[n]->line_base != to) {
 		kept_free(&hk);
 		n = n2;
@@ -416,6 +428,13 @@ int log_delete_records(struct log *l, int64_t offset, bool busy_ok, int64_t *sta
 	 * (maint_lock), and an append does not move the new start's line. */
 	struct kept_bytes hk;
 	pthread_mutex_unlock(&l->lock);
+	/* The producers of the batches below offset are kept first
+	 * (prodsnap.c); failing that, the start stays. */
+	rc = log_trim_notify(l, offset);
+	if (rc < 0) {
+		pthread_mutex_lock(&l->lock);
+		goto unlock;
+	}
 	kept_capture(l, old_start, line, &hk);
 	pthread_mutex_lock(&l->lock);
 	int64_t line2 = -1;

@@ -17,6 +17,7 @@
 #include "repl/broker_int.h"
 #include "repl/kafka_api.h"
 #include "repl/observer.h"
+#include "repl/producer_state.h"
 #include "util/clock.h"
 
 struct partition *broker_part_new(int index)
@@ -223,6 +224,10 @@ static int part_open_log(struct broker *b, const char *name, const struct log_co
 		part_mtime_at_least(pt, log_modified_ms(pt->log));
 		log_set_corrupt_listener(pt->log, broker_corrupt_found, pt);
 		log_set_start_listener(pt->log, broker_start_moved, b);
+		/* Producers whose batches leave the log stay known (prodsnap.c),
+		 * on a follower too: it may lead next. */
+		log_set_trim_listener(pt->log, producer_state_trim,
+				      &b->cfg.producer_id_expiration_ms);
 		/* An already open log keeps the settings it was opened with:
 		 * make it take the topic's. */
 		rc = log_reconfigure(pt->log, lc);

@@ -318,18 +318,64 @@ int producer_state_expire(struct producer_state *ps, int64_t now_ms, int64_t exp
 	return w;
 }
 
+/* The state of the producer snapshot (prodsnap.c) into the empty ps: the
+ * offset the log is to be replayed from (-1: no snapshot, or a damaged
+ * one, which the engine refused and logged: the log alone then), or
+ * -ENOMEM / -EIO. Its entries are the kept batches as producer_state_update
+ * keeps them, oldest first, so replaying them gives the same rings and
+ * runs. */
+static int64_t snapshot_apply(struct producer_state *ps, struct log *l)
+{
+	struct batch_producer_info *bi;
+	int64_t end = -1;
+	int n, rc = log_producer_snapshot_read(l, &end, &bi, &n);
+
+	if (rc == -ENOENT || rc == -EBADMSG)
+		return -1;
+	if (rc < 0)
+		return rc;
+	rc = producer_state_update(ps, bi, n);
+	free(bi);
+	return rc < 0 ? rc : end;
+}
+
+/* Rebuilds ps (emptied first) from the snapshot and the log's batches
+ * after it, up to (excluding the batches that end at or past) to (-1: the
+ * log end); *snap_end the snapshot's end (-1: none). */
+static int rebuild(struct producer_state *ps, struct log *l, int64_t to, int64_t *snap_end)
+{
+	for (int tries = 0;; tries++) {
+		struct load_ctx lc = { ps, 0 };
+		int64_t start = log_get_start(l), end;
+		int rc;
+
+		producer_state_clear(ps);
+		end = snapshot_apply(ps, l);
+		if (end < -1)
+			return (int)end;
+		rc = log_scan_producers(l, end, to, load_one, &lc);
+		if (rc == 0)
+			rc = lc.rc;
+		/* A start that moved meanwhile (retention, DeleteRecords: the
+		 * trim listener holds the log's maint_lock, a load does not)
+		 * may have taken batches the snapshot read did not have yet:
+		 * read both again. */
+		if (log_get_start(l) != start && tries < 3)
+			continue;
+		*snap_end = end;
+		return rc;
+	}
+}
+
 int producer_state_load(struct producer_state *ps, struct log *l, int32_t epoch, int64_t now_ms,
 			int64_t expiration_ms)
 {
-	struct load_ctx lc = { ps, 0 };
+	int64_t end = -1;
 	int rc;
 
 	if (ps->loaded && ps->loaded_epoch == epoch)
 		return 0;
-	producer_state_clear(ps);
-	rc = log_scan_producers(l, -1, load_one, &lc);
-	if (rc == 0)
-		rc = lc.rc;
+	rc = rebuild(ps, l, -1, &end);
 	if (rc < 0) {
 		producer_state_clear(ps);
 		return rc;
@@ -338,4 +384,56 @@ int producer_state_load(struct producer_state *ps, struct log *l, int32_t epoch,
 	ps->loaded = true;
 	ps->loaded_epoch = epoch;
 	return 0;
+}
+
+int producer_state_trim(void *arg, struct log *l, int64_t new_start)
+{
+	const int64_t *expiration_ms = arg;
+	struct producer_state ps;
+	struct batch_producer_info *out = NULL;
+	int64_t end = -1;
+	int rc, k = 0, total = 0;
+
+	producer_state_init(&ps);
+	rc = rebuild(&ps, l, new_start, &end);
+	if (rc < 0 || end >= new_start)
+		goto out; /* already kept up to there (a retry after a crash) */
+	if (expiration_ms)
+		producer_state_expire(&ps, engine_now_ms(), *expiration_ms);
+	/* No producer to keep and none kept before: no file, as before any
+	 * idempotent producer wrote here. */
+	if (ps.n == 0 && end < 0)
+		goto out;
+	for (int i = 0; i < ps.n; i++)
+		total += ps.e[i].n;
+	out = calloc(total ? (size_t)total : 1, sizeof(*out));
+	if (!out) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < ps.n; i++) {
+		const struct producer_entry *pe = &ps.e[i];
+
+		for (int j = 0; j < pe->n; j++) {
+			const struct producer_batch *b =
+				&pe->b[(pe->next - pe->n + j + 2 * PRODUCER_BATCHES) %
+				       PRODUCER_BATCHES];
+
+			out[k++] = (struct batch_producer_info){
+				.base_offset = b->first_offset,
+				.last_offset = b->last_offset,
+				.leader_epoch = b->leader_epoch,
+				.records = (int32_t)(seq_dist(b->first_seq, b->last_seq) + 1),
+				.producer_id = pe->producer_id,
+				.producer_epoch = pe->epoch,
+				.base_sequence = b->first_seq,
+				.max_timestamp = pe->last_timestamp,
+			};
+		}
+	}
+	rc = log_producer_snapshot_write(l, new_start, out, k);
+out:
+	free(out);
+	producer_state_destroy(&ps);
+	return rc;
 }

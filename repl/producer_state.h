@@ -46,7 +46,11 @@
  * replica that becomes leader (or a log that opens) knows every producer
  * its log holds: producer_state_load scans the headers and the state is
  * keyed by the leader epoch it was loaded for (a new leadership loads it
- * again; a leader's own appends keep it current).
+ * again; a leader's own appends keep it current). What left the front of
+ * the log is in the log's producer snapshot (engine/prodsnap.c): before
+ * retention or DeleteRecords moves a log's start, on a leader and on a
+ * follower, producer_state_trim folds the batches that go into it; the
+ * load applies it first, then the log's batches after it.
  *
  * Expiry (Kafka's removeExpiredProducers): a producer whose newest batch's
  * maxTimestamp is producer.id.expiration.ms or more before now is
@@ -116,6 +120,13 @@ int producer_state_update(struct producer_state *ps, const struct batch_producer
  * is then empty and not loaded). */
 int producer_state_load(struct producer_state *ps, struct log *l, int32_t epoch, int64_t now_ms,
 			int64_t expiration_ms);
+/* The broker's trim listener (log_set_trim_listener; arg: a pointer to
+ * producer.id.expiration.ms, or NULL: none expire): writes the log's
+ * producer snapshot up to new_start, the previous one and the batches
+ * below new_start folded in (producers expired now left out). Runs with
+ * the log's maint_lock held; takes no producer_state's lock (its own
+ * state). 0, or the scan's or the write's error. */
+int producer_state_trim(void *arg, struct log *l, int64_t new_start);
 /* Forgets the producers whose last batch's timestamp is expiration_ms or
  * more before now_ms. Called with mu held. Returns how many went. */
 int producer_state_expire(struct producer_state *ps, int64_t now_ms, int64_t expiration_ms);

@@ -8,6 +8,9 @@ t_kafka_idempotent.sh: what a client's retry looks like on the wire.
     kafka_idempotent.py HOST:PORT TOPIC mix PID:NEXT_SEQ PID_NEW
     kafka_idempotent.py HOST:PORT TOPIC fence PID EPOCH
 
+With KAFKA_SASL_USER and KAFKA_SASL_PASSWORD in the environment it first
+logs in with SASL SCRAM-SHA-256 (a cluster's listener).
+
 Asks InitProducerId for a producer id (or goes on as PRODUCER_ID, epoch 0), sends batch A (sequence 0, two
 records) and the very same bytes again, then batch B (sequence 2), then a
 batch with sequence 9 (a gap), then one with sequence -1. Prints one
@@ -37,10 +40,11 @@ same at sequence 0, then one of EPOCH again (older than the log's):
     bump <error> <base offset>
     old-epoch <error> <base offset>
 """
+import os
 import struct
 import sys
 
-from kafka_raw import Conn, batch, produce_v3
+from kafka_raw import Conn, batch, produce_v3, sasl_scram
 
 
 def produce(c, topic, records):
@@ -51,6 +55,8 @@ def main():
     hostport, topic = sys.argv[1], sys.argv[2]
     host, port = hostport.rsplit(":", 1)
     c = Conn(host, int(port), timeout=30)
+    if os.environ.get("KAFKA_SASL_USER"):
+        sasl_scram(c, os.environ["KAFKA_SASL_USER"], os.environ["KAFKA_SASL_PASSWORD"])
     if len(sys.argv) > 3 and sys.argv[3] == "mix":
         old_pid, seq = (int(x) for x in sys.argv[4].split(":"))
         new_pid = int(sys.argv[5])

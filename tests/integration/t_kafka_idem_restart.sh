@@ -9,7 +9,8 @@
 # and answer them with their offsets, not append them twice, nor refuse
 # the next ones as out of order. Checks the client's report (every record
 # delivered, at consecutive offsets, no fatal error) and the partition:
-# each record once, in the order sent.
+# each record once, in the order sent. Then a producer whose batches
+# DeleteRecords removed, known again after a kill -9 (producer-snapshot).
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -77,5 +78,27 @@ expect_eq "after another kill -9: epoch 1 known from the log, epoch 2 starts at 
 	"bump-seq1 45 -1/bump 0 4/old-epoch 47 -1" "$(echo "$out" | paste -sd/)"
 expect_eq "c/0: each record once" "$(printf 'idem-1\nidem-2\nidem-3\nbump-0\nbump-0')" \
 	"$(timeout 10 cat "$MNT/c/0")"
+
+# A producer whose batches DeleteRecords all removed (kafkajs's admin)
+# stays known after a kill -9, from the log's producer-snapshot: its
+# batches sent again are answered with the offsets they had, not
+# appended again, and a gap is refused.
+kafkajs_setup
+expect_ok "mkdir d" mkdir "$MNT/d"
+out=$(mq_run python3 "$LIBDIR/kafka_idempotent.py" "$B" d 2>&1)
+echo "$out" | sed 's/^/# /'
+pid=$(echo "$out" | awk '/^pid/ { print $2 }')
+expect_eq "d: A at 0, B at 2" "A 0 0 B 0 2" "$(echo "$out" | awk '/^(A|B) / { printf "%s%s %s %s", s, $1, $2, $3; s=" " }')"
+printf 'm1\n' >>"$MNT/d/0"
+expect_eq "DeleteRecords below 3: every batch of the producer" "ok low=3 high=4" \
+	"$(timeout -k 5 "$MQ_TIMEOUT" node "$LIBDIR/kafkajs_admin.js" "$B" delete-records d 0 3 2>&1)"
+expect_ok "d-0/producer-snapshot written" test -s "$DATA/d-0/producer-snapshot"
+mq_kill9
+mq_mount --config "$MQ_TMP/server.properties"
+out=$(mq_run python3 "$LIBDIR/kafka_idempotent.py" "$B" d "$pid" 2>&1)
+echo "$out" | sed 's/^/# /'
+expect_eq "after a kill -9: A and B, no longer in the log, answered with their offsets, a gap refused" \
+	"A 0 0/A-again 0 0/B 0 2/gap 45 -1" "$(echo "$out" | sed -n '2,5p' | paste -sd/)"
+expect_eq "d/0: nothing appended again" "m1" "$(timeout 10 cat "$MNT/d/0")"
 
 mq_done

@@ -1034,7 +1034,7 @@ static void test_producer_batches(void **state)
 	f->m = NULL;
 	logfx_open(f);
 
-	assert_int_equal(log_scan_producers(f->l, -1, note_hdr, &h), 0);
+	assert_int_equal(log_scan_producers(f->l, -1, -1, note_hdr, &h), 0);
 	assert_null(hdr_at(&h, 0));
 	assert_null(hdr_at(&h, 2));
 	const struct batch_producer_info *r1 = hdr_at(&h, 1), *r3 = hdr_at(&h, 3),
@@ -1088,7 +1088,7 @@ static void clean_again(struct logfx *f, int rounds, struct hdrs *h)
 	put_rounds(f, 4, rounds, 0);
 	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
 	h->n = 0;
-	assert_int_equal(log_scan_producers(f->l, -1, note_hdr, h), 0);
+	assert_int_equal(log_scan_producers(f->l, -1, -1, note_hdr, h), 0);
 }
 
 static void test_tombstone_of_kept_producer_batch(void **state)

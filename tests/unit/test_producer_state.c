@@ -6,7 +6,10 @@
  * bump starts at 0 and fences the older epoch, the sequence wraps, and the
  * state rebuilt from a real log's batches (encoded with the producer
  * fields, appended as a client's batches, reopened) answers as the live
- * one did.
+ * one did; producers whose batches DeleteRecords and retention removed
+ * are still known after a reopen (the producer snapshot, engine/prodsnap.c),
+ * at every crash point of the removal too, and a damaged snapshot is
+ * refused with an error line.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -15,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "engine/engine.h"
@@ -438,6 +442,210 @@ static void test_rebuild_from_log(void **state)
 	producer_state_destroy(&ps);
 }
 
+static void snap_tune(struct log_config *cfg)
+{
+	cfg->segment_bytes = 1024; /* several segments */
+	cfg->retention_ms = 60000;
+	cfg->file_delete_delay_ms = 0;
+}
+
+static int setup_snap(void **state)
+{
+	return logfx_setup(state, "psnap", snap_tune);
+}
+
+static void snap_reopen(struct logfx *fx)
+{
+	logmgr_close(fx->m);
+	fx->m = NULL;
+	logfx_open(fx);
+	log_set_trim_listener(fx->l, producer_state_trim, NULL);
+}
+
+static int check1(struct producer_state *ps, int64_t pid, int16_t epoch, int32_t seq, int n,
+		  int64_t *f)
+{
+	struct batch_producer_info b = bat(pid, epoch, seq, n, -1);
+	int64_t l;
+	int32_t e;
+	int bad;
+
+	return producer_state_check(ps, &b, 1, f, &l, &e, &bad);
+}
+
+/* Producers whose batches all left the log (DeleteRecords, then
+ * retention) are still known to a state rebuilt after a reopen, from the
+ * producer snapshot written before each removal, the second one merged
+ * with the first. */
+static void test_snapshot_keeps_removed_producers(void **state)
+{
+	struct logfx *fx = *state;
+	struct producer_state ps;
+	struct log_state st;
+	int64_t at11[3], at12, at13, start, f;
+	char path[400];
+
+	producer_state_init(&ps);
+	log_set_trim_listener(fx->l, producer_state_trim, NULL);
+	for (int i = 0; i < 3; i++)
+		at11[i] = client_put(fx, 11, 0, i * 2, 2, i + 1); /* apart: 3 kept batches */
+	at12 = client_put(fx, 12, 3, 0, 1, 4);
+	logfx_put(fx, 0, 40, 1);
+	assert_int_equal(log_delete_records(fx->l, at12 + 2, false, &start), 0);
+	assert_int_equal(start, at12 + 2);
+	snprintf(path, sizeof(path), "%s/t-0/producer-snapshot", fx->dir);
+	assert_int_equal(access(path, F_OK), 0);
+	at13 = client_put(fx, 13, 0, 5, 1, 4);
+	logfx_put(fx, 40, 40, 1);
+	assert_true(log_retention_run(fx->l, fake_now + 86400000, NULL) > 0);
+	log_get_state(fx->l, &st);
+	assert_true(st.log_start_offset > at13);
+
+	snap_reopen(fx);
+	log_get_state(fx->l, &st);
+	assert_true(st.log_start_offset > at13);
+	assert_int_equal(producer_state_load(&ps, fx->l, 5, 2000, 86400000), 0);
+	assert_int_equal(producer_state_count(&ps), 3);
+	/* a resend of a removed batch is a duplicate, with its offsets */
+	assert_int_equal(check1(&ps, 11, 0, 4, 2, &f), 1);
+	assert_int_equal(f, at11[2]);
+	assert_int_equal(check1(&ps, 11, 0, 0, 2, &f), 1);
+	assert_int_equal(f, at11[0]);
+	assert_int_equal(check1(&ps, 13, 0, 5, 1, &f), 1);
+	assert_int_equal(f, at13);
+	/* the next batch must follow the last one, of the kept epoch */
+	assert_int_equal(check1(&ps, 11, 0, 6, 1, &f), 0);
+	assert_int_equal(check1(&ps, 11, 0, 7, 1, &f), -EILSEQ);
+	assert_int_equal(check1(&ps, 12, 2, 1, 1, &f), -ESTALE);
+	assert_int_equal(check1(&ps, 12, 3, 2, 1, &f), -EILSEQ);
+	assert_int_equal(check1(&ps, 12, 3, 1, 1, &f), 0);
+	/* expired producers are left out of a rebuilt state */
+	assert_int_equal(producer_state_load(&ps, fx->l, 6, 1001 + 86400000, 86400000), 0);
+	assert_int_equal(producer_state_count(&ps), 0);
+	producer_state_destroy(&ps);
+}
+
+/* A damaged snapshot is refused with an error line, and the state is
+ * rebuilt from the log alone; the next removal writes a good one. */
+static void test_snapshot_damaged(void **state)
+{
+	struct logfx *fx = *state;
+	struct producer_state ps;
+	int64_t at11, start, f;
+	char path[400];
+	FILE *fp;
+
+	producer_state_init(&ps);
+	log_set_trim_listener(fx->l, producer_state_trim, NULL);
+	at11 = client_put(fx, 11, 0, 0, 2, 1);
+	logfx_put(fx, 0, 40, 1);
+	assert_int_equal(log_delete_records(fx->l, at11 + 3, false, &start), 0);
+	snap_reopen(fx);
+	snprintf(path, sizeof(path), "%s/t-0/producer-snapshot", fx->dir);
+	fp = fopen(path, "r+");
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, 30, SEEK_SET), 0);
+	fputc('X', fp); /* inside the entry: the CRC no longer matches */
+	fclose(fp);
+	logfx_reports[0] = '\0';
+	assert_int_equal(producer_state_load(&ps, fx->l, 2, 2000, 86400000), 0);
+	assert_int_equal(producer_state_count(&ps), 0);
+	assert_non_null(strstr(logfx_reports, "producer-snapshot: refused (CRC mismatch)"));
+	/* cut short */
+	assert_int_equal(truncate(path, 10), 0);
+	logfx_reports[0] = '\0';
+	assert_int_equal(producer_state_load(&ps, fx->l, 3, 2000, 86400000), 0);
+	assert_int_equal(producer_state_count(&ps), 0);
+	assert_non_null(strstr(logfx_reports, "producer-snapshot: refused"));
+	/* a later removal replaces it: producer 12 known again */
+	client_put(fx, 12, 0, 0, 1, 2);
+	logfx_put(fx, 40, 40, 1);
+	assert_true(log_retention_run(fx->l, fake_now + 86400000, NULL) > 0);
+	assert_int_equal(producer_state_load(&ps, fx->l, 4, 2000, 86400000), 0);
+	assert_int_equal(producer_state_count(&ps), 1);
+	assert_int_equal(check1(&ps, 12, 0, 0, 1, &f), 1);
+	producer_state_destroy(&ps);
+}
+
+/* A snapshot that cannot be written keeps the records: DeleteRecords and
+ * retention fail, logged, the log start stays; once it can, they go. */
+static void test_snapshot_write_fails(void **state)
+{
+	struct logfx *fx = *state;
+	struct producer_state ps;
+	struct log_state st0, st;
+	int64_t at11, start, f;
+
+	producer_state_init(&ps);
+	log_set_trim_listener(fx->l, producer_state_trim, NULL);
+	at11 = client_put(fx, 11, 0, 0, 2, 1);
+	logfx_put(fx, 0, 40, 1);
+	log_get_state(fx->l, &st0);
+	fx->fio.fail_path = "producer-snapshot";
+	logfx_reports[0] = '\0';
+	assert_int_equal(log_delete_records(fx->l, at11 + 30, false, &start), -EIO);
+	assert_int_equal(start, st0.log_start_offset);
+	assert_non_null(strstr(logfx_reports, "producer snapshot up to offset"));
+	assert_true(log_retention_run(fx->l, fake_now + 86400000, NULL) < 0);
+	log_get_state(fx->l, &st);
+	assert_int_equal(st.log_start_offset, st0.log_start_offset);
+	assert_int_equal(st.segments, st0.segments);
+	fx->fio.fail_path = NULL;
+	assert_int_equal(log_delete_records(fx->l, at11 + 30, false, &start), 0);
+	assert_int_equal(start, at11 + 30);
+	snap_reopen(fx);
+	assert_int_equal(producer_state_load(&ps, fx->l, 2, 2000, 86400000), 0);
+	assert_int_equal(check1(&ps, 11, 0, 0, 2, &f), 1);
+	assert_int_equal(f, at11);
+	producer_state_destroy(&ps);
+}
+
+/* A crash at every mutating call of a DeleteRecords that removes every
+ * batch of two producers, then a power cut: after the reopen the rebuilt
+ * state knows both, from the log (the removal did not happen) or from the
+ * snapshot (it did), never neither. */
+static void test_snapshot_crash_points(void **state)
+{
+	struct logfx *fx = *state;
+	struct producer_state ps;
+	int64_t at11[3], at12, start, f;
+	bool died = true;
+	struct log_state st;
+	int points = 0;
+
+	producer_state_init(&ps);
+	for (int i = 0; i < 3; i++)
+		at11[i] = client_put(fx, 11, 0, i * 2, 2, i + 1);
+	at12 = client_put(fx, 12, 3, 0, 1, 4);
+	logfx_put(fx, 0, 40, 1);
+	logfx_keep(fx);
+	for (int point = 1; died; point++) {
+		if (fx->m) { /* the log the last power cut reopened */
+			logmgr_close(fx->m);
+			fx->m = NULL;
+		}
+		logfx_restore(fx, point);
+		log_set_trim_listener(fx->l, producer_state_trim, NULL);
+		(void)log_delete_records(fx->l, at12 + 40, false, &start);
+		died = fx->fio.dead;
+		logfx_power_cut(fx, (unsigned)point);
+		assert_int_equal(producer_state_load(&ps, fx->l, point, 2000, 86400000), 0);
+		assert_int_equal(producer_state_count(&ps), 2);
+		assert_int_equal(check1(&ps, 11, 0, 4, 2, &f), 1);
+		assert_int_equal(f, at11[2]);
+		assert_int_equal(check1(&ps, 12, 3, 1, 1, &f), 0);
+		assert_true(point < 100);
+		points = point;
+	}
+	/* the last run was whole: the batches are gone, the snapshot kept
+	 * them, and the crashes hit its write and the removal */
+	log_get_state(fx->l, &st);
+	assert_true(st.log_start_offset > at12);
+	assert_true(points > 4);
+	logfx_drop_copy(fx);
+	producer_state_destroy(&ps);
+}
+
 static void test_encode_fields(void **state)
 {
 	struct logfx *fx = *state;
@@ -499,6 +707,13 @@ int main(void)
 		cmocka_unit_test(test_expiry_by_newest_batch),
 		cmocka_unit_test_setup_teardown(test_rebuild_from_log, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_encode_fields, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_keeps_removed_producers, setup_snap,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_damaged, setup_snap, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_write_fails, setup_snap,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_crash_points, setup_snap,
+						logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
