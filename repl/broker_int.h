@@ -573,7 +573,9 @@ void partition_count_out(struct partition *pt, int64_t lines, size_t n);
  * Every write the broker makes in its data directory that fails goes
  * here, whichever thread met it (the produce path's append and
  * flush.messages, fsync through the mount, the scheduler's flushes,
- * retention and checkpoints, the cleaner): in a cluster a storage
+ * retention and checkpoints, the cleaner), and the mount's reads of a
+ * replica (a Fetch's reads go through partition_read_failed, Kafka's
+ * readFromLocalLog handing its IOException to the same channel): in a cluster a storage
  * failure (partition_storage_failure: -EIO, -ENOSPC, -EDQUOT, -EROFS)
  * takes the whole directory offline, Kafka's LogDirFailureChannel
  * (cluster_storage_failed, replica_mgr.h), and becomes -ENXIO. A single

@@ -459,6 +459,7 @@ static int64_t part_bytes(struct fs_part *fp, int64_t upper, int64_t want)
 	int64_t from =
 		fp->counted_next > fp->req->fetch_offset ? fp->counted_next : fp->req->fetch_offset;
 	int64_t bytes = fp->counted_bytes;
+	int rc;
 
 	if (fp->req->partition_max_bytes < 0)
 		return want; /* answered at once: refused (part_max_refused) */
@@ -466,8 +467,14 @@ static int64_t part_bytes(struct fs_part *fp, int64_t upper, int64_t want)
 		want = fp->req->partition_max_bytes;
 	if (want <= 0)
 		return 0;
-	if (bytes < want && from < upper &&
-	    ops->read_raw(partition_log(fp->p), from, upper, (size_t)(want - bytes), &raw) == 0) {
+	rc = bytes < want && from < upper ? ops->read_raw(partition_log(fp->p), from, upper,
+							  (size_t)(want - bytes), &raw)
+					  : -EAGAIN;
+	/* The disk's error takes the log directory offline now: the parked
+	 * fetch is then answered (its replica offline) rather than waiting
+	 * out max_wait_ms. */
+	partition_read_failed(fp->p, rc);
+	if (rc == 0) {
 		if (raw.len > 0 && raw.last_offset + 1 < upper) {
 			bytes = want;
 		} else if (raw.len > 0) {
@@ -690,6 +697,9 @@ static int fetch_respond(struct fs_fetch *f)
 			if (rc) {
 				rp->error_code = proto_err_from_errno(rc);
 				fetch_read_failed(f, fp, rc, rp->error_code);
+				/* After the line naming the read: the directory's
+				 * failure (a cluster's replica) is logged next. */
+				partition_read_failed(fp->p, rc);
 				continue;
 			}
 			if (fp->raw.len) {
