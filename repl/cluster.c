@@ -1767,6 +1767,8 @@ static int listener_start(struct cluster *c)
 					      : 0;
 	if (rc == 0)
 		rc = net_server_new(nc, cred_lookup, c, &c->srv);
+	if (rc == 0) /* a Fetch's records are sent from the logs' files */
+		net_server_set_io(c->srv, c->cfg->io);
 	if (rc == 0 && c->cr)
 		cluster_repl_set_client_quotas(c->cr, c->quotas);
 	if (rc == 0 && c->cr)

@@ -277,11 +277,22 @@ static void fetch_free(struct fs_fetch *f)
 	free(f);
 }
 
+/* A response whose records could not be sent because a read of their
+ * file failed (the disk's EIO: net_req_file_error) fails that replica's
+ * log directory as a failed read of the response's making would
+ * (partition_read_failed); the connection is closed already, logged
+ * with the errno. */
 static void fetch_done(void *arg, struct net_req *req, int status)
 {
-	(void)req;
-	(void)status;
-	fetch_free(arg);
+	struct fs_fetch *f = arg;
+	int fd, err = status ? net_req_file_error(req, &fd) : 0;
+
+	for (int i = 0; err == -EIO && i < f->n; i++)
+		if (f->parts[i].p && f->parts[i].raw.ref && f->parts[i].raw.fd == fd) {
+			partition_read_failed(f->parts[i].p, err);
+			break;
+		}
+	fetch_free(f);
 }
 
 int16_t fetch_serve_epoch_check(struct partition *p, int32_t current_leader_epoch)

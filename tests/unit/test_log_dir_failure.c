@@ -278,15 +278,13 @@ static void test_not_storage_failures(void **state)
 }
 
 /* A consumer's Fetch v12 of orders-0 from offset 0 on f's listener: the
- * partition's error code. */
-static int16_t fetch_orders(struct fx *f)
+ * call's result (0: answered, in *raw; else the connection's -errno). */
+static int fetch_call(struct fx *f, struct net_resp *raw)
 {
 	struct protofx_fetch pf;
-	struct proto_fetch_resp fr;
-	struct net_resp raw;
 	struct net_client *c;
 	struct kbuf_w w;
-	int16_t err;
+	int rc;
 
 	assert_int_equal(net_client_connect("127.0.0.1", cluster_listener_port(f->b->cluster, 0),
 					    DEADLINE_MS, &c),
@@ -294,16 +292,26 @@ static int16_t fetch_orders(struct fx *f)
 	protofx_fetch_init(&pf, "orders", -1, -1, 0, -1, 0);
 	kbuf_w_init(&w, 4096);
 	assert_int_equal(proto_fetch_req_encode(&w, 12, &pf.req), 0);
-	assert_int_equal(
-		net_client_call(c, PROTO_API_FETCH, 12, w.buf, w.len, 0, DEADLINE_MS, &raw), 0);
+	rc = net_client_call(c, PROTO_API_FETCH, 12, w.buf, w.len, 0, DEADLINE_MS, raw);
 	kbuf_w_free(&w);
+	net_client_close(c);
+	return rc;
+}
+
+/* fetch_call answered: the partition's error code. */
+static int16_t fetch_orders(struct fx *f)
+{
+	struct proto_fetch_resp fr;
+	struct net_resp raw;
+	int16_t err;
+
+	assert_int_equal(fetch_call(f, &raw), 0);
 	assert_int_equal(proto_fetch_resp_decode(&raw.body, 12, &fr), 0);
 	assert_int_equal(fr.n_topics, 1);
 	assert_int_equal(fr.topics[0].n_partitions, 1);
 	err = fr.topics[0].partitions[0].error_code;
 	proto_fetch_resp_free(&fr);
 	net_resp_free(&raw);
-	net_client_close(c);
 	return err;
 }
 
@@ -378,6 +386,48 @@ static void run_mount_read(bool cluster)
 }
 
 BOTH(mount_read)
+
+/* A Fetch answer whose records' sendfile fails: with the disk's EIO (a
+ * read of the segment), the connection is closed with a line naming the
+ * errno, and in a cluster the log directory goes offline as for a read
+ * of the answer's making; with the socket's error (EPIPE) it is only
+ * closed, logged (INFO). A single node stays as it was: the next Fetch
+ * reads. */
+static void run_fetch_send(bool cluster)
+{
+	struct fx *f = fx_open_read(cluster);
+	char path[] = "/tmp/mqfs-test-sendfile-log.XXXXXX", text[8192] = "";
+	struct net_resp raw;
+	int fd = mkstemp(path), err = dup(2);
+
+	assert_true(fd >= 0 && err >= 0);
+	f->fio.sendfile_errno = EPIPE;
+	__atomic_store_n(&f->fio.sendfile_fails, 1, __ATOMIC_RELEASE);
+	assert_int_not_equal(fetch_call(f, &raw), 0);
+	assert_false(dir_offline(f));
+
+	f->fio.sendfile_errno = EIO;
+	__atomic_store_n(&f->fio.sendfile_fails, 1, __ATOMIC_RELEASE);
+	dup2(fd, 2);
+	int rc = fetch_call(f, &raw);
+	dup2(err, 2);
+	close(err);
+	assert_int_not_equal(rc, 0);
+	assert_true(pread(fd, text, sizeof(text) - 1, 0) >= 0);
+	close(fd);
+	unlink(path);
+	assert_non_null(strstr(text, "sending a file piece of a response: Input/output error"));
+	if (cluster) {
+		assert_true(wait_offline(f));
+		assert_int_equal(fetch_orders(f), PROTO_ERR_KAFKA_STORAGE_ERROR);
+	} else {
+		assert_false(dir_offline(f));
+		assert_int_equal(fetch_orders(f), 0);
+	}
+	fx_close(f);
+}
+
+BOTH(fetch_send)
 
 /* A read's error that is not the disk's (ENOMEM, EINTR, ...) leaves the
  * directory online: the Fetch is answered its error. */
@@ -672,6 +722,8 @@ int main(void)
 		cmocka_unit_test(test_mount_read_cluster),
 		cmocka_unit_test(test_mount_read_single),
 		cmocka_unit_test(test_fetch_read_not_storage),
+		cmocka_unit_test(test_fetch_send_cluster),
+		cmocka_unit_test(test_fetch_send_single),
 		cmocka_unit_test(test_checkpoint_cluster),
 		cmocka_unit_test(test_checkpoint_single),
 		cmocka_unit_test(test_clean_cluster),
