@@ -237,12 +237,12 @@ static void new_log_config(struct cluster_repl *cr, const char *topic, struct lo
 }
 
 /* The fetchers' before_append: the broker's lines_fix. */
-static int fetch_lines_fix(void *arg, const char *topic, void *log)
+static int fetch_lines_fix(void *arg, const char *topic, void *log, char *wait, size_t cap)
 {
 	struct cluster_repl *cr = arg;
 	const struct cluster_topic_hooks *h = &cr->local.topics;
 
-	return h->lines_fix ? h->lines_fix(h->arg, topic, log) : 0;
+	return h->lines_fix ? h->lines_fix(h->arg, topic, log, wait, cap) : 0;
 }
 
 /* The topic id beside a replica's log (partition.metadata), written at
