@@ -342,6 +342,21 @@ static struct fx *fx_open_read(bool cluster)
 	return f;
 }
 
+/* After a read met the disk's EIO (the disk reads again): in a cluster
+ * the log directory went offline, and a Fetch is answered
+ * KAFKA_STORAGE_ERROR; a single node's next Fetch reads. Closes f. */
+static void assert_after_read_error(struct fx *f)
+{
+	if (f->cluster) {
+		assert_true(wait_offline(f));
+		assert_int_equal(fetch_orders(f), PROTO_ERR_KAFKA_STORAGE_ERROR);
+	} else {
+		assert_false(dir_offline(f));
+		assert_int_equal(fetch_orders(f), 0);
+	}
+	fx_close(f);
+}
+
 /* A Fetch whose read of the replica's log meets the disk's EIO (Kafka's
  * readFromLocalLog: an IOException goes to the LogDirFailureChannel):
  * answered KAFKA_STORAGE_ERROR either way; in a cluster the log
@@ -354,14 +369,7 @@ static void run_fetch_read(bool cluster)
 	reads_fail(f, EIO);
 	assert_int_equal(fetch_orders(f), PROTO_ERR_KAFKA_STORAGE_ERROR);
 	reads_fail(f, 0);
-	if (cluster) {
-		assert_true(wait_offline(f));
-		assert_int_equal(fetch_orders(f), PROTO_ERR_KAFKA_STORAGE_ERROR);
-	} else {
-		assert_false(dir_offline(f));
-		assert_int_equal(fetch_orders(f), 0);
-	}
-	fx_close(f);
+	assert_after_read_error(f);
 }
 
 BOTH(fetch_read)
@@ -417,14 +425,7 @@ static void run_fetch_send(bool cluster)
 	close(fd);
 	unlink(path);
 	assert_non_null(strstr(text, "sending a file piece of a response: Input/output error"));
-	if (cluster) {
-		assert_true(wait_offline(f));
-		assert_int_equal(fetch_orders(f), PROTO_ERR_KAFKA_STORAGE_ERROR);
-	} else {
-		assert_false(dir_offline(f));
-		assert_int_equal(fetch_orders(f), 0);
-	}
-	fx_close(f);
+	assert_after_read_error(f);
 }
 
 BOTH(fetch_send)
