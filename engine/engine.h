@@ -90,6 +90,11 @@ struct io_ops {
 	 * FALLOC_FL_KEEP_SIZE): writes there then need no block allocation.
 	 * An ftruncate to the file's size frees the blocks past it. */
 	int (*reserve)(void *ctx, int fd, off_t off, off_t len);
+	/* Optional (NULL: sendfile(2)). Sends up to len bytes of in_fd from
+	 * *off to the socket out_fd (sendfile(2), *off advanced): the count,
+	 * 0 at the file's end, or -errno; -EIO is a read of in_fd that
+	 * failed. The listener sends a Fetch's records so. */
+	ssize_t (*sendfile)(void *ctx, int out_fd, int in_fd, off_t *off, size_t len);
 	void *ctx;
 };
 extern const struct io_ops io_posix; /* plain POSIX calls, ctx unused */

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -127,6 +128,13 @@ static int px_reserve(void *ctx, int fd, off_t off, off_t len)
 	return fallocate(fd, FALLOC_FL_KEEP_SIZE, off, len) < 0 ? -errno : 0;
 }
 
+static ssize_t px_sendfile(void *ctx, int out_fd, int in_fd, off_t *off, size_t len)
+{
+	(void)ctx;
+	ssize_t n = sendfile(out_fd, in_fd, off, len);
+	return n < 0 ? -errno : n;
+}
+
 static void px_unmap(void *ctx, void *addr, size_t len)
 {
 	(void)ctx;
@@ -149,6 +157,7 @@ const struct io_ops io_posix = {
 	.map_tail = px_map_tail,
 	.unmap = px_unmap,
 	.reserve = px_reserve,
+	.sendfile = px_sendfile,
 	.ctx = NULL,
 };
 

@@ -431,12 +431,14 @@ int topics_cluster_config(void *arg, const char *topic, const struct zk_config *
  * ZooKeeper (cluster_topic_lines_fix), once, and takes the fixed ones
  * here, and on log while it has no records; so every replica, every
  * mount, takes records under the same ones. -EAGAIN when ZooKeeper
- * cannot say (logged): nothing is to be appended. Internal topics
- * ("__...", whose settings mqfs sets) are left as they are. */
-int topic_lines_fix(struct topic *t, struct log *log);
-/* The hook of cluster_topic_hooks: topic_lines_fix of the topic named;
- * -EAGAIN while it is not made here yet. */
-int topics_cluster_lines_fix(void *arg, const char *topic, void *log);
+ * cannot say: nothing is to be appended; logged, or with wait (cap
+ * bytes) what the records wait for written there for the caller to log
+ * (a fetcher, which logs it once per cause). Internal topics ("__...",
+ * whose settings mqfs sets) are left as they are. */
+int topic_lines_fix(struct topic *t, struct log *log, char *wait, size_t cap);
+/* The hook of cluster_topic_hooks: topic_lines_fix of the topic named
+ * (wait as there, never NULL); -EAGAIN while it is not made here yet. */
+int topics_cluster_lines_fix(void *arg, const char *topic, void *log, char *wait, size_t cap);
 /* A topic other than name whose name equals name's with '.' and '_' taken
  * as one (Kafka refuses such a topic): true, its name in other. */
 bool broker_topic_collides(struct broker *b, const char *name, char *other, size_t cap);
@@ -573,7 +575,9 @@ void partition_count_out(struct partition *pt, int64_t lines, size_t n);
  * Every write the broker makes in its data directory that fails goes
  * here, whichever thread met it (the produce path's append and
  * flush.messages, fsync through the mount, the scheduler's flushes,
- * retention and checkpoints, the cleaner): in a cluster a storage
+ * retention and checkpoints, the cleaner), and the mount's reads of a
+ * replica (a Fetch's reads go through partition_read_failed, Kafka's
+ * readFromLocalLog handing its IOException to the same channel): in a cluster a storage
  * failure (partition_storage_failure: -EIO, -ENOSPC, -EDQUOT, -EROFS)
  * takes the whole directory offline, Kafka's LogDirFailureChannel
  * (cluster_storage_failed, replica_mgr.h), and becomes -ENXIO. A single

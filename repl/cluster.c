@@ -1767,6 +1767,8 @@ static int listener_start(struct cluster *c)
 					      : 0;
 	if (rc == 0)
 		rc = net_server_new(nc, cred_lookup, c, &c->srv);
+	if (rc == 0) /* a Fetch's records are sent from the logs' files */
+		net_server_set_io(c->srv, c->cfg->io);
 	if (rc == 0 && c->cr)
 		cluster_repl_set_client_quotas(c->cr, c->quotas);
 	if (rc == 0 && c->cr)
@@ -2071,12 +2073,12 @@ static void on_replica_state(void *arg, const char *topic, int32_t partition)
 
 /* The observers' fetchers' before_append: the broker's lines_fix, as a
  * replica's (an observer's copy shows the line view too). */
-static int obs_lines_fix(void *arg, const char *topic, void *log)
+static int obs_lines_fix(void *arg, const char *topic, void *log, char *wait, size_t cap)
 {
 	struct cluster *c = arg;
 	const struct cluster_topic_hooks *h = &c->local.topics;
 
-	return h->lines_fix ? h->lines_fix(h->arg, topic, log) : 0;
+	return h->lines_fix ? h->lines_fix(h->arg, topic, log, wait, cap) : 0;
 }
 
 static int observers_start(struct cluster *c)

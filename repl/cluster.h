@@ -157,8 +157,9 @@ struct cluster_topic_hooks {
 	 * appends fetched records: the broker fixes the topic's key.separator
 	 * and line.format (cluster_topic_lines_fix) and gives them to the log
 	 * while it has no records. -errno: not now (the fetch is tried
-	 * again). NULL: none. */
-	int (*lines_fix)(void *arg, const char *topic, void *log);
+	 * again); -EAGAIN with what the records wait for in wait (cap
+	 * bytes), for the fetcher's log line. NULL: none. */
+	int (*lines_fix)(void *arg, const char *topic, void *log, char *wait, size_t cap);
 	void *arg;
 };
 

@@ -237,12 +237,12 @@ static void new_log_config(struct cluster_repl *cr, const char *topic, struct lo
 }
 
 /* The fetchers' before_append: the broker's lines_fix. */
-static int fetch_lines_fix(void *arg, const char *topic, void *log)
+static int fetch_lines_fix(void *arg, const char *topic, void *log, char *wait, size_t cap)
 {
 	struct cluster_repl *cr = arg;
 	const struct cluster_topic_hooks *h = &cr->local.topics;
 
-	return h->lines_fix ? h->lines_fix(h->arg, topic, log) : 0;
+	return h->lines_fix ? h->lines_fix(h->arg, topic, log, wait, cap) : 0;
 }
 
 /* The topic id beside a replica's log (partition.metadata), written at
@@ -558,7 +558,7 @@ static void conn_drop(struct cluster_repl *cr, int32_t id)
 
 /* A connection to broker id in its registration epoch (a broker that came
  * back is a new process: the old connection is dead). */
-static struct net_client *conn_get(struct cluster_repl *cr, int32_t id, int64_t epoch)
+static int conn_get(struct cluster_repl *cr, int32_t id, int64_t epoch, struct net_client **out)
 {
 	char host[NET_MAX_HOST + 1];
 	struct net_client *c = NULL;
@@ -574,8 +574,9 @@ static struct net_client *conn_get(struct cluster_repl *cr, int32_t id, int64_t 
 			break;
 		}
 	pthread_mutex_unlock(&cr->conns_mu);
-	if (c && !stale)
-		return c;
+	*out = c && !stale ? c : NULL;
+	if (*out)
+		return 0;
 	if (c)
 		conn_drop(cr, id);
 	rc = endpoint(cr, id, host, &port);
@@ -589,7 +590,7 @@ static struct net_client *conn_get(struct cluster_repl *cr, int32_t id, int64_t 
 	if (rc < 0) {
 		mq_log_limited(MQ_WARN, "controller: cannot reach broker %d: %s", (int)id,
 			       strerror(-rc));
-		return NULL;
+		return rc;
 	}
 	pthread_mutex_lock(&cr->conns_mu);
 	nc = realloc(cr->conns, sizeof(*nc) * (size_t)(cr->n_conns + 1));
@@ -600,9 +601,10 @@ static struct net_client *conn_get(struct cluster_repl *cr, int32_t id, int64_t 
 	pthread_mutex_unlock(&cr->conns_mu);
 	if (!nc) {
 		net_client_close(c);
-		return NULL;
+		return -ENOMEM;
 	}
-	return c;
+	*out = c;
+	return 0;
 }
 
 typedef int (*encode_fn)(struct kbuf_w *w, int16_t version, const void *req);
@@ -632,16 +634,19 @@ static int call_once(struct net_client *c, int16_t api, encode_fn enc, const voi
 }
 
 /* Sends one request to broker id, on a new connection once more if the
- * first fails. Broker id's sender thread only (its connection). */
+ * first fails. Broker id's sender thread only (its connection). The
+ * error returned and logged is the last attempt's (a connection that
+ * could not be made after the first failed, say), not the first's. */
 static int channel_send(struct cluster_repl *cr, int32_t id, int64_t epoch, int16_t api,
 			encode_fn enc, const void *req, check_fn check, void *out)
 {
 	int rc = -ENOTCONN;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
-		struct net_client *c = conn_get(cr, id, epoch);
+		struct net_client *c;
 
-		if (!c)
+		rc = conn_get(cr, id, epoch, &c);
+		if (rc < 0)
 			break;
 		rc = call_once(c, api, enc, req, check, out);
 		if (rc == 0 || rc == -EPROTO)
@@ -1502,13 +1507,19 @@ void cluster_repl_set_broker_epoch(struct cluster_repl *cr, int64_t epoch)
 	replica_mgr_set_broker_epoch(cr->rm, epoch);
 }
 
+void cluster_repl_channel(struct cluster_repl *cr, struct controller_channel *ch)
+{
+	*ch = (struct controller_channel){ ch_lisr, ch_um, ch_stop, cr };
+}
+
 int cluster_repl_start_controller(struct cluster_repl *cr)
 {
-	struct controller_channel ch = { ch_lisr, ch_um, ch_stop, cr };
+	struct controller_channel ch;
 	struct controller *ctl;
 	struct zkc *zk;
 	int rc;
 
+	cluster_repl_channel(cr, &ch);
 	pthread_mutex_lock(&cr->zk_mu);
 	zk = cr->zk;
 	pthread_mutex_unlock(&cr->zk_mu);

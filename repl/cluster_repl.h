@@ -66,6 +66,11 @@ int cluster_repl_set_broker_config(struct cluster_repl *cr, const char *name,
 				   const struct zk_config *set, const char *const *del, int n_del,
 				   bool replace);
 int cluster_repl_start_controller(struct cluster_repl *cr);
+/* The controller's channel to the other brokers over this broker's
+ * connections (what cluster_repl_start_controller hands the controller's
+ * queue): each call sends one request to a broker, on its sender thread. */
+struct controller_channel;
+void cluster_repl_channel(struct cluster_repl *cr, struct controller_channel *ch);
 /* Stops the controller (moving this broker's leaderships away first when
  * it is the controller and controlled.shutdown.enable) and the purgatory. */
 void cluster_repl_stop(struct cluster_repl *cr);

@@ -277,11 +277,22 @@ static void fetch_free(struct fs_fetch *f)
 	free(f);
 }
 
+/* A response whose records could not be sent because a read of their
+ * file failed (the disk's EIO: net_req_file_error) fails that replica's
+ * log directory as a failed read of the response's making would
+ * (partition_read_failed); the connection is closed already, logged
+ * with the errno. */
 static void fetch_done(void *arg, struct net_req *req, int status)
 {
-	(void)req;
-	(void)status;
-	fetch_free(arg);
+	struct fs_fetch *f = arg;
+	int fd, err = status ? net_req_file_error(req, &fd) : 0;
+
+	for (int i = 0; err == -EIO && i < f->n; i++)
+		if (f->parts[i].p && f->parts[i].raw.ref && f->parts[i].raw.fd == fd) {
+			partition_read_failed(f->parts[i].p, err);
+			break;
+		}
+	fetch_free(f);
 }
 
 int16_t fetch_serve_epoch_check(struct partition *p, int32_t current_leader_epoch)
@@ -459,6 +470,7 @@ static int64_t part_bytes(struct fs_part *fp, int64_t upper, int64_t want)
 	int64_t from =
 		fp->counted_next > fp->req->fetch_offset ? fp->counted_next : fp->req->fetch_offset;
 	int64_t bytes = fp->counted_bytes;
+	int rc;
 
 	if (fp->req->partition_max_bytes < 0)
 		return want; /* answered at once: refused (part_max_refused) */
@@ -466,8 +478,14 @@ static int64_t part_bytes(struct fs_part *fp, int64_t upper, int64_t want)
 		want = fp->req->partition_max_bytes;
 	if (want <= 0)
 		return 0;
-	if (bytes < want && from < upper &&
-	    ops->read_raw(partition_log(fp->p), from, upper, (size_t)(want - bytes), &raw) == 0) {
+	rc = bytes < want && from < upper ? ops->read_raw(partition_log(fp->p), from, upper,
+							  (size_t)(want - bytes), &raw)
+					  : -EAGAIN;
+	/* The disk's error takes the log directory offline now: the parked
+	 * fetch is then answered (its replica offline) rather than waiting
+	 * out max_wait_ms. */
+	partition_read_failed(fp->p, rc);
+	if (rc == 0) {
 		if (raw.len > 0 && raw.last_offset + 1 < upper) {
 			bytes = want;
 		} else if (raw.len > 0) {
@@ -690,6 +708,9 @@ static int fetch_respond(struct fs_fetch *f)
 			if (rc) {
 				rp->error_code = proto_err_from_errno(rc);
 				fetch_read_failed(f, fp, rc, rp->error_code);
+				/* After the line naming the read: the directory's
+				 * failure (a cluster's replica) is logged next. */
+				partition_read_failed(fp->p, rc);
 				continue;
 			}
 			if (fp->raw.len) {

@@ -59,6 +59,10 @@ struct fpart {
 	 * response that brought records (or the first): -1 not known yet.
 	 * 0 is Kafka's isReplicaInSync, which the follower's throttle spares. */
 	int64_t lag;
+	/* What the partition's records wait for (before_append's -EAGAIN),
+	 * as last logged: "" none. A new cause is logged, the same one not
+	 * again, each retry of backoff_ms meeting it. */
+	char waiting[160];
 };
 
 struct fetcher {
@@ -447,6 +451,7 @@ static void fetch_apply(struct fetcher *f, struct fpart *fp, const struct partit
 			const struct proto_fetch_resp_part *a, int64_t now)
 {
 	struct partition *p = fp->p;
+	char wait[sizeof(fp->waiting)] = "";
 	int rc = 0;
 
 	if (a->error_code == PROTO_ERR_OFFSET_OUT_OF_RANGE && a->has_log_start_line &&
@@ -471,22 +476,34 @@ static void fetch_apply(struct fetcher *f, struct fpart *fp, const struct partit
 
 		if (len > 0 && f->cfg.before_append)
 			rc = f->cfg.before_append(f->cfg.before_append_arg, partition_topic(p),
-						  partition_log(p));
+						  partition_log(p), wait, sizeof(wait));
 		if (rc == 0)
 			rc = partition_follower_append_at(p, fw->generation, a->records, len,
 							  a->has_first_line ? a->first_line : -1,
 							  a->high_watermark, a->log_start_offset);
 		apply_end(f);
 		if (!rc) {
+			if (len > 0) /* the wait is over: a later one is told */
+				fp->waiting[0] = '\0';
 			stat_add(f, &f->stats.bytes, (int64_t)len);
 			follower_throttle_note(f, fp, len, a->high_watermark);
 		}
 	}
-	if (rc && rc != -ESTALE) {
+	if (rc == -EAGAIN && wait[0]) {
+		/* A wait, not a failure: said once per cause. */
+		if (strcmp(wait, fp->waiting) != 0)
+			mq_log(MQ_WARN,
+			       "fetcher: %s-%d: the records fetched from broker %d wait for %s "
+			       "(tried again every %lld ms)",
+			       partition_topic(p), partition_index(p), f->cfg.source_id, wait,
+			       (long long)f->cfg.backoff_ms);
+		memcpy(fp->waiting, wait, sizeof(wait));
+	} else if (rc && rc != -ESTALE) {
 		mq_log_limited(3, "fetcher: %s-%d: %s", partition_topic(p), partition_index(p),
 			       strerror(-rc));
-		fp->backoff_until_ms = now + f->cfg.backoff_ms;
 	}
+	if (rc && rc != -ESTALE)
+		fp->backoff_until_ms = now + f->cfg.backoff_ms;
 }
 
 /* Whether fp is the partition (topic, index). */
@@ -643,6 +660,8 @@ static void snapshot_release(struct fetcher *f)
 			f->parts[j].backoff_until_ms = f->snap[i].backoff_until_ms;
 			f->parts[j].settle_ms = f->snap[i].settle_ms;
 			f->parts[j].lag = f->snap[i].lag;
+			memcpy(f->parts[j].waiting, f->snap[i].waiting,
+			       sizeof(f->parts[j].waiting));
 		}
 	}
 	pthread_mutex_unlock(&f->lock);

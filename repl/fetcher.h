@@ -72,10 +72,12 @@ struct fetcher_config {
 	struct throttle_quota *throttle;
 	/* Called before a partition's fetched records are appended, with
 	 * its topic and its log (the partition's, partition_log): -errno
-	 * keeps them out this time, tried again after backoff_ms. NULL:
-	 * none. The broker fixes the topic's line settings there before a
-	 * replica's first records (cluster_repl_topic_lines_fix). */
-	int (*before_append)(void *arg, const char *topic, void *log);
+	 * keeps them out this time, tried again after backoff_ms; -EAGAIN
+	 * with what they wait for in wait (cap bytes, "" none), which the
+	 * fetcher logs at WARN once per cause rather than as an error.
+	 * NULL: none. The broker fixes the topic's line settings there
+	 * before a replica's first records (cluster_repl_topic_lines_fix). */
+	int (*before_append)(void *arg, const char *topic, void *log, char *wait, size_t cap);
 	void *before_append_arg;
 	/* Where source_id listens now, asked from the fetcher's thread
 	 * before it connects again after a connection to host:port failed:

@@ -54,6 +54,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/engine.h"
 #include "repl/net.h"
 #include "repl/repl.h"
 #include "util/clock.h"
@@ -131,6 +132,9 @@ struct net_req {
 	struct proto_out out;
 	size_t counted;          /* bytes added to response_bytes */
 	size_t piece, piece_off; /* send progress */
+	/* A file piece whose sendfile failed: its -errno and fd, for the
+	 * done callback (net_req_file_error). */
+	int file_err, file_err_fd;
 	net_done_fn done_fn;
 	void *done_arg;
 	int rc;
@@ -213,7 +217,8 @@ struct net_server {
 	 * registered and knows its topics); accepting is __atomic, set once. */
 	bool hold_accepts;
 	int accepting;
-	struct net_stats st; /* __atomic fields */
+	const struct io_ops *io; /* reads the file pieces (net_server_set_io) */
+	struct net_stats st;     /* __atomic fields */
 };
 
 #define STAT_ADD(srv, f, n) __atomic_add_fetch(&(srv)->st.f, (n), __ATOMIC_RELAXED)
@@ -669,10 +674,20 @@ static int conn_send(struct net_conn *c)
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
 		} else {
 			off_t off = pc->offset + (off_t)req->piece_off;
+			const struct io_ops *io = c->loop->srv->io;
 
-			n = sendfile(c->fd, pc->fd, &off, left);
+			n = io->sendfile(io->ctx, c->fd, pc->fd, &off, left);
 			if (n == 0)
-				return -EIO; /* the file is shorter than promised */
+				n = -ENODATA; /* the file is shorter than promised */
+			if (n < 0 && n != -EINTR && n != -EAGAIN && n != -EWOULDBLOCK) {
+				req->file_err = (int)n;
+				req->file_err_fd = pc->fd;
+				return (int)n;
+			}
+			if (n < 0) {
+				errno = (int)-n;
+				n = -1;
+			}
 		}
 		if (n < 0) {
 			if (errno == EINTR)
@@ -745,8 +760,22 @@ static void conn_flush(struct net_conn *c)
 	int rc = conn_send(c);
 
 	if (rc < 0) {
-		conn_close(c, MQ_INFO,
-			   rc == -EIO ? "a file piece of a response was cut short" : "send failed");
+		char why[128];
+
+		/* A file piece's failure is told with its errno: the socket's
+		 * (the peer went: routine) or the file's, where -EIO is a
+		 * read of the disk that failed (the done callback hands that
+		 * to its owner, net_req_file_error). */
+		if (rc == -ENODATA)
+			snprintf(why, sizeof(why),
+				 "a file piece of a response was cut short (the file is shorter "
+				 "than promised)");
+		else if (c->req->file_err)
+			snprintf(why, sizeof(why), "sending a file piece of a response: %s",
+				 strerror(-rc));
+		else
+			snprintf(why, sizeof(why), "send failed: %s", strerror(-rc));
+		conn_close(c, c->req->file_err == -EIO ? MQ_ERR : MQ_INFO, why);
 		return;
 	}
 	if (rc == 1) {
@@ -1799,6 +1828,7 @@ int net_server_new(const struct net_config *cfg, sasl_lookup_fn lookup, void *lo
 	srv->cfg = *cfg;
 	srv->lookup = lookup;
 	srv->lookup_arg = lookup_arg;
+	srv->io = &io_posix;
 	for (int i = 0; i < NET_MAX_LISTENERS; i++)
 		srv->lst[i].fd = -1;
 	pthread_mutex_init(&srv->qlock, NULL);
@@ -1906,6 +1936,18 @@ static int listeners_add(struct net_server *srv)
 			return -errno;
 	}
 	return 0;
+}
+
+void net_server_set_io(struct net_server *srv, const struct io_ops *io)
+{
+	if (!srv->started && io)
+		srv->io = io->sendfile ? io : &io_posix;
+}
+
+int net_req_file_error(const struct net_req *req, int *fd)
+{
+	*fd = req->file_err ? req->file_err_fd : -1;
+	return req->file_err;
 }
 
 void net_server_hold_accepts(struct net_server *srv)

@@ -241,6 +241,17 @@ int net_server_start(struct net_server *srv);
  * after: connections wait in the kernel's backlog meanwhile, rather than
  * being answered by a broker that does not know the cluster yet. */
 void net_server_hold_accepts(struct net_server *srv);
+/* Before net_server_start: the file pieces of responses are sent through
+ * io's sendfile (the table that opened them; io_posix by default, and
+ * when io has none). */
+struct io_ops;
+void net_server_set_io(struct net_server *srv, const struct io_ops *io);
+/* In a done callback: the -errno of the sendfile of a file piece that
+ * failed (the response cut off there: the connection is closed, the
+ * status is -ECONNRESET), with that piece's fd in *fd; 0 (*fd -1) when
+ * none did. -EIO: a read of that file failed; -ENODATA: the file was
+ * shorter than the piece. */
+int net_req_file_error(const struct net_req *req, int *fd);
 /* Starts accepting (once; later calls do nothing): 0, -EINVAL when not
  * started or stopping, -errno of epoll_ctl. Any thread. */
 int net_server_accept(struct net_server *srv);

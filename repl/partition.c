@@ -171,6 +171,11 @@ static void storage_check(struct partition *p, int err)
 		fn(arg, p, err);
 }
 
+void partition_read_failed(struct partition *p, int err)
+{
+	storage_check(p, err);
+}
+
 const char *partition_topic(const struct partition *p)
 {
 	return p->topic;

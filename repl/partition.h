@@ -275,6 +275,11 @@ void partition_set_storage_listener(struct partition *p, partition_storage_fn fn
  * Kafka meets as an IOException and takes for its log directory's:
  * -EIO, -ENOSPC (a full disk too), -EDQUOT, -EROFS. */
 bool partition_storage_failure(int err);
+/* A read of p's log (a Fetch served from it) failed with err: a storage
+ * failure goes to the storage listener as a write's does, since Kafka's
+ * ReplicaManager.readFromLocalLog hands a read's IOException to the
+ * LogDirFailureChannel too. No partition lock held. */
+void partition_read_failed(struct partition *p, int err);
 
 const char *partition_topic(const struct partition *p);
 int32_t partition_index(const struct partition *p);

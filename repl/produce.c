@@ -729,7 +729,7 @@ static int mount_append_epoch(const struct produce_ctx *ctx, struct produce_part
 	/* The leader's first records: under the line settings the cluster
 	 * fixed (a .config change may be on its way here). */
 	if (rc == 0)
-		rc = topic_lines_fix(ctx->t, NULL);
+		rc = topic_lines_fix(ctx->t, NULL, NULL, 0);
 	return rc;
 }
 
@@ -1922,7 +1922,7 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 	ctx.cfg.acks = acks;
 	rc = append_epoch(&ctx, &pp, &epoch);
 	if (rc == 0)
-		rc = topic_lines_fix(t, NULL); /* as mount_append_epoch */
+		rc = topic_lines_fix(t, NULL, NULL, 0); /* as mount_append_epoch */
 	if (rc < 0)
 		goto out;
 	nb = batches_headers(batches, len, stack, &bi);

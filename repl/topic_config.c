@@ -535,7 +535,7 @@ int topics_cluster_config(void *arg, const char *topic, const struct zk_config *
 
 /* topic_lines_fix's part under t->lines_mu, once: the fix in ZooKeeper,
  * then the fixed settings here. */
-static int lines_fix_locked(struct topic *t)
+static int lines_fix_locked(struct topic *t, char *wait, size_t cap)
 {
 	struct broker *b = t->b;
 	struct zk_config ours = { 0 }, fixed = { 0 };
@@ -554,13 +554,17 @@ static int lines_fix_locked(struct topic *t)
 		rc = cluster_topic_lines_fix(b->cluster, t->name, &ours, topic_has_records(t),
 					     &fixed);
 	zk_config_clear(&ours);
-	if (rc < 0) {
+	if (rc < 0 && wait && rc != -ENOMEM)
+		snprintf(wait, cap,
+			 "its key.separator and line.format to be fixed in ZooKeeper (%s)",
+			 strerror(-rc));
+	else if (rc < 0)
 		mq_log_limited(MQ_WARN,
 			       "topic %s: key.separator and line.format not fixed in ZooKeeper "
 			       "(%s): its first records here wait",
 			       t->name, strerror(-rc));
+	if (rc < 0)
 		return rc == -ENOMEM ? rc : -EAGAIN;
-	}
 	sep = zk_config_get(&fixed, "key.separator");
 	fmt = zk_config_get(&fixed, "line.format");
 	f = open_memstream(&text, &len);
@@ -615,7 +619,7 @@ static int log_lines_take(struct topic *t, struct log *log)
 	return rc;
 }
 
-int topic_lines_fix(struct topic *t, struct log *log)
+int topic_lines_fix(struct topic *t, struct log *log, char *wait, size_t cap)
 {
 	int rc = 0;
 
@@ -624,7 +628,7 @@ int topic_lines_fix(struct topic *t, struct log *log)
 	if (!atomic_load(&t->lines_fixed)) {
 		pthread_mutex_lock(&t->lines_mu);
 		if (!atomic_load(&t->lines_fixed))
-			rc = lines_fix_locked(t);
+			rc = lines_fix_locked(t, wait, cap);
 		pthread_mutex_unlock(&t->lines_mu);
 	}
 	/* A log with records keeps its own (the engine refuses others). */
@@ -633,15 +637,19 @@ int topic_lines_fix(struct topic *t, struct log *log)
 	return rc;
 }
 
-int topics_cluster_lines_fix(void *arg, const char *topic, void *log)
+int topics_cluster_lines_fix(void *arg, const char *topic, void *log, char *wait, size_t cap)
 {
 	struct broker *b = arg;
 	struct topic *t;
 	int rc;
 
-	if (broker_topic_get(b, topic, &t) < 0)
-		return strncmp(topic, "__", 2) ? -EAGAIN : 0;
-	rc = topic_lines_fix(t, log);
+	if (broker_topic_get(b, topic, &t) < 0) {
+		if (strncmp(topic, "__", 2) == 0)
+			return 0;
+		snprintf(wait, cap, "topic %s to be made on this broker", topic);
+		return -EAGAIN;
+	}
+	rc = topic_lines_fix(t, log, wait, cap);
 	topic_put(t);
 	return rc;
 }

@@ -453,6 +453,12 @@ static ssize_t read_counted(struct topic *t, int partition, struct log *obs, str
 	if (rc > 0)
 		partition_count_out(pt, log_cursor_lines(c) - lines, (size_t)rc);
 	pthread_rwlock_unlock(&t->lock);
+	/* A replica's read that met the disk's error fails its log directory
+	 * as a Fetch's does (Kafka's readFromLocalLog); the reader still gets
+	 * the errno, which is what its read met. A read copy is no replica:
+	 * its errors are the read's alone. */
+	if (rc < 0 && !obs)
+		(void)broker_storage_failed(t->b, t->name, partition, (int)rc);
 	return rc;
 }
 

@@ -106,6 +106,19 @@ static ssize_t fi_pread(void *ctx, int fd, void *buf, size_t len, off_t off)
 	return n;
 }
 
+static ssize_t fi_sendfile(void *ctx, int out_fd, int in_fd, off_t *off, size_t len)
+{
+	struct faultio *f = ctx;
+	int left = __atomic_load_n(&f->sendfile_fails, __ATOMIC_ACQUIRE);
+
+	while (left > 0 && !__atomic_compare_exchange_n(&f->sendfile_fails, &left, left - 1, false,
+							__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		;
+	if (left > 0)
+		return -f->sendfile_errno;
+	return io_posix.sendfile(NULL, out_fd, in_fd, off, len);
+}
+
 /* A write of n pieces; the faults count calls. A short write: half of it
  * lands (ending inside a piece when there are several, so the caller's
  * resumption from the middle of a piece is tried); the caller must notice. */
@@ -435,6 +448,7 @@ void faultio_init(struct faultio *f)
 		.open = fi_open,
 		.close = fi_close,
 		.pread = fi_pread,
+		.sendfile = fi_sendfile,
 		.pwrite = fi_pwrite,
 		.pwritev = fi_pwritev,
 		.fsync = fi_fsync,

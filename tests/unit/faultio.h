@@ -62,6 +62,11 @@ struct faultio {
 	int pread_errno;
 	/* Not NULL: only preads of a path containing it count (and fail). */
 	const char *pread_fail_path;
+	/* >0: the next sendfile_fails sendfiles from a file (any thread: the
+	 * listener's responses) fail with sendfile_errno (EIO: the file's
+	 * read failed), one less each time. */
+	int sendfile_fails;
+	int sendfile_errno;
 	int opens;       /* open calls seen */
 	pthread_t owner; /* the thread that called faultio_init */
 	/* Counted by whichever thread calls (the engine's read-ahead and

@@ -25,6 +25,7 @@
 
 #include "repl/cluster_repl.h"
 #include "repl/config.h"
+#include "repl/controller.h"
 #include "repl/metadata_cache.h"
 #include "repl/partition.h"
 #include "repl/proto.h"
@@ -524,6 +525,29 @@ static void test_update_metadata(void **state)
 	net_client_close(c);
 }
 
+/* The controller's channel (to broker 1, this broker's own listener,
+ * which metadata names): a request whose connection dies is sent once
+ * more on a new one, and when that cannot be made (the listener gone) the
+ * error returned (and logged, "UpdateMetadata to broker 1 failed: ...")
+ * is that last attempt's, ECONNREFUSED, not the dead connection's. */
+static void test_channel_last_error(void **state)
+{
+	struct fx *f = *state;
+	struct controller_channel ch;
+	struct metadata_broker b = { .id = 1, .alive = true };
+	int32_t live[1] = { 1 };
+
+	snprintf(b.endpoints, sizeof(b.endpoints), "SASL_PLAINTEXT://127.0.0.1:%d", f->port);
+	assert_int_equal(metadata_cache_set_brokers(f->mc, &b, 1), 0);
+	cluster_repl_channel(f->cr, &ch);
+	assert_int_equal(ch.update_metadata(ch.arg, 1, -1, 1, live, 1, NULL, 0), 0);
+	/* The listener and its connections go (teardown's stop and free do
+	 * nothing more). */
+	net_server_free(f->srv);
+	f->srv = NULL;
+	assert_int_equal(ch.update_metadata(ch.arg, 1, -1, 1, live, 1, NULL, 0), -ECONNREFUSED);
+}
+
 static int enc_fetch(struct kbuf_w *w, int16_t v, const void *req)
 {
 	return proto_fetch_req_encode(w, v, req);
@@ -706,6 +730,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_only_the_brokers_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stale_broker_epoch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_update_metadata, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_channel_last_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_replica_here, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stop_replica_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offline_replicas_once, setup, teardown),

@@ -5,8 +5,9 @@
  * the mount (topic_fsync), a checkpoint file (the scheduler's, and
  * broker_checkpoint, which the cleaner and a moved log start call too),
  * the cleaner's rewrite, the scheduler's flush.ms flush, retention's
- * deletion; and the stop after such a failure (no clean-shutdown marker
- * once the directory is offline). Each is run over the fault-injecting
+ * deletion; a read that meets EIO (a Fetch's on the listener, a read
+ * through the mount); and the stop after such a failure (no
+ * clean-shutdown marker once the directory is offline). Each is run over the fault-injecting
  * I/O table (faultio.h) twice:
  *   - a broker of a one-broker cluster over a real ZooKeeper (zksrv.h),
  *     leader of orders-0: the failure takes the log directory offline,
@@ -27,6 +28,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,8 +37,11 @@
 
 #include "repl/broker_int.h"
 #include "repl/config.h"
+#include "repl/net.h"
+#include "repl/proto.h"
 #include "repl/repl.h"
 #include "tests/unit/faultio.h"
+#include "tests/unit/protofx.h"
 #include "tests/unit/zksrv.h"
 #include "util/clock.h"
 
@@ -269,6 +274,174 @@ static void test_not_storage_failures(void **state)
 	assert_int_equal(produce_str(f->t, "a\n"), 0);
 	assert_int_equal(broker_storage_failed(f->b, "orders", 0, -EROFS), -ENXIO);
 	assert_true(dir_offline(f));
+	fx_close(f);
+}
+
+/* A consumer's Fetch v12 of orders-0 from offset 0 on f's listener: the
+ * call's result (0: answered, in *raw; else the connection's -errno). */
+static int fetch_call(struct fx *f, struct net_resp *raw)
+{
+	struct protofx_fetch pf;
+	struct net_client *c;
+	struct kbuf_w w;
+	int rc;
+
+	assert_int_equal(net_client_connect("127.0.0.1", cluster_listener_port(f->b->cluster, 0),
+					    DEADLINE_MS, &c),
+			 0);
+	protofx_fetch_init(&pf, "orders", -1, -1, 0, -1, 0);
+	kbuf_w_init(&w, 4096);
+	assert_int_equal(proto_fetch_req_encode(&w, 12, &pf.req), 0);
+	rc = net_client_call(c, PROTO_API_FETCH, 12, w.buf, w.len, 0, DEADLINE_MS, raw);
+	kbuf_w_free(&w);
+	net_client_close(c);
+	return rc;
+}
+
+/* fetch_call answered: the partition's error code. */
+static int16_t fetch_orders(struct fx *f)
+{
+	struct proto_fetch_resp fr;
+	struct net_resp raw;
+	int16_t err;
+
+	assert_int_equal(fetch_call(f, &raw), 0);
+	assert_int_equal(proto_fetch_resp_decode(&raw.body, 12, &fr), 0);
+	assert_int_equal(fr.n_topics, 1);
+	assert_int_equal(fr.topics[0].n_partitions, 1);
+	err = fr.topics[0].partitions[0].error_code;
+	proto_fetch_resp_free(&fr);
+	net_resp_free(&raw);
+	return err;
+}
+
+/* Every read of orders-0's files fails with errno err from now on
+ * (0: they read again). */
+static void reads_fail(struct fx *f, int err)
+{
+	f->fio.pread_errno = err;
+	f->fio.pread_fail_path = "orders-0";
+	__atomic_store_n(&f->fio.pread_fails, err ? INT_MAX : 0, __ATOMIC_RELEASE);
+}
+
+/* A broker of records read from the files (reopened: not what the
+ * appends left in memory), with a listener on a single node too. */
+static struct fx *fx_open_read(bool cluster)
+{
+	struct fx *f = fx_open(cluster, cluster ? "" : "listeners=PLAINTEXT://127.0.0.1:0\n");
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	assert_int_equal(produce_str(f->t, "a\nb\n"), 0);
+	topic_put(f->t);
+	assert_int_equal(broker_close(f->b), 0);
+	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
+	assert_int_equal(broker_topic_get(f->b, "orders", &f->t), 0);
+	while (cluster && !cluster_leads(f->b->cluster, "orders", 0) && now_mono_ms() < end)
+		usleep(10 * 1000);
+	assert_true(!cluster || cluster_leads(f->b->cluster, "orders", 0));
+	return f;
+}
+
+/* After a read met the disk's EIO (the disk reads again): in a cluster
+ * the log directory went offline, and a Fetch is answered
+ * KAFKA_STORAGE_ERROR; a single node's next Fetch reads. Closes f. */
+static void assert_after_read_error(struct fx *f)
+{
+	if (f->cluster) {
+		assert_true(wait_offline(f));
+		assert_int_equal(fetch_orders(f), PROTO_ERR_KAFKA_STORAGE_ERROR);
+	} else {
+		assert_false(dir_offline(f));
+		assert_int_equal(fetch_orders(f), 0);
+	}
+	fx_close(f);
+}
+
+/* A Fetch whose read of the replica's log meets the disk's EIO (Kafka's
+ * readFromLocalLog: an IOException goes to the LogDirFailureChannel):
+ * answered KAFKA_STORAGE_ERROR either way; in a cluster the log
+ * directory goes offline, on a single node nothing else changes and the
+ * next Fetch reads once the disk does. */
+static void run_fetch_read(bool cluster)
+{
+	struct fx *f = fx_open_read(cluster);
+
+	reads_fail(f, EIO);
+	assert_int_equal(fetch_orders(f), PROTO_ERR_KAFKA_STORAGE_ERROR);
+	reads_fail(f, 0);
+	assert_after_read_error(f);
+}
+
+BOTH(fetch_read)
+
+/* A read through the mount of the replica here that meets EIO: the
+ * reader gets EIO, and in a cluster the log directory goes offline as
+ * for a Fetch (the replica is still read after, as an offline one is). */
+static void run_mount_read(bool cluster)
+{
+	struct fx *f = fx_open_read(cluster);
+	struct topic_reader *rd;
+	char buf[64];
+
+	assert_int_equal(topic_reader_new(f->t, 0, &rd), 0);
+	reads_fail(f, EIO);
+	assert_int_equal(topic_reader_read(f->t, 0, rd, 0, buf, sizeof(buf), NULL, NULL), -EIO);
+	reads_fail(f, 0);
+	topic_reader_free(rd);
+	assert_true(cluster ? wait_offline(f) : !dir_offline(f));
+	assert_reads(f, "a\nb\n");
+	fx_close(f);
+}
+
+BOTH(mount_read)
+
+/* A Fetch answer whose records' sendfile fails: with the disk's EIO (a
+ * read of the segment), the connection is closed with a line naming the
+ * errno, and in a cluster the log directory goes offline as for a read
+ * of the answer's making; with the socket's error (EPIPE) it is only
+ * closed, logged (INFO). A single node stays as it was: the next Fetch
+ * reads. */
+static void run_fetch_send(bool cluster)
+{
+	struct fx *f = fx_open_read(cluster);
+	char path[] = "/tmp/mqfs-test-sendfile-log.XXXXXX", text[8192] = "";
+	struct net_resp raw;
+	int fd = mkstemp(path), err = dup(2);
+
+	assert_true(fd >= 0 && err >= 0);
+	f->fio.sendfile_errno = EPIPE;
+	__atomic_store_n(&f->fio.sendfile_fails, 1, __ATOMIC_RELEASE);
+	assert_int_not_equal(fetch_call(f, &raw), 0);
+	assert_false(dir_offline(f));
+
+	f->fio.sendfile_errno = EIO;
+	__atomic_store_n(&f->fio.sendfile_fails, 1, __ATOMIC_RELEASE);
+	dup2(fd, 2);
+	int rc = fetch_call(f, &raw);
+	dup2(err, 2);
+	close(err);
+	assert_int_not_equal(rc, 0);
+	assert_true(pread(fd, text, sizeof(text) - 1, 0) >= 0);
+	close(fd);
+	unlink(path);
+	assert_non_null(strstr(text, "sending a file piece of a response: Input/output error"));
+	assert_after_read_error(f);
+}
+
+BOTH(fetch_send)
+
+/* A read's error that is not the disk's (ENOMEM, EINTR, ...) leaves the
+ * directory online: the Fetch is answered its error. */
+static void test_fetch_read_not_storage(void **state)
+{
+	struct fx *f = fx_open_read(true);
+
+	(void)state;
+	reads_fail(f, ENOMEM);
+	assert_int_not_equal(fetch_orders(f), 0);
+	reads_fail(f, 0);
+	assert_false(dir_offline(f));
+	assert_int_equal(fetch_orders(f), 0);
 	fx_close(f);
 }
 
@@ -545,6 +718,13 @@ int main(void)
 		cmocka_unit_test(test_fsync_cluster),
 		cmocka_unit_test(test_fsync_single),
 		cmocka_unit_test(test_not_storage_failures),
+		cmocka_unit_test(test_fetch_read_cluster),
+		cmocka_unit_test(test_fetch_read_single),
+		cmocka_unit_test(test_mount_read_cluster),
+		cmocka_unit_test(test_mount_read_single),
+		cmocka_unit_test(test_fetch_read_not_storage),
+		cmocka_unit_test(test_fetch_send_cluster),
+		cmocka_unit_test(test_fetch_send_single),
 		cmocka_unit_test(test_checkpoint_cluster),
 		cmocka_unit_test(test_checkpoint_single),
 		cmocka_unit_test(test_clean_cluster),

@@ -721,6 +721,9 @@ struct bk {
 	bool fetch_zero;  /* its fetchers ask replica.fetch.max.bytes=0 */
 	struct tlog *t1;  /* orders-1, when a test makes it (test log only) */
 	struct partition *p1;
+	/* Its fetchers' before_append, NULL none. */
+	int (*before_append)(void *arg, const char *topic, void *log, char *wait, size_t cap);
+	void *before_append_arg;
 };
 
 static int bk_cred(void *arg, const char *user, struct sasl_cred *cred)
@@ -815,6 +818,8 @@ static void bk_follow_wait(struct bk *b, struct bk *source, bool truncate_on_fet
 		cfg.partition_max_bytes = 0;
 	cfg.sasl_user = source->user;
 	cfg.sasl_password = source->user ? "s3cret" : NULL;
+	cfg.before_append = b->before_append;
+	cfg.before_append_arg = b->before_append_arg;
 	if (b->fetcher)
 		fetcher_free(b->fetcher);
 	assert_int_equal(fetcher_new(&cfg, &b->fetcher), 0);
@@ -1002,6 +1007,75 @@ static void test_e2e_catch_up_and_kip101(void **state)
 	bk_stop(&a);
 	bk_stop(&b);
 	bk_assert_same_files(&a, &b);
+}
+
+/* A before_append that makes the records wait: for cause A its first
+ * n_a calls, then for cause B n_b calls, then lets them in. */
+struct wait_hook {
+	atomic_int calls;
+	int n_a, n_b;
+};
+
+static int wait_hook_fn(void *arg, const char *topic, void *log, char *wait, size_t cap)
+{
+	struct wait_hook *h = arg;
+	int n = atomic_fetch_add(&h->calls, 1) + 1;
+
+	(void)topic;
+	(void)log;
+	if (n > h->n_a + h->n_b)
+		return 0;
+	snprintf(wait, cap, "cause %s", n <= h->n_a ? "A" : "B");
+	return -EAGAIN;
+}
+
+static int count_of(const char *text, const char *what)
+{
+	int n = 0;
+
+	for (const char *s = strstr(text, what); s; s = strstr(s + 1, what))
+		n++;
+	return n;
+}
+
+/* Records a follower cannot append yet (before_append's -EAGAIN: a topic
+ * not made on this broker yet, ZooKeeper out of reach for its line
+ * settings) are a wait, not an error: one WARN line per cause saying what
+ * they wait for, however many retries meet it, and none naming EAGAIN;
+ * they go in once the wait is over. */
+static void test_e2e_append_waits_logged_once(void **state)
+{
+	struct bk a, b;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct wait_hook h = { .n_a = 4, .n_b = 4 };
+	char path[] = "/tmp/mqfs-test-fetchwait.XXXXXX", text[16384] = "";
+	int fd = mkstemp(path), err = dup(2);
+
+	(void)state;
+	assert_true(fd >= 0 && err >= 0);
+	bk_start(&a, 1, "wait-a");
+	bk_start(&b, 2, "wait-b");
+	b.before_append = wait_hook_fn;
+	b.before_append_arg = &h;
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_follower(b.p, &st), 1);
+	leader_append(&a, 3, 1, "a");
+	dup2(fd, 2);
+	bk_follow_wait(&b, &a, false, 200, 5);
+	bool ok = synced(&a, &b, 2);
+	dup2(err, 2);
+	close(err);
+	assert_true(ok);
+	assert_true(atomic_load(&h.calls) > h.n_a + h.n_b);
+	assert_true(pread(fd, text, sizeof(text) - 1, 0) >= 0);
+	close(fd);
+	unlink(path);
+	assert_int_equal(count_of(text, "wait for cause A"), 1);
+	assert_int_equal(count_of(text, "wait for cause B"), 1);
+	assert_non_null(strstr(text, "WARN fetcher: orders-0: the records fetched from broker 1"));
+	assert_null(strstr(text, "Resource temporarily unavailable"));
+	bk_stop(&a);
+	bk_stop(&b);
 }
 
 /* replica.fetch.max.bytes=0, a value Kafka takes (atLeast(0)): the
@@ -2765,6 +2839,7 @@ int main(void)
 		cmocka_unit_test(test_unclean_restart_recovery_election),
 		cmocka_unit_test(test_end_offset_for_epoch),
 		cmocka_unit_test(test_e2e_catch_up_and_kip101),
+		cmocka_unit_test(test_e2e_append_waits_logged_once),
 		cmocka_unit_test(test_e2e_zero_fetch_max_bytes),
 		cmocka_unit_test(test_e2e_source_moved),
 		cmocka_unit_test(test_e2e_kip279_offset_for_leader_epoch),
