@@ -741,5 +741,8 @@ int seg_mark_deleted(struct log *l, struct seg *s);
  * with no marker), -EBADMSG a marker that does not parse (logged), the
  * file system's -errno. */
 int log_reset_recover(const struct io_ops *io, const char *dir);
+/* Unlinks dir's producer snapshot (prodsnap.c): 0 also when there is
+ * none, else -errno. */
+int log_producer_snapshot_remove(const struct io_ops *io, const char *dir);
 
 #endif

@@ -13,10 +13,12 @@
  * it fails, nothing is removed this time (a removal without it would
  * forget those producers). Compaction keeps each producer's last batch
  * (cleaner_producers.c), so it writes none. A follower's log emptied and
- * started again at its leader's start (reset.c) keeps its file: what it
- * holds is of batches the leader's log lost too, still true; the batches
- * between its old end and the new start it never had, nor their
- * producers.
+ * started again at its leader's start (reset.c) loses its file, as
+ * Kafka's truncateFullyAndStartAt empties the producer state: the
+ * producers' batches between its old end and the new start, which it
+ * never had, may be newer than what the file says, and a stale last
+ * sequence would refuse a producer's next batch OUT_OF_ORDER should this
+ * replica lead, where an unknown producer is taken at any sequence.
  *
  * File `producer-snapshot` in the log's directory, replaced durably
  * (temp, fsync, rename, fsync of the directory: io_write_file_atomic).
@@ -190,6 +192,16 @@ int log_producer_snapshot_write(struct log *l, int64_t end_offset,
 	rc = io_write_file_atomic(l->io, path, buf, len);
 	free(buf);
 	return rc;
+}
+
+int log_producer_snapshot_remove(const struct io_ops *io, const char *dir)
+{
+	char path[PATH_MAX + 32];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/" SNAP_NAME, dir);
+	rc = io->unlink(io->ctx, path);
+	return rc == -ENOENT ? 0 : rc;
 }
 
 void log_set_trim_listener(struct log *l, log_trim_fn *fn, void *arg)

@@ -19,7 +19,9 @@
  *      <file>.deleted (seg_mark_deleted: a reader still on one finishes
  *      its bytes, the last reference unlinks them);
  *   4. the epoch cache is emptied (leader-epoch-checkpoint rewritten:
- *      the next batches fetched bring their epochs);
+ *      the next batches fetched bring their epochs), and the producer
+ *      snapshot unlinked (prodsnap.c: the producer state starts empty,
+ *      as Kafka's truncateFullyAndStartAt leaves it);
  *   5. the state follows: log start = hw = recovery point = synced =
  *      offset, line start = line hw = line_pos;
  *   6. fsync of the directory, the marker unlinked, fsync again: no
@@ -32,7 +34,8 @@
  * a marker means steps 2-6 may be cut short. Every segment file with a
  * base below the marker's offset is unlinked, the segment at the offset
  * is made again (empty: nothing is appended while the marker exists),
- * leader-epoch-checkpoint is unlinked (an empty cache), then the marker.
+ * leader-epoch-checkpoint and producer-snapshot are unlinked (an empty
+ * cache, no producer), then the marker.
  * Every crash point thus opens as the old log whole (before the marker
  * was durable) or the new, empty one; never old segments followed by
  * the new one across a gap, which open would take for damage.
@@ -148,6 +151,9 @@ int log_reset_start(struct log *l, int64_t offset, int64_t line_pos)
 	int r = epoch_cache_truncate_from_end(l, 0);
 	if (r < 0 && rc == 0)
 		rc = r;
+	r = log_producer_snapshot_remove(l->io, l->dir);
+	if (r < 0 && rc == 0)
+		rc = r; /* the marker makes the next open unlink it */
 	/* 5 */
 	l->truncations++;
 	l->log_start_offset = offset;
@@ -230,6 +236,9 @@ int log_reset_recover(const struct io_ops *io, const char *dir)
 	snprintf(path, sizeof(path), "%s/leader-epoch-checkpoint", dir);
 	rc = io->unlink(io->ctx, path);
 	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	rc = log_producer_snapshot_remove(io, dir);
+	if (rc < 0)
 		return rc;
 	rc = marker_remove(io, dir);
 	if (rc == 0)

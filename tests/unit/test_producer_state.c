@@ -525,6 +525,57 @@ static void test_snapshot_keeps_removed_producers(void **state)
 	producer_state_destroy(&ps);
 }
 
+/* A follower's log emptied and started again at its leader's start
+ * (reset.c) loses its snapshot, as Kafka empties the producer state
+ * there: producer 11 may have written after what the file says, in the
+ * batches this log skipped, and a stale sequence would refuse its next
+ * batch. Unknown, any sequence is taken. So too when a reset cut short
+ * is finished by the next open. */
+static void test_snapshot_reset(void **state)
+{
+	struct logfx *fx = *state;
+	struct producer_state ps;
+	struct log_state st;
+	int64_t at11, start, f;
+	char path[400], marker[400];
+	FILE *fp;
+
+	producer_state_init(&ps);
+	log_set_trim_listener(fx->l, producer_state_trim, NULL);
+	at11 = client_put(fx, 11, 0, 0, 2, 1);
+	logfx_put(fx, 0, 40, 1);
+	assert_int_equal(log_delete_records(fx->l, at11 + 3, false, &start), 0);
+	snprintf(path, sizeof(path), "%s/t-0/producer-snapshot", fx->dir);
+	assert_int_equal(access(path, F_OK), 0);
+	log_get_state(fx->l, &st);
+	assert_int_equal(log_reset_start(fx->l, st.log_end_offset + 100, st.line_end + 1000), 0);
+	assert_int_equal(access(path, F_OK), -1);
+	snap_reopen(fx);
+	assert_int_equal(producer_state_load(&ps, fx->l, 2, 2000, 86400000), 0);
+	assert_int_equal(producer_state_count(&ps), 0);
+	assert_int_equal(check1(&ps, 11, 0, 40, 1, &f), 0);
+
+	/* A snapshot beside a reset's marker (the reset was cut short
+	 * before it unlinked the file): the open finishes the reset, the
+	 * file with it. */
+	client_put(fx, 12, 0, 0, 1, 2);
+	logfx_put(fx, 0, 40, 1);
+	log_get_state(fx->l, &st);
+	assert_int_equal(log_delete_records(fx->l, st.log_end_offset, false, &start), 0);
+	assert_int_equal(access(path, F_OK), 0);
+	log_get_state(fx->l, &st);
+	snprintf(marker, sizeof(marker), "%s/t-0/log-start-reset", fx->dir);
+	fp = fopen(marker, "w");
+	assert_non_null(fp);
+	fprintf(fp, "%lld %lld\n", (long long)st.log_end_offset + 100,
+		(long long)st.line_end + 1000);
+	fclose(fp);
+	snap_reopen(fx);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(access(marker, F_OK), -1);
+	producer_state_destroy(&ps);
+}
+
 /* A damaged snapshot is refused with an error line, and the state is
  * rebuilt from the log alone; the next removal writes a good one. */
 static void test_snapshot_damaged(void **state)
@@ -709,6 +760,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_encode_fields, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_keeps_removed_producers, setup_snap,
 						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_reset, setup_snap, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_damaged, setup_snap, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_write_fails, setup_snap,
 						logfx_teardown),
