@@ -61,9 +61,9 @@
 #define SNAP_VERSION     1
 #define SNAP_MAX_ENTRIES (1 << 20) /* io_read_file reads 16 MiB at most */
 
-static void snap_path(struct log *l, char *out, size_t size)
+static void snap_path(const char *dir, char *out, size_t size)
 {
-	snprintf(out, size, "%s/" SNAP_NAME, l->dir);
+	snprintf(out, size, "%s/" SNAP_NAME, dir);
 }
 
 static uint32_t snap_crc(const uint8_t *buf, size_t len)
@@ -138,7 +138,7 @@ int log_producer_snapshot_read(struct log *l, int64_t *end_offset, struct batch_
 	*out = NULL;
 	*n = 0;
 	*end_offset = -1;
-	snap_path(l, path, sizeof(path));
+	snap_path(l->dir, path, sizeof(path));
 	rc = io_read_file(l->io, path, &buf, &len);
 	if (rc < 0) {
 		if (rc != -ENOENT)
@@ -188,7 +188,7 @@ int log_producer_snapshot_write(struct log *l, int64_t end_offset,
 	for (int i = 0; i < n; i++)
 		ent_put(buf + SNAP_HDR + (size_t)i * SNAP_ENT, &bi[i]);
 	be32_put(buf + 20, snap_crc(buf, len));
-	snap_path(l, path, sizeof(path));
+	snap_path(l->dir, path, sizeof(path));
 	rc = io_write_file_atomic(l->io, path, buf, len);
 	free(buf);
 	return rc;
@@ -199,7 +199,7 @@ int log_producer_snapshot_remove(const struct io_ops *io, const char *dir)
 	char path[PATH_MAX + 32];
 	int rc;
 
-	snprintf(path, sizeof(path), "%s/" SNAP_NAME, dir);
+	snap_path(dir, path, sizeof(path));
 	rc = io->unlink(io->ctx, path);
 	return rc == -ENOENT ? 0 : rc;
 }
