@@ -666,24 +666,36 @@ int log_scan_producers(struct log *l, int64_t from, int64_t to, log_producer_fn 
  * errors. */
 int log_batch_producer_at(struct log *l, int64_t offset, struct batch_producer_info *out);
 
-/* ---- the producer snapshot (prodsnap.c; format there) ----
- * What the producer state knew of the batches that left the front of the
- * log. read: *out (malloc'ed, *n entries; a producer's kept batches
- * oldest first) and *end_offset (every batch in it ends below it);
- * -ENOENT none, -EBADMSG a damaged file (refused, logged), -EIO, -ENOMEM.
- * write: replaces it durably; 0, -EINVAL, -ENOSPC, -EIO, -ENOMEM. */
-int log_producer_snapshot_read(struct log *l, int64_t *end_offset, struct batch_producer_info **out,
-			       int *n);
-int log_producer_snapshot_write(struct log *l, int64_t end_offset,
-				const struct batch_producer_info *bi, int n);
-/* Called before retention or log_delete_records moves the log start up to
- * new_start, with the log's maint_lock held and its lock not (fn may scan
- * the log and write its snapshot, not remove anything): fn writes the
- * producer snapshot up to new_start. A negative return keeps the records
- * (nothing removed; logged). Set it before the log is handed to anyone;
- * arg must outlive the log. */
-typedef int log_trim_fn(void *arg, struct log *l, int64_t new_start);
+/* ---- the producer snapshots (prodsnap.c; format there) ----
+ * What the producer state knew up to an offset: LOG_SNAP_FRONT of the
+ * batches that left the front of the log, LOG_SNAP_CKPT of every batch
+ * below the newest segment behind the hw (so that a load scans only the
+ * segments after it). read: *out (malloc'ed, *n entries; a producer's
+ * kept batches oldest first), *end_offset (every batch in it ends below
+ * it) and *end_epoch (the leader epoch of end_offset - 1 when written,
+ * -1 unknown); -ENOENT none, -EBADMSG a damaged file (refused, logged),
+ * -EIO, -ENOMEM. write: replaces it durably; 0, -EINVAL, -ENOSPC, -EIO,
+ * -ENOMEM. */
+enum log_snap { LOG_SNAP_FRONT, LOG_SNAP_CKPT };
+int log_producer_snapshot_read(struct log *l, enum log_snap which, int64_t *end_offset,
+			       int32_t *end_epoch, struct batch_producer_info **out, int *n);
+int log_producer_snapshot_write(struct log *l, enum log_snap which, int64_t end_offset,
+				int32_t end_epoch, const struct batch_producer_info *bi, int n);
+/* Called with the log's maint_lock held and its lock not (fn may scan the
+ * log and write a snapshot, not remove anything): which LOG_SNAP_FRONT,
+ * before retention or log_delete_records moves the log start up to
+ * offset: fn writes the front snapshot up to it, and a negative return
+ * keeps the records (nothing removed; logged); LOG_SNAP_CKPT, from
+ * log_producer_checkpoint: fn writes the checkpoint at offset. Set it
+ * before the log is handed to anyone; arg must outlive the log. */
+typedef int log_trim_fn(void *arg, struct log *l, int64_t offset, enum log_snap which);
 void log_set_trim_listener(struct log *l, log_trim_fn *fn, void *arg);
+/* Writes the producer checkpoint (through the trim listener) at the base
+ * of the newest segment at or below the hw, when that is past the last
+ * snapshot this process wrote; skipped while a clean or a removal holds
+ * the log (maint_lock). 1 written, 0 nothing to do, or the listener's
+ * error (logged). For the broker's periodic check. */
+int log_producer_checkpoint(struct log *l);
 
 /* Called once per corrupt batch a reader (a partition file or consume
  * read, a lookup, the cleaner, .dump) finds: the .log file's path, the

@@ -549,11 +549,17 @@ struct log {
 	void *start_arg;
 	log_trim_fn *trim_fn; /* the start is about to move (prodsnap.c) */
 	void *trim_arg;
+	/* The end of the newest producer snapshot (-1: none;
+	 * LOG_SNAP_END_UNKNOWN: not read since the open):
+	 * log_producer_checkpoint writes one only past it. maint_lock. */
+	int64_t snap_end;
 	/* Retention and compaction: one at a time per log, taken before lock
 	 * (never while holding it). */
 	pthread_mutex_t maint_lock;
 	int64_t first_dirty_offset; /* cleaner checkpoint (lock) */
 };
+
+#define LOG_SNAP_END_UNKNOWN (-2)
 
 #define ENGINE_REPORT(level, ...)                       \
 	do {                                            \
@@ -741,7 +747,7 @@ int seg_mark_deleted(struct log *l, struct seg *s);
  * with no marker), -EBADMSG a marker that does not parse (logged), the
  * file system's -errno. */
 int log_reset_recover(const struct io_ops *io, const char *dir);
-/* Unlinks dir's producer snapshot (prodsnap.c): 0 also when there is
+/* Unlinks dir's producer snapshots (prodsnap.c): 0 also when there are
  * none, else -errno. */
 int log_producer_snapshot_remove(const struct io_ops *io, const char *dir);
 

@@ -355,6 +355,7 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 		return -ENOMEM;
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_mutex_init(&l->maint_lock, NULL);
+	l->snap_end = LOG_SNAP_END_UNKNOWN;
 	pthread_rwlock_init(&l->listen_lock, NULL);
 	pthread_cond_init(&l->sync_cv, NULL);
 	atomic_init(&l->refs, 1);

@@ -1,38 +1,56 @@
 /*
- * prodsnap.c — the producer snapshot: what the idempotent producer state
- * knew of the batches that left the front of the log (Kafka's
- * ProducerStateManager snapshot files), so that a state rebuilt from the
- * log (repl/producer_state.c, producer_state_load) still knows the
- * producers whose batches retention or DeleteRecords removed.
+ * prodsnap.c — the producer snapshots: what the idempotent producer state
+ * knew up to an offset (Kafka's ProducerStateManager snapshot files), so
+ * that a state rebuilt from the log (repl/producer_state.c,
+ * producer_state_load) still knows the producers whose batches retention
+ * or DeleteRecords removed, and scans only the batches after the newest
+ * snapshot. Two files, one format:
  *
- * When: before the log start moves up to new_start (log_retention_run,
- * log_delete_records, on a leader and on a follower alike, maint_lock
- * held, the log's lock not), the trim listener (log_set_trim_listener;
- * the broker's is producer_state_trim) folds the previous snapshot and
- * the headers of the batches about to go into one and writes it here. If
- * it fails, nothing is removed this time (a removal without it would
- * forget those producers). Compaction keeps each producer's last batch
- * (cleaner_producers.c), so it writes none. A follower's log emptied and
- * started again at its leader's start (reset.c) loses its file, as
- * Kafka's truncateFullyAndStartAt empties the producer state: the
- * producers' batches between its old end and the new start, which it
- * never had, may be newer than what the file says, and a stale last
- * sequence would refuse a producer's next batch OUT_OF_ORDER should this
- * replica lead, where an unknown producer is taken at any sequence.
+ * - `producer-snapshot` (LOG_SNAP_FRONT): the state of the batches that
+ *   left the front of the log. Before the log start moves up to new_start
+ *   (log_retention_run, log_delete_records, on a leader and on a follower
+ *   alike, maint_lock held, the log's lock not), the trim listener
+ *   (log_set_trim_listener; the broker's is producer_state_trim) folds the
+ *   previous snapshot and the headers of the batches about to go into one
+ *   and writes it with end new_start. If it fails, nothing is removed this
+ *   time (a removal without it would forget those producers). Compaction
+ *   keeps each producer's last batch (cleaner_producers.c), so it writes
+ *   none. Its end is at or below the log start, where no truncation
+ *   reaches.
+ * - `producer-checkpoint` (LOG_SNAP_CKPT): the state of every batch below
+ *   the base offset of the newest segment at or below the hw, written by
+ *   log_producer_checkpoint (the broker's scheduler, at the retention
+ *   check) when a segment closed since the last one, so that a load scans
+ *   at most the segments after it, as Kafka's snapshot at each roll does.
+ *   It can lie above a later truncation (an unclean election cuts below
+ *   the hw), so it carries the leader epoch of the record before its end
+ *   and a load takes it only while the log's epoch cache still gives that
+ *   epoch there (records written again after a truncation carry a later
+ *   epoch) and the log reaches its end; otherwise the front snapshot and
+ *   the log after it.
  *
- * File `producer-snapshot` in the log's directory, replaced durably
- * (temp, fsync, rename, fsync of the directory: io_write_file_atomic).
- * All integers big-endian:
+ * A follower's log emptied and started again at its leader's start
+ * (reset.c) loses both, as Kafka's truncateFullyAndStartAt empties the
+ * producer state: the producers' batches between its old end and the new
+ * start, which it never had, may be newer than what the files say, and a
+ * stale last sequence would refuse a producer's next batch OUT_OF_ORDER
+ * should this replica lead, where an unknown producer is taken at any
+ * sequence.
+ *
+ * Each file is replaced durably (temp, fsync, rename, fsync of the
+ * directory: io_write_file_atomic). All integers big-endian:
  *
  *   0  magic "MQPS"
- *   4  u16 version (1)
+ *   4  u16 version (2; version 1 is read: no end_epoch, header 24 bytes)
  *   6  u16 0
  *   8  i64 end_offset: the snapshot holds the state of every batch whose
  *      last offset is below it; the log is replayed after it from the
  *      batch holding max(end_offset, log start)
- *  16  u32 count of entries
- *  20  u32 CRC-32C of bytes 0..19 and of the entries
- *  24  count entries of 46 bytes, a producer's kept batches oldest first
+ *  16  i32 end_epoch: the leader epoch of offset end_offset - 1 when
+ *      written (-1 in a front snapshot, which does not need it)
+ *  20  u32 count of entries
+ *  24  u32 CRC-32C of bytes 0..23 and of the entries
+ *  28  count entries of 46 bytes, a producer's kept batches oldest first
  *      (producers in any order), each a batch header as the state keeps
  *      it (a run of batches as one):
  *        i64 producer_id (>= 0), i64 base_offset, i64 last_offset,
@@ -42,9 +60,9 @@
  * Invariants: base_offset <= last_offset < end_offset. A file that breaks
  * one (cut short, a bad CRC, another version) is refused: -EBADMSG and an
  * error line naming the file and why, and the state is rebuilt from the
- * log alone (what an older version would do). A missing file means no
- * batch of a producer has left the log (or it was written by a version
- * without snapshots).
+ * other file, or the log alone. A missing file means no batch of a
+ * producer has left the log (front), or no segment closed behind the hw
+ * since the log had producer checkpoints (checkpoint).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -55,22 +73,32 @@
 #include "engine/batch.h"
 #include "engine/log_int.h"
 
-#define SNAP_NAME        "producer-snapshot"
-#define SNAP_HDR         24
+#define SNAP_HDR_V1      24
+#define SNAP_HDR         28
 #define SNAP_ENT         46
-#define SNAP_VERSION     1
+#define SNAP_VERSION     2
 #define SNAP_MAX_ENTRIES (1 << 20) /* io_read_file reads 16 MiB at most */
+/* The most segment bytes one log_producer_checkpoint reads headers from
+ * (beyond its first segment): about 2 s out of the page cache here. */
+#define CKPT_SCAN_BYTES  (256LL << 20)
 
-static void snap_path(const char *dir, char *out, size_t size)
+static const char *const snap_names[] = {
+	[LOG_SNAP_FRONT] = "producer-snapshot",
+	[LOG_SNAP_CKPT] = "producer-checkpoint",
+};
+
+static void snap_path(const char *dir, enum log_snap which, char *out, size_t size)
 {
-	snprintf(out, size, "%s/" SNAP_NAME, dir);
+	snprintf(out, size, "%s/%s", dir, snap_names[which]);
 }
 
-static uint32_t snap_crc(const uint8_t *buf, size_t len)
+/* The CRC of a file of header hdr bytes: its header up to the CRC field,
+ * and the entries. */
+static uint32_t snap_crc(const uint8_t *buf, size_t len, size_t hdr)
 {
-	uint32_t crc = crc32c(0, buf, 20);
+	uint32_t crc = crc32c(0, buf, hdr - 4);
 
-	return crc32c(crc, buf + SNAP_HDR, len - SNAP_HDR);
+	return crc32c(crc, buf + hdr, len - hdr);
 }
 
 static void ent_put(uint8_t *p, const struct batch_producer_info *bi)
@@ -99,25 +127,38 @@ static void ent_get(const uint8_t *p, struct batch_producer_info *bi)
 	bi->producer_epoch = (int16_t)((uint16_t)p[44] << 8 | p[45]);
 }
 
-/* Why buf[0..len) is not a valid snapshot, or NULL (*end, *count set). */
-static const char *snap_check(const uint8_t *buf, size_t len, int64_t *end, uint32_t *count)
+/* Why buf[0..len) is not a valid snapshot, or NULL (*end, *epoch,
+ * *count and *hdr, the header's size, set). */
+static const char *snap_check(const uint8_t *buf, size_t len, int64_t *end, int32_t *epoch,
+			      uint32_t *count, size_t *hdr)
 {
-	if (len < SNAP_HDR || memcmp(buf, "MQPS", 4) != 0)
+	unsigned version;
+
+	if (len < SNAP_HDR_V1 || memcmp(buf, "MQPS", 4) != 0)
 		return "not a producer snapshot";
-	if (be32_get(buf + 4) >> 16 != SNAP_VERSION)
-		return "unknown version";
+	version = be32_get(buf + 4) >> 16;
+	if (version == 1) {
+		*hdr = SNAP_HDR_V1;
+		*epoch = -1;
+		*count = be32_get(buf + 16);
+	} else if (version == SNAP_VERSION && len >= SNAP_HDR) {
+		*hdr = SNAP_HDR;
+		*epoch = (int32_t)be32_get(buf + 16);
+		*count = be32_get(buf + 20);
+	} else {
+		return version == SNAP_VERSION ? "not a producer snapshot" : "unknown version";
+	}
 	*end = (int64_t)be64_get(buf + 8);
-	*count = be32_get(buf + 16);
-	if (*count > SNAP_MAX_ENTRIES || len != SNAP_HDR + (size_t)*count * SNAP_ENT)
+	if (*count > SNAP_MAX_ENTRIES || len != *hdr + (size_t)*count * SNAP_ENT)
 		return "size does not match its count of entries";
-	if (be32_get(buf + 20) != snap_crc(buf, len))
+	if (be32_get(buf + *hdr - 4) != snap_crc(buf, len, *hdr))
 		return "CRC mismatch";
 	if (*end < 0)
 		return "negative end offset";
 	for (uint32_t i = 0; i < *count; i++) {
 		struct batch_producer_info bi;
 
-		ent_get(buf + SNAP_HDR + (size_t)i * SNAP_ENT, &bi);
+		ent_get(buf + *hdr + (size_t)i * SNAP_ENT, &bi);
 		if (bi.producer_id < 0 || bi.records < 1 || bi.base_offset < 0 ||
 		    bi.last_offset < bi.base_offset || bi.last_offset >= *end ||
 		    bi.base_sequence < 0)
@@ -126,11 +167,11 @@ static const char *snap_check(const uint8_t *buf, size_t len, int64_t *end, uint
 	return NULL;
 }
 
-int log_producer_snapshot_read(struct log *l, int64_t *end_offset, struct batch_producer_info **out,
-			       int *n)
+int log_producer_snapshot_read(struct log *l, enum log_snap which, int64_t *end_offset,
+			       int32_t *end_epoch, struct batch_producer_info **out, int *n)
 {
 	char path[PATH_MAX + 32], *buf = NULL;
-	size_t len = 0;
+	size_t len = 0, hdr = 0;
 	uint32_t count = 0;
 	const char *why;
 	int rc;
@@ -138,20 +179,24 @@ int log_producer_snapshot_read(struct log *l, int64_t *end_offset, struct batch_
 	*out = NULL;
 	*n = 0;
 	*end_offset = -1;
-	snap_path(l->dir, path, sizeof(path));
+	*end_epoch = -1;
+	snap_path(l->dir, which, path, sizeof(path));
 	rc = io_read_file(l->io, path, &buf, &len);
 	if (rc < 0) {
 		if (rc != -ENOENT)
 			ENGINE_REPORT(ENGINE_LOG_ERR, "%s: cannot read: %s", path, strerror(-rc));
 		return rc;
 	}
-	why = snap_check((const uint8_t *)buf, len, end_offset, &count);
+	why = snap_check((const uint8_t *)buf, len, end_offset, end_epoch, &count, &hdr);
 	if (why) {
 		ENGINE_REPORT(ENGINE_LOG_ERR,
-			      "%s: refused (%s): producers whose batches left the log are "
-			      "forgotten",
+			      which == LOG_SNAP_FRONT
+				      ? "%s: refused (%s): producers whose batches left the log "
+					"are forgotten"
+				      : "%s: refused (%s): the producers are read from the log",
 			      path, why);
 		*end_offset = -1;
+		*end_epoch = -1;
 		rc = -EBADMSG;
 		goto out;
 	}
@@ -161,15 +206,15 @@ int log_producer_snapshot_read(struct log *l, int64_t *end_offset, struct batch_
 		goto out;
 	}
 	for (uint32_t i = 0; i < count; i++)
-		ent_get((const uint8_t *)buf + SNAP_HDR + (size_t)i * SNAP_ENT, &(*out)[i]);
+		ent_get((const uint8_t *)buf + hdr + (size_t)i * SNAP_ENT, &(*out)[i]);
 	*n = (int)count;
 out:
 	free(buf);
 	return rc;
 }
 
-int log_producer_snapshot_write(struct log *l, int64_t end_offset,
-				const struct batch_producer_info *bi, int n)
+int log_producer_snapshot_write(struct log *l, enum log_snap which, int64_t end_offset,
+				int32_t end_epoch, const struct batch_producer_info *bi, int n)
 {
 	char path[PATH_MAX + 32];
 	size_t len = SNAP_HDR + (size_t)n * SNAP_ENT;
@@ -184,11 +229,12 @@ int log_producer_snapshot_write(struct log *l, int64_t end_offset,
 	memcpy(buf, "MQPS", 4);
 	be32_put(buf + 4, (uint32_t)SNAP_VERSION << 16);
 	be64_put(buf + 8, (uint64_t)end_offset);
-	be32_put(buf + 16, (uint32_t)n);
+	be32_put(buf + 16, (uint32_t)end_epoch);
+	be32_put(buf + 20, (uint32_t)n);
 	for (int i = 0; i < n; i++)
 		ent_put(buf + SNAP_HDR + (size_t)i * SNAP_ENT, &bi[i]);
-	be32_put(buf + 20, snap_crc(buf, len));
-	snap_path(l->dir, path, sizeof(path));
+	be32_put(buf + 24, snap_crc(buf, len, SNAP_HDR));
+	snap_path(l->dir, which, path, sizeof(path));
 	rc = io_write_file_atomic(l->io, path, buf, len);
 	free(buf);
 	return rc;
@@ -197,11 +243,16 @@ int log_producer_snapshot_write(struct log *l, int64_t end_offset,
 int log_producer_snapshot_remove(const struct io_ops *io, const char *dir)
 {
 	char path[PATH_MAX + 32];
-	int rc;
+	int rc = 0;
 
-	snap_path(dir, path, sizeof(path));
-	rc = io->unlink(io->ctx, path);
-	return rc == -ENOENT ? 0 : rc;
+	/* The checkpoint first: a front snapshot without it is one a load
+	 * may take; the other way round, a checkpoint would stand alone. */
+	for (int which = LOG_SNAP_CKPT; which >= LOG_SNAP_FRONT && rc == 0; which--) {
+		snap_path(dir, (enum log_snap)which, path, sizeof(path));
+		rc = io->unlink(io->ctx, path);
+		rc = rc == -ENOENT ? 0 : rc;
+	}
+	return rc;
 }
 
 void log_set_trim_listener(struct log *l, log_trim_fn *fn, void *arg)
@@ -217,11 +268,79 @@ int log_trim_notify(struct log *l, int64_t new_start)
 
 	if (!fn)
 		return 0;
-	rc = fn(l->trim_arg, l, new_start);
+	rc = fn(l->trim_arg, l, new_start, LOG_SNAP_FRONT);
 	if (rc < 0)
 		ENGINE_REPORT(ENGINE_LOG_ERR,
 			      "%s: producer snapshot up to offset %" PRId64
 			      " not written (%s): the records below stay",
 			      l->dir, new_start, strerror(-rc));
+	else if (l->snap_end != LOG_SNAP_END_UNKNOWN && new_start > l->snap_end)
+		l->snap_end = new_start;
+	return rc;
+}
+
+/* The newest end of the log's two snapshot files, whether the checkpoint
+ * still holds or not (-1: none), to start log_producer_checkpoint from
+ * after an open: one that no longer holds (an unclean cut below it) is
+ * replaced once the log passes it again, and loads meanwhile start from
+ * the front snapshot. */
+static int64_t snap_end_on_disk(struct log *l)
+{
+	int64_t best = -1;
+
+	for (int k = LOG_SNAP_FRONT; k <= LOG_SNAP_CKPT; k++) {
+		struct batch_producer_info *bi;
+		int64_t end;
+		int32_t epoch;
+		int n;
+
+		if (log_producer_snapshot_read(l, (enum log_snap)k, &end, &epoch, &bi, &n) == 0) {
+			free(bi);
+			if (end > best)
+				best = end;
+		}
+	}
+	return best;
+}
+
+int log_producer_checkpoint(struct log *l)
+{
+	log_trim_fn *fn = __atomic_load_n(&l->trim_fn, __ATOMIC_ACQUIRE);
+	int64_t target = -1, bytes = 0;
+	int rc = 0;
+
+	if (!fn || pthread_mutex_trylock(&l->maint_lock) != 0)
+		return 0; /* a clean or a removal runs: the next check */
+	if (l->snap_end == LOG_SNAP_END_UNKNOWN)
+		l->snap_end = snap_end_on_disk(l);
+	pthread_mutex_lock(&l->lock);
+	/* The base of a segment at or below the hw, past the first and past
+	 * the last snapshot: the newest such whose scan from there reads at
+	 * most CKPT_SCAN_BYTES of segments, or the nearest one (the caller's
+	 * thread is the scheduler's: a log that never had a checkpoint is
+	 * caught up over several checks, each as long as a segment or so). */
+	if (!l->deleted && !l->damaged)
+		for (int i = 1; i < l->nsegs && l->segs[i]->base_offset <= l->hw; i++) {
+			if (l->segs[i]->base_offset <= l->snap_end)
+				continue;
+			bytes += atomic_load(&l->segs[i - 1]->size);
+			if (target >= 0 && bytes > CKPT_SCAN_BYTES)
+				break;
+			target = l->segs[i]->base_offset;
+		}
+	pthread_mutex_unlock(&l->lock);
+	if (target >= 0) {
+		rc = fn(l->trim_arg, l, target, LOG_SNAP_CKPT);
+		if (rc < 0)
+			ENGINE_REPORT(ENGINE_LOG_ERR,
+				      "%s: producer checkpoint at offset %" PRId64
+				      " not written (%s): a load scans the log from the "
+				      "previous one",
+				      l->dir, target, strerror(-rc));
+		else
+			l->snap_end = target;
+		rc = rc < 0 ? rc : 1;
+	}
+	pthread_mutex_unlock(&l->maint_lock);
 	return rc;
 }

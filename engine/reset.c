@@ -34,8 +34,9 @@
  * a marker means steps 2-6 may be cut short. Every segment file with a
  * base below the marker's offset is unlinked, the segment at the offset
  * is made again (empty: nothing is appended while the marker exists),
- * leader-epoch-checkpoint and producer-snapshot are unlinked (an empty
- * cache, no producer), then the marker.
+ * leader-epoch-checkpoint and the producer snapshots (producer-snapshot,
+ * producer-checkpoint) are unlinked (an empty cache, no producer), then
+ * the marker.
  * Every crash point thus opens as the old log whole (before the marker
  * was durable) or the new, empty one; never old segments followed by
  * the new one across a gap, which open would take for damage.
@@ -154,6 +155,7 @@ int log_reset_start(struct log *l, int64_t offset, int64_t line_pos)
 	r = log_producer_snapshot_remove(l->io, l->dir);
 	if (r < 0 && rc == 0)
 		rc = r; /* the marker makes the next open unlink it */
+	l->snap_end = -1;
 	/* 5 */
 	l->truncations++;
 	l->log_start_offset = offset;

@@ -318,31 +318,64 @@ int producer_state_expire(struct producer_state *ps, int64_t now_ms, int64_t exp
 	return w;
 }
 
-/* The state of the producer snapshot (prodsnap.c) into the empty ps: the
- * offset the log is to be replayed from (-1: no snapshot, or a damaged
- * one, which the engine refused and logged: the log alone then), or
- * -ENOMEM / -EIO. Its entries are the kept batches as producer_state_update
- * keeps them, oldest first, so replaying them gives the same rings and
- * runs. */
-static int64_t snapshot_apply(struct producer_state *ps, struct log *l)
+/* Whether the producer checkpoint ending at end, written when offset
+ * end - 1 had leader epoch epoch, is one of this log: the log still
+ * reaches end, past its start, and its epoch cache still gives that epoch
+ * there. A truncation below end (an unclean election) followed by new
+ * records gives them a later epoch; one with none after it leaves the log
+ * end below end. */
+static bool ckpt_holds(struct log *l, int64_t end, int32_t epoch)
 {
-	struct batch_producer_info *bi;
-	int64_t end = -1;
-	int n, rc = log_producer_snapshot_read(l, &end, &bi, &n);
-
-	if (rc == -ENOENT || rc == -EBADMSG)
-		return -1;
-	if (rc < 0)
-		return rc;
-	rc = producer_state_update(ps, bi, n);
-	free(bi);
-	return rc < 0 ? rc : end;
+	return epoch >= 0 && end > log_get_start(l) && end <= log_get_end(l) &&
+	       log_epoch_for_offset(l, end - 1) == epoch;
 }
 
-/* Rebuilds ps (emptied first) from the snapshot and the log's batches
- * after it, up to (excluding the batches that end at or past) to (-1: the
- * log end); *snap_end the snapshot's end (-1: none). */
-static int rebuild(struct producer_state *ps, struct log *l, int64_t to, int64_t *snap_end)
+/* The newest producer snapshot (prodsnap.c) that ends at or below limit
+ * (-1: any) into the empty ps: the checkpoint when it holds and is past
+ * the front snapshot, else the front one. Returns the offset the log is to
+ * be replayed from (-1: no snapshot, or damaged ones, which the engine
+ * refused and logged: the log alone then), or -ENOMEM / -EIO; *front_end
+ * the front snapshot's end (-1: none). Their entries are the kept batches
+ * as producer_state_update keeps them, oldest first, so replaying them
+ * gives the same rings and runs. */
+static int64_t snapshot_apply(struct producer_state *ps, struct log *l, int64_t limit,
+			      int64_t *front_end)
+{
+	struct batch_producer_info *bi[2] = { NULL, NULL };
+	int64_t end[2];
+	int32_t epoch[2];
+	int n[2], rc = 0, use = -1;
+
+	for (int k = LOG_SNAP_FRONT; k <= LOG_SNAP_CKPT && rc == 0; k++) {
+		rc = log_producer_snapshot_read(l, (enum log_snap)k, &end[k], &epoch[k], &bi[k],
+						&n[k]);
+		if (rc == -ENOENT || rc == -EBADMSG) {
+			end[k] = -1;
+			rc = 0;
+		}
+	}
+	*front_end = end[LOG_SNAP_FRONT];
+	if (rc == 0) {
+		if (end[LOG_SNAP_FRONT] >= 0)
+			use = LOG_SNAP_FRONT;
+		if (end[LOG_SNAP_CKPT] > end[LOG_SNAP_FRONT] &&
+		    (limit < 0 || end[LOG_SNAP_CKPT] <= limit) &&
+		    ckpt_holds(l, end[LOG_SNAP_CKPT], epoch[LOG_SNAP_CKPT]))
+			use = LOG_SNAP_CKPT;
+		if (use >= 0)
+			rc = producer_state_update(ps, bi[use], n[use]);
+	}
+	free(bi[0]);
+	free(bi[1]);
+	return rc < 0 ? rc : use >= 0 ? end[use] : -1;
+}
+
+/* Rebuilds ps (emptied first) from the newest snapshot ending at or below
+ * to and the log's batches after it, up to (excluding the batches that
+ * end at or past) to (-1: the log end); *snap_end the snapshot's end (-1:
+ * none), *front_end the front snapshot's. */
+static int rebuild(struct producer_state *ps, struct log *l, int64_t to, int64_t *snap_end,
+		   int64_t *front_end)
 {
 	for (int tries = 0;; tries++) {
 		struct load_ctx lc = { ps, 0 };
@@ -350,7 +383,7 @@ static int rebuild(struct producer_state *ps, struct log *l, int64_t to, int64_t
 		int rc;
 
 		producer_state_clear(ps);
-		end = snapshot_apply(ps, l);
+		end = snapshot_apply(ps, l, to, front_end);
 		if (end < -1)
 			return (int)end;
 		rc = log_scan_producers(l, end, to, load_one, &lc);
@@ -370,12 +403,12 @@ static int rebuild(struct producer_state *ps, struct log *l, int64_t to, int64_t
 int producer_state_load(struct producer_state *ps, struct log *l, int32_t epoch, int64_t now_ms,
 			int64_t expiration_ms)
 {
-	int64_t end = -1;
+	int64_t end = -1, front = -1;
 	int rc;
 
 	if (ps->loaded && ps->loaded_epoch == epoch)
 		return 0;
-	rc = rebuild(ps, l, -1, &end);
+	rc = rebuild(ps, l, -1, &end, &front);
 	if (rc < 0) {
 		producer_state_clear(ps);
 		return rc;
@@ -386,23 +419,40 @@ int producer_state_load(struct producer_state *ps, struct log *l, int32_t epoch,
 	return 0;
 }
 
-int producer_state_trim(void *arg, struct log *l, int64_t new_start)
+int producer_state_trim(void *arg, struct log *l, int64_t offset, enum log_snap which)
 {
 	const int64_t *expiration_ms = arg;
 	struct producer_state ps;
 	struct batch_producer_info *out = NULL;
-	int64_t end = -1;
+	int64_t end = -1, front = -1;
+	int32_t end_epoch = -1;
 	int rc, k = 0, total = 0;
 
 	producer_state_init(&ps);
-	rc = rebuild(&ps, l, new_start, &end);
-	if (rc < 0 || end >= new_start)
-		goto out; /* already kept up to there (a retry after a crash) */
+	/* A checkpoint names the epoch of its last record, looked up before
+	 * the scan: a truncation meanwhile leaves it naming an epoch the log
+	 * no longer gives there, and the file is not taken (ckpt_holds). */
+	if (which == LOG_SNAP_CKPT) {
+		end_epoch = log_epoch_for_offset(l, offset - 1);
+		if (end_epoch < 0) {
+			rc = 0; /* no epochs (nothing written since): nothing to name */
+			goto out;
+		}
+	}
+	rc = rebuild(&ps, l, offset, &end, &front);
+	if (rc < 0)
+		goto out;
+	/* Already kept up to there: the front snapshot by itself (a retry
+	 * after a crash; a checkpoint may be lost to a truncation, the front
+	 * snapshot never), the checkpoint by either. */
+	if (which == LOG_SNAP_FRONT ? front >= offset : end >= offset)
+		goto out;
 	if (expiration_ms)
 		producer_state_expire(&ps, engine_now_ms(), *expiration_ms);
-	/* No producer to keep and none kept before: no file, as before any
-	 * idempotent producer wrote here. */
-	if (ps.n == 0 && end < 0)
+	/* No producer to keep and none kept before: no front file, as before
+	 * any idempotent producer wrote here. A checkpoint is written all
+	 * the same: it tells the next load where to start its scan. */
+	if (which == LOG_SNAP_FRONT && ps.n == 0 && end < 0)
 		goto out;
 	for (int i = 0; i < ps.n; i++)
 		total += ps.e[i].n;
@@ -431,7 +481,7 @@ int producer_state_trim(void *arg, struct log *l, int64_t new_start)
 			};
 		}
 	}
-	rc = log_producer_snapshot_write(l, new_start, out, k);
+	rc = log_producer_snapshot_write(l, which, offset, end_epoch, out, k);
 out:
 	free(out);
 	producer_state_destroy(&ps);

@@ -49,8 +49,12 @@
  * again; a leader's own appends keep it current). What left the front of
  * the log is in the log's producer snapshot (engine/prodsnap.c): before
  * retention or DeleteRecords moves a log's start, on a leader and on a
- * follower, producer_state_trim folds the batches that go into it; the
- * load applies it first, then the log's batches after it.
+ * follower, producer_state_trim folds the batches that go into it. So
+ * that a load does not read every batch header of a long log, the
+ * scheduler's retention check writes a producer checkpoint too
+ * (log_producer_checkpoint) at the newest segment behind the hw. The
+ * load applies the newer of the two that holds, then the log's batches
+ * after it: at most the segments written since the last check.
  *
  * Expiry (Kafka's removeExpiredProducers): a producer whose newest batch's
  * maxTimestamp is producer.id.expiration.ms or more before now is
@@ -122,11 +126,12 @@ int producer_state_load(struct producer_state *ps, struct log *l, int32_t epoch,
 			int64_t expiration_ms);
 /* The broker's trim listener (log_set_trim_listener; arg: a pointer to
  * producer.id.expiration.ms, or NULL: none expire): writes the log's
- * producer snapshot up to new_start, the previous one and the batches
- * below new_start folded in (producers expired now left out). Runs with
- * the log's maint_lock held; takes no producer_state's lock (its own
- * state). 0, or the scan's or the write's error. */
-int producer_state_trim(void *arg, struct log *l, int64_t new_start);
+ * producer snapshot which (the front one, or the checkpoint) up to
+ * offset, the newest snapshot below it and the batches up to offset
+ * folded in (producers expired now left out). Runs with the log's
+ * maint_lock held; takes no producer_state's lock (its own state). 0, or
+ * the scan's or the write's error. */
+int producer_state_trim(void *arg, struct log *l, int64_t offset, enum log_snap which);
 /* Forgets the producers whose last batch's timestamp is expiration_ms or
  * more before now_ms. Called with mu held. Returns how many went. */
 int producer_state_expire(struct producer_state *ps, int64_t now_ms, int64_t expiration_ms);

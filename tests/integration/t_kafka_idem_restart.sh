@@ -10,7 +10,9 @@
 # the next ones as out of order. Checks the client's report (every record
 # delivered, at consecutive offsets, no fatal error) and the partition:
 # each record once, in the order sent. Then a producer whose batches
-# DeleteRecords removed, known again after a kill -9 (producer-snapshot).
+# DeleteRecords removed, known again after a kill -9 (producer-snapshot),
+# and one whose batches lie below the producer checkpoint the retention
+# check writes at the newest segment behind the hw (producer-checkpoint).
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -24,7 +26,8 @@ RDK=${RDK_CHECK:-$(dirname "$MQFS")/tests/clients/rdk_check}
 
 PORT=$(zk_free_port)
 B=127.0.0.1:$PORT
-printf 'listeners=PLAINTEXT://127.0.0.1:%s\n' "$PORT" >"$MQ_TMP/server.properties"
+printf 'listeners=PLAINTEXT://127.0.0.1:%s\nlog.retention.check.interval.ms=200\n' "$PORT" \
+	>"$MQ_TMP/server.properties"
 mq_mount --config "$MQ_TMP/server.properties"
 expect_ok "mkdir t" mkdir "$MNT/t"
 
@@ -83,22 +86,52 @@ expect_eq "c/0: each record once" "$(printf 'idem-1\nidem-2\nidem-3\nbump-0\nbum
 # stays known after a kill -9, from the log's producer-snapshot: its
 # batches sent again are answered with the offsets they had, not
 # appended again, and a gap is refused.
+#
+# idem_first TOPIC: a new producer's batches A (2 records) and B into
+# TOPIC, its id in $pid. idem_again TOPIC WHAT: after a kill -9 and a
+# restart, the same producer's A and B sent again, then a gap.
+idem_first() {
+	out=$(mq_run python3 "$LIBDIR/kafka_idempotent.py" "$B" "$1" 2>&1)
+	echo "$out" | sed 's/^/# /'
+	pid=$(echo "$out" | awk '/^pid/ { print $2 }')
+	expect_eq "$1: A at 0, B at 2" "A 0 0 B 0 2" \
+		"$(echo "$out" | awk '/^(A|B) / { printf "%s%s %s %s", s, $1, $2, $3; s=" " }')"
+}
+idem_again() {
+	mq_kill9
+	mq_mount --config "$MQ_TMP/server.properties"
+	out=$(mq_run python3 "$LIBDIR/kafka_idempotent.py" "$B" "$1" "$pid" 2>&1)
+	echo "$out" | sed 's/^/# /'
+	expect_eq "after a kill -9: A and B, $2, answered with their offsets, a gap refused" \
+		"A 0 0/A-again 0 0/B 0 2/gap 45 -1" "$(echo "$out" | sed -n '2,5p' | paste -sd/)"
+}
 kafkajs_setup
 expect_ok "mkdir d" mkdir "$MNT/d"
-out=$(mq_run python3 "$LIBDIR/kafka_idempotent.py" "$B" d 2>&1)
-echo "$out" | sed 's/^/# /'
-pid=$(echo "$out" | awk '/^pid/ { print $2 }')
-expect_eq "d: A at 0, B at 2" "A 0 0 B 0 2" "$(echo "$out" | awk '/^(A|B) / { printf "%s%s %s %s", s, $1, $2, $3; s=" " }')"
+idem_first d
 printf 'm1\n' >>"$MNT/d/0"
 expect_eq "DeleteRecords below 3: every batch of the producer" "ok low=3 high=4" \
 	"$(timeout -k 5 "$MQ_TIMEOUT" node "$LIBDIR/kafkajs_admin.js" "$B" delete-records d 0 3 2>&1)"
 expect_ok "d-0/producer-snapshot written" test -s "$DATA/d-0/producer-snapshot"
-mq_kill9
-mq_mount --config "$MQ_TMP/server.properties"
-out=$(mq_run python3 "$LIBDIR/kafka_idempotent.py" "$B" d "$pid" 2>&1)
-echo "$out" | sed 's/^/# /'
-expect_eq "after a kill -9: A and B, no longer in the log, answered with their offsets, a gap refused" \
-	"A 0 0/A-again 0 0/B 0 2/gap 45 -1" "$(echo "$out" | sed -n '2,5p' | paste -sd/)"
+idem_again d "no longer in the log"
 expect_eq "d/0: nothing appended again" "m1" "$(timeout 10 cat "$MNT/d/0")"
+
+# A producer whose batches are below the producer checkpoint: segments
+# of 1 KiB, lines after its batches until a few segments are closed, the
+# retention check's checkpoint polled for; after a kill -9 the state is
+# the checkpoint's and the log's after it: the batches sent again are
+# answered with their offsets, a gap is refused.
+expect_ok "mkdir k" mkdir "$MNT/k"
+expect_ok "k: segment.bytes=1024" sh -c "echo segment.bytes=1024 > '$MNT/k/.config'"
+idem_first k
+expect_ok "k: 40 lines after them, a write each" sh -c "for i in \$(seq 1 40); do
+	echo line-with-some-length-\$i >> '$MNT/k/0' || exit 1; done"
+ckpt_past_b() { # the checkpoint exists and ends past B's batch (offset 2)
+	[ -s "$DATA/k-0/producer-checkpoint" ] &&
+		[ "$(od -An -tu1 -j8 -N8 "$DATA/k-0/producer-checkpoint" |
+			awk '{ for (i = 1; i <= NF; i++) v = v * 256 + $i } END { print v }')" -gt 3 ]
+}
+check "k-0/producer-checkpoint written past the producer's batches" poll 30 ckpt_past_b
+idem_again k "below the checkpoint"
+expect_eq "k/0: each record once" "43" "$(timeout 10 cat "$MNT/k/0" | wc -l)"
 
 mq_done

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "engine/engine.h"
+#include "engine/batch.h"
 #include "repl/producer_state.h"
 #include "tests/unit/logfx.h"
 
@@ -537,19 +538,24 @@ static void test_snapshot_reset(void **state)
 	struct producer_state ps;
 	struct log_state st;
 	int64_t at11, start, f;
-	char path[400], marker[400];
+	char path[400], marker[400], ckpt[400];
 	FILE *fp;
 
 	producer_state_init(&ps);
 	log_set_trim_listener(fx->l, producer_state_trim, NULL);
+	assert_int_equal(log_assign_epoch(fx->l, 1, 0), 0);
 	at11 = client_put(fx, 11, 0, 0, 2, 1);
 	logfx_put(fx, 0, 40, 1);
 	assert_int_equal(log_delete_records(fx->l, at11 + 3, false, &start), 0);
+	assert_int_equal(log_producer_checkpoint(fx->l), 1);
 	snprintf(path, sizeof(path), "%s/t-0/producer-snapshot", fx->dir);
+	snprintf(ckpt, sizeof(ckpt), "%s/t-0/producer-checkpoint", fx->dir);
 	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(access(ckpt, F_OK), 0);
 	log_get_state(fx->l, &st);
 	assert_int_equal(log_reset_start(fx->l, st.log_end_offset + 100, st.line_end + 1000), 0);
 	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(access(ckpt, F_OK), -1);
 	snap_reopen(fx);
 	assert_int_equal(producer_state_load(&ps, fx->l, 2, 2000, 86400000), 0);
 	assert_int_equal(producer_state_count(&ps), 0);
@@ -558,8 +564,11 @@ static void test_snapshot_reset(void **state)
 	/* A snapshot beside a reset's marker (the reset was cut short
 	 * before it unlinked the file): the open finishes the reset, the
 	 * file with it. */
+	assert_int_equal(log_assign_epoch(fx->l, 2, st.log_end_offset + 100), 0);
 	client_put(fx, 12, 0, 0, 1, 2);
 	logfx_put(fx, 0, 40, 1);
+	assert_int_equal(log_producer_checkpoint(fx->l), 1);
+	assert_int_equal(access(ckpt, F_OK), 0);
 	log_get_state(fx->l, &st);
 	assert_int_equal(log_delete_records(fx->l, st.log_end_offset, false, &start), 0);
 	assert_int_equal(access(path, F_OK), 0);
@@ -572,6 +581,7 @@ static void test_snapshot_reset(void **state)
 	fclose(fp);
 	snap_reopen(fx);
 	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(access(ckpt, F_OK), -1);
 	assert_int_equal(access(marker, F_OK), -1);
 	producer_state_destroy(&ps);
 }
@@ -697,6 +707,189 @@ static void test_snapshot_crash_points(void **state)
 	producer_state_destroy(&ps);
 }
 
+/* The log's segments up to its active one, filled with producer 11's
+ * batches (seq 0, 2, 4, ...: two records each) and lines between them, in
+ * leader epoch 1; the offsets of producer 11's batches in at (n of them). */
+static void ckpt_fill(struct logfx *fx, int64_t *at, int n)
+{
+	assert_int_equal(log_assign_epoch(fx->l, 1, 0), 0);
+	for (int i = 0; i < n; i++) {
+		at[i] = client_put(fx, 11, 0, i * 2, 2, 1);
+		logfx_put(fx, i * 10, 10, 1);
+	}
+}
+
+/* Reads of the log's first segment fail from now on. */
+static void ckpt_fail_first_segment(struct logfx *fx)
+{
+	fx->fio.pread_fail_path = "00000000000000000000.log";
+	fx->fio.pread_errno = EIO;
+	fx->fio.pread_fails = 1 << 30;
+}
+
+/* The producer checkpoint bounds a load's scan: written at the newest
+ * segment behind the hw, it lets a reopened log's state be rebuilt
+ * without reading the segments below it (their reads fail here), and
+ * know producer 11's batches there. A second check with no new segment
+ * writes nothing. */
+static void test_checkpoint_bounds_load(void **state)
+{
+	struct logfx *fx = *state;
+	struct producer_state ps;
+	struct log_state st;
+	int64_t at[6], f;
+	char path[400];
+
+	producer_state_init(&ps);
+	log_set_trim_listener(fx->l, producer_state_trim, NULL);
+	ckpt_fill(fx, at, 6);
+	log_get_state(fx->l, &st);
+	assert_true(st.segments > 2);
+	assert_int_equal(log_producer_checkpoint(fx->l), 1);
+	assert_int_equal(log_producer_checkpoint(fx->l), 0);
+	snprintf(path, sizeof(path), "%s/t-0/producer-checkpoint", fx->dir);
+	assert_int_equal(access(path, F_OK), 0);
+	snap_reopen(fx);
+	assert_int_equal(log_producer_checkpoint(fx->l), 0); /* the file's end is read */
+	ckpt_fail_first_segment(fx);
+	assert_int_equal(producer_state_load(&ps, fx->l, 2, 2000, 86400000), 0);
+	assert_int_equal(producer_state_count(&ps), 1);
+	assert_int_equal(check1(&ps, 11, 0, 10, 2, &f), 1); /* the last batch */
+	assert_int_equal(f, at[5]);
+	assert_int_equal(check1(&ps, 11, 0, 12, 1, &f), 0);
+	/* a new segment behind the hw: a new checkpoint (the old one is
+	 * read, not the segments below it) */
+	logfx_put(fx, 100, 40, 1);
+	assert_int_equal(log_producer_checkpoint(fx->l), 1);
+	producer_state_destroy(&ps);
+}
+
+/* A checkpoint above a truncation (an unclean election cuts below the
+ * hw) is not taken: producer 11's batches it counted are gone, and its
+ * batch after the last one left must be taken, not refused out of
+ * order. Neither while the log ends below the checkpoint, nor once
+ * records of a later epoch fill it again. */
+static void test_checkpoint_after_truncation(void **state)
+{
+	struct logfx *fx = *state;
+	struct producer_state ps;
+	int64_t at[6], f;
+
+	producer_state_init(&ps);
+	log_set_trim_listener(fx->l, producer_state_trim, NULL);
+	ckpt_fill(fx, at, 6);
+	assert_int_equal(log_producer_checkpoint(fx->l), 1);
+	assert_int_equal(log_truncate_to(fx->l, at[2]), 0); /* seq 0 and 2 stay */
+	assert_int_equal(producer_state_load(&ps, fx->l, 2, 2000, 86400000), 0);
+	assert_int_equal(check1(&ps, 11, 0, 4, 2, &f), 0);
+	assert_int_equal(check1(&ps, 11, 0, 2, 2, &f), 1);
+	assert_int_equal(f, at[1]);
+	/* filled again past the checkpoint, in epoch 2 */
+	assert_int_equal(log_assign_epoch(fx->l, 2, at[2]), 0);
+	for (int i = 0; i < 6; i++)
+		logfx_put(fx, 200 + i * 10, 10, 1);
+	snap_reopen(fx);
+	assert_int_equal(producer_state_load(&ps, fx->l, 3, 2000, 86400000), 0);
+	assert_int_equal(check1(&ps, 11, 0, 4, 2, &f), 0);
+	/* the next check writes one that holds */
+	assert_int_equal(log_producer_checkpoint(fx->l), 1);
+	snap_reopen(fx);
+	ckpt_fail_first_segment(fx);
+	assert_int_equal(producer_state_load(&ps, fx->l, 4, 2000, 86400000), 0);
+	assert_int_equal(check1(&ps, 11, 0, 4, 2, &f), 0);
+	producer_state_destroy(&ps);
+}
+
+/* Removals around a checkpoint: below it, the front snapshot is still
+ * built from the front one and the log, and the load takes the
+ * checkpoint; at its end exactly, a front snapshot is written all the
+ * same (a checkpoint may be lost to a truncation, the front snapshot must
+ * not lean on it); past it, the front snapshot is built from the
+ * checkpoint and the segments after it, and the load takes it. */
+static void test_checkpoint_and_removals(void **state)
+{
+	struct logfx *fx = *state;
+	struct producer_state ps;
+	struct log_state st;
+	struct batch_producer_info *bi;
+	int64_t at[6], start, f, end, front;
+	int32_t epoch;
+	int n;
+
+	producer_state_init(&ps);
+	log_set_trim_listener(fx->l, producer_state_trim, NULL);
+	ckpt_fill(fx, at, 6);
+	assert_int_equal(log_producer_checkpoint(fx->l), 1);
+	assert_int_equal(log_delete_records(fx->l, at[1] + 2, false, &start), 0);
+	snap_reopen(fx);
+	assert_int_equal(producer_state_load(&ps, fx->l, 2, 2000, 86400000), 0);
+	/* removed, still known (the oldest of the 5 batches kept) */
+	assert_int_equal(check1(&ps, 11, 0, 2, 2, &f), 1);
+	assert_int_equal(f, at[1]);
+	assert_int_equal(check1(&ps, 11, 0, 12, 2, &f), 0);
+	/* up to the checkpoint's end exactly: a front snapshot there too */
+	assert_int_equal(log_producer_snapshot_read(fx->l, LOG_SNAP_CKPT, &end, &epoch, &bi, &n),
+			 0);
+	free(bi);
+	assert_int_equal(epoch, 1);
+	assert_int_equal(log_delete_records(fx->l, end, false, &start), 0);
+	assert_int_equal(start, end);
+	assert_int_equal(log_producer_snapshot_read(fx->l, LOG_SNAP_FRONT, &front, &epoch, &bi, &n),
+			 0);
+	free(bi);
+	assert_int_equal(front, end);
+	assert_int_equal(n, 5);
+	/* every batch of producer 11 removed, past the checkpoint */
+	log_get_state(fx->l, &st);
+	assert_int_equal(log_delete_records(fx->l, st.log_end_offset, false, &start), 0);
+	snap_reopen(fx);
+	ckpt_fail_first_segment(fx);
+	assert_int_equal(producer_state_load(&ps, fx->l, 3, 2000, 86400000), 0);
+	assert_int_equal(check1(&ps, 11, 0, 10, 2, &f), 1);
+	assert_int_equal(f, at[5]);
+	assert_int_equal(check1(&ps, 11, 0, 12, 2, &f), 0);
+	producer_state_destroy(&ps);
+}
+
+/* A front snapshot of format version 1 (24-byte header, no epoch) is
+ * read. */
+static void test_snapshot_version1(void **state)
+{
+	struct logfx *fx = *state;
+	struct producer_state ps;
+	uint8_t buf[24 + 46] = { 0 };
+	int64_t at, start, f;
+	char path[400];
+	FILE *fp;
+
+	producer_state_init(&ps);
+	at = client_put(fx, 11, 0, 0, 2, 1);
+	logfx_put(fx, 0, 40, 1);
+	assert_int_equal(log_delete_records(fx->l, at + 3, false, &start), 0);
+	memcpy(buf, "MQPS", 4);
+	be32_put(buf + 4, 1u << 16);
+	be64_put(buf + 8, (uint64_t)(at + 3));
+	be32_put(buf + 16, 1);
+	be64_put(buf + 24, 11);               /* producer id */
+	be64_put(buf + 24 + 8, (uint64_t)at); /* base offset */
+	be64_put(buf + 24 + 16, (uint64_t)at + 1);
+	be64_put(buf + 24 + 24, 1001); /* max timestamp */
+	be32_put(buf + 24 + 32, 1);    /* leader epoch */
+	be32_put(buf + 24 + 36, 2);    /* records */
+	be32_put(buf + 24 + 40, 0);    /* base sequence */
+	be32_put(buf + 20, crc32c(crc32c(0, buf, 20), buf + 24, 46));
+	snprintf(path, sizeof(path), "%s/t-0/producer-snapshot", fx->dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(buf, 1, sizeof(buf), fp), sizeof(buf));
+	fclose(fp);
+	snap_reopen(fx);
+	assert_int_equal(producer_state_load(&ps, fx->l, 2, 2000, 86400000), 0);
+	assert_int_equal(check1(&ps, 11, 0, 0, 2, &f), 1);
+	assert_int_equal(f, at);
+	producer_state_destroy(&ps);
+}
+
 static void test_encode_fields(void **state)
 {
 	struct logfx *fx = *state;
@@ -766,6 +959,13 @@ int main(void)
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_crash_points, setup_snap,
 						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint_bounds_load, setup_snap,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint_after_truncation, setup_snap,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint_and_removals, setup_snap,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_snapshot_version1, setup_snap, logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
