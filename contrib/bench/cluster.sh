@@ -40,8 +40,11 @@
 #                node through its own (SASL_PLAINTEXT, the same SCRAM
 #                user: the client logs in the same way); alternating as the
 #                produce rounds do; medians of BENCH_REPS, MB/s, the ratio
-#                and the reps' own ratios, and each daemon's CPU time per
-#                MiB over the client's run.
+#                and the reps' own ratios, each daemon's CPU time per
+#                MiB over the client's run, the requests per MiB the
+#                leader's listener served (Produce, and the followers'
+#                Fetch: mqfs_listener_requests_total) and the Fetch
+#                requests each follower sent per MiB.
 #   latency      latency.py: one 100-byte record at a time written on the
 #                leader's mount, read by a group's consume file on a
 #                follower's mount when that follower's groups see the
@@ -162,6 +165,17 @@ cpu_ticks() {
 # fetches N: the Fetch requests broker N's followers sent so far.
 fetches() {
 	timeout 5 awk '$1 == "mqfs_replica_fetch_requests_total" { print $2 }' "$tmp/mnt$1/.metrics"
+}
+
+# lreqs N: the requests broker N's listener served so far (the clients'
+# and the followers' alike).
+lreqs() {
+	timeout 5 awk '$1 == "mqfs_listener_requests_total" { print $2 }' "$tmp/mnt$1/.metrics"
+}
+
+# per_mib BEFORE AFTER: (AFTER - BEFORE) / BENCH_CLUSTER_MB.
+per_mib() {
+	echo "$1 $2" | awk -v mb="$BENCH_CLUSTER_MB" '{ printf "%.2f\n", ($2 - $1) / mb }'
 }
 
 # wbuckets N: broker N's FUSE write histogram so far, one "le count" per
@@ -344,7 +358,7 @@ for n in 1 2 3; do
 done
 
 for f in cluster.t leader.cpu follower.cpu follower.fetches leader.writes first.ms \
-	ksingle.t ksingle.cpu kcluster.t kleader.cpu kfollower.cpu; do
+	ksingle.t ksingle.cpu kcluster.t kleader.cpu kfollower.cpu kleader.reqs kfollower.fetches; do
 	: >"$tmp/$f"
 done
 # cpu_from: the three brokers' CPU ticks so far into t1 t2 t3.
@@ -395,8 +409,7 @@ while runs produce && [ $r -le "$BENCH_REPS" ]; do
 	cpu_to ""
 	for n in 1 2 3; do
 		eval "_q0=\$q$n"
-		[ "$n" = "$L" ] || echo "$(fetches "$n") $_q0" |
-			awk -v mb="$BENCH_CLUSTER_MB" '{ printf "%.2f\n", ($1 - $2) / mb }' >>"$tmp/follower.fetches"
+		[ "$n" = "$L" ] || per_mib "$_q0" "$(fetches "$n")" >>"$tmp/follower.fetches"
 	done
 	drop3 "c$r"
 	[ $((r % 2)) = 0 ] && single_round "$r"
@@ -414,6 +427,8 @@ while runs clients && [ $r -le "$BENCH_REPS" ]; do
 	sync
 	first_record "k$r"
 	cpu_from
+	q1=$(fetches 1) q2=$(fetches 2) q3=$(fetches 3)
+	eval "lq=\$(lreqs \$L)"
 	hook_start "k$r"
 	# shellcheck disable=SC2086  # SASL: one word per setting
 	out=$(timeout 600 "$PERF" -b "$KBOOT" $SASL produce "k$r" "$NREC" all) ||
@@ -421,6 +436,11 @@ while runs clients && [ $r -le "$BENCH_REPS" ]; do
 	hook_stop
 	perf_mbs "$out" >>"$tmp/kcluster.t"
 	cpu_to k
+	per_mib "$lq" "$(lreqs "$L")" >>"$tmp/kleader.reqs"
+	for n in 1 2 3; do
+		eval "_q0=\$q$n"
+		[ "$n" = "$L" ] || per_mib "$_q0" "$(fetches "$n")" >>"$tmp/kfollower.fetches"
+	done
 	drop3 "k$r"
 	[ $((r % 2)) = 0 ] && single_clients "$r"
 	r=$((r + 1))
@@ -471,6 +491,9 @@ clients_figures() {
 	say "  cluster leader                       $(median <"$tmp/kleader.cpu")  ($(spread <"$tmp/kleader.cpu"))"
 	say "  cluster follower (each)              $(median <"$tmp/kfollower.cpu")  ($(spread <"$tmp/kfollower.cpu"))"
 	say "  rounds, cluster MB/s: $(paste -sd' ' "$tmp/kcluster.t"); single node MB/s: $(paste -sd' ' "$tmp/ksingle.t")"
+	say "requests per MiB of records, median (spread):"
+	say "  the leader's listener served        $(median <"$tmp/kleader.reqs")  ($(spread <"$tmp/kleader.reqs"))  (Produce and the followers' Fetch)"
+	say "  each follower's Fetch               $(median <"$tmp/kfollower.fetches")  ($(spread <"$tmp/kfollower.fetches"))"
 }
 case ${BENCH_CLUSTER_ONLY:-} in
 produce)
