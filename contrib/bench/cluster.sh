@@ -41,7 +41,8 @@
 #                user: the client logs in the same way); alternating as the
 #                produce rounds do; medians of BENCH_REPS, MB/s, the ratio
 #                and the reps' own ratios, each daemon's CPU time per
-#                MiB over the client's run, the requests per MiB the
+#                MiB over the client's run and the client's own (its
+#                threads' getrusage, as rdk_perf prints it), the requests per MiB the
 #                leader's listener served (Produce, and the followers'
 #                Fetch: mqfs_listener_requests_total) and the Fetch
 #                requests each follower sent per MiB.
@@ -323,6 +324,10 @@ single_round() {
 perf_mbs() {
 	printf '%s\n' "$1" | awk '/^records/ { print $2 * 100 / 1e6 / $4 }'
 }
+# perf_cpu OUTPUT: the client's own CPU (its "cpu C") per MiB, ms.
+perf_cpu() {
+	printf '%s\n' "$1" | awk -v mb="$BENCH_CLUSTER_MB" '/^records/ { printf "%.2f\n", $6 * 1000 / mb }'
+}
 
 # single_clients R: the single node's clients round R.
 single_clients() {
@@ -333,6 +338,7 @@ single_clients() {
 	_out=$(timeout 600 "$PERF" -b "127.0.0.1:$SPORT" $SASL produce "k$1" "$NREC" all) ||
 		die "rdk_perf into the single node's k$1 failed"
 	perf_mbs "$_out" >>"$tmp/ksingle.t"
+	perf_cpu "$_out" >>"$tmp/ksingle.client"
 	cpu_ms_per_mib "$c0" "$(cpu_ticks "$SPID")" >>"$tmp/ksingle.cpu"
 	rmdir "$tmp/single/k$1" || die "rmdir single/k$1 failed"
 }
@@ -358,7 +364,8 @@ for n in 1 2 3; do
 done
 
 for f in cluster.t leader.cpu follower.cpu follower.fetches leader.writes first.ms \
-	ksingle.t ksingle.cpu kcluster.t kleader.cpu kfollower.cpu kleader.reqs kfollower.fetches; do
+	ksingle.t ksingle.cpu kcluster.t kleader.cpu kfollower.cpu kleader.reqs kfollower.fetches \
+	ksingle.client kcluster.client; do
 	: >"$tmp/$f"
 done
 # cpu_from: the three brokers' CPU ticks so far into t1 t2 t3.
@@ -435,6 +442,7 @@ while runs clients && [ $r -le "$BENCH_REPS" ]; do
 		die "rdk_perf into the cluster's k$r failed"
 	hook_stop
 	perf_mbs "$out" >>"$tmp/kcluster.t"
+	perf_cpu "$out" >>"$tmp/kcluster.client"
 	cpu_to k
 	per_mib "$lq" "$(lreqs "$L")" >>"$tmp/kleader.reqs"
 	for n in 1 2 3; do
@@ -490,6 +498,8 @@ clients_figures() {
 	say "  single node                          $(median <"$tmp/ksingle.cpu")  ($(spread <"$tmp/ksingle.cpu"))"
 	say "  cluster leader                       $(median <"$tmp/kleader.cpu")  ($(spread <"$tmp/kleader.cpu"))"
 	say "  cluster follower (each)              $(median <"$tmp/kfollower.cpu")  ($(spread <"$tmp/kfollower.cpu"))"
+	say "  the client, into the single node     $(median <"$tmp/ksingle.client")  ($(spread <"$tmp/ksingle.client"))"
+	say "  the client, into the cluster         $(median <"$tmp/kcluster.client")  ($(spread <"$tmp/kcluster.client"))"
 	say "  rounds, cluster MB/s: $(paste -sd' ' "$tmp/kcluster.t"); single node MB/s: $(paste -sd' ' "$tmp/ksingle.t")"
 	say "requests per MiB of records, median (spread):"
 	say "  the leader's listener served        $(median <"$tmp/kleader.reqs")  ($(spread <"$tmp/kleader.reqs"))  (Produce and the followers' Fetch)"
