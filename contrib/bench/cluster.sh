@@ -211,6 +211,7 @@ cpu_ms_per_mib() {
 
 # hook_start ROUND: BENCH_CLUSTER_HOOK started in the background, if set,
 # for the cluster's round ROUND (leader L); hook_stop stops it.
+# shellcheck disable=SC2154  # _lp: set by eval
 hook_start() {
 	hook_pid=""
 	[ -n "${BENCH_CLUSTER_HOOK:-}" ] || return 0
@@ -368,24 +369,34 @@ for f in cluster.t leader.cpu follower.cpu follower.fetches leader.writes first.
 	ksingle.client kcluster.client; do
 	: >"$tmp/$f"
 done
-# cpu_from: the three brokers' CPU ticks so far into t1 t2 t3.
-# shellcheck disable=SC2034  # t1..t3: read by cpu_to through eval
-cpu_from() {
+# round_begin TOPIC: a cluster round's start: TOPIC made (L its leader),
+# a sync, its first record, then the brokers' CPU ticks (t1 t2 t3) and
+# the followers' Fetch counts (q1 q2 q3) so far.
+# shellcheck disable=SC2034  # t1..t3, q1..q3: read by round_end through eval
+round_begin() {
+	topic3 "$1"
+	sync
+	first_record "$1"
 	t1=$(cpu_ticks "$PID1") t2=$(cpu_ticks "$PID2") t3=$(cpu_ticks "$PID3")
+	q1=$(fetches 1) q2=$(fetches 2) q3=$(fetches 3)
 }
-# cpu_to PREFIX: each broker's CPU per MiB since cpu_from, the leader's
-# into PREFIXleader.cpu, the followers' into PREFIXfollower.cpu.
-# shellcheck disable=SC2154  # _ct0, _cpid: set by eval
-cpu_to() {
+# round_end PREFIX TOPIC: each broker's CPU per MiB since round_begin,
+# the leader's into PREFIXleader.cpu, the followers' into
+# PREFIXfollower.cpu, and their Fetch requests per MiB into
+# PREFIXfollower.fetches; then TOPIC deleted.
+# shellcheck disable=SC2154  # _ct0, _cpid, _q0: set by eval
+round_end() {
 	for _cn in 1 2 3; do
-		eval "_ct0=\$t$_cn; _cpid=\$PID$_cn"
+		eval "_ct0=\$t$_cn; _cpid=\$PID$_cn; _q0=\$q$_cn"
 		_cm=$(cpu_ms_per_mib "$_ct0" "$(cpu_ticks "$_cpid")")
 		if [ "$_cn" = "$L" ]; then
 			echo "$_cm" >>"$tmp/${1}leader.cpu"
 		else
 			echo "$_cm" >>"$tmp/${1}follower.cpu"
+			per_mib "$_q0" "$(fetches "$_cn")" >>"$tmp/${1}follower.fetches"
 		fi
 	done
+	drop3 "$2"
 }
 # The rounds alternate, the single node's and the cluster's, one of each
 # per rep (in turn first), so that each pair meets the same load of the
@@ -402,23 +413,14 @@ cpu_to() {
 r=1
 while runs produce && [ $r -le "$BENCH_REPS" ]; do
 	[ $((r % 2)) = 1 ] && single_round "$r"
-	topic3 "c$r"
-	sync
-	first_record "c$r"
-	cpu_from
-	q1=$(fetches 1) q2=$(fetches 2) q3=$(fetches 3)
+	round_begin "c$r"
 	wbuckets "$L" >"$tmp/wb0"
 	hook_start "$r"
 	produce_mbs "$tmp/src" "$tmp/mnt$L/c$r/0" >>"$tmp/cluster.t"
 	wbuckets "$L" >"$tmp/wb1"
 	echo "round $r, leader broker $L: $(wtimes "$tmp/wb0" "$tmp/wb1")" >>"$tmp/leader.writes"
 	hook_stop
-	cpu_to ""
-	for n in 1 2 3; do
-		eval "_q0=\$q$n"
-		[ "$n" = "$L" ] || per_mib "$_q0" "$(fetches "$n")" >>"$tmp/follower.fetches"
-	done
-	drop3 "c$r"
+	round_end "" "c$r"
 	[ $((r % 2)) = 0 ] && single_round "$r"
 	r=$((r + 1))
 done
@@ -430,12 +432,8 @@ KBOOT=127.0.0.1:$PORT1,127.0.0.1:$PORT2,127.0.0.1:$PORT3
 r=1
 while runs clients && [ $r -le "$BENCH_REPS" ]; do
 	[ $((r % 2)) = 1 ] && single_clients "$r"
-	topic3 "k$r"
-	sync
-	first_record "k$r"
-	cpu_from
-	q1=$(fetches 1) q2=$(fetches 2) q3=$(fetches 3)
-	eval "lq=\$(lreqs \$L)"
+	round_begin "k$r"
+	lq=$(lreqs "$L")
 	hook_start "k$r"
 	# shellcheck disable=SC2086  # SASL: one word per setting
 	out=$(timeout 600 "$PERF" -b "$KBOOT" $SASL produce "k$r" "$NREC" all) ||
@@ -443,13 +441,8 @@ while runs clients && [ $r -le "$BENCH_REPS" ]; do
 	hook_stop
 	perf_mbs "$out" >>"$tmp/kcluster.t"
 	perf_cpu "$out" >>"$tmp/kcluster.client"
-	cpu_to k
 	per_mib "$lq" "$(lreqs "$L")" >>"$tmp/kleader.reqs"
-	for n in 1 2 3; do
-		eval "_q0=\$q$n"
-		[ "$n" = "$L" ] || per_mib "$_q0" "$(fetches "$n")" >>"$tmp/kfollower.fetches"
-	done
-	drop3 "k$r"
+	round_end k "k$r"
 	[ $((r % 2)) = 0 ] && single_clients "$r"
 	r=$((r + 1))
 done
@@ -461,49 +454,55 @@ if [ -z "${BENCH_CLUSTER_ONLY:-}" ]; then
 fi
 unmount "$tmp/single" "$SPID"
 
+# row LABEL FILE: one figure line, the median of FILE's numbers and their
+# spread.
+row() {
+	printf '  %-36s %s  (%s)\n' "$1" "$(median <"$2")" "$(spread <"$2")"
+}
+# rates SINGLE CLUSTER LABEL: the MB/s of the single node's rounds (file
+# SINGLE) and the cluster's (CLUSTER, named LABEL), the ratio of their
+# medians and the reps' own ratios.
+rates() {
+	s=$(median <"$tmp/$1")
+	c=$(median <"$tmp/$2")
+	printf '  single node                          %8.1f MB/s  (%s)\n' "$s" "$(spread <"$tmp/$1")"
+	printf '  %-36s %8.1f MB/s  (%s)  %.2f of the single node\n' \
+		"$3" "$c" "$(spread <"$tmp/$2")" "$(echo "$c $s" | awk '{ print $1 / $2 }')"
+	paste -d' ' "$tmp/$2" "$tmp/$1" | awk '{ printf "%.3f\n", $1 / $2 }' >"$tmp/$2.ratio"
+	say "  the reps' ratios (cluster / single node, each pair back to back): $(paste -sd' ' "$tmp/$2.ratio"), median $(median <"$tmp/$2.ratio")"
+}
 # produce_figures: the produce rounds' figures.
 produce_figures() {
-	s=$(median <"$tmp/single.t")
-	c=$(median <"$tmp/cluster.t")
 	say ""
 	say "produce, dd bs=1M of $BENCH_CLUSTER_MB MiB of 100-byte lines, median of $BENCH_REPS (spread):"
-	printf '  single node                          %8.1f MB/s  (%s)\n' "$s" "$(spread <"$tmp/single.t")"
-	printf '  cluster, RF 3, acks=all, leader      %8.1f MB/s  (%s)  %.2f of the single node\n' \
-		"$c" "$(spread <"$tmp/cluster.t")" "$(echo "$c $s" | awk '{ print $1 / $2 }')"
-	paste -d' ' "$tmp/cluster.t" "$tmp/single.t" | awk '{ printf "%.3f\n", $1 / $2 }' >"$tmp/ratio.t"
-	say "  the reps' ratios (cluster / single node, each pair back to back): $(paste -sd' ' "$tmp/ratio.t"), median $(median <"$tmp/ratio.t")"
+	rates single.t cluster.t "cluster, RF 3, acks=all, leader"
 	say "CPU per MiB written (utime + stime, ms), median (spread):"
-	say "  single node                          $(median <"$tmp/single.cpu")  ($(spread <"$tmp/single.cpu"))"
-	say "  cluster leader                       $(median <"$tmp/leader.cpu")  ($(spread <"$tmp/leader.cpu"))"
-	say "  cluster follower (each)              $(median <"$tmp/follower.cpu")  ($(spread <"$tmp/follower.cpu"))"
+	row "single node" "$tmp/single.cpu"
+	row "cluster leader" "$tmp/leader.cpu"
+	row "cluster follower (each)" "$tmp/follower.cpu"
 	say "  rounds, cluster MB/s: $(paste -sd' ' "$tmp/cluster.t"); leader ms/MiB: $(paste -sd' ' "$tmp/leader.cpu")"
 	say "Fetch requests per MiB written, each follower, median (spread):"
-	say "                                       $(median <"$tmp/follower.fetches")  ($(spread <"$tmp/follower.fetches"))"
+	row "" "$tmp/follower.fetches"
 	say "the first acks=all write into each round's new partition (ms): $(paste -sd' ' "$tmp/first.ms")"
 	say "the leader's write() times (its FUSE write histogram, bucket bounds):"
 	sed 's/^/  /' "$tmp/leader.writes"
 }
 # clients_figures: the clients rounds' figures.
 clients_figures() {
-	s=$(median <"$tmp/ksingle.t")
-	c=$(median <"$tmp/kcluster.t")
 	say ""
 	say "produce, librdkafka acks=all, $NREC records of 100 bytes, median of $BENCH_REPS (spread):"
-	printf '  single node                          %8.1f MB/s  (%s)\n' "$s" "$(spread <"$tmp/ksingle.t")"
-	printf '  cluster, RF 3, min.insync.replicas=2 %8.1f MB/s  (%s)  %.2f of the single node\n' \
-		"$c" "$(spread <"$tmp/kcluster.t")" "$(echo "$c $s" | awk '{ print $1 / $2 }')"
-	paste -d' ' "$tmp/kcluster.t" "$tmp/ksingle.t" | awk '{ printf "%.3f\n", $1 / $2 }' >"$tmp/kratio.t"
-	say "  the reps' ratios (cluster / single node, each pair back to back): $(paste -sd' ' "$tmp/kratio.t"), median $(median <"$tmp/kratio.t")"
+	rates ksingle.t kcluster.t "cluster, RF 3, min.insync.replicas=2"
 	say "CPU per MiB of records (utime + stime, ms), median (spread):"
-	say "  single node                          $(median <"$tmp/ksingle.cpu")  ($(spread <"$tmp/ksingle.cpu"))"
-	say "  cluster leader                       $(median <"$tmp/kleader.cpu")  ($(spread <"$tmp/kleader.cpu"))"
-	say "  cluster follower (each)              $(median <"$tmp/kfollower.cpu")  ($(spread <"$tmp/kfollower.cpu"))"
-	say "  the client, into the single node     $(median <"$tmp/ksingle.client")  ($(spread <"$tmp/ksingle.client"))"
-	say "  the client, into the cluster         $(median <"$tmp/kcluster.client")  ($(spread <"$tmp/kcluster.client"))"
+	row "single node" "$tmp/ksingle.cpu"
+	row "cluster leader" "$tmp/kleader.cpu"
+	row "cluster follower (each)" "$tmp/kfollower.cpu"
+	row "the client, into the single node" "$tmp/ksingle.client"
+	row "the client, into the cluster" "$tmp/kcluster.client"
 	say "  rounds, cluster MB/s: $(paste -sd' ' "$tmp/kcluster.t"); single node MB/s: $(paste -sd' ' "$tmp/ksingle.t")"
 	say "requests per MiB of records, median (spread):"
-	say "  the leader's listener served        $(median <"$tmp/kleader.reqs")  ($(spread <"$tmp/kleader.reqs"))  (Produce and the followers' Fetch)"
-	say "  each follower's Fetch               $(median <"$tmp/kfollower.fetches")  ($(spread <"$tmp/kfollower.fetches"))"
+	row "the leader's listener served" "$tmp/kleader.reqs"
+	say "    (the clients' Produce and the followers' Fetch)"
+	row "each follower's Fetch" "$tmp/kfollower.fetches"
 }
 case ${BENCH_CLUSTER_ONLY:-} in
 produce)
