@@ -131,6 +131,9 @@ ${BENCH_CLUSTER_CONF:-}"
 # shellcheck disable=SC2317  # invoked by the traps below
 cluster_cleanup() {
 	trap - EXIT INT TERM HUP PIPE
+	# A round's hook still running (interrupted in the round): stopped
+	# by its pid, as after the round.
+	[ -n "${hook_pid:-}" ] && kill -TERM "$hook_pid" 2>/dev/null && wait "$hook_pid"
 	for _cm in $BENCH_MOUNTS; do
 		proc_unmount "$_cm" 30
 		is_mounted "$_cm" || proc_list_del BENCH_MOUNTS "$_cm"
