@@ -6,7 +6,8 @@
 #
 # A benchmark, not a test: prints figures, exits 0 unless nothing could be
 # measured. In one run, on this machine:
-#   single node  mqfs -f --data DIR MNT, topic s (1 partition).
+#   single node  mqfs -f --data DIR --config CONF MNT (CONF: a SASL
+#                listener for the clients rounds), topic s (1 partition).
 #   cluster      a ZooKeeper of its own and three brokers on loopback with
 #                SASL listeners and mounts, started by
 #                tests/integration/cluster_lib.sh's zk_cluster_start and
@@ -30,6 +31,21 @@
 #                two followers' (medians of BENCH_REPS); and the Fetch
 #                requests each follower sent per MiB (its .metrics'
 #                mqfs_replica_fetch_requests_total over the dd).
+#   clients      the same records (BENCH_CLUSTER_MB MiB of them, 100 bytes
+#                each) produced by librdkafka (BUILD/rdk_perf, acks=all,
+#                librdkafka's defaults otherwise, as clients.sh) to a new
+#                topic each rep: in the cluster (replication factor 3,
+#                min.insync.replicas=2, after one acknowledged record as
+#                above) through the brokers' SASL listeners, on the single
+#                node through its own (SASL_PLAINTEXT, the same SCRAM
+#                user: the client logs in the same way); alternating as the
+#                produce rounds do; medians of BENCH_REPS, MB/s, the ratio
+#                and the reps' own ratios, each daemon's CPU time per
+#                MiB over the client's run and the client's own (its
+#                threads' getrusage, as rdk_perf prints it), the requests per MiB the
+#                leader's listener served (Produce, and the followers'
+#                Fetch: mqfs_listener_requests_total) and the Fetch
+#                requests each follower sent per MiB.
 #   latency      latency.py: one 100-byte record at a time written on the
 #                leader's mount, read by a group's consume file on a
 #                follower's mount when that follower's groups see the
@@ -55,13 +71,16 @@
 #   BENCH_CLUSTER_SESSION_MS=4000   BENCH_DIR=$TMPDIR or /tmp
 #   BENCH_CLUSTER_CONF=LINES     more lines for every broker's config
 #   BENCH_CLUSTER_ONLY=produce   only the produce rounds (for profiling:
-#                                the figures come right after them)
+#                                the figures come right after them);
+#                      =clients  only the clients rounds, the same way
 #   BENCH_CLUSTER_HOOK=CMD       run as `sh -c CMD` in the background during
-#                                each cluster produce round, with
-#                                BENCH_PIDS_CLUSTER="PID1 PID2 PID3" (leader
-#                                first) and BENCH_ROUND in its environment,
-#                                stopped (SIGTERM to its pid) after the dd:
-#                                e.g. perf record -g -p ... or strace -c
+#                                each cluster produce and clients round,
+#                                with BENCH_PIDS_CLUSTER="PID1 PID2 PID3"
+#                                (leader first) and BENCH_ROUND (R for a
+#                                produce round, kR for a clients round) in
+#                                its environment, stopped (SIGTERM to its
+#                                pid) after the dd or the client: e.g.
+#                                perf record -g -p ... or strace -c
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -72,6 +91,16 @@ BENCH_REPS=${BENCH_REPS:-3}
 BENCH_CLUSTER_SESSION_MS=${BENCH_CLUSTER_SESSION_MS:-4000}
 
 bench_build "${1:-build}"
+PERF=$BUILD/rdk_perf
+case ${BENCH_CLUSTER_ONLY:-} in
+'' | produce | clients) ;;
+*) die "BENCH_CLUSTER_ONLY=$BENCH_CLUSTER_ONLY: produce or clients" ;;
+esac
+# runs WHAT: the rounds WHAT (produce or clients) are run.
+runs() {
+	[ -z "${BENCH_CLUSTER_ONLY:-}" ] || [ "$BENCH_CLUSTER_ONLY" = "$1" ]
+}
+runs clients && { [ -x "$PERF" ] || die "$PERF missing (make $PERF; make bench builds it)"; }
 command -v python3 >/dev/null 2>&1 || die "python3 is needed for the timing clients"
 command -v java >/dev/null 2>&1 || die "java is needed for ZooKeeper (sh contrib/install-deps.sh)"
 [ -c /dev/fuse ] || die "/dev/fuse missing"
@@ -102,6 +131,9 @@ ${BENCH_CLUSTER_CONF:-}"
 # shellcheck disable=SC2317  # invoked by the traps below
 cluster_cleanup() {
 	trap - EXIT INT TERM HUP PIPE
+	# A round's hook still running (interrupted in the round): stopped
+	# by its pid, as after the round.
+	[ -n "${hook_pid:-}" ] && kill -TERM "$hook_pid" 2>/dev/null && wait "$hook_pid"
 	for _cm in $BENCH_MOUNTS; do
 		proc_unmount "$_cm" 30
 		is_mounted "$_cm" || proc_list_del BENCH_MOUNTS "$_cm"
@@ -139,6 +171,17 @@ fetches() {
 	timeout 5 awk '$1 == "mqfs_replica_fetch_requests_total" { print $2 }' "$tmp/mnt$1/.metrics"
 }
 
+# lreqs N: the requests broker N's listener served so far (the clients'
+# and the followers' alike).
+lreqs() {
+	timeout 5 awk '$1 == "mqfs_listener_requests_total" { print $2 }' "$tmp/mnt$1/.metrics"
+}
+
+# per_mib BEFORE AFTER: (AFTER - BEFORE) / BENCH_CLUSTER_MB.
+per_mib() {
+	echo "$1 $2" | awk -v mb="$BENCH_CLUSTER_MB" '{ printf "%.2f\n", ($2 - $1) / mb }'
+}
+
 # wbuckets N: broker N's FUSE write histogram so far, one "le count" per
 # line (cumulative, as .metrics gives it).
 wbuckets() {
@@ -167,6 +210,47 @@ wtimes() {
 # count going from T0 to T1 over one rep.
 cpu_ms_per_mib() {
 	echo "$1 $2" | awk -v hz="$HZ" -v mb="$BENCH_CLUSTER_MB" '{ printf "%.2f\n", ($2 - $1) * 1000 / hz / mb }'
+}
+
+# hook_start ROUND: BENCH_CLUSTER_HOOK started in the background, if set,
+# for the cluster's round ROUND (leader L); hook_stop stops it.
+# shellcheck disable=SC2154  # _lp: set by eval
+hook_start() {
+	hook_pid=""
+	[ -n "${BENCH_CLUSTER_HOOK:-}" ] || return 0
+	eval "_lp=\$PID$L"
+	_ps=$_lp
+	for _hn in 1 2 3; do [ "$_hn" = "$L" ] || eval "_ps=\"\$_ps \$PID$_hn\""; done
+	BENCH_PIDS_CLUSTER=$_ps BENCH_ROUND=$1 sh -c "$BENCH_CLUSTER_HOOK" &
+	hook_pid=$!
+}
+hook_stop() {
+	[ -n "$hook_pid" ] || return 0
+	kill -TERM "$hook_pid" 2>/dev/null
+	wait "$hook_pid"
+	hook_pid=""
+}
+
+# first_record TOPIC: one record into the cluster's new TOPIC through the
+# leader's mount, acknowledged by the ISR: the followers' fetchers have
+# then started on the new partition (each retries a leader that does not
+# know yet that it leads, every 10 ms at first), which would hold the
+# round's first write; the rounds measure the stream. Its time (ms) goes
+# to first.ms.
+first_record() {
+	_fa=$(now)
+	printf 'start\n' >>"$tmp/mnt$L/$1/0" || die "the first record into $1 failed"
+	_fb=$(now)
+	awk -v a="$_fa" -v b="$_fb" 'BEGIN { printf "%.0f\n", (b - a) * 1000 }' >>"$tmp/first.ms"
+}
+
+# drop3 TOPIC: the cluster's TOPIC deleted, waited for until no mount
+# lists it.
+drop3() {
+	rmdir "$tmp/mnt$L/$1" || die "rmdir mnt$L/$1 failed"
+	for _dn in 1 2 3; do
+		poll 60 unlisted "$tmp/mnt$_dn" "$1" || die "$1 still listed on mnt$_dn"
+	done
 }
 
 # field MNT TOPIC N: field N of partition 0's row of TOPIC/.state
@@ -209,9 +293,21 @@ topic3() {
 # ---- the single node ---------------------------------------------------------
 
 HZ=$(getconf CLK_TCK)
-say "records: $BENCH_CLUSTER_MB MiB of 100-byte lines per rep"
-records $((BENCH_CLUSTER_MB * 1048576 / 100)) "$tmp/src"
-mount_daemon "$tmp/single" "$tmp/single.log" "$MQFS" -f --data "$tmp/sdata" "$tmp/single" ||
+NREC=$((BENCH_CLUSTER_MB * 1048576 / 100))
+say "records: $BENCH_CLUSTER_MB MiB of 100-byte lines per rep ($NREC)"
+records "$NREC" "$tmp/src"
+# The single node's listener serves the clients rounds (idle otherwise):
+# SASL_PLAINTEXT with the brokers' SCRAM user as its one user, so that
+# the client logs in to either the same way.
+SPORT=$(zk_free_port)
+cat >"$tmp/single.properties" <<EOC
+listeners=SASL_PLAINTEXT://127.0.0.1:$SPORT
+security.inter.broker.protocol=SASL_PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-256
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="admin-secret";
+EOC
+mount_daemon "$tmp/single" "$tmp/single.log" "$MQFS" -f --data "$tmp/sdata" \
+	--config "$tmp/single.properties" "$tmp/single" ||
 	die "mqfs did not mount: $(tail -n 3 "$tmp/single.log")"
 SPID=$DPID
 : >"$tmp/single.t"
@@ -227,12 +323,37 @@ single_round() {
 	rmdir "$tmp/single/s$1" || die "rmdir single/s$1 failed"
 }
 
+# perf_mbs OUTPUT: MB/s (10^6 bytes of 100-byte records) of rdk_perf's
+# "records N seconds S".
+perf_mbs() {
+	printf '%s\n' "$1" | awk '/^records/ { print $2 * 100 / 1e6 / $4 }'
+}
+# perf_cpu OUTPUT: the client's own CPU (its "cpu C") per MiB, ms.
+perf_cpu() {
+	printf '%s\n' "$1" | awk -v mb="$BENCH_CLUSTER_MB" '/^records/ { printf "%.2f\n", $6 * 1000 / mb }'
+}
+
+# single_clients R: the single node's clients round R.
+single_clients() {
+	mkdir "$tmp/single/k$1" || die "mkdir single/k$1 failed"
+	sync
+	c0=$(cpu_ticks "$SPID")
+	# shellcheck disable=SC2086  # SASL: one word per setting
+	_out=$(timeout 600 "$PERF" -b "127.0.0.1:$SPORT" $SASL produce "k$1" "$NREC" all) ||
+		die "rdk_perf into the single node's k$1 failed"
+	perf_mbs "$_out" >>"$tmp/ksingle.t"
+	perf_cpu "$_out" >>"$tmp/ksingle.client"
+	cpu_ms_per_mib "$c0" "$(cpu_ticks "$SPID")" >>"$tmp/ksingle.cpu"
+	rmdir "$tmp/single/k$1" || die "rmdir single/k$1 failed"
+}
+
 # ---- the cluster ---------------------------------------------------------------
 
 zk_cluster_start >>"$LOG" 2>&1
 zk_ruok "$ZKPORT" || die "ZooKeeper did not start: $(tail -n 5 "$LOG")"
 for n in 1 2 3; do
-	conf "$n" "$(zk_free_port)"
+	eval "PORT$n=\$(zk_free_port)"
+	eval "conf $n \$PORT$n"
 	mkdir -p "$tmp/mnt$n"
 	start_daemon "$tmp/b$n.log" "$MQFS" -f --config "$tmp/b$n/server.properties" "$tmp/mnt$n"
 	eval "PID$n=\$DPID"
@@ -246,12 +367,40 @@ for n in 1 2 3; do
 	poll 60 alive_on "$tmp/mnt$n" 3 || die "mnt$n does not see three live brokers"
 done
 
-: >"$tmp/cluster.t"
-: >"$tmp/leader.cpu"
-: >"$tmp/follower.cpu"
-: >"$tmp/follower.fetches"
-: >"$tmp/leader.writes"
-: >"$tmp/first.ms"
+for f in cluster.t leader.cpu follower.cpu follower.fetches leader.writes first.ms \
+	ksingle.t ksingle.cpu kcluster.t kleader.cpu kfollower.cpu kleader.reqs kfollower.fetches \
+	ksingle.client kcluster.client; do
+	: >"$tmp/$f"
+done
+# round_begin TOPIC: a cluster round's start: TOPIC made (L its leader),
+# a sync, its first record, then the brokers' CPU ticks (t1 t2 t3) and
+# the followers' Fetch counts (q1 q2 q3) so far.
+# shellcheck disable=SC2034  # t1..t3, q1..q3: read by round_end through eval
+round_begin() {
+	topic3 "$1"
+	sync
+	first_record "$1"
+	t1=$(cpu_ticks "$PID1") t2=$(cpu_ticks "$PID2") t3=$(cpu_ticks "$PID3")
+	q1=$(fetches 1) q2=$(fetches 2) q3=$(fetches 3)
+}
+# round_end PREFIX TOPIC: each broker's CPU per MiB since round_begin,
+# the leader's into PREFIXleader.cpu, the followers' into
+# PREFIXfollower.cpu, and their Fetch requests per MiB into
+# PREFIXfollower.fetches; then TOPIC deleted.
+# shellcheck disable=SC2154  # _ct0, _cpid, _q0: set by eval
+round_end() {
+	for _cn in 1 2 3; do
+		eval "_ct0=\$t$_cn; _cpid=\$PID$_cn; _q0=\$q$_cn"
+		_cm=$(cpu_ms_per_mib "$_ct0" "$(cpu_ticks "$_cpid")")
+		if [ "$_cn" = "$L" ]; then
+			echo "$_cm" >>"$tmp/${1}leader.cpu"
+		else
+			echo "$_cm" >>"$tmp/${1}follower.cpu"
+			per_mib "$_q0" "$(fetches "$_cn")" >>"$tmp/${1}follower.fetches"
+		fi
+	done
+	drop3 "$2"
+}
 # The rounds alternate, the single node's and the cluster's, one of each
 # per rep (in turn first), so that each pair meets the same load of the
 # machine: the ratio is also given as the median of the reps' ratios.
@@ -265,57 +414,42 @@ done
 # cluster) ran two to four times slower from the third round on, the
 # single node's and the cluster's alike.
 r=1
-while [ $r -le "$BENCH_REPS" ]; do
+while runs produce && [ $r -le "$BENCH_REPS" ]; do
 	[ $((r % 2)) = 1 ] && single_round "$r"
-	topic3 "c$r"
-	sync
-	# One record first, acknowledged by the ISR: the followers' fetchers
-	# have then started on the new partition (each retries a leader that
-	# does not know yet that it leads, every 10 ms at first), which
-	# would hold the round's first write; the rounds measure the stream.
-	# Its time is printed apart.
-	a=$(now)
-	printf 'start\n' >>"$tmp/mnt$L/c$r/0" || die "the first record into c$r failed"
-	b=$(now)
-	awk -v a="$a" -v b="$b" 'BEGIN { printf "%.0f\n", (b - a) * 1000 }' >>"$tmp/first.ms"
-	t1=$(cpu_ticks "$PID1") t2=$(cpu_ticks "$PID2") t3=$(cpu_ticks "$PID3")
-	q1=$(fetches 1) q2=$(fetches 2) q3=$(fetches 3)
+	round_begin "c$r"
 	wbuckets "$L" >"$tmp/wb0"
-	hook_pid=""
-	if [ -n "${BENCH_CLUSTER_HOOK:-}" ]; then
-		eval "_lp=\$PID$L"
-		_ps=$_lp
-		for n in 1 2 3; do [ "$n" = "$L" ] || eval "_ps=\"\$_ps \$PID$n\""; done
-		BENCH_PIDS_CLUSTER=$_ps BENCH_ROUND=$r sh -c "$BENCH_CLUSTER_HOOK" &
-		hook_pid=$!
-	fi
+	hook_start "$r"
 	produce_mbs "$tmp/src" "$tmp/mnt$L/c$r/0" >>"$tmp/cluster.t"
 	wbuckets "$L" >"$tmp/wb1"
 	echo "round $r, leader broker $L: $(wtimes "$tmp/wb0" "$tmp/wb1")" >>"$tmp/leader.writes"
-	if [ -n "$hook_pid" ]; then
-		kill -TERM "$hook_pid" 2>/dev/null
-		wait "$hook_pid"
-	fi
-	for n in 1 2 3; do
-		case $n in
-		1) cm=$(cpu_ms_per_mib "$t1" "$(cpu_ticks "$PID1")") ;;
-		2) cm=$(cpu_ms_per_mib "$t2" "$(cpu_ticks "$PID2")") ;;
-		*) cm=$(cpu_ms_per_mib "$t3" "$(cpu_ticks "$PID3")") ;;
-		esac
-		if [ "$n" = "$L" ]; then echo "$cm" >>"$tmp/leader.cpu"; else echo "$cm" >>"$tmp/follower.cpu"; fi
-		eval "_q0=\$q$n"
-		[ "$n" = "$L" ] || echo "$(fetches "$n") $_q0" |
-			awk -v mb="$BENCH_CLUSTER_MB" '{ printf "%.2f\n", ($1 - $2) / mb }' >>"$tmp/follower.fetches"
-	done
-	rmdir "$tmp/mnt$L/c$r" || die "rmdir mnt$L/c$r failed"
-	for n in 1 2 3; do
-		poll 60 unlisted "$tmp/mnt$n" "c$r" || die "c$r still listed on mnt$n"
-	done
+	hook_stop
+	round_end "" "c$r"
 	[ $((r % 2)) = 0 ] && single_round "$r"
 	r=$((r + 1))
 done
 rm -f "$tmp/src"
-if [ "${BENCH_CLUSTER_ONLY:-}" != produce ]; then
+# The clients rounds: the same records from librdkafka, alternating the
+# same way. The cluster's client bootstraps from all three listeners and
+# finds the leader in the Metadata answer.
+KBOOT=127.0.0.1:$PORT1,127.0.0.1:$PORT2,127.0.0.1:$PORT3
+r=1
+while runs clients && [ $r -le "$BENCH_REPS" ]; do
+	[ $((r % 2)) = 1 ] && single_clients "$r"
+	round_begin "k$r"
+	lq=$(lreqs "$L")
+	hook_start "k$r"
+	# shellcheck disable=SC2086  # SASL: one word per setting
+	out=$(timeout 600 "$PERF" -b "$KBOOT" $SASL produce "k$r" "$NREC" all) ||
+		die "rdk_perf into the cluster's k$r failed"
+	hook_stop
+	perf_mbs "$out" >>"$tmp/kcluster.t"
+	perf_cpu "$out" >>"$tmp/kcluster.client"
+	per_mib "$lq" "$(lreqs "$L")" >>"$tmp/kleader.reqs"
+	round_end k "k$r"
+	[ $((r % 2)) = 0 ] && single_clients "$r"
+	r=$((r + 1))
+done
+if [ -z "${BENCH_CLUSTER_ONLY:-}" ]; then
 	mkdir "$tmp/single/lat" "$tmp/single/lat/.groups/bench" || die "mkdir single/lat failed"
 	slat=$(timeout 300 python3 "$here/latency.py" mqfs "$tmp/single/lat/0" \
 		"$tmp/single/lat/.groups/bench/consume" "$BENCH_LAT_RECORDS") ||
@@ -323,32 +457,66 @@ if [ "${BENCH_CLUSTER_ONLY:-}" != produce ]; then
 fi
 unmount "$tmp/single" "$SPID"
 
+# row LABEL FILE: one figure line, the median of FILE's numbers and their
+# spread.
+row() {
+	printf '  %-36s %s  (%s)\n' "$1" "$(median <"$2")" "$(spread <"$2")"
+}
+# rates SINGLE CLUSTER LABEL: the MB/s of the single node's rounds (file
+# SINGLE) and the cluster's (CLUSTER, named LABEL), the ratio of their
+# medians and the reps' own ratios.
+rates() {
+	s=$(median <"$tmp/$1")
+	c=$(median <"$tmp/$2")
+	printf '  single node                          %8.1f MB/s  (%s)\n' "$s" "$(spread <"$tmp/$1")"
+	printf '  %-36s %8.1f MB/s  (%s)  %.2f of the single node\n' \
+		"$3" "$c" "$(spread <"$tmp/$2")" "$(echo "$c $s" | awk '{ print $1 / $2 }')"
+	paste -d' ' "$tmp/$2" "$tmp/$1" | awk '{ printf "%.3f\n", $1 / $2 }' >"$tmp/$2.ratio"
+	say "  the reps' ratios (cluster / single node, each pair back to back): $(paste -sd' ' "$tmp/$2.ratio"), median $(median <"$tmp/$2.ratio")"
+}
 # produce_figures: the produce rounds' figures.
 produce_figures() {
-	s=$(median <"$tmp/single.t")
-	c=$(median <"$tmp/cluster.t")
 	say ""
 	say "produce, dd bs=1M of $BENCH_CLUSTER_MB MiB of 100-byte lines, median of $BENCH_REPS (spread):"
-	printf '  single node                          %8.1f MB/s  (%s)\n' "$s" "$(spread <"$tmp/single.t")"
-	printf '  cluster, RF 3, acks=all, leader      %8.1f MB/s  (%s)  %.2f of the single node\n' \
-		"$c" "$(spread <"$tmp/cluster.t")" "$(echo "$c $s" | awk '{ print $1 / $2 }')"
-	paste -d' ' "$tmp/cluster.t" "$tmp/single.t" | awk '{ printf "%.3f\n", $1 / $2 }' >"$tmp/ratio.t"
-	say "  the reps' ratios (cluster / single node, each pair back to back): $(paste -sd' ' "$tmp/ratio.t"), median $(median <"$tmp/ratio.t")"
+	rates single.t cluster.t "cluster, RF 3, acks=all, leader"
 	say "CPU per MiB written (utime + stime, ms), median (spread):"
-	say "  single node                          $(median <"$tmp/single.cpu")  ($(spread <"$tmp/single.cpu"))"
-	say "  cluster leader                       $(median <"$tmp/leader.cpu")  ($(spread <"$tmp/leader.cpu"))"
-	say "  cluster follower (each)              $(median <"$tmp/follower.cpu")  ($(spread <"$tmp/follower.cpu"))"
+	row "single node" "$tmp/single.cpu"
+	row "cluster leader" "$tmp/leader.cpu"
+	row "cluster follower (each)" "$tmp/follower.cpu"
 	say "  rounds, cluster MB/s: $(paste -sd' ' "$tmp/cluster.t"); leader ms/MiB: $(paste -sd' ' "$tmp/leader.cpu")"
 	say "Fetch requests per MiB written, each follower, median (spread):"
-	say "                                       $(median <"$tmp/follower.fetches")  ($(spread <"$tmp/follower.fetches"))"
+	row "" "$tmp/follower.fetches"
 	say "the first acks=all write into each round's new partition (ms): $(paste -sd' ' "$tmp/first.ms")"
 	say "the leader's write() times (its FUSE write histogram, bucket bounds):"
 	sed 's/^/  /' "$tmp/leader.writes"
 }
-if [ "${BENCH_CLUSTER_ONLY:-}" = produce ]; then
+# clients_figures: the clients rounds' figures.
+clients_figures() {
+	say ""
+	say "produce, librdkafka acks=all, $NREC records of 100 bytes, median of $BENCH_REPS (spread):"
+	rates ksingle.t kcluster.t "cluster, RF 3, min.insync.replicas=2"
+	say "CPU per MiB of records (utime + stime, ms), median (spread):"
+	row "single node" "$tmp/ksingle.cpu"
+	row "cluster leader" "$tmp/kleader.cpu"
+	row "cluster follower (each)" "$tmp/kfollower.cpu"
+	row "the client, into the single node" "$tmp/ksingle.client"
+	row "the client, into the cluster" "$tmp/kcluster.client"
+	say "  rounds, cluster MB/s: $(paste -sd' ' "$tmp/kcluster.t"); single node MB/s: $(paste -sd' ' "$tmp/ksingle.t")"
+	say "requests per MiB of records, median (spread):"
+	row "the leader's listener served" "$tmp/kleader.reqs"
+	say "    (the clients' Produce and the followers' Fetch)"
+	row "each follower's Fetch" "$tmp/kfollower.fetches"
+}
+case ${BENCH_CLUSTER_ONLY:-} in
+produce)
 	produce_figures
 	exit 0
-fi
+	;;
+clients)
+	clients_figures
+	exit 0
+	;;
+esac
 
 # ---- latency: which reader sees the leader's writes ----------------------------
 
@@ -429,6 +597,7 @@ resume KILL fo
 # ---- figures -----------------------------------------------------------------------
 
 produce_figures
+clients_figures
 say ""
 say "one-record end-to-end latency, write() -> consume read:"
 say "  single node (same mount):           $slat"

@@ -5,9 +5,11 @@
  *
  *   rdk_perf -b BROKER [-X key=value]... produce TOPIC N ACKS
  *       N records to partition 0 as fast as the queue takes them, then
- *       waits for every delivery report. Prints "records N seconds S"
- *       (first produce call to the last report). Any failed delivery:
- *       exit 1.
+ *       waits for every delivery report. Prints "records N seconds S cpu
+ *       C" (first produce call to the last report; C: the CPU seconds,
+ *       user and system, all of the client's threads spent in that time,
+ *       so that a benchmark can tell the client's share of the cores).
+ *       Any failed delivery: exit 1.
  *   rdk_perf -b BROKER [-X key=value]... consume TOPIC N
  *       Assigns partition 0 at offset 0 and reads N records. Prints
  *       "records N seconds S" (assign to the Nth record).
@@ -26,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <librdkafka/rdkafka.h>
@@ -39,6 +42,16 @@ static int64_t mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The CPU time, user and system, of all of the process's threads so far. */
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 static int failed;
@@ -113,6 +126,7 @@ static int produce(rd_kafka_conf_t *conf, const char *topic, long n, const char 
 	rd_kafka_t *rk;
 	rd_kafka_topic_t *rkt;
 	int64_t t0;
+	double cpu0;
 	int rc = 1;
 
 	if (!conf)
@@ -130,6 +144,7 @@ static int produce(rd_kafka_conf_t *conf, const char *topic, long n, const char 
 	memset(value, 'x', VALUE_LEN);
 	value[VALUE_LEN] = 0;
 	t0 = mono_ns();
+	cpu0 = cpu_seconds();
 	for (long i = 0; i < n; i++) {
 		char head[32];
 		int k = one_by_one ? snprintf(head, sizeof(head), "%020" PRId64 " ", mono_ns())
@@ -155,7 +170,8 @@ static int produce(rd_kafka_conf_t *conf, const char *topic, long n, const char 
 	}
 	if (!failed) {
 		if (!one_by_one)
-			printf("records %ld seconds %.6f\n", n, (double)(mono_ns() - t0) / 1e9);
+			printf("records %ld seconds %.6f cpu %.6f\n", n,
+			       (double)(mono_ns() - t0) / 1e9, cpu_seconds() - cpu0);
 		rc = 0;
 	}
 out:
