@@ -18,7 +18,8 @@
  *   none. Its end is at or below the log start, where no truncation
  *   reaches.
  * - `producer-checkpoint` (LOG_SNAP_CKPT): the state of every batch below
- *   the base offset of the newest segment at or below the hw, written by
+ *   the base offset of the newest segment at or below the hw and the
+ *   synced offset (what a power cut keeps), written by
  *   log_producer_checkpoint (the broker's scheduler, at the retention
  *   check) when a segment closed since the last one, so that a load scans
  *   at most the segments after it, as Kafka's snapshot at each roll does.
@@ -314,13 +315,19 @@ int log_producer_checkpoint(struct log *l)
 	if (l->snap_end == LOG_SNAP_END_UNKNOWN)
 		l->snap_end = snap_end_on_disk(l);
 	pthread_mutex_lock(&l->lock);
-	/* The base of a segment at or below the hw, past the first and past
-	 * the last snapshot: the newest such whose scan from there reads at
-	 * most CKPT_SCAN_BYTES of segments, or the nearest one (the caller's
-	 * thread is the scheduler's: a log that never had a checkpoint is
-	 * caught up over several checks, each as long as a segment or so). */
+	/* The base of a segment at or below the hw and the synced offset,
+	 * past the first and past the last snapshot: the newest such whose
+	 * scan from there reads at most CKPT_SCAN_BYTES of segments, or the
+	 * nearest one (the caller's thread is the scheduler's: a log that
+	 * never had a checkpoint is caught up over several checks, each as
+	 * long as a segment or so). Below the synced offset, because records
+	 * a power cut takes could be written again in the same epoch with
+	 * other producers' batches (on a single node), which the epoch check
+	 * of a load would not see; the scheduler's flush of closed segments
+	 * moves it up soon after a roll. */
+	int64_t limit = l->hw < l->synced_offset ? l->hw : l->synced_offset;
 	if (!l->deleted && !l->damaged)
-		for (int i = 1; i < l->nsegs && l->segs[i]->base_offset <= l->hw; i++) {
+		for (int i = 1; i < l->nsegs && l->segs[i]->base_offset <= limit; i++) {
 			if (l->segs[i]->base_offset <= l->snap_end)
 				continue;
 			bytes += atomic_load(&l->segs[i - 1]->size);
