@@ -145,10 +145,15 @@ static int sched_retention_topic(struct broker *b, struct topic *t, int64_t now)
 			continue;
 		}
 		/* A producer state load after this scans only the segments
-		 * from the newest one behind the hw (prodsnap.c). A failure is
-		 * logged by the engine and costs only a longer scan. */
-		if (r[p].log && !broker_dir_offline(b, BROKER_DIR_SCHEDULER))
-			(void)log_producer_checkpoint(r[p].log);
+		 * from the newest one behind the hw (prodsnap.c). The engine
+		 * logs a failure; in a cluster an I/O error there fails the
+		 * log directory as retention's does (Kafka's snapshot write
+		 * meeting an IOException). */
+		if (r[p].log && !broker_dir_offline(b, BROKER_DIR_SCHEDULER)) {
+			rc = log_producer_checkpoint(r[p].log);
+			if (rc < 0 && rc != -ENOENT)
+				(void)broker_storage_failed(b, t->name, p, rc);
+		}
 		if (rc == 0)
 			continue;
 		deleted += rc;

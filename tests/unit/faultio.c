@@ -56,8 +56,10 @@ static int fi_open(void *ctx, const char *path, int flags, mode_t mode)
 	}
 	if ((flags & (O_CREAT | O_TRUNC)) && fi_dies(f, path))
 		return -EIO;
-	if ((flags & O_CREAT) && f->fail_path && strstr(path, f->fail_path))
+	if ((flags & O_CREAT) && f->fail_path && strstr(path, f->fail_path)) {
+		atomic_fetch_add(&f->fail_path_hits, 1);
 		return -EIO;
+	}
 	struct stat st;
 	int64_t existing = stat(path, &st) == 0 ? st.st_size : 0;
 	int fd = io_posix.open(NULL, path, flags, mode);
@@ -391,8 +393,10 @@ static int fi_rename(void *ctx, const char *from, const char *to)
 static int fi_mkdir(void *ctx, const char *path, mode_t mode)
 {
 	struct faultio *f = ctx;
-	if (f->fail_path && strstr(path, f->fail_path))
+	if (f->fail_path && strstr(path, f->fail_path)) {
+		atomic_fetch_add(&f->fail_path_hits, 1);
 		return -EIO;
+	}
 	return io_posix.mkdir(NULL, path, mode);
 }
 

@@ -587,6 +587,29 @@ static void test_flush_error_logged_once(void **state)
 	fx_close(f);
 }
 
+/* 40 records into orders-0, several segments of 1 KiB. */
+static void fill_segments(struct fx *f)
+{
+	char line[64];
+
+	for (int i = 0; i < 40; i++) {
+		snprintf(line, sizeof(line), "value-%d-xxxxxxxxxxxxxxxxxxxxxxxx\n", i);
+		assert_int_equal(produce_str(f->t, line), 0);
+	}
+}
+
+/* Whether DATA/<name> exists, polled with the deadline. */
+static bool wait_file(struct fx *f, const char *name)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/data/%s", f->dir, name);
+	while (access(path, F_OK) != 0 && now_mono_ms() < end)
+		usleep(10 * 1000);
+	return access(path, F_OK) == 0;
+}
+
 /* Retention's deletion (or the roll of the quiet active segment before
  * it) cannot make its directory durable: the fsync of the directory
  * fails (Kafka's deleteSegments meeting an IOException). Nothing else
@@ -596,12 +619,11 @@ static void run_retention(bool cluster)
 	static const char extra[] = "log.segment.bytes=1024\nlog.retention.ms=1000\n"
 				    "log.retention.check.interval.ms=50\n";
 	struct fx *f = fx_open(cluster, extra);
-	char line[64];
 
-	for (int i = 0; i < 40; i++) {
-		snprintf(line, sizeof(line), "value-%d-xxxxxxxxxxxxxxxxxxxxxxxx\n", i);
-		assert_int_equal(produce_str(f->t, line), 0);
-	}
+	fill_segments(f);
+	/* The producer checkpoint of the closed segments written first:
+	 * the failure is retention's. */
+	assert_true(wait_file(f, "orders-0/producer-checkpoint"));
 	f->fio.open_errno = EIO;
 	__atomic_store_n(&f->fio.dir_open_fails, 1, __ATOMIC_RELEASE);
 	if (cluster)
@@ -612,6 +634,30 @@ static void run_retention(bool cluster)
 }
 
 BOTH(retention)
+
+/* The producer checkpoint of the closed segments (prodsnap.c) cannot be
+ * written (its temporary file's creation fails): in a cluster the log
+ * directory goes offline (Kafka's snapshot write meeting an
+ * IOException); a single node logs it and goes on. */
+static void run_producer_checkpoint(bool cluster)
+{
+	struct fx *f = fx_open(cluster, "log.segment.bytes=1024\n"
+					"log.retention.check.interval.ms=50\n");
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	f->fio.fail_path = "producer-checkpoint";
+	fill_segments(f);
+	while (atomic_load(&f->fio.fail_path_hits) == 0 && now_mono_ms() < end)
+		usleep(10 * 1000);
+	assert_true(atomic_load(&f->fio.fail_path_hits) > 0);
+	if (cluster)
+		assert_true(wait_offline(f));
+	else
+		assert_goes_on(f);
+	fx_close(f);
+}
+
+BOTH(producer_checkpoint)
 
 /* A cluster broker (settings extra) whose log directory went offline
  * (another write failed there: broker_storage_failed, as from an append)
@@ -734,6 +780,8 @@ int main(void)
 		cmocka_unit_test(test_flush_error_logged_once),
 		cmocka_unit_test(test_retention_cluster),
 		cmocka_unit_test(test_retention_single),
+		cmocka_unit_test(test_producer_checkpoint_cluster),
+		cmocka_unit_test(test_producer_checkpoint_single),
 		cmocka_unit_test(test_offline_flush),
 		cmocka_unit_test(test_offline_retention),
 		cmocka_unit_test(test_stop_cluster),
