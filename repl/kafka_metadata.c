@@ -453,21 +453,36 @@ static int describe_cluster_handler(void *arg, struct net_req *req)
 	struct kafka_api *ka = arg;
 	const struct proto_req *pr = net_req_msg(req);
 	const struct proto_describe_cluster_req *dc = &pr->u.describe_cluster;
-	struct proto_describe_cluster_resp resp = { .endpoint_type = dc->endpoint_type,
+	/* The answer's endpoint type is the endpoint described, a broker's,
+	 * whatever was asked (a refusal's is the schema's default, also
+	 * BROKER), as Kafka's computeDescribeClusterResponse answers. */
+	struct proto_describe_cluster_resp resp = { .endpoint_type = PROTO_ENDPOINT_BROKER,
 						    .controller_id = -1,
 						    .cluster_authorized_operations = INT32_MIN };
 	struct kafka_node *nodes = NULL;
-	char id[64] = "";
+	char id[64] = "", msg[128];
 	size_t pos;
 	int n, rc;
 
 	if (dc->endpoint_type != PROTO_ENDPOINT_BROKER) {
+		bool known = dc->endpoint_type == PROTO_ENDPOINT_CONTROLLER;
+
 		mq_log_limited(MQ_WARN,
 			       "DescribeCluster from %s: endpoint type %d refused: a broker "
 			       "serves broker endpoints (1) only",
 			       net_req_peer(req), (int)dc->endpoint_type);
-		resp.error_code = PROTO_ERR_MISMATCHED_ENDPOINT_TYPE;
-		resp.error_message = kstr_of("The request was sent to an endpoint of type BROKER");
+		/* As Kafka: a type it does not define (EndpointType UNKNOWN) is
+		 * UNSUPPORTED_ENDPOINT_TYPE, a controller's MISMATCHED. */
+		if (known)
+			snprintf(msg, sizeof(msg),
+				 "The request was sent to an endpoint of type BROKER, "
+				 "but we wanted an endpoint of type CONTROLLER");
+		else
+			snprintf(msg, sizeof(msg), "Unsupported endpoint type %d",
+				 (int)dc->endpoint_type);
+		resp.error_code = known ? PROTO_ERR_MISMATCHED_ENDPOINT_TYPE
+					: PROTO_ERR_UNSUPPORTED_ENDPOINT_TYPE;
+		resp.error_message = kstr_of(msg);
 		resp.cluster_id = kstr_of("");
 	} else {
 		n = cluster_view(ka, net_req_listener(req), &nodes, &resp.brokers, id,

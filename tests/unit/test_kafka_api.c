@@ -832,8 +832,21 @@ static void test_describe_cluster(void **state)
 	describe_cluster(f, 1, false, PROTO_ENDPOINT_CONTROLLER, &r, &raw);
 	assert_int_equal(r.error_code, PROTO_ERR_MISMATCHED_ENDPOINT_TYPE);
 	assert_int_equal(r.n_brokers, 0);
+	/* The endpoint described is a broker's, whatever was asked. */
+	assert_int_equal(r.endpoint_type, PROTO_ENDPOINT_BROKER);
+	assert_true(kstr_eq(r.error_message, "The request was sent to an endpoint of type BROKER, "
+					     "but we wanted an endpoint of type CONTROLLER"));
 	proto_describe_cluster_resp_free(&r);
 	net_resp_free(&raw);
+	/* A type Kafka does not define (0 is its UNKNOWN): unsupported. */
+	for (int8_t type = 0; type <= 3; type += 3) {
+		describe_cluster(f, 1, false, type, &r, &raw);
+		assert_int_equal(r.error_code, PROTO_ERR_UNSUPPORTED_ENDPOINT_TYPE);
+		assert_int_equal(r.endpoint_type, PROTO_ENDPOINT_BROKER);
+		assert_int_equal(r.n_brokers, 0);
+		proto_describe_cluster_resp_free(&r);
+		net_resp_free(&raw);
+	}
 	proto_meta_resp_free(&m);
 	net_resp_free(&mraw);
 }
