@@ -214,6 +214,46 @@ static void test_metadata_no_auto(void **state)
 	assert_int_equal(broker_topic_get(f->b, "made", &t), -ENOENT);
 }
 
+/* v10 and v11 carry a topic id and a nullable name but take topics by
+ * name only: a request with an id or a null name is INVALID_REQUEST for
+ * each topic (the null name answered "", as a v10-v11 response's name
+ * may not be null), no broker listed, as Kafka answers it; v12 looks the
+ * id up. Before, a null name in v10 closed the connection (the answer
+ * could not be encoded) and an id was ignored. */
+static void test_metadata_ids_before_v12(void **state)
+{
+	struct brokerfx *f = *state;
+	struct proto_meta_req_topic t[2] = { { .name = kstr_of("orders") }, { .name = KSTR_NULL } };
+	struct proto_meta_req req = { .n_topics = 2, .topics = t };
+	struct proto_meta_resp r;
+	struct net_resp raw;
+	struct kbuf_w w;
+
+	memset(t[0].topic_id, 7, sizeof(t[0].topic_id));
+	memset(t[1].topic_id, 9, sizeof(t[1].topic_id));
+	for (int16_t v = 10; v <= 12; v++) {
+		kbuf_w_init(&w, 1024);
+		assert_int_equal(proto_meta_req_encode(&w, v, &req), 0);
+		brokerfx_call(f->c, PROTO_API_METADATA, v, &w, &raw);
+		assert_int_equal(proto_meta_resp_decode(&raw.body, v, &r), 0);
+		assert_int_equal(r.n_topics, 2);
+		if (v < 12) {
+			assert_int_equal(r.n_brokers, 0);
+			assert_int_equal(r.controller_id, -1);
+			assert_int_equal(r.topics[0].error_code, PROTO_ERR_INVALID_REQUEST);
+			assert_true(kstr_eq(r.topics[0].name, "orders"));
+			assert_int_equal(r.topics[1].error_code, PROTO_ERR_INVALID_REQUEST);
+			assert_true(kstr_eq(r.topics[1].name, ""));
+			assert_memory_equal(r.topics[1].topic_id, t[1].topic_id, 16);
+		} else {
+			assert_int_equal(r.n_brokers, 1);
+			assert_int_equal(r.topics[1].error_code, PROTO_ERR_UNKNOWN_TOPIC_ID);
+		}
+		proto_meta_resp_free(&r);
+		net_resp_free(&raw);
+	}
+}
+
 /* Auto-creation stops while the descriptors' reserve is left
  * (util/fdroom.h): the topics past it are KAFKA_STORAGE_ERROR, not made,
  * and a new connection is still accepted. */
@@ -1068,6 +1108,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_metadata, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_auto_create_fd_reserve, setup,
+						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_ids_before_v12, setup,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_no_auto, setup_no_auto,
 						brokerfx_teardown),
