@@ -419,6 +419,12 @@ static int meta_topics(struct kafka_api *ka, const struct proto_meta_req *m, int
 		mb->topics[mb->resp.n_topics - 1] = t;
 		rc = topic_fill(ka, t, mt, &mb->states[mb->resp.n_topics - 1], &live);
 	}
+	/* Asked for: every topic's but an unknown id's, as Kafka sets them on
+	 * the topics it looked up by name, errors included. */
+	for (int32_t i = 0;
+	     v >= 8 && m->include_topic_authorized_operations && i < mb->resp.n_topics; i++)
+		if (mb->resp.topics[i].error_code != PROTO_ERR_UNKNOWN_TOPIC_ID)
+			mb->resp.topics[i].topic_authorized_operations = PROTO_OPS_TOPIC;
 out:
 	if (names)
 		broker_names_free(names, n);
@@ -467,7 +473,10 @@ static int metadata_handler(void *arg, struct net_req *req)
 		return n;
 	mb.resp.n_brokers = n;
 	mb.resp.cluster_id = mb.cluster_id[0] ? kstr_of(mb.cluster_id) : KSTR_NULL;
-	mb.resp.cluster_authorized_operations = INT32_MIN;
+	mb.resp.cluster_authorized_operations =
+		v >= 8 && v <= 10 && pr->u.meta.include_cluster_authorized_operations
+			? PROTO_OPS_CLUSTER
+			: INT32_MIN;
 	rc = meta_topics(ka, &pr->u.meta, v, &mb);
 	if (rc < 0)
 		goto out;
@@ -481,6 +490,7 @@ static int metadata_handler(void *arg, struct net_req *req)
 		mb.resp.n_brokers = 0;
 		mb.resp.cluster_id = KSTR_NULL;
 		mb.resp.controller_id = -1;
+		mb.resp.cluster_authorized_operations = INT32_MIN;
 	}
 	size_t pos = net_req_begin(req);
 	rc = proto_meta_resp_encode(&net_req_out(req)->w, v, &mb.resp);
@@ -538,9 +548,9 @@ static int describe_cluster_handler(void *arg, struct net_req *req)
 			return n;
 		resp.n_brokers = n;
 		resp.cluster_id = kstr_of(id);
+		if (dc->include_cluster_authorized_operations)
+			resp.cluster_authorized_operations = PROTO_OPS_CLUSTER;
 	}
-	/* No ACLs: nothing to list when asked; Kafka's "not asked" value
-	 * either way (an admin client then reports the operations unknown). */
 	pos = net_req_begin(req);
 	rc = proto_describe_cluster_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &resp);
 	if (rc == 0)

@@ -214,6 +214,46 @@ static void test_metadata_no_auto(void **state)
 	assert_int_equal(broker_topic_get(f->b, "made", &t), -ENOENT);
 }
 
+/* Metadata v8+ asked for the authorized operations: every topic's (READ,
+ * WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS:
+ * 3576), an unknown one's too, and (v8-10) the cluster's (8096), as a
+ * Kafka broker without an authorizer answers; not asked, INT32_MIN. */
+static void test_metadata_authorized_operations(void **state)
+{
+	struct brokerfx *f = *state;
+	struct proto_meta_req_topic t[2] = { { .name = kstr_of("orders") },
+					     { .name = kstr_of("nope") } };
+	struct proto_meta_resp r;
+	struct net_resp raw;
+	struct kbuf_w w;
+
+	assert_int_equal(broker_topic_create(f->b, "orders", 0, 0, 0755, NULL), 0);
+	for (int16_t v = 7; v <= 12; v++)
+		for (int ask = 0; ask <= 1; ask++) {
+			struct proto_meta_req req = { .n_topics = 2,
+						      .topics = t,
+						      .include_cluster_authorized_operations = ask,
+						      .include_topic_authorized_operations = ask };
+			int32_t topic_ops = v >= 8 && ask ? 3576 : INT32_MIN;
+
+			kbuf_w_init(&w, 1024);
+			assert_int_equal(proto_meta_req_encode(&w, v, &req), 0);
+			brokerfx_call(f->c, PROTO_API_METADATA, v, &w, &raw);
+			assert_int_equal(proto_meta_resp_decode(&raw.body, v, &r), 0);
+			assert_int_equal(r.n_topics, 2);
+			assert_int_equal(r.topics[0].error_code, PROTO_ERR_NONE);
+			assert_int_equal(r.topics[0].topic_authorized_operations, topic_ops);
+			assert_int_equal(r.topics[1].error_code,
+					 PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+			assert_int_equal(r.topics[1].topic_authorized_operations, topic_ops);
+			if (v >= 8 && v <= 10)
+				assert_int_equal(r.cluster_authorized_operations,
+						 ask ? 8096 : INT32_MIN);
+			proto_meta_resp_free(&r);
+			net_resp_free(&raw);
+		}
+}
+
 /* v10 and v11 carry a topic id and a nullable name but take topics by
  * name only: a request with an id or a null name is INVALID_REQUEST for
  * each topic (the null name answered "", as a v10-v11 response's name
@@ -863,7 +903,11 @@ static void test_describe_cluster(void **state)
 		assert_int_equal(r.controller_id, 0);
 		assert_int_equal(r.cluster_id.len, 22);
 		assert_memory_equal(r.cluster_id.ptr, m.cluster_id.ptr, 22);
-		assert_int_equal(r.cluster_authorized_operations, INT32_MIN);
+		/* Asked for (v1 here): every cluster operation Kafka defines
+		 * (CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS,
+		 * ALTER_CONFIGS, IDEMPOTENT_WRITE: bits 5, 7-12), as a Kafka
+		 * broker without an authorizer answers. */
+		assert_int_equal(r.cluster_authorized_operations, v == 1 ? 8096 : INT32_MIN);
 		if (v == 1)
 			assert_int_equal(r.endpoint_type, PROTO_ENDPOINT_BROKER);
 		proto_describe_cluster_resp_free(&r);
@@ -1110,6 +1154,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_metadata_auto_create_fd_reserve, setup,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_ids_before_v12, setup,
+						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_authorized_operations, setup,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_no_auto, setup_no_auto,
 						brokerfx_teardown),
