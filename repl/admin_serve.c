@@ -324,9 +324,14 @@ static int16_t assignments_check(struct kafka_api *ka, int32_t na,
 
 /* ---- CreateTopics ---- */
 
-static int16_t create_one(struct kafka_api *ka, const struct proto_creatable_topic *ct,
-			  bool validate_only, int32_t timeout_ms,
-			  struct proto_creatable_topic_result *r, struct verdict *v)
+struct created;
+static int created_configs(struct kafka_api *ka, const struct topic_config *tc,
+			   struct proto_creatable_topic_result *r, struct created *c);
+
+/* 0 or a refusal's code in v; -errno (out of memory) sends no answer. */
+static int create_one(struct kafka_api *ka, const struct proto_creatable_topic *ct,
+		      bool validate_only, int32_t timeout_ms,
+		      struct proto_creatable_topic_result *r, struct created *c, struct verdict *v)
 {
 	struct broker *b = ka->b;
 	char name[TOPIC_NAME_MAX + 1], other[TOPIC_NAME_MAX + 1], pl[32], *text = NULL;
@@ -400,7 +405,7 @@ static int16_t create_one(struct kafka_api *ka, const struct proto_creatable_top
 	r->num_partitions = nparts;
 	r->replication_factor = (int16_t)rf;
 	if (validate_only)
-		return 0;
+		return created_configs(ka, &tc, r, c);
 	rc = broker_topic_create_cfg(
 		b, name, 0, 0, 0755, &tc, rf,
 		timeout_ms > 0 ? timeout_ms : broker_cfg(b)->request_timeout_ms, NULL);
@@ -411,7 +416,7 @@ static int16_t create_one(struct kafka_api *ka, const struct proto_creatable_top
 		return topic_errno(rc, "creation failed", v);
 	mq_log(MQ_INFO, "topic %s: created by a Kafka client (%s), %d partitions, %d replicas",
 	       name, "CreateTopics", (int)nparts, rf);
-	return 0;
+	return created_configs(ka, &tc, r, c);
 }
 
 static int create_topics_fill(const struct admin_req *ar, const struct admin_api *api, int32_t i,
@@ -419,17 +424,24 @@ static int create_topics_fill(const struct admin_req *ar, const struct admin_api
 {
 	const struct proto_create_topics_req *m = &ar->pr->u.create_topics;
 	struct proto_creatable_topic_result *r = answer;
+	int rc;
 
 	(void)api;
-	(void)hold;
 	r->name = m->topics[i].name;
 	r->num_partitions = -1;
 	r->replication_factor = -1;
-	r->n_configs = -1;
-	if (!named_twice(m->topics, sizeof(*m->topics),
-			 offsetof(struct proto_creatable_topic, name), m->n_topics, i, v))
-		create_one(ar->ka, &m->topics[i], m->validate_only, m->timeout_ms, r, v);
-	return 0;
+	/* A refusal's configs: an empty list, as Kafka's (never null). */
+	r->n_configs = 0;
+	if (named_twice(m->topics, sizeof(*m->topics), offsetof(struct proto_creatable_topic, name),
+			m->n_topics, i, v))
+		return 0;
+	rc = create_one(ar->ka, &m->topics[i], m->validate_only, m->timeout_ms, r, hold, v);
+	if (v->code) {
+		/* As Kafka resets a failed creation's answer. */
+		r->num_partitions = -1;
+		r->replication_factor = -1;
+	}
+	return rc < 0 ? rc : 0;
 }
 
 static int create_topics_encode(struct kbuf_w *w, int16_t ver, void *answers, int32_t n)
@@ -619,7 +631,7 @@ static void described_free(struct described *d)
 /* Whether key is asked for (keys null: every one). */
 static bool key_asked(const struct proto_describe_configs_resource *res, struct kstr key)
 {
-	if (res->n_configuration_keys < 0)
+	if (!res || res->n_configuration_keys < 0)
 		return true;
 	for (int32_t i = 0; i < res->n_configuration_keys; i++)
 		if (kstr_set_same(res->configuration_keys[i], key))
@@ -627,26 +639,22 @@ static bool key_asked(const struct proto_describe_configs_resource *res, struct 
 	return false;
 }
 
-static int describe_topic(struct kafka_api *ka, const struct proto_describe_configs_resource *res,
-			  bool synonyms, struct proto_describe_configs_result *out,
-			  struct described *d, struct verdict *v)
+/* The settings of a topic whose config is tc (fixed: it has records, so
+ * its line format is read-only), as DescribeConfigs lists them: the keys
+ * res asks for (res NULL: every one), with synonyms if asked. The entries
+ * point into d. */
+static int describe_topic_config(struct kafka_api *ka, const struct topic_config *tc, bool fixed,
+				 const struct proto_describe_configs_resource *res, bool synonyms,
+				 struct proto_describe_configs_result *out, struct described *d)
 {
-	char name[TOPIC_NAME_MAX + 1];
 	struct topic_config cfgs[3];
 	struct broker_config *builtin = NULL;
 	size_t lens[3] = { 0 };
-	struct topic *t = NULL;
 	const char *p;
 	struct kstr k, val;
-	bool fixed;
 	int n = 0, rc = 0;
 
-	if (topic_cname(res->resource_name, name, sizeof(name)) < 0 ||
-	    broker_topic_get(ka->b, name, &t) < 0 || topic_config_get(t, &cfgs[0]) < 0) {
-		refuse(v, PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION, "no such topic");
-		goto out;
-	}
-	fixed = topic_has_records(t);
+	cfgs[0] = *tc;
 	topic_config_defaults_of(broker_cfg(ka->b), &cfgs[1]);
 	if ((rc = broker_config_new(&builtin)) < 0)
 		goto out;
@@ -713,6 +721,71 @@ static int describe_topic(struct kafka_api *ka, const struct proto_describe_conf
 	out->n_configs = n;
 out:
 	broker_config_free(builtin);
+	return rc;
+}
+
+/* What a CreateTopics answer holds on to until it is sent. */
+struct created {
+	struct described d;
+	struct proto_describe_configs_result desc;
+};
+
+/* A created (or validated) topic's settings in its answer (v5+), as
+ * Kafka's CreateTopics lists them: every topic setting with its value and
+ * source, as DescribeConfigs gives them. Java's admin client reads this
+ * list of every topic created without an error (a null one is a
+ * NullPointerException that fails its createTopics). */
+static int created_configs(struct kafka_api *ka, const struct topic_config *tc,
+			   struct proto_creatable_topic_result *r, struct created *c)
+{
+	int rc = describe_topic_config(ka, tc, false, NULL, false, &c->desc, &c->d);
+
+	if (rc < 0)
+		return rc;
+	r->configs = calloc((size_t)c->desc.n_configs + 1, sizeof(*r->configs));
+	if (!r->configs)
+		return -ENOMEM;
+	for (int32_t i = 0; i < c->desc.n_configs; i++) {
+		const struct proto_describe_configs_entry *e = &c->desc.configs[i];
+
+		r->configs[i] = (struct proto_topic_config_desc){
+			.name = e->name,
+			.value = e->value,
+			.read_only = e->read_only,
+			.config_source = e->config_source,
+			.is_sensitive = e->is_sensitive,
+		};
+	}
+	r->n_configs = c->desc.n_configs;
+	return 0;
+}
+
+static void create_topics_release(void *answer, void *hold)
+{
+	struct proto_creatable_topic_result *r = answer;
+	struct created *c = hold;
+
+	free(r->configs);
+	free(c->desc.configs);
+	described_free(&c->d);
+}
+
+static int describe_topic(struct kafka_api *ka, const struct proto_describe_configs_resource *res,
+			  bool synonyms, struct proto_describe_configs_result *out,
+			  struct described *d, struct verdict *v)
+{
+	char name[TOPIC_NAME_MAX + 1];
+	struct topic_config tc;
+	struct topic *t = NULL;
+	int rc;
+
+	if (topic_cname(res->resource_name, name, sizeof(name)) < 0 ||
+	    broker_topic_get(ka->b, name, &t) < 0 || topic_config_get(t, &tc) < 0) {
+		topic_put(t);
+		refuse(v, PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION, "no such topic");
+		return 0;
+	}
+	rc = describe_topic_config(ka, &tc, topic_has_records(t), res, synonyms, out, d);
 	topic_put(t);
 	return rc;
 }
@@ -1189,8 +1262,10 @@ static const struct admin_api admin_apis[] = {
 	  .name = "CreateTopics",
 	  .count_off = offsetof(struct proto_req, u.create_topics.n_topics),
 	  ANSWER_OF(proto_creatable_topic_result, name),
+	  .hold_size = sizeof(struct created),
 	  .fill = create_topics_fill,
-	  .encode = create_topics_encode },
+	  .encode = create_topics_encode,
+	  .release = create_topics_release },
 	{ .key = PROTO_API_DELETE_TOPICS,
 	  .name = "DeleteTopics",
 	  .count_off = offsetof(struct proto_req, u.delete_topics.n_topics),

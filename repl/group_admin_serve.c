@@ -489,6 +489,9 @@ static int describe_groups_handler(void *arg, struct net_req *req)
 						     "DescribeGroups", net_req_peer(req));
 		if (!d->error_code)
 			rc = group_admin_describe(gs, topic, name, d, &holds[i]);
+		/* As Kafka: asked for (v3+), on a group answered without error. */
+		if (!d->error_code && pr->hdr.api_version >= 3 && m->include_authorized_operations)
+			d->authorized_operations = PROTO_OPS_GROUP;
 	}
 	if (rc < 0)
 		goto out;

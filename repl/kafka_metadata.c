@@ -19,8 +19,9 @@
  *                INVALID_TOPIC_EXCEPTION. Each with its topic id (v10+):
  *                the cluster's (ZooKeeper's, as every replica keeps it),
  *                zero on one node, which gives topics no ids. Asked by
- *                topic id (v10+, a null name): that topic, else
- *                UNKNOWN_TOPIC_ID.
+ *                topic id (v12, a null name): that topic, else
+ *                UNKNOWN_TOPIC_ID; a v10-v11 request with a topic id or
+ *                a null name is INVALID_REQUEST for each topic, as Kafka.
  *   partitions   leader, leader epoch, replicas, ISR
  *                (kafka_partition_state: in a cluster the replication
  *                state this broker knows, as .state shows it; no leader:
@@ -317,7 +318,26 @@ static void meta_build_free(struct meta_build *mb)
 	free(mb->nodes);
 }
 
-/* The topics asked for (or every one) into mb. */
+/* Whether a v10-v11 request names a topic by id or leaves a name null:
+ * those versions carry the fields but take topics by name only. Kafka
+ * refuses the request (handleTopicMetadataRequest's
+ * InvalidRequestException); a null name could not even be answered, as
+ * a response's name is nullable from v12 only. */
+static bool meta_ids_refused(const struct proto_meta_req *m, int16_t v)
+{
+	static const uint8_t zero[16];
+
+	if (v < 10 || v > 11)
+		return false;
+	for (int32_t i = 0; i < m->n_topics; i++)
+		if (!m->topics[i].name.ptr || memcmp(m->topics[i].topic_id, zero, sizeof(zero)))
+			return true;
+	return false;
+}
+
+/* The topics asked for (or every one) into mb; 1 when the request is
+ * refused (meta_ids_refused): each topic INVALID_REQUEST, as Kafka's
+ * MetadataRequest.getErrorResponse answers them. */
 static int meta_topics(struct kafka_api *ka, const struct proto_meta_req *m, int16_t v,
 		       struct meta_build *mb)
 {
@@ -325,6 +345,22 @@ static int meta_topics(struct kafka_api *ka, const struct proto_meta_req *m, int
 	struct live_brokers live = { 0 };
 	int n, rc = 0;
 	bool all = m->n_topics < 0 || (v == 0 && m->n_topics == 0);
+
+	if (meta_ids_refused(m, v)) {
+		mb->resp.topics = calloc((size_t)m->n_topics + 1, sizeof(*mb->resp.topics));
+		if (!mb->resp.topics)
+			return -ENOMEM;
+		for (int32_t i = 0; i < m->n_topics; i++) {
+			struct proto_meta_topic *mt = &mb->resp.topics[i];
+
+			mt->error_code = PROTO_ERR_INVALID_REQUEST;
+			mt->name = m->topics[i].name.ptr ? m->topics[i].name : kstr_of("");
+			memcpy(mt->topic_id, m->topics[i].topic_id, sizeof(mt->topic_id));
+			mt->topic_authorized_operations = INT32_MIN;
+		}
+		mb->resp.n_topics = m->n_topics;
+		return 1;
+	}
 
 	if (cluster_zk_mode(ka->c)) {
 		live.n = metadata_cache_brokers(cluster_metadata(ka->c), &live.mb);
@@ -383,6 +419,12 @@ static int meta_topics(struct kafka_api *ka, const struct proto_meta_req *m, int
 		mb->topics[mb->resp.n_topics - 1] = t;
 		rc = topic_fill(ka, t, mt, &mb->states[mb->resp.n_topics - 1], &live);
 	}
+	/* Asked for: every topic's but an unknown id's, as Kafka sets them on
+	 * the topics it looked up by name, errors included. */
+	for (int32_t i = 0;
+	     v >= 8 && m->include_topic_authorized_operations && i < mb->resp.n_topics; i++)
+		if (mb->resp.topics[i].error_code != PROTO_ERR_UNKNOWN_TOPIC_ID)
+			mb->resp.topics[i].topic_authorized_operations = PROTO_OPS_TOPIC;
 out:
 	if (names)
 		broker_names_free(names, n);
@@ -431,10 +473,25 @@ static int metadata_handler(void *arg, struct net_req *req)
 		return n;
 	mb.resp.n_brokers = n;
 	mb.resp.cluster_id = mb.cluster_id[0] ? kstr_of(mb.cluster_id) : KSTR_NULL;
-	mb.resp.cluster_authorized_operations = INT32_MIN;
+	mb.resp.cluster_authorized_operations =
+		v >= 8 && v <= 10 && pr->u.meta.include_cluster_authorized_operations
+			? PROTO_OPS_CLUSTER
+			: INT32_MIN;
 	rc = meta_topics(ka, &pr->u.meta, v, &mb);
 	if (rc < 0)
 		goto out;
+	if (rc == 1) {
+		/* Kafka's error response: the topics' errors alone, no broker,
+		 * cluster id or controller. */
+		mq_log_limited(MQ_WARN,
+			       "Metadata v%d from %s: a topic by id or a null name, which v%d "
+			       "does not take: INVALID_REQUEST",
+			       (int)v, net_req_peer(req), (int)v);
+		mb.resp.n_brokers = 0;
+		mb.resp.cluster_id = KSTR_NULL;
+		mb.resp.controller_id = -1;
+		mb.resp.cluster_authorized_operations = INT32_MIN;
+	}
 	size_t pos = net_req_begin(req);
 	rc = proto_meta_resp_encode(&net_req_out(req)->w, v, &mb.resp);
 	if (rc == 0)
@@ -453,21 +510,36 @@ static int describe_cluster_handler(void *arg, struct net_req *req)
 	struct kafka_api *ka = arg;
 	const struct proto_req *pr = net_req_msg(req);
 	const struct proto_describe_cluster_req *dc = &pr->u.describe_cluster;
-	struct proto_describe_cluster_resp resp = { .endpoint_type = dc->endpoint_type,
+	/* The answer's endpoint type is the endpoint described, a broker's,
+	 * whatever was asked (a refusal's is the schema's default, also
+	 * BROKER), as Kafka's computeDescribeClusterResponse answers. */
+	struct proto_describe_cluster_resp resp = { .endpoint_type = PROTO_ENDPOINT_BROKER,
 						    .controller_id = -1,
 						    .cluster_authorized_operations = INT32_MIN };
 	struct kafka_node *nodes = NULL;
-	char id[64] = "";
+	char id[64] = "", msg[128];
 	size_t pos;
 	int n, rc;
 
 	if (dc->endpoint_type != PROTO_ENDPOINT_BROKER) {
+		bool known = dc->endpoint_type == PROTO_ENDPOINT_CONTROLLER;
+
 		mq_log_limited(MQ_WARN,
 			       "DescribeCluster from %s: endpoint type %d refused: a broker "
 			       "serves broker endpoints (1) only",
 			       net_req_peer(req), (int)dc->endpoint_type);
-		resp.error_code = PROTO_ERR_MISMATCHED_ENDPOINT_TYPE;
-		resp.error_message = kstr_of("The request was sent to an endpoint of type BROKER");
+		/* As Kafka: a type it does not define (EndpointType UNKNOWN) is
+		 * UNSUPPORTED_ENDPOINT_TYPE, a controller's MISMATCHED. */
+		if (known)
+			snprintf(msg, sizeof(msg),
+				 "The request was sent to an endpoint of type BROKER, "
+				 "but we wanted an endpoint of type CONTROLLER");
+		else
+			snprintf(msg, sizeof(msg), "Unsupported endpoint type %d",
+				 (int)dc->endpoint_type);
+		resp.error_code = known ? PROTO_ERR_MISMATCHED_ENDPOINT_TYPE
+					: PROTO_ERR_UNSUPPORTED_ENDPOINT_TYPE;
+		resp.error_message = kstr_of(msg);
 		resp.cluster_id = kstr_of("");
 	} else {
 		n = cluster_view(ka, net_req_listener(req), &nodes, &resp.brokers, id,
@@ -476,9 +548,9 @@ static int describe_cluster_handler(void *arg, struct net_req *req)
 			return n;
 		resp.n_brokers = n;
 		resp.cluster_id = kstr_of(id);
+		if (dc->include_cluster_authorized_operations)
+			resp.cluster_authorized_operations = PROTO_OPS_CLUSTER;
 	}
-	/* No ACLs: nothing to list when asked; Kafka's "not asked" value
-	 * either way (an admin client then reports the operations unknown). */
 	pos = net_req_begin(req);
 	rc = proto_describe_cluster_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &resp);
 	if (rc == 0)

@@ -216,6 +216,22 @@ static int list_offsets_handler(void *arg, struct net_req *req)
 			rp->timestamp = -1;
 			rp->offset = -1;
 			rp->leader_epoch = -1;
+			/* An isolation level Kafka does not define (neither 0 nor
+			 * 1) in a consumer's request fails Kafka's
+			 * IsolationLevel.forId: its error response answers each
+			 * partition UNKNOWN_SERVER_ERROR. */
+			if (pr->hdr.api_version >= 2 && m->replica_id == -1 &&
+			    m->isolation_level != 0 && m->isolation_level != 1) {
+				rp->error_code = PROTO_ERR_UNKNOWN_SERVER_ERROR;
+				if (k == 0)
+					mq_log_limited(MQ_WARN,
+						       "ListOffsets from %s: isolation level %d, "
+						       "which Kafka does not define: "
+						       "UNKNOWN_SERVER_ERROR",
+						       net_req_peer(req), (int)m->isolation_level);
+				partition_unref(p);
+				continue;
+			}
 			if (again && mark[k] != NAMED_ONCE) {
 				rp->error_code = PROTO_ERR_INVALID_REQUEST;
 				if (mark[k] == NAMED_LAST)

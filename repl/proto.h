@@ -277,7 +277,22 @@ enum proto_err {
 	PROTO_ERR_INELIGIBLE_REPLICA = 107,
 	PROTO_ERR_NEW_LEADER_ELECTED = 108,
 	PROTO_ERR_MISMATCHED_ENDPOINT_TYPE = 114,
+	PROTO_ERR_UNSUPPORTED_ENDPOINT_TYPE = 115,
 };
+
+/* The authorized operations a client asks for (Metadata, DescribeCluster,
+ * DescribeGroups), as bit fields of Kafka's AclOperation codes (READ 3,
+ * WRITE 4, CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8, CLUSTER_ACTION 9,
+ * DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12). With no
+ * ACLs every operation Kafka defines on the resource type is allowed, and
+ * a Kafka broker without an authorizer answers all of them
+ * (AuthHelper.authorizedOperations over AclEntry.supportedOperations);
+ * INT32_MIN is the answer when not asked. */
+#define PROTO_OPS_TOPIC \
+	((1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11))
+#define PROTO_OPS_GROUP ((1 << 3) | (1 << 6) | (1 << 8))
+#define PROTO_OPS_CLUSTER \
+	((1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12))
 
 /* The error_message of a KAFKA_STORAGE_ERROR whose cause was a full disk
  * (strerror(ENOSPC), which a Kafka broker's IOException carries too):

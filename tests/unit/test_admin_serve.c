@@ -142,6 +142,19 @@ static void test_create_v0_bytes(void **state)
 	assert_string_equal(cfg_of(f, "handmade", "retention.ms", buf, sizeof(buf)), "5000");
 }
 
+/* "value source" of key in a CreateTopics answer's configs ("" when not
+ * listed). */
+static const char *created_cfg(const struct proto_creatable_topic_result *t, const char *key,
+			       char *buf, size_t n)
+{
+	buf[0] = '\0';
+	for (int32_t i = 0; i < t->n_configs; i++)
+		if (kstr_same_test(t->configs[i].name, kstr_of(key)))
+			snprintf(buf, n, "%.*s %d", (int)t->configs[i].value.len,
+				 t->configs[i].value.ptr, t->configs[i].config_source);
+	return buf;
+}
+
 static void create_versions(void **state, int16_t v)
 {
 	struct brokerfx *f = *state;
@@ -209,6 +222,26 @@ static void create_versions(void **state, int16_t v)
 		if (v >= 5 && want[i] == PROTO_ERR_NONE && i == 0) {
 			assert_int_equal(r.topics[0].num_partitions, 3);
 			assert_int_equal(r.topics[0].replication_factor, 1);
+			/* The settings given are the topic's own, the others the defaults. */
+			assert_string_equal(
+				created_cfg(&r.topics[0], "retention.ms", buf, sizeof(buf)),
+				"60000 1");
+			assert_string_equal(
+				created_cfg(&r.topics[0], "cleanup.policy", buf, sizeof(buf)),
+				"compact 1");
+			assert_string_equal(
+				created_cfg(&r.topics[0], "segment.bytes", buf, sizeof(buf)),
+				"1073741824 5");
+		}
+		/* Every topic created lists its settings (Java's admin client
+		 * reads them; a null list fails its createTopics); a refusal
+		 * an empty list, as Kafka's, with no partition count. */
+		if (v >= 5 && want[i] == PROTO_ERR_NONE && r.topics[0].n_configs < 3)
+			fail_msg("topic %zu: %d configs", i, r.topics[0].n_configs);
+		if (v >= 5 && want[i] != PROTO_ERR_NONE) {
+			assert_int_equal(r.topics[0].n_configs, 0);
+			assert_int_equal(r.topics[0].num_partitions, -1);
+			assert_int_equal(r.topics[0].replication_factor, -1);
 		}
 		proto_create_topics_resp_free(&r);
 		net_resp_free(&raw);
@@ -252,6 +285,15 @@ static void test_create_validate_only_and_duplicates(void **state)
 
 	create(f, 4, t, 1, true, &r, &raw);
 	assert_int_equal(r.topics[0].error_code, PROTO_ERR_NONE);
+	assert_int_equal(parts_of(f, "x"), -1);
+	proto_create_topics_resp_free(&r);
+	net_resp_free(&raw);
+
+	/* validate_only at v5: the settings the topic would have, as Kafka. */
+	create(f, 5, t, 1, true, &r, &raw);
+	assert_int_equal(r.topics[0].error_code, PROTO_ERR_NONE);
+	assert_int_equal(r.topics[0].num_partitions, 2);
+	assert_true(r.topics[0].n_configs >= 3);
 	assert_int_equal(parts_of(f, "x"), -1);
 	proto_create_topics_resp_free(&r);
 	net_resp_free(&raw);

@@ -376,6 +376,41 @@ static void describe_call(struct brokerfx *f, const char *group,
 	assert_int_equal(r->groups[0].error_code, PROTO_ERR_NONE);
 }
 
+/* DescribeGroups v3+ asked for the authorized operations: a group
+ * answered without error lists READ, DELETE and DESCRIBE (bits 3, 6, 8:
+ * 328), as a Kafka broker without an authorizer allows every operation
+ * of a group; one refused, and one not asked, INT32_MIN. */
+static void test_describe_authorized_operations(void **state)
+{
+	struct brokerfx *f = *state;
+	struct kstr k[2] = { kstr_of("nog"), kstr_of("") };
+	struct proto_describe_groups_resp r;
+	struct net_resp raw;
+	struct kbuf_w w;
+
+	for (int16_t v = 2; v <= 5; v++)
+		for (int ask = 0; ask <= 1; ask++) {
+			struct proto_describe_groups_req req = {
+				.n_groups = 2, .groups = k, .include_authorized_operations = ask
+			};
+
+			kbuf_w_init(&w, 256);
+			assert_int_equal(proto_describe_groups_req_encode(&w, v, &req), 0);
+			brokerfx_call(f->c, PROTO_API_DESCRIBE_GROUPS, v, &w, &raw);
+			assert_int_equal(proto_describe_groups_resp_decode(&raw.body, v, &r), 0);
+			assert_int_equal(r.n_groups, 2);
+			assert_int_equal(r.groups[0].error_code, PROTO_ERR_NONE);
+			if (v >= 3)
+				assert_int_equal(r.groups[0].authorized_operations,
+						 ask ? 328 : INT32_MIN);
+			assert_int_equal(r.groups[1].error_code, PROTO_ERR_INVALID_GROUP_ID);
+			if (v >= 3)
+				assert_int_equal(r.groups[1].authorized_operations, INT32_MIN);
+			proto_describe_groups_resp_free(&r);
+			net_resp_free(&raw);
+		}
+}
+
 /* DescribeGroups v5 of group, one member: its client id and host into
  * cid and host. */
 static void describe_member(struct brokerfx *f, const char *group, char *cid, char *host,
@@ -4100,6 +4135,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_find_coordinator, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_describe_authorized_operations, setup,
+						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_one_member, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_rebalance, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_protocol_choice, setup, brokerfx_teardown),

@@ -214,6 +214,86 @@ static void test_metadata_no_auto(void **state)
 	assert_int_equal(broker_topic_get(f->b, "made", &t), -ENOENT);
 }
 
+/* Metadata v8+ asked for the authorized operations: every topic's (READ,
+ * WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS:
+ * 3576), an unknown one's too, and (v8-10) the cluster's (8096), as a
+ * Kafka broker without an authorizer answers; not asked, INT32_MIN. */
+static void test_metadata_authorized_operations(void **state)
+{
+	struct brokerfx *f = *state;
+	struct proto_meta_req_topic t[2] = { { .name = kstr_of("orders") },
+					     { .name = kstr_of("nope") } };
+	struct proto_meta_resp r;
+	struct net_resp raw;
+	struct kbuf_w w;
+
+	assert_int_equal(broker_topic_create(f->b, "orders", 0, 0, 0755, NULL), 0);
+	for (int16_t v = 7; v <= 12; v++)
+		for (int ask = 0; ask <= 1; ask++) {
+			struct proto_meta_req req = { .n_topics = 2,
+						      .topics = t,
+						      .include_cluster_authorized_operations = ask,
+						      .include_topic_authorized_operations = ask };
+			int32_t topic_ops = v >= 8 && ask ? 3576 : INT32_MIN;
+
+			kbuf_w_init(&w, 1024);
+			assert_int_equal(proto_meta_req_encode(&w, v, &req), 0);
+			brokerfx_call(f->c, PROTO_API_METADATA, v, &w, &raw);
+			assert_int_equal(proto_meta_resp_decode(&raw.body, v, &r), 0);
+			assert_int_equal(r.n_topics, 2);
+			assert_int_equal(r.topics[0].error_code, PROTO_ERR_NONE);
+			assert_int_equal(r.topics[0].topic_authorized_operations, topic_ops);
+			assert_int_equal(r.topics[1].error_code,
+					 PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+			assert_int_equal(r.topics[1].topic_authorized_operations, topic_ops);
+			if (v >= 8 && v <= 10)
+				assert_int_equal(r.cluster_authorized_operations,
+						 ask ? 8096 : INT32_MIN);
+			proto_meta_resp_free(&r);
+			net_resp_free(&raw);
+		}
+}
+
+/* v10 and v11 carry a topic id and a nullable name but take topics by
+ * name only: a request with an id or a null name is INVALID_REQUEST for
+ * each topic (the null name answered "", as a v10-v11 response's name
+ * may not be null), no broker listed, as Kafka answers it; v12 looks the
+ * id up. Before, a null name in v10 closed the connection (the answer
+ * could not be encoded) and an id was ignored. */
+static void test_metadata_ids_before_v12(void **state)
+{
+	struct brokerfx *f = *state;
+	struct proto_meta_req_topic t[2] = { { .name = kstr_of("orders") }, { .name = KSTR_NULL } };
+	struct proto_meta_req req = { .n_topics = 2, .topics = t };
+	struct proto_meta_resp r;
+	struct net_resp raw;
+	struct kbuf_w w;
+
+	memset(t[0].topic_id, 7, sizeof(t[0].topic_id));
+	memset(t[1].topic_id, 9, sizeof(t[1].topic_id));
+	for (int16_t v = 10; v <= 12; v++) {
+		kbuf_w_init(&w, 1024);
+		assert_int_equal(proto_meta_req_encode(&w, v, &req), 0);
+		brokerfx_call(f->c, PROTO_API_METADATA, v, &w, &raw);
+		assert_int_equal(proto_meta_resp_decode(&raw.body, v, &r), 0);
+		assert_int_equal(r.n_topics, 2);
+		if (v < 12) {
+			assert_int_equal(r.n_brokers, 0);
+			assert_int_equal(r.controller_id, -1);
+			assert_int_equal(r.topics[0].error_code, PROTO_ERR_INVALID_REQUEST);
+			assert_true(kstr_eq(r.topics[0].name, "orders"));
+			assert_int_equal(r.topics[1].error_code, PROTO_ERR_INVALID_REQUEST);
+			assert_true(kstr_eq(r.topics[1].name, ""));
+			assert_memory_equal(r.topics[1].topic_id, t[1].topic_id, 16);
+		} else {
+			assert_int_equal(r.n_brokers, 1);
+			assert_int_equal(r.topics[1].error_code, PROTO_ERR_UNKNOWN_TOPIC_ID);
+		}
+		proto_meta_resp_free(&r);
+		net_resp_free(&raw);
+	}
+}
+
 /* Auto-creation stops while the descriptors' reserve is left
  * (util/fdroom.h): the topics past it are KAFKA_STORAGE_ERROR, not made,
  * and a new connection is still accepted. */
@@ -823,7 +903,11 @@ static void test_describe_cluster(void **state)
 		assert_int_equal(r.controller_id, 0);
 		assert_int_equal(r.cluster_id.len, 22);
 		assert_memory_equal(r.cluster_id.ptr, m.cluster_id.ptr, 22);
-		assert_int_equal(r.cluster_authorized_operations, INT32_MIN);
+		/* Asked for (v1 here): every cluster operation Kafka defines
+		 * (CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS,
+		 * ALTER_CONFIGS, IDEMPOTENT_WRITE: bits 5, 7-12), as a Kafka
+		 * broker without an authorizer answers. */
+		assert_int_equal(r.cluster_authorized_operations, v == 1 ? 8096 : INT32_MIN);
 		if (v == 1)
 			assert_int_equal(r.endpoint_type, PROTO_ENDPOINT_BROKER);
 		proto_describe_cluster_resp_free(&r);
@@ -832,8 +916,21 @@ static void test_describe_cluster(void **state)
 	describe_cluster(f, 1, false, PROTO_ENDPOINT_CONTROLLER, &r, &raw);
 	assert_int_equal(r.error_code, PROTO_ERR_MISMATCHED_ENDPOINT_TYPE);
 	assert_int_equal(r.n_brokers, 0);
+	/* The endpoint described is a broker's, whatever was asked. */
+	assert_int_equal(r.endpoint_type, PROTO_ENDPOINT_BROKER);
+	assert_true(kstr_eq(r.error_message, "The request was sent to an endpoint of type BROKER, "
+					     "but we wanted an endpoint of type CONTROLLER"));
 	proto_describe_cluster_resp_free(&r);
 	net_resp_free(&raw);
+	/* A type Kafka does not define (0 is its UNKNOWN): unsupported. */
+	for (int8_t type = 0; type <= 3; type += 3) {
+		describe_cluster(f, 1, false, type, &r, &raw);
+		assert_int_equal(r.error_code, PROTO_ERR_UNSUPPORTED_ENDPOINT_TYPE);
+		assert_int_equal(r.endpoint_type, PROTO_ENDPOINT_BROKER);
+		assert_int_equal(r.n_brokers, 0);
+		proto_describe_cluster_resp_free(&r);
+		net_resp_free(&raw);
+	}
 	proto_meta_resp_free(&m);
 	net_resp_free(&mraw);
 }
@@ -1055,6 +1152,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_metadata, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_auto_create_fd_reserve, setup,
+						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_ids_before_v12, setup,
+						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_authorized_operations, setup,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_no_auto, setup_no_auto,
 						brokerfx_teardown),

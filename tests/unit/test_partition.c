@@ -1559,6 +1559,69 @@ static void test_list_offsets_named_twice(void **state)
 	use_engine = false;
 }
 
+/* A consumer's ListOffsets v2+ with an isolation level Kafka does not
+ * define (2) is UNKNOWN_SERVER_ERROR for each partition, as Kafka's error
+ * response (IsolationLevel.forId throws); 0 and 1 are answered, and a
+ * replica's (replica_id >= 0), which Kafka does not read it of, too.
+ * Before, any level was answered as read_uncommitted. */
+static void test_list_offsets_isolation_level(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct proto_list_offsets_part part = { .partition_index = 0,
+						.current_leader_epoch = -1,
+						.timestamp = -1,
+						.max_num_offsets = 1 };
+	struct proto_list_offsets_topic topic = { kstr_of("orders"), 1, &part };
+	static const struct {
+		int16_t v;
+		int32_t replica;
+		int8_t level;
+		int16_t err;
+	} cases[] = {
+		{ 7, -1, 2, PROTO_ERR_UNKNOWN_SERVER_ERROR },
+		{ 2, -1, -1, PROTO_ERR_UNKNOWN_SERVER_ERROR },
+		{ 7, -1, 1, 0 },
+		{ 7, -1, 0, 0 },
+		{ 7, 2, 2, 0 },
+	};
+	struct net_client *c;
+
+	(void)state;
+	use_engine = true;
+	bk_start(&a, 1, "listoffsets-isolation");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	leader_append(&a, 3, 1, "r");
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct proto_list_offsets_req req = { .replica_id = cases[i].replica,
+						      .isolation_level = cases[i].level,
+						      .n_topics = 1,
+						      .topics = &topic };
+		struct proto_list_offsets_resp lr;
+		struct net_resp resp;
+		struct kbuf_w w;
+
+		kbuf_w_init(&w, 512);
+		assert_int_equal(proto_list_offsets_req_encode(&w, cases[i].v, &req), 0);
+		assert_int_equal(net_client_call(c, PROTO_API_LIST_OFFSETS, cases[i].v, w.buf,
+						 w.len, 0, DEADLINE_MS, &resp),
+				 0);
+		kbuf_w_free(&w);
+		assert_int_equal(proto_list_offsets_resp_decode(&resp.body, cases[i].v, &lr), 0);
+		if (lr.topics[0].partitions[0].error_code != cases[i].err)
+			fail_msg("case %zu: error %d, want %d", i,
+				 lr.topics[0].partitions[0].error_code, cases[i].err);
+		if (cases[i].err)
+			assert_int_equal(lr.topics[0].partitions[0].offset, -1);
+		proto_list_offsets_resp_free(&lr);
+		net_resp_free(&resp);
+	}
+	net_client_close(c);
+	bk_stop(&a);
+	use_engine = false;
+}
+
 /* ListOffsets v4+ checks current_leader_epoch as Kafka's
  * ReplicaManager.fetchOffset reads it: -1 is none, any other epoch is
  * compared (-2 is older than any: FENCED_LEADER_EPOCH). */
@@ -2864,6 +2927,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_follower_epoch_checked_first),
 		cmocka_unit_test(test_fetch_partition_named_twice),
 		cmocka_unit_test(test_list_offsets_named_twice),
+		cmocka_unit_test(test_list_offsets_isolation_level),
 		cmocka_unit_test(test_list_offsets_current_epoch),
 		cmocka_unit_test(test_list_offsets_epoch_of_offset),
 		cmocka_unit_test(test_fetch_waits_for_min_bytes),
