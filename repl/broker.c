@@ -440,6 +440,36 @@ fail:
 	return rc;
 }
 
+/* At a clean stop, with no request served any more: the producer state
+ * of each of t's partitions that loaded one, as its log's producer
+ * checkpoint at the log end (producer_state_stop_checkpoint), once the
+ * log is flushed (a checkpoint past what a power cut keeps could name
+ * records written again in the same epoch). Only where this broker was
+ * the only leader (a topic not replicated): a replica that led and then
+ * followed may have cut batches its state still holds. A failure is
+ * logged; the next load then reads the headers after the last
+ * checkpoint. */
+static void stop_checkpoints(struct broker *b, struct topic *t)
+{
+	if (broker_replicated(b, t->name))
+		return;
+	for (int p = 0; p < t->nparts; p++) {
+		struct partition *pt = t->parts[p];
+		int rc;
+
+		if (!pt->log)
+			continue;
+		/* The stop's flush, which logmgr_shutdown then finds done. */
+		rc = log_flush(pt->log, -1);
+		if (rc == 0)
+			rc = producer_state_stop_checkpoint(&pt->pstate, pt->log,
+							    &b->cfg.producer_id_expiration_ms);
+		if (rc < 0)
+			mq_log(MQ_ERR, "stop: topic %s partition %d: producer checkpoint: %s",
+			       t->name, p, strerror(-rc));
+	}
+}
+
 int broker_close(struct broker *b)
 {
 	return broker_free(b, false);
@@ -470,6 +500,8 @@ static int broker_free(struct broker *b, bool abandon)
 		pthread_rwlock_wrlock(&t->lock);
 		atomic_store(&t->deleted, true);
 		pthread_rwlock_unlock(&t->lock);
+		if (!abandon && b->m && !cluster_log_dir_failure(b->cluster))
+			stop_checkpoints(b, t);
 		topic_put(t);
 	}
 	free(b->topics);

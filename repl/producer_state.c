@@ -419,51 +419,26 @@ int producer_state_load(struct producer_state *ps, struct log *l, int32_t epoch,
 	return 0;
 }
 
-int producer_state_trim(void *arg, struct log *l, int64_t offset, enum log_snap which)
+/* Writes ps as the log's snapshot which up to offset, end_epoch the epoch
+ * it names, leaving out the producers expired at now for *expiration_ms
+ * (NULL: none expire). */
+static int snapshot_put(const struct producer_state *ps, struct log *l, enum log_snap which,
+			int64_t offset, int32_t end_epoch, const int64_t *expiration_ms)
 {
-	const int64_t *expiration_ms = arg;
-	struct producer_state ps;
-	struct batch_producer_info *out = NULL;
-	int64_t end = -1, front = -1;
-	int32_t end_epoch = -1;
+	struct batch_producer_info *out;
+	int64_t now = engine_now_ms();
 	int rc, k = 0, total = 0;
 
-	producer_state_init(&ps);
-	/* A checkpoint names the epoch of its last record, looked up before
-	 * the scan: a truncation meanwhile leaves it naming an epoch the log
-	 * no longer gives there, and the file is not taken (ckpt_holds). */
-	if (which == LOG_SNAP_CKPT) {
-		end_epoch = log_epoch_for_offset(l, offset - 1);
-		if (end_epoch < 0) {
-			rc = 0; /* no epochs (nothing written since): nothing to name */
-			goto out;
-		}
-	}
-	rc = rebuild(&ps, l, offset, &end, &front);
-	if (rc < 0)
-		goto out;
-	/* Already kept up to there: the front snapshot by itself (a retry
-	 * after a crash; a checkpoint may be lost to a truncation, the front
-	 * snapshot never), the checkpoint by either. */
-	if (which == LOG_SNAP_FRONT ? front >= offset : end >= offset)
-		goto out;
-	if (expiration_ms)
-		producer_state_expire(&ps, engine_now_ms(), *expiration_ms);
-	/* No producer to keep and none kept before: no front file, as before
-	 * any idempotent producer wrote here. A checkpoint is written all
-	 * the same: it tells the next load where to start its scan. */
-	if (which == LOG_SNAP_FRONT && ps.n == 0 && end < 0)
-		goto out;
-	for (int i = 0; i < ps.n; i++)
-		total += ps.e[i].n;
+	for (int i = 0; i < ps->n; i++)
+		total += ps->e[i].n;
 	out = calloc(total ? (size_t)total : 1, sizeof(*out));
-	if (!out) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	for (int i = 0; i < ps.n; i++) {
-		const struct producer_entry *pe = &ps.e[i];
+	if (!out)
+		return -ENOMEM;
+	for (int i = 0; i < ps->n; i++) {
+		const struct producer_entry *pe = &ps->e[i];
 
+		if (expiration_ms && pe->last_timestamp <= now - *expiration_ms)
+			continue; /* as producer_state_expire */
 		for (int j = 0; j < pe->n; j++) {
 			const struct producer_batch *b =
 				&pe->b[(pe->next - pe->n + j + 2 * PRODUCER_BATCHES) %
@@ -482,8 +457,56 @@ int producer_state_trim(void *arg, struct log *l, int64_t offset, enum log_snap 
 		}
 	}
 	rc = log_producer_snapshot_write(l, which, offset, end_epoch, out, k);
-out:
 	free(out);
+	return rc;
+}
+
+int producer_state_trim(void *arg, struct log *l, int64_t offset, enum log_snap which)
+{
+	const int64_t *expiration_ms = arg;
+	struct producer_state ps;
+	int64_t end = -1, front = -1;
+	int32_t end_epoch = -1;
+	int rc = 0;
+
+	producer_state_init(&ps);
+	/* A checkpoint names the epoch of its last record, looked up before
+	 * the scan: a truncation meanwhile leaves it naming an epoch the log
+	 * no longer gives there, and the file is not taken (ckpt_holds). */
+	if (which == LOG_SNAP_CKPT) {
+		end_epoch = log_epoch_for_offset(l, offset - 1);
+		if (end_epoch < 0)
+			goto out; /* no epochs (nothing written since): nothing to name */
+	}
+	rc = rebuild(&ps, l, offset, &end, &front);
+	if (rc < 0)
+		goto out;
+	/* Already kept up to there: the front snapshot by itself (a retry
+	 * after a crash; a checkpoint may be lost to a truncation, the front
+	 * snapshot never), the checkpoint by either. */
+	if (which == LOG_SNAP_FRONT ? front >= offset : end >= offset)
+		goto out;
+	/* No producer to keep and none kept before: no front file, as before
+	 * any idempotent producer wrote here. A checkpoint is written all
+	 * the same: it tells the next load where to start its scan. */
+	if (which == LOG_SNAP_FRONT && ps.n == 0 && end < 0)
+		goto out;
+	rc = snapshot_put(&ps, l, which, offset, end_epoch, expiration_ms);
+out:
 	producer_state_destroy(&ps);
+	return rc;
+}
+
+int producer_state_stop_checkpoint(struct producer_state *ps, struct log *l,
+				   const int64_t *expiration_ms)
+{
+	int64_t end = log_get_end(l);
+	int32_t epoch = log_epoch_for_offset(l, end - 1);
+	int rc = 0;
+
+	pthread_mutex_lock(&ps->mu);
+	if (ps->loaded && end > 0 && epoch >= 0)
+		rc = snapshot_put(ps, l, LOG_SNAP_CKPT, end, epoch, expiration_ms);
+	pthread_mutex_unlock(&ps->mu);
 	return rc;
 }

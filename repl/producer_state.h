@@ -132,6 +132,15 @@ int producer_state_load(struct producer_state *ps, struct log *l, int32_t epoch,
  * maint_lock held; takes no producer_state's lock (its own state). 0, or
  * the scan's or the write's error. */
 int producer_state_trim(void *arg, struct log *l, int64_t offset, enum log_snap which);
+/* At a clean stop of a partition that has had no other leader (a single
+ * node's), once its log is flushed: the state, when loaded (and so kept
+ * current by every append since), written as the log's producer
+ * checkpoint at the log end (producers expired for *expiration_ms left
+ * out), so that the next start's load reads no batch header, as Kafka's
+ * snapshot at close. Takes ps->mu. 0 (also: nothing loaded), or the
+ * write's error. */
+int producer_state_stop_checkpoint(struct producer_state *ps, struct log *l,
+				   const int64_t *expiration_ms);
 /* Forgets the producers whose last batch's timestamp is expiration_ms or
  * more before now_ms. Called with mu held. Returns how many went. */
 int producer_state_expire(struct producer_state *ps, int64_t now_ms, int64_t expiration_ms);

@@ -45,6 +45,9 @@ mq_mount --config "$MQ_TMP/server.properties"
 n=$(lines)
 check "after the kill -9: the client goes on" poll 60 more_than $((n + 200))
 mq_umount
+# The clean stop kept the producers at the log end: the next load reads
+# no batch header (engine/prodsnap.c's producer-checkpoint).
+expect_ok "the clean stop writes t-0/producer-checkpoint" test -s "$DATA/t-0/producer-checkpoint"
 mq_mount --config "$MQ_TMP/server.properties"
 n=$(lines)
 check "after the clean stop: the client goes on" poll 60 more_than $((n + 200))

@@ -862,6 +862,41 @@ static void test_checkpoint_and_removals(void **state)
 	producer_state_destroy(&ps);
 }
 
+/* A clean stop's checkpoint (producer_state_stop_checkpoint): the loaded
+ * state at the log end, so that the next load reads no batch header at
+ * all (every segment's reads fail here); a state never loaded writes
+ * nothing. */
+static void test_stop_checkpoint(void **state)
+{
+	struct logfx *fx = *state;
+	struct producer_state ps, ps2;
+	int64_t at[3], f;
+	char path[400];
+
+	producer_state_init(&ps);
+	producer_state_init(&ps2);
+	assert_int_equal(log_assign_epoch(fx->l, 1, 0), 0);
+	for (int i = 0; i < 3; i++)
+		at[i] = client_put(fx, 11, 0, i * 2, 2, 1);
+	assert_int_equal(producer_state_stop_checkpoint(&ps, fx->l, NULL), 0);
+	snprintf(path, sizeof(path), "%s/t-0/producer-checkpoint", fx->dir);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(producer_state_load(&ps, fx->l, 1, 2000, 86400000), 0);
+	assert_int_equal(log_flush(fx->l, -1), 0);
+	assert_int_equal(producer_state_stop_checkpoint(&ps, fx->l, NULL), 0);
+	assert_int_equal(access(path, F_OK), 0);
+	snap_reopen(fx);
+	fx->fio.pread_fail_path = ".log";
+	fx->fio.pread_errno = EIO;
+	fx->fio.pread_fails = 1 << 30;
+	assert_int_equal(producer_state_load(&ps2, fx->l, 2, 2000, 86400000), 0);
+	assert_int_equal(check1(&ps2, 11, 0, 4, 2, &f), 1);
+	assert_int_equal(f, at[2]);
+	assert_int_equal(check1(&ps2, 11, 0, 6, 1, &f), 0);
+	producer_state_destroy(&ps);
+	producer_state_destroy(&ps2);
+}
+
 /* A front snapshot of format version 1 (24-byte header, no epoch) is
  * read. */
 static void test_snapshot_version1(void **state)
@@ -977,6 +1012,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_checkpoint_and_removals, setup_snap,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_version1, setup_snap, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_stop_checkpoint, setup_snap, logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
