@@ -691,11 +691,16 @@ int log_producer_snapshot_write(struct log *l, enum log_snap which, int64_t end_
 typedef int log_trim_fn(void *arg, struct log *l, int64_t offset, enum log_snap which);
 void log_set_trim_listener(struct log *l, log_trim_fn *fn, void *arg);
 /* Writes the producer checkpoint (through the trim listener) at the base
- * of the newest segment at or below the hw, when that is past the last
- * snapshot this process wrote; skipped while a clean or a removal holds
+ * of the newest segment at or below the hw and the synced offset, when
+ * that is past the log's newest snapshot, reading the headers of at most
+ * *budget bytes of segments (at least one segment when *budget > 0),
+ * which it takes from *budget; skipped while a clean or a removal holds
  * the log (maint_lock). 1 written, 0 nothing to do, or the listener's
- * error (logged). For the broker's periodic check. */
-int log_producer_checkpoint(struct log *l);
+ * error (logged). For the broker's periodic check, with a budget of
+ * LOG_CHECKPOINT_SCAN_BYTES per check (about 2 s of reads out of the
+ * page cache here). */
+#define LOG_CHECKPOINT_SCAN_BYTES (256LL << 20)
+int log_producer_checkpoint(struct log *l, int64_t *budget);
 
 /* Called once per corrupt batch a reader (a partition file or consume
  * read, a lookup, the cleaner, .dump) finds: the .log file's path, the

@@ -304,39 +304,42 @@ static int64_t snap_end_on_disk(struct log *l)
 	return best;
 }
 
-int log_producer_checkpoint(struct log *l)
+int log_producer_checkpoint(struct log *l, int64_t *budget)
 {
 	log_trim_fn *fn = __atomic_load_n(&l->trim_fn, __ATOMIC_ACQUIRE);
-	int64_t target = -1, bytes = 0;
+	int64_t target = -1, bytes = 0, scan = 0;
 	int rc = 0;
 
-	if (!fn || pthread_mutex_trylock(&l->maint_lock) != 0)
-		return 0; /* a clean or a removal runs: the next check */
+	if (!fn || *budget <= 0 || pthread_mutex_trylock(&l->maint_lock) != 0)
+		return 0; /* no listener, no budget left, or a clean or a removal
+			   * runs: the next check */
 	if (l->snap_end == LOG_SNAP_END_UNKNOWN)
 		l->snap_end = snap_end_on_disk(l);
 	pthread_mutex_lock(&l->lock);
 	/* The base of a segment at or below the hw and the synced offset,
 	 * past the first and past the last snapshot: the newest such whose
-	 * scan from there reads at most CKPT_SCAN_BYTES of segments, or the
-	 * nearest one (the caller's thread is the scheduler's: a log that
-	 * never had a checkpoint is caught up over several checks, each as
-	 * long as a segment or so). Below the synced offset, because records
-	 * a power cut takes could be written again in the same epoch with
-	 * other producers' batches (on a single node), which the epoch check
-	 * of a load would not see; the scheduler's flush of closed segments
-	 * moves it up soon after a roll. */
+	 * scan from there reads at most *budget bytes of segments, or the
+	 * nearest one (the caller's thread is the scheduler's: logs that
+	 * never had a checkpoint are caught up over several checks). Below
+	 * the synced offset, because records a power cut takes could be
+	 * written again in the same epoch with other producers' batches (on
+	 * a single node), which the epoch check of a load would not see; the
+	 * scheduler's flush of closed segments moves it up soon after a
+	 * roll. */
 	int64_t limit = l->hw < l->synced_offset ? l->hw : l->synced_offset;
 	if (!l->deleted && !l->damaged)
 		for (int i = 1; i < l->nsegs && l->segs[i]->base_offset <= limit; i++) {
 			if (l->segs[i]->base_offset <= l->snap_end)
 				continue;
 			bytes += atomic_load(&l->segs[i - 1]->size);
-			if (target >= 0 && bytes > CKPT_SCAN_BYTES)
+			if (target >= 0 && bytes > *budget)
 				break;
 			target = l->segs[i]->base_offset;
+			scan = bytes;
 		}
 	pthread_mutex_unlock(&l->lock);
 	if (target >= 0) {
+		*budget -= scan;
 		rc = fn(l->trim_arg, l, target, LOG_SNAP_CKPT);
 		if (rc < 0)
 			ENGINE_REPORT(ENGINE_LOG_ERR,

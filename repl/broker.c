@@ -459,11 +459,12 @@ static void stop_checkpoints(struct broker *b, struct topic *t)
 
 		if (!pt->log)
 			continue;
-		/* The stop's flush, which logmgr_shutdown then finds done. */
-		rc = log_flush(pt->log, -1);
-		if (rc == 0)
-			rc = producer_state_stop_checkpoint(&pt->pstate, pt->log,
-							    &b->cfg.producer_id_expiration_ms);
+		/* The stop's flush, which logmgr_shutdown then finds done (or
+		 * failed again: it reports it). */
+		if (log_flush(pt->log, -1) < 0)
+			continue;
+		rc = producer_state_stop_checkpoint(&pt->pstate, pt->log,
+						    &b->cfg.producer_id_expiration_ms);
 		if (rc < 0)
 			mq_log(MQ_ERR, "stop: topic %s partition %d: producer checkpoint: %s",
 			       t->name, p, strerror(-rc));

@@ -121,7 +121,8 @@ static void sched_expire_producers(struct broker *b, struct topic *t, int p,
 /* Retention of every partition of t (cleanup.policy with delete; the
  * engine checks the policy and the limits), and the expiry of its
  * idempotent producers. Returns segments deleted. */
-static int sched_retention_topic(struct broker *b, struct topic *t, int64_t now)
+static int sched_retention_topic(struct broker *b, struct topic *t, int64_t now,
+				 int64_t *ckpt_budget)
 {
 	struct topic_config cfg;
 	struct part_ref *r;
@@ -150,7 +151,7 @@ static int sched_retention_topic(struct broker *b, struct topic *t, int64_t now)
 		 * log directory as retention's does (Kafka's snapshot write
 		 * meeting an IOException). */
 		if (r[p].log && !broker_dir_offline(b, BROKER_DIR_SCHEDULER)) {
-			rc = log_producer_checkpoint(r[p].log);
+			rc = log_producer_checkpoint(r[p].log, ckpt_budget);
 			if (rc < 0 && rc != -ENOENT)
 				(void)broker_storage_failed(b, t->name, p, rc);
 		}
@@ -206,11 +207,15 @@ static void *sched_main(void *arg)
 		mono = now_mono_ms();
 		bool retention = mono - last_retention >= b->cfg.retention_check_ms;
 		int deleted = 0;
+		/* The batch headers the producer checkpoints of one retention
+		 * check may read (prodsnap.c): logs that have none yet are
+		 * caught up over several checks, a few seconds each at most. */
+		int64_t ckpt_budget = LOG_CHECKPOINT_SCAN_BYTES;
 		if (broker_topics_snapshot(b, &topics, &n) == 0) {
 			for (int i = 0; i < n; i++)
 				sched_flush_topic(topics[i], now, mono);
 			for (int i = 0; i < n && retention; i++)
-				deleted += sched_retention_topic(b, topics[i], now);
+				deleted += sched_retention_topic(b, topics[i], now, &ckpt_budget);
 			broker_topics_release(topics, n);
 		}
 		if (retention)

@@ -476,10 +476,17 @@ static int check1(struct producer_state *ps, int64_t pid, int16_t epoch, int32_t
 
 /* The retention check's checkpoint once the scheduler's flush of closed
  * segments has run: 1 written, 0 nothing to do. */
+static int ckpt_try(struct logfx *fx)
+{
+	int64_t budget = LOG_CHECKPOINT_SCAN_BYTES;
+
+	return log_producer_checkpoint(fx->l, &budget);
+}
+
 static int ckpt_now(struct logfx *fx)
 {
 	assert_int_equal(log_flush_closed(fx->l), 0);
-	return log_producer_checkpoint(fx->l);
+	return ckpt_try(fx);
 }
 
 /* Producers whose batches all left the log (DeleteRecords, then
@@ -755,13 +762,13 @@ static void test_checkpoint_bounds_load(void **state)
 	assert_true(st.segments > 2);
 	/* none above what a power cut keeps: the closed segments are not
 	 * on disk before the scheduler's flush */
-	assert_int_equal(log_producer_checkpoint(fx->l), 0);
+	assert_int_equal(ckpt_try(fx), 0);
 	assert_int_equal(ckpt_now(fx), 1);
 	assert_int_equal(ckpt_now(fx), 0);
 	snprintf(path, sizeof(path), "%s/t-0/producer-checkpoint", fx->dir);
 	assert_int_equal(access(path, F_OK), 0);
 	snap_reopen(fx);
-	assert_int_equal(log_producer_checkpoint(fx->l), 0); /* the file's end is read */
+	assert_int_equal(ckpt_try(fx), 0); /* the file's end is read */
 	ckpt_fail_first_segment(fx);
 	assert_int_equal(producer_state_load(&ps, fx->l, 2, 2000, 86400000), 0);
 	assert_int_equal(producer_state_count(&ps), 1);
@@ -773,6 +780,46 @@ static void test_checkpoint_bounds_load(void **state)
 	logfx_put(fx, 100, 40, 1);
 	assert_int_equal(ckpt_now(fx), 1);
 	producer_state_destroy(&ps);
+}
+
+/* A check's budget bounds the headers it reads: with room for less than
+ * a segment, each check moves the checkpoint up by one segment and
+ * spends its budget, and one with none left does nothing; the
+ * checkpoint gets to the newest segment in as many checks as there are
+ * closed segments. */
+static void test_checkpoint_budget(void **state)
+{
+	struct logfx *fx = *state;
+	struct log_state st;
+	struct batch_producer_info *bi;
+	int64_t at[6], budget, end, prev = -1;
+	int32_t epoch;
+	int n, checks = 0;
+
+	log_set_trim_listener(fx->l, producer_state_trim, NULL);
+	ckpt_fill(fx, at, 6);
+	assert_int_equal(log_flush_closed(fx->l), 0);
+	log_get_state(fx->l, &st);
+	assert_true(st.segments > 3);
+	budget = 0;
+	assert_int_equal(log_producer_checkpoint(fx->l, &budget), 0);
+	for (;;) {
+		budget = 1;
+		int rc = log_producer_checkpoint(fx->l, &budget);
+
+		if (rc == 0)
+			break;
+		assert_int_equal(rc, 1);
+		assert_true(budget <= 0);
+		assert_int_equal(log_producer_checkpoint(fx->l, &budget), 0);
+		assert_int_equal(
+			log_producer_snapshot_read(fx->l, LOG_SNAP_CKPT, &end, &epoch, &bi, &n), 0);
+		free(bi);
+		assert_true(end > prev);
+		prev = end;
+		checks++;
+	}
+	assert_int_equal(checks, st.segments - 1);
 }
 
 /* A checkpoint above a truncation (an unclean election cuts below the
@@ -1007,6 +1054,7 @@ int main(void)
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint_bounds_load, setup_snap,
 						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint_budget, setup_snap, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint_after_truncation, setup_snap,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint_and_removals, setup_snap,
