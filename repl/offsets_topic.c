@@ -385,7 +385,14 @@ bool offsets_loader_pass(struct group_coord *gc)
 	if (!cluster_get(b))
 		return false;
 	if (!offsets_get(gc)) {
-		if (broker_topic_get(b, GROUP_OFFSETS_TOPIC, &t) < 0 || offsets_set(gc, t) < 0)
+		int rc = broker_topic_get(b, GROUP_OFFSETS_TOPIC, &t);
+
+		/* A cluster that never used a group has none: its making
+		 * here kicks (topics_cluster_appeared), as its replicas'
+		 * LeaderAndIsr does. */
+		if (rc == -ENOENT)
+			return true;
+		if (rc < 0 || offsets_set(gc, t) < 0)
 			return false;
 	}
 	for (int p = 0; p < gc->noffsets; p++) {
