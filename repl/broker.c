@@ -408,6 +408,7 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 				    .replica_deleted = topics_cluster_replica_deleted,
 				    .moved_away = topics_cluster_moved_away,
 				    .lines_fix = topics_cluster_lines_fix,
+				    .states_changed = group_coord_states_changed,
 				    .arg = b },
 			.throttle = b->throttle,
 		};

@@ -634,6 +634,9 @@ int group_coord_open(struct broker *b);
 /* Stops the coordinator's offsets loader (a cluster), which reads the
  * cluster's replicas: before the cluster stops. */
 void group_coord_stop(struct broker *b);
+/* The replicas' states changed (cluster_topic_hooks.states_changed): the
+ * offsets loader looks at the coordinators' partitions again. */
+void group_coord_states_changed(void *broker);
 void group_coord_close(struct broker *b);
 /* Around an appender's hw move (group_notify.c): the consume reads it
  * wakes are woken at the flush, on the caller's thread, which must hold

@@ -160,6 +160,10 @@ struct cluster_topic_hooks {
 	 * again); -EAGAIN with what the records wait for in wait (cap
 	 * bytes), for the fetcher's log line. NULL: none. */
 	int (*lines_fix)(void *arg, const char *topic, void *log, char *wait, size_t cap);
+	/* After a change to the local replicas' states (the replica
+	 * manager's replica_mgr_states_gen moved), on the thread that made
+	 * it, no lock of the manager held. NULL: none. */
+	void (*states_changed)(void *arg);
 	void *arg;
 };
 

@@ -1409,6 +1409,8 @@ int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local
 		.eligible = on_eligible,
 		.ineligible = is_ineligible,
 		.eligible_arg = cr,
+		.states_changed = cr->local.topics.states_changed,
+		.states_changed_arg = cr->local.topics.arg,
 		.tick_thread = true,
 		.log_dir = cfg->data_dir,
 		.log_dir_failed = log_dir_failed,

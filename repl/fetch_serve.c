@@ -62,7 +62,10 @@
  * The thread wakes only for news: a wake-up, or the earliest deadline of
  * the fetches it holds (sleep_until, exactly, on the monotonic clock; a
  * clock a test replaces is polled every 10 ms instead), or with nothing
- * parked every PURGATORY_IDLE_MS. Parking a fetch signals it only when it
+ * parked every PURGATORY_IDLE_MS; once a whole idle tick passed with
+ * nothing parked (a single node without consumers, a broker that leads
+ * nothing), not at all: sleep_until is INT64_MAX, so the next park
+ * signals it. Parking a fetch signals it only when it
  * must look: a wake-up came between the fetch's readiness check and its
  * parking (wakes moved: the change it announced may be one the check did
  * not see), or the new deadline comes before the one the thread sleeps
@@ -932,6 +935,7 @@ static void park_again(struct fetch_serve *fs, struct fs_fetch *keep)
 static void *purgatory_main(void *arg)
 {
 	struct fetch_serve *fs = arg;
+	int empty_scans = 0; /* scans in a row that found nothing parked */
 
 	pthread_mutex_lock(&fs->lock);
 	for (;;) {
@@ -940,6 +944,7 @@ static void *purgatory_main(void *arg)
 		bool stopping = fs->stopping;
 
 		list = fs->parked;
+		empty_scans = list ? 0 : empty_scans + 1;
 		fs->parked = NULL;
 		fs->woken = false;
 		fs->scans++;
@@ -959,6 +964,16 @@ static void *purgatory_main(void *arg)
 			 * test replaces is polled every 10 ms. */
 			int64_t now = fs->now_ms();
 
+			if (earliest == INT64_MAX && empty_scans >= 2) {
+				/* Nothing parked through a whole idle tick: no
+				 * stream of parks to spare signals for, so it
+				 * sleeps until one (any deadline is before
+				 * INT64_MAX: the park signals). */
+				fs->sleep_until = INT64_MAX;
+				pthread_cond_wait(&fs->cond, &fs->lock);
+				fs->sleep_until = INT64_MIN;
+				continue;
+			}
 			if (earliest == INT64_MAX)
 				earliest = now + PURGATORY_IDLE_MS;
 			int64_t wait = earliest - now;
@@ -1151,6 +1166,16 @@ int64_t fetch_serve_scans(struct fetch_serve *fs)
 	n = fs->scans;
 	pthread_mutex_unlock(&fs->lock);
 	return n;
+}
+
+bool fetch_serve_asleep(struct fetch_serve *fs)
+{
+	bool asleep;
+
+	pthread_mutex_lock(&fs->lock);
+	asleep = fs->sleep_until == INT64_MAX;
+	pthread_mutex_unlock(&fs->lock);
+	return asleep;
 }
 
 int fetch_serve_parked(struct fetch_serve *fs)

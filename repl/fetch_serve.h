@@ -90,6 +90,9 @@ int16_t fetch_serve_epoch_check(struct partition *p, int32_t current_leader_epoc
 /* Record bytes sent to followers (replica_id >= 0) since the start: the
  * leader's side of replication (metrics). NULL: 0. */
 int64_t fetch_serve_replica_bytes_out(struct fetch_serve *fs);
+/* Whether the purgatory's thread sleeps without a deadline: nothing
+ * parked through an idle tick (tests). */
+bool fetch_serve_asleep(struct fetch_serve *fs);
 /* Parked fetches now (tests, metrics). */
 int fetch_serve_parked(struct fetch_serve *fs);
 /* Times the purgatory's thread looked at its parked fetches (tests). */

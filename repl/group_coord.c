@@ -278,6 +278,14 @@ int group_coord_open(struct broker *b)
 	return 0;
 }
 
+void group_coord_states_changed(void *broker)
+{
+	struct broker *b = broker;
+
+	if (b->gc)
+		offsets_loader_kick(b->gc);
+}
+
 void group_coord_stop(struct broker *b)
 {
 	if (b->gc)

@@ -282,6 +282,11 @@ struct group_coord {
 	pthread_cond_t loader_cv; /* CLOCK_MONOTONIC: stop, or a pass done */
 	bool loader_stop;
 	uint64_t loader_passes;
+	/* offsets_loader_kick since the pass began; the loader sleeps
+	 * without a deadline (loader_asleep) only when no kick came and its
+	 * pass found nothing to wait for. */
+	bool loader_kicked;
+	bool loader_asleep;
 	pthread_mutex_t call_mu;
 	pthread_mutex_t mu;
 	struct group **groups;
@@ -582,8 +587,16 @@ int offsets_coordinator_wait(struct group_coord *gc, const char *group, int64_t 
  * partitions, loading and dropping their groups. */
 int offsets_loader_start(struct group_coord *gc);
 void offsets_loader_stop(struct group_coord *gc);
-/* One pass of the loader (tests call it to not wait for the thread). */
-void offsets_loader_pass(struct group_coord *gc);
+/* One pass of the loader (tests call it to not wait for the thread):
+ * true when it has nothing to wait for (the cluster and the topic known,
+ * no partition loading), so that only a kick brings news. */
+bool offsets_loader_pass(struct group_coord *gc);
+/* The partitions' states changed (the replica manager's states_changed:
+ * a LeaderAndIsr, StopReplica, UpdateMetadata, a failed log directory):
+ * the loader makes a pass. Any thread, no lock but leaves held. */
+void offsets_loader_kick(struct group_coord *gc);
+/* Whether the loader sleeps until a kick (tests). */
+bool offsets_loader_asleep(struct group_coord *gc);
 
 /* ---- group_rebalance.c ---- */
 /* Runs the group's assignor over its members (nothing while g->nremote:

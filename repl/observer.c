@@ -57,6 +57,9 @@ struct observers {
 	int n;
 	struct fetcher_set sources; /* mu */
 	bool stopping;
+	/* The thread sleeps without a deadline: no copy to follow, expire or
+	 * drop (obs_new wakes it). */
+	bool asleep;
 	pthread_t thread;
 	bool running;
 	/* Barriers wait here for an observer's hw (hw listener). */
@@ -218,6 +221,8 @@ static int obs_new(struct observers *o, const char *topic, int partition,
 	partition_set_log_release(ob->p, log_release);
 	o->tab[o->n++] = ob;
 	o->started++;
+	if (o->asleep)
+		pthread_cond_signal(&o->cv);
 	/* A replica's reader that found no copy may find one ahead now. */
 	reads_changed(o);
 	mq_log(MQ_INFO, "observer %s-%d: made (a read copy from the leader)", topic, partition);
@@ -705,6 +710,14 @@ static void *observer_main(void *arg)
 	while (!o->stopping) {
 		struct timespec ts;
 
+		/* Nothing to tick for: a broker whose mount reads no
+		 * partition of another costs no wake-up at rest. */
+		if (o->n == 0) {
+			o->asleep = true;
+			pthread_cond_wait(&o->cv, &o->mu);
+			o->asleep = false;
+			continue;
+		}
 		deadline_from_ms(CLOCK_MONOTONIC, OBSERVER_TICK_MS, &ts);
 		pthread_cond_timedwait(&o->cv, &o->mu, &ts);
 		if (o->stopping)
@@ -768,6 +781,8 @@ int observers_new(const struct observer_config *cfg, struct observers **out)
 	pthread_condattr_destroy(&ca);
 	rc = -pthread_create(&o->thread, NULL, observer_main, o);
 	o->running = rc == 0;
+	if (o->running)
+		pthread_setname_np(o->thread, "mqfs-observer");
 	if (rc < 0) {
 		observers_free(o);
 		return rc;
@@ -817,6 +832,16 @@ void observers_state_text(struct observers *o, FILE *f)
 			ls.log_start_offset, ob->opens);
 	}
 	pthread_mutex_unlock(&o->mu);
+}
+
+bool observers_asleep(struct observers *o)
+{
+	bool asleep;
+
+	pthread_mutex_lock(&o->mu);
+	asleep = o->asleep;
+	pthread_mutex_unlock(&o->mu);
+	return asleep;
 }
 
 void observers_metrics_text(struct observers *o, FILE *f)

@@ -55,7 +55,8 @@
  * Threads and locks: o->mu guards the table, the fetchers and the
  * counters; never held across a network call or a barrier's wait. The
  * manager thread ("mqfs-observer") follows leader changes, retention and
- * idle drops every OBSERVER_TICK_MS. The engine's hw listener takes only
+ * idle drops every OBSERVER_TICK_MS while there are copies; without one
+ * it sleeps until one is made. The engine's hw listener takes only
  * o->wait_mu (a leaf) to wake barriers.
  */
 #ifndef MQFS_REPL_OBSERVER_H
@@ -186,6 +187,9 @@ void observer_reads_moved(struct observers *o);
  * replica here now: partition -1 means all). */
 void observer_drop(struct observers *o, const char *topic, int partition);
 
+/* Whether the manager thread sleeps without a deadline (no copy: it
+ * ticks only while there are copies). */
+bool observers_asleep(struct observers *o);
 /* MNT/.state and MNT/.metrics lines. */
 void observers_state_text(struct observers *o, FILE *f);
 void observers_metrics_text(struct observers *o, FILE *f);

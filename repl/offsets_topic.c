@@ -14,8 +14,12 @@
  *     and has loaded, and proxies of others' groups that its mount uses
  *     (in memory only: nothing of them is written here).
  *
- * The loader thread follows leadership, one pass every LOADER_TICK_MS
- * (and tests call offsets_loader_pass), per partition p:
+ * The loader thread follows leadership, one pass at each change of the
+ * replicas' states (offsets_loader_kick: a LeaderAndIsr, StopReplica,
+ * UpdateMetadata, a failed log directory) and every LOADER_TICK_MS while
+ * it waits for something no kick announces (the cluster or the topic not
+ * there yet, a partition loading); tests call offsets_loader_pass. Per
+ * partition p:
  *
  *   NONE --this broker leads p--> LOADING --hw reached the log end-->
  *     LOADED (the groups of p replayed from the local log, at that
@@ -372,16 +376,24 @@ static void load_part(struct group_coord *gc, int p, int32_t epoch)
 		       GROUP_OFFSETS_TOPIC, p, (int)epoch);
 }
 
-void offsets_loader_pass(struct group_coord *gc)
+bool offsets_loader_pass(struct group_coord *gc)
 {
 	struct broker *b = gc->b;
 	struct topic *t;
+	bool settled = true;
 
 	if (!cluster_get(b))
-		return;
+		return false;
 	if (!offsets_get(gc)) {
-		if (broker_topic_get(b, GROUP_OFFSETS_TOPIC, &t) < 0 || offsets_set(gc, t) < 0)
-			return;
+		int rc = broker_topic_get(b, GROUP_OFFSETS_TOPIC, &t);
+
+		/* A cluster that never used a group has none: its making
+		 * here kicks (topics_cluster_appeared), as its replicas'
+		 * LeaderAndIsr does. */
+		if (rc == -ENOENT)
+			return true;
+		if (rc < 0 || offsets_set(gc, t) < 0)
+			return false;
 	}
 	for (int p = 0; p < gc->noffsets; p++) {
 		struct partition_state ps = { .leader = -1 };
@@ -410,7 +422,29 @@ void offsets_loader_pass(struct group_coord *gc)
 			drop_part(gc, p, why);
 		}
 		load_part(gc, p, ps.leader_epoch);
+		/* Loading waits for the hw, which moves without a kick. */
+		if (atomic_load(&gc->load[p]) == OFFSETS_LOADING)
+			settled = false;
 	}
+	return settled;
+}
+
+void offsets_loader_kick(struct group_coord *gc)
+{
+	pthread_mutex_lock(&gc->loader_mu);
+	gc->loader_kicked = true;
+	pthread_cond_broadcast(&gc->loader_cv);
+	pthread_mutex_unlock(&gc->loader_mu);
+}
+
+bool offsets_loader_asleep(struct group_coord *gc)
+{
+	bool asleep;
+
+	pthread_mutex_lock(&gc->loader_mu);
+	asleep = gc->loader_asleep;
+	pthread_mutex_unlock(&gc->loader_mu);
+	return asleep;
 }
 
 static void *loader_main(void *arg)
@@ -420,14 +454,26 @@ static void *loader_main(void *arg)
 	pthread_mutex_lock(&gc->loader_mu);
 	while (!gc->loader_stop) {
 		struct timespec ts;
+		bool settled;
 
+		/* A kick from now on is news the pass may not have seen. */
+		gc->loader_kicked = false;
 		pthread_mutex_unlock(&gc->loader_mu);
-		offsets_loader_pass(gc);
+		settled = offsets_loader_pass(gc);
 		pthread_mutex_lock(&gc->loader_mu);
 		gc->loader_passes++;
 		pthread_cond_broadcast(&gc->loader_cv);
+		if (settled) {
+			/* Nothing loading: only a leadership change (a kick) is
+			 * news, so an idle broker costs no wake-up here. */
+			gc->loader_asleep = true;
+			while (!gc->loader_kicked && !gc->loader_stop)
+				pthread_cond_wait(&gc->loader_cv, &gc->loader_mu);
+			gc->loader_asleep = false;
+			continue;
+		}
 		deadline_from_ms(CLOCK_MONOTONIC, LOADER_TICK_MS, &ts);
-		if (!gc->loader_stop)
+		if (!gc->loader_stop && !gc->loader_kicked)
 			pthread_cond_timedwait(&gc->loader_cv, &gc->loader_mu, &ts);
 	}
 	pthread_mutex_unlock(&gc->loader_mu);

@@ -117,6 +117,8 @@ struct replica_mgr {
 static void states_changed(struct replica_mgr *rm)
 {
 	atomic_fetch_add_explicit(&rm->states_gen, 1, memory_order_release);
+	if (rm->cfg.states_changed)
+		rm->cfg.states_changed(rm->cfg.states_changed_arg);
 }
 
 uint64_t replica_mgr_states_gen(struct replica_mgr *rm)

@@ -134,6 +134,10 @@ struct replica_mgr_config {
 	 * every one may. */
 	bool (*ineligible)(void *arg, const char *topic, int32_t partition);
 	void *eligible_arg;
+	/* Told after each move of replica_mgr_states_gen, with no lock of
+	 * the manager held. May be NULL. */
+	void (*states_changed)(void *arg);
+	void *states_changed_arg;
 	/* The shrink tick runs every replica_lag_time_max_ms / 2 on a thread
 	 * of its own; false: the owner calls replica_mgr_tick (tests). */
 	bool tick_thread;

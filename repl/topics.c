@@ -601,10 +601,24 @@ void topics_cluster_hosted(void *arg, const char *topic, int32_t partition)
 		cluster_topics_recheck(b->cluster);
 }
 
+static int appeared_here(struct broker *b, const char *topic, int n_partitions, const bool *local,
+			 uid_t uid, gid_t gid, mode_t mode, const struct zk_config *zc);
+
 int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, const bool *local,
 			    uid_t uid, gid_t gid, mode_t mode, const struct zk_config *zc)
 {
-	struct broker *b = arg;
+	int rc = appeared_here(arg, topic, n_partitions, local, uid, gid, mode, zc);
+
+	/* The offsets loader sleeps while the topic is missing: its
+	 * LeaderAndIsr may have come before it was made here. */
+	if (!strcmp(topic, "__consumer_offsets"))
+		group_coord_states_changed(arg);
+	return rc;
+}
+
+static int appeared_here(struct broker *b, const char *topic, int n_partitions, const bool *local,
+			 uid_t uid, gid_t gid, mode_t mode, const struct zk_config *zc)
+{
 	struct topic_config tc;
 	struct topic *t;
 	char err[256] = "";

@@ -192,6 +192,18 @@ static void test_partition_for(void **state)
 	}
 }
 
+/* Whether broker i's offsets loader sleeps until a kick within
+ * DEADLINE_MS: it has nothing loading, and wakes only for a change of
+ * the replicas' states, not on a timer (no wake-up at rest). */
+static bool loader_asleep(int i)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (!offsets_loader_asleep(b[i]->gc) && now_mono_ms() < end)
+		usleep(10000);
+	return offsets_loader_asleep(b[i]->gc);
+}
+
 /* One broker alive of the three the replication factor needs: no
  * coordinator, no __consumer_offsets; then the other two start. */
 static void test_too_few_brokers(void **state)
@@ -205,6 +217,9 @@ static void test_too_few_brokers(void **state)
 	assert_int_equal(err, PROTO_ERR_COORDINATOR_NOT_AVAILABLE);
 	assert_int_equal(broker_topic_get(b[0], GROUP_OFFSETS_TOPIC, &t), -ENOENT);
 	assert_int_equal(group_coordinator_of(b[0], "billing", &id, NULL, 0), -EAGAIN);
+	/* A cluster without the topic (no group used yet): nothing to
+	 * load, the loader waits for the topic's making to kick it. */
+	assert_true(loader_asleep(0));
 	assert_int_equal(open_broker(1), 0);
 	assert_int_equal(open_broker(2), 0);
 }
@@ -749,8 +764,11 @@ static void test_offsets_follow_leader(void **state)
 	assert_int_equal(off, 0);
 	group_put(g);
 	off = -1;
+	for (int i = 0; i < NB; i++)
+		assert_true(loader_asleep(i));
 
-	/* The coordinator stops (its leaderships move first). */
+	/* The coordinator stops (its leaderships move first): the others'
+	 * loaders, asleep, are kicked by the LeaderAndIsr. */
 	topic_put(t[was - 1]);
 	t[was - 1] = NULL;
 	broker_close(b[was - 1]);
@@ -772,6 +790,7 @@ static void test_offsets_follow_leader(void **state)
 	assert_int_equal(group_offset(g, 0, &off), 0);
 	assert_int_equal(off, 0);
 	group_put(g);
+	assert_true(loader_asleep(now - 1));
 
 	/* The old coordinator comes back; once in the ISR again it is the
 	 * preferred leader of the partition (its first replica) and the

@@ -388,6 +388,16 @@ static void test_copy_starts_at_leaders_start(void **state)
 	leader_stop(&ld);
 }
 
+/* Whether observers_asleep(o) became want within DEADLINE_MS. */
+static bool poll_asleep(struct observers *o, bool want)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (observers_asleep(o) != want && now_mono_ms() < end)
+		usleep(1000);
+	return observers_asleep(o) == want;
+}
+
 static void test_idle_copy_deleted(void **state)
 {
 	struct leader ld;
@@ -399,7 +409,12 @@ static void test_idle_copy_deleted(void **state)
 	leader_start(&ld, "leader-idle");
 	leader_commit(&ld, 2, "a");
 	o = obs_start(&ld, 200, DEADLINE_MS);
+	/* Without a copy the manager sleeps without a deadline (no
+	 * wake-up at rest); a copy wakes it, and it ticks until the last
+	 * copy is gone. */
+	assert_true(poll_asleep(o, true));
 	assert_int_equal(observer_open(o, "orders", 0, &lcfg, &l), 0);
+	assert_true(poll_asleep(o, false));
 	log_unref(l);
 	/* Open: kept, however long. The manager's tick looks every 100 ms. */
 	end = now_mono_ms() + 400;
@@ -410,6 +425,7 @@ static void test_idle_copy_deleted(void **state)
 	while (copy_exists() && now_mono_ms() < end)
 		usleep(10000);
 	assert_false(copy_exists());
+	assert_true(poll_asleep(o, true));
 
 	/* Pinned for a group: made without waiting, it catches up, and
 	 * stays past observer.idle.ms. */

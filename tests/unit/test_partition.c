@@ -2368,6 +2368,17 @@ static void test_fetch_hw_linger(void **state)
  * A fetch parked later with an earlier deadline (a consumer's, 100 ms)
  * is still answered at its own deadline, and an append still wakes the
  * follower's. */
+/* Whether fetch_serve_asleep(b's purgatory) became want within
+ * DEADLINE_MS. */
+static bool poll_purgatory_asleep(struct bk *b, bool want)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (fetch_serve_asleep(b->fs) != want && now_mono_ms() < end)
+		usleep(1000);
+	return fetch_serve_asleep(b->fs) == want;
+}
+
 static void test_purgatory_sleeps(void **state)
 {
 	struct bk a;
@@ -2380,6 +2391,9 @@ static void test_purgatory_sleeps(void **state)
 
 	(void)state;
 	bk_start(&a, 1, "sleeps");
+	/* Nothing parked: after an idle tick the thread sleeps without a
+	 * deadline (no wake-up at rest). */
+	assert_true(poll_purgatory_asleep(&a, true));
 	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
 	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
 	scans = fetch_serve_scans(a.fs);
@@ -2391,6 +2405,8 @@ static void test_purgatory_sleeps(void **state)
 	assert_int_equal(fetch_one(c, 3, 3, 0, -1, 0, &r, NULL), 0);
 	assert_int_equal(pthread_create(&th, NULL, fetch_parked, &pf), 0);
 	wait_parked(a.fs, 1);
+	/* The park woke it: it sleeps until the fetch's deadline now. */
+	assert_true(poll_purgatory_asleep(&a, false));
 	scans = fetch_serve_scans(a.fs);
 	usleep(200 * 1000);
 	assert_true(fetch_serve_scans(a.fs) - scans <= 2);
@@ -2404,6 +2420,8 @@ static void test_purgatory_sleeps(void **state)
 	assert_int_equal(pf.r.error_code, 0);
 	assert_true(pf.r.records_len > 0);
 	assert_true(pf.took < 20000);
+	/* Everything answered: asleep again. */
+	assert_true(poll_purgatory_asleep(&a, true));
 	net_client_close(c);
 	bk_stop(&a);
 }
