@@ -151,9 +151,10 @@ static int sched_retention_topic(struct broker *b, struct topic *t, int64_t now,
 		 * log directory as retention's does (Kafka's snapshot write
 		 * meeting an IOException). */
 		if (r[p].log && !broker_dir_offline(b, BROKER_DIR_SCHEDULER)) {
-			rc = log_producer_checkpoint(r[p].log, ckpt_budget);
-			if (rc < 0 && rc != -ENOENT)
-				(void)broker_storage_failed(b, t->name, p, rc);
+			int crc = log_producer_checkpoint(r[p].log, ckpt_budget);
+
+			if (crc < 0 && crc != -ENOENT)
+				(void)broker_storage_failed(b, t->name, p, crc);
 		}
 		if (rc == 0)
 			continue;
