@@ -95,6 +95,7 @@ enum {
 	SRC_DYNAMIC_DEFAULT = 3,
 	SRC_STATIC_BROKER = 4,
 	SRC_DEFAULT = 5,
+	SRC_DYNAMIC_BROKER_LOGGER = 6,
 };
 
 /* Kafka's ConfigType of DescribeConfigs v3+. */
@@ -628,10 +629,11 @@ static void described_free(struct described *d)
 	free(d->names);
 }
 
-/* Whether key is asked for (keys null: every one). */
+/* Whether key is asked for (keys null or empty: every one, as Kafka's
+ * ConfigHelper.createResponseConfig). */
 static bool key_asked(const struct proto_describe_configs_resource *res, struct kstr key)
 {
-	if (!res || res->n_configuration_keys < 0)
+	if (!res || res->n_configuration_keys <= 0)
 		return true;
 	for (int32_t i = 0; i < res->n_configuration_keys; i++)
 		if (kstr_set_same(res->configuration_keys[i], key))
@@ -937,6 +939,104 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 	return 0;
 }
 
+/* The znode name of a broker resource: "" the default of every broker,
+ * else this broker's id (Kafka's ZkAdminManager.getBrokerId). */
+static int16_t broker_entity(struct kafka_api *ka, struct kstr rname, char *name, size_t size,
+			     struct verdict *v)
+{
+	int32_t self = kafka_broker_id(ka);
+	int64_t id = 0;
+
+	if (rname.len <= 0) {
+		snprintf(name, size, "%s", ZK_BROKER_DEFAULT);
+		return 0;
+	}
+	for (int32_t i = 0; i < rname.len && id <= INT32_MAX; i++) {
+		if (rname.ptr[i] < '0' || rname.ptr[i] > '9')
+			return refuse(v, PROTO_ERR_INVALID_REQUEST,
+				      "Broker id must be an integer, but it is: %.*s",
+				      (int)(rname.len < 40 ? rname.len : 40), rname.ptr);
+		id = id * 10 + (rname.ptr[i] - '0');
+	}
+	if (id != self)
+		return refuse(v, PROTO_ERR_INVALID_REQUEST,
+			      "Unexpected broker id, expected %d, but received %.*s", (int)self,
+			      (int)(rname.len < 40 ? rname.len : 40), rname.ptr);
+	snprintf(name, size, "%d", (int)self);
+	return 0;
+}
+
+/* ---- the broker's logger (resource type BROKER_LOGGER) ----
+ *
+ * The daemon has one log with one level (-d, the debug option: DEBUG,
+ * else INFO), Kafka's root logger: "root" (Log4jController.ROOT_LOGGER),
+ * its level in Kafka's words. Setting it changes the running daemon's
+ * level until it stops, as Kafka's (log4j's, not kept across a restart). */
+#define ROOT_LOGGER "root"
+
+static const char *logger_word(int level)
+{
+	if (level >= MQ_DEBUG)
+		return "DEBUG";
+	if (level >= MQ_WARN + 1) /* NOTICE lines show at INFO */
+		return "INFO";
+	if (level >= MQ_WARN)
+		return "WARN";
+	if (level >= MQ_ERR)
+		return "ERROR";
+	return "FATAL";
+}
+
+/* The level of one of Kafka's words (LogLevelConfig.VALID_LOG_LEVELS, as
+ * spelt there); -1 for any other. TRACE is DEBUG: mqfs has no finer one. */
+static int logger_level(struct kstr word)
+{
+	static const struct {
+		const char *word;
+		int level;
+	} words[] = { { "FATAL", MQ_ERR - 1 }, { "ERROR", MQ_ERR },   { "WARN", MQ_WARN },
+		      { "INFO", MQ_INFO },     { "DEBUG", MQ_DEBUG }, { "TRACE", MQ_DEBUG } };
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (kstr_set_same(word, kstr_of(words[i].word)))
+			return words[i].level;
+	return -1;
+}
+
+/* A BROKER_LOGGER resource names this broker by its id, never "" (Kafka's
+ * ConfigHelper and RuntimeLoggerManager: INVALID_REQUEST). */
+static int16_t logger_entity(struct kafka_api *ka, struct kstr rname, struct verdict *v)
+{
+	char name[24];
+
+	if (rname.len <= 0)
+		return refuse(v, PROTO_ERR_INVALID_REQUEST, "Broker id must not be empty");
+	return broker_entity(ka, rname, name, sizeof(name), v);
+}
+
+/* DescribeConfigs of the broker's logger: the root logger and its level,
+ * as Kafka lists a logger (DYNAMIC_BROKER_LOGGER_CONFIG, not read-only,
+ * no synonyms, type and documentation left at the schema's defaults). */
+static void describe_logger(struct kafka_api *ka, const struct proto_describe_configs_resource *res,
+			    struct proto_describe_configs_result *out, struct verdict *v)
+{
+	struct proto_describe_configs_entry *e;
+
+	if (logger_entity(ka, res->resource_name, v) || !key_asked(res, kstr_of(ROOT_LOGGER)))
+		return;
+	out->configs = calloc(1, sizeof(*out->configs));
+	if (!out->configs) {
+		refuse(v, PROTO_ERR_UNKNOWN_SERVER_ERROR, "out of memory");
+		return;
+	}
+	e = &out->configs[0];
+	e->name = kstr_of(ROOT_LOGGER);
+	e->value = kstr_of(logger_word(mq_log_level()));
+	e->config_source = SRC_DYNAMIC_BROKER_LOGGER;
+	e->documentation = kstr_of("");
+	out->n_configs = 1;
+}
+
 static int describe_configs_fill(const struct admin_req *ar, const struct admin_api *api, int32_t i,
 				 void *answer, void *hold, struct verdict *v)
 {
@@ -953,6 +1053,8 @@ static int describe_configs_fill(const struct admin_req *ar, const struct admin_
 		rc = describe_topic(ar->ka, res, m->include_synonyms, r, d, v);
 	else if (res->resource_type == PROTO_RESOURCE_BROKER)
 		rc = describe_broker(ar->ka, res, m->include_synonyms, r, d, v);
+	else if (res->resource_type == PROTO_RESOURCE_BROKER_LOGGER)
+		describe_logger(ar->ka, res, r, v);
 	else if (res->resource_type == PROTO_RESOURCE_GROUP)
 		v->code = group_admin_describe_configs(ar->ka->b, res->resource_name, ar->peer, r,
 						       v->msg, sizeof(v->msg));
@@ -1049,33 +1151,6 @@ static bool broker_key_dynamic(struct kstr name)
 	return kstr_eq(name, THROTTLE_LEADER_RATE) || kstr_eq(name, THROTTLE_FOLLOWER_RATE);
 }
 
-/* The znode name of a broker resource: "" the default of every broker,
- * else this broker's id (Kafka's ZkAdminManager.getBrokerId). */
-static int16_t broker_entity(struct kafka_api *ka, struct kstr rname, char *name, size_t size,
-			     struct verdict *v)
-{
-	int32_t self = kafka_broker_id(ka);
-	int64_t id = 0;
-
-	if (rname.len <= 0) {
-		snprintf(name, size, "%s", ZK_BROKER_DEFAULT);
-		return 0;
-	}
-	for (int32_t i = 0; i < rname.len && id <= INT32_MAX; i++) {
-		if (rname.ptr[i] < '0' || rname.ptr[i] > '9')
-			return refuse(v, PROTO_ERR_INVALID_REQUEST,
-				      "Broker id must be an integer, but it is: %.*s",
-				      (int)(rname.len < 40 ? rname.len : 40), rname.ptr);
-		id = id * 10 + (rname.ptr[i] - '0');
-	}
-	if (id != self)
-		return refuse(v, PROTO_ERR_INVALID_REQUEST,
-			      "Unexpected broker id, expected %d, but received %.*s", (int)self,
-			      (int)(rname.len < 40 ? rname.len : 40), rname.ptr);
-	snprintf(name, size, "%d", (int)self);
-	return 0;
-}
-
 /* AlterConfigs / IncrementalAlterConfigs of a broker: the dynamic
  * settings into /config/brokers/<id> or <default> (Kafka's
  * alterBrokerConfigs), every broker applying them from the notification. */
@@ -1147,6 +1222,73 @@ static int16_t alter_broker(struct kafka_api *ka, const struct proto_alter_confi
 	}
 	zk_config_clear(&set);
 	return v->code;
+}
+
+/* IncrementalAlterConfigs of the broker's logger, as Kafka's
+ * ConfigAdminManager.preprocess and RuntimeLoggerManager: every change
+ * checked before any is made; SET of the root logger to one of Kafka's
+ * level words; DELETE of it (Kafka's root cannot be unset), APPEND and
+ * SUBTRACT INVALID_REQUEST; another logger name, or another word,
+ * INVALID_CONFIG. The change is logged at WARN, as Kafka's. */
+static int16_t alter_logger(struct kafka_api *ka, const struct proto_alter_configs_resource *res,
+			    bool validate_only, const char *peer, struct verdict *v)
+{
+	int level = -1;
+
+	for (int32_t i = 0; i < res->n_configs; i++) {
+		const struct proto_config *c = &res->configs[i];
+		int n = c->name.ptr ? (int)(c->name.len < 100 ? c->name.len : 100) : 0;
+
+		for (int32_t j = 0; j < i; j++)
+			if (kstr_set_same(c->name, res->configs[j].name))
+				return refuse(v, PROTO_ERR_INVALID_REQUEST,
+					      "Error due to duplicate config keys");
+		if (c->config_operation != PROTO_CONFIG_DELETE && !c->value.ptr)
+			return refuse(v, PROTO_ERR_INVALID_REQUEST,
+				      "Null value not supported for : %.*s", n,
+				      c->name.ptr ? c->name.ptr : "");
+	}
+	if (logger_entity(ka, res->resource_name, v))
+		return v->code;
+	for (int32_t i = 0; i < res->n_configs; i++) {
+		const struct proto_config *c = &res->configs[i];
+		int n = c->name.ptr ? (int)(c->name.len < 100 ? c->name.len : 100) : 0;
+		const char *name = c->name.ptr ? c->name.ptr : "";
+
+		if (c->config_operation == PROTO_CONFIG_APPEND ||
+		    c->config_operation == PROTO_CONFIG_SUBTRACT)
+			return refuse(v, PROTO_ERR_INVALID_REQUEST,
+				      "%s operation is not allowed for the BROKER_LOGGER resource",
+				      c->config_operation == PROTO_CONFIG_APPEND ? "APPEND"
+										 : "SUBTRACT");
+		if (c->config_operation != PROTO_CONFIG_SET &&
+		    c->config_operation != PROTO_CONFIG_DELETE)
+			return refuse(v, PROTO_ERR_INVALID_REQUEST,
+				      "Unknown operation type %d is not allowed for the "
+				      "BROKER_LOGGER resource",
+				      (int)c->config_operation);
+		if (!kstr_set_same(c->name, kstr_of(ROOT_LOGGER)))
+			return refuse(v, PROTO_ERR_INVALID_CONFIG, "Logger %.*s does not exist!", n,
+				      name);
+		if (c->config_operation == PROTO_CONFIG_DELETE)
+			return refuse(v, PROTO_ERR_INVALID_REQUEST,
+				      "Removing the log level of the " ROOT_LOGGER
+				      " logger is not allowed");
+		level = logger_level(c->value);
+		if (level < 0)
+			return refuse(v, PROTO_ERR_INVALID_CONFIG,
+				      "Cannot set the log level of %s to %.*s as it is not a "
+				      "supported log level. Valid log levels are DEBUG, ERROR, "
+				      "FATAL, INFO, TRACE, WARN",
+				      ROOT_LOGGER, (int)(c->value.len < 40 ? c->value.len : 40),
+				      c->value.ptr);
+	}
+	if (!validate_only && level >= 0) {
+		mq_log_set_level(level);
+		mq_log(MQ_WARN, "Updated the log level of %s to %s (by %s)", ROOT_LOGGER,
+		       logger_word(level), peer);
+	}
+	return 0;
 }
 
 static int16_t alter_one(struct kafka_api *ka, const struct proto_alter_configs_resource *res,
@@ -1226,6 +1368,10 @@ static int alter_fill(const struct admin_req *ar, const struct admin_api *api, i
 			mq_log(MQ_INFO, "group %.*s: settings changed by %s (%s)",
 			       (int)res->resource_name.len, res->resource_name.ptr, ar->peer,
 			       api->name);
+		return 0;
+	}
+	if (res->resource_type == PROTO_RESOURCE_BROKER_LOGGER && api->incremental) {
+		alter_logger(ar->ka, res, m->validate_only, ar->peer, v);
 		return 0;
 	}
 	alter_one(ar->ka, res, api->incremental, m->validate_only, v);

@@ -752,6 +752,66 @@ out:
 	return rc;
 }
 
+/* Whether Kafka would read any partition of f: one known to the cluster
+ * and allowed (handleFetchRequest's "interesting"); with none, Kafka
+ * answers the partitions' errors without looking at the request's
+ * isolation level. */
+static bool fetch_reads_any(const struct fs_fetch *f)
+{
+	for (int k = 0; k < f->n; k++) {
+		int16_t e = f->parts[k].error;
+
+		if (!f->parts[k].replaced && e != PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION &&
+		    e != PROTO_ERR_TOPIC_AUTHORIZATION_FAILED)
+			return true;
+	}
+	return false;
+}
+
+/* Kafka's FetchRequest.getErrorResponse for the versions served here
+ * (below 13): err at the top and for every entry of the request, as it
+ * was sent (a partition named twice is answered twice), with the
+ * request's session id; the partitions' other fields Kafka's defaults
+ * (-1 offsets, no aborted transactions, null records). */
+static int fetch_refuse(struct fs_fetch *f, int16_t err)
+{
+	const struct proto_fetch_req *m = f->msg;
+	const struct proto_req *pr = net_req_msg(f->req);
+	struct proto_fetch_resp_topic *topics = calloc((size_t)m->n_topics + 1, sizeof(*topics));
+	struct proto_fetch_resp_part *parts = calloc((size_t)f->n + 1, sizeof(*parts));
+	struct proto_fetch_resp resp = { .error_code = err,
+					 .session_id = m->session_id,
+					 .n_topics = m->n_topics,
+					 .topics = topics };
+	int k = 0, rc = -ENOMEM;
+
+	net_req_on_done(f->req, fetch_done, f);
+	if (!topics || !parts)
+		goto out;
+	for (int32_t t = 0; t < m->n_topics; t++) {
+		topics[t].topic = m->topics[t].topic;
+		topics[t].n_partitions = m->topics[t].n_partitions;
+		topics[t].partitions = &parts[k];
+		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++)
+			parts[k] = (struct proto_fetch_resp_part){
+				.partition_index = m->topics[t].partitions[j].partition,
+				.error_code = err,
+				.high_watermark = -1,
+				.last_stable_offset = -1,
+				.log_start_offset = -1,
+				.preferred_read_replica = -1,
+				.records_fd = -1,
+				.records_len = -1,
+			};
+	}
+	rc = proto_fetch_resp_encode(net_req_out(f->req), pr->hdr.api_version,
+				     pr->hdr.correlation_id, &resp);
+out:
+	free(topics);
+	free(parts);
+	return rc;
+}
+
 /* Marks the entries that a later entry of the request names again: Kafka
  * keeps a Fetch's partitions in a map, so a partition is read and
  * answered once, as its last entry asks; logged. -ENOMEM. */
@@ -848,6 +908,17 @@ static int fetch_handler(void *arg, struct net_req *req)
 								   m->topics[t].topic,
 								   fp->req->partition);
 		}
+	/* An isolation level Kafka does not define (neither 0 nor 1) fails
+	 * its IsolationLevel.forId once the request reads a partition
+	 * (FetchIsolation.of in handleFetchRequest): the request's error
+	 * response, UNKNOWN_SERVER_ERROR. */
+	if (m->isolation_level != 0 && m->isolation_level != 1 && fetch_reads_any(f)) {
+		mq_log_limited(MQ_WARN,
+			       "Fetch from %s: isolation level %d, which Kafka does not "
+			       "define: UNKNOWN_SERVER_ERROR",
+			       net_req_peer(req), (int)m->isolation_level);
+		return fetch_refuse(f, PROTO_ERR_UNKNOWN_SERVER_ERROR);
+	}
 	f->deadline_ms = now + (m->max_wait_ms > 0 ? m->max_wait_ms : 0);
 	f->hw_due_ms = INT64_MAX;
 	/* Readiness is looked at before the purgatory's lock (a partition's

@@ -24,9 +24,10 @@
  *
  * Rules, each refusal with Kafka's code and one log line naming the peer:
  *   - a name that is neither form: INVALID_GROUP_ID;
- *   - this broker does not coordinate <g>: NOT_COORDINATOR, loading it:
- *     COORDINATOR_LOAD_IN_PROGRESS, no coordinator now:
- *     COORDINATOR_NOT_AVAILABLE (the forwarding side waits on these);
+ *   - this broker does not coordinate <g>: NOT_COORDINATOR (no
+ *     coordinator now too, as Kafka: this broker does not own the
+ *     group's partition), loading it: COORDINATOR_LOAD_IN_PROGRESS (the
+ *     forwarding side waits on these);
  *   - DescribeGroups of a group that does not exist: state "Dead", no
  *     error (as Kafka answers); else "Stable" with members, "Empty"
  *     without, protocol type "consumer", protocol data the assignor;
@@ -127,11 +128,14 @@ int16_t group_admin_coord_check(struct group_coord *gc, const char *name, const 
 			       api, peer, name);
 		return PROTO_ERR_COORDINATOR_LOAD_IN_PROGRESS;
 	}
+	/* None now (no __consumer_offsets yet, or no leader of the group's
+	 * partition): Kafka's validateGroupStatus on a broker that does not
+	 * own that partition. */
 	mq_log_limited(MQ_INFO,
-		       "%s from %s for group %s: COORDINATOR_NOT_AVAILABLE (no leader "
+		       "%s from %s for group %s: NOT_COORDINATOR (no leader "
 		       "of its %s partition)",
 		       api, peer, name, GROUP_OFFSETS_TOPIC);
-	return PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
+	return PROTO_ERR_NOT_COORDINATOR;
 }
 
 int16_t group_admin_id_check(struct group_coord *gc, struct kstr id, char *topic, char *name,

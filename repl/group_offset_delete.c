@@ -12,8 +12,8 @@
  * Rules, in this order; each refusal is Kafka's code and one log line
  * naming the peer:
  *   1. the id is neither form: INVALID_GROUP_ID; another broker
- *      coordinates <g>: NOT_COORDINATOR; loading it:
- *      COORDINATOR_LOAD_IN_PROGRESS; none now: COORDINATOR_NOT_AVAILABLE;
+ *      coordinates <g>, or none does now: NOT_COORDINATOR; loading it:
+ *      COORDINATOR_LOAD_IN_PROGRESS;
  *   2. no such group (no topic's group of the id here, and for "<g>" no
  *      Kafka group <g>, with members or Empty): GROUP_ID_NOT_FOUND, as
  *      Kafka answers a Dead or unknown group;

@@ -776,12 +776,23 @@ int16_t kg_check(struct group_serve *gs, struct net_req *req, struct kstr id, ch
 			       api, net_req_peer(req), name, GROUP_OFFSETS_TOPIC);
 		return PROTO_ERR_COORDINATOR_LOAD_IN_PROGRESS;
 	}
+	/* No coordinator now: no __consumer_offsets yet, or no live leader
+	 * of the group's partition. FindCoordinator says so
+	 * (COORDINATOR_NOT_AVAILABLE, as Kafka's); any other group request
+	 * is NOT_COORDINATOR, as Kafka's GroupCoordinator.validateGroupStatus
+	 * answers on a broker that does not own the group's partition
+	 * (isCoordinatorForGroup), topic or not. Clients take both alike:
+	 * they look the coordinator up again. */
 	if (rc < 0) {
+		bool find = !strcmp(api, "FindCoordinator");
+
 		mq_log_limited(MQ_INFO,
-			       "%s from %s for group %s: COORDINATOR_NOT_AVAILABLE (no leader "
-			       "of its %s partition alive)",
-			       api, net_req_peer(req), name, GROUP_OFFSETS_TOPIC);
-		return PROTO_ERR_COORDINATOR_NOT_AVAILABLE;
+			       "%s from %s for group %s: %s (no leader of its %s partition "
+			       "alive)",
+			       api, net_req_peer(req), name,
+			       find ? "COORDINATOR_NOT_AVAILABLE" : "NOT_COORDINATOR",
+			       GROUP_OFFSETS_TOPIC);
+		return find ? PROTO_ERR_COORDINATOR_NOT_AVAILABLE : PROTO_ERR_NOT_COORDINATOR;
 	}
 	/* FindCoordinator names it; any other request is misdirected. */
 	if (strcmp(api, "FindCoordinator"))

@@ -22,6 +22,10 @@
  *                topic id (v12, a null name): that topic, else
  *                UNKNOWN_TOPIC_ID; a v10-v11 request with a topic id or
  *                a null name is INVALID_REQUEST for each topic, as Kafka.
+ *                A v12 request with any non-zero id is answered by its
+ *                ids alone, each once (a name beside an id, and an entry
+ *                with none, not looked at), the unknown ones first, as
+ *                Kafka's useTopicId.
  *   partitions   leader, leader epoch, replicas, ISR
  *                (kafka_partition_state: in a cluster the replication
  *                state this broker knows, as .state shows it; no leader:
@@ -335,6 +339,67 @@ static bool meta_ids_refused(const struct proto_meta_req *m, int16_t v)
 	return false;
 }
 
+/* Whether a request names any topic by a non-zero id (v12: v10-v11 ones
+ * are refused first). Kafka then answers the ids only
+ * (handleTopicMetadataRequest's useTopicId): a name beside an id, and an
+ * entry with a zero id, are not looked at. */
+static bool meta_by_ids(const struct proto_meta_req *m)
+{
+	static const uint8_t zero[16];
+
+	for (int32_t i = 0; i < m->n_topics; i++)
+		if (memcmp(m->topics[i].topic_id, zero, sizeof(zero)))
+			return true;
+	return false;
+}
+
+/* Whether entry i is answered when the request is by ids: a non-zero id
+ * not named by an earlier entry (Kafka takes the ids as a set). */
+static bool meta_id_first(const struct proto_meta_req *m, int32_t i)
+{
+	static const uint8_t zero[16];
+
+	if (!memcmp(m->topics[i].topic_id, zero, sizeof(zero)))
+		return false;
+	for (int32_t j = 0; j < i; j++)
+		if (!memcmp(m->topics[j].topic_id, m->topics[i].topic_id, sizeof(zero)))
+			return false;
+	return true;
+}
+
+/* Moves the unknown ids' topics to the front of mb's answer, in their
+ * order, as Kafka lists them (unknownTopicIdsTopicMetadata first);
+ * -ENOMEM. */
+static int meta_unknown_ids_first(struct meta_build *mb)
+{
+	int32_t n = mb->resp.n_topics, k = 0;
+	struct proto_meta_topic *rt = malloc(((size_t)n + 1) * sizeof(*rt));
+	struct topic **tt = malloc(((size_t)n + 1) * sizeof(*tt));
+	struct kafka_part_state **st = malloc(((size_t)n + 1) * sizeof(*st));
+	int rc = -ENOMEM;
+
+	if (!rt || !tt || !st)
+		goto out;
+	for (int pass = 0; pass < 2; pass++)
+		for (int32_t i = 0; i < n; i++) {
+			if ((mb->resp.topics[i].error_code == PROTO_ERR_UNKNOWN_TOPIC_ID) !=
+			    (pass == 0))
+				continue;
+			rt[k] = mb->resp.topics[i];
+			tt[k] = mb->topics[i];
+			st[k++] = mb->states[i];
+		}
+	memcpy(mb->resp.topics, rt, (size_t)n * sizeof(*rt));
+	memcpy(mb->topics, tt, (size_t)n * sizeof(*tt));
+	memcpy(mb->states, st, (size_t)n * sizeof(*st));
+	rc = 0;
+out:
+	free(rt);
+	free(tt);
+	free(st);
+	return rc;
+}
+
 /* The topics asked for (or every one) into mb; 1 when the request is
  * refused (meta_ids_refused): each topic INVALID_REQUEST, as Kafka's
  * MetadataRequest.getErrorResponse answers them. */
@@ -345,6 +410,7 @@ static int meta_topics(struct kafka_api *ka, const struct proto_meta_req *m, int
 	struct live_brokers live = { 0 };
 	int n, rc = 0;
 	bool all = m->n_topics < 0 || (v == 0 && m->n_topics == 0);
+	bool by_ids;
 
 	if (meta_ids_refused(m, v)) {
 		mb->resp.topics = calloc((size_t)m->n_topics + 1, sizeof(*mb->resp.topics));
@@ -361,6 +427,7 @@ static int meta_topics(struct kafka_api *ka, const struct proto_meta_req *m, int
 		mb->resp.n_topics = m->n_topics;
 		return 1;
 	}
+	by_ids = !all && meta_by_ids(m);
 
 	if (cluster_zk_mode(ka->c)) {
 		live.n = metadata_cache_brokers(cluster_metadata(ka->c), &live.mb);
@@ -383,9 +450,11 @@ static int meta_topics(struct kafka_api *ka, const struct proto_meta_req *m, int
 		goto out;
 	}
 	for (int i = 0; i < n && rc == 0; i++) {
+		if (by_ids && !meta_id_first(m, i))
+			continue;
 		struct proto_meta_topic *mt = &mb->resp.topics[mb->resp.n_topics++];
 		struct topic *t = NULL;
-		struct kstr name = all ? kstr_of(names[i]) : m->topics[i].name;
+		struct kstr name = all ? kstr_of(names[i]) : by_ids ? KSTR_NULL : m->topics[i].name;
 		bool create = !all && (v < 4 || m->allow_auto_topic_creation);
 		int err;
 
@@ -419,6 +488,8 @@ static int meta_topics(struct kafka_api *ka, const struct proto_meta_req *m, int
 		mb->topics[mb->resp.n_topics - 1] = t;
 		rc = topic_fill(ka, t, mt, &mb->states[mb->resp.n_topics - 1], &live);
 	}
+	if (rc == 0 && by_ids)
+		rc = meta_unknown_ids_first(mb);
 	/* Asked for: every topic's but an unknown id's, as Kafka sets them on
 	 * the topics it looked up by name, errors included. */
 	for (int32_t i = 0;

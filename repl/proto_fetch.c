@@ -136,9 +136,9 @@ int proto_fetch_req_decode(struct kbuf_r *r, int16_t v, struct proto_fetch_req *
 	req->max_wait_ms = kbuf_read_i32(r);
 	req->min_bytes = kbuf_read_i32(r);
 	req->max_bytes = kbuf_read_i32(r);
+	/* Any value is decoded: one Kafka does not define is answered
+	 * UNKNOWN_SERVER_ERROR by the handler (fetch_serve.c), as Kafka. */
 	req->isolation_level = kbuf_read_i8(r);
-	if (!r->err && req->isolation_level != 0 && req->isolation_level != 1)
-		kbuf_r_fail(r);
 	if (v >= 7) {
 		req->session_id = kbuf_read_i32(r);
 		req->session_epoch = kbuf_read_i32(r);

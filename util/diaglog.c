@@ -56,15 +56,25 @@ static const char *level_word(int level)
 	return words[level];
 }
 
-void mq_log_init(int level, bool use_syslog)
+int mq_log_level(void)
+{
+	return __atomic_load_n(&log_level, __ATOMIC_RELAXED);
+}
+
+void mq_log_set_level(int level)
 {
 	if (level < 0)
 		level = 0;
 	if (level > MQ_DEBUG)
 		level = MQ_DEBUG;
+	__atomic_store_n(&log_level, level, __ATOMIC_RELAXED);
+}
+
+void mq_log_init(int level, bool use_syslog)
+{
 	if (use_syslog)
 		openlog("mqfs", LOG_PID | LOG_NDELAY, LOG_DAEMON);
-	__atomic_store_n(&log_level, level, __ATOMIC_RELAXED);
+	mq_log_set_level(level);
 	__atomic_store_n(&log_syslog, use_syslog ? 1 : 0, __ATOMIC_RELEASE);
 }
 

@@ -15,6 +15,12 @@
 enum { MQ_ERR = 3, MQ_WARN = 4, MQ_INFO = 6, MQ_DEBUG = 7 };
 /* Before it: level MQ_INFO, to stderr. */
 void mq_log_init(int level, bool use_syslog);
+/* The level now, and a change of it at run time (DescribeConfigs and
+ * IncrementalAlterConfigs of Kafka's broker logger): an atomic, which
+ * each message reads once, so a message written meanwhile is written or
+ * dropped whole. Clamped to 0..MQ_DEBUG. */
+int mq_log_level(void);
+void mq_log_set_level(int level);
 void mq_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define mq_log_limited(level, ...)                  \
 	do {                                        \

@@ -60,7 +60,7 @@ check "every partition has three in-sync replicas" poll 30 full_isr
 
 # The first groups of a new cluster: __consumer_offsets is being made and
 # its leaders are loading their partitions while these readers open; an
-# open waits for them (COORDINATOR_NOT_AVAILABLE, then
+# open waits for them (no coordinator yet, then
 # COORDINATOR_LOAD_IN_PROGRESS, as Kafka's consumers retry them) instead
 # of failing with EAGAIN. Their groups are their own: not $GROUP's.
 expect_ok "a first record" sh -c "echo first >> '$M1/t/0'"

@@ -6,8 +6,8 @@
  *   - Kafka's partitionFor: Java's String.hashCode (values printed by a
  *     JVM), Utils.abs, modulo the partitions.
  *   - With one broker alive of offsets.topic.replication.factor 3,
- *     FindCoordinator answers COORDINATOR_NOT_AVAILABLE and
- *     __consumer_offsets is not made.
+ *     FindCoordinator answers COORDINATOR_NOT_AVAILABLE, the other group
+ *     requests NOT_COORDINATOR, and __consumer_offsets is not made.
  *   - With three, every broker answers FindCoordinator with the leader of
  *     the group's partition of __consumer_offsets, with its host and port;
  *     group requests sent to another broker are answered NOT_COORDINATOR,
@@ -204,18 +204,35 @@ static bool loader_asleep(int i)
 	return offsets_loader_asleep(b[i]->gc);
 }
 
+static int16_t sync_group(int i, const char *group);
+static int16_t describe(int i, const char *id, char *state, size_t cap, int32_t *members);
+static int16_t delete_group(int i, const char *id);
+static int16_t offset_commit(int i, const char *group);
+static int16_t offset_fetch(int i, const char *group);
+
 /* One broker alive of the three the replication factor needs: no
- * coordinator, no __consumer_offsets; then the other two start. */
+ * coordinator, no __consumer_offsets; then the other two start. Until
+ * then FindCoordinator is COORDINATOR_NOT_AVAILABLE and every other group
+ * request NOT_COORDINATOR, as Kafka's GroupCoordinator.validateGroupStatus
+ * answers on a broker that owns no partition of the group's (before,
+ * COORDINATOR_NOT_AVAILABLE). */
 static void test_too_few_brokers(void **state)
 {
 	struct topic *t;
 	int32_t cport = 0, id;
 	int16_t err = -1;
+	char st[32];
 
 	(void)state;
 	assert_int_equal(find_coord_err(0, "billing", &cport, &err), -1);
 	assert_int_equal(err, PROTO_ERR_COORDINATOR_NOT_AVAILABLE);
 	assert_int_equal(broker_topic_get(b[0], GROUP_OFFSETS_TOPIC, &t), -ENOENT);
+	assert_int_equal(heartbeat(0, "billing"), PROTO_ERR_NOT_COORDINATOR);
+	assert_int_equal(sync_group(0, "billing"), PROTO_ERR_NOT_COORDINATOR);
+	assert_int_equal(offset_commit(0, "billing"), PROTO_ERR_NOT_COORDINATOR);
+	assert_int_equal(offset_fetch(0, "billing"), PROTO_ERR_NOT_COORDINATOR);
+	assert_int_equal(describe(0, "billing", st, sizeof(st), NULL), PROTO_ERR_NOT_COORDINATOR);
+	assert_int_equal(delete_group(0, "billing"), PROTO_ERR_NOT_COORDINATOR);
 	assert_int_equal(group_coordinator_of(b[0], "billing", &id, NULL, 0), -EAGAIN);
 	/* A cluster without the topic (no group used yet): nothing to
 	 * load, the loader waits for the topic's making to kick it. */
@@ -374,6 +391,65 @@ static int16_t delete_group(int i, const char *id)
 
 	rpc(i, PROTO_API_DELETE_GROUPS, 2, delete_enc, &req, &raw);
 	return brokerfx_delete_groups_error(&raw);
+}
+
+static int commit_enc(struct kbuf_w *w, int16_t v, const void *req)
+{
+	return proto_offset_commit_req_encode(w, v, req);
+}
+
+static int fetch_enc(struct kbuf_w *w, int16_t v, const void *req)
+{
+	return proto_offset_fetch_req_encode(w, v, req);
+}
+
+/* OffsetCommit v8 of group at broker i (offset 5 of t-0, as a standalone
+ * consumer commits): its partition's error. */
+static int16_t offset_commit(int i, const char *group)
+{
+	struct proto_offset_commit_part p = { .partition_index = 0,
+					      .committed_offset = 5,
+					      .committed_leader_epoch = -1,
+					      .commit_timestamp = -1,
+					      .committed_metadata = KSTR_NULL };
+	struct proto_offset_commit_topic t = { kstr_of("t"), 1, &p };
+	struct proto_offset_commit_req req = { .group_id = kstr_of(group),
+					       .generation_id = -1,
+					       .member_id = kstr_of(""),
+					       .group_instance_id = KSTR_NULL,
+					       .retention_time_ms = -1,
+					       .n_topics = 1,
+					       .topics = &t };
+	struct proto_offset_commit_resp r;
+	struct net_resp raw;
+	int16_t err;
+
+	rpc(i, PROTO_API_OFFSET_COMMIT, 8, commit_enc, &req, &raw);
+	assert_int_equal(proto_offset_commit_resp_decode(&raw.body, 8, &r), 0);
+	assert_int_equal(r.n_topics, 1);
+	assert_int_equal(r.topics[0].n_partitions, 1);
+	err = r.topics[0].partitions[0].error_code;
+	proto_offset_commit_resp_free(&r);
+	net_resp_free(&raw);
+	return err;
+}
+
+/* OffsetFetch v7 of group's every partition at broker i: its error. */
+static int16_t offset_fetch(int i, const char *group)
+{
+	struct proto_offset_fetch_group g = { kstr_of(group), -1, NULL };
+	struct proto_offset_fetch_req req = { 1, &g, false };
+	struct proto_offset_fetch_resp r;
+	struct net_resp raw;
+	int16_t err;
+
+	rpc(i, PROTO_API_OFFSET_FETCH, 7, fetch_enc, &req, &raw);
+	assert_int_equal(proto_offset_fetch_resp_decode(&raw.body, 7, &r), 0);
+	assert_int_equal(r.n_groups, 1);
+	err = r.groups[0].error_code;
+	proto_offset_fetch_resp_free(&r);
+	net_resp_free(&raw);
+	return err;
 }
 
 static int16_t alter(int i, const char *id, const char *key, const char *value, int8_t op,

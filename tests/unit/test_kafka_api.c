@@ -294,6 +294,50 @@ static void test_metadata_ids_before_v12(void **state)
 	}
 }
 
+/* A v12 request with any non-zero topic id is answered by its ids alone,
+ * as Kafka's handleTopicMetadataRequest (useTopicId): a name beside an id
+ * is not looked at, an entry with a zero id is left out, an id named
+ * twice is answered once, an unknown id is UNKNOWN_TOPIC_ID with a null
+ * name, listed first, and nothing is created. Before, an entry with a name was looked up
+ * by the name. */
+static void test_metadata_v12_ids_over_names(void **state)
+{
+	struct brokerfx *f = *state;
+	struct proto_meta_req_topic t[4] = { { .name = kstr_of("orders") },
+					     { .name = kstr_of("orders") },
+					     { .name = KSTR_NULL },
+					     { .name = kstr_of("fresh") } };
+	struct proto_meta_req req = { .n_topics = 4, .topics = t, .allow_auto_topic_creation = 1 };
+	struct proto_meta_resp r;
+	struct net_resp raw;
+	struct kbuf_w w;
+	struct topic *tp;
+	uint8_t made[16];
+
+	assert_int_equal(broker_topic_create(f->b, "orders", 0, 0, 0755, NULL), 0);
+	assert_int_equal(broker_topic_create(f->b, "made", 0, 0, 0755, NULL), 0);
+	assert_int_equal(topics_cluster_incarnation(f->b, "made", -1, "rTQXH9IrQnS7BZyAlHcxyw"), 0);
+	zk_uuid_bytes("rTQXH9IrQnS7BZyAlHcxyw", made);
+	memcpy(t[0].topic_id, made, 16);
+	memcpy(t[2].topic_id, made, 16);
+	memset(t[3].topic_id, 9, 16);
+	kbuf_w_init(&w, 1024);
+	assert_int_equal(proto_meta_req_encode(&w, 12, &req), 0);
+	brokerfx_call(f->c, PROTO_API_METADATA, 12, &w, &raw);
+	assert_int_equal(proto_meta_resp_decode(&raw.body, 12, &r), 0);
+	assert_int_equal(r.n_topics, 2);
+	assert_int_equal(r.topics[0].error_code, PROTO_ERR_UNKNOWN_TOPIC_ID);
+	assert_null(r.topics[0].name.ptr);
+	assert_memory_equal(r.topics[0].topic_id, t[3].topic_id, 16);
+	assert_int_equal(r.topics[1].error_code, PROTO_ERR_NONE);
+	assert_true(kstr_eq(r.topics[1].name, "made"));
+	assert_memory_equal(r.topics[1].topic_id, made, 16);
+	assert_int_equal(r.topics[1].n_partitions, 1);
+	proto_meta_resp_free(&r);
+	net_resp_free(&raw);
+	assert_int_equal(broker_topic_get(f->b, "fresh", &tp), -ENOENT);
+}
+
 /* Auto-creation stops while the descriptors' reserve is left
  * (util/fdroom.h): the topics past it are KAFKA_STORAGE_ERROR, not made,
  * and a new connection is still accepted. */
@@ -1154,6 +1198,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_metadata_auto_create_fd_reserve, setup,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_ids_before_v12, setup,
+						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_metadata_v12_ids_over_names, setup,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_metadata_authorized_operations, setup,
 						brokerfx_teardown),

@@ -2089,6 +2089,90 @@ static void test_fetch_partition_named_twice(void **state)
 	bk_stop(&a);
 }
 
+/* A Fetch with an isolation level Kafka does not define (2) that reads a
+ * partition is Kafka's error response (IsolationLevel.forId throws in
+ * handleFetchRequest): UNKNOWN_SERVER_ERROR at the top and for every
+ * entry as sent (a partition named twice, an unknown topic), -1 offsets,
+ * null records, the request's session id, from a consumer or a follower,
+ * and the connection stays open. With no partition to read (only an
+ * unknown topic) the partitions' own errors are answered. Before, the
+ * connection was closed as malformed. */
+static void test_fetch_isolation_level(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct proto_fetch_part parts[3];
+	struct proto_fetch_topic topics[2];
+	static const struct {
+		int16_t v;
+		int32_t replica;
+		int8_t level;
+		bool orders; /* the request names orders-0 twice */
+		int16_t top, err;
+	} cases[] = {
+		{ 12, -1, 2, true, PROTO_ERR_UNKNOWN_SERVER_ERROR, PROTO_ERR_UNKNOWN_SERVER_ERROR },
+		{ 4, -1, -3, true, 0, PROTO_ERR_UNKNOWN_SERVER_ERROR },
+		{ 12, 2, 2, true, PROTO_ERR_UNKNOWN_SERVER_ERROR, PROTO_ERR_UNKNOWN_SERVER_ERROR },
+		{ 12, -1, 2, false, 0, PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION },
+		{ 12, -1, 1, true, 0, 0 },
+	};
+	struct net_client *c;
+
+	(void)state;
+	bk_start(&a, 1, "fetch-isolation");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	leader_append(&a, 2, 1, "r");
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct protofx_fetch f;
+		struct proto_fetch_resp fr;
+		struct net_resp resp;
+		struct kbuf_w w;
+		int n = 0;
+
+		protofx_fetch_init(&f, "orders", cases[i].replica, -1, 0, -1, 0);
+		parts[0] = parts[1] = parts[2] = f.part;
+		parts[2].partition = 7;
+		topics[0] = (struct proto_fetch_topic){ kstr_of("orders"), 2, &parts[0] };
+		topics[1] = (struct proto_fetch_topic){ kstr_of("nosuch"), 1, &parts[2] };
+		f.req.isolation_level = cases[i].level;
+		f.req.n_topics = cases[i].orders ? 2 : 1;
+		f.req.topics = cases[i].orders ? topics : &topics[1];
+		kbuf_w_init(&w, 4096);
+		assert_int_equal(proto_fetch_req_encode(&w, cases[i].v, &f.req), 0);
+		assert_int_equal(net_client_call(c, PROTO_API_FETCH, cases[i].v, w.buf, w.len, 0,
+						 DEADLINE_MS, &resp),
+				 0);
+		kbuf_w_free(&w);
+		assert_int_equal(proto_fetch_resp_decode(&resp.body, cases[i].v, &fr), 0);
+		if (fr.error_code != cases[i].top)
+			fail_msg("case %zu: top error %d, want %d", i, fr.error_code, cases[i].top);
+		assert_int_equal(fr.session_id, 0);
+		for (int32_t t = 0; t < fr.n_topics; t++)
+			for (int32_t j = 0; j < fr.topics[t].n_partitions; j++, n++) {
+				const struct proto_fetch_resp_part *rp =
+					&fr.topics[t].partitions[j];
+				int16_t want = cases[i].err;
+
+				/* A read's answer: orders-0 once, nosuch's own error. */
+				if (!cases[i].err && t == 1)
+					want = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+				if (rp->error_code != want)
+					fail_msg("case %zu: entry %d error %d, want %d", i, n,
+						 rp->error_code, want);
+				if (cases[i].err == PROTO_ERR_UNKNOWN_SERVER_ERROR) {
+					assert_int_equal(rp->high_watermark, -1);
+					assert_int_equal(rp->records_len, -1);
+				}
+			}
+		assert_int_equal(n, !cases[i].orders ? 1 : cases[i].err ? 3 : 2);
+		proto_fetch_resp_free(&fr);
+		net_resp_free(&resp);
+	}
+	net_client_close(c);
+	bk_stop(&a);
+}
+
 /* A follower's fetch parked at the LEO. */
 struct parked_fetch {
 	struct bk *b;
@@ -2946,6 +3030,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_partition_named_twice),
 		cmocka_unit_test(test_list_offsets_named_twice),
 		cmocka_unit_test(test_list_offsets_isolation_level),
+		cmocka_unit_test(test_fetch_isolation_level),
 		cmocka_unit_test(test_list_offsets_current_epoch),
 		cmocka_unit_test(test_list_offsets_epoch_of_offset),
 		cmocka_unit_test(test_fetch_waits_for_min_bytes),
