@@ -107,11 +107,11 @@ class NemBroker(Broker):
         return super().alive() and not self.stopped
 
     def start(self):
-        """Daemon.start, again while the process exits at once: a broker
-        whose ZooKeeper connection is reset during its start (a ZooKeeper
-        restart) exits with "cannot open DATA: Connection reset by peer"
-        (counted in `refused`), where Kafka's start waits for the
-        reconnection. A process that runs and never mounts is a hang."""
+        """Daemon.start, again while the process exits at once (counted
+        in `refused`, printed at the end: a start that gives up, such as
+        one that met a ZooKeeper restart before t_cluster_zk_reset_start.sh's
+        fix, should not happen), so that the run goes on. A process that
+        runs and never mounts is a hang."""
         self.starts += 1
         for _ in range(10):
             logf = open(self.log, "ab")
@@ -173,7 +173,28 @@ def state_rows(b, topic):
     return out
 
 
-class IdemProducer:
+class Worker:
+    """A client's thread for one round: start(), then halt() (stop set,
+    the thread joined within `wait` s, a hang reported)."""
+    wait = 60
+    what = "a client"
+
+    def start(self):
+        self.stop.clear()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def halt(self):
+        self.stop.set()
+        self.thread.join(self.wait)
+        if self.thread.is_alive():
+            raise RuntimeError(self.what + " hangs")
+
+
+class IdemProducer(Worker):
+    wait = 120      # a batch in flight is sent for up to 60 s
+    what = "the idempotent producer"
+
     def __init__(self, nem):
         self.nem = nem
         self.acked = set()          # (pid, seq)
@@ -212,17 +233,6 @@ class IdemProducer:
         if err:
             raise OSError("InitProducerId error %d" % err)
         self.pid, self.seq = pid, 0
-
-    def start(self):
-        self.stop.clear()
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
-
-    def halt(self):
-        self.stop.set()
-        self.thread.join(120)
-        if self.thread.is_alive():
-            raise RuntimeError("the idempotent producer hangs")
 
     def _loop(self):
         pending = None      # the batch being sent: (pid, seq, bytes)
@@ -289,7 +299,9 @@ class IdemProducer:
                     reordered=order, garbled=garbled)
 
 
-class Consumer:
+class Consumer(Worker):
+    what = "the consumer"
+
     def __init__(self, nem):
         self.nem = nem
         self.stop = threading.Event()
@@ -299,17 +311,6 @@ class Consumer:
         self.at = None              # the broker whose mount it reads
         self.eagain = 0
         self.last_data = None       # when a read last returned records
-
-    def start(self):
-        self.stop.clear()
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
-
-    def halt(self):
-        self.stop.set()
-        self.thread.join(60)
-        if self.thread.is_alive():
-            raise RuntimeError("the consumer hangs")
 
     def _loop(self):
         fd, at = None, None
@@ -361,27 +362,20 @@ class Consumer:
             pass
 
 
-class Monitor:
+class Monitor(Worker):
     """Offsets that must never go back, as the mounts show them."""
+    what = "the monitor"
 
     def __init__(self, nem):
         self.nem = nem
         self.stop = threading.Event()
+        self.thread = None
         self.violations = []
         self.size = {}          # (broker, starts, p) -> st_size
-        self.hw = {}            # (broker, starts, p, epoch-ish leader) -> hw
+        self.hw = {}            # (broker, starts, p) -> hw while it leads p
         self.committed = {}     # p -> highest committed offset seen
         self.conns = {}
         self.polls = 0
-
-    def start(self):
-        self.stop.clear()
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
-
-    def halt(self):
-        self.stop.set()
-        self.thread.join(60)
 
     def bad(self, what):
         if len(self.violations) < 50:

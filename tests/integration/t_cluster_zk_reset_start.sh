@@ -22,20 +22,8 @@ mq_setup
 
 zk_cluster_start
 
-CTL=$MQ_TMP/proxy.ctl
 PZ=$(zk_free_port)
-mq_bg python3 "$LIBDIR/netfault_proxy.py" "$CTL" "z=$PZ:127.0.0.1:$ZKPORT" \
-	>"$MQ_TMP/proxy.out" 2>&1
-ready() { grep -qx ready "$MQ_TMP/proxy.out"; }
-check "the proxy listens" poll 10 ready
-
-# px COMMAND...: one line to the proxy's control socket; its answer.
-px() {
-	timeout 10 python3 -c 'import socket, sys
-s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
-s.sendall((" ".join(sys.argv[2:]) + "\n").encode())
-print(s.makefile().readline().strip())' "$CTL" "$@"
-}
+proxy_start "z=$PZ:127.0.0.1:$ZKPORT"
 conns() { px stats z | sed -n 's/^ok conns=\([0-9]*\) .*/\1/p'; }
 
 expect_eq "reset each connection 61 bytes into ZooKeeper's answers" "ok" \
