@@ -1353,9 +1353,10 @@ static int register_at_start(struct cluster *c)
 /* A ZooKeeper call of the start failed for a lost connection (ZooKeeper
  * restarting: ZCONNECTIONLOSS, or no answer in time) and `until` has not
  * passed: pause, then the caller tries again. The client reconnects to
- * its session by itself; Kafka's start retries its requests until
- * connected (retryRequestsUntilConnected) where this broker exited with
- * "cannot open DATA: Connection reset by peer". */
+ * its session by itself, and Kafka's start retries its requests until
+ * connected (retryRequestsUntilConnected): a ZooKeeper restart during a
+ * broker's start must not end it ("cannot open DATA: Connection reset by
+ * peer"). */
 static bool zk_start_again(int rc, int64_t until)
 {
 	if ((rc != -ECONNRESET && rc != -ETIMEDOUT) || now_mono_ms() >= until)
@@ -1364,9 +1365,11 @@ static bool zk_start_again(int rc, int64_t until)
 	return true;
 }
 
-/* The session, then the persistent paths; *until (may be NULL): how long
- * the start's calls may wait for a lost connection to come back,
- * zookeeper.connection.timeout.ms from the session's opening. */
+/* The session, then the persistent paths. At the start (until not NULL)
+ * *until is how long the start's calls may wait for a lost connection to
+ * come back, zookeeper.connection.timeout.ms from the session's opening;
+ * the cluster thread's new session (NULL) tries nothing again here: it
+ * opens another session CLUSTER_RETRY_MS later, its events waiting. */
 static int zk_connect(struct cluster *c, int64_t *until)
 {
 	const struct cluster_config *cc = &c->cfg->cluster;
@@ -1384,7 +1387,7 @@ static int zk_connect(struct cluster *c, int64_t *until)
 		*until = end;
 	do
 		rc = zkmeta_ensure_paths(c->zk);
-	while (zk_start_again(rc, end));
+	while (until && zk_start_again(rc, end));
 	return rc;
 }
 
