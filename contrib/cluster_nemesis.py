@@ -32,10 +32,12 @@ Clients, all at once, during each round:
   - a consumer of the group "nem": reads of storm/.groups/nem/consume
     (O_NONBLOCK) on a live broker's mount, each read committing what it
     returned; moved to another mount when its broker goes.
-A monitor polls, every 0.2 s, each reachable mount's storm/.state (hw and
-log end per partition), the size of each partition file (st_size: what a
-reader of the mount sees, promised never to decrease), and the group's
-committed offsets (storm/.groups/nem/<p>).
+A monitor polls, every 0.2 s, the group's committed offsets (OffsetFetch
+at the coordinator FindCoordinator names: a mount's offset file shows that
+broker's last known offset while the coordinator does not answer), then
+each reachable mount's storm/.state (hw and log end per partition) and
+the size of each partition file (st_size: what a reader of the mount
+sees, promised never to decrease).
 
 Faults, overlapping, started every 1 to 5 s while the clients run, each
 for 2 to 10 s: kill -9 of any broker (restarted after), SIGSTOP of a
@@ -56,7 +58,11 @@ topics is in the ISR, the clients stop, and then:
   - replicas of both topics byte-identical (cluster_killstorm.py's
     check_replicas: the .log files and indexes);
   - committed offsets never went back and were never above the log end
-    (the leader's, as .state showed it then, and at the end);
+    (the leader's, as .state showed it just after, and at the end), and
+    reach each partition's hw within 90 s once the writers stopped (a
+    commit refused while the coordinator moved is not sent again, so a
+    move at the end of a round can fail this: README, "The coordinator
+    dies or moves");
   - st_size of a partition file on a mount never decreased while that
     broker ran; .state's hw of a partition as one broker shows it never
     went back while it led the partition.
