@@ -60,9 +60,8 @@ topics is in the ISR, the clients stop, and then:
   - committed offsets never went back and were never above the log end
     (the leader's, as .state showed it just after, and at the end), and
     reach each partition's hw within 90 s once the writers stopped (a
-    commit refused while the coordinator moved is not sent again, so a
-    move at the end of a round can fail this: README, "The coordinator
-    dies or moves");
+    commit refused while the coordinator moved must be sent again:
+    README, "The coordinator dies or moves");
   - st_size of a partition file on a mount never decreased while that
     broker ran; .state's hw of a partition as one broker shows it never
     went back while it led the partition.
