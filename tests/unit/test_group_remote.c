@@ -302,6 +302,7 @@ static void test_refused_commit_sent_again(void **state)
 	struct group_member *mb;
 	char buf[64];
 	int64_t off = -1, end;
+	void *dead;
 
 	assert_int_equal(group_open(f->b.t, "g", GROUP_CREATE, &gb), 0);
 	assert_int_equal(group_join(gb, 22, no_wake, NULL, &mb), 0);
@@ -310,6 +311,8 @@ static void test_refused_commit_sent_again(void **state)
 	assert_int_equal(group_consume(mb, 0, buf, sizeof(buf)), 4);
 	node_kill(&f->a);
 	assert_int_equal(group_consume(mb, 4, buf, sizeof(buf)), 0); /* commit lost */
+	dead = f->a.x;
+	brokerfx_teardown(&dead);
 	node_open(&f->a, "gremote-a2", "num.partitions=2\n");
 	assert_int_equal(group_open(f->a.t, "g", GROUP_CREATE, &ga), 0);
 	end = now_mono_ms() + DEADLINE_MS;
