@@ -214,22 +214,23 @@ class Cluster:
         self.brokers = {b.id: b for b in brokers}
         self.partitions = partitions
 
-    def rows(self, via=None):
+    def rows(self, via=None, topic=TOPIC, partitions=None):
         """Partition rows of the topic's .state as a live broker (or `via`)
-        knows them: {p: (leader, epoch, isr set, state text)}."""
+        knows them: {p: (leader, epoch, isr set)}."""
+        want = self.partitions if partitions is None else partitions
         order = [via] if via is not None else sorted(self.brokers)
         for bid in order:
             b = self.brokers[bid]
             if not b.alive():
                 continue
-            text = read_text(os.path.join(b.mnt, TOPIC, ".state"))
+            text = read_text(os.path.join(b.mnt, topic, ".state"))
             out = {}
             for line in text.splitlines():
                 f = line.split()
                 # partition, log start, hw, leo, leader, epoch, replicas, isr
                 if len(f) >= 8 and f[0].isdigit() and f[4].lstrip("-").isdigit():
                     out[int(f[0])] = (int(f[4]), f[5], ids(f[7]))
-            if len(out) == self.partitions:
+            if len(out) == want:
                 return out
         return {}
 
@@ -365,13 +366,13 @@ class LeaderChecker(Checker):
         return os.path.join(self.cluster.brokers[leader].mnt, TOPIC, str(p))
 
 
-def compare_replicas(cluster, p, suffix):
+def compare_replicas(cluster, p, suffix, topic=TOPIC):
     """'same', 'behind' (one replica's file a strict prefix of another's) or
     'divergent: FILE' (their common bytes differ) over the files ending in
     suffix that the three data directories share for partition p. Trailing
     zeros are preallocated room, not data: a record's last byte may be a
     zero too, but then it is one on every replica that has it."""
-    dirs = [os.path.join(b.data, "%s-%d" % (TOPIC, p))
+    dirs = [os.path.join(b.data, "%s-%d" % (topic, p))
             for b in cluster.brokers.values()]
     names = None
     for d in dirs:
@@ -393,7 +394,8 @@ def compare_replicas(cluster, p, suffix):
     return verdict
 
 
-def check_replicas(cluster, index_notes, out, indexes_count=False):
+def check_replicas(cluster, index_notes, out, indexes_count=False,
+                   topic=TOPIC, partitions=None):
     """compare_replicas of every partition's .log files, polled for 30 s
     while a follower is behind (the writers are stopped); one verdict per
     partition. Index files that differ are added to index_notes, and with
@@ -401,16 +403,16 @@ def check_replicas(cluster, index_notes, out, indexes_count=False):
     builds its own indexes, by a rule of the batches alone: they agree as
     the .log files do)."""
     verdicts = []
-    for p in range(cluster.partitions):
+    for p in range(cluster.partitions if partitions is None else partitions):
         v = "behind"
         end = time.monotonic() + 30
         while time.monotonic() < end:
-            v = compare_replicas(cluster, p, ".log")
+            v = compare_replicas(cluster, p, ".log", topic)
             if v != "behind":
                 break
             time.sleep(0.1)
         for suffix in (".index", ".timeindex"):
-            iv = compare_replicas(cluster, p, suffix)
+            iv = compare_replicas(cluster, p, suffix, topic)
             if iv.startswith("divergent"):
                 index_notes.add("p%d %s" % (p, iv.split(": ")[1]))
                 if indexes_count and not v.startswith("divergent"):
@@ -418,7 +420,7 @@ def check_replicas(cluster, index_notes, out, indexes_count=False):
         verdicts.append(v)
         if v == "behind":
             for b in cluster.brokers.values():
-                d = os.path.join(b.data, "%s-%d" % (TOPIC, p))
+                d = os.path.join(b.data, "%s-%d" % (topic, p))
                 print("# p%d broker %d: %s" % (p, b.id, ", ".join(
                     "%s %d" % (n, os.path.getsize(os.path.join(d, n)))
                     for n in sorted(os.listdir(d))

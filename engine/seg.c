@@ -993,6 +993,12 @@ static int seg_load_tail_pinned(struct seg *s, const struct line_fmt *lf, int64_
 		if (size != 0 || s->idx_entries || s->tidx_entries)
 			return -EBADMSG;
 		atomic_store(&s->lines_entries, 0);
+		/* No batch, no timestamp: a segment a truncation emptied must
+		 * not keep its cut records' largest (seg_index_state_load's
+		 * start), or the next .timeindex entry would name a removed
+		 * record and none follow until a record is newer, on this
+		 * replica alone; retention and ListOffsets -3 would read it. */
+		s->max_ts = s->max_ts_offset = s->last_tidx_ts = -1;
 		return 0;
 	}
 	struct lines_ent e;

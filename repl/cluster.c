@@ -5,7 +5,9 @@
  *
  * Start (cluster_open), in Kafka's order (KafkaServer.startup):
  *   1. open the session (zookeeper.connect, zookeeper.session.timeout.ms,
- *      waiting up to zookeeper.connection.timeout.ms);
+ *      waiting up to zookeeper.connection.timeout.ms); steps 1-3 try
+ *      their calls again while the connection is lost, for as long
+ *      again (zk_start_again: ZooKeeper restarting under the start);
  *   2. ensure the persistent paths, read or create /cluster/id;
  *   3. read the SCRAM users (/config/users/<user>) into the credential
  *      table the listener's lookup reads;
@@ -1316,6 +1318,7 @@ static void log_taken(struct cluster *c, int level, const char *what, int64_t wa
  * have asked for a longer one than this broker. */
 #define REGISTER_WAIT_EXTRA_MS 2000
 #define REGISTER_POLL_MS       100
+#define ZK_START_RETRY_MS      100 /* zk_start_again */
 
 /* Step 5 of the start: registers, waiting for a registration of this id
  * that another session holds to go. -ENOTUNIQ: it did not. */
@@ -1347,9 +1350,30 @@ static int register_at_start(struct cluster *c)
 	return rc;
 }
 
-static int zk_connect(struct cluster *c)
+/* A ZooKeeper call of the start failed for a lost connection (ZooKeeper
+ * restarting: ZCONNECTIONLOSS, or no answer in time) and `until` has not
+ * passed: pause, then the caller tries again. The client reconnects to
+ * its session by itself, and Kafka's start retries its requests until
+ * connected (retryRequestsUntilConnected): a ZooKeeper restart during a
+ * broker's start must not end it ("cannot open DATA: Connection reset by
+ * peer"). */
+static bool zk_start_again(int rc, int64_t until)
+{
+	if ((rc != -ECONNRESET && rc != -ETIMEDOUT) || now_mono_ms() >= until)
+		return false;
+	pause_ms(ZK_START_RETRY_MS);
+	return true;
+}
+
+/* The session, then the persistent paths. At the start (until not NULL)
+ * *until is how long the start's calls may wait for a lost connection to
+ * come back, zookeeper.connection.timeout.ms from the session's opening;
+ * the cluster thread's new session (NULL) tries nothing again here: it
+ * opens another session CLUSTER_RETRY_MS later, its events waiting. */
+static int zk_connect(struct cluster *c, int64_t *until)
 {
 	const struct cluster_config *cc = &c->cfg->cluster;
+	int64_t end;
 	int rc;
 
 	atomic_store(&c->zk_state, ZK_STATE_NONE);
@@ -1358,7 +1382,13 @@ static int zk_connect(struct cluster *c)
 	if (rc < 0)
 		return rc;
 	atomic_store(&c->zk_state, ZK_STATE_CONNECTED);
-	return zkmeta_ensure_paths(c->zk);
+	end = now_mono_ms() + cluster_config_connect_timeout(cc);
+	if (until)
+		*until = end;
+	do
+		rc = zkmeta_ensure_paths(c->zk);
+	while (until && zk_start_again(rc, end));
+	return rc;
 }
 
 /* ---- the cluster this data directory belongs to ----
@@ -1636,7 +1666,7 @@ static unsigned cluster_work(struct cluster *c, unsigned ev)
 		 * new one (controller_reconnect). */
 		c->zk = NULL;
 		metadata_cache_cluster_id(c->mc, joined, sizeof(joined));
-		if (zk_connect(c) < 0 || cluster_id_verify(c, joined, false) < 0) {
+		if (zk_connect(c, NULL) < 0 || cluster_id_verify(c, joined, false) < 0) {
 			zkc_close(c->zk);
 			c->zk = old;
 			atomic_store(&c->zk_state, ZK_STATE_EXPIRED);
@@ -1835,16 +1865,19 @@ static int zk_start(struct cluster *c)
 	const struct cluster_config *cc = &c->cfg->cluster;
 	char id[ZK_UUID_LEN + 1];
 	struct cluster_repl *cr;
+	int64_t until = 0;
 	int rc;
 
-	rc = zk_connect(c);
+	rc = zk_connect(c, &until);
 	if (rc < 0) {
 		mq_log(MQ_ERR, "ZooKeeper %s: %s%s", cc->zk_connect, strerror(-rc),
 		       rc == -ETIMEDOUT ? " (no session within zookeeper.connection.timeout.ms)"
 					: "");
 		return rc;
 	}
-	rc = cluster_id_at_start(c, id);
+	do
+		rc = cluster_id_at_start(c, id);
+	while (zk_start_again(rc, until));
 	if (rc < 0)
 		return rc;
 	metadata_cache_set_cluster_id(c->mc, id);
@@ -1868,7 +1901,9 @@ static int zk_start(struct cluster *c)
 	cluster_repl_set_ineligible_listener(c->cr, on_ineligible, c);
 	cluster_repl_set_leaders_listener(c->cr, forwarder_leaders_moved, c->fwd);
 	cluster_repl_set_replica_state_listener(c->cr, on_replica_state, c->ka.b);
-	rc = read_users(c);
+	do
+		rc = read_users(c);
+	while (zk_start_again(rc, until));
 	if (rc == 0)
 		rc = listener_start(c);
 	if (rc == 0)

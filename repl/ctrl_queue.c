@@ -127,24 +127,70 @@ static struct item *item_new(enum item_kind kind, int64_t broker_epoch, int32_t 
 
 /* ---- senders ---- */
 
-static void send_item(const struct controller_channel *ch, int32_t id, const struct item *it)
+static int send_item(const struct controller_channel *ch, int32_t id, const struct item *it)
 {
 	switch (it->kind) {
 	case ITEM_LISR:
-		if (ch->leader_and_isr)
-			ch->leader_and_isr(ch->arg, id, it->broker_epoch, it->controller_epoch,
-					   it->states, it->n);
-		break;
+		return ch->leader_and_isr
+			       ? ch->leader_and_isr(ch->arg, id, it->broker_epoch,
+						    it->controller_epoch, it->states, it->n)
+			       : 0;
 	case ITEM_UM:
-		if (ch->update_metadata)
-			ch->update_metadata(ch->arg, id, it->broker_epoch, it->controller_epoch,
-					    it->live, it->n_live, it->states, it->n);
-		break;
+		return ch->update_metadata ? ch->update_metadata(ch->arg, id, it->broker_epoch,
+								 it->controller_epoch, it->live,
+								 it->n_live, it->states, it->n)
+					   : 0;
 	case ITEM_STOP:
-		if (ch->stop_replica)
-			ch->stop_replica(ch->arg, id, it->broker_epoch, it->controller_epoch,
-					 it->stops, it->n);
-		break;
+		return ch->stop_replica ? ch->stop_replica(ch->arg, id, it->broker_epoch,
+							   it->controller_epoch, it->stops, it->n)
+					: 0;
+	}
+	return 0;
+}
+
+/* The request did not get through (rule 5): the broker not reached, the
+ * connection lost, no answer in time. An answer (an error in it too, or
+ * one that does not decode: -EPROTO) or a broker no longer registered
+ * (-ENOENT) ends the request. */
+static bool send_failed_on_the_way(int rc)
+{
+	switch (-rc) {
+	case ETIMEDOUT:
+	case ECONNRESET:
+	case ECONNREFUSED:
+	case ECONNABORTED:
+	case ENOTCONN:
+	case EPIPE:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case ESHUTDOWN:
+	case EAGAIN: return true;
+	default: return false;
+	}
+}
+
+/* Sends it until it got through or is given up (rule 5): the queue
+ * stops, or a request for a newer registration of the broker was queued
+ * (rule 2: this one is stale). q->mu not held. */
+static void send_until_through(struct sender *s, const struct item *it)
+{
+	struct ctrl_queue *q = s->q;
+	int rc = send_item(&q->inner, s->id, it);
+
+	while (send_failed_on_the_way(rc)) {
+		struct timespec dl;
+		bool go_on;
+
+		deadline_from_ms(CLOCK_MONOTONIC, CTRL_QUEUE_RETRY_MS, &dl);
+		pthread_mutex_lock(&q->mu);
+		while (!q->stopping && s->epoch <= it->broker_epoch &&
+		       pthread_cond_timedwait(&s->cond, &q->mu, &dl) != ETIMEDOUT)
+			;
+		go_on = !q->stopping && s->epoch <= it->broker_epoch;
+		pthread_mutex_unlock(&q->mu);
+		if (!go_on)
+			return;
+		rc = send_item(&q->inner, s->id, it);
 	}
 }
 
@@ -170,7 +216,7 @@ static void *sender_main(void *arg)
 		s->n--;
 		s->busy = true;
 		pthread_mutex_unlock(&q->mu);
-		send_item(&q->inner, s->id, it);
+		send_until_through(s, it);
 		free(it);
 		pthread_mutex_lock(&q->mu);
 		s->busy = false;
@@ -199,7 +245,11 @@ static struct sender *sender_get(struct ctrl_queue *q, int32_t id)
 	s->q = q;
 	s->id = id;
 	s->epoch = INT64_MIN;
-	pthread_cond_init(&s->cond, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* the retry's wait */
+	pthread_cond_init(&s->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	if (pthread_create(&s->thread, NULL, sender_main, s)) {
 		pthread_cond_destroy(&s->cond);
 		free(s);

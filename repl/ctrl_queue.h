@@ -22,6 +22,15 @@
  *      broker catches up from later requests or the znodes).
  *   4. A queued call copies everything it is given: the controller's
  *      arrays may change as soon as the call returns.
+ *   5. A request that does not get through (the broker not reached, the
+ *      connection lost, no answer in time) is sent again every
+ *      CTRL_QUEUE_RETRY_MS, as Kafka's RequestSendThread does, until it
+ *      is answered (an error answer too), the broker is no longer
+ *      registered, a request for a newer registration is queued, or the
+ *      queue stops; the requests behind it wait (rule 1). Dropped after
+ *      one failure, a LeaderAndIsr left its partition with a leader in
+ *      ZooKeeper that did not know it led (no writes, followers refused
+ *      UNKNOWN_LEADER_EPOCH) until the next change of that partition.
  *
  * Threads and locks: the queued channel's calls may come from any thread
  * (the controller's event thread in practice); each sender thread calls
@@ -35,7 +44,8 @@
 
 #include "repl/controller.h"
 
-#define CTRL_QUEUE_MAX 256
+#define CTRL_QUEUE_MAX      256
+#define CTRL_QUEUE_RETRY_MS 100 /* Kafka's RequestSendThread backoff */
 
 struct ctrl_queue;
 

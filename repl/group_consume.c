@@ -259,12 +259,27 @@ static int commit_upto(struct group_member *m, int64_t x)
 		epochs[n] = group_off_epoch(g->t, pc->part, off);
 		bounds[n++] = b;
 	}
-	/* A member of a group another broker coordinates commits there. */
-	if (n > 0 &&
-	    (group_remote_active(m) ? group_remote_commit(m, parts, offs, epochs, n)
-				    : group_store_commit(g, parts, offs, epochs, n, m->id)) == 0)
-		for (int i = 0; i < n; i++)
-			g->parts[parts[i]].commit_pos = bounds[i];
+	/* A member of a group another broker coordinates commits there; what
+	 * the coordinator did not take is sent again by its heartbeat thread
+	 * (gpart.pend_*), the stream before x being trimmed all the same. */
+	if (n > 0) {
+		bool remote = group_remote_active(m);
+		int crc = remote ? group_remote_commit(m, parts, offs, epochs, n)
+				 : group_store_commit(g, parts, offs, epochs, n, m->id);
+
+		for (int i = 0; i < n; i++) {
+			struct gpart *gp = &g->parts[parts[i]];
+
+			if (crc == 0 || (remote && gp->committed == offs[i])) {
+				gp->commit_pos = bounds[i];
+			} else if (remote) {
+				gp->pend_off = offs[i];
+				gp->pend_bound = bounds[i];
+				gp->pend_leader_epoch = epochs[i];
+				gp->pend_epoch = gp->epoch;
+			}
+		}
+	}
 	stream_trim(m, x);
 out:
 	free(parts);

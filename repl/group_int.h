@@ -139,6 +139,15 @@ struct gpart {
 					 * committed offset failed, retried by a read) */
 	int64_t commit_pos;        /* line position the owner last committed */
 	uint32_t epoch;            /* bumped whenever the owner changes */
+	/* A remote owner's commit that the coordinator did not take (it
+	 * moved, loading, not reached): the offset, its line position and
+	 * leader epoch, for the owner's epoch pend_epoch. Its heartbeat
+	 * thread sends it again (rem_recommit) while it still owns the
+	 * partition: its reader may have read all there is, and no later
+	 * read would commit. pend_bound <= commit_pos: none. */
+	int64_t pend_off, pend_bound;
+	int32_t pend_leader_epoch;
+	uint32_t pend_epoch;
 	/* A follower's copy ends below committed (a Kafka client may commit
 	 * past the log end): the owner waits (pos -1) for ask_leader, the
 	 * committed offset it asks the partition's leader about, and

@@ -698,6 +698,49 @@ static int16_t rem_heartbeat(struct grem *rm)
 	return r.error_code;
 }
 
+/* The commits of m's partitions that the coordinator did not take
+ * (gpart.pend_*), sent again while m still owns them in the same epoch, as
+ * Kafka's consumer commits its position again at the next auto-commit: a
+ * reader that had read all there was when the coordinator moved would
+ * otherwise leave the group's offset behind what it read until new
+ * records came, and a later owner would read them again. */
+static void rem_recommit(struct grem *rm)
+{
+	struct group_member *m = rm->m;
+	struct group *g = m->g;
+	int *parts, n = 0;
+	int64_t *offs, *bounds;
+	int32_t *epochs;
+
+	pthread_mutex_lock(&g->mu);
+	parts = malloc(((size_t)g->nparts + 1) * sizeof(*parts));
+	offs = malloc(((size_t)g->nparts + 1) * sizeof(*offs));
+	bounds = malloc(((size_t)g->nparts + 1) * sizeof(*bounds));
+	epochs = malloc(((size_t)g->nparts + 1) * sizeof(*epochs));
+	for (int p = 0; parts && offs && bounds && epochs && !rm->local && p < g->nparts; p++) {
+		struct gpart *gp = &g->parts[p];
+
+		if (gp->owner != m || gp->pend_bound <= gp->commit_pos ||
+		    gp->pend_epoch != gp->epoch)
+			continue;
+		parts[n] = p;
+		offs[n] = gp->pend_off;
+		bounds[n] = gp->pend_bound;
+		epochs[n++] = gp->pend_leader_epoch;
+	}
+	if (n > 0)
+		(void)group_remote_commit(m, parts, offs, epochs, n);
+	for (int i = 0; i < n; i++)
+		if (g->parts[parts[i]].committed == offs[i] &&
+		    g->parts[parts[i]].commit_pos < bounds[i])
+			g->parts[parts[i]].commit_pos = bounds[i];
+	pthread_mutex_unlock(&g->mu);
+	free(parts);
+	free(offs);
+	free(bounds);
+	free(epochs);
+}
+
 /* One heartbeat and what it calls for. */
 static void rem_tick(struct grem *rm)
 {
@@ -706,8 +749,10 @@ static void rem_tick(struct grem *rm)
 	int16_t err = rem_heartbeat(rm);
 	int rc;
 
-	if (err == PROTO_ERR_NONE)
+	if (err == PROTO_ERR_NONE) {
+		rem_recommit(rm);
 		return;
+	}
 	if (err == PROTO_ERR_COORDINATOR_NOT_AVAILABLE || err == PROTO_ERR_NOT_COORDINATOR) {
 		int32_t node = rem_lookup(g);
 
@@ -737,6 +782,8 @@ static void rem_tick(struct grem *rm)
 		pthread_mutex_unlock(&g->mu);
 	}
 	asg_free(&a);
+	if (rc == 0)
+		rem_recommit(rm);
 }
 
 static void *rem_main(void *arg)

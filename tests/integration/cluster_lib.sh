@@ -147,6 +147,24 @@ cluster_start3() {
 	done
 }
 
+# proxy_start NAME=LPORT:HOST:PORT...: netfault_proxy.py with these
+# routes, a background process of the script, its control socket CTL;
+# returns once it listens.
+proxy_start() {
+	CTL=$MQ_TMP/proxy.ctl
+	mq_bg python3 "$LIBDIR/netfault_proxy.py" "$CTL" "$@" >"$MQ_TMP/proxy.out" 2>&1
+	check "the proxy listens" poll 10 proxy_ready
+}
+proxy_ready() { grep -qx ready "$MQ_TMP/proxy.out"; }
+
+# px COMMAND...: one line to the proxy's control socket; its answer.
+px() {
+	timeout 10 python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall((" ".join(sys.argv[2:]) + "\n").encode())
+print(s.makefile().readline().strip())' "$CTL" "$@"
+}
+
 # same_file A B: the two files read the same (each read whole, under
 # timeout): a partition file on two brokers' mounts.
 same_file() {

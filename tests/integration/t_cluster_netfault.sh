@@ -38,23 +38,11 @@ request.timeout.ms=20000
 num.partitions=1"
 zk_cluster_start
 
-CTL=$MQ_TMP/proxy.ctl
 for n in 1 2; do
 	eval "PORT$n=\$(zk_free_port)"
 	eval "PP$n=\$(zk_free_port)"
 done
-mq_bg python3 "$LIBDIR/netfault_proxy.py" "$CTL" "p1=$PP1:127.0.0.1:$PORT1" \
-	"p2=$PP2:127.0.0.1:$PORT2" >"$MQ_TMP/proxy.out" 2>&1
-ready() { grep -qx ready "$MQ_TMP/proxy.out"; }
-check "the proxy listens" poll 10 ready
-
-# px COMMAND...: one line to the proxy's control socket; its answer.
-px() {
-	timeout 10 python3 -c 'import socket, sys
-s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
-s.sendall((" ".join(sys.argv[2:]) + "\n").encode())
-print(s.makefile().readline().strip())' "$CTL" "$@"
-}
+proxy_start "p1=$PP1:127.0.0.1:$PORT1" "p2=$PP2:127.0.0.1:$PORT2"
 
 for n in 1 2; do
 	eval "conf $n \$PORT$n"

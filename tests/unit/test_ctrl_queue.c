@@ -4,8 +4,9 @@
  * each call and can hold the calls for one broker (a broker that does not
  * answer): the other brokers' requests go on meanwhile, each broker's in
  * order, the arguments copied, requests for an older registration
- * dropped, the queue bounded, what is queued at the stop sent first, and
- * a flush that returns only once everything queued before it was sent.
+ * dropped, the queue bounded, what is queued at the stop sent first, a
+ * flush that returns only once everything queued before it was sent, and
+ * a send that did not get through sent again until it does.
  * Waits poll against deadlines.
  */
 #include <errno.h>
@@ -38,8 +39,10 @@ struct call {
 struct rec {
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
-	int32_t held; /* calls for this broker wait until released */
-	bool entered; /* a held call is waiting */
+	int32_t held;    /* calls for this broker wait until released */
+	bool entered;    /* a held call is waiting */
+	int32_t fail_id; /* this broker's next fail_left calls fail with fail_rc */
+	int fail_left, fail_rc;
 	int n;
 	struct call calls[MAX_CALLS];
 };
@@ -68,8 +71,16 @@ static int in_lisr(void *arg, int32_t id, int64_t be, int32_t ce,
 		   const struct controller_partition_state *st, int n)
 {
 	(void)arg;
+	int rc = 0;
+
 	record('L', id, be, ce, n ? st[0].topic : "", n && st[0].n_isr ? st[0].isr[0] : -1, 0);
-	return 0;
+	pthread_mutex_lock(&rec.mu);
+	if (id == rec.fail_id && rec.fail_left > 0) {
+		rec.fail_left--;
+		rc = rec.fail_rc;
+	}
+	pthread_mutex_unlock(&rec.mu);
+	return rc;
 }
 
 static int in_um(void *arg, int32_t id, int64_t be, int32_t ce, const int32_t *live, int n_live,
@@ -102,6 +113,7 @@ static int setup(void **state)
 	pthread_mutex_init(&rec.mu, NULL);
 	pthread_cond_init(&rec.cond, NULL);
 	rec.held = -1;
+	rec.fail_id = -1;
 	return 0;
 }
 
@@ -356,6 +368,74 @@ static void test_flush_waits_for_sends(void **state)
 	assert_int_equal(rec.n, 3);
 }
 
+static void fail_next(int32_t id, int n, int rc)
+{
+	pthread_mutex_lock(&rec.mu);
+	rec.fail_id = id;
+	rec.fail_left = n;
+	rec.fail_rc = rc;
+	pthread_mutex_unlock(&rec.mu);
+}
+
+/* A LeaderAndIsr that does not get through (no answer in time, the
+ * connection reset) is sent again until it does, before what is queued
+ * behind it, as Kafka's RequestSendThread retries: dropped, its leader
+ * would never learn that it leads. An answer, even an error one, ends
+ * it. */
+static void test_failed_send_sent_again(void **state)
+{
+	struct ctrl_queue *q;
+	struct controller_channel ch;
+	int32_t isr[2] = { 3, 1 }, live[3] = { 1, 2, 3 };
+	struct controller_partition_state st = state_of("orders", isr);
+
+	(void)state;
+	assert_int_equal(ctrl_queue_new(&inner, &q), 0);
+	ctrl_queue_channel(q, &ch);
+	fail_next(3, 2, -ETIMEDOUT);
+	assert_int_equal(ch.leader_and_isr(ch.arg, 3, 5, 1, &st, 1), 0);
+	assert_int_equal(ch.update_metadata(ch.arg, 3, 5, 1, live, 3, &st, 1), 0);
+	assert_int_equal(ctrl_queue_flush(q, 30000), 0);
+	pthread_mutex_lock(&rec.mu);
+	assert_int_equal(rec.n, 4);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(rec.calls[i].kind, 'L');
+	assert_int_equal(rec.calls[3].kind, 'U');
+	pthread_mutex_unlock(&rec.mu);
+	fail_next(3, 1, -EPROTO);
+	assert_int_equal(ch.leader_and_isr(ch.arg, 3, 5, 2, &st, 1), 0);
+	assert_int_equal(ctrl_queue_flush(q, 30000), 0);
+	assert_int_equal(calls_for(3), 5);
+	ctrl_queue_free(q, 10000);
+}
+
+/* A send retried for a registration that a newer one replaced is given
+ * up (rule 2): the broker gets the newer registration's requests. */
+static void test_retry_ends_at_newer_registration(void **state)
+{
+	struct ctrl_queue *q;
+	struct controller_channel ch;
+	int32_t isr[2] = { 2, 1 };
+	struct controller_partition_state st = state_of("orders", isr);
+
+	(void)state;
+	assert_int_equal(ctrl_queue_new(&inner, &q), 0);
+	ctrl_queue_channel(q, &ch);
+	fail_next(2, 1 << 30, -ECONNREFUSED);
+	assert_int_equal(ch.leader_and_isr(ch.arg, 2, 7, 1, &st, 1), 0);
+	assert_true(wait_calls(2, 3));
+	fail_next(2, 0, 0);
+	assert_int_equal(ch.leader_and_isr(ch.arg, 2, 8, 2, &st, 1), 0);
+	assert_int_equal(ctrl_queue_flush(q, 30000), 0);
+	pthread_mutex_lock(&rec.mu);
+	assert_int_equal(rec.calls[rec.n - 1].broker_epoch, 8);
+	assert_int_equal(rec.calls[rec.n - 1].controller_epoch, 2);
+	for (int i = 0; i < rec.n - 1; i++)
+		assert_int_equal(rec.calls[i].broker_epoch, 7);
+	pthread_mutex_unlock(&rec.mu);
+	ctrl_queue_free(q, 10000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -365,6 +445,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_older_registration_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bounded_and_drained, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_waits_for_sends, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_send_sent_again, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retry_ends_at_newer_registration, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -290,6 +290,41 @@ static void test_two_brokers_one_group(void **state)
 	group_put(gb);
 }
 
+/* B's member read all there was, and the commit its next read makes is
+ * lost with the coordinator (A killed): once A is back and the member has
+ * joined it again, keeping its partitions, the commit is sent again, and
+ * A's committed offset is what the member read, though no new record
+ * comes to carry a later commit. */
+static void test_refused_commit_sent_again(void **state)
+{
+	struct fx *f = *state;
+	struct group *ga, *gb;
+	struct group_member *mb;
+	char buf[64];
+	int64_t off = -1, end;
+	void *dead;
+
+	assert_int_equal(group_open(f->b.t, "g", GROUP_CREATE, &gb), 0);
+	assert_int_equal(group_join(gb, 22, no_wake, NULL, &mb), 0);
+	assert_int_equal(owned(mb), 3);
+	assert_int_equal(topic_produce(f->b.t, 0, "x\ny\n", 4, 0), 0);
+	assert_int_equal(group_consume(mb, 0, buf, sizeof(buf)), 4);
+	node_kill(&f->a);
+	assert_int_equal(group_consume(mb, 4, buf, sizeof(buf)), 0); /* commit lost */
+	dead = f->a.x;
+	brokerfx_teardown(&dead);
+	node_open(&f->a, "gremote-a2", "num.partitions=2\n");
+	assert_int_equal(group_open(f->a.t, "g", GROUP_CREATE, &ga), 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	while ((group_offset(ga, 0, &off) != 0 || off != 2) && now_mono_ms() < end)
+		usleep(20000);
+	assert_int_equal(off, 2);
+	assert_int_equal(owned(mb), 3);
+	group_leave(mb);
+	group_put(ga);
+	group_put(gb);
+}
+
 /* The coordinator moves from B to A while B's member is open: B's group
  * timer hands it to A, where it joins (and the two brokers' members
  * share the group from then on). */
@@ -829,6 +864,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_two_brokers_one_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_commit_sent_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_coordinator_moves, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remote_join_while_coord_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_guest_rules, setup, teardown),

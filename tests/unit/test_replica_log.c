@@ -593,6 +593,37 @@ static void test_indexes_identical_after_restarts(void **state)
 	assert_dirs_identical(da, db);
 }
 
+/* A replica whose whole active segment is cut away (the old leader of a
+ * new log, back as a follower: "truncated to offset 0") must forget the
+ * cut records' timestamps: kept as the segment's largest, they named the
+ * first .timeindex entry after the cut (a removed record's time and
+ * offset), held back every later entry until a record was newer, and
+ * stood as the segment's max timestamp for retention and ListOffsets -3.
+ * Its files must end up the leader's, as if it had never held them. */
+static void test_truncate_to_start_forgets_timestamps(void **state)
+{
+	struct pair *p = *state;
+	char da[400], db[400];
+	int64_t t0 = fake_now;
+
+	/* Epoch 0: the follower led and appended records stamped a minute
+	 * ahead, which nobody else got. */
+	assert_int_equal(log_assign_epoch(p->f->l, 0, 0), 0);
+	fake_now = t0 + 60000;
+	put(p->f->l, 3, 0, "lost");
+	/* Epoch 1: the new leader's own records, all older than those. */
+	fake_now = t0;
+	assert_int_equal(log_assign_epoch(p->l->l, 1, 0), 0);
+	for (int i = 0; i < 40; i++)
+		put(p->l->l, 1 + i % 5, 1, "kept");
+	assert_int_equal(log_truncate_to(p->f->l, 0), 0);
+	replicate_all(p->l->l, p->f->l, 700);
+	snprintf(da, sizeof(da), "%s/t-0", p->l->dir);
+	snprintf(db, sizeof(db), "%s/t-0", p->f->dir);
+	close_both(p);
+	assert_dirs_identical(da, db);
+}
+
 /* n records as one batch built by hand at base, stamped epoch. */
 static size_t mkbatch(uint8_t *buf, size_t cap, int64_t base, int32_t epoch, int n)
 {
@@ -1067,6 +1098,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_raw_ref_outlives_retention, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_follower_files_identical, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_indexes_identical_after_restarts, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_truncate_to_start_forgets_timestamps, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_append_batches_validation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_batches_io_error, setup, teardown),
