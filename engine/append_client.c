@@ -472,6 +472,8 @@ again:
 		rc = l->deleted ? -ENOENT : -EIO;
 		goto out;
 	}
+	if ((rc = log_epoch_behind(l, leader_epoch)) < 0)
+		goto out;
 	if (l->fence >= 0 && (rc = log_fence_clear(l)) < 0)
 		goto out;
 	int64_t start = log_leo(l), off = start, line = log_line_end(l);

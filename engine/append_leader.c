@@ -541,6 +541,8 @@ int log_append(struct log *l, const struct rec_in *recs, int n, int32_t leader_e
 		rc = l->deleted ? -ENOENT : -EIO;
 		goto out;
 	}
+	if ((rc = log_epoch_behind(l, leader_epoch)) < 0)
+		goto out;
 	int64_t max = log_max_record_payload(&l->cfg), bytes = 0;
 	for (int i = 0; i < n; i++) {
 		int64_t payload = (recs[i].key_len > 0 ? recs[i].key_len : 0) +
@@ -589,6 +591,8 @@ int log_append_lines(struct log *l, const char *head, size_t head_len, const cha
 		rc = l->deleted ? -ENOENT : -EIO;
 		goto out;
 	}
+	if ((rc = log_epoch_behind(l, leader_epoch)) < 0)
+		goto out;
 	/* Each part its own rules: escaped lines are unescaped into the
 	 * part's scratch space, on whichever thread encodes it. */
 	struct line_rules lr[LOG_PARTS];

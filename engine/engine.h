@@ -53,6 +53,7 @@
 #ifndef MQFS_ENGINE_ENGINE_H
 #define MQFS_ENGINE_ENGINE_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -387,11 +388,21 @@ struct log_append_info {
 	char why[LOG_WHY_LEN];
 };
 
+/* The leader appends' refusal of a leader_epoch below the latest of the
+ * log's epoch cache: the caller took its epoch before its leadership was
+ * renewed in a later one (a re-election of the same broker), and a batch
+ * stamped with the older epoch after the newer one began would be
+ * refused by every follower. Nothing is appended: take the epoch again.
+ * (Kafka's appends read the epoch under the partition's lock, which a
+ * new leadership takes for writing.) */
+#define LOG_EPOCH_BEHIND (-EREMCHG)
+
 /* Appends records as batches of at most cfg.batch_bytes, compressed with
  * cfg.codec, stamped with leader_epoch, under the log's lock. Offsets are assigned from log_end_offset. Either every record is
  * appended or none (on error the log is truncated back). Does not move the
  * high watermark: the caller decides (log_set_hw). Rolls a segment first
- * when needed. -EMSGSIZE (a record over max_message_bytes), -ENOSPC, -EIO. */
+ * when needed. -EMSGSIZE (a record over max_message_bytes), -ENOSPC, -EIO,
+ * LOG_EPOCH_BEHIND. */
 int log_append(struct log *l, const struct rec_in *recs, int n, int32_t leader_epoch,
 	       struct log_append_info *info);
 /* log_append of the lines in head[0..head_len) and then buf[0..len) (each

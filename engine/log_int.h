@@ -561,6 +561,15 @@ struct log {
 
 #define LOG_SNAP_END_UNKNOWN (-2)
 
+/* A leader's append stamped leader_epoch (-1: none) would follow records
+ * of a later epoch (lock held): LOG_EPOCH_BEHIND, else 0. */
+static inline int log_epoch_behind(const struct log *l, int32_t leader_epoch)
+{
+	return leader_epoch >= 0 && l->nepochs > 0 && leader_epoch < l->epochs[l->nepochs - 1].epoch
+		       ? LOG_EPOCH_BEHIND
+		       : 0;
+}
+
 #define ENGINE_REPORT(level, ...)                       \
 	do {                                            \
 		if (engine_log)                         \

@@ -95,6 +95,11 @@ struct partition {
 	 * log is attached once a LeaderAndIsr has opened it, never made
 	 * empty here (nothing would fetch into it before that). */
 	bool no_room;
+	/* The leader epoch a topic that is not replicated appends in: the
+	 * latest of its log's epoch cache at open, BROKER_LEADER_EPOCH at
+	 * least (a log written in later epochs keeps its latest, since the
+	 * engine refuses an append behind it: LOG_EPOCH_BEHIND). */
+	int32_t local_epoch;
 	struct broker *b;  /* for the hw listener (group_notify.c) */
 	const char *topic; /* the topic's name (outlives the partition) */
 	pthread_mutex_t produce_mu;

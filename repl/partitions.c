@@ -67,9 +67,10 @@ static void note_recovery(const char *name, int p, struct log *l)
  * = its own LEO. The engine reopens a log at its checkpointed hw (which
  * lags by up to a checkpoint interval after a crash); every record the
  * recovered log still has was appended, hence committed: move the hw up. */
-static int become_leader(const char *name, int p, struct log *l)
+static int become_leader(const char *name, int p, struct log *l, int32_t *epoch)
 {
 	struct log_state st;
+	struct log_offsets lo;
 	int rc;
 
 	log_get_state(l, &st);
@@ -81,6 +82,8 @@ static int become_leader(const char *name, int p, struct log *l)
 	/* As Kafka's Partition.makeLeader: the epoch starts at the LEO
 	 * (a no-op when the cache already has it). */
 	rc = log_assign_epoch(l, BROKER_LEADER_EPOCH, st.log_end_offset);
+	log_get_offsets(l, &lo);
+	*epoch = lo.leader_epoch > BROKER_LEADER_EPOCH ? lo.leader_epoch : BROKER_LEADER_EPOCH;
 	if (rc < 0 || st.hw >= st.log_end_offset)
 		return rc;
 	mq_log(MQ_INFO, "topic %s partition %d: high watermark %" PRId64 " -> %" PRId64, name, p,
@@ -236,7 +239,7 @@ static int part_open_log(struct broker *b, const char *name, const struct log_co
 	/* A replicated topic's epochs and hw are the replica manager's
 	 * (LeaderAndIsr), not this broker's alone. */
 	if (rc == 0 && !broker_replicated(b, name))
-		rc = become_leader(name, p, pt->log);
+		rc = become_leader(name, p, pt->log, &pt->local_epoch);
 	if (rc == 0)
 		rc = log_add_hw_listener(pt->log, broker_hw_moved, pt);
 	if (rc < 0) {

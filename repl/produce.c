@@ -704,7 +704,7 @@ static int leader_hw_update(const struct produce_ctx *ctx, struct produce_part *
  * to the leader) or -EAGAIN, nothing appended. */
 static int append_epoch(const struct produce_ctx *ctx, struct produce_part *pp, int32_t *epoch)
 {
-	*epoch = BROKER_LEADER_EPOCH;
+	*epoch = pp->pt->local_epoch;
 	if (!broker_replicated(ctx->t->b, ctx->t->name))
 		return 0;
 	return cluster_append_check(ctx->t->b->cluster, ctx->t->name, pp->pt->index, ctx->cfg.acks,
@@ -832,6 +832,22 @@ static bool offline_forwards(const struct produce_ctx *ctx, int *rc)
 	return true;
 }
 
+/* Whether an append refused LOG_EPOCH_BEHIND is to be tried again: this
+ * broker's leadership was renewed in a later epoch after the append took
+ * its epoch (nothing was appended), so it takes the new one, at most a
+ * few times (each renewal is a controller's election); logged. */
+static bool epoch_moved(const struct produce_ctx *ctx, const struct produce_part *pp, int rc,
+			int *tries)
+{
+	if (rc != LOG_EPOCH_BEHIND || ++*tries > 3)
+		return false;
+	mq_log_limited(MQ_INFO,
+		       "topic %s partition %d: leadership renewed in a later epoch during an "
+		       "append: appended in the new epoch",
+		       ctx->t->name, pp->pt->index);
+	return true;
+}
+
 /* One chunk into one partition; called by the partition's appender only
  * (without any repl lock). *last: the chunk's last offset and epoch. */
 static int chunk_append(const struct produce_ctx *ctx, struct produce_part *pp,
@@ -840,8 +856,10 @@ static int chunk_append(const struct produce_ctx *ctx, struct produce_part *pp,
 	struct log_append_info info;
 	int64_t t0 = now_mono_ns();
 	int32_t epoch;
-	int rc = mount_append_epoch(ctx, pp, &epoch);
+	int rc, tries = 0;
 
+again:
+	rc = mount_append_epoch(ctx, pp, &epoch);
 	if (rc == -EREMOTE || offline_forwards(ctx, &rc) || (rc == 0 && !pp->log)) {
 		last->forwarded = true;
 		return forward_append(ctx, pp, recs, n);
@@ -849,6 +867,8 @@ static int chunk_append(const struct produce_ctx *ctx, struct produce_part *pp,
 	if (rc < 0)
 		return rc;
 	rc = log_append(pp->log, recs, n, epoch, &info);
+	if (epoch_moved(ctx, pp, rc, &tries))
+		goto again;
 	rc = appended(ctx, pp, rc, &info, recs[0].timestamp, t0);
 	if (offline_forwards(ctx, &rc)) {
 		last->forwarded = true;
@@ -889,8 +909,10 @@ static int lines_append(const struct produce_ctx *ctx, struct produce_part *pp,
 	struct log_append_info info;
 	int64_t t0 = now_mono_ns();
 	int32_t epoch;
-	int rc = mount_append_epoch(ctx, pp, &epoch);
+	int rc, tries = 0;
 
+again:
+	rc = mount_append_epoch(ctx, pp, &epoch);
 	if (rc == -EREMOTE || offline_forwards(ctx, &rc) || (rc == 0 && !pp->log)) {
 		last->forwarded = true;
 		return lines_forward(ctx, pp, r);
@@ -899,6 +921,8 @@ static int lines_append(const struct produce_ctx *ctx, struct produce_part *pp,
 		return rc;
 	rc = log_append_lines(pp->log, r->head, r->head_len, r->lines, r->lines_len, r->sp->now,
 			      epoch, &info);
+	if (epoch_moved(ctx, pp, rc, &tries))
+		goto again;
 	rc = appended(ctx, pp, rc, &info, r->sp->now, t0);
 	if (offline_forwards(ctx, &rc)) {
 		last->forwarded = true;
@@ -1974,6 +1998,12 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 		res->log_append_time = engine_now_ms();
 	rc = log_append_client(pp.log, batches, len, epoch, res->log_append_time, &info,
 			       &res->bad_batch);
+	for (int tries = 0; epoch_moved(&ctx, &pp, rc, &tries);) {
+		rc = append_epoch(&ctx, &pp, &epoch);
+		if (rc == 0)
+			rc = log_append_client(pp.log, batches, len, epoch, res->log_append_time,
+					       &info, &res->bad_batch);
+	}
 	if (res->bad_batch >= 0)
 		res->bad_batch += skip; /* an index into the request's batches */
 	if (rc == -EBADMSG || rc == -EPROTO || rc == -EPERM || rc == -EINVAL || rc == -ENOKEY ||

@@ -30,7 +30,8 @@ int logfx_setup(void **state, const char *tag, void (*tune)(struct log_config *c
 /* cmocka teardown: closes cleanly (if still open) and removes the dir. */
 int logfx_teardown(void **state);
 /* Appends records from..from+n-1 ("value-<i>", timestamp fake_now + i),
- * per records an append (per <= 4096), and commits them (hw = LEO). */
+ * per records an append (per <= 4096) in the log's latest leader epoch
+ * (0 when none is above), and commits them (hw = LEO). */
 void logfx_put(struct logfx *f, int from, int n, int per);
 /* (Re)opens the log manager and the log with f->cfg. */
 void logfx_open(struct logfx *f);

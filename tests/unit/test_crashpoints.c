@@ -124,7 +124,10 @@ static int put(struct logfx *f, int from, int n, int per, bool sync, int64_t *ac
 			int len = snprintf(vals[k], sizeof(vals[k]), "value-%d", i);
 			r[k] = (struct rec_in){ NULL, -1, vals[k], len, ts_of(i) };
 		}
-		if (log_append(f->l, r, k, 0, NULL) != 0)
+		struct log_offsets lo;
+
+		log_get_offsets(f->l, &lo); /* its latest epoch, as a leader appends */
+		if (log_append(f->l, r, k, lo.leader_epoch > 0 ? lo.leader_epoch : 0, NULL) != 0)
 			break;
 		if (sync && log_sync(f->l, -1) != 0)
 			break;

@@ -2451,6 +2451,41 @@ static void test_read_buffers_shelved(void **state)
 	pair_rd_free(&p);
 }
 
+/* A leader's append whose epoch is behind the log's latest (its
+ * leadership was renewed in a later epoch after it took the epoch) is
+ * refused LOG_EPOCH_BEHIND, nothing appended, by each leader append
+ * (records, lines, a client's batches); in the latest epoch, or with no
+ * epoch (-1), it is taken. A batch of epoch 4 after epoch 5 began would
+ * be refused by every follower. */
+static void test_append_epoch_behind(void **state)
+{
+	struct logfx *fx = *state;
+	struct rec_in r = { .key = NULL, .key_len = -1, .value = "v", .value_len = 1 };
+	struct batch_producer pr = { -1, -1, -1 };
+	struct log_append_info info;
+	struct log_state st0, st;
+	uint8_t *buf;
+	size_t len;
+
+	assert_int_equal(log_assign_epoch(fx->l, 4, 0), 0);
+	assert_int_equal(log_append(fx->l, &r, 1, 4, &info), 0);
+	assert_int_equal(log_assign_epoch(fx->l, 5, info.last_offset + 1), 0);
+	log_get_state(fx->l, &st0);
+	assert_int_equal(log_append(fx->l, &r, 1, 4, &info), LOG_EPOCH_BEHIND);
+	assert_int_equal(log_append_lines(fx->l, NULL, 0, "a\n", 2, fake_now, 4, &info),
+			 LOG_EPOCH_BEHIND);
+	assert_int_equal(log_encode_batches(&fx->cfg, &r, 1, &pr, &buf, &len, NULL), 0);
+	assert_int_equal(log_append_client(fx->l, buf, len, 4, -1, &info, NULL), LOG_EPOCH_BEHIND);
+	log_get_state(fx->l, &st);
+	assert_int_equal(st.log_end_offset, st0.log_end_offset);
+	assert_int_equal(log_append_client(fx->l, buf, len, 5, -1, &info, NULL), 0);
+	free(buf);
+	assert_int_equal(log_append(fx->l, &r, 1, 5, &info), 0);
+	assert_int_equal(log_append_lines(fx->l, NULL, 0, "a\n", 2, fake_now, -1, &info), 0);
+	log_get_state(fx->l, &st);
+	assert_int_equal(st.log_end_offset, st0.log_end_offset + 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2539,6 +2574,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_preallocate, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_append_plain_lines, setup_no_helper,
 						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_append_epoch_behind, setup, logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
