@@ -712,6 +712,19 @@ void log_set_trim_listener(struct log *l, log_trim_fn *fn, void *arg);
  * page cache here). */
 #define LOG_CHECKPOINT_SCAN_BYTES (256LL << 20)
 int log_producer_checkpoint(struct log *l, int64_t *budget);
+/* The same checkpoint, only when at most LOG_CHECKPOINT_ROLLED_SEGS
+ * segments lie between the newest snapshot and it (segments closed
+ * behind the hw since the last one), taking their bytes from *budget
+ * (past it only while *budget is whole: the first log of a pass): for
+ * the broker's every scheduler tick, with a budget of
+ * LOG_CHECKPOINT_SCAN_BYTES per tick, so that a load after a failover or
+ * a restart finds a checkpoint a tick after each roll, not up to
+ * log.retention.check.interval.ms later (5 minutes by default: a new
+ * leader's first idempotent Produce read the headers of every segment
+ * written meanwhile, out of the page cache). Logs further behind are
+ * left to log_producer_checkpoint. Returns as it does. */
+#define LOG_CHECKPOINT_ROLLED_SEGS 4
+int log_producer_checkpoint_rolled(struct log *l, int64_t *budget);
 
 /* Called once per corrupt batch a reader (a partition file or consume
  * read, a lookup, the cleaner, .dump) finds: the .log file's path, the

@@ -304,7 +304,34 @@ static int64_t snap_end_on_disk(struct log *l)
 	return best;
 }
 
-int log_producer_checkpoint(struct log *l, int64_t *budget)
+/* The base of the newest segment at or below limit, when at most
+ * LOG_CHECKPOINT_ROLLED_SEGS segments lie between the log's newest
+ * snapshot and it (-1 otherwise), and in *scan their bytes: the
+ * checkpoint the latest rolls call for, whose scan reads only segments
+ * just written, their headers likely still in the page cache. From the
+ * end: only the active segment, and a segment or two waiting for their
+ * flush, lie above limit. Caller holds l->lock. */
+static int64_t rolled_target(const struct log *l, int64_t limit, int64_t *scan)
+{
+	int i = l->nsegs - 1, k;
+
+	while (i >= 1 && l->segs[i]->base_offset > limit)
+		i--;
+	if (i < 1 || l->segs[i]->base_offset <= l->snap_end)
+		return -1;
+	*scan = 0;
+	for (k = i - 1; k >= 0; k--) {
+		if (i - k > LOG_CHECKPOINT_ROLLED_SEGS)
+			return -1; /* further behind: the budgeted check's */
+		*scan += atomic_load(&l->segs[k]->size);
+		if (l->segs[k]->base_offset <= l->snap_end)
+			break;
+	}
+	return l->segs[i]->base_offset;
+}
+
+/* log_producer_checkpoint, or with rolled log_producer_checkpoint_rolled. */
+static int producer_checkpoint(struct log *l, int64_t *budget, bool rolled)
 {
 	log_trim_fn *fn = __atomic_load_n(&l->trim_fn, __ATOMIC_ACQUIRE);
 	int64_t target = -1, bytes = 0, scan = 0;
@@ -327,7 +354,14 @@ int log_producer_checkpoint(struct log *l, int64_t *budget)
 	 * scheduler's flush of closed segments moves it up soon after a
 	 * roll. */
 	int64_t limit = l->hw < l->synced_offset ? l->hw : l->synced_offset;
-	if (!l->deleted && !l->damaged)
+	if (rolled) {
+		/* Past the budget only as the pass's first (its budget whole),
+		 * as the budgeted check takes at least one segment. */
+		if (!l->deleted && !l->damaged)
+			target = rolled_target(l, limit, &scan);
+		if (target >= 0 && scan > *budget && *budget < LOG_CHECKPOINT_SCAN_BYTES)
+			target = -1;
+	} else if (!l->deleted && !l->damaged)
 		for (int i = 1; i < l->nsegs && l->segs[i]->base_offset <= limit; i++) {
 			if (l->segs[i]->base_offset <= l->snap_end)
 				continue;
@@ -353,4 +387,14 @@ int log_producer_checkpoint(struct log *l, int64_t *budget)
 	}
 	pthread_mutex_unlock(&l->maint_lock);
 	return rc;
+}
+
+int log_producer_checkpoint(struct log *l, int64_t *budget)
+{
+	return producer_checkpoint(l, budget, false);
+}
+
+int log_producer_checkpoint_rolled(struct log *l, int64_t *budget)
+{
+	return producer_checkpoint(l, budget, true);
 }

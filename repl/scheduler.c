@@ -41,8 +41,10 @@ static bool sched_flush_err_new(struct partition *pt, int rc)
 }
 
 /* now: the wall clock (log_delete_due compares it with the times the
- * engine kept); mono: the monotonic clock, which last_flush_ms is on. */
-static void sched_flush_topic(struct topic *t, int64_t now, int64_t mono)
+ * engine kept); mono: the monotonic clock, which last_flush_ms is on;
+ * ckpt_budget: the tick's bytes of batch headers for the producer
+ * checkpoints of segments just rolled (log_producer_checkpoint_rolled). */
+static void sched_flush_topic(struct topic *t, int64_t now, int64_t mono, int64_t *ckpt_budget)
 {
 	struct topic_config cfg;
 	struct part_ref *r;
@@ -75,6 +77,15 @@ static void sched_flush_topic(struct topic *t, int64_t now, int64_t mono)
 					"topic %s partition %d: flush of closed segments: %s",
 					t->name, p, strerror(-rc));
 			(void)broker_storage_failed(t->b, t->name, p, rc);
+		}
+		/* The producer checkpoint of a segment just closed behind the
+		 * hw and flushed, its headers likely still in the page cache
+		 * (prodsnap.c); logs further behind catch up at the retention
+		 * checks' budget. A failure counts as the retention check's. */
+		if (rc >= 0) {
+			int crc = log_producer_checkpoint_rolled(r[p].log, ckpt_budget);
+			if (crc < 0 && crc != -ENOENT)
+				(void)broker_storage_failed(t->b, t->name, p, crc);
 		}
 		bool closed_ok = rc >= 0 || rc == -ENOENT;
 		if (cfg.log.flush_ms == INT64_MAX ||
@@ -211,10 +222,11 @@ static void *sched_main(void *arg)
 		/* The batch headers the producer checkpoints of one retention
 		 * check may read (prodsnap.c): logs that have none yet are
 		 * caught up over several checks, a few seconds each at most. */
-		int64_t ckpt_budget = LOG_CHECKPOINT_SCAN_BYTES;
+		int64_t ckpt_budget = LOG_CHECKPOINT_SCAN_BYTES,
+			rolled_budget = LOG_CHECKPOINT_SCAN_BYTES;
 		if (broker_topics_snapshot(b, &topics, &n) == 0) {
 			for (int i = 0; i < n; i++)
-				sched_flush_topic(topics[i], now, mono);
+				sched_flush_topic(topics[i], now, mono, &rolled_budget);
 			for (int i = 0; i < n && retention; i++)
 				deleted += sched_retention_topic(b, topics[i], now, &ckpt_budget);
 			broker_topics_release(topics, n);

@@ -428,6 +428,26 @@ static int setup_small_segments(void **state)
 	return logfx_setup(state, "logroll", tune_small_segments);
 }
 
+/* A clean open checks every .lines entry (seg_check_lines) with a pread
+ * per block of entries, not one per batch: the start of a log of many
+ * batches costs system calls in proportion to its segments, and about 64
+ * sampled batches each, not to its batches. */
+static void test_clean_open_reads_lines_in_blocks(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st;
+	int preads;
+
+	logfx_put(f, 0, 4000, 1); /* 4,000 batches */
+	logmgr_close(f->m);
+	preads = f->fio.preads;
+	logfx_open(f);
+	assert_true(f->fio.preads - preads < 400);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, 4000);
+	assert_null(strstr(logfx_reports, "rebuilt"));
+}
+
 static void test_tail_read_across_roll(void **state)
 {
 	struct logfx *f = *state;
@@ -2572,6 +2592,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_roll_jitter_and_max_lag, setup,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_preallocate, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_clean_open_reads_lines_in_blocks, setup,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_append_plain_lines, setup_no_helper,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_append_epoch_behind, setup, logfx_teardown),

@@ -822,6 +822,41 @@ static void test_checkpoint_budget(void **state)
 	assert_int_equal(checks, st.segments - 1);
 }
 
+/* The scheduler tick's checkpoint (log_producer_checkpoint_rolled): not
+ * for a log more than LOG_CHECKPOINT_ROLLED_SEGS segments behind (left to
+ * the budgeted retention check), then one for each roll; past the tick's
+ * budget only as its first log. */
+static void test_checkpoint_rolled(void **state)
+{
+	struct logfx *fx = *state;
+	struct log_state st;
+	int64_t at[6], budget;
+	int segs, from = 1000;
+
+	log_set_trim_listener(fx->l, producer_state_trim, NULL);
+	ckpt_fill(fx, at, 6);
+	for (log_get_state(fx->l, &st); st.segments <= LOG_CHECKPOINT_ROLLED_SEGS + 2;
+	     log_get_state(fx->l, &st), from += 10)
+		logfx_put(fx, from, 10, 1);
+	assert_int_equal(log_flush_closed(fx->l), 0);
+	budget = LOG_CHECKPOINT_SCAN_BYTES;
+	assert_int_equal(log_producer_checkpoint_rolled(fx->l, &budget), 0);
+	assert_int_equal(budget, LOG_CHECKPOINT_SCAN_BYTES);
+	assert_int_equal(ckpt_try(fx), 1); /* the retention check's */
+	segs = st.segments;
+	while (log_get_state(fx->l, &st), st.segments == segs) {
+		logfx_put(fx, from, 10, 1);
+		from += 10;
+	}
+	assert_int_equal(log_flush_closed(fx->l), 0);
+	budget = 1; /* spent by an earlier log of the tick */
+	assert_int_equal(log_producer_checkpoint_rolled(fx->l, &budget), 0);
+	budget = LOG_CHECKPOINT_SCAN_BYTES;
+	assert_int_equal(log_producer_checkpoint_rolled(fx->l, &budget), 1);
+	assert_true(budget < LOG_CHECKPOINT_SCAN_BYTES);
+	assert_int_equal(log_producer_checkpoint_rolled(fx->l, &budget), 0);
+}
+
 /* A checkpoint above a truncation (an unclean election cuts below the
  * hw) is not taken: producer 11's batches it counted are gone, and its
  * batch after the last one left must be taken, not refused out of
@@ -1047,6 +1082,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_snapshot_keeps_removed_producers, setup_snap,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_reset, setup_snap, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint_rolled, setup_snap, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_damaged, setup_snap, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_write_fails, setup_snap,
 						logfx_teardown),
