@@ -1179,6 +1179,11 @@ int cluster_list_reassignments(struct cluster *c, struct controller_moving **out
 	return cr ? cluster_repl_list_reassignments(cr, out) : -EAGAIN;
 }
 
+bool cluster_heard_controller(struct cluster *c)
+{
+	return c && cluster_repl_heard_controller(c->cr);
+}
+
 int cluster_partition_state(struct cluster *c, const char *topic, int partition,
 			    struct partition_state *st)
 {

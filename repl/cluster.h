@@ -290,6 +290,9 @@ struct controller_moving;
 int cluster_alter_reassignments(struct cluster *c, struct controller_reassignment *parts, int n);
 int cluster_list_reassignments(struct cluster *c, struct controller_moving **out);
 struct partition_state;
+/* Whether a controller's request has reached this broker since it
+ * started (before, its metadata knows no partition's state). */
+bool cluster_heard_controller(struct cluster *c);
 int cluster_partition_state(struct cluster *c, const char *topic, int partition,
 			    struct partition_state *st);
 int cluster_partition_cells(struct cluster *c, const char *topic, int partition, char leader[24],

@@ -2159,6 +2159,11 @@ bool cluster_repl_replica_reads(struct cluster_repl *cr, const char *topic, int 
 	return !out;
 }
 
+bool cluster_repl_heard_controller(struct cluster_repl *cr)
+{
+	return cr && replica_mgr_heard_controller(cr->rm);
+}
+
 int cluster_repl_partition_state(struct cluster_repl *cr, const char *topic, int partition,
 				 struct partition_state *st)
 {

@@ -30,8 +30,10 @@
  *                (kafka_partition_state: in a cluster the replication
  *                state this broker knows, as .state shows it; no leader:
  *                LEADER_NOT_AVAILABLE, as Kafka; no state yet, before
- *                the controller's first UpdateMetadata: the same, with
- *                no replicas), and (v5+) the offline
+ *                the controller's first request: the same, with no
+ *                replicas; after it, a topic with no partition's state:
+ *                UNKNOWN_TOPIC_OR_PARTITION, not in Kafka's cache yet),
+ *                and (v5+) the offline
  *                replicas: those the controller's UpdateMetadata names
  *                (a broker that cannot host its replica: its log did not
  *                open, its log directory failed, or its log is gone) and those whose
@@ -256,6 +258,8 @@ static int topic_fill(struct kafka_api *ka, struct topic *t, struct proto_meta_t
 	*states = calloc((size_t)n + 1, sizeof(**states));
 	if (!mt->partitions || !*states)
 		return -ENOMEM;
+	int known = 0; /* partitions with a state */
+
 	for (int p = 0; p < n; p++) {
 		struct proto_meta_part *mp = &mt->partitions[mt->n_partitions];
 		struct kafka_part_state *st = &(*states)[mt->n_partitions];
@@ -275,6 +279,8 @@ static int topic_fill(struct kafka_api *ka, struct topic *t, struct proto_meta_t
 		 * Kafka's cache answers one, the client asks again. */
 		if (rc < 0)
 			*st = (struct kafka_part_state){ .leader = -1, .leader_epoch = -1 };
+		else
+			known++;
 		mp->partition_index = p;
 		/* In a cluster between a leader's loss and the election. */
 		if (st->leader < 0)
@@ -294,6 +300,16 @@ static int topic_fill(struct kafka_api *ka, struct topic *t, struct proto_meta_t
 		mp->n_offline_replicas = st->n_offline;
 		mp->offline_replicas = st->offline;
 		mt->n_partitions++;
+	}
+	/* A topic none of whose partitions has a state yet on a broker the
+	 * controller has already reached: one just made, before the
+	 * controller's LeaderAndIsr and UpdateMetadata (which come with its
+	 * leaders elected). Kafka's metadata cache does not hold it yet:
+	 * UNKNOWN_TOPIC_OR_PARTITION, which clients wait out (kafkajs's
+	 * admin calls retry it; they give up on LEADER_NOT_AVAILABLE). */
+	if (n > 0 && known == 0 && mt->n_partitions > 0 && cluster_heard_controller(ka->c)) {
+		mt->error_code = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+		mt->n_partitions = 0;
 	}
 	return 0;
 }

@@ -1245,6 +1245,16 @@ void replica_mgr_set_broker_epoch(struct replica_mgr *rm, int64_t broker_epoch)
 	atomic_store(&rm->broker_epoch, broker_epoch);
 }
 
+bool replica_mgr_heard_controller(struct replica_mgr *rm)
+{
+	bool heard;
+
+	pthread_mutex_lock(&rm->mu);
+	heard = rm->controller_epoch >= 0;
+	pthread_mutex_unlock(&rm->mu);
+	return heard;
+}
+
 void replica_mgr_get_stats(struct replica_mgr *rm, struct replica_mgr_stats *st)
 {
 	memset(st, 0, sizeof(*st));

@@ -297,5 +297,8 @@ struct replica_mgr_stats {
 	int log_dir_err;          /* replica_mgr_log_dir_failure */
 };
 void replica_mgr_get_stats(struct replica_mgr *rm, struct replica_mgr_stats *st);
+/* Whether a controller's request (LeaderAndIsr, StopReplica,
+ * UpdateMetadata) has reached this broker since it started. */
+bool replica_mgr_heard_controller(struct replica_mgr *rm);
 
 #endif
