@@ -35,14 +35,18 @@
  * less the flushes seen for it. A flush for a file the scan did not count
  * (so one added since) drops the kept scan at once.
  *
+ * (B reads the U links anyway, and they answer for themselves below, so
+ * B is also what keeps the bookkeeping of W exact when a U descriptor is
+ * replaced.)
+ *
  * So a close costs a stat of /proc/PID/fd, a readlink per U descriptor of
- * the scan and no readlink of W; a scan comes again when a check fails
+ * the scan (an fdinfo read more for one under the mount point) and no
+ * readlink of W; a scan comes again when a check fails
  * (another file opened, a dup made, a descriptor of another file opened
  * or closed) or for another thread of the process (the scan's thread is
  * told by its pid and start time, so a pid used again is not taken for
- * it). Processes that change their table between closes pay a scan per
- * close, as before; a process that closes its descriptors one after
- * another pays one. A kernel before 6.2 gives the size 0: check A fails
+ * it). A process that changes its table between closes pays a scan per
+ * close; one that closes its descriptors one after another pays one. A kernel before 6.2 gives the size 0: check A fails
  * at every close but an exiting process's (which holds none).
  *
  * The answer: whether a descriptor links to MNT/<path> (a W descriptor of
@@ -234,26 +238,34 @@ static long fd_flags(uint32_t pid, const char *fd)
 	return p && sscanf(p, "flags: %o", &flags) == 1 ? (long)flags : -1;
 }
 
-/* The start time of thread pid (/proc/PID/stat's 22nd field, the 20th
- * after the command name's ')'), 0 if it cannot be read. */
-static unsigned long long start_time(uint32_t pid)
+const char *proc_stat_fields(uint32_t pid, char *buf, size_t cap)
 {
-	unsigned long long t = 0;
-	char path[32], buf[512];
+	char path[32];
 	const char *p;
 	ssize_t n;
 	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
+	if (pid == 0 || cap < 2 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return NULL;
+	n = read(fd, buf, cap - 1);
 	close(fd);
 	if (n <= 0)
-		return 0;
+		return NULL;
 	buf[n] = '\0';
 	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1,
+	return p ? p + 1 : NULL;
+}
+
+/* The start time of thread pid (/proc/PID/stat's 22nd field, the 20th
+ * after the command name), 0 if it cannot be read. */
+static unsigned long long start_time(uint32_t pid)
+{
+	unsigned long long t = 0;
+	char buf[512];
+	const char *p = proc_stat_fields(pid, buf, sizeof(buf));
+
+	if (!p || sscanf(p,
 			 " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
 			 "%*d %llu",
 			 &t) != 1)
@@ -272,8 +284,8 @@ static long table_count(int dfd)
  * the W test needs h) and says whether a descriptor is one of path.
  * *consistent: the table's count was the same before and after and the
  * scan saw that many (nothing changed meanwhile: s may be kept). */
-static bool scan_table(struct fd_held *h, uint32_t pid, int dfd, const char *path,
-		       struct scan *s, bool *consistent)
+static bool scan_table(struct fd_held *h, uint32_t pid, int dfd, const char *path, struct scan *s,
+		       bool *consistent)
 {
 	char link[PATH_MAX];
 	struct pathset open = { 0 };
@@ -363,8 +375,7 @@ static bool scan_table(struct fd_held *h, uint32_t pid, int dfd, const char *pat
 
 /* Checks A and B of a kept scan against the table now (dfd); true when
  * they hold, *held then the answer. */
-static bool scan_check(const struct snap *sn, uint32_t pid, int dfd, const char *path,
-		       bool *held)
+static bool scan_check(const struct snap *sn, uint32_t pid, int dfd, const char *path, bool *held)
 {
 	const struct scan *s = &sn->s;
 	const struct wcount *c = w_find(s, path);

@@ -202,6 +202,9 @@ void fd_held_free(struct fd_held *h);
 bool fd_held_close(struct fd_held *h, uint64_t owner, uint32_t pid, const char *path, bool ask);
 /* Readings of a whole /proc/PID/fd so far. */
 uint64_t fd_held_scans(struct fd_held *h);
+/* Reads /proc/PID/stat into buf: its fields after the command name's
+ * ')' (the state first), or NULL (pid 0, gone, unreadable). */
+const char *proc_stat_fields(uint32_t pid, char *buf, size_t cap);
 
 /* ---- open_files.c ---- */
 

@@ -953,21 +953,10 @@ static int config_flush(struct fs_file *f)
 static bool killed_by_signal(uint32_t pid)
 {
 	unsigned long flags = 0;
-	char path[32], buf[512];
-	const char *p;
-	ssize_t n;
-	int fd;
+	char buf[512];
+	const char *p = proc_stat_fields(pid, buf, sizeof(buf));
 
-	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
-	if (pid == 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+	if (!p || sscanf(p, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
 		return false;
 	return (flags & 0x4) && (flags & 0x400); /* PF_EXITING, PF_SIGNALED */
 }
