@@ -320,6 +320,8 @@ static bool scan_table(struct fd_held *h, uint32_t pid, int dfd, const char *pat
 
 		if (ends_in(link, m, path, plen))
 			held = true;
+		if (held && !s)
+			break; /* nothing to keep: the answer is all */
 		if (!ok)
 			continue;
 		const char *rel = under_mnt(h, link);
