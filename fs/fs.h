@@ -19,6 +19,8 @@
  *   cache.c  the kernel's page cache of partition files: which opens use
  *            it, and keeping it coherent as files grow and lose records
  *   metrics.c FUSE op counts and latency histograms, MNT/.metrics
+ *   fdheld.c whether a closing process still holds a descriptor of the
+ *            file (an unfinished line waits for the writer's last close)
  *
  * The daemon's whole state is struct mqfs, the session's userdata.
  *
@@ -80,6 +82,9 @@ struct mqfs {
 	pthread_mutex_t lock_waits_mu;
 	struct fs_lock_wait *lock_waits;
 	struct fs_uring *uring; /* uring.c; NULL: requests through /dev/fuse */
+	/* Whether a closing process still holds a descriptor of the file
+	 * (fdheld.c); NULL: every such close reads its /proc/PID/fd. */
+	struct fd_held *held;
 };
 
 /* ---- daemon.c ---- */
@@ -179,6 +184,28 @@ ssize_t fs_dir_read(struct mqfs *fs, fuse_req_t req, struct fs_dir *d, char *buf
 		    off_t off);
 void fs_dir_close(struct fs_dir *d);
 
+/* ---- fdheld.c ---- */
+
+/* Calls add(set, path) for the path (as struct fs_file's) of every file of
+ * the mount open now. */
+typedef void (*fd_held_paths_fn)(void *ctx, void (*add)(void *set, const char *path), void *set);
+struct fd_held;
+/* mnt: the mount point, absolute; paths: the open files (ctx its first
+ * argument). -ENOMEM. */
+int fd_held_new(const char *mnt, fd_held_paths_fn paths, void *ctx, struct fd_held **out);
+void fd_held_free(struct fd_held *h);
+/* A flush of a descriptor of MNT/path by descriptor table owner, from
+ * thread pid (a close, dup2's replacement, close-on-exec, exit): called
+ * for every flush that names an owner. With ask, whether the process
+ * still holds a descriptor of the file (see fdheld.c; an error is a no);
+ * else false. h NULL: ask reads the whole /proc/PID/fd. */
+bool fd_held_close(struct fd_held *h, uint64_t owner, uint32_t pid, const char *path, bool ask);
+/* Readings of a whole /proc/PID/fd so far. */
+uint64_t fd_held_scans(struct fd_held *h);
+/* Reads /proc/PID/stat into buf: its fields after the command name's
+ * ')' (the state first), or NULL (pid 0, gone, unreadable). */
+const char *proc_stat_fields(uint32_t pid, char *buf, size_t cap);
+
 /* ---- open_files.c ---- */
 
 enum fs_file_kind {
@@ -205,7 +232,8 @@ struct fs_file {
 	bool keep_cache; /* the kernel may keep the pages it holds */
 	int64_t base;
 	enum segment_file seg;
-	char path[320]; /* for log lines */
+	char path[320];       /* for log lines, and fdheld.c: MNT/<path> */
+	struct fd_held *held; /* the mount's (fdheld.c), NULL in unit tests */
 
 	/* writes: the trailing partial line (partition, .produce); a topic's
 	 * .config: every line written since the last flush, of which the
@@ -321,6 +349,8 @@ int fs_file_stat_check(const struct fs_file *f);
 void fs_file_release(struct mqfs *fs, struct fs_file *f);
 /* After the loop: releases the files the kernel never released. */
 void fs_file_release_all(struct mqfs *fs);
+/* fd_held_paths_fn of the mount (ctx: struct mqfs). */
+void fs_file_paths(void *ctx, void (*add)(void *set, const char *path), void *set);
 
 static inline void fs_file_lock(struct fs_file *f)
 {

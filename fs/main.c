@@ -656,6 +656,9 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 
 	__atomic_store_n(&fs->se, se, __ATOMIC_RELEASE);
 	fs->mnt = mnt;
+	if (fd_held_new(mnt, fs_file_paths, fs, &fs->held) < 0)
+		mq_log(MQ_WARN, "no memory to keep what closing processes hold: every close of "
+				"an unfinished line reads its /proc/PID/fd");
 	if (o->uring)
 		fs->uring = fs_uring_open(se, FS_MAX_WRITE);
 	broker_set_removed_listener(fs->broker, fs_cache_removed, fs);
@@ -679,6 +682,8 @@ out:
 		fuse_remove_signal_handlers(se);
 	fuse_session_destroy(se);
 	fs_file_release_all(fs);
+	fd_held_free(fs->held);
+	fs->held = NULL;
 	fs_locks_close(fs);
 	inode_table_free(fs->inodes);
 	/* broker_close logged what it could not make durable. */

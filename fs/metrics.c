@@ -333,6 +333,13 @@ int fs_metrics_render(struct mqfs *fs, char **out, size_t *len)
 		"# HELP mqfs_fs_nodes Inodes of the mount the kernel knows, the root included.\n"
 		"# TYPE mqfs_fs_nodes gauge\nmqfs_fs_nodes %zu\n",
 		inode_count(fs->inodes));
+	/* A close of an unfinished line asks whether its process still holds
+	 * the file (fdheld.c): the readings of a whole descriptor table. */
+	fprintf(f,
+		"# HELP mqfs_fd_table_scans_total Readings of a whole /proc/PID/fd of a "
+		"process closing a partition file with an unfinished line.\n"
+		"# TYPE mqfs_fd_table_scans_total counter\nmqfs_fd_table_scans_total %" PRIu64 "\n",
+		fd_held_scans(fs->held));
 	if (fclose(f) != 0) {
 		free(buf);
 		return -ENOMEM;

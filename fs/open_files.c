@@ -181,6 +181,7 @@ int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, uint32_t pid, struc
 	f->oflags = flags;
 	f->wnext = -1;
 	f->sync_upto = -1;
+	f->held = fs->held;
 	fs_node_path(n, f->path, sizeof(f->path));
 	if (n->topic) {
 		topic_get(n->topic);
@@ -946,66 +947,16 @@ static int config_flush(struct fs_file *f)
 	return rc < 0 ? rc : 0;
 }
 
-/* Whether process pid still has a descriptor whose path ends in
- * "/<path>" (its /proc links: read without a request to this mount). A
- * false yes (another open of the same file) only leaves a line to the
- * release of the open file; an error is a no. The link of a descriptor
- * of a partition file can end in " (deleted)" while the file is there:
- * names of aliased kinds have an entry timeout of 0, and when another
- * process's lookup (a stat) is answered with another alias than the
- * dentry's, the kernel unhashes that dentry, open descriptors and all
- * (inode.h). So that suffix is ignored: a deleted topic's file of the
- * same name is the false yes above at worst. */
-#define DELETED     " (deleted)"
-#define DELETED_LEN ((ssize_t)sizeof(DELETED) - 1)
-static bool still_open_by(uint32_t pid, const char *path)
-{
-	char dir[48], link[64 + sizeof(((struct fs_file *)0)->path)], to[PATH_MAX];
-	size_t plen = strlen(path);
-	struct dirent *d;
-	bool held = false;
-	DIR *fds;
-
-	snprintf(dir, sizeof(dir), "/proc/%u/fd", pid);
-	if (pid == 0 || !(fds = opendir(dir)))
-		return false;
-	while (!held && (d = readdir(fds))) {
-		if (d->d_name[0] == '.')
-			continue;
-		snprintf(link, sizeof(link), "%s/%s", dir, d->d_name);
-		ssize_t n = readlink(link, to, sizeof(to));
-		if (n > DELETED_LEN && (size_t)n < sizeof(to) &&
-		    !memcmp(to + n - DELETED_LEN, DELETED, DELETED_LEN))
-			n -= DELETED_LEN;
-		held = n > (ssize_t)plen && (size_t)n < sizeof(to) &&
-		       to[n - (ssize_t)plen - 1] == '/' &&
-		       !memcmp(to + n - (ssize_t)plen, path, plen);
-	}
-	closedir(fds);
-	return held;
-}
-
 /* Whether process pid is exiting on a signal (kill -9, a fatal SIGTERM):
  * PF_EXITING and PF_SIGNALED in the flags of its /proc stat, the ninth
  * field, the sixth after the command name's ')'. An error is a no. */
 static bool killed_by_signal(uint32_t pid)
 {
 	unsigned long flags = 0;
-	char path[32], buf[512];
-	const char *p;
-	ssize_t n;
-	int fd;
+	char buf[512];
+	const char *p = proc_stat_fields(pid, buf, sizeof(buf));
 
-	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
-	if (pid == 0 || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+	if (!p || sscanf(p, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
 		return false;
 	return (flags & 0x4) && (flags & 0x400); /* PF_EXITING, PF_SIGNALED */
 }
@@ -1041,9 +992,13 @@ int fs_file_flush(struct fs_file *f, uint64_t owner, uint32_t pid)
 	 * the close of another process (the lock owner is the kernel's id of
 	 * a descriptor table; writes carry it, being direct I/O), nor while
 	 * the closing process still holds the file (then its later close,
-	 * or the release of the open file, takes it). */
-	if (owner && f->partial_len && f->partial_owner &&
-	    (owner != f->partial_owner || still_open_by(pid, f->path)))
+	 * or the release of the open file, takes it). Every close with an
+	 * owner is told to fdheld.c, which keeps what it read of a
+	 * process's descriptors for its later closes. */
+	bool held = fd_held_close(f->held, owner, pid, f->path,
+				  owner && f->partial_len && owner == f->partial_owner);
+
+	if (owner && f->partial_len && f->partial_owner && (owner != f->partial_owner || held))
 		return 0;
 	if (owner && f->partial_len && part_killed_writer(f, pid))
 		return produce_tracker_wait(&f->tracker);
@@ -1097,6 +1052,16 @@ void fs_file_release(struct mqfs *fs, struct fs_file *f)
 		inode_put(fs->inodes, f->node);
 	}
 	file_free(f);
+}
+
+void fs_file_paths(void *ctx, void (*add)(void *set, const char *path), void *set)
+{
+	struct mqfs *fs = ctx;
+
+	pthread_mutex_lock(&fs->files_lock);
+	for (struct fs_file *f = fs->files; f; f = f->next)
+		add(set, f->path); /* set at open, never changed */
+	pthread_mutex_unlock(&fs->files_lock);
 }
 
 void fs_file_release_all(struct mqfs *fs)
