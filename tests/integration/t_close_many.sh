@@ -20,6 +20,11 @@ while [ "$i" -lt "$N" ]; do
 done
 mkdir "$MNT/s" "$MNT/a" "$MNT/b" "$MNT/w"
 
+# The kernel counts a table's descriptors as the size of /proc/PID/fd
+# from Linux 6.2 on; before, every close reads the table again (the
+# answers stay right), so the number of readings is checked only here.
+counts_table() { [ "$(stat -c %s /proc/self/fd)" -gt 0 ]; }
+
 scans() {
 	mq_run awk '$1 == "mqfs_fd_table_scans_total" { print $2 }' "$MNT/.metrics"
 }
@@ -50,8 +55,10 @@ while [ "$i" -lt "$N" ]; do
 	i=$((i + 1))
 done
 expect_eq "each file's unfinished line is its record at its close" 0 "$bad"
-check "their closes read the descriptor table at most twice ($s0 -> $s1)" \
-	test $((s1 - s0)) -ge 1 -a $((s1 - s0)) -le 2
+if counts_table; then
+	check "their closes read the descriptor table at most twice ($s0 -> $s1)" \
+		test $((s1 - s0)) -ge 1 -a $((s1 - s0)) -le 2
+fi
 
 # N opens of one file: each close but the last finds the process still
 # holding the file, so the release of that open file takes its line.
@@ -67,8 +74,10 @@ while [ "$i" -lt "$N" ]; do
 done | sort > "$MQ_TMP/expect"
 sort "$MNT/s/0" > "$MQ_TMP/got"
 expect_same "each line once" "$MQ_TMP/expect" "$MQ_TMP/got"
-check "their closes read the descriptor table at most twice ($s0 -> $s1)" \
-	test $((s1 - s0)) -ge 1 -a $((s1 - s0)) -le 2
+if counts_table; then
+	check "their closes read the descriptor table at most twice ($s0 -> $s1)" \
+		test $((s1 - s0)) -ge 1 -a $((s1 - s0)) -le 2
+fi
 
 # Between two closes the process makes a copy of a descriptor (dup, or
 # dup2 over its descriptor of /dev/null), or opens another file of the

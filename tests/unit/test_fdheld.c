@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fs/fs.h"
@@ -95,6 +96,23 @@ static int open_file(struct fx *f, const char *name, int flags)
 	return high;
 }
 
+/* Whether the kernel counts a table's descriptors as the size of
+ * /proc/PID/fd (Linux 6.2 on): before, every check A fails and each
+ * close reads the table again (still right), so only the answers, not
+ * the number of readings, are asserted there. */
+static bool kernel_counts_table(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/fd", &st) == 0 && st.st_size > 0;
+}
+
+static void assert_readings(struct fx *f, uint64_t before, uint64_t n)
+{
+	if (kernel_counts_table())
+		assert_int_equal(fd_held_scans(f->h), before + n);
+}
+
 /* close(fd), then the flush's call: whether the process still holds name. */
 static bool close_asking(struct fx *f, int fd, const char *name)
 {
@@ -123,7 +141,7 @@ static void test_one_reading_for_many_closes(void **state)
 	for (int i = 0; i < N; i++)
 		assert_int_equal(close_asking(f, fds[i], "a"), i < N - 1);
 	assert_false(close_asking(f, b, "b"));
-	assert_int_equal(fd_held_scans(f->h), scans + 1);
+	assert_readings(f, scans, 1);
 }
 
 /* Closes the daemon is not asked about keep the kept reading right. */
@@ -138,7 +156,7 @@ static void test_closes_not_asked_are_counted(void **state)
 	close_told(f, b2, "b");
 	assert_false(close_asking(f, b3, "b"));
 	assert_false(close_asking(f, a, "a"));
-	assert_int_equal(fd_held_scans(f->h), scans + 1);
+	assert_readings(f, scans, 1);
 }
 
 /* A copy made after the reading (dup at a free number above the
