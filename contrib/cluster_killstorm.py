@@ -260,16 +260,13 @@ def close_quiet(fd):
         pass
 
 
-class ClusterWriter(Writer):
-    """killstorm.py's writer state (next_seq, doubt), writing through the
-    mount of target() (here: the partition's leader) and moving on after a
-    failure."""
-
-    def __init__(self, wid, partition, storm):
-        super().__init__(wid)
-        self.partition, self.storm = partition, storm
-        self.stop = threading.Event()
-        self.failure = None
+class Worker:
+    """A client's thread for one round: start() runs self._loop until
+    self.stop (a threading.Event) is set; halt() sets it and joins the
+    thread within `wait` s, a hang reported. The storms' writers and
+    cluster_nemesis.py's clients."""
+    wait = 60
+    what = "a client"
 
     def start(self):
         self.stop.clear()
@@ -278,9 +275,25 @@ class ClusterWriter(Writer):
 
     def halt(self):
         self.stop.set()
-        self.thread.join(60)
+        self.thread.join(self.wait)
         if self.thread.is_alive():
-            raise RuntimeError("writer %d hangs" % self.wid)
+            raise RuntimeError(self.what + " hangs")
+
+
+class ClusterWriter(Worker, Writer):
+    """killstorm.py's writer state (next_seq, doubt), writing through the
+    mount of target() (here: the partition's leader) and moving on after a
+    failure; a Worker (its start and halt, before Writer's)."""
+
+    def __init__(self, wid, partition, storm):
+        super().__init__(wid)
+        self.partition, self.storm = partition, storm
+        self.stop = threading.Event()
+        self.failure = None
+        self.what = "writer %d" % wid
+
+    def halt(self):
+        Worker.halt(self)
         if self.failure is not None:
             raise RuntimeError("writer %d failed: %r" % (self.wid, self.failure))
 

@@ -85,7 +85,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))), "tests", "integration"))
 from cluster_killstorm import (TOPIC, AnyMountWriter, Broker,  # noqa: E402
-                               Cluster, LeaderChecker, ZooKeeper,
+                               Cluster, LeaderChecker, Worker, ZooKeeper,
                                check_replicas, free_port, read_text,
                                start_cluster, stop_all, storm_main)
 from killstorm import is_mounted, wait_for  # noqa: E402
@@ -176,24 +176,6 @@ def state_rows(b, topic):
             out[int(f[0])] = (int(f[2]), int(f[3]), int(f[4]),
                               {int(x) for x in f[7].strip("[]").split(",") if x})
     return out
-
-
-class Worker:
-    """A client's thread for one round: start(), then halt() (stop set,
-    the thread joined within `wait` s, a hang reported)."""
-    wait = 60
-    what = "a client"
-
-    def start(self):
-        self.stop.clear()
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
-
-    def halt(self):
-        self.stop.set()
-        self.thread.join(self.wait)
-        if self.thread.is_alive():
-            raise RuntimeError(self.what + " hangs")
 
 
 class IdemProducer(Worker):

@@ -227,6 +227,17 @@ struct broker {
 	bool fresh;           /* the data directory was new */
 
 	pthread_mutex_t admin_mu;
+	/* Under admin_mu: the cluster topic ids of the topics removed here
+	 * lately, a ring of the last GONE_IDS. The cluster thread may have
+	 * read a topic's znodes just before its deletion (an rmdir here
+	 * removes the topic at once, the controller deletes the znodes
+	 * after): it must not make that topic here again, which an rmdir
+	 * right after a mkdir would find (ENOENT) and a mkdir refuse
+	 * (EEXIST) until the deletion reached this broker. A topic id is
+	 * never reused, so one kept is never wrong. */
+#define GONE_IDS 32
+	char gone_ids[GONE_IDS][32];
+	int gone_next;
 	/* Descriptors a topic creation or grow may take (util/fdroom.h);
 	 * its mutex is a leaf. */
 	struct fd_room fd_room;

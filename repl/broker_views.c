@@ -205,7 +205,14 @@ int broker_state_text(struct broker *b, char **out, size_t *len)
 
 int broker_config_text(struct broker *b, char **out, size_t *len)
 {
-	return broker_config_render(&b->cfg, out, len);
+	struct cluster *c = __atomic_load_n(&b->cluster, __ATOMIC_ACQUIRE);
+	int ports[NET_MAX_LISTENERS];
+
+	/* A listener on port 0 is advertised with the port it is bound to
+	 * (Metadata's), not 0, which no client could reach. */
+	for (int i = 0; c && i < b->cfg.cluster.net.n_listeners; i++)
+		ports[i] = cluster_listener_port(c, i);
+	return broker_config_render_bound(&b->cfg, c ? ports : NULL, out, len);
 }
 
 /* ------------------------------------------------------------------ */

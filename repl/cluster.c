@@ -933,8 +933,15 @@ static int read_topics(struct cluster *c)
 		}
 		/* A local topic of the name that is an earlier topic's goes
 		 * first, and is made again below. */
-		if (t.assignment.topic_id[0] && h->incarnation)
-			h->incarnation(h->arg, names[i], -1, t.assignment.topic_id);
+		if (t.assignment.topic_id[0] && h->incarnation &&
+		    h->incarnation(h->arg, names[i], -1, t.assignment.topic_id) == -ESTALE) {
+			/* Removed here after this read: left unclaimed; the
+			 * deletion of its znodes, which the controller carries
+			 * out, takes the name from the listing. */
+			zkmeta_topic_clear(&t);
+			zk_config_clear(&zc);
+			continue;
+		}
 		topic_owner_of(&zc, &uid, &gid, &mode);
 		local = calloc((size_t)t.assignment.n_partitions + 1, sizeof(*local));
 		if (!local) {

@@ -130,7 +130,10 @@ struct cluster_topic_hooks {
 	 * of it belongs to another id (partition.metadata: a topic of the
 	 * name deleted and made again while this broker missed it), and the
 	 * partition's log when the topic here does not hold it and it
-	 * belongs to another id. 1 when it removed something, else 0. */
+	 * belongs to another id. 1 when it removed something, else 0;
+	 * -ESTALE (partition -1) when the topic of that id was removed here
+	 * (an rmdir): the cluster thread read it before its deletion, and
+	 * does not make it here again. */
 	int (*incarnation)(void *arg, const char *topic, int32_t partition, const char *topic_id);
 	/* Room for a new replica log's files (the descriptor reserve, see
 	 * "Open files" in README.md): 0, then fd_done once they are open or

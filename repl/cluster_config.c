@@ -472,7 +472,23 @@ static void put_quoted(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-void cluster_config_render(const struct cluster_config *cc, FILE *f)
+/* eps with each port 0 (bind any free port) replaced by the port its
+ * listener is bound to (ports[i] for the listener named like eps[j]), as
+ * Metadata advertises them (kafka_metadata.c's self_node). */
+static void put_bound(FILE *f, const char *key, const struct net_config *nc,
+		      const struct net_endpoint *eps, int n, const int *ports)
+{
+	struct net_endpoint adv[NET_MAX_LISTENERS];
+
+	memcpy(adv, eps, (size_t)n * sizeof(adv[0]));
+	for (int j = 0; ports && j < n; j++)
+		for (int i = 0; !adv[j].port && i < nc->n_listeners; i++)
+			if (!strcmp(adv[j].name, nc->listeners[i].name))
+				adv[j].port = ports[i];
+	put_listeners(f, key, adv, n);
+}
+
+void cluster_config_render(const struct cluster_config *cc, const int *ports, FILE *f)
 {
 	const struct net_config *nc = &cc->net;
 
@@ -482,7 +498,7 @@ void cluster_config_render(const struct cluster_config *cc, FILE *f)
 		cluster_config_connect_timeout(cc));
 	put_listeners(f, "listeners", nc->listeners, nc->n_listeners);
 	if (nc->n_advertised) {
-		put_listeners(f, "advertised.listeners", nc->advertised, nc->n_advertised);
+		put_bound(f, "advertised.listeners", nc, nc->advertised, nc->n_advertised, ports);
 	} else {
 		/* What is advertised (cluster.c): the listeners, an empty
 		 * host as this machine's name. Written as is, the empty host
@@ -494,7 +510,7 @@ void cluster_config_render(const struct cluster_config *cc, FILE *f)
 		for (int i = 0; i < nc->n_listeners; i++)
 			if (!adv[i].host[0] && gethostname(adv[i].host, NET_MAX_HOST) < 0)
 				adv[i].host[0] = '\0';
-		put_listeners(f, "advertised.listeners", adv, nc->n_listeners);
+		put_bound(f, "advertised.listeners", nc, adv, nc->n_listeners, ports);
 	}
 	fprintf(f, "sasl.enabled.mechanisms=%s\n",
 		nc->sasl_scram_sha_256 ? SASL_SCRAM_SHA_256 : "");

@@ -122,8 +122,10 @@ bool cluster_config_zk(const struct cluster_config *cc);
 /* The effective connection timeout (the session timeout when unset). */
 int64_t cluster_config_connect_timeout(const struct cluster_config *cc);
 /* Appends the settings as key=value lines, in the order of the table at
- * the top (the jaas config with the password shown as "[hidden]"), to f. */
-void cluster_config_render(const struct cluster_config *cc, FILE *f);
+ * the top (the jaas config with the password shown as "[hidden]"), to f.
+ * ports: the port each listener is bound to (NULL: not started), which
+ * advertised.listeners shows for a port 0, as Metadata answers it. */
+void cluster_config_render(const struct cluster_config *cc, const int *ports, FILE *f);
 /* Parses a JAAS line of Kafka's ScramLoginModule: username and password
  * into user/password (sizes as in struct cluster_config). -EINVAL with
  * why: another login module, no "required", an option without a quoted

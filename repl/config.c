@@ -1272,6 +1272,12 @@ static int render_close(FILE *f, char **bufp, char **out)
  *   then, with zookeeper.connect or listeners set, cluster_config_render's */
 int broker_config_render(const struct broker_config *c, char **out, size_t *len)
 {
+	return broker_config_render_bound(c, NULL, out, len);
+}
+
+int broker_config_render_bound(const struct broker_config *c, const int *ports, char **out,
+			       size_t *len)
+{
 	char rb[32];
 	char *buf = NULL;
 	FILE *f;
@@ -1341,7 +1347,7 @@ int broker_config_render(const struct broker_config *c, char **out, size_t *len)
 		c->log.message_downconversion ? "true" : "false");
 	/* A single node without a listener shows what it always showed. */
 	if (cluster_config_zk(&c->cluster) || c->cluster.listeners_set)
-		cluster_config_render(&c->cluster, f);
+		cluster_config_render(&c->cluster, ports, f);
 	return render_close(f, &buf, out);
 }
 

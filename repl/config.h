@@ -89,6 +89,10 @@ int broker_config_parse(struct broker_config *c, const char *text, size_t len, c
 /* Renders the effective broker config as key=value lines (malloc'ed);
  * the cluster settings only when zookeeper.connect or listeners is set. */
 int broker_config_render(const struct broker_config *c, char **out, size_t *len);
+/* The same for a started broker whose listener i is bound to ports[i]:
+ * an advertised port 0 shows the bound one (cluster_config_render). */
+int broker_config_render_bound(const struct broker_config *c, const int *ports, char **out,
+			       size_t *len);
 /* Whether a parsed text set the broker setting key (klen bytes, a name
  * broker_config_render writes), itself or by an alias of it. */
 bool broker_config_file_set(const struct broker_config *c, const char *key, size_t klen);

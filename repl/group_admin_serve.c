@@ -22,6 +22,10 @@
  *                  Kafka tool may use either.
  * The coordinator of both is that of <g>.
  *
+ * The empty id "" is the bare group "" of Kafka's simple consumers
+ * (kg_empty_id_ok): DescribeGroups and DeleteGroups take it, OffsetDelete
+ * refuses it, as Kafka; no "<topic>/" names it.
+ *
  * Rules, each refusal with Kafka's code and one log line naming the peer:
  *   - a name that is neither form: INVALID_GROUP_ID;
  *   - this broker does not coordinate <g>: NOT_COORDINATOR (no
@@ -138,12 +142,25 @@ int16_t group_admin_coord_check(struct group_coord *gc, const char *name, const 
 	return PROTO_ERR_NOT_COORDINATOR;
 }
 
+bool kg_empty_id_ok(const char *api)
+{
+	static const char *const takes[] = { "OffsetCommit", "OffsetFetch", "DescribeGroups",
+					     "DeleteGroups", "FindCoordinator" };
+
+	for (size_t i = 0; i < sizeof(takes) / sizeof(takes[0]); i++)
+		if (!strcmp(api, takes[i]))
+			return true;
+	return false;
+}
+
 int16_t group_admin_id_check(struct group_coord *gc, struct kstr id, char *topic, char *name,
 			     const char *api, const char *peer)
 {
 	const char *why;
 
-	if (group_scoped_name(id, topic, name, &why) < 0) {
+	if (id.len == 0 && kg_empty_id_ok(api)) {
+		topic[0] = name[0] = '\0'; /* the bare "", every topic's */
+	} else if (group_scoped_name(id, topic, name, &why) < 0) {
 		mq_log_limited(MQ_WARN, "%s from %s: group id '%.*s' refused: %s", api, peer,
 			       id.ptr && id.len > 0 && id.len < 600 ? (int)id.len : 0,
 			       id.ptr ? id.ptr : "", why ? why : "not a group name");

@@ -466,6 +466,11 @@ static int coord_here(struct group_coord *gc, const char *topic, const char *nam
 	return -EAGAIN;
 }
 
+bool group_name_kept(const char *name)
+{
+	return !name[0] || topic_name_valid(name);
+}
+
 const char *group_name_refusal(const char *name)
 {
 	if (!topic_name_valid(name))
@@ -534,8 +539,9 @@ int group_open(struct topic *t, const char *name, int create, struct group **out
 
 	*out = NULL;
 	/* Groups made before the name rules were enforced can still be found
-	 * (and removed). */
-	if (!topic_name_valid(name) || (create && group_name_refusal(name)))
+	 * (and removed); so can "", which a commit makes (group_name_kept). */
+	if (!group_name_kept(name) || (create && name[0] && group_name_refusal(name)) ||
+	    (create == GROUP_CREATE_EXCL && !name[0]))
 		return -EINVAL;
 	if (topic_deleted(t))
 		return -ENOENT;
@@ -627,7 +633,9 @@ int group_list(struct topic *t, char ***names, uint64_t **ids, int *n)
 		goto out;
 	}
 	for (int i = 0; i < gc->ngroups; i++) {
-		if (strcmp(gc->groups[i]->topic, t->name))
+		/* "" (the simple consumers' group) names no directory: the
+		 * mount shows it nowhere; Kafka's APIs reach it. */
+		if (strcmp(gc->groups[i]->topic, t->name) || !gc->groups[i]->name[0])
 			continue;
 		v[k] = strdup(gc->groups[i]->name);
 		if (!v[k]) {

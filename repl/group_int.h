@@ -566,6 +566,12 @@ struct gadm_call {
 int group_admin_once(struct group_coord *gc, int32_t node, const struct gadm_call *call,
 		     int16_t *err, char *msg, size_t cap);
 
+/* A name a group of the coordinator may have: a topic name (one made
+ * before the name rules too), or "", the group of Kafka's simple
+ * consumers that OffsetCommit makes (kg_empty_id_ok), which no mount
+ * directory shows (group_list leaves it out). */
+bool group_name_kept(const char *name);
+
 /* ---- group_admin_serve.c: the group admin APIs (coordinator) ---- */
 /* A group id of the admin APIs: "<g>" (topic "") or "<topic>/<g>", into
  * topic and name (TOPIC_NAME_MAX + 1 bytes each); -EINVAL with *why. */

@@ -119,8 +119,11 @@ static int rows_collect(struct group_serve *gs, struct lrows *rs)
 		pthread_mutex_unlock(&g->mu);
 		if (!mine)
 			continue;
-		rc = lrow_add(rs, g->topic, g->name, "consumer", busy ? "Stable" : "Empty",
-			      busy ? RANK_STABLE : RANK_EMPTY);
+		/* "" is listed bare only: "<topic>/" is no id the other
+		 * APIs take. */
+		if (g->name[0])
+			rc = lrow_add(rs, g->topic, g->name, "consumer", busy ? "Stable" : "Empty",
+				      busy ? RANK_STABLE : RANK_EMPTY);
 		if (rc == 0)
 			rc = lrow_add(rs, NULL, g->name, "consumer", busy ? "Stable" : "Empty",
 				      busy ? RANK_STABLE : RANK_EMPTY);

@@ -71,7 +71,9 @@
  *
  * Errors (Kafka's): NOT_COORDINATOR for a group another broker
  * coordinates; INVALID_GROUP_ID for a name the mount cannot hold ([A-Za-z0-9._-],
- * 1-249, not starting with . or __); INVALID_SESSION_TIMEOUT outside
+ * 1-249, not starting with . or __), but for the empty id "" where Kafka
+ * takes it (kg_empty_id_ok: OffsetCommit, OffsetFetch, FindCoordinator;
+ * JoinGroup, SyncGroup, Heartbeat, LeaveGroup refuse it); INVALID_SESSION_TIMEOUT outside
  * group.min/max.session.timeout.ms; UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION,
  * REBALANCE_IN_PROGRESS, INCONSISTENT_GROUP_PROTOCOL, GROUP_MAX_SIZE_REACHED
  * (a group over group.max.size members, at most KG_MAX_MEMBERS, as
@@ -750,6 +752,8 @@ int16_t kg_check(struct group_serve *gs, struct net_req *req, struct kstr id, ch
 		 * made before them is still read and deleted). */
 		if (!why && !strcmp(api, "OffsetCommit"))
 			why = group_name_refusal(name);
+	} else if (id.len == 0 && kg_empty_id_ok(api)) {
+		name[0] = '\0'; /* the simple consumers' group (kg_empty_id_ok) */
 	} else if (id.len <= 0 || id.len > TOPIC_NAME_MAX) {
 		why = "empty or over 249 bytes";
 	} else {

@@ -197,6 +197,14 @@ bool kg_kstr_is(struct kstr s, const char *c);
  * the error (logged). */
 int16_t kg_check(struct group_serve *gs, struct net_req *req, struct kstr id, char *name,
 		 const char *api);
+/* Whether api takes the empty group id "", as Kafka's
+ * GroupCoordinator.isValidGroupId: OffsetCommit and OffsetFetch (the
+ * group of simple consumers, which commit outside any group management),
+ * DescribeGroups and DeleteGroups (to see and delete that group), and
+ * FindCoordinator (which checks no name); a group that Kafka coordinates
+ * (JoinGroup, SyncGroup, Heartbeat, LeaveGroup) or OffsetDelete refuses
+ * it with INVALID_GROUP_ID. */
+bool kg_empty_id_ok(const char *api);
 /* The member is known (then heard from now), of this generation, and
  * instance (a static member's group.instance.id, or null) is no other
  * member's; NONE or FENCED_INSTANCE_ID / UNKNOWN_MEMBER_ID /

@@ -575,7 +575,7 @@ static int replay_record(struct group_coord *gc, const char *key, size_t klen, c
 	s2 = strchr(s1 + 1, '/');
 	snprintf(name, sizeof(name), "%.*s", (int)(s1 - kbuf), kbuf);
 	snprintf(topic, sizeof(topic), "%.*s", (int)((s2 ? s2 : kbuf + klen) - s1 - 1), s1 + 1);
-	if (!topic_name_valid(name) || !topic_name_valid(topic))
+	if (!group_name_kept(name) || !topic_name_valid(topic))
 		return -EBADMSG;
 	if (s2) {
 		char *ep;

@@ -757,6 +757,10 @@ static int topic_delete_locked(struct broker *b, const char *name, struct topic 
 		return rc;
 	}
 	atomic_store(&t->deleted, true);
+	if (t->cluster_id[0]) {
+		memcpy(b->gone_ids[b->gone_next], t->cluster_id, sizeof(b->gone_ids[0]));
+		b->gone_next = (b->gone_next + 1) % GONE_IDS;
+	}
 	cat_remove(b, i);
 	topic_throttle_note(b, name, NULL);
 	for (int p = 0; p < t->nparts; p++) {
@@ -865,6 +869,18 @@ int topics_cluster_incarnation(void *arg, const char *topic, int32_t partition,
 	if (incarnation_known(b, topic, partition, topic_id))
 		return 0;
 	pthread_mutex_lock(&b->admin_mu);
+	/* The cluster thread's read of a topic removed here since (see
+	 * broker.gone_ids): not made again. */
+	for (int k = 0; partition < 0 && k < GONE_IDS; k++) {
+		if (!strcmp(b->gone_ids[k], topic_id)) {
+			pthread_mutex_unlock(&b->admin_mu);
+			mq_log(MQ_INFO,
+			       "topic %s: topic id %s was removed here: not made again (its "
+			       "deletion has not reached this broker's reads yet)",
+			       topic, topic_id);
+			return -ESTALE;
+		}
+	}
 	i = cat_find(b, topic);
 	if (i >= 0) {
 		t = b->topics[i];

@@ -58,6 +58,11 @@ static int setup_advertised(void **state)
 	return brokerfx_setup(state, "admin", "advertised.listeners=PLAINTEXT://mq.example:9092\n");
 }
 
+static int setup_advertised_port0(void **state)
+{
+	return brokerfx_setup(state, "admin", "advertised.listeners=PLAINTEXT://mq.example:0\n");
+}
+
 /* The value of key in the topic's .config, into buf ("" when none). */
 static const char *cfg_of(struct brokerfx *f, const char *topic, const char *key, char *buf,
 			  size_t n)
@@ -636,6 +641,22 @@ static void test_describe_static_at_default(void **state)
  * is null from DEFAULT_CONFIG (v0: is_default), not the listeners it
  * falls back to, which .config shows; set, the file's value, and the
  * default synonym is null. */
+/* The mount's .config (broker_config_text) advertises fmt with the
+ * listener's bound port. */
+static void advertised_port_is(struct brokerfx *f, const char *fmt)
+{
+	char want[128], *text = NULL;
+	size_t len = 0;
+	struct kstr v;
+
+	assert_true(f->port > 0);
+	snprintf(want, sizeof(want), fmt, f->port);
+	assert_int_equal(broker_config_text(f->b, &text, &len), 0);
+	assert_int_equal(topic_kv_find(text, len, "advertised.listeners", &v), 0);
+	assert_true(kstr_eq(v, want));
+	free(text);
+}
+
 static void test_describe_broker_advertised(void **state)
 {
 	struct brokerfx *f = *state;
@@ -669,6 +690,14 @@ static void test_describe_broker_advertised(void **state)
 	assert_int_equal(topic_kv_find(text, len, "advertised.listeners", &v), 0);
 	assert_true(v.len > 0);
 	free(text);
+	/* The mount's .config: the listener's port 0 shows as the port it
+	 * is bound to, the one Metadata gives clients. */
+	advertised_port_is(f, "PLAINTEXT://127.0.0.1:%d");
+}
+
+static void test_config_advertised_port0(void **state)
+{
+	advertised_port_is(*state, "PLAINTEXT://mq.example:%d");
 }
 
 static void test_describe_broker_advertised_set(void **state)
@@ -905,6 +934,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_describe_broker, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_describe_broker_advertised, setup,
 						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_config_advertised_port0,
+						setup_advertised_port0, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_describe_broker_advertised_set,
 						setup_advertised, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_describe_static_at_default,

@@ -383,7 +383,7 @@ static void describe_call(struct brokerfx *f, const char *group,
 static void test_describe_authorized_operations(void **state)
 {
 	struct brokerfx *f = *state;
-	struct kstr k[2] = { kstr_of("nog"), kstr_of("") };
+	struct kstr k[2] = { kstr_of("nog"), kstr_of("a/b/c") };
 	struct proto_describe_groups_resp r;
 	struct net_resp raw;
 	struct kbuf_w w;
@@ -2763,6 +2763,84 @@ static bool offset_kept(struct brokerfx *f, const char *topic, const char *group
  * GROUP_SUBSCRIBED_TO_TOPIC and another topic's offsets go; consume files
  * subscribe the group to their topic alike; Kafka members of another
  * protocol type: NON_EMPTY_GROUP. */
+/* The empty group id "" as Kafka's GroupCoordinator.isValidGroupId takes
+ * it: OffsetCommit (a simple consumer's, outside any generation),
+ * OffsetFetch, DescribeGroups, DeleteGroups and FindCoordinator accept
+ * it; JoinGroup, SyncGroup, Heartbeat, LeaveGroup and OffsetDelete
+ * answer INVALID_GROUP_ID. Its offsets are kept across a restart like
+ * any group's; ListGroups lists "" (no "t/"); the mount's .groups of t
+ * lists no entry for it (no directory can be named ""). */
+static void test_empty_group_id(void **state)
+{
+	struct brokerfx *f = *state;
+	struct join_args j = {
+		.c = f->c, .v = 5, .group = "", .session_ms = 10000, .rebalance_ms = 10000
+	};
+	struct sync_args sa = { .c = f->c, .v = 3, .group = "", .member = "m", .generation = 1 };
+	struct commit_part cp = { "t", 1, 7 };
+	struct proto_find_coord_resp fc;
+	struct net_resp raw;
+	char line[128], **names = NULL;
+	int64_t offs[2], o2[2][2];
+	int16_t err;
+	struct topic *t;
+	int n = 0;
+
+	find_coord(f, 3, PROTO_COORD_GROUP, "", &fc, &raw);
+	assert_int_equal(fc.coordinators[0].error_code, PROTO_ERR_NONE);
+	assert_int_equal(fc.coordinators[0].port, f->port);
+	proto_find_coord_resp_free(&fc);
+	net_resp_free(&raw);
+	join_call(&j);
+	assert_int_equal(j.out.error, PROTO_ERR_INVALID_GROUP_ID);
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_INVALID_GROUP_ID);
+	assert_int_equal(heartbeat(f->c, 3, "", "m", 1), PROTO_ERR_INVALID_GROUP_ID);
+	assert_int_equal(leave(f->c, 2, "", "m"), PROTO_ERR_INVALID_GROUP_ID);
+	assert_int_equal(offset_delete(f, "", &cp, 1, &err), PROTO_ERR_INVALID_GROUP_ID);
+
+	/* Nothing committed yet: -1, no error; nothing to delete. */
+	fetch_offsets(f, 8, "", false, offs);
+	assert_int_equal(offs[1], -1);
+	describe_line(f, "", line, sizeof(line));
+	assert_string_equal(line, "Dead '' '' 0");
+	assert_int_equal(delete_group(f, ""), PROTO_ERR_GROUP_ID_NOT_FOUND);
+
+	commit(f, 8, "", -1, "", &cp, 1, &err);
+	assert_int_equal(err, PROTO_ERR_NONE);
+	commit(f, 2, "", -1, "", &cp, 1, &err); /* an old client's too */
+	assert_int_equal(err, PROTO_ERR_NONE);
+	/* A generation is a member's: "" has none (Kafka's
+	 * handleCommitOffsets for a group it does not have). */
+	commit(f, 8, "", 3, "m", &cp, 1, &err);
+	assert_int_equal(err, PROTO_ERR_ILLEGAL_GENERATION);
+	for (int16_t v = 1; v <= 8; v += 7) {
+		fetch_offsets(f, v, "", false, offs);
+		assert_int_equal(offs[0], -1);
+		assert_int_equal(offs[1], 7);
+	}
+	describe_line(f, "", line, sizeof(line));
+	assert_true(!strncmp(line, "Empty 'consumer' ", 17));
+	list_line(f, "", line, sizeof(line));
+	assert_string_equal(line, "consumer Empty");
+	list_line(f, "t/", line, sizeof(line));
+	assert_string_equal(line, "");
+	assert_int_equal(broker_topic_get(f->b, "t", &t), 0);
+	assert_int_equal(group_list(t, &names, NULL, &n), 0);
+	assert_int_equal(n, 0);
+	broker_names_free(names, n);
+	topic_put(t);
+
+	brokerfx_close(f);
+	brokerfx_open(f);
+	assert_int_equal(fetch_of(f, 8, "", NULL, o2), PROTO_ERR_NONE);
+	assert_int_equal(o2[0][1], 7);
+	assert_int_equal(delete_group(f, ""), PROTO_ERR_NONE);
+	fetch_offsets(f, 8, "", false, offs);
+	assert_int_equal(offs[1], -1);
+	assert_int_equal(delete_group(f, ""), PROTO_ERR_GROUP_ID_NOT_FOUND);
+}
+
 /* OffsetFetch of every topic (null topics) right after a restart lists
  * the offsets the replay brought back, before anything opened the group
  * (the replay's groups are bound to their topic at their first lookup). */
@@ -3069,7 +3147,7 @@ static void test_fetch_group_error_v0(void **state)
 			assert_int_equal(offs[0][1], -1);
 		}
 	}
-	assert_int_equal(fetch_of(f, 1, "", "t", offs), PROTO_ERR_INVALID_GROUP_ID);
+	assert_int_equal(fetch_of(f, 1, ".x", "t", offs), PROTO_ERR_INVALID_GROUP_ID);
 	assert_int_equal(offs[0][1], -1);
 	/* a well-named group: no error, -1 for none committed */
 	assert_int_equal(fetch_of(f, 0, "fresh", "t", offs), PROTO_ERR_NONE);
@@ -4177,6 +4255,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_offsets, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_commit_no_generation, setup,
 						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_empty_group_id, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_static_member_replaced, setup,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_reset_commit, setup, brokerfx_teardown),
