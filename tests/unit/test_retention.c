@@ -7,8 +7,10 @@
  * (log_delete_records): a start inside a segment, its bounds, its listener
  * and its checkpoint, and lookups by time after it.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -844,11 +846,91 @@ static void test_lines_unreadable_at_open(void **state)
 	assert_int_equal(p, pos_of(450));
 }
 
+/* The first segment's .lines file, DIR/t-0/<base>.lines of the lowest
+ * base, into path. */
+static void first_lines(struct logfx *f, char *path, size_t cap)
+{
+	char best[NAME_MAX + 1] = "";
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, cap, "%s/t-0", f->dir);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (strstr(e->d_name, ".lines") && (!best[0] || strcmp(e->d_name, best) < 0))
+			snprintf(best, sizeof(best), "%s", e->d_name);
+	closedir(d);
+	assert_true(best[0] != '\0');
+	snprintf(path, cap, "%s/t-0/%s", f->dir, best);
+}
+
+static void file_byte_set(const char *path, off_t at, char c)
+{
+	int fd = open(path, O_WRONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, &c, 1, at), 1);
+	close(fd);
+}
+
+/* A .lines header of another version of the format ("MQLINES2": an mqfs
+ * that lays out its entries otherwise wrote it, as before a downgrade)
+ * fails the open with EPROTONOSUPPORT, after a clean stop and after a
+ * crash alike, and changes nothing: rebuilt as a damaged one, the first
+ * segment would lose the line base its header alone keeps once retention
+ * removed the segments before, and every line position would move. The
+ * header put back, the next open keeps the positions. */
+static void test_lines_other_version_refused(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st0, st;
+	struct logmgr *m;
+	struct log *l;
+	char path[600], *before, *after;
+	size_t nb, na;
+	int64_t p;
+
+	put(f, 0, 300);
+	fake_now += 120000;
+	put(f, 300, 300);
+	assert_true(log_retention_run(f->l, fake_now, NULL) > 0);
+	log_get_state(f->l, &st0);
+	assert_true(st0.line_start > 0);
+	for (int crash = 0; crash < 2; crash++) {
+		if (crash)
+			logmgr_abandon(f->m);
+		else
+			logmgr_close(f->m);
+		f->m = NULL;
+		first_lines(f, path, sizeof(path));
+		file_byte_set(path, 7, '2');
+		assert_int_equal(io_read_file(&io_posix, path, &before, &nb), 0);
+		assert_int_equal(logmgr_open(f->dir, &f->fio.ops, &m), 0);
+		assert_int_equal(logmgr_get_log(m, "t", 0, &f->cfg, true, &l), -EPROTONOSUPPORT);
+		logmgr_abandon(m);
+		assert_int_equal(io_read_file(&io_posix, path, &after, &na), 0);
+		assert_int_equal(na, nb);
+		assert_memory_equal(after, before, nb);
+		free(before);
+		free(after);
+		file_byte_set(path, 7, '1');
+		logfx_open(f);
+		log_get_state(f->l, &st);
+		assert_int_equal(st.log_start_offset, st0.log_start_offset);
+		assert_int_equal(st.line_start, st0.line_start);
+		assert_int_equal(log_offset_to_pos(f->l, 450, &p), 0);
+		assert_int_equal(p, pos_of(450));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_by_time, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_lines_unreadable_at_open, setup,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_lines_other_version_refused, setup,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_no_timestamp, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_no_timestamp_roll, setup, logfx_teardown),
