@@ -57,19 +57,26 @@ min.insync.replicas=1
 num.partitions=1"
 zk_cluster_start
 
-# ---- a single node's data directory to a cluster broker -----------------------
-mkdir -p "$MQ_TMP/b1"
-D1=$MQ_TMP/b1/data
-mq_mount_cmd "$MQ_TMP/mnt1" "$MQFS" -f --data "$D1" "$MQ_TMP/mnt1"
-expect_ok "single node: mkdir a" mkdir "$MQ_TMP/mnt1/a"
-seq 1 300 >"$MQ_TMP/want-a"
-expect_ok "single node: 300 records" sh -c 'seq 1 300 > "$1"' sh "$MQ_TMP/mnt1/a/0"
-mq_umount "$MQ_TMP/mnt1"
+# single_node_refused N TOPIC WANT NAME: a single node's data directory
+# MQ_TMP/bN/data whose TOPIC holds the lines of the file WANT (written
+# through its mount), then started as broker N: refused (start_refused
+# NAME). PORTN is broker N's port.
+single_node_refused() {
+	mkdir -p "$MQ_TMP/b$1"
+	mq_mount_cmd "$MQ_TMP/mnt$1" "$MQFS" -f --data "$MQ_TMP/b$1/data" "$MQ_TMP/mnt$1"
+	expect_ok "single node $1: mkdir $2" mkdir "$MQ_TMP/mnt$1/$2"
+	expect_ok "single node $1: records in $2" sh -c 'cat "$1" > "$2"' sh "$3" "$MQ_TMP/mnt$1/$2/0"
+	mq_umount "$MQ_TMP/mnt$1"
+	eval "PORT$1=\$(zk_free_port)"
+	eval "conf $1 \$PORT$1"
+	start_refused "$4" "$MQ_TMP/mnt$1" \
+		"$MQFS" -f --config "$MQ_TMP/b$1/server.properties" "$MQ_TMP/mnt$1"
+}
 
-PORT1=$(zk_free_port)
-conf 1 "$PORT1"
-start_refused "a single node's data directory as broker 1's" "$MQ_TMP/mnt1" \
-	"$MQFS" -f --config "$MQ_TMP/b1/server.properties" "$MQ_TMP/mnt1"
+# ---- a single node's data directory to a cluster broker -----------------------
+D1=$MQ_TMP/b1/data
+seq 1 300 >"$MQ_TMP/want-a"
+single_node_refused 1 a "$MQ_TMP/want-a" "a single node's data directory as broker 1's"
 expect_ok "the log names the log without a topic id" \
 	grep -q "$D1: the log a-0 has no topic id (partition.metadata) and the directory no meta/zk-cluster.id" "$LOG"
 expect_ok "a-0 is still there" test -d "$D1/a-0"
@@ -149,16 +156,9 @@ check "c-0's topic id kept again" poll 20 has_tid
 
 # A single node's log of a topic the cluster has, but not on this broker
 # (c's one replica is broker 2): still a single node's, refused.
-mkdir -p "$MQ_TMP/b5"
 D5=$MQ_TMP/b5/data
-mq_mount_cmd "$MQ_TMP/mnt5" "$MQFS" -f --data "$D5" "$MQ_TMP/mnt5"
-expect_ok "single node 5: mkdir c" mkdir "$MQ_TMP/mnt5/c"
-expect_ok "single node 5: a record" sh -c 'echo x > "$1"' sh "$MQ_TMP/mnt5/c/0"
-mq_umount "$MQ_TMP/mnt5"
-PORT5=$(zk_free_port)
-conf 5 "$PORT5"
-start_refused "a single node's c-0 as broker 5's, c not on broker 5" "$MQ_TMP/mnt5" \
-	"$MQFS" -f --config "$MQ_TMP/b5/server.properties" "$MQ_TMP/mnt5"
+echo x >"$MQ_TMP/want-x"
+single_node_refused 5 c "$MQ_TMP/want-x" "a single node's c-0 as broker 5's, c not on broker 5"
 expect_ok "the log names c-0" \
 	grep -q "$D5: the log c-0 has no topic id (partition.metadata) and the directory no meta/zk-cluster.id, and ZooKeeper does not list this broker" "$LOG"
 expect_fail "no zk-cluster.id was written in 5" test -e "$D5/meta/zk-cluster.id"

@@ -808,6 +808,33 @@ static void test_config_keys(void **state)
 	free(text);
 }
 
+/* A log whose first segments retention removed, so that its first
+ * segment's .lines header alone keeps the line base; its state in st0. */
+static void log_past_retention(struct logfx *f, struct log_state *st0)
+{
+	put(f, 0, 300);
+	fake_now += 120000;
+	put(f, 300, 300);
+	assert_true(log_retention_run(f->l, fake_now, NULL) > 0);
+	log_get_state(f->l, st0);
+	assert_true(st0->line_start > 0);
+}
+
+/* The log opened again (logfx_open) has log_past_retention's start, line
+ * start and positions. */
+static void positions_kept(struct logfx *f, const struct log_state *st0)
+{
+	struct log_state st;
+	int64_t p;
+
+	logfx_open(f);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_start_offset, st0->log_start_offset);
+	assert_int_equal(st.line_start, st0->line_start);
+	assert_int_equal(log_offset_to_pos(f->l, 450, &p), 0);
+	assert_int_equal(p, pos_of(450));
+}
+
 /* An open (after a crash: the recovery rescans) whose reads of the
  * .lines fail (EIO) fails: it does not take the first segment for one
  * without its header, nor its entries for another layout's, and rebuild
@@ -817,17 +844,11 @@ static void test_config_keys(void **state)
 static void test_lines_unreadable_at_open(void **state)
 {
 	struct logfx *f = *state;
-	struct log_state st0, st;
+	struct log_state st0;
 	struct logmgr *m;
 	struct log *l;
-	int64_t p;
 
-	put(f, 0, 300);
-	fake_now += 120000;
-	put(f, 300, 300);
-	assert_true(log_retention_run(f->l, fake_now, NULL) > 0);
-	log_get_state(f->l, &st0);
-	assert_true(st0.line_start > 0);
+	log_past_retention(f, &st0);
 	logmgr_abandon(f->m); /* a crash */
 	f->m = NULL;
 	f->fio.pread_fail_path = ".lines";
@@ -838,12 +859,7 @@ static void test_lines_unreadable_at_open(void **state)
 	logmgr_abandon(m);
 	f->fio.pread_fails = 0;
 	f->fio.pread_fail_path = NULL;
-	logfx_open(f);
-	log_get_state(f->l, &st);
-	assert_int_equal(st.log_start_offset, st0.log_start_offset);
-	assert_int_equal(st.line_start, st0.line_start);
-	assert_int_equal(log_offset_to_pos(f->l, 450, &p), 0);
-	assert_int_equal(p, pos_of(450));
+	positions_kept(f, &st0);
 }
 
 /* The first segment's .lines file, DIR/t-0/<base>.lines of the lowest
@@ -884,19 +900,13 @@ static void file_byte_set(const char *path, off_t at, char c)
 static void test_lines_other_version_refused(void **state)
 {
 	struct logfx *f = *state;
-	struct log_state st0, st;
+	struct log_state st0;
 	struct logmgr *m;
 	struct log *l;
 	char path[600], *before, *after;
 	size_t nb, na;
-	int64_t p;
 
-	put(f, 0, 300);
-	fake_now += 120000;
-	put(f, 300, 300);
-	assert_true(log_retention_run(f->l, fake_now, NULL) > 0);
-	log_get_state(f->l, &st0);
-	assert_true(st0.line_start > 0);
+	log_past_retention(f, &st0);
 	for (int crash = 0; crash < 2; crash++) {
 		if (crash)
 			logmgr_abandon(f->m);
@@ -915,12 +925,7 @@ static void test_lines_other_version_refused(void **state)
 		free(before);
 		free(after);
 		file_byte_set(path, 7, '1');
-		logfx_open(f);
-		log_get_state(f->l, &st);
-		assert_int_equal(st.log_start_offset, st0.log_start_offset);
-		assert_int_equal(st.line_start, st0.line_start);
-		assert_int_equal(log_offset_to_pos(f->l, 450, &p), 0);
-		assert_int_equal(p, pos_of(450));
+		positions_kept(f, &st0);
 	}
 }
 
