@@ -42,7 +42,9 @@
  * directory: io_write_file_atomic). All integers big-endian:
  *
  *   0  magic "MQPS"
- *   4  u16 version (2; version 1 is read: no end_epoch, header 24 bytes)
+ *   4  u16 version (2; 1 without end_epoch, header 24 bytes: what a
+ *      file whose end_epoch is -1 is written as, a front snapshot, so
+ *      that an mqfs that reads version 1 alone still reads it)
  *   6  u16 0
  *   8  i64 end_offset: the snapshot holds the state of every batch whose
  *      last offset is below it; the log is replayed after it from the
@@ -218,7 +220,13 @@ int log_producer_snapshot_write(struct log *l, enum log_snap which, int64_t end_
 				int32_t end_epoch, const struct batch_producer_info *bi, int n)
 {
 	char path[PATH_MAX + 32];
-	size_t len = SNAP_HDR + (size_t)n * SNAP_ENT;
+	/* A file without an end epoch (every front snapshot) is written in
+	 * version 1, which holds all it says: an mqfs that reads version 1
+	 * alone (one from before producer checkpoints) then still knows the
+	 * producers whose batches left the log after a downgrade, where a
+	 * version 2 file would be refused and those producers forgotten. */
+	bool v1 = end_epoch == -1;
+	size_t hdr = v1 ? SNAP_HDR_V1 : SNAP_HDR, len = hdr + (size_t)n * SNAP_ENT;
 	uint8_t *buf;
 	int rc;
 
@@ -228,13 +236,14 @@ int log_producer_snapshot_write(struct log *l, enum log_snap which, int64_t end_
 	if (!buf)
 		return -ENOMEM;
 	memcpy(buf, "MQPS", 4);
-	be32_put(buf + 4, (uint32_t)SNAP_VERSION << 16);
+	be32_put(buf + 4, (uint32_t)(v1 ? 1 : SNAP_VERSION) << 16);
 	be64_put(buf + 8, (uint64_t)end_offset);
-	be32_put(buf + 16, (uint32_t)end_epoch);
-	be32_put(buf + 20, (uint32_t)n);
+	if (!v1)
+		be32_put(buf + 16, (uint32_t)end_epoch);
+	be32_put(buf + hdr - 8, (uint32_t)n);
 	for (int i = 0; i < n; i++)
-		ent_put(buf + SNAP_HDR + (size_t)i * SNAP_ENT, &bi[i]);
-	be32_put(buf + 24, snap_crc(buf, len, SNAP_HDR));
+		ent_put(buf + hdr + (size_t)i * SNAP_ENT, &bi[i]);
+	be32_put(buf + hdr - 4, snap_crc(buf, len, hdr));
 	snap_path(l->dir, which, path, sizeof(path));
 	rc = io_write_file_atomic(l->io, path, buf, len);
 	free(buf);

@@ -1273,6 +1273,26 @@ static void report_undecodable(struct seg *s, int64_t pos, const struct batch_hd
 		      why[0] ? why : "its records do not decode");
 }
 
+/* A .lines header of another version of its format ("MQLINES" and a
+ * digit other than LINES_MAGIC's): an mqfs that lays its entries out
+ * otherwise wrote it (a downgrade). Neither damage nor a missing header:
+ * rebuilt, the segment would take another line base (the first segment's
+ * header alone keeps it once retention removed the segments before) and
+ * the log's line positions could move. -EPROTONOSUPPORT, logged; 0 for
+ * any other header. */
+static int lines_other_version(const struct seg *s, const uint8_t *h)
+{
+	if (memcmp(h, LINES_MAGIC, 7) != 0 || h[7] == (uint8_t)LINES_MAGIC[7] || h[7] < '0' ||
+	    h[7] > '9')
+		return 0;
+	ENGINE_REPORT(ENGINE_LOG_ERR,
+		      "%s.lines: format version %c, this mqfs reads version %c (an mqfs "
+		      "that lays out .lines otherwise wrote it): the log is not opened, "
+		      "nothing in it changed; start it with the mqfs that wrote it",
+		      s->path, h[7], LINES_MAGIC[7]);
+	return -EPROTONOSUPPORT;
+}
+
 static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct line_fmt *lf,
 			      int32_t index_interval, int64_t cut_from, bool contiguous,
 			      int64_t limit, int64_t *invalid)
@@ -1287,6 +1307,8 @@ static int seg_recover_pinned(struct seg *s, int64_t line_base, const struct lin
 	ssize_t hn = lsz >= LINES_HDR_SIZE ? io_pread_full(io, s->lines_fd, h, sizeof(h), 0) : 0;
 	if (hn < 0)
 		return (int)hn;
+	if (hn == LINES_HDR_SIZE && lines_other_version(s, h) < 0)
+		return -EPROTONOSUPPORT;
 	if (hn == LINES_HDR_SIZE && memcmp(h, LINES_MAGIC, 8) == 0) {
 		/* The header is what keeps the line base once older segments are
 		 * gone; when the segment before is here, it decides. */

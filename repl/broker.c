@@ -377,7 +377,7 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 		mq_log(MQ_ERR, "cannot create %s: %s", b->meta_dir, strerror(-rc));
 		goto fail;
 	}
-	rc = cluster_data_dir_check(&b->cfg, b->m);
+	rc = cluster_data_dir_check(&b->cfg);
 	if (rc < 0)
 		goto fail;
 	rc = catalog_load(b, topics_load_one, NULL);

@@ -417,6 +417,14 @@ int catalog_load(struct broker *b,
 		}
 		err[0] = '\0';
 		rc = catalog_parse(b, text, len, e, err, sizeof(err));
+		/* Said at each start until the file is written again (any
+		 * setting or owner change writes line.format=raw). */
+		if (rc == 0 && !topic_config_text_names(text, len, "line.format"))
+			mq_log(MQ_INFO,
+			       "catalog: %s names no line.format (written by an mqfs without "
+			       "the setting): topic %s is line.format=raw, as its records' "
+			       "line positions were computed",
+			       path, e->name);
 		free(text);
 		if (rc == 0) {
 			catalog_file_name(e->name, want, sizeof(want));

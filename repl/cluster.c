@@ -1449,17 +1449,59 @@ int cluster_id_file_read(const char *data_dir, const char *name, char *id)
 	return rc;
 }
 
-/* A log found in the data directory of a topic a cluster replicates but
- * without the topic id every replica's log keeps (partition.metadata): a
- * single node's, which keeps none. 1 with its name in name, 0 none,
- * -errno. __consumer_offsets is left out: without topics of its own a
- * single node's holds nothing a cluster would miss. */
-static int single_node_log(struct logmgr *m, char *name, size_t cap)
+/* Whether ZooKeeper lists this broker among the replicas of topic's
+ * partition (its assignment, or a reassignment adding it): 1, 0 (the
+ * topic or the partition is not there, or not this broker's), -errno. */
+static int zk_lists_replica(struct cluster *c, const char *topic, int32_t partition)
 {
+	char path[ZK_PATH_MAX], why[ZK_WHY_LEN] = "", *data = NULL;
+	struct zk_topic t;
+	size_t len;
+	int rc;
+
+	if ((rc = zk_path_topic(path, sizeof(path), topic)) < 0)
+		return rc;
+	rc = zkc_get(c->zk, path, &data, &len, NULL, NULL, NULL);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return rc;
+	rc = zk_topic_decode(data, len, &t, why);
+	free(data);
+	if (rc < 0) /* not a topic this broker can be a replica of */
+		return rc == -EBADMSG ? 0 : rc;
+	rc = 0;
+	if (partition < t.n_partitions) {
+		const struct zk_assignment *a = &t.partitions[partition];
+
+		for (int i = 0; i < a->n_replicas && !rc; i++)
+			rc = a->replicas[i] == c->cfg->broker_id;
+		for (int i = 0; i < a->n_adding && !rc; i++)
+			rc = a->adding[i] == c->cfg->broker_id;
+	}
+	zk_topic_clear(&t);
+	return rc;
+}
+
+/* A log found in the data directory of a topic a cluster replicates but
+ * without the topic id every replica's log keeps (partition.metadata),
+ * whose topic ZooKeeper does not list with this broker among the
+ * partition's replicas: a single node's, which keeps no topic id. A log
+ * without an id that ZooKeeper lists as this broker's is a replica
+ * written by an mqfs that kept no topic ids (nor meta/zk-cluster.id):
+ * the broker's first LeaderAndIsr of it writes the id (topic_id_keep in
+ * cluster_repl.c). 1 with the single node's log in name, 0 none (*old
+ * the count of a replica's logs without an id), -errno.
+ * __consumer_offsets is left out: without topics of its own a single
+ * node's holds nothing a cluster would miss. */
+static int single_node_log(struct cluster *c, char *name, size_t cap, int *old)
+{
+	struct logmgr *m = c->local.m;
 	int n, rc;
 	const struct log_name *found = logmgr_found(m, &n);
 	char id[64];
 
+	*old = 0;
 	for (int i = 0; i < n; i++) {
 		if (cluster_topic_local_only(found[i].topic) ||
 		    strcmp(found[i].topic, GROUP_OFFSETS_TOPIC) == 0)
@@ -1469,8 +1511,14 @@ static int single_node_log(struct logmgr *m, char *name, size_t cap)
 		if (rc == -EBADMSG || rc > 0)
 			continue;
 		if (rc == 0)
+			rc = zk_lists_replica(c, found[i].topic, found[i].partition);
+		if (rc < 0)
+			return rc;
+		if (rc == 0) {
 			snprintf(name, cap, "%s-%d", found[i].topic, (int)found[i].partition);
-		return rc == 0 ? 1 : rc;
+			return 1;
+		}
+		(*old)++;
 	}
 	return 0;
 }
@@ -1529,10 +1577,10 @@ static int broker_id_check(const char *dir, int32_t id)
 	return rc;
 }
 
-int cluster_data_dir_check(const struct broker_config *cfg, struct logmgr *m)
+int cluster_data_dir_check(const struct broker_config *cfg)
 {
 	const char *dir = broker_config_data_dir(cfg);
-	char id[ZK_UUID_LEN + 1], log[NAME_MAX + 16] = "";
+	char id[ZK_UUID_LEN + 1];
 	int rc;
 
 	rc = cluster_id_file_read(dir, JOINED_CLUSTER_FILE, id);
@@ -1554,25 +1602,51 @@ int cluster_data_dir_check(const struct broker_config *cfg, struct logmgr *m)
 		return -EMEDIUMTYPE;
 	}
 	/* The cluster id, when there is one, is checked against ZooKeeper's
-	 * once connected (cluster_id_at_start). */
+	 * once connected (cluster_id_at_start); without one, the logs'
+	 * topic ids are checked against ZooKeeper there too, and broker.id
+	 * kept only once the directory is taken (a refused start leaves it
+	 * as it was). */
 	if (rc != -ENOENT)
 		return broker_id_check(dir, cfg->broker_id);
-	rc = single_node_log(m, log, sizeof(log));
+	return 0;
+}
+
+/* A data directory that has not joined a cluster yet (no
+ * meta/zk-cluster.id) becomes this broker's unless it holds a single
+ * node's logs (single_node_log): 0 (broker.id kept), -EMEDIUMTYPE
+ * (logged), -errno. */
+static int data_dir_take(struct cluster *c)
+{
+	const char *dir = broker_config_data_dir(c->cfg);
+	char log[NAME_MAX + 16] = "";
+	int old, rc;
+
+	rc = single_node_log(c, log, sizeof(log), &old);
 	if (rc < 0) {
 		mq_log(MQ_ERR, "%s: cannot read its logs' topic ids: %s", dir, strerror(-rc));
 		return rc;
 	}
-	if (rc == 0)
-		return broker_id_check(dir, cfg->broker_id);
-	mq_log(MQ_ERR,
-	       "%s: the log %s has no topic id (partition.metadata) and the directory "
-	       "no meta/" JOINED_CLUSTER_FILE ": this data directory is a single node's "
-	       "(mqfs without zookeeper.connect); as a cluster broker it would take its "
-	       "topics, which ZooKeeper does not list, as deleted and remove their logs; "
-	       "refusing to start (start it as a single node, or give this broker an "
-	       "empty data directory)",
-	       dir, log);
-	return -EMEDIUMTYPE;
+	if (rc > 0) {
+		mq_log(MQ_ERR,
+		       "%s: the log %s has no topic id (partition.metadata) and the directory "
+		       "no meta/" JOINED_CLUSTER_FILE ", and ZooKeeper does not list this "
+		       "broker among its replicas: this data directory is a single node's "
+		       "(mqfs without zookeeper.connect); as a cluster broker it would take "
+		       "its topics, which ZooKeeper does not list, as deleted and remove "
+		       "their logs; refusing to start (start it as a single node, or give "
+		       "this broker an empty data directory)",
+		       dir, log);
+		return -EMEDIUMTYPE;
+	}
+	if (old > 0)
+		mq_log(MQ_WARN,
+		       "%s: %d log(s) without a topic id (partition.metadata) that ZooKeeper "
+		       "lists as this broker's replicas: a cluster broker's data directory "
+		       "from an mqfs that kept no topic ids; taken as this broker's (meta/" JOINED_CLUSTER_FILE
+		       " written), each log's topic id kept at its first "
+		       "LeaderAndIsr",
+		       dir, old);
+	return broker_id_check(dir, c->cfg->broker_id);
 }
 
 /* Replaces DATA/meta/<name> by id and a newline, durably. */
@@ -1647,6 +1721,9 @@ static int cluster_id_at_start(struct cluster *c, char id[ZK_UUID_LEN + 1])
 		       rc == -EBADMSG ? "not a cluster id" : strerror(-rc));
 		return rc;
 	}
+	rc = data_dir_take(c);
+	if (rc < 0)
+		return rc;
 	rc = zkmeta_cluster_id(c->zk, id, why);
 	if (rc < 0) {
 		mq_log(MQ_ERR, "ZooKeeper %s: cluster id: %s %s", zk, strerror(-rc), why);

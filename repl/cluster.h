@@ -22,14 +22,14 @@ struct cluster;
 
 /* The data directory against the broker started on it, before anything
  * in it is changed: one that joined a cluster (DATA/meta/zk-cluster.id)
- * started without zookeeper.connect, a single node's (a log of a
- * replicated topic without partition.metadata, and no zk-cluster.id)
- * started with it, or another cluster broker's (DATA/meta/broker.id,
- * written at a broker's first start): -EMEDIUMTYPE, logged with the
- * reason; -EBADMSG a broker.id file that does not parse; a read's or
- * write's -errno; else 0. */
-struct logmgr;
-int cluster_data_dir_check(const struct broker_config *cfg, struct logmgr *m);
+ * started without zookeeper.connect, or another cluster broker's
+ * (DATA/meta/broker.id, written at a broker's first start): -EMEDIUMTYPE,
+ * logged with the reason; -EBADMSG a broker.id file that does not parse;
+ * a read's or write's -errno; else 0. A directory that joined no cluster
+ * yet is checked once ZooKeeper answers (the start refuses a single
+ * node's logs, those ZooKeeper does not list as this broker's replicas,
+ * with -EMEDIUMTYPE too). */
+int cluster_data_dir_check(const struct broker_config *cfg);
 /* An id file DATA/meta/<name> (zk-cluster.id, cluster.id): the id and a
  * newline. 0 with id, -ENOENT (none), -EBADMSG (not exactly an id, maybe
  * with its newline), or the read's -errno. id: ZK_UUID_LEN + 1 bytes. */

@@ -120,7 +120,7 @@ static void check_broker_id(const uint8_t *b, size_t n)
 
 	fuzzdir_put(dir, "meta/zk-cluster.id", joined, sizeof(joined) - 1);
 	fuzzdir_put(dir, "meta/broker.id", b, n);
-	rc = cluster_data_dir_check(cfg, NULL);
+	rc = cluster_data_dir_check(cfg);
 	if (rc == -EBADMSG)
 		return;
 	if (rc != 0 && rc != -EMEDIUMTYPE)

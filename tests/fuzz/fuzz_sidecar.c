@@ -16,8 +16,10 @@
  * can flip one bit of a real sidecar.
  *
  * Properties checked (abort() on a violation):
- *   - the open succeeds, or refuses with -EBADMSG and a line in the log
- *     (or -ENOMEM): no other error;
+ *   - the open succeeds, or refuses with -EBADMSG (or, for a .lines
+ *     header of another format version, "MQLINES" and another digit,
+ *     -EPROTONOSUPPORT) and a line in the log (or -ENOMEM): no other
+ *     error;
  *   - an opened log reads exactly what was written, as it did with its
  *     sidecars intact (and as it does with the sidecar removed, which
  *     the corpus holds): the same log end and line view in small and big

@@ -64,9 +64,9 @@ int fuzzdir_open_t0(const char *dir, const struct io_ops *io, const struct log_c
 		if (rc < 0)
 			logmgr_abandon(*m);
 	}
-	if (rc == -EBADMSG && !*refusals)
+	if ((rc == -EBADMSG || rc == -EPROTONOSUPPORT) && !*refusals)
 		abort();
-	if (rc && rc != -EBADMSG && rc != -ENOMEM)
+	if (rc && rc != -EBADMSG && rc != -EPROTONOSUPPORT && rc != -ENOMEM)
 		abort();
 	return rc ? 1 : 0;
 }

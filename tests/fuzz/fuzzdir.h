@@ -19,9 +19,10 @@ void fuzzdir_init(char *dir, size_t cap, const char *tag, struct io_ops *io);
 void fuzzdir_empty(const char *dir);
 /* Opens the data directory dir and in it the log t-0 with cfg, as a
  * target that fuzzes a file they read at open: 0 with *m and *l, or
- * 1 when the open refused it (-EBADMSG, with *refusals counting the error
- * lines logged since the caller zeroed it: none aborts; or -ENOMEM).
- * Any other error aborts. */
+ * 1 when the open refused it (-EBADMSG, or -EPROTONOSUPPORT: a .lines of
+ * another format version, with *refusals counting the error lines logged
+ * since the caller zeroed it: none aborts; or -ENOMEM). Any other error
+ * aborts. */
 int fuzzdir_open_t0(const char *dir, const struct io_ops *io, const struct log_config *cfg,
 		    const int *refusals, struct logmgr **m, struct log **l);
 /* Writes dir/rel (made or emptied first) with data[0..size); aborts on a

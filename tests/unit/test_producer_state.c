@@ -1018,6 +1018,37 @@ static void test_snapshot_version1(void **state)
 	producer_state_destroy(&ps);
 }
 
+/* A front snapshot is written in format version 1, as an mqfs that reads
+ * version 1 alone reads it (a downgrade): its 24-byte header, the CRC of
+ * bytes 0..19 and the entries, the producer whose batches left the log. */
+static void test_front_snapshot_written_as_version1(void **state)
+{
+	struct logfx *fx = *state;
+	int64_t at, start;
+	uint8_t buf[256];
+	char path[400];
+	size_t len;
+	FILE *fp;
+
+	log_set_trim_listener(fx->l, producer_state_trim, NULL);
+	at = client_put(fx, 11, 0, 0, 2, 1);
+	logfx_put(fx, 0, 40, 1);
+	assert_int_equal(log_delete_records(fx->l, at + 3, false, &start), 0);
+	snprintf(path, sizeof(path), "%s/t-0/producer-snapshot", fx->dir);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	len = fread(buf, 1, sizeof(buf), fp);
+	fclose(fp);
+	assert_int_equal(len, 24 + 46);
+	assert_memory_equal(buf, "MQPS", 4);
+	assert_int_equal(be32_get(buf + 4), 1u << 16);
+	assert_int_equal((int64_t)be64_get(buf + 8), at + 3);
+	assert_int_equal(be32_get(buf + 16), 1);
+	assert_int_equal(be32_get(buf + 20), crc32c(crc32c(0, buf, 20), buf + 24, 46));
+	assert_int_equal((int64_t)be64_get(buf + 24), 11);     /* producer id */
+	assert_int_equal((int64_t)be64_get(buf + 24 + 8), at); /* base offset */
+}
+
 static void test_encode_fields(void **state)
 {
 	struct logfx *fx = *state;
@@ -1096,6 +1127,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_checkpoint_and_removals, setup_snap,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_version1, setup_snap, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_front_snapshot_written_as_version1, setup_snap,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_stop_checkpoint, setup_snap, logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,8 +7,10 @@
  * (log_delete_records): a start inside a segment, its bounds, its listener
  * and its checkpoint, and lookups by time after it.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -806,6 +808,33 @@ static void test_config_keys(void **state)
 	free(text);
 }
 
+/* A log whose first segments retention removed, so that its first
+ * segment's .lines header alone keeps the line base; its state in st0. */
+static void log_past_retention(struct logfx *f, struct log_state *st0)
+{
+	put(f, 0, 300);
+	fake_now += 120000;
+	put(f, 300, 300);
+	assert_true(log_retention_run(f->l, fake_now, NULL) > 0);
+	log_get_state(f->l, st0);
+	assert_true(st0->line_start > 0);
+}
+
+/* The log opened again (logfx_open) has log_past_retention's start, line
+ * start and positions. */
+static void positions_kept(struct logfx *f, const struct log_state *st0)
+{
+	struct log_state st;
+	int64_t p;
+
+	logfx_open(f);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_start_offset, st0->log_start_offset);
+	assert_int_equal(st.line_start, st0->line_start);
+	assert_int_equal(log_offset_to_pos(f->l, 450, &p), 0);
+	assert_int_equal(p, pos_of(450));
+}
+
 /* An open (after a crash: the recovery rescans) whose reads of the
  * .lines fail (EIO) fails: it does not take the first segment for one
  * without its header, nor its entries for another layout's, and rebuild
@@ -815,17 +844,11 @@ static void test_config_keys(void **state)
 static void test_lines_unreadable_at_open(void **state)
 {
 	struct logfx *f = *state;
-	struct log_state st0, st;
+	struct log_state st0;
 	struct logmgr *m;
 	struct log *l;
-	int64_t p;
 
-	put(f, 0, 300);
-	fake_now += 120000;
-	put(f, 300, 300);
-	assert_true(log_retention_run(f->l, fake_now, NULL) > 0);
-	log_get_state(f->l, &st0);
-	assert_true(st0.line_start > 0);
+	log_past_retention(f, &st0);
 	logmgr_abandon(f->m); /* a crash */
 	f->m = NULL;
 	f->fio.pread_fail_path = ".lines";
@@ -836,12 +859,74 @@ static void test_lines_unreadable_at_open(void **state)
 	logmgr_abandon(m);
 	f->fio.pread_fails = 0;
 	f->fio.pread_fail_path = NULL;
-	logfx_open(f);
-	log_get_state(f->l, &st);
-	assert_int_equal(st.log_start_offset, st0.log_start_offset);
-	assert_int_equal(st.line_start, st0.line_start);
-	assert_int_equal(log_offset_to_pos(f->l, 450, &p), 0);
-	assert_int_equal(p, pos_of(450));
+	positions_kept(f, &st0);
+}
+
+/* The first segment's .lines file, DIR/t-0/<base>.lines of the lowest
+ * base, into path. */
+static void first_lines(struct logfx *f, char *path, size_t cap)
+{
+	char best[NAME_MAX + 1] = "";
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, cap, "%s/t-0", f->dir);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (strstr(e->d_name, ".lines") && (!best[0] || strcmp(e->d_name, best) < 0))
+			snprintf(best, sizeof(best), "%s", e->d_name);
+	closedir(d);
+	assert_true(best[0] != '\0');
+	snprintf(path, cap, "%s/t-0/%s", f->dir, best);
+}
+
+static void file_byte_set(const char *path, off_t at, char c)
+{
+	int fd = open(path, O_WRONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, &c, 1, at), 1);
+	close(fd);
+}
+
+/* A .lines header of another version of the format ("MQLINES2": an mqfs
+ * that lays out its entries otherwise wrote it, as before a downgrade)
+ * fails the open with EPROTONOSUPPORT, after a clean stop and after a
+ * crash alike, and changes nothing: rebuilt as a damaged one, the first
+ * segment would lose the line base its header alone keeps once retention
+ * removed the segments before, and every line position would move. The
+ * header put back, the next open keeps the positions. */
+static void test_lines_other_version_refused(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st0;
+	struct logmgr *m;
+	struct log *l;
+	char path[600], *before, *after;
+	size_t nb, na;
+
+	log_past_retention(f, &st0);
+	for (int crash = 0; crash < 2; crash++) {
+		if (crash)
+			logmgr_abandon(f->m);
+		else
+			logmgr_close(f->m);
+		f->m = NULL;
+		first_lines(f, path, sizeof(path));
+		file_byte_set(path, 7, '2');
+		assert_int_equal(io_read_file(&io_posix, path, &before, &nb), 0);
+		assert_int_equal(logmgr_open(f->dir, &f->fio.ops, &m), 0);
+		assert_int_equal(logmgr_get_log(m, "t", 0, &f->cfg, true, &l), -EPROTONOSUPPORT);
+		logmgr_abandon(m);
+		assert_int_equal(io_read_file(&io_posix, path, &after, &na), 0);
+		assert_int_equal(na, nb);
+		assert_memory_equal(after, before, nb);
+		free(before);
+		free(after);
+		file_byte_set(path, 7, '1');
+		positions_kept(f, &st0);
+	}
 }
 
 int main(void)
@@ -849,6 +934,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_by_time, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_lines_unreadable_at_open, setup,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_lines_other_version_refused, setup,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_no_timestamp, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_no_timestamp_roll, setup, logfx_teardown),
