@@ -51,6 +51,17 @@ for k in $(cat "$MQ_TMP/readme.keys"); do
 done
 expect_eq "README's broker table names no key the code does not know" "" "$unknown"
 
+# Its aliases, in brackets beside a key, are keys the code knows too.
+sed -n '/^### Broker (`--config FILE`)/,/^### Topic/p' "$ROOT/README.md" | grep '^| `' |
+	cut -d'|' -f2 | grep -o '([^)]*)' | grep -o '`[a-z][a-z0-9._-]*`' | tr -d '`' |
+	sort -u >"$MQ_TMP/readme.aliases"
+expect_ok "README's broker table gives aliases" test -s "$MQ_TMP/readme.aliases"
+unknown=""
+for k in $(cat "$MQ_TMP/readme.aliases"); do
+	grep -qx "$k" "$MQ_TMP/code.keys" || unknown="$unknown $k"
+done
+expect_eq "README's broker table names no alias the code does not know" "" "$unknown"
+
 nodoc=""
 for k in $(cat "$MQ_TMP/readme.keys"); do
 	grep -q "^#$k=" "$ROOT/contrib/mqfs.conf" || nodoc="$nodoc $k"
