@@ -471,6 +471,11 @@ int group_admin_describe(struct group_serve *gs, const char *topic, const char *
 		 * group; the topics' assignor is not what its members chose. */
 		if (!d->n_members && !topic[0] && kafka_group_known(gs, name))
 			h->proto[0] = '\0';
+		/* "" never has members (Join refuses it): only simple
+		 * consumers' commits, which Kafka describes with no protocol
+		 * type nor protocol. */
+		if (!name[0])
+			h->ptype[0] = h->proto[0] = '\0';
 	} else {
 		h->proto[0] = '\0';
 		if (!topic[0])

@@ -124,9 +124,11 @@ static int rows_collect(struct group_serve *gs, struct lrows *rs)
 		if (g->name[0])
 			rc = lrow_add(rs, g->topic, g->name, "consumer", busy ? "Stable" : "Empty",
 				      busy ? RANK_STABLE : RANK_EMPTY);
+		/* "" holds simple consumers' commits only: no protocol
+		 * type, as Kafka lists such a group. */
 		if (rc == 0)
-			rc = lrow_add(rs, NULL, g->name, "consumer", busy ? "Stable" : "Empty",
-				      busy ? RANK_STABLE : RANK_EMPTY);
+			rc = lrow_add(rs, NULL, g->name, g->name[0] ? "consumer" : "",
+				      busy ? "Stable" : "Empty", busy ? RANK_STABLE : RANK_EMPTY);
 	}
 	pthread_mutex_unlock(&gc->mu);
 	if (rc < 0)
