@@ -2710,6 +2710,156 @@ static void test_fetcher_settling_partition_not_held_by_parked_fetch(void **stat
 	bk_stop(&a);
 }
 
+/* ---- incremental fetch sessions (KIP-227) through the handler ---- */
+
+/* What a session Fetch was answered: the top error, the session id, and
+ * each partition answered (orders-N: index, records' bytes, hw). */
+struct sess_answer {
+	int16_t error;
+	int32_t session_id;
+	int n;
+	int32_t index[4];
+	int32_t records_len[4];
+	int64_t hw[4];
+};
+
+/* A consumer's Fetch v12 in session (id, epoch) of orders' partitions
+ * parts[0..n) at offsets[] (n 0: none named), forgetting orders-forget
+ * (-1: none). */
+static void fetch_sess(struct net_client *c, int32_t id, int32_t epoch, int n, const int32_t *parts,
+		       const int64_t *offsets, int32_t forget, int32_t max_wait,
+		       struct sess_answer *out)
+{
+	struct protofx_fetch f;
+	struct proto_fetch_part ps[4];
+	struct proto_forgotten_topic fg = { kstr_of("orders"), 1, &forget };
+	struct proto_fetch_resp fr;
+	struct net_resp resp;
+	struct kbuf_w w;
+
+	protofx_fetch_init(&f, "orders", -1, -1, 0, -1, max_wait);
+	for (int i = 0; i < n; i++) {
+		ps[i] = f.part;
+		ps[i].partition = parts[i];
+		ps[i].fetch_offset = offsets[i];
+	}
+	f.topic.n_partitions = n;
+	f.topic.partitions = ps;
+	f.req.n_topics = n > 0;
+	f.req.session_id = id;
+	f.req.session_epoch = epoch;
+	f.req.n_forgotten = forget >= 0;
+	f.req.forgotten = &fg;
+	kbuf_w_init(&w, 4096);
+	assert_int_equal(proto_fetch_req_encode(&w, 12, &f.req), 0);
+	assert_int_equal(
+		net_client_call(c, PROTO_API_FETCH, 12, w.buf, w.len, 0, DEADLINE_MS, &resp), 0);
+	kbuf_w_free(&w);
+	assert_int_equal(proto_fetch_resp_decode(&resp.body, 12, &fr), 0);
+	memset(out, 0, sizeof(*out));
+	out->error = fr.error_code;
+	out->session_id = fr.session_id;
+	for (int32_t t = 0; t < fr.n_topics; t++) {
+		assert_true(kstr_eq(fr.topics[t].topic, "orders"));
+		for (int32_t j = 0; j < fr.topics[t].n_partitions && out->n < 4; j++) {
+			const struct proto_fetch_resp_part *rp = &fr.topics[t].partitions[j];
+
+			assert_int_equal(rp->error_code, 0);
+			out->index[out->n] = rp->partition_index;
+			out->records_len[out->n] = rp->records_len;
+			out->hw[out->n++] = rp->high_watermark;
+		}
+	}
+	proto_fetch_resp_free(&fr);
+	net_resp_free(&resp);
+}
+
+/* A full fetch with epoch 0 opens a session; an incremental one (the
+ * session's id and next epoch) names only what changed and is answered
+ * only the partitions with news (records, a new hw); a forgotten
+ * partition is no longer read; a wrong epoch or an unknown id is the
+ * session's error without partitions; epoch -1 closes the session. */
+static void test_fetch_session_incremental(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct net_client *c;
+	struct sess_answer r;
+	const int32_t both[2] = { 0, 1 }, zero[1] = { 0 };
+	const int64_t at0[2] = { 0, 0 };
+	int64_t at[1];
+	int32_t id;
+	pthread_t th;
+
+	(void)state;
+	bk_start(&a, 1, "sess");
+	bk_add_p1(&a, "sess1");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_leader(a.p1, &st, now_mono_ms()), 1);
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	/* Sessionless (epoch -1): no session made. */
+	fetch_sess(c, 0, -1, 2, both, at0, -1, 0, &r);
+	assert_int_equal(r.session_id, 0);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(fetch_serve_sessions(a.fs), 0);
+	/* Full, epoch 0: both answered, a session opened. */
+	fetch_sess(c, 0, 0, 2, both, at0, -1, 0, &r);
+	assert_int_equal(r.error, 0);
+	assert_int_equal(r.n, 2);
+	id = r.session_id;
+	assert_true(id > 0);
+	assert_int_equal(fetch_serve_sessions(a.fs), 1);
+	/* Nothing new: answered without partitions. */
+	fetch_sess(c, id, 1, 0, NULL, NULL, -1, 0, &r);
+	assert_int_equal(r.error, 0);
+	assert_int_equal(r.session_id, id);
+	assert_int_equal(r.n, 0);
+	/* Records in orders-0: only it, from the offset the session keeps. */
+	leader_append(&a, 2, 1, "r");
+	fetch_sess(c, id, 2, 0, NULL, NULL, -1, 0, &r);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.index[0], 0);
+	assert_true(r.records_len[0] > 0);
+	assert_int_equal(r.hw[0], 2);
+	/* Its new offset named: nothing new. */
+	at[0] = 2;
+	fetch_sess(c, id, 3, 1, zero, at, -1, 0, &r);
+	assert_int_equal(r.n, 0);
+	/* A wrong epoch, an unknown id: the session's errors, no partitions,
+	 * nothing changed (epoch 4 is still the one expected). */
+	fetch_sess(c, id, 9, 0, NULL, NULL, -1, 0, &r);
+	assert_int_equal(r.error, PROTO_ERR_INVALID_FETCH_SESSION_EPOCH);
+	assert_int_equal(r.session_id, 0);
+	assert_int_equal(r.n, 0);
+	fetch_sess(c, id + 1, 4, 0, NULL, NULL, -1, 0, &r);
+	assert_int_equal(r.error, PROTO_ERR_FETCH_SESSION_ID_NOT_FOUND);
+	/* orders-1 forgotten: its records are not read any more. */
+	fetch_sess(c, id, 4, 0, NULL, NULL, 1, 0, &r);
+	assert_int_equal(r.error, 0);
+	assert_int_equal(r.n, 0);
+	assert_true(tlog_append(a.t1, 1, 1, "x") >= 0);
+	assert_true(partition_maybe_increment_leader_hw(a.p1, now_mono_ms()) >= 0);
+	fetch_sess(c, id, 5, 0, NULL, NULL, -1, 0, &r);
+	assert_int_equal(r.n, 0);
+	/* Parked on the session's partitions though it names none: the
+	 * append to orders-0 answers it. */
+	assert_int_equal(pthread_create(&th, NULL, append_when_parked, &a), 0);
+	fetch_sess(c, id, 6, 0, NULL, NULL, -1, 10000, &r);
+	pthread_join(th, NULL);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.index[0], 0);
+	assert_true(r.records_len[0] > 0);
+	/* Epoch -1 closes it, the request served without a session. */
+	fetch_sess(c, id, -1, 1, zero, at, -1, 0, &r);
+	assert_int_equal(r.session_id, 0);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(fetch_serve_sessions(a.fs), 0);
+	fetch_sess(c, id, 7, 0, NULL, NULL, -1, 0, &r);
+	assert_int_equal(r.error, PROTO_ERR_FETCH_SESSION_ID_NOT_FOUND);
+	net_client_close(c);
+	bk_stop(&a);
+}
+
 static void test_fetcher_retries_settling_leader_soon(void **state)
 {
 	(void)state;
@@ -3028,6 +3178,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_handler_rules),
 		cmocka_unit_test(test_fetch_follower_epoch_checked_first),
 		cmocka_unit_test(test_fetch_partition_named_twice),
+		cmocka_unit_test(test_fetch_session_incremental),
 		cmocka_unit_test(test_list_offsets_named_twice),
 		cmocka_unit_test(test_list_offsets_isolation_level),
 		cmocka_unit_test(test_fetch_isolation_level),
