@@ -385,8 +385,8 @@ static int view_fill(const struct fsess *s, struct fetch_session_view *v)
 	return 0;
 }
 
-int fetch_sessions_update(struct fetch_sessions *c, const struct proto_fetch_req *m,
-			  int64_t now_ms, struct fetch_session_view *v)
+int fetch_sessions_update(struct fetch_sessions *c, const struct proto_fetch_req *m, int64_t now_ms,
+			  struct fetch_session_view *v)
 {
 	struct fsess *s;
 	int rc = 0;
@@ -429,8 +429,8 @@ int fetch_sessions_update(struct fetch_sessions *c, const struct proto_fetch_req
 		}
 	for (int32_t t = 0; t < m->n_forgotten; t++)
 		for (int32_t j = 0; j < m->forgotten[t].n_partitions; j++) {
-			struct fsess_part *cp = part_find(s, m->forgotten[t].topic,
-							  m->forgotten[t].partitions[j]);
+			struct fsess_part *cp =
+				part_find(s, m->forgotten[t].topic, m->forgotten[t].partitions[j]);
 
 			if (cp)
 				part_remove(s, cp);
@@ -494,10 +494,9 @@ int16_t fetch_sessions_answer(struct fetch_sessions *c, const struct fetch_sessi
 	}
 	for (int32_t t = 0; t < v->n_topics; t++)
 		for (int32_t j = 0; j < v->topics[t].n_partitions; j++, k++) {
-			struct fsess_part *cp =
-				s ? part_find(s, v->topics[t].topic,
-					      v->topics[t].partitions[j].partition)
-				  : NULL;
+			struct fsess_part *cp = s ? part_find(s, v->topics[t].topic,
+							      v->topics[t].partitions[j].partition)
+						  : NULL;
 			int64_t hw = v->hw[k], log_start = v->log_start[k];
 
 			if (!cp) { /* evicted: the view's */

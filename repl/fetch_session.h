@@ -33,7 +33,7 @@
 
 /* Kafka's max.incremental.fetch.session.cache.slots and
  * min.incremental.fetch.session.eviction.ms defaults. */
-#define FETCH_SESSION_SLOTS_DEFAULT    1000
+#define FETCH_SESSION_SLOTS_DEFAULT       1000
 #define FETCH_SESSION_EVICTION_MS_DEFAULT 120000
 
 struct fetch_sessions;
@@ -82,8 +82,8 @@ struct fetch_session_view {
  * request is served without one, as Kafka's); or
  * PROTO_ERR_FETCH_SESSION_ID_NOT_FOUND, PROTO_ERR_INVALID_FETCH_SESSION_EPOCH
  * (nothing changed); -ENOMEM. */
-int fetch_sessions_update(struct fetch_sessions *c, const struct proto_fetch_req *m,
-			  int64_t now_ms, struct fetch_session_view *v);
+int fetch_sessions_update(struct fetch_sessions *c, const struct proto_fetch_req *m, int64_t now_ms,
+			  struct fetch_session_view *v);
 void fetch_session_view_free(struct fetch_session_view *v);
 
 /* One partition of an incremental fetch's answer, in the view's order. */

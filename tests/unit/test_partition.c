@@ -2860,6 +2860,110 @@ static void test_fetch_session_incremental(void **state)
 	bk_stop(&a);
 }
 
+/* The follower's records of the fetcher's stats: incremental fetches. */
+static int64_t incremental_of(struct bk *b)
+{
+	struct fetcher_stats st;
+
+	fetcher_get_stats(b->fetcher, &st);
+	return st.incremental;
+}
+
+/* Polls until b holds n records of orders-0 and n1 of orders-1. */
+static void wait_leos(struct bk *b, int64_t n, int64_t n1)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+	struct partition_offsets o1 = { 0 };
+
+	while (now_mono_ms() < end) {
+		tlog_ops.offsets(b->t1, &o1);
+		if (leo_of(b) == n && o1.log_end_offset == n1)
+			break;
+		usleep(1000);
+	}
+	assert_int_equal(leo_of(b), n);
+	assert_int_equal(o1.log_end_offset, n1);
+}
+
+/* Polls until b's fetcher made an incremental fetch after the first
+ * `after`. */
+static void wait_incremental(struct bk *b, int64_t after)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (incremental_of(b) <= after && now_mono_ms() < end)
+		usleep(1000);
+	assert_true(incremental_of(b) > after);
+}
+
+/* A follower fetches in a session (a full fetch, then incremental ones)
+ * and replicates both partitions through it; when the leader's cache
+ * (one slot) gives its session to a consumer, its next fetch is
+ * FETCH_SESSION_ID_NOT_FOUND and it starts again with a full fetch, its
+ * new session taking the consumer's place, and goes on replicating. */
+static void test_fetcher_session(void **state)
+{
+	struct bk a, b;
+	struct partition_state st = state2(1, 1, 2, 2);
+	struct net_client *c;
+	struct sess_answer r;
+	const int32_t zero[1] = { 0 };
+	const int64_t at0[1] = { 0 };
+	int32_t cid = 0;
+	int64_t end, n;
+
+	(void)state;
+	bk_start(&a, 1, "fsess-a");
+	bk_start(&b, 2, "fsess-b");
+	bk_add_p1(&a, "fsess-a1");
+	bk_add_p1(&b, "fsess-b1");
+	/* Before any fetch: one slot, evictable once unused for 0 ms. */
+	assert_int_equal(fetch_serve_set_sessions(a.fs, 1, 0), 0);
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_leader(a.p1, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_follower(b.p, &st), 1);
+	assert_int_equal(partition_make_follower(b.p1, &st), 1);
+	bk_follow(&b, &a, false);
+	assert_int_equal(fetcher_add(b.fetcher, b.p1), 0);
+	leader_append(&a, 3, 1, "x");
+	assert_true(tlog_append(a.t1, 2, 1, "y") >= 0);
+	assert_true(partition_maybe_increment_leader_hw(a.p1, now_mono_ms()) >= 0);
+	wait_leos(&b, 3, 2);
+	wait_incremental(&b, 0);
+	assert_int_equal(fetch_serve_sessions(a.fs), 1);
+	/* A consumer's full fetch takes the slot (the follower's session is
+	 * unused for a millisecond at least between two fetches). */
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (cid == 0 && now_mono_ms() < end) {
+		fetch_sess(c, 0, 0, 1, zero, at0, -1, 0, &r);
+		cid = r.session_id;
+		if (!cid)
+			usleep(1000);
+	}
+	assert_true(cid > 0);
+	/* The follower's session comes back in the consumer's place: the
+	 * consumer's is gone (polled with its own incremental fetches). */
+	end = now_mono_ms() + DEADLINE_MS;
+	for (int32_t e = 1; now_mono_ms() < end; e++) {
+		fetch_sess(c, cid, e, 0, NULL, NULL, -1, 0, &r);
+		if (r.error == PROTO_ERR_FETCH_SESSION_ID_NOT_FOUND)
+			break;
+		assert_int_equal(r.error, 0);
+		usleep(1000);
+	}
+	assert_int_equal(r.error, PROTO_ERR_FETCH_SESSION_ID_NOT_FOUND);
+	n = incremental_of(&b);
+	leader_append(&a, 2, 1, "z");
+	wait_leos(&b, 5, 2);
+	wait_incremental(&b, n);
+	assert_int_equal(fetch_serve_sessions(a.fs), 1);
+	assert_int_equal(leo_of(&b), 5);
+	net_client_close(c);
+	bk_stop(&b);
+	bk_stop(&a);
+}
+
 static void test_fetcher_retries_settling_leader_soon(void **state)
 {
 	(void)state;
@@ -3179,6 +3283,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_follower_epoch_checked_first),
 		cmocka_unit_test(test_fetch_partition_named_twice),
 		cmocka_unit_test(test_fetch_session_incremental),
+		cmocka_unit_test(test_fetcher_session),
 		cmocka_unit_test(test_list_offsets_named_twice),
 		cmocka_unit_test(test_list_offsets_isolation_level),
 		cmocka_unit_test(test_fetch_isolation_level),
