@@ -412,6 +412,20 @@ int partition_make_follower(struct partition *p, const struct partition_state *s
 		p->fetch_state = PARTITION_TRUNCATING;
 		p->generation++;
 	}
+	/* Invariant 9 as partition_follower_append_at checks it, for a
+	 * follower that caught up before this state put it in the ISR: the
+	 * leader's next answer may not name the partition at all (a fetch
+	 * session answers only partitions with news), so no append would
+	 * look again until the next record. Not with a new leader or epoch:
+	 * its truncation comes first. */
+	if (!rc && p->unclean && p->unclean_target >= 0 &&
+	    ids_have(st->isr, st->n_isr, p->cfg.broker_id)) {
+		struct partition_offsets o;
+
+		p->ops->offsets(p->log, &o);
+		if (o.log_end_offset >= p->unclean_target)
+			p->unclean = false;
+	}
 	pthread_mutex_unlock(&p->lock);
 	notify(p);
 	return rc;
