@@ -77,7 +77,7 @@ static struct fsess_part *part_find(const struct fsess *s, struct kstr topic, in
 
 	for (struct fsess_part *cp = s->table[h & (s->table_size - 1)]; cp; cp = cp->hnext)
 		if (cp->hash == h && cp->req.partition == partition && cp->topic_len == len &&
-		    !memcmp(cp->topic, topic.ptr, (size_t)len))
+		    (len == 0 || !memcmp(cp->topic, topic.ptr, (size_t)len)))
 			return cp;
 	return NULL;
 }
@@ -140,7 +140,8 @@ static int part_add(struct fsess *s, struct kstr topic, const struct proto_fetch
 	cp = calloc(1, sizeof(*cp) + (size_t)len + 1);
 	if (!cp)
 		return -ENOMEM;
-	memcpy(cp->topic, topic.ptr, (size_t)len);
+	if (len > 0)
+		memcpy(cp->topic, topic.ptr, (size_t)len);
 	cp->topic_len = len;
 	cp->req = *req;
 	cp->hw = hw;

@@ -39,7 +39,8 @@ static const struct proto_fetch_req *req_of(struct req *r, int32_t id, int32_t e
 							 .log_start_offset = -1,
 							 .partition_max_bytes = 100 };
 	r->topic = (struct proto_fetch_topic){ kstr_of("t"), n, r->parts };
-	memcpy(r->forget, forget, (size_t)nf * sizeof(*forget));
+	for (int i = 0; i < nf; i++)
+		r->forget[i] = forget[i];
 	r->fg = (struct proto_forgotten_topic){ kstr_of("t"), nf, r->forget };
 	r->m = (struct proto_fetch_req){ .session_id = id,
 					 .session_epoch = epoch,
