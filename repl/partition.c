@@ -824,7 +824,10 @@ out:
 	/* Outside the lock: the log's start listener drops the mount's pages
 	 * of the records that go, which may wait for a read in flight. A
 	 * refusal (a clean under way, a compacted topic) leaves the start
-	 * where it is; the next fetch's answer brings the leader's again. */
+	 * where it is; the next answer that names the partition brings the
+	 * leader's again (in a fetch session, one with news of it: records,
+	 * another hw or log start; an idle partition's waits that long, as
+	 * Kafka's follower's does). */
 	if (rc == 0 && start_to > 0) {
 		int64_t start;
 		int r = p->ops->delete_records(p->log, start_to, true, &start);
