@@ -1390,6 +1390,21 @@ static void test_e2e_empty_epochs_diverging_epoch_engine(void **state)
 
 /* ---- the Fetch handler seen from a raw client ---- */
 
+/* Sends req (Fetch version v) on c and decodes its answer into *fr
+ * (resp holds the frame it points into; the caller frees both). */
+static void fetch_call(struct net_client *c, const struct proto_fetch_req *req, int16_t v,
+		       struct net_resp *resp, struct proto_fetch_resp *fr)
+{
+	struct kbuf_w w;
+
+	kbuf_w_init(&w, 4096);
+	assert_int_equal(proto_fetch_req_encode(&w, v, req), 0);
+	assert_int_equal(net_client_call(c, PROTO_API_FETCH, v, w.buf, w.len, 0, DEADLINE_MS, resp),
+			 0);
+	kbuf_w_free(&w);
+	assert_int_equal(proto_fetch_resp_decode(&resp->body, v, fr), 0);
+}
+
 /* Sends f (Fetch version v) on c: the one partition's answer in *out
  * (without its records' bytes), its error returned. */
 static int16_t fetch_with_v(struct net_client *c, struct protofx_fetch *f, int16_t v,
@@ -1397,16 +1412,10 @@ static int16_t fetch_with_v(struct net_client *c, struct protofx_fetch *f, int16
 {
 	struct proto_fetch_resp fr;
 	struct net_resp resp;
-	struct kbuf_w w;
 	int64_t t0 = now_mono_ms();
 	int16_t err;
 
-	kbuf_w_init(&w, 4096);
-	assert_int_equal(proto_fetch_req_encode(&w, v, &f->req), 0);
-	assert_int_equal(
-		net_client_call(c, PROTO_API_FETCH, v, w.buf, w.len, 0, DEADLINE_MS, &resp), 0);
-	kbuf_w_free(&w);
-	assert_int_equal(proto_fetch_resp_decode(&resp.body, v, &fr), 0);
+	fetch_call(c, &f->req, v, &resp, &fr);
 	assert_int_equal(fr.n_topics, 1);
 	assert_int_equal(fr.topics[0].n_partitions, 1);
 	*out = fr.topics[0].partitions[0];
@@ -2056,7 +2065,6 @@ static void test_fetch_partition_named_twice(void **state)
 	struct proto_fetch_resp fr;
 	struct net_client *c;
 	struct net_resp resp;
-	struct kbuf_w w;
 	uint64_t base = 0;
 
 	(void)state;
@@ -2074,12 +2082,7 @@ static void test_fetch_partition_named_twice(void **state)
 	topics[1] = (struct proto_fetch_topic){ kstr_of("orders"), 1, &parts[2] };
 	f.req.n_topics = 2;
 	f.req.topics = topics;
-	kbuf_w_init(&w, 4096);
-	assert_int_equal(proto_fetch_req_encode(&w, 12, &f.req), 0);
-	assert_int_equal(
-		net_client_call(c, PROTO_API_FETCH, 12, w.buf, w.len, 0, DEADLINE_MS, &resp), 0);
-	kbuf_w_free(&w);
-	assert_int_equal(proto_fetch_resp_decode(&resp.body, 12, &fr), 0);
+	fetch_call(c, &f.req, 12, &resp, &fr);
 	assert_int_equal(fr.n_topics, 1);
 	assert_int_equal(fr.topics[0].n_partitions, 1);
 	assert_int_equal(fr.topics[0].partitions[0].error_code, 0);
@@ -2131,7 +2134,6 @@ static void test_fetch_isolation_level(void **state)
 		struct protofx_fetch f;
 		struct proto_fetch_resp fr;
 		struct net_resp resp;
-		struct kbuf_w w;
 		int n = 0;
 
 		protofx_fetch_init(&f, "orders", cases[i].replica, -1, 0, -1, 0);
@@ -2142,13 +2144,7 @@ static void test_fetch_isolation_level(void **state)
 		f.req.isolation_level = cases[i].level;
 		f.req.n_topics = cases[i].orders ? 2 : 1;
 		f.req.topics = cases[i].orders ? topics : &topics[1];
-		kbuf_w_init(&w, 4096);
-		assert_int_equal(proto_fetch_req_encode(&w, cases[i].v, &f.req), 0);
-		assert_int_equal(net_client_call(c, PROTO_API_FETCH, cases[i].v, w.buf, w.len, 0,
-						 DEADLINE_MS, &resp),
-				 0);
-		kbuf_w_free(&w);
-		assert_int_equal(proto_fetch_resp_decode(&resp.body, cases[i].v, &fr), 0);
+		fetch_call(c, &f.req, cases[i].v, &resp, &fr);
 		if (fr.error_code != cases[i].top)
 			fail_msg("case %zu: top error %d, want %d", i, fr.error_code, cases[i].top);
 		assert_int_equal(fr.session_id, 0);
@@ -2739,7 +2735,6 @@ static void fetch_sess(struct net_client *c, int32_t id, int32_t epoch, int n, c
 	struct proto_forgotten_topic fg = { kstr_of("orders"), 1, &forget };
 	struct proto_fetch_resp fr;
 	struct net_resp resp;
-	struct kbuf_w w;
 
 	protofx_fetch_init(&f, "orders", -1, -1, 0, -1, max_wait);
 	for (int i = 0; i < n; i++) {
@@ -2754,12 +2749,7 @@ static void fetch_sess(struct net_client *c, int32_t id, int32_t epoch, int n, c
 	f.req.session_epoch = epoch;
 	f.req.n_forgotten = forget >= 0;
 	f.req.forgotten = &fg;
-	kbuf_w_init(&w, 4096);
-	assert_int_equal(proto_fetch_req_encode(&w, 12, &f.req), 0);
-	assert_int_equal(
-		net_client_call(c, PROTO_API_FETCH, 12, w.buf, w.len, 0, DEADLINE_MS, &resp), 0);
-	kbuf_w_free(&w);
-	assert_int_equal(proto_fetch_resp_decode(&resp.body, 12, &fr), 0);
+	fetch_call(c, &f.req, 12, &resp, &fr);
 	memset(out, 0, sizeof(*out));
 	out->error = fr.error_code;
 	out->session_id = fr.session_id;
