@@ -57,6 +57,10 @@ static const struct ckey ckeys[] = {
 	{ "replica.fetch.min.bytes", C_INT, F(replica_fetch_min_bytes), 1, INT32_MAX },
 	{ "replica.socket.timeout.ms", C_MS, F(replica_socket_timeout_ms), 1, INT32_MAX },
 	{ "num.replica.fetchers", C_INT, F(num_replica_fetchers), 1, NET_MAX_THREADS },
+	{ "max.incremental.fetch.session.cache.slots", C_INT, F(fetch_session_cache_slots), 0,
+	  INT32_MAX },
+	{ "min.incremental.fetch.session.eviction.ms", C_MS, F(fetch_session_eviction_ms), 0,
+	  INT32_MAX },
 	{ "unclean.leader.election.enable", C_BOOL, F(unclean_leader_election), 0, 0 },
 	{ "controlled.shutdown.enable", C_BOOL, F(controlled_shutdown), 0, 0 },
 	{ "auto.leader.rebalance.enable", C_BOOL, F(auto_leader_rebalance), 0, 0 },
@@ -111,6 +115,8 @@ void cluster_config_defaults(struct cluster_config *cc)
 	cc->replica_fetch_min_bytes = 1;
 	cc->replica_socket_timeout_ms = 30000;
 	cc->num_replica_fetchers = 1;
+	cc->fetch_session_cache_slots = 1000;
+	cc->fetch_session_eviction_ms = 120000;
 	cc->unclean_leader_election = false;
 	cc->controlled_shutdown = true;
 	cc->auto_leader_rebalance = true;
@@ -554,6 +560,10 @@ void cluster_config_render(const struct cluster_config *cc, const int *ports, FI
 	fprintf(f, "replica.fetch.min.bytes=%d\nnum.replica.fetchers=%d\n",
 		cc->replica_fetch_min_bytes, cc->num_replica_fetchers);
 	fprintf(f, "replica.socket.timeout.ms=%" PRId64 "\n", cc->replica_socket_timeout_ms);
+	fprintf(f,
+		"max.incremental.fetch.session.cache.slots=%d\n"
+		"min.incremental.fetch.session.eviction.ms=%" PRId64 "\n",
+		cc->fetch_session_cache_slots, cc->fetch_session_eviction_ms);
 	fprintf(f, "unclean.leader.election.enable=%s\n",
 		cc->unclean_leader_election ? "true" : "false");
 	fprintf(f, "controlled.shutdown.enable=%s\n", cc->controlled_shutdown ? "true" : "false");

@@ -78,12 +78,17 @@ struct cluster_config {
 	int32_t replica_fetch_min_bytes;          /* 1 */
 	int64_t replica_socket_timeout_ms;        /* 30000 */
 	int32_t num_replica_fetchers;             /* 1 */
-	bool unclean_leader_election;             /* false */
-	bool controlled_shutdown;                 /* true */
-	bool auto_leader_rebalance;               /* true */
-	int32_t leader_imbalance_pct;             /* 10 */
-	int64_t leader_imbalance_check_s;         /* 300 */
-	int64_t config_change_expiration_ms;      /* 900000 */
+	/* max.incremental.fetch.session.cache.slots (1000, 0: none) and
+	 * min.incremental.fetch.session.eviction.ms (120000): the Fetch
+	 * sessions' cache (fetch_session.h), Kafka's names and defaults. */
+	int32_t fetch_session_cache_slots;
+	int64_t fetch_session_eviction_ms;
+	bool unclean_leader_election;        /* false */
+	bool controlled_shutdown;            /* true */
+	bool auto_leader_rebalance;          /* true */
+	int32_t leader_imbalance_pct;        /* 10 */
+	int64_t leader_imbalance_check_s;    /* 300 */
+	int64_t config_change_expiration_ms; /* 900000 */
 	/* observer.idle.ms (300000): a read copy of a partition without a
 	 * replica here (observer.h) is deleted after this long with no open
 	 * file. */

@@ -1433,6 +1433,9 @@ int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local
 		rc = replica_mgr_new(&rc_cfg, &cr->rm);
 	if (rc == 0)
 		rc = fetch_serve_new(replica_mgr_lookup, cr->rm, NULL, &cr->fs);
+	if (rc == 0)
+		rc = fetch_serve_set_sessions(cr->fs, cc->fetch_session_cache_slots,
+					      cc->fetch_session_eviction_ms);
 	if (rc < 0) {
 		cluster_repl_free(cr);
 		return rc;

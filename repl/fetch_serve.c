@@ -41,6 +41,19 @@
  * A follower's fetch first updates its state on the leader (LEO, caught
  * up times), which may expand the ISR and move the hw.
  *
+ * Sessions (KIP-227, fetch_session.h), v7+, before the rules: a full
+ * fetch (session_epoch 0 or -1) closes the session it names, and with
+ * epoch 0 its answer opens a new one of the partitions answered (its
+ * session_id; 0 when the cache has no room). An incremental fetch (a
+ * session's id and the epoch it expects) adds or updates the partitions
+ * it names, drops its forgotten ones, and is then a fetch of all the
+ * session's partitions with what each last asked (its fetch_offset, so a
+ * follower's LEO counts as if named), parked as any; its answer holds
+ * only the partitions with news (records, a changed hw or log start, an
+ * error, a diverging epoch). An unknown id is FETCH_SESSION_ID_NOT_FOUND,
+ * another epoch INVALID_FETCH_SESSION_EPOCH: the error at the top, no
+ * partitions, session_id 0; the fetcher starts again with a full fetch.
+ *
  * Records go out as file ranges (sendfile): each range holds a reference
  * of its log (raw_release) until the response was sent or the connection
  * went (net_req_on_done).
@@ -121,6 +134,7 @@
 #include "engine/engine.h"
 #include "repl/client_quota.h"
 #include "repl/fetch_serve.h"
+#include "repl/fetch_session.h"
 #include "repl/named_parts.h"
 #include "repl/throttle.h"
 #include "util/clock.h"
@@ -151,10 +165,22 @@ struct fs_part {
 	int64_t counted_bytes;
 };
 
+/* A Fetch's session (fetch_session.h), as Kafka's FetchContext: */
+enum fs_mode {
+	FS_SESSIONLESS, /* below v7, epoch -1, or a session emptied */
+	FS_FULL,        /* epoch 0: opens a session with its answer */
+	FS_INCR,        /* epoch > 0: the session's partitions, its news */
+};
+
 struct fs_fetch {
 	struct fetch_serve *fs;
 	struct net_req *req;
+	/* The request, or for FS_INCR sess_req: the request's fields with
+	 * the session's partitions (view) for its topics. */
 	const struct proto_fetch_req *msg;
+	enum fs_mode mode;
+	struct fetch_session_view view;
+	struct proto_fetch_req sess_req;
 	int n;
 	struct fs_part *parts; /* in request order, topic by topic */
 	int64_t deadline_ms;
@@ -184,7 +210,25 @@ struct fetch_serve {
 	const char *replica_user;            /* fetch_serve_set_replica_user */
 	struct throttle_quota *quota;        /* fetch_serve_set_throttle, or NULL */
 	struct client_quotas *client_quotas; /* fetch_serve_set_client_quotas */
+	struct fetch_sessions *sessions;     /* fetch_serve_set_sessions */
 };
+
+int fetch_serve_set_sessions(struct fetch_serve *fs, int32_t slots, int64_t eviction_ms)
+{
+	struct fetch_sessions *c;
+	int rc = fetch_sessions_new(slots, eviction_ms, &c);
+
+	if (rc)
+		return rc;
+	fetch_sessions_free(fs->sessions);
+	fs->sessions = c;
+	return 0;
+}
+
+int32_t fetch_serve_sessions(struct fetch_serve *fs)
+{
+	return fetch_sessions_count(fs->sessions);
+}
 
 void fetch_serve_set_client_quotas(struct fetch_serve *fs, struct client_quotas *q)
 {
@@ -277,6 +321,7 @@ static void fetch_free(struct fs_fetch *f)
 		partition_unref(fp->p);
 	}
 	free(f->parts);
+	fetch_session_view_free(&f->view);
 	free(f);
 }
 
@@ -598,6 +643,82 @@ static bool part_max_refused(const struct fs_fetch *f, const struct fs_part *fp,
 	return true;
 }
 
+/* A full fetch's answer (epoch 0) opens a session of its partitions, if
+ * the cache has room (Kafka's FullFetchContext); a throttled one opens
+ * none, as Kafka's. The answer carries its id, or 0. -ENOMEM. */
+static int session_open(struct fs_fetch *f, struct proto_fetch_resp *resp, int n)
+{
+	struct fetch_session_entry *e = calloc((size_t)n + 1, sizeof(*e));
+	int k = 0, i = 0;
+	int32_t id;
+
+	if (!e)
+		return -ENOMEM;
+	for (int32_t t = 0; t < resp->n_topics; t++)
+		for (int32_t j = 0; j < resp->topics[t].n_partitions; j++, i++) {
+			const struct proto_fetch_resp_part *rp = &resp->topics[t].partitions[j];
+
+			while (f->parts[k].replaced)
+				k++;
+			e[i] = (struct fetch_session_entry){ resp->topics[t].topic,
+							     f->parts[k++].req, rp->high_watermark,
+							     rp->log_start_offset };
+		}
+	id = fetch_sessions_create(f->fs->sessions, f->msg->replica_id >= 0, f->fs->now_ms(), i, e);
+	free(e);
+	if (id < 0)
+		return id;
+	resp->session_id = id;
+	return 0;
+}
+
+/* An incremental fetch's answer: only its session's partitions with
+ * news (fetch_sessions_answer), topics without any left out; or, when
+ * another fetch of the session came meanwhile, INVALID_FETCH_SESSION_EPOCH
+ * without partitions, as Kafka's IncrementalFetchContext. parts: the n
+ * answers, in the view's order. -ENOMEM. */
+static int session_news(struct fs_fetch *f, struct proto_fetch_resp *resp,
+			struct proto_fetch_resp_part *parts, int n)
+{
+	struct fetch_session_answer *a = calloc((size_t)n + 1, sizeof(*a));
+	int32_t nt = 0;
+	int w = 0, k = 0;
+
+	if (!a)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++)
+		a[i] = (struct fetch_session_answer){
+			.hw = parts[i].high_watermark,
+			.log_start = parts[i].log_start_offset,
+			.records = parts[i].records_len > 0,
+			.error = parts[i].error_code != 0,
+			.diverging = parts[i].has_diverging_epoch,
+		};
+	resp->session_id = f->view.id;
+	resp->error_code = fetch_sessions_answer(f->fs->sessions, &f->view, a);
+	if (resp->error_code)
+		resp->n_topics = 0;
+	/* Compacted in place: the kept ones only move forward. */
+	for (int32_t t = 0; !resp->error_code && t < resp->n_topics; t++) {
+		struct proto_fetch_resp_topic rt = resp->topics[t];
+
+		resp->topics[nt].topic = rt.topic;
+		resp->topics[nt].partitions = &parts[w];
+		resp->topics[nt].n_partitions = 0;
+		for (int32_t j = 0; j < rt.n_partitions; j++, k++)
+			if (a[k].include) {
+				parts[w++] = parts[k];
+				resp->topics[nt].n_partitions++;
+			}
+		if (resp->topics[nt].n_partitions > 0)
+			nt++;
+	}
+	if (!resp->error_code)
+		resp->n_topics = nt;
+	free(a);
+	return 0;
+}
+
 /* Rule 6 and the response frame into the request's output. */
 static int fetch_respond(struct fs_fetch *f)
 {
@@ -744,6 +865,13 @@ static int fetch_respond(struct fs_fetch *f)
 			resp.n_topics++;
 	}
 	fetch_client_quota(f, &resp, parts, kout);
+	rc = 0;
+	if (f->mode == FS_INCR)
+		rc = session_news(f, &resp, parts, kout);
+	else if (f->mode == FS_FULL && resp.throttle_time_ms <= 0)
+		rc = session_open(f, &resp, kout);
+	if (rc < 0)
+		goto out;
 	rc = proto_fetch_resp_encode(net_req_out(f->req), pr->hdr.api_version,
 				     pr->hdr.correlation_id, &resp);
 out:
@@ -864,28 +992,79 @@ static void conn_gone(void *arg)
 	fetch_serve_wake(arg);
 }
 
+/* A Fetch's session error (Kafka's SessionErrorContext): err at the top,
+ * no partitions (which the fetch meant is not known), session_id 0. */
+static int fetch_session_refuse(struct fs_fetch *f, int16_t err)
+{
+	const struct proto_req *pr = net_req_msg(f->req);
+	struct proto_fetch_resp resp = { .error_code = err };
+
+	net_req_on_done(f->req, fetch_done, f);
+	return proto_fetch_resp_encode(net_req_out(f->req), pr->hdr.api_version,
+				       pr->hdr.correlation_id, &resp);
+}
+
+/* Kafka's FetchManager.newContext: which session f's Fetch m belongs to
+ * (fs_mode). A full fetch (epoch 0 or -1) closes the session it names;
+ * an incremental one updates its session and fetches all of the
+ * session's partitions (f->msg). 0, a session error (> 0), -ENOMEM. */
+static int fetch_session_begin(struct fs_fetch *f, const struct proto_fetch_req *m, int64_t now)
+{
+	int rc;
+
+	f->msg = m;
+	f->mode = FS_SESSIONLESS;
+	if (net_req_msg(f->req)->hdr.api_version < 7)
+		return 0;
+	if (m->session_epoch == 0 || m->session_epoch == -1) {
+		if (m->session_id != 0)
+			fetch_sessions_remove(f->fs->sessions, m->session_id);
+		if (m->session_epoch == 0)
+			f->mode = FS_FULL;
+		return 0;
+	}
+	rc = fetch_sessions_update(f->fs->sessions, m, now, &f->view);
+	if (rc != 0 || f->view.id == 0)
+		return rc;
+	f->mode = FS_INCR;
+	f->sess_req = *m;
+	f->sess_req.n_topics = f->view.n_topics;
+	f->sess_req.topics = f->view.topics;
+	f->sess_req.n_forgotten = 0;
+	f->sess_req.forgotten = NULL;
+	f->msg = &f->sess_req;
+	return 0;
+}
+
 static int fetch_handler(void *arg, struct net_req *req)
 {
 	struct fetch_serve *fs = arg;
 	const struct proto_fetch_req *m = &net_req_msg(req)->u.fetch;
 	struct fs_fetch *f = calloc(1, sizeof(*f));
 	int64_t now = fs->now_ms();
-	int n = 0, k = 0;
+	int n = 0, k = 0, rc;
 	uint64_t wakes;
 	bool park;
 
 	if (!f)
 		return -ENOMEM;
-	for (int32_t t = 0; t < m->n_topics; t++)
-		n += m->topics[t].n_partitions;
 	f->fs = fs;
 	f->req = req;
-	f->msg = m;
+	rc = fetch_session_begin(f, m, now);
+	if (rc < 0) {
+		free(f);
+		return rc;
+	}
+	if (rc > 0)
+		return fetch_session_refuse(f, (int16_t)rc);
+	m = f->msg;
+	for (int32_t t = 0; t < m->n_topics; t++)
+		n += m->topics[t].n_partitions;
 	f->n = n;
 	f->parts = calloc((size_t)n + 1, sizeof(*f->parts));
 	if (!f->parts || fetch_mark_replaced(f) < 0) {
-		free(f->parts);
-		free(f);
+		f->n = 0; /* no partition looked up yet */
+		fetch_free(f);
 		return -ENOMEM;
 	}
 	bool refused = m->replica_id >= 0 && !replica_allowed(fs, req);
@@ -1072,6 +1251,11 @@ int fetch_serve_new(fetch_serve_lookup_fn lookup, void *arg, int64_t (*now_ms)(v
 
 	if (!fs)
 		return -ENOMEM;
+	if (fetch_sessions_new(FETCH_SESSION_SLOTS_DEFAULT, FETCH_SESSION_EVICTION_MS_DEFAULT,
+			       &fs->sessions)) {
+		free(fs);
+		return -ENOMEM;
+	}
 	fs->lookup = lookup;
 	fs->lookup_arg = arg;
 	fs->now_ms = now_ms ? now_ms : mono_ms;
@@ -1085,6 +1269,7 @@ int fetch_serve_new(fetch_serve_lookup_fn lookup, void *arg, int64_t (*now_ms)(v
 	if (rc) {
 		pthread_cond_destroy(&fs->cond);
 		pthread_mutex_destroy(&fs->lock);
+		fetch_sessions_free(fs->sessions);
 		free(fs);
 		return rc;
 	}
@@ -1154,11 +1339,36 @@ out:
  * partition it asks for. An expansion writes to ZooKeeper, which must not
  * hold the loop; so does any other fetch (a consumer's may read old
  * segments from the disk). */
+struct pick_ctx {
+	struct fetch_serve *fs;
+	int32_t replica_id;
+	bool ok;
+};
+
+static bool pick_isr_has(void *arg, struct kstr topic, int32_t index)
+{
+	struct pick_ctx *x = arg;
+	struct partition *p = x->fs->lookup(x->fs->lookup_arg, topic, index);
+
+	x->ok = p && partition_isr_has(p, x->replica_id);
+	partition_unref(p);
+	return x->ok;
+}
+
 static bool fetch_pick(void *arg, const struct net_req *req)
 {
 	struct fetch_serve *fs = arg;
 	const struct proto_fetch_req *m = &net_req_msg(req)->u.fetch;
 	bool ok = m->replica_id >= 0;
+
+	/* An incremental fetch reads every partition of its session, not
+	 * only those it names (none, most of the time). */
+	if (ok && net_req_msg(req)->hdr.api_version >= 7 && m->session_epoch > 0) {
+		struct pick_ctx x = { fs, m->replica_id, true };
+
+		fetch_sessions_each(fs->sessions, m->session_id, pick_isr_has, &x);
+		ok = x.ok;
+	}
 
 	for (int32_t t = 0; ok && t < m->n_topics; t++)
 		for (int32_t j = 0; ok && j < m->topics[t].n_partitions; j++) {
@@ -1278,5 +1488,6 @@ void fetch_serve_free(struct fetch_serve *fs)
 	fetch_serve_stop(fs);
 	pthread_cond_destroy(&fs->cond);
 	pthread_mutex_destroy(&fs->lock);
+	fetch_sessions_free(fs->sessions);
 	free(fs);
 }

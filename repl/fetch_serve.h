@@ -70,6 +70,13 @@ void fetch_serve_set_throttle(struct fetch_serve *fs, struct throttle_quota *quo
  * KIP-219 fetch). Before the listener starts; NULL: none. */
 struct client_quotas;
 void fetch_serve_set_client_quotas(struct fetch_serve *fs, struct client_quotas *q);
+/* The incremental fetch sessions' cache (fetch_session.h): Kafka's
+ * max.incremental.fetch.session.cache.slots (0: none) and
+ * min.incremental.fetch.session.eviction.ms; 1000 and 120000 unless
+ * set. Before the listener starts. -ENOMEM (the old cache kept). */
+int fetch_serve_set_sessions(struct fetch_serve *fs, int32_t slots, int64_t eviction_ms);
+/* Sessions held now (tests, metrics). */
+int32_t fetch_serve_sessions(struct fetch_serve *fs);
 /* Registers both handlers with srv. */
 int fetch_serve_register(struct fetch_serve *fs, struct net_server *srv);
 void fetch_serve_wake(struct fetch_serve *fs);

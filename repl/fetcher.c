@@ -25,6 +25,19 @@
  * exceeded; a round with nothing else to fetch waits
  * replica.fetch.backoff.ms, as Kafka's fetcher does.
  *
+ * The Fetch session (KIP-227), as Kafka's ReplicaFetcherThread through
+ * its FetchSessionHandler: the first Fetch is a full one (session_epoch
+ * 0, every partition); when the leader answers it with a session id,
+ * the next ones are incremental: they name only the partitions added or
+ * whose fetch position, epochs or log start changed since the last one
+ * the leader answered, and forget those the round no longer fetches (one
+ * backing off, truncating, moved to another leader, held by the
+ * throttle); the leader answers only the partitions with news. After a
+ * session error (FETCH_SESSION_ID_NOT_FOUND: a full fetch opening a new
+ * session; INVALID_FETCH_SESSION_EPOCH, another top-level error or a
+ * failed request: a full fetch that also closes the old one) the next
+ * round starts again with a full fetch, at once.
+ *
  * A partition added (or the stop) pokes the thread through an eventfd
  * that the connection's waits also watch: the request in flight, which
  * may be a Fetch parked at the leader for replica.fetch.wait.max.ms
@@ -41,6 +54,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "repl/fetch_session.h"
 #include "repl/fetcher.h"
 #include "repl/throttle.h"
 #include "util/clock.h"
@@ -63,6 +77,14 @@ struct fpart {
 	 * as last logged: "" none. A new cause is logged, the same one not
 	 * again, each retry of backoff_ms meeting it. */
 	char waiting[160];
+};
+
+/* A partition of the fetch session as its leader last took it (Kafka's
+ * FetchSessionHandler sessionPartitions): named by topic and index, as
+ * the leader's session keys it. */
+struct sess_part {
+	char *topic;
+	struct proto_fetch_part data;
 };
 
 struct fetcher {
@@ -89,6 +111,13 @@ struct fetcher {
 	bool relookup;
 	int wake; /* eventfd: a partition added, or stopping (fetcher_poke) */
 	struct fetcher_stats stats;
+	/* The fetch session (the thread's own): sess_id 0 none; sess_epoch
+	 * the next to send, 0 a full fetch (which closes sess_id's session
+	 * at the leader, if any, and opens another). */
+	int32_t sess_id;
+	int32_t sess_epoch;
+	int n_sess;
+	struct sess_part sess[FETCHER_MAX_PARTS];
 };
 
 void fetcher_config_default(struct fetcher_config *cfg)
@@ -512,6 +541,243 @@ static bool asked(const struct fpart *fp, struct kstr topic, int32_t index)
 	return partition_index(fp->p) == index && kstr_eq(topic, partition_topic(fp->p));
 }
 
+/* ---- the fetch session (Kafka's FetchSessionHandler) ---- */
+
+#define SESS_SLOTS (2 * FETCHER_MAX_PARTS) /* sess_index's table */
+
+/* The next Fetch is a full one: with keep_id Kafka's nextCloseExisting
+ * (it closes the session at the leader), else its INITIAL. */
+static void sess_reset(struct fetcher *f, bool keep_id)
+{
+	for (int i = 0; i < f->n_sess; i++)
+		free(f->sess[i].topic);
+	f->n_sess = 0;
+	if (!keep_id)
+		f->sess_id = 0;
+	f->sess_epoch = 0;
+}
+
+/* Whether the leader's session holds a partition's fetch as d asks it
+ * (Kafka's PartitionData equality, what an incremental fetch resends). */
+static bool sess_same(const struct proto_fetch_part *a, const struct proto_fetch_part *d)
+{
+	return a->fetch_offset == d->fetch_offset && a->log_start_offset == d->log_start_offset &&
+	       a->partition_max_bytes == d->partition_max_bytes &&
+	       a->current_leader_epoch == d->current_leader_epoch &&
+	       a->last_fetched_epoch == d->last_fetched_epoch;
+}
+
+static uint32_t sess_hash(const char *topic, size_t len, int32_t index)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)topic[i]) * 16777619u;
+	return ((h ^ (uint32_t)index) * 16777619u) & (SESS_SLOTS - 1);
+}
+
+/* Places 0..n-1 of names (topic, index) into tab (open addressing, -1
+ * empty), for slot_find. */
+static void slots_fill(int16_t *tab, int n, const char *(*topic)(const void *arg, int i),
+		       int32_t (*index)(const void *arg, int i), const void *arg)
+{
+	for (int i = 0; i < SESS_SLOTS; i++)
+		tab[i] = -1;
+	for (int j = 0; j < n; j++) {
+		const char *t = topic(arg, j);
+		uint32_t h = sess_hash(t, strlen(t), index(arg, j));
+
+		while (tab[h] >= 0)
+			h = (h + 1) & (SESS_SLOTS - 1);
+		tab[h] = (int16_t)j;
+	}
+}
+
+static int slot_find(const int16_t *tab, struct kstr name, int32_t index,
+		     const char *(*topic)(const void *arg, int i),
+		     int32_t (*index_of)(const void *arg, int i), const void *arg)
+{
+	size_t len = name.len > 0 ? (size_t)name.len : 0;
+
+	for (uint32_t h = sess_hash(name.ptr, len, index); tab[h] >= 0;
+	     h = (h + 1) & (SESS_SLOTS - 1))
+		if (index_of(arg, tab[h]) == index && kstr_eq(name, topic(arg, tab[h])))
+			return tab[h];
+	return -1;
+}
+
+static const char *sess_topic(const void *arg, int i)
+{
+	return ((const struct fetcher *)arg)->sess[i].topic;
+}
+
+static int32_t sess_part_index(const void *arg, int i)
+{
+	return ((const struct fetcher *)arg)->sess[i].data.partition;
+}
+
+static const char *ready_topic(const void *arg, int i)
+{
+	return partition_topic(((struct fpart *const *)arg)[i]->p);
+}
+
+static int32_t ready_index(const void *arg, int i)
+{
+	return partition_index(((struct fpart *const *)arg)[i]->p);
+}
+
+/* An incremental fetch's plan: for each partition of the full request
+ * (rq, in its order), its place in the session or -1 (found); which of
+ * the session's it names (seen); and the request sent (inc): those added
+ * or changed, the session's others forgotten. */
+struct sess_plan {
+	int16_t tab[SESS_SLOTS];
+	int *found;
+	bool *seen;
+	struct proto_fetch_topic *topics;
+	struct proto_fetch_part *parts;
+	struct proto_forgotten_topic *forgotten;
+	int32_t *forgotten_parts;
+	struct proto_fetch_req inc;
+};
+
+static void sess_plan_free(struct sess_plan *sp)
+{
+	free(sp->found);
+	free(sp->seen);
+	free(sp->topics);
+	free(sp->parts);
+	free(sp->forgotten);
+	free(sp->forgotten_parts);
+}
+
+/* Builds sp from the full request rq of n partitions (topic_of: each
+ * one's topic): the Fetch to send is sp->inc when the session is on,
+ * else rq with the session's id and epoch 0. -ENOMEM. */
+static int sess_plan(struct fetcher *f, const struct proto_fetch_req *rq, int n,
+		     const char *const *topic_of, struct sess_plan *sp)
+{
+	int k = 0, w = 0, nf = 0;
+
+	sp->found = calloc((size_t)n + 1, sizeof(*sp->found));
+	sp->seen = calloc((size_t)f->n_sess + 1, sizeof(*sp->seen));
+	sp->topics = calloc((size_t)n + 1, sizeof(*sp->topics));
+	sp->parts = calloc((size_t)n + 1, sizeof(*sp->parts));
+	sp->forgotten = calloc((size_t)f->n_sess + 1, sizeof(*sp->forgotten));
+	sp->forgotten_parts = calloc((size_t)f->n_sess + 1, sizeof(*sp->forgotten_parts));
+	if (!sp->found || !sp->seen || !sp->topics || !sp->parts || !sp->forgotten ||
+	    !sp->forgotten_parts)
+		return -ENOMEM;
+	slots_fill(sp->tab, f->n_sess, sess_topic, sess_part_index, f);
+	sp->inc = *rq;
+	sp->inc.session_id = f->sess_id;
+	sp->inc.session_epoch = f->sess_epoch;
+	sp->inc.n_topics = 0;
+	sp->inc.topics = sp->topics;
+	for (int32_t t = 0; t < rq->n_topics; t++)
+		for (int32_t j = 0; j < rq->topics[t].n_partitions; j++, k++) {
+			const struct proto_fetch_part *d = &rq->topics[t].partitions[j];
+			int at = f->sess_epoch > 0
+					 ? slot_find(sp->tab, kstr_of(topic_of[k]), d->partition,
+						     sess_topic, sess_part_index, f)
+					 : -1;
+
+			sp->found[k] = at;
+			if (at >= 0)
+				sp->seen[at] = true;
+			if (at >= 0 && sess_same(&f->sess[at].data, d))
+				continue;
+			/* Added or changed: named, in its topic's entry (the
+			 * last one, as the full request groups by topic). */
+			if (sp->inc.n_topics == 0 ||
+			    sp->topics[sp->inc.n_topics - 1].topic.ptr != rq->topics[t].topic.ptr)
+				sp->topics[sp->inc.n_topics++] =
+					(struct proto_fetch_topic){ rq->topics[t].topic, 0,
+								    &sp->parts[w] };
+			sp->topics[sp->inc.n_topics - 1].n_partitions++;
+			sp->parts[w++] = *d;
+		}
+	for (int j = 0; f->sess_epoch > 0 && j < f->n_sess; j++) {
+		if (sp->seen[j])
+			continue;
+		/* Forgotten, a topic's run of them in one entry. */
+		if (nf == 0 || strcmp(sp->forgotten[nf - 1].topic.ptr, f->sess[j].topic))
+			sp->forgotten[nf++] =
+				(struct proto_forgotten_topic){ kstr_of(f->sess[j].topic), 0,
+								&sp->forgotten_parts[j] };
+		sp->forgotten_parts[j] = f->sess[j].data.partition;
+		sp->forgotten[nf - 1].n_partitions++;
+	}
+	sp->inc.n_forgotten = nf;
+	sp->inc.forgotten = sp->forgotten;
+	return 0;
+}
+
+/* The session after the leader answered a Fetch of the plan sp (rq the
+ * full request, topic_of as for sess_plan), as Kafka's
+ * FetchSessionHandler.handleResponse: 0, or -EPROTO for a top-level
+ * error that is no session's (the connection is closed and the round
+ * backs off); -ENOMEM. */
+static int sess_answered(struct fetcher *f, const struct proto_fetch_req *rq,
+			 const char *const *topic_of, const struct sess_plan *sp,
+			 const struct proto_fetch_resp *resp)
+{
+	bool incremental = f->sess_epoch > 0;
+	int k = 0, old, w = 0;
+
+	if (resp->error_code) {
+		bool not_found = resp->error_code == PROTO_ERR_FETCH_SESSION_ID_NOT_FOUND;
+
+		mq_log_limited(MQ_INFO,
+			       "fetcher: broker %d: fetch session %d epoch %d: %s; a full fetch "
+			       "next",
+			       f->cfg.source_id, (int)f->sess_id, (int)f->sess_epoch,
+			       proto_err_name(resp->error_code));
+		sess_reset(f, !not_found);
+		return not_found || resp->error_code == PROTO_ERR_INVALID_FETCH_SESSION_EPOCH
+			       ? 0
+			       : -EPROTO;
+	}
+	if (resp->session_id == 0) { /* none made, or closed by the leader */
+		sess_reset(f, false);
+		return 0;
+	}
+	if (!incremental)
+		sess_reset(f, false);
+	/* The session is now what the request asked: those named as named
+	 * (the new ones at the end), the forgotten ones gone. */
+	old = f->n_sess;
+	for (int32_t t = 0; t < rq->n_topics; t++)
+		for (int32_t j = 0; j < rq->topics[t].n_partitions; j++, k++) {
+			const struct proto_fetch_part *d = &rq->topics[t].partitions[j];
+			int at = incremental ? sp->found[k] : -1;
+
+			if (at >= 0) {
+				f->sess[at].data = *d;
+				continue;
+			}
+			f->sess[f->n_sess].topic = strdup(topic_of[k]);
+			if (!f->sess[f->n_sess].topic) {
+				sess_reset(f, true);
+				return -ENOMEM;
+			}
+			f->sess[f->n_sess++].data = *d;
+		}
+	for (int j = 0; j < f->n_sess; j++) {
+		if (j < old && incremental && !sp->seen[j]) {
+			free(f->sess[j].topic);
+			continue;
+		}
+		f->sess[w++] = f->sess[j];
+	}
+	f->n_sess = w;
+	f->sess_id = resp->session_id;
+	f->sess_epoch = fetch_session_next_epoch(f->sess_epoch);
+	if (incremental)
+		stat_add(f, &f->stats.incremental, 1);
+	return 0;
+}
+
 /* One Fetch for every partition ready to fetch, waiting at the leader at
  * most max_wait_ms. 0 or -errno (connection). */
 static int fetch_once(struct fetcher *f, struct fpart **ready, struct partition_follow *fws, int n,
@@ -538,10 +804,18 @@ static int fetch_once(struct fetcher *f, struct fpart **ready, struct partition_
 	struct net_resp nr = { 0 };
 	struct kbuf_w w;
 	int v = net_client_version(f->conn, PROTO_API_FETCH), rc = -ENOMEM, k = 0;
+	/* The request's partitions' topics, in its order, and the session's
+	 * plan (v7+: KIP-227). */
+	const char **names = calloc((size_t)n + 1, sizeof(*names));
+	struct sess_plan *sp = calloc(1, sizeof(*sp));
+	const struct proto_fetch_req *send = &rq;
+	bool sess = v >= 7;
 
-	if (v < 0)
-		return v;
-	if (!rps || !rts || !topic_of || !req_of)
+	if (v < 0) {
+		rc = v;
+		goto out;
+	}
+	if (!rps || !rts || !topic_of || !req_of || !names || !sp)
 		goto out;
 	/* Partitions grouped by topic, each topic once. The list holds a
 	 * topic's partitions together as a rule (they are added together), so
@@ -565,6 +839,7 @@ static int fetch_once(struct fetcher *f, struct fpart **ready, struct partition_
 			if (topic_of[i] != t)
 				continue;
 			req_of[k] = i;
+			names[k] = partition_topic(ready[i]->p);
 			rps[k++] = (struct proto_fetch_part){
 				.partition = partition_index(ready[i]->p),
 				.current_leader_epoch = fws[i].leader_epoch,
@@ -577,8 +852,18 @@ static int fetch_once(struct fetcher *f, struct fpart **ready, struct partition_
 			rts[t].n_partitions++;
 		}
 	}
+	if (sess) {
+		rc = sess_plan(f, &rq, k, names, sp);
+		if (rc)
+			goto out;
+		/* A full fetch closes the session it names and opens one. */
+		rq.session_id = f->sess_id;
+		rq.session_epoch = 0;
+		if (f->sess_epoch > 0)
+			send = &sp->inc;
+	}
 	kbuf_w_init(&w, 1 << 20);
-	rc = proto_fetch_req_encode(&w, (int16_t)v, &rq);
+	rc = proto_fetch_req_encode(&w, (int16_t)v, send);
 	if (!rc)
 		rc = net_client_call(f->conn, PROTO_API_FETCH, (int16_t)v, w.buf, w.len,
 				     (size_t)f->cfg.max_bytes + (1 << 20),
@@ -586,21 +871,29 @@ static int fetch_once(struct fetcher *f, struct fpart **ready, struct partition_
 	kbuf_w_free(&w);
 	if (!rc)
 		rc = proto_fetch_resp_decode(&nr.body, (int16_t)v, &resp);
-	if (!rc && resp.error_code)
+	/* Kafka's handleError: a request that failed closes the session,
+	 * whatever the leader made of it. */
+	if (rc && sess)
+		sess_reset(f, true);
+	else if (sess)
+		rc = sess_answered(f, &rq, names, sp, &resp);
+	else if (resp.error_code)
 		rc = -EPROTO;
-	/* A leader answers in the request's order (Kafka's does): the r-th
-	 * answer is tried against the r-th partition asked for first. */
+	/* A leader answers a full fetch in the request's order (Kafka's
+	 * does): the r-th answer is tried against the r-th partition asked
+	 * for first; an incremental one's answers, a few in the session's
+	 * order, are looked up. */
+	if (!rc && resp.n_topics > 0)
+		slots_fill(sp->tab, n, ready_topic, ready_index, ready);
 	for (int32_t t = 0, r = 0; !rc && t < resp.n_topics; t++)
 		for (int32_t j = 0; j < resp.topics[t].n_partitions; j++, r++) {
 			const struct proto_fetch_resp_part *a = &resp.topics[t].partitions[j];
 			int i = r < k ? req_of[r] : 0;
 
 			if (!asked(ready[i], resp.topics[t].topic, a->partition_index))
-				for (i = 0; i < n && !asked(ready[i], resp.topics[t].topic,
-							    a->partition_index);
-				     i++)
-					;
-			if (i < n)
+				i = slot_find(sp->tab, resp.topics[t].topic, a->partition_index,
+					      ready_topic, ready_index, ready);
+			if (i >= 0)
 				fetch_apply(f, ready[i], &fws[i], a, now);
 		}
 	if (!rc)
@@ -612,6 +905,10 @@ out:
 	free(rts);
 	free(topic_of);
 	free(req_of);
+	free(names);
+	if (sp)
+		sess_plan_free(sp);
+	free(sp);
 	return rc;
 }
 
@@ -926,6 +1223,7 @@ void fetcher_free(struct fetcher *f)
 	pthread_mutex_unlock(&f->lock);
 	pthread_join(f->thread, NULL);
 	close(f->wake);
+	sess_reset(f, false);
 	for (int i = 0; i < f->n; i++)
 		partition_unref(f->parts[i].p);
 	pthread_cond_destroy(&f->cond);

@@ -93,6 +93,7 @@ struct fetcher_stats {
 	int64_t connects;
 	int64_t errors;      /* failed connections and requests */
 	int64_t fetches;     /* Fetch responses handled */
+	int64_t incremental; /* of them, incremental ones of a fetch session */
 	int64_t bytes;       /* record bytes appended */
 	int64_t truncations; /* truncation rounds (OffsetForLeaderEpoch or diverging) */
 	int partitions;

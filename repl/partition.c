@@ -412,6 +412,20 @@ int partition_make_follower(struct partition *p, const struct partition_state *s
 		p->fetch_state = PARTITION_TRUNCATING;
 		p->generation++;
 	}
+	/* Invariant 9 as partition_follower_append_at checks it, for a
+	 * follower that caught up before this state put it in the ISR: the
+	 * leader's next answer may not name the partition at all (a fetch
+	 * session answers only partitions with news), so no append would
+	 * look again until the next record. Not with a new leader or epoch:
+	 * its truncation comes first. */
+	if (!rc && p->unclean && p->unclean_target >= 0 &&
+	    ids_have(st->isr, st->n_isr, p->cfg.broker_id)) {
+		struct partition_offsets o;
+
+		p->ops->offsets(p->log, &o);
+		if (o.log_end_offset >= p->unclean_target)
+			p->unclean = false;
+	}
 	pthread_mutex_unlock(&p->lock);
 	notify(p);
 	return rc;
@@ -810,7 +824,10 @@ out:
 	/* Outside the lock: the log's start listener drops the mount's pages
 	 * of the records that go, which may wait for a read in flight. A
 	 * refusal (a clean under way, a compacted topic) leaves the start
-	 * where it is; the next fetch's answer brings the leader's again. */
+	 * where it is; the next answer that names the partition brings the
+	 * leader's again (in a fetch session, one with news of it: records,
+	 * another hw or log start; an idle partition's waits that long, as
+	 * Kafka's follower's does). */
 	if (rc == 0 && start_to > 0) {
 		int64_t start;
 		int r = p->ops->delete_records(p->log, start_to, true, &start);

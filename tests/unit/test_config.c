@@ -1307,6 +1307,8 @@ static void test_cluster_defaults(void **state)
 	assert_int_equal(c.cluster.replica_fetch_min_bytes, 1);
 	assert_int_equal(c.cluster.replica_socket_timeout_ms, 30000);
 	assert_int_equal(c.cluster.num_replica_fetchers, 1);
+	assert_int_equal(c.cluster.fetch_session_cache_slots, 1000);
+	assert_int_equal(c.cluster.fetch_session_eviction_ms, 120000);
 	assert_false(c.cluster.unclean_leader_election);
 	assert_true(c.cluster.controlled_shutdown);
 	assert_true(c.cluster.auto_leader_rebalance);
@@ -1343,6 +1345,8 @@ static void test_cluster_keys(void **state)
 		      "replica.fetch.wait.max.ms=100\nreplica.fetch.min.bytes=10\n"
 		      "replica.socket.timeout.ms=2000\n"
 		      "num.replica.fetchers=2\nunclean.leader.election.enable=true\n"
+		      "max.incremental.fetch.session.cache.slots=0\n"
+		      "min.incremental.fetch.session.eviction.ms=5000\n"
 		      "controlled.shutdown.enable=false\nauto.leader.rebalance.enable=false\n"
 		      "leader.imbalance.per.broker.percentage=20\n"
 		      "leader.imbalance.check.interval.seconds=60\n"
@@ -1372,6 +1376,8 @@ static void test_cluster_keys(void **state)
 	assert_int_equal(c.cluster.replica_fetch_min_bytes, 10);
 	assert_int_equal(c.cluster.replica_socket_timeout_ms, 2000);
 	assert_int_equal(c.cluster.num_replica_fetchers, 2);
+	assert_int_equal(c.cluster.fetch_session_cache_slots, 0);
+	assert_int_equal(c.cluster.fetch_session_eviction_ms, 5000);
 	assert_true(c.cluster.unclean_leader_election);
 	assert_false(c.cluster.controlled_shutdown);
 	assert_false(c.cluster.auto_leader_rebalance);

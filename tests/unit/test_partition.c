@@ -608,10 +608,14 @@ static void test_unclean_restart_eligibility(void **state)
 	st = state3(1, 3, 2);
 	st.partition_epoch = 4;
 	int before = changes;
+	/* The state that puts us in the ISR is enough: the leader's next
+	 * answer (an incremental fetch's) may not name the partition, with
+	 * nothing new, until its next record. */
 	assert_int_equal(partition_make_follower(p, &st), 0);
-	assert_int_equal(partition_follower_append(p, f.generation, NULL, 0, 8, -1), 0);
 	assert_true(partition_leader_eligible(p));
 	assert_true(changes > before);
+	assert_int_equal(partition_follower_append(p, f.generation, NULL, 0, 8, -1), 0);
+	assert_true(partition_leader_eligible(p));
 	st = state3(2, 4, 2);
 	assert_int_equal(partition_make_leader(p, &st, 0), 1);
 	partition_unref(p);
@@ -1386,6 +1390,21 @@ static void test_e2e_empty_epochs_diverging_epoch_engine(void **state)
 
 /* ---- the Fetch handler seen from a raw client ---- */
 
+/* Sends req (Fetch version v) on c and decodes its answer into *fr
+ * (resp holds the frame it points into; the caller frees both). */
+static void fetch_call(struct net_client *c, const struct proto_fetch_req *req, int16_t v,
+		       struct net_resp *resp, struct proto_fetch_resp *fr)
+{
+	struct kbuf_w w;
+
+	kbuf_w_init(&w, 4096);
+	assert_int_equal(proto_fetch_req_encode(&w, v, req), 0);
+	assert_int_equal(net_client_call(c, PROTO_API_FETCH, v, w.buf, w.len, 0, DEADLINE_MS, resp),
+			 0);
+	kbuf_w_free(&w);
+	assert_int_equal(proto_fetch_resp_decode(&resp->body, v, fr), 0);
+}
+
 /* Sends f (Fetch version v) on c: the one partition's answer in *out
  * (without its records' bytes), its error returned. */
 static int16_t fetch_with_v(struct net_client *c, struct protofx_fetch *f, int16_t v,
@@ -1393,16 +1412,10 @@ static int16_t fetch_with_v(struct net_client *c, struct protofx_fetch *f, int16
 {
 	struct proto_fetch_resp fr;
 	struct net_resp resp;
-	struct kbuf_w w;
 	int64_t t0 = now_mono_ms();
 	int16_t err;
 
-	kbuf_w_init(&w, 4096);
-	assert_int_equal(proto_fetch_req_encode(&w, v, &f->req), 0);
-	assert_int_equal(
-		net_client_call(c, PROTO_API_FETCH, v, w.buf, w.len, 0, DEADLINE_MS, &resp), 0);
-	kbuf_w_free(&w);
-	assert_int_equal(proto_fetch_resp_decode(&resp.body, v, &fr), 0);
+	fetch_call(c, &f->req, v, &resp, &fr);
 	assert_int_equal(fr.n_topics, 1);
 	assert_int_equal(fr.topics[0].n_partitions, 1);
 	*out = fr.topics[0].partitions[0];
@@ -2052,7 +2065,6 @@ static void test_fetch_partition_named_twice(void **state)
 	struct proto_fetch_resp fr;
 	struct net_client *c;
 	struct net_resp resp;
-	struct kbuf_w w;
 	uint64_t base = 0;
 
 	(void)state;
@@ -2070,12 +2082,7 @@ static void test_fetch_partition_named_twice(void **state)
 	topics[1] = (struct proto_fetch_topic){ kstr_of("orders"), 1, &parts[2] };
 	f.req.n_topics = 2;
 	f.req.topics = topics;
-	kbuf_w_init(&w, 4096);
-	assert_int_equal(proto_fetch_req_encode(&w, 12, &f.req), 0);
-	assert_int_equal(
-		net_client_call(c, PROTO_API_FETCH, 12, w.buf, w.len, 0, DEADLINE_MS, &resp), 0);
-	kbuf_w_free(&w);
-	assert_int_equal(proto_fetch_resp_decode(&resp.body, 12, &fr), 0);
+	fetch_call(c, &f.req, 12, &resp, &fr);
 	assert_int_equal(fr.n_topics, 1);
 	assert_int_equal(fr.topics[0].n_partitions, 1);
 	assert_int_equal(fr.topics[0].partitions[0].error_code, 0);
@@ -2127,7 +2134,6 @@ static void test_fetch_isolation_level(void **state)
 		struct protofx_fetch f;
 		struct proto_fetch_resp fr;
 		struct net_resp resp;
-		struct kbuf_w w;
 		int n = 0;
 
 		protofx_fetch_init(&f, "orders", cases[i].replica, -1, 0, -1, 0);
@@ -2138,13 +2144,7 @@ static void test_fetch_isolation_level(void **state)
 		f.req.isolation_level = cases[i].level;
 		f.req.n_topics = cases[i].orders ? 2 : 1;
 		f.req.topics = cases[i].orders ? topics : &topics[1];
-		kbuf_w_init(&w, 4096);
-		assert_int_equal(proto_fetch_req_encode(&w, cases[i].v, &f.req), 0);
-		assert_int_equal(net_client_call(c, PROTO_API_FETCH, cases[i].v, w.buf, w.len, 0,
-						 DEADLINE_MS, &resp),
-				 0);
-		kbuf_w_free(&w);
-		assert_int_equal(proto_fetch_resp_decode(&resp.body, cases[i].v, &fr), 0);
+		fetch_call(c, &f.req, cases[i].v, &resp, &fr);
 		if (fr.error_code != cases[i].top)
 			fail_msg("case %zu: top error %d, want %d", i, fr.error_code, cases[i].top);
 		assert_int_equal(fr.session_id, 0);
@@ -2710,6 +2710,254 @@ static void test_fetcher_settling_partition_not_held_by_parked_fetch(void **stat
 	bk_stop(&a);
 }
 
+/* ---- incremental fetch sessions (KIP-227) through the handler ---- */
+
+/* What a session Fetch was answered: the top error, the session id, and
+ * each partition answered (orders-N: index, records' bytes, hw). */
+struct sess_answer {
+	int16_t error;
+	int32_t session_id;
+	int n;
+	int32_t index[4];
+	int32_t records_len[4];
+	int64_t hw[4];
+};
+
+/* A consumer's Fetch v12 in session (id, epoch) of orders' partitions
+ * parts[0..n) at offsets[] (n 0: none named), forgetting orders-forget
+ * (-1: none). */
+static void fetch_sess(struct net_client *c, int32_t id, int32_t epoch, int n, const int32_t *parts,
+		       const int64_t *offsets, int32_t forget, int32_t max_wait,
+		       struct sess_answer *out)
+{
+	struct protofx_fetch f;
+	struct proto_fetch_part ps[4];
+	struct proto_forgotten_topic fg = { kstr_of("orders"), 1, &forget };
+	struct proto_fetch_resp fr;
+	struct net_resp resp;
+
+	protofx_fetch_init(&f, "orders", -1, -1, 0, -1, max_wait);
+	for (int i = 0; i < n; i++) {
+		ps[i] = f.part;
+		ps[i].partition = parts[i];
+		ps[i].fetch_offset = offsets[i];
+	}
+	f.topic.n_partitions = n;
+	f.topic.partitions = ps;
+	f.req.n_topics = n > 0;
+	f.req.session_id = id;
+	f.req.session_epoch = epoch;
+	f.req.n_forgotten = forget >= 0;
+	f.req.forgotten = &fg;
+	fetch_call(c, &f.req, 12, &resp, &fr);
+	memset(out, 0, sizeof(*out));
+	out->error = fr.error_code;
+	out->session_id = fr.session_id;
+	for (int32_t t = 0; t < fr.n_topics; t++) {
+		assert_true(kstr_eq(fr.topics[t].topic, "orders"));
+		for (int32_t j = 0; j < fr.topics[t].n_partitions && out->n < 4; j++) {
+			const struct proto_fetch_resp_part *rp = &fr.topics[t].partitions[j];
+
+			assert_int_equal(rp->error_code, 0);
+			out->index[out->n] = rp->partition_index;
+			out->records_len[out->n] = rp->records_len;
+			out->hw[out->n++] = rp->high_watermark;
+		}
+	}
+	proto_fetch_resp_free(&fr);
+	net_resp_free(&resp);
+}
+
+/* A full fetch with epoch 0 opens a session; an incremental one (the
+ * session's id and next epoch) names only what changed and is answered
+ * only the partitions with news (records, a new hw); a forgotten
+ * partition is no longer read; a wrong epoch or an unknown id is the
+ * session's error without partitions; epoch -1 closes the session. */
+static void test_fetch_session_incremental(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct net_client *c;
+	struct sess_answer r;
+	const int32_t both[2] = { 0, 1 }, zero[1] = { 0 };
+	const int64_t at0[2] = { 0, 0 };
+	int64_t at[1];
+	int32_t id;
+	pthread_t th;
+
+	(void)state;
+	bk_start(&a, 1, "sess");
+	bk_add_p1(&a, "sess1");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_leader(a.p1, &st, now_mono_ms()), 1);
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	/* Sessionless (epoch -1): no session made. */
+	fetch_sess(c, 0, -1, 2, both, at0, -1, 0, &r);
+	assert_int_equal(r.session_id, 0);
+	assert_int_equal(r.n, 2);
+	assert_int_equal(fetch_serve_sessions(a.fs), 0);
+	/* Full, epoch 0: both answered, a session opened. */
+	fetch_sess(c, 0, 0, 2, both, at0, -1, 0, &r);
+	assert_int_equal(r.error, 0);
+	assert_int_equal(r.n, 2);
+	id = r.session_id;
+	assert_true(id > 0);
+	assert_int_equal(fetch_serve_sessions(a.fs), 1);
+	/* Nothing new: answered without partitions. */
+	fetch_sess(c, id, 1, 0, NULL, NULL, -1, 0, &r);
+	assert_int_equal(r.error, 0);
+	assert_int_equal(r.session_id, id);
+	assert_int_equal(r.n, 0);
+	/* Records in orders-0: only it, from the offset the session keeps. */
+	leader_append(&a, 2, 1, "r");
+	fetch_sess(c, id, 2, 0, NULL, NULL, -1, 0, &r);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.index[0], 0);
+	assert_true(r.records_len[0] > 0);
+	assert_int_equal(r.hw[0], 2);
+	/* Its new offset named: nothing new. */
+	at[0] = 2;
+	fetch_sess(c, id, 3, 1, zero, at, -1, 0, &r);
+	assert_int_equal(r.n, 0);
+	/* A wrong epoch, an unknown id: the session's errors, no partitions,
+	 * nothing changed (epoch 4 is still the one expected). */
+	fetch_sess(c, id, 9, 0, NULL, NULL, -1, 0, &r);
+	assert_int_equal(r.error, PROTO_ERR_INVALID_FETCH_SESSION_EPOCH);
+	assert_int_equal(r.session_id, 0);
+	assert_int_equal(r.n, 0);
+	fetch_sess(c, id + 1, 4, 0, NULL, NULL, -1, 0, &r);
+	assert_int_equal(r.error, PROTO_ERR_FETCH_SESSION_ID_NOT_FOUND);
+	/* orders-1 forgotten: its records are not read any more. */
+	fetch_sess(c, id, 4, 0, NULL, NULL, 1, 0, &r);
+	assert_int_equal(r.error, 0);
+	assert_int_equal(r.n, 0);
+	assert_true(tlog_append(a.t1, 1, 1, "x") >= 0);
+	assert_true(partition_maybe_increment_leader_hw(a.p1, now_mono_ms()) >= 0);
+	fetch_sess(c, id, 5, 0, NULL, NULL, -1, 0, &r);
+	assert_int_equal(r.n, 0);
+	/* Parked on the session's partitions though it names none: the
+	 * append to orders-0 answers it. */
+	assert_int_equal(pthread_create(&th, NULL, append_when_parked, &a), 0);
+	fetch_sess(c, id, 6, 0, NULL, NULL, -1, 10000, &r);
+	pthread_join(th, NULL);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(r.index[0], 0);
+	assert_true(r.records_len[0] > 0);
+	/* Epoch -1 closes it, the request served without a session. */
+	fetch_sess(c, id, -1, 1, zero, at, -1, 0, &r);
+	assert_int_equal(r.session_id, 0);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(fetch_serve_sessions(a.fs), 0);
+	fetch_sess(c, id, 7, 0, NULL, NULL, -1, 0, &r);
+	assert_int_equal(r.error, PROTO_ERR_FETCH_SESSION_ID_NOT_FOUND);
+	net_client_close(c);
+	bk_stop(&a);
+}
+
+/* The follower's records of the fetcher's stats: incremental fetches. */
+static int64_t incremental_of(struct bk *b)
+{
+	struct fetcher_stats st;
+
+	fetcher_get_stats(b->fetcher, &st);
+	return st.incremental;
+}
+
+/* Polls until b holds n records of orders-0 and n1 of orders-1. */
+static void wait_leos(struct bk *b, int64_t n, int64_t n1)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+	struct partition_offsets o1 = { 0 };
+
+	while (now_mono_ms() < end) {
+		tlog_ops.offsets(b->t1, &o1);
+		if (leo_of(b) == n && o1.log_end_offset == n1)
+			break;
+		usleep(1000);
+	}
+	assert_int_equal(leo_of(b), n);
+	assert_int_equal(o1.log_end_offset, n1);
+}
+
+/* Polls until b's fetcher made an incremental fetch after the first
+ * `after`. */
+static void wait_incremental(struct bk *b, int64_t after)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (incremental_of(b) <= after && now_mono_ms() < end)
+		usleep(1000);
+	assert_true(incremental_of(b) > after);
+}
+
+/* A follower fetches in a session (a full fetch, then incremental ones)
+ * and replicates both partitions through it; when the leader's cache
+ * (one slot) gives its session to a consumer, its next fetch is
+ * FETCH_SESSION_ID_NOT_FOUND and it starts again with a full fetch, its
+ * new session taking the consumer's place, and goes on replicating. */
+static void test_fetcher_session(void **state)
+{
+	struct bk a, b;
+	struct partition_state st = state2(1, 1, 2, 2);
+	struct net_client *c;
+	struct sess_answer r;
+	const int32_t zero[1] = { 0 };
+	const int64_t at0[1] = { 0 };
+	int32_t cid = 0;
+	int64_t end, n;
+
+	(void)state;
+	bk_start(&a, 1, "fsess-a");
+	bk_start(&b, 2, "fsess-b");
+	bk_add_p1(&a, "fsess-a1");
+	bk_add_p1(&b, "fsess-b1");
+	/* Before any fetch: one slot, evictable once unused for 0 ms. */
+	assert_int_equal(fetch_serve_set_sessions(a.fs, 1, 0), 0);
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_leader(a.p1, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_follower(b.p, &st), 1);
+	assert_int_equal(partition_make_follower(b.p1, &st), 1);
+	bk_follow(&b, &a, false);
+	assert_int_equal(fetcher_add(b.fetcher, b.p1), 0);
+	leader_append(&a, 3, 1, "x");
+	assert_true(tlog_append(a.t1, 2, 1, "y") >= 0);
+	assert_true(partition_maybe_increment_leader_hw(a.p1, now_mono_ms()) >= 0);
+	wait_leos(&b, 3, 2);
+	wait_incremental(&b, 0);
+	assert_int_equal(fetch_serve_sessions(a.fs), 1);
+	/* A consumer's full fetch takes the slot (the follower's session is
+	 * unused for a millisecond at least between two fetches). */
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (cid == 0 && now_mono_ms() < end) {
+		fetch_sess(c, 0, 0, 1, zero, at0, -1, 0, &r);
+		cid = r.session_id;
+		if (!cid)
+			usleep(1000);
+	}
+	assert_true(cid > 0);
+	/* The follower's session comes back in the consumer's place: the
+	 * consumer's is gone (polled with its own incremental fetches). */
+	end = now_mono_ms() + DEADLINE_MS;
+	for (int32_t e = 1; now_mono_ms() < end; e++) {
+		fetch_sess(c, cid, e, 0, NULL, NULL, -1, 0, &r);
+		if (r.error == PROTO_ERR_FETCH_SESSION_ID_NOT_FOUND)
+			break;
+		assert_int_equal(r.error, 0);
+		usleep(1000);
+	}
+	assert_int_equal(r.error, PROTO_ERR_FETCH_SESSION_ID_NOT_FOUND);
+	n = incremental_of(&b);
+	leader_append(&a, 2, 1, "z");
+	wait_leos(&b, 5, 2);
+	wait_incremental(&b, n);
+	assert_int_equal(fetch_serve_sessions(a.fs), 1);
+	assert_int_equal(leo_of(&b), 5);
+	net_client_close(c);
+	bk_stop(&b);
+	bk_stop(&a);
+}
+
 static void test_fetcher_retries_settling_leader_soon(void **state)
 {
 	(void)state;
@@ -3028,6 +3276,8 @@ int main(void)
 		cmocka_unit_test(test_fetch_handler_rules),
 		cmocka_unit_test(test_fetch_follower_epoch_checked_first),
 		cmocka_unit_test(test_fetch_partition_named_twice),
+		cmocka_unit_test(test_fetch_session_incremental),
+		cmocka_unit_test(test_fetcher_session),
 		cmocka_unit_test(test_list_offsets_named_twice),
 		cmocka_unit_test(test_list_offsets_isolation_level),
 		cmocka_unit_test(test_fetch_isolation_level),
