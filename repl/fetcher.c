@@ -476,6 +476,8 @@ static bool follower_held(struct fetcher *f, const struct fpart *fp)
 }
 
 /* Applies one partition of a Fetch response. */
+static void sess_reset(struct fetcher *f, bool keep_id);
+
 static void fetch_apply(struct fetcher *f, struct fpart *fp, const struct partition_follow *fw,
 			const struct proto_fetch_resp_part *a, int64_t now)
 {
@@ -511,6 +513,15 @@ static void fetch_apply(struct fetcher *f, struct fpart *fp, const struct partit
 							  a->has_first_line ? a->first_line : -1,
 							  a->high_watermark, a->log_start_offset);
 		apply_end(f);
+		/* The leader's log start not taken yet (the log was busy): a
+		 * full fetch next, whose answer names every partition with its
+		 * log start, as an incremental one would not while nothing
+		 * else about this one changes. */
+		if (rc == 1) {
+			if (f->sess_epoch > 0)
+				sess_reset(f, true);
+			rc = 0;
+		}
 		if (!rc) {
 			if (len > 0) /* the wait is over: a later one is told */
 				fp->waiting[0] = '\0';

@@ -823,16 +823,19 @@ out:
 		notify(p);
 	/* Outside the lock: the log's start listener drops the mount's pages
 	 * of the records that go, which may wait for a read in flight. A
-	 * refusal (a clean under way, a compacted topic) leaves the start
-	 * where it is; the next answer that names the partition brings the
-	 * leader's again (in a fetch session, one with news of it: records,
-	 * another hw or log start; an idle partition's waits that long, as
-	 * Kafka's follower's does). */
+	 * refusal leaves the start where it is: a compacted topic's for
+	 * good; a maintenance of the log under way (a clean, a retention
+	 * pass) for now, and 1 says so, for the fetcher to ask for it again
+	 * (in a fetch session the leader names the partition again only
+	 * with news of it, which an idle one never has: a DeleteRecords
+	 * waiting for this replica's log start would time out). */
 	if (rc == 0 && start_to > 0) {
 		int64_t start;
 		int r = p->ops->delete_records(p->log, start_to, true, &start);
 
-		if (r < 0 && r != -EBUSY && r != -EPERM)
+		if (r == -EBUSY)
+			rc = 1;
+		else if (r < 0 && r != -EPERM)
 			mq_log_limited(MQ_WARN,
 				       "%s-%d: cannot move the log start to the leader's %" PRId64
 				       ": %s",

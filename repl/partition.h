@@ -393,9 +393,10 @@ int partition_follower_truncate(struct partition *p, uint64_t generation, int64_
  * the unclean-restart flag when invariant 9 holds. Then the log start
  * follows the leader's (leader_start, -1: not sent) up to that hw, as
  * Kafka's follower does (records the leader's DeleteRecords or retention
- * removed), unless the log is being cleaned (the next fetch tries
- * again). -ESTALE generation, -EBADMSG batches that do not start at our
- * LEO, log errors. */
+ * removed), unless a maintenance of the log (a clean, retention) holds
+ * it: then 1, the records appended but the start not moved (the fetcher
+ * asks for the leader's start again). -ESTALE generation, -EBADMSG
+ * batches that do not start at our LEO, log errors. */
 int partition_follower_append(struct partition *p, uint64_t generation, const uint8_t *records,
 			      size_t len, int64_t leader_hw, int64_t leader_start);
 /* The same, the first batch at the leader's line position first_line_pos

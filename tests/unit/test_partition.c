@@ -30,6 +30,7 @@
 #include <cmocka.h>
 
 #include "engine/engine.h"
+#include "engine/log_int.h"
 #include "repl/fetch_serve.h"
 #include "repl/fetcher.h"
 #include "repl/offsets_serve.h"
@@ -2958,6 +2959,59 @@ static void test_fetcher_session(void **state)
 	bk_stop(&a);
 }
 
+/* A follower whose log is busy (a maintenance holds it: a clean, a
+ * retention pass) when its leader's log start moves takes that start at
+ * a later fetch, in a fetch session too, where the leader names an idle
+ * partition again only with news of it: DeleteRecords waits for it. */
+static void test_follower_start_after_busy(void **state)
+{
+	struct bk a, b;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct net_client *ca;
+	struct fetcher_stats fs;
+	int64_t low, fetches, end;
+	struct log *bl;
+
+	(void)state;
+	use_engine = true;
+	bk_start(&a, 1, "busystart-a");
+	bk_start(&b, 2, "busystart-b");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_follower(b.p, &st), 1);
+	for (int i = 0; i < 5; i++)
+		leader_append(&a, 10, 1, "r");
+	bk_follow(&b, &a, false);
+	assert_true(synced(&a, &b, 2));
+	wait_incremental(&b, 0);
+	bl = elog_log(b.e);
+	pthread_mutex_lock(&bl->maint_lock);
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &ca), 0);
+	assert_int_equal(delete_records(ca, 0, 20, 100, &low), PROTO_ERR_REQUEST_TIMED_OUT);
+	assert_int_equal(start_of(&a), 20);
+	/* Two fetches answered after the move: the first named the new
+	 * start, which the busy log refused. */
+	fetcher_get_stats(b.fetcher, &fs);
+	fetches = fs.fetches;
+	end = now_mono_ms() + DEADLINE_MS;
+	while (fs.fetches < fetches + 2 && now_mono_ms() < end) {
+		usleep(1000);
+		fetcher_get_stats(b.fetcher, &fs);
+	}
+	assert_true(fs.fetches >= fetches + 2);
+	assert_int_equal(start_of(&b), 0);
+	pthread_mutex_unlock(&bl->maint_lock);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (start_of(&b) != 20 && now_mono_ms() < end)
+		usleep(1000);
+	assert_int_equal(start_of(&b), 20);
+	assert_int_equal(delete_records(ca, 0, 20, DEADLINE_MS, &low), 0);
+	assert_int_equal(low, 20);
+	net_client_close(ca);
+	bk_stop(&a);
+	bk_stop(&b);
+	use_engine = false;
+}
+
 static void test_fetcher_retries_settling_leader_soon(void **state)
 {
 	(void)state;
@@ -3278,6 +3332,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_partition_named_twice),
 		cmocka_unit_test(test_fetch_session_incremental),
 		cmocka_unit_test(test_fetcher_session),
+		cmocka_unit_test(test_follower_start_after_busy),
 		cmocka_unit_test(test_list_offsets_named_twice),
 		cmocka_unit_test(test_list_offsets_isolation_level),
 		cmocka_unit_test(test_fetch_isolation_level),
