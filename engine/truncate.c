@@ -10,7 +10,8 @@
  *      reloaded from its files, with the start of its segment.ms age;
  *   3. everything that pointed past the new log end follows it: the hw
  *      (the only way it moves back) and its line position, the fence, the
- *      recovery point and its checkpointed value;
+ *      cleaner's first dirty offset, the recovery point and its
+ *      checkpointed value;
  *   4. for a truncation the owner asks for (log_truncate_to, not the
  *      rollback of a failed append, which keeps the epoch its leader has
  *      just started), the epoch cache (epoch_cache_truncate_from_end);
@@ -79,6 +80,14 @@ int log_truncate_locked(struct log *l, int64_t offset)
 	/* Positions past the cut will hold other records. */
 	if (l->cleaned.buf && l->cleaned.pos + (int64_t)l->cleaned.len > s->line_end)
 		kept_free(&l->cleaned);
+	/* Records appended at the cut offsets next (a new leader's, after an
+	 * unclean election) are dirty: their keys must reach the cleaner's
+	 * offset map, or the older values they supersede, and those a new
+	 * tombstone deletes, stay below the cut for ever (and come back once
+	 * the tombstone is removed). The dirty range starts at a segment's
+	 * base, so at the cut segment's (Kafka's maybeTruncateCheckpoint). */
+	if (l->first_dirty_offset > leo)
+		l->first_dirty_offset = s->base_offset;
 	if (l->recovery_point > leo)
 		l->recovery_point = leo;
 	if (l->synced_offset > leo)

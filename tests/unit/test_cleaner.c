@@ -8,7 +8,8 @@
  * producer's batches keep their producer fields, its last batch stays
  * whole, and the producer state rebuilt from the compacted log still
  * answers a resend of that batch as a duplicate; the page that holds the
- * end of a cleaned range keeps its removed bytes for page-cache readers.
+ * end of a cleaned range keeps its removed bytes for page-cache readers;
+ * a truncation below the cleaned range makes what follows it dirty again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -928,6 +929,53 @@ static void test_clean_only_checkpointed(void **state)
 	assert_int_equal(st.log_end_offset, end);
 }
 
+/* A follower's truncation below what its cleaner compacted (its leader
+ * changed uncleanly, or the cut reached under the hw) is followed by the
+ * new leader's records at those offsets: they are dirty, as Kafka's
+ * maybeTruncateCheckpoint makes them. Left counted as cleaned, their
+ * keys never reached the offset map: values below the cut that a new
+ * tombstone deletes stayed, and once the tombstone passed
+ * delete.retention.ms it went, bringing the deleted keys back. */
+static void test_truncate_below_cleaned(void **state)
+{
+	struct logfx *f = *state;
+	struct log_clean_stats cs;
+	struct log_state st;
+	int keys[MAXREC];
+	bool tombs[MAXREC] = { 0 };
+	int64_t p;
+
+	put_rounds(f, 20, 10, 0); /* k0..k19's newest at 180..199 */
+	for (int i = 0; i < 60; i++)
+		keys[i] = 100 + i % 20;
+	put(f, keys, tombs, 60, 7); /* 200..259: rolls past them */
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, &cs), 1);
+	assert_true(cs.first_dirty_offset > 200);
+	/* The new leader has nothing past 200: its records come instead. */
+	assert_int_equal(log_truncate_to(f->l, 200), 0);
+	wr.n = 200;
+	log_get_state(f->l, &st);
+	assert_true(st.first_dirty_offset <= 200);
+	for (int i = 0; i < 20; i++) {
+		keys[i] = i;
+		tombs[i] = true; /* 200..219: k0..k19 deleted */
+	}
+	for (int i = 20; i < 80; i++) {
+		keys[i] = 100 + i % 20;
+		tombs[i] = false;
+	}
+	put(f, keys, tombs, 80, 7);
+	assert_true(log_clean(f->l, fake_now, 1 << 20, true, &cs) >= 0);
+	/* Past the tombstones' horizon, with more dirty records, a clean
+	 * removes them: the values they deleted must be gone before. */
+	fake_now += 20000;
+	put(f, keys + 20, tombs + 20, 60, 7);
+	assert_true(log_clean(f->l, fake_now, 1 << 20, true, &cs) >= 0);
+	for (int o = 180; o < 200; o++)
+		assert_false(log_offset_to_pos(f->l, o, &p) == 0 && p == wr.pos[o]);
+	check_view(f, cs.first_dirty_offset, true);
+}
+
 /* A pass over a log with nothing new writes no checkpoint file: the
  * cleaner checkpoints before every clean, and each write is a temp file,
  * two fsyncs and a rename. A change rewrites the files. */
@@ -1145,6 +1193,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clean_only_checkpointed, setup,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint_unchanged, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_truncate_below_cleaned, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_producer_batches, setup, logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
