@@ -10,12 +10,17 @@
  *      reloaded from its files, with the start of its segment.ms age;
  *   3. everything that pointed past the new log end follows it: the hw
  *      (the only way it moves back) and its line position, the fence, the
- *      recovery point and its checkpointed value;
+ *      cleaner's first dirty offset, the recovery point and its
+ *      checkpointed value;
  *   4. for a truncation the owner asks for (log_truncate_to, not the
  *      rollback of a failed append, which keeps the epoch its leader has
  *      just started), the epoch cache (epoch_cache_truncate_from_end);
  *   5. log_truncate_durable: fsync of the cut segment, then of the
  *      directory when whole segments went.
+ * A truncation the owner asks for that cuts records holds maint_lock
+ * first: no clean or retention runs meanwhile (the rollback of a failed
+ * append, under the lock already, cuts only what it appended: nothing a
+ * clean took).
  * l->truncations counts the calls, so that log_flush_closed and log_sync,
  * which fsync without the lock, do not advance the recovery point or the
  * synced offset over a cut.
@@ -79,6 +84,14 @@ int log_truncate_locked(struct log *l, int64_t offset)
 	/* Positions past the cut will hold other records. */
 	if (l->cleaned.buf && l->cleaned.pos + (int64_t)l->cleaned.len > s->line_end)
 		kept_free(&l->cleaned);
+	/* Records appended at the cut offsets next (a new leader's, after an
+	 * unclean election) are dirty: their keys must reach the cleaner's
+	 * offset map, or the older values they supersede, and those a new
+	 * tombstone deletes, stay below the cut for ever (and come back once
+	 * the tombstone is removed). The dirty range starts at a segment's
+	 * base, so at the cut segment's (Kafka's maybeTruncateCheckpoint). */
+	if (l->first_dirty_offset > leo)
+		l->first_dirty_offset = s->base_offset;
 	if (l->recovery_point > leo)
 		l->recovery_point = leo;
 	if (l->synced_offset > leo)
@@ -92,8 +105,12 @@ int log_truncate_locked(struct log *l, int64_t offset)
  * cache follows the log end; durable makes the whole cut durable. */
 static int log_truncate(struct log *l, int64_t offset, bool durable)
 {
+	bool maint = false;
+	int nsegs0, rc;
+
 	pthread_mutex_lock(&l->lock);
-	int nsegs0 = l->nsegs, rc;
+again:
+	nsegs0 = l->nsegs;
 	if (l->damaged) {
 		rc = -EIO;
 		goto out;
@@ -111,6 +128,22 @@ static int log_truncate(struct log *l, int64_t offset, bool durable)
 	if (offset >= log_leo(l)) {
 		rc = epoch_cache_truncate_from_end(l, log_leo(l));
 		goto out;
+	}
+	/* A cut is not made while a clean is under way (Kafka's truncateTo
+	 * aborts and pauses the log's cleaning first): a clean works on
+	 * segments it took before, without the lock, and would go on with
+	 * those the cut removed or shortened, renaming their cleaned files
+	 * back into the directory, swapping a shortened one's cleaned copy in
+	 * whole, and raising the first dirty offset the cut lowered. So the
+	 * cut waits for it (and retention waits for the cut, as for a reset,
+	 * reset.c); maint_lock comes before the lock, and the log is looked
+	 * at again once both are held. */
+	if (!maint) {
+		pthread_mutex_unlock(&l->lock);
+		pthread_mutex_lock(&l->maint_lock);
+		pthread_mutex_lock(&l->lock);
+		maint = true;
+		goto again;
 	}
 	/* A cut that fails half way (the files cut, the tail's reload out of
 	 * memory or failing to read) leaves the segment's end state reset
@@ -133,6 +166,8 @@ static int log_truncate(struct log *l, int64_t offset, bool durable)
 		rc = l->io->fsync_dir(l->io->ctx, l->dir);
 out:
 	pthread_mutex_unlock(&l->lock);
+	if (maint)
+		pthread_mutex_unlock(&l->maint_lock);
 	return rc;
 }
 

@@ -8,15 +8,18 @@
  * producer's batches keep their producer fields, its last batch stays
  * whole, and the producer state rebuilt from the compacted log still
  * answers a resend of that batch as a duplicate; the page that holds the
- * end of a cleaned range keeps its removed bytes for page-cache readers.
+ * end of a cleaned range keeps its removed bytes for page-cache readers;
+ * a truncation below the cleaned range makes what follows it dirty again.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -928,6 +931,150 @@ static void test_clean_only_checkpointed(void **state)
 	assert_int_equal(st.log_end_offset, end);
 }
 
+/* A follower's truncation below what its cleaner compacted (its leader
+ * changed uncleanly, or the cut reached under the hw) is followed by the
+ * new leader's records at those offsets: they are dirty, as Kafka's
+ * maybeTruncateCheckpoint makes them. Left counted as cleaned, their
+ * keys never reached the offset map: values below the cut that a new
+ * tombstone deletes stayed, and once the tombstone passed
+ * delete.retention.ms it went, bringing the deleted keys back. */
+static void test_truncate_below_cleaned(void **state)
+{
+	struct logfx *f = *state;
+	struct log_clean_stats cs;
+	struct log_state st;
+	int keys[MAXREC];
+	bool tombs[MAXREC] = { 0 };
+	int64_t p;
+
+	put_rounds(f, 20, 10, 0); /* k0..k19's newest at 180..199 */
+	for (int i = 0; i < 60; i++)
+		keys[i] = 100 + i % 20;
+	put(f, keys, tombs, 60, 7); /* 200..259: rolls past them */
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, &cs), 1);
+	assert_true(cs.first_dirty_offset > 200);
+	/* The new leader has nothing past 200: its records come instead. */
+	assert_int_equal(log_truncate_to(f->l, 200), 0);
+	wr.n = 200;
+	log_get_state(f->l, &st);
+	assert_true(st.first_dirty_offset <= 200);
+	for (int i = 0; i < 20; i++) {
+		keys[i] = i;
+		tombs[i] = true; /* 200..219: k0..k19 deleted */
+	}
+	for (int i = 20; i < 80; i++) {
+		keys[i] = 100 + i % 20;
+		tombs[i] = false;
+	}
+	put(f, keys, tombs, 80, 7);
+	assert_true(log_clean(f->l, fake_now, 1 << 20, true, &cs) >= 0);
+	/* Past the tombstones' horizon, with more dirty records, a clean
+	 * removes them: the values they deleted must be gone before. */
+	fake_now += 20000;
+	put(f, keys + 20, tombs + 20, 60, 7);
+	assert_true(log_clean(f->l, fake_now, 1 << 20, true, &cs) >= 0);
+	for (int o = 180; o < 200; o++)
+		assert_false(log_offset_to_pos(f->l, o, &p) == 0 && p == wr.pos[o]);
+	check_view(f, cs.first_dirty_offset, true);
+}
+
+/* A truncation that comes while a clean is under way (a follower's, right
+ * after its restart: the cleaner starts on the checkpointed state as the
+ * fetcher asks its new leader where to cut) waits for the clean to end.
+ * Were they to overlap, the clean would go on with segments the cut
+ * removed or shortened: their cleaned files renamed back into the
+ * directory (the records past the cut back at the next open), the
+ * shortened one's cleaned copy swapped in whole, and its end raising the
+ * first dirty offset the cut had lowered. */
+static struct {
+	struct log *l;
+	int64_t at;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+	int rc;
+} tc = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+static void *trunc_thread(void *arg)
+{
+	(void)arg;
+	int rc = log_truncate_to(tc.l, tc.at);
+	pthread_mutex_lock(&tc.mu);
+	tc.rc = rc;
+	tc.done = true;
+	pthread_cond_signal(&tc.cv);
+	pthread_mutex_unlock(&tc.mu);
+	return NULL;
+}
+
+/* engine_clean_hook: the truncation starts once the clean has taken its
+ * segments. The clean goes on once the truncation is done, or after 1 s
+ * (it waits for the clean, which must then finish first): either way
+ * the outcome below must be the same. */
+static void truncate_during_clean(struct log *l)
+{
+	struct timespec ts;
+
+	engine_clean_hook = NULL;
+	tc.l = l;
+	tc.done = false;
+	assert_int_equal(pthread_create(&tc.th, NULL, trunc_thread, NULL), 0);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 1;
+	pthread_mutex_lock(&tc.mu);
+	while (!tc.done && pthread_cond_timedwait(&tc.cv, &tc.mu, &ts) == 0)
+		;
+	pthread_mutex_unlock(&tc.mu);
+}
+
+static void test_truncate_during_clean(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st;
+	int keys[MAXREC];
+	bool tombs[MAXREC] = { 0 };
+	int64_t p;
+
+	put_rounds(f, 20, 10, 0);
+	for (int i = 0; i < 60; i++)
+		keys[i] = 100 + i % 20;
+	put(f, keys, tombs, 60, 7); /* 200..259 */
+	tc.at = 150;
+	engine_clean_hook = truncate_during_clean;
+	int rc = log_clean(f->l, fake_now, 1 << 20, true, NULL);
+	engine_clean_hook = NULL;
+	pthread_join(tc.th, NULL);
+	assert_true(tc.done);
+	assert_int_equal(tc.rc, 0);
+	assert_true(rc >= 0);
+	/* The cut ends the log at the last record below 150 the clean kept
+	 * (a follower fetches the rest again). */
+	log_get_state(f->l, &st);
+	int64_t leo = st.log_end_offset;
+	assert_true(leo > 100 && leo <= 150);
+	assert_true(st.first_dirty_offset <= leo);
+	for (int o = 150; o < 260; o++)
+		assert_int_not_equal(log_offset_to_pos(f->l, o, &p), 0);
+	/* Every line read is one written below the cut, at its position;
+	 * so after a reopen (kill -9) too. */
+	for (int pass = 0; pass < 2; pass++) {
+		static struct seen s;
+		read_view(f->l, &s);
+		for (int i = 0, o = 0; i < s.n; i++, o++) {
+			while (o < 150 && wr.pos[o] != s.pos[i])
+				o++;
+			assert_true(o < 150);
+			assert_string_equal(s.line[i], wr.line[o]);
+		}
+		logmgr_abandon(f->m);
+		f->m = NULL;
+		logfx_open(f);
+		log_get_state(f->l, &st);
+		assert_int_equal(st.log_end_offset, leo);
+	}
+}
+
 /* A pass over a log with nothing new writes no checkpoint file: the
  * cleaner checkpoints before every clean, and each write is a temp file,
  * two fsyncs and a rename. A change rewrites the files. */
@@ -1145,6 +1292,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clean_only_checkpointed, setup,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint_unchanged, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_truncate_below_cleaned, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_truncate_during_clean, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_producer_batches, setup, logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
