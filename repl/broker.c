@@ -209,6 +209,20 @@ bool broker_dir_offline(struct broker *b, enum broker_dir_user user)
 	return true;
 }
 
+/* A follower's truncation cut records of topic-partition: the checkpoints
+ * follow at once (the cleaner's first dirty offset went back to the cut
+ * segment's base: records fetched there next are a new leader's, which a
+ * crash before the next checkpoint would take as cleaned; Kafka's
+ * truncateTo writes the cleaner's checkpoint at once). A failure is
+ * broker_checkpoint's (the log directory goes offline). */
+static void broker_replica_cut(void *arg, const char *topic, int32_t partition)
+{
+	char why[320]; /* a topic name is at most 249 bytes */
+
+	snprintf(why, sizeof(why), "topic %s partition %d: truncated", topic, (int)partition);
+	(void)broker_checkpoint(arg, why);
+}
+
 int broker_checkpoint(struct broker *b, const char *why)
 {
 	const char *file = NULL;
@@ -409,6 +423,7 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 				    .moved_away = topics_cluster_moved_away,
 				    .lines_fix = topics_cluster_lines_fix,
 				    .states_changed = group_coord_states_changed,
+				    .cut = broker_replica_cut,
 				    .arg = b },
 			.throttle = b->throttle,
 		};

@@ -167,6 +167,13 @@ struct cluster_topic_hooks {
 	 * manager's replica_mgr_states_gen moved), on the thread that made
 	 * it, no lock of the manager held. NULL: none. */
 	void (*states_changed)(void *arg);
+	/* After a follower's truncation cut records of a replica, before
+	 * the leader's records are fetched at those offsets, on the
+	 * fetcher's thread, no lock held: the broker writes its checkpoints
+	 * (the cleaner's first dirty offset and the recovery point the cut
+	 * lowered), so that a crash then does not start again from the old
+	 * ones. NULL: none. */
+	void (*cut)(void *arg, const char *topic, int32_t partition);
 	void *arg;
 };
 

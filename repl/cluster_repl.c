@@ -245,6 +245,16 @@ static int fetch_lines_fix(void *arg, const char *topic, void *log, char *wait, 
 	return h->lines_fix ? h->lines_fix(h->arg, topic, log, wait, cap) : 0;
 }
 
+/* The fetchers' after_cut: the broker's checkpoints. */
+static void fetch_cut(void *arg, const char *topic, int32_t partition)
+{
+	struct cluster_repl *cr = arg;
+	const struct cluster_topic_hooks *h = &cr->local.topics;
+
+	if (h->cut)
+		h->cut(h->arg, topic, partition);
+}
+
 /* The topic id beside a replica's log (partition.metadata), written at
  * its first LeaderAndIsr with one. A log of another id here means the
  * broker's removal of an earlier topic failed: the replica is refused
@@ -1426,6 +1436,8 @@ int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local
 	rc_cfg.fetch.throttle = local->throttle ? &local->throttle->follower : NULL;
 	rc_cfg.fetch.before_append = fetch_lines_fix;
 	rc_cfg.fetch.before_append_arg = cr;
+	rc_cfg.fetch.after_cut = fetch_cut;
+	rc_cfg.fetch.after_cut_arg = cr;
 	rc = ineligible_new(&cr->inel);
 	if (rc == 0 && local->unclean && local->m)
 		rc = inel_fill(cr);

@@ -286,6 +286,8 @@ static int truncate_step(struct fetcher *f, struct partition *p, const struct pa
 	 * operator sees where a replica that led on its own cut its log.
 	 * The leader's UNDEFINED_EPOCH_OFFSET (end -1: our latest epoch is
 	 * above all of its, or it has none) is Kafka's rule too: the hw. */
+	if (!rc && target < o.log_end_offset && f->cfg.after_cut)
+		f->cfg.after_cut(f->cfg.after_cut_arg, partition_topic(p), partition_index(p));
 	if (!rc && target < o.log_end_offset)
 		mq_log(MQ_INFO,
 		       "%s-%d: truncated to offset %" PRId64 " (log end was %" PRId64 "): %s",

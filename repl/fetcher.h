@@ -79,6 +79,13 @@ struct fetcher_config {
 	 * before a replica's first records (cluster_repl_topic_lines_fix). */
 	int (*before_append)(void *arg, const char *topic, void *log, char *wait, size_t cap);
 	void *before_append_arg;
+	/* Called after a truncation cut records of a partition (the leader's
+	 * epochs end below this log's end), on the fetcher's thread, no lock
+	 * held, before anything is fetched at the cut offsets. NULL: none.
+	 * The broker writes its checkpoints there (cluster_repl.c), as
+	 * Kafka's truncateTo writes the cleaner's at once. */
+	void (*after_cut)(void *arg, const char *topic, int32_t partition);
+	void *after_cut_arg;
 	/* Where source_id listens now, asked from the fetcher's thread
 	 * before it connects again after a connection to host:port failed:
 	 * 0 with the new host and port, or -errno (host:port kept). NULL:

@@ -729,6 +729,7 @@ struct bk {
 	/* Its fetchers' before_append, NULL none. */
 	int (*before_append)(void *arg, const char *topic, void *log, char *wait, size_t cap);
 	void *before_append_arg;
+	atomic_int cuts; /* its fetchers' after_cut calls */
 };
 
 static int bk_cred(void *arg, const char *user, struct sasl_cred *cred)
@@ -804,6 +805,15 @@ static void bk_start(struct bk *b, int32_t id, const char *name)
 	bk_start_as(b, id, name, NULL);
 }
 
+static void bk_cut(void *arg, const char *topic, int32_t partition)
+{
+	struct bk *b = arg;
+
+	assert_string_equal(topic, "orders");
+	assert_int_equal(partition, 0);
+	atomic_fetch_add(&b->cuts, 1);
+}
+
 /* Follows source over the loopback listener, its fetches parked up to
  * max_wait_ms, backoff_ms after an error. */
 static void bk_follow_wait(struct bk *b, struct bk *source, bool truncate_on_fetch,
@@ -825,6 +835,8 @@ static void bk_follow_wait(struct bk *b, struct bk *source, bool truncate_on_fet
 	cfg.sasl_password = source->user ? "s3cret" : NULL;
 	cfg.before_append = b->before_append;
 	cfg.before_append_arg = b->before_append_arg;
+	cfg.after_cut = bk_cut;
+	cfg.after_cut_arg = b;
 	if (b->fetcher)
 		fetcher_free(b->fetcher);
 	assert_int_equal(fetcher_new(&cfg, &b->fetcher), 0);
@@ -1200,6 +1212,8 @@ static void truncated_and_synced(struct bk *follower, struct bk *leader, bool tr
 	fetcher_get_stats(follower->fetcher, &fst);
 	assert_int_equal(fst.truncations, rounds);
 	assert_int_equal(bk_truncations(follower), truncations);
+	/* Each of those cut records: the broker was told (its checkpoints). */
+	assert_int_equal(atomic_load(&follower->cuts), truncations);
 	assert_int_equal(leo_of(follower), leo);
 }
 
