@@ -2227,6 +2227,7 @@ static int observers_start(struct cluster *c)
 	fetcher_config_default(&oc.fetch);
 	oc.fetch.max_wait_ms = cc->replica_fetch_wait_max_ms;
 	oc.fetch.request_timeout_ms = cc->replica_socket_timeout_ms;
+	oc.fetch.backoff_ms = cc->replica_fetch_backoff_ms;
 	oc.fetch.partition_max_bytes = cc->replica_fetch_max_bytes;
 	oc.fetch.before_append = obs_lines_fix;
 	oc.fetch.before_append_arg = c;

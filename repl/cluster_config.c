@@ -56,6 +56,7 @@ static const struct ckey ckeys[] = {
 	{ "replica.fetch.wait.max.ms", C_INT, F(replica_fetch_wait_max_ms), 0, INT32_MAX },
 	{ "replica.fetch.min.bytes", C_INT, F(replica_fetch_min_bytes), 1, INT32_MAX },
 	{ "replica.socket.timeout.ms", C_MS, F(replica_socket_timeout_ms), 1, INT32_MAX },
+	{ "replica.fetch.backoff.ms", C_MS, F(replica_fetch_backoff_ms), 0, INT32_MAX },
 	{ "num.replica.fetchers", C_INT, F(num_replica_fetchers), 1, NET_MAX_THREADS },
 	{ "max.incremental.fetch.session.cache.slots", C_INT, F(fetch_session_cache_slots), 0,
 	  INT32_MAX },
@@ -114,6 +115,7 @@ void cluster_config_defaults(struct cluster_config *cc)
 	cc->replica_fetch_wait_max_ms = 500;
 	cc->replica_fetch_min_bytes = 1;
 	cc->replica_socket_timeout_ms = 30000;
+	cc->replica_fetch_backoff_ms = 1000;
 	cc->num_replica_fetchers = 1;
 	cc->fetch_session_cache_slots = 1000;
 	cc->fetch_session_eviction_ms = 120000;
@@ -560,6 +562,7 @@ void cluster_config_render(const struct cluster_config *cc, const int *ports, FI
 	fprintf(f, "replica.fetch.min.bytes=%d\nnum.replica.fetchers=%d\n",
 		cc->replica_fetch_min_bytes, cc->num_replica_fetchers);
 	fprintf(f, "replica.socket.timeout.ms=%" PRId64 "\n", cc->replica_socket_timeout_ms);
+	fprintf(f, "replica.fetch.backoff.ms=%" PRId64 "\n", cc->replica_fetch_backoff_ms);
 	fprintf(f,
 		"max.incremental.fetch.session.cache.slots=%d\n"
 		"min.incremental.fetch.session.eviction.ms=%" PRId64 "\n",

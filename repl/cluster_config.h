@@ -77,6 +77,7 @@ struct cluster_config {
 	int32_t replica_fetch_wait_max_ms;        /* 500 */
 	int32_t replica_fetch_min_bytes;          /* 1 */
 	int64_t replica_socket_timeout_ms;        /* 30000 */
+	int64_t replica_fetch_backoff_ms;         /* 1000 */
 	int32_t num_replica_fetchers;             /* 1 */
 	/* max.incremental.fetch.session.cache.slots (1000, 0: none) and
 	 * min.incremental.fetch.session.eviction.ms (120000): the Fetch

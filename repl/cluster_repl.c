@@ -1430,6 +1430,7 @@ int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local
 	rc_cfg.fetch.max_wait_ms = cc->replica_fetch_wait_max_ms;
 	rc_cfg.fetch.min_bytes = cc->replica_fetch_min_bytes;
 	rc_cfg.fetch.request_timeout_ms = cc->replica_socket_timeout_ms;
+	rc_cfg.fetch.backoff_ms = cc->replica_fetch_backoff_ms;
 	rc_cfg.fetch.partition_max_bytes = cc->replica_fetch_max_bytes;
 	rc_cfg.fetch.sasl_user = cr->user;
 	rc_cfg.fetch.sasl_password = cr->password;

@@ -1306,6 +1306,7 @@ static void test_cluster_defaults(void **state)
 	assert_int_equal(c.cluster.replica_fetch_wait_max_ms, 500);
 	assert_int_equal(c.cluster.replica_fetch_min_bytes, 1);
 	assert_int_equal(c.cluster.replica_socket_timeout_ms, 30000);
+	assert_int_equal(c.cluster.replica_fetch_backoff_ms, 1000);
 	assert_int_equal(c.cluster.num_replica_fetchers, 1);
 	assert_int_equal(c.cluster.fetch_session_cache_slots, 1000);
 	assert_int_equal(c.cluster.fetch_session_eviction_ms, 120000);
@@ -1343,7 +1344,7 @@ static void test_cluster_keys(void **state)
 		      "default.replication.factor=3\nmin.insync.replicas=2\n"
 		      "replica.lag.time.max.ms=10000\nreplica.fetch.max.bytes=2048\n"
 		      "replica.fetch.wait.max.ms=100\nreplica.fetch.min.bytes=10\n"
-		      "replica.socket.timeout.ms=2000\n"
+		      "replica.socket.timeout.ms=2000\nreplica.fetch.backoff.ms=250\n"
 		      "num.replica.fetchers=2\nunclean.leader.election.enable=true\n"
 		      "max.incremental.fetch.session.cache.slots=0\n"
 		      "min.incremental.fetch.session.eviction.ms=5000\n"
@@ -1375,6 +1376,7 @@ static void test_cluster_keys(void **state)
 	assert_int_equal(c.cluster.replica_fetch_wait_max_ms, 100);
 	assert_int_equal(c.cluster.replica_fetch_min_bytes, 10);
 	assert_int_equal(c.cluster.replica_socket_timeout_ms, 2000);
+	assert_int_equal(c.cluster.replica_fetch_backoff_ms, 250);
 	assert_int_equal(c.cluster.num_replica_fetchers, 2);
 	assert_int_equal(c.cluster.fetch_session_cache_slots, 0);
 	assert_int_equal(c.cluster.fetch_session_eviction_ms, 5000);
