@@ -736,7 +736,7 @@ static int sess_answered(struct fetcher *f, const struct proto_fetch_req *rq,
 			 const struct proto_fetch_resp *resp)
 {
 	bool incremental = f->sess_epoch > 0;
-	int k = 0, old, w = 0;
+	int k = 0, w = 0;
 
 	if (resp->error_code) {
 		bool not_found = resp->error_code == PROTO_ERR_FETCH_SESSION_ID_NOT_FOUND;
@@ -757,33 +757,37 @@ static int sess_answered(struct fetcher *f, const struct proto_fetch_req *rq,
 	}
 	if (!incremental)
 		sess_reset(f, false);
-	/* The session is now what the request asked: those named as named
-	 * (the new ones at the end), the forgotten ones gone. */
-	old = f->n_sess;
-	for (int32_t t = 0; t < rq->n_topics; t++)
-		for (int32_t j = 0; j < rq->topics[t].n_partitions; j++, k++) {
-			const struct proto_fetch_part *d = &rq->topics[t].partitions[j];
-			int at = incremental ? sp->found[k] : -1;
-
-			if (at >= 0) {
-				f->sess[at].data = *d;
-				continue;
-			}
-			f->sess[f->n_sess].topic = strdup(topic_of[k]);
-			if (!f->sess[f->n_sess].topic) {
-				sess_reset(f, true);
-				return -ENOMEM;
-			}
-			f->sess[f->n_sess++].data = *d;
-		}
+	/* The session is now what the request asked: those named as named,
+	 * the forgotten ones gone, then the new ones at the end. In this
+	 * order: the session then never holds more than the request's
+	 * partitions (at most FETCHER_MAX_PARTS), where the old session and
+	 * the new ones together may hold more (a fetcher's partitions all
+	 * removed, their leader moved, and others added before its next
+	 * Fetch). */
+	for (int32_t t = 0; incremental && t < rq->n_topics; t++)
+		for (int32_t j = 0; j < rq->topics[t].n_partitions; j++, k++)
+			if (sp->found[k] >= 0)
+				f->sess[sp->found[k]].data = rq->topics[t].partitions[j];
 	for (int j = 0; j < f->n_sess; j++) {
-		if (j < old && incremental && !sp->seen[j]) {
+		if (incremental && !sp->seen[j]) {
 			free(f->sess[j].topic);
 			continue;
 		}
 		f->sess[w++] = f->sess[j];
 	}
 	f->n_sess = w;
+	k = 0;
+	for (int32_t t = 0; t < rq->n_topics; t++)
+		for (int32_t j = 0; j < rq->topics[t].n_partitions; j++, k++) {
+			if (incremental && sp->found[k] >= 0)
+				continue;
+			f->sess[f->n_sess].topic = strdup(topic_of[k]);
+			if (!f->sess[f->n_sess].topic) {
+				sess_reset(f, true);
+				return -ENOMEM;
+			}
+			f->sess[f->n_sess++].data = rq->topics[t].partitions[j];
+		}
 	f->sess_id = resp->session_id;
 	f->sess_epoch = fetch_session_next_epoch(f->sess_epoch);
 	if (incremental)

@@ -726,6 +726,9 @@ struct bk {
 	bool fetch_zero;  /* its fetchers ask replica.fetch.max.bytes=0 */
 	struct tlog *t1;  /* orders-1, when a test makes it (test log only) */
 	struct partition *p1;
+	/* orders-2 on, when a test makes them (bk_lookup serves them). */
+	struct partition **extra;
+	int n_extra;
 	/* Its fetchers' before_append, NULL none. */
 	int (*before_append)(void *arg, const char *topic, void *log, char *wait, size_t cap);
 	void *before_append_arg;
@@ -760,6 +763,8 @@ static struct partition *bk_lookup(void *arg, struct kstr topic, int32_t index)
 
 	struct partition *p = index == 0 ? b->p : index == 1 ? b->p1 : NULL;
 
+	if (index >= 2 && index - 2 < b->n_extra)
+		p = b->extra[index - 2];
 	if (!kstr_eq(topic, "orders") || !p)
 		return NULL;
 	partition_ref(p);
@@ -2973,6 +2978,123 @@ static void test_fetcher_session(void **state)
 	bk_stop(&a);
 }
 
+/* Polls until b's fetcher made `more` incremental fetches after `after`
+ * (the last of them was asked after the first was answered). */
+static int64_t wait_incremental_n(struct bk *b, int64_t after, int64_t more)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (incremental_of(b) < after + more && now_mono_ms() < end)
+		usleep(1000);
+	assert_true(incremental_of(b) >= after + more);
+	return incremental_of(b);
+}
+
+#define SWAP_OLD 1024 /* FETCHER_MAX_PARTS: a fetcher's whole list */
+#define SWAP_NEW 64
+
+/* The round in flight, if any, answered (within its 50 ms wait). */
+static void swap_round_done(struct bk *b)
+{
+	struct fetcher_stats fst;
+	int64_t fetches, end = now_mono_ms() + 1000;
+
+	fetcher_get_stats(b->fetcher, &fst);
+	fetches = fst.fetches;
+	while (fst.fetches == fetches && now_mono_ms() < end) {
+		usleep(1000);
+		fetcher_get_stats(b->fetcher, &fst);
+	}
+}
+
+/* One try of test_fetcher_session_swap: the fetcher's session holds the
+ * old ones (bp[0..SWAP_OLD)), which all go, then the new ones come.
+ * Whether the first Fetch after was an incremental one (the new ones
+ * named, the old ones forgotten): a round that began before the last
+ * add was given up by the next one (its poke) and its session closed. */
+static bool swap_try(struct bk *b, struct partition **bp)
+{
+	struct fetcher_stats st0, st;
+	int64_t end;
+
+	for (int i = SWAP_OLD; i < SWAP_OLD + SWAP_NEW; i++)
+		fetcher_remove(b->fetcher, bp[i]);
+	for (int i = 0; i < SWAP_OLD; i++)
+		assert_int_equal(fetcher_add(b->fetcher, bp[i]), 0);
+	/* The session holds all the old ones: a Fetch asked after one that
+	 * was answered after the last add. */
+	wait_incremental_n(b, incremental_of(b), 2);
+	/* The old ones go (no poke: the round in flight ends as it would);
+	 * with none left the fetcher waits, its session kept. */
+	for (int i = 0; i < SWAP_OLD; i++)
+		fetcher_remove(b->fetcher, bp[i]);
+	swap_round_done(b);
+	fetcher_get_stats(b->fetcher, &st0);
+	for (int i = SWAP_OLD; i < SWAP_OLD + SWAP_NEW; i++)
+		assert_int_equal(fetcher_add(b->fetcher, bp[i]), 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	do {
+		usleep(1000);
+		fetcher_get_stats(b->fetcher, &st);
+	} while (st.fetches == st0.fetches && now_mono_ms() < end);
+	assert_true(st.fetches > st0.fetches);
+	return st.incremental - st0.incremental == st.fetches - st0.fetches;
+}
+
+/* A follower's session of a full fetcher's worth of partitions, all of
+ * them then removed from the fetcher (their leader moved) and others
+ * added before its next Fetch: that Fetch names the new ones and
+ * forgets the old ones, and the session it keeps holds the new ones
+ * only. Old and new together are more than a fetcher holds: they were
+ * all written into the fetcher's session table before the forgotten
+ * ones left it, past its end (ASan: heap-buffer-overflow). */
+static void test_fetcher_session_swap(void **state)
+{
+	struct bk a, b;
+	struct partition_state st = state2(1, 1, 2, 2);
+	int n = SWAP_OLD + SWAP_NEW, tries = 0;
+	struct partition **ap = calloc((size_t)n, sizeof(*ap));
+	struct partition **bp = calloc((size_t)n, sizeof(*bp));
+	struct tlog *at = log_new("swap-ax"), *bt = log_new("swap-bx");
+
+	(void)state;
+	assert_non_null(ap);
+	assert_non_null(bp);
+	bk_start(&a, 1, "swap-a");
+	bk_start(&b, 2, "swap-b");
+	/* orders-2 on, empty (one empty log each side: nothing is ever
+	 * appended), led by a, followed by b. */
+	for (int i = 0; i < n; i++) {
+		ap[i] = part_new_index(&tlog_ops, at, 1, 2 + i, false, NULL);
+		bp[i] = part_new_index(&tlog_ops, bt, 2, 2 + i, false, NULL);
+		assert_int_equal(partition_make_leader(ap[i], &st, now_mono_ms()), 1);
+		assert_int_equal(partition_make_follower(bp[i], &st), 1);
+	}
+	a.extra = ap;
+	a.n_extra = n;
+	bk_follow_wait(&b, &a, true, 50, 50);
+	fetcher_remove(b.fetcher, b.p); /* room for SWAP_OLD */
+	/* Until the new ones' first Fetch is an incremental one (the adds
+	 * raced with the fetcher's round otherwise). */
+	while (!swap_try(&b, bp))
+		assert_true(++tries < 50);
+	/* The fetcher goes on in its session with the new ones. */
+	wait_incremental_n(&b, incremental_of(&b), 3);
+	assert_int_equal(fetch_serve_sessions(a.fs), 1);
+	fetcher_free(b.fetcher);
+	b.fetcher = NULL;
+	bk_stop(&b);
+	bk_stop(&a);
+	for (int i = 0; i < n; i++) {
+		partition_unref(ap[i]);
+		partition_unref(bp[i]);
+	}
+	tlog_close(at);
+	tlog_close(bt);
+	free(ap);
+	free(bp);
+}
+
 /* A follower whose log is busy (a maintenance holds it: a clean, a
  * retention pass) when its leader's log start moves takes that start at
  * a later fetch, in a fetch session too, where the leader names an idle
@@ -3346,6 +3468,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_partition_named_twice),
 		cmocka_unit_test(test_fetch_session_incremental),
 		cmocka_unit_test(test_fetcher_session),
+		cmocka_unit_test(test_fetcher_session_swap),
 		cmocka_unit_test(test_follower_start_after_busy),
 		cmocka_unit_test(test_list_offsets_named_twice),
 		cmocka_unit_test(test_list_offsets_isolation_level),
@@ -3367,5 +3490,7 @@ int main(void)
 		cmocka_unit_test(test_remove_while_leader_silent),
 	};
 
+	if (getenv("TEST_FILTER"))
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
