@@ -898,21 +898,25 @@ static bool fetch_reads_any(const struct fs_fetch *f)
 
 /* Kafka's FetchRequest.getErrorResponse for the versions served here
  * (below 13): err at the top and for every entry of the request, as it
- * was sent (a partition named twice is answered twice), with the
+ * was sent (a partition named twice is answered twice; an incremental
+ * fetch's, only those it named, not its session's others), with the
  * request's session id; the partitions' other fields Kafka's defaults
  * (-1 offsets, no aborted transactions, null records). */
 static int fetch_refuse(struct fs_fetch *f, int16_t err)
 {
-	const struct proto_fetch_req *m = f->msg;
 	const struct proto_req *pr = net_req_msg(f->req);
+	const struct proto_fetch_req *m = &pr->u.fetch;
 	struct proto_fetch_resp_topic *topics = calloc((size_t)m->n_topics + 1, sizeof(*topics));
-	struct proto_fetch_resp_part *parts = calloc((size_t)f->n + 1, sizeof(*parts));
+	struct proto_fetch_resp_part *parts;
 	struct proto_fetch_resp resp = { .error_code = err,
 					 .session_id = m->session_id,
 					 .n_topics = m->n_topics,
 					 .topics = topics };
-	int k = 0, rc = -ENOMEM;
+	int k = 0, n = 0, rc = -ENOMEM;
 
+	for (int32_t t = 0; t < m->n_topics; t++)
+		n += m->topics[t].n_partitions;
+	parts = calloc((size_t)n + 1, sizeof(*parts));
 	net_req_on_done(f->req, fetch_done, f);
 	if (!topics || !parts)
 		goto out;

@@ -2874,6 +2874,56 @@ static void test_fetch_session_incremental(void **state)
 	bk_stop(&a);
 }
 
+/* An incremental fetch with an isolation level Kafka does not define is
+ * Kafka's error response (its getErrorResponse reads the request): an
+ * UNKNOWN_SERVER_ERROR at the top and on each partition the request
+ * named, not on its session's others; the session goes on at its next
+ * epoch (the failed fetch took one, as Kafka's newContext does). */
+static void test_fetch_session_bad_isolation(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct net_client *c;
+	struct sess_answer r;
+	const int32_t both[2] = { 0, 1 };
+	const int64_t at0[2] = { 0, 0 };
+	struct protofx_fetch f;
+	struct proto_fetch_resp fr;
+	struct net_resp resp;
+	int32_t id;
+
+	(void)state;
+	bk_start(&a, 1, "sessiso");
+	bk_add_p1(&a, "sessiso1");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_leader(a.p1, &st, now_mono_ms()), 1);
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	fetch_sess(c, 0, 0, 2, both, at0, -1, 0, &r);
+	id = r.session_id;
+	assert_true(id > 0);
+	/* orders-1 named (a new limit), isolation level 5. */
+	protofx_fetch_init(&f, "orders", -1, -1, 0, -1, 0);
+	f.part.partition = 1;
+	f.part.partition_max_bytes = 1000;
+	f.req.session_id = id;
+	f.req.session_epoch = 1;
+	f.req.isolation_level = 5;
+	fetch_call(c, &f.req, 12, &resp, &fr);
+	assert_int_equal(fr.error_code, PROTO_ERR_UNKNOWN_SERVER_ERROR);
+	assert_int_equal(fr.session_id, id);
+	assert_int_equal(fr.n_topics, 1);
+	assert_int_equal(fr.topics[0].n_partitions, 1);
+	assert_int_equal(fr.topics[0].partitions[0].partition_index, 1);
+	assert_int_equal(fr.topics[0].partitions[0].error_code, PROTO_ERR_UNKNOWN_SERVER_ERROR);
+	proto_fetch_resp_free(&fr);
+	net_resp_free(&resp);
+	fetch_sess(c, id, 2, 0, NULL, NULL, -1, 0, &r);
+	assert_int_equal(r.error, 0);
+	assert_int_equal(r.session_id, id);
+	net_client_close(c);
+	bk_stop(&a);
+}
+
 /* The follower's records of the fetcher's stats: incremental fetches. */
 static int64_t incremental_of(struct bk *b)
 {
@@ -3467,6 +3517,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_follower_epoch_checked_first),
 		cmocka_unit_test(test_fetch_partition_named_twice),
 		cmocka_unit_test(test_fetch_session_incremental),
+		cmocka_unit_test(test_fetch_session_bad_isolation),
 		cmocka_unit_test(test_fetcher_session),
 		cmocka_unit_test(test_fetcher_session_swap),
 		cmocka_unit_test(test_follower_start_after_busy),
