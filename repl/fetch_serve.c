@@ -645,7 +645,12 @@ static bool part_max_refused(const struct fs_fetch *f, const struct fs_part *fp,
 
 /* A full fetch's answer (epoch 0) opens a session of its partitions, if
  * the cache has room (Kafka's FullFetchContext); a throttled one opens
- * none, as Kafka's. The answer carries its id, or 0. -ENOMEM. */
+ * none, as Kafka's, and neither does one whose client went while it was
+ * parked: nobody would learn the session's id, which would hold a slot
+ * until evicted (a follower's, privileged, for
+ * min.incremental.fetch.session.eviction.ms unused), and a follower
+ * gives up its parked Fetch whenever a partition joins its fetcher. The
+ * answer carries its id, or 0. -ENOMEM. */
 static int session_open(struct fs_fetch *f, struct proto_fetch_resp *resp, int n)
 {
 	struct fetch_session_entry *e = calloc((size_t)n + 1, sizeof(*e));
@@ -868,7 +873,7 @@ static int fetch_respond(struct fs_fetch *f)
 	rc = 0;
 	if (f->mode == FS_INCR)
 		rc = session_news(f, &resp, parts, kout);
-	else if (f->mode == FS_FULL && resp.throttle_time_ms <= 0)
+	else if (f->mode == FS_FULL && resp.throttle_time_ms <= 0 && !net_req_cancelled(f->req))
 		rc = session_open(f, &resp, kout);
 	if (rc < 0)
 		goto out;

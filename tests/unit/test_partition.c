@@ -3028,6 +3028,50 @@ static void test_fetcher_session(void **state)
 	bk_stop(&a);
 }
 
+/* A follower's full Fetch parked at the leader (its session given up
+ * after a partition joined its fetcher, which drops the Fetch in flight:
+ * the next one is a full one), then given up with its connection (its
+ * fetcher stopped): the leader answers it at once and opens no session,
+ * whose id nobody would learn and whose slot would stay taken until
+ * evicted. */
+static void test_parked_full_fetch_of_gone_connection_opens_no_session(void **state)
+{
+	struct bk a, b;
+	struct partition_state st = state2(1, 1, 2, 2);
+	int64_t end;
+
+	(void)state;
+	bk_start(&a, 1, "gonesess-a");
+	bk_start(&b, 2, "gonesess-b");
+	bk_add_p1(&b, "gonesess-b1");
+	follow_parked(&a, &b, &st);
+	/* Its full Fetch answered (the hw, news), the next one parked. */
+	end = now_mono_ms() + DEADLINE_MS;
+	while ((fetch_serve_sessions(a.fs) != 1 || fetch_serve_parked(a.fs) != 1) &&
+	       now_mono_ms() < end)
+		usleep(1000);
+	assert_int_equal(fetch_serve_sessions(a.fs), 1);
+	/* A partition joins (one b does not follow: the round drops it):
+	 * the Fetch in flight is dropped, the next is a full one, which
+	 * closes the session and waits. */
+	assert_int_equal(fetcher_add(b.fetcher, b.p1), 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	while ((fetch_serve_sessions(a.fs) != 0 || fetch_serve_parked(a.fs) != 1) &&
+	       now_mono_ms() < end)
+		usleep(1000);
+	assert_int_equal(fetch_serve_sessions(a.fs), 0);
+	assert_int_equal(fetch_serve_parked(a.fs), 1);
+	fetcher_free(b.fetcher);
+	b.fetcher = NULL;
+	end = now_mono_ms() + 10000;
+	while (fetch_serve_parked(a.fs) > 0 && now_mono_ms() < end)
+		usleep(1000);
+	assert_int_equal(fetch_serve_parked(a.fs), 0);
+	assert_int_equal(fetch_serve_sessions(a.fs), 0);
+	bk_stop(&b);
+	bk_stop(&a);
+}
+
 /* Polls until b's fetcher made `more` incremental fetches after `after`
  * (the last of them was asked after the first was answered). */
 static int64_t wait_incremental_n(struct bk *b, int64_t after, int64_t more)
@@ -3510,6 +3554,7 @@ int main(void)
 		cmocka_unit_test(test_kick_answers_parked_fetch),
 		cmocka_unit_test(test_fetcher_settling_partition_not_held_by_parked_fetch),
 		cmocka_unit_test(test_parked_fetch_of_gone_connection_answered),
+		cmocka_unit_test(test_parked_full_fetch_of_gone_connection_opens_no_session),
 		cmocka_unit_test(test_fetcher_add_wakes_parked_fetch),
 		cmocka_unit_test(test_fetcher_retries_settling_leader_soon),
 		cmocka_unit_test(test_fetcher_ofle_retries_settling_leader_soon),
