@@ -230,6 +230,11 @@ int32_t fetch_serve_sessions(struct fetch_serve *fs)
 	return fetch_sessions_count(fs->sessions);
 }
 
+int32_t fetch_serve_session_partitions(struct fetch_serve *fs)
+{
+	return fetch_sessions_partitions(fs->sessions);
+}
+
 void fetch_serve_set_client_quotas(struct fetch_serve *fs, struct client_quotas *q)
 {
 	fs->client_quotas = q;

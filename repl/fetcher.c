@@ -670,7 +670,7 @@ static void sess_plan_free(struct sess_plan *sp)
 static int sess_plan(struct fetcher *f, const struct proto_fetch_req *rq, int n,
 		     const char *const *topic_of, struct sess_plan *sp)
 {
-	int k = 0, w = 0, nf = 0;
+	int k = 0, w = 0, nf = 0, nfp = 0;
 
 	sp->found = calloc((size_t)n + 1, sizeof(*sp->found));
 	sp->seen = calloc((size_t)f->n_sess + 1, sizeof(*sp->seen));
@@ -713,12 +713,14 @@ static int sess_plan(struct fetcher *f, const struct proto_fetch_req *rq, int n,
 	for (int j = 0; f->sess_epoch > 0 && j < f->n_sess; j++) {
 		if (sp->seen[j])
 			continue;
-		/* Forgotten, a topic's run of them in one entry. */
+		/* Forgotten, a topic's run of them in one entry, whose
+		 * partitions are consecutive in forgotten_parts (kept ones of
+		 * the topic may lie between them in the session). */
 		if (nf == 0 || strcmp(sp->forgotten[nf - 1].topic.ptr, f->sess[j].topic))
 			sp->forgotten[nf++] =
 				(struct proto_forgotten_topic){ kstr_of(f->sess[j].topic), 0,
-								&sp->forgotten_parts[j] };
-		sp->forgotten_parts[j] = f->sess[j].data.partition;
+								&sp->forgotten_parts[nfp] };
+		sp->forgotten_parts[nfp++] = f->sess[j].data.partition;
 		sp->forgotten[nf - 1].n_partitions++;
 	}
 	sp->inc.n_forgotten = nf;

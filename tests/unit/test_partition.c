@@ -3028,6 +3028,59 @@ static void test_fetcher_session(void **state)
 	bk_stop(&a);
 }
 
+/* A follower whose round no longer fetches the first and the last of
+ * its session's partitions (removed from its fetcher: their leader
+ * moved), the middle one still fetched: its incremental Fetch forgets
+ * both. The forgotten ones of a topic went out as one run of the
+ * session's table, the middle one's slot in it (never written: orders-0
+ * again) in place of orders-2, which the leader's session kept reading
+ * with the follower's old position (its state there, news answered to a
+ * fetcher that drops them). */
+static void test_fetcher_session_forgets_around_a_kept_one(void **state)
+{
+	struct bk a, b;
+	struct partition_state st = state2(1, 1, 2, 2);
+	struct tlog *at = log_new("forget-ax"), *bt = log_new("forget-bx");
+	struct partition *a2 = part_new_index(&tlog_ops, at, 1, 2, false, NULL);
+	struct partition *b2 = part_new_index(&tlog_ops, bt, 2, 2, false, NULL);
+	int64_t end;
+
+	(void)state;
+	bk_start(&a, 1, "forget-a");
+	bk_start(&b, 2, "forget-b");
+	bk_add_p1(&a, "forget-a1");
+	bk_add_p1(&b, "forget-b1");
+	a.extra = &a2;
+	a.n_extra = 1;
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_leader(a.p1, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_leader(a2, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_follower(b.p, &st), 1);
+	assert_int_equal(partition_make_follower(b.p1, &st), 1);
+	assert_int_equal(partition_make_follower(b2, &st), 1);
+	/* The session: orders-0, -1, -2, in that order. */
+	bk_follow(&b, &a, false);
+	assert_int_equal(fetcher_add(b.fetcher, b.p1), 0);
+	assert_int_equal(fetcher_add(b.fetcher, b2), 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (fetch_serve_session_partitions(a.fs) != 3 && now_mono_ms() < end)
+		usleep(1000);
+	assert_int_equal(fetch_serve_session_partitions(a.fs), 3);
+	fetcher_remove(b.fetcher, b.p);
+	fetcher_remove(b.fetcher, b2);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (fetch_serve_session_partitions(a.fs) != 1 && now_mono_ms() < end)
+		usleep(1000);
+	assert_int_equal(fetch_serve_session_partitions(a.fs), 1);
+	assert_int_equal(fetch_serve_sessions(a.fs), 1);
+	bk_stop(&b);
+	bk_stop(&a);
+	partition_unref(a2);
+	partition_unref(b2);
+	tlog_close(at);
+	tlog_close(bt);
+}
+
 /* A follower's full Fetch parked at the leader (its session given up
  * after a partition joined its fetcher, which drops the Fetch in flight:
  * the next one is a full one), then given up with its connection (its
@@ -3565,6 +3618,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_session_bad_isolation),
 		cmocka_unit_test(test_fetcher_session),
 		cmocka_unit_test(test_fetcher_session_swap),
+		cmocka_unit_test(test_fetcher_session_forgets_around_a_kept_one),
 		cmocka_unit_test(test_follower_start_after_busy),
 		cmocka_unit_test(test_list_offsets_named_twice),
 		cmocka_unit_test(test_list_offsets_isolation_level),
