@@ -3028,6 +3028,25 @@ static void test_fetcher_session(void **state)
 	bk_stop(&a);
 }
 
+/* Polls until fs's sessions hold parts partitions (-1: any) in sessions
+ * sessions (-1: any), with parked fetches parked (-1: any). */
+static void wait_sessions(struct fetch_serve *fs, int32_t parts, int32_t sessions, int parked)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (now_mono_ms() < end &&
+	       ((parts >= 0 && fetch_serve_session_partitions(fs) != parts) ||
+		(sessions >= 0 && fetch_serve_sessions(fs) != sessions) ||
+		(parked >= 0 && fetch_serve_parked(fs) != parked)))
+		usleep(1000);
+	if (parts >= 0)
+		assert_int_equal(fetch_serve_session_partitions(fs), parts);
+	if (sessions >= 0)
+		assert_int_equal(fetch_serve_sessions(fs), sessions);
+	if (parked >= 0)
+		assert_int_equal(fetch_serve_parked(fs), parked);
+}
+
 /* A follower whose round no longer fetches the first and the last of
  * its session's partitions (removed from its fetcher: their leader
  * moved), the middle one still fetched: its incremental Fetch forgets
@@ -3043,7 +3062,6 @@ static void test_fetcher_session_forgets_around_a_kept_one(void **state)
 	struct tlog *at = log_new("forget-ax"), *bt = log_new("forget-bx");
 	struct partition *a2 = part_new_index(&tlog_ops, at, 1, 2, false, NULL);
 	struct partition *b2 = part_new_index(&tlog_ops, bt, 2, 2, false, NULL);
-	int64_t end;
 
 	(void)state;
 	bk_start(&a, 1, "forget-a");
@@ -3062,17 +3080,10 @@ static void test_fetcher_session_forgets_around_a_kept_one(void **state)
 	bk_follow(&b, &a, false);
 	assert_int_equal(fetcher_add(b.fetcher, b.p1), 0);
 	assert_int_equal(fetcher_add(b.fetcher, b2), 0);
-	end = now_mono_ms() + DEADLINE_MS;
-	while (fetch_serve_session_partitions(a.fs) != 3 && now_mono_ms() < end)
-		usleep(1000);
-	assert_int_equal(fetch_serve_session_partitions(a.fs), 3);
+	wait_sessions(a.fs, 3, 1, -1);
 	fetcher_remove(b.fetcher, b.p);
 	fetcher_remove(b.fetcher, b2);
-	end = now_mono_ms() + DEADLINE_MS;
-	while (fetch_serve_session_partitions(a.fs) != 1 && now_mono_ms() < end)
-		usleep(1000);
-	assert_int_equal(fetch_serve_session_partitions(a.fs), 1);
-	assert_int_equal(fetch_serve_sessions(a.fs), 1);
+	wait_sessions(a.fs, 1, 1, -1);
 	bk_stop(&b);
 	bk_stop(&a);
 	partition_unref(a2);
@@ -3091,7 +3102,6 @@ static void test_parked_full_fetch_of_gone_connection_opens_no_session(void **st
 {
 	struct bk a, b;
 	struct partition_state st = state2(1, 1, 2, 2);
-	int64_t end;
 
 	(void)state;
 	bk_start(&a, 1, "gonesess-a");
@@ -3099,27 +3109,15 @@ static void test_parked_full_fetch_of_gone_connection_opens_no_session(void **st
 	bk_add_p1(&b, "gonesess-b1");
 	follow_parked(&a, &b, &st);
 	/* Its full Fetch answered (the hw, news), the next one parked. */
-	end = now_mono_ms() + DEADLINE_MS;
-	while ((fetch_serve_sessions(a.fs) != 1 || fetch_serve_parked(a.fs) != 1) &&
-	       now_mono_ms() < end)
-		usleep(1000);
-	assert_int_equal(fetch_serve_sessions(a.fs), 1);
+	wait_sessions(a.fs, -1, 1, 1);
 	/* A partition joins (one b does not follow: the round drops it):
 	 * the Fetch in flight is dropped, the next is a full one, which
 	 * closes the session and waits. */
 	assert_int_equal(fetcher_add(b.fetcher, b.p1), 0);
-	end = now_mono_ms() + DEADLINE_MS;
-	while ((fetch_serve_sessions(a.fs) != 0 || fetch_serve_parked(a.fs) != 1) &&
-	       now_mono_ms() < end)
-		usleep(1000);
-	assert_int_equal(fetch_serve_sessions(a.fs), 0);
-	assert_int_equal(fetch_serve_parked(a.fs), 1);
+	wait_sessions(a.fs, -1, 0, 1);
 	fetcher_free(b.fetcher);
 	b.fetcher = NULL;
-	end = now_mono_ms() + 10000;
-	while (fetch_serve_parked(a.fs) > 0 && now_mono_ms() < end)
-		usleep(1000);
-	assert_int_equal(fetch_serve_parked(a.fs), 0);
+	wait_sessions(a.fs, -1, -1, 0);
 	assert_int_equal(fetch_serve_sessions(a.fs), 0);
 	bk_stop(&b);
 	bk_stop(&a);
