@@ -230,6 +230,11 @@ int32_t fetch_serve_sessions(struct fetch_serve *fs)
 	return fetch_sessions_count(fs->sessions);
 }
 
+int32_t fetch_serve_session_partitions(struct fetch_serve *fs)
+{
+	return fetch_sessions_partitions(fs->sessions);
+}
+
 void fetch_serve_set_client_quotas(struct fetch_serve *fs, struct client_quotas *q)
 {
 	fs->client_quotas = q;
@@ -645,7 +650,12 @@ static bool part_max_refused(const struct fs_fetch *f, const struct fs_part *fp,
 
 /* A full fetch's answer (epoch 0) opens a session of its partitions, if
  * the cache has room (Kafka's FullFetchContext); a throttled one opens
- * none, as Kafka's. The answer carries its id, or 0. -ENOMEM. */
+ * none, as Kafka's, and neither does one whose client went while it was
+ * parked: nobody would learn the session's id, which would hold a slot
+ * until evicted (a follower's, privileged, for
+ * min.incremental.fetch.session.eviction.ms unused), and a follower
+ * gives up its parked Fetch whenever a partition joins its fetcher. The
+ * answer carries its id, or 0. -ENOMEM. */
 static int session_open(struct fs_fetch *f, struct proto_fetch_resp *resp, int n)
 {
 	struct fetch_session_entry *e = calloc((size_t)n + 1, sizeof(*e));
@@ -868,7 +878,7 @@ static int fetch_respond(struct fs_fetch *f)
 	rc = 0;
 	if (f->mode == FS_INCR)
 		rc = session_news(f, &resp, parts, kout);
-	else if (f->mode == FS_FULL && resp.throttle_time_ms <= 0)
+	else if (f->mode == FS_FULL && resp.throttle_time_ms <= 0 && !net_req_cancelled(f->req))
 		rc = session_open(f, &resp, kout);
 	if (rc < 0)
 		goto out;
@@ -898,21 +908,25 @@ static bool fetch_reads_any(const struct fs_fetch *f)
 
 /* Kafka's FetchRequest.getErrorResponse for the versions served here
  * (below 13): err at the top and for every entry of the request, as it
- * was sent (a partition named twice is answered twice), with the
+ * was sent (a partition named twice is answered twice; an incremental
+ * fetch's, only those it named, not its session's others), with the
  * request's session id; the partitions' other fields Kafka's defaults
  * (-1 offsets, no aborted transactions, null records). */
 static int fetch_refuse(struct fs_fetch *f, int16_t err)
 {
-	const struct proto_fetch_req *m = f->msg;
 	const struct proto_req *pr = net_req_msg(f->req);
+	const struct proto_fetch_req *m = &pr->u.fetch;
 	struct proto_fetch_resp_topic *topics = calloc((size_t)m->n_topics + 1, sizeof(*topics));
-	struct proto_fetch_resp_part *parts = calloc((size_t)f->n + 1, sizeof(*parts));
+	struct proto_fetch_resp_part *parts;
 	struct proto_fetch_resp resp = { .error_code = err,
 					 .session_id = m->session_id,
 					 .n_topics = m->n_topics,
 					 .topics = topics };
-	int k = 0, rc = -ENOMEM;
+	int k = 0, n = 0, rc = -ENOMEM;
 
+	for (int32_t t = 0; t < m->n_topics; t++)
+		n += m->topics[t].n_partitions;
+	parts = calloc((size_t)n + 1, sizeof(*parts));
 	net_req_on_done(f->req, fetch_done, f);
 	if (!topics || !parts)
 		goto out;

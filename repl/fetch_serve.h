@@ -77,6 +77,8 @@ void fetch_serve_set_client_quotas(struct fetch_serve *fs, struct client_quotas 
 int fetch_serve_set_sessions(struct fetch_serve *fs, int32_t slots, int64_t eviction_ms);
 /* Sessions held now (tests, metrics). */
 int32_t fetch_serve_sessions(struct fetch_serve *fs);
+/* The partitions they hold, all told (tests, metrics). */
+int32_t fetch_serve_session_partitions(struct fetch_serve *fs);
 /* Registers both handlers with srv. */
 int fetch_serve_register(struct fetch_serve *fs, struct net_server *srv);
 void fetch_serve_wake(struct fetch_serve *fs);

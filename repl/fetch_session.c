@@ -295,6 +295,18 @@ int32_t fetch_sessions_count(struct fetch_sessions *c)
 	return n;
 }
 
+int32_t fetch_sessions_partitions(struct fetch_sessions *c)
+{
+	int32_t n = 0;
+
+	pthread_mutex_lock(&c->lock);
+	for (int b = 0; b < ID_BUCKETS; b++)
+		for (struct fsess *s = c->buckets[b]; s; s = s->hnext)
+			n += s->n;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
 bool fetch_sessions_remove(struct fetch_sessions *c, int32_t id)
 {
 	struct fsess *s;

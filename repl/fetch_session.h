@@ -44,6 +44,9 @@ int fetch_sessions_new(int32_t slots, int64_t eviction_ms, struct fetch_sessions
 void fetch_sessions_free(struct fetch_sessions *c);
 /* Sessions held now (tests, metrics). */
 int32_t fetch_sessions_count(struct fetch_sessions *c);
+/* Partitions the sessions hold, all told (Kafka's
+ * NumIncrementalFetchPartitionsCached). */
+int32_t fetch_sessions_partitions(struct fetch_sessions *c);
 /* Closes session id; whether there was one. */
 bool fetch_sessions_remove(struct fetch_sessions *c, int32_t id);
 

@@ -670,7 +670,7 @@ static void sess_plan_free(struct sess_plan *sp)
 static int sess_plan(struct fetcher *f, const struct proto_fetch_req *rq, int n,
 		     const char *const *topic_of, struct sess_plan *sp)
 {
-	int k = 0, w = 0, nf = 0;
+	int k = 0, w = 0, nf = 0, nfp = 0;
 
 	sp->found = calloc((size_t)n + 1, sizeof(*sp->found));
 	sp->seen = calloc((size_t)f->n_sess + 1, sizeof(*sp->seen));
@@ -713,12 +713,14 @@ static int sess_plan(struct fetcher *f, const struct proto_fetch_req *rq, int n,
 	for (int j = 0; f->sess_epoch > 0 && j < f->n_sess; j++) {
 		if (sp->seen[j])
 			continue;
-		/* Forgotten, a topic's run of them in one entry. */
+		/* Forgotten, a topic's run of them in one entry, whose
+		 * partitions are consecutive in forgotten_parts (kept ones of
+		 * the topic may lie between them in the session). */
 		if (nf == 0 || strcmp(sp->forgotten[nf - 1].topic.ptr, f->sess[j].topic))
 			sp->forgotten[nf++] =
 				(struct proto_forgotten_topic){ kstr_of(f->sess[j].topic), 0,
-								&sp->forgotten_parts[j] };
-		sp->forgotten_parts[j] = f->sess[j].data.partition;
+								&sp->forgotten_parts[nfp] };
+		sp->forgotten_parts[nfp++] = f->sess[j].data.partition;
 		sp->forgotten[nf - 1].n_partitions++;
 	}
 	sp->inc.n_forgotten = nf;
@@ -736,7 +738,7 @@ static int sess_answered(struct fetcher *f, const struct proto_fetch_req *rq,
 			 const struct proto_fetch_resp *resp)
 {
 	bool incremental = f->sess_epoch > 0;
-	int k = 0, old, w = 0;
+	int k = 0, w = 0;
 
 	if (resp->error_code) {
 		bool not_found = resp->error_code == PROTO_ERR_FETCH_SESSION_ID_NOT_FOUND;
@@ -757,33 +759,37 @@ static int sess_answered(struct fetcher *f, const struct proto_fetch_req *rq,
 	}
 	if (!incremental)
 		sess_reset(f, false);
-	/* The session is now what the request asked: those named as named
-	 * (the new ones at the end), the forgotten ones gone. */
-	old = f->n_sess;
-	for (int32_t t = 0; t < rq->n_topics; t++)
-		for (int32_t j = 0; j < rq->topics[t].n_partitions; j++, k++) {
-			const struct proto_fetch_part *d = &rq->topics[t].partitions[j];
-			int at = incremental ? sp->found[k] : -1;
-
-			if (at >= 0) {
-				f->sess[at].data = *d;
-				continue;
-			}
-			f->sess[f->n_sess].topic = strdup(topic_of[k]);
-			if (!f->sess[f->n_sess].topic) {
-				sess_reset(f, true);
-				return -ENOMEM;
-			}
-			f->sess[f->n_sess++].data = *d;
-		}
+	/* The session is now what the request asked: those named as named,
+	 * the forgotten ones gone, then the new ones at the end. In this
+	 * order: the session then never holds more than the request's
+	 * partitions (at most FETCHER_MAX_PARTS), where the old session and
+	 * the new ones together may hold more (a fetcher's partitions all
+	 * removed, their leader moved, and others added before its next
+	 * Fetch). */
+	for (int32_t t = 0; incremental && t < rq->n_topics; t++)
+		for (int32_t j = 0; j < rq->topics[t].n_partitions; j++, k++)
+			if (sp->found[k] >= 0)
+				f->sess[sp->found[k]].data = rq->topics[t].partitions[j];
 	for (int j = 0; j < f->n_sess; j++) {
-		if (j < old && incremental && !sp->seen[j]) {
+		if (incremental && !sp->seen[j]) {
 			free(f->sess[j].topic);
 			continue;
 		}
 		f->sess[w++] = f->sess[j];
 	}
 	f->n_sess = w;
+	k = 0;
+	for (int32_t t = 0; t < rq->n_topics; t++)
+		for (int32_t j = 0; j < rq->topics[t].n_partitions; j++, k++) {
+			if (incremental && sp->found[k] >= 0)
+				continue;
+			f->sess[f->n_sess].topic = strdup(topic_of[k]);
+			if (!f->sess[f->n_sess].topic) {
+				sess_reset(f, true);
+				return -ENOMEM;
+			}
+			f->sess[f->n_sess++].data = rq->topics[t].partitions[j];
+		}
 	f->sess_id = resp->session_id;
 	f->sess_epoch = fetch_session_next_epoch(f->sess_epoch);
 	if (incremental)

@@ -726,6 +726,9 @@ struct bk {
 	bool fetch_zero;  /* its fetchers ask replica.fetch.max.bytes=0 */
 	struct tlog *t1;  /* orders-1, when a test makes it (test log only) */
 	struct partition *p1;
+	/* orders-2 on, when a test makes them (bk_lookup serves them). */
+	struct partition **extra;
+	int n_extra;
 	/* Its fetchers' before_append, NULL none. */
 	int (*before_append)(void *arg, const char *topic, void *log, char *wait, size_t cap);
 	void *before_append_arg;
@@ -760,6 +763,8 @@ static struct partition *bk_lookup(void *arg, struct kstr topic, int32_t index)
 
 	struct partition *p = index == 0 ? b->p : index == 1 ? b->p1 : NULL;
 
+	if (index >= 2 && index - 2 < b->n_extra)
+		p = b->extra[index - 2];
 	if (!kstr_eq(topic, "orders") || !p)
 		return NULL;
 	partition_ref(p);
@@ -2869,6 +2874,56 @@ static void test_fetch_session_incremental(void **state)
 	bk_stop(&a);
 }
 
+/* An incremental fetch with an isolation level Kafka does not define is
+ * Kafka's error response (its getErrorResponse reads the request): an
+ * UNKNOWN_SERVER_ERROR at the top and on each partition the request
+ * named, not on its session's others; the session goes on at its next
+ * epoch (the failed fetch took one, as Kafka's newContext does). */
+static void test_fetch_session_bad_isolation(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(1, 1, 1, 2);
+	struct net_client *c;
+	struct sess_answer r;
+	const int32_t both[2] = { 0, 1 };
+	const int64_t at0[2] = { 0, 0 };
+	struct protofx_fetch f;
+	struct proto_fetch_resp fr;
+	struct net_resp resp;
+	int32_t id;
+
+	(void)state;
+	bk_start(&a, 1, "sessiso");
+	bk_add_p1(&a, "sessiso1");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_leader(a.p1, &st, now_mono_ms()), 1);
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	fetch_sess(c, 0, 0, 2, both, at0, -1, 0, &r);
+	id = r.session_id;
+	assert_true(id > 0);
+	/* orders-1 named (a new limit), isolation level 5. */
+	protofx_fetch_init(&f, "orders", -1, -1, 0, -1, 0);
+	f.part.partition = 1;
+	f.part.partition_max_bytes = 1000;
+	f.req.session_id = id;
+	f.req.session_epoch = 1;
+	f.req.isolation_level = 5;
+	fetch_call(c, &f.req, 12, &resp, &fr);
+	assert_int_equal(fr.error_code, PROTO_ERR_UNKNOWN_SERVER_ERROR);
+	assert_int_equal(fr.session_id, id);
+	assert_int_equal(fr.n_topics, 1);
+	assert_int_equal(fr.topics[0].n_partitions, 1);
+	assert_int_equal(fr.topics[0].partitions[0].partition_index, 1);
+	assert_int_equal(fr.topics[0].partitions[0].error_code, PROTO_ERR_UNKNOWN_SERVER_ERROR);
+	proto_fetch_resp_free(&fr);
+	net_resp_free(&resp);
+	fetch_sess(c, id, 2, 0, NULL, NULL, -1, 0, &r);
+	assert_int_equal(r.error, 0);
+	assert_int_equal(r.session_id, id);
+	net_client_close(c);
+	bk_stop(&a);
+}
+
 /* The follower's records of the fetcher's stats: incremental fetches. */
 static int64_t incremental_of(struct bk *b)
 {
@@ -2971,6 +3026,218 @@ static void test_fetcher_session(void **state)
 	net_client_close(c);
 	bk_stop(&b);
 	bk_stop(&a);
+}
+
+/* Polls until fs's sessions hold parts partitions (-1: any) in sessions
+ * sessions (-1: any), with parked fetches parked (-1: any). */
+static void wait_sessions(struct fetch_serve *fs, int32_t parts, int32_t sessions, int parked)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (now_mono_ms() < end &&
+	       ((parts >= 0 && fetch_serve_session_partitions(fs) != parts) ||
+		(sessions >= 0 && fetch_serve_sessions(fs) != sessions) ||
+		(parked >= 0 && fetch_serve_parked(fs) != parked)))
+		usleep(1000);
+	if (parts >= 0)
+		assert_int_equal(fetch_serve_session_partitions(fs), parts);
+	if (sessions >= 0)
+		assert_int_equal(fetch_serve_sessions(fs), sessions);
+	if (parked >= 0)
+		assert_int_equal(fetch_serve_parked(fs), parked);
+}
+
+/* A follower whose round no longer fetches the first and the last of
+ * its session's partitions (removed from its fetcher: their leader
+ * moved), the middle one still fetched: its incremental Fetch forgets
+ * both. The forgotten ones of a topic went out as one run of the
+ * session's table, the middle one's slot in it (never written: orders-0
+ * again) in place of orders-2, which the leader's session kept reading
+ * with the follower's old position (its state there, news answered to a
+ * fetcher that drops them). */
+static void test_fetcher_session_forgets_around_a_kept_one(void **state)
+{
+	struct bk a, b;
+	struct partition_state st = state2(1, 1, 2, 2);
+	struct tlog *at = log_new("forget-ax"), *bt = log_new("forget-bx");
+	struct partition *a2 = part_new_index(&tlog_ops, at, 1, 2, false, NULL);
+	struct partition *b2 = part_new_index(&tlog_ops, bt, 2, 2, false, NULL);
+
+	(void)state;
+	bk_start(&a, 1, "forget-a");
+	bk_start(&b, 2, "forget-b");
+	bk_add_p1(&a, "forget-a1");
+	bk_add_p1(&b, "forget-b1");
+	a.extra = &a2;
+	a.n_extra = 1;
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_leader(a.p1, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_leader(a2, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_follower(b.p, &st), 1);
+	assert_int_equal(partition_make_follower(b.p1, &st), 1);
+	assert_int_equal(partition_make_follower(b2, &st), 1);
+	/* The session: orders-0, -1, -2, in that order. */
+	bk_follow(&b, &a, false);
+	assert_int_equal(fetcher_add(b.fetcher, b.p1), 0);
+	assert_int_equal(fetcher_add(b.fetcher, b2), 0);
+	wait_sessions(a.fs, 3, 1, -1);
+	fetcher_remove(b.fetcher, b.p);
+	fetcher_remove(b.fetcher, b2);
+	wait_sessions(a.fs, 1, 1, -1);
+	bk_stop(&b);
+	bk_stop(&a);
+	partition_unref(a2);
+	partition_unref(b2);
+	tlog_close(at);
+	tlog_close(bt);
+}
+
+/* A follower's full Fetch parked at the leader (its session given up
+ * after a partition joined its fetcher, which drops the Fetch in flight:
+ * the next one is a full one), then given up with its connection (its
+ * fetcher stopped): the leader answers it at once and opens no session,
+ * whose id nobody would learn and whose slot would stay taken until
+ * evicted. */
+static void test_parked_full_fetch_of_gone_connection_opens_no_session(void **state)
+{
+	struct bk a, b;
+	struct partition_state st = state2(1, 1, 2, 2);
+
+	(void)state;
+	bk_start(&a, 1, "gonesess-a");
+	bk_start(&b, 2, "gonesess-b");
+	bk_add_p1(&b, "gonesess-b1");
+	follow_parked(&a, &b, &st);
+	/* Its full Fetch answered (the hw, news), the next one parked. */
+	wait_sessions(a.fs, -1, 1, 1);
+	/* A partition joins (one b does not follow: the round drops it):
+	 * the Fetch in flight is dropped, the next is a full one, which
+	 * closes the session and waits. */
+	assert_int_equal(fetcher_add(b.fetcher, b.p1), 0);
+	wait_sessions(a.fs, -1, 0, 1);
+	fetcher_free(b.fetcher);
+	b.fetcher = NULL;
+	wait_sessions(a.fs, -1, -1, 0);
+	assert_int_equal(fetch_serve_sessions(a.fs), 0);
+	bk_stop(&b);
+	bk_stop(&a);
+}
+
+/* Polls until b's fetcher made `more` incremental fetches after `after`
+ * (the last of them was asked after the first was answered). */
+static int64_t wait_incremental_n(struct bk *b, int64_t after, int64_t more)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (incremental_of(b) < after + more && now_mono_ms() < end)
+		usleep(1000);
+	assert_true(incremental_of(b) >= after + more);
+	return incremental_of(b);
+}
+
+#define SWAP_OLD 1024 /* FETCHER_MAX_PARTS: a fetcher's whole list */
+#define SWAP_NEW 64
+
+/* The round in flight, if any, answered (within its 50 ms wait). */
+static void swap_round_done(struct bk *b)
+{
+	struct fetcher_stats fst;
+	int64_t fetches, end = now_mono_ms() + 1000;
+
+	fetcher_get_stats(b->fetcher, &fst);
+	fetches = fst.fetches;
+	while (fst.fetches == fetches && now_mono_ms() < end) {
+		usleep(1000);
+		fetcher_get_stats(b->fetcher, &fst);
+	}
+}
+
+/* One try of test_fetcher_session_swap: the fetcher's session holds the
+ * old ones (bp[0..SWAP_OLD)), which all go, then the new ones come.
+ * Whether the first Fetch after was an incremental one (the new ones
+ * named, the old ones forgotten): a round that began before the last
+ * add was given up by the next one (its poke) and its session closed. */
+static bool swap_try(struct bk *b, struct partition **bp)
+{
+	struct fetcher_stats st0, st;
+	int64_t end;
+
+	for (int i = SWAP_OLD; i < SWAP_OLD + SWAP_NEW; i++)
+		fetcher_remove(b->fetcher, bp[i]);
+	for (int i = 0; i < SWAP_OLD; i++)
+		assert_int_equal(fetcher_add(b->fetcher, bp[i]), 0);
+	/* The session holds all the old ones: a Fetch asked after one that
+	 * was answered after the last add. */
+	wait_incremental_n(b, incremental_of(b), 2);
+	/* The old ones go (no poke: the round in flight ends as it would);
+	 * with none left the fetcher waits, its session kept. */
+	for (int i = 0; i < SWAP_OLD; i++)
+		fetcher_remove(b->fetcher, bp[i]);
+	swap_round_done(b);
+	fetcher_get_stats(b->fetcher, &st0);
+	for (int i = SWAP_OLD; i < SWAP_OLD + SWAP_NEW; i++)
+		assert_int_equal(fetcher_add(b->fetcher, bp[i]), 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	do {
+		usleep(1000);
+		fetcher_get_stats(b->fetcher, &st);
+	} while (st.fetches == st0.fetches && now_mono_ms() < end);
+	assert_true(st.fetches > st0.fetches);
+	return st.incremental - st0.incremental == st.fetches - st0.fetches;
+}
+
+/* A follower's session of a full fetcher's worth of partitions, all of
+ * them then removed from the fetcher (their leader moved) and others
+ * added before its next Fetch: that Fetch names the new ones and
+ * forgets the old ones, and the session it keeps holds the new ones
+ * only. Old and new together are more than a fetcher holds: they were
+ * all written into the fetcher's session table before the forgotten
+ * ones left it, past its end (ASan: heap-buffer-overflow). */
+static void test_fetcher_session_swap(void **state)
+{
+	struct bk a, b;
+	struct partition_state st = state2(1, 1, 2, 2);
+	int n = SWAP_OLD + SWAP_NEW, tries = 0;
+	struct partition **ap = calloc((size_t)n, sizeof(*ap));
+	struct partition **bp = calloc((size_t)n, sizeof(*bp));
+	struct tlog *at = log_new("swap-ax"), *bt = log_new("swap-bx");
+
+	(void)state;
+	assert_non_null(ap);
+	assert_non_null(bp);
+	bk_start(&a, 1, "swap-a");
+	bk_start(&b, 2, "swap-b");
+	/* orders-2 on, empty (one empty log each side: nothing is ever
+	 * appended), led by a, followed by b. */
+	for (int i = 0; i < n; i++) {
+		ap[i] = part_new_index(&tlog_ops, at, 1, 2 + i, false, NULL);
+		bp[i] = part_new_index(&tlog_ops, bt, 2, 2 + i, false, NULL);
+		assert_int_equal(partition_make_leader(ap[i], &st, now_mono_ms()), 1);
+		assert_int_equal(partition_make_follower(bp[i], &st), 1);
+	}
+	a.extra = ap;
+	a.n_extra = n;
+	bk_follow_wait(&b, &a, true, 50, 50);
+	fetcher_remove(b.fetcher, b.p); /* room for SWAP_OLD */
+	/* Until the new ones' first Fetch is an incremental one (the adds
+	 * raced with the fetcher's round otherwise). */
+	while (!swap_try(&b, bp))
+		assert_true(++tries < 50);
+	/* The fetcher goes on in its session with the new ones. */
+	wait_incremental_n(&b, incremental_of(&b), 3);
+	assert_int_equal(fetch_serve_sessions(a.fs), 1);
+	fetcher_free(b.fetcher);
+	b.fetcher = NULL;
+	bk_stop(&b);
+	bk_stop(&a);
+	for (int i = 0; i < n; i++) {
+		partition_unref(ap[i]);
+		partition_unref(bp[i]);
+	}
+	tlog_close(at);
+	tlog_close(bt);
+	free(ap);
+	free(bp);
 }
 
 /* A follower whose log is busy (a maintenance holds it: a clean, a
@@ -3338,6 +3605,7 @@ int main(void)
 		cmocka_unit_test(test_kick_answers_parked_fetch),
 		cmocka_unit_test(test_fetcher_settling_partition_not_held_by_parked_fetch),
 		cmocka_unit_test(test_parked_fetch_of_gone_connection_answered),
+		cmocka_unit_test(test_parked_full_fetch_of_gone_connection_opens_no_session),
 		cmocka_unit_test(test_fetcher_add_wakes_parked_fetch),
 		cmocka_unit_test(test_fetcher_retries_settling_leader_soon),
 		cmocka_unit_test(test_fetcher_ofle_retries_settling_leader_soon),
@@ -3345,7 +3613,10 @@ int main(void)
 		cmocka_unit_test(test_fetch_follower_epoch_checked_first),
 		cmocka_unit_test(test_fetch_partition_named_twice),
 		cmocka_unit_test(test_fetch_session_incremental),
+		cmocka_unit_test(test_fetch_session_bad_isolation),
 		cmocka_unit_test(test_fetcher_session),
+		cmocka_unit_test(test_fetcher_session_swap),
+		cmocka_unit_test(test_fetcher_session_forgets_around_a_kept_one),
 		cmocka_unit_test(test_follower_start_after_busy),
 		cmocka_unit_test(test_list_offsets_named_twice),
 		cmocka_unit_test(test_list_offsets_isolation_level),
@@ -3367,5 +3638,7 @@ int main(void)
 		cmocka_unit_test(test_remove_while_leader_silent),
 	};
 
+	if (getenv("TEST_FILTER"))
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
