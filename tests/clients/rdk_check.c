@@ -419,53 +419,6 @@ static rd_kafka_t *idem_producer_new(const struct ctx *c, const char *codec, str
 	return handle_new(RD_KAFKA_PRODUCER, conf);
 }
 
-/* idem: records queued while the test kills or stops the partition's
- * leader; the retries of requests whose answers were lost must each be
- * appended once (the new leader knows the producer's sequences from its
- * replicated log), so the delivered offsets follow the order sent one
- * for one. */
-static int cmd_idem(const struct ctx *c, char **argv)
-{
-	const char *topic = argv[0], *tag = argv[2], *stop_file = argv[3];
-	int32_t partition = atoi(argv[1]);
-	struct sent s = { .n = 1 << 20 };
-	char fatal[256];
-	rd_kafka_t *rk = NULL;
-	int n = 0, rc = 1;
-
-	s.offsets = calloc((size_t)s.n, sizeof(int64_t));
-	rk = s.offsets ? idem_producer_new(c, "none", &s) : NULL;
-	if (!rk || warm_up(rk, topic))
-		goto out;
-	while (access(stop_file, F_OK) != 0 && n < s.n) {
-		if (n - s.delivered < 100) {
-			if (send_one(rk, topic, partition, tag, n))
-				goto out;
-			n++;
-		}
-		rd_kafka_poll(rk, n - s.delivered < 100 ? 2 : 50);
-	}
-	if (rd_kafka_flush(rk, 180000)) {
-		fail("flush: %d records not delivered", rd_kafka_outq_len(rk));
-		goto out;
-	}
-	if (rd_kafka_fatal_error(rk, fatal, sizeof(fatal))) {
-		fail("fatal error: %s", fatal);
-		goto out;
-	}
-	if (s.errors || s.delivered != n || n == 0) {
-		fail("%d of %d delivered, %d errors", s.delivered, n, s.errors);
-		goto out;
-	}
-	if (consecutive(&s, n))
-		goto out;
-	printf("idem %d %" PRId64 " %" PRId64 "\n", n, s.offsets[0], s.offsets[n - 1]);
-	rc = 0;
-out:
-	producer_free(rk, &s);
-	return rc;
-}
-
 /* kidem: record i of a keyed producer into a compacted topic (see the
  * usage at the top): tombstones and values a line cannot carry among
  * plain ones, keys taken again and again so that the cleaner has work. */
@@ -490,25 +443,28 @@ static int send_keyed(rd_kafka_t *rk, const char *topic, int32_t partition, cons
 	return 0;
 }
 
-static int cmd_kidem(const struct ctx *c, char **argv)
+/* idem and kidem: records queued while the test kills or stops the
+ * partition's leader; the retries of requests whose answers were lost
+ * must each be appended once (the new leader knows the producer's
+ * sequences from its replicated log), so the delivered offsets follow the
+ * order sent one for one. keys 0: idem's records (send_one), else kidem's
+ * (send_keyed), whose offsets are printed after the report. */
+static int idem_run(const struct ctx *c, const char *topic, int32_t partition, const char *codec,
+		    int keys, const char *tag, const char *stop_file)
 {
-	const char *topic = argv[0], *codec = argv[2], *tag = argv[4], *stop_file = argv[5];
-	int32_t partition = atoi(argv[1]);
-	int keys = atoi(argv[3]);
 	struct sent s = { .n = 1 << 20 };
 	char fatal[256];
 	rd_kafka_t *rk = NULL;
 	int n = 0, rc = 1;
 
-	if (keys <= 0)
-		return fail("KEYS must be positive: %s", argv[3]);
 	s.offsets = calloc((size_t)s.n, sizeof(int64_t));
 	rk = s.offsets ? idem_producer_new(c, codec, &s) : NULL;
 	if (!rk || warm_up(rk, topic))
 		goto out;
 	while (access(stop_file, F_OK) != 0 && n < s.n) {
 		if (n - s.delivered < 100) {
-			if (send_keyed(rk, topic, partition, tag, keys, n))
+			if (keys ? send_keyed(rk, topic, partition, tag, keys, n)
+				 : send_one(rk, topic, partition, tag, n))
 				goto out;
 			n++;
 		}
@@ -528,13 +484,28 @@ static int cmd_kidem(const struct ctx *c, char **argv)
 	}
 	if (consecutive(&s, n))
 		goto out;
-	printf("kidem %d %" PRId64 " %" PRId64 "\n", n, s.offsets[0], s.offsets[n - 1]);
-	for (int i = 0; i < n; i++)
+	printf("%s %d %" PRId64 " %" PRId64 "\n", keys ? "kidem" : "idem", n, s.offsets[0],
+	       s.offsets[n - 1]);
+	for (int i = 0; keys && i < n; i++)
 		printf("%" PRId64 " %d\n", s.offsets[i], i);
 	rc = 0;
 out:
 	producer_free(rk, &s);
 	return rc;
+}
+
+static int cmd_idem(const struct ctx *c, char **argv)
+{
+	return idem_run(c, argv[0], atoi(argv[1]), "none", 0, argv[2], argv[3]);
+}
+
+static int cmd_kidem(const struct ctx *c, char **argv)
+{
+	int keys = atoi(argv[3]);
+
+	if (keys <= 0)
+		return fail("KEYS must be positive: %s", argv[3]);
+	return idem_run(c, argv[0], atoi(argv[1]), argv[2], keys, argv[4], argv[5]);
 }
 
 /* ---- consume ---- */
