@@ -654,6 +654,20 @@ out:
 	return rc;
 }
 
+/* One poll of the assigned consumer: *m a record, or NULL when none came;
+ * 1 (reported, with next the offset the caller waited for) when the
+ * consumer met an error. */
+static int poll_record(rd_kafka_t *rk, int64_t next, rd_kafka_message_t **m)
+{
+	*m = rd_kafka_consumer_poll(rk, 200);
+	if (!*m || !(*m)->err)
+		return 0;
+	fail("at offset %" PRId64 ": %s", next, rd_kafka_message_errstr(*m));
+	rd_kafka_message_destroy(*m);
+	*m = NULL;
+	return 1;
+}
+
 /* follow: a consumer kept reading while the partition's leader fails;
  * its position must move one record at a time whatever the brokers
  * answer during the leader change (NOT_LEADER_OR_FOLLOWER,
@@ -704,14 +718,10 @@ static int cmd_follow(const struct ctx *c, char **argv)
 			     TIMEOUT_MS);
 			goto out;
 		}
-		m = rd_kafka_consumer_poll(rk, 200);
+		if (poll_record(rk, next, &m))
+			goto out;
 		if (!m)
 			continue;
-		if (m->err) {
-			fail("at offset %" PRId64 ": %s", next, rd_kafka_message_errstr(m));
-			rd_kafka_message_destroy(m);
-			goto out;
-		}
 		if (m->offset != next) {
 			fail("offset %" PRId64 " where %" PRId64 " was next", m->offset, next);
 			rd_kafka_message_destroy(m);
@@ -777,14 +787,10 @@ static int cmd_dump(const struct ctx *c, char **argv)
 			     TIMEOUT_MS);
 			goto out;
 		}
-		m = rd_kafka_consumer_poll(rk, 200);
+		if (poll_record(rk, last + 1, &m))
+			goto out;
 		if (!m)
 			continue;
-		if (m->err) {
-			fail("after offset %" PRId64 ": %s", last, rd_kafka_message_errstr(m));
-			rd_kafka_message_destroy(m);
-			goto out;
-		}
 		if (m->offset <= last) {
 			fail("offset %" PRId64 " after %" PRId64, m->offset, last);
 			rd_kafka_message_destroy(m);
