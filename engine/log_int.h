@@ -716,11 +716,15 @@ void log_checked_cut(struct log *l, int64_t line_pos);
  * index files whose .log is gone (a deletion cut short). */
 int cleaner_recover_dir(const struct io_ops *io, const char *dir);
 
-/* cleaner_producers.c, for cleaner.c: the last batch of every producer id
- * in the log, which a clean keeps whole (why: its header). */
+/* cleaner_producers.c, for cleaner.c: the last CLEANER_PRODUCER_BATCHES
+ * batches of every producer id in the log, which a clean keeps whole (why:
+ * their headers, the batches a producer may send again). Kafka's
+ * NumBatchesToRetain, as repl/producer_state.h's PRODUCER_BATCHES. */
+#define CLEANER_PRODUCER_BATCHES 5
 struct cleaner_producer_last {
 	int64_t producer_id;
-	int64_t base_offset;
+	int n;                                         /* bases known, up to the max */
+	int64_t base_offset[CLEANER_PRODUCER_BATCHES]; /* newest last */
 };
 struct cleaner_producers {
 	struct cleaner_producer_last *e; /* sorted by producer id */
@@ -729,7 +733,8 @@ struct cleaner_producers {
 /* Scans l's batch headers (no lock held; the cleaner holds maint_lock).
  * 0, or the scan's error (-EBADMSG, -ENOMEM, -EIO). */
 int cleaner_producers_load(struct log *l, struct cleaner_producers *cp);
-/* Whether the batch at base_offset is producer_id's last one. */
+/* Whether the batch at base_offset is one of producer_id's last
+ * CLEANER_PRODUCER_BATCHES. */
 bool cleaner_producers_is_last(const struct cleaner_producers *cp, int64_t producer_id,
 			       int64_t base_offset);
 void cleaner_producers_free(struct cleaner_producers *cp);

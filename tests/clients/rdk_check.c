@@ -48,6 +48,18 @@
  *       retries outlast a failover). Checks that every record was
  *       delivered, at consecutive offsets in the order sent, and that
  *       the producer met no fatal error. Prints "idem N FIRST LAST".
+ *   kidem TOPIC PARTITION CODEC KEYS TAG STOP_FILE
+ *       idem's producer (codec CODEC) writing keyed records into a
+ *       compacted topic: record i has key TAG-k<i % KEYS>; its value is
+ *       null (a tombstone) when i % 7 == 6, the bytes TAG-v<i> LF 0x01
+ *       0xff (a line the mount shows escaped) when i % 5 == 4, TAG-v<i>
+ *       otherwise. Same checks as idem. Prints "kidem N FIRST LAST",
+ *       then "OFFSET I" per record.
+ *   dump TOPIC PARTITION
+ *       Reads the partition from its beginning up to the high watermark
+ *       asked before, offsets going up (a compacted log has gaps), no
+ *       error. Prints "OFFSET KEYHEX VALUEHEX" per record ("-" for a null
+ *       key, "NULL" for a null value, "=" for an empty one).
  *   follow TOPIC PARTITION STOP_FILE
  *       Assigns the partition at its beginning with auto.offset.reset
  *       "error" (a reset is reported, never done silently) and consumes
@@ -388,7 +400,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		reason);
 }
 
-static rd_kafka_t *idem_producer_new(const struct ctx *c, struct sent *s)
+static rd_kafka_t *idem_producer_new(const struct ctx *c, const char *codec, struct sent *s)
 {
 	rd_kafka_conf_t *conf = conf_new(c);
 
@@ -397,7 +409,7 @@ static rd_kafka_t *idem_producer_new(const struct ctx *c, struct sent *s)
 	if (set(conf, "acks", "all") || set(conf, "enable.idempotence", "true") ||
 	    set(conf, "max.in.flight.requests.per.connection", "5") ||
 	    set(conf, "batch.num.messages", "10") || set(conf, "linger.ms", "5") ||
-	    set(conf, "message.timeout.ms", "120000")) {
+	    set(conf, "message.timeout.ms", "120000") || set(conf, "compression.codec", codec)) {
 		rd_kafka_conf_destroy(conf);
 		return NULL;
 	}
@@ -407,27 +419,52 @@ static rd_kafka_t *idem_producer_new(const struct ctx *c, struct sent *s)
 	return handle_new(RD_KAFKA_PRODUCER, conf);
 }
 
-/* idem: records queued while the test kills or stops the partition's
- * leader; the retries of requests whose answers were lost must each be
- * appended once (the new leader knows the producer's sequences from its
- * replicated log), so the delivered offsets follow the order sent one
- * for one. */
-static int cmd_idem(const struct ctx *c, char **argv)
+/* kidem: record i of a keyed producer into a compacted topic (see the
+ * usage at the top): tombstones and values a line cannot carry among
+ * plain ones, keys taken again and again so that the cleaner has work. */
+static int send_keyed(rd_kafka_t *rk, const char *topic, int32_t partition, const char *tag,
+		      int keys, int i)
 {
-	const char *topic = argv[0], *tag = argv[2], *stop_file = argv[3];
-	int32_t partition = atoi(argv[1]);
+	char key[FIELD_MAX], value[FIELD_MAX];
+	rd_kafka_resp_err_t err;
+	size_t vlen;
+	const char *v = i % 7 == 6 ? NULL : value;
+
+	snprintf(key, sizeof(key), "%s-k%d", tag, i % keys);
+	vlen = (size_t)snprintf(value, sizeof(value), "%s-v%d%s", tag, i,
+				i % 5 == 4 ? "\n\x01\xff" : "");
+	err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+				RD_KAFKA_V_KEY(key, strlen(key)),
+				RD_KAFKA_V_VALUE((void *)v, v ? vlen : 0),
+				RD_KAFKA_V_OPAQUE((void *)(intptr_t)i), RD_KAFKA_V_END);
+	if (err)
+		return fail("produce record %d: %s", i, rd_kafka_err2str(err));
+	return 0;
+}
+
+/* idem and kidem: records queued while the test kills or stops the
+ * partition's leader; the retries of requests whose answers were lost
+ * must each be appended once (the new leader knows the producer's
+ * sequences from its replicated log), so the delivered offsets follow the
+ * order sent one for one. keys 0: idem's records (send_one), else kidem's
+ * (send_keyed), whose offsets are printed after the report. */
+static int idem_run(const struct ctx *c, const char *topic, int32_t partition, const char *codec,
+		    int keys, const char *tag, const char *stop_file)
+{
 	struct sent s = { .n = 1 << 20 };
 	char fatal[256];
 	rd_kafka_t *rk = NULL;
 	int n = 0, rc = 1;
 
 	s.offsets = calloc((size_t)s.n, sizeof(int64_t));
-	rk = s.offsets ? idem_producer_new(c, &s) : NULL;
+	rk = s.offsets ? idem_producer_new(c, codec, &s) : NULL;
 	if (!rk || warm_up(rk, topic))
 		goto out;
 	while (access(stop_file, F_OK) != 0 && n < s.n) {
 		if (n - s.delivered < 100) {
-			if (send_one(rk, topic, partition, tag, n))
+			if (keys ? send_keyed(rk, topic, partition, tag, keys, n)
+				 : send_one(rk, topic, partition, tag, n))
 				goto out;
 			n++;
 		}
@@ -447,11 +484,28 @@ static int cmd_idem(const struct ctx *c, char **argv)
 	}
 	if (consecutive(&s, n))
 		goto out;
-	printf("idem %d %" PRId64 " %" PRId64 "\n", n, s.offsets[0], s.offsets[n - 1]);
+	printf("%s %d %" PRId64 " %" PRId64 "\n", keys ? "kidem" : "idem", n, s.offsets[0],
+	       s.offsets[n - 1]);
+	for (int i = 0; keys && i < n; i++)
+		printf("%" PRId64 " %d\n", s.offsets[i], i);
 	rc = 0;
 out:
 	producer_free(rk, &s);
 	return rc;
+}
+
+static int cmd_idem(const struct ctx *c, char **argv)
+{
+	return idem_run(c, argv[0], atoi(argv[1]), "none", 0, argv[2], argv[3]);
+}
+
+static int cmd_kidem(const struct ctx *c, char **argv)
+{
+	int keys = atoi(argv[3]);
+
+	if (keys <= 0)
+		return fail("KEYS must be positive: %s", argv[3]);
+	return idem_run(c, argv[0], atoi(argv[1]), argv[2], keys, argv[4], argv[5]);
 }
 
 /* ---- consume ---- */
@@ -600,6 +654,20 @@ out:
 	return rc;
 }
 
+/* One poll of the assigned consumer: *m a record, or NULL when none came;
+ * 1 (reported, with next the offset the caller waited for) when the
+ * consumer met an error. */
+static int poll_record(rd_kafka_t *rk, int64_t next, rd_kafka_message_t **m)
+{
+	*m = rd_kafka_consumer_poll(rk, 200);
+	if (!*m || !(*m)->err)
+		return 0;
+	fail("at offset %" PRId64 ": %s", next, rd_kafka_message_errstr(*m));
+	rd_kafka_message_destroy(*m);
+	*m = NULL;
+	return 1;
+}
+
 /* follow: a consumer kept reading while the partition's leader fails;
  * its position must move one record at a time whatever the brokers
  * answer during the leader change (NOT_LEADER_OR_FOLLOWER,
@@ -650,14 +718,10 @@ static int cmd_follow(const struct ctx *c, char **argv)
 			     TIMEOUT_MS);
 			goto out;
 		}
-		m = rd_kafka_consumer_poll(rk, 200);
+		if (poll_record(rk, next, &m))
+			goto out;
 		if (!m)
 			continue;
-		if (m->err) {
-			fail("at offset %" PRId64 ": %s", next, rd_kafka_message_errstr(m));
-			rd_kafka_message_destroy(m);
-			goto out;
-		}
 		if (m->offset != next) {
 			fail("offset %" PRId64 " where %" PRId64 " was next", m->offset, next);
 			rd_kafka_message_destroy(m);
@@ -667,6 +731,79 @@ static int cmd_follow(const struct ctx *c, char **argv)
 		next++;
 	}
 	printf("followed %" PRId64 "\n", next);
+	rc = 0;
+out:
+	if (rk)
+		rd_kafka_assign(rk, NULL);
+	rd_kafka_topic_partition_list_destroy(l);
+	consumer_free(rk);
+	return rc;
+}
+
+static void hex_out(const void *p, size_t len, const char *null)
+{
+	const unsigned char *b = p;
+
+	if (!p) {
+		fputs(null, stdout);
+		return;
+	}
+	if (!len)
+		putchar('=');
+	for (size_t i = 0; i < len; i++)
+		printf("%02x", b[i]);
+}
+
+/* dump: the partition as a consumer from offset 0 sees it, up to the high
+ * watermark asked first; a compacted log's offsets have gaps but only go
+ * up. */
+static int cmd_dump(const struct ctx *c, char **argv)
+{
+	const char *topic = argv[0];
+	int32_t partition = atoi(argv[1]);
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_t *rk = consumer_new(c);
+	int64_t low, high, last = -1, deadline = now_ms() + TIMEOUT_MS;
+	rd_kafka_resp_err_t err;
+	int rc = 1;
+
+	if (!rk)
+		goto out;
+	err = rd_kafka_query_watermark_offsets(rk, topic, partition, &low, &high, TIMEOUT_MS);
+	if (err) {
+		fail("watermarks of %s [%d]: %s", topic, partition, rd_kafka_err2str(err));
+		goto out;
+	}
+	rd_kafka_topic_partition_list_add(l, topic, partition)->offset = RD_KAFKA_OFFSET_BEGINNING;
+	if (rd_kafka_assign(rk, l)) {
+		fail("assign %s [%d]", topic, partition);
+		goto out;
+	}
+	while (last + 1 < high) {
+		rd_kafka_message_t *m;
+
+		if (now_ms() > deadline) {
+			fail("at offset %" PRId64 " of %" PRId64 " after %d ms", last, high,
+			     TIMEOUT_MS);
+			goto out;
+		}
+		if (poll_record(rk, last + 1, &m))
+			goto out;
+		if (!m)
+			continue;
+		if (m->offset <= last) {
+			fail("offset %" PRId64 " after %" PRId64, m->offset, last);
+			rd_kafka_message_destroy(m);
+			goto out;
+		}
+		last = m->offset;
+		printf("%" PRId64 " ", m->offset);
+		hex_out(m->key, m->key_len, "-");
+		putchar(' ');
+		hex_out(m->payload, m->len, "NULL");
+		putchar('\n');
+		rd_kafka_message_destroy(m);
+	}
 	rc = 0;
 out:
 	if (rk)
@@ -1048,6 +1185,8 @@ static const struct cmd {
 	{ "times", 3, cmd_times, "TOPIC PARTITION MS" },
 	{ "stream", 4, cmd_stream, "TOPIC PARTITION TAG STOP_FILE" },
 	{ "idem", 4, cmd_idem, "TOPIC PARTITION TAG STOP_FILE" },
+	{ "kidem", 6, cmd_kidem, "TOPIC PARTITION CODEC KEYS TAG STOP_FILE" },
+	{ "dump", 2, cmd_dump, "TOPIC PARTITION" },
 	{ "follow", 3, cmd_follow, "TOPIC PARTITION STOP_FILE" },
 	{ "delete-offsets", 3, cmd_delete_offsets, "GROUP TOPIC PARTITION" },
 	{ "committed", 3, cmd_committed, "GROUP TOPIC N" },

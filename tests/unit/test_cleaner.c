@@ -1167,14 +1167,17 @@ static void test_producer_batches(void **state)
 	int32_t e;
 	int bad;
 	/* 0..3: producer 7's first batch, k0 and k1 rewritten later, k10 and
-	 * k11 never: two runs survive. 4..7: its last batch, every key
-	 * rewritten later: kept whole. 8..10: producer 9's only batch, all
+	 * k11 never: two runs survive. 4..7: its next batch, every key
+	 * rewritten later: kept whole, one of its last five, as are 11..14,
+	 * four batches of one record. 8..10: producer 9's only batch, all
 	 * rewritten, also its last: kept. */
 	int a[4] = { 0, 10, 1, 11 }, bk[4] = { 0, 1, 2, 3 }, ck[3] = { 0, 1, 2 };
 
 	put_producer(f, 7, 100, a, 4);
 	put_producer(f, 7, 104, bk, 4);
 	put_producer(f, 9, 0, ck, 3);
+	for (int i = 0; i < 4; i++)
+		put_producer(f, 7, 108 + i, &bk[i], 1);
 	put_rounds(f, 4, 40, 0); /* k0..k3 again, in closed segments after */
 	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
 	logmgr_close(f->m); /* as a restart: all from the files */
@@ -1199,9 +1202,10 @@ static void test_producer_batches(void **state)
 	assert_non_null(kc);
 	assert_int_equal(kc->records, 3);
 	assert_int_equal(kc->producer_id, 9);
+	assert_non_null(hdr_at(&h, 14));
 	/* The records the mount wrote were compacted: only the last round's
 	 * survive below the active segment. */
-	assert_null(hdr_at(&h, 11));
+	assert_null(hdr_at(&h, 15));
 
 	/* A new leader (or a restart) rebuilds the state from this log. */
 	producer_state_init(&ps);
@@ -1214,11 +1218,66 @@ static void test_producer_batches(void **state)
 	b = (struct batch_producer_info){ .producer_id = 9, .base_sequence = 0, .records = 3 };
 	assert_int_equal(producer_state_check(&ps, &b, 1, &first, &last, &e, &bad), 1);
 	assert_int_equal(first, 8);
-	b = (struct batch_producer_info){ .producer_id = 7, .base_sequence = 108, .records = 1 };
+	b = (struct batch_producer_info){ .producer_id = 7, .base_sequence = 112, .records = 1 };
 	assert_int_equal(producer_state_check(&ps, &b, 1, &first, &last, &e, &bad), 0);
-	b.base_sequence = 110; /* a gap stays out of order */
+	b.base_sequence = 114; /* a gap stays out of order */
 	assert_int_equal(producer_state_check(&ps, &b, 1, &first, &last, &e, &bad), -EILSEQ);
 	producer_state_destroy(&ps);
+}
+
+/* An idempotent producer has up to five requests in flight: after a
+ * failover its client sends again every one the dead leader did not
+ * answer, and the new leader, which rebuilds the producer state from its
+ * log (producer_state_load), must answer each as a duplicate with its
+ * offsets, as Kafka does from the five batches its state keeps. So a
+ * clean keeps the last five batches of each producer whole: one re-encoded
+ * into runs (or removed) would not match the sequences sent again, and
+ * the resend would be refused as out of order (OUT_OF_ORDER_SEQUENCE_NUMBER)
+ * where Kafka answers it as a duplicate. Producer 7 writes six batches
+ * whose keys the mount writes again later; the first may go. */
+static void test_producer_resend_after_clean(void **state)
+{
+	struct logfx *f = *state;
+	static struct hdrs h;
+	struct producer_state ps;
+	struct batch_producer_info b;
+	int64_t first, last;
+	int32_t e;
+	int bad, keys[3];
+
+	for (int i = 0; i < 6; i++) {
+		for (int j = 0; j < 3; j++)
+			keys[j] = (i * 3 + j) % 4;
+		put_producer(f, 7, 3 * i, keys, 3);
+	}
+	put_rounds(f, 4, 40, 0); /* k0..k3 again, in closed segments after */
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+	/* The new leader answers each of the five sent again with its
+	 * offsets. */
+	producer_state_init(&ps);
+	assert_int_equal(producer_state_load(&ps, f->l, 2, fake_now, 86400000), 0);
+	for (int i = 1; i < 6; i++) {
+		b = (struct batch_producer_info){ .producer_id = 7,
+						  .base_sequence = 3 * i,
+						  .records = 3 };
+		assert_int_equal(producer_state_check(&ps, &b, 1, &first, &last, &e, &bad), 1);
+		assert_int_equal(first, 3 * i);
+		assert_int_equal(last, 3 * i + 2);
+	}
+	b = (struct batch_producer_info){ .producer_id = 7, .base_sequence = 18, .records = 1 };
+	assert_int_equal(producer_state_check(&ps, &b, 1, &first, &last, &e, &bad), 0);
+	producer_state_destroy(&ps);
+
+	/* Kept byte for byte; the oldest went. */
+	assert_int_equal(log_scan_producers(f->l, -1, -1, note_hdr, &h), 0);
+	assert_null(hdr_at(&h, 0));
+	for (int i = 1; i < 6; i++) {
+		const struct batch_producer_info *k = hdr_at(&h, 3 * i);
+
+		assert_non_null(k);
+		assert_int_equal(k->records, 3);
+		assert_int_equal(k->base_sequence, 3 * i);
+	}
 }
 
 /* A producer's last batch stays whole (its records too): a tombstone of
@@ -1295,6 +1354,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_truncate_below_cleaned, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_truncate_during_clean, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_producer_batches, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_producer_resend_after_clean, setup,
+						logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
