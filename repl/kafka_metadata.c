@@ -503,6 +503,23 @@ static int meta_topics(struct kafka_api *ka, const struct proto_meta_req *m, int
 		}
 		mb->topics[mb->resp.n_topics - 1] = t;
 		rc = topic_fill(ka, t, mt, &mb->states[mb->resp.n_topics - 1], &live);
+		/* Every topic asked for: one not in Kafka's cache (no partition
+		 * state: just made, or deleted by the controller and not yet
+		 * removed here) is left out, as Kafka lists the topics its
+		 * cache holds. kafkajs asks so after each admin call and
+		 * gives up on any topic's error: its DeleteTopics failed
+		 * UNKNOWN_TOPIC_OR_PARTITION on a broker that still listed
+		 * the topic it had just deleted. */
+		if (rc == 0 && all && mt->error_code == PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION) {
+			int32_t last = --mb->resp.n_topics;
+
+			topic_put(t);
+			mb->topics[last] = NULL;
+			free(mb->states[last]);
+			mb->states[last] = NULL;
+			free(mt->partitions);
+			*mt = (struct proto_meta_topic){ 0 };
+		}
 	}
 	if (rc == 0 && by_ids)
 		rc = meta_unknown_ids_first(mb);
