@@ -32,7 +32,8 @@
  *
  * Recovery (log_reset_recover, at open before the segments are listed):
  * a marker means steps 2-6 may be cut short. Every segment file with a
- * base below the marker's offset is unlinked, the segment at the offset
+ * base other than the marker's offset is unlinked (below it: the old
+ * log's; above it: the empty segment of a log that started again lower), the segment at the offset
  * is made again (empty: nothing is appended while the marker exists),
  * leader-epoch-checkpoint and the producer snapshots (producer-snapshot,
  * producer-checkpoint) are unlinked (an empty cache, no producer), then
@@ -43,7 +44,13 @@
  *
  * Invariants kept: line positions are an increasing function of the
  * offset (line_pos >= the old line end, offset > the old log end), so
- * st_size, the line position of the hw, never goes back.
+ * st_size, the line position of the hw, never goes back. One exception,
+ * as Kafka's follower makes it (Partition's UnexpectedAppendOffset
+ * case): a log that holds nothing, one empty segment at its end (just
+ * reset), may start again lower, at the base of the leader's batch that
+ * its first fetch brought (the leader's log start lies inside that
+ * batch: DeleteRecords or retention cut there), at that batch's line
+ * position; the batch it then takes reaches past the old end.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -103,7 +110,11 @@ int log_reset_start(struct log *l, int64_t offset, int64_t line_pos)
 		rc = -EIO;
 		goto out;
 	}
-	if (offset <= log_leo(l) || line_pos < log_line_end(l)) {
+	/* Back (above): only a log of one empty segment at its end. */
+	bool back = offset < log_leo(l) && l->nsegs == 1 &&
+		    l->segs[0]->next_offset == l->segs[0]->base_offset &&
+		    l->segs[0]->base_offset == log_leo(l) && line_pos <= log_line_end(l);
+	if (!back && (offset <= log_leo(l) || line_pos < log_line_end(l))) {
 		rc = -EINVAL;
 		goto out;
 	}
@@ -220,14 +231,14 @@ int log_reset_recover(const struct io_ops *io, const char *dir)
 		if (strspn(n, "0123456789") != 20 || n[20] != '.')
 			continue;
 		int64_t base = strtoll(n, NULL, 10);
-		if (base < offset) {
+		if (base != offset) {
 			char p[PATH_MAX + 300];
 			snprintf(p, sizeof(p), "%s/%s", dir, n);
 			io->unlink(io->ctx, p);
 		}
 	}
 	closedir(d);
-	/* Segments below offset not listed would stay behind the new one. */
+	/* Segments not listed would stay beside the new one. */
 	if (err < 0)
 		return err;
 	struct seg *s;

@@ -854,8 +854,11 @@ static int fetch_respond(struct fs_fetch *f)
 				rp->records_offset = fp->raw.offset;
 				rp->records_len = (int32_t)fp->raw.len;
 				/* Past the offset asked for: compaction's gap,
-				 * which a follower leaves in its line view too. */
-				if (fp->raw.base_offset > fp->req->fetch_offset &&
+				 * which a follower leaves in its line view too;
+				 * below it: the log start lies inside the batch,
+				 * where a follower's log, empty there, starts
+				 * again (partition_follower_append_at). */
+				if (fp->raw.base_offset != fp->req->fetch_offset &&
 				    fp->raw.first_line_pos >= 0) {
 					rp->has_first_line = true;
 					rp->first_line = fp->raw.first_line_pos;

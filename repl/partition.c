@@ -780,6 +780,16 @@ int partition_follower_append(struct partition *p, uint64_t generation, const ui
 					    leader_start);
 }
 
+/* The big-endian number of n bytes at b (a batch header's field). */
+static uint64_t be_get(const uint8_t *b, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < n; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
 int partition_follower_append_at(struct partition *p, uint64_t generation, const uint8_t *records,
 				 size_t len, int64_t first_line_pos, int64_t leader_hw,
 				 int64_t leader_start)
@@ -793,6 +803,30 @@ int partition_follower_append_at(struct partition *p, uint64_t generation, const
 	if (p->role != PARTITION_FOLLOWER || p->generation != generation) {
 		rc = -ESTALE;
 		goto out;
+	}
+	/* A log that holds no record (reset to its leader's log start) whose
+	 * first batch fetched begins below its end: the leader's log start
+	 * lies inside that batch (DeleteRecords or retention cut there) and a
+	 * fetch at the start brings the batch whole. As Kafka's follower
+	 * (Partition.appendRecordsToFollowerOrFutureReplica), the log starts
+	 * again at the batch's base, at its line position (the leader's, in
+	 * the answer), and takes it; the leader's start moves it up below. */
+	if (len >= 27 && first_line_pos >= 0 && p->ops->reset_start) {
+		int64_t base = (int64_t)be_get(records, 8);
+		int64_t last = base + (int32_t)be_get(records + 23, 4); /* last_offset_delta */
+
+		p->ops->offsets(p->log, &o);
+		if (o.log_start_offset == o.log_end_offset && base < o.log_end_offset &&
+		    last >= o.log_end_offset) {
+			rc = p->ops->reset_start(p->log, base, first_line_pos);
+			if (rc)
+				goto out;
+			mq_log(MQ_INFO,
+			       "%s-%d: the leader's log start %" PRId64 " lies inside its batch at "
+			       "offset %" PRId64 ": this replica's log, empty, starts again there "
+			       "(line position %" PRId64 ")",
+			       p->topic, (int)p->index, o.log_end_offset, base, first_line_pos);
+		}
 	}
 	if (len > 0) {
 		rc = p->ops->append_batches(p->log, records, len, first_line_pos);

@@ -314,6 +314,15 @@ rm -rf "$MQ_TMP/b$kww/data"
 broker_start "$kww"
 check "mnt$kww: three live brokers" poll 30 alive_on "$MQ_TMP/mnt$kww" 3
 check "broker $kww back in kw's ISR" poll 40 kw_isr3
+# ct/1's log starts at 40, inside the batch of its 100 lines: the wiped
+# replica's log starts again at the batch's base and follows the start
+# (its every fetch was refused as a bad message, for ever).
+ct1_isr3() {
+	[ "$(set_of "$(timeout 5 awk '$1 == "1" { print $8 }' "$MQ_TMP/mnt$kwl/ct/.state" 2>/dev/null)")" = "1,2,3" ]
+}
+check "broker $kww back in ct/1's ISR (its log start inside a batch)" poll 40 ct1_isr3
+check "mnt$kww/ct/.state: partition 1 starts at 40" poll 20 starts_at "$MQ_TMP/mnt$kww"
+expect_eq "mnt$kww: cat ct/1 starts at line-40" "line-40" "$(mq_run head -n 1 "$MQ_TMP/mnt$kww/ct/1")"
 check "mnt$kww/kw/.config: key.separator=:" poll 20 cfg_is "$MQ_TMP/mnt$kww" kw key.separator :
 check "mnt$kww reads kw as the leader does, again" poll 20 same_file "$MQ_TMP/mnt$kww/kw/0" \
 	"$MQ_TMP/mnt$kwl/kw/0"

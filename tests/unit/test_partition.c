@@ -3240,6 +3240,39 @@ static void test_fetcher_session_swap(void **state)
 	free(bp);
 }
 
+/* The leader's log start inside a batch (DeleteRecords at 40 of one
+ * batch of 100 records) and a follower with nothing: its fetch at 0 is
+ * out of range and it resets to 40; the fetch at 40 brings the batch at 0
+ * whole, with its line position, and the follower's log, empty, starts
+ * again at 0 (as Kafka's follower does), takes the batch and follows the
+ * leader's start to 40: in sync, and in the ISR. (Its append was refused,
+ * EBADMSG, at every fetch, for ever: a new or wiped replica of such a
+ * partition never caught up.) */
+static void test_follower_start_inside_batch(void **state)
+{
+	struct bk a, b;
+	struct partition_state st = state2(1, 1, 1, 2);
+	int64_t start;
+
+	(void)state;
+	use_engine = true;
+	bk_start(&a, 1, "midbatch-a");
+	bk_start(&b, 2, "midbatch-b");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_follower(b.p, &st), 1);
+	leader_append(&a, 100, 1, "r");
+	assert_int_equal(a.ops->delete_records(a.log, 40, false, &start), 0);
+	assert_int_equal(start_of(&a), 40);
+	bk_follow(&b, &a, false);
+	assert_true(synced(&a, &b, 2));
+	assert_int_equal(start_of(&b), 40);
+	assert_value_at(&b, 40, "r-40");
+	assert_value_at(&b, 99, "r-99");
+	bk_stop(&a);
+	bk_stop(&b);
+	use_engine = false;
+}
+
 /* A follower whose log is busy (a maintenance holds it: a clean, a
  * retention pass) when its leader's log start moves takes that start at
  * a later fetch, in a fetch session too, where the leader names an idle
@@ -3618,6 +3651,7 @@ int main(void)
 		cmocka_unit_test(test_fetcher_session_swap),
 		cmocka_unit_test(test_fetcher_session_forgets_around_a_kept_one),
 		cmocka_unit_test(test_follower_start_after_busy),
+		cmocka_unit_test(test_follower_start_inside_batch),
 		cmocka_unit_test(test_list_offsets_named_twice),
 		cmocka_unit_test(test_list_offsets_isolation_level),
 		cmocka_unit_test(test_fetch_isolation_level),

@@ -98,7 +98,7 @@ static void leader_with_start(struct logfx *f, struct log_state *ls)
 	assert_true(ls->line_start > 0);
 }
 
-static void check_same(struct logfx *f, struct log *fl)
+static void check_same_view(struct logfx *f, struct log *fl)
 {
 	static char a[1 << 16], b[1 << 16];
 	int64_t fa, fb;
@@ -114,6 +114,11 @@ static void check_same(struct logfx *f, struct log *fl)
 	assert_int_equal(fs.line_hw, ls.line_hw);
 	assert_int_equal(fs.line_start, ls.line_start);
 	assert_int_equal(fs.log_start_offset, ls.log_start_offset);
+}
+
+static void check_same(struct logfx *f, struct log *fl)
+{
+	check_same_view(f, fl);
 	/* A position below the start continues at the first record, as on
 	 * the leader. */
 	int64_t pa, pb;
@@ -238,12 +243,98 @@ static void test_reset_crash_points(void **state)
 	logfx_drop_copy(f);
 }
 
+/* The leader's log start inside a batch (DeleteRecords at 45, batches of
+ * 10): a follower with nothing reset to (45, its line position); the
+ * leader's read at 45 brings the batch at 40 whole, with its line
+ * position; the follower's log, one empty segment, starts again at 40
+ * (Kafka's UnexpectedAppendOffset case), takes the batches, and follows
+ * the leader's start to 45: the same view as the leader's. A log that
+ * holds records, or whose new start would be above its line end, is not
+ * moved back; a power cut at every step of the move opens as the log at
+ * 45 or at 40, empty either way. */
+static void test_reset_back_inside_batch(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state ls, fs;
+	struct log_raw raw;
+	struct log *leader = follower(f), *fl = f->l; /* here "f" leads "t" */
+	int64_t start;
+
+	f->l = leader;
+	logfx_put(f, 0, 100, 10);
+	f->l = fl;
+	assert_int_equal(log_delete_records(leader, 45, false, &start), 0);
+	log_get_state(leader, &ls);
+	assert_int_equal(ls.log_start_offset, 45);
+	assert_int_equal(log_reset_start(fl, 45, ls.line_start), 0);
+	assert_int_equal(log_read_raw(leader, 45, ls.hw, 1 << 16, &raw), 0);
+	assert_int_equal(raw.base_offset, 40);
+	assert_true(raw.first_line_pos >= 0 && raw.first_line_pos < ls.line_start);
+	int64_t line40 = raw.first_line_pos;
+	size_t len = (size_t)raw.len;
+	uint8_t *b = malloc(len);
+	assert_int_equal(pread(raw.fd, b, len, raw.pos), raw.len);
+	log_raw_release(&raw);
+	/* Taken as it is, it starts below the end: refused. */
+	assert_int_equal(log_append_batches(fl, b, len, line40, NULL), -EBADMSG);
+	/* Not above the line end. */
+	assert_int_equal(log_reset_start(fl, 40, ls.line_start + 1), -EINVAL);
+	logfx_keep(f);
+	bool finished = false;
+	int at45 = 0, at40 = 0;
+	for (int point = 1; !finished && point < 200; point++) {
+		logfx_restore(f, point);
+		int rc = log_reset_start(f->l, 40, line40);
+		finished = !f->fio.dead;
+		if (finished)
+			assert_int_equal(rc, 0);
+		logfx_power_cut(f, (unsigned)point);
+		log_get_state(f->l, &fs);
+		assert_false(fs.damaged);
+		assert_int_equal(fs.segments, 1);
+		assert_int_equal(fs.log_end_offset, fs.log_start_offset);
+		if (fs.log_start_offset == 45) {
+			at45++;
+			assert_int_equal(fs.line_end, ls.line_start);
+		} else {
+			at40++;
+			assert_int_equal(fs.log_start_offset, 40);
+			assert_int_equal(fs.line_end, line40);
+		}
+		logmgr_close(f->m);
+	}
+	assert_true(finished);
+	assert_true(at45 > 0 && at40 > 0);
+	logfx_restore(f, 100000);
+	fl = f->l;
+	leader = follower(f);
+	assert_int_equal(log_reset_start(fl, 40, line40), 0);
+	assert_true(log_append_batches(fl, b, len, line40, NULL) > 0);
+	free(b);
+	log_get_state(fl, &fs);
+	assert_int_equal(fs.log_start_offset, 40);
+	/* A log that holds records is not moved back. */
+	assert_int_equal(log_reset_start(fl, 30, line40 - 1), -EINVAL);
+	fetch_all(leader, fl);
+	assert_int_equal(log_delete_records(fl, 45, false, &start), 0);
+	f->l = leader;
+	/* (Below the start, the leader's segment still holds 0..44, the
+	 * follower's 40..44: a position there is nothing either reads.) */
+	check_same_view(f, fl);
+	f->l = fl;
+	logmgr_close(f->m);
+	f->m = NULL;
+	logfx_drop_copy(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_reset_then_follow, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_reset_refused, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_reset_crash_points, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_reset_back_inside_batch, setup,
+						logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
