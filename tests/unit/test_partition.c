@@ -3223,9 +3223,13 @@ static void test_fetcher_session_swap(void **state)
 	 * raced with the fetcher's round otherwise). */
 	while (!swap_try(&b, bp))
 		assert_true(++tries < 50);
-	/* The fetcher goes on in its session with the new ones. */
+	/* The fetcher goes on in its session with the new ones. (A second
+	 * session may be there: a full fetch the fetcher gave up, its
+	 * connection closed while it was parked, opens one when its answer
+	 * comes before the leader has seen the close, kept until eviction
+	 * as Kafka keeps a session nobody uses; slow under ASan.) */
 	wait_incremental_n(&b, incremental_of(&b), 3);
-	assert_int_equal(fetch_serve_sessions(a.fs), 1);
+	assert_true(fetch_serve_sessions(a.fs) >= 1);
 	fetcher_free(b.fetcher);
 	b.fetcher = NULL;
 	bk_stop(&b);
