@@ -5,6 +5,23 @@
 # check that a mount's partition file holds lines written, at their
 # positions, each key's newest among them. Sourced after cluster_lib.sh.
 
+# A ZooKeeper and three brokers for such a topic: two replicas, segments
+# of 1 KiB and a cleaner that looks every 200 ms, so that every few
+# writes roll a segment the cleaner compacts.
+compact_cluster_start() {
+	# shellcheck disable=SC2034 # read by cluster_lib.sh's conf
+	CLUSTER_CONF="num.partitions=1
+default.replication.factor=2
+min.insync.replicas=1
+request.timeout.ms=10000
+replica.lag.time.max.ms=3000
+log.segment.bytes=1024
+log.cleaner.backoff.ms=200
+observer.idle.ms=600000"
+	zk_cluster_start
+	cluster_start3
+}
+
 isr_is() {
 	p0_isr_is "$1" c "$2"
 }

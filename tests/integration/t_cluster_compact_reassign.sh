@@ -20,19 +20,10 @@ mq_setup
 # shellcheck source=tests/integration/cluster_lib.sh
 . "$LIBDIR/cluster_lib.sh"
 
-CLUSTER_CONF="num.partitions=1
-default.replication.factor=2
-min.insync.replicas=1
-request.timeout.ms=10000
-replica.lag.time.max.ms=3000
-log.segment.bytes=1024
-log.cleaner.backoff.ms=200
-observer.idle.ms=600000"
-zk_cluster_start
-cluster_start3
-
 # shellcheck source=tests/integration/compact_lib.sh
 . "$LIBDIR/compact_lib.sh"
+
+compact_cluster_start
 
 compacted_c
 
