@@ -109,6 +109,13 @@ int daemon_live_mount(const char *path);
  * there: 1 (logged), 0 when it is no longer dead, -ENOTCONN when it cannot
  * be cleared (a message on stderr gives the command). */
 int daemon_detach_dead_mount(const char *path);
+/* Warns (one log line each) when what the daemon keeps is open to every
+ * user: a config file holding a password (has_password) readable by
+ * others, or, on an allow_other mount, a data directory others may
+ * enter or list, where they would read every topic's records whatever
+ * the modes the mount shows. Returns the number of warnings. */
+int daemon_exposure_check(const char *data_dir, const char *config, bool has_password,
+			  bool allow_other);
 
 /* Sets the mount's read-ahead (read_ahead_kb of its bdi) to kb; -errno
  * (-EACCES unless root, -ENOENT if the mount is not found). */
