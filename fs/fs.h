@@ -163,6 +163,9 @@ int fs_node_stat(struct mqfs *fs, struct fs_node *n, struct stat *st);
 int fs_lookup(struct mqfs *fs, fuse_ino_t parent, const char *name, uint32_t pid,
 	      struct fuse_entry_param *e);
 int fs_getattr(struct mqfs *fs, fuse_ino_t ino, struct stat *st, double *timeout);
+/* access(2) without default_permissions: -EACCES when no one may do what
+ * mask asks by the node's mode (W_OK of a read-only view). */
+int fs_access(struct mqfs *fs, fuse_ino_t ino, int mask);
 int fs_setattr(struct mqfs *fs, fuse_req_t req, fuse_ino_t ino, const struct stat *attr, int to_set,
 	       struct stat *st, double *timeout);
 int fs_mkdir(struct mqfs *fs, const struct fuse_ctx *ctx, fuse_ino_t parent, const char *name,
