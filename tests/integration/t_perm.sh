@@ -27,42 +27,14 @@
 # default_permissions.
 # shellcheck disable=SC2016,SC2086
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
-# A private mount namespace, where a /dev/fuse the second user may open can
-# be bound over a 0600 one (a container's) without the host seeing it.
-if [ -z "$MQ_PERM_NS" ]; then
-	if unshare --mount --propagation private true 2>/dev/null; then
-		MQ_PERM_NS=1 exec unshare --mount --propagation private sh "$0" "$@"
-	fi
-	MQ_PERM_NS=none
-fi
 . "$LIBDIR/lib.sh"
 # shellcheck source=tests/zk.sh
 . "$LIBDIR/../zk.sh"
+# A private mount namespace, where a /dev/fuse the second user may open can
+# be bound over a 0600 one (a container's) without the host seeing it.
+mq_private_mounts "$@"
 mq_setup
-
-for tool in useradd userdel setpriv; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		fail "tools" "$tool not found (Debian packages passwd, util-linux)"
-		mq_done
-	fi
-done
-[ "$(id -u)" = 0 ] || { skip "two users" "needs root to add a user"; mq_done; }
-
-U=mqfs-pm-$$
-if ! useradd -M --shell /usr/sbin/nologin --user-group "$U" 2>>"$LOG"; then
-	fail "useradd $U" "see $LOG"
-	mq_done
-fi
-# Remove the user however the script ends (lib.sh's cleanup unmounts, stops
-# the daemons and removes MQ_TMP, then exits).
-trap '_rc=$?; userdel "$U" 2>/dev/null; _mq_cleanup $_rc' EXIT
-trap 'userdel "$U" 2>/dev/null; _mq_cleanup 130' INT
-trap 'userdel "$U" 2>/dev/null; _mq_cleanup 143' TERM
-trap 'userdel "$U" 2>/dev/null; _mq_cleanup 129' HUP
-UID2=$(id -u "$U")
-GID2=$(id -g "$U")
-chmod 0755 "$MQ_TMP" # the user must reach the mount point
-AS="setpriv --reuid=$UID2 --regid=$GID2 --clear-groups --"
+mq_second_user
 ROOT=$(cd "$LIBDIR/../.." && pwd -P)
 
 # warnings PATTERN — how many lines of the log hold PATTERN.
@@ -140,7 +112,7 @@ mq_umount
 # ---- the daemon run by another user ------------------------------------------------
 UD=$MQ_TMP/user
 mkdir "$UD" "$UD/mnt" && chown "$UID2:$GID2" "$UD" "$UD/mnt"
-if ! $AS sh -c 'exec 3<>/dev/fuse' 2>/dev/null && [ "$MQ_PERM_NS" = 1 ]; then
+if ! $AS sh -c 'exec 3<>/dev/fuse' 2>/dev/null && [ "$MQ_PRIVATE_NS" = 1 ]; then
 	# Debian makes /dev/fuse 0666; where it is not, a node of our own,
 	# bound over it in this script's namespace only.
 	mknod "$MQ_TMP/fuse" c "$((0x$(stat -c %t /dev/fuse)))" "$((0x$(stat -c %T /dev/fuse)))" &&
