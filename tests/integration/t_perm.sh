@@ -81,6 +81,9 @@ chmod 0600 "$CONF"
 mq_mount -o no_uring,allow_other,default_permissions --config "$CONF"
 expect_eq "no new warning for a 0700 data directory" "1" "$(warnings "is open to every user")"
 expect_eq "no new warning for a 0600 config file" "1" "$(warnings "holds a password")"
+expect_eq "MNT/.config, 0444, shows no password" "0" \
+	"$($AS cat "$MNT/.config" | grep -c admin-secret)"
+expect_ok "but the setting, hidden" $AS grep -q 'sasl.jaas.config=.*\[hidden\]' "$MNT/.config"
 
 # ---- times ---------------------------------------------------------------------
 expect_ok "mkdir t" mkdir "$MNT/t"
