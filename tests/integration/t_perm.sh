@@ -147,6 +147,16 @@ else
 	expect_eq "is the daemon's user's" "755 $UID2 $GID2" \
 		"$($AS stat -c '%a %u %g' "$UD/mnt/auto")"
 	expect_ok "who writes it through the mount" $AS sh -c 'echo m >> "$1"' sh "$UD/mnt/auto/0"
+	KAFKAJS_PATH=${KAFKAJS_PATH:-$ROOT/build/npm/node_modules/kafkajs}
+	if [ -d "$KAFKAJS_PATH" ] && command -v node >/dev/null 2>&1; then
+		export KAFKAJS_PATH
+		expect_eq "a Kafka client's CreateTopics" "ok" \
+			"$(mq_run node "$LIBDIR/kafkajs_admin.js" "127.0.0.1:$UPORT" create made 1 2>&1 | tail -n 1)"
+		expect_eq "makes a topic of the daemon's user's too" "755 $UID2 $GID2" \
+			"$($AS stat -c '%a %u %g' "$UD/mnt/made")"
+	else
+		skip "CreateTopics by a Kafka client" "no kafkajs at $KAFKAJS_PATH"
+	fi
 	expect_eq "its records" "k m" "$($AS cat "$UD/mnt/auto/0" | tr '\n' ' ' | sed 's/ $//')"
 	mq_umount "$UD/mnt"
 	expect_eq "the user's files are the user's" "" \
