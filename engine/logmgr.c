@@ -377,7 +377,7 @@ int logmgr_open(const char *data_dir, const struct io_ops *io, struct logmgr **o
 		rc = -ENAMETOOLONG;
 		goto fail;
 	}
-	rc = io->mkdir(io->ctx, data_dir, 0755);
+	rc = io->mkdir(io->ctx, data_dir, 0700); /* the daemon's alone: fs/main.c */
 	if (rc < 0 && rc != -EEXIST)
 		goto fail;
 	char path[PATH_MAX + 64];

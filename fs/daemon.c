@@ -30,6 +30,12 @@
  * cluster broker's wait for its old registration to expire) the dead
  * mount keeps answering ENOTCONN, where a bare directory would take a
  * mkdir or a file that the new mount then hides.
+ *
+ * Exposure: the mount's modes are the only access control mqfs has; the
+ * files behind it (the data directory, the config file with the broker's
+ * password) are checked at start and a warning names the one others can
+ * read. Only a warning: the admin may have put those rights there on
+ * purpose (a backup user's group), and the daemon cannot tell.
  */
 #include <errno.h>
 #include <limits.h>
@@ -325,4 +331,30 @@ int daemon_readahead(const char *mountpoint, unsigned kb)
 		rc = -errno;
 	close(fd);
 	return rc;
+}
+
+int daemon_exposure_check(const char *data_dir, const char *config, bool has_password,
+			  bool allow_other)
+{
+	struct stat st;
+	int n = 0;
+
+	if (config && has_password && stat(config, &st) == 0 && (st.st_mode & S_IROTH)) {
+		mq_log(MQ_WARN,
+		       "config file %s holds a password (sasl.jaas.config) and every user may "
+		       "read it (mode %04o): chmod o-r %s",
+		       config, (unsigned)(st.st_mode & 07777), config);
+		n++;
+	}
+	/* Others with x on the directory reach the segment files by name
+	 * (they are 0644 under the usual umask); with r they list them. */
+	if (allow_other && stat(data_dir, &st) == 0 && (st.st_mode & (S_IROTH | S_IXOTH))) {
+		mq_log(MQ_WARN,
+		       "data directory %s is open to every user (mode %04o): they read every "
+		       "topic's records there, whatever the topic's mode on the mount: "
+		       "chmod o-rx %s",
+		       data_dir, (unsigned)(st.st_mode & 07777), data_dir);
+		n++;
+	}
+	return n;
 }

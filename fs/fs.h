@@ -109,6 +109,13 @@ int daemon_live_mount(const char *path);
  * there: 1 (logged), 0 when it is no longer dead, -ENOTCONN when it cannot
  * be cleared (a message on stderr gives the command). */
 int daemon_detach_dead_mount(const char *path);
+/* Warns (one log line each) when what the daemon keeps is open to every
+ * user: a config file holding a password (has_password) readable by
+ * others, or, on an allow_other mount, a data directory others may
+ * enter or list, where they would read every topic's records whatever
+ * the modes the mount shows. Returns the number of warnings. */
+int daemon_exposure_check(const char *data_dir, const char *config, bool has_password,
+			  bool allow_other);
 
 /* Sets the mount's read-ahead (read_ahead_kb of its bdi) to kb; -errno
  * (-EACCES unless root, -ENOENT if the mount is not found). */
@@ -156,6 +163,9 @@ int fs_node_stat(struct mqfs *fs, struct fs_node *n, struct stat *st);
 int fs_lookup(struct mqfs *fs, fuse_ino_t parent, const char *name, uint32_t pid,
 	      struct fuse_entry_param *e);
 int fs_getattr(struct mqfs *fs, fuse_ino_t ino, struct stat *st, double *timeout);
+/* access(2) without default_permissions: -EACCES when no one may do what
+ * mask asks by the node's mode (W_OK of a read-only view). */
+int fs_access(struct mqfs *fs, fuse_ino_t ino, int mask);
 int fs_setattr(struct mqfs *fs, fuse_req_t req, fuse_ino_t ino, const struct stat *attr, int to_set,
 	       struct stat *st, double *timeout);
 int fs_mkdir(struct mqfs *fs, const struct fuse_ctx *ctx, fuse_ino_t parent, const char *name,

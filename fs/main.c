@@ -310,8 +310,9 @@ static void opts_free(struct mqfs_opts *o)
 	fuse_opt_free_args(&o->fuse_args);
 }
 
-/* mkdir -p. */
-static int mkdir_p(const char *path, mode_t mode)
+/* mkdir -p: the missing parents with mode parents, the last one with
+ * mode leaf. */
+static int mkdir_p(const char *path, mode_t parents, mode_t leaf)
 {
 	char buf[4096];
 	size_t len = strlen(path);
@@ -323,11 +324,11 @@ static int mkdir_p(const char *path, mode_t mode)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		if (mkdir(buf, parents) < 0 && errno != EEXIST)
 			return -errno;
 		*p = '/';
 	}
-	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+	if (mkdir(buf, leaf) < 0 && errno != EEXIST)
 		return -errno;
 	return 0;
 }
@@ -366,7 +367,10 @@ static int data_dir_prepare(struct broker_config *cfg)
 	char abs[PATH_MAX];
 	int rc;
 
-	rc = mkdir_p(broker_config_data_dir(cfg), 0755);
+	/* The data directory is the daemon's alone: every topic's records
+	 * are in it whatever the topic's mode, so a mode the mount shows
+	 * would protect nothing if others could read the files. */
+	rc = mkdir_p(broker_config_data_dir(cfg), 0755, 0700);
 	if (rc < 0 || !realpath(broker_config_data_dir(cfg), abs)) {
 		rc = rc < 0 ? rc : -errno;
 		fprintf(stderr, "mqfs: data directory %s: %s\n", broker_config_data_dir(cfg),
@@ -789,6 +793,8 @@ int main(int argc, char **argv)
 			      daemon_live_mount(o.mnt) < 0))
 		goto out;
 	snprintf(fs.data_dir, sizeof(fs.data_dir), "%s", broker_config_data_dir(cfg));
+	daemon_exposure_check(fs.data_dir, o.config, broker_config_has_password(cfg),
+			      o.allow_other);
 	if (!o.foreground) {
 		ready_fd = daemon_fork();
 		if (ready_fd < 0)

@@ -461,6 +461,30 @@ int fs_getattr(struct mqfs *fs, fuse_ino_t ino, struct stat *st, double *timeout
 	return rc;
 }
 
+/* access(2) on a mount without default_permissions (with it the kernel
+ * answers from the modes and never asks). Who the caller is does not
+ * matter there (every user may read and write every topic), but what the
+ * node allows does: a read-only view, which refuses an open for writing
+ * (EACCES), must not pass `test -w`, nor a file `test -x`, or a script
+ * that asks first is told yes and then fails. So the answer is the mode's
+ * bits for anyone: W_OK needs a write bit, X_OK an x bit. */
+int fs_access(struct mqfs *fs, fuse_ino_t ino, int mask)
+{
+	struct stat st;
+	double timeout;
+	int rc = fs_getattr(fs, ino, &st, &timeout);
+
+	if (rc < 0)
+		return rc;
+	if ((mask & W_OK) && !(st.st_mode & 0222))
+		return -EACCES;
+	if ((mask & X_OK) && !(st.st_mode & 0111))
+		return -EACCES;
+	if ((mask & R_OK) && !(st.st_mode & 0444))
+		return -EACCES;
+	return 0;
+}
+
 static bool req_in_group(fuse_req_t req, gid_t gid)
 {
 	gid_t groups[64];

@@ -341,6 +341,8 @@ static int create_one(struct kafka_api *ka, const struct proto_creatable_topic *
 	struct topic *t;
 	int32_t nparts = ct->num_partitions;
 	int rf = ct->replication_factor, live;
+	uid_t uid;
+	gid_t gid;
 	FILE *f;
 	int rc;
 
@@ -407,8 +409,9 @@ static int create_one(struct kafka_api *ka, const struct proto_creatable_topic *
 	r->replication_factor = (int16_t)rf;
 	if (validate_only)
 		return created_configs(ka, &tc, r, c);
+	broker_client_topic_owner(&uid, &gid);
 	rc = broker_topic_create_cfg(
-		b, name, 0, 0, 0755, &tc, rf,
+		b, name, uid, gid, CLIENT_TOPIC_MODE, &tc, rf,
 		timeout_ms > 0 ? timeout_ms : broker_cfg(b)->request_timeout_ms, NULL);
 	if (rc == -EINVAL && cluster_zk_mode(ka->c))
 		return refuse(v, PROTO_ERR_INVALID_REPLICATION_FACTOR,

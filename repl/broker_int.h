@@ -458,6 +458,13 @@ int topics_cluster_lines_fix(void *arg, const char *topic, void *log, char *wait
 /* A topic other than name whose name equals name's with '.' and '_' taken
  * as one (Kafka refuses such a topic): true, its name in other. */
 bool broker_topic_collides(struct broker *b, const char *name, char *other, size_t cap);
+/* The owner of a topic a Kafka client makes (CreateTopics, a Metadata
+ * request's auto-creation): the daemon's own user and group, mode 0755.
+ * The asker is a network peer, not a local user; root when mqfs runs as
+ * root, and the daemon's user otherwise, who could not chown a root-owned
+ * topic and, under default_permissions, could not write it. */
+#define CLIENT_TOPIC_MODE 0755
+void broker_client_topic_owner(uid_t *uid, gid_t *gid);
 /* broker_topic_create with the settings cfg (checked by the caller with
  * topic_config_apply; NULL: the broker's defaults, num.partitions),
  * replication_factor replicas (< 0: default.replication.factor) and, in a

@@ -1190,6 +1190,11 @@ int broker_config_set_data_dir(struct broker_config *c, const char *dir)
 	return 0;
 }
 
+bool broker_config_has_password(const struct broker_config *c)
+{
+	return c->cluster.jaas_password[0] != '\0';
+}
+
 static const char *codec_str(int codec)
 {
 	for (size_t i = 0; i < NKEYS(codec_names); i++)

@@ -204,7 +204,11 @@ int kafka_topic_find(struct kafka_api *ka, struct kstr name, bool create, struct
 	if (rc != -ENOENT || !create || !broker_cfg(ka->b)->auto_create_topics ||
 	    topic_name_refusal(s))
 		return rc;
-	rc = broker_topic_create(ka->b, s, 0, 0, 0755, out);
+	uid_t uid;
+	gid_t gid;
+
+	broker_client_topic_owner(&uid, &gid);
+	rc = broker_topic_create(ka->b, s, uid, gid, CLIENT_TOPIC_MODE, out);
 	if (rc == -EEXIST) /* made meanwhile by another request */
 		return broker_topic_get(ka->b, s, out);
 	if (rc == 0)

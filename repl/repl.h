@@ -48,6 +48,9 @@ int broker_config_load(struct broker_config *c, const char *path, char *err, siz
 /* The data directory (log.dirs): get, set (-ENAMETOOLONG). */
 const char *broker_config_data_dir(const struct broker_config *c);
 int broker_config_set_data_dir(struct broker_config *c, const char *dir);
+/* True when the settings hold a password (the broker's SCRAM user in
+ * sasl.jaas.config): its file must not be readable by every user. */
+bool broker_config_has_password(const struct broker_config *c);
 
 /* ---- SCRAM users (repl/scram_admin.c) ----
  * Kafka's SCRAM-SHA-256 users live in ZooKeeper (/config/users/<user>),

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "repl/broker_int.h"
@@ -426,6 +427,12 @@ int topics_cluster_fd_take(void *arg, const char *topic, int n_partitions)
 void topics_cluster_fd_done(void *arg, int n_partitions)
 {
 	broker_fd_room_done(arg, n_partitions);
+}
+
+void broker_client_topic_owner(uid_t *uid, gid_t *gid)
+{
+	*uid = geteuid();
+	*gid = getegid();
 }
 
 int broker_topic_create(struct broker *b, const char *name, uid_t uid, gid_t gid, mode_t mode,

@@ -153,6 +153,50 @@ mq_setup() {
 	trap '_mq_cleanup 141' PIPE      # output piped into head, etc.
 }
 
+# mq_private_mounts ARGS... — called with the script's "$@" before
+# mq_setup by a script that mounts what the host must not see (a bind over
+# /usr/local, over /dev/fuse): runs the script again in a private mount
+# namespace (unshare -m), which it never leaves. There, MQ_PRIVATE_NS is 1;
+# where unshare is not permitted the script goes on with it "none".
+mq_private_mounts() {
+	if [ -z "$MQ_PRIVATE_NS" ]; then
+		if unshare --mount --propagation private true 2>/dev/null; then
+			MQ_PRIVATE_NS=1 exec unshare --mount --propagation private sh "$0" "$@"
+		fi
+		MQ_PRIVATE_NS=none
+	fi
+}
+
+# mq_second_user — after mq_setup, in a script run as root: adds a user of
+# the script's own (useradd -M, with its own group), removed however the
+# script ends, and sets U (its name), UID2, GID2 and AS, the prefix that
+# runs a program as that user with its own group only. MQ_TMP becomes
+# 0755, so that the user reaches the mount point. Without the tools or
+# root, records why and ends the script.
+mq_second_user() {
+	for _mq_tool in useradd userdel setpriv; do
+		if ! command -v "$_mq_tool" >/dev/null 2>&1; then
+			fail "tools" "$_mq_tool not found (Debian packages passwd, util-linux)"
+			mq_done
+		fi
+	done
+	[ "$(id -u)" = 0 ] || { skip "two users" "needs root to add a user"; mq_done; }
+	U=mqfs-it-$$
+	if ! useradd -M --shell /usr/sbin/nologin --user-group "$U" 2>>"$LOG"; then
+		fail "useradd $U" "see $LOG"
+		mq_done
+	fi
+	# _mq_cleanup unmounts, stops the daemons, removes MQ_TMP and exits.
+	trap '_rc=$?; userdel "$U" 2>/dev/null; _mq_cleanup $_rc' EXIT
+	trap 'userdel "$U" 2>/dev/null; _mq_cleanup 130' INT
+	trap 'userdel "$U" 2>/dev/null; _mq_cleanup 143' TERM
+	trap 'userdel "$U" 2>/dev/null; _mq_cleanup 129' HUP
+	UID2=$(id -u "$U")
+	GID2=$(id -g "$U")
+	AS="setpriv --reuid=$UID2 --regid=$GID2 --clear-groups --"
+	chmod 0755 "$MQ_TMP"
+}
+
 # ---- daemons ---------------------------------------------------------------
 
 # mq_mount_cmd MOUNTPOINT CMD [ARGS...] — start CMD (a foreground FUSE daemon

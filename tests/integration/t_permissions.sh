@@ -16,36 +16,7 @@
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/lib.sh"
 mq_setup
-
-for tool in useradd userdel setpriv; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		fail "tools" "$tool not found (Debian packages passwd, util-linux)"
-		mq_done
-	fi
-done
-[ "$(id -u)" = 0 ] || { skip "two users" "needs root to add a user"; mq_done; }
-
-U=mqfs-it-$$
-if ! useradd --no-create-home --shell /usr/sbin/nologin --user-group "$U" 2>>"$LOG"; then
-	fail "useradd $U" "see $LOG"
-	mq_done
-fi
-# Remove the user however the script ends (lib.sh's cleanup exits itself).
-trap '_rc=$?; userdel "$U" 2>/dev/null; _mq_cleanup $_rc' EXIT
-trap 'userdel "$U" 2>/dev/null; _mq_cleanup 130' INT
-trap 'userdel "$U" 2>/dev/null; _mq_cleanup 143' TERM
-trap 'userdel "$U" 2>/dev/null; _mq_cleanup 129' HUP
-UID2=$(id -u "$U")
-GID2=$(id -g "$U")
-# The temp dir must be traversable by the user to reach the mount.
-chmod 0755 "$MQ_TMP"
-
-# as_user CMD... — run CMD as the second user (its own group only).
-as_user() {
-	setpriv --reuid="$UID2" --regid="$GID2" --clear-groups -- "$@"
-}
-# Checks below run "as_user" through sh -c, since expect_* run programs.
-AS="setpriv --reuid=$UID2 --regid=$GID2 --clear-groups --"
+mq_second_user
 perms() {          # perms PATH — "mode uid gid" as stat shows them
 	stat -c '%a %u %g' "$1"
 }

@@ -15,13 +15,8 @@
 # and nothing outside the namespace sees it.
 # shellcheck disable=SC2016
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
-if [ -z "$MQ_SERVICE_NS" ]; then
-	if unshare --mount --propagation private true 2>/dev/null; then
-		MQ_SERVICE_NS=1 exec unshare --mount --propagation private sh "$0" "$@"
-	fi
-	MQ_SERVICE_NS=none
-fi
 . "$LIBDIR/lib.sh"
+mq_private_mounts "$@"
 mq_setup
 ROOT=$(cd "$LIBDIR/../.." && pwd -P)
 BUILDDIR=$(dirname "$MQFS")
@@ -66,7 +61,7 @@ for o in config= data= debug mode= allow_other default_permissions; do
 	expect_ok "man page documents $o" grep -q -- "$o" "$MQ_TMP/man.txt"
 done
 
-if [ "$MQ_SERVICE_NS" != 1 ]; then
+if [ "$MQ_PRIVATE_NS" != 1 ]; then
 	skip "mount -t fuse.mqfs" "unshare --mount is not permitted here"
 	mq_done
 fi
