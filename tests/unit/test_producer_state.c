@@ -357,14 +357,14 @@ static int setup(void **state)
 }
 
 /* Appends n records as one producer's batch, as a client's, stamped with
- * leader_epoch: its first offset. */
-static int64_t client_put(struct logfx *fx, int64_t pid, int16_t epoch, int32_t seq, int n,
-			  int32_t leader_epoch)
+ * leader_epoch, leaving the hw where it is (a replica's uncommitted
+ * records): its first offset. */
+static int64_t client_append(struct logfx *fx, int64_t pid, int16_t epoch, int32_t seq, int n,
+			     int32_t leader_epoch, struct log_append_info *info)
 {
 	struct rec_in recs[16];
 	char vals[16][16];
 	struct batch_producer pr = { pid, epoch, seq };
-	struct log_append_info info;
 	uint8_t *buf;
 	size_t len;
 	int32_t nb;
@@ -379,10 +379,20 @@ static int64_t client_put(struct logfx *fx, int64_t pid, int16_t epoch, int32_t 
 	}
 	assert_int_equal(log_encode_batches(&fx->cfg, recs, n, &pr, &buf, &len, &nb), 0);
 	assert_int_equal(nb, 1);
-	assert_int_equal(log_append_client(fx->l, buf, len, leader_epoch, -1, &info, NULL), 0);
+	assert_int_equal(log_append_client(fx->l, buf, len, leader_epoch, -1, info, NULL), 0);
 	free(buf);
+	return info->first_offset;
+}
+
+/* client_append, and the hw moved past the batch: its first offset. */
+static int64_t client_put(struct logfx *fx, int64_t pid, int16_t epoch, int32_t seq, int n,
+			  int32_t leader_epoch)
+{
+	struct log_append_info info;
+	int64_t first = client_append(fx, pid, epoch, seq, n, leader_epoch, &info);
+
 	assert_int_equal(log_set_hw(fx->l, info.last_offset + 1), 0);
-	return info.first_offset;
+	return first;
 }
 
 static void test_rebuild_from_log(void **state)
@@ -979,6 +989,74 @@ static void test_stop_checkpoint(void **state)
 	producer_state_destroy(&ps2);
 }
 
+/* A clean stop's checkpoint of a replicated partition
+ * (log_producer_checkpoint_at_end): rebuilt from the periodic checkpoint
+ * and the headers after it, at the log end, above the hw too, once the
+ * log is on disk there and within the budget; the next load reads no
+ * batch header (every segment's reads fail). After the restart, a cut
+ * below it (the replica's next leader has less: an unclean election)
+ * leaves it unused: the producer's batch after the cut is taken, not
+ * answered as a duplicate of what was cut; so does the log filled again
+ * past its end in a later epoch. */
+static void test_checkpoint_at_end(void **state)
+{
+	struct logfx *fx = *state;
+	struct producer_state ps;
+	struct log_append_info info;
+	struct batch_producer_info *bi;
+	int64_t at[8], f, budget, end;
+	int32_t epoch;
+	int n;
+
+	producer_state_init(&ps);
+	log_set_trim_listener(fx->l, producer_state_trim, NULL);
+	ckpt_fill(fx, at, 6);
+	assert_int_equal(ckpt_now(fx), 1);
+	/* two batches above the hw, not on disk yet */
+	at[6] = client_append(fx, 11, 0, 12, 2, 1, &info);
+	at[7] = client_append(fx, 11, 0, 14, 2, 1, &info);
+	budget = LOG_CHECKPOINT_SCAN_BYTES;
+	assert_int_equal(log_producer_checkpoint_at_end(fx->l, &budget), 0);
+	assert_int_equal(log_flush(fx->l, -1), 0);
+	budget = 1; /* less than the segments after the checkpoint */
+	assert_int_equal(log_producer_checkpoint_at_end(fx->l, &budget), 0);
+	assert_int_equal(budget, 1);
+	budget = LOG_CHECKPOINT_SCAN_BYTES;
+	assert_int_equal(log_producer_checkpoint_at_end(fx->l, &budget), 1);
+	assert_true(budget < LOG_CHECKPOINT_SCAN_BYTES);
+	assert_int_equal(log_producer_checkpoint_at_end(fx->l, &budget), 0);
+	assert_int_equal(log_producer_snapshot_read(fx->l, LOG_SNAP_CKPT, &end, &epoch, &bi, &n),
+			 0);
+	free(bi);
+	assert_int_equal(end, at[7] + 2);
+	assert_int_equal(end, log_get_end(fx->l));
+	assert_int_equal(epoch, 1);
+	snap_reopen(fx);
+	fx->fio.pread_fail_path = ".log";
+	fx->fio.pread_errno = EIO;
+	fx->fio.pread_fails = 1 << 30;
+	assert_int_equal(producer_state_load(&ps, fx->l, 2, 2000, 86400000), 0);
+	assert_int_equal(check1(&ps, 11, 0, 14, 2, &f), 1);
+	assert_int_equal(f, at[7]);
+	assert_int_equal(check1(&ps, 11, 0, 16, 1, &f), 0);
+	fx->fio.pread_fails = 0;
+	/* cut at the restart below the checkpoint's end */
+	assert_int_equal(log_truncate_to(fx->l, at[7]), 0);
+	assert_int_equal(producer_state_load(&ps, fx->l, 3, 2000, 86400000), 0);
+	assert_int_equal(check1(&ps, 11, 0, 14, 2, &f), 0);
+	assert_int_equal(check1(&ps, 11, 0, 12, 2, &f), 1);
+	assert_int_equal(f, at[6]);
+	/* filled again past it, in epoch 2 */
+	assert_int_equal(log_assign_epoch(fx->l, 2, at[7]), 0);
+	for (int i = 0; i < 3; i++)
+		logfx_put(fx, 300 + i * 10, 10, 1);
+	assert_true(log_get_end(fx->l) > end);
+	snap_reopen(fx);
+	assert_int_equal(producer_state_load(&ps, fx->l, 4, 2000, 86400000), 0);
+	assert_int_equal(check1(&ps, 11, 0, 14, 2, &f), 0);
+	producer_state_destroy(&ps);
+}
+
 /* A front snapshot of format version 1 (24-byte header, no epoch) is
  * read. */
 static void test_snapshot_version1(void **state)
@@ -1130,6 +1208,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_front_snapshot_written_as_version1, setup_snap,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_stop_checkpoint, setup_snap, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint_at_end, setup_snap, logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
