@@ -867,6 +867,30 @@ static void test_checkpoint_rolled(void **state)
 	assert_int_equal(log_producer_checkpoint_rolled(fx->l, &budget), 0);
 }
 
+/* fx's log, its producer checkpoint past at[k] (producer 11's batch of
+ * sequences 2k and 2k + 1, as ckpt_fill numbers them), cut at at[k] (an
+ * unclean election cuts below the hw): a load (in leader epoch epoch)
+ * does not take the checkpoint, so that batch is taken, not answered as a
+ * duplicate, and the one before it still is; nor (in epoch + 1) once
+ * fills batches of epoch 2 have filled the log again past it. */
+static void cut_leaves_checkpoint(struct logfx *fx, struct producer_state *ps, const int64_t *at,
+				  int k, int32_t epoch, int fills)
+{
+	int64_t f;
+
+	assert_int_equal(log_truncate_to(fx->l, at[k]), 0);
+	assert_int_equal(producer_state_load(ps, fx->l, epoch, 2000, 86400000), 0);
+	assert_int_equal(check1(ps, 11, 0, 2 * k, 2, &f), 0);
+	assert_int_equal(check1(ps, 11, 0, 2 * k - 2, 2, &f), 1);
+	assert_int_equal(f, at[k - 1]);
+	assert_int_equal(log_assign_epoch(fx->l, 2, at[k]), 0);
+	for (int i = 0; i < fills; i++)
+		logfx_put(fx, 200 + i * 10, 10, 1);
+	snap_reopen(fx);
+	assert_int_equal(producer_state_load(ps, fx->l, epoch + 1, 2000, 86400000), 0);
+	assert_int_equal(check1(ps, 11, 0, 2 * k, 2, &f), 0);
+}
+
 /* A checkpoint above a truncation (an unclean election cuts below the
  * hw) is not taken: producer 11's batches it counted are gone, and its
  * batch after the last one left must be taken, not refused out of
@@ -882,18 +906,7 @@ static void test_checkpoint_after_truncation(void **state)
 	log_set_trim_listener(fx->l, producer_state_trim, NULL);
 	ckpt_fill(fx, at, 6);
 	assert_int_equal(ckpt_now(fx), 1);
-	assert_int_equal(log_truncate_to(fx->l, at[2]), 0); /* seq 0 and 2 stay */
-	assert_int_equal(producer_state_load(&ps, fx->l, 2, 2000, 86400000), 0);
-	assert_int_equal(check1(&ps, 11, 0, 4, 2, &f), 0);
-	assert_int_equal(check1(&ps, 11, 0, 2, 2, &f), 1);
-	assert_int_equal(f, at[1]);
-	/* filled again past the checkpoint, in epoch 2 */
-	assert_int_equal(log_assign_epoch(fx->l, 2, at[2]), 0);
-	for (int i = 0; i < 6; i++)
-		logfx_put(fx, 200 + i * 10, 10, 1);
-	snap_reopen(fx);
-	assert_int_equal(producer_state_load(&ps, fx->l, 3, 2000, 86400000), 0);
-	assert_int_equal(check1(&ps, 11, 0, 4, 2, &f), 0);
+	cut_leaves_checkpoint(fx, &ps, at, 2, 2, 6); /* seq 0 and 2 stay */
 	/* the next check writes one that holds */
 	assert_int_equal(ckpt_now(fx), 1);
 	snap_reopen(fx);
@@ -954,6 +967,26 @@ static void test_checkpoint_and_removals(void **state)
 	producer_state_destroy(&ps);
 }
 
+/* A load in leader epoch epoch after a reopen, with every segment's reads
+ * failing (the checkpoint at the log end alone gives the state): producer
+ * 11's batch of sequences seq..seq+1 is known at offset at, and its next
+ * batch is taken. The reads work again after it. */
+static void load_from_stop_checkpoint(struct logfx *fx, struct producer_state *ps, int32_t epoch,
+				      int32_t seq, int64_t at)
+{
+	int64_t f;
+
+	snap_reopen(fx);
+	fx->fio.pread_fail_path = ".log";
+	fx->fio.pread_errno = EIO;
+	fx->fio.pread_fails = 1 << 30;
+	assert_int_equal(producer_state_load(ps, fx->l, epoch, 2000, 86400000), 0);
+	assert_int_equal(check1(ps, 11, 0, seq, 2, &f), 1);
+	assert_int_equal(f, at);
+	assert_int_equal(check1(ps, 11, 0, seq + 2, 1, &f), 0);
+	fx->fio.pread_fails = 0;
+}
+
 /* A clean stop's checkpoint (producer_state_stop_checkpoint): the loaded
  * state at the log end, so that the next load reads no batch header at
  * all (every segment's reads fail here); a state never loaded writes
@@ -962,7 +995,7 @@ static void test_stop_checkpoint(void **state)
 {
 	struct logfx *fx = *state;
 	struct producer_state ps, ps2;
-	int64_t at[3], f;
+	int64_t at[3];
 	char path[400];
 
 	producer_state_init(&ps);
@@ -977,14 +1010,7 @@ static void test_stop_checkpoint(void **state)
 	assert_int_equal(log_flush(fx->l, -1), 0);
 	assert_int_equal(producer_state_stop_checkpoint(&ps, fx->l, NULL), 0);
 	assert_int_equal(access(path, F_OK), 0);
-	snap_reopen(fx);
-	fx->fio.pread_fail_path = ".log";
-	fx->fio.pread_errno = EIO;
-	fx->fio.pread_fails = 1 << 30;
-	assert_int_equal(producer_state_load(&ps2, fx->l, 2, 2000, 86400000), 0);
-	assert_int_equal(check1(&ps2, 11, 0, 4, 2, &f), 1);
-	assert_int_equal(f, at[2]);
-	assert_int_equal(check1(&ps2, 11, 0, 6, 1, &f), 0);
+	load_from_stop_checkpoint(fx, &ps2, 2, 4, at[2]);
 	producer_state_destroy(&ps);
 	producer_state_destroy(&ps2);
 }
@@ -1004,7 +1030,7 @@ static void test_checkpoint_at_end(void **state)
 	struct producer_state ps;
 	struct log_append_info info;
 	struct batch_producer_info *bi;
-	int64_t at[8], f, budget, end;
+	int64_t at[8], budget, end;
 	int32_t epoch;
 	int n;
 
@@ -1031,29 +1057,11 @@ static void test_checkpoint_at_end(void **state)
 	assert_int_equal(end, at[7] + 2);
 	assert_int_equal(end, log_get_end(fx->l));
 	assert_int_equal(epoch, 1);
-	snap_reopen(fx);
-	fx->fio.pread_fail_path = ".log";
-	fx->fio.pread_errno = EIO;
-	fx->fio.pread_fails = 1 << 30;
-	assert_int_equal(producer_state_load(&ps, fx->l, 2, 2000, 86400000), 0);
-	assert_int_equal(check1(&ps, 11, 0, 14, 2, &f), 1);
-	assert_int_equal(f, at[7]);
-	assert_int_equal(check1(&ps, 11, 0, 16, 1, &f), 0);
-	fx->fio.pread_fails = 0;
-	/* cut at the restart below the checkpoint's end */
-	assert_int_equal(log_truncate_to(fx->l, at[7]), 0);
-	assert_int_equal(producer_state_load(&ps, fx->l, 3, 2000, 86400000), 0);
-	assert_int_equal(check1(&ps, 11, 0, 14, 2, &f), 0);
-	assert_int_equal(check1(&ps, 11, 0, 12, 2, &f), 1);
-	assert_int_equal(f, at[6]);
-	/* filled again past it, in epoch 2 */
-	assert_int_equal(log_assign_epoch(fx->l, 2, at[7]), 0);
-	for (int i = 0; i < 3; i++)
-		logfx_put(fx, 300 + i * 10, 10, 1);
+	load_from_stop_checkpoint(fx, &ps, 2, 14, at[7]);
+	/* cut at the restart below the checkpoint's end, then filled again
+	 * past it */
+	cut_leaves_checkpoint(fx, &ps, at, 7, 3, 3);
 	assert_true(log_get_end(fx->l) > end);
-	snap_reopen(fx);
-	assert_int_equal(producer_state_load(&ps, fx->l, 4, 2000, 86400000), 0);
-	assert_int_equal(check1(&ps, 11, 0, 14, 2, &f), 0);
 	producer_state_destroy(&ps);
 }
 
