@@ -734,9 +734,12 @@ static void test_snapshot_crash_points(void **state)
 
 /* The log's segments up to its active one, filled with producer 11's
  * batches (seq 0, 2, 4, ...: two records each) and lines between them, in
- * leader epoch 1; the offsets of producer 11's batches in at (n of them). */
+ * leader epoch 1; the offsets of producer 11's batches in at (n of them).
+ * The producer state's trim listener is set first, as the broker sets it
+ * on every log. */
 static void ckpt_fill(struct logfx *fx, int64_t *at, int n)
 {
+	log_set_trim_listener(fx->l, producer_state_trim, NULL);
 	assert_int_equal(log_assign_epoch(fx->l, 1, 0), 0);
 	for (int i = 0; i < n; i++) {
 		at[i] = client_put(fx, 11, 0, i * 2, 2, 1);
@@ -766,7 +769,6 @@ static void test_checkpoint_bounds_load(void **state)
 	char path[400];
 
 	producer_state_init(&ps);
-	log_set_trim_listener(fx->l, producer_state_trim, NULL);
 	ckpt_fill(fx, at, 6);
 	log_get_state(fx->l, &st);
 	assert_true(st.segments > 2);
@@ -806,7 +808,6 @@ static void test_checkpoint_budget(void **state)
 	int32_t epoch;
 	int n, checks = 0;
 
-	log_set_trim_listener(fx->l, producer_state_trim, NULL);
 	ckpt_fill(fx, at, 6);
 	assert_int_equal(log_flush_closed(fx->l), 0);
 	log_get_state(fx->l, &st);
@@ -843,7 +844,6 @@ static void test_checkpoint_rolled(void **state)
 	int64_t at[6], budget;
 	int segs, from = 1000;
 
-	log_set_trim_listener(fx->l, producer_state_trim, NULL);
 	ckpt_fill(fx, at, 6);
 	for (log_get_state(fx->l, &st); st.segments <= LOG_CHECKPOINT_ROLLED_SEGS + 2;
 	     log_get_state(fx->l, &st), from += 10)
@@ -903,7 +903,6 @@ static void test_checkpoint_after_truncation(void **state)
 	int64_t at[6], f;
 
 	producer_state_init(&ps);
-	log_set_trim_listener(fx->l, producer_state_trim, NULL);
 	ckpt_fill(fx, at, 6);
 	assert_int_equal(ckpt_now(fx), 1);
 	cut_leaves_checkpoint(fx, &ps, at, 2, 2, 6); /* seq 0 and 2 stay */
@@ -933,7 +932,6 @@ static void test_checkpoint_and_removals(void **state)
 	int n;
 
 	producer_state_init(&ps);
-	log_set_trim_listener(fx->l, producer_state_trim, NULL);
 	ckpt_fill(fx, at, 6);
 	assert_int_equal(ckpt_now(fx), 1);
 	assert_int_equal(log_delete_records(fx->l, at[1] + 2, false, &start), 0);
@@ -1035,7 +1033,6 @@ static void test_checkpoint_at_end(void **state)
 	int n;
 
 	producer_state_init(&ps);
-	log_set_trim_listener(fx->l, producer_state_trim, NULL);
 	ckpt_fill(fx, at, 6);
 	assert_int_equal(ckpt_now(fx), 1);
 	/* two batches above the hw, not on disk yet */
