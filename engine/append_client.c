@@ -468,11 +468,7 @@ again:
 		}
 		goto again;
 	}
-	if (l->deleted || l->damaged) {
-		rc = l->deleted ? -ENOENT : -EIO;
-		goto out;
-	}
-	if ((rc = log_epoch_behind(l, leader_epoch)) < 0)
+	if ((rc = log_leader_append_refused(l, leader_epoch)) < 0)
 		goto out;
 	if (l->fence >= 0 && (rc = log_fence_clear(l)) < 0)
 		goto out;

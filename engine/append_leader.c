@@ -537,11 +537,7 @@ int log_append(struct log *l, const struct rec_in *recs, int n, int32_t leader_e
 		return -EINVAL;
 	pthread_mutex_lock(&l->lock);
 	int rc = 0;
-	if (l->deleted || l->damaged) {
-		rc = l->deleted ? -ENOENT : -EIO;
-		goto out;
-	}
-	if ((rc = log_epoch_behind(l, leader_epoch)) < 0)
+	if ((rc = log_leader_append_refused(l, leader_epoch)) < 0)
 		goto out;
 	int64_t max = log_max_record_payload(&l->cfg), bytes = 0;
 	for (int i = 0; i < n; i++) {
@@ -587,11 +583,7 @@ int log_append_lines(struct log *l, const char *head, size_t head_len, const cha
 	}
 	pthread_mutex_lock(&l->lock);
 	int rc = 0;
-	if (l->deleted || l->damaged) {
-		rc = l->deleted ? -ENOENT : -EIO;
-		goto out;
-	}
-	if ((rc = log_epoch_behind(l, leader_epoch)) < 0)
+	if ((rc = log_leader_append_refused(l, leader_epoch)) < 0)
 		goto out;
 	/* Each part its own rules: escaped lines are unescaped into the
 	 * part's scratch space, on whichever thread encodes it. */

@@ -570,6 +570,16 @@ static inline int log_epoch_behind(const struct log *l, int32_t leader_epoch)
 		       : 0;
 }
 
+/* Why an append stamped leader_epoch may not go on (lock held): -ENOENT
+ * the log is deleted, -EIO damaged at open (see damaged), LOG_EPOCH_BEHIND;
+ * 0 it may. */
+static inline int log_leader_append_refused(const struct log *l, int32_t leader_epoch)
+{
+	if (l->deleted || l->damaged)
+		return l->deleted ? -ENOENT : -EIO;
+	return log_epoch_behind(l, leader_epoch);
+}
+
 #define ENGINE_REPORT(level, ...)                       \
 	do {                                            \
 		if (engine_log)                         \

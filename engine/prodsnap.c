@@ -23,6 +23,10 @@
  *   log_producer_checkpoint (the broker's scheduler, at the retention
  *   check) when a segment closed since the last one, so that a load scans
  *   at most the segments after it, as Kafka's snapshot at each roll does.
+ *   A clean stop writes one at the log end once the log is flushed (the
+ *   broker's stop; log_producer_checkpoint_at_end on a replica), as
+ *   Kafka's Log.close: above the hw, which the next leader may cut below
+ *   at the restart, so the same check as below guards it.
  *   It can lie above a later truncation (an unclean election cuts below
  *   the hw), so it carries the leader epoch of the record before its end
  *   and a load takes it only while the log's epoch cache still gives that
@@ -339,8 +343,32 @@ static int64_t rolled_target(const struct log *l, int64_t limit, int64_t *scan)
 	return l->segs[i]->base_offset;
 }
 
-/* log_producer_checkpoint, or with rolled log_producer_checkpoint_rolled. */
-static int producer_checkpoint(struct log *l, int64_t *budget, bool rolled)
+/* The log end, when the checkpoint there is the stop's to write
+ * (log_producer_checkpoint_at_end): every record on disk (synced to the
+ * end, no leftovers of a failed append), past the newest snapshot, and
+ * the segments from the one holding that snapshot's end on within
+ * budget bytes, which go to *scan (-1 otherwise). Caller holds l->lock. */
+static int64_t end_target(struct log *l, int64_t budget, int64_t *scan)
+{
+	int64_t end = log_leo(l);
+
+	if (l->synced_offset < end || l->fence >= 0 || end <= l->snap_end ||
+	    end <= l->log_start_offset)
+		return -1;
+	*scan = 0;
+	for (int i = l->nsegs - 1; i >= 0; i--) {
+		*scan += atomic_load(&l->segs[i]->size);
+		if (l->segs[i]->base_offset <= l->snap_end)
+			break;
+	}
+	return *scan <= budget ? end : -1;
+}
+
+enum ckpt_mode { CKPT_BUDGET, CKPT_ROLLED, CKPT_END };
+
+/* log_producer_checkpoint, log_producer_checkpoint_rolled or
+ * log_producer_checkpoint_at_end, by mode. */
+static int producer_checkpoint(struct log *l, int64_t *budget, enum ckpt_mode mode)
 {
 	log_trim_fn *fn = __atomic_load_n(&l->trim_fn, __ATOMIC_ACQUIRE);
 	int64_t target = -1, bytes = 0, scan = 0;
@@ -363,14 +391,17 @@ static int producer_checkpoint(struct log *l, int64_t *budget, bool rolled)
 	 * scheduler's flush of closed segments moves it up soon after a
 	 * roll. */
 	int64_t limit = l->hw < l->synced_offset ? l->hw : l->synced_offset;
-	if (rolled) {
+	if (l->deleted || l->damaged) {
+		/* nothing to keep */
+	} else if (mode == CKPT_END) {
+		target = end_target(l, *budget, &scan);
+	} else if (mode == CKPT_ROLLED) {
 		/* Past the budget only as the pass's first (its budget whole),
 		 * as the budgeted check takes at least one segment. */
-		if (!l->deleted && !l->damaged)
-			target = rolled_target(l, limit, &scan);
+		target = rolled_target(l, limit, &scan);
 		if (target >= 0 && scan > *budget && *budget < LOG_CHECKPOINT_SCAN_BYTES)
 			target = -1;
-	} else if (!l->deleted && !l->damaged)
+	} else
 		for (int i = 1; i < l->nsegs && l->segs[i]->base_offset <= limit; i++) {
 			if (l->segs[i]->base_offset <= l->snap_end)
 				continue;
@@ -400,10 +431,15 @@ static int producer_checkpoint(struct log *l, int64_t *budget, bool rolled)
 
 int log_producer_checkpoint(struct log *l, int64_t *budget)
 {
-	return producer_checkpoint(l, budget, false);
+	return producer_checkpoint(l, budget, CKPT_BUDGET);
 }
 
 int log_producer_checkpoint_rolled(struct log *l, int64_t *budget)
 {
-	return producer_checkpoint(l, budget, true);
+	return producer_checkpoint(l, budget, CKPT_ROLLED);
+}
+
+int log_producer_checkpoint_at_end(struct log *l, int64_t *budget)
+{
+	return producer_checkpoint(l, budget, CKPT_END);
 }

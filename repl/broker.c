@@ -456,19 +456,30 @@ fail:
 	return rc;
 }
 
-/* At a clean stop, with no request served any more: the producer state
- * of each of t's partitions that loaded one, as its log's producer
- * checkpoint at the log end (producer_state_stop_checkpoint), once the
- * log is flushed (a checkpoint past what a power cut keeps could name
- * records written again in the same epoch). Only where this broker was
- * the only leader (a topic not replicated): a replica that led and then
- * followed may have cut batches its state still holds. A failure is
- * logged; the next load then reads the headers after the last
- * checkpoint. */
-static void stop_checkpoints(struct broker *b, struct topic *t)
+/* At a clean stop, with no request served any more (the replica
+ * manager's fetchers stopped too), once each log is flushed (a checkpoint
+ * past what a power cut keeps could name records written again in the
+ * same epoch): each of t's partitions gets its producer checkpoint at the
+ * log end, as Kafka's Log.close writes a snapshot on leaders and
+ * followers alike, so that the next start's load reads no batch header.
+ * - A topic that is not replicated, where this broker was the only
+ *   leader: from the producer state in memory, where one was loaded
+ *   (producer_state_stop_checkpoint), which no read costs.
+ * - A replicated one: rebuilt from the log's snapshots and the headers
+ *   after the newest (log_producer_checkpoint_at_end, the trim listener),
+ *   within *budget bytes of segments over the whole stop. Not from
+ *   memory: a follower keeps no state, and a replica that led and then
+ *   followed may have cut batches its state still holds. The checkpoint
+ *   lies above the hw, which a restart may cut below (its next leader's
+ *   log is shorter, or an unclean election): the load's check (the log
+ *   reaches its end, the epoch cache gives the epoch it names there,
+ *   prodsnap.c) leaves it alone then, as it does a periodic one.
+ * A failure is logged; the next load then reads the headers after the
+ * last checkpoint. */
+static void stop_checkpoints(struct broker *b, struct topic *t, int64_t *budget)
 {
-	if (broker_replicated(b, t->name))
-		return;
+	bool replicated = broker_replicated(b, t->name);
+
 	for (int p = 0; p < t->nparts; p++) {
 		struct partition *pt = t->parts[p];
 		int rc;
@@ -479,6 +490,11 @@ static void stop_checkpoints(struct broker *b, struct topic *t)
 		 * failed again: it reports it). */
 		if (log_flush(pt->log, -1) < 0)
 			continue;
+		if (replicated) {
+			/* a failure is the engine's to log */
+			log_producer_checkpoint_at_end(pt->log, budget);
+			continue;
+		}
 		rc = producer_state_stop_checkpoint(&pt->pstate, pt->log,
 						    &b->cfg.producer_id_expiration_ms);
 		if (rc < 0)
@@ -495,6 +511,7 @@ int broker_close(struct broker *b)
 static int broker_free(struct broker *b, bool abandon)
 {
 	char why[2 * PATH_MAX + 128];
+	int64_t ckpt_budget = LOG_CHECKPOINT_SCAN_BYTES;
 	int rc = 0;
 
 	if (!b)
@@ -518,7 +535,7 @@ static int broker_free(struct broker *b, bool abandon)
 		atomic_store(&t->deleted, true);
 		pthread_rwlock_unlock(&t->lock);
 		if (!abandon && b->m && !cluster_log_dir_failure(b->cluster))
-			stop_checkpoints(b, t);
+			stop_checkpoints(b, t, &ckpt_budget);
 		topic_put(t);
 	}
 	free(b->topics);

@@ -729,11 +729,26 @@ static int session_news(struct fs_fetch *f, struct proto_fetch_resp *resp,
 	return 0;
 }
 
+/* The end of a response to f: resp encoded into the request's output
+ * when rc is 0 (else rc, nothing encoded), then resp's topics and parts,
+ * the array its topics' partitions point into, freed. */
+static int fetch_answer(struct fs_fetch *f, struct proto_fetch_resp *resp,
+			struct proto_fetch_resp_part *parts, int rc)
+{
+	const struct proto_req *pr = net_req_msg(f->req);
+
+	if (rc == 0)
+		rc = proto_fetch_resp_encode(net_req_out(f->req), pr->hdr.api_version,
+					     pr->hdr.correlation_id, resp);
+	free(resp->topics);
+	free(parts);
+	return rc;
+}
+
 /* Rule 6 and the response frame into the request's output. */
 static int fetch_respond(struct fs_fetch *f)
 {
 	const struct proto_fetch_req *m = f->msg;
-	const struct proto_req *pr = net_req_msg(f->req);
 	struct proto_fetch_resp_topic *topics = calloc((size_t)m->n_topics + 1, sizeof(*topics));
 	struct proto_fetch_resp_part *parts = calloc((size_t)f->n + 1, sizeof(*parts));
 	struct proto_fetch_resp resp = { .n_topics = m->n_topics,
@@ -756,10 +771,8 @@ static int fetch_respond(struct fs_fetch *f)
 	/* From here on the request's done callback frees f, whatever
 	 * happens (a failed handler gets it with -ECONNRESET). */
 	net_req_on_done(f->req, fetch_done, f);
-	if (!topics || !parts) {
-		rc = -ENOMEM;
-		goto out;
-	}
+	if (!topics || !parts)
+		return fetch_answer(f, &resp, parts, -ENOMEM);
 	resp.n_topics = 0;
 	for (int32_t t = 0; t < m->n_topics; t++) {
 		struct proto_fetch_resp_topic *rt = &topics[resp.n_topics];
@@ -883,14 +896,7 @@ static int fetch_respond(struct fs_fetch *f)
 		rc = session_news(f, &resp, parts, kout);
 	else if (f->mode == FS_FULL && resp.throttle_time_ms <= 0 && !net_req_cancelled(f->req))
 		rc = session_open(f, &resp, kout);
-	if (rc < 0)
-		goto out;
-	rc = proto_fetch_resp_encode(net_req_out(f->req), pr->hdr.api_version,
-				     pr->hdr.correlation_id, &resp);
-out:
-	free(topics);
-	free(parts);
-	return rc;
+	return fetch_answer(f, &resp, parts, rc < 0 ? rc : 0);
 }
 
 /* Whether Kafka would read any partition of f: one known to the cluster
@@ -925,14 +931,14 @@ static int fetch_refuse(struct fs_fetch *f, int16_t err)
 					 .session_id = m->session_id,
 					 .n_topics = m->n_topics,
 					 .topics = topics };
-	int k = 0, n = 0, rc = -ENOMEM;
+	int k = 0, n = 0;
 
 	for (int32_t t = 0; t < m->n_topics; t++)
 		n += m->topics[t].n_partitions;
 	parts = calloc((size_t)n + 1, sizeof(*parts));
 	net_req_on_done(f->req, fetch_done, f);
 	if (!topics || !parts)
-		goto out;
+		return fetch_answer(f, &resp, parts, -ENOMEM);
 	for (int32_t t = 0; t < m->n_topics; t++) {
 		topics[t].topic = m->topics[t].topic;
 		topics[t].n_partitions = m->topics[t].n_partitions;
@@ -949,12 +955,7 @@ static int fetch_refuse(struct fs_fetch *f, int16_t err)
 				.records_len = -1,
 			};
 	}
-	rc = proto_fetch_resp_encode(net_req_out(f->req), pr->hdr.api_version,
-				     pr->hdr.correlation_id, &resp);
-out:
-	free(topics);
-	free(parts);
-	return rc;
+	return fetch_answer(f, &resp, parts, 0);
 }
 
 /* Marks the entries that a later entry of the request names again: Kafka

@@ -848,37 +848,6 @@ static bool epoch_moved(const struct produce_ctx *ctx, const struct produce_part
 	return true;
 }
 
-/* One chunk into one partition; called by the partition's appender only
- * (without any repl lock). *last: the chunk's last offset and epoch. */
-static int chunk_append(const struct produce_ctx *ctx, struct produce_part *pp,
-			const struct rec_in *recs, int n, struct produce_at *last)
-{
-	struct log_append_info info;
-	int64_t t0 = now_mono_ns();
-	int32_t epoch;
-	int rc, tries = 0;
-
-again:
-	rc = mount_append_epoch(ctx, pp, &epoch);
-	if (rc == -EREMOTE || offline_forwards(ctx, &rc) || (rc == 0 && !pp->log)) {
-		last->forwarded = true;
-		return forward_append(ctx, pp, recs, n);
-	}
-	if (rc < 0)
-		return rc;
-	rc = log_append(pp->log, recs, n, epoch, &info);
-	if (epoch_moved(ctx, pp, rc, &tries))
-		goto again;
-	rc = appended(ctx, pp, rc, &info, recs[0].timestamp, t0);
-	if (offline_forwards(ctx, &rc)) {
-		last->forwarded = true;
-		return forward_append(ctx, pp, recs, n);
-	}
-	if (rc == 0)
-		at_note(last, info.first_offset, info.last_offset, epoch);
-	return rc;
-}
-
 static int chunk_build(const struct splitter *sp, struct recbuf *rb, bool spread, struct lsrc *src);
 
 /* A lines request for a partition led elsewhere: parsed here, chunk by
@@ -902,10 +871,22 @@ static int lines_forward(const struct produce_ctx *ctx, struct produce_part *pp,
 	return rc;
 }
 
-/* A lines request into one partition (the appender, as chunk_append). */
-static int lines_append(const struct produce_ctx *ctx, struct produce_part *pp,
-			const struct produce_req *r, struct produce_at *last)
+/* What one append into a partition takes: records parsed already (recs,
+ * n), or a lines request whose lines the log parses (lines, not NULL). */
+struct append_src {
+	const struct rec_in *recs;
+	int n;
+	const struct produce_req *lines;
+};
+
+/* src into one partition; called by the partition's appender only
+ * (without any repl lock): appended here when this broker leads, else
+ * (or once its log directory is offline) forwarded to the leader. *last:
+ * the last offset and epoch appended here. */
+static int part_append(const struct produce_ctx *ctx, struct produce_part *pp,
+		       const struct append_src *src, struct produce_at *last)
 {
+	const struct produce_req *r = src->lines;
 	struct log_append_info info;
 	int64_t t0 = now_mono_ns();
 	int32_t epoch;
@@ -913,24 +894,31 @@ static int lines_append(const struct produce_ctx *ctx, struct produce_part *pp,
 
 again:
 	rc = mount_append_epoch(ctx, pp, &epoch);
-	if (rc == -EREMOTE || offline_forwards(ctx, &rc) || (rc == 0 && !pp->log)) {
-		last->forwarded = true;
-		return lines_forward(ctx, pp, r);
-	}
+	if (rc == -EREMOTE || offline_forwards(ctx, &rc) || (rc == 0 && !pp->log))
+		goto forward;
 	if (rc < 0)
 		return rc;
-	rc = log_append_lines(pp->log, r->head, r->head_len, r->lines, r->lines_len, r->sp->now,
-			      epoch, &info);
+	rc = r ? log_append_lines(pp->log, r->head, r->head_len, r->lines, r->lines_len, r->sp->now,
+				  epoch, &info)
+	       : log_append(pp->log, src->recs, src->n, epoch, &info);
 	if (epoch_moved(ctx, pp, rc, &tries))
 		goto again;
-	rc = appended(ctx, pp, rc, &info, r->sp->now, t0);
-	if (offline_forwards(ctx, &rc)) {
-		last->forwarded = true;
-		return lines_forward(ctx, pp, r);
-	}
+	rc = appended(ctx, pp, rc, &info, r ? r->sp->now : src->recs[0].timestamp, t0);
+	if (offline_forwards(ctx, &rc))
+		goto forward;
 	if (rc == 0)
 		at_note(last, info.first_offset, info.last_offset, epoch);
 	return rc;
+forward:
+	last->forwarded = true;
+	return r ? lines_forward(ctx, pp, r) : forward_append(ctx, pp, src->recs, src->n);
+}
+
+/* One chunk of records into one partition (part_append). */
+static int chunk_append(const struct produce_ctx *ctx, struct produce_part *pp,
+			const struct rec_in *recs, int n, struct produce_at *last)
+{
+	return part_append(ctx, pp, &(struct append_src){ recs, n, NULL }, last);
 }
 
 /* Appends a commit group g (requests of several writers, linked, n
@@ -948,7 +936,7 @@ static int commit_group_append(const struct produce_ctx *ctx, struct produce_par
 	if (atomic_load(&ctx->t->deleted))
 		return -ENOENT;
 	if (g->lines)
-		return lines_append(ctx, pp, g, last);
+		return part_append(ctx, pp, &(struct append_src){ NULL, 0, g }, last);
 	if (!g->next && !g->more)
 		return chunk_append(ctx, pp, g->recs, g->n, last);
 	if (g->more) {

@@ -19,6 +19,10 @@
 #                              first; 2 on timeout
 #   proc_mounts_under DIR      0 if anything is mounted below DIR/
 #
+# SECS of a wait are seconds of the clock (`date +%s`), not a count of
+# ticks, which a loaded machine stretches: a caller may report "not
+# mounted after SECS s" or hold a process to SECS to stop. A wait gives
+# up once more than SECS whole seconds have passed (SECS to SECS + 1).
 # Variables of these functions start with _p, clear of the callers'.
 
 proc_list_add() {
@@ -46,11 +50,15 @@ proc_alive() {
 	[ -n "$_pst" ] && [ "$_pst" != Z ] && [ "$_pst" != X ]
 }
 
+# 0 while the deadline _pend (seconds of `date +%s`) has not passed.
+_proc_before() {
+	[ "$(date +%s)" -le "$_pend" ]
+}
+
 proc_wait_exit() {
-	_pn=$(($2 * 10))
+	_pend=$(($(date +%s) + $2))
 	while proc_alive "$1"; do
-		[ "$_pn" -le 0 ] && return 1
-		_pn=$((_pn - 1))
+		_proc_before || return 1
 		proc_tick
 	done
 	wait "$1" 2>/dev/null && PROC_RC=0 || PROC_RC=$?
@@ -75,11 +83,10 @@ proc_unmount() {
 }
 
 proc_wait_mounted() {
-	_pn=$(($3 * 10))
+	_pend=$(($(date +%s) + $3))
 	while ! proc_is_mounted "$1"; do
 		proc_alive "$2" || return 1
-		[ "$_pn" -le 0 ] && return 2
-		_pn=$((_pn - 1))
+		_proc_before || return 2
 		proc_tick
 	done
 	return 0

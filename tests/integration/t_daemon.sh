@@ -11,14 +11,14 @@ LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/lib.sh"
 mq_setup
 
+# Whether `cat FILE` gives what EXPECTED holds.
+reads_same() {
+	timeout -k 2 5 cat "$1" 2>/dev/null | cmp -s - "$2"
+}
+
 # Polls (up to MQ_MOUNT_WAIT s) until `cat FILE` gives what EXPECTED holds.
 wait_reads() {
-	_n=$((MQ_MOUNT_WAIT * 10))
-	while ! timeout -k 2 5 cat "$1" 2>/dev/null | cmp -s - "$2"; do
-		[ "$_n" -le 0 ] && return 1
-		_n=$((_n - 1))
-		sleep 0.1
-	done
+	poll "$MQ_MOUNT_WAIT" reads_same "$1" "$2"
 }
 
 mq_mount

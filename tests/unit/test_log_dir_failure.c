@@ -7,7 +7,8 @@
  * the cleaner's rewrite, the scheduler's flush.ms flush, retention's
  * deletion; a read that meets EIO (a Fetch's on the listener, a read
  * through the mount); and the stop after such a failure (no
- * clean-shutdown marker once the directory is offline). Each is run over the fault-injecting
+ * clean-shutdown marker once the directory is offline), and the producer
+ * checkpoints written meanwhile (at a roll, at a clean stop). Each is run over the fault-injecting
  * I/O table (faultio.h) twice:
  *   - a broker of a one-broker cluster over a real ZooKeeper (zksrv.h),
  *     leader of orders-0: the failure takes the log directory offline,
@@ -35,6 +36,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/batch.h"
 #include "repl/broker_int.h"
 #include "repl/config.h"
 #include "repl/net.h"
@@ -747,6 +749,54 @@ static void test_offline_retention(void **state)
 	assert_int_equal(after.log_start_offset, 0);
 }
 
+/* Not a failure: a clean stop writes the producer checkpoint at the log
+ * end, past the one the scheduler's tick wrote at the newest segment
+ * behind the hw, on a replica of a cluster's partition as on a single
+ * node, with the idempotent producer's batch written last in it, so that
+ * the next start's load reads no batch header (engine/prodsnap.c). */
+static void run_stop_checkpoint(bool cluster)
+{
+	struct fx *f = fx_open(cluster, "log.segment.bytes=1024\n"
+					"log.retention.check.interval.ms=3600000\n");
+	struct rec_in rec = { .key = NULL, .key_len = -1, .value = "idem", .value_len = 4 };
+	struct log_config lc = { .batch_bytes = 1024, .max_message_bytes = 1048588 };
+	struct batch_producer pr = { 7003, 0, 0 };
+	struct produce_batches_result res;
+	uint8_t *enc, buf[64 << 10];
+	char path[PATH_MAX];
+	size_t len, n;
+	int64_t end;
+	FILE *fp;
+
+	fill_segments(f);
+	assert_true(wait_file(f, "orders-0/producer-checkpoint"));
+	rec.timestamp = engine_now_ms(); /* not expired at the stop */
+	assert_int_equal(log_encode_batches(&lc, &rec, 1, &pr, &enc, &len, NULL), 0);
+	assert_int_equal(topic_produce_batches(f->t, 0, enc, len, -1, DEADLINE_MS, &res), 0);
+	free(enc);
+	end = log_get_end(f->t->parts[0]->log);
+	assert_int_equal(res.base_offset, end - 1);
+	topic_put(f->t);
+	f->t = NULL;
+	assert_int_equal(broker_close(f->b), 0);
+	f->b = NULL;
+	snprintf(path, sizeof(path), "%s/data/orders-0/producer-checkpoint", f->dir);
+	fp = fopen(path, "rb");
+	assert_non_null(fp);
+	n = fread(buf, 1, sizeof(buf), fp);
+	fclose(fp);
+	/* version 2: the end at 8, the count at 20, 46-byte entries from 28,
+	 * each's producer id at 0 and last offset at 16 */
+	assert_true(n >= 28 + 46);
+	assert_int_equal((int64_t)be64_get(buf + 8), end);
+	assert_int_equal(be32_get(buf + 20), 1);
+	assert_int_equal((int64_t)be64_get(buf + 28), 7003);
+	assert_int_equal((int64_t)be64_get(buf + 28 + 16), end - 1);
+	fx_close(f);
+}
+
+BOTH(stop_checkpoint)
+
 /* A stop after an fsync failed once: a cluster broker, whose log
  * directory went offline, writes nothing more there (no flush, no
  * checkpoint, no clean-shutdown marker, no cut of the active segment's
@@ -819,6 +869,8 @@ int main(void)
 		cmocka_unit_test(test_offline_retention),
 		cmocka_unit_test(test_stop_cluster),
 		cmocka_unit_test(test_stop_single),
+		cmocka_unit_test(test_stop_checkpoint_cluster),
+		cmocka_unit_test(test_stop_checkpoint_single),
 	};
 	return cmocka_run_group_tests(tests, zksrv_group_setup, zksrv_group_teardown);
 }

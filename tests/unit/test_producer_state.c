@@ -357,14 +357,14 @@ static int setup(void **state)
 }
 
 /* Appends n records as one producer's batch, as a client's, stamped with
- * leader_epoch: its first offset. */
-static int64_t client_put(struct logfx *fx, int64_t pid, int16_t epoch, int32_t seq, int n,
-			  int32_t leader_epoch)
+ * leader_epoch, leaving the hw where it is (a replica's uncommitted
+ * records): its first offset. */
+static int64_t client_append(struct logfx *fx, int64_t pid, int16_t epoch, int32_t seq, int n,
+			     int32_t leader_epoch, struct log_append_info *info)
 {
 	struct rec_in recs[16];
 	char vals[16][16];
 	struct batch_producer pr = { pid, epoch, seq };
-	struct log_append_info info;
 	uint8_t *buf;
 	size_t len;
 	int32_t nb;
@@ -379,10 +379,20 @@ static int64_t client_put(struct logfx *fx, int64_t pid, int16_t epoch, int32_t 
 	}
 	assert_int_equal(log_encode_batches(&fx->cfg, recs, n, &pr, &buf, &len, &nb), 0);
 	assert_int_equal(nb, 1);
-	assert_int_equal(log_append_client(fx->l, buf, len, leader_epoch, -1, &info, NULL), 0);
+	assert_int_equal(log_append_client(fx->l, buf, len, leader_epoch, -1, info, NULL), 0);
 	free(buf);
+	return info->first_offset;
+}
+
+/* client_append, and the hw moved past the batch: its first offset. */
+static int64_t client_put(struct logfx *fx, int64_t pid, int16_t epoch, int32_t seq, int n,
+			  int32_t leader_epoch)
+{
+	struct log_append_info info;
+	int64_t first = client_append(fx, pid, epoch, seq, n, leader_epoch, &info);
+
 	assert_int_equal(log_set_hw(fx->l, info.last_offset + 1), 0);
-	return info.first_offset;
+	return first;
 }
 
 static void test_rebuild_from_log(void **state)
@@ -724,9 +734,12 @@ static void test_snapshot_crash_points(void **state)
 
 /* The log's segments up to its active one, filled with producer 11's
  * batches (seq 0, 2, 4, ...: two records each) and lines between them, in
- * leader epoch 1; the offsets of producer 11's batches in at (n of them). */
+ * leader epoch 1; the offsets of producer 11's batches in at (n of them).
+ * The producer state's trim listener is set first, as the broker sets it
+ * on every log. */
 static void ckpt_fill(struct logfx *fx, int64_t *at, int n)
 {
+	log_set_trim_listener(fx->l, producer_state_trim, NULL);
 	assert_int_equal(log_assign_epoch(fx->l, 1, 0), 0);
 	for (int i = 0; i < n; i++) {
 		at[i] = client_put(fx, 11, 0, i * 2, 2, 1);
@@ -756,7 +769,6 @@ static void test_checkpoint_bounds_load(void **state)
 	char path[400];
 
 	producer_state_init(&ps);
-	log_set_trim_listener(fx->l, producer_state_trim, NULL);
 	ckpt_fill(fx, at, 6);
 	log_get_state(fx->l, &st);
 	assert_true(st.segments > 2);
@@ -796,7 +808,6 @@ static void test_checkpoint_budget(void **state)
 	int32_t epoch;
 	int n, checks = 0;
 
-	log_set_trim_listener(fx->l, producer_state_trim, NULL);
 	ckpt_fill(fx, at, 6);
 	assert_int_equal(log_flush_closed(fx->l), 0);
 	log_get_state(fx->l, &st);
@@ -833,7 +844,6 @@ static void test_checkpoint_rolled(void **state)
 	int64_t at[6], budget;
 	int segs, from = 1000;
 
-	log_set_trim_listener(fx->l, producer_state_trim, NULL);
 	ckpt_fill(fx, at, 6);
 	for (log_get_state(fx->l, &st); st.segments <= LOG_CHECKPOINT_ROLLED_SEGS + 2;
 	     log_get_state(fx->l, &st), from += 10)
@@ -857,6 +867,30 @@ static void test_checkpoint_rolled(void **state)
 	assert_int_equal(log_producer_checkpoint_rolled(fx->l, &budget), 0);
 }
 
+/* fx's log, its producer checkpoint past at[k] (producer 11's batch of
+ * sequences 2k and 2k + 1, as ckpt_fill numbers them), cut at at[k] (an
+ * unclean election cuts below the hw): a load (in leader epoch epoch)
+ * does not take the checkpoint, so that batch is taken, not answered as a
+ * duplicate, and the one before it still is; nor (in epoch + 1) once
+ * fills batches of epoch 2 have filled the log again past it. */
+static void cut_leaves_checkpoint(struct logfx *fx, struct producer_state *ps, const int64_t *at,
+				  int k, int32_t epoch, int fills)
+{
+	int64_t f;
+
+	assert_int_equal(log_truncate_to(fx->l, at[k]), 0);
+	assert_int_equal(producer_state_load(ps, fx->l, epoch, 2000, 86400000), 0);
+	assert_int_equal(check1(ps, 11, 0, 2 * k, 2, &f), 0);
+	assert_int_equal(check1(ps, 11, 0, 2 * k - 2, 2, &f), 1);
+	assert_int_equal(f, at[k - 1]);
+	assert_int_equal(log_assign_epoch(fx->l, 2, at[k]), 0);
+	for (int i = 0; i < fills; i++)
+		logfx_put(fx, 200 + i * 10, 10, 1);
+	snap_reopen(fx);
+	assert_int_equal(producer_state_load(ps, fx->l, epoch + 1, 2000, 86400000), 0);
+	assert_int_equal(check1(ps, 11, 0, 2 * k, 2, &f), 0);
+}
+
 /* A checkpoint above a truncation (an unclean election cuts below the
  * hw) is not taken: producer 11's batches it counted are gone, and its
  * batch after the last one left must be taken, not refused out of
@@ -869,21 +903,9 @@ static void test_checkpoint_after_truncation(void **state)
 	int64_t at[6], f;
 
 	producer_state_init(&ps);
-	log_set_trim_listener(fx->l, producer_state_trim, NULL);
 	ckpt_fill(fx, at, 6);
 	assert_int_equal(ckpt_now(fx), 1);
-	assert_int_equal(log_truncate_to(fx->l, at[2]), 0); /* seq 0 and 2 stay */
-	assert_int_equal(producer_state_load(&ps, fx->l, 2, 2000, 86400000), 0);
-	assert_int_equal(check1(&ps, 11, 0, 4, 2, &f), 0);
-	assert_int_equal(check1(&ps, 11, 0, 2, 2, &f), 1);
-	assert_int_equal(f, at[1]);
-	/* filled again past the checkpoint, in epoch 2 */
-	assert_int_equal(log_assign_epoch(fx->l, 2, at[2]), 0);
-	for (int i = 0; i < 6; i++)
-		logfx_put(fx, 200 + i * 10, 10, 1);
-	snap_reopen(fx);
-	assert_int_equal(producer_state_load(&ps, fx->l, 3, 2000, 86400000), 0);
-	assert_int_equal(check1(&ps, 11, 0, 4, 2, &f), 0);
+	cut_leaves_checkpoint(fx, &ps, at, 2, 2, 6); /* seq 0 and 2 stay */
 	/* the next check writes one that holds */
 	assert_int_equal(ckpt_now(fx), 1);
 	snap_reopen(fx);
@@ -910,7 +932,6 @@ static void test_checkpoint_and_removals(void **state)
 	int n;
 
 	producer_state_init(&ps);
-	log_set_trim_listener(fx->l, producer_state_trim, NULL);
 	ckpt_fill(fx, at, 6);
 	assert_int_equal(ckpt_now(fx), 1);
 	assert_int_equal(log_delete_records(fx->l, at[1] + 2, false, &start), 0);
@@ -944,6 +965,26 @@ static void test_checkpoint_and_removals(void **state)
 	producer_state_destroy(&ps);
 }
 
+/* A load in leader epoch epoch after a reopen, with every segment's reads
+ * failing (the checkpoint at the log end alone gives the state): producer
+ * 11's batch of sequences seq..seq+1 is known at offset at, and its next
+ * batch is taken. The reads work again after it. */
+static void load_from_stop_checkpoint(struct logfx *fx, struct producer_state *ps, int32_t epoch,
+				      int32_t seq, int64_t at)
+{
+	int64_t f;
+
+	snap_reopen(fx);
+	fx->fio.pread_fail_path = ".log";
+	fx->fio.pread_errno = EIO;
+	fx->fio.pread_fails = 1 << 30;
+	assert_int_equal(producer_state_load(ps, fx->l, epoch, 2000, 86400000), 0);
+	assert_int_equal(check1(ps, 11, 0, seq, 2, &f), 1);
+	assert_int_equal(f, at);
+	assert_int_equal(check1(ps, 11, 0, seq + 2, 1, &f), 0);
+	fx->fio.pread_fails = 0;
+}
+
 /* A clean stop's checkpoint (producer_state_stop_checkpoint): the loaded
  * state at the log end, so that the next load reads no batch header at
  * all (every segment's reads fail here); a state never loaded writes
@@ -952,7 +993,7 @@ static void test_stop_checkpoint(void **state)
 {
 	struct logfx *fx = *state;
 	struct producer_state ps, ps2;
-	int64_t at[3], f;
+	int64_t at[3];
 	char path[400];
 
 	producer_state_init(&ps);
@@ -967,16 +1008,58 @@ static void test_stop_checkpoint(void **state)
 	assert_int_equal(log_flush(fx->l, -1), 0);
 	assert_int_equal(producer_state_stop_checkpoint(&ps, fx->l, NULL), 0);
 	assert_int_equal(access(path, F_OK), 0);
-	snap_reopen(fx);
-	fx->fio.pread_fail_path = ".log";
-	fx->fio.pread_errno = EIO;
-	fx->fio.pread_fails = 1 << 30;
-	assert_int_equal(producer_state_load(&ps2, fx->l, 2, 2000, 86400000), 0);
-	assert_int_equal(check1(&ps2, 11, 0, 4, 2, &f), 1);
-	assert_int_equal(f, at[2]);
-	assert_int_equal(check1(&ps2, 11, 0, 6, 1, &f), 0);
+	load_from_stop_checkpoint(fx, &ps2, 2, 4, at[2]);
 	producer_state_destroy(&ps);
 	producer_state_destroy(&ps2);
+}
+
+/* A clean stop's checkpoint of a replicated partition
+ * (log_producer_checkpoint_at_end): rebuilt from the periodic checkpoint
+ * and the headers after it, at the log end, above the hw too, once the
+ * log is on disk there and within the budget; the next load reads no
+ * batch header (every segment's reads fail). After the restart, a cut
+ * below it (the replica's next leader has less: an unclean election)
+ * leaves it unused: the producer's batch after the cut is taken, not
+ * answered as a duplicate of what was cut; so does the log filled again
+ * past its end in a later epoch. */
+static void test_checkpoint_at_end(void **state)
+{
+	struct logfx *fx = *state;
+	struct producer_state ps;
+	struct log_append_info info;
+	struct batch_producer_info *bi;
+	int64_t at[8], budget, end;
+	int32_t epoch;
+	int n;
+
+	producer_state_init(&ps);
+	ckpt_fill(fx, at, 6);
+	assert_int_equal(ckpt_now(fx), 1);
+	/* two batches above the hw, not on disk yet */
+	at[6] = client_append(fx, 11, 0, 12, 2, 1, &info);
+	at[7] = client_append(fx, 11, 0, 14, 2, 1, &info);
+	budget = LOG_CHECKPOINT_SCAN_BYTES;
+	assert_int_equal(log_producer_checkpoint_at_end(fx->l, &budget), 0);
+	assert_int_equal(log_flush(fx->l, -1), 0);
+	budget = 1; /* less than the segments after the checkpoint */
+	assert_int_equal(log_producer_checkpoint_at_end(fx->l, &budget), 0);
+	assert_int_equal(budget, 1);
+	budget = LOG_CHECKPOINT_SCAN_BYTES;
+	assert_int_equal(log_producer_checkpoint_at_end(fx->l, &budget), 1);
+	assert_true(budget < LOG_CHECKPOINT_SCAN_BYTES);
+	assert_int_equal(log_producer_checkpoint_at_end(fx->l, &budget), 0);
+	assert_int_equal(log_producer_snapshot_read(fx->l, LOG_SNAP_CKPT, &end, &epoch, &bi, &n),
+			 0);
+	free(bi);
+	assert_int_equal(end, at[7] + 2);
+	assert_int_equal(end, log_get_end(fx->l));
+	assert_int_equal(epoch, 1);
+	load_from_stop_checkpoint(fx, &ps, 2, 14, at[7]);
+	/* cut at the restart below the checkpoint's end, then filled again
+	 * past it */
+	cut_leaves_checkpoint(fx, &ps, at, 7, 3, 3);
+	assert_true(log_get_end(fx->l) > end);
+	producer_state_destroy(&ps);
 }
 
 /* A front snapshot of format version 1 (24-byte header, no epoch) is
@@ -1130,6 +1213,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_front_snapshot_written_as_version1, setup_snap,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_stop_checkpoint, setup_snap, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint_at_end, setup_snap, logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
