@@ -420,8 +420,8 @@ static void test_bad_broker_input(void **state)
 		{ "offsets.retention.minutes=2147483648\n",
 		  "line 1: bad value for 'offsets.retention.minutes': '2147483648' "
 		  "(expected an integer from 1 to 2147483647)" },
-		{ "buffer.memory=+4096\n",
-		  "line 1: bad value for 'buffer.memory': '+4096' "
+		{ "buffer.memory=-4096\n",
+		  "line 1: bad value for 'buffer.memory': '-4096' "
 		  "(expected an integer from 1024 to 9223372036854775807)" },
 		{ "batch.size=0x10\n",
 		  "line 1: bad value for 'batch.size': '0x10' (expected an integer from 1 to 67108864)" },
@@ -1083,6 +1083,71 @@ static void test_kafka_values(void **state)
 	assert_int_equal(parse(&c, "controlled.shutdown.enable=1\n", err, sizeof(err)), -EINVAL);
 }
 
+/* Integers as Java's parseInt/parseLong read a Kafka setting: an
+ * optional sign ("+2048", "-0"), so .config and AlterConfigs refuse
+ * (INVALID_CONFIG) only what Kafka refuses; kept in canonical form. */
+static void test_int_signs(void **state)
+{
+	static const struct {
+		const char *text;
+		int64_t segment_bytes, index_interval, retention_ms;
+	} ok[] = {
+		{ "segment.bytes=+2048\n", 2048, 4096, 604800000 },
+		{ "segment.bytes=+02048\n", 2048, 4096, 604800000 },
+		{ "index.interval.bytes=-0\n", 1073741824, 0, 604800000 },
+		{ "index.interval.bytes=-000\n", 1073741824, 0, 604800000 },
+		{ "retention.ms=+5\n", 1073741824, 4096, 5 },
+		{ "segment.bytes= +2147483647 \n", 2147483647, 4096, 604800000 },
+	};
+	static const char *const bad[] = {
+		"segment.bytes=+\n",
+		"segment.bytes=-\n",
+		"segment.bytes=++2048\n",
+		"segment.bytes=+-2048\n",
+		"segment.bytes=-+2048\n",
+		"segment.bytes=-2048\n",
+		"segment.bytes=+ 2048\n",
+		"segment.bytes=-0\n",
+		"segment.bytes=+2147483648\n",
+		"index.interval.bytes=-1\n",
+		"segment.ms=-0\n",
+		"index.interval.bytes=-9223372036854775809\n",
+	};
+	struct topic_config tc, before;
+	struct broker_config c;
+	char err[256], *text;
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		topic_defaults(&tc);
+		assert_int_equal(apply(&tc, ok[i].text, err, sizeof(err)), 0);
+		assert_int_equal(tc.log.segment_bytes, ok[i].segment_bytes);
+		assert_int_equal(tc.log.index_interval_bytes, ok[i].index_interval);
+		assert_int_equal(tc.log.retention_ms, ok[i].retention_ms);
+	}
+	topic_defaults(&tc);
+	assert_int_equal(apply(&tc, "segment.bytes=+2048\n", err, sizeof(err)), 0);
+	assert_int_equal(topic_config_render(&tc, &text, &len), 0);
+	assert_non_null(strstr(text, "\nsegment.bytes=2048\n"));
+	free(text);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memcpy(&before, &tc, sizeof(tc));
+		assert_int_equal(apply(&tc, bad[i], err, sizeof(err)), -EINVAL);
+		assert_memory_equal(&tc, &before, sizeof(tc));
+	}
+	assert_int_equal(apply(&tc, "segment.bytes=-2048\n", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line 1: bad value for 'segment.bytes': '-2048' "
+				 "(expected an integer from 1024 to 2147483647)");
+	/* The broker's file reads them alike. */
+	broker_config_defaults(&c);
+	assert_int_equal(parse(&c, "log.segment.bytes=+4096\nlog.index.interval.bytes=-0\n", err,
+			       sizeof(err)),
+			 0);
+	assert_int_equal(c.log.segment_bytes, 4096);
+	assert_int_equal(c.log.index_interval_bytes, 0);
+}
+
 /* min.cleanable.dirty.ratio as Java's parseDouble and Kafka's range: a
  * sign, "-0", digits past the millionths that still count. */
 static void test_ratio_edges(void **state)
@@ -1736,6 +1801,7 @@ int main(void)
 		cmocka_unit_test(test_topic_all_or_nothing),
 		cmocka_unit_test(test_partitions_grow),
 		cmocka_unit_test(test_ratio_edges),
+		cmocka_unit_test(test_int_signs),
 		cmocka_unit_test(test_kafka_values),
 		cmocka_unit_test(test_topic_digest),
 		cmocka_unit_test(test_key_separator),
