@@ -181,11 +181,15 @@ static const struct cfg_spec cfg_specs[] = {
 	[ID_LOG_DIRS] = { .kind = KIND_PATH, .min = 0, .max = 0 },
 	[ID_LOG_DIR] = { .kind = KIND_PATH, .min = 0, .max = 0 },
 	[ID_NUM_PARTITIONS] = { .kind = KIND_INT, .min = 1, .max = CFG_MAX_PARTITIONS },
-	/* .index positions are u32: a segment stays below 2 GiB. */
-	[ID_SEGMENT_BYTES] = { .kind = KIND_INT, .min = 1024, .max = INT32_MAX },
+	/* .index positions are u32: a segment stays below 2 GiB. The
+	 * minimums are Kafka 3.x's (LegacyRecord.RECORD_OVERHEAD_V0 and 4):
+	 * a segment smaller than a batch, or an index that holds no entry,
+	 * rolls at every batch (append.c's should_roll), as Kafka's does,
+	 * so a Kafka tool's value is not INVALID_CONFIG here. */
+	[ID_SEGMENT_BYTES] = { .kind = KIND_INT, .min = 14, .max = INT32_MAX },
 	[ID_SEGMENT_MS] = { .kind = KIND_INT, .min = 1, .max = INT64_MAX },
 	[ID_ROLL_HOURS] = { .kind = KIND_INT, .min = 1, .max = INT32_MAX },
-	[ID_INDEX_BYTES] = { .kind = KIND_INT, .min = 4096, .max = INT32_MAX },
+	[ID_INDEX_BYTES] = { .kind = KIND_INT, .min = 4, .max = INT32_MAX },
 	[ID_INDEX_INTERVAL] = { .kind = KIND_INT, .min = 0, .max = INT32_MAX },
 	[ID_MAX_MESSAGE] = { .kind = KIND_INT, .min = 0, .max = INT32_MAX },
 	[ID_FLUSH_MESSAGES] = { .kind = KIND_INT, .min = 1, .max = INT64_MAX },

@@ -403,7 +403,7 @@ static void test_bad_broker_input(void **state)
 		{ "foo=1\n", "line 1: unknown key 'foo'" },
 		{ "# c\n\nbroker.id=1\nlog.segment.bytes=12x\n",
 		  "line 4: bad value for 'log.segment.bytes': '12x' "
-		  "(expected an integer from 1024 to 2147483647)" },
+		  "(expected an integer from 14 to 2147483647)" },
 		{ "num.partitions=99999999999999999999\n",
 		  "line 1: bad value for 'num.partitions': '99999999999999999999' "
 		  "(expected an integer from 1 to 10000)" },
@@ -437,14 +437,14 @@ static void test_bad_broker_input(void **state)
 		  "line 1: bad value for 'num.partitions': '0' (expected an integer from 1 to 10000)" },
 		{ "num.partitions=10001\n",
 		  "line 1: bad value for 'num.partitions': '10001' (expected an integer from 1 to 10000)" },
-		{ "log.segment.bytes=1023\n", "line 1: bad value for 'log.segment.bytes': '1023' "
-					      "(expected an integer from 1024 to 2147483647)" },
+		{ "log.segment.bytes=13\n", "line 1: bad value for 'log.segment.bytes': '13' "
+					    "(expected an integer from 14 to 2147483647)" },
 		{ "log.segment.bytes=2147483648\n",
 		  "line 1: bad value for 'log.segment.bytes': '2147483648' "
-		  "(expected an integer from 1024 to 2147483647)" },
-		{ "log.index.size.max.bytes=4095\n",
-		  "line 1: bad value for 'log.index.size.max.bytes': '4095' "
-		  "(expected an integer from 4096 to 2147483647)" },
+		  "(expected an integer from 14 to 2147483647)" },
+		{ "log.index.size.max.bytes=3\n",
+		  "line 1: bad value for 'log.index.size.max.bytes': '3' "
+		  "(expected an integer from 4 to 2147483647)" },
 		{ "log.flush.interval.messages=0\n",
 		  "line 1: bad value for 'log.flush.interval.messages': '0' "
 		  "(expected an integer from 1 to 9223372036854775807)" },
@@ -1138,7 +1138,7 @@ static void test_int_signs(void **state)
 	}
 	assert_int_equal(apply(&tc, "segment.bytes=-2048\n", err, sizeof(err)), -EINVAL);
 	assert_string_equal(err, "line 1: bad value for 'segment.bytes': '-2048' "
-				 "(expected an integer from 1024 to 2147483647)");
+				 "(expected an integer from 14 to 2147483647)");
 	/* The broker's file reads them alike. */
 	broker_config_defaults(&c);
 	assert_int_equal(parse(&c, "log.segment.bytes=+4096\nlog.index.interval.bytes=-0\n", err,
@@ -1146,6 +1146,34 @@ static void test_int_signs(void **state)
 			 0);
 	assert_int_equal(c.log.segment_bytes, 4096);
 	assert_int_equal(c.log.index_interval_bytes, 0);
+}
+
+/* Kafka 3.x's minimums of the segment sizes, which a Kafka tool may set
+ * (AlterConfigs): segment.bytes 14, segment.index.bytes 4; one below is
+ * refused, as Kafka refuses it. */
+static void test_segment_minimums(void **state)
+{
+	struct topic_config tc;
+	struct broker_config c;
+	char err[256];
+
+	(void)state;
+	topic_defaults(&tc);
+	assert_int_equal(apply(&tc, "segment.bytes=14\nsegment.index.bytes=4\n", err, sizeof(err)),
+			 0);
+	assert_int_equal(tc.log.segment_bytes, 14);
+	assert_int_equal(tc.log.segment_index_bytes, 4);
+	assert_int_equal(apply(&tc, "segment.bytes=13\n", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line 1: bad value for 'segment.bytes': '13' "
+				 "(expected an integer from 14 to 2147483647)");
+	assert_int_equal(apply(&tc, "segment.index.bytes=3\n", err, sizeof(err)), -EINVAL);
+	assert_int_equal(tc.log.segment_bytes, 14);
+	broker_config_defaults(&c);
+	assert_int_equal(
+		parse(&c, "log.segment.bytes=14\nlog.index.size.max.bytes=4\n", err, sizeof(err)),
+		0);
+	assert_int_equal(c.log.segment_bytes, 14);
+	assert_int_equal(c.log.segment_index_bytes, 4);
 }
 
 /* min.cleanable.dirty.ratio as Java's parseDouble and Kafka's range: a
@@ -1802,6 +1830,7 @@ int main(void)
 		cmocka_unit_test(test_partitions_grow),
 		cmocka_unit_test(test_ratio_edges),
 		cmocka_unit_test(test_int_signs),
+		cmocka_unit_test(test_segment_minimums),
 		cmocka_unit_test(test_kafka_values),
 		cmocka_unit_test(test_topic_digest),
 		cmocka_unit_test(test_key_separator),
