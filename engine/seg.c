@@ -884,10 +884,12 @@ void seg_first_append_load(struct seg *s)
 
 	if (size == 0 || s->first_append_ms)
 		return;
+	/* A first timestamp of 0 (the epoch, which a Kafka client may send)
+	 * is a start, long past: kept as 1, since 0 says "empty" here. */
 	if (seg_pread(s, SEG_FD_LOG, h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
 	    batch_hdr_decode(h, sizeof(h), &hd) == 0 && batch_total_size(h) <= size &&
 	    hd.max_timestamp >= 0 && hd.max_timestamp < first)
-		first = hd.max_timestamp;
+		first = hd.max_timestamp > 0 ? hd.max_timestamp : 1;
 	s->first_append_ms = first > 0 ? first : 0; /* 0: not known, as empty */
 }
 

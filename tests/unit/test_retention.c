@@ -209,6 +209,31 @@ static void test_no_timestamp_roll(void **state)
 	assert_int_equal(st.log_end_offset, 5);
 }
 
+/* Records stamped 0 (the epoch; a Kafka client may send it) age from
+ * that timestamp, as Kafka's: an active segment of them opened from disk
+ * rolls once segment.ms is past (its first batch's maxTimestamp, 0, is a
+ * start, not "none"), then goes by retention.ms, as it does without the
+ * restart. */
+static void test_epoch_timestamp_roll(void **state)
+{
+	struct logfx *f = *state;
+	struct rec_in r = { NULL, -1, "x", 1, 0 };
+	struct log_state st;
+
+	f->cfg.segment_ms = 1000;
+	log_reconfigure(f->l, &f->cfg);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(log_append(f->l, &r, 1, 0, NULL), 0);
+	log_get_state(f->l, &st);
+	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+	logmgr_close(f->m);
+	logfx_open(f);
+	assert_int_equal(log_retention_run(f->l, fake_now, NULL), 1);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_start_offset, 5);
+	assert_int_equal(st.log_end_offset, 5);
+}
+
 /* segment.ms counts from the active segment's first batch, also across
  * a restart: appends that go on after the open roll once the first
  * batch is older than segment.ms, as Kafka's LogSegment (its
@@ -939,6 +964,7 @@ int main(void)
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_no_timestamp, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_no_timestamp_roll, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_epoch_timestamp_roll, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_roll_age_across_restart, setup,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_roll_age_after_truncation, setup,
