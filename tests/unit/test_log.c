@@ -884,6 +884,20 @@ static void test_render(void **state)
 	free(bases);
 }
 
+/* The entries of a segment's .index (the lines of its rendering). */
+static int index_entries(struct logfx *f, int64_t base)
+{
+	int64_t cur = 0;
+	char buf[4096];
+	ssize_t got = log_segment_render(f->l, base, SEG_INDEX, &cur, buf, sizeof(buf));
+	int lines = 0;
+
+	assert_true(got >= 0);
+	for (ssize_t k = 0; k < got; k++)
+		lines += buf[k] == '\n';
+	return lines;
+}
+
 /* A segment rolls when its offset index is full, and when it is older than
  * segment.ms. */
 static void test_roll_index_full_and_age(void **state)
@@ -900,14 +914,8 @@ static void test_roll_index_full_and_age(void **state)
 	int n;
 	assert_int_equal(log_segments(f->l, &bases, &n), 0);
 	for (int i = 0; i + 1 < n; i++) {
-		int64_t cur = 0;
-		char buf[4096];
-		ssize_t got = log_segment_render(f->l, bases[i], SEG_INDEX, &cur, buf, sizeof(buf));
-		assert_true(got > 0);
-		int lines = 0;
-		for (ssize_t k = 0; k < got; k++)
-			lines += buf[k] == '\n';
-		assert_true(lines <= 4);
+		int lines = index_entries(f, bases[i]);
+		assert_true(lines > 0 && lines <= 4);
 	}
 	free(bases);
 	check_all(f, 30);
@@ -953,14 +961,8 @@ static void test_roll_index_full_in_one_append(void **state)
 	assert_true(st.segments >= 3);
 	assert_int_equal(log_segments(f->l, &bases, &n), 0);
 	for (int i = 0; i < n; i++) {
-		int64_t cur = 0;
-		char buf[4096];
-		ssize_t got = log_segment_render(f->l, bases[i], SEG_INDEX, &cur, buf, sizeof(buf));
-		int lines = 0;
+		int lines = index_entries(f, bases[i]);
 
-		for (ssize_t k = 0; k < got; k++)
-			lines += buf[k] == '\n';
-		assert_true(got >= 0);
 		assert_int_equal(lines, i + 1 < n ? 4 : lines);
 		assert_true(lines <= 4);
 	}
