@@ -182,10 +182,11 @@ static const struct cfg_spec cfg_specs[] = {
 	[ID_LOG_DIR] = { .kind = KIND_PATH, .min = 0, .max = 0 },
 	[ID_NUM_PARTITIONS] = { .kind = KIND_INT, .min = 1, .max = CFG_MAX_PARTITIONS },
 	/* .index positions are u32: a segment stays below 2 GiB. The
-	 * minimums are Kafka 3.x's (LegacyRecord.RECORD_OVERHEAD_V0 and 4):
-	 * a segment smaller than a batch, or an index that holds no entry,
-	 * rolls at every batch (append.c's should_roll), as Kafka's does,
-	 * so a Kafka tool's value is not INVALID_CONFIG here. */
+	 * minimums are Kafka 3.x's (LegacyRecord.RECORD_OVERHEAD_V0 and 4),
+	 * so a Kafka tool's value is not INVALID_CONFIG here: an index that
+	 * holds no entry rolls at every batch (append.c's should_roll), as
+	 * Kafka's does; a batch larger than segment.bytes gets a segment of
+	 * its own, where Kafka refuses it (RECORD_LIST_TOO_LARGE). */
 	[ID_SEGMENT_BYTES] = { .kind = KIND_INT, .min = 14, .max = INT32_MAX },
 	[ID_SEGMENT_MS] = { .kind = KIND_INT, .min = 1, .max = INT64_MAX },
 	[ID_ROLL_HOURS] = { .kind = KIND_INT, .min = 1, .max = INT32_MAX },

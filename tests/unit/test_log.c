@@ -972,10 +972,11 @@ static void test_roll_index_full_in_one_append(void **state)
 	check_all(f, 30);
 }
 
-/* Kafka's minimums: segment.bytes 14 (smaller than any batch) and
- * segment.index.bytes 4 (an index of no entry) each give every batch a
- * segment of its own, as Kafka's shouldRoll does; the log reads whole,
- * after a clean restart and after a kill -9 too. */
+/* Kafka's minimums: segment.bytes 14 (smaller than any batch, which
+ * Kafka refuses to append) and segment.index.bytes 4 (an index of no
+ * entry, where Kafka's shouldRoll rolls too) each give every batch a
+ * segment of its own; the log reads whole, after a clean restart and
+ * after a kill -9 too. */
 static void test_roll_kafka_minimums(void **state)
 {
 	struct logfx *f = *state;
