@@ -11,8 +11,11 @@
  * Rolling (should_roll): a new segment starts at the next batch's base
  * offset when the active one is not empty and the batch would take it past
  * segment.bytes (or 2 GiB), segment.ms has passed since its first append,
- * an index would pass segment.index.bytes, or a relative offset would not
- * fit 32 bits. The closed segment's .lines entries are written and its
+ * an index is full (Kafka's isFull: one more entry would pass
+ * segment.index.bytes), or a relative offset would not fit 32 bits. Each
+ * rule holds batch by batch, inside one append's run of batches too (a
+ * write() of many batches, a follower's fetch), so the segments depend on
+ * the batches, not on how appends grouped them. The closed segment's .lines entries are written and its
  * mapped tail cut at once; its fsync is left to log_flush_closed.
  *
  * Locking: every function here runs with l->lock held, but log_rollback,
@@ -31,8 +34,7 @@ static bool should_roll(struct log *l, struct seg *s, int64_t batch_size, int64_
 	return size + batch_size > l->cfg.segment_bytes || size + batch_size > INT32_MAX ||
 	       (s->first_append_ms &&
 		now - s->first_append_ms > log_roll_age_ms(&l->cfg, l->dir, s->base_offset)) ||
-	       (s->idx_entries + 1) * INDEX_ENT_SIZE > l->cfg.segment_index_bytes ||
-	       (s->tidx_entries + 1) * TIMEINDEX_ENT_SIZE > l->cfg.segment_index_bytes ||
+	       seg_index_full(s->idx_entries, s->tidx_entries, l->cfg.segment_index_bytes) ||
 	       last_offset - s->base_offset > INT32_MAX;
 }
 
@@ -137,6 +139,11 @@ int log_write_batchesv(struct log *l, const struct iovec *iov, int niov,
 				return rc;
 			s = log_active(l);
 		}
+		/* A run ends where should_roll would roll were its batches
+		 * appended one by one (a write() of many batches, a follower's
+		 * fetch): at the size, offset and index bounds alike, so an
+		 * index never passes segment.index.bytes and the segments are
+		 * the same however the batches were grouped. */
 		int j = i;
 		int64_t run = 0, sz = atomic_load(&s->size);
 		do {
@@ -145,6 +152,10 @@ int log_write_batchesv(struct log *l, const struct iovec *iov, int niov,
 		} while (j < nb && sz + run + meta[j].size <= l->cfg.segment_bytes &&
 			 sz + run + meta[j].size <= INT32_MAX &&
 			 meta[j].last_offset - s->base_offset <= INT32_MAX);
+		for (int k = i + seg_index_room(s, &meta[i], j - i, l->cfg.index_interval_bytes,
+						l->cfg.segment_index_bytes);
+		     j > k;)
+			run -= meta[--j].size;
 		if (!s->first_append_ms)
 			s->first_append_ms = now;
 		s->last_append_ms = now;

@@ -41,14 +41,11 @@
  *
  * Where segments roll: by this log's own config, as Kafka's followers do,
  * with the rules of every append (append.c): segment.bytes, the 2 GiB and
- * 32-bit offset limits, a full index, segment.ms. The first three depend
- * only on the batches, so with the leader's config the follower rolls
+ * 32-bit offset limits, a full index, segment.ms. The first four depend
+ * only on the batches (a full index is tested batch by batch, also inside
+ * one append's run), so with the leader's config the follower rolls
  * where the leader did and every file is the same; segment.ms is measured
- * on each replica's own clock (a follower that was behind rolls later),
- * and a full index is tested where an append's run of batches starts,
- * which differs with how fetches group them: with segment.index.bytes
- * and segment.ms at their defaults (10 MiB of index, 7 days) these do not
- * come before segment.bytes in practice. A batch whose epoch is above the latest enters the
+ * on each replica's own clock (a follower that was behind rolls later). A batch whose epoch is above the latest enters the
  * epoch cache at its base offset (Kafka's assign(epoch, baseOffset) on a
  * follower's append), after the bytes are written, so that an entry
  * never names an offset the log has not been given. All or nothing: an

@@ -617,9 +617,8 @@ void log_raw_release(struct log_raw *raw);
  * the log's lock, all or nothing: indexes and .lines positions are built
  * as the leader built them, and segments roll by this log's own config
  * (segment.bytes and the offset range roll where the leader's did when
- * the configs are the same; segment.ms runs on this log's clock, and a
- * full index is seen where a run of batches starts: see
- * append_follower.c). A batch that starts a new epoch enters the epoch cache at
+ * the configs are the same, and so does a full index, tested batch by
+ * batch; segment.ms runs on this log's clock: see append_follower.c). A batch that starts a new epoch enters the epoch cache at
  * its base offset. Does not move the hw (log_set_follower_hw). Returns
  * the batches appended (0: none whole in buf) with *last_offset (may be
  * NULL) the last offset appended or -1; -EBADMSG (nothing appended) for

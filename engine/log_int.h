@@ -337,6 +337,19 @@ int seg_check_lines(struct seg *s, const struct line_fmt *lf, bool contiguous);
  * reaches it is invalid (its base offset, outside the CRC, is damaged). */
 int seg_recover(struct seg *s, int64_t line_base, const struct line_fmt *lf, int32_t index_interval,
 		int64_t cut_from, bool contiguous, int64_t limit, int64_t *invalid);
+/* Whether an index of ni offset and nt time entries is full under
+ * segment.index.bytes (Kafka's isFull: a segment rolls before its next
+ * batch, whether or not that batch would add an entry). */
+static inline bool seg_index_full(int64_t ni, int64_t nt, int64_t index_bytes)
+{
+	return (ni + 1) * INDEX_ENT_SIZE > index_bytes ||
+	       (nt + 1) * TIMEINDEX_ENT_SIZE > index_bytes;
+}
+/* How many of the batches m[0..n) (n >= 1) an append to s takes before its
+ * index is full (seg_index_full after the batches before), as if each were
+ * appended alone: at least the first, which the caller's roll decided. */
+int seg_index_room(const struct seg *s, const struct batch_meta *m, int n, int32_t index_interval,
+		   int64_t index_bytes);
 int seg_append(struct seg *s, const uint8_t *data, size_t len, const struct batch_meta *m, int n,
 	       int32_t index_interval);
 /* The same with the batches in the pieces of iov (niov <= IO_IOV_MAX), one

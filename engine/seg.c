@@ -884,10 +884,12 @@ void seg_first_append_load(struct seg *s)
 
 	if (size == 0 || s->first_append_ms)
 		return;
+	/* A first timestamp of 0 (the epoch, which a Kafka client may send)
+	 * is a start, long past: kept as 1, since 0 says "empty" here. */
 	if (seg_pread(s, SEG_FD_LOG, h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
 	    batch_hdr_decode(h, sizeof(h), &hd) == 0 && batch_total_size(h) <= size &&
 	    hd.max_timestamp >= 0 && hd.max_timestamp < first)
-		first = hd.max_timestamp;
+		first = hd.max_timestamp > 0 ? hd.max_timestamp : 1;
 	s->first_append_ms = first > 0 ? first : 0; /* 0: not known, as empty */
 }
 
@@ -1206,35 +1208,88 @@ static int gbuf_add(struct gbuf *g, const void *d, size_t n)
 	return 0;
 }
 
-/* The index entries that go with one appended batch (Kafka's rule), and
- * the segment's max timestamp moved over it. Batch by batch, also within
- * one append: where an entry falls and what it names depend on the batches
+/* What the index entries of appended batches depend on: the appender
+ * state of struct seg that index_step moves. */
+struct idx_state {
+	int64_t bytes_since_index, last_tidx_ts, max_ts, max_ts_offset;
+};
+
+static struct idx_state idx_state_of(const struct seg *s)
+{
+	return (struct idx_state){ s->bytes_since_index, s->last_tidx_ts, s->max_ts,
+				   s->max_ts_offset };
+}
+
+/* One appended batch's index entries (Kafka's rule), st moved over it:
+ * *oi whether it adds an offset index entry, *ti a time index one (whose
+ * timestamp and offset *ts, *tso). Batch by batch, also within one
+ * append: where an entry falls and what it names depend on the batches
  * alone, not on how appends (a follower's fetches) grouped them. */
+static void index_step(struct idx_state *st, int64_t base_offset, const struct batch_meta *m,
+		       int32_t index_interval, bool *oi, bool *ti, int64_t *ts, int64_t *tso)
+{
+	*oi = *ti = false;
+	if (st->bytes_since_index > index_interval) {
+		*oi = true;
+		*ts = m->max_ts > st->max_ts ? m->max_ts : st->max_ts;
+		*tso = m->max_ts > st->max_ts ? m->max_ts_offset : st->max_ts_offset;
+		if (*ts > st->last_tidx_ts && *tso >= base_offset) {
+			*ti = true;
+			st->last_tidx_ts = *ts;
+		}
+		st->bytes_since_index = 0;
+	}
+	st->bytes_since_index += m->size;
+	if (m->max_ts > st->max_ts) {
+		st->max_ts = m->max_ts;
+		st->max_ts_offset = m->max_ts_offset;
+	}
+}
+
+/* The index entries that go with one appended batch, and the segment's
+ * max timestamp moved over it (index_step). */
 static int index_entries_for(struct seg *s, const struct batch_meta *m, int64_t pos,
 			     int32_t index_interval, struct gbuf *idx, struct gbuf *tidx)
 {
+	struct idx_state st = idx_state_of(s);
+	int64_t ts = 0, tso = 0;
+	bool oi, ti;
+	uint8_t b[12];
 	int rc = 0;
-	if (s->bytes_since_index > index_interval) {
-		uint8_t b[12];
+
+	index_step(&st, s->base_offset, m, index_interval, &oi, &ti, &ts, &tso);
+	if (oi) {
 		be32_put(b, (uint32_t)(m->last_offset - s->base_offset));
 		be32_put(b + 4, (uint32_t)pos);
 		rc = gbuf_add(idx, b, 8);
-		int64_t ts = m->max_ts > s->max_ts ? m->max_ts : s->max_ts;
-		int64_t tso = m->max_ts > s->max_ts ? m->max_ts_offset : s->max_ts_offset;
-		if (rc == 0 && ts > s->last_tidx_ts && tso >= s->base_offset) {
-			be64_put(b, (uint64_t)ts);
-			be32_put(b + 8, (uint32_t)(tso - s->base_offset));
-			rc = gbuf_add(tidx, b, 12);
-			s->last_tidx_ts = ts;
-		}
-		s->bytes_since_index = 0;
 	}
-	s->bytes_since_index += m->size;
-	if (m->max_ts > s->max_ts) {
-		s->max_ts = m->max_ts;
-		s->max_ts_offset = m->max_ts_offset;
+	if (rc == 0 && ti) {
+		be64_put(b, (uint64_t)ts);
+		be32_put(b + 8, (uint32_t)(tso - s->base_offset));
+		rc = gbuf_add(tidx, b, 12);
 	}
+	s->bytes_since_index = st.bytes_since_index;
+	s->last_tidx_ts = st.last_tidx_ts;
+	s->max_ts = st.max_ts;
+	s->max_ts_offset = st.max_ts_offset;
 	return rc;
+}
+
+int seg_index_room(const struct seg *s, const struct batch_meta *m, int n, int32_t index_interval,
+		   int64_t index_bytes)
+{
+	struct idx_state st = idx_state_of(s);
+	int64_t ni = s->idx_entries, nt = s->tidx_entries, ts, tso;
+	bool oi, ti;
+
+	for (int j = 0; j < n; j++) {
+		if (j > 0 && seg_index_full(ni, nt, index_bytes))
+			return j;
+		index_step(&st, s->base_offset, &m[j], index_interval, &oi, &ti, &ts, &tso);
+		ni += oi;
+		nt += ti;
+	}
+	return n;
 }
 
 /* End of the last non-zero byte of the .log in [from, to), or from. */

@@ -11,7 +11,11 @@
  *                                      .read-copy where no replica is here
  *                                      (the segments are the read copy's)
  *
- * Internal topics ("__" names) are neither listed nor found. A node whose
+ * Internal topics ("__" names) are neither listed nor found, nor are
+ * topics of dot-names (Kafka's rules allow ".t"; mqfs makes none, but one
+ * can come from ZooKeeper or a copied catalog): the root's dot-names are
+ * its views, so such a topic, served to Kafka clients as any, would list
+ * ".config" twice or pass for a view. A node whose
  * topic was deleted, whose partition is beyond the count, or whose segment
  * is gone answers -ENOENT. Every refusal logs one (rate-limited) line with
  * the operation, the path and the reason.
@@ -54,6 +58,12 @@ struct node_key fs_node_key(int kind, struct topic *t, int32_t partition)
 static bool name_reserved_root(const char *name)
 {
 	return !strcmp(name, ".state") || !strcmp(name, ".config") || !strcmp(name, ".metrics");
+}
+
+/* A topic the mount does not show: internal ("__") or of a dot-name. */
+static bool topic_name_hidden(const char *name)
+{
+	return name[0] == '.' || (name[0] == '_' && name[1] == '_');
 }
 
 /* "0", "17": canonical decimal only ("01", "+1", "" are not partitions). */
@@ -338,8 +348,8 @@ static int child_key(struct mqfs *fs, struct fs_node *dir, const char *name, str
 			*key = fs_node_key(NODE_ROOT_CONFIG, NULL, -1);
 		else if (!strcmp(name, ".metrics"))
 			*key = fs_node_key(NODE_ROOT_METRICS, NULL, -1);
-		else if (name[0] == '_' && name[1] == '_')
-			return -ENOENT; /* internal topics stay hidden */
+		else if (topic_name_hidden(name))
+			return -ENOENT; /* internal and dot-named topics stay hidden */
 		else {
 			rc = broker_topic_get(fs->broker, name, &t);
 			if (rc < 0)
@@ -660,7 +670,7 @@ int fs_rmdir(struct mqfs *fs, fuse_ino_t parent, const char *name)
 		rc = -EPERM;
 	} else if (name_reserved_root(name)) {
 		rc = -ENOTDIR;
-	} else if (name[0] == '_' && name[1] == '_') {
+	} else if (topic_name_hidden(name)) {
 		rc = -ENOENT;
 	} else {
 		/* The broker logs the deletion ("topic T: deleted"). */
@@ -771,6 +781,8 @@ static int list_root(struct mqfs *fs, struct fs_dir *d, size_t *cap)
 	for (int i = 0; i < n && rc == 0; i++) {
 		struct topic *t;
 
+		if (topic_name_hidden(names[i]))
+			continue;
 		key = fs_node_key(NODE_TOPIC, NULL, -1);
 		if (broker_topic_get(fs->broker, names[i], &t) == 0) {
 			key.topic_id = topic_id(t);

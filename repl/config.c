@@ -181,11 +181,16 @@ static const struct cfg_spec cfg_specs[] = {
 	[ID_LOG_DIRS] = { .kind = KIND_PATH, .min = 0, .max = 0 },
 	[ID_LOG_DIR] = { .kind = KIND_PATH, .min = 0, .max = 0 },
 	[ID_NUM_PARTITIONS] = { .kind = KIND_INT, .min = 1, .max = CFG_MAX_PARTITIONS },
-	/* .index positions are u32: a segment stays below 2 GiB. */
-	[ID_SEGMENT_BYTES] = { .kind = KIND_INT, .min = 1024, .max = INT32_MAX },
+	/* .index positions are u32: a segment stays below 2 GiB. The
+	 * minimums are Kafka 3.x's (LegacyRecord.RECORD_OVERHEAD_V0 and 4),
+	 * so a Kafka tool's value is not INVALID_CONFIG here: an index that
+	 * holds no entry rolls at every batch (append.c's should_roll), as
+	 * Kafka's does; a batch larger than segment.bytes gets a segment of
+	 * its own, where Kafka refuses it (RECORD_LIST_TOO_LARGE). */
+	[ID_SEGMENT_BYTES] = { .kind = KIND_INT, .min = 14, .max = INT32_MAX },
 	[ID_SEGMENT_MS] = { .kind = KIND_INT, .min = 1, .max = INT64_MAX },
 	[ID_ROLL_HOURS] = { .kind = KIND_INT, .min = 1, .max = INT32_MAX },
-	[ID_INDEX_BYTES] = { .kind = KIND_INT, .min = 4096, .max = INT32_MAX },
+	[ID_INDEX_BYTES] = { .kind = KIND_INT, .min = 4, .max = INT32_MAX },
 	[ID_INDEX_INTERVAL] = { .kind = KIND_INT, .min = 0, .max = INT32_MAX },
 	[ID_MAX_MESSAGE] = { .kind = KIND_INT, .min = 0, .max = INT32_MAX },
 	[ID_FLUSH_MESSAGES] = { .kind = KIND_INT, .min = 1, .max = INT64_MAX },
@@ -429,17 +434,26 @@ static bool neg_any(const struct cfg_key *k, bool broker)
 	return broker ? cfg_specs[k->id].neg_broker : cfg_specs[k->id].neg_topic;
 }
 
+/* Decimal digits after an optional sign, as Java's Integer.parseInt and
+ * Long.parseLong read a Kafka setting: "+2048" is 2048 and "-0" is 0,
+ * which Kafka takes (AlterConfigs included), so refusing them would be an
+ * INVALID_CONFIG Kafka does not give. Every KIND_INT minimum is 0 or
+ * more, so a negative value other than 0 fails the range check below
+ * (its magnitude may overflow: refused all the same). */
 static int parse_int(const char *s, size_t n, const struct cfg_key *k, bool broker, int64_t *out,
 		     char *why, size_t whylen)
 {
 	int64_t v = 0;
-	bool ok = n > 0;
+	size_t i = n > 0 && (s[0] == '+' || s[0] == '-') ? 1 : 0;
+	bool ok = n > i;
 
-	for (size_t i = 0; ok && i < n; i++) {
+	for (; ok && i < n; i++) {
 		if (s[i] < '0' || s[i] > '9' || __builtin_mul_overflow(v, 10, &v) ||
 		    __builtin_add_overflow(v, s[i] - '0', &v))
 			ok = false;
 	}
+	if (ok && s[0] == '-')
+		v = -v;
 	if (!ok || v < cfg_specs[k->id].min || v > cfg_specs[k->id].max) {
 		snprintf(why, whylen, "expected %san integer from %lld to %lld",
 			 cfg_specs[k->id].kind != KIND_INT_M1 ? ""

@@ -403,7 +403,7 @@ static void test_bad_broker_input(void **state)
 		{ "foo=1\n", "line 1: unknown key 'foo'" },
 		{ "# c\n\nbroker.id=1\nlog.segment.bytes=12x\n",
 		  "line 4: bad value for 'log.segment.bytes': '12x' "
-		  "(expected an integer from 1024 to 2147483647)" },
+		  "(expected an integer from 14 to 2147483647)" },
 		{ "num.partitions=99999999999999999999\n",
 		  "line 1: bad value for 'num.partitions': '99999999999999999999' "
 		  "(expected an integer from 1 to 10000)" },
@@ -420,8 +420,8 @@ static void test_bad_broker_input(void **state)
 		{ "offsets.retention.minutes=2147483648\n",
 		  "line 1: bad value for 'offsets.retention.minutes': '2147483648' "
 		  "(expected an integer from 1 to 2147483647)" },
-		{ "buffer.memory=+4096\n",
-		  "line 1: bad value for 'buffer.memory': '+4096' "
+		{ "buffer.memory=-4096\n",
+		  "line 1: bad value for 'buffer.memory': '-4096' "
 		  "(expected an integer from 1024 to 9223372036854775807)" },
 		{ "batch.size=0x10\n",
 		  "line 1: bad value for 'batch.size': '0x10' (expected an integer from 1 to 67108864)" },
@@ -437,14 +437,14 @@ static void test_bad_broker_input(void **state)
 		  "line 1: bad value for 'num.partitions': '0' (expected an integer from 1 to 10000)" },
 		{ "num.partitions=10001\n",
 		  "line 1: bad value for 'num.partitions': '10001' (expected an integer from 1 to 10000)" },
-		{ "log.segment.bytes=1023\n", "line 1: bad value for 'log.segment.bytes': '1023' "
-					      "(expected an integer from 1024 to 2147483647)" },
+		{ "log.segment.bytes=13\n", "line 1: bad value for 'log.segment.bytes': '13' "
+					    "(expected an integer from 14 to 2147483647)" },
 		{ "log.segment.bytes=2147483648\n",
 		  "line 1: bad value for 'log.segment.bytes': '2147483648' "
-		  "(expected an integer from 1024 to 2147483647)" },
-		{ "log.index.size.max.bytes=4095\n",
-		  "line 1: bad value for 'log.index.size.max.bytes': '4095' "
-		  "(expected an integer from 4096 to 2147483647)" },
+		  "(expected an integer from 14 to 2147483647)" },
+		{ "log.index.size.max.bytes=3\n",
+		  "line 1: bad value for 'log.index.size.max.bytes': '3' "
+		  "(expected an integer from 4 to 2147483647)" },
 		{ "log.flush.interval.messages=0\n",
 		  "line 1: bad value for 'log.flush.interval.messages': '0' "
 		  "(expected an integer from 1 to 9223372036854775807)" },
@@ -1081,6 +1081,99 @@ static void test_kafka_values(void **state)
 	assert_true(c.cluster.unclean_leader_election);
 	assert_false(c.cluster.controlled_shutdown);
 	assert_int_equal(parse(&c, "controlled.shutdown.enable=1\n", err, sizeof(err)), -EINVAL);
+}
+
+/* Integers as Java's parseInt/parseLong read a Kafka setting: an
+ * optional sign ("+2048", "-0"), so .config and AlterConfigs refuse
+ * (INVALID_CONFIG) only what Kafka refuses; kept in canonical form. */
+static void test_int_signs(void **state)
+{
+	static const struct {
+		const char *text;
+		int64_t segment_bytes, index_interval, retention_ms;
+	} ok[] = {
+		{ "segment.bytes=+2048\n", 2048, 4096, 604800000 },
+		{ "segment.bytes=+02048\n", 2048, 4096, 604800000 },
+		{ "index.interval.bytes=-0\n", 1073741824, 0, 604800000 },
+		{ "index.interval.bytes=-000\n", 1073741824, 0, 604800000 },
+		{ "retention.ms=+5\n", 1073741824, 4096, 5 },
+		{ "segment.bytes= +2147483647 \n", 2147483647, 4096, 604800000 },
+	};
+	static const char *const bad[] = {
+		"segment.bytes=+\n",
+		"segment.bytes=-\n",
+		"segment.bytes=++2048\n",
+		"segment.bytes=+-2048\n",
+		"segment.bytes=-+2048\n",
+		"segment.bytes=-2048\n",
+		"segment.bytes=+ 2048\n",
+		"segment.bytes=-0\n",
+		"segment.bytes=+2147483648\n",
+		"index.interval.bytes=-1\n",
+		"segment.ms=-0\n",
+		"index.interval.bytes=-9223372036854775809\n",
+	};
+	struct topic_config tc, before;
+	struct broker_config c;
+	char err[256], *text;
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		topic_defaults(&tc);
+		assert_int_equal(apply(&tc, ok[i].text, err, sizeof(err)), 0);
+		assert_int_equal(tc.log.segment_bytes, ok[i].segment_bytes);
+		assert_int_equal(tc.log.index_interval_bytes, ok[i].index_interval);
+		assert_int_equal(tc.log.retention_ms, ok[i].retention_ms);
+	}
+	topic_defaults(&tc);
+	assert_int_equal(apply(&tc, "segment.bytes=+2048\n", err, sizeof(err)), 0);
+	assert_int_equal(topic_config_render(&tc, &text, &len), 0);
+	assert_non_null(strstr(text, "\nsegment.bytes=2048\n"));
+	free(text);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memcpy(&before, &tc, sizeof(tc));
+		assert_int_equal(apply(&tc, bad[i], err, sizeof(err)), -EINVAL);
+		assert_memory_equal(&tc, &before, sizeof(tc));
+	}
+	assert_int_equal(apply(&tc, "segment.bytes=-2048\n", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line 1: bad value for 'segment.bytes': '-2048' "
+				 "(expected an integer from 14 to 2147483647)");
+	/* The broker's file reads them alike. */
+	broker_config_defaults(&c);
+	assert_int_equal(parse(&c, "log.segment.bytes=+4096\nlog.index.interval.bytes=-0\n", err,
+			       sizeof(err)),
+			 0);
+	assert_int_equal(c.log.segment_bytes, 4096);
+	assert_int_equal(c.log.index_interval_bytes, 0);
+}
+
+/* Kafka 3.x's minimums of the segment sizes, which a Kafka tool may set
+ * (AlterConfigs): segment.bytes 14, segment.index.bytes 4; one below is
+ * refused, as Kafka refuses it. */
+static void test_segment_minimums(void **state)
+{
+	struct topic_config tc;
+	struct broker_config c;
+	char err[256];
+
+	(void)state;
+	topic_defaults(&tc);
+	assert_int_equal(apply(&tc, "segment.bytes=14\nsegment.index.bytes=4\n", err, sizeof(err)),
+			 0);
+	assert_int_equal(tc.log.segment_bytes, 14);
+	assert_int_equal(tc.log.segment_index_bytes, 4);
+	assert_int_equal(apply(&tc, "segment.bytes=13\n", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "line 1: bad value for 'segment.bytes': '13' "
+				 "(expected an integer from 14 to 2147483647)");
+	assert_int_equal(apply(&tc, "segment.index.bytes=3\n", err, sizeof(err)), -EINVAL);
+	assert_int_equal(tc.log.segment_bytes, 14);
+	broker_config_defaults(&c);
+	assert_int_equal(
+		parse(&c, "log.segment.bytes=14\nlog.index.size.max.bytes=4\n", err, sizeof(err)),
+		0);
+	assert_int_equal(c.log.segment_bytes, 14);
+	assert_int_equal(c.log.segment_index_bytes, 4);
 }
 
 /* min.cleanable.dirty.ratio as Java's parseDouble and Kafka's range: a
@@ -1736,6 +1829,8 @@ int main(void)
 		cmocka_unit_test(test_topic_all_or_nothing),
 		cmocka_unit_test(test_partitions_grow),
 		cmocka_unit_test(test_ratio_edges),
+		cmocka_unit_test(test_int_signs),
+		cmocka_unit_test(test_segment_minimums),
 		cmocka_unit_test(test_kafka_values),
 		cmocka_unit_test(test_topic_digest),
 		cmocka_unit_test(test_key_separator),

@@ -884,6 +884,20 @@ static void test_render(void **state)
 	free(bases);
 }
 
+/* The entries of a segment's .index (the lines of its rendering). */
+static int index_entries(struct logfx *f, int64_t base)
+{
+	int64_t cur = 0;
+	char buf[4096];
+	ssize_t got = log_segment_render(f->l, base, SEG_INDEX, &cur, buf, sizeof(buf));
+	int lines = 0;
+
+	assert_true(got >= 0);
+	for (ssize_t k = 0; k < got; k++)
+		lines += buf[k] == '\n';
+	return lines;
+}
+
 /* A segment rolls when its offset index is full, and when it is older than
  * segment.ms. */
 static void test_roll_index_full_and_age(void **state)
@@ -900,14 +914,8 @@ static void test_roll_index_full_and_age(void **state)
 	int n;
 	assert_int_equal(log_segments(f->l, &bases, &n), 0);
 	for (int i = 0; i + 1 < n; i++) {
-		int64_t cur = 0;
-		char buf[4096];
-		ssize_t got = log_segment_render(f->l, bases[i], SEG_INDEX, &cur, buf, sizeof(buf));
-		assert_true(got > 0);
-		int lines = 0;
-		for (ssize_t k = 0; k < got; k++)
-			lines += buf[k] == '\n';
-		assert_true(lines <= 4);
+		int lines = index_entries(f, bases[i]);
+		assert_true(lines > 0 && lines <= 4);
 	}
 	free(bases);
 	check_all(f, 30);
@@ -926,6 +934,79 @@ static void test_roll_index_full_and_age(void **state)
 	log_get_state(f->l, &st);
 	assert_int_equal(st.segments, before + 1);
 	check_all(f, 33);
+}
+
+/* A full index rolls the segment between the batches of one append (a
+ * write() of many batches, a follower's fetch), as between appends: no
+ * index passes segment.index.bytes, and the segments are those of the
+ * same batches appended one by one. */
+static void test_roll_index_full_in_one_append(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st;
+	int64_t *bases;
+	size_t len;
+	char *text = expect_text(0, 30, &len);
+	int n;
+
+	f->cfg.segment_index_bytes = 4 * 8; /* four offset index entries */
+	f->cfg.index_interval_bytes = 0;    /* an entry for every batch but a segment's first */
+	f->cfg.batch_bytes = 1;             /* a batch for every line */
+	log_reconfigure(f->l, &f->cfg);
+	assert_int_equal(log_append_lines(f->l, NULL, 0, text, len, fake_now, 0, NULL), 0);
+	assert_int_equal(log_set_hw(f->l, 30), 0);
+	free(text);
+	/* A segment's first batch adds no entry, the next four fill it. */
+	log_get_state(f->l, &st);
+	assert_true(st.segments >= 3);
+	assert_int_equal(log_segments(f->l, &bases, &n), 0);
+	for (int i = 0; i < n; i++) {
+		int lines = index_entries(f, bases[i]);
+
+		assert_int_equal(lines, i + 1 < n ? 4 : lines);
+		assert_true(lines <= 4);
+	}
+	free(bases);
+	check_all(f, 30);
+	reopen(f, true);
+	check_all(f, 30);
+}
+
+/* Kafka's minimums: segment.bytes 14 (smaller than any batch, which
+ * Kafka refuses to append) and segment.index.bytes 4 (an index of no
+ * entry, where Kafka's shouldRoll rolls too) each give every batch a
+ * segment of its own; the log reads whole, after a clean restart and
+ * after a kill -9 too. */
+static void test_roll_kafka_minimums(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st;
+
+	f->cfg.segment_bytes = 14;
+	log_reconfigure(f->l, &f->cfg);
+	logfx_put(f, 0, 10, 1);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.segments, 10);
+	logfx_put(f, 10, 20, 10); /* two batches of ten records */
+	log_get_state(f->l, &st);
+	assert_int_equal(st.segments, 12);
+	f->cfg.segment_bytes = 1 << 20;
+	f->cfg.segment_index_bytes = 4;
+	f->cfg.index_interval_bytes = 0;
+	log_reconfigure(f->l, &f->cfg);
+	logfx_put(f, 30, 5, 1);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.segments, 17);
+	check_all(f, 35);
+	reopen(f, true);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.segments, 17);
+	check_all(f, 35);
+	reopen(f, false);
+	logfx_put(f, 35, 2, 1);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.segments, 19);
+	check_all(f, 37);
 }
 
 /* The active segment's base offset (the last of log_segments). */
@@ -2539,6 +2620,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_truncate_and_epochs, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_render, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_roll_index_full_and_age, setup,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_roll_kafka_minimums, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_roll_index_full_in_one_append, setup,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_async_roll_flush_and_prefix, setup,
 						logfx_teardown),

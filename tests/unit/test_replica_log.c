@@ -692,6 +692,49 @@ static void test_append_batches_validation(void **state)
 	assert_int_equal(end, 6);
 }
 
+/* Offsets past 2^31 from a segment's base (a gap of a compacted leader's
+ * log, which its follower copies): the batch that would not fit the 32-bit relative
+ * offsets of .index starts a new segment, in one append's run too, as
+ * Kafka rolls when offset - baseOffset would pass Int.MaxValue; the log
+ * reads whole and opens again after a kill. */
+static void test_append_batches_offset_overflow(void **state)
+{
+	struct pair *p = *state;
+	struct log *f = p->f->l;
+	struct log_state st;
+	uint8_t buf[4096];
+	int64_t last = 0, far = ((int64_t)1 << 31) + 10, *bases;
+	int n;
+	size_t a = mkbatch(buf, sizeof(buf), 0, 1, 3);
+	/* Relative offset INT32_MAX exactly still fits the first segment. */
+	size_t b = mkbatch(buf + a, sizeof(buf) - a, INT32_MAX - 1, 1, 2);
+	size_t c = mkbatch(buf + a + b, sizeof(buf) - a - b, far, 1, 2);
+
+	/* Gaps are compaction's: a log of another policy has none, and its
+	 * recovery takes one between segments for records lost. */
+	p->f->cfg.cleanup_policy = LOG_CLEANUP_COMPACT;
+	assert_int_equal(log_reconfigure(f, &p->f->cfg), 0);
+	assert_int_equal(log_append_batches(f, buf, a, -1, &last), 1);
+	/* Both gaps' line positions: "v\n" a record. */
+	assert_int_equal(log_append_batches(f, buf + a, b, 6, &last), 1);
+	assert_int_equal(last, INT32_MAX);
+	assert_int_equal(log_append_batches(f, buf + a + b, c, 10, &last), 1);
+	assert_int_equal(last, far + 1);
+	log_get_state(f, &st);
+	assert_int_equal(st.segments, 2);
+	assert_int_equal(log_segments(f, &bases, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(bases[1], far);
+	free(bases);
+	assert_int_equal(log_set_follower_hw(f, far + 2), 0);
+	reopen(p->f, true);
+	f = p->f->l;
+	assert_int_equal(leo(f), far + 2);
+	log_get_state(f, &st);
+	assert_int_equal(st.segments, 2);
+	assert_int_equal(st.line_end, 14);
+}
+
 /* A failed write appends nothing and leaves the epoch cache as it was. */
 static void test_append_batches_io_error(void **state)
 {
@@ -1102,6 +1145,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_truncate_to_start_forgets_timestamps, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_append_batches_validation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_batches_offset_overflow, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_append_batches_io_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_end_offset_for_epoch_kip101, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kip279_rounds, setup, teardown),

@@ -184,12 +184,12 @@ static void test_no_timestamp(void **state)
 	assert_true(st.log_start_offset > start);
 }
 
-/* The same for segment.ms: an active segment of such records opened from
- * disk rolls once its .log's mtime is older, then ages out. */
-static void test_no_timestamp_roll(void **state)
+/* Five records stamped ts in one active segment (segment.ms 1 s), the
+ * log reopened; then a retention pass at now rolls it and removes it
+ * whole. */
+static void quiet_active_goes(struct logfx *f, int64_t ts, int64_t now)
 {
-	struct logfx *f = *state;
-	struct rec_in r = { NULL, -1, "x", 1, -1 };
+	struct rec_in r = { NULL, -1, "x", 1, ts };
 	struct log_state st;
 
 	f->cfg.segment_ms = 1000;
@@ -201,12 +201,27 @@ static void test_no_timestamp_roll(void **state)
 	assert_int_equal(st.segments, 1);
 	logmgr_close(f->m);
 	logfx_open(f);
-	int64_t real = (int64_t)time(NULL) * 1000;
-
-	assert_int_equal(log_retention_run(f->l, real + 120000, NULL), 1);
+	assert_int_equal(log_retention_run(f->l, now, NULL), 1);
 	log_get_state(f->l, &st);
 	assert_int_equal(st.log_start_offset, 5);
 	assert_int_equal(st.log_end_offset, 5);
+}
+
+/* The same for segment.ms: an active segment of such records opened from
+ * disk rolls once its .log's mtime is older, then ages out. */
+static void test_no_timestamp_roll(void **state)
+{
+	quiet_active_goes(*state, -1, (int64_t)time(NULL) * 1000 + 120000);
+}
+
+/* Records stamped 0 (the epoch; a Kafka client may send it) age from
+ * that timestamp, as Kafka's: an active segment of them opened from disk
+ * rolls once segment.ms is past (its first batch's maxTimestamp, 0, is a
+ * start, not "none"), then goes by retention.ms, as it does without the
+ * restart. */
+static void test_epoch_timestamp_roll(void **state)
+{
+	quiet_active_goes(*state, 0, fake_now);
 }
 
 /* segment.ms counts from the active segment's first batch, also across
@@ -939,6 +954,7 @@ int main(void)
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_no_timestamp, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_no_timestamp_roll, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_epoch_timestamp_roll, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_roll_age_across_restart, setup,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_roll_age_after_truncation, setup,
