@@ -6,8 +6,15 @@
  * Rules (Kafka's UnifiedLog.deleteOldSegments):
  *   1. Only a prefix of the log goes: the walk stops at the first segment
  *      that must stay.
- *   2. The active segment never goes. A quiet active segment (non-empty,
- *      older than segment.ms) is rolled first, so that it can age out.
+ *   2. The active segment goes only with every segment before it, when
+ *      it is not empty and expired too (its upper bound the log end, so
+ *      every record committed): a new empty segment is rolled at the log
+ *      end first, since a log always has one (Kafka's deleteSegments rolls
+ *      when it would delete them all), and the start moves to the log
+ *      end. So an idle topic's records go retention.ms after the newest,
+ *      as with Kafka, whatever segment.ms says. A quiet active segment
+ *      (non-empty, older than segment.ms) is also rolled, so that its
+ *      records age out on their own once newer ones follow.
  *   3. A segment goes only when all its records are below the high
  *      watermark (the next segment's base offset <= hw).
  *   4. By time: now - largest timestamp of the segment > retention.ms
@@ -189,7 +196,7 @@ int retention_remove_head_locked(struct log *l, int n, struct seg **gone)
 {
 	int k = 0, rc = 0;
 	if (n >= l->nsegs)
-		n = l->nsegs - 1; /* rule 2: never the active segment */
+		n = l->nsegs - 1; /* a log keeps its active segment (rule 2) */
 	for (; k < n; k++) {
 		struct seg *s = l->segs[k];
 		rc = seg_mark_deleted(l, s);
@@ -305,19 +312,23 @@ static int roll_quiet_active(struct log *l, int64_t now)
 	return log_roll_locked(l);
 }
 
-/* How many segments of the head have expired (rules 1-5; lock held). */
-static int expired_segments(struct log *l, int64_t now)
+/* How many segments of the head have expired (rules 1-5; lock held); the
+ * active one counts only with_active (rule 2), its upper bound the log
+ * end. */
+static int expired_segments(struct log *l, int64_t now, bool with_active)
 {
 	const struct log_config *cfg = &l->cfg;
 	int64_t total = 0;
-	int n = 0;
+	int n = 0, last = with_active ? l->nsegs : l->nsegs - 1;
 
 	for (int i = 0; i < l->nsegs; i++)
 		total += atomic_load(&l->segs[i]->size);
-	for (; n < l->nsegs - 1; n++) {
+	for (; n < last; n++) {
 		struct seg *s = l->segs[n];
 		int64_t size = atomic_load(&s->size);
-		if (l->segs[n + 1]->base_offset > l->hw)
+		int64_t upper = n + 1 < l->nsegs ? l->segs[n + 1]->base_offset : log_leo(l);
+
+		if (upper > l->hw || (n + 1 == l->nsegs && size == 0))
 			break;
 		bool by_time = cfg->retention_ms >= 0 &&
 			       (size == 0 || now - seg_largest_ts(s) > cfg->retention_ms);
@@ -327,6 +338,16 @@ static int expired_segments(struct log *l, int64_t now)
 		total -= size;
 	}
 	return n;
+}
+
+/* Rule 2: when every segment has expired, the active one too, a new
+ * active segment at the log end, so that the walk takes the old one with
+ * the others. Lock held. */
+static int roll_expired_active(struct log *l, int64_t now)
+{
+	if (expired_segments(l, now, true) < l->nsegs)
+		return 0;
+	return log_roll_locked(l);
 }
 
 int log_retention_run(struct log *l, int64_t now, struct log_retention_result *res)
@@ -344,7 +365,10 @@ int log_retention_run(struct log *l, int64_t now, struct log_retention_result *r
 		if (rc < 0)
 			goto unlock;
 	}
-	n = expired_segments(l, now);
+	rc = roll_expired_active(l, now);
+	if (rc < 0)
+		goto unlock;
+	n = expired_segments(l, now, false);
 	if (n == 0)
 		goto unlock;
 	/* The bytes of the new start's page below it, read without the lock;
@@ -363,7 +387,7 @@ int log_retention_run(struct log *l, int64_t now, struct log_retention_result *r
 	}
 	kept_capture(l, old_start, to, &hk);
 	pthread_mutex_lock(&l->lock);
-	int n2 = l->deleted || l->damaged ? 0 : expired_segments(l, now);
+	int n2 = l->deleted || l->damaged ? 0 : expired_segments(l, now, false);
 	/* Never past new_start, which the snapshot covers. */
 	while (n2 > 0 && l->segs[n2]->base_offset > new_start)
 		n2--;

@@ -2,7 +2,9 @@
 # t_retention.sh — retention and compaction on a real mount: segments
 # disappear, .state's log start advances, cat starts at the first retained
 # record, byte offsets (tail -c +N, dd skip=) are the same before and after,
-# a cat reading a deleted segment finishes with the bytes it had, the
+# a cat reading a deleted segment finishes with the bytes it had, an idle
+# topic's active segment goes once all its records are older than
+# retention.ms, the
 # files of removed segments stay file.delete.delay.ms (a clean stop
 # removes them); a
 # compacted topic keeps each key's newest value once, tombstones go after
@@ -102,6 +104,28 @@ expect_ok "retention again" \
 	sh -c "$WAIT" sh "[ \$(awk 'NR==2{print \$2}' '$MNT/r/.state') -gt $start ]"
 expect_ok "the .deleted files go after file.delete.delay.ms" \
 	sh -c "$WAIT" sh "[ -z \"\$(ls '$DATA/r-0' | grep '\\.deleted\$')\" ]"
+
+# ---- an idle topic's records go retention.ms after the newest -----------
+# As Kafka's: the active segment too, once every record is older than
+# retention.ms, whatever segment.ms (7 days by default) says; the start
+# moves to the log end, st_size stays, new records come at the next
+# offsets and positions.
+mkdir "$MNT/idle"
+printf 'one\ntwo\nthree\n' > "$MNT/idle/0"
+isize=$(stat -c %s "$MNT/idle/0")
+expect_eq "one segment" "1" "$(ls "$MNT/idle/.segments/0" | grep -c '\.log$')"
+echo 'retention.ms=1000' > "$MNT/idle/.config"
+expect_ok "log start reaches the log end" \
+	sh -c "$WAIT" sh "[ \"\$(awk 'NR==2{print \$2}' '$MNT/idle/.state')\" = 3 ]"
+expect_eq "nothing left to read" "" "$(mq_run cat "$MNT/idle/0")"
+expect_eq "st_size unchanged" "$isize" "$(stat -c %s "$MNT/idle/0")"
+expect_ok "the old segment is gone" test ! -e "$DATA/idle-0/00000000000000000000.log"
+expect_ok "logged" grep -q "topic idle partition 0: retention deleted 1 segment(s), .*log start offset 3" "$LOG"
+echo 'retention.ms=600000' > "$MNT/idle/.config"
+echo four >> "$MNT/idle/0"
+expect_eq "the next record at the next position" "four" \
+	"$(mq_run tail -c +$((isize + 1)) "$MNT/idle/0")"
+expect_eq "cat shows only it" "four" "$(mq_run cat "$MNT/idle/0")"
 
 # ---- compaction ---------------------------------------------------------
 mkdir "$MNT/c"

@@ -675,7 +675,10 @@ static void test_snapshot_write_fails(void **state)
 	assert_true(log_retention_run(fx->l, fake_now + 86400000, NULL) < 0);
 	log_get_state(fx->l, &st);
 	assert_int_equal(st.log_start_offset, st0.log_start_offset);
-	assert_int_equal(st.segments, st0.segments);
+	/* Nothing went; the expired active segment was rolled first (an
+	 * empty one at the log end), as Kafka's retention rolls before it
+	 * deletes. */
+	assert_int_equal(st.segments, st0.segments + 1);
 	fx->fio.fail_path = NULL;
 	assert_int_equal(log_delete_records(fx->l, at11 + 30, false, &start), 0);
 	assert_int_equal(start, at11 + 30);

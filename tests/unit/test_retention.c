@@ -168,7 +168,8 @@ static void test_no_timestamp(void **state)
 	assert_int_equal(st.log_start_offset, 0);
 	int64_t real = (int64_t)time(NULL) * 1000;
 
-	assert_int_equal(log_retention_run(f->l, real + 120000, NULL), st0.segments - 1);
+	/* Every segment, the active one too (rolled first, as Kafka's). */
+	assert_int_equal(log_retention_run(f->l, real + 120000, NULL), st0.segments);
 	logmgr_close(f->m);
 	logfx_open(f);
 	/* In memory, the last append's clock ages them. */
@@ -364,7 +365,7 @@ static void test_never_active_and_hw(void **state)
 	f->cfg.segment_ms = 1000LL * 3600 * 1000; /* no time roll */
 	log_reconfigure(f->l, &f->cfg);
 	put(f, 0, 300);
-	/* Records above the hw keep their segments. */
+	/* Records above the hw keep their segments, the active one too. */
 	struct rec_in r = { NULL, -1, "x", 1, fake_now };
 	struct log_state st;
 	log_get_state(f->l, &st);
@@ -376,28 +377,60 @@ static void test_never_active_and_hw(void **state)
 	log_get_state(f->l, &st);
 	assert_true(st.log_start_offset <= hw);
 	assert_true(st.segments > 1);
-	/* With everything committed and old, all closed segments go, the
-	 * active one stays. */
+	/* With everything committed and old, every segment goes, the active
+	 * one too, as Kafka's retention takes it (rolled at the log end
+	 * first: a log keeps one segment), however young segment.ms keeps
+	 * it: the start moves to the log end, st_size stays. */
 	log_set_hw(f->l, st.log_end_offset);
-	log_retention_run(f->l, fake_now, NULL);
 	log_get_state(f->l, &st);
-	assert_int_equal(st.segments, 1);
-	assert_true(st.log_start_offset < st.log_end_offset);
-	/* segment.ms lets a quiet active segment roll, then age out. */
-	f->cfg.segment_ms = 1000;
-	log_reconfigure(f->l, &f->cfg);
 	int64_t line_hw = st.line_hw;
-	assert_int_equal(log_retention_run(f->l, fake_now, NULL), 1);
+	int64_t active = log_active(f->l)->base_offset;
+	assert_true(log_retention_run(f->l, fake_now, NULL) > 1);
 	log_get_state(f->l, &st);
 	assert_int_equal(st.segments, 1);
 	assert_int_equal(st.log_start_offset, st.log_end_offset);
 	assert_int_equal(st.line_hw, line_hw);
+	assert_int_equal(st.line_start, line_hw);
+	assert_false(exists(f, active, ".log"));
+	assert_true(exists(f, st.log_end_offset, ".log"));
 	/* Appends go on at the same offsets and positions. */
 	put(f, 0, 1);
 	struct log_state st2;
 	log_get_state(f->l, &st2);
 	assert_int_equal(st2.log_end_offset, st.log_end_offset + 1);
 	assert_int_equal(st2.line_hw, line_hw + 8);
+	/* A young record keeps its (active) segment. */
+	assert_int_equal(log_retention_run(f->l, fake_now, NULL), 0);
+	/* The start survives a crash and a clean reopen. */
+	logmgr_abandon(f->m);
+	logfx_open(f);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_start_offset, st2.log_end_offset - 1);
+	assert_int_equal(st.line_start, line_hw);
+}
+
+/* Size retention takes the active segment too when it is all that is
+ * over retention.bytes (0: everything committed), as Kafka's. */
+static void test_by_size_active(void **state)
+{
+	struct logfx *f = *state;
+	f->cfg.retention_ms = -1;
+	f->cfg.retention_bytes = 0;
+	f->cfg.segment_bytes = 1 << 20; /* one segment */
+	assert_int_equal(log_reconfigure(f->l, &f->cfg), 0);
+	put(f, 0, 50);
+	struct log_state st;
+	log_get_state(f->l, &st);
+	assert_int_equal(st.segments, 1);
+	assert_int_equal(log_retention_run(f->l, fake_now, NULL), 1);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.segments, 1);
+	assert_int_equal(st.log_start_offset, 50);
+	assert_int_equal(st.log_end_offset, 50);
+	/* An empty log has nothing more to give. */
+	assert_int_equal(log_retention_run(f->l, fake_now, NULL), 0);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_start_offset, 50);
 }
 
 static void test_reader_holds_segment(void **state)
@@ -964,6 +997,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_by_size, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_both_and_policy, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_never_active_and_hw, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_by_size_active, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_holds_segment, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_delete_delay, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_crash_points, setup, logfx_teardown),
