@@ -859,6 +859,7 @@ int fs_file_fallocate(struct fs_file *f, int mode, off_t off, off_t len)
 static int part_flush_line(struct fs_file *f)
 {
 	struct produce_input in = { 0 };
+	size_t len;
 	int rc, rc2;
 
 	if (f->partial_len == 0)
@@ -881,8 +882,14 @@ static int part_flush_line(struct fs_file *f)
 	}
 	in.lines = f->partial;
 	in.len = f->partial_len;
+	len = f->partial_len;
 	rc = topic_produce_file(f->topic, f->partition, &in,
 				PRODUCE_FINAL | produce_flags(f->oflags), &f->tracker);
+	/* The line's own errno (ETIMEDOUT in a cluster: appended, not
+	 * confirmed), told apart from that of earlier acks=0 writes. */
+	if (rc < 0 && rc != -EAGAIN)
+		mq_log_limited(MQ_WARN, "close/fsync %s: its unfinished line (%zu bytes): %s",
+			       f->path, len, strerror(-rc));
 	/* acks=0 writes queued earlier: done before close/fsync returns; an
 	 * error of theirs is this call's error (never a silent success). */
 	rc2 = produce_tracker_wait(&f->tracker);
@@ -898,8 +905,6 @@ static int part_flush_line(struct fs_file *f)
 		f->partial_len = 0;
 		partial_shrink(f);
 	}
-	if (rc < 0 && rc != -EAGAIN)
-		mq_log_limited(MQ_WARN, "close/fsync %s: final line: %s", f->path, strerror(-rc));
 	return rc < 0 ? rc : 0;
 }
 
@@ -1037,15 +1042,14 @@ void fs_file_release(struct mqfs *fs, struct fs_file *f)
 	if (f->next)
 		f->next->prev = f->prev;
 	pthread_mutex_unlock(&fs->files_lock);
-	/* A partial line left because no flush came (or flush said EAGAIN). */
+	/* A partial line left because no flush came (or flush said EAGAIN).
+	 * Its failure is logged by the flush itself, saying what went: the
+	 * flush's errno alone does not tell, as it may repeat a refusal of an
+	 * earlier write (EMSGSIZE, a .config's) with the line appended. */
 	if (f->partial_len > 0 && !topic_deleted(f->topic)) {
-		size_t len = f->partial_len;
-
 		/* Last chance: wait for buffer.memory rather than lose it. */
 		f->oflags &= ~O_NONBLOCK;
-		if (fs_file_flush(f, 0, 0) < 0)
-			mq_log_limited(MQ_WARN, "release %s: a partial line of %zu bytes was lost",
-				       f->path, len);
+		(void)fs_file_flush(f, 0, 0);
 	}
 	if (f->node) {
 		inode_closed(fs->inodes, f->node, (f->oflags & O_ACCMODE) != O_RDONLY);
