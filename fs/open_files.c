@@ -1043,13 +1043,20 @@ void fs_file_release(struct mqfs *fs, struct fs_file *f)
 		f->next->prev = f->prev;
 	pthread_mutex_unlock(&fs->files_lock);
 	/* A partial line left because no flush came (or flush said EAGAIN).
-	 * Its failure is logged by the flush itself, saying what went: the
-	 * flush's errno alone does not tell, as it may repeat a refusal of an
-	 * earlier write (EMSGSIZE, a .config's) with the line appended. */
+	 * A failure is logged by the flush itself, saying what went: its
+	 * errno alone does not tell, as it may repeat a refusal of an earlier
+	 * write (EMSGSIZE, a .config's) with the line appended. A line the
+	 * flush kept (EAGAIN: fewer in-sync replicas than min.insync.replicas
+	 * in a cluster) goes with the file. */
 	if (f->partial_len > 0 && !topic_deleted(f->topic)) {
 		/* Last chance: wait for buffer.memory rather than lose it. */
 		f->oflags &= ~O_NONBLOCK;
 		(void)fs_file_flush(f, 0, 0);
+		if (f->partial_len > 0)
+			mq_log_limited(MQ_WARN,
+				       "release %s: its unfinished line of %zu bytes was lost: "
+				       "its append was refused (EAGAIN)",
+				       f->path, f->partial_len);
 	}
 	if (f->node) {
 		inode_closed(fs->inodes, f->node, (f->oflags & O_ACCMODE) != O_RDONLY);
