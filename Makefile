@@ -77,7 +77,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(UNIT_SUPPORT_OBJ) $(BUILD)/libmqfs.a
 # strdup, strndup and posix_memalign of the engine goes through its
 # wrappers (the linker's --wrap; libc's own calls are left alone), in
 # the sanitizer builds too (override: those set LDFLAGS on the command line).
-$(BUILD)/tests/test_allocfail: override LDFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup,--wrap=posix_memalign
+# mq_log and mq_ratelimit_ok too: it counts the log lines of a refusal,
+# every one let through.
+$(BUILD)/tests/test_allocfail: override LDFLAGS += -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup,--wrap=posix_memalign,--wrap=mq_log,--wrap=mq_ratelimit_ok
 
 # test_sysfail fails directory listings and fdatasyncs at will (readdir
 # and fdatasync through its wrappers), in the sanitizer builds too.

@@ -171,6 +171,11 @@ int fs_setattr(struct mqfs *fs, fuse_req_t req, fuse_ino_t ino, const struct sta
 int fs_mkdir(struct mqfs *fs, const struct fuse_ctx *ctx, fuse_ino_t parent, const char *name,
 	     mode_t mode, struct fuse_entry_param *e);
 int fs_rmdir(struct mqfs *fs, fuse_ino_t parent, const char *name);
+/* rc, logged when it is -ENOMEM (README "Errors": every refused operation
+ * logs its line, running out of memory too): "op path: ...". One call
+ * site, so one rate limit for all of them (a loop of failing calls cannot
+ * flood the log). The layers below log their other errors themselves. */
+int fs_nomem_logged(int rc, const char *op, const char *path);
 /* Refusals of create/mknod/symlink/link/rename/unlink: logs, returns -errno. */
 int fs_refuse_name(struct mqfs *fs, const char *op, fuse_ino_t parent, const char *name);
 int fs_statfs(struct mqfs *fs, struct statvfs *sv);

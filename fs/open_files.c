@@ -209,6 +209,12 @@ int fs_file_open(struct mqfs *fs, fuse_ino_t ino, int flags, uint32_t pid, struc
 		break;
 	}
 out:
+	if (rc == -ENOMEM) {
+		char path[320];
+
+		fs_node_path(n, path, sizeof(path));
+		fs_nomem_logged(rc, "open", path);
+	}
 	if (rc == 0 && f->kind == FILE_PART) {
 		f->node = n; /* the lookup's reference becomes the file's */
 		/* Later lookups go to another alias while it writes. */
@@ -266,7 +272,7 @@ static int partial_reserve(struct fs_file *f, size_t need)
 	buf = realloc(f->partial, cap);
 	if (!buf) {
 		topic_unfinished_give(f->topic, (int64_t)(cap - f->partial_cap));
-		return -ENOMEM;
+		return fs_nomem_logged(-ENOMEM, "write", f->path);
 	}
 	f->partial = buf;
 	f->partial_cap = cap;
@@ -342,8 +348,10 @@ static ssize_t part_read(struct fs_file *f, size_t size, off_t off, bool paged, 
 		return 0; /* .produce reads empty */
 	if (!f->reader) {
 		rc = topic_reader_new(f->topic, f->partition, &f->reader);
-		if (rc < 0)
-			return rc;
+		if (rc < 0) {
+			n = rc;
+			goto out;
+		}
 	}
 	if (size > FS_MAX_WRITE)
 		size = FS_MAX_WRITE;
@@ -361,8 +369,10 @@ static ssize_t part_read(struct fs_file *f, size_t size, off_t off, bool paged, 
 	if (big)
 		next = f->rbuf2;
 	rc = fs_rbuf_reserve(f, size);
-	if (rc < 0)
-		return rc;
+	if (rc < 0) {
+		n = rc;
+		goto out;
+	}
 	*data = f->rbuf;
 	if (paged) {
 		n = part_read_cached(f, size, off);
@@ -384,6 +394,7 @@ static ssize_t part_read(struct fs_file *f, size_t size, off_t off, bool paged, 
 		f->rbuf_cap = f->rbuf2_cap;
 		f->rbuf2_cap = cap;
 	}
+out:
 	/* ESTALE is logged above, a bad batch where it is found. */
 	if (n < 0 && n != -ESTALE && n != -EBADMSG)
 		mq_log_limited(MQ_WARN, "read %s at position %lld: %s", f->path, (long long)off,
@@ -509,11 +520,13 @@ ssize_t fs_file_read(struct fs_file *f, size_t size, off_t off, bool paged, cons
 			size = FS_MAX_WRITE;
 		rc = fs_rbuf_reserve(f, size);
 		if (rc < 0)
-			return rc;
+			return fs_nomem_logged(rc, "read", f->path);
 		n = topic_segment_read_raw(f->topic, f->partition, f->base, f->rbuf, size, off);
 		*data = f->rbuf;
 		return seg_gone(f, n);
-	case FILE_SEG_TEXT: return seg_text_read(f, size, off, data);
+	case FILE_SEG_TEXT:
+		n = seg_text_read(f, size, off, data);
+		return n == -ENOMEM ? fs_nomem_logged(-ENOMEM, "read", f->path) : n;
 	case FILE_CONSUME: return -EINVAL; /* fs_consume_read (groups.c) */
 	}
 	return -EIO;
@@ -782,8 +795,8 @@ static ssize_t config_write(struct fs_file *f, const char *buf, size_t size)
 			return config_refuse(f, rc, strerror(-rc)); /* partial_len kept */
 		rc = topic_config_compact(f->cfg_digest, f->cfg_digest_len, more, mlen, &digest,
 					  &dlen);
-		if (rc < 0)
-			return rc; /* nothing of this write kept */
+		if (rc < 0) /* nothing of this write kept */
+			return fs_nomem_logged(rc, "write", f->path);
 		for (const char *p = more; (p = memchr(p, '\n', (size_t)(more + mlen - p))); p++)
 			lines++;
 		free(f->cfg_digest);
@@ -859,6 +872,7 @@ int fs_file_fallocate(struct fs_file *f, int mode, off_t off, off_t len)
 static int part_flush_line(struct fs_file *f)
 {
 	struct produce_input in = { 0 };
+	size_t len;
 	int rc, rc2;
 
 	if (f->partial_len == 0)
@@ -881,8 +895,14 @@ static int part_flush_line(struct fs_file *f)
 	}
 	in.lines = f->partial;
 	in.len = f->partial_len;
+	len = f->partial_len;
 	rc = topic_produce_file(f->topic, f->partition, &in,
 				PRODUCE_FINAL | produce_flags(f->oflags), &f->tracker);
+	/* The line's own errno (ETIMEDOUT in a cluster: appended, not
+	 * confirmed), told apart from that of earlier acks=0 writes. */
+	if (rc < 0 && rc != -EAGAIN)
+		mq_log_limited(MQ_WARN, "close/fsync %s: its unfinished line (%zu bytes): %s",
+			       f->path, len, strerror(-rc));
 	/* acks=0 writes queued earlier: done before close/fsync returns; an
 	 * error of theirs is this call's error (never a silent success). */
 	rc2 = produce_tracker_wait(&f->tracker);
@@ -898,8 +918,6 @@ static int part_flush_line(struct fs_file *f)
 		f->partial_len = 0;
 		partial_shrink(f);
 	}
-	if (rc < 0 && rc != -EAGAIN)
-		mq_log_limited(MQ_WARN, "close/fsync %s: final line: %s", f->path, strerror(-rc));
 	return rc < 0 ? rc : 0;
 }
 
@@ -1037,15 +1055,21 @@ void fs_file_release(struct mqfs *fs, struct fs_file *f)
 	if (f->next)
 		f->next->prev = f->prev;
 	pthread_mutex_unlock(&fs->files_lock);
-	/* A partial line left because no flush came (or flush said EAGAIN). */
+	/* A partial line left because no flush came (or flush said EAGAIN).
+	 * A failure is logged by the flush itself, saying what went: its
+	 * errno alone does not tell, as it may repeat a refusal of an earlier
+	 * write (EMSGSIZE, a .config's) with the line appended. A line the
+	 * flush kept (EAGAIN: fewer in-sync replicas than min.insync.replicas
+	 * in a cluster) goes with the file. */
 	if (f->partial_len > 0 && !topic_deleted(f->topic)) {
-		size_t len = f->partial_len;
-
 		/* Last chance: wait for buffer.memory rather than lose it. */
 		f->oflags &= ~O_NONBLOCK;
-		if (fs_file_flush(f, 0, 0) < 0)
-			mq_log_limited(MQ_WARN, "release %s: a partial line of %zu bytes was lost",
-				       f->path, len);
+		(void)fs_file_flush(f, 0, 0);
+		if (f->partial_len > 0)
+			mq_log_limited(MQ_WARN,
+				       "release %s: its unfinished line of %zu bytes was lost: "
+				       "its append was refused (EAGAIN)",
+				       f->path, f->partial_len);
 	}
 	if (f->node) {
 		inode_closed(fs->inodes, f->node, (f->oflags & O_ACCMODE) != O_RDONLY);

@@ -437,12 +437,23 @@ static int entry_fill(struct mqfs *fs, const struct node_key *key, struct topic 
 	return rc;
 }
 
+int fs_nomem_logged(int rc, const char *op, const char *path)
+{
+	if (rc == -ENOMEM)
+		mq_log_limited(MQ_WARN,
+			       "%s %s: refused: out of memory (ENOMEM); nothing changed, safe to "
+			       "retry",
+			       op, path);
+	return rc;
+}
+
 int fs_lookup(struct mqfs *fs, fuse_ino_t parent, const char *name, uint32_t pid,
 	      struct fuse_entry_param *e)
 {
 	struct fs_node *dir;
 	struct node_key key;
 	struct topic *t;
+	char path[320];
 	int rc;
 
 	rc = fs_node_get_walked(fs, parent, &dir);
@@ -453,6 +464,13 @@ int fs_lookup(struct mqfs *fs, fuse_ino_t parent, const char *name, uint32_t pid
 		goto out;
 	rc = entry_fill(fs, &key, t, pid, e);
 out:
+	if (rc == -ENOMEM) {
+		fs_node_path(dir, path, sizeof(path));
+		size_t n = strlen(path);
+		snprintf(path + n, sizeof(path) - n, "%s%s", dir->key.kind == NODE_ROOT ? "" : "/",
+			 name);
+		fs_nomem_logged(rc, "lookup", dir->key.kind == NODE_ROOT ? path + 1 : path);
+	}
 	inode_put(fs->inodes, dir);
 	return rc;
 }
@@ -467,6 +485,12 @@ int fs_getattr(struct mqfs *fs, fuse_ino_t ino, struct stat *st, double *timeout
 		return rc;
 	rc = fs_node_stat(fs, n, st);
 	*timeout = node_attr_timeout(n);
+	if (rc == -ENOMEM) {
+		char path[320];
+
+		fs_node_path(n, path, sizeof(path));
+		fs_nomem_logged(rc, "stat", path);
+	}
 	inode_put(fs->inodes, n);
 	return rc;
 }
@@ -896,18 +920,20 @@ int fs_dir_open(struct mqfs *fs, fuse_ino_t ino, struct fs_dir **out)
 {
 	struct fs_node *n;
 	struct fs_dir *d;
+	char path[320];
 	int rc;
 
 	rc = inode_get(fs->inodes, ino, &n);
 	if (rc < 0)
 		return rc;
 	rc = node_is_dir(n->key.kind) ? fs_node_alive(n) : -ENOTDIR;
+	fs_node_path(n, path, sizeof(path));
 	inode_put(fs->inodes, n);
 	if (rc < 0)
 		return rc;
 	d = calloc(1, sizeof(*d));
 	if (!d)
-		return -ENOMEM;
+		return fs_nomem_logged(-ENOMEM, "opendir", path);
 	d->ino = ino;
 	pthread_mutex_init(&d->lock, NULL);
 	*out = d;
@@ -926,7 +952,11 @@ ssize_t fs_dir_read(struct mqfs *fs, fuse_req_t req, struct fs_dir *d, char *buf
 		/* A fresh listing at the start (rewinddir sees new topics). */
 		rc = inode_get(fs->inodes, d->ino, &n);
 		if (rc == 0) {
+			char path[320];
+
 			rc = dir_list(fs, n, d);
+			fs_node_path(n, path, sizeof(path));
+			fs_nomem_logged(rc, "readdir", path);
 			inode_put(fs->inodes, n);
 		}
 		d->listed = rc == 0;

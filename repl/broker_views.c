@@ -94,7 +94,7 @@ int topic_state_text(struct topic *t, char **out, size_t *len)
 	}
 	pthread_rwlock_unlock(&t->lock);
 	if (rc < 0)
-		return rc;
+		goto out; /* what was allocated of st, dirty, local goes */
 	cells = calloc((size_t)n + 1, sizeof(*cells));
 	if (!cells) {
 		rc = -ENOMEM;

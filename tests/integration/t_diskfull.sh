@@ -60,6 +60,7 @@ EOF
 set -- $(fill "$T/0")
 ACKED=$1
 expect_eq "the writes stop on ENOSPC" 28 "$2"
+expect_ok "the refusal is logged" grep -q "write full/0 at offset [0-9]*: No space left on device" "$LOG"
 expect_ok "after some were acknowledged ($ACKED lines)" test "$ACKED" -gt 1000
 
 # While full: every acknowledged line reads back. The appender held back

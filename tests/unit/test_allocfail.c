@@ -36,6 +36,7 @@
 #include "tests/unit/brokerfx.h"
 #include "tests/unit/logfx.h"
 #include "tests/unit/protofx.h"
+#include "util/diaglog.h"
 
 /* >0: the countdown; the allocation that takes it to 0 fails. */
 static atomic_int af_countdown;
@@ -1044,6 +1045,42 @@ static void test_broker_fetch(void **state)
 
 /* ---- the mount's operations (fs/), without a kernel ---- */
 
+/* The daemon's log lines of WARN or worse written by the thread of the
+ * mount's operation under test while it runs (fs_sweep): README "Errors",
+ * every refused operation logs one line, ENOMEM included. mq_log and
+ * mq_ratelimit_ok are wrapped (Makefile) so that the count sees each
+ * line, the rate limit (20 a call site in 10 s, which a sweep's runs
+ * would pass) letting every one through in this binary. */
+static atomic_int af_warned;
+static atomic_bool af_counting;
+static pthread_t af_op_thread;
+
+void __real_mq_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void __wrap_mq_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool __wrap_mq_ratelimit_ok(struct mq_ratelimit *rl);
+
+void __wrap_mq_log(int level, const char *fmt, ...)
+{
+	int saved = errno;
+	char line[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (level <= MQ_WARN && atomic_load(&af_counting) &&
+	    pthread_equal(pthread_self(), af_op_thread))
+		atomic_fetch_add(&af_warned, 1);
+	errno = saved;
+	__real_mq_log(level, "%s", line);
+}
+
+bool __wrap_mq_ratelimit_ok(struct mq_ratelimit *rl)
+{
+	(void)rl;
+	return true;
+}
+
 struct fsfx {
 	char dir[64];
 	struct broker_config cfg;
@@ -1168,8 +1205,75 @@ static int fs_ls(struct fsfx *f)
 
 	if (rc == 0)
 		rc = fs_dir_open(&f->fs, e.ino, &d);
-	if (rc == 0)
+	if (rc == 0) {
+		char buf[4096];
+		ssize_t n = fs_dir_read(&f->fs, NULL, d, buf, sizeof(buf), 0);
+
+		rc = n < 0 ? (int)n : 0;
 		fs_dir_close(d);
+	}
+	return rc;
+}
+
+/* echo retention.ms=N > MNT/t/.config: open, one write, close (the
+ * settings are applied at the close). */
+static int op_fs_config(struct fsfx *f)
+{
+	const int fl = O_WRONLY | O_TRUNC;
+	static const char text[] = "retention.ms=86400000\n";
+	struct fuse_entry_param e;
+	struct fs_file *w;
+	int rc = fs_lookup(&f->fs, FUSE_ROOT_ID, "t", 1, &e);
+
+	if (rc == 0)
+		rc = fs_lookup(&f->fs, e.ino, ".config", 1, &e);
+	if (rc == 0)
+		rc = fs_file_open(&f->fs, e.ino, fl, 1, &w);
+	if (rc < 0)
+		return rc;
+	ssize_t k = fs_file_write(w, text, sizeof(text) - 1, 0, fl, 7);
+	rc = k < 0 ? (int)k : 0;
+	int frc = fs_file_flush(w, 7, 1);
+	fs_file_release(&f->fs, w);
+	return rc ? rc : frc;
+}
+
+/* stat and cat of MNT/t/.state and of partition 0's first segment's
+ * .dump (generated views: rendered text). */
+static int op_fs_views(struct fsfx *f)
+{
+	static const char *const names[] = { ".state", ".segments" };
+	struct fuse_entry_param e, t;
+	int rc = fs_lookup(&f->fs, FUSE_ROOT_ID, "t", 1, &t);
+
+	for (int i = 0; i < 2 && rc == 0; i++) {
+		struct fs_file *r;
+		struct stat st;
+		double timeout;
+
+		rc = fs_lookup(&f->fs, t.ino, names[i], 1, &e);
+		if (rc == 0 && i == 1)
+			rc = fs_lookup(&f->fs, e.ino, "0", 1, &e);
+		if (rc == 0 && i == 1)
+			rc = fs_lookup(&f->fs, e.ino, "00000000000000000000.dump", 1, &e);
+		if (rc == 0)
+			rc = fs_getattr(&f->fs, e.ino, &st, &timeout);
+		if (rc == 0)
+			rc = fs_file_open(&f->fs, e.ino, O_RDONLY, 1, &r);
+		if (rc < 0)
+			break;
+		for (off_t off = 0;;) {
+			const char *data;
+			ssize_t n = fs_file_read(r, 4096, off, false, &data);
+
+			if (n <= 0) {
+				rc = (int)n;
+				break;
+			}
+			off += n;
+		}
+		fs_file_release(&f->fs, r);
+	}
 	return rc;
 }
 
@@ -1195,14 +1299,22 @@ static int fs_sweep(const char *tag, fs_op *op)
 		fsfx_open(f);
 		assert_int_equal(broker_topic_create(f->fs.broker, "t", 0, 0, 0755, NULL), 0);
 		assert_int_equal(fs_echo(f, 10), 0);
+		af_op_thread = pthread_self();
+		atomic_store(&af_warned, 0);
+		atomic_store(&af_counting, true);
 		af_arm(nth);
 		int rc = op(f);
 		bool hit = af_disarm();
+		atomic_store(&af_counting, false);
 		if (getenv("ALLOCFAIL_VERBOSE"))
 			fprintf(stderr, "%s: allocation %d failed: %d\n", tag, nth, rc);
 		if (!hit)
 			assert_int_equal(rc, 0);
 		assert_true(rc <= 0);
+		/* A refusal is logged, whichever allocation failed. */
+		if (rc < 0 && atomic_load(&af_warned) == 0)
+			fail_msg("%s: allocation %d failed: %s, and nothing was logged", tag, nth,
+				 strerror(-rc));
 		assert_int_equal(fs_echo(f, 3), 0);
 		assert_int_equal(fs_cat(f), 0);
 		topic_expect(f->fs.broker, f->acked);
@@ -1295,6 +1407,18 @@ static void test_fs_ls(void **state)
 	assert_true(fs_sweep("afls", fs_ls) > 0);
 }
 
+static void test_fs_config(void **state)
+{
+	(void)state;
+	assert_true(fs_sweep("afconfig", op_fs_config) > 0);
+}
+
+static void test_fs_views(void **state)
+{
+	(void)state;
+	assert_true(fs_sweep("afviews", op_fs_views) > 0);
+}
+
 /* A failed assertion leaves a sweep armed: the next test starts clean. */
 static int disarm(void **state)
 {
@@ -1333,9 +1457,14 @@ int main(void)
 		cmocka_unit_test_teardown(test_fs_parts, disarm),
 		cmocka_unit_test_teardown(test_fs_cat, disarm),
 		cmocka_unit_test_teardown(test_fs_ls, disarm),
+		cmocka_unit_test_teardown(test_fs_config, disarm),
+		cmocka_unit_test_teardown(test_fs_views, disarm),
 		cmocka_unit_test_teardown(test_fs_cat_paged, disarm),
 		cmocka_unit_test_teardown(test_fs_dsync, disarm),
 		cmocka_unit_test_teardown(test_truncate, disarm),
 	};
+	/* AF_ONLY=pattern runs those whose name matches (cmocka's filter). */
+	if (getenv("AF_ONLY"))
+		cmocka_set_test_filter(getenv("AF_ONLY"));
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
