@@ -10,6 +10,8 @@
 # empties its log, starts it at L's log start and line position (logged),
 # rejoins the ISR and reads the same bytes. Retention moving the log start
 # again while the copy is read (tail -f open) keeps O's bytes the leader's.
+# retention.ms then removes every record, the active segments too, on
+# both replicas, which stay in the ISR and take the next write.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -140,5 +142,27 @@ check "tail -f on mnt$O reads the last record" poll 20 grep -qx r-123-b "$MQ_TMP
 check "cat on mnt$O: still the leader mount's bytes" poll 20 same_file "$MO/r/0" "$ML/r/0"
 check ".segments/0 on mnt$O: still the leader's" poll 20 same_segments "$ML" "$MO"
 mq_stop "$MQ_LAST_PID"
+
+# ---- an idle partition's records all expire ---------------------------------
+# retention.ms takes the active segment too once every record is older (as
+# Kafka's), on each replica: both logs start at their end, both stay in
+# the ISR, and the next write comes at the next offset on both.
+echo "retention.ms=1000" >>"$ML/r/.config"
+start_at_end() { # start_at_end MNT: the log start is the log end
+	_s=$(field "$1" 2)
+	[ -n "$_s" ] && [ "$_s" = "$(field "$1" 4)" ]
+}
+check "retention.ms: the leader's log starts at its end" poll 30 start_at_end "$ML"
+check "the follower's too" poll 30 start_at_end "$MQ_TMP/mnt$R"
+E=$(field "$ML" 4)
+expect_eq "nothing left to read on mnt$L" "" "$(timeout 10 cat "$ML/r/0")"
+echo "retention.ms=600000" >>"$ML/r/.config"
+check "a write after it" sh -c 'echo r-after >>"$1"' sh "$ML/r/0"
+r_after() {
+	[ "$(timeout 5 cat "$MQ_TMP/mnt$R/r/0" 2>/dev/null)" = "r-after" ]
+}
+check "the follower has it, alone" poll 20 r_after
+expect_eq "at the next offset" "$((E + 1))" "$(field "$ML" 4)"
+check "both replicas in the ISR" poll 20 isr_is "$ML" "$(echo "$L $R" | tr ' ' '\n' | sort -n | paste -sd, -)"
 
 mq_done
