@@ -448,6 +448,41 @@ static void test_clean_open_reads_lines_in_blocks(void **state)
 	assert_null(strstr(logfx_reports, "rebuilt"));
 }
 
+/* A roll that cannot make the new segment's files (a disk out of inodes:
+ * the .log and .index made, the .timeindex refused) fails its append and
+ * leaves none of them: the next open, which makes a listed segment's
+ * missing files, would need the inodes the disk does not have and fail
+ * the whole start. After it the log opens and takes records again. */
+static void test_failed_roll_leaves_no_files(void **state)
+{
+	struct logfx *f = *state;
+	static const char *ext[] = { ".log", ".index", ".timeindex", ".lines" };
+	struct rec_in r = { NULL, -1, "a record that fills a small segment quickly", 43, 0 };
+	struct log_state st;
+	char path[PATH_MAX + 64];
+	int rc = 0, i;
+
+	f->fio.fail_path = ".timeindex";
+	for (i = 0; i < 1000 && rc == 0; i++)
+		rc = log_append(f->l, &r, 1, 0, NULL);
+	f->fio.fail_path = NULL;
+	assert_int_equal(rc, -EIO);
+	assert_true(atomic_load(&f->fio.fail_path_hits) >= 1);
+	assert_int_equal(f->l->nsegs, 1);
+	log_get_state(f->l, &st);
+	for (size_t k = 0; k < 4; k++) {
+		snprintf(path, sizeof(path), "%s/%020lld%s", f->l->dir,
+			 (long long)st.log_end_offset, ext[k]);
+		assert_int_equal(access(path, F_OK), -1);
+	}
+	logmgr_close(f->m);
+	logfx_open(f);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, i - 1);
+	assert_int_equal(log_append(f->l, &r, 1, 0, NULL), 0);
+	assert_int_equal(f->l->nsegs, 2);
+}
+
 static void test_tail_read_across_roll(void **state)
 {
 	struct logfx *f = *state;
@@ -2522,6 +2557,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_roll_and_lookups, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_max_time_lookup, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_hw_limits_reads, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_failed_roll_leaves_no_files,
+						setup_small_segments, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_tail_read_across_roll, setup_small_segments,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_tail_read_while_entries_written, setup,
