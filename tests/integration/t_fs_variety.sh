@@ -2,8 +2,9 @@
 # t_fs_variety.sh — the data directory on the filesystems an admin may give
 # it, each made here on a loop file, a tmpfs or a FUSE mount (skipped with
 # the reason where this machine cannot make one):
-#   - tmpfs, xfs, btrfs: records written with dd read back, byte for byte,
-#     after a kill -9 and restart, and retention removes segments;
+#   - tmpfs, xfs, btrfs and a FUSE mount (bindfs of a directory): records
+#     written with dd read back, byte for byte, after a kill -9 and
+#     restart, and retention removes segments;
 #   - ext4 with 1 KiB blocks and 64 inodes: the inodes run out with blocks
 #     free, writes fail with ENOSPC, every acknowledged record reads back
 #     and survives kill -9, and the daemon starts again on the full disk;
@@ -70,6 +71,7 @@ mkfs_mount_kind() {
 		mkfs.xfs -q "$2.img" >>"$LOG" 2>&1 && mount -o loop "$2.img" "$2" 2>>"$LOG" ;;
 	btrfs) command -v mkfs.btrfs >/dev/null && truncate -s 128M "$2.img" &&
 		mkfs.btrfs -q "$2.img" >>"$LOG" 2>&1 && mount -o loop "$2.img" "$2" 2>>"$LOG" ;;
+	bindfs) command -v bindfs >/dev/null && mkdir -p "$2.src" && bindfs "$2.src" "$2" 2>>"$LOG" ;;
 	vfat) command -v mkfs.vfat >/dev/null && command -v fusefat >/dev/null &&
 		truncate -s 64M "$2.img" && mkfs.vfat "$2.img" >>"$LOG" 2>&1 &&
 		fusefat -o rw+ "$2.img" "$2" >>"$LOG" 2>&1 && poll 10 mountpoint -q "$2" ;;
@@ -104,7 +106,7 @@ retained() {
 	[ "$(awk 'NR == 2 { print $2 }' "$MNT/big/.state")" -gt 0 ] 2>/dev/null
 }
 
-for kind in tmpfs xfs btrfs; do
+for kind in tmpfs xfs btrfs bindfs; do
 	FS=$MQ_TMP/fs-$kind
 	mkfs_mount $kind "$FS" || continue
 	DATA=$FS/data
