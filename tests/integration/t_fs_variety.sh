@@ -5,6 +5,8 @@
 #   - tmpfs, xfs, btrfs and a FUSE mount (bindfs of a directory): records
 #     written with dd read back, byte for byte, after a kill -9 and
 #     restart, and retention removes segments;
+#   - overlay, with that tmpfs's data directory as its lower layer (a
+#     container's image): read, written, kill -9, retention;
 #   - ext4 with 1 KiB blocks and 64 inodes: the inodes run out with blocks
 #     free, writes fail with ENOSPC, every acknowledged record reads back
 #     and survives kill -9, and the daemon starts again on the full disk;
@@ -105,6 +107,11 @@ round_trip() {
 retained() {
 	[ "$(awk 'NR == 2 { print $2 }' "$MNT/big/.state")" -gt 0 ] 2>/dev/null
 }
+# retained_above N: the log start moved past what N lines from the end
+# began at (the records of the lower layer's first segments left).
+retained_above() {
+	[ "$(mq_run wc -l <"$MNT/big/0")" -lt "$1" ] 2>/dev/null
+}
 
 for kind in tmpfs xfs btrfs bindfs; do
 	FS=$MQ_TMP/fs-$kind
@@ -112,6 +119,34 @@ for kind in tmpfs xfs btrfs bindfs; do
 	DATA=$FS/data
 	round_trip $kind
 done
+
+# ---- overlay (a container's filesystem) ------------------------------------
+# The lower layer holds a data directory written before (tmpfs's, stopped
+# cleanly), as an image would: its segments are copied up as mqfs opens
+# them for writing, and retention removes files of the lower layer.
+OV=$MQ_TMP/ov
+LOWER=$MQ_TMP/fs-tmpfs
+if [ -d "$LOWER/data" ] && mkdir -p "$OV/upper" "$OV/work" "$OV/merged" &&
+	mount -t overlay overlay -o "lowerdir=$LOWER,upperdir=$OV/upper,workdir=$OV/work" \
+		"$OV/merged" 2>>"$LOG"; then
+	FSMOUNTS="$OV/merged $FSMOUNTS"
+	DATA=$OV/merged/data
+	mq_mount --config "$CONF"
+	_n=$(mq_run wc -l <"$MNT/big/0")
+	expect_ok "overlay: the lower layer's records read ($_n lines)" test "$_n" -gt 0
+	expect_ok "overlay: byte for byte" \
+		sh -c 'tail -n "$1" "$2" | cmp -s - "$3"' sh "$_n" "$MQ_TMP/big.in" "$MNT/big/0"
+	expect_ok "overlay: append" sh -c 'echo more >> "$1"' sh "$MNT/big/0"
+	mq_kill9
+	mq_mount --config "$CONF"
+	expect_eq "overlay: after kill -9" "more" "$(mq_run tail -n 1 "$MNT/big/0")"
+	echo retention.bytes=100000 >"$MNT/big/.config"
+	check "overlay: retention removes the lower layer's segments" poll 20 retained_above "$_n"
+	mq_umount
+	expect_eq "overlay: clean stop" 0 "$MQ_RC"
+else
+	skip "overlay" "no tmpfs data directory to lay under it, or no overlay mount here"
+fi
 
 # ---- ext4, 1 KiB blocks, 64 inodes ------------------------------------------
 FS=$MQ_TMP/fs-ext4small
