@@ -49,6 +49,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -658,6 +659,18 @@ void logmgr_fd_close_idle(struct logmgr *m, int64_t n)
 const char *logmgr_dir(struct logmgr *m)
 {
 	return m->dir;
+}
+
+const char *logmgr_enospc_why(struct logmgr *m)
+{
+	struct statvfs sv;
+	/* Fewer inodes than a roll's four files with blocks free: the roll
+	 * that failed removed the files it had made, so a few may show free.
+	 * f_files 0: a filesystem without an inode count (btrfs). */
+	if (statvfs(m->dir, &sv) == 0 && sv.f_files > 0 && sv.f_favail < 4 && sv.f_bavail > 16)
+		return " (the data directory's filesystem is out of inodes, though blocks are "
+		       "free: df -i; a segment's roll takes four)";
+	return "";
 }
 const struct io_ops *logmgr_io(struct logmgr *m)
 {

@@ -178,7 +178,8 @@ EOF
 	expect_ok "fewer inodes left than a segment's four files" \
 		test "$(df --output=iavail "$FS" | tail -n 1)" -lt 4
 	expect_ok "while blocks are free" test "$(df --output=avail "$FS" | tail -n 1)" -gt 10000
-	expect_ok "the log says so" grep -q "f partition 0: .*No space left on device" "$LOG"
+	expect_ok "the log says so, and that inodes are out" \
+		grep -q "f partition 0: append: No space left on device (.* out of inodes" "$LOG"
 	expect_eq "every acknowledged line reads back" "$ACKED" "$(mq_run grep -c 'i$' "$MNT/f/0")"
 	mq_kill9
 	# The start's probe of the filesystem needs a file of its own: on a
