@@ -483,6 +483,47 @@ static void test_failed_roll_leaves_no_files(void **state)
 	assert_int_equal(f->l->nsegs, 2);
 }
 
+/* A kill -9 in the middle of a roll on a disk out of inodes leaves the new
+ * segment half made (an empty .log and .index); the next start cannot make
+ * its missing files (ENOSPC). That empty last segment holds no record and
+ * goes, logged, instead of failing the start. */
+static void test_half_made_roll_on_full_disk(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st;
+	char dir[PATH_MAX], path[PATH_MAX + 64];
+	int fd;
+
+	logfx_put(f, 0, 10, 10);
+	pthread_mutex_lock(&f->l->lock);
+	assert_int_equal(log_roll_locked(f->l), 0);
+	pthread_mutex_unlock(&f->l->lock);
+	logfx_put(f, 10, 5, 5);
+	snprintf(dir, sizeof(dir), "%s", f->l->dir);
+	logmgr_abandon(f->m); /* kill -9 ... */
+	f->m = NULL;
+	for (int k = 0; k < 2; k++) { /* ... while the next roll made two files */
+		snprintf(path, sizeof(path), "%s/%020d%s", dir, 15, k ? ".index" : ".log");
+		assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) >= 0);
+		close(fd);
+	}
+	f->fio.fail_path = "00000000000000000015.timeindex";
+	f->fio.fail_path_errno = ENOSPC;
+	logfx_open(f);
+	f->fio.fail_path = NULL;
+	f->fio.fail_path_errno = 0;
+	assert_true(atomic_load(&f->fio.fail_path_hits) >= 1);
+	assert_non_null(strstr(logfx_reports, "a roll left half made"));
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, 15);
+	assert_int_equal(f->l->nsegs, 2);
+	snprintf(path, sizeof(path), "%s/%020d.log", dir, 15);
+	assert_int_equal(access(path, F_OK), -1);
+	logfx_put(f, 15, 1, 1);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, 16);
+}
+
 static void test_tail_read_across_roll(void **state)
 {
 	struct logfx *f = *state;
@@ -2559,6 +2600,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hw_limits_reads, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_failed_roll_leaves_no_files,
 						setup_small_segments, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_half_made_roll_on_full_disk, setup,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_tail_read_across_roll, setup_small_segments,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_tail_read_while_entries_written, setup,
