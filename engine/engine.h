@@ -1078,6 +1078,9 @@ int log_name_cmp(const void *a, const void *b);
  * since are not in it). */
 const struct log_name *logmgr_found(struct logmgr *m, int *n);
 const char *logmgr_dir(struct logmgr *m);
+/* For the log line of a write that met ENOSPC: why, when the disk is out
+ * of inodes with blocks free (df shows room, df -i none), else "". */
+const char *logmgr_enospc_why(struct logmgr *m);
 const struct io_ops *logmgr_io(struct logmgr *m);
 
 #endif

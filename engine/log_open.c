@@ -96,6 +96,23 @@ static int drop_later(struct log *l, const int64_t *bases, int from, int nb)
 	return l->io->fsync_dir(l->io->ctx, l->dir);
 }
 
+/* Whether the segment at bases[i], which seg_open could not open with
+ * rc, is a roll a kill -9 left half made on a full disk: the last of
+ * several, empty, after an unclean stop, its missing files not makeable
+ * (ENOSPC, EDQUOT: a disk out of inodes). It holds no record and goes:
+ * refusing it would fail the whole start until inodes are freed. */
+static bool half_made_roll(struct log *l, const struct log_open_args *a, const int64_t *bases,
+			   int i, int nb, int rc)
+{
+	char path[PATH_MAX + 64];
+	struct stat st;
+
+	if ((rc != -ENOSPC && rc != -EDQUOT) || a->clean || i == 0 || i != nb - 1)
+		return false;
+	snprintf(path, sizeof(path), "%s/%020" PRId64 ".log", l->dir, bases[i]);
+	return stat(path, &st) == 0 && st.st_size == 0;
+}
+
 static int log_load_segments(struct log *l, const struct log_open_args *a, bool *recovered)
 {
 	/* An interrupted compaction swap is finished or rolled back first, so
@@ -166,6 +183,13 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 			break;
 		}
 		rc = seg_open(l->io, l->fdc, l->dir, bases[i], &s);
+		if (rc < 0 && half_made_roll(l, a, bases, i, nb, rc)) {
+			log_drop_files(l, bases[i],
+				       "a roll left half made, its files not makeable");
+			*recovered = true;
+			rc = 0;
+			break;
+		}
 		if (rc < 0)
 			goto out;
 		/* Segments at or after the recovery point may have lost data that

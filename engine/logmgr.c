@@ -48,6 +48,9 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine/log_int.h"
@@ -272,6 +275,159 @@ static int dir_lock(const char *data_dir)
 	return fd;
 }
 
+/* ---- what the filesystem must do ----
+ * mqfs keeps its data on whatever filesystem it is given, and a few of
+ * them cannot do what it needs. Found at start, with one line naming the
+ * filesystem and what is missing, rather than later in the middle of a
+ * roll, a recovery or a checkpoint, each of which would fail with only an
+ * errno:
+ *   - names told apart by case: topics "Orders" and "orders" have the
+ *     directories Orders-0 and orders-0 and the files
+ *     meta/topics/Orders.properties and orders.properties; on a filesystem
+ *     that folds case (vfat, exfat, ext4 with casefold) the two topics
+ *     would share one log, each overwriting the other's records;
+ *   - cutting a file (ftruncate): every roll, truncation, clean stop and
+ *     recovery cuts a segment's files;
+ *   - replacing a file by rename: checkpoints and metadata are written to
+ *     a temp file and renamed over the old one (io_write_file_atomic).
+ * Not probed: fallocate and a shared mapping of a segment's tail, whose
+ * absence (EOPNOTSUPP, ENODEV) costs only speed, and fsync of a directory,
+ * which every kernel filesystem does and the kernel answers for a FUSE
+ * one that does not (no error). The probe uses plain
+ * system calls on a file of its own, like the lock: it tests the
+ * filesystem, not the data, and leaves nothing behind (a probe file a
+ * crash left is replaced by the next one). */
+#define PROBE_FILE  ".fs-probe"
+#define PROBE_BLOCK 8192
+
+/* A name for the filesystem under dir, for the refusal's message. */
+static const char *fs_type_name(const char *dir)
+{
+	static const struct {
+		unsigned long magic;
+		const char *name;
+	} types[] = {
+		{ 0xEF53UL, "ext2/3/4" },    { 0x58465342UL, "xfs" },    { 0x9123683EUL, "btrfs" },
+		{ 0x01021994UL, "tmpfs" },   { 0x4d44UL, "vfat/msdos" }, { 0x2011BAB0UL, "exfat" },
+		{ 0x5346544EUL, "ntfs" },    { 0x7366746EUL, "ntfs3" },  { 0x65735546UL, "fuse" },
+		{ 0x6969UL, "nfs" },         { 0xFF534D42UL, "cifs" },   { 0xFE534D42UL, "smb2" },
+		{ 0x794c7630UL, "overlay" }, { 0x2FC12FC1UL, "zfs" },    { 0xF2F52010UL, "f2fs" },
+	};
+	struct statfs sf;
+	if (statfs(dir, &sf) < 0)
+		return "unknown";
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if ((unsigned long)sf.f_type == types[i].magic)
+			return types[i].name;
+	return "unknown";
+}
+
+static int probe_refuse(const char *dir, const char *what, int err)
+{
+	ENGINE_REPORT(ENGINE_LOG_ERR,
+		      "data directory %s (filesystem %s): %s%s%s; mqfs cannot keep its logs "
+		      "there, refusing to start (put the data directory on ext4, xfs, btrfs or "
+		      "tmpfs)",
+		      dir, fs_type_name(dir), what, err ? ": " : "", err ? strerror(err) : "");
+	return err ? -err : -EOPNOTSUPP;
+}
+
+/* 0, or the errno of a write of a block that failed (ENOSPC if short). */
+static int probe_write(int fd)
+{
+	static const char block[PROBE_BLOCK];
+	ssize_t n = pwrite(fd, block, sizeof(block), 0);
+	return n == (ssize_t)sizeof(block) ? 0 : n < 0 ? errno : ENOSPC;
+}
+
+/* A full disk (blocks or inodes) at start is no reason to refuse it: the
+ * logs are read as ever and writes fail with ENOSPC. The probe then
+ * stops where it is, the rest unchecked. */
+static bool probe_full(int err)
+{
+	return err == ENOSPC || err == EDQUOT;
+}
+
+static int probe_create(const char *path, const char *dir, int *fd)
+{
+	*fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (*fd >= 0)
+		return 0;
+	return probe_full(errno) ? 1 : probe_refuse(dir, "cannot create a file", errno);
+}
+
+/* 0 when dir's filesystem does what mqfs needs (or is full), else the
+ * refusal's -errno, logged. */
+static int dir_probe(const char *dir)
+{
+	char path[PATH_MAX + 32], tmp[PATH_MAX + 32], upper[PATH_MAX + 32];
+	struct stat st;
+	int rc, fd;
+
+	snprintf(path, sizeof(path), "%s/" PROBE_FILE, dir);
+	snprintf(tmp, sizeof(tmp), "%s/" PROBE_FILE ".tmp", dir);
+	snprintf(upper, sizeof(upper), "%s/.FS-PROBE", dir);
+	unlink(tmp);
+	if ((rc = probe_create(path, dir, &fd)) != 0)
+		return rc < 0 ? rc : 0;
+	/* Case first: the one thing a filesystem gets wrong without an
+	 * error. Told by content, not by inode numbers (a FUSE filesystem
+	 * may give each lookup its own): the upper-case name reads what was
+	 * just written under the lower-case one only if it is the same file.
+	 * A file of that name on a filesystem that tells case apart reads
+	 * something else and is left alone. */
+	char token[64], back[64];
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	int tlen = snprintf(token, sizeof(token), "mqfs %ld %lld.%09ld\n", (long)getpid(),
+			    (long long)now.tv_sec, now.tv_nsec);
+	ssize_t n = pwrite(fd, token, (size_t)tlen, 0);
+	close(fd);
+	if (n != tlen) {
+		rc = n < 0 ? errno : ENOSPC;
+		unlink(path);
+		return probe_full(rc) ? 0 : probe_refuse(dir, "cannot write a file", rc);
+	}
+	if ((fd = open(upper, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = pread(fd, back, sizeof(back), 0);
+		close(fd);
+		if (n == tlen && memcmp(back, token, (size_t)tlen) == 0) {
+			unlink(path);
+			return probe_refuse(dir,
+					    "file names are case-insensitive (" PROBE_FILE
+					    " is also .FS-PROBE): topics whose names differ only "
+					    "in case would share one log",
+					    0);
+		}
+	}
+	if ((rc = probe_create(path, dir, &fd)) != 0) {
+		unlink(path);
+		return rc < 0 ? rc : 0;
+	}
+	if ((rc = probe_write(fd)) != 0)
+		rc = probe_full(rc) ? 1 : probe_refuse(dir, "cannot write a file", rc);
+	else if (ftruncate(fd, PROBE_BLOCK / 2) < 0)
+		rc = probe_refuse(dir,
+				  "cannot cut a file short (ftruncate), as every segment roll and "
+				  "recovery does",
+				  errno);
+	else if (fstat(fd, &st) == 0 && st.st_size != PROBE_BLOCK / 2)
+		rc = probe_refuse(dir, "a file cut short (ftruncate) keeps its size", 0);
+	close(fd);
+	if (rc == 0 && (rc = probe_create(tmp, dir, &fd)) == 0) {
+		close(fd);
+		if (rename(tmp, path) < 0)
+			rc = probe_refuse(
+				dir,
+				"cannot replace a file by rename(2), as every checkpoint and "
+				"metadata file is replaced",
+				errno);
+	}
+	unlink(tmp);
+	unlink(path);
+	return rc < 0 ? rc : 0;
+}
+
 int logmgr_lock_owner(const char *data_dir)
 {
 	char path[PATH_MAX + 16], buf[32];
@@ -386,6 +542,9 @@ int logmgr_open(const char *data_dir, const struct io_ops *io, struct logmgr **o
 		rc = m->lock_fd;
 		goto fail;
 	}
+	rc = dir_probe(data_dir);
+	if (rc < 0)
+		goto fail;
 	snprintf(path, sizeof(path), "%s/recovery-point-offset-checkpoint", data_dir);
 	struct stat rst;
 	m->rp_file = stat(path, &rst) == 0;
@@ -500,6 +659,18 @@ void logmgr_fd_close_idle(struct logmgr *m, int64_t n)
 const char *logmgr_dir(struct logmgr *m)
 {
 	return m->dir;
+}
+
+const char *logmgr_enospc_why(struct logmgr *m)
+{
+	struct statvfs sv;
+	/* Fewer inodes than a roll's four files with blocks free: the roll
+	 * that failed removed the files it had made, so a few may show free.
+	 * f_files 0: a filesystem without an inode count (btrfs). */
+	if (statvfs(m->dir, &sv) == 0 && sv.f_files > 0 && sv.f_favail < 4 && sv.f_bavail > 16)
+		return " (the data directory's filesystem is out of inodes, though blocks are "
+		       "free: df -i; a segment's roll takes four)";
+	return "";
 }
 const struct io_ops *logmgr_io(struct logmgr *m)
 {

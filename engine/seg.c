@@ -121,9 +121,13 @@ struct seg_cache {
 	_Atomic int64_t reported_s; /* last EMFILE report, monotonic seconds */
 };
 
-static int seg_file(struct seg *s, const char *ext, char *buf, size_t cap)
+/* A segment's four files, in the order of its descriptors (log_fd, idx_fd,
+ * tidx_fd, lines_fd). */
+static const char *const ext[] = { ".log", ".index", ".timeindex", ".lines" };
+
+static int seg_file(struct seg *s, const char *name_ext, char *buf, size_t cap)
 {
-	if (snprintf(buf, cap, "%s%s%s", s->path, ext, s->sfx) >= (int)cap)
+	if (snprintf(buf, cap, "%s%s%s", s->path, name_ext, s->sfx) >= (int)cap)
 		return -ENAMETOOLONG;
 	return 0;
 }
@@ -178,7 +182,6 @@ static int seg_alloc(const struct io_ops *io, struct seg_cache *fdc, const char 
 
 static int seg_open_files(struct seg *s, int flags)
 {
-	static const char *ext[] = { ".log", ".index", ".timeindex", ".lines" };
 	int *fds[] = { &s->log_fd, &s->idx_fd, &s->tidx_fd, &s->lines_fd };
 	char p[PATH_MAX + 16];
 	for (size_t i = 0; i < 4; i++) {
@@ -391,7 +394,6 @@ static void seg_cache_join(struct seg *s)
  * retention renamed them to, and only if the .log is still the same file. */
 static int seg_reopen_locked(struct seg *s)
 {
-	static const char *ext[] = { ".log", ".index", ".timeindex", ".lines" };
 	int *fds[] = { &s->log_fd, &s->idx_fd, &s->tidx_fd, &s->lines_fd };
 	bool deleted = atomic_load(&s->deleted);
 	int rc = 0;
@@ -536,6 +538,22 @@ int64_t seg_fsize(struct seg *s, enum seg_fd f)
 	return n;
 }
 
+/* A segment that could not be made whole leaves none of its files: those
+ * its opens made (or truncated: nothing of theirs is left anyway) go with
+ * it. A roll that failed half way on a disk out of inodes left an empty
+ * .log and some of its companions; the next open of the log makes the
+ * missing ones, and on that disk failed for want of an inode, so the start
+ * failed and nothing in the data directory could be read until inodes
+ * were freed. */
+static void seg_unlink_made(struct seg *s)
+{
+	const int fds[] = { s->log_fd, s->idx_fd, s->tidx_fd, s->lines_fd };
+	char p[PATH_MAX + 16];
+	for (size_t i = 0; i < 4; i++)
+		if (fds[i] >= 0 && seg_file(s, ext[i], p, sizeof(p)) == 0)
+			s->io->unlink(s->io->ctx, p);
+}
+
 static int seg_create_files(const struct io_ops *io, struct seg_cache *fdc, const char *dir,
 			    int64_t base, int64_t line_base, const char *sfx, bool sync,
 			    struct seg **out)
@@ -557,6 +575,7 @@ static int seg_create_files(const struct io_ops *io, struct seg_cache *fdc, cons
 	if (rc == 0 && sync)
 		rc = seg_fsync_dir_retry(io, fdc, dir);
 	if (rc < 0) {
+		seg_unlink_made(s);
 		seg_close_fds(s);
 		free(s);
 		return rc;
@@ -638,7 +657,6 @@ void seg_unref(struct seg *s)
 	free(s->tidx_ok);
 	if (atomic_load(&s->deleted)) {
 		/* The last reader of a segment that left the log (retention.c). */
-		static const char *ext[] = { ".log", ".index", ".timeindex", ".lines" };
 		for (size_t i = 0; i < 4; i++) {
 			char p[PATH_MAX + 32];
 			snprintf(p, sizeof(p), "%s%s.deleted", s->path, ext[i]);

@@ -769,8 +769,9 @@ static int appended(const struct produce_ctx *ctx, struct produce_part *pp, int 
 
 	if (rc < 0) {
 		if (rc != -EMSGSIZE && rc != -ENOENT)
-			mq_log_limited(MQ_ERR, "topic %s partition %d: append: %s", t->name,
-				       pt->index, strerror(-rc));
+			mq_log_limited(MQ_ERR, "topic %s partition %d: append: %s%s", t->name,
+				       pt->index, strerror(-rc),
+				       rc == -ENOSPC ? logmgr_enospc_why(t->b->m) : "");
 		log_get_state(pp->log, &st);
 		if (st.fence >= 0)
 			mq_log_limited(MQ_ERR,

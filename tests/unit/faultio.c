@@ -58,7 +58,7 @@ static int fi_open(void *ctx, const char *path, int flags, mode_t mode)
 		return -EIO;
 	if ((flags & O_CREAT) && f->fail_path && strstr(path, f->fail_path)) {
 		atomic_fetch_add(&f->fail_path_hits, 1);
-		return -EIO;
+		return f->fail_path_errno ? -f->fail_path_errno : -EIO;
 	}
 	struct stat st;
 	int64_t existing = stat(path, &st) == 0 ? st.st_size : 0;

@@ -49,6 +49,7 @@ struct faultio {
 	/* Not NULL: a creating open or a mkdir of a path containing it fails
 	 * with EIO (one file or one log directory that cannot be made). */
 	const char *fail_path;
+	int fail_path_errno;       /* their errno (0: EIO; ENOSPC: a disk out of inodes) */
 	atomic_int fail_path_hits; /* the opens and mkdirs it failed (any thread) */
 	/* >0: the next open_fails opens fail with open_errno (EMFILE: out of
 	 * descriptors), one less each time. */

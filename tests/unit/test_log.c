@@ -448,6 +448,82 @@ static void test_clean_open_reads_lines_in_blocks(void **state)
 	assert_null(strstr(logfx_reports, "rebuilt"));
 }
 
+/* A roll that cannot make the new segment's files (a disk out of inodes:
+ * the .log and .index made, the .timeindex refused) fails its append and
+ * leaves none of them: the next open, which makes a listed segment's
+ * missing files, would need the inodes the disk does not have and fail
+ * the whole start. After it the log opens and takes records again. */
+static void test_failed_roll_leaves_no_files(void **state)
+{
+	struct logfx *f = *state;
+	static const char *ext[] = { ".log", ".index", ".timeindex", ".lines" };
+	struct rec_in r = { NULL, -1, "a record that fills a small segment quickly", 43, 0 };
+	struct log_state st;
+	char path[PATH_MAX + 64];
+	int rc = 0, i;
+
+	f->fio.fail_path = ".timeindex";
+	for (i = 0; i < 1000 && rc == 0; i++)
+		rc = log_append(f->l, &r, 1, 0, NULL);
+	f->fio.fail_path = NULL;
+	assert_int_equal(rc, -EIO);
+	assert_true(atomic_load(&f->fio.fail_path_hits) >= 1);
+	assert_int_equal(f->l->nsegs, 1);
+	log_get_state(f->l, &st);
+	for (size_t k = 0; k < 4; k++) {
+		snprintf(path, sizeof(path), "%s/%020lld%s", f->l->dir,
+			 (long long)st.log_end_offset, ext[k]);
+		assert_int_equal(access(path, F_OK), -1);
+	}
+	logmgr_close(f->m);
+	logfx_open(f);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, i - 1);
+	assert_int_equal(log_append(f->l, &r, 1, 0, NULL), 0);
+	assert_int_equal(f->l->nsegs, 2);
+}
+
+/* A kill -9 in the middle of a roll on a disk out of inodes leaves the new
+ * segment half made (an empty .log and .index); the next start cannot make
+ * its missing files (ENOSPC). That empty last segment holds no record and
+ * goes, logged, instead of failing the start. */
+static void test_half_made_roll_on_full_disk(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st;
+	char dir[PATH_MAX], path[PATH_MAX + 64];
+	int fd;
+
+	logfx_put(f, 0, 10, 10);
+	pthread_mutex_lock(&f->l->lock);
+	assert_int_equal(log_roll_locked(f->l), 0);
+	pthread_mutex_unlock(&f->l->lock);
+	logfx_put(f, 10, 5, 5);
+	snprintf(dir, sizeof(dir), "%s", f->l->dir);
+	logmgr_abandon(f->m); /* kill -9 ... */
+	f->m = NULL;
+	for (int k = 0; k < 2; k++) { /* ... while the next roll made two files */
+		snprintf(path, sizeof(path), "%s/%020d%s", dir, 15, k ? ".index" : ".log");
+		assert_true((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) >= 0);
+		close(fd);
+	}
+	f->fio.fail_path = "00000000000000000015.timeindex";
+	f->fio.fail_path_errno = ENOSPC;
+	logfx_open(f);
+	f->fio.fail_path = NULL;
+	f->fio.fail_path_errno = 0;
+	assert_true(atomic_load(&f->fio.fail_path_hits) >= 1);
+	assert_non_null(strstr(logfx_reports, "a roll left half made"));
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, 15);
+	assert_int_equal(f->l->nsegs, 2);
+	snprintf(path, sizeof(path), "%s/%020d.log", dir, 15);
+	assert_int_equal(access(path, F_OK), -1);
+	logfx_put(f, 15, 1, 1);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, 16);
+}
+
 static void test_tail_read_across_roll(void **state)
 {
 	struct logfx *f = *state;
@@ -2603,6 +2679,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_roll_and_lookups, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_max_time_lookup, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_hw_limits_reads, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_failed_roll_leaves_no_files,
+						setup_small_segments, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_half_made_roll_on_full_disk, setup,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_tail_read_across_roll, setup_small_segments,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_tail_read_while_entries_written, setup,

@@ -5,7 +5,8 @@
  * marker, and the next open recovers; the read-ahead buffers of all the
  * readers together stay within the manager's budget, and readers beyond it
  * still read everything; a log dropped and made again starts afresh; the
- * logs found at open are listed once, sorted.
+ * logs found at open are listed once, sorted; the start's probe of the
+ * filesystem leaves nothing behind.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -65,6 +66,52 @@ static void test_lock(void **state)
 	logmgr_abandon(m2);
 	/* Abandoning (a fatal error) unlocks too. */
 	logfx_open(f);
+}
+
+static void put_file(const char *dir, const char *name, const char *text)
+{
+	char p[400];
+	FILE *fp;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	assert_non_null(fp = fopen(p, "w"));
+	fputs(text, fp);
+	fclose(fp);
+}
+
+static bool dir_has(const char *dir, const char *name)
+{
+	char p[400];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	return stat(p, &st) == 0;
+}
+
+/* The start's probe of the filesystem (case, cut, rename) leaves nothing
+ * behind, replaces what a crash in the middle of it left, and tells a
+ * file of the upper-case name on a filesystem that tells case apart from
+ * the probe file itself: by what it reads, not by its existence. */
+static void test_fs_probe(void **state)
+{
+	struct logfx *f = *state;
+	char p[400], text[16] = "";
+	FILE *fp;
+
+	assert_int_equal(logmgr_close(f->m), 0);
+	f->m = NULL;
+	put_file(f->dir, ".fs-probe", "left by a crash");
+	put_file(f->dir, ".fs-probe.tmp", "left by a crash");
+	put_file(f->dir, ".FS-PROBE", "someone's");
+	logfx_open(f);
+	assert_false(dir_has(f->dir, ".fs-probe"));
+	assert_false(dir_has(f->dir, ".fs-probe.tmp"));
+	snprintf(p, sizeof(p), "%s/.FS-PROBE", f->dir);
+	assert_non_null(fp = fopen(p, "r"));
+	assert_non_null(fgets(text, sizeof(text), fp));
+	fclose(fp);
+	assert_string_equal(text, "someone's");
+	assert_null(strstr(logfx_reports, "refusing"));
 }
 
 /* A full disk while the checkpoints are written at close: the close fails
@@ -316,6 +363,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_lock, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_fs_probe, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_close_enospc, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_close_marker_fails, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_readahead_budget, setup, logfx_teardown),
