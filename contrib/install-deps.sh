@@ -31,9 +31,9 @@ need="$need python3 bc"
 need="$need zookeeper"
 # t_writes.sh: what an editor's save and rsync --inplace do to a partition.
 need="$need vim-tiny rsync"
-# t_fs_variety.sh: the data directory on xfs, btrfs, vfat (fusefat) and
-# bindfs (each skipped where missing; ext4 and tmpfs need nothing more).
-need="$need xfsprogs btrfs-progs dosfstools fusefat bindfs"
+# t_fs_variety.sh: the data directory on xfs, btrfs and vfat (fusefat;
+# each skipped where missing; ext4 and tmpfs need nothing more).
+need="$need xfsprogs btrfs-progs dosfstools fusefat"
 # make format-check: clang-format, against .clang-format.
 need="$need clang-format"
 # test_batch.c: our zstd payloads read by the zstd tool, and its ours.
