@@ -659,6 +659,7 @@ int partition_check_append_isr(struct partition *p, int acks, int32_t min_insync
 	pthread_mutex_lock(&p->lock);
 	if (min_insync_replicas <= 0)
 		min_insync_replicas = p->cfg.min_insync_replicas;
+	min_insync_replicas = partition_effective_min_isr(min_insync_replicas, p->st.n_replicas);
 	if (p->offline)
 		rc = -ENXIO;
 	else if (p->role != PARTITION_LEADER)
@@ -674,7 +675,9 @@ bool partition_under_min_isr(struct partition *p)
 	bool under;
 
 	pthread_mutex_lock(&p->lock);
-	under = p->role == PARTITION_LEADER && p->st.n_isr < p->cfg.min_insync_replicas;
+	under = p->role == PARTITION_LEADER &&
+		p->st.n_isr <
+			partition_effective_min_isr(p->cfg.min_insync_replicas, p->st.n_replicas);
 	pthread_mutex_unlock(&p->lock);
 	return under;
 }

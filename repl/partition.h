@@ -350,9 +350,19 @@ bool partition_replica_in_sync(const struct partition_replica *r, int64_t hw,
 			       int64_t leader_epoch_start_offset);
 bool partition_replica_caught_up(const struct partition_replica *r, int64_t leader_leo,
 				 int64_t now_ms, int64_t lag_max_ms);
+/* Kafka's effectiveMinIsr: min.insync.replicas counts at most the
+ * partition's replicas, so a setting above the replication factor (a
+ * broker default of 2 over a topic of one replica) does not refuse every
+ * acks=all write. */
+static inline int32_t partition_effective_min_isr(int32_t min_insync_replicas, int n_replicas)
+{
+	return n_replicas > 0 && n_replicas < min_insync_replicas ? n_replicas
+								  : min_insync_replicas;
+}
 /* Before an append (any thread): 0 may append; -ENXIO offline; -EREMOTE
  * not leader;
- * -EAGAIN (acks -1 only) ISR smaller than min.insync.replicas. */
+ * -EAGAIN (acks -1 only) ISR smaller than min.insync.replicas (at most
+ * the replicas: partition_effective_min_isr). */
 int partition_check_append(struct partition *p, int acks);
 /* The same with the topic's min.insync.replicas (<= 0: the partition's,
  * the broker setting), which a topic's .config may change at any time. */

@@ -273,6 +273,35 @@ static void test_shrink_isr(void **state)
 	tlog_close(t);
 }
 
+/* Kafka's effectiveMinIsr (Partition.scala): min.insync.replicas above
+ * the replication factor counts as the replication factor, for the
+ * append check (appendRecordsToLeader) as for under-min-ISR; a setting
+ * within it is kept. */
+static void test_min_isr_at_most_replicas(void **state)
+{
+	struct tlog *t = log_new("effmin");
+	struct writer w = { 0 };
+	struct partition *p = part_new(t, 1, false, &w); /* min.insync.replicas 2 */
+	struct partition_state st = { .leader = 1,
+				      .leader_epoch = 1,
+				      .partition_epoch = 1,
+				      .n_replicas = 1,
+				      .replicas = { 1 },
+				      .n_isr = 1,
+				      .isr = { 1 } };
+
+	(void)state;
+	assert_int_equal(partition_make_leader(p, &st, 0), 1);
+	assert_int_equal(partition_check_append(p, -1), 0);
+	assert_int_equal(partition_check_append_isr(p, -1, 3), 0);
+	assert_false(partition_under_min_isr(p));
+	partition_unref(p);
+	tlog_close(t);
+	assert_int_equal(partition_effective_min_isr(3, 2), 2);
+	assert_int_equal(partition_effective_min_isr(2, 3), 2);
+	assert_int_equal(partition_effective_min_isr(2, 0), 2);
+}
+
 static void test_shrink_write_fails(void **state)
 {
 	struct tlog *t = log_new("shrinkfail");
@@ -3613,6 +3642,7 @@ int main(void)
 		cmocka_unit_test(test_hw_alone_in_isr),
 		cmocka_unit_test(test_caught_up_times),
 		cmocka_unit_test(test_shrink_isr),
+		cmocka_unit_test(test_min_isr_at_most_replicas),
 		cmocka_unit_test(test_shrink_write_fails),
 		cmocka_unit_test(test_expand_isr),
 		cmocka_unit_test(test_expand_needs_epoch_start),
