@@ -27,6 +27,11 @@
  *   2. On the leader, hw = min LEO over the maximal ISR (the ISR plus a
  *      member whose addition is being written), and hw never moves back
  *      while this broker stays leader (partition_maybe_increment_leader_hw).
+ *      While the ISR is smaller than min.insync.replicas (at most the
+ *      replicas: partition_effective_min_isr) the hw does not move at
+ *      all (Kafka 3.7's maybeIncrementLeaderHW, KAFKA-15583): a record is
+ *      committed only once min.insync.replicas replicas hold it, acks=1
+ *      records appended meanwhile included.
  *   3. The leader is always in its own ISR; the ISR is a subset of the
  *      replicas.
  *   4. A follower's hw = min(leader's hw, its own LEO).
@@ -368,6 +373,12 @@ int partition_check_append(struct partition *p, int acks);
  * the broker setting), which a topic's .config may change at any time. */
 int partition_check_append_isr(struct partition *p, int acks, int32_t min_insync_replicas);
 bool partition_under_min_isr(struct partition *p);
+/* The topic's min.insync.replicas (> 0; the config's until set), which
+ * invariant 2 and the checks above count with: the owner sets it when
+ * the replica opens and when the topic's overrides change. Any thread,
+ * no lock: the hw is looked at again at the next fetch or append, as
+ * Kafka's is after a config change. */
+void partition_set_min_isr(struct partition *p, int32_t min_insync_replicas);
 /* Kafka's deleteRecordsOnLeader: the leader's log start moves up to
  * offset (-1: the hw), *start the log start after. -EREMOTE not leader,
  * -ERANGE offset above the hw or below -1, -EPERM the topic is compacted

@@ -106,7 +106,7 @@ static struct partition *part_new_index(const struct partition_log_ops *ops, voi
 {
 	struct partition_config cfg = { .broker_id = broker,
 					.replica_lag_time_max_ms = 30000,
-					.min_insync_replicas = 2,
+					.min_insync_replicas = 1,
 					.unclean_restart = unclean };
 	struct partition *p;
 
@@ -242,6 +242,7 @@ static void test_shrink_isr(void **state)
 	struct partition_info info;
 
 	(void)state;
+	partition_set_min_isr(p, 2);
 	tlog_append(t, 10, 1, "a");
 	assert_int_equal(partition_make_leader(p, &st, 0), 1);
 	assert_int_equal(partition_update_follower_fetch_state(p, 2, 10, -1, 10), 0);
@@ -269,6 +270,28 @@ static void test_shrink_isr(void **state)
 	assert_int_equal(partition_check_append(p, -1), -EAGAIN);
 	assert_int_equal(partition_check_append(p, 1), 0);
 	assert_true(partition_under_min_isr(p));
+	/* Under min.insync.replicas the hw stays (invariant 2, Kafka 3.7's
+	 * maybeIncrementLeaderHW): "b", appended with acks=1, is not
+	 * committed by the leader alone, */
+	assert_int_equal(hw_of(p), 10);
+	assert_int_equal(partition_maybe_increment_leader_hw(p, 100001), 0);
+	assert_int_equal(hw_of(p), 10);
+	/* until the topic asks for no more than the ISR has (the next look
+	 * at the hw, as Kafka's after a config change), */
+	partition_set_min_isr(p, 1);
+	assert_false(partition_under_min_isr(p));
+	assert_int_equal(partition_maybe_increment_leader_hw(p, 100002), 1);
+	assert_int_equal(hw_of(p), 11);
+	/* or a follower back in the ISR brings it to min.insync.replicas. */
+	partition_set_min_isr(p, 2);
+	tlog_append(t, 1, 1, "c");
+	assert_int_equal(partition_maybe_increment_leader_hw(p, 100003), 0);
+	assert_int_equal(hw_of(p), 11);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 11, -1, 100004), 0);
+	assert_int_equal(isr_size(p), 2);
+	assert_int_equal(hw_of(p), 11);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 12, -1, 100005), 0);
+	assert_int_equal(hw_of(p), 12);
 	partition_unref(p);
 	tlog_close(t);
 }
@@ -281,7 +304,7 @@ static void test_min_isr_at_most_replicas(void **state)
 {
 	struct tlog *t = log_new("effmin");
 	struct writer w = { 0 };
-	struct partition *p = part_new(t, 1, false, &w); /* min.insync.replicas 2 */
+	struct partition *p = part_new(t, 1, false, &w);
 	struct partition_state st = { .leader = 1,
 				      .leader_epoch = 1,
 				      .partition_epoch = 1,
@@ -291,9 +314,14 @@ static void test_min_isr_at_most_replicas(void **state)
 				      .isr = { 1 } };
 
 	(void)state;
+	partition_set_min_isr(p, 2);
 	assert_int_equal(partition_make_leader(p, &st, 0), 1);
 	assert_int_equal(partition_check_append(p, -1), 0);
 	assert_int_equal(partition_check_append_isr(p, -1, 3), 0);
+	/* Nor is the hw held by it (invariant 2). */
+	tlog_append(t, 3, 1, "a");
+	assert_int_equal(partition_maybe_increment_leader_hw(p, 1), 1);
+	assert_int_equal(hw_of(p), 3);
 	assert_false(partition_under_min_isr(p));
 	partition_unref(p);
 	tlog_close(t);
