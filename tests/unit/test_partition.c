@@ -305,15 +305,10 @@ static void test_min_isr_at_most_replicas(void **state)
 	struct tlog *t = log_new("effmin");
 	struct writer w = { 0 };
 	struct partition *p = part_new(t, 1, false, &w);
-	struct partition_state st = { .leader = 1,
-				      .leader_epoch = 1,
-				      .partition_epoch = 1,
-				      .n_replicas = 1,
-				      .replicas = { 1 },
-				      .n_isr = 1,
-				      .isr = { 1 } };
+	struct partition_state st = state3(1, 1, 1);
 
 	(void)state;
+	st.n_replicas = 1; /* broker 1 alone */
 	partition_set_min_isr(p, 2);
 	assert_int_equal(partition_make_leader(p, &st, 0), 1);
 	assert_int_equal(partition_check_append(p, -1), 0);
