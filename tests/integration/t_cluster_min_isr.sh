@@ -8,9 +8,11 @@
 # controller takes them out of the ISR: with the leader alone, under
 # min.insync.replicas, the high watermark does not move (Kafka 3.7's
 # maybeIncrementLeaderHW): the records are on one replica where acks=all
-# promised two, so nothing commits them. Thawed, the followers rejoin the
-# ISR, the high watermark covers the records, and both waiting writes are
-# acknowledged, as Kafka's DelayedProduce then completes them.
+# promised two, so nothing commits them. Once the topic's
+# min.insync.replicas is lowered to 1 (its .config), the next write moves
+# the high watermark over them and both waiting writes are acknowledged,
+# as Kafka's DelayedProduce then completes them. Thawed, the followers
+# rejoin the ISR and the records are on every mount.
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
 . "$LIBDIR/lib.sh"
@@ -74,13 +76,16 @@ expect_eq "the high watermark stays below r-2 and r-k (under min.insync.replicas
 	"$(t_field "$MQ_TMP/mnt$L" 3)"
 expect_fail "a new write with the ISR below min.insync.replicas" \
 	sh -c "echo r-3 >> '$MQ_TMP/mnt$L/t/0'"
-thaw_pid "$PF" "$PG"
-check "the followers rejoin the ISR" poll 60 t_isr_is "$MQ_TMP/mnt$L" "1,2,3"
+expect_ok "min.insync.replicas=1 in t/.config (the leader's mount)" \
+	sh -c "echo min.insync.replicas=1 > '$MQ_TMP/mnt$L/t/.config'"
+expect_ok "a write with the ISR at the topic's min.insync.replicas" \
+	sh -c "echo r-3 >> '$MQ_TMP/mnt$L/t/0'"
+expect_eq "the high watermark covers r-2, r-k and r-3" "4" "$(t_field "$MQ_TMP/mnt$L" 3)"
 wrote() {
 	[ -s "$MQ_TMP/wrote" ]
 }
 check "the waiting write is answered" poll 30 wrote
-expect_eq "the write is acknowledged (committed by the ISR back at min.insync.replicas)" "ok" \
+expect_eq "the write is acknowledged (committed by the topic's min.insync.replicas)" "ok" \
 	"$(cat "$MQ_TMP/wrote" 2>/dev/null)"
 kwrote() {
 	[ -s "$MQ_TMP/kwrote" ]
@@ -89,8 +94,11 @@ check "the Kafka Produce is answered" poll 30 kwrote
 expect_eq "the Produce: acknowledged" "error 0" "$(cat "$MQ_TMP/kwrote" 2>/dev/null)"
 expect_fail "no write was taken as committed by too small an ISR" \
 	grep -q "committed by an ISR smaller than min.insync.replicas" "$LOG"
+thaw_pid "$PF" "$PG"
+check "the followers rejoin the ISR" poll 60 t_isr_is "$MQ_TMP/mnt$L" "1,2,3"
 expect_ok "a write is acknowledged again" sh -c "echo r-4 >> '$MQ_TMP/mnt$L/t/0'"
-# has_r4 N: mntN's partition file ends with r-4 (r-2 and r-k before it).
+# has_r4 N: mntN's partition file ends with r-4 (r-2, r-k and r-3 before
+# it).
 has_r4() {
 	[ "$(timeout 5 tail -n 1 "$MQ_TMP/mnt$1/t/0" 2>/dev/null)" = "r-4" ]
 }
