@@ -49,7 +49,8 @@
  *      member of either ISR lacks.
  *   8. An acks=all append is refused (-EAGAIN: NOT_ENOUGH_REPLICAS)
  *      before anything is appended when the ISR is smaller than
- *      min.insync.replicas.
+ *      min.insync.replicas (at most the replicas:
+ *      partition_effective_min_isr).
  *   9. A broker restarted without its clean-shutdown marker may have lost
  *      records it acknowledged as a follower: it is not eligible as leader
  *      (partition_make_leader: -EPERM, INELIGIBLE_REPLICA on the wire)
