@@ -424,6 +424,7 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 				    .lines_fix = topics_cluster_lines_fix,
 				    .states_changed = group_coord_states_changed,
 				    .cut = broker_replica_cut,
+				    .min_isr = topics_cluster_min_isr,
 				    .arg = b },
 			.throttle = b->throttle,
 		};

@@ -1135,6 +1135,15 @@ int cluster_append_check(struct cluster *c, const char *topic, int partition, in
 	return cluster_repl_append_check(c->cr, topic, partition, acks, min_insync_replicas, epoch);
 }
 
+void cluster_topic_min_isr(struct cluster *c, const char *topic, int32_t min_insync_replicas)
+{
+	/* A single node's cluster (a listener only) has no replicas. */
+	struct replica_mgr *rm = c ? cluster_repl_replicas(c->cr) : NULL;
+
+	if (rm)
+		replica_mgr_set_min_isr(rm, topic, min_insync_replicas);
+}
+
 void cluster_appended(struct cluster *c, const char *topic, int partition)
 {
 	cluster_repl_appended(c->cr, topic, partition);

@@ -174,6 +174,10 @@ struct cluster_topic_hooks {
 	 * lowered), so that a crash then does not start again from the old
 	 * ones. NULL: none. */
 	void (*cut)(void *arg, const char *topic, int32_t partition);
+	/* The topic's min.insync.replicas as this broker has it, <= 0 when
+	 * it does not know the topic (yet): a replica opened by the
+	 * controller's request counts with it. NULL: the broker's setting. */
+	int32_t (*min_isr)(void *arg, const char *topic);
 	void *arg;
 };
 
@@ -279,6 +283,10 @@ int cluster_topic_delete_wait(struct cluster *c, const char *topic, int64_t time
 int cluster_append_check(struct cluster *c, const char *topic, int partition, int acks,
 			 int32_t min_insync_replicas, int32_t *epoch);
 void cluster_appended(struct cluster *c, const char *topic, int partition);
+/* The topic's min.insync.replicas, as made or changed on this broker:
+ * its local replicas count their hw and acks=all checks with it
+ * (replica_mgr_set_min_isr). NULL c: nothing. */
+void cluster_topic_min_isr(struct cluster *c, const char *topic, int32_t min_insync_replicas);
 int cluster_storage_failed(struct cluster *c, const char *topic, int partition, int err);
 /* The storage error that took this broker's log directory offline
  * (replica_mgr_log_dir_failure; it stays until the broker restarts, and

@@ -357,6 +357,13 @@ static int logs_open(void *arg, const char *topic, int32_t partition, const char
  * (replica_mgr.h, rule 7; the replica manager looks at its open replicas
  * first). A log made since, by the topic's read or an empty replica,
  * holds nothing the ISR counts on. */
+static int32_t logs_min_isr(void *arg, const char *topic)
+{
+	const struct cluster_topic_hooks *h = &((struct cluster_repl *)arg)->local.topics;
+
+	return h->min_isr ? h->min_isr(h->arg, topic) : 0;
+}
+
 static bool logs_has(void *arg, const char *topic, int32_t partition)
 {
 	struct cluster_repl *cr = arg;
@@ -1412,7 +1419,7 @@ int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local
 		.replica_lag_time_max_ms = cc->replica_lag_time_max_ms,
 		.min_insync_replicas = cc->min_insync_replicas,
 		.unclean_restart = local->unclean,
-		.logs = { logs_open, logs_close, cr, logs_has },
+		.logs = { logs_open, logs_close, cr, logs_has, logs_min_isr },
 		.isr = { isr_write, isr_read, cr },
 		.endpoint = endpoint,
 		.endpoint_arg = cr,

@@ -66,6 +66,7 @@
 #include "repl/config.h"
 #include "repl/kafka_api.h"
 #include "repl/named_parts.h"
+#include "repl/partition.h"
 #include "util/diaglog.h"
 
 int16_t kafka_produce_error(int err, const char **message)
@@ -148,7 +149,7 @@ static int produce_partition(struct kafka_api *ka, const struct proto_produce_re
 		pthread_rwlock_rdlock(&t->lock);
 		int32_t min_isr = t->cfg.min_insync_replicas;
 		pthread_rwlock_unlock(&t->lock);
-		if (m->acks == -1 && st.n_isr < min_isr)
+		if (m->acks == -1 && st.n_isr < partition_effective_min_isr(min_isr, st.n_replicas))
 			return -EAGAIN;
 	}
 	if (pd->records_len <= 0)

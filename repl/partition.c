@@ -69,6 +69,8 @@ struct partition {
 	 * copy's barrier (observer.c), which waits under a lock the hw
 	 * listener takes inside this one. */
 	atomic_int append_error;
+	/* partition_set_min_isr; cfg.min_insync_replicas until then */
+	atomic_int min_isr;
 };
 
 int partition_new(const char *topic, int32_t index, const struct partition_config *cfg,
@@ -96,6 +98,7 @@ int partition_new(const char *topic, int32_t index, const struct partition_confi
 	p->leader_epoch_start_offset = -1;
 	p->unclean = cfg->unclean_restart;
 	p->unclean_target = -1;
+	atomic_init(&p->min_isr, cfg->min_insync_replicas);
 	*out = p;
 	return 0;
 }
@@ -281,6 +284,10 @@ static int increment_hw_locked(struct partition *p)
 
 	if (p->role != PARTITION_LEADER)
 		return -EREMOTE;
+	/* Under min.insync.replicas nothing is committed (invariant 2). The
+	 * ISR as written, not the maximal one: as Kafka's isUnderMinIsr. */
+	if (p->st.n_isr < partition_effective_min_isr(atomic_load(&p->min_isr), p->st.n_replicas))
+		return 0;
 	p->ops->offsets(p->log, &o);
 	hw = o.log_end_offset;
 	for (int i = 0; i < p->n_followers; i++) {
@@ -658,7 +665,8 @@ int partition_check_append_isr(struct partition *p, int acks, int32_t min_insync
 
 	pthread_mutex_lock(&p->lock);
 	if (min_insync_replicas <= 0)
-		min_insync_replicas = p->cfg.min_insync_replicas;
+		min_insync_replicas = atomic_load(&p->min_isr);
+	min_insync_replicas = partition_effective_min_isr(min_insync_replicas, p->st.n_replicas);
 	if (p->offline)
 		rc = -ENXIO;
 	else if (p->role != PARTITION_LEADER)
@@ -669,12 +677,20 @@ int partition_check_append_isr(struct partition *p, int acks, int32_t min_insync
 	return rc;
 }
 
+void partition_set_min_isr(struct partition *p, int32_t min_insync_replicas)
+{
+	if (min_insync_replicas > 0)
+		atomic_store(&p->min_isr, min_insync_replicas);
+}
+
 bool partition_under_min_isr(struct partition *p)
 {
 	bool under;
 
 	pthread_mutex_lock(&p->lock);
-	under = p->role == PARTITION_LEADER && p->st.n_isr < p->cfg.min_insync_replicas;
+	under = p->role == PARTITION_LEADER &&
+		p->st.n_isr <
+			partition_effective_min_isr(atomic_load(&p->min_isr), p->st.n_replicas);
 	pthread_mutex_unlock(&p->lock);
 	return under;
 }

@@ -27,6 +27,11 @@
  *   2. On the leader, hw = min LEO over the maximal ISR (the ISR plus a
  *      member whose addition is being written), and hw never moves back
  *      while this broker stays leader (partition_maybe_increment_leader_hw).
+ *      While the ISR is smaller than min.insync.replicas (at most the
+ *      replicas: partition_effective_min_isr) the hw does not move at
+ *      all (Kafka 3.7's maybeIncrementLeaderHW, KAFKA-15583): a record is
+ *      committed only once min.insync.replicas replicas hold it, acks=1
+ *      records appended meanwhile included.
  *   3. The leader is always in its own ISR; the ISR is a subset of the
  *      replicas.
  *   4. A follower's hw = min(leader's hw, its own LEO).
@@ -44,7 +49,8 @@
  *      member of either ISR lacks.
  *   8. An acks=all append is refused (-EAGAIN: NOT_ENOUGH_REPLICAS)
  *      before anything is appended when the ISR is smaller than
- *      min.insync.replicas.
+ *      min.insync.replicas (at most the replicas:
+ *      partition_effective_min_isr).
  *   9. A broker restarted without its clean-shutdown marker may have lost
  *      records it acknowledged as a follower: it is not eligible as leader
  *      (partition_make_leader: -EPERM, INELIGIBLE_REPLICA on the wire)
@@ -350,14 +356,30 @@ bool partition_replica_in_sync(const struct partition_replica *r, int64_t hw,
 			       int64_t leader_epoch_start_offset);
 bool partition_replica_caught_up(const struct partition_replica *r, int64_t leader_leo,
 				 int64_t now_ms, int64_t lag_max_ms);
+/* Kafka's effectiveMinIsr: min.insync.replicas counts at most the
+ * partition's replicas, so a setting above the replication factor (a
+ * broker default of 2 over a topic of one replica) does not refuse every
+ * acks=all write. */
+static inline int32_t partition_effective_min_isr(int32_t min_insync_replicas, int n_replicas)
+{
+	return n_replicas > 0 && n_replicas < min_insync_replicas ? n_replicas
+								  : min_insync_replicas;
+}
 /* Before an append (any thread): 0 may append; -ENXIO offline; -EREMOTE
  * not leader;
- * -EAGAIN (acks -1 only) ISR smaller than min.insync.replicas. */
+ * -EAGAIN (acks -1 only) ISR smaller than min.insync.replicas (at most
+ * the replicas: partition_effective_min_isr). */
 int partition_check_append(struct partition *p, int acks);
 /* The same with the topic's min.insync.replicas (<= 0: the partition's,
  * the broker setting), which a topic's .config may change at any time. */
 int partition_check_append_isr(struct partition *p, int acks, int32_t min_insync_replicas);
 bool partition_under_min_isr(struct partition *p);
+/* The topic's min.insync.replicas (> 0; the config's until set), which
+ * invariant 2 and the checks above count with: the owner sets it when
+ * the replica opens and when the topic's overrides change. Any thread,
+ * no lock: the hw is looked at again at the next fetch or append, as
+ * Kafka's is after a config change. */
+void partition_set_min_isr(struct partition *p, int32_t min_insync_replicas);
 /* Kafka's deleteRecordsOnLeader: the leader's log start moves up to
  * offset (-1: the hw), *start the log start after. -EREMOTE not leader,
  * -ERANGE offset above the hw or below -1, -EPERM the topic is compacted

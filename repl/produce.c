@@ -1407,8 +1407,15 @@ static int commit_isr_check(const struct produce_ctx *ctx, struct partition *pt,
 			    int64_t last_offset)
 {
 	struct topic *t = ctx->t;
-	int32_t min_isr = ctx->cfg.min_insync_replicas, epoch;
+	int32_t min_isr, epoch;
 
+	/* The topic's setting now, not the write's at its start: lowered
+	 * meanwhile, it is what let the hw move (partition.h invariant 2),
+	 * as Kafka's checkEnoughReplicasReachOffset reads the log's config
+	 * when it looks. */
+	pthread_rwlock_rdlock(&t->lock);
+	min_isr = t->cfg.min_insync_replicas;
+	pthread_rwlock_unlock(&t->lock);
 	if (min_isr <= 1 || !broker_replicated(t->b, t->name) ||
 	    cluster_append_check(t->b->cluster, t->name, pt->index, -1, min_isr, &epoch) != -EAGAIN)
 		return 0;

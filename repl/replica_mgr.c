@@ -378,6 +378,8 @@ static int part_open(struct replica_mgr *rm, const char *topic, int32_t index, c
 	rc = partition_new(topic, index, &pc, ops, rp->log, &rp->p);
 	if (rc < 0)
 		goto fail;
+	if (rm->cfg.logs.min_isr)
+		partition_set_min_isr(rp->p, rm->cfg.logs.min_isr(rm->cfg.logs.arg, topic));
 	partition_set_isr_writer(rp->p, isr_write, rm);
 	partition_set_storage_listener(rp->p, part_storage_failed, rm);
 	if (rm->cfg.unclean_restart)
@@ -882,6 +884,15 @@ struct partition *replica_mgr_get(struct replica_mgr *rm, const char *topic, int
 	}
 	pthread_mutex_unlock(&rm->mu);
 	return p;
+}
+
+void replica_mgr_set_min_isr(struct replica_mgr *rm, const char *topic, int32_t min_insync_replicas)
+{
+	pthread_mutex_lock(&rm->mu);
+	for (int i = 0; i < rm->n_parts; i++)
+		if (!strcmp(rm->parts[i]->topic, topic))
+			partition_set_min_isr(rm->parts[i]->p, min_insync_replicas);
+	pthread_mutex_unlock(&rm->mu);
 }
 
 /* The wire's topic name as a string in name, false when it cannot be

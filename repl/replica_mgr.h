@@ -92,6 +92,10 @@ struct replica_log_provider {
 	 * broker's start (rule 7; one made since, by a topic's read, holds
 	 * nothing the ISR counts on). NULL: always. */
 	bool (*has)(void *arg, const char *topic, int32_t partition);
+	/* The topic's min.insync.replicas, <= 0 when not known here (the
+	 * broker's setting then): a replica opens with it (invariant 2 of
+	 * partition.h). May take the broker's topic locks. NULL: none. */
+	int32_t (*min_isr)(void *arg, const char *topic);
 };
 
 struct replica_isr_store {
@@ -215,6 +219,10 @@ int replica_mgr_update_metadata(struct replica_mgr *rm, int32_t controller_epoch
  * (partition_unref it), or NULL. The Fetch handler's lookup and the
  * produce path. */
 struct partition *replica_mgr_get(struct replica_mgr *rm, const char *topic, int32_t partition);
+/* The topic's min.insync.replicas changed (> 0): every local replica of
+ * it counts with the new one (partition_set_min_isr). Any thread. */
+void replica_mgr_set_min_isr(struct replica_mgr *rm, const char *topic,
+			     int32_t min_insync_replicas);
 /* fetch_serve_lookup_fn over the manager (arg: the manager). */
 struct partition *replica_mgr_lookup(void *arg, struct kstr topic, int32_t partition);
 /* fetch_serve_known_fn over rm (arg): whether the controller's metadata

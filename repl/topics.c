@@ -88,6 +88,13 @@ void topic_throttle_note(struct broker *b, const char *name, const struct topic_
 	int rc = repl_throttle_topic(b->throttle, name, tc ? tc->leader_throttled : NULL,
 				     tc ? tc->follower_throttled : NULL);
 
+	/* The replicas' min.insync.replicas rides along (a replica the
+	 * controller opened before the topic was made here has the
+	 * broker's until now). */
+	if (tc)
+		cluster_topic_min_isr(__atomic_load_n(&b->cluster, __ATOMIC_ACQUIRE), name,
+				      tc->min_insync_replicas);
+
 	if (rc < 0)
 		mq_log_limited(MQ_ERR, "topic %s: replication throttle lists not applied: %s", name,
 			       strerror(-rc));
@@ -585,6 +592,21 @@ void topics_cluster_moved_away(void *arg, const char *topic, int32_t partition)
 		return;
 	(void)partitions_detach(b, t, partition);
 	topic_put(t);
+}
+
+int32_t topics_cluster_min_isr(void *arg, const char *topic)
+{
+	struct broker *b = arg;
+	struct topic *t;
+	int32_t n;
+
+	if (broker_topic_get(b, topic, &t) < 0)
+		return 0;
+	pthread_rwlock_rdlock(&t->lock);
+	n = t->cfg.min_insync_replicas;
+	pthread_rwlock_unlock(&t->lock);
+	topic_put(t);
+	return n;
 }
 
 void topics_cluster_hosted(void *arg, const char *topic, int32_t partition)

@@ -106,7 +106,7 @@ static struct partition *part_new_index(const struct partition_log_ops *ops, voi
 {
 	struct partition_config cfg = { .broker_id = broker,
 					.replica_lag_time_max_ms = 30000,
-					.min_insync_replicas = 2,
+					.min_insync_replicas = 1,
 					.unclean_restart = unclean };
 	struct partition *p;
 
@@ -242,6 +242,7 @@ static void test_shrink_isr(void **state)
 	struct partition_info info;
 
 	(void)state;
+	partition_set_min_isr(p, 2);
 	tlog_append(t, 10, 1, "a");
 	assert_int_equal(partition_make_leader(p, &st, 0), 1);
 	assert_int_equal(partition_update_follower_fetch_state(p, 2, 10, -1, 10), 0);
@@ -269,8 +270,59 @@ static void test_shrink_isr(void **state)
 	assert_int_equal(partition_check_append(p, -1), -EAGAIN);
 	assert_int_equal(partition_check_append(p, 1), 0);
 	assert_true(partition_under_min_isr(p));
+	/* Under min.insync.replicas the hw stays (invariant 2, Kafka 3.7's
+	 * maybeIncrementLeaderHW): "b", appended with acks=1, is not
+	 * committed by the leader alone, */
+	assert_int_equal(hw_of(p), 10);
+	assert_int_equal(partition_maybe_increment_leader_hw(p, 100001), 0);
+	assert_int_equal(hw_of(p), 10);
+	/* until the topic asks for no more than the ISR has (the next look
+	 * at the hw, as Kafka's after a config change), */
+	partition_set_min_isr(p, 1);
+	assert_false(partition_under_min_isr(p));
+	assert_int_equal(partition_maybe_increment_leader_hw(p, 100002), 1);
+	assert_int_equal(hw_of(p), 11);
+	/* or a follower back in the ISR brings it to min.insync.replicas. */
+	partition_set_min_isr(p, 2);
+	tlog_append(t, 1, 1, "c");
+	assert_int_equal(partition_maybe_increment_leader_hw(p, 100003), 0);
+	assert_int_equal(hw_of(p), 11);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 11, -1, 100004), 0);
+	assert_int_equal(isr_size(p), 2);
+	assert_int_equal(hw_of(p), 11);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 12, -1, 100005), 0);
+	assert_int_equal(hw_of(p), 12);
 	partition_unref(p);
 	tlog_close(t);
+}
+
+/* Kafka's effectiveMinIsr (Partition.scala): min.insync.replicas above
+ * the replication factor counts as the replication factor, for the
+ * append check (appendRecordsToLeader) as for under-min-ISR; a setting
+ * within it is kept. */
+static void test_min_isr_at_most_replicas(void **state)
+{
+	struct tlog *t = log_new("effmin");
+	struct writer w = { 0 };
+	struct partition *p = part_new(t, 1, false, &w);
+	struct partition_state st = state3(1, 1, 1);
+
+	(void)state;
+	st.n_replicas = 1; /* broker 1 alone */
+	partition_set_min_isr(p, 2);
+	assert_int_equal(partition_make_leader(p, &st, 0), 1);
+	assert_int_equal(partition_check_append(p, -1), 0);
+	assert_int_equal(partition_check_append_isr(p, -1, 3), 0);
+	/* Nor is the hw held by it (invariant 2). */
+	tlog_append(t, 3, 1, "a");
+	assert_int_equal(partition_maybe_increment_leader_hw(p, 1), 1);
+	assert_int_equal(hw_of(p), 3);
+	assert_false(partition_under_min_isr(p));
+	partition_unref(p);
+	tlog_close(t);
+	assert_int_equal(partition_effective_min_isr(3, 2), 2);
+	assert_int_equal(partition_effective_min_isr(2, 3), 2);
+	assert_int_equal(partition_effective_min_isr(2, 0), 2);
 }
 
 static void test_shrink_write_fails(void **state)
@@ -3613,6 +3665,7 @@ int main(void)
 		cmocka_unit_test(test_hw_alone_in_isr),
 		cmocka_unit_test(test_caught_up_times),
 		cmocka_unit_test(test_shrink_isr),
+		cmocka_unit_test(test_min_isr_at_most_replicas),
 		cmocka_unit_test(test_shrink_write_fails),
 		cmocka_unit_test(test_expand_isr),
 		cmocka_unit_test(test_expand_needs_epoch_start),
