@@ -2783,12 +2783,19 @@ static int ctrl_become_active(struct controller *ctl, const struct zkmeta_contro
 	pthread_mutex_unlock(&ctl->lock);
 	mq_log(MQ_INFO, "controller: broker %d is the controller (epoch %d)", ctl->cfg.broker_id,
 	       ctl->epoch);
+	/* The deletions an earlier controller left go first, before any
+	 * partition is started or elected (Kafka's controller leaves a topic
+	 * queued for deletion out of its partition state changes): one that
+	 * died in the middle of ctrl_delete_topic left partitions without a
+	 * state, which ctrl_start_partitions would start again at leader
+	 * epoch 0, their live replicas opening the logs just deleted. They
+	 * need the live brokers (StopReplica goes to those). */
 	if ((rc = zkmeta_ensure_paths(ctl->zkc)) || (rc = ctrl_read_topics(ctl, true)) ||
-	    (rc = ctrl_on_brokers(ctl, b, true)) || (rc = ctrl_flush(ctl, b)) ||
-	    (rc = ctrl_on_isr_change(ctl, b)) || (rc = ctrl_flush(ctl, b)) ||
-	    (rc = ctrl_on_log_dir_events(ctl, b)) || (rc = ctrl_flush(ctl, b)) ||
-	    (rc = ctrl_on_deletions(ctl, b)) || (rc = ctrl_flush(ctl, b)) ||
-	    (rc = ctrl_on_reassign(ctl, b)))
+	    (rc = ctrl_read_brokers(ctl)) || (rc = ctrl_on_deletions(ctl, b)) ||
+	    (rc = ctrl_flush(ctl, b)) || (rc = ctrl_on_brokers(ctl, b, true)) ||
+	    (rc = ctrl_flush(ctl, b)) || (rc = ctrl_on_isr_change(ctl, b)) ||
+	    (rc = ctrl_flush(ctl, b)) || (rc = ctrl_on_log_dir_events(ctl, b)) ||
+	    (rc = ctrl_flush(ctl, b)) || (rc = ctrl_on_reassign(ctl, b)))
 		return rc;
 	if (ctl->cfg.auto_leader_rebalance_enable)
 		ctl->rebalance_at_ms =
