@@ -1721,6 +1721,80 @@ static void test_failover(void **state)
 	cluster_stop();
 }
 
+/* Whether a LeaderAndIsr of topic-p in leader_epoch went to broker_id
+ * (1 with is_new set, 0 without), -1 when none did. */
+static int rec_lisr_new(struct recorder *r, int32_t broker_id, const char *topic, int32_t p,
+			int32_t leader_epoch)
+{
+	int found = -1;
+
+	pthread_mutex_lock(&r->lock);
+	for (int i = 0; i < r->n; i++) {
+		const struct sent *s = &r->v[i];
+
+		if (s->kind == REC_LISR && s->broker_id == broker_id && !strcmp(s->topic, topic) &&
+		    s->partition == p && s->leader_epoch == leader_epoch)
+			found = s->is_new;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return found;
+}
+
+/* The controller that made a partition (leader 1, ISR [1,2]) dies with
+ * it before broker 2 heard of the partition: broker 2, registered before
+ * the partition's state znode was made, cannot have held a log of it, so
+ * its LeaderAndIsr as the new leader (epoch 1) says the replica is new
+ * (it makes its log rather than refusing a log it never had as lost).
+ * Registered again (a restart: its data directory may have been wiped
+ * meanwhile), it is not told so any more. */
+static void test_new_partition_leader_died_first(void **state)
+{
+	struct controller_config cfg = config_of(3, false);
+	struct controller_channel ch = { rec_lisr, rec_meta, rec_stop, &nodes[3].rec };
+	char path[ZK_PATH_MAX], *data = NULL;
+	struct zk_partition_state s;
+	struct controller *ctl;
+	struct zkc_stat st;
+	struct node *a;
+	size_t len;
+	int n_new = 0;
+
+	(void)state;
+	cluster_start("/t_newdied", 1, false);
+	a = wait_active();
+	assert_ptr_equal(a, &nodes[1]);
+	create_topic(nodes[2].zkc, "fresh", (int32_t[]){ 1, 2 }, 1, 2);
+	wait_state(nodes[2].zkc, "fresh", 0, 0, 1, &s, NULL);
+	zk_partition_state_clear(&s);
+	node_kill(&nodes[1]);
+
+	assert_int_equal(controller_start(nodes[3].zkc, &cfg, &ch, &ctl), 0);
+	__atomic_store_n(&nodes[3].ctl, ctl, __ATOMIC_RELEASE);
+	a = wait_active();
+	assert_ptr_equal(a, &nodes[3]);
+	wait_state(nodes[2].zkc, "fresh", 0, 1, 2, &s, NULL);
+	expect_isr(&s, (int32_t[]){ 2 }, 1);
+	zk_partition_state_clear(&s);
+	assert_true(rec_wait(&a->rec, REC_LISR, 2, "fresh", 0, 2, 1));
+	assert_int_equal(rec_lisr_new(&a->rec, 2, "fresh", 0, 1), 1);
+
+	/* Broker 2 registers anew (a restart): what it is told in its new
+	 * life does not say new. */
+	node_kill(&nodes[2]);
+	node_register(&nodes[2]);
+	assert_true(zk_path_broker(path, sizeof(path), 2) >= 0);
+	assert_int_equal(zkc_get(nodes[2].zkc, path, &data, &len, &st, NULL, NULL), 0);
+	free(data);
+	assert_true(rec_wait_broker_epoch(&a->rec, 2, st.czxid));
+	pthread_mutex_lock(&a->rec.lock);
+	for (int i = 0; i < a->rec.n; i++)
+		if (a->rec.v[i].kind == REC_LISR && a->rec.v[i].broker_epoch == st.czxid)
+			n_new += a->rec.v[i].is_new;
+	pthread_mutex_unlock(&a->rec.lock);
+	assert_int_equal(n_new, 0);
+	cluster_stop();
+}
+
 /* Someone moved /controller_epoch behind the controller's back: its next
  * write is fenced, it resigns, wins again with the current epoch version
  * and then makes the change. */
@@ -2362,6 +2436,7 @@ int main(void)
 		cmocka_unit_test(test_log_dir_event),
 		cmocka_unit_test(test_broker_watches_bounded),
 		cmocka_unit_test(test_failover),
+		cmocka_unit_test(test_new_partition_leader_died_first),
 		cmocka_unit_test(test_fenced_write_resigns),
 		cmocka_unit_test(test_topic_deletion),
 		cmocka_unit_test(test_deletion_resumed_after_crash),
