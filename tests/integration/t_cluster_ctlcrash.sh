@@ -43,13 +43,6 @@ request.timeout.ms=10000"
 zk_cluster_start
 cluster_start3
 
-has_controller() { [ -n "$(controller)" ]; }
-zget() { zk_cli "$ZKPORT" get "/mqfs$1"; }
-zgone() { zget "$1" | grep -q 'does not exist'; }
-zhas() { zget "$1" | grep -qF "$2"; }
-replicas_are() { # replicas_are N TOPIC "[a,b]": mntN's .state, in order
-	[ "$(p0_field "$MQ_TMP/mnt$1" "$2" 7)" = "$3" ]
-}
 # leader_in_isr N TOPIC P: mntN names a leader of TOPIC-P, one of its ISR.
 leader_in_isr() {
 	timeout 5 awk -v p="$3" '$1 == p && $5 >= 0 {
