@@ -44,7 +44,6 @@ and keeps its directory (the brokers' logs are in b<N>/broker.log).
 
 import argparse
 import os
-import random
 import subprocess
 import threading
 import time
@@ -298,5 +297,4 @@ def main():
 
 
 if __name__ == "__main__":
-    random.seed()
     raise SystemExit(main())
