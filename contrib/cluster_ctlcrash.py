@@ -22,8 +22,8 @@ One round, an operation drawn at random:
     to the two brokers other than the controller's;
 and the controller's broker killed (kill -9) either as soon as its own
 data directory holds a log of a new partition (grow, mkdir) or after a
-random delay in [0, 0.4] s (move: once the request is made); the operation's process is waited for, the
-broker started again. Then, polled with deadlines:
+random delay in [0, 0.4] s (move: once the request is made); the
+operation's process is waited for, the broker started again. Then, polled with deadlines:
   - every mount lists the topics that should be there and not the one
     deleted, and no data directory holds a log of a deleted topic;
   - every partition of every topic has, on every mount, a leader that is
