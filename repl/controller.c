@@ -919,6 +919,25 @@ static void batch_partition(struct controller *ctl, struct ctrl_batch *b, int t,
 	sends_push(b, &b->meta, (struct ctrl_send){ -1, t, p, is_new, false });
 }
 
+/* Whether broker id, in its current life, cannot have held a log of the
+ * partition: it registered (its broker epoch, a czxid) before the
+ * partition's state znode was made, and a broker keeps its registration
+ * only while it runs. Its LeaderAndIsr says the replica is new, as the
+ * partition's first one does: when the controller that made the
+ * partition died (or the broker missed that first request) and an
+ * election moved the epoch on, a replica the ISR names without a log
+ * makes one, rather than refusing it as lost (a data directory wiped
+ * while the broker was down, which needs a restart and so a later
+ * broker epoch). Such a replica holds no committed record: none could
+ * be committed while it was in the ISR without its fetching. */
+static bool ctrl_never_hosted(const struct controller *ctl, int32_t id,
+			      const struct zkmeta_partition *part)
+{
+	int64_t epoch = ctrl_broker_epoch(ctl, id);
+
+	return epoch >= 0 && part->czxid > 0 && epoch < part->czxid;
+}
+
 static void fill_state(const struct controller *ctl, const struct ctrl_send *s,
 		       struct controller_partition_state *out)
 {
@@ -939,7 +958,7 @@ static void fill_state(const struct controller *ctl, const struct ctrl_send *s,
 		.partition_epoch = part->zk_version,
 		.replicas = a->replicas,
 		.n_replicas = a->n_replicas,
-		.is_new = s->is_new,
+		.is_new = s->is_new || ctrl_never_hosted(ctl, s->broker_id, part),
 	};
 }
 
@@ -1169,6 +1188,7 @@ static int ctrl_reread_state(struct controller *ctl, int t, int32_t p)
 	part->unreadable = NULL;
 	part->state = s;
 	part->zk_version = st.version;
+	part->czxid = st.czxid;
 	part->present = 1;
 	return 0;
 }
@@ -1377,11 +1397,12 @@ static int ctrl_change(struct controller *ctl, int t, int32_t p, enum ctrl_elect
 
 /* Writes the first state of a new partition, guarded by the epoch. */
 static int ctrl_create_state(struct controller *ctl, int t, int32_t p,
-			     const struct zk_partition_state *s)
+			     const struct zk_partition_state *s, int64_t *czxid)
 {
 	char ppath[ZK_PATH_MAX], spath[ZK_PATH_MAX], *doc;
 	const char *topic = ctl->topics[t].name;
 	struct zkc_op ops[2];
+	struct zkc_stat st;
 	int rc, failed = -1;
 
 	if ((rc = zk_path_partition(ppath, sizeof(ppath), topic, p)) < 0 ||
@@ -1403,7 +1424,15 @@ static int ctrl_create_state(struct controller *ctl, int t, int32_t p,
 	free(doc);
 	if (rc && failed == 0)
 		return -EPERM;
-	return rc;
+	if (rc)
+		return rc;
+	/* The multi does not say when the znode was made: read it (gone
+	 * already, being deleted: unknown). */
+	*czxid = 0;
+	rc = zkc_exists(ctl->zkc, spath, &st, NULL, NULL);
+	if (rc == 0)
+		*czxid = st.czxid;
+	return rc == -ENOENT ? 0 : rc;
 }
 
 /* Kafka's NewPartition -> OnlinePartition: every partition without a
@@ -1436,7 +1465,7 @@ static int ctrl_start_partitions(struct controller *ctl, struct ctrl_batch *b)
 			}
 			s.leader = isr[0];
 			s.isr = isr;
-			rc = ctrl_create_state(ctl, t, p, &s);
+			rc = ctrl_create_state(ctl, t, p, &s, &part->czxid);
 			if (rc == 0) {
 				part->state = s;
 				part->zk_version = 0;
@@ -2783,12 +2812,19 @@ static int ctrl_become_active(struct controller *ctl, const struct zkmeta_contro
 	pthread_mutex_unlock(&ctl->lock);
 	mq_log(MQ_INFO, "controller: broker %d is the controller (epoch %d)", ctl->cfg.broker_id,
 	       ctl->epoch);
+	/* The deletions an earlier controller left go first, before any
+	 * partition is started or elected (Kafka's controller leaves a topic
+	 * queued for deletion out of its partition state changes): one that
+	 * died in the middle of ctrl_delete_topic left partitions without a
+	 * state, which ctrl_start_partitions would start again at leader
+	 * epoch 0, their live replicas opening the logs just deleted. They
+	 * need the live brokers (StopReplica goes to those). */
 	if ((rc = zkmeta_ensure_paths(ctl->zkc)) || (rc = ctrl_read_topics(ctl, true)) ||
-	    (rc = ctrl_on_brokers(ctl, b, true)) || (rc = ctrl_flush(ctl, b)) ||
-	    (rc = ctrl_on_isr_change(ctl, b)) || (rc = ctrl_flush(ctl, b)) ||
-	    (rc = ctrl_on_log_dir_events(ctl, b)) || (rc = ctrl_flush(ctl, b)) ||
-	    (rc = ctrl_on_deletions(ctl, b)) || (rc = ctrl_flush(ctl, b)) ||
-	    (rc = ctrl_on_reassign(ctl, b)))
+	    (rc = ctrl_read_brokers(ctl)) || (rc = ctrl_on_deletions(ctl, b)) ||
+	    (rc = ctrl_flush(ctl, b)) || (rc = ctrl_on_brokers(ctl, b, true)) ||
+	    (rc = ctrl_flush(ctl, b)) || (rc = ctrl_on_isr_change(ctl, b)) ||
+	    (rc = ctrl_flush(ctl, b)) || (rc = ctrl_on_log_dir_events(ctl, b)) ||
+	    (rc = ctrl_flush(ctl, b)) || (rc = ctrl_on_reassign(ctl, b)))
 		return rc;
 	if (ctl->cfg.auto_leader_rebalance_enable)
 		ctl->rebalance_at_ms =

@@ -237,6 +237,7 @@ static int read_state(struct zkc *zkc, const char *topic, int32_t p, struct zkme
 	if (rc == 0) {
 		part->present = 1;
 		part->zk_version = st.version;
+		part->czxid = st.czxid;
 	} else if (rc == -EBADMSG) {
 		/* One bad znode must not hide the topic's other partitions
 		 * (nor, for the controller, every other topic). */

@@ -66,6 +66,10 @@ struct zkmeta_partition {
 	int present; /* 0: no state yet (a new topic), or one that does not decode */
 	struct zk_partition_state state;
 	int32_t zk_version; /* the state znode's version */
+	/* The state znode's czxid (its making), 0 when unknown: a broker
+	 * registered before it (a lower broker epoch) cannot have held a
+	 * log of the partition in that life. */
+	int64_t czxid;
 	/* Why the state znode there does not decode (any client of the
 	 * ensemble may write it: an operator's zkCli), malloc'd; NULL when
 	 * it was read or is absent. Such a partition is neither new nor

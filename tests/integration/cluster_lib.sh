@@ -61,6 +61,21 @@ controller() {
 	return 1
 }
 
+# has_controller: a mount says its broker is the active controller.
+has_controller() { [ -n "$(controller)" ]; }
+
+# zget PATH: zkCli's get of PATH under the /mqfs chroot; zgone PATH: no
+# such znode; zhas PATH TEXT: its data holds TEXT.
+zget() { zk_cli "$ZKPORT" get "/mqfs$1"; }
+zgone() { zget "$1" | grep -q 'does not exist'; }
+zhas() { zget "$1" | grep -qF "$2"; }
+
+# replicas_are N TOPIC "[a,b]": mntN's .state names these replicas of
+# TOPIC's partition 0, in order.
+replicas_are() {
+	[ "$(p0_field "$MQ_TMP/mnt$1" "$2" 7)" = "$3" ]
+}
+
 # all_stopped PID: every thread of PID is in the stopped state. A SIGSTOP
 # stops the threads only as each is next scheduled: on a loaded machine a
 # fetcher thread can still answer a response and fetch again after kill

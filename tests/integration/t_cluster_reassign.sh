@@ -57,13 +57,6 @@ cluster_start3
 led() { # led N TOPIC: mntN names a leader of TOPIC's partition 0
 	_l=$(p0_field "$MQ_TMP/mnt$1" "$2" 5) && [ -n "$_l" ] && [ "$_l" != "-1" ]
 }
-replicas_are() { # replicas_are N TOPIC "[a,b]": mntN's .state, in order
-	[ "$(p0_field "$MQ_TMP/mnt$1" "$2" 7)" = "$3" ]
-}
-has_controller() { [ -n "$(controller)" ]; }
-zget() { zk_cli "$ZKPORT" get "/mqfs$1"; }
-zgone() { zget "$1" | grep -q 'does not exist'; }
-zhas() { zget "$1" | grep -qF "$2"; }
 no_log() { ! test -e "$MQ_TMP/b$1/data/$2-0"; }
 reads_all() { # reads_all N: mntN/t/0 reads MQ_TMP/want
 	timeout 10 cat "$MQ_TMP/mnt$1/t/0" >"$MQ_TMP/got$1" 2>/dev/null &&

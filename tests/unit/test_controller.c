@@ -1721,6 +1721,80 @@ static void test_failover(void **state)
 	cluster_stop();
 }
 
+/* Whether a LeaderAndIsr of topic-p in leader_epoch went to broker_id
+ * (1 with is_new set, 0 without), -1 when none did. */
+static int rec_lisr_new(struct recorder *r, int32_t broker_id, const char *topic, int32_t p,
+			int32_t leader_epoch)
+{
+	int found = -1;
+
+	pthread_mutex_lock(&r->lock);
+	for (int i = 0; i < r->n; i++) {
+		const struct sent *s = &r->v[i];
+
+		if (s->kind == REC_LISR && s->broker_id == broker_id && !strcmp(s->topic, topic) &&
+		    s->partition == p && s->leader_epoch == leader_epoch)
+			found = s->is_new;
+	}
+	pthread_mutex_unlock(&r->lock);
+	return found;
+}
+
+/* The controller that made a partition (leader 1, ISR [1,2]) dies with
+ * it before broker 2 heard of the partition: broker 2, registered before
+ * the partition's state znode was made, cannot have held a log of it, so
+ * its LeaderAndIsr as the new leader (epoch 1) says the replica is new
+ * (it makes its log rather than refusing a log it never had as lost).
+ * Registered again (a restart: its data directory may have been wiped
+ * meanwhile), it is not told so any more. */
+static void test_new_partition_leader_died_first(void **state)
+{
+	struct controller_config cfg = config_of(3, false);
+	struct controller_channel ch = { rec_lisr, rec_meta, rec_stop, &nodes[3].rec };
+	char path[ZK_PATH_MAX], *data = NULL;
+	struct zk_partition_state s;
+	struct controller *ctl;
+	struct zkc_stat st;
+	struct node *a;
+	size_t len;
+	int n_new = 0;
+
+	(void)state;
+	cluster_start("/t_newdied", 1, false);
+	a = wait_active();
+	assert_ptr_equal(a, &nodes[1]);
+	create_topic(nodes[2].zkc, "fresh", (int32_t[]){ 1, 2 }, 1, 2);
+	wait_state(nodes[2].zkc, "fresh", 0, 0, 1, &s, NULL);
+	zk_partition_state_clear(&s);
+	node_kill(&nodes[1]);
+
+	assert_int_equal(controller_start(nodes[3].zkc, &cfg, &ch, &ctl), 0);
+	__atomic_store_n(&nodes[3].ctl, ctl, __ATOMIC_RELEASE);
+	a = wait_active();
+	assert_ptr_equal(a, &nodes[3]);
+	wait_state(nodes[2].zkc, "fresh", 0, 1, 2, &s, NULL);
+	expect_isr(&s, (int32_t[]){ 2 }, 1);
+	zk_partition_state_clear(&s);
+	assert_true(rec_wait(&a->rec, REC_LISR, 2, "fresh", 0, 2, 1));
+	assert_int_equal(rec_lisr_new(&a->rec, 2, "fresh", 0, 1), 1);
+
+	/* Broker 2 registers anew (a restart): what it is told in its new
+	 * life does not say new. */
+	node_kill(&nodes[2]);
+	node_register(&nodes[2]);
+	assert_true(zk_path_broker(path, sizeof(path), 2) >= 0);
+	assert_int_equal(zkc_get(nodes[2].zkc, path, &data, &len, &st, NULL, NULL), 0);
+	free(data);
+	assert_true(rec_wait_broker_epoch(&a->rec, 2, st.czxid));
+	pthread_mutex_lock(&a->rec.lock);
+	for (int i = 0; i < a->rec.n; i++)
+		if (a->rec.v[i].kind == REC_LISR && a->rec.v[i].broker_epoch == st.czxid)
+			n_new += a->rec.v[i].is_new;
+	pthread_mutex_unlock(&a->rec.lock);
+	assert_int_equal(n_new, 0);
+	cluster_stop();
+}
+
 /* Someone moved /controller_epoch behind the controller's back: its next
  * write is fenced, it resigns, wins again with the current epoch version
  * and then makes the change. */
@@ -1818,6 +1892,18 @@ static void test_topic_deletion(void **state)
 }
 
 
+static int stop_deletes(struct recorder *r, int32_t broker_id, const char *topic)
+{
+	int hits = 0;
+
+	pthread_mutex_lock(&r->lock);
+	for (int k = 0; k < r->n; k++)
+		hits += r->v[k].kind == REC_STOP && r->v[k].broker_id == broker_id &&
+			!strcmp(r->v[k].topic, topic) && r->v[k].delete_partition;
+	pthread_mutex_unlock(&r->lock);
+	return hits;
+}
+
 /* Polls until path does not exist. */
 static void wait_gone(struct zkc *zkc, const char *path)
 {
@@ -1827,6 +1913,53 @@ static void wait_gone(struct zkc *zkc, const char *path)
 		assert_true(now_mono_ms() < end);
 		pause_ms(10);
 	}
+}
+
+/* A controller killed in the middle of a topic's deletion: it had sent
+ * StopReplica and deleted the first partition's znodes (ctrl_delete_topic
+ * removes the topic's descendants before the topic), not yet the topic
+ * znode nor the request. The next controller finishes the deletion
+ * without starting that partition again (Kafka's controller leaves a
+ * topic queued for deletion out of its partition state changes): a new
+ * state at leader epoch 0 would make its live replica open its deleted
+ * log again, led in an epoch older than its own. */
+static void test_deletion_resumed_after_crash(void **state)
+{
+	struct controller_config cfg = config_of(3, false);
+	struct controller_channel ch = { rec_lisr, rec_meta, rec_stop, &nodes[3].rec };
+	struct controller *ctl;
+	char path[ZK_PATH_MAX];
+	struct node *a;
+
+	(void)state;
+	cluster_start("/t_delcrash", 1, false);
+	a = wait_active();
+	assert_ptr_equal(a, &nodes[1]);
+	create_topic(nodes[2].zkc, "half", (int32_t[]){ 1, 2, 2, 3 }, 2, 2);
+	wait_created(nodes[2].zkc, "half", 2);
+	node_kill(&nodes[1]);
+
+	/* What the dead controller left: partition 0's znodes gone. */
+	assert_true(zk_path_partition_state(path, sizeof(path), "half", 0) > 0);
+	assert_int_equal(zkc_delete(nodes[2].zkc, path, ZKC_ANY_VERSION), 0);
+	assert_true(zk_path_partition(path, sizeof(path), "half", 0) > 0);
+	assert_int_equal(zkc_delete(nodes[2].zkc, path, ZKC_ANY_VERSION), 0);
+	assert_int_equal(zkmeta_request_delete_topic(nodes[2].zkc, "half"), 0);
+
+	assert_int_equal(controller_start(nodes[3].zkc, &cfg, &ch, &ctl), 0);
+	__atomic_store_n(&nodes[3].ctl, ctl, __ATOMIC_RELEASE);
+	a = wait_active();
+	assert_ptr_equal(a, &nodes[3]);
+	wait_gone(nodes[2].zkc, "/admin/delete_topics/half");
+	assert_int_equal(zkc_exists(nodes[2].zkc, "/brokers/topics/half", NULL, NULL, NULL),
+			 -ENOENT);
+	/* Partition 1's live replicas are deleted; partition 0 was never
+	 * started again (no LeaderAndIsr names it). */
+	assert_true(stop_deletes(&a->rec, 2, "half") >= 1);
+	assert_true(stop_deletes(&a->rec, 3, "half") >= 1);
+	for (int32_t id = 1; id <= 3; id++)
+		assert_int_equal(rec_count(&a->rec, REC_LISR, id, "half", 0, -2, -1), 0);
+	cluster_stop();
 }
 
 /* Znodes written by another client of the ensemble (an operator's zkCli)
@@ -1975,18 +2108,6 @@ static void wait_assignment(struct zkc *zkc, const char *topic, const int32_t *r
 		assert_true(now_mono_ms() < end);
 		pause_ms(10);
 	}
-}
-
-static int stop_deletes(struct recorder *r, int32_t broker_id, const char *topic)
-{
-	int hits = 0;
-
-	pthread_mutex_lock(&r->lock);
-	for (int k = 0; k < r->n; k++)
-		hits += r->v[k].kind == REC_STOP && r->v[k].broker_id == broker_id &&
-			!strcmp(r->v[k].topic, topic) && r->v[k].delete_partition;
-	pthread_mutex_unlock(&r->lock);
-	return hits;
 }
 
 /* Polls until /admin/reassign_partitions holds n entries; they go out
@@ -2315,8 +2436,10 @@ int main(void)
 		cmocka_unit_test(test_log_dir_event),
 		cmocka_unit_test(test_broker_watches_bounded),
 		cmocka_unit_test(test_failover),
+		cmocka_unit_test(test_new_partition_leader_died_first),
 		cmocka_unit_test(test_fenced_write_resigns),
 		cmocka_unit_test(test_topic_deletion),
+		cmocka_unit_test(test_deletion_resumed_after_crash),
 		cmocka_unit_test(test_reassign_znode_and_resume),
 		cmocka_unit_test(test_reassign_api_and_cancel),
 		cmocka_unit_test(test_reassign_api_overrides_znode),
