@@ -2012,11 +2012,19 @@ static bool kg_initial_delay_more(struct group_serve *gs, struct kgroup *g, int6
 
 /* One pass over every group; returns the ms until the next deadline.
  * Needs gs->mu. */
+void kg_timer_kick(struct group_serve *gs)
+{
+	/* Once stopped, the timer is gone or about to go, and the
+	 * coordinator may be freed before a second stop. */
+	if (!gs->stop)
+		group_timer_kick(gs->gc);
+}
+
 void kg_timer_at(struct group_serve *gs, int64_t due)
 {
 	if (due < gs->wake_at) {
 		gs->wake_at = due;
-		group_timer_kick(gs->gc);
+		kg_timer_kick(gs);
 	}
 }
 
@@ -2501,7 +2509,8 @@ void group_serve_stop(struct group_serve *gs)
 			sync_answer(g, m, PROTO_ERR_COORDINATOR_NOT_AVAILABLE);
 		}
 	}
-	group_timer_kick(gs->gc);
+	if (gs->running)
+		group_timer_kick(gs->gc);
 	pthread_mutex_unlock(&gs->mu);
 	if (gs->running) {
 		pthread_join(gs->th, NULL);

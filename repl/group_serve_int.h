@@ -188,6 +188,8 @@ void kg_group_free(struct kgroup *g);
  * member) set at monotonic ms due: the timer thread is woken when it
  * sleeps past it. Needs gs->mu. */
 void kg_timer_at(struct group_serve *gs, int64_t due);
+/* Wakes the timer thread, unless stopped. Needs gs->mu. */
+void kg_timer_kick(struct group_serve *gs);
 /* The Kafka group of that name, or NULL. Needs gs->mu. */
 struct kgroup *kg_find(struct group_serve *gs, const char *name);
 /* Its member of that id, or NULL (g may be NULL). Needs gs->mu. */
