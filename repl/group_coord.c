@@ -231,6 +231,18 @@ void group_proxy_drop(struct group_coord *gc, const char *topic, const char *nam
 	pthread_mutex_unlock(&gc->call_mu);
 	free(fire);
 }
+/* A condition variable whose timed waits are on the monotonic clock
+ * (deadline_from_ms). */
+static void cond_init_mono(pthread_cond_t *cv)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
 
 int group_coord_open(struct broker *b)
 {
@@ -248,26 +260,12 @@ int group_coord_open(struct broker *b)
 	pthread_cond_init(&gc->wake_cv, NULL);
 	pthread_cond_init(&gc->idle_cv, NULL);
 	pthread_mutex_init(&gc->timer_mu, NULL);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&gc->timer_cv, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	cond_init_mono(&gc->timer_cv);
 	atomic_init(&gc->armed, 0);
 	atomic_init(&gc->deferred, 0);
 	gc->cluster = cluster_config_zk(&b->cfg.cluster);
 	pthread_mutex_init(&gc->loader_mu, NULL);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&gc->loader_cv, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	cond_init_mono(&gc->loader_cv);
 	b->gc = gc;
 	rc = group_store_open(gc);
 	if (rc == 0 && !gc->cluster) {

@@ -66,8 +66,7 @@ command -v kcat >/dev/null 2>&1 || die "kcat is needed"
 [ -c /dev/fuse ] || die "/dev/fuse missing"
 bench_tmp mqfs-atrest
 MNT=$tmp/mnt
-PORT=$(python3 -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+PORT=$(free_port)
 printf 'listeners=PLAINTEXT://127.0.0.1:%s\nnum.partitions=%s\n' "$PORT" "$REST_PARTITIONS" \
 	>"$tmp/server.properties"
 mount_daemon "$MNT" "$tmp/daemon.log" "$BUILD/mqfs" -f -o no_uring --data "$tmp/data" \
