@@ -752,6 +752,22 @@ void log_set_corrupt_listener(struct log *l, log_corrupt_fn *fn, void *arg);
  * must outlive the log. */
 typedef void log_start_fn(void *arg, const char *topic, int partition, int64_t start);
 void log_set_start_listener(struct log *l, log_start_fn *fn, void *arg);
+/* Called, with the log's lock held, when the log gets work for the
+ * owner's background scheduler: a segment added (a roll: a closed
+ * segment to flush, a producer checkpoint to write) or one removed
+ * (its files due file.delete.delay.ms later). fn must not call into
+ * this log; it wakes the scheduler, which asks log_sched_next. Set it
+ * before the log is handed to anyone; arg must outlive the log. */
+typedef void log_work_fn(void *arg);
+void log_set_work_listener(struct log *l, log_work_fn *fn, void *arg);
+/* What a background scheduler calling log_flush_closed,
+ * log_producer_checkpoint_rolled and log_delete_due has to do for l:
+ * true when its next call of them has work (closed segments not
+ * flushed, the checkpoint of a roll not written, waiting for the hw or
+ * the flush), and in *delete_due the wall-clock ms the first removed
+ * segment's files are due (INT64_MAX: none). A log without either can
+ * wait for its work listener. Takes the log's lock. */
+bool log_sched_next(struct log *l, int64_t *delete_due);
 /* A copy of the log's settings now. */
 void log_get_config(struct log *l, struct log_config *out);
 /* Changes settings that can change at run time (segment_*, flush_*,

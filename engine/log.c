@@ -104,7 +104,22 @@ int log_segs_push(struct log *l, struct seg *s)
 		return -ENOMEM;
 	l->segs = ns;
 	l->segs[l->nsegs++] = s;
+	log_work_note(l);
 	return 0;
+}
+
+void log_work_note(struct log *l)
+{
+	log_work_fn *fn = __atomic_load_n(&l->work_fn, __ATOMIC_ACQUIRE);
+
+	if (fn)
+		fn(l->work_arg);
+}
+
+void log_set_work_listener(struct log *l, log_work_fn *fn, void *arg)
+{
+	l->work_arg = arg;
+	__atomic_store_n(&l->work_fn, fn, __ATOMIC_RELEASE);
 }
 
 int log_tail_close(struct log *l)

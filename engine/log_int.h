@@ -562,6 +562,8 @@ struct log {
 	void *start_arg;
 	log_trim_fn *trim_fn; /* the start is about to move (prodsnap.c) */
 	void *trim_arg;
+	log_work_fn *work_fn; /* a segment added or removed (log_sched_next) */
+	void *work_arg;
 	/* The end of the newest producer snapshot (-1: none;
 	 * LOG_SNAP_END_UNKNOWN: not read since the open):
 	 * log_producer_checkpoint writes one only past it. maint_lock. */
@@ -647,6 +649,11 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 /* log.c: appends s to the segment list (lock held, or the log not yet
  * shared); the list takes over the caller's reference on success. */
 int log_segs_push(struct log *l, struct seg *s);
+/* Tells the work listener (log_set_work_listener) that l has work for
+ * the scheduler. Lock held. */
+void log_work_note(struct log *l);
+/* The first removed segment's due time, INT64_MAX: none. Lock held. */
+int64_t log_delete_next_due(const struct log *l);
 /* Ends the active segment's mapped tail and fsyncs it, so its file ends
  * where the log does (a clean shutdown, before the marker). */
 int log_tail_close(struct log *l);

@@ -429,6 +429,27 @@ static int producer_checkpoint(struct log *l, int64_t *budget, enum ckpt_mode mo
 	return rc;
 }
 
+bool log_sched_next(struct log *l, int64_t *delete_due)
+{
+	bool work = false, maint = pthread_mutex_trylock(&l->maint_lock) == 0;
+	int64_t scan;
+
+	pthread_mutex_lock(&l->lock);
+	*delete_due = log_delete_next_due(l);
+	for (int i = 0; i < l->nsegs - 1 && !work; i++)
+		work = l->segs[i]->next_offset > l->recovery_point;
+	/* As producer_checkpoint sees it: a clean or a removal running
+	 * (maint_lock) puts its checkpoint off to the next tick; snap_end
+	 * is read once from disk by the first one. */
+	if (!work && !l->deleted && !l->damaged && __atomic_load_n(&l->trim_fn, __ATOMIC_ACQUIRE))
+		work = !maint || l->snap_end == LOG_SNAP_END_UNKNOWN ||
+		       rolled_target(l, log_leo(l), &scan) >= 0;
+	pthread_mutex_unlock(&l->lock);
+	if (maint)
+		pthread_mutex_unlock(&l->maint_lock);
+	return work;
+}
+
 int log_producer_checkpoint(struct log *l, int64_t *budget)
 {
 	return producer_checkpoint(l, budget, CKPT_BUDGET);

@@ -246,6 +246,7 @@ static bool doomed_push(struct log *l, struct seg *s, int64_t now)
 
 	l->doomed[l->ndoomed++] =
 		(struct doomed_seg){ s, delay < INT64_MAX - now ? now + delay : INT64_MAX };
+	log_work_note(l);
 	return true;
 }
 
@@ -298,6 +299,17 @@ int log_delete_due(struct log *l, int64_t now)
 		seg_unref(due[i]);
 	free(due);
 	return n;
+}
+
+/* The first removed segment's due time (log_sched_next). Lock held. */
+int64_t log_delete_next_due(const struct log *l)
+{
+	int64_t due = INT64_MAX;
+
+	for (int i = 0; i < l->ndoomed; i++)
+		if (l->doomed[i].due_ms < due)
+			due = l->doomed[i].due_ms;
+	return due;
 }
 
 /* Rule 2: rolls a quiet active segment. Lock held. */

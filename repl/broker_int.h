@@ -266,6 +266,10 @@ struct broker {
 	pthread_mutex_t sched_mu;
 	pthread_cond_t sched_cv;
 	bool sched_stop;
+	bool sched_kicked; /* under sched_mu: broker_sched_kick */
+	/* The length of the scheduler's last sleep in ms (-1: without a
+	 * deadline), for tests: it sleeps to its next deadline. */
+	_Atomic int64_t sched_sleep_ms;
 
 	/* Retention (on the scheduler thread, scheduler.c) and the log
 	 * cleaner thread ("mqfs-cleaner", cleaner_thread.c). Both work on log references, without
@@ -646,6 +650,14 @@ int broker_thread_start(struct broker *b, pthread_t *th, pthread_cond_t *cv, voi
 void broker_thread_stop(struct broker *b, pthread_t th, bool *stop, pthread_cond_t *cv);
 int scheduler_start(struct broker *b);
 void scheduler_stop(struct broker *b);
+/* The scheduler has work or a deadline sooner than it sleeps to: a log
+ * rolled or removed a segment (the logs' work listener), a partition
+ * opened, a topic's settings changed, a groups' copy taken. It looks
+ * within its tick (log.flush.scheduler.interval.ms, at most 1 s). Any
+ * locks held (sched_mu is a leaf). */
+void broker_sched_kick(struct broker *b);
+/* The logs' work listener (log_set_work_listener): arg is the broker. */
+void broker_sched_log_work(void *arg);
 /* Does nothing unless log.cleaner.enable. */
 int cleaner_thread_start(struct broker *b);
 void cleaner_thread_stop(struct broker *b);

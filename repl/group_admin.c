@@ -554,6 +554,7 @@ int group_admin_fetch_config(struct group *g, int32_t node)
 			g->strategy = strategy;
 			g->reset_latest = latest;
 			g->session_timeout_ms = session;
+			group_timer_kick(g->gc);
 		}
 		pthread_mutex_unlock(&g->mu);
 	}

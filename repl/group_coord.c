@@ -231,6 +231,18 @@ void group_proxy_drop(struct group_coord *gc, const char *topic, const char *nam
 	pthread_mutex_unlock(&gc->call_mu);
 	free(fire);
 }
+/* A condition variable whose timed waits are on the monotonic clock
+ * (deadline_from_ms). */
+static void cond_init_mono(pthread_cond_t *cv)
+{
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(cv, &ca);
+	pthread_condattr_destroy(&ca);
+}
+
 
 int group_coord_open(struct broker *b)
 {
@@ -247,18 +259,13 @@ int group_coord_open(struct broker *b)
 	pthread_mutex_init(&gc->connect_mu, NULL);
 	pthread_cond_init(&gc->wake_cv, NULL);
 	pthread_cond_init(&gc->idle_cv, NULL);
+	pthread_mutex_init(&gc->timer_mu, NULL);
+	cond_init_mono(&gc->timer_cv);
 	atomic_init(&gc->armed, 0);
 	atomic_init(&gc->deferred, 0);
 	gc->cluster = cluster_config_zk(&b->cfg.cluster);
 	pthread_mutex_init(&gc->loader_mu, NULL);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&gc->loader_cv, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	cond_init_mono(&gc->loader_cv);
 	b->gc = gc;
 	rc = group_store_open(gc);
 	if (rc == 0 && !gc->cluster) {
@@ -328,6 +335,8 @@ void group_coord_close(struct broker *b)
 	pthread_mutex_destroy(&gc->connect_mu);
 	pthread_cond_destroy(&gc->wake_cv);
 	pthread_cond_destroy(&gc->idle_cv);
+	pthread_mutex_destroy(&gc->timer_mu);
+	pthread_cond_destroy(&gc->timer_cv);
 	free(gc);
 	b->gc = NULL;
 }
@@ -835,4 +844,29 @@ static void coord_sweep(struct group_coord *gc)
 				 &nfire);
 		free(fire); /* no members before the mount */
 	}
+}
+
+void group_timer_kick(struct group_coord *gc)
+{
+	pthread_mutex_lock(&gc->timer_mu);
+	gc->timer_kicked = true;
+	pthread_cond_signal(&gc->timer_cv);
+	pthread_mutex_unlock(&gc->timer_mu);
+}
+
+void group_timer_sleep(struct group_coord *gc, int64_t ms)
+{
+	struct timespec ts;
+
+	if (ms >= 0)
+		deadline_from_ms(CLOCK_MONOTONIC, ms, &ts);
+	pthread_mutex_lock(&gc->timer_mu);
+	while (!gc->timer_kicked) {
+		if (ms < 0)
+			pthread_cond_wait(&gc->timer_cv, &gc->timer_mu);
+		else if (pthread_cond_timedwait(&gc->timer_cv, &gc->timer_mu, &ts) == ETIMEDOUT)
+			break;
+	}
+	gc->timer_kicked = false;
+	pthread_mutex_unlock(&gc->timer_mu);
 }

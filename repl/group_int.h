@@ -307,6 +307,15 @@ struct group_coord {
 	/* Groups whose idle_unsaved was set since the last
 	 * group_store_idle_flush: it skips the walk while 0. */
 	atomic_int idle_unsaved;
+	/* The group timer's sleep (group_serve.c, timer_main), to its
+	 * earliest deadline: timer_mu is a leaf lock, so that whatever
+	 * gives the timer new work (a deadline sooner than the one it sleeps
+	 * to, a record to write, a guest, an idle group to record, a leader
+	 * to ask for its log end) wakes it under any lock it holds
+	 * (group_timer_kick). */
+	pthread_mutex_t timer_mu;
+	pthread_cond_t timer_cv; /* CLOCK_MONOTONIC */
+	bool timer_kicked;       /* under timer_mu */
 	/* Set (under mu) by group_serve.c while the listener serves Kafka's
 	 * group APIs: true when the Kafka consumer group of that name has
 	 * members. Called with mu held. */
@@ -431,6 +440,13 @@ void group_idle_mark(struct group *g);
  * append failed) stays marked. Takes coord.mu, then each group's mu;
  * none held on entry. The group coordinator's timer thread calls it. */
 void group_store_idle_flush(struct group_coord *gc);
+/* Wakes the group timer (group_serve.c) at once: it looks at what is due
+ * and sleeps to the earliest deadline again. Any locks held. */
+void group_timer_kick(struct group_coord *gc);
+/* The group timer's sleep: up to ms (< 0: no deadline), or until a
+ * group_timer_kick, which it takes. No lock held but what the caller
+ * may hold before timer_mu (any). */
+void group_timer_sleep(struct group_coord *gc, int64_t ms);
 /* Commits offs[i] for partitions parts[i] (n of them) by member (the
  * member id, or "reset") with leader epochs epochs[i] (NULL: none, -1),
  * then sets them in g, without Kafka metadata, commit timestamp or
@@ -707,8 +723,10 @@ int group_remote_commit(struct group_member *m, const int *parts, const int64_t 
 			const int32_t *epochs, int n);
 /* Local members of groups that another broker coordinates now (the
  * coordinator moved while they were open) join there, as members opened
- * now would. Takes coord.mu and group.mu; from the group timer. */
-void group_remote_adopt(struct group_coord *gc);
+ * now would. Takes coord.mu and group.mu; from the group timer. Whether
+ * any local member is to be watched so (the timer looks again in a
+ * second). */
+bool group_remote_adopt(struct group_coord *gc);
 /* The committed offsets offs[i] of partitions parts[i] at node, the
  * coordinator of g (one OffsetFetch), as it holds them: -1 where none or
  * where a Kafka client committed -1, read as GROUP_OFFSET_NONE says. When
@@ -765,8 +783,9 @@ int group_part_resolve(struct group *g, int p);
  * past the leader's end starts at auto.offset.reset; one the copy lags
  * behind, or one the leader did not answer about, waits and is asked
  * again at the next call. Takes coord.mu and group.mu, then none across
- * the calls; from the group timer. */
-void group_past_end_check(struct group_coord *gc);
+ * the calls; from the group timer. Whether any partition was asked about
+ * (the timer asks again in a second). */
+bool group_past_end_check(struct group_coord *gc);
 
 /* ---- group_consume.c ---- */
 /* topic_read_lines without counting the bytes as delivered. */

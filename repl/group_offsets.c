@@ -204,6 +204,7 @@ static bool past_end(struct group *g, int p, int64_t *off)
 		if (gp->ask_leader != *off) {
 			gp->ask_leader = *off;
 			gp->leader_end = -1;
+			group_timer_kick(g->gc); /* it asks the leader */
 		}
 		if (gp->leader_end < 0 || *off <= gp->leader_end)
 			return true;

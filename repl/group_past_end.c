@@ -170,7 +170,7 @@ static void answer(struct past_end_ask *a, int64_t log_end_offset)
 	group_notify_queue(g->gc, g->topic, a->p);
 }
 
-void group_past_end_check(struct group_coord *gc)
+bool group_past_end_check(struct group_coord *gc)
 {
 	struct broker *b = gc->b;
 	struct past_end_ask *v;
@@ -216,4 +216,5 @@ void group_past_end_check(struct group_coord *gc)
 		group_put(a->g);
 	}
 	free(v);
+	return n > 0;
 }

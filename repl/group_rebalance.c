@@ -105,6 +105,9 @@ int group_member_add(struct group *g, struct group_member *m)
 	*tail = m;
 	if (g->nmembers++ == 0)
 		group_idle_mark(g);
+	/* The timer: a guest's session; in a cluster, a consume file's
+	 * coordinator to follow (group_remote_adopt). */
+	group_timer_kick(g->gc);
 	if (m->rm)
 		g->nremote++;
 	rc = group_rebalance(g);

@@ -1137,8 +1137,10 @@ static void rem_adopt(struct group_member *m, int32_t node)
 	       g->name, g->topic, (int)node, m->id);
 }
 
-void group_remote_adopt(struct group_coord *gc)
+bool group_remote_adopt(struct group_coord *gc)
 {
+	bool watch = false;
+
 	pthread_mutex_lock(&gc->mu);
 	for (int i = 0; gc->connect && gc->kafka_coordinator && i < gc->ngroups; i++) {
 		struct group *g = gc->groups[i];
@@ -1151,6 +1153,7 @@ void group_remote_adopt(struct group_coord *gc)
 		pthread_mutex_unlock(&g->mu);
 		if (!any)
 			continue;
+		watch = true;
 		node = gc->kafka_coordinator(gc->kafka_arg, g->name);
 		if (node < 0)
 			continue;
@@ -1161,4 +1164,5 @@ void group_remote_adopt(struct group_coord *gc)
 		pthread_mutex_unlock(&g->mu);
 	}
 	pthread_mutex_unlock(&gc->mu);
+	return watch;
 }

@@ -385,6 +385,8 @@ static void join_answer_as(struct kgroup *g, struct kmember *m, int16_t err, con
 	if (!req)
 		return;
 	m->join = NULL;
+	/* Its session or join timeout counts again from here. */
+	kg_timer_at(g->gs, m->new_until ? m->new_until : m->last_heard + m->session_ms);
 	v = net_req_msg(req)->hdr.api_version;
 	r.error_code = err;
 	r.generation_id = err ? -1 : g->generation;
@@ -446,6 +448,7 @@ static void sync_answer(struct kgroup *g, struct kmember *m, int16_t err)
 		return;
 	m->sync = NULL;
 	m->last_heard = now_mono_ms();
+	kg_timer_at(g->gs, m->last_heard + m->session_ms);
 	v = net_req_msg(req)->hdr.api_version;
 	r.error_code = err;
 	r.protocol_type = v >= 5 && !err ? kstr_of(g->ptype) : KSTR_NULL;
@@ -577,6 +580,7 @@ static void join_complete(struct kgroup *g)
 			joined = m;
 	if (!joined) {
 		g->deadline = now_mono_ms() + kg_rebalance_ms(g);
+		kg_timer_at(g->gs, g->deadline);
 		mq_log(MQ_INFO,
 		       "Kafka group %s: no member rejoined within the rebalance timeout (%d static "
 		       "members wait): the rebalance waits on",
@@ -591,6 +595,7 @@ static void join_complete(struct kgroup *g)
 	g->generation++;
 	g->state = KG_AWAIT_SYNC;
 	g->sync_deadline = now_mono_ms() + kg_rebalance_ms(g);
+	kg_timer_at(g->gs, g->sync_deadline);
 	mq_log(MQ_INFO, "Kafka group %s: generation %d, protocol %s, leader %s, %d members",
 	       g->name, (int)g->generation, g->proto, g->leader, g->nmembers);
 	for (struct kmember *m = g->members; m; m = m->next) {
@@ -650,7 +655,7 @@ static void kg_prepare(struct group_serve *gs, struct kgroup *g, const char *why
 		g->initial_left = kg_rebalance_ms(g) > delay ? kg_rebalance_ms(g) - delay : 0;
 		g->state = KG_PREPARING;
 		g->deadline = now_mono_ms() + (g->initial_delay ? delay : kg_rebalance_ms(g));
-		pthread_cond_signal(&gs->cv);
+		kg_timer_at(gs, g->deadline);
 	}
 	join_try_complete(g);
 }
@@ -1507,11 +1512,11 @@ static int join_handler(void *arg, struct net_req *req)
 		p->next = g->pending;
 		g->pending = p;
 		gs->npending++;
+		kg_timer_at(gs, p->expires);
 		snprintf(id, sizeof(id), "%s", p->id);
 		mq_log(MQ_INFO,
 		       "Kafka group %s: member id %s handed out (MEMBER_ID_REQUIRED) to %s", name,
 		       id, net_req_peer(req));
-		pthread_cond_signal(&gs->cv);
 		pthread_mutex_unlock(&gs->mu);
 		return join_error(req, PROTO_ERR_MEMBER_ID_REQUIRED, kstr_of(id));
 	}
@@ -1547,6 +1552,7 @@ static int join_handler(void *arg, struct net_req *req)
 		 * end. A static member that replaces another takes its place
 		 * instead (static_replace). */
 		mem->new_until = now_mono_ms() + gs->new_member_ms;
+		kg_timer_at(gs, mem->new_until);
 		mq_log(MQ_INFO, "Kafka group %s: member %s joins from %s", name, mem->id,
 		       net_req_peer(req));
 		/* Kafka's newMemberAdded: the initial delay goes on. */
@@ -1999,15 +2005,35 @@ static bool kg_initial_delay_more(struct group_serve *gs, struct kgroup *g, int6
 	}
 	g->new_member_added = false;
 	g->deadline = now + (delay < g->initial_left ? delay : g->initial_left);
+	kg_timer_at(gs, g->deadline);
 	g->initial_left = g->initial_left > delay ? g->initial_left - delay : 0;
 	return true;
 }
 
 /* One pass over every group; returns the ms until the next deadline.
  * Needs gs->mu. */
+void kg_timer_kick(struct group_serve *gs)
+{
+	/* Once stopped, the timer is gone or about to go, and the
+	 * coordinator may be freed before a second stop. */
+	if (!gs->stop)
+		group_timer_kick(gs->gc);
+}
+
+void kg_timer_at(struct group_serve *gs, int64_t due)
+{
+	if (due < gs->wake_at) {
+		gs->wake_at = due;
+		kg_timer_kick(gs);
+	}
+}
+
+/* The Kafka groups' deadlines that passed, acted on; the ms to the
+ * earliest one still ahead (at least 1), INT64_MAX when none. Needs
+ * gs->mu. */
 static int64_t timer_pass(struct group_serve *gs)
 {
-	int64_t now = now_mono_ms(), next = KG_TICK_MAX_MS;
+	int64_t now = now_mono_ms(), next = INT64_MAX;
 
 	for (struct kgroup **pp = &gs->groups; *pp;) {
 		struct kgroup *g = *pp;
@@ -2326,6 +2352,15 @@ int kg_delete(struct group_serve *gs, const char *name)
 	return rc;
 }
 
+/* The timer thread: the deadlines of the Kafka groups (sessions,
+ * rebalances, SyncGroups, pending members), the guests' sessions, the
+ * offsets cleanup every offsets.retention.check.interval.ms, the records
+ * to write. It sleeps to the earliest deadline, as Kafka's timing wheel
+ * of DelayedOperations does, and is woken by what sets a sooner one
+ * (kg_timer_at, group_timer_kick). What it polls for lack of an event
+ * (a coordinator that moved away from a consume file's group in a
+ * cluster, a leader to ask for its log end, an idle group's record to
+ * write again) keeps it to a second while there is any. */
 static void *timer_main(void *arg)
 {
 	struct group_serve *gs = arg;
@@ -2334,19 +2369,22 @@ static void *timer_main(void *arg)
 	pthread_mutex_lock(&gs->mu);
 	gs->cleanup_at = now_mono_ms() + every;
 	while (!gs->stop) {
-		struct timespec ts;
 		int64_t next, pass, now;
+		bool poll;
 
+		/* Awake: a deadline set from here on is seen by the pass. */
+		gs->wake_at = 0;
 		/* The records' appends wait for the replicas (gs->mu is let
 		 * go during each). */
 		kg_writes_flush(gs);
 		/* The mount members of other brokers (group_guest.c) and the
 		 * cleanup take coord.mu, which comes before gs->mu. */
 		pthread_mutex_unlock(&gs->mu);
-		next = group_guests_expire(gs->gc, KG_TICK_MAX_MS);
-		group_remote_adopt(gs->gc);
-		group_past_end_check(gs->gc);
+		next = group_guests_expire(gs->gc, INT64_MAX);
+		poll = group_remote_adopt(gs->gc);
+		poll |= group_past_end_check(gs->gc);
 		group_store_idle_flush(gs->gc);
+		poll |= atomic_load(&gs->gc->idle_unsaved) > 0; /* a failed write */
 		now = now_mono_ms();
 		if (now >= gs->cleanup_at) {
 			kg_cleanup(gs);
@@ -2355,6 +2393,8 @@ static void *timer_main(void *arg)
 		}
 		if (gs->cleanup_at - now < next)
 			next = gs->cleanup_at - now;
+		if (poll && KG_TICK_MAX_MS < next)
+			next = KG_TICK_MAX_MS;
 		pthread_mutex_lock(&gs->mu);
 		if (gs->stop)
 			break;
@@ -2362,9 +2402,15 @@ static void *timer_main(void *arg)
 		if (pass < next)
 			next = pass;
 		if (gs->writes)
-			continue; /* queued while gs->mu was let go: no signal came */
-		deadline_from_ms(CLOCK_MONOTONIC, next < 1 ? 1 : next, &ts);
-		pthread_cond_timedwait(&gs->cv, &gs->mu, &ts);
+			continue; /* queued while gs->mu was let go */
+		if (next < 1)
+			next = 1;
+		gs->wake_at = now_mono_ms() + next;
+		atomic_store(&gs->sleep_ms, next);
+		atomic_fetch_add(&gs->sleeps, 1);
+		pthread_mutex_unlock(&gs->mu);
+		group_timer_sleep(gs->gc, next);
+		pthread_mutex_lock(&gs->mu);
 	}
 	/* The records queued last: the broker is still open. */
 	kg_writes_flush(gs);
@@ -2377,7 +2423,6 @@ static void *timer_main(void *arg)
 int group_serve_new(struct kafka_api *ka, struct group_serve **out)
 {
 	struct group_serve *gs = calloc(1, sizeof(*gs));
-	pthread_condattr_t ca;
 	int rc;
 
 	*out = NULL;
@@ -2391,15 +2436,10 @@ int group_serve_new(struct kafka_api *ka, struct group_serve **out)
 		return 0;
 	}
 	pthread_mutex_init(&gs->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&gs->cv, &ca);
-	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&gs->store_cv, NULL);
 	rc = pthread_create(&gs->th, NULL, timer_main, gs);
 	if (rc) {
 		pthread_cond_destroy(&gs->store_cv);
-		pthread_cond_destroy(&gs->cv);
 		pthread_mutex_destroy(&gs->mu);
 		free(gs);
 		return -rc;
@@ -2469,7 +2509,8 @@ void group_serve_stop(struct group_serve *gs)
 			sync_answer(g, m, PROTO_ERR_COORDINATOR_NOT_AVAILABLE);
 		}
 	}
-	pthread_cond_signal(&gs->cv);
+	if (gs->running)
+		group_timer_kick(gs->gc);
 	pthread_mutex_unlock(&gs->mu);
 	if (gs->running) {
 		pthread_join(gs->th, NULL);
@@ -2508,7 +2549,6 @@ void group_serve_free(struct group_serve *gs)
 		free(q);
 	}
 	pthread_cond_destroy(&gs->store_cv);
-	pthread_cond_destroy(&gs->cv);
 	pthread_mutex_destroy(&gs->mu);
 	free(gs);
 }

@@ -138,7 +138,14 @@ struct group_serve {
 	struct kafka_api *ka;
 	struct group_coord *gc;
 	pthread_mutex_t mu;
-	pthread_cond_t cv; /* CLOCK_MONOTONIC */
+	/* Monotonic ms the timer thread sleeps to (group_timer_sleep), 0
+	 * while it is awake: whoever sets a deadline sooner wakes it
+	 * (kg_timer_at). Under mu. */
+	int64_t wake_at;
+	/* The length of the timer's last sleep in ms, -1 without a
+	 * deadline; its sleeps: tests wait for it to be asleep. */
+	_Atomic int64_t sleep_ms;
+	atomic_uint sleeps;
 	struct kgroup *groups;
 	int members;   /* of all groups */
 	int npending;  /* pending members of all groups */
@@ -177,6 +184,12 @@ struct group_serve {
 /* Frees g, unlinked, with its pending members (it has no members).
  * Needs gs->mu. */
 void kg_group_free(struct kgroup *g);
+/* A deadline of the Kafka groups (a session, a rebalance, a pending
+ * member) set at monotonic ms due: the timer thread is woken when it
+ * sleeps past it. Needs gs->mu. */
+void kg_timer_at(struct group_serve *gs, int64_t due);
+/* Wakes the timer thread, unless stopped. Needs gs->mu. */
+void kg_timer_kick(struct group_serve *gs);
 /* The Kafka group of that name, or NULL. Needs gs->mu. */
 struct kgroup *kg_find(struct group_serve *gs, const char *name);
 /* Its member of that id, or NULL (g may be NULL). Needs gs->mu. */

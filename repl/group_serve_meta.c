@@ -209,7 +209,7 @@ static void queue_write(struct group_serve *gs, const char *name, uint8_t *value
 	kw->seq = seq;
 	kw->next = gs->writes;
 	gs->writes = kw;
-	pthread_cond_signal(&gs->cv);
+	kg_timer_kick(gs);
 }
 
 void kg_queue_empty(struct kgroup *g)
@@ -482,7 +482,7 @@ void kg_meta_load(void *arg, const struct group_kmeta *recs, int n)
 		group_meta_free(&gm);
 	}
 	if (loaded)
-		pthread_cond_signal(&gs->cv); /* the timer: their sessions */
+		kg_timer_kick(gs); /* the timer: their sessions */
 	pthread_mutex_unlock(&gs->mu);
 	free(mount);
 }

@@ -236,6 +236,7 @@ void group_idle_mark(struct group *g)
 	if (!g->idle_unsaved) {
 		g->idle_unsaved = true;
 		atomic_fetch_add(&g->gc->idle_unsaved, 1);
+		group_timer_kick(g->gc);
 	}
 }
 

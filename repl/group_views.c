@@ -183,6 +183,7 @@ again:
 		g->strategy = strategy;
 		g->reset_latest = latest;
 		g->session_timeout_ms = session;
+		group_timer_kick(g->gc); /* a shorter session */
 		goto out;
 	}
 	if (strategy == g->strategy && latest == g->reset_latest &&
@@ -213,6 +214,7 @@ again:
 	}
 	g->reset_latest = latest;
 	g->session_timeout_ms = session;
+	group_timer_kick(g->gc); /* a shorter session */
 out:
 	pthread_mutex_unlock(&g->mu);
 	return rc;

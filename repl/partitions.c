@@ -227,6 +227,7 @@ static int part_open_log(struct broker *b, const char *name, const struct log_co
 		part_mtime_at_least(pt, log_modified_ms(pt->log));
 		log_set_corrupt_listener(pt->log, broker_corrupt_found, pt);
 		log_set_start_listener(pt->log, broker_start_moved, b);
+		log_set_work_listener(pt->log, broker_sched_log_work, b);
 		/* Producers whose batches leave the log stay known (prodsnap.c),
 		 * on a follower too: it may lead next. */
 		log_set_trim_listener(pt->log, producer_state_trim,
@@ -235,6 +236,7 @@ static int part_open_log(struct broker *b, const char *name, const struct log_co
 		 * make it take the topic's. */
 		rc = log_reconfigure(pt->log, lc);
 		note_recovery(name, p, pt->log);
+		broker_sched_kick(b); /* its flush.ms, its closed segments */
 	}
 	/* A replicated topic's epochs and hw are the replica manager's
 	 * (LeaderAndIsr), not this broker's alone. */

@@ -1,5 +1,7 @@
 /*
- * scheduler.c — the scheduler thread ("mqfs-sched"): wakes every
+ * scheduler.c — the scheduler thread ("mqfs-sched"): sleeps to its next
+ * deadline (sched_main), and while a log has work for it (a roll, a
+ * removal: the logs' work listener wakes it) passes every
  * min(log.flush.scheduler.interval.ms, log.retention.check.interval.ms,
  * 1 s); unlinks the files of segments removed file.delete.delay.ms ago
  * (log_delete_due); flushes the closed segments of every log, and each log whose
@@ -40,11 +42,41 @@ static bool sched_flush_err_new(struct partition *pt, int rc)
 	return true;
 }
 
+/* What a pass found still to do: the next one's time. */
+struct sched_next {
+	bool tick;         /* work for the next tick (a second at most) */
+	int64_t mono_due;  /* the earliest flush.ms, monotonic ms */
+	int64_t wall_due;  /* the earliest file deletion, wall-clock ms */
+	int64_t flush_min; /* no flush.ms deadline before it: the tick's */
+};
+
+/* Notes in nx what pt's log has left to do after the pass (log_sched_next)
+ * and when its flush.ms comes. */
+static void sched_note_next(struct partition *pt, struct log *l, const struct topic_config *cfg,
+			    struct sched_next *nx)
+{
+	int64_t due;
+
+	nx->tick |= log_sched_next(l, &due);
+	if (due < nx->wall_due)
+		nx->wall_due = due;
+	if (cfg->log.flush_ms == INT64_MAX)
+		return;
+	due = atomic_load(&pt->last_flush_ms);
+	due = cfg->log.flush_ms < INT64_MAX - due ? due + cfg->log.flush_ms : INT64_MAX;
+	if (due < nx->flush_min)
+		due = nx->flush_min;
+	if (due < nx->mono_due)
+		nx->mono_due = due;
+}
+
 /* now: the wall clock (log_delete_due compares it with the times the
  * engine kept); mono: the monotonic clock, which last_flush_ms is on;
  * ckpt_budget: the tick's bytes of batch headers for the producer
- * checkpoints of segments just rolled (log_producer_checkpoint_rolled). */
-static void sched_flush_topic(struct topic *t, int64_t now, int64_t mono, int64_t *ckpt_budget)
+ * checkpoints of segments just rolled (log_producer_checkpoint_rolled);
+ * nx: what is left, for the next pass's time. */
+static void sched_flush_topic(struct topic *t, int64_t now, int64_t mono, int64_t *ckpt_budget,
+			      struct sched_next *nx)
 {
 	struct topic_config cfg;
 	struct part_ref *r;
@@ -62,8 +94,10 @@ static void sched_flush_topic(struct topic *t, int64_t now, int64_t mono, int64_
 		/* A copy the groups read while this replica lagged out of the
 		 * ISR is let go once the replica serves reads again, also when
 		 * no group reads the partition meanwhile. */
-		if (atomic_load(&pt->obs_log))
+		if (atomic_load(&pt->obs_log)) {
 			(void)topic_group_settle(t, p);
+			nx->tick |= atomic_load(&pt->obs_log) != NULL;
+		}
 		if (broker_dir_offline(t->b, BROKER_DIR_SCHEDULER))
 			continue;
 		/* Files of removed segments, once file.delete.delay.ms is out. */
@@ -92,6 +126,7 @@ static void sched_flush_topic(struct topic *t, int64_t now, int64_t mono, int64_
 		    mono - atomic_load(&pt->last_flush_ms) < cfg.log.flush_ms) {
 			if (closed_ok)
 				pt->sched_flush_err = 0;
+			sched_note_next(pt, r[p].log, &cfg, nx);
 			continue;
 		}
 		log_get_state(r[p].log, &st);
@@ -102,12 +137,14 @@ static void sched_flush_topic(struct topic *t, int64_t now, int64_t mono, int64_
 					mq_log_limited(MQ_ERR, "topic %s partition %d: flush: %s",
 						       t->name, p, strerror(-rc));
 				(void)broker_storage_failed(t->b, t->name, p, rc);
+				nx->tick = true; /* tried again at the next tick */
 				continue;
 			}
 		}
 		if (closed_ok)
 			pt->sched_flush_err = 0;
 		atomic_store(&pt->last_flush_ms, mono);
+		sched_note_next(pt, r[p].log, &cfg, nx);
 	}
 	parts_unref(r, n);
 }
@@ -182,6 +219,58 @@ static int sched_retention_topic(struct broker *b, struct topic *t, int64_t now,
 	return deleted;
 }
 
+void broker_sched_kick(struct broker *b)
+{
+	pthread_mutex_lock(&b->sched_mu);
+	b->sched_kicked = true;
+	pthread_cond_signal(&b->sched_cv);
+	pthread_mutex_unlock(&b->sched_mu);
+}
+
+void broker_sched_log_work(void *arg)
+{
+	broker_sched_kick(arg);
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* Waits, sched_mu held, until monotonic ms wake, a stop, or a kick that
+ * brings it to within the tick of the last pass (pass) and then to
+ * that. */
+static void sched_sleep(struct broker *b, int64_t wake, int64_t pass, int64_t tick)
+{
+	struct timespec ts;
+
+	atomic_store(&b->sched_sleep_ms, wake == INT64_MAX ? -1 : wake - now_mono_ms());
+	for (;;) {
+		int64_t now;
+
+		if (b->sched_kicked) {
+			b->sched_kicked = false;
+			wake = min64(wake, pass + tick);
+		}
+		now = now_mono_ms();
+		if (b->sched_stop || now >= wake)
+			return;
+		if (wake == INT64_MAX) {
+			pthread_cond_wait(&b->sched_cv, &b->sched_mu);
+			continue;
+		}
+		deadline_from_ms(CLOCK_MONOTONIC, wake - now, &ts);
+		(void)pthread_cond_timedwait(&b->sched_cv, &b->sched_mu, &ts);
+	}
+}
+
+/* The scheduler sleeps to its next deadline (the retention check, the
+ * checkpoint, a flush.ms, a removed segment's file deletion), as Kafka's
+ * KafkaScheduler runs each task at its time; a log's work (a roll, a
+ * removal: the work listener), a new partition or topic settings wake
+ * it to its tick, which it keeps while a pass leaves work (closed
+ * segments to flush, a rolled checkpoint waiting for the hw, a groups'
+ * copy to let go, a flush to try again). */
 static void *sched_main(void *arg)
 {
 	struct broker *b = arg;
@@ -195,30 +284,32 @@ static void *sched_main(void *arg)
 	 * deletion delay compare with the times they keep. */
 	int64_t last_ckpt = now_mono_ms();
 	int64_t last_retention = last_ckpt;
-	struct timespec ts;
+	int64_t last_pass = last_ckpt;
 
 	if (b->cfg.retention_check_ms < tick)
 		tick = b->cfg.retention_check_ms;
 	if (tick < 10)
 		tick = 10;
 	pthread_mutex_lock(&b->sched_mu);
+	/* The first pass a tick after the start, as before any deadline is
+	 * known. */
+	sched_sleep(b, last_pass + tick, last_pass, tick);
 	while (!b->sched_stop) {
 		struct topic **topics;
-		int64_t now, mono;
+		int64_t now, mono, wake;
 		int n;
 
-		deadline_from_ms(CLOCK_MONOTONIC, tick, &ts);
-		while (!b->sched_stop &&
-		       pthread_cond_timedwait(&b->sched_cv, &b->sched_mu, &ts) != ETIMEDOUT)
-			;
-		if (b->sched_stop)
-			break;
+		b->sched_kicked = false; /* this pass sees what it was for */
 		pthread_mutex_unlock(&b->sched_mu);
 
 		now = engine_now_ms();
 		mono = now_mono_ms();
+		last_pass = mono;
 		bool retention = mono - last_retention >= b->cfg.retention_check_ms;
 		int deleted = 0;
+		struct sched_next nx = { .mono_due = INT64_MAX,
+					 .wall_due = INT64_MAX,
+					 .flush_min = mono + tick };
 		/* The batch headers the producer checkpoints of one retention
 		 * check may read (prodsnap.c): logs that have none yet are
 		 * caught up over several checks, a few seconds each at most. */
@@ -226,10 +317,12 @@ static void *sched_main(void *arg)
 			rolled_budget = LOG_CHECKPOINT_SCAN_BYTES;
 		if (broker_topics_snapshot(b, &topics, &n) == 0) {
 			for (int i = 0; i < n; i++)
-				sched_flush_topic(topics[i], now, mono, &rolled_budget);
+				sched_flush_topic(topics[i], now, mono, &rolled_budget, &nx);
 			for (int i = 0; i < n && retention; i++)
 				deleted += sched_retention_topic(b, topics[i], now, &ckpt_budget);
 			broker_topics_release(topics, n);
+		} else {
+			nx.tick = true; /* no memory: the next tick */
 		}
 		if (retention)
 			last_retention = mono;
@@ -241,7 +334,22 @@ static void *sched_main(void *arg)
 			last_ckpt = mono;
 		}
 		atomic_fetch_add(&b->sched_passes, 1);
+
+		wake = min64(last_retention + b->cfg.retention_check_ms, nx.mono_due);
+		if (!broker_dir_offline(b, BROKER_DIR_SCHEDULER))
+			wake = min64(wake, last_ckpt + b->cfg.checkpoint_interval_ms);
+		if (nx.tick)
+			wake = min64(wake, mono + tick);
+		if (nx.wall_due != INT64_MAX) {
+			/* On the monotonic clock from here: a step of the wall
+			 * clock meanwhile moves it by that much, as it moved
+			 * the deletion before (each pass looks again). */
+			int64_t in = nx.wall_due - engine_now_ms();
+
+			wake = min64(wake, now_mono_ms() + (in > 10 ? in : 10));
+		}
 		pthread_mutex_lock(&b->sched_mu);
+		sched_sleep(b, wake, last_pass, tick);
 	}
 	pthread_mutex_unlock(&b->sched_mu);
 	return NULL;

@@ -302,6 +302,7 @@ static int config_write_before(struct topic *t, const struct cfg_before *before,
 		goto undo;
 	config_log_changes(t, &t->cfg, &nc);
 	t->cfg = nc;
+	broker_sched_kick(b); /* flush.ms, its new partitions */
 	topic_throttle_note(b, t->name, &nc);
 	free(t->parts);
 	t->parts = parts;

@@ -173,6 +173,8 @@ static struct log *part_pinned_log(struct topic *t, int partition)
 		observer_close(o, t->name, partition, l);
 		log_unref(l);
 		l = none;
+	} else {
+		broker_sched_kick(t->b); /* it lets the copy go (topic_group_settle) */
 	}
 	return l;
 }

@@ -41,8 +41,7 @@ command -v python3 >/dev/null 2>&1 || die "python3 is needed"
 [ -c /dev/fuse ] || die "/dev/fuse missing"
 bench_tmp mqfs-clients
 MNT=$tmp/mnt
-PORT=$(python3 -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+PORT=$(free_port)
 B=127.0.0.1:$PORT
 printf 'listeners=PLAINTEXT://127.0.0.1:%s\n' "$PORT" >"$tmp/server.properties"
 mount_daemon "$MNT" "$tmp/daemon.log" "$BUILD/mqfs" -f --data "$tmp/data" \

@@ -36,6 +36,7 @@
 #   is_mounted MNT         0 if MNT is a mountpoint in /proc/mounts
 #   alive PID              0 if PID runs and is not a zombie
 #   wait_exit PID SECONDS  wait for PID to exit, then reap; 1 on timeout
+#   free_port              a TCP port of 127.0.0.1 free now (python3)
 #   now                    wall clock, seconds with nanoseconds
 #   elapsed A B            B - A in seconds, "%.6f"
 #   median                 median of the numbers on stdin (the mean of the
@@ -115,6 +116,11 @@ mount_daemon() {
 	proc_wait_mounted "$_bm" "$DPID" 10 && return 0
 	stop_daemon "$DPID"
 	return 1
+}
+
+free_port() {
+	python3 -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
 now() { date +%s.%N; }

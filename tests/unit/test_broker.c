@@ -1374,6 +1374,89 @@ static void test_flush_ms(void **state)
 	topic_put(t);
 }
 
+/* 40 records of 40 bytes into partition 0 of t: rolls at
+ * segment.bytes=1024. */
+static void produce_values(struct topic *t)
+{
+	char line[64];
+
+	for (int i = 0; i < 40; i++) {
+		snprintf(line, sizeof(line), "value-%d-xxxxxxxxxxxxxxxxxxxxxxxx\n", i);
+		assert_int_equal(produce_str(t, 0, line), 0);
+	}
+}
+
+/* Whether the log_state field at offset off of partition 0 of t comes
+ * above 0 within ms. */
+static bool state_reaches(struct topic *t, size_t off, int64_t ms)
+{
+	int64_t end = now_mono_ms() + ms, v;
+	struct log_state st;
+
+	do {
+		assert_int_equal(topic_log_state(t, 0, &st), 0);
+		memcpy(&v, (const char *)&st + off, sizeof(v));
+		if (v > 0)
+			return true;
+		usleep(20 * 1000);
+	} while (now_mono_ms() < end);
+	return false;
+}
+
+/* setup with the scheduler's retention check every 2 s: longer than its
+ * tick of a second. */
+static int setup_slow_retention(void **state)
+{
+	return setup_check(state, 2000);
+}
+
+/* Waits until the scheduler sleeps past its tick of a second: to its
+ * next deadline, no log having work for it. */
+static void sched_asleep_long(struct broker *b)
+{
+	int64_t end = now_mono_ms() + 10000;
+
+	while (atomic_load(&b->sched_sleep_ms) <= 1000 && now_mono_ms() < end)
+		usleep(10 * 1000);
+	assert_true(atomic_load(&b->sched_sleep_ms) > 1000);
+}
+
+/* At rest the scheduler sleeps to its next deadline (the checkpoint, a
+ * minute), not a second at a time; a roll meanwhile wakes it to flush
+ * the closed segment within its tick (the logs' work listener). */
+static void test_sched_sleeps_to_deadline(void **state)
+{
+	static const char conf[] = "segment.bytes=1024\n";
+	struct fx *f = *state;
+	struct topic *t;
+
+	assert_int_equal(broker_topic_create(f->b, "idle", 0, 0, 0755, &t), 0);
+	assert_int_equal(topic_config_write(t, conf, strlen(conf)), 0);
+	sched_asleep_long(f->b);
+	produce_values(t);
+	/* Rolled while it slept: the closed segments are flushed within its
+	 * tick, not at the checkpoint a minute later. */
+	assert_true(state_reaches(t, offsetof(struct log_state, recovery_point), 10000));
+	topic_put(t);
+}
+
+/* The retention check comes at its time (log.retention.check.interval.ms,
+ * 2 s here) while the scheduler sleeps: the records grow older than
+ * retention.ms with nothing to wake it. */
+static void test_sched_retention_on_time(void **state)
+{
+	static const char ret[] = "segment.bytes=1024\nretention.ms=3000\n";
+	struct fx *f = *state;
+	struct topic *t;
+
+	assert_int_equal(broker_topic_create(f->b, "idle", 0, 0, 0755, &t), 0);
+	assert_int_equal(topic_config_write(t, ret, strlen(ret)), 0);
+	produce_values(t);
+	sched_asleep_long(f->b);
+	assert_true(state_reaches(t, offsetof(struct log_state, log_start_offset), 15000));
+	topic_put(t);
+}
+
 /* The wall clock steps back a day (an NTP correction, a date set by hand)
  * after the broker opened and the partition was made: the scheduler's
  * intervals are measured on the monotonic clock, so flush.ms still
@@ -1386,16 +1469,12 @@ static void test_wall_clock_step_back(void **state)
 	struct fx *f = *state;
 	struct topic *t;
 	struct log_state st;
-	char line[64];
 	int64_t end;
 
 	assert_int_equal(broker_topic_create(f->b, "stepped", 0, 0, 0755, &t), 0);
 	assert_int_equal(topic_config_write(t, conf, strlen(conf)), 0);
 	atomic_store(&clock_back_ms, 86400000);
-	for (int i = 0; i < 40; i++) {
-		snprintf(line, sizeof(line), "value-%d-xxxxxxxxxxxxxxxxxxxxxxxx\n", i);
-		assert_int_equal(produce_str(t, 0, line), 0);
-	}
+	produce_values(t);
 	end = now_mono_ms() + 20000;
 	do {
 		usleep(20 * 1000);
@@ -1656,6 +1735,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_views, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_messages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flush_ms, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sched_sleeps_to_deadline, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sched_retention_on_time, setup_slow_retention,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_wall_clock_step_back, setup_quick_retention,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_linger_wall_clock_step, setup, teardown),

@@ -779,6 +779,48 @@ static void test_timeouts(void **state)
 	net_client_close(c2);
 }
 
+/* Waits until the group timer sleeps longer than its old tick of a
+ * second: to the offsets cleanup, nothing else being due. */
+static void timer_asleep_long(struct group_serve *gs)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	while (atomic_load(&gs->sleep_ms) <= KG_TICK_MAX_MS && now_mono_ms() < end)
+		usleep(10000);
+	assert_true(atomic_load(&gs->sleep_ms) > KG_TICK_MAX_MS);
+}
+
+/* With nothing due, the group timer sleeps to its next deadline, the
+ * offsets cleanup (offsets.retention.check.interval.ms), not a second
+ * at a time; a member that joins meanwhile wakes it to its own: its
+ * session still ends on time, and the timer sleeps long again after.
+ * (JoinGroup v3: no MEMBER_ID_REQUIRED, whose pending member would wake
+ * the timer at the same deadline; the rebalance timeout, the other one
+ * ahead, is past the test's deadline.) */
+static void test_timer_sleeps_to_deadline(void **state)
+{
+	struct brokerfx *f = *state;
+	struct group_serve *gs = f->b->gc->kafka_arg;
+	struct join_args a = {
+		.c = f->c, .v = 3, .group = "z", .session_ms = 500, .rebalance_ms = 60000
+	};
+	struct sync_args sa = { .c = f->c, .v = 3, .group = "z", .n = 0 };
+	int64_t end;
+
+	timer_asleep_long(gs);
+	join_call(&a);
+	assert_int_equal(a.out.error, PROTO_ERR_NONE);
+	sa.member = a.out.member;
+	sa.generation = a.out.generation;
+	sync_call(&sa);
+	assert_int_equal(sa.error, PROTO_ERR_NONE);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (kafka_active(f, "z") && now_mono_ms() < end)
+		usleep(10000);
+	assert_false(kafka_active(f, "z"));
+	timer_asleep_long(gs);
+}
+
 /* A static member (group.instance.id) that does not rejoin within the
  * rebalance timeout (a consumer busy past it) stays in the group, as
  * Kafka's onCompleteJoin keeps it: the new generation has it, with its
@@ -4236,6 +4278,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_protocol_choice, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_static_member_slow, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_timeouts, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_timer_sleeps_to_deadline, setup,
+						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_pending_sync, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_session_not_renewed, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_join_checks, setup, brokerfx_teardown),

@@ -484,26 +484,48 @@ static void test_reader_holds_segment(void **state)
 	assert_false(exists(f, 0, ".lines.deleted"));
 }
 
+/* The work listener's calls (log_set_work_listener). */
+static int work_calls;
+
+static void count_work(void *arg)
+{
+	(void)arg;
+	work_calls++;
+}
+
 /* file.delete.delay.ms: the segments leave the log at once (start, reads
  * and positions as without the delay), their files stay as .deleted
  * until the delay from the removal is out (log_delete_due), and a
- * leftover .deleted file is removed when the log opens. */
+ * leftover .deleted file is removed when the log opens. The work
+ * listener hears of the rolls and of the removal, and log_sched_next
+ * tells when the files are due. */
 static void test_delete_delay(void **state)
 {
 	struct logfx *f = *state;
 	struct log_config cfg = f->l->cfg;
 	struct log_state st0, st;
 	char buf[64], want[64], p[512];
-	int64_t actual = -1, removed_at;
+	int64_t actual = -1, removed_at, due;
 
 	cfg.file_delete_delay_ms = 60000;
 	assert_int_equal(log_reconfigure(f->l, &cfg), 0);
+	work_calls = 0;
+	log_set_work_listener(f->l, count_work, NULL);
 	put(f, 0, 300);
 	fake_now += 120000;
 	put(f, 300, 300);
+	assert_true(work_calls > 0);             /* rolled */
+	assert_true(log_sched_next(f->l, &due)); /* closed segments to flush */
+	assert_int_equal(due, INT64_MAX);
+	assert_int_equal(log_flush_closed(f->l), 0);
+	assert_false(log_sched_next(f->l, &due)); /* no trim listener here */
 	log_get_state(f->l, &st0);
 	removed_at = fake_now;
+	work_calls = 0;
 	assert_true(log_retention_run(f->l, fake_now, NULL) > 0);
+	assert_true(work_calls > 0); /* removed */
+	(void)log_sched_next(f->l, &due);
+	assert_int_equal(due, removed_at + 60000);
 	log_get_state(f->l, &st);
 	assert_true(st.log_start_offset > 0);
 	assert_int_equal(st.line_hw, st0.line_hw);
@@ -524,6 +546,8 @@ static void test_delete_delay(void **state)
 	assert_int_equal(log_delete_due(f->l, removed_at + 59999), 0);
 	assert_true(exists(f, 0, ".log.deleted"));
 	assert_true(log_delete_due(f->l, removed_at + 60000) > 0);
+	(void)log_sched_next(f->l, &due);
+	assert_int_equal(due, INT64_MAX);
 	assert_false(exists(f, 0, ".log.deleted"));
 	assert_false(exists(f, 0, ".lines.deleted"));
 	assert_int_equal(log_delete_due(f->l, removed_at + 60000), 0);
