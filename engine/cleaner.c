@@ -12,7 +12,9 @@
  *                        the first segment that fails ends the range (its
  *                        base is the "first uncleanable offset")
  *   dirty ratio          bytes of cleanable segments at or above the first
- *                        dirty offset / bytes of all cleanable segments
+ *                        dirty offset / bytes of all cleanable segments; a
+ *                        log is cleaned when it is above (not at)
+ *                        min.cleanable.dirty.ratio
  *
  * One clean:
  *   1. Offset map: every keyed record of the dirty cleanable segments, key
@@ -958,7 +960,9 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force, struct 
 		d++;
 	double ratio = ratio_locked(l, k);
 	int64_t max_lag = l->cfg.max_compaction_lag_ms;
-	bool by_ratio = force || ratio >= l->cfg.min_cleanable_dirty_ratio;
+	/* Strictly above, as Kafka's grabFilthiestCompactedLog: at 1 no log
+	 * is cleaned for its ratio (only for max.compaction.lag.ms). */
+	bool by_ratio = force || ratio > l->cfg.min_cleanable_dirty_ratio;
 	if (d == k || (!by_ratio && max_lag == INT64_MAX)) {
 		pthread_mutex_unlock(&l->lock);
 		k = 0;

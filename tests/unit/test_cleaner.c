@@ -663,6 +663,12 @@ static void test_ratio_and_lag(void **state)
 	put_rounds(f, 10, 2, 0);
 	log_dirty_ratio(f->l, fake_now, &ratio);
 	assert_true(ratio == 1.0);
+	/* At 1 the ratio never cleans (nothing is above it). */
+	f->cfg.min_cleanable_dirty_ratio = 1.0;
+	log_reconfigure(f->l, &f->cfg);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, false, NULL), 0);
+	f->cfg.min_cleanable_dirty_ratio = 0.99;
+	log_reconfigure(f->l, &f->cfg);
 	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, false, NULL), 1);
 	struct log_state st;
 	log_get_state(f->l, &st);
@@ -674,16 +680,18 @@ static void test_ratio_and_lag(void **state)
 		assert_int_equal(log_offset_to_pos(f->l, o, &p), 0);
 		assert_int_equal(p, wr.pos[o]);
 	}
-	/* Some dirty data: a clean only at or above the ratio. */
+	/* Some dirty data: a clean only above the ratio, as Kafka's
+	 * grabFilthiestCompactedLog (cleanableRatio > minCleanableRatio):
+	 * not at it. */
 	fake_now += 61000;
 	put_rounds(f, 10, 8, 0);
 	fake_now += 61000;
 	log_dirty_ratio(f->l, fake_now, &ratio);
 	assert_true(ratio > 0.0 && ratio < 1.0);
-	f->cfg.min_cleanable_dirty_ratio = ratio + 0.001;
+	f->cfg.min_cleanable_dirty_ratio = ratio;
 	log_reconfigure(f->l, &f->cfg);
 	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, false, NULL), 0);
-	f->cfg.min_cleanable_dirty_ratio = ratio;
+	f->cfg.min_cleanable_dirty_ratio = ratio - 0.001;
 	log_reconfigure(f->l, &f->cfg);
 	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, false, NULL), 1);
 	log_get_state(f->l, &st);
