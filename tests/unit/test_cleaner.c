@@ -39,8 +39,33 @@ static struct written {
 	int64_t ts[MAXREC];
 	int64_t pos[MAXREC]; /* line position, recorded at write */
 	char line[MAXREC][32];
+	/* A tombstone's delete horizon, as the first clean that kept it set
+	 * it (0: none yet), and whether a clean came at or past it (it may
+	 * be gone). */
+	int64_t hz[MAXREC];
+	bool past_hz[MAXREC];
 	int n;
 } wr;
+
+/* log_clean, and the model of the tombstones' delete horizons (Kafka's
+ * KIP-534): a tombstone goes at a clean at or past the horizon that the
+ * first clean keeping it set to its time + delete.retention.ms. */
+static int clean_noted(struct log *l, int64_t now, int64_t map_bytes, bool force,
+		       struct log_clean_stats *st)
+{
+	struct log_state s;
+
+	for (int o = 0; o < wr.n; o++)
+		if (wr.tomb[o] && wr.hz[o] && now >= wr.hz[o])
+			wr.past_hz[o] = true;
+	int rc = log_clean(l, now, map_bytes, force, st);
+	log_get_state(l, &s);
+	for (int o = 0; o < wr.n && o < s.first_dirty_offset; o++)
+		if (wr.tomb[o] && !wr.hz[o] && rc == 1)
+			wr.hz[o] = now + l->cfg.delete_retention_ms;
+	return rc;
+}
+#define log_clean clean_noted
 
 static void tune(struct log_config *cfg)
 {
@@ -170,7 +195,8 @@ static bool must_keep(struct logfx *f, int o, int64_t uncleanable)
 	for (int j = o + 1; j < uncleanable; j++)
 		if (wr.key[j] == wr.key[o])
 			return false;
-	return !(wr.tomb[o] && wr.ts[o] <= fake_now - f->cfg.delete_retention_ms);
+	(void)f;
+	return !(wr.tomb[o] && wr.past_hz[o]);
 }
 
 /* Every line read is an original record at its original position, in
@@ -445,6 +471,13 @@ static void test_empty_value_kept(void **state)
 			put_recs(f, fill, 10);
 		}
 		fake_now += 20000; /* past delete.retention.ms (10000) */
+		if (round > 0)
+			continue;
+		/* The first clean that keeps the tombstone, older than
+		 * delete.retention.ms as it is, gives it its delete horizon
+		 * (Kafka's KIP-534): it stays until the next clean past that. */
+		assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+		assert_true(log_offset_to_pos(f->l, 1, &p) == 0 && p == 3);
 	}
 	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
 	/* The tombstone went, the empty value stayed where it was. */
@@ -461,6 +494,99 @@ static void test_empty_value_kept(void **state)
 		assert_memory_equal(buf, "e=\n", 3);
 		log_cursor_free(c);
 	}
+}
+
+/* 20 batches of fillers (key f), so that the segments before them close,
+ * and a clean of the whole cleanable range. */
+static void fill_and_clean(struct logfx *f)
+{
+	struct rec_in fill[10];
+	char vb[10][32];
+
+	for (int k = 0; k < 20; k++) {
+		for (int i = 0; i < 10; i++) {
+			int vl = snprintf(vb[i], sizeof(vb[i]), "filler-%d-%d-xxxxxxxx", k, i);
+
+			fill[i] = (struct rec_in){ "f", 1, vb[i], vl, fake_now };
+		}
+		put_recs(f, fill, 10);
+	}
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+}
+
+/* The batch in the first segment's file that holds offset: its header
+ * into *h and its first two records' timestamps into ts; false if gone. */
+static bool batch_at(struct logfx *f, int64_t offset, struct batch_hdr *h, int64_t ts[2])
+{
+	static uint8_t seg[1 << 16];
+	char path[400];
+	size_t got, pos = 0;
+	bool found = false;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/t-0/00000000000000000000.log", f->dir);
+	fp = fopen(path, "rb");
+	assert_non_null(fp);
+	got = fread(seg, 1, sizeof(seg), fp);
+	fclose(fp);
+	while (!found && pos + BATCH_HDR_SIZE <= got) {
+		int64_t size = batch_total_size(seg + pos);
+		struct batch_iter it = { 0 };
+		struct rec r;
+		int i = 0;
+
+		assert_true(size > 0 && pos + (size_t)size <= got);
+		assert_int_equal(batch_iter_init(&it, seg + pos, (size_t)size), 0);
+		while (batch_iter_next(&it, &r) == 1) {
+			found = found || r.offset == offset;
+			if (i < 2)
+				ts[i++] = r.timestamp;
+		}
+		if (found)
+			*h = it.hdr;
+		batch_iter_free(&it);
+		pos += (size_t)size;
+	}
+	return found;
+}
+
+/* Kafka's delete horizon (KIP-534): the first clean that keeps a
+ * tombstone writes its batch again marked with the horizon, that clean's
+ * time + delete.retention.ms, in the batch's baseTimestamp (attribute bit
+ * 6), the records' timestamps unchanged (an old one and none, -1); the
+ * tombstone goes at the first clean at or past the horizon, however old
+ * its own timestamp, so a reader has delete.retention.ms after the clean
+ * that removed the key's older values to meet it. */
+static void test_tombstone_delete_horizon(void **state)
+{
+	struct logfx *f = *state;
+	struct rec_in two[2] = {
+		{ "t", 1, NULL, -1, fake_now - 50000 }, /* offset 0: a tombstone, long past */
+		{ "u", 1, "x", 1, -1 },                 /* offset 1: no timestamp */
+	};
+	struct batch_hdr h;
+	int64_t ts[2], t0;
+
+	put_recs(f, two, 2);
+	assert_true(batch_at(f, 0, &h, ts));
+	assert_int_equal(h.attributes & BATCH_ATTR_DELETE_HORIZON, 0);
+	t0 = fake_now;
+	fill_and_clean(f);
+	assert_true(batch_at(f, 0, &h, ts));
+	assert_int_not_equal(h.attributes & BATCH_ATTR_DELETE_HORIZON, 0);
+	assert_int_equal(batch_hdr_delete_horizon(&h), t0 + f->cfg.delete_retention_ms);
+	assert_int_equal(ts[0], t0 - 50000);
+	assert_int_equal(ts[1], -1);
+	/* A later clean before the horizon keeps it, and the horizon. */
+	fake_now += f->cfg.delete_retention_ms - 1;
+	fill_and_clean(f);
+	assert_true(batch_at(f, 0, &h, ts));
+	assert_int_equal(batch_hdr_delete_horizon(&h), t0 + f->cfg.delete_retention_ms);
+	fake_now += 1;
+	fill_and_clean(f);
+	assert_false(batch_at(f, 0, &h, ts));
+	assert_true(batch_at(f, 1, &h, ts)); /* u's value stays */
+	assert_int_equal(ts[0], -1);
 }
 
 /* The headers of the record at offset in the first segment's file, as
@@ -1319,11 +1445,14 @@ static void test_tombstone_of_kept_producer_batch(void **state)
 	clean_again(f, 40, &h);
 	assert_non_null(hdr_at(&h, 0)); /* the producer's batch, whole */
 	assert_non_null(hdr_at(&h, 1)); /* so k5 stays deleted */
-	assert_null(hdr_at(&h, 2));     /* other tombstones go as before */
-	/* and at the next clean, with nothing new dirty but the same range */
+	assert_non_null(hdr_at(&h, 2)); /* given its delete horizon by this clean */
+	/* and at the next clean past that horizon, with nothing new dirty but
+	 * the same range */
+	fake_now += f->cfg.delete_retention_ms;
 	clean_again(f, 10, &h);
 	assert_non_null(hdr_at(&h, 0));
 	assert_non_null(hdr_at(&h, 1));
+	assert_null(hdr_at(&h, 2)); /* other tombstones go as before */
 	/* Producer 7 writes again: its old batch is no longer kept whole, but
 	 * k5 is in no clean's map any more, so its value stays, and so must
 	 * the tombstone after it. */
@@ -1352,6 +1481,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tombstone_no_timestamp, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_max_lag, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_empty_value_kept, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_tombstone_delete_horizon, setup,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_headers_kept, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_headers_kept_snappy, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_headers_kept_zstd, setup, logfx_teardown),
