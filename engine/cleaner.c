@@ -29,8 +29,9 @@
  *      time is at or past its batch's delete horizon (Kafka's KIP-534: a
  *      batch that keeps a tombstone and has none is written again with
  *      the horizon now + delete.retention.ms, as its baseTimestamp with
- *      attribute bit 6; keep_rec); records without a key,
- *      control batches and the last batch of each producer id in the log
+ *      attribute bit 6; keep_rec); a record without a key goes (Kafka's
+ *      cleaner drops it as invalid); control batches and the last batch
+ *      of each producer id in the log
  *      (cleaner_producers.c: the producer state rebuilt from the log needs
  *      its header) always stay. A batch that keeps all its records (and
  *      needs no horizon) is copied byte for byte; one that loses some, or
@@ -583,8 +584,11 @@ static int pin_add(struct clean_ctx *c, uint64_t a)
 /* r: whether the clean keeps it. */
 static bool keep_rec(struct clean_ctx *c, const struct rec *r)
 {
+	/* A record without a key goes, as Kafka's shouldRetainRecord drops
+	 * it (an invalid message in a compacted log): written before the
+	 * topic became compacted, since a compacted topic refuses them. */
 	if (r->key_len < 0)
-		return true;
+		return false;
 	uint64_t a, b;
 	key_hash(r->key, r->key_len, &a, &b);
 	int64_t latest = omap_get(c->map, a, b);
