@@ -334,9 +334,15 @@ static int cleanable_count(struct log *l, int64_t now)
 		 * prefix rule); the broker checkpoints before cleaning. */
 		if (l->segs[k + 1]->base_offset > l->recovery_point_ckpt)
 			break;
-		/* Records without a timestamp wait from their last append
-		 * (seg_largest_ts), not none at all. */
+		/* min.compaction.lag.ms holds back the dirty segments only, as
+		 * Kafka's cleanableOffsets looks at those from the first dirty
+		 * offset: a cleaned one (records stamped ahead of the clock,
+		 * or a lag raised since) does not keep the older dirty ones
+		 * after it from being cleaned. Records without a timestamp
+		 * wait from their last append (seg_largest_ts), not none at
+		 * all. */
 		if (l->cfg.min_compaction_lag_ms > 0 &&
+		    l->segs[k + 1]->base_offset > l->first_dirty_offset &&
 		    now - seg_largest_ts(s) < l->cfg.min_compaction_lag_ms)
 			break;
 	}

@@ -769,6 +769,53 @@ static void test_headers_kept_zstd(void **state)
 	headers_kept_in(*state, BATCH_CODEC_ZSTD);
 }
 
+/* 20 batches of keys a0..a9 stamped ts. */
+static void put_stamped(struct logfx *f, int64_t ts)
+{
+	struct rec_in r[10];
+	char kb[10][8], vb[10][32];
+
+	for (int b = 0; b < 20; b++) {
+		for (int i = 0; i < 10; i++) {
+			int kl = snprintf(kb[i], sizeof(kb[i]), "a%d", i);
+			int vl = snprintf(vb[i], sizeof(vb[i]), "stamped-%d-%d-xxxxxxxx", b, i);
+
+			r[i] = (struct rec_in){ kb[i], kl, vb[i], vl, ts };
+		}
+		put_recs(f, r, 10);
+	}
+}
+
+/* min.compaction.lag.ms holds back dirty segments only, as Kafka's
+ * cleanableOffsets: segments already cleaned whose records are stamped
+ * ahead of the clock do not keep the older dirty ones after them from
+ * the clean. */
+static void test_lag_dirty_only(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st;
+	double ratio;
+
+	put_stamped(f, fake_now + 3600000); /* an hour ahead */
+	pthread_mutex_lock(&f->l->lock);
+	assert_int_equal(log_roll_locked(f->l), 0);
+	pthread_mutex_unlock(&f->l->lock);
+	assert_int_equal(log_flush_closed(f->l), 0);
+	assert_int_equal(logmgr_checkpoint(f->m), 0);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+	log_get_state(f->l, &st);
+	int64_t cleaned = st.first_dirty_offset;
+	assert_int_equal(cleaned, st.log_end_offset);
+	f->cfg.min_compaction_lag_ms = 60000;
+	assert_int_equal(log_reconfigure(f->l, &f->cfg), 0);
+	put_stamped(f, fake_now - 120000); /* two minutes old: past the lag */
+	assert_int_equal(log_dirty_ratio(f->l, fake_now, &ratio), 0);
+	assert_true(ratio > 0.0);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+	log_get_state(f->l, &st);
+	assert_true(st.first_dirty_offset > cleaned);
+}
+
 static void test_ratio_and_lag(void **state)
 {
 	struct logfx *f = *state;
@@ -1472,6 +1519,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_map_too_small, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_map_partly_full, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_ratio_and_lag, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_lag_dirty_only, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_lag_no_timestamp, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_clean_keeps_age, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_tombstone_no_timestamp, setup, logfx_teardown),
