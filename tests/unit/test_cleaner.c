@@ -59,10 +59,11 @@ static int clean_noted(struct log *l, int64_t now, int64_t map_bytes, bool force
 		if (wr.tomb[o] && wr.hz[o] && now >= wr.hz[o])
 			wr.past_hz[o] = true;
 	int rc = log_clean(l, now, map_bytes, force, st);
+	int64_t drm = l->cfg.delete_retention_ms;
 	log_get_state(l, &s);
 	for (int o = 0; o < wr.n && o < s.first_dirty_offset; o++)
-		if (wr.tomb[o] && !wr.hz[o] && rc == 1)
-			wr.hz[o] = now + l->cfg.delete_retention_ms;
+		if (wr.tomb[o] && !wr.hz[o] && rc == 1) /* at most 2^63-1, as the cleaner's */
+			wr.hz[o] = drm < INT64_MAX - now ? now + drm : INT64_MAX;
 	return rc;
 }
 #define log_clean clean_noted
