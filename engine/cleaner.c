@@ -387,7 +387,9 @@ static bool lag_due(struct seg **segs, int n, int64_t now, int64_t max_lag)
 		    h[BATCH_OFF_MAGIC] != BATCH_MAGIC)
 			continue;
 		ts = (int64_t)be64_get(h + BATCH_OFF_MAX_TS);
-		if (ts >= 0 && ts <= now && now - ts > max_lag)
+		/* Above 0, as Kafka's maxCompactionDelay filters them: a batch
+		 * stamped 0 (the epoch) makes no segment due. */
+		if (ts > 0 && ts <= now && now - ts > max_lag)
 			return true;
 	}
 	return false;

@@ -817,6 +817,23 @@ static void test_lag_dirty_only(void **state)
 	assert_true(st.first_dirty_offset > cleaned);
 }
 
+/* max.compaction.lag.ms counts only first batches stamped after the
+ * epoch, as Kafka's maxCompactionDelay (filter(_ > 0)): records stamped 0
+ * make no segment due (the dirty ratio alone cleans them); older records
+ * stamped after it do. */
+static void test_max_lag_epoch_stamp(void **state)
+{
+	struct logfx *f = *state;
+
+	f->cfg.min_cleanable_dirty_ratio = 1.0; /* never by the ratio */
+	f->cfg.max_compaction_lag_ms = 5000;
+	assert_int_equal(log_reconfigure(f->l, &f->cfg), 0);
+	put_stamped(f, 0);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, false, NULL), 0);
+	put_stamped(f, fake_now - 10000);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, false, NULL), 1);
+}
+
 static void test_ratio_and_lag(void **state)
 {
 	struct logfx *f = *state;
@@ -1521,6 +1538,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_map_partly_full, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_ratio_and_lag, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_lag_dirty_only, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_max_lag_epoch_stamp, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_lag_no_timestamp, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_clean_keeps_age, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_tombstone_no_timestamp, setup, logfx_teardown),
