@@ -10,8 +10,9 @@
  *
  * Rolling (should_roll): a new segment starts at the next batch's base
  * offset when the active one is not empty and the batch would take it past
- * segment.bytes (or 2 GiB), segment.ms has passed since its first append,
- * an index is full (Kafka's isFull: one more entry would pass
+ * segment.bytes (or 2 GiB), its largest timestamp is more than segment.ms
+ * after the segment's first batch's (the wall clock since the first append
+ * when that batch has no timestamp: roll_age_passed), an index is full (Kafka's isFull: one more entry would pass
  * segment.index.bytes), or a relative offset would not fit 32 bits. Each
  * rule holds batch by batch, inside one append's run of batches too (a
  * write() of many batches, a follower's fetch), so the segments depend on
@@ -25,17 +26,35 @@
 
 #include "engine/log_int.h"
 
-static bool should_roll(struct log *l, struct seg *s, int64_t batch_size, int64_t last_offset,
-			int64_t now)
+/* Kafka's LogSegment.timeWaitedForRoll past the roll age, for a batch of
+ * largest timestamp batch_ts going into s, whose first batch went in at
+ * first_ms (0: not known, no roll by time) with largest timestamp roll_ts:
+ * when that has a timestamp, the age is in record time (batch_ts -
+ * roll_ts), so records a client sends with their own times (a replay of
+ * old data) roll every segment.ms of those times, and a follower rolls
+ * where its leader did; else the wall clock since the first append. A
+ * batch older than the first one (or without a timestamp) waited less
+ * than nothing: no roll, as Kafka's. */
+static bool roll_age_passed(struct log *l, struct seg *s, int64_t first_ms, int64_t roll_ts,
+			    int64_t batch_ts, int64_t now)
+{
+	if (!first_ms)
+		return false;
+	/* batch_ts >= -1 (the largest of the records', from -1) and
+	 * roll_ts >= 0: no overflow. */
+	int64_t waited = roll_ts >= 0 ? batch_ts - roll_ts : now - first_ms;
+	return waited > log_roll_age_ms(&l->cfg, l->dir, s->base_offset);
+}
+
+static bool should_roll(struct log *l, struct seg *s, const struct batch_meta *m, int64_t now)
 {
 	int64_t size = atomic_load(&s->size);
 	if (size == 0)
 		return false;
-	return size + batch_size > l->cfg.segment_bytes || size + batch_size > INT32_MAX ||
-	       (s->first_append_ms &&
-		now - s->first_append_ms > log_roll_age_ms(&l->cfg, l->dir, s->base_offset)) ||
+	return size + m->size > l->cfg.segment_bytes || size + m->size > INT32_MAX ||
+	       roll_age_passed(l, s, s->first_append_ms, s->roll_ts, m->max_ts, now) ||
 	       seg_index_full(s->idx_entries, s->tidx_entries, l->cfg.segment_index_bytes) ||
-	       last_offset - s->base_offset > INT32_MAX;
+	       m->last_offset - s->base_offset > INT32_MAX;
 }
 
 static int log_roll(struct log *l, int64_t base)
@@ -133,7 +152,7 @@ int log_write_batchesv(struct log *l, const struct iovec *iov, int niov,
 
 	for (int i = 0; i < nb;) {
 		struct seg *s = log_active(l);
-		if (should_roll(l, s, meta[i].size, meta[i].last_offset, now)) {
+		if (should_roll(l, s, &meta[i], now)) {
 			int rc = log_roll(l, meta[i].base_offset);
 			if (rc < 0)
 				return rc;
@@ -141,23 +160,29 @@ int log_write_batchesv(struct log *l, const struct iovec *iov, int niov,
 		}
 		/* A run ends where should_roll would roll were its batches
 		 * appended one by one (a write() of many batches, a follower's
-		 * fetch): at the size, offset and index bounds alike, so an
-		 * index never passes segment.index.bytes and the segments are
-		 * the same however the batches were grouped. */
+		 * fetch): at the size, offset, record time and index bounds
+		 * alike, so an index never passes segment.index.bytes and the
+		 * segments are the same however the batches were grouped. An
+		 * empty segment's start is the run's first batch. */
 		int j = i;
 		int64_t run = 0, sz = atomic_load(&s->size);
+		int64_t first_ms = sz == 0 ? now : s->first_append_ms;
+		int64_t roll_ts = sz == 0 ? meta[i].max_ts : s->roll_ts;
 		do {
 			run += meta[j].size;
 			j++;
 		} while (j < nb && sz + run + meta[j].size <= l->cfg.segment_bytes &&
 			 sz + run + meta[j].size <= INT32_MAX &&
-			 meta[j].last_offset - s->base_offset <= INT32_MAX);
+			 meta[j].last_offset - s->base_offset <= INT32_MAX &&
+			 !roll_age_passed(l, s, first_ms, roll_ts, meta[j].max_ts, now));
 		for (int k = i + seg_index_room(s, &meta[i], j - i, l->cfg.index_interval_bytes,
 						l->cfg.segment_index_bytes);
 		     j > k;)
 			run -= meta[--j].size;
-		if (!s->first_append_ms)
+		if (!s->first_append_ms) {
 			s->first_append_ms = now;
+			s->roll_ts = meta[i].max_ts;
+		}
 		s->last_append_ms = now;
 		struct iovec v[IO_IOV_MAX];
 		int nv = iov_slice(iov, niov, off, (size_t)run, v);

@@ -41,11 +41,12 @@
  *
  * Where segments roll: by this log's own config, as Kafka's followers do,
  * with the rules of every append (append.c): segment.bytes, the 2 GiB and
- * 32-bit offset limits, a full index, segment.ms. The first four depend
- * only on the batches (a full index is tested batch by batch, also inside
- * one append's run), so with the leader's config the follower rolls
- * where the leader did and every file is the same; segment.ms is measured
- * on each replica's own clock (a follower that was behind rolls later). A batch whose epoch is above the latest enters the
+ * 32-bit offset limits, a full index, segment.ms. They depend only on the
+ * batches (a full index is tested batch by batch, also inside one append's
+ * run; segment.ms in record time, Kafka's), so with the leader's config
+ * the follower rolls where the leader did and every file is the same;
+ * only batches without a timestamp age segment.ms on each replica's own
+ * clock (a follower that was behind rolls later). A batch whose epoch is above the latest enters the
  * epoch cache at its base offset (Kafka's assign(epoch, baseOffset) on a
  * follower's append), after the bytes are written, so that an entry
  * never names an offset the log has not been given. All or nothing: an

@@ -183,6 +183,13 @@ void batch_builder_init(struct batch_builder *bb, uint8_t *buf, size_t cap, int 
 	bb->producer_epoch = -1;
 	bb->base_sequence = -1;
 	bb->log_append_time = false;
+	bb->delete_horizon = -1;
+}
+
+void batch_builder_set_delete_horizon(struct batch_builder *bb, int64_t ms)
+{
+	bb->delete_horizon = ms;
+	bb->base_timestamp = ms;
 }
 
 size_t batch_record_max_size(int32_t key_len, int32_t value_len)
@@ -212,7 +219,8 @@ int batch_builder_add_headers(struct batch_builder *bb, const void *key, int32_t
 		return -EINVAL;
 	if (bb->count == INT32_MAX)
 		return -ENOSPC; /* offsetDelta would overflow */
-	ts_delta = bb->count ? sub_wrap(timestamp, bb->base_timestamp) : 0;
+	ts_delta =
+		bb->count || bb->delete_horizon >= 0 ? sub_wrap(timestamp, bb->base_timestamp) : 0;
 
 	/* attributes + timestampDelta + offsetDelta + key + value + headersCount
 	 * + headers */
@@ -249,7 +257,8 @@ int batch_builder_add_headers(struct batch_builder *bb, const void *key, int32_t
 
 	bb->len += (size_t)need;
 	if (bb->count == 0) {
-		bb->base_timestamp = timestamp;
+		if (bb->delete_horizon < 0)
+			bb->base_timestamp = timestamp;
 		bb->max_timestamp = timestamp;
 	} else if (timestamp > bb->max_timestamp) {
 		bb->max_timestamp = timestamp;
@@ -295,7 +304,8 @@ int64_t batch_builder_finish(struct batch_builder *bb, int64_t base_offset, int3
 	buf[BATCH_OFF_MAGIC] = BATCH_MAGIC;
 	be16_put(buf + BATCH_OFF_ATTRIBUTES,
 		 (uint16_t)((bb->codec & BATCH_CODEC_MASK) |
-			    (bb->log_append_time ? BATCH_ATTR_LOG_APPEND_TIME : 0)));
+			    (bb->log_append_time ? BATCH_ATTR_LOG_APPEND_TIME : 0) |
+			    (bb->delete_horizon >= 0 ? BATCH_ATTR_DELETE_HORIZON : 0)));
 	be32_put(buf + BATCH_OFF_LAST_DELTA, (uint32_t)(bb->count - 1));
 	be64_put(buf + BATCH_OFF_BASE_TS, (uint64_t)bb->base_timestamp);
 	be64_put(buf + BATCH_OFF_MAX_TS, (uint64_t)bb->max_timestamp);

@@ -54,6 +54,11 @@
 #define BATCH_ATTR_LOG_APPEND_TIME 0x08
 #define BATCH_ATTR_TRANSACTIONAL   0x10
 #define BATCH_ATTR_CONTROL         0x20
+/* Kafka's isDeleteHorizonSet (KIP-534): the batch's baseTimestamp is the
+ * time from which the cleaner may remove its tombstones; its records'
+ * timestamps stay baseTimestamp + timestampDelta, deltas then relative to
+ * the horizon (negative ones included). */
+#define BATCH_ATTR_DELETE_HORIZON  0x40
 
 /* Field offsets inside the header, for in-place patching. */
 #define BATCH_OFF_BASE_OFFSET    0
@@ -249,8 +254,20 @@ struct batch_builder {
 	 * readers take the batch's max timestamp for each record (false
 	 * unless the caller sets it before finish). */
 	bool log_append_time;
+	/* The delete horizon (BATCH_ATTR_DELETE_HORIZON), -1: none; set by
+	 * batch_builder_set_delete_horizon before the first record. */
+	int64_t delete_horizon;
 };
 void batch_builder_init(struct batch_builder *bb, uint8_t *buf, size_t cap, int codec);
+/* Marks the batch to come with a delete horizon (ms >= 0), as Kafka's
+ * cleaner writes a batch that keeps a tombstone: its baseTimestamp is ms
+ * and every record's timestampDelta counts from it. Before the first add. */
+void batch_builder_set_delete_horizon(struct batch_builder *bb, int64_t ms);
+/* The delete horizon of a decoded batch header, -1 when not set. */
+static inline int64_t batch_hdr_delete_horizon(const struct batch_hdr *h)
+{
+	return (h->attributes & BATCH_ATTR_DELETE_HORIZON) ? h->base_timestamp : -1;
+}
 /* Worst-case encoded size of one record (for sizing buffers). */
 size_t batch_record_max_size(int32_t key_len, int32_t value_len);
 /* Appends one record (offset delta = count so far). key/value NULL with

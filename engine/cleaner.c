@@ -12,7 +12,9 @@
  *                        the first segment that fails ends the range (its
  *                        base is the "first uncleanable offset")
  *   dirty ratio          bytes of cleanable segments at or above the first
- *                        dirty offset / bytes of all cleanable segments
+ *                        dirty offset / bytes of all cleanable segments; a
+ *                        log is cleaned when it is above (not at)
+ *                        min.cleanable.dirty.ratio
  *
  * One clean:
  *   1. Offset map: every keyed record of the dirty cleanable segments, key
@@ -23,12 +25,17 @@
  *   2. Every cleanable segment (clean and dirty part) is rewritten: a keyed
  *      record stays only if the map has no later offset for its key; a
  *      tombstone (a null value, as in Kafka: an empty value is a value,
- *      kept as the latest of its key for ever) also goes once its
- *      timestamp + delete.retention.ms has passed; records without a key,
- *      control batches and the last batch of each producer id in the log
+ *      kept as the latest of its key for ever) also goes once the clean's
+ *      time is at or past its batch's delete horizon (Kafka's KIP-534: a
+ *      batch that keeps a tombstone and has none is written again with
+ *      the horizon now + delete.retention.ms, as its baseTimestamp with
+ *      attribute bit 6; keep_rec); a record without a key goes (Kafka's
+ *      cleaner drops it as invalid); control batches and the last batch
+ *      of each producer id in the log
  *      (cleaner_producers.c: the producer state rebuilt from the log needs
- *      its header) always stay. A batch that keeps all its records is
- *      copied byte for byte; one that loses some is re-encoded (same codec,
+ *      its header) always stay. A batch that keeps all its records (and
+ *      needs no horizon) is copied byte for byte; one that loses some, or
+ *      gets its horizon, is re-encoded (same codec,
  *      leader epoch, record timestamps and headers, producer id and epoch)
  *      as one batch per run of consecutive survivors, so that inside each
  *      batch the survivors' line positions are contiguous, as .lines
@@ -37,7 +44,8 @@
  *      every record goes whole. Each output batch's .lines entry carries
  *      its first survivor's original line position: offsets and line
  *      positions of survivors never change.
- *   3. A segment where nothing goes is left alone. Otherwise its cleaned
+ *   3. A segment where nothing goes and no horizon is set is left alone.
+ *      Otherwise its cleaned
  *      copy replaces it (below), and the log's segment list points to the
  *      new files; a cursor reading the old one keeps its descriptors and
  *      finishes the old bytes, which are the same records plus the removed
@@ -326,9 +334,15 @@ static int cleanable_count(struct log *l, int64_t now)
 		 * prefix rule); the broker checkpoints before cleaning. */
 		if (l->segs[k + 1]->base_offset > l->recovery_point_ckpt)
 			break;
-		/* Records without a timestamp wait from their last append
-		 * (seg_largest_ts), not none at all. */
+		/* min.compaction.lag.ms holds back the dirty segments only, as
+		 * Kafka's cleanableOffsets looks at those from the first dirty
+		 * offset: a cleaned one (records stamped ahead of the clock,
+		 * or a lag raised since) does not keep the older dirty ones
+		 * after it from being cleaned. Records without a timestamp
+		 * wait from their last append (seg_largest_ts), not none at
+		 * all. */
 		if (l->cfg.min_compaction_lag_ms > 0 &&
+		    l->segs[k + 1]->base_offset > l->first_dirty_offset &&
 		    now - seg_largest_ts(s) < l->cfg.min_compaction_lag_ms)
 			break;
 	}
@@ -373,7 +387,9 @@ static bool lag_due(struct seg **segs, int n, int64_t now, int64_t max_lag)
 		    h[BATCH_OFF_MAGIC] != BATCH_MAGIC)
 			continue;
 		ts = (int64_t)be64_get(h + BATCH_OFF_MAX_TS);
-		if (ts >= 0 && ts <= now && now - ts > max_lag)
+		/* Above 0, as Kafka's maxCompactionDelay filters them: a batch
+		 * stamped 0 (the epoch) makes no segment due. */
+		if (ts > 0 && ts <= now && now - ts > max_lag)
 			return true;
 	}
 	return false;
@@ -515,6 +531,11 @@ struct clean_ctx {
 	uint64_t *pinned;
 	size_t pinned_cap, pinned_n, pinned_max;
 	bool pinned_full;
+	/* The current batch's delete horizon (-1: none), and whether it keeps
+	 * a tombstone without one: then it is written again with the horizon
+	 * now + delete.retention.ms (classify). */
+	int64_t horizon;
+	bool set_horizon;
 };
 
 static bool pin_has(const struct clean_ctx *c, uint64_t a)
@@ -568,11 +589,14 @@ static int pin_add(struct clean_ctx *c, uint64_t a)
 	return 0;
 }
 
-/* r, of segment s: whether the clean keeps it. */
-static bool keep_rec(struct clean_ctx *c, const struct seg *s, const struct rec *r)
+/* r: whether the clean keeps it. */
+static bool keep_rec(struct clean_ctx *c, const struct rec *r)
 {
+	/* A record without a key goes, as Kafka's shouldRetainRecord drops
+	 * it (an invalid message in a compacted log): written before the
+	 * topic became compacted, since a compacted topic refuses them. */
 	if (r->key_len < 0)
-		return true;
+		return false;
 	uint64_t a, b;
 	key_hash(r->key, r->key_len, &a, &b);
 	int64_t latest = omap_get(c->map, a, b);
@@ -582,16 +606,13 @@ static bool keep_rec(struct clean_ctx *c, const struct seg *s, const struct rec 
 	 * without a value): a Kafka client's empty value ("" or a zero-length
 	 * byte array) is that key's value, and removing it would lose the key.
 	 * The mount writes key<sep> as a null value, so its tombstones go.
-	 * Past the horizon: timestamp + delete.retention.ms <= now, written
-	 * as a subtraction because delete.retention.ms may be as large as
-	 * 2^63-1 (Kafka's "keep tombstones for ever"), where the sum would
-	 * overflow and wrap below now, removing every tombstone at once.
-	 * A tombstone without a timestamp (-1, a Kafka client may send it)
-	 * counts from its segment's last append (as Kafka's lastModified),
-	 * else it would go at the first clean. */
-	int64_t ts = r->timestamp >= 0 ? r->timestamp : s->last_append_ms;
-
-	if (r->value_len < 0 && ts <= c->now - c->delete_retention_ms && !pin_has(c, a))
+	 * Only past its batch's delete horizon, as Kafka's (KIP-534): the
+	 * first clean that keeps a tombstone sets it to now +
+	 * delete.retention.ms (classify, rewrite_batch), so that every
+	 * reader has delete.retention.ms after the clean that removed the
+	 * key's older values to meet the tombstone, whatever its timestamp
+	 * and however late that clean came. */
+	if (r->value_len < 0 && c->horizon >= 0 && c->now >= c->horizon && !pin_has(c, a))
 		return false;
 	return true;
 }
@@ -607,6 +628,8 @@ static int classify(struct clean_ctx *c, struct seg_reader *r, int *kept)
 	bool pin = r->hdr.producer_id >= 0 && !(r->hdr.attributes & BATCH_ATTR_CONTROL);
 
 	*kept = 0;
+	c->horizon = batch_hdr_delete_horizon(&r->hdr);
+	c->set_horizon = false;
 	while ((rc = batch_iter_next(&r->it, &rec)) == 1) {
 		if (n == c->recs_cap) {
 			int nc = c->recs_cap ? c->recs_cap * 2 : 256;
@@ -620,7 +643,11 @@ static int classify(struct clean_ctx *c, struct seg_reader *r, int *kept)
 			c->recs_cap = nc;
 		}
 		c->recs[n] = rec;
-		c->keep[n] = whole || keep_rec(c, r->s, &rec);
+		c->keep[n] = whole || keep_rec(c, &rec);
+		/* A batch kept whole stays byte for byte (cleaner_producers.c):
+		 * its tombstones get a horizon once it is cleaned as any. */
+		if (!whole && c->keep[n] && rec.key_len >= 0 && rec.value_len < 0 && c->horizon < 0)
+			c->set_horizon = true;
 		if (pin && c->keep[n] && rec.key_len >= 0 && rec.value_len >= 0) {
 			uint64_t a, b;
 
@@ -661,6 +688,15 @@ static size_t rec_max_size(const struct rec *r)
 	return batch_record_max_size(r->key_len, r->value_len) + rec_headers_len(r) + 5;
 }
 
+/* The delete horizon a batch gets when it first keeps a tombstone: now +
+ * delete.retention.ms, at most 2^63-1 (Kafka's "keep tombstones for
+ * ever", where the sum would wrap below now and remove them at once). */
+static int64_t horizon_of(const struct clean_ctx *c)
+{
+	return c->delete_retention_ms < INT64_MAX - c->now ? c->now + c->delete_retention_ms
+							   : INT64_MAX;
+}
+
 /* Re-encodes the survivors of the current batch as one batch per run of
  * consecutive survivors, appended to ns. */
 static int rewrite_batch(struct clean_ctx *c, struct seg_reader *r, int n, struct seg *ns,
@@ -699,6 +735,10 @@ static int rewrite_batch(struct clean_ctx *c, struct seg_reader *r, int n, struc
 		}
 		struct batch_builder bb;
 		batch_builder_init(&bb, c->out + used, cap, r->hdr.attributes & BATCH_CODEC_MASK);
+		/* The horizon stays once set (Kafka's filterTo keeps it). */
+		if (c->horizon >= 0 || c->set_horizon)
+			batch_builder_set_delete_horizon(&bb, c->horizon >= 0 ? c->horizon
+									      : horizon_of(c));
 		/* The timestamp type stays, as Kafka's cleaner keeps it. */
 		bb.log_append_time = r->hdr.attributes & BATCH_ATTR_LOG_APPEND_TIME;
 		struct batch_meta *m = &c->meta[nb];
@@ -768,7 +808,9 @@ static int copy_batch(struct clean_ctx *c, struct seg_reader *r, int n, struct s
 	return seg_append(ns, r->buf, (size_t)r->total, &m, 1, c->index_interval);
 }
 
-/* Counts what would go from s. Returns records removed or -errno. */
+/* Counts what a clean would change in s: records removed, and batches
+ * that keep a tombstone without a delete horizon (rewritten to set it).
+ * Returns that count or -errno. */
 static int64_t dry_run(struct log *l, struct clean_ctx *c, struct seg *s,
 		       struct log_clean_stats *st)
 {
@@ -783,7 +825,7 @@ static int64_t dry_run(struct log *l, struct clean_ctx *c, struct seg *s,
 			break;
 		}
 		st->records_read += n;
-		removed += n - kept;
+		removed += n - kept + (c->set_horizon && kept > 0);
 	}
 	st->bytes_read += r.size;
 	rd_free(&r);
@@ -855,7 +897,7 @@ static int clean_segment(struct log *l, struct clean_ctx *c, struct seg *s, stru
 			break;
 		}
 		st->records_removed += n - kept;
-		if (kept == n)
+		if (kept == n && !c->set_horizon)
 			rc = copy_batch(c, &r, n, ns, st);
 		else if (kept > 0)
 			rc = rewrite_batch(c, &r, n, ns, st);
@@ -958,7 +1000,9 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force, struct 
 		d++;
 	double ratio = ratio_locked(l, k);
 	int64_t max_lag = l->cfg.max_compaction_lag_ms;
-	bool by_ratio = force || ratio >= l->cfg.min_cleanable_dirty_ratio;
+	/* Strictly above, as Kafka's grabFilthiestCompactedLog: at 1 no log
+	 * is cleaned for its ratio (only for max.compaction.lag.ms). */
+	bool by_ratio = force || ratio > l->cfg.min_cleanable_dirty_ratio;
 	if (d == k || (!by_ratio && max_lag == INT64_MAX)) {
 		pthread_mutex_unlock(&l->lock);
 		k = 0;

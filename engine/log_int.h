@@ -193,6 +193,10 @@ struct seg {
 	uint64_t *tidx_ok;
 	size_t tidx_ok_words;
 	int64_t first_append_ms; /* for segment.ms; 0 = empty */
+	/* Kafka's rollingBasedTimestamp: the first batch's maxTimestamp (-1:
+	 * it has none). segment.ms counts from it in record time (append.c);
+	 * meaningful only while first_append_ms is set. */
+	int64_t roll_ts;
 	/* Kafka's LogSegment.lastModified: the clock at the last append, the
 	 * .log's mtime when opened from disk, kept across a clean. Retention
 	 * ages a segment by it when no record has a timestamp (max_ts -1). */
@@ -311,9 +315,10 @@ int64_t seg_fsize(struct seg *s, enum seg_fd f);
 /* Loads next_offset, line_end, max_ts from the last entries; -EBADMSG when
  * the indexes do not agree with the log (the caller then recovers it). */
 int seg_load_tail(struct seg *s, const struct line_fmt *lf, int64_t prev_line_end);
-/* Sets first_append_ms (segment.ms's start) of a segment opened from
- * disk to the time its first batch went in as far as its files tell: the
- * maxTimestamp of its header (Kafka's rollingBasedTimestamp; the records
+/* Sets first_append_ms and roll_ts (segment.ms's starts) of a segment
+ * opened from disk: roll_ts the maxTimestamp of its first batch's header
+ * (Kafka's rollingBasedTimestamp), first_append_ms the time that batch
+ * went in as far as its files tell: that maxTimestamp (the records
  * are not read), no later than the .log's mtime. Nothing for an empty
  * segment or one whose start is set. */
 void seg_first_append_load(struct seg *s);

@@ -882,10 +882,14 @@ static int seg_index_state_load(struct seg *s, const struct line_fmt *lf, int64_
 
 /* Without it, segment.ms would count from the first append after each
  * open: a log written on and restarted more often than segment.ms would
- * never roll by time. The mtime (last_append_ms) caps it, so that a first
- * timestamp in the future does not hold the roll off; one the files do
+ * never roll by time. roll_ts is the header's maxTimestamp as it is
+ * (Kafka's rollingBasedTimestamp: the next batches' record times count
+ * from it, append.c); first_append_ms, the wall-clock start (of a first
+ * batch without a timestamp, and of retention's roll of a quiet active
+ * segment), is it capped by the mtime (last_append_ms), so that a first
+ * timestamp in the future does not hold that roll off; one the files do
  * not give (-1: none, a header that does not decode, a batch that does
- * not end inside the .log) is the mtime.
+ * not end inside the .log) is the mtime, roll_ts -1.
  *
  * Only the first batch's header is read (61 bytes), as Kafka's
  * rollingBasedTimestamp reads its maxTimestamp: its records are never
@@ -902,12 +906,16 @@ void seg_first_append_load(struct seg *s)
 
 	if (size == 0 || s->first_append_ms)
 		return;
+	s->roll_ts = -1;
 	/* A first timestamp of 0 (the epoch, which a Kafka client may send)
 	 * is a start, long past: kept as 1, since 0 says "empty" here. */
 	if (seg_pread(s, SEG_FD_LOG, h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
 	    batch_hdr_decode(h, sizeof(h), &hd) == 0 && batch_total_size(h) <= size &&
-	    hd.max_timestamp >= 0 && hd.max_timestamp < first)
-		first = hd.max_timestamp > 0 ? hd.max_timestamp : 1;
+	    hd.max_timestamp >= 0) {
+		s->roll_ts = hd.max_timestamp; /* the next batches' ages count from it */
+		if (hd.max_timestamp < first)
+			first = hd.max_timestamp > 0 ? hd.max_timestamp : 1;
+	}
 	s->first_append_ms = first > 0 ? first : 0; /* 0: not known, as empty */
 }
 

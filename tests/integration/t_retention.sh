@@ -7,8 +7,9 @@
 # retention.ms, the
 # files of removed segments stay file.delete.delay.ms (a clean stop
 # removes them); a
-# compacted topic keeps each key's newest value once, tombstones go after
-# delete.retention.ms, keyless writes are EINVAL; max.compaction.lag.ms is
+# compacted topic keeps each key's newest value once, tombstones go
+# delete.retention.ms after the first clean that kept them (their delete
+# horizon), keyless writes are EINVAL; max.compaction.lag.ms is
 # never below min.compaction.lag.ms; kill -9 while the cleaner runs loses
 # no surviving record.
 # shellcheck disable=SC2016
@@ -166,16 +167,26 @@ expect_eq "tail -c +N of a survivor unchanged" "k55:v50" \
 expect_eq "dd skip= of a survivor unchanged" "k55:v50" \
 	"$(mq_run dd if="$MNT/c/0" bs=1 skip="$q" count=7 2>/dev/null)"
 expect_ok "cleaner bytes in .metrics" grep -q '^mqfs_cleaner_reclaimed_bytes_total [1-9]' "$MNT/.metrics"
-# Shortened, the horizon has passed once a second has (time that must
-# pass, not an event to wait for); the next cleaning drops them.
+# A tombstone's delete horizon is set by the first clean that keeps it,
+# that clean's time + delete.retention.ms (Kafka's KIP-534): shortened,
+# the setting leaves k1..k10's at 600 s and gives the tombstones of
+# k11..k20 written now 1 s after the clean that keeps them; a clean past
+# that removes them. Each try writes more, so that the cleaner has dirty
+# records to clean again.
 expect_ok "delete.retention.ms=1000" sh -c 'echo delete.retention.ms=1000 > "$1"' sh "$MNT/c/.config"
-sleep 1.1
 expect_ok "new dirty data" sh -c \
 	'awk "BEGIN{for(i=1;i<=600;i++)printf \"y%d:x\\n\", i}" > "$1"' sh "$MNT/c/0"
-expect_ok "tombstones vanish after delete.retention.ms" \
-	sh -c "$WAIT" sh "[ \$(grep -c '^k[0-9]*:\$' '$MNT/c/0') -eq 0 ]"
-expect_eq "the rest stays" "90 600 600" \
-	"$(grep -c '^k' "$MNT/c/0") $(grep -c '^z' "$MNT/c/0") $(grep -c '^y' "$MNT/c/0")"
+expect_ok "tombstones for k11..k20" sh -c \
+	'for k in 11 12 13 14 15 16 17 18 19 20; do echo "k$k:"; done > "$1"' sh "$MNT/c/0"
+cat > "$MQ_TMP/tombs_gone.sh" <<'EOF'
+awk 'BEGIN{for(i=1;i<=100;i++)printf "w%d:x\n", i}' >> "$1" || exit 1
+[ "$(grep -c '^k\(1[1-9]\|20\):' "$1")" -eq 0 ]
+EOF
+expect_ok "k11..k20 and their tombstones vanish at a clean past the horizon" \
+	sh -c "$WAIT" sh "sh '$MQ_TMP/tombs_gone.sh' '$MNT/c/0'"
+expect_eq "k1..k10's tombstones stay (their horizon is 600 s on), the rest too" \
+	"10 80 600 600" \
+	"$(grep -c '^k[0-9]*:$' "$MNT/c/0") $(grep -c '^k[0-9]*:v' "$MNT/c/0") $(grep -c '^z' "$MNT/c/0") $(grep -c '^y' "$MNT/c/0")"
 
 # ---- max.compaction.lag.ms ----------------------------------------------
 # (When it cleans a log below its dirty ratio: test_cleaner, test_log.) Set

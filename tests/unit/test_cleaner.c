@@ -39,8 +39,34 @@ static struct written {
 	int64_t ts[MAXREC];
 	int64_t pos[MAXREC]; /* line position, recorded at write */
 	char line[MAXREC][32];
+	/* A tombstone's delete horizon, as the first clean that kept it set
+	 * it (0: none yet), and whether a clean came at or past it (it may
+	 * be gone). */
+	int64_t hz[MAXREC];
+	bool past_hz[MAXREC];
 	int n;
 } wr;
+
+/* log_clean, and the model of the tombstones' delete horizons (Kafka's
+ * KIP-534): a tombstone goes at a clean at or past the horizon that the
+ * first clean keeping it set to its time + delete.retention.ms. */
+static int clean_noted(struct log *l, int64_t now, int64_t map_bytes, bool force,
+		       struct log_clean_stats *st)
+{
+	struct log_state s;
+
+	for (int o = 0; o < wr.n; o++)
+		if (wr.tomb[o] && wr.hz[o] && now >= wr.hz[o])
+			wr.past_hz[o] = true;
+	int rc = log_clean(l, now, map_bytes, force, st);
+	int64_t drm = l->cfg.delete_retention_ms;
+	log_get_state(l, &s);
+	for (int o = 0; o < wr.n && o < s.first_dirty_offset; o++)
+		if (wr.tomb[o] && !wr.hz[o] && rc == 1) /* at most 2^63-1, as the cleaner's */
+			wr.hz[o] = drm < INT64_MAX - now ? now + drm : INT64_MAX;
+	return rc;
+}
+#define log_clean clean_noted
 
 static void tune(struct log_config *cfg)
 {
@@ -165,12 +191,15 @@ static void read_view(struct log *l, struct seen *s)
 /* Which records a clean must keep, given the first uncleanable offset. */
 static bool must_keep(struct logfx *f, int o, int64_t uncleanable)
 {
-	if (o >= uncleanable || wr.key[o] < 0)
+	if (o >= uncleanable)
 		return true;
+	if (wr.key[o] < 0)
+		return false; /* Kafka's cleaner drops a record without a key */
 	for (int j = o + 1; j < uncleanable; j++)
 		if (wr.key[j] == wr.key[o])
 			return false;
-	return !(wr.tomb[o] && wr.ts[o] <= fake_now - f->cfg.delete_retention_ms);
+	(void)f;
+	return !(wr.tomb[o] && wr.past_hz[o]);
 }
 
 /* Every line read is an original record at its original position, in
@@ -445,6 +474,13 @@ static void test_empty_value_kept(void **state)
 			put_recs(f, fill, 10);
 		}
 		fake_now += 20000; /* past delete.retention.ms (10000) */
+		if (round > 0)
+			continue;
+		/* The first clean that keeps the tombstone, older than
+		 * delete.retention.ms as it is, gives it its delete horizon
+		 * (Kafka's KIP-534): it stays until the next clean past that. */
+		assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+		assert_true(log_offset_to_pos(f->l, 1, &p) == 0 && p == 3);
 	}
 	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
 	/* The tombstone went, the empty value stayed where it was. */
@@ -463,6 +499,110 @@ static void test_empty_value_kept(void **state)
 	}
 }
 
+/* 20 batches of fillers (key f), so that the segments before them close,
+ * and a clean of the whole cleanable range. */
+static void fill_and_clean(struct logfx *f)
+{
+	struct rec_in fill[10];
+	char vb[10][32];
+
+	for (int k = 0; k < 20; k++) {
+		for (int i = 0; i < 10; i++) {
+			int vl = snprintf(vb[i], sizeof(vb[i]), "filler-%d-%d-xxxxxxxx", k, i);
+
+			fill[i] = (struct rec_in){ "f", 1, vb[i], vl, fake_now };
+		}
+		put_recs(f, fill, 10);
+	}
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+}
+
+/* The first segment's .log (up to 64 KiB) into a static buffer, *seg;
+ * its size. */
+static size_t first_seg_bytes(struct logfx *f, uint8_t **seg)
+{
+	static uint8_t buf[1 << 16];
+	char path[400];
+	size_t got;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/t-0/00000000000000000000.log", f->dir);
+	fp = fopen(path, "rb");
+	assert_non_null(fp);
+	got = fread(buf, 1, sizeof(buf), fp);
+	fclose(fp);
+	*seg = buf;
+	return got;
+}
+
+/* The batch in the first segment's file that holds offset: its header
+ * into *h and its first two records' timestamps into ts; false if gone. */
+static bool batch_at(struct logfx *f, int64_t offset, struct batch_hdr *h, int64_t ts[2])
+{
+	uint8_t *seg;
+	size_t got = first_seg_bytes(f, &seg), pos = 0;
+	bool found = false;
+
+	while (!found && pos + BATCH_HDR_SIZE <= got) {
+		int64_t size = batch_total_size(seg + pos);
+		struct batch_iter it = { 0 };
+		struct rec r;
+		int i = 0;
+
+		assert_true(size > 0 && pos + (size_t)size <= got);
+		assert_int_equal(batch_iter_init(&it, seg + pos, (size_t)size), 0);
+		while (batch_iter_next(&it, &r) == 1) {
+			found = found || r.offset == offset;
+			if (i < 2)
+				ts[i++] = r.timestamp;
+		}
+		if (found)
+			*h = it.hdr;
+		batch_iter_free(&it);
+		pos += (size_t)size;
+	}
+	return found;
+}
+
+/* Kafka's delete horizon (KIP-534): the first clean that keeps a
+ * tombstone writes its batch again marked with the horizon, that clean's
+ * time + delete.retention.ms, in the batch's baseTimestamp (attribute bit
+ * 6), the records' timestamps unchanged (an old one and none, -1); the
+ * tombstone goes at the first clean at or past the horizon, however old
+ * its own timestamp, so a reader has delete.retention.ms after the clean
+ * that removed the key's older values to meet it. */
+static void test_tombstone_delete_horizon(void **state)
+{
+	struct logfx *f = *state;
+	struct rec_in two[2] = {
+		{ "t", 1, NULL, -1, fake_now - 50000 }, /* offset 0: a tombstone, long past */
+		{ "u", 1, "x", 1, -1 },                 /* offset 1: no timestamp */
+	};
+	struct batch_hdr h;
+	int64_t ts[2], t0;
+
+	put_recs(f, two, 2);
+	assert_true(batch_at(f, 0, &h, ts));
+	assert_int_equal(h.attributes & BATCH_ATTR_DELETE_HORIZON, 0);
+	t0 = fake_now;
+	fill_and_clean(f);
+	assert_true(batch_at(f, 0, &h, ts));
+	assert_int_not_equal(h.attributes & BATCH_ATTR_DELETE_HORIZON, 0);
+	assert_int_equal(batch_hdr_delete_horizon(&h), t0 + f->cfg.delete_retention_ms);
+	assert_int_equal(ts[0], t0 - 50000);
+	assert_int_equal(ts[1], -1);
+	/* A later clean before the horizon keeps it, and the horizon. */
+	fake_now += f->cfg.delete_retention_ms - 1;
+	fill_and_clean(f);
+	assert_true(batch_at(f, 0, &h, ts));
+	assert_int_equal(batch_hdr_delete_horizon(&h), t0 + f->cfg.delete_retention_ms);
+	fake_now += 1;
+	fill_and_clean(f);
+	assert_false(batch_at(f, 0, &h, ts));
+	assert_true(batch_at(f, 1, &h, ts)); /* u's value stays */
+	assert_int_equal(ts[0], -1);
+}
+
 /* The headers of the record at offset in the first segment's file, as
  * their raw encoding into out (count in *n): 1 when found, 0 when gone. */
 static uint16_t found_attributes; /* of the batch headers_at found */
@@ -470,17 +610,10 @@ static uint16_t found_attributes; /* of the batch headers_at found */
 static int headers_at(struct logfx *f, int64_t offset, uint8_t *out, size_t cap, size_t *len,
 		      int32_t *n)
 {
-	char path[400];
-	static uint8_t seg[1 << 16];
-	FILE *fp;
-	size_t got, pos = 0;
+	uint8_t *seg;
+	size_t got = first_seg_bytes(f, &seg), pos = 0;
 	int found = 0;
 
-	snprintf(path, sizeof(path), "%s/t-0/00000000000000000000.log", f->dir);
-	fp = fopen(path, "rb");
-	assert_non_null(fp);
-	got = fread(seg, 1, sizeof(seg), fp);
-	fclose(fp);
 	while (!found && pos + BATCH_HDR_SIZE <= got) {
 		int64_t size = batch_total_size(seg + pos);
 		struct batch_iter it = { 0 };
@@ -509,19 +642,9 @@ static int headers_at(struct logfx *f, int64_t offset, uint8_t *out, size_t cap,
 static void supersede_a_and_clean(struct logfx *f)
 {
 	struct rec_in again = { "a", 1, "new", 3, fake_now };
-	struct rec_in fill[10];
-	char vb[10][32];
 
 	put_recs(f, &again, 1);
-	for (int k = 0; k < 20; k++) {
-		for (int i = 0; i < 10; i++) {
-			int vl = snprintf(vb[i], sizeof(vb[i]), "filler-%d-%d-xxxxxxxx", k, i);
-
-			fill[i] = (struct rec_in){ "f", 1, vb[i], vl, fake_now };
-		}
-		put_recs(f, fill, 10);
-	}
-	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+	fill_and_clean(f);
 }
 
 /* A Kafka client's batch that loses a record to a later one of its key is
@@ -647,6 +770,70 @@ static void test_headers_kept_zstd(void **state)
 	headers_kept_in(*state, BATCH_CODEC_ZSTD);
 }
 
+/* 20 batches of keys a0..a9 stamped ts. */
+static void put_stamped(struct logfx *f, int64_t ts)
+{
+	struct rec_in r[10];
+	char kb[10][8], vb[10][32];
+
+	for (int b = 0; b < 20; b++) {
+		for (int i = 0; i < 10; i++) {
+			int kl = snprintf(kb[i], sizeof(kb[i]), "a%d", i);
+			int vl = snprintf(vb[i], sizeof(vb[i]), "stamped-%d-%d-xxxxxxxx", b, i);
+
+			r[i] = (struct rec_in){ kb[i], kl, vb[i], vl, ts };
+		}
+		put_recs(f, r, 10);
+	}
+}
+
+/* min.compaction.lag.ms holds back dirty segments only, as Kafka's
+ * cleanableOffsets: segments already cleaned whose records are stamped
+ * ahead of the clock do not keep the older dirty ones after them from
+ * the clean. */
+static void test_lag_dirty_only(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st;
+	double ratio;
+
+	put_stamped(f, fake_now + 3600000); /* an hour ahead */
+	pthread_mutex_lock(&f->l->lock);
+	assert_int_equal(log_roll_locked(f->l), 0);
+	pthread_mutex_unlock(&f->l->lock);
+	assert_int_equal(log_flush_closed(f->l), 0);
+	assert_int_equal(logmgr_checkpoint(f->m), 0);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+	log_get_state(f->l, &st);
+	int64_t cleaned = st.first_dirty_offset;
+	assert_int_equal(cleaned, st.log_end_offset);
+	f->cfg.min_compaction_lag_ms = 60000;
+	assert_int_equal(log_reconfigure(f->l, &f->cfg), 0);
+	put_stamped(f, fake_now - 120000); /* two minutes old: past the lag */
+	assert_int_equal(log_dirty_ratio(f->l, fake_now, &ratio), 0);
+	assert_true(ratio > 0.0);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+	log_get_state(f->l, &st);
+	assert_true(st.first_dirty_offset > cleaned);
+}
+
+/* max.compaction.lag.ms counts only first batches stamped after the
+ * epoch, as Kafka's maxCompactionDelay (filter(_ > 0)): records stamped 0
+ * make no segment due (the dirty ratio alone cleans them); older records
+ * stamped after it do. */
+static void test_max_lag_epoch_stamp(void **state)
+{
+	struct logfx *f = *state;
+
+	f->cfg.min_cleanable_dirty_ratio = 1.0; /* never by the ratio */
+	f->cfg.max_compaction_lag_ms = 5000;
+	assert_int_equal(log_reconfigure(f->l, &f->cfg), 0);
+	put_stamped(f, 0);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, false, NULL), 0);
+	put_stamped(f, fake_now - 10000);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, false, NULL), 1);
+}
+
 static void test_ratio_and_lag(void **state)
 {
 	struct logfx *f = *state;
@@ -663,6 +850,12 @@ static void test_ratio_and_lag(void **state)
 	put_rounds(f, 10, 2, 0);
 	log_dirty_ratio(f->l, fake_now, &ratio);
 	assert_true(ratio == 1.0);
+	/* At 1 the ratio never cleans (nothing is above it). */
+	f->cfg.min_cleanable_dirty_ratio = 1.0;
+	log_reconfigure(f->l, &f->cfg);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, false, NULL), 0);
+	f->cfg.min_cleanable_dirty_ratio = 0.99;
+	log_reconfigure(f->l, &f->cfg);
 	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, false, NULL), 1);
 	struct log_state st;
 	log_get_state(f->l, &st);
@@ -674,16 +867,18 @@ static void test_ratio_and_lag(void **state)
 		assert_int_equal(log_offset_to_pos(f->l, o, &p), 0);
 		assert_int_equal(p, wr.pos[o]);
 	}
-	/* Some dirty data: a clean only at or above the ratio. */
+	/* Some dirty data: a clean only above the ratio, as Kafka's
+	 * grabFilthiestCompactedLog (cleanableRatio > minCleanableRatio):
+	 * not at it. */
 	fake_now += 61000;
 	put_rounds(f, 10, 8, 0);
 	fake_now += 61000;
 	log_dirty_ratio(f->l, fake_now, &ratio);
 	assert_true(ratio > 0.0 && ratio < 1.0);
-	f->cfg.min_cleanable_dirty_ratio = ratio + 0.001;
+	f->cfg.min_cleanable_dirty_ratio = ratio;
 	log_reconfigure(f->l, &f->cfg);
 	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, false, NULL), 0);
-	f->cfg.min_cleanable_dirty_ratio = ratio;
+	f->cfg.min_cleanable_dirty_ratio = ratio - 0.001;
 	log_reconfigure(f->l, &f->cfg);
 	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, false, NULL), 1);
 	log_get_state(f->l, &st);
@@ -1311,11 +1506,14 @@ static void test_tombstone_of_kept_producer_batch(void **state)
 	clean_again(f, 40, &h);
 	assert_non_null(hdr_at(&h, 0)); /* the producer's batch, whole */
 	assert_non_null(hdr_at(&h, 1)); /* so k5 stays deleted */
-	assert_null(hdr_at(&h, 2));     /* other tombstones go as before */
-	/* and at the next clean, with nothing new dirty but the same range */
+	assert_non_null(hdr_at(&h, 2)); /* given its delete horizon by this clean */
+	/* and at the next clean past that horizon, with nothing new dirty but
+	 * the same range */
+	fake_now += f->cfg.delete_retention_ms;
 	clean_again(f, 10, &h);
 	assert_non_null(hdr_at(&h, 0));
 	assert_non_null(hdr_at(&h, 1));
+	assert_null(hdr_at(&h, 2)); /* other tombstones go as before */
 	/* Producer 7 writes again: its old batch is no longer kept whole, but
 	 * k5 is in no clean's map any more, so its value stays, and so must
 	 * the tombstone after it. */
@@ -1339,11 +1537,15 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_map_too_small, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_map_partly_full, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_ratio_and_lag, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_lag_dirty_only, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_max_lag_epoch_stamp, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_lag_no_timestamp, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_clean_keeps_age, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_tombstone_no_timestamp, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_max_lag, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_empty_value_kept, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_tombstone_delete_horizon, setup,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_headers_kept, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_headers_kept_snappy, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_headers_kept_zstd, setup, logfx_teardown),

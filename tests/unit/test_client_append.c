@@ -7,6 +7,7 @@
  * written back as lines giving the same records.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -694,8 +695,11 @@ static void test_recompress(void **state)
 			assert_int_equal(logmgr_get_log(f->m, "t", part, &cfg, true, &l), 0);
 			size_t n = idem_batch(in, sizeof(in), client_codecs[c]);
 			memcpy(sent, in, n);
-			/* After a mount write, so the offsets are given from 1. */
-			assert_int_equal(log_append_lines(l, NULL, 0, "m\n", 2, 1, 0, NULL), 0);
+			/* After a mount write, so the offsets are given from 1
+			 * (at the clock, so that the segment does not roll by
+			 * the batch's record time). */
+			assert_int_equal(log_append_lines(l, NULL, 0, "m\n", 2, fake_now, 0, NULL),
+					 0);
 			assert_int_equal(log_append_client(l, in, n, 5, -1, &info, &bad), 0);
 			assert_int_equal(bad, -1);
 			assert_int_equal(info.first_offset, 1);
@@ -922,6 +926,87 @@ static void test_format_fixed(void **state)
 	assert_int_equal(line_format_parse("base64", 6), -EINVAL);
 }
 
+/* One batch of one record stamped ts (-1: none), as a client sends it. */
+static size_t build_at(uint8_t *buf, size_t cap, int64_t ts)
+{
+	struct batch_builder bb;
+
+	batch_builder_init(&bb, buf, cap, BATCH_CODEC_NONE);
+	assert_int_equal(batch_builder_add(&bb, NULL, -1, "v", 1, ts), 0);
+	int64_t size = batch_builder_finish(&bb, 0, -1);
+	assert_true(size > 0);
+	return (size_t)size;
+}
+
+static int segments(struct logfx *f)
+{
+	struct log_state st;
+
+	log_get_state(f->l, &st);
+	return st.segments;
+}
+
+static void append_at(struct logfx *f, int64_t ts)
+{
+	uint8_t in[256];
+	size_t n = build_at(in, sizeof(in), ts);
+
+	assert_int_equal(log_append_client(f->l, in, n, 0, -1, NULL, NULL), 0);
+}
+
+/* segment.ms counts in record time, as Kafka's LogSegment.timeWaitedForRoll:
+ * a batch whose largest timestamp is more than segment.ms after the
+ * segment's first batch's rolls, whenever it comes, so a replay of old
+ * records rolls every segment.ms of their times (and retention can take
+ * them segment by segment), and the wall clock alone rolls nothing while
+ * the records' times stay within it; across a restart too (the first
+ * batch's header). A first batch without a timestamp ages by the wall
+ * clock. */
+static void test_roll_by_record_time(void **state)
+{
+	struct logfx *f = *state;
+	const int64_t t0 = fake_now - 100000;
+	uint8_t in[512];
+
+	f->cfg.segment_ms = 1000;
+	assert_int_equal(log_reconfigure(f->l, &f->cfg), 0);
+	for (int i = 0; i < 3; i++) /* 5 s apart in record time, at one instant */
+		append_at(f, t0 + i * 5000);
+	assert_int_equal(segments(f), 3);
+	/* Two batches of one append roll between them too. */
+	size_t n1 = build_at(in, 256, t0 + 20000), n2 = build_at(in + n1, 256, t0 + 30000);
+	assert_int_equal(log_append_client(f->l, in, n1 + n2, 0, -1, NULL, NULL), 0);
+	assert_int_equal(segments(f), 5);
+	/* A minute later by the clock, 500 ms later in record time: no roll. */
+	fake_now += 60000;
+	append_at(f, t0 + 30500);
+	assert_int_equal(segments(f), 5);
+	assert_int_equal(logmgr_close(f->m), 0);
+	f->m = NULL;
+	logfx_open(f);
+	append_at(f, t0 + 31000); /* exactly segment.ms: not yet */
+	assert_int_equal(segments(f), 5);
+	append_at(f, t0 + 31001);
+	assert_int_equal(segments(f), 6);
+	/* A batch without a timestamp waited less than nothing (Kafka's
+	 * -1 - rollingBasedTimestamp), whatever the clock says. */
+	fake_now += 5000;
+	append_at(f, -1);
+	assert_int_equal(segments(f), 6);
+	/* A first batch without one: the wall clock since it went in. */
+	pthread_mutex_lock(&f->l->lock);
+	assert_int_equal(log_roll_locked(f->l), 0);
+	pthread_mutex_unlock(&f->l->lock);
+	append_at(f, -1);
+	assert_int_equal(segments(f), 7);
+	fake_now += 1000;
+	append_at(f, t0 + 90000);
+	assert_int_equal(segments(f), 7);
+	fake_now += 1;
+	append_at(f, -1);
+	assert_int_equal(segments(f), 8);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -943,6 +1028,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_follower_same_lines, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_recompress, setup_keyed, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_recompress_size, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_roll_by_record_time, setup, logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -740,6 +740,10 @@ static void test_produce_log_append_time(void **state)
 	int fd;
 
 	assert_int_equal(broker_topic_create(f->b, "stamped", 0, 0, 0755, NULL), 0);
+	/* One segment: the client's stamp and the clock's lie further apart
+	 * in record time than segment.ms's default. */
+	assert_int_equal(topic_config_write_text(f, "stamped", "segment.ms=9223372036854775807\n"),
+			 0);
 	size_t n = batch(b, sizeof(b), BATCH_CODEC_NONE, "s", 2); /* 1700000000000 */
 	struct proto_produce_part p[] = { part(0, b, n) };
 	struct proto_produce_topic topics[] = { { kstr_of("stamped"), 1, p } };
@@ -755,8 +759,10 @@ static void test_produce_log_append_time(void **state)
 	proto_produce_resp_free(&r);
 	net_resp_free(&raw);
 
-	assert_int_equal(
-		topic_config_write_text(f, "stamped", "message.timestamp.type=LogAppendTime\n"), 0);
+	assert_int_equal(topic_config_write_text(f, "stamped",
+						 "message.timestamp.type=LogAppendTime\n"
+						 "segment.ms=9223372036854775807\n"),
+			 0);
 	n = batch(b, sizeof(b), BATCH_CODEC_NONE, "s", 2);
 	produce(f, 9, &req, &r, &raw);
 	assert_int_equal(r.responses[0].partition_responses[0].error_code, 0);

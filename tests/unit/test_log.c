@@ -1107,21 +1107,25 @@ static void test_roll_jitter_and_max_lag(void **state)
 	struct log_state st;
 	int64_t age;
 	int before, next = 0;
+	/* The active segment's first record's time, by which it rolls
+	 * (logfx_put stamps offset n at fake_now + n). */
+	int64_t start_ts = fake_now;
 
 	f->cfg.segment_ms = 10000;
 	f->cfg.segment_jitter_ms = 9000;
 	log_reconfigure(f->l, &f->cfg);
 	for (int round = 0; round < 3; round++) {
-		logfx_put(f, next++, 1, 1); /* the segment's first append */
+		logfx_put(f, next++, 1, 1); /* the segment's first append, or its second */
 		age = log_roll_age_ms(&f->cfg, f->l->dir, active_base(f));
 		assert_true(age > 1000 && age <= 10000);
 		log_get_state(f->l, &st);
 		before = st.segments;
-		fake_now += age;
+		fake_now = start_ts + age - next;
 		logfx_put(f, next++, 1, 1); /* exactly age: not yet */
 		log_get_state(f->l, &st);
 		assert_int_equal(st.segments, before);
 		fake_now += 1;
+		start_ts = fake_now + next;
 		logfx_put(f, next++, 1, 1);
 		log_get_state(f->l, &st);
 		assert_int_equal(st.segments, before + 1);

@@ -85,6 +85,31 @@ static void put(struct log *l, int n, int32_t epoch, const char *prefix)
 	assert_int_equal(log_append(l, r, n, epoch, NULL), 0);
 }
 
+/* put, with every record keyed: key "k" for every third from the first,
+ * a key of its own ("u<n>") for the others, so that a clean removes the
+ * "k" records but the newest and leaves the rest (a compacted log drops
+ * records without a key). */
+static void put_keyed(struct log *l, int n, int32_t epoch, const char *prefix)
+{
+	static char vals[256][48], keys[256][16];
+	static int next_key;
+	struct rec_in r[256];
+
+	assert_true(n <= 256);
+	fake_now += 7;
+	for (int i = 0; i < n; i++) {
+		int len = snprintf(vals[i], sizeof(vals[i]), "%s-%d", prefix, i);
+		int kl = snprintf(keys[i], sizeof(keys[i]), "u%d", next_key++);
+
+		r[i] = (struct rec_in){ keys[i], kl, vals[i], len, fake_now + i % 3 };
+		if (i % 3 == 0) {
+			r[i].key = "k";
+			r[i].key_len = 1;
+		}
+	}
+	assert_int_equal(log_append(l, r, n, epoch, NULL), 0);
+}
+
 static int64_t leo(struct log *l)
 {
 	struct log_state st;
@@ -1074,7 +1099,7 @@ static void test_follower_copies_compacted(void **state)
 	assert_int_equal(log_reconfigure(f, &p->f->cfg), 0);
 	log_assign_epoch(l, 1, 0);
 	for (int i = 0; i < 40; i++)
-		put(l, 6, 1, "c");
+		put_keyed(l, 6, 1, "c");
 	assert_int_equal(log_set_hw(l, leo(l)), 0);
 	assert_int_equal(log_flush_closed(l), 0);
 	assert_int_equal(logmgr_checkpoint(p->l->m), 0);
