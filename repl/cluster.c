@@ -1149,6 +1149,14 @@ void cluster_appended(struct cluster *c, const char *topic, int partition)
 	cluster_repl_appended(c->cr, topic, partition);
 }
 
+void cluster_commit_lag(struct cluster *c, const char *topic, int partition, char *buf, size_t len)
+{
+	if (len)
+		buf[0] = '\0';
+	if (c)
+		cluster_repl_commit_lag(c->cr, topic, partition, buf, len);
+}
+
 int cluster_storage_failed(struct cluster *c, const char *topic, int partition, int err)
 {
 	return cluster_repl_storage_failed(c->cr, topic, partition, err);

@@ -283,6 +283,8 @@ int cluster_topic_delete_wait(struct cluster *c, const char *topic, int64_t time
 int cluster_append_check(struct cluster *c, const char *topic, int partition, int acks,
 			 int32_t min_insync_replicas, int32_t *epoch);
 void cluster_appended(struct cluster *c, const char *topic, int partition);
+/* cluster_repl_commit_lag; "" for a NULL c. */
+void cluster_commit_lag(struct cluster *c, const char *topic, int partition, char *buf, size_t len);
 /* The topic's min.insync.replicas, as made or changed on this broker:
  * its local replicas count their hw and acks=all checks with it
  * (replica_mgr_set_min_isr). NULL c: nothing. */

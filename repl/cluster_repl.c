@@ -2182,6 +2182,35 @@ bool cluster_repl_replica_reads(struct cluster_repl *cr, const char *topic, int 
 	return !out;
 }
 
+void cluster_repl_commit_lag(struct cluster_repl *cr, const char *topic, int partition, char *buf,
+			     size_t len)
+{
+	struct partition *p = cr ? replica_mgr_get(cr->rm, topic, partition) : NULL;
+	struct partition_info info;
+	int64_t now = now_mono_ms();
+	size_t n = 0;
+
+	if (len)
+		buf[0] = '\0';
+	if (!p)
+		return;
+	partition_get_info(p, &info);
+	partition_unref(p);
+	if (info.role != PARTITION_LEADER || len == 0)
+		return;
+	n += (size_t)snprintf(buf + n, len - n, "; ISR");
+	for (int i = 0; i < info.n_isr && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%c%d", i ? ',' : ' ', (int)info.isr[i]);
+	for (int i = 0; i < info.n_followers && n < len; i++) {
+		const struct partition_replica *r = &info.followers[i];
+
+		n += (size_t)snprintf(
+			buf + n, len - n, "; broker %d at %lld, last fetch %lld ms ago",
+			(int)r->broker_id, (long long)r->log_end_offset,
+			r->last_fetch_ms > 0 ? (long long)(now - r->last_fetch_ms) : -1LL);
+	}
+}
+
 bool cluster_repl_heard_controller(struct cluster_repl *cr)
 {
 	return cr && replica_mgr_heard_controller(cr->rm);

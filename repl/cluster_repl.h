@@ -178,6 +178,12 @@ int cluster_repl_append_check(struct cluster_repl *cr, const char *topic, int pa
 /* After an append: the leader's hw may move (a partition whose ISR is
  * this broker alone commits at once). */
 void cluster_repl_appended(struct cluster_repl *cr, const char *topic, int partition);
+/* What holds a leader's hw, for the log line of a commit that timed out:
+ * "; ISR 1,2,3; broker 2 at 27, last fetch 120 ms ago; ..." (each
+ * follower's log end and its last fetch), or "" when this broker holds
+ * no leader replica of it. */
+void cluster_repl_commit_lag(struct cluster_repl *cr, const char *topic, int partition, char *buf,
+			     size_t len);
 /* A leader's append (or its flush) of topic-partition failed with err:
  * replica_mgr_storage_failed (-ENXIO when it took the log directory
  * offline, else err). */

@@ -1380,12 +1380,18 @@ static int commit_wait(struct topic *t, struct partition *pt, struct log *l, int
 	}
 	atomic_fetch_sub(&pt->commit_waiters, 1);
 	pthread_mutex_unlock(&pt->commit_mu);
-	if (rc == -ETIMEDOUT)
-		mq_log_limited(MQ_WARN,
-			       "topic %s partition %d: offsets up to %lld appended but "
-			       "not committed (high watermark %lld) within request.timeout.ms=%lld",
-			       t->name, pt->index, (long long)last_offset, (long long)log_hw(l),
-			       (long long)timeout_ms);
+	if (rc == -ETIMEDOUT) {
+		/* What held the hw: the ISR and each follower's position. */
+		char lag[512];
+
+		cluster_commit_lag(t->b->cluster, t->name, pt->index, lag, sizeof(lag));
+		mq_log_limited(
+			MQ_WARN,
+			"topic %s partition %d: offsets up to %lld appended but "
+			"not committed (high watermark %lld) within request.timeout.ms=%lld%s",
+			t->name, pt->index, (long long)last_offset, (long long)log_hw(l),
+			(long long)timeout_ms, lag);
+	}
 	if (rc)
 		return rc;
 covered:

@@ -310,6 +310,17 @@ static void test_leader_and_isr(void **state)
 	assert_int_equal(cluster_repl_append_check(f->cr, "orders", 0, 1, 0, &e), 0);
 	assert_int_equal(e, 3);
 	assert_int_equal(cluster_repl_append_check(f->cr, "orders", 1, 1, 0, &e), -EREMOTE);
+	/* What a commit that timed out logs of the hw's holders: the ISR
+	 * (this broker alone, no follower); nothing where it leads nothing;
+	 * cut to the buffer. */
+	char lag[64];
+
+	cluster_repl_commit_lag(f->cr, "orders", 0, lag, sizeof(lag));
+	assert_string_equal(lag, "; ISR 1");
+	cluster_repl_commit_lag(f->cr, "orders", 1, lag, sizeof(lag));
+	assert_string_equal(lag, "");
+	cluster_repl_commit_lag(f->cr, "orders", 0, lag, 4);
+	assert_string_equal(lag, "; I");
 	/* An older controller changes nothing. */
 	assert_int_equal(send_lisr(c, 0, 0, 4, &perr), PROTO_ERR_STALE_CONTROLLER_EPOCH);
 	assert_int_equal(info_of(f, "orders", 0).leader_epoch, 3);
