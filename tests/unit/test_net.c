@@ -1368,6 +1368,29 @@ static bool closed_unanswered(int fd)
 	return recv(fd, &b, 1, 0) <= 0;
 }
 
+/* Sends a valid ApiVersions v3 as corr on fd. */
+static void send_versions(int fd, int32_t corr)
+{
+	struct proto_api_versions_req avreq = { kstr_of("good"), kstr_of("1") };
+	struct kbuf_w w;
+
+	kbuf_w_init(&w, 64);
+	assert_int_equal(proto_api_versions_req_encode(&w, 3, &avreq), 0);
+	send_body(fd, PROTO_API_API_VERSIONS, 3, corr, &w);
+}
+
+/* A new connection whose first request, a valid ApiVersions v3, was
+ * answered: on a SASL listener, where the handshake is expected next. */
+static int raw_after_versions(int port)
+{
+	struct kbuf_r r;
+	int fd = raw_connect(port);
+
+	send_versions(fd, 1);
+	free(read_answer(fd, PROTO_API_API_VERSIONS, 3, 1, &r));
+	return fd;
+}
+
 /* Requests out of turn during the exchange, as Kafka's
  * SaslServerAuthenticator meets them: while SaslAuthenticate is expected
  * (after a v1 handshake) one is answered ILLEGAL_SASL_STATE, then the
@@ -1430,13 +1453,7 @@ static void test_sasl_illegal_state(void **state)
 	/* SaslAuthenticate where the handshake is expected, first or after
 	 * ApiVersions: closed unanswered (Kafka refuses it unparsed). */
 	for (int after_versions = 0; after_versions < 2; after_versions++) {
-		fd = raw_connect(fx.port);
-		if (after_versions) {
-			kbuf_w_init(&w, 64);
-			assert_int_equal(proto_api_versions_req_encode(&w, 3, &avreq), 0);
-			send_body(fd, PROTO_API_API_VERSIONS, 3, 1, &w);
-			free(read_answer(fd, PROTO_API_API_VERSIONS, 3, 1, &r));
-		}
+		fd = after_versions ? raw_after_versions(fx.port) : raw_connect(fx.port);
 		kbuf_w_init(&w, 64);
 		assert_int_equal(proto_sasl_auth_req_encode(&w, 1, &areq), 0);
 		send_body(fd, PROTO_API_SASL_AUTHENTICATE, 1, 2, &w);
@@ -1445,11 +1462,7 @@ static void test_sasl_illegal_state(void **state)
 	}
 	/* A second ApiVersions, of any version, where the handshake is
 	 * expected: closed unanswered (Kafka: an IllegalStateException). */
-	fd = raw_connect(fx.port);
-	kbuf_w_init(&w, 64);
-	assert_int_equal(proto_api_versions_req_encode(&w, 3, &avreq), 0);
-	send_body(fd, PROTO_API_API_VERSIONS, 3, 1, &w);
-	free(read_answer(fd, PROTO_API_API_VERSIONS, 3, 1, &r));
+	fd = raw_after_versions(fx.port);
 	kbuf_w_init(&w, 8);
 	send_body(fd, PROTO_API_API_VERSIONS, 9, 2, &w);
 	assert_true(closed_unanswered(fd));
@@ -1479,11 +1492,9 @@ static bool still_waiting(int fd)
  * answers come, then the close (test_sasl, test_sasl_illegal_state). */
 static void test_sasl_failed_delay(void **state)
 {
-	struct proto_api_versions_req avreq = { kstr_of("good"), kstr_of("1") };
 	struct proto_sasl_auth_req areq = { { "x", 1 } };
 	struct fx fx;
 	struct kbuf_w w;
-	struct kbuf_r r;
 	uint8_t body[1024], buf[1024], big[4] = { 0, 0, 2000 >> 8, 2000 & 0xff };
 	int held[4], fd;
 	size_t n, blen;
@@ -1515,9 +1526,7 @@ static void test_sasl_failed_delay(void **state)
 	assert_true(still_waiting(held[1]));
 
 	held[2] = raw_sasl_handshake(fx.port, 1);
-	kbuf_w_init(&w, 64);
-	assert_int_equal(proto_api_versions_req_encode(&w, 3, &avreq), 0);
-	send_body(held[2], PROTO_API_API_VERSIONS, 3, 7, &w);
+	send_versions(held[2], 7);
 	assert_true(eventually(log_has, want_av));
 	assert_true(still_waiting(held[2]));
 
@@ -1526,14 +1535,8 @@ static void test_sasl_failed_delay(void **state)
 	assert_true(eventually(log_has, want_big));
 	assert_true(still_waiting(held[3]));
 
-	fd = raw_connect(fx.port);
-	kbuf_w_init(&w, 64);
-	assert_int_equal(proto_api_versions_req_encode(&w, 3, &avreq), 0);
-	send_body(fd, PROTO_API_API_VERSIONS, 3, 1, &w);
-	free(read_answer(fd, PROTO_API_API_VERSIONS, 3, 1, &r));
-	kbuf_w_init(&w, 64);
-	assert_int_equal(proto_api_versions_req_encode(&w, 3, &avreq), 0);
-	send_body(fd, PROTO_API_API_VERSIONS, 3, 2, &w);
+	fd = raw_after_versions(fx.port);
+	send_versions(fd, 2);
 	assert_true(closed_unanswered(fd));
 	close(fd);
 
