@@ -86,6 +86,7 @@ static const struct ckey ckeys[] = {
 	{ "max.connections", C_NET, 0, 0, 0 },
 	{ "max.connections.per.ip", C_NET, 0, 0, 0 },
 	{ "connections.max.idle.ms", C_NET, 0, 0, 0 },
+	{ "connection.failed.authentication.delay.ms", C_NET, 0, 0, 0 },
 	{ "connections.max.reauth.ms", C_NET, 0, 0, 0 },
 	{ "listener.name.sasl_plaintext.connections.max.reauth.ms", C_NET, 0, 0, 0 },
 	{ "listener.name.sasl_plaintext.scram-sha-256.connections.max.reauth.ms", C_NET, 0, 0, 0 },
@@ -450,6 +451,15 @@ int cluster_config_check(const struct cluster_config *cc, char *err, size_t errl
 			 cc->replica_fetch_wait_max_ms, cc->replica_lag_time_max_ms);
 		return -EINVAL;
 	}
+	/* Kafka's KafkaConfig: the delayed answer must not find the
+	 * connection closed as idle. */
+	if (cc->net.failed_auth_delay_ms >= cc->net.connections_max_idle_ms) {
+		snprintf(err, errlen,
+			 "connection.failed.authentication.delay.ms (%" PRId64 ") must be below "
+			 "connections.max.idle.ms (%" PRId64 ")",
+			 cc->net.failed_auth_delay_ms, cc->net.connections_max_idle_ms);
+		return -EINVAL;
+	}
 	if (cc->replica_socket_timeout_ms < cc->replica_fetch_wait_max_ms) {
 		snprintf(err, errlen,
 			 "replica.socket.timeout.ms (%" PRId64 ") must be at least "
@@ -543,6 +553,8 @@ void cluster_config_render(const struct cluster_config *cc, const int *ports, FI
 	fprintf(f, "connections.max.idle.ms=%" PRId64 "\nqueued.max.requests=%d\n",
 		nc->connections_max_idle_ms, nc->queued_max_requests);
 	fprintf(f, "queued.max.request.bytes=%" PRId64 "\n", nc->queued_max_request_bytes);
+	fprintf(f, "connection.failed.authentication.delay.ms=%" PRId64 "\n",
+		nc->failed_auth_delay_ms);
 	fprintf(f, "connections.max.reauth.ms=%" PRId64 "\n", nc->connections_max_reauth_ms);
 	if (nc->listener_reauth_ms >= 0)
 		fprintf(f, "listener.name.sasl_plaintext.connections.max.reauth.ms=%" PRId64 "\n",

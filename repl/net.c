@@ -67,7 +67,9 @@
 
 enum obj_kind { OBJ_LISTENER, OBJ_CONN, OBJ_WAKE };
 
-enum conn_state { READ_SIZE, READ_FRAME, WAIT_MEM, BUSY };
+/* HELD: a failed authentication waits out connection.failed.
+ * authentication.delay.ms (conn_hold_failed), its answer (if any) in req. */
+enum conn_state { READ_SIZE, READ_FRAME, WAIT_MEM, BUSY, HELD };
 
 /* Where a SASL_PLAINTEXT connection stands (net.h). */
 enum auth_state {
@@ -112,6 +114,7 @@ struct net_conn {
 	bool waiting_mem;
 	struct net_conn *grave_next;
 	enum auth_state auth;
+	bool auth_failed; /* the request just met failed authentication */
 	struct sasl_server *sasl;
 	char user[SASL_MAX_USER + 1];
 	/* KIP-368 (net.h): the session's end (monotonic ms; 0: none), the
@@ -713,6 +716,16 @@ static int conn_send(struct net_conn *c)
  * one (mute_ms, Kafka's KIP-219) not before its throttle time: the
  * connection is not read till then, so a client that ignores the
  * throttle time waits anyway. */
+static void conn_mute(struct net_conn *c, int64_t ms)
+{
+	struct net_loop *loop = c->loop;
+
+	c->muted_until = now_mono_ms() + ms;
+	if (!loop->n_muted++ || c->muted_until < loop->next_unmute)
+		loop->next_unmute = c->muted_until;
+	conn_set_events(c, 0);
+}
+
 static void conn_read_next(struct net_conn *c, int32_t mute_ms)
 {
 	struct net_loop *loop = c->loop;
@@ -722,22 +735,50 @@ static void conn_read_next(struct net_conn *c, int32_t mute_ms)
 		conn_set_events(c, EPOLLIN);
 		return;
 	}
-	c->muted_until = now_mono_ms() + mute_ms;
-	if (!loop->n_muted++ || c->muted_until < loop->next_unmute)
-		loop->next_unmute = c->muted_until;
+	conn_mute(c, mute_ms);
 	STAT_ADD(loop->srv, muted, 1);
-	conn_set_events(c, 0);
 }
+
+/* A failed authentication (where Kafka's authenticator throws an
+ * AuthenticationException: a wrong password, a mechanism not enabled, a
+ * request out of turn, a frame over sasl.server.max.receive.size): as
+ * Kafka's Selector does, its answer (c->req when rc is 0; none
+ * otherwise) is sent and the connection closed only connection.failed.
+ * authentication.delay.ms later, nothing read meanwhile, so that a
+ * client trying passwords, or one failing and reconnecting at once, is
+ * slowed down. False with no delay set: the caller answers and closes
+ * now. */
+static bool conn_hold_failed(struct net_conn *c, int rc)
+{
+	int64_t delay = c->loop->srv->cfg.failed_auth_delay_ms;
+
+	c->auth_failed = false;
+	if (delay <= 0)
+		return false;
+	if (rc && c->req) {
+		req_free(c->req, -ECONNRESET);
+		c->req = NULL;
+	}
+	c->close_after_write = true;
+	c->state = HELD;
+	conn_mute(c, delay);
+	return true;
+}
+
+static void conn_reply(struct net_conn *c);
 
 /* The muted connections whose time has come are read again (loop
  * thread); next_unmute becomes the earliest of those left. */
 static void loop_unmute(struct net_loop *loop)
 {
 	int64_t now = now_mono_ms(), next = INT64_MAX;
+	struct net_conn *nx;
 
 	if (!loop->n_muted || now < loop->next_unmute)
 		return;
-	for (struct net_conn *c = loop->lru.head; c; c = c->next) {
+	/* nx first: a held connection's close takes it off the list. */
+	for (struct net_conn *c = loop->lru.head; c; c = nx) {
+		nx = c->next;
 		if (!c->muted_until)
 			continue;
 		if (c->muted_until > now) {
@@ -749,6 +790,17 @@ static void loop_unmute(struct net_loop *loop)
 		 * stays where it is on the LRU list. */
 		c->muted_until = 0;
 		loop->n_muted--;
+		if (c->state == HELD) {
+			/* A failed authentication's delay is over: its
+			 * answer goes out, then the connection closes
+			 * (close_after_write); without one it closes now. */
+			c->state = BUSY;
+			if (c->req)
+				conn_reply(c);
+			else
+				conn_close(c, 0, NULL);
+			continue;
+		}
 		conn_set_events(c, EPOLLIN);
 	}
 	loop->next_unmute = next;
@@ -928,6 +980,7 @@ static int conn_sasl_step(struct net_conn *c, struct net_req *req, const uint8_t
 		STAT_ADD(srv, auth_failures, 1);
 		mq_log_limited(MQ_WARN, "net: %s: SaslAuthenticate refused: %s", c->peer, changed);
 		c->close_after_write = true;
+		c->auth_failed = true;
 		rc = raw ? -EACCES
 			 : answer_auth(req, PROTO_ERR_SASL_AUTHENTICATION_FAILED, changed, NULL, 0);
 		conn_sasl_end(c);
@@ -940,6 +993,7 @@ static int conn_sasl_step(struct net_conn *c, struct net_req *req, const uint8_t
 		mq_log_limited(MQ_WARN, "net: %s: SaslAuthenticate refused: %s (%s)", c->peer,
 			       sasl_server_reason(c->sasl), strerror(-rc));
 		c->close_after_write = true;
+		c->auth_failed = true;
 		msg = sasl_server_client_message(c->sasl);
 		rc = raw ? -EACCES /* the v0 exchange has no error message */
 			 : answer_auth(
@@ -1033,6 +1087,9 @@ static int conn_pre_auth(struct net_conn *c, struct net_req *req)
 					       ? m->u.sasl_handshake.mechanism.ptr
 					       : "");
 			c->close_after_write = true;
+			/* A re-authentication's handshake is Kafka's
+			 * Processor's to fail: closed at once. */
+			c->auth_failed = !c->reauthenticating;
 			return answer_handshake(c, req, PROTO_ERR_UNSUPPORTED_SASL_MECHANISM);
 		}
 		rc = sasl_server_new(srv->lookup, srv->lookup_arg, &c->sasl);
@@ -1049,6 +1106,10 @@ static int conn_pre_auth(struct net_conn *c, struct net_req *req)
 				      false);
 	}
 	STAT_ADD(srv, auth_failures, 1);
+	/* Out of turn is Kafka's IllegalSaslStateException, a failed
+	 * authentication, but for a second ApiVersions where the handshake
+	 * is expected: an IllegalStateException, closed at once. */
+	c->auth_failed = !(c->auth == AUTH_HANDSHAKE && key == PROTO_API_API_VERSIONS);
 	mq_log_limited(MQ_WARN,
 		       "net: %s: %s request refused on %s before authentication "
 		       "(%s); closing the connection",
@@ -1252,6 +1313,8 @@ static void conn_frame(struct net_conn *c)
 	conn_dispatch(c, req, false);
 	return;
 answered:
+	if (c->auth_failed && conn_hold_failed(c, rc))
+		return;
 	if (rc) {
 		conn_close(c, 0, NULL);
 		return;
@@ -1324,6 +1387,13 @@ static void conn_read(struct net_conn *c)
 				 : pre_auth      ? "above sasl.server.max.receive.size before "
 						   "authentication"
 						 : "above socket.request.max.bytes");
+			/* Before authentication, Kafka's SaslAuthenticationException
+			 * ("invalid receive size"): closed after the delay. */
+			if (pre_auth && rc == -EMSGSIZE && conn_hold_failed(c, -EMSGSIZE)) {
+				mq_log_limited(MQ_WARN, "net: %s: %s; closing the connection",
+					       c->peer, why);
+				return;
+			}
 			conn_close(c, MQ_WARN, why);
 			return;
 		}
@@ -1807,6 +1877,7 @@ static bool cfg_valid(const struct net_config *cfg)
 	       cfg->sasl_max_receive_bytes >= 1 && cfg->sasl_max_receive_bytes <= INT32_MAX &&
 	       cfg->socket_response_max_bytes >= 1024 && cfg->max_connections >= 0 &&
 	       cfg->max_connections_per_ip >= 0 && cfg->connections_max_idle_ms >= 1 &&
+	       cfg->failed_auth_delay_ms >= 0 && cfg->failed_auth_delay_ms <= INT32_MAX &&
 	       cfg->queued_max_requests >= 1 &&
 	       (cfg->queued_max_request_bytes == -1 || cfg->queued_max_request_bytes >= 1);
 }

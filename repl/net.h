@@ -74,6 +74,12 @@
  *   before authentication on a SASL listener, one above
  *     sasl.server.max.receive.size: closed, logged;
  *   a known API with no handler registered: closed, logged.
+ * A failed authentication (a wrong password, a mechanism not enabled, a
+ * request out of turn, a frame over sasl.server.max.receive.size: where
+ * Kafka's authenticator throws an AuthenticationException) is answered,
+ * when it has an answer, and closed only connection.failed.
+ * authentication.delay.ms later, the connection not read meanwhile, as
+ * Kafka's Selector delays it.
  *
  * Limits (what one client can make the broker hold):
  *   - a connection holds one frame at most: its size <= socket.request.max.bytes,
@@ -154,6 +160,9 @@ struct net_config {
 	int max_connections;               /* 2147483647 */
 	int max_connections_per_ip;        /* 2147483647 */
 	int64_t connections_max_idle_ms;   /* 600000 */
+	/* connection.failed.authentication.delay.ms, 100: a failed
+	 * authentication's answer and close wait this long (0: none). */
+	int64_t failed_auth_delay_ms;
 	/* connections.max.reauth.ms (KIP-368), 0: sessions do not expire;
 	 * the listener's and the mechanism's overrides on the SASL listener
 	 * (listener.name.sasl_plaintext.[scram-sha-256.]connections.max.

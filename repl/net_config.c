@@ -36,6 +36,7 @@ void net_config_default(struct net_config *cfg)
 	cfg->max_connections = INT_MAX;
 	cfg->max_connections_per_ip = INT_MAX;
 	cfg->connections_max_idle_ms = 600000;
+	cfg->failed_auth_delay_ms = 100;
 	cfg->connections_max_reauth_ms = 0;
 	cfg->listener_reauth_ms = -1;
 	cfg->mechanism_reauth_ms = -1;
@@ -254,6 +255,7 @@ int net_config_set(struct net_config *cfg, const char *key, const char *value)
 	INT_KEY("max.connections", max_connections, 0, INT32_MAX)
 	INT_KEY("max.connections.per.ip", max_connections_per_ip, 0, INT32_MAX)
 	INT_KEY("connections.max.idle.ms", connections_max_idle_ms, 1, INT64_MAX / 2)
+	INT_KEY("connection.failed.authentication.delay.ms", failed_auth_delay_ms, 0, INT32_MAX)
 	INT_KEY("queued.max.requests", queued_max_requests, 1, INT32_MAX)
 	INT_KEY("connections.max.reauth.ms", connections_max_reauth_ms, 0, INT64_MAX / 2)
 	INT_KEY("listener.name.sasl_plaintext.connections.max.reauth.ms", listener_reauth_ms, 0,

@@ -8,11 +8,7 @@
 # group_node: mounts one node, its listener at B, and makes topic t of
 # four partitions.
 group_node() {
-	PORT=$(zk_free_port)
-	B=127.0.0.1:$PORT
-	printf 'listeners=PLAINTEXT://127.0.0.1:%s\nnum.partitions=4\n' "$PORT" \
-		>"$MQ_TMP/server.properties"
-	mq_mount --config "$MQ_TMP/server.properties"
+	mq_mount_listener num.partitions=4
 	expect_ok "mkdir t (4 partitions)" mkdir "$MNT/t"
 }
 # rdk_member NAME [-X k=v]...: rdk_check (RDK) member NAME of cg on t, its

@@ -21,6 +21,8 @@
 #   MQ_NAME  the script's name, used in the summary line
 # Set by mq_mount / mq_mount_cmd:
 #   MQ_PID   pid of the daemon just started (the default for mq_umount/mq_kill9)
+# Set by mq_mount_listener:
+#   PORT     the Kafka listener's port;  B  its address, 127.0.0.1:PORT
 # Set by mq_umount / mq_kill9 / mq_wait:
 #   MQ_RC    exit status of the process that was waited for
 # Set by mq_bg:
@@ -187,12 +189,14 @@ mq_second_user() {
 		mq_done
 	fi
 	# _mq_cleanup unmounts, stops the daemons, removes MQ_TMP and exits.
+	# shellcheck disable=SC2154 # _rc is set by the trap's own text
 	trap '_rc=$?; userdel "$U" 2>/dev/null; _mq_cleanup $_rc' EXIT
 	trap 'userdel "$U" 2>/dev/null; _mq_cleanup 130' INT
 	trap 'userdel "$U" 2>/dev/null; _mq_cleanup 143' TERM
 	trap 'userdel "$U" 2>/dev/null; _mq_cleanup 129' HUP
 	UID2=$(id -u "$U")
 	GID2=$(id -g "$U")
+	# shellcheck disable=SC2034 # read by the scripts
 	AS="setpriv --reuid=$UID2 --regid=$GID2 --clear-groups --"
 	chmod 0755 "$MQ_TMP"
 }
@@ -235,6 +239,23 @@ mq_mount() {
 		mq_done
 	fi
 	mq_mount_cmd "$MNT" "$MQFS" -f --data "$DATA" "$@" "$MNT"
+}
+
+# mq_mount_listener [SETTING...] — mount a single node with a Kafka
+# listener: PORT a free port (zk_free_port: the script sources tests/zk.sh
+# too), B its address (127.0.0.1:PORT), $MQ_TMP/server.properties the
+# line listeners=PLAINTEXT://B and each SETTING ("key=value") a line,
+# mounted with it (mq_mount --config). A restart mounts that file again.
+mq_mount_listener() {
+	PORT=$(zk_free_port)
+	B=127.0.0.1:$PORT
+	{
+		printf 'listeners=PLAINTEXT://%s\n' "$B"
+		for _mq_set in "$@"; do
+			printf '%s\n' "$_mq_set"
+		done
+	} >"$MQ_TMP/server.properties"
+	mq_mount --config "$MQ_TMP/server.properties"
 }
 
 # mq_umount [MOUNTPOINT [PID]] — fusermount3 -u (default $MNT) and wait up to
@@ -486,10 +507,6 @@ mq_done() {
 
 # ---- Kafka clients ---------------------------------------------------------
 
-# kafkajs_setup — for tests that run kafkajs (tests/integration/kafkajs_*.js,
-# which load it from $KAFKAJS_PATH): exports KAFKAJS_PATH, build/npm's copy
-# unless the environment names one; without it the test fails and ends here
-# (mq_done). Call it after mq_setup.
 # idem_report TOPIC OUT ERR: the report of an idempotent producer kept
 # sending to TOPIC partition 0 (rdk_check idem, kafkajs_idem.js) in file
 # OUT checked ("idem N FIRST LAST"), and what the client (ERR) and the
@@ -503,9 +520,14 @@ idem_report() {
 	esac
 	sed "s/^/# $1 client: /" "$3" | head -n 20
 	grep "topic $1 partition 0: producer .* sent again" "$LOG" | sed 's/^/# /' | head -n 5
+	# shellcheck disable=SC2034 # read by the scripts
 	IDEM_N=$(echo "$_ir" | awk '/^idem/ { print $2 }')
 }
 
+# kafkajs_setup — for tests that run kafkajs (tests/integration/kafkajs_*.js,
+# which load it from $KAFKAJS_PATH): exports KAFKAJS_PATH, build/npm's copy
+# unless the environment names one; without it the test fails and ends here
+# (mq_done). Call it after mq_setup.
 kafkajs_setup() {
 	KAFKAJS_PATH=${KAFKAJS_PATH:-$(cd "$LIBDIR/../.." && pwd -P)/build/npm/node_modules/kafkajs}
 	export KAFKAJS_PATH

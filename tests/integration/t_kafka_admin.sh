@@ -27,13 +27,7 @@ mq_setup
 
 kafkajs_setup
 
-PORT=$(zk_free_port)
-B=127.0.0.1:$PORT
-cat >"$MQ_TMP/server.properties" <<EOF2
-listeners=PLAINTEXT://127.0.0.1:$PORT
-log.retention.ms=86400000
-EOF2
-mq_mount --config "$MQ_TMP/server.properties"
+mq_mount_listener log.retention.ms=86400000
 
 admin() {
 	timeout -k 5 "$MQ_TIMEOUT" node "$LIBDIR/kafkajs_admin.js" "$B" "$@" 2>&1
@@ -102,6 +96,7 @@ expect_ok "no __mine made" sh -c '! ls "$1" | grep -q __mine' sh "$DATA"
 r=$(admin create .state 1)
 expect_eq "a dot-name, as mkdir: INVALID_TOPIC_EXCEPTION" "error INVALID_TOPIC_EXCEPTION" "${r%%:*}"
 expect_ok "log: the dot-name refusal" grep -q "CreateTopics from .*'.state' refused: INVALID_TOPIC_EXCEPTION.*dot-names" "$LOG"
+# shellcheck disable=SC2010 # the mount's listing is what is checked
 expect_eq ".state is the mount's view, once" "1" "$(ls -a "$MNT" | grep -cx '.state')"
 r=$(admin create order.s 1)
 expect_eq "order.s made" "ok" "$r"

@@ -18,10 +18,7 @@ LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/../zk.sh"
 mq_setup
 
-PORT=$(zk_free_port)
-B=127.0.0.1:$PORT
-printf 'listeners=PLAINTEXT://127.0.0.1:%s\n' "$PORT" >"$MQ_TMP/server.properties"
-mq_mount --config "$MQ_TMP/server.properties"
+mq_mount_listener
 
 consume() {    # consume TOPIC: kcat -C from the beginning, the values
 	mq_run kcat -C -b "$B" -t "$1" -p 0 -e -q -f '%s\n' -o beginning

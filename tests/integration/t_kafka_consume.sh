@@ -19,10 +19,7 @@ mq_setup
 
 kafkajs_setup
 
-PORT=$(zk_free_port)
-B=127.0.0.1:$PORT
-printf 'listeners=PLAINTEXT://127.0.0.1:%s\n' "$PORT" >"$MQ_TMP/server.properties"
-mq_mount --config "$MQ_TMP/server.properties"
+mq_mount_listener
 
 consume() {   # kcat -C ARGS...: "offset key value" per record
 	mq_run kcat -C -b "$B" -t t -p 0 -e -q -f '%o %k %s\n' "$@"

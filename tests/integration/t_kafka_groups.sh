@@ -39,11 +39,7 @@ export KAFKAJS_PATH
 RDK=${RDK_CHECK:-$(dirname "$MQFS")/tests/clients/rdk_check}
 [ -x "$RDK" ] || { fail "rdk_check" "not built at $RDK"; mq_done; }
 
-PORT=$(zk_free_port)
-B=127.0.0.1:$PORT
-printf 'listeners=PLAINTEXT://127.0.0.1:%s\nnum.partitions=2\n' "$PORT" \
-	>"$MQ_TMP/server.properties"
-mq_mount --config "$MQ_TMP/server.properties"
+mq_mount_listener num.partitions=2
 
 # kcat -G GROUP: consumes until every assigned partition is at its end,
 # commits and leaves; "partition offset value" per record, sorted.
@@ -63,7 +59,7 @@ expect_eq "the mount shows the group" "g1" "$(ls "$MNT/t/.groups")"
 expect_eq "DescribeGroups g1: Empty, no protocol" "state=Empty protocol= members=0" \
 	"$(timeout -k 5 "$MQ_TIMEOUT" node "$LIBDIR/kafkajs_admin.js" "$B" describe-group g1 2>&1)"
 expect_eq "the mount shows kcat's commits" "2 1" \
-	"$(echo $(cat "$MNT/t/.groups/g1/0" "$MNT/t/.groups/g1/1"))"
+	"$(cat "$MNT/t/.groups/g1/0" "$MNT/t/.groups/g1/1" | paste -sd ' ' -)"
 
 expect_ok "echo d >> t/0" sh -c "echo d >> '$MNT/t/0'"
 expect_eq "kcat -G g1 again: only the new record" "0 2 d" "$(kgroup g1)"
@@ -79,7 +75,7 @@ gd_state() { cat "$MNT/t/.groups/gd/.state"; }
 gd_members() { gd_state | grep -q "^members $1\$"; }
 kgroup gd >/dev/null
 expect_eq "kcat -G gd commits both partitions" "3 1" \
-	"$(echo $(cat "$MNT/t/.groups/gd/0" "$MNT/t/.groups/gd/1"))"
+	"$(cat "$MNT/t/.groups/gd/0" "$MNT/t/.groups/gd/1" | paste -sd ' ' -)"
 mq_bg sh -c "exec cat '$MNT/t/.groups/gd/consume' >/dev/null"
 reader=$MQ_LAST_PID
 poll 20 gd_members 1 || fail "consume reader of gd joined" "$(gd_state)"
@@ -90,9 +86,9 @@ poll 20 gd_members 0 || fail "consume reader of gd left" "$(gd_state)"
 expect_eq "OffsetDelete of t/0 once the group is Empty" "t 0 NO_ERROR" \
 	"$(rdk delete-offsets gd t 0)"
 expect_eq "the mount: t/0 reads the log start (no commit), t/1 its commit" "0 1" \
-	"$(echo $(cat "$MNT/t/.groups/gd/0" "$MNT/t/.groups/gd/1"))"
+	"$(cat "$MNT/t/.groups/gd/0" "$MNT/t/.groups/gd/1" | paste -sd ' ' -)"
 expect_eq ".state: no current offset for 0, 1 for 1" "- 1" \
-	"$(echo $(gd_state | awk '$1 == "0" || $1 == "1" { print $2 }'))"
+	"$(gd_state | awk '$1 == "0" || $1 == "1" { print $2 }' | paste -sd ' ' -)"
 expect_eq "OffsetFetch (rd_kafka_committed): t/0 none, t/1 kept" "$(printf '0 -1001\n1 1')" \
 	"$(rdk committed gd t 2)"
 expect_ok "the deletion is logged" grep -q \
@@ -202,13 +198,13 @@ if [ -d "$KAFKAJS_PATH" ]; then
 		"$(echo "$out" | awk '{print $1, $2}' | sort -u | wc -l)"
 	expect_eq "and not the same member" "2" "$(echo "$out" | awk '{print $1}' | sort -u | wc -l)"
 	expect_eq "kafkajs's commits in the mount" "3 3" \
-		"$(echo $(cat "$MNT/t2/.groups/jsg/0" "$MNT/t2/.groups/jsg/1"))"
+		"$(cat "$MNT/t2/.groups/jsg/0" "$MNT/t2/.groups/jsg/1" | paste -sd ' ' -)"
 
 	# kafkajs's admin.resetOffsets, then the next consumers of the group.
 	jsadmin() {
 		timeout -k 5 "$MQ_TIMEOUT" node "$LIBDIR/kafkajs_admin.js" "$B" "$@" 2>&1
 	}
-	jsg_offsets() { echo $(cat "$MNT/t2/.groups/jsg/0" "$MNT/t2/.groups/jsg/1"); }
+	jsg_offsets() { cat "$MNT/t2/.groups/jsg/0" "$MNT/t2/.groups/jsg/1" | paste -sd ' ' -; }
 	expect_eq "kafkajs resetOffsets to earliest settles" "ok" \
 		"$(jsadmin reset-offsets jsg t2 earliest)"
 	expect_eq "OffsetFetch answers the -2 committed" "$(printf '0 -2\n1 -2')" \
@@ -217,7 +213,7 @@ if [ -d "$KAFKAJS_PATH" ]; then
 	expect_ok "the group's auto.offset.reset: latest" sh -c \
 		"echo auto.offset.reset=latest > '$MNT/t2/.groups/jsg/.config'"
 	expect_eq "a consume file reads from the log start all the same" "x0 x1 x2 y0 y1 y2" \
-		"$(echo $(mq_run head -n 6 "$MNT/t2/.groups/jsg/consume" | sort))"
+		"$(mq_run head -n 6 "$MNT/t2/.groups/jsg/consume" | sort | paste -sd ' ' -)"
 	expect_eq "kafkajs resetOffsets to earliest again" "ok" \
 		"$(jsadmin reset-offsets jsg t2 earliest)"
 	expect_eq "kcat -G with auto.offset.reset=latest reads -2 as its beginning" \

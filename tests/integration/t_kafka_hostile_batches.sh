@@ -26,11 +26,7 @@ LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/../zk.sh"
 mq_setup
 
-PORT=$(zk_free_port)
-B=127.0.0.1:$PORT
-printf 'listeners=PLAINTEXT://127.0.0.1:%s\nlog.cleaner.backoff.ms=200\n' "$PORT" \
-	>"$MQ_TMP/server.properties"
-mq_mount --config "$MQ_TMP/server.properties"
+mq_mount_listener log.cleaner.backoff.ms=200
 
 hostile() { mq_run python3 "$LIBDIR/kafka_hostile.py" "$@"; }
 # good TOPIC CODEC TAG N: N valid records TAG-0.. (keys k-0..) in one

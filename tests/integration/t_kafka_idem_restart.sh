@@ -24,11 +24,7 @@ mq_setup
 RDK=${RDK_CHECK:-$(dirname "$MQFS")/tests/clients/rdk_check}
 [ -x "$RDK" ] || { fail "rdk_check" "not built at $RDK"; mq_done; }
 
-PORT=$(zk_free_port)
-B=127.0.0.1:$PORT
-printf 'listeners=PLAINTEXT://127.0.0.1:%s\nlog.retention.check.interval.ms=200\n' "$PORT" \
-	>"$MQ_TMP/server.properties"
-mq_mount --config "$MQ_TMP/server.properties"
+mq_mount_listener log.retention.check.interval.ms=200
 expect_ok "mkdir t" mkdir "$MNT/t"
 
 lines() { timeout 10 cat "$MNT/t/0" 2>/dev/null | wc -l; }

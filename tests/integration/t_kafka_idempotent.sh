@@ -20,10 +20,7 @@ LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/../zk.sh"
 mq_setup
 
-PORT=$(zk_free_port)
-B=127.0.0.1:$PORT
-printf 'listeners=PLAINTEXT://127.0.0.1:%s\n' "$PORT" >"$MQ_TMP/server.properties"
-mq_mount --config "$MQ_TMP/server.properties"
+mq_mount_listener
 
 expect_ok "mkdir t" mkdir "$MNT/t"
 expect_ok "echo m0 >> t/0" sh -c "echo m0 >> '$MNT/t/0'"

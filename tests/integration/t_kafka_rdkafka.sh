@@ -30,11 +30,7 @@ if [ ! -x "$RDK" ]; then
 	mq_done
 fi
 
-PORT=$(zk_free_port)
-B=127.0.0.1:$PORT
-printf 'listeners=PLAINTEXT://127.0.0.1:%s\nconnections.max.idle.ms=1000\nsocket.request.max.bytes=100000\n' \
-	"$PORT" >"$MQ_TMP/server.properties"
-mq_mount --config "$MQ_TMP/server.properties"
+mq_mount_listener connections.max.idle.ms=1000 socket.request.max.bytes=100000
 
 rdk() {
 	timeout -k 5 "$MQ_TIMEOUT" "$RDK" -b "$B" "$@"
@@ -136,7 +132,7 @@ esac
 expect_eq "a topic name holding a NUL byte: closed" "closed" \
 	"$(frame 000000270000000300000001ffffffff000100002710000000010003740078000000010000000000000000)"
 expect_eq "nothing appended to t by it" "0 13" "$(rdk watermarks t 0 2>&1)"
-expect_ok "__consumer_offsets is there" test -n "$(ls "$DATA" | grep '^__consumer_offsets-0$')"
+expect_ok "__consumer_offsets is there" test -d "$DATA/__consumer_offsets-0"
 expect_eq "a Produce to __consumer_offsets: INVALID_TOPIC_EXCEPTION (17)" "error 17" \
 	"$(timeout -k 5 "$MQ_TIMEOUT" python3 "$LIBDIR/kafka_raw.py" produce 127.0.0.1 "$PORT" - - __consumer_offsets 0 forged 2>&1)"
 expect_ok "logged" grep -q "to __consumer_offsets-0 refused: INVALID_TOPIC_EXCEPTION: an internal topic" "$LOG"

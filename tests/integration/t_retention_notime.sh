@@ -3,18 +3,16 @@
 # (-1) stay retention.ms like any: retention ages their segments from the
 # last append (Kafka's lastModified), not at the first check.
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+# shellcheck source=tests/integration/lib.sh
 . "$LIBDIR/lib.sh"
+# shellcheck source=tests/zk.sh
 . "$LIBDIR/../zk.sh"
 mq_setup
-PORT=$(zk_free_port)
-cat > "$MQ_TMP/server.properties" <<EOF
-listeners=PLAINTEXT://127.0.0.1:$PORT
-log.retention.check.interval.ms=100
-EOF
-mq_mount --config "$MQ_TMP/server.properties"
+mq_mount_listener log.retention.check.interval.ms=100
 start() { # start TOPIC: partition 0's log_start_offset in .state
 	awk 'NR==2{print $2}' "$MNT/$1/.state"
 }
+# shellcheck disable=SC2010 # the mount's names: no newline in them
 nsegs() { ls "$MNT/$1/.segments/0" | grep -c '\.log$'; }
 
 mkdir "$MNT/nt" "$MNT/probe"

@@ -1608,6 +1608,11 @@ static void test_cluster_refusals(void **state)
 	expect_cluster_refusal("replica.fetch.wait.max.ms=30000\n",
 			       "replica.fetch.wait.max.ms (30000) must be below");
 	/* Kafka's rule: a socket timeout below the Fetch's wait. */
+	/* Kafka's rule: a delayed answer must not find its connection
+	 * closed as idle. */
+	expect_cluster_refusal("connections.max.idle.ms=100\n",
+			       "connection.failed.authentication.delay.ms (100) must be below "
+			       "connections.max.idle.ms (100)");
 	expect_cluster_refusal("replica.socket.timeout.ms=400\n",
 			       "replica.socket.timeout.ms (400) must be at least "
 			       "replica.fetch.wait.max.ms (500)");

@@ -398,6 +398,11 @@ static void test_config(void **state)
 	assert_int_equal(net_config_set(&cfg, "socket.request.max.bytes", "0"), -EINVAL);
 	assert_int_equal(net_config_set(&cfg, "sasl.server.max.receive.size", "0"), -EINVAL);
 	assert_int_equal(net_config_set(&cfg, "sasl.server.max.receive.size", "4096"), 0);
+	assert_int_equal(cfg.failed_auth_delay_ms, 100);
+	assert_int_equal(net_config_set(&cfg, "connection.failed.authentication.delay.ms", "-1"),
+			 -EINVAL);
+	assert_int_equal(net_config_set(&cfg, "connection.failed.authentication.delay.ms", "0"), 0);
+	assert_int_equal(cfg.failed_auth_delay_ms, 0);
 	assert_int_equal(cfg.sasl_max_receive_bytes, 4096);
 	assert_int_equal(net_config_set(&cfg, "num.network.threads", "0"), -EINVAL);
 	assert_int_equal(net_config_set(&cfg, "queued.max.request.bytes", "0"), -EINVAL);
@@ -1363,6 +1368,29 @@ static bool closed_unanswered(int fd)
 	return recv(fd, &b, 1, 0) <= 0;
 }
 
+/* Sends a valid ApiVersions v3 as corr on fd. */
+static void send_versions(int fd, int32_t corr)
+{
+	struct proto_api_versions_req avreq = { kstr_of("good"), kstr_of("1") };
+	struct kbuf_w w;
+
+	kbuf_w_init(&w, 64);
+	assert_int_equal(proto_api_versions_req_encode(&w, 3, &avreq), 0);
+	send_body(fd, PROTO_API_API_VERSIONS, 3, corr, &w);
+}
+
+/* A new connection whose first request, a valid ApiVersions v3, was
+ * answered: on a SASL listener, where the handshake is expected next. */
+static int raw_after_versions(int port)
+{
+	struct kbuf_r r;
+	int fd = raw_connect(port);
+
+	send_versions(fd, 1);
+	free(read_answer(fd, PROTO_API_API_VERSIONS, 3, 1, &r));
+	return fd;
+}
+
 /* Requests out of turn during the exchange, as Kafka's
  * SaslServerAuthenticator meets them: while SaslAuthenticate is expected
  * (after a v1 handshake) one is answered ILLEGAL_SASL_STATE, then the
@@ -1425,13 +1453,7 @@ static void test_sasl_illegal_state(void **state)
 	/* SaslAuthenticate where the handshake is expected, first or after
 	 * ApiVersions: closed unanswered (Kafka refuses it unparsed). */
 	for (int after_versions = 0; after_versions < 2; after_versions++) {
-		fd = raw_connect(fx.port);
-		if (after_versions) {
-			kbuf_w_init(&w, 64);
-			assert_int_equal(proto_api_versions_req_encode(&w, 3, &avreq), 0);
-			send_body(fd, PROTO_API_API_VERSIONS, 3, 1, &w);
-			free(read_answer(fd, PROTO_API_API_VERSIONS, 3, 1, &r));
-		}
+		fd = after_versions ? raw_after_versions(fx.port) : raw_connect(fx.port);
 		kbuf_w_init(&w, 64);
 		assert_int_equal(proto_sasl_auth_req_encode(&w, 1, &areq), 0);
 		send_body(fd, PROTO_API_SASL_AUTHENTICATE, 1, 2, &w);
@@ -1440,17 +1462,91 @@ static void test_sasl_illegal_state(void **state)
 	}
 	/* A second ApiVersions, of any version, where the handshake is
 	 * expected: closed unanswered (Kafka: an IllegalStateException). */
-	fd = raw_connect(fx.port);
-	kbuf_w_init(&w, 64);
-	assert_int_equal(proto_api_versions_req_encode(&w, 3, &avreq), 0);
-	send_body(fd, PROTO_API_API_VERSIONS, 3, 1, &w);
-	free(read_answer(fd, PROTO_API_API_VERSIONS, 3, 1, &r));
+	fd = raw_after_versions(fx.port);
 	kbuf_w_init(&w, 8);
 	send_body(fd, PROTO_API_API_VERSIONS, 9, 2, &w);
 	assert_true(closed_unanswered(fd));
 	close(fd);
 	free(log_release());
 	fx_stop(&fx);
+}
+
+/* True when fd has nothing to read (no answer, no close) within 300 ms:
+ * only ever asked of a server told to wait far longer. */
+static bool still_waiting(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 300) == 0;
+}
+
+/* A failed authentication is answered and closed only connection.failed.
+ * authentication.delay.ms later, as Kafka's Selector does, nothing read
+ * meanwhile; with a delay longer than the test, each such connection
+ * waits (its refusal logged), held until the server stops: a wrong
+ * password (a client first message SCRAM cannot parse), a request out of
+ * turn as the first or after the handshake (which has an answer to
+ * hold), a frame over sasl.server.max.receive.size. A second ApiVersions
+ * where the handshake is expected is Kafka's IllegalStateException, not
+ * a failed authentication: closed at once. With the default delay the
+ * answers come, then the close (test_sasl, test_sasl_illegal_state). */
+static void test_sasl_failed_delay(void **state)
+{
+	struct proto_sasl_auth_req areq = { { "x", 1 } };
+	struct fx fx;
+	struct kbuf_w w;
+	uint8_t body[1024], buf[1024], big[4] = { 0, 0, 2000 >> 8, 2000 & 0xff };
+	int held[4], fd;
+	size_t n, blen;
+	const char *want_pw[] = { "SaslAuthenticate refused", NULL };
+	const char *want_fetch[] = { "Fetch request refused on SASL_PLAINTEXT", NULL };
+	const char *want_av[] = { "ApiVersions request refused on SASL_PLAINTEXT", NULL };
+	const char *want_big[] = { "above sasl.server.max.receive.size", NULL };
+
+	(void)state;
+	fx_config(&fx, "SASL_PLAINTEXT://127.0.0.1:0");
+	assert_int_equal(
+		net_config_set(&fx.cfg, "connection.failed.authentication.delay.ms", "600000"), 0);
+	fx.cfg.sasl_max_receive_bytes = 1024;
+	fx_start(&fx);
+	log_capture();
+
+	held[0] = raw_sasl_handshake(fx.port, 1);
+	kbuf_w_init(&w, 64);
+	assert_int_equal(proto_sasl_auth_req_encode(&w, 1, &areq), 0);
+	send_body(held[0], PROTO_API_SASL_AUTHENTICATE, 1, 2, &w);
+	assert_true(eventually(log_has, want_pw));
+	assert_true(still_waiting(held[0]));
+
+	held[1] = raw_connect(fx.port);
+	fetch_body(body, &blen, 12);
+	n = build_req(buf, sizeof(buf), PROTO_API_FETCH, 12, 1, body, blen);
+	write_all(held[1], buf, n);
+	assert_true(eventually(log_has, want_fetch));
+	assert_true(still_waiting(held[1]));
+
+	held[2] = raw_sasl_handshake(fx.port, 1);
+	send_versions(held[2], 7);
+	assert_true(eventually(log_has, want_av));
+	assert_true(still_waiting(held[2]));
+
+	held[3] = raw_connect(fx.port);
+	write_all(held[3], big, 4);
+	assert_true(eventually(log_has, want_big));
+	assert_true(still_waiting(held[3]));
+
+	fd = raw_after_versions(fx.port);
+	send_versions(fd, 2);
+	assert_true(closed_unanswered(fd));
+	close(fd);
+
+	free(log_release());
+	/* The held connections (one with its answer) go with the server. */
+	fx_stop(&fx);
+	for (int i = 0; i < 4; i++) {
+		assert_true(closed_unanswered(held[i]));
+		close(held[i]);
+	}
 }
 
 /* A SCRAM exchange in SaslAuthenticate vN on fd after its handshake,
@@ -2365,6 +2461,7 @@ int main(void)
 		cmocka_unit_test(test_sasl_v0_tokens),
 		cmocka_unit_test(test_sasl_error_messages),
 		cmocka_unit_test(test_sasl_illegal_state),
+		cmocka_unit_test(test_sasl_failed_delay),
 		cmocka_unit_test(test_sasl_state_freed),
 		cmocka_unit_test(test_reauth_config),
 		cmocka_unit_test_teardown(test_reauth_server, log_restore),
