@@ -1361,6 +1361,61 @@ static void on_engine(void (*fn)(void))
 	use_engine = false;
 }
 
+/* Kafka's fetchOffsetAndTruncate: the follower's truncation went to its
+ * hw (the leader has no epoch as late as its latest), and that hw is
+ * above the leader's log end (an unclean election: the leader never had
+ * the records the follower's hw covered):
+ *   follower a: epoch 1 [0..3], epoch 7 [4,5], hw 6
+ *   leader b:   epoch 1 [0..3], leading in 5 from 4, nothing since
+ * b answers a's fetch at 6 OFFSET_OUT_OF_RANGE; a asks b's log end
+ * (ListOffsets), truncates to it (4, below its hw), and takes b's
+ * records from there. */
+static void above_leader_end(void)
+{
+	struct bk a, b;
+	struct partition_state st = state2(2, 5, 1, 1);
+	struct fetcher_stats fst;
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	bk_start(&a, 1, "oor-a");
+	bk_start(&b, 2, "oor-b");
+	bk_append(&a, 2, 1, "x");
+	bk_append(&a, 2, 1, "y");
+	bk_append(&b, 2, 1, "x");
+	bk_append(&b, 2, 1, "y");
+	bk_append(&a, 2, 7, "a7");
+	assert_int_equal(a.ops->set_hw(a.log, 6), 0);
+	assert_int_equal(partition_make_leader(b.p, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_follower(a.p, &st), 1);
+	bk_follow(&a, &b, false);
+	while (leo_of(&a) != 4 && now_mono_ms() < end)
+		usleep(1000);
+	assert_int_equal(leo_of(&a), 4);
+	assert_int_equal(hw_of(a.p), 4);
+	leader_append(&b, 2, 5, "b5");
+	assert_true(synced(&b, &a, 2));
+	fetcher_get_stats(a.fetcher, &fst);
+	assert_int_equal(fst.truncations, 2); /* the epoch's round, the end's */
+	assert_int_equal(bk_truncations(&a), 1);
+	assert_int_equal(atomic_load(&a.cuts), 1);
+	assert_value_at(&a, 3, "y-1");
+	assert_value_at(&a, 4, "b5-0");
+	assert_int_equal(leo_of(&a), 6);
+	stop_identical(&b, &a);
+}
+
+static void test_e2e_above_leader_end_truncates_to_it(void **state)
+{
+	(void)state;
+	above_leader_end();
+}
+
+static void test_e2e_above_leader_end_truncates_to_it_engine(void **state)
+{
+	(void)state;
+	on_engine(above_leader_end);
+}
+
 static void test_e2e_undefined_epoch_truncates_to_hw(void **state)
 {
 	(void)state;
@@ -3684,6 +3739,8 @@ int main(void)
 		cmocka_unit_test(test_e2e_kip279_diverging_epoch),
 		cmocka_unit_test(test_e2e_undefined_epoch_truncates_to_hw),
 		cmocka_unit_test(test_e2e_undefined_epoch_truncates_to_hw_engine),
+		cmocka_unit_test(test_e2e_above_leader_end_truncates_to_it),
+		cmocka_unit_test(test_e2e_above_leader_end_truncates_to_it_engine),
 		cmocka_unit_test(test_e2e_catch_up_and_kip101_engine),
 		cmocka_unit_test(test_e2e_kip279_offset_for_leader_epoch_engine),
 		cmocka_unit_test(test_e2e_kip279_diverging_epoch_engine),
