@@ -2133,6 +2133,22 @@ int cluster_repl_append_check(struct cluster_repl *cr, const char *topic, int pa
 	return rc;
 }
 
+int cluster_repl_commit_check(struct cluster_repl *cr, const char *topic, int partition,
+			      int32_t min_insync_replicas)
+{
+	struct partition *p;
+	int rc;
+
+	if (replica_mgr_log_dir_failure(cr->rm))
+		return -ENXIO;
+	p = replica_mgr_get(cr->rm, topic, partition);
+	if (!p)
+		return -EREMOTE;
+	rc = partition_check_enough_replicas(p, min_insync_replicas);
+	partition_unref(p);
+	return rc;
+}
+
 int cluster_repl_storage_failed(struct cluster_repl *cr, const char *topic, int partition, int err)
 {
 	return replica_mgr_storage_failed(cr->rm, topic, partition, err);

@@ -461,6 +461,108 @@ static void test_pending_expand_holds_hw(void **state)
 	tlog_close(t);
 }
 
+/* The live brokers of the tests' partition_set_alive: every one but
+ * those marked dead. */
+static bool dead[8];
+
+static bool alive_fn(void *arg, int32_t broker_id)
+{
+	(void)arg;
+	return broker_id < 0 || broker_id >= 8 || !dead[broker_id];
+}
+
+/* Kafka's shouldWaitForReplicaToJoinIsr: a follower outside the ISR
+ * (its addition cannot be written: the writer fails) that is caught up,
+ * on a live broker, holds the hw back; once its broker is gone, or once
+ * it lags more than replica.lag.time.max.ms, it does not. */
+static void test_hw_waits_for_replica_about_to_join(void **state)
+{
+	struct tlog *t = log_new("join");
+	struct writer w = { .fail = -EIO };
+	struct partition *p = part_new(t, 1, false, &w);
+	struct partition_state st = state3(1, 1, 1);
+	const int64_t t0 = 1000000;
+
+	(void)state;
+	memset(dead, 0, sizeof(dead));
+	partition_set_alive(p, alive_fn, NULL);
+	tlog_append(t, 10, 1, "a");
+	assert_int_equal(partition_make_leader(p, &st, t0), 1);
+	assert_int_equal(hw_of(p), 10); /* alone in the ISR */
+	/* 2 fetches at our LEO: caught up, in sync, its addition fails. */
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 10, 0, t0 + 100), -EIO);
+	assert_int_equal(w.calls, 1);
+	assert_int_equal(isr_size(p), 1);
+	tlog_append(t, 5, 1, "b"); /* LEO 15 */
+	assert_int_equal(partition_maybe_increment_leader_hw(p, t0 + 200), 0);
+	assert_int_equal(hw_of(p), 10);
+	/* Its broker gone (the controller's live brokers): not waited for. */
+	dead[2] = true;
+	assert_int_equal(partition_maybe_increment_leader_hw(p, t0 + 300), 1);
+	assert_int_equal(hw_of(p), 15);
+	/* Back: it fetches at our LEO, 15: caught up as of now (t0 + 400);
+	 * the next records wait for it. */
+	dead[2] = false;
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 15, 0, t0 + 400), -EIO);
+	tlog_append(t, 5, 1, "c"); /* LEO 20 */
+	assert_int_equal(partition_maybe_increment_leader_hw(p, t0 + 500), 0);
+	assert_int_equal(hw_of(p), 15);
+	/* Past replica.lag.time.max.ms since: lagging, not waited for. */
+	assert_int_equal(partition_maybe_increment_leader_hw(p, t0 + 400 + 30000), 0);
+	assert_int_equal(partition_maybe_increment_leader_hw(p, t0 + 400 + 30001), 1);
+	assert_int_equal(hw_of(p), 20);
+	/* 3, which never fetched, never held it. */
+	partition_unref(p);
+	tlog_close(t);
+}
+
+/* Kafka's checkEnoughReplicasReachOffset counts the maximal ISR: while
+ * the addition of 2 is being written, acks=all records the hw covers
+ * have min.insync.replicas=2 (2 held the hw back for them), where an
+ * append is still checked against the ISR in force; while a removal is
+ * being written the ISR in force still counts. */
+static int enough_expand = -2, enough_append = -2, enough_shrink = -2;
+
+static int writer_enough(void *arg, struct partition *p, const struct partition_state *proposed)
+{
+	(void)arg;
+	if (proposed->n_isr == 2) {
+		enough_expand = partition_check_enough_replicas(p, 2);
+		enough_append = partition_check_append_isr(p, -1, 2);
+	} else {
+		enough_shrink = partition_check_enough_replicas(p, 2);
+	}
+	return proposed->partition_epoch + 1;
+}
+
+static void test_enough_replicas_counts_maximal_isr(void **state)
+{
+	struct tlog *t = log_new("enough");
+	struct partition *p = part_new(t, 1, false, NULL);
+	struct partition_state st = state3(1, 1, 1);
+
+	(void)state;
+	partition_set_isr_writer(p, writer_enough, NULL);
+	tlog_append(t, 5, 1, "a");
+	assert_int_equal(partition_make_leader(p, &st, 1000), 1);
+	assert_int_equal(partition_check_enough_replicas(p, 2), -EAGAIN);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 5, -1, 1001), 0);
+	assert_int_equal(enough_expand, 0);
+	assert_int_equal(enough_append, -EAGAIN);
+	assert_int_equal(isr_size(p), 2);
+	assert_int_equal(partition_check_enough_replicas(p, 2), 0);
+	assert_int_equal(partition_check_enough_replicas(p, 3), -EAGAIN);
+	/* 2 lags: its removal, being written, does not count yet. */
+	tlog_append(t, 1, 1, "b");
+	assert_int_equal(partition_maybe_shrink_isr(p, 1001 + 30001), 1);
+	assert_int_equal(enough_shrink, 0);
+	assert_int_equal(partition_check_enough_replicas(p, 2), -EAGAIN);
+	partition_make_none(p, false);
+	assert_int_equal(partition_check_enough_replicas(p, 1), -EREMOTE);
+	partition_unref(p);
+	tlog_close(t);
+}
+
 /* ---- role changes ---- */
 
 static void test_make_leader_follower_transitions(void **state)
@@ -3725,6 +3827,8 @@ int main(void)
 		cmocka_unit_test(test_expand_isr),
 		cmocka_unit_test(test_expand_needs_epoch_start),
 		cmocka_unit_test(test_pending_expand_holds_hw),
+		cmocka_unit_test(test_hw_waits_for_replica_about_to_join),
+		cmocka_unit_test(test_enough_replicas_counts_maximal_isr),
 		cmocka_unit_test(test_make_leader_follower_transitions),
 		cmocka_unit_test(test_out_of_isr),
 		cmocka_unit_test(test_follower_hw),
