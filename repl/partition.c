@@ -783,8 +783,7 @@ int partition_low_watermark(struct partition *p, int64_t *low)
 		for (int i = 0; i < p->n_followers; i++) {
 			const struct partition_replica *r = &p->followers[i];
 
-			if (ids_have(p->st.isr, p->st.n_isr, r->broker_id) &&
-			    r->log_start_offset < *low)
+			if (r->log_start_offset < *low && broker_alive(p, r->broker_id))
 				*low = r->log_start_offset;
 		}
 	}

@@ -403,10 +403,11 @@ void partition_set_min_isr(struct partition *p, int32_t min_insync_replicas);
  * only, -ENOTSUP a log without delete_records. */
 int partition_delete_records(struct partition *p, int64_t offset, int64_t *start);
 /* Kafka's lowWatermarkIfLeader: the lowest log start of the leader and
- * the followers in the ISR (a follower outside it starts from ours when
- * it comes back: its fetch below our start is answered
- * OFFSET_OUT_OF_RANGE). -1 while one has not told its own. -EREMOTE not
- * leader. */
+ * every follower on a live broker (partition_set_alive), in the ISR or
+ * not; a follower on a broker that is gone does not count (it starts
+ * from ours when it comes back: its fetch below our start is answered
+ * OFFSET_OUT_OF_RANGE). -1 while a live one has not told its own.
+ * -EREMOTE not leader. */
 int partition_low_watermark(struct partition *p, int64_t *low);
 
 /* ---- the follower's side (the fetcher's thread) ---- */

@@ -2117,6 +2117,63 @@ static void test_delete_records_handler(void **state)
 	use_engine = false;
 }
 
+/* Kafka's lowWatermarkIfLeader: the lowest log start of every replica on
+ * a live broker, in the ISR or not (3's addition cannot be written);
+ * one whose broker is gone does not count, one that has not told its
+ * start holds it at -1. */
+static void test_low_watermark_live_replicas(void **state)
+{
+	char dir[128];
+	struct elog *e;
+	struct writer w = { .fail = -EIO };
+	struct partition *p;
+	struct partition_state st = state3(1, 1, 2);
+	const int64_t t0 = 1000000;
+	int64_t low = -2, start = -2;
+
+	(void)state;
+	memset(dead, 0, sizeof(dead));
+	snprintf(dir, sizeof(dir), "%s/engine-lowwm", tmpdir);
+	e = elog_open(dir);
+	assert_non_null(e);
+	p = part_new_ops(&elog_ops, e, 1, false, &w);
+	partition_set_alive(p, alive_fn, NULL);
+	for (int i = 0; i < 10; i++)
+		assert_true(elog_append(e, 10, 1, "r") >= 0);
+	assert_int_equal(partition_make_leader(p, &st, t0), 1);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 100, 0, t0 + 1), 0);
+	assert_int_equal(hw_of(p), 100);
+	/* 3 never fetched: it has told no log start. */
+	assert_int_equal(partition_low_watermark(p, &low), 0);
+	assert_int_equal(low, -1);
+	assert_int_equal(partition_delete_records(p, 40, &start), 0);
+	assert_int_equal(start, 40);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 100, 40, t0 + 2), 0);
+	/* 3, outside the ISR, fetches with its start still at 0. */
+	assert_int_equal(partition_update_follower_fetch_state(p, 3, 100, 0, t0 + 3), -EIO);
+	assert_int_equal(isr_size(p), 2);
+	assert_int_equal(partition_low_watermark(p, &low), 0);
+	assert_int_equal(low, 0);
+	dead[3] = true;
+	assert_int_equal(partition_low_watermark(p, &low), 0);
+	assert_int_equal(low, 40);
+	dead[3] = false;
+	assert_int_equal(partition_update_follower_fetch_state(p, 3, 100, 40, t0 + 4), -EIO);
+	assert_int_equal(partition_low_watermark(p, &low), 0);
+	assert_int_equal(low, 40);
+	/* 2 gone: 3's start alone below ours; then 3 too: ours. */
+	dead[2] = true;
+	assert_int_equal(partition_update_follower_fetch_state(p, 3, 100, 30, t0 + 5), -EIO);
+	assert_int_equal(partition_low_watermark(p, &low), 0);
+	assert_int_equal(low, 30);
+	dead[3] = true;
+	assert_int_equal(partition_low_watermark(p, &low), 0);
+	assert_int_equal(low, 40);
+	memset(dead, 0, sizeof(dead));
+	partition_unref(p);
+	elog_close(e);
+}
+
 /* Kafka's minOneMessage: a fetch whose max_bytes and partition_max_bytes
  * are 0 still gets the first batch, and only it. */
 static void test_fetch_zero_limits(void **state)
@@ -3882,6 +3939,7 @@ int main(void)
 		cmocka_unit_test(test_list_offsets_handler),
 		cmocka_unit_test(test_list_offsets_new_leader_lagging),
 		cmocka_unit_test(test_delete_records_handler),
+		cmocka_unit_test(test_low_watermark_live_replicas),
 		cmocka_unit_test(test_fetch_zero_limits),
 		cmocka_unit_test(test_ofle_handler),
 		cmocka_unit_test(test_ofle_handler_engine),
