@@ -1135,6 +1135,12 @@ int cluster_append_check(struct cluster *c, const char *topic, int partition, in
 	return cluster_repl_append_check(c->cr, topic, partition, acks, min_insync_replicas, epoch);
 }
 
+int cluster_commit_check(struct cluster *c, const char *topic, int partition,
+			 int32_t min_insync_replicas)
+{
+	return cluster_repl_commit_check(c->cr, topic, partition, min_insync_replicas);
+}
+
 void cluster_topic_min_isr(struct cluster *c, const char *topic, int32_t min_insync_replicas)
 {
 	/* A single node's cluster (a listener only) has no replicas. */

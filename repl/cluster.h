@@ -282,6 +282,9 @@ int cluster_topic_delete_wait(struct cluster *c, const char *topic, int64_t time
 /* See cluster_repl.h. */
 int cluster_append_check(struct cluster *c, const char *topic, int partition, int acks,
 			 int32_t min_insync_replicas, int32_t *epoch);
+/* cluster_repl_commit_check. */
+int cluster_commit_check(struct cluster *c, const char *topic, int partition,
+			 int32_t min_insync_replicas);
 void cluster_appended(struct cluster *c, const char *topic, int partition);
 /* cluster_repl_commit_lag; "" for a NULL c. */
 void cluster_commit_lag(struct cluster *c, const char *topic, int partition, char *buf, size_t len);

@@ -2112,23 +2112,44 @@ void cluster_repl_metrics_text(struct cluster_repl *cr, FILE *f)
 
 /* ---- the produce path and the views ---- */
 
-int cluster_repl_append_check(struct cluster_repl *cr, const char *topic, int partition, int acks,
-			      int32_t min_insync_replicas, int32_t *epoch)
+/* The local replica of topic-partition for the produce path's checks
+ * (referenced), or -ENXIO (the log directory failed) or -EREMOTE. */
+static int produce_replica(struct cluster_repl *cr, const char *topic, int partition,
+			   struct partition **p)
 {
-	struct partition *p;
-	int rc;
-
 	/* Between the failure and the tick's marking every replica is
 	 * offline already (replica_mgr.c, step a); this covers a replica
 	 * opened meanwhile too. */
 	if (replica_mgr_log_dir_failure(cr->rm))
 		return -ENXIO;
-	p = replica_mgr_get(cr->rm, topic, partition);
-	if (!p)
-		return -EREMOTE; /* no replica here: not the leader either */
+	*p = replica_mgr_get(cr->rm, topic, partition);
+	return *p ? 0 : -EREMOTE; /* no replica here: not the leader either */
+}
+
+int cluster_repl_append_check(struct cluster_repl *cr, const char *topic, int partition, int acks,
+			      int32_t min_insync_replicas, int32_t *epoch)
+{
+	struct partition *p;
+	int rc = produce_replica(cr, topic, partition, &p);
+
+	if (rc)
+		return rc;
 	rc = partition_check_append_isr(p, acks, min_insync_replicas);
 	if (rc == 0)
 		rc = partition_leader_epoch(p, epoch);
+	partition_unref(p);
+	return rc;
+}
+
+int cluster_repl_commit_check(struct cluster_repl *cr, const char *topic, int partition,
+			      int32_t min_insync_replicas)
+{
+	struct partition *p;
+	int rc = produce_replica(cr, topic, partition, &p);
+
+	if (rc)
+		return rc;
+	rc = partition_check_enough_replicas(p, min_insync_replicas);
 	partition_unref(p);
 	return rc;
 }

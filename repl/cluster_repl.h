@@ -175,6 +175,13 @@ struct replica_mgr *cluster_repl_replicas(struct cluster_repl *cr);
  * appended on an error. */
 int cluster_repl_append_check(struct cluster_repl *cr, const char *topic, int partition, int acks,
 			      int32_t min_insync_replicas, int32_t *epoch);
+/* After an acks=all write to topic-partition was committed: 0 when the
+ * maximal ISR (an addition being written counts) has min_insync_replicas
+ * members (<= 0: the broker's), -EAGAIN when not (Kafka's
+ * checkEnoughReplicasReachOffset: NOT_ENOUGH_REPLICAS_AFTER_APPEND),
+ * -EREMOTE not the leader, -ENXIO offline. */
+int cluster_repl_commit_check(struct cluster_repl *cr, const char *topic, int partition,
+			      int32_t min_insync_replicas);
 /* After an append: the leader's hw may move (a partition whose ISR is
  * this broker alone commits at once). */
 void cluster_repl_appended(struct cluster_repl *cr, const char *topic, int partition);

@@ -77,6 +77,9 @@ struct fpart {
 	 * as last logged: "" none. A new cause is logged, the same one not
 	 * again, each retry of backoff_ms meeting it. */
 	char waiting[160];
+	/* The leader answered OFFSET_OUT_OF_RANGE at or above its log start:
+	 * the next round asks its log end first (fetch_offset_and_truncate). */
+	bool out_of_range;
 };
 
 /* A partition of the fetch session as its leader last took it (Kafka's
@@ -445,6 +448,109 @@ static void reset_start(struct fetcher *f, struct fpart *fp, const struct partit
 	fp->backoff_until_ms = now + f->cfg.backoff_ms;
 }
 
+/* The leader's log end for p as a replica sees it (ListOffsets LATEST
+ * with our replica id: Kafka's fetchLatestOffset), in our leader epoch.
+ * 0 and *end, or *err (the partition's error) and 0, or -errno (the
+ * connection). */
+static int leader_end_offset(struct fetcher *f, struct partition *p, int32_t leader_epoch,
+			     int64_t *end, int16_t *err)
+{
+	struct proto_list_offsets_part rp = { .partition_index = partition_index(p),
+					      .current_leader_epoch = leader_epoch,
+					      .timestamp = PROTO_LIST_OFFSETS_LATEST,
+					      .max_num_offsets = 1 };
+	struct proto_list_offsets_topic rt = { kstr_of(partition_topic(p)), 1, &rp };
+	struct proto_list_offsets_req rq = { .replica_id = fetch_replica_id(f),
+					     .n_topics = 1,
+					     .topics = &rt };
+	struct proto_list_offsets_resp resp = { 0 };
+	struct net_resp nr = { 0 };
+	struct kbuf_w w;
+	int v = net_client_version(f->conn, PROTO_API_LIST_OFFSETS), rc;
+
+	if (v < 1)
+		return v < 0 ? v : -EOPNOTSUPP;
+	kbuf_w_init(&w, 1024);
+	rc = proto_list_offsets_req_encode(&w, (int16_t)v, &rq);
+	if (!rc)
+		rc = net_client_call(f->conn, PROTO_API_LIST_OFFSETS, (int16_t)v, w.buf, w.len, 0,
+				     f->cfg.request_timeout_ms, &nr);
+	kbuf_w_free(&w);
+	if (!rc)
+		rc = proto_list_offsets_resp_decode(&nr.body, (int16_t)v, &resp);
+	if (!rc && (resp.n_topics != 1 || resp.topics[0].n_partitions != 1))
+		rc = -EBADMSG;
+	if (!rc) {
+		*err = resp.topics[0].partitions[0].error_code;
+		*end = resp.topics[0].partitions[0].offset;
+	}
+	proto_list_offsets_resp_free(&resp);
+	net_resp_free(&nr);
+	return rc;
+}
+
+/* Kafka's fetchOffsetAndTruncate, for a fetch offset the leader answered
+ * OFFSET_OUT_OF_RANGE at or above its log start (below it: reset_start).
+ * A leader whose log ends below ours lacks our records past its end (an
+ * unclean election made it leader, and this log had no epoch to find the
+ * divergence by: the truncation went to our hw): they go, below the hw
+ * too, as Kafka's (it warns), and fetching goes on from the leader's end.
+ * A leader whose log does not end below ours: the fetch is tried again
+ * after replica.fetch.backoff.ms. 0, 1 (fp backed off) or -errno (the
+ * connection). */
+static int fetch_offset_and_truncate(struct fetcher *f, struct fpart *fp,
+				     const struct partition_follow *fw, int64_t now)
+{
+	struct partition *p = fp->p;
+	struct partition_offsets o;
+	int64_t end = -1;
+	int16_t err = 0;
+	int rc;
+
+	fp->out_of_range = false;
+	rc = leader_end_offset(f, p, fw->leader_epoch, &end, &err);
+	if (rc < 0)
+		return rc;
+	if (err || end >= fw->fetch_offset || end < 0) {
+		mq_log_limited(4,
+			       "fetcher: %s-%d: offset %" PRId64 " out of range at broker %d "
+			       "(its log end: %" PRId64 "%s%s)",
+			       partition_topic(p), partition_index(p), fw->fetch_offset,
+			       f->cfg.source_id, end, err ? ", " : "",
+			       err ? proto_err_name(err) : "");
+		fp->backoff_until_ms =
+			now + (err ? retry_wait(f, fp, err) : (int64_t)f->cfg.backoff_ms);
+		return 1;
+	}
+	if (!apply_begin(f, p))
+		return 0;
+	partition_log_ops(p)->offsets(partition_log(p), &o);
+	rc = partition_follower_truncate(p, fw->generation, end, true);
+	apply_end(f);
+	if (rc == -ESTALE)
+		return 0;
+	if (rc) {
+		mq_log_limited(MQ_ERR, "%s-%d: cannot truncate to offset %" PRId64 ": %s",
+			       partition_topic(p), (int)partition_index(p), end, strerror(-rc));
+		fp->backoff_until_ms = now + f->cfg.backoff_ms;
+		return 1;
+	}
+	stat_add(f, &f->stats.truncations, 1);
+	if (f->cfg.after_cut)
+		f->cfg.after_cut(f->cfg.after_cut_arg, partition_topic(p), partition_index(p));
+	mq_log(MQ_WARN,
+	       "%s-%d: broker %d's log ends at offset %" PRId64 ", below this log's end %" PRId64
+	       " (high watermark %" PRId64 "): truncated to it%s, fetching from there",
+	       partition_topic(p), (int)partition_index(p), (int)f->cfg.source_id, end,
+	       o.log_end_offset, o.hw, end < o.hw ? ", below the high watermark" : "");
+	/* Our log start above the leader's end (nothing was cut below it):
+	 * the fetch would be out of range again at once. */
+	partition_log_ops(p)->offsets(partition_log(p), &o);
+	if (o.log_end_offset > end)
+		fp->backoff_until_ms = now + f->cfg.backoff_ms;
+	return 0;
+}
+
 /* After an append of len bytes: the lag (Kafka updates it only when
  * records came, or the first time), and the bytes of a throttled
  * partition against the follower quota, in sync or not. */
@@ -490,6 +596,12 @@ static void fetch_apply(struct fetcher *f, struct fpart *fp, const struct partit
 	if (a->error_code == PROTO_ERR_OFFSET_OUT_OF_RANGE && a->has_log_start_line &&
 	    fw->fetch_offset < a->log_start_offset) {
 		reset_start(f, fp, fw, a, now);
+		return;
+	}
+	/* At once, and without its backoff: the next round asks the
+	 * leader's end before it fetches. */
+	if (a->error_code == PROTO_ERR_OFFSET_OUT_OF_RANGE) {
+		fp->out_of_range = true;
 		return;
 	}
 	if (a->error_code) {
@@ -976,6 +1088,7 @@ static void snapshot_release(struct fetcher *f)
 			f->parts[j].backoff_until_ms = f->snap[i].backoff_until_ms;
 			f->parts[j].settle_ms = f->snap[i].settle_ms;
 			f->parts[j].lag = f->snap[i].lag;
+			f->parts[j].out_of_range = f->snap[i].out_of_range;
 			memcpy(f->parts[j].waiting, f->snap[i].waiting,
 			       sizeof(f->parts[j].waiting));
 		}
@@ -1001,8 +1114,13 @@ static int round_parts(struct fetcher *f)
 	for (int i = 0; i < n && !rc; i++) {
 		if (partition_follow_state(ready[i]->p, &fws[i]))
 			continue;
-		if (fws[i].state == PARTITION_TRUNCATING && f->cfg.truncate_on_fetch &&
-		    fws[i].last_fetched_epoch >= 0) {
+		/* A role change since: the truncation it brings comes first. */
+		if (fws[i].state != PARTITION_FETCHING)
+			ready[i]->out_of_range = false;
+		if (ready[i]->out_of_range) {
+			rc = fetch_offset_and_truncate(f, ready[i], &fws[i], now);
+		} else if (fws[i].state == PARTITION_TRUNCATING && f->cfg.truncate_on_fetch &&
+			   fws[i].last_fetched_epoch >= 0) {
 			rc = -ESTALE;
 			if (apply_begin(f, ready[i]->p)) {
 				rc = partition_follower_truncate(ready[i]->p, fws[i].generation,

@@ -21,6 +21,12 @@
  *   its epochs, or it has none), or we have no epoch to ask about:
  *   truncate to our hw, done (Kafka's AbstractFetcherThread: its initial
  *   fetch offset, the hw).
+ * A fetch the leader answers OFFSET_OUT_OF_RANGE: below its log start,
+ * our log is emptied and starts there; otherwise the next round asks its
+ * log end (ListOffsets as a replica) and, when that is below ours,
+ * truncates to it, below our hw too (Kafka's fetchOffsetAndTruncate: an
+ * unclean election elected a replica that lacks records our hw covers),
+ * logged as a warning; when not, the partition waits the backoff.
  * With truncate_on_fetch (Fetch v12 on both sides) the question is not
  * asked: the fetch carries last_fetched_epoch and the leader answers a
  * divergence in the fetch response (diverging_epoch), taken as one round

@@ -59,7 +59,8 @@
  *      it, the start is checkpointed by the broker's start listener);
  *      then the answer waits, up to timeout_ms, until the low watermark
  *      (partition_low_watermark: the lowest log start of the leader and
- *      the ISR, each follower's as its Fetch requests tell it) reaches
+ *      every follower on a live broker, in the ISR or not, each
+ *      follower's as its Fetch requests tell it) reaches
  *      the offset: the followers move theirs when a Fetch response
  *      carries the leader's. Past timeout_ms (at most
  *      DELETE_RECORDS_MAX_WAIT_MS): REQUEST_TIMED_OUT (the

@@ -42,6 +42,8 @@ struct partition {
 	void *on_change_arg;
 	partition_storage_fn on_storage;
 	void *on_storage_arg;
+	partition_alive_fn alive; /* NULL: every broker counts as alive */
+	void *alive_arg;
 	/* partition_mark_offline: its log directory failed; never cleared
 	 * (the broker restarts to bring the replica back, as Kafka's). */
 	bool offline;
@@ -133,6 +135,14 @@ void partition_set_isr_writer(struct partition *p, partition_isr_write_fn fn, vo
 	pthread_mutex_lock(&p->lock);
 	p->isr_write = fn;
 	p->isr_write_arg = arg;
+	pthread_mutex_unlock(&p->lock);
+}
+
+void partition_set_alive(struct partition *p, partition_alive_fn fn, void *arg)
+{
+	pthread_mutex_lock(&p->lock);
+	p->alive = fn;
+	p->alive_arg = arg;
 	pthread_mutex_unlock(&p->lock);
 }
 
@@ -275,8 +285,28 @@ static bool in_maximal_isr(const struct partition *p, int32_t id)
 	       (p->isr_pending && ids_have(p->pending.isr, p->pending.n_isr, id));
 }
 
+/* Kafka's hasAliveBroker over the owner's view (partition_set_alive). */
+static bool broker_alive(const struct partition *p, int32_t id)
+{
+	return !p->alive || p->alive(p->alive_arg, id);
+}
+
+/* Kafka's shouldWaitForReplicaToJoinIsr: a follower outside the ISR that
+ * is caught up (replica.lag.time.max.ms, as the shrink rule counts it) on
+ * a live broker is about to join it, so the hw waits for it rather than
+ * running ahead of it for ever (a follower whose LEO stays below a hw
+ * that follows the leader's LEO never gets in sync). One that never
+ * fetched (LEO -1) is not caught up. */
+static bool waits_to_join(const struct partition *p, const struct partition_replica *r,
+			  int64_t leader_leo, int64_t now_ms)
+{
+	return r->log_end_offset >= 0 &&
+	       partition_replica_caught_up(r, leader_leo, now_ms, p->cfg.replica_lag_time_max_ms) &&
+	       broker_alive(p, r->broker_id);
+}
+
 /* Under the lock: invariant 2. */
-static int increment_hw_locked(struct partition *p)
+static int increment_hw_locked(struct partition *p, int64_t now_ms)
 {
 	struct partition_offsets o;
 	int64_t hw;
@@ -293,7 +323,8 @@ static int increment_hw_locked(struct partition *p)
 	for (int i = 0; i < p->n_followers; i++) {
 		const struct partition_replica *r = &p->followers[i];
 
-		if (in_maximal_isr(p, r->broker_id) && r->log_end_offset < hw)
+		if (r->log_end_offset < hw && (in_maximal_isr(p, r->broker_id) ||
+					       waits_to_join(p, r, o.log_end_offset, now_ms)))
 			hw = r->log_end_offset;
 	}
 	if (hw <= o.hw)
@@ -306,9 +337,8 @@ int partition_maybe_increment_leader_hw(struct partition *p, int64_t now_ms)
 {
 	int rc;
 
-	(void)now_ms;
 	pthread_mutex_lock(&p->lock);
-	rc = increment_hw_locked(p);
+	rc = increment_hw_locked(p, now_ms);
 	pthread_mutex_unlock(&p->lock);
 	if (rc > 0)
 		notify(p);
@@ -381,7 +411,7 @@ int partition_make_leader(struct partition *p, const struct partition_state *st,
 	p->st = *st;
 	p->role = PARTITION_LEADER;
 	p->isr_pending = false;
-	rc = increment_hw_locked(p);
+	rc = increment_hw_locked(p, now_ms);
 	rc = rc < 0 ? rc : new_epoch;
 out:
 	pthread_mutex_unlock(&p->lock);
@@ -488,7 +518,7 @@ bool partition_replica_caught_up(const struct partition_replica *r, int64_t lead
 
 /* Called with the lock held, returns without it: the end of step 1 and
  * steps 2 and 3 of an ISR change (the file header). */
-static int isr_change(struct partition *p, const struct partition_state *proposed)
+static int isr_change(struct partition *p, const struct partition_state *proposed, int64_t now_ms)
 {
 	partition_isr_write_fn fn = p->isr_write;
 	void *arg = p->isr_write_arg;
@@ -514,7 +544,7 @@ static int isr_change(struct partition *p, const struct partition_state *propose
 		applied = true;
 	}
 	if (p->role == PARTITION_LEADER)
-		increment_hw_locked(p);
+		increment_hw_locked(p, now_ms);
 	pthread_mutex_unlock(&p->lock);
 	if (applied)
 		notify(p);
@@ -600,7 +630,6 @@ int partition_maybe_expand_isr(struct partition *p, int32_t replica_id, int64_t 
 	struct partition_offsets o;
 	int rc;
 
-	(void)now_ms;
 	pthread_mutex_lock(&p->lock);
 	r = p->role == PARTITION_LEADER ? follower_find(p, replica_id) : NULL;
 	if (!r || p->isr_pending || ids_have(p->st.isr, p->st.n_isr, replica_id)) {
@@ -614,7 +643,7 @@ int partition_maybe_expand_isr(struct partition *p, int32_t replica_id, int64_t 
 	}
 	proposed = p->st;
 	proposed.isr[proposed.n_isr++] = replica_id;
-	rc = isr_change(p, &proposed);
+	rc = isr_change(p, &proposed, now_ms);
 	return rc < 0 ? rc : 1;
 }
 
@@ -650,7 +679,7 @@ int partition_maybe_shrink_isr(struct partition *p, int64_t now_ms)
 	}
 	/* The shrinking ISR still holds the hw back until it is written:
 	 * the maximal ISR is the current, larger one. */
-	rc = isr_change(p, &proposed);
+	rc = isr_change(p, &proposed, now_ms);
 	return rc < 0 ? rc : removed;
 }
 
@@ -672,6 +701,29 @@ int partition_check_append_isr(struct partition *p, int acks, int32_t min_insync
 	else if (p->role != PARTITION_LEADER)
 		rc = -EREMOTE;
 	else if (acks == -1 && p->st.n_isr < min_insync_replicas)
+		rc = -EAGAIN;
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+int partition_check_enough_replicas(struct partition *p, int32_t min_insync_replicas)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&p->lock);
+	if (min_insync_replicas <= 0)
+		min_insync_replicas = atomic_load(&p->min_isr);
+	min_insync_replicas = partition_effective_min_isr(min_insync_replicas, p->st.n_replicas);
+	/* The maximal ISR: a pending expansion's (the ISR and the member
+	 * being added), or the ISR in force while a shrink is written. */
+	int maximal =
+		p->isr_pending && p->pending.n_isr > p->st.n_isr ? p->pending.n_isr : p->st.n_isr;
+
+	if (p->offline)
+		rc = -ENXIO;
+	else if (p->role != PARTITION_LEADER)
+		rc = -EREMOTE;
+	else if (maximal < min_insync_replicas)
 		rc = -EAGAIN;
 	pthread_mutex_unlock(&p->lock);
 	return rc;
@@ -731,8 +783,7 @@ int partition_low_watermark(struct partition *p, int64_t *low)
 		for (int i = 0; i < p->n_followers; i++) {
 			const struct partition_replica *r = &p->followers[i];
 
-			if (ids_have(p->st.isr, p->st.n_isr, r->broker_id) &&
-			    r->log_start_offset < *low)
+			if (r->log_start_offset < *low && broker_alive(p, r->broker_id))
 				*low = r->log_start_offset;
 		}
 	}

@@ -25,8 +25,10 @@
  * Invariants (numbered; the tests check each):
  *   1. log_start_offset <= hw <= log_end_offset of the local log.
  *   2. On the leader, hw = min LEO over the maximal ISR (the ISR plus a
- *      member whose addition is being written), and hw never moves back
- *      while this broker stays leader (partition_maybe_increment_leader_hw).
+ *      member whose addition is being written) and the followers about
+ *      to join it (outside it, caught up by invariant 6's rule, on a live
+ *      broker: Kafka's shouldWaitForReplicaToJoinIsr), and hw never moves
+ *      back while this broker stays leader (partition_maybe_increment_leader_hw).
  *      While the ISR is smaller than min.insync.replicas (at most the
  *      replicas: partition_effective_min_isr) the hw does not move at
  *      all (Kafka 3.7's maybeIncrementLeaderHW, KAFKA-15583): a record is
@@ -277,6 +279,14 @@ int partition_refs(struct partition *p);
 void partition_set_isr_writer(struct partition *p, partition_isr_write_fn fn, void *arg);
 void partition_set_listener(struct partition *p, partition_change_fn fn, void *arg);
 void partition_set_storage_listener(struct partition *p, partition_storage_fn fn, void *arg);
+/* Whether broker_id is alive, as the controller last said (UpdateMetadata's
+ * live brokers: Kafka's metadataCache.hasAliveBroker). Called with the
+ * partition's lock held: it may take only a leaf lock of its own. */
+typedef bool (*partition_alive_fn)(void *arg, int32_t broker_id);
+/* The owner's view of the live brokers, for invariant 2's followers about
+ * to join the ISR and for partition_low_watermark. Unset: every broker
+ * counts as alive. */
+void partition_set_alive(struct partition *p, partition_alive_fn fn, void *arg);
 /* Whether err (a -errno) is a failure of the storage under a log, which
  * Kafka meets as an IOException and takes for its log directory's:
  * -EIO, -ENOSPC (a full disk too), -EDQUOT, -EROFS. */
@@ -373,6 +383,13 @@ int partition_check_append(struct partition *p, int acks);
 /* The same with the topic's min.insync.replicas (<= 0: the partition's,
  * the broker setting), which a topic's .config may change at any time. */
 int partition_check_append_isr(struct partition *p, int acks, int32_t min_insync_replicas);
+/* After an acks=all write was committed (the hw reached it): Kafka's
+ * checkEnoughReplicasReachOffset, which counts the maximal ISR (an
+ * addition being written counts, a removal being written does not yet
+ * shrink it). 0 enough; -EAGAIN fewer than min.insync.replicas (<= 0: the
+ * partition's; at most the replicas): NOT_ENOUGH_REPLICAS_AFTER_APPEND;
+ * -EREMOTE not leader; -ENXIO offline. */
+int partition_check_enough_replicas(struct partition *p, int32_t min_insync_replicas);
 bool partition_under_min_isr(struct partition *p);
 /* The topic's min.insync.replicas (> 0; the config's until set), which
  * invariant 2 and the checks above count with: the owner sets it when
@@ -386,10 +403,11 @@ void partition_set_min_isr(struct partition *p, int32_t min_insync_replicas);
  * only, -ENOTSUP a log without delete_records. */
 int partition_delete_records(struct partition *p, int64_t offset, int64_t *start);
 /* Kafka's lowWatermarkIfLeader: the lowest log start of the leader and
- * the followers in the ISR (a follower outside it starts from ours when
- * it comes back: its fetch below our start is answered
- * OFFSET_OUT_OF_RANGE). -1 while one has not told its own. -EREMOTE not
- * leader. */
+ * every follower on a live broker (partition_set_alive), in the ISR or
+ * not; a follower on a broker that is gone does not count (it starts
+ * from ours when it comes back: its fetch below our start is answered
+ * OFFSET_OUT_OF_RANGE). -1 while a live one has not told its own.
+ * -EREMOTE not leader. */
 int partition_low_watermark(struct partition *p, int64_t *low);
 
 /* ---- the follower's side (the fetcher's thread) ---- */

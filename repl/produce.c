@@ -1404,7 +1404,9 @@ covered:
  * checkEnoughReplicasReachOffset. The hw covers the records, but an ISR
  * that shrank below min.insync.replicas after the append (its followers
  * died or fell behind, and the hw then followed the leader alone) covers
- * them on fewer replicas than acks=all promises: appended, not
+ * them on fewer replicas than acks=all promises; the maximal ISR counts,
+ * as Kafka's: a follower whose addition is being written already held
+ * the hw back for these records (partition.h invariant 2). Appended, not
  * acknowledged (-EL2NSYNC: Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND, a
  * mount's write ETIMEDOUT),
  * logged. A broker that no longer leads the partition found them in the
@@ -1413,7 +1415,7 @@ static int commit_isr_check(const struct produce_ctx *ctx, struct partition *pt,
 			    int64_t last_offset)
 {
 	struct topic *t = ctx->t;
-	int32_t min_isr, epoch;
+	int32_t min_isr;
 
 	/* The topic's setting now, not the write's at its start: lowered
 	 * meanwhile, it is what let the hw move (partition.h invariant 2),
@@ -1423,7 +1425,7 @@ static int commit_isr_check(const struct produce_ctx *ctx, struct partition *pt,
 	min_isr = t->cfg.min_insync_replicas;
 	pthread_rwlock_unlock(&t->lock);
 	if (min_isr <= 1 || !broker_replicated(t->b, t->name) ||
-	    cluster_append_check(t->b->cluster, t->name, pt->index, -1, min_isr, &epoch) != -EAGAIN)
+	    cluster_commit_check(t->b->cluster, t->name, pt->index, min_isr) != -EAGAIN)
 		return 0;
 	mq_log_limited(MQ_WARN,
 		       "topic %s partition %d: offsets up to %lld committed by an ISR smaller "

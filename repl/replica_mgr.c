@@ -93,6 +93,9 @@ struct replica_mgr {
 	struct rm_meta *meta;
 	int n_meta;
 	struct tpindex parts_ix, meta_ix; /* parts and meta by (topic, index) */
+	/* live_mu (a leaf: partitions ask under their own lock,
+	 * broker_alive): the live brokers of the last UpdateMetadata. */
+	pthread_mutex_t live_mu;
 	int32_t *live;
 	int n_live;
 	int64_t isr_writes, isr_stale;
@@ -110,6 +113,8 @@ struct replica_mgr {
 	pthread_t tick_th;
 	bool tick_running;
 };
+
+static bool broker_alive(void *arg, int32_t broker_id);
 
 /* After a change to the local replicas (replica_mgr_states_gen): called
  * once every lock that guards the change was released, so that a reader
@@ -381,6 +386,7 @@ static int part_open(struct replica_mgr *rm, const char *topic, int32_t index, c
 	if (rm->cfg.logs.min_isr)
 		partition_set_min_isr(rp->p, rm->cfg.logs.min_isr(rm->cfg.logs.arg, topic));
 	partition_set_isr_writer(rp->p, isr_write, rm);
+	partition_set_alive(rp->p, broker_alive, rm);
 	partition_set_storage_listener(rp->p, part_storage_failed, rm);
 	if (rm->cfg.unclean_restart)
 		partition_set_listener(rp->p, part_changed, rm);
@@ -830,9 +836,11 @@ int replica_mgr_update_metadata(struct replica_mgr *rm, int32_t controller_epoch
 	rc = check_epochs(rm, controller_epoch, broker_epoch);
 	if (rc < 0)
 		goto out;
+	pthread_mutex_lock(&rm->live_mu);
 	free(rm->live);
 	rm->live = nl;
 	rm->n_live = n_live;
+	pthread_mutex_unlock(&rm->live_mu);
 	nl = NULL;
 	for (int i = 0; i < n; i++) {
 		const struct controller_partition_state *s = &states[i];
@@ -992,12 +1000,25 @@ int replica_mgr_live_brokers(struct replica_mgr *rm, int32_t *out, int max)
 {
 	int n;
 
-	pthread_mutex_lock(&rm->mu);
+	pthread_mutex_lock(&rm->live_mu);
 	n = rm->n_live;
 	for (int i = 0; i < n && i < max; i++)
 		out[i] = rm->live[i];
-	pthread_mutex_unlock(&rm->mu);
+	pthread_mutex_unlock(&rm->live_mu);
 	return n;
+}
+
+/* partition_alive_fn over the live brokers (arg: the manager). */
+static bool broker_alive(void *arg, int32_t broker_id)
+{
+	struct replica_mgr *rm = arg;
+	bool alive = false;
+
+	pthread_mutex_lock(&rm->live_mu);
+	for (int i = 0; i < rm->n_live && !alive; i++)
+		alive = rm->live[i] == broker_id;
+	pthread_mutex_unlock(&rm->live_mu);
+	return alive;
 }
 
 /* ---- the log directory's failure ---- */
@@ -1190,6 +1211,7 @@ int replica_mgr_new(const struct replica_mgr_config *cfg, struct replica_mgr **o
 	tpindex_init(&rm->meta_ix, meta_key, rm);
 	pthread_mutex_init(&rm->apply_mu, NULL);
 	pthread_mutex_init(&rm->mu, NULL);
+	pthread_mutex_init(&rm->live_mu, NULL);
 	pthread_mutex_init(&rm->tick_mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1242,6 +1264,7 @@ void replica_mgr_free(struct replica_mgr *rm)
 	pthread_cond_destroy(&rm->tick_cv);
 	pthread_mutex_destroy(&rm->tick_mu);
 	pthread_mutex_destroy(&rm->mu);
+	pthread_mutex_destroy(&rm->live_mu);
 	pthread_mutex_destroy(&rm->apply_mu);
 	free(rm);
 }

@@ -461,6 +461,108 @@ static void test_pending_expand_holds_hw(void **state)
 	tlog_close(t);
 }
 
+/* The live brokers of the tests' partition_set_alive: every one but
+ * those marked dead. */
+static bool dead[8];
+
+static bool alive_fn(void *arg, int32_t broker_id)
+{
+	(void)arg;
+	return broker_id < 0 || broker_id >= 8 || !dead[broker_id];
+}
+
+/* Kafka's shouldWaitForReplicaToJoinIsr: a follower outside the ISR
+ * (its addition cannot be written: the writer fails) that is caught up,
+ * on a live broker, holds the hw back; once its broker is gone, or once
+ * it lags more than replica.lag.time.max.ms, it does not. */
+static void test_hw_waits_for_replica_about_to_join(void **state)
+{
+	struct tlog *t = log_new("join");
+	struct writer w = { .fail = -EIO };
+	struct partition *p = part_new(t, 1, false, &w);
+	struct partition_state st = state3(1, 1, 1);
+	const int64_t t0 = 1000000;
+
+	(void)state;
+	memset(dead, 0, sizeof(dead));
+	partition_set_alive(p, alive_fn, NULL);
+	tlog_append(t, 10, 1, "a");
+	assert_int_equal(partition_make_leader(p, &st, t0), 1);
+	assert_int_equal(hw_of(p), 10); /* alone in the ISR */
+	/* 2 fetches at our LEO: caught up, in sync, its addition fails. */
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 10, 0, t0 + 100), -EIO);
+	assert_int_equal(w.calls, 1);
+	assert_int_equal(isr_size(p), 1);
+	tlog_append(t, 5, 1, "b"); /* LEO 15 */
+	assert_int_equal(partition_maybe_increment_leader_hw(p, t0 + 200), 0);
+	assert_int_equal(hw_of(p), 10);
+	/* Its broker gone (the controller's live brokers): not waited for. */
+	dead[2] = true;
+	assert_int_equal(partition_maybe_increment_leader_hw(p, t0 + 300), 1);
+	assert_int_equal(hw_of(p), 15);
+	/* Back: it fetches at our LEO, 15: caught up as of now (t0 + 400);
+	 * the next records wait for it. */
+	dead[2] = false;
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 15, 0, t0 + 400), -EIO);
+	tlog_append(t, 5, 1, "c"); /* LEO 20 */
+	assert_int_equal(partition_maybe_increment_leader_hw(p, t0 + 500), 0);
+	assert_int_equal(hw_of(p), 15);
+	/* Past replica.lag.time.max.ms since: lagging, not waited for. */
+	assert_int_equal(partition_maybe_increment_leader_hw(p, t0 + 400 + 30000), 0);
+	assert_int_equal(partition_maybe_increment_leader_hw(p, t0 + 400 + 30001), 1);
+	assert_int_equal(hw_of(p), 20);
+	/* 3, which never fetched, never held it. */
+	partition_unref(p);
+	tlog_close(t);
+}
+
+/* Kafka's checkEnoughReplicasReachOffset counts the maximal ISR: while
+ * the addition of 2 is being written, acks=all records the hw covers
+ * have min.insync.replicas=2 (2 held the hw back for them), where an
+ * append is still checked against the ISR in force; while a removal is
+ * being written the ISR in force still counts. */
+static int enough_expand = -2, enough_append = -2, enough_shrink = -2;
+
+static int writer_enough(void *arg, struct partition *p, const struct partition_state *proposed)
+{
+	(void)arg;
+	if (proposed->n_isr == 2) {
+		enough_expand = partition_check_enough_replicas(p, 2);
+		enough_append = partition_check_append_isr(p, -1, 2);
+	} else {
+		enough_shrink = partition_check_enough_replicas(p, 2);
+	}
+	return proposed->partition_epoch + 1;
+}
+
+static void test_enough_replicas_counts_maximal_isr(void **state)
+{
+	struct tlog *t = log_new("enough");
+	struct partition *p = part_new(t, 1, false, NULL);
+	struct partition_state st = state3(1, 1, 1);
+
+	(void)state;
+	partition_set_isr_writer(p, writer_enough, NULL);
+	tlog_append(t, 5, 1, "a");
+	assert_int_equal(partition_make_leader(p, &st, 1000), 1);
+	assert_int_equal(partition_check_enough_replicas(p, 2), -EAGAIN);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 5, -1, 1001), 0);
+	assert_int_equal(enough_expand, 0);
+	assert_int_equal(enough_append, -EAGAIN);
+	assert_int_equal(isr_size(p), 2);
+	assert_int_equal(partition_check_enough_replicas(p, 2), 0);
+	assert_int_equal(partition_check_enough_replicas(p, 3), -EAGAIN);
+	/* 2 lags: its removal, being written, does not count yet. */
+	tlog_append(t, 1, 1, "b");
+	assert_int_equal(partition_maybe_shrink_isr(p, 1001 + 30001), 1);
+	assert_int_equal(enough_shrink, 0);
+	assert_int_equal(partition_check_enough_replicas(p, 2), -EAGAIN);
+	partition_make_none(p, false);
+	assert_int_equal(partition_check_enough_replicas(p, 1), -EREMOTE);
+	partition_unref(p);
+	tlog_close(t);
+}
+
 /* ---- role changes ---- */
 
 static void test_make_leader_follower_transitions(void **state)
@@ -1361,6 +1463,61 @@ static void on_engine(void (*fn)(void))
 	use_engine = false;
 }
 
+/* Kafka's fetchOffsetAndTruncate: the follower's truncation went to its
+ * hw (the leader has no epoch as late as its latest), and that hw is
+ * above the leader's log end (an unclean election: the leader never had
+ * the records the follower's hw covered):
+ *   follower a: epoch 1 [0..3], epoch 7 [4,5], hw 6
+ *   leader b:   epoch 1 [0..3], leading in 5 from 4, nothing since
+ * b answers a's fetch at 6 OFFSET_OUT_OF_RANGE; a asks b's log end
+ * (ListOffsets), truncates to it (4, below its hw), and takes b's
+ * records from there. */
+static void above_leader_end(void)
+{
+	struct bk a, b;
+	struct partition_state st = state2(2, 5, 1, 1);
+	struct fetcher_stats fst;
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	bk_start(&a, 1, "oor-a");
+	bk_start(&b, 2, "oor-b");
+	bk_append(&a, 2, 1, "x");
+	bk_append(&a, 2, 1, "y");
+	bk_append(&b, 2, 1, "x");
+	bk_append(&b, 2, 1, "y");
+	bk_append(&a, 2, 7, "a7");
+	assert_int_equal(a.ops->set_hw(a.log, 6), 0);
+	assert_int_equal(partition_make_leader(b.p, &st, now_mono_ms()), 1);
+	assert_int_equal(partition_make_follower(a.p, &st), 1);
+	bk_follow(&a, &b, false);
+	while (leo_of(&a) != 4 && now_mono_ms() < end)
+		usleep(1000);
+	assert_int_equal(leo_of(&a), 4);
+	assert_int_equal(hw_of(a.p), 4);
+	leader_append(&b, 2, 5, "b5");
+	assert_true(synced(&b, &a, 2));
+	fetcher_get_stats(a.fetcher, &fst);
+	assert_int_equal(fst.truncations, 2); /* the epoch's round, the end's */
+	assert_int_equal(bk_truncations(&a), 1);
+	assert_int_equal(atomic_load(&a.cuts), 1);
+	assert_value_at(&a, 3, "y-1");
+	assert_value_at(&a, 4, "b5-0");
+	assert_int_equal(leo_of(&a), 6);
+	stop_identical(&b, &a);
+}
+
+static void test_e2e_above_leader_end_truncates_to_it(void **state)
+{
+	(void)state;
+	above_leader_end();
+}
+
+static void test_e2e_above_leader_end_truncates_to_it_engine(void **state)
+{
+	(void)state;
+	on_engine(above_leader_end);
+}
+
 static void test_e2e_undefined_epoch_truncates_to_hw(void **state)
 {
 	(void)state;
@@ -1958,6 +2115,63 @@ static void test_delete_records_handler(void **state)
 	bk_stop(&a);
 	bk_stop(&b);
 	use_engine = false;
+}
+
+/* Kafka's lowWatermarkIfLeader: the lowest log start of every replica on
+ * a live broker, in the ISR or not (3's addition cannot be written);
+ * one whose broker is gone does not count, one that has not told its
+ * start holds it at -1. */
+static void test_low_watermark_live_replicas(void **state)
+{
+	char dir[128];
+	struct elog *e;
+	struct writer w = { .fail = -EIO };
+	struct partition *p;
+	struct partition_state st = state3(1, 1, 2);
+	const int64_t t0 = 1000000;
+	int64_t low = -2, start = -2;
+
+	(void)state;
+	memset(dead, 0, sizeof(dead));
+	snprintf(dir, sizeof(dir), "%s/engine-lowwm", tmpdir);
+	e = elog_open(dir);
+	assert_non_null(e);
+	p = part_new_ops(&elog_ops, e, 1, false, &w);
+	partition_set_alive(p, alive_fn, NULL);
+	for (int i = 0; i < 10; i++)
+		assert_true(elog_append(e, 10, 1, "r") >= 0);
+	assert_int_equal(partition_make_leader(p, &st, t0), 1);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 100, 0, t0 + 1), 0);
+	assert_int_equal(hw_of(p), 100);
+	/* 3 never fetched: it has told no log start. */
+	assert_int_equal(partition_low_watermark(p, &low), 0);
+	assert_int_equal(low, -1);
+	assert_int_equal(partition_delete_records(p, 40, &start), 0);
+	assert_int_equal(start, 40);
+	assert_int_equal(partition_update_follower_fetch_state(p, 2, 100, 40, t0 + 2), 0);
+	/* 3, outside the ISR, fetches with its start still at 0. */
+	assert_int_equal(partition_update_follower_fetch_state(p, 3, 100, 0, t0 + 3), -EIO);
+	assert_int_equal(isr_size(p), 2);
+	assert_int_equal(partition_low_watermark(p, &low), 0);
+	assert_int_equal(low, 0);
+	dead[3] = true;
+	assert_int_equal(partition_low_watermark(p, &low), 0);
+	assert_int_equal(low, 40);
+	dead[3] = false;
+	assert_int_equal(partition_update_follower_fetch_state(p, 3, 100, 40, t0 + 4), -EIO);
+	assert_int_equal(partition_low_watermark(p, &low), 0);
+	assert_int_equal(low, 40);
+	/* 2 gone: 3's start alone below ours; then 3 too: ours. */
+	dead[2] = true;
+	assert_int_equal(partition_update_follower_fetch_state(p, 3, 100, 30, t0 + 5), -EIO);
+	assert_int_equal(partition_low_watermark(p, &low), 0);
+	assert_int_equal(low, 30);
+	dead[3] = true;
+	assert_int_equal(partition_low_watermark(p, &low), 0);
+	assert_int_equal(low, 40);
+	memset(dead, 0, sizeof(dead));
+	partition_unref(p);
+	elog_close(e);
 }
 
 /* Kafka's minOneMessage: a fetch whose max_bytes and partition_max_bytes
@@ -3670,6 +3884,8 @@ int main(void)
 		cmocka_unit_test(test_expand_isr),
 		cmocka_unit_test(test_expand_needs_epoch_start),
 		cmocka_unit_test(test_pending_expand_holds_hw),
+		cmocka_unit_test(test_hw_waits_for_replica_about_to_join),
+		cmocka_unit_test(test_enough_replicas_counts_maximal_isr),
 		cmocka_unit_test(test_make_leader_follower_transitions),
 		cmocka_unit_test(test_out_of_isr),
 		cmocka_unit_test(test_follower_hw),
@@ -3684,6 +3900,8 @@ int main(void)
 		cmocka_unit_test(test_e2e_kip279_diverging_epoch),
 		cmocka_unit_test(test_e2e_undefined_epoch_truncates_to_hw),
 		cmocka_unit_test(test_e2e_undefined_epoch_truncates_to_hw_engine),
+		cmocka_unit_test(test_e2e_above_leader_end_truncates_to_it),
+		cmocka_unit_test(test_e2e_above_leader_end_truncates_to_it_engine),
 		cmocka_unit_test(test_e2e_catch_up_and_kip101_engine),
 		cmocka_unit_test(test_e2e_kip279_offset_for_leader_epoch_engine),
 		cmocka_unit_test(test_e2e_kip279_diverging_epoch_engine),
@@ -3721,6 +3939,7 @@ int main(void)
 		cmocka_unit_test(test_list_offsets_handler),
 		cmocka_unit_test(test_list_offsets_new_leader_lagging),
 		cmocka_unit_test(test_delete_records_handler),
+		cmocka_unit_test(test_low_watermark_live_replicas),
 		cmocka_unit_test(test_fetch_zero_limits),
 		cmocka_unit_test(test_ofle_handler),
 		cmocka_unit_test(test_ofle_handler_engine),
