@@ -77,6 +77,9 @@
  *                                 of it can lead (Kafka's outcome).
  *                                 A move lives in its topic znode only:
  *                                 a new controller resumes it from there
+ *   /admin/preferred_replica_     ctrl_on_preferred: ElectLeaders'
+ *   election (made; and read on   preferred election for each partition
+ *   taking office)                named, then the znode deleted
  *   LeaderAndIsr answers          ctrl_on_answers: replicas a broker could
  *   (controller_lisr_answer)      not host (its log did not open, or its
  *                                 log directory failed) go offline there
@@ -533,10 +536,11 @@ enum {
 	EV_DELETIONS = 1 << 3,
 	EV_ISR_CHANGE = 1 << 4,
 	EV_EXPIRED = 1 << 5,
-	EV_ANSWERS = 1 << 6,  /* LeaderAndIsr answers queued (ctl->answers) */
-	EV_CONFIG = 1 << 7,   /* a topic's overrides changed */
-	EV_LOG_DIR = 1 << 8,  /* /log_dir_event_notification children */
-	EV_REASSIGN = 1 << 9, /* /admin/reassign_partitions made, changed or gone */
+	EV_ANSWERS = 1 << 6,    /* LeaderAndIsr answers queued (ctl->answers) */
+	EV_CONFIG = 1 << 7,     /* a topic's overrides changed */
+	EV_LOG_DIR = 1 << 8,    /* /log_dir_event_notification children */
+	EV_REASSIGN = 1 << 9,   /* /admin/reassign_partitions made, changed or gone */
+	EV_PREFERRED = 1 << 10, /* /admin/preferred_replica_election made, changed or gone */
 };
 
 /* A broker's answer to a LeaderAndIsr (controller_lisr_answer), queued
@@ -692,6 +696,8 @@ static void ctrl_watch(void *arg, enum zkc_watch ev, const char *path)
 		ctrl_post(ctl, EV_LOG_DIR);
 	else if (!strcmp(path, ZK_REASSIGN_PATH))
 		ctrl_post(ctl, EV_REASSIGN);
+	else if (!strcmp(path, ZK_PREFERRED_PATH))
+		ctrl_post(ctl, EV_PREFERRED);
 }
 
 void controller_topic_config_changed(struct controller *ctl)
@@ -2157,6 +2163,36 @@ static int ctrl_on_controlled_shutdown(struct controller *ctl, int32_t broker_id
 	return n;
 }
 
+/* One write under the office's guard (invariant 2): op together with a
+ * check of the epoch's znode version. 0, -EPERM (another controller was
+ * elected), or op's error. */
+static int ctrl_guarded(struct controller *ctl, const struct zkc_op *op)
+{
+	struct zkc_op ops[2] = { { .type = ZKC_OP_CHECK,
+				   .path = ZK_CONTROLLER_EPOCH_PATH,
+				   .version = ctl->epoch_zk_version },
+				 *op };
+	int failed = -1, rc = zkc_multi(ctl->zkc, ops, 2, &failed);
+
+	return rc && failed == 0 ? -EPERM : rc;
+}
+
+/* Reads path (its data and stat) and watches it; an absent one has
+ * its making watched, and ev posted when it was made meanwhile (the
+ * handler runs again). 0, -ENOENT (absent), -errno. */
+static int ctrl_get_watched(struct controller *ctl, const char *path, int ev, char **data,
+			    size_t *len, struct zkc_stat *st)
+{
+	int rc = zkc_get(ctl->zkc, path, data, len, st, ctrl_watch, ctl);
+
+	if (rc != -ENOENT)
+		return rc;
+	rc = zkc_exists(ctl->zkc, path, NULL, ctrl_watch, ctl);
+	if (rc == 0)
+		ctrl_post(ctl, ev);
+	return rc == 0 ? -ENOENT : rc;
+}
+
 /* Kafka's processReplicaLeaderElection for the partitions of an
  * ElectLeaders request: each gets its result (controller.h) from the same
  * elections the rebalance and the offline election run. */
@@ -2200,6 +2236,68 @@ static int ctrl_on_elect(struct controller *ctl, bool unclean, struct controller
 		       e[i].result ? "no eligible leader" : "done", part->state.leader);
 	}
 	return 0;
+}
+
+/* Kafka's ReplicaLeaderElection event from ZooKeeper (its
+ * PreferredReplicaElectionHandler; processReplicaLeaderElection with
+ * ZkTriggered), also run on taking office (onControllerFailover's
+ * fetchPendingPreferredReplicaElections): /admin/preferred_replica_election
+ * read and watched (made, changed or deleted runs this again), a
+ * preferred election for each partition it names, as ElectLeaders'
+ * (ctrl_on_elect: one that does not exist, or whose preferred replica
+ * leads already, is skipped; one whose preferred replica is not live,
+ * not in the ISR, shutting down or ineligible keeps its leader), the
+ * brokers told, then the znode deleted under the office's guard whatever
+ * came of the elections (Kafka's removePartitionsFromPreferredReplica-
+ * Election), so that the next request can be made. A document that does
+ * not decode is logged and deleted: Kafka reads one that is not JSON as
+ * no partition and deletes it; left there, it would refuse every later
+ * request (the tools make the znode, and fail while it exists). */
+static int ctrl_on_preferred(struct controller *ctl, struct ctrl_batch *b)
+{
+	struct zk_isr_change c = { NULL, 0 };
+	struct controller_election *e = NULL;
+	char why[ZK_WHY_LEN] = "", *data = NULL;
+	struct zkc_op op = { .type = ZKC_OP_DELETE,
+			     .path = ZK_PREFERRED_PATH,
+			     .version = ZKC_ANY_VERSION };
+	size_t len;
+	int rc, i;
+
+	rc = ctrl_get_watched(ctl, ZK_PREFERRED_PATH, EV_PREFERRED, &data, &len, NULL);
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;
+	rc = zk_preferred_election_decode(data, len, &c, why);
+	free(data);
+	if (rc == -EBADMSG)
+		mq_log(MQ_ERR, "controller: %s: %s; removed (no election run)", ZK_PREFERRED_PATH,
+		       why);
+	else if (rc)
+		return rc;
+	else if (!(e = calloc((size_t)c.n + 1, sizeof(*e))))
+		rc = -ENOMEM;
+	for (i = 0; e && i < c.n; i++) {
+		snprintf(e[i].topic, sizeof(e[i].topic), "%s", c.partitions[i].topic);
+		e[i].partition = c.partitions[i].partition;
+	}
+	zk_isr_change_clear(&c);
+	if (e) {
+		rc = ctrl_on_elect(ctl, false, e, i, b);
+		for (int j = 0; rc == 0 && j < i; j++)
+			if (e[j].result == -ENOENT)
+				mq_log(MQ_WARN,
+				       "controller: %s: no partition %s-%d: no election for it",
+				       ZK_PREFERRED_PATH, e[j].topic, e[j].partition);
+		free(e);
+	}
+	if (rc == 0)
+		rc = ctrl_flush(ctl, b);
+	if (rc == 0 || rc == -EBADMSG) {
+		rc = ctrl_guarded(ctl, &op);
+		if (rc == 0)
+			mq_log(MQ_INFO, "controller: %s done: removed", ZK_PREFERRED_PATH);
+	}
+	return rc == -ENOENT ? 0 : rc;
 }
 
 /* ---- replica moves (Kafka's onPartitionReassignment) ---- */
@@ -2331,10 +2429,10 @@ static int ctrl_reassign_prune(struct controller *ctl, const struct controller_t
 {
 	struct zk_reassign r;
 	struct zkc_stat st;
-	struct zkc_op ops[2];
+	struct zkc_op op;
 	char why[ZK_WHY_LEN] = "", *data = NULL, *doc = NULL;
 	size_t len;
-	int rc, i, k = 0, failed = -1;
+	int rc, i, k = 0;
 
 	rc = zkc_get(ctl->zkc, ZK_REASSIGN_PATH, &data, &len, &st, NULL, NULL);
 	if (rc == -ENOENT)
@@ -2360,29 +2458,26 @@ static int ctrl_reassign_prune(struct controller *ctl, const struct controller_t
 		return 0;
 	}
 	r.n = k;
-	ops[0] = (struct zkc_op){ .type = ZKC_OP_CHECK,
-				  .path = ZK_CONTROLLER_EPOCH_PATH,
-				  .version = ctl->epoch_zk_version };
 	if (k == 0) {
-		ops[1] = (struct zkc_op){ .type = ZKC_OP_DELETE,
-					  .path = ZK_REASSIGN_PATH,
-					  .version = st.version };
+		op = (struct zkc_op){ .type = ZKC_OP_DELETE,
+				      .path = ZK_REASSIGN_PATH,
+				      .version = st.version };
 	} else {
 		if (!(doc = zk_reassign_encode(&r))) {
 			zk_reassign_clear(&r);
 			return -ENOMEM;
 		}
-		ops[1] = (struct zkc_op){ .type = ZKC_OP_SET,
-					  .path = ZK_REASSIGN_PATH,
-					  .data = doc,
-					  .len = strlen(doc),
-					  .version = st.version };
+		op = (struct zkc_op){ .type = ZKC_OP_SET,
+				      .path = ZK_REASSIGN_PATH,
+				      .data = doc,
+				      .len = strlen(doc),
+				      .version = st.version };
 	}
 	zk_reassign_clear(&r);
-	rc = zkc_multi(ctl->zkc, ops, 2, &failed);
+	rc = ctrl_guarded(ctl, &op);
 	free(doc);
-	if (rc && failed == 0)
-		return -EPERM;
+	if (rc == -EPERM)
+		return rc;
 	if (k == 0 && rc == 0)
 		mq_log(MQ_INFO, "controller: %s done: removed", ZK_REASSIGN_PATH);
 	return rc == -ESTALE || rc == -ENOENT ? 0 : rc;
@@ -2546,16 +2641,9 @@ static int ctrl_on_reassign(struct controller *ctl, struct ctrl_batch *b)
 	size_t len;
 	int rc, i, n_refused = 0;
 
-	rc = zkc_get(ctl->zkc, ZK_REASSIGN_PATH, &data, &len, &st, ctrl_watch, ctl);
-	if (rc == -ENOENT) {
-		/* Watch its making; made meanwhile, run again. */
-		rc = zkc_exists(ctl->zkc, ZK_REASSIGN_PATH, NULL, ctrl_watch, ctl);
-		if (rc == 0)
-			ctrl_post(ctl, EV_REASSIGN);
-		return rc == -ENOENT ? 0 : rc;
-	}
+	rc = ctrl_get_watched(ctl, ZK_REASSIGN_PATH, EV_REASSIGN, &data, &len, &st);
 	if (rc)
-		return rc;
+		return rc == -ENOENT ? 0 : rc;
 	rc = zk_reassign_decode(data, len, &r, why);
 	free(data);
 	if (rc == -EBADMSG) {
@@ -2824,7 +2912,8 @@ static int ctrl_become_active(struct controller *ctl, const struct zkmeta_contro
 	    (rc = ctrl_flush(ctl, b)) || (rc = ctrl_on_brokers(ctl, b, true)) ||
 	    (rc = ctrl_flush(ctl, b)) || (rc = ctrl_on_isr_change(ctl, b)) ||
 	    (rc = ctrl_flush(ctl, b)) || (rc = ctrl_on_log_dir_events(ctl, b)) ||
-	    (rc = ctrl_flush(ctl, b)) || (rc = ctrl_on_reassign(ctl, b)))
+	    (rc = ctrl_flush(ctl, b)) || (rc = ctrl_on_reassign(ctl, b)) ||
+	    (rc = ctrl_flush(ctl, b)) || (rc = ctrl_on_preferred(ctl, b)))
 		return rc;
 	if (ctl->cfg.auto_leader_rebalance_enable)
 		ctl->rebalance_at_ms =
@@ -3078,6 +3167,8 @@ static void *ctrl_thread(void *arg)
 			ctrl_run(ctl, &b, ctrl_on_log_dir_events, "log dir event");
 		if (bits & EV_REASSIGN)
 			ctrl_run(ctl, &b, ctrl_on_reassign, "partition reassignment");
+		if (bits & EV_PREFERRED)
+			ctrl_run(ctl, &b, ctrl_on_preferred, "preferred replica election");
 		/* unclean.leader.election.enable may now elect a leader
 		 * where there was none (Kafka's TopicUncleanLeaderElectionEnable). */
 		if (bits & EV_CONFIG)

@@ -1213,7 +1213,7 @@ char *zk_isr_change_encode(const struct zk_isr_change *c)
 }
 
 /* A {"version":1,"partitions":[...]} document (an ISR change notice, a
- * reassignment request): its root (the caller's to drop) and the array. */
+ * preferred replica election, a reassignment request): its root (the caller's to drop) and the array. */
 static int load_partitions(const char *buf, size_t len, const char *what, json_t **root,
 			   json_t **arr, char *why)
 {
@@ -1241,14 +1241,17 @@ static int tp_decode(json_t *e, char **topic, int32_t *partition, char *why)
 	return (*topic = strdup(json_string_value(t))) ? 0 : -ENOMEM;
 }
 
-int zk_isr_change_decode(const char *buf, size_t len, struct zk_isr_change *c, char *why)
+/* A {"version":1,"partitions":[{"topic":..,"partition":..},...]}
+ * document (an ISR change notice, a preferred replica election). */
+static int tp_list_decode(const char *buf, size_t len, const char *what, struct zk_isr_change *c,
+			  char *why)
 {
 	json_t *root = NULL, *arr;
 	size_t i;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	if ((rc = load_partitions(buf, len, "isr change", &root, &arr, why)))
+	if ((rc = load_partitions(buf, len, what, &root, &arr, why)))
 		goto out;
 	c->partitions = calloc(json_array_size(arr) + 1, sizeof(*c->partitions));
 	if (!c->partitions) {
@@ -1267,6 +1270,16 @@ out:
 	if (rc)
 		zk_isr_change_clear(c);
 	return rc;
+}
+
+int zk_isr_change_decode(const char *buf, size_t len, struct zk_isr_change *c, char *why)
+{
+	return tp_list_decode(buf, len, "isr change", c, why);
+}
+
+int zk_preferred_election_decode(const char *buf, size_t len, struct zk_isr_change *c, char *why)
+{
+	return tp_list_decode(buf, len, "preferred replica election", c, why);
 }
 
 void zk_isr_change_clear(struct zk_isr_change *c)

@@ -33,6 +33,11 @@
  *       each partition once moved, the znode once empty):
  *       {"version":1,"partitions":[{"topic":"t","partition":0,
  *        "replicas":[2,3]}]}
+ *   /admin/preferred_replica_election  persistent, partitions whose
+ *       preferred replica should lead (Kafka's
+ *       kafka-preferred-replica-election.sh --zookeeper writes it; the
+ *       controller deletes it once it tried them, or when it does not
+ *       decode): {"version":1,"partitions":[{"topic":"t","partition":0}]}
  *   /isr_change_notification/isr_change_<10-digit seq>  persistent sequential:
  *       {"version":1,"partitions":[{"topic":"t","partition":0}]}
  *   /log_dir_event_notification/log_dir_event_<10-digit seq>  persistent
@@ -104,6 +109,7 @@
 #define ZK_CONFIG_CHANGES_PATH   "/config/changes"
 #define ZK_DELETE_TOPICS_PATH    "/admin/delete_topics"
 #define ZK_REASSIGN_PATH         "/admin/reassign_partitions"
+#define ZK_PREFERRED_PATH        "/admin/preferred_replica_election"
 #define ZK_ISR_CHANGE_PATH       "/isr_change_notification"
 #define ZK_ISR_CHANGE_PREFIX     "/isr_change_notification/isr_change_"
 #define ZK_LOG_DIR_EVENT_PATH    "/log_dir_event_notification"
@@ -292,6 +298,15 @@ struct zk_isr_change {
 char *zk_isr_change_encode(const struct zk_isr_change *c);
 int zk_isr_change_decode(const char *buf, size_t len, struct zk_isr_change *c, char *why);
 void zk_isr_change_clear(struct zk_isr_change *c);
+
+/* ---- /admin/preferred_replica_election ---- */
+
+/* Kafka's PreferredReplicaElectionZNode, the partitions whose preferred
+ * replica (the first of the assignment) should lead: the document of an
+ * ISR change notice, {"version":1,"partitions":[{"topic":"t",
+ * "partition":0}]} (zk_isr_change_encode writes it; a partition named
+ * twice is there twice). Cleared with zk_isr_change_clear. */
+int zk_preferred_election_decode(const char *buf, size_t len, struct zk_isr_change *c, char *why);
 
 /* ---- /admin/reassign_partitions ---- */
 

@@ -76,6 +76,21 @@ replicas_are() {
 	[ "$(p0_field "$MQ_TMP/mnt$1" "$2" 7)" = "$3" ]
 }
 
+# move_off_controller TOPIC: K the controller, D and M the two other
+# brokers; TOPIC's partition 0 moved to [D,M] through
+# /admin/reassign_partitions, and the move done (the request deleted).
+move_off_controller() {
+	check "a controller" poll 20 has_controller
+	K=$(controller)
+	D=$((K % 3 + 1))
+	M=$((D % 3 + 1))
+	zk_cli "$ZKPORT" create /mqfs/admin/reassign_partitions \
+		"{\"version\":1,\"partitions\":[{\"topic\":\"$1\",\"partition\":0,\"replicas\":[$D,$M]}]}" \
+		>>"$LOG" 2>&1
+	check "$1 moved to [$D,$M]" poll 30 replicas_are "$M" "$1" "[$D,$M]"
+	check "/admin/reassign_partitions deleted" poll 20 zgone /admin/reassign_partitions
+}
+
 # all_stopped PID: every thread of PID is in the stopped state. A SIGSTOP
 # stops the threads only as each is next scheduled: on a loaded machine a
 # fetcher thread can still answer a response and fetch again after kill

@@ -18,6 +18,10 @@
 #   controller finishes the deletion without starting x-0 again, and once
 #   both brokers are back no mount lists x and no data directory holds
 #   its log.
+# - u-0 moved off a broker by a controller killed after it wrote the
+#   final assignment and before its StopReplica went (ZooKeeper as it
+#   leaves it): the request is settled, the removed replica stops and its
+#   log goes, u takes writes.
 # - partitions=4 written to y's .config, the controller killed as soon
 #   as its own broker has opened one of the new partitions (the other
 #   replicas may not have heard of them): every partition has a leader
@@ -144,15 +148,7 @@ check "broker $L's log of t-0 deleted" poll 30 sh -c "! test -e '$MQ_TMP/b$L/dat
 # deletion without starting x-0 again (a state at leader epoch 0, which
 # M, in a newer epoch, would ignore with a warning).
 cluster_mkdir x
-check "a controller" poll 20 has_controller
-K=$(controller)
-D=$((K % 3 + 1))
-M=$((D % 3 + 1))
-zk_cli "$ZKPORT" create /mqfs/admin/reassign_partitions \
-	"{\"version\":1,\"partitions\":[{\"topic\":\"x\",\"partition\":0,\"replicas\":[$D,$M]}]}" \
-	>>"$LOG" 2>&1
-check "x moved to [$D,$M]" poll 30 replicas_are "$M" x "[$D,$M]"
-check "/admin/reassign_partitions deleted" poll 20 zgone /admin/reassign_partitions
+move_off_controller x
 expect_ok "a write to x/0 through mnt$M" sh -c "echo x0 >>'$MQ_TMP/mnt$M/x/0'"
 eval "PD=\$PID$D"
 mq_kill9 "$MQ_TMP/mnt$D" "$PD"
@@ -180,6 +176,54 @@ for n in 1 2 3; do
 	check "x is gone from mnt$n" poll 30 sh -c "! timeout 5 ls '$MQ_TMP/mnt$n' | grep -qx x"
 	check "no log of x-0 in broker $n's data" poll 30 sh -c "! test -e '$MQ_TMP/b$n/data/x-0'"
 done
+
+# ---- u: a move completed, its controller killed before its StopReplica ---
+# u's replicas are moved to D and M, neither the controller K; then u-0
+# moves on to [M] alone. K frozen, ZooKeeper is left as K leaves it when
+# it dies after writing the move's final assignment and before its
+# StopReplica reaches D, the replica removed: u-0's state in a new
+# leader epoch (leader M, ISR [M]), the topic znode [M] with no move
+# left in it, the request still in /admin/reassign_partitions; no broker
+# heard of the new epoch. Once K is killed, the next controller settles
+# the request, and D's replica of u-0 stops and its log goes.
+cluster_mkdir u
+move_off_controller u
+check "u-0's ISR is $D and $M" poll 30 p0_isr_is "$MQ_TMP/mnt$M" u "$(set_of "[$D,$M]")"
+expect_ok "a write to u/0 through mnt$M" sh -c "echo u0 >>'$MQ_TMP/mnt$M/u/0'"
+check "broker $D holds a log of u-0" poll 20 test -d "$MQ_TMP/b$D/data/u-0"
+# What K writes: read before it is frozen (a frozen controller's session
+# expires a few seconds later), written by one zkCli session.
+zjson() { zget "$1" | grep '^{'; }
+UEPOCH=$(zjson /brokers/topics/u/partitions/0/state | sed 's/.*"leader_epoch":\([0-9]*\).*/\1/')
+CEPOCH=$(zget /controller_epoch | grep -x '[0-9]*')
+UTOPIC=$(zjson /brokers/topics/u | sed "s/\"partitions\":{[^}]*}/\"partitions\":{\"0\":[$M]}/")
+expect_ok "u-0's leader epoch and the controller's epoch read" test -n "$UEPOCH$CEPOCH"
+eval "PK=\$PID$K"
+FROZE=$K
+check "broker $K (the controller) frozen" stop_broker "$PK"
+{
+	echo "create /mqfs/admin/reassign_partitions {\"version\":1,\"partitions\":[{\"topic\":\"u\",\"partition\":0,\"replicas\":[$M]}]}"
+	echo "set /mqfs/brokers/topics/u/partitions/0/state {\"controller_epoch\":$CEPOCH,\"leader\":$M,\"version\":1,\"leader_epoch\":$((UEPOCH + 1)),\"isr\":[$M]}"
+	echo "set /mqfs/brokers/topics/u $UTOPIC"
+} | zk_cli "$ZKPORT" >"$MQ_TMP/u.zk" 2>&1
+cat "$MQ_TMP/u.zk" >>"$LOG"
+# Checked from zkCli's own answers: another JVM would take seconds.
+expect_ok "the request for u made, u's state and topic znode written" sh -c \
+	"grep -q '^Created /mqfs/admin/reassign_partitions' '$MQ_TMP/u.zk' && ! grep -qi 'exception\\|error\\|not exist\\|not valid' '$MQ_TMP/u.zk'"
+mq_kill9 "$MQ_TMP/mnt$K" "$PK"
+thaw_pid "$PK" 2>/dev/null # dead: only its name leaves FROZEN
+FROZE=""
+check "a new controller" poll 60 sh -c "timeout 5 grep -qx controller.active=yes '$MQ_TMP/mnt$M/.state' || timeout 5 grep -qx controller.active=yes '$MQ_TMP/mnt$D/.state'"
+check "/admin/reassign_partitions deleted" poll 30 zgone /admin/reassign_partitions
+check "no log of u-0 in broker $D's data" poll 30 sh -c "! test -e '$MQ_TMP/b$D/data/u-0'"
+restart "$K"
+for n in 1 2 3; do
+	check "mnt$n: u's replicas are [$M]" poll 30 replicas_are "$n" u "[$M]"
+	check "mnt$n: u's leader is in its ISR" poll 30 leader_in_isr "$n" u 0
+done
+expect_ok "a write to u/0 through mnt$D" sh -c "echo u1 >>'$MQ_TMP/mnt$D/u/0'"
+check "mnt$K reads both" poll 20 sh -c "[ \"\$(timeout 5 cat '$MQ_TMP/mnt$K/u/0')\" = \"\$(printf 'u0\nu1')\" ]"
+check "broker $D still holds no log of u-0" sh -c "! test -e '$MQ_TMP/b$D/data/u-0'"
 
 # ---- y: partitions added, the controller killed as its broker opens one ---
 # The controller K makes the new partitions' states and tells their

@@ -1915,6 +1915,113 @@ static void wait_gone(struct zkc *zkc, const char *path)
 	}
 }
 
+/* Writes /admin/preferred_replica_election naming topic-p (and
+ * nope-0, no such partition), as kafka-preferred-replica-election.sh
+ * --zookeeper does. */
+static void ask_preferred(struct zkc *zkc, const char *topic, int32_t p)
+{
+	struct zk_tp tps[] = { { (char *)topic, p }, { "nope", 0 } };
+	struct zk_isr_change c = { tps, N(tps) };
+	char *doc = zk_isr_change_encode(&c);
+
+	assert_non_null(doc);
+	assert_int_equal(zkc_create(zkc, ZK_PREFERRED_PATH, doc, strlen(doc), 0, NULL, 0), 0);
+	free(doc);
+}
+
+/* /admin/preferred_replica_election (Kafka's ZkTriggered preferred
+ * election): the partitions named get ElectLeaders' preferred election
+ * and the znode is deleted whatever came of them: while the preferred
+ * replica is outside the ISR nothing changes; once it is in, it leads;
+ * a partition its preferred replica leads already is left as it is; a
+ * document that does not decode is deleted; a znode made while there
+ * was no controller is read by the next one when it takes office. */
+static void test_preferred_znode(void **state)
+{
+	struct controller_config cfg = config_of(3, false);
+	struct controller_channel ch = { rec_lisr, rec_meta, rec_stop, &nodes[3].rec };
+	struct zk_partition_state s;
+	struct controller *ctl;
+	struct zkc_stat st;
+	struct node *a;
+	int32_t version;
+
+	(void)state;
+	cluster_start("/t_pref", 1, false);
+	a = wait_active();
+	assert_ptr_equal(a, &nodes[1]);
+	create_topic(nodes[3].zkc, "pe", (int32_t[]){ 2, 3 }, 1, 2);
+	create_topic(nodes[3].zkc, "ok", (int32_t[]){ 3, 2 }, 1, 2);
+	wait_created(nodes[3].zkc, "pe", 1);
+	wait_created(nodes[3].zkc, "ok", 1);
+
+	/* Broker 2 dies and comes back: 3 leads pe-0, 2 out of its ISR. */
+	node_kill(&nodes[2]);
+	wait_state(nodes[3].zkc, "pe", 0, 1, 3, &s, NULL);
+	zk_partition_state_clear(&s);
+	node_register(&nodes[2]);
+	assert_true(rec_wait(&a->rec, REC_LISR, 2, "pe", 0, 3, 1));
+
+	/* 2 is not in the ISR: no election, the znode goes all the same. */
+	ask_preferred(nodes[3].zkc, "pe", 0);
+	wait_gone(nodes[3].zkc, ZK_PREFERRED_PATH);
+	wait_state(nodes[3].zkc, "pe", 0, 1, 3, &s, NULL);
+	assert_int_equal(s.leader_epoch, 1);
+	zk_partition_state_clear(&s);
+
+	/* In the ISR: 2 leads again (a new epoch told to both). The znode
+	 * is watched again after its deletion. */
+	leader_sets_isr(nodes[3].zkc, "pe", 0, (int32_t[]){ 3, 2 }, 2);
+	assert_true(rec_wait_isr(&a->rec, 2, "pe", 0, 2));
+	ask_preferred(nodes[3].zkc, "pe", 0);
+	wait_gone(nodes[3].zkc, ZK_PREFERRED_PATH);
+	wait_state(nodes[3].zkc, "pe", 0, 2, 2, &s, NULL);
+	assert_int_equal(s.leader_epoch, 2);
+	zk_partition_state_clear(&s);
+	assert_true(rec_wait(&a->rec, REC_LISR, 2, "pe", 0, 2, 2));
+	assert_true(rec_wait(&a->rec, REC_LISR, 3, "pe", 0, 2, 2));
+
+	/* ok-0's preferred replica leads: left in its epoch. */
+	wait_state(nodes[3].zkc, "ok", 0, 0, 3, &s, &version);
+	zk_partition_state_clear(&s);
+	ask_preferred(nodes[3].zkc, "ok", 0);
+	wait_gone(nodes[3].zkc, ZK_PREFERRED_PATH);
+	assert_int_equal(
+		zkc_exists(nodes[3].zkc, "/brokers/topics/ok/partitions/0/state", &st, NULL, NULL),
+		0);
+	assert_int_equal(st.version, version);
+
+	/* Documents that do not decode are removed. */
+	assert_int_equal(zkc_create(nodes[3].zkc, ZK_PREFERRED_PATH, "garbage{", 8, 0, NULL, 0), 0);
+	wait_gone(nodes[3].zkc, ZK_PREFERRED_PATH);
+	assert_int_equal(
+		zkc_create(nodes[3].zkc, ZK_PREFERRED_PATH, "{\"version\":1}", 13, 0, NULL, 0), 0);
+	wait_gone(nodes[3].zkc, ZK_PREFERRED_PATH);
+
+	/* No controller: 3 takes pe-0's leadership (as a controller that
+	 * died would have written it) and the znode is made. The next
+	 * controller reads it on taking office and elects 2 again. */
+	node_kill(&nodes[1]);
+	wait_state(nodes[3].zkc, "pe", 0, 2, 2, &s, &version);
+	s.leader = 3;
+	s.leader_epoch = 3;
+	assert_int_equal(zkmeta_update_partition_state(nodes[3].zkc, "pe", 0, &s, version,
+						       ZKC_ANY_VERSION, NULL),
+			 0);
+	zk_partition_state_clear(&s);
+	ask_preferred(nodes[3].zkc, "pe", 0);
+	assert_int_equal(controller_start(nodes[3].zkc, &cfg, &ch, &ctl), 0);
+	__atomic_store_n(&nodes[3].ctl, ctl, __ATOMIC_RELEASE);
+	a = wait_active();
+	assert_ptr_equal(a, &nodes[3]);
+	wait_gone(nodes[3].zkc, ZK_PREFERRED_PATH);
+	wait_state(nodes[3].zkc, "pe", 0, 4, 2, &s, NULL);
+	assert_int_equal(s.leader_epoch, 4);
+	zk_partition_state_clear(&s);
+	assert_true(rec_wait(&a->rec, REC_LISR, 2, "pe", 0, 2, 4));
+	cluster_stop();
+}
+
 /* A controller killed in the middle of a topic's deletion: it had sent
  * StopReplica and deleted the first partition's znodes (ctrl_delete_topic
  * removes the topic's descendants before the topic), not yet the topic
@@ -2430,6 +2537,7 @@ int main(void)
 		cmocka_unit_test(test_offline_and_back),
 		cmocka_unit_test(test_controlled_shutdown),
 		cmocka_unit_test(test_elect_leaders),
+		cmocka_unit_test(test_preferred_znode),
 		cmocka_unit_test(test_bounced_broker),
 		cmocka_unit_test(test_ineligible_not_elected),
 		cmocka_unit_test(test_storage_error_moves_leader),
@@ -2447,5 +2555,8 @@ int main(void)
 		cmocka_unit_test(test_unreadable_znodes_left_as_they_are),
 	};
 
+	/* TEST_FILTER=test_name runs that test alone (a cmocka pattern). */
+	if (getenv("TEST_FILTER"))
+		cmocka_set_test_filter(getenv("TEST_FILTER"));
 	return cmocka_run_group_tests(tests, group_setup, zksrv_group_teardown);
 }

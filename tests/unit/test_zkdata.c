@@ -571,6 +571,31 @@ static void test_isr_change(void **state)
 			 -EBADMSG);
 }
 
+/* Kafka's PreferredReplicaElectionZNode as its tool wrote it (spaces
+ * and all), read; the reason given for what does not decode names it. */
+static void test_preferred_election(void **state)
+{
+	struct zk_isr_change out;
+	char why[ZK_WHY_LEN] = "";
+
+	(void)state;
+	assert_int_equal(DEC(zk_preferred_election_decode,
+			     "{\"version\":1, \"partitions\":[{\"topic\":\"t\", \"partition\":0},"
+			     " {\"topic\":\"u\",\"partition\":3}]}",
+			     &out, why),
+			 0);
+	assert_int_equal(out.n, 2);
+	assert_string_equal(out.partitions[0].topic, "t");
+	assert_int_equal(out.partitions[1].partition, 3);
+	zk_isr_change_clear(&out);
+	assert_int_equal(
+		DEC(zk_preferred_election_decode, "{\"version\":2,\"partitions\":[]}", &out, why),
+		-EBADMSG);
+	assert_non_null(strstr(why, "preferred replica election"));
+	assert_int_equal(DEC(zk_preferred_election_decode, "garbage{", &out, why), -EBADMSG);
+	assert_int_equal(out.n, 0);
+}
+
 /* Kafka's ReassignPartitionsZNode: what kafka-reassign-partitions.sh
  * writes, read; our encoding of what is left, read back; what does not
  * decode. A target the controller refuses (empty, a broker twice or
@@ -819,6 +844,7 @@ int main(void)
 		cmocka_unit_test(test_partition_state_malformed),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_isr_change),
+		cmocka_unit_test(test_preferred_election),
 		cmocka_unit_test(test_reassign),
 		cmocka_unit_test(test_log_dir_event),
 		cmocka_unit_test(test_cluster_id),
