@@ -254,7 +254,9 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/mqfs $(DESTDIR)$(MANDIR)/man8/mqfs.8 \
 	      $(DESTDIR)$(SYSCONFDIR)/mqfs/mqfs.conf.example $(DESTDIR)$(UNITDIR)/mqfs@.service
-	-rmdir $(DESTDIR)$(SYSCONFDIR)/mqfs 2>/dev/null
+	@# SYSCONFDIR/mqfs goes only when empty: the user's *.conf files stay,
+	@# and so does the directory then, which is no error.
+	rmdir $(DESTDIR)$(SYSCONFDIR)/mqfs 2>/dev/null || true
 
 clean:
 	rm -rf build build-asan build-tsan build-fuzz

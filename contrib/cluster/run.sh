@@ -169,6 +169,12 @@ for n in 1 2 3; do
 	port=$(zk_free_port) || die "no free port for broker $n"
 	eval "PORT$n=$port"
 	mkdir -p "$DIR/b$n" "$DIR/mnt$n" || die "cannot make $DIR/b$n"
+	# The config holds admin's password (sasl.jaas.config): made 0600, as
+	# the broker asks of such a file (it warns at start when every user
+	# may read it). An earlier run's file keeps its mode through the
+	# rewrite below, hence the chmod rather than a umask.
+	: >"$DIR/b$n/server.properties" && chmod 0600 "$DIR/b$n/server.properties" ||
+		die "cannot write $DIR/b$n/server.properties"
 	cat >"$DIR/b$n/server.properties" <<EOF
 # Written by make cluster at each start (the listener's port changes).
 broker.id=$n

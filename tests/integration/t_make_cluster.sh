@@ -94,6 +94,11 @@ expect_ok "the running line names the pid to kill from another shell" \
 for n in 1 2 3; do
 	expect_eq "mnt$n/.state lists three live brokers" 3 \
 		"$(mq_run grep -c '^broker\.[0-9]*=alive SASL_PLAINTEXT' "$CL/mnt$n/.state")"
+	# Its config holds admin's password: readable by root alone, and so
+	# without the broker's warning of a password every user may read.
+	expect_eq "b$n/server.properties is 0600" 600 "$(stat -c %a "$CL/b$n/server.properties")"
+	expect_ok "broker $n logs no warning of a readable password" \
+		sh -c "! grep -q 'holds a password' '$CL/b$n/mqfs.log'"
 done
 # README's SCRAM user lines: a user added is let in by the listeners,
 # one deleted is not (the brokers' own admin stays).

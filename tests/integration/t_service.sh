@@ -44,6 +44,16 @@ expect_ok "PREFIX=/usr: config in /etc, unit in /lib/systemd" \
 # shellcheck disable=SC2086
 expect_ok "make uninstall" $MAKE_INSTALL uninstall DESTDIR="$D2" PREFIX=/usr
 expect_eq "uninstall leaves no file" "" "$(find "$D2" -type f)"
+# A config of the user's beside the example (README: "your *.conf files
+# are kept"): kept, and the directory it keeps is no error of make's.
+# shellcheck disable=SC2086
+$MAKE_INSTALL install DESTDIR="$D2" PREFIX=/usr >/dev/null 2>&1
+install -m 0600 "$D2/etc/mqfs/mqfs.conf.example" "$D2/etc/mqfs/mq.conf"
+# shellcheck disable=SC2086
+$MAKE_INSTALL uninstall DESTDIR="$D2" PREFIX=/usr >"$MQ_TMP/uninstall.out" 2>&1
+expect_eq "uninstall beside a kept config exits 0" 0 "$?"
+expect_eq "uninstall keeps the user's config, and only it" "$D2/etc/mqfs/mq.conf" "$(find "$D2" -type f)"
+expect_ok "uninstall beside a kept config prints no error" sh -c "! grep -i error '$MQ_TMP/uninstall.out'"
 
 # ---- man page ---------------------------------------------------------------
 groff -man -Tutf8 -ww -P-bou "$D/usr/local/share/man/man8/mqfs.8" >"$MQ_TMP/man.txt" 2>"$MQ_TMP/man.err"
