@@ -1012,6 +1012,41 @@ static void test_clean_keeps_age(void **state)
 	assert_true(st.log_start_offset > 0);
 }
 
+/* A segment that compaction emptied ages by its last append, as Kafka's
+ * LogSegment.largestTimestamp falls back to the file's lastModified: it is
+ * not expired for retention (compact,delete) at once, nor after a restart
+ * (its .log keeps the replaced one's mtime), only retention.ms after it. */
+static void test_emptied_segment_ages(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st;
+	int empty = 0;
+
+	f->cfg.cleanup_policy = LOG_CLEANUP_COMPACT | LOG_CLEANUP_DELETE;
+	f->cfg.retention_ms = 60000;
+	f->cfg.min_cleanable_dirty_ratio = 0;
+	log_reconfigure(f->l, &f->cfg);
+	put_rounds(f, 10, 30, 0);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+	pthread_mutex_lock(&f->l->lock);
+	for (int i = 0; i + 1 < f->l->nsegs; i++)
+		empty += atomic_load(&f->l->segs[i]->size) == 0;
+	pthread_mutex_unlock(&f->l->lock);
+	assert_true(empty > 0);
+	for (int reopen = 0; reopen < 2; reopen++) {
+		if (reopen) {
+			logmgr_close(f->m);
+			logfx_open(f);
+		}
+		assert_int_equal(log_retention_run(f->l, fake_now + 30000, NULL), 0);
+		log_get_state(f->l, &st);
+		assert_int_equal(st.log_start_offset, 0);
+	}
+	assert_true(log_retention_run(f->l, fake_now + 120000, NULL) > 0);
+	log_get_state(f->l, &st);
+	assert_true(st.log_start_offset > 0);
+}
+
 /* max.compaction.lag.ms: a log below min.cleanable.dirty.ratio is cleaned
  * once its oldest dirty record (the first batch of its first dirty
  * segment) has waited longer than the lag, and not before. */
@@ -1544,6 +1579,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tombstone_no_timestamp, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_max_lag, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_empty_value_kept, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_emptied_segment_ages, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_tombstone_delete_horizon, setup,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_headers_kept, setup, logfx_teardown),
