@@ -709,6 +709,8 @@ static void test_incompressible_kept_uncompressed(void **state)
 
 	assert_non_null(big);
 	assert_non_null(buf);
+	f->cfg.segment_bytes = 4 << 20; /* a batch over segment.bytes is refused */
+	log_reconfigure(f->l, &f->cfg);
 	for (size_t i = 0; i < BIG; i++) { /* xorshift64: no pattern to find */
 		x ^= x << 13;
 		x ^= x >> 7;
@@ -722,6 +724,8 @@ static void test_incompressible_kept_uncompressed(void **state)
 	assert_true(size > 0);
 	assert_int_equal(BATCH_CODEC_GZIP, buf[BATCH_OFF_ATTRIBUTES + 1] & BATCH_CODEC_MASK);
 	assert_int_equal(log_append_client(f->l, buf, (size_t)size, 0, fake_now, &info, NULL), 0);
+	f->cfg.segment_bytes = 1024; /* the next appends roll */
+	log_reconfigure(f->l, &f->cfg);
 	supersede_a_and_clean(f); /* offset 0 superseded: its batch is rewritten */
 	snprintf(path, sizeof(path), "%s/t-0/00000000000000000000.log", f->dir);
 	fp = fopen(path, "rb");
