@@ -65,7 +65,9 @@ static int log_roll(struct log *l, int64_t base)
 	 * to log_flush_closed() in the background, as Kafka flushes a rolled
 	 * segment asynchronously: an fsync of a whole segment here would stall
 	 * the append that rolled. The recovery point stays where it is. */
-	int rc = seg_lines_sync(old);
+	int rc = seg_close_tidx(old, l->cfg.segment_index_bytes);
+	if (rc == 0)
+		rc = seg_lines_sync(old);
 	if (rc == 0)
 		rc = seg_tail_drop(old); /* a closed file ends where its log does */
 	/* A segment the recovery point covers whole is trusted as it is on
@@ -85,11 +87,10 @@ static int log_roll(struct log *l, int64_t base)
 		rc = seg_flush(old);
 	if (rc == 0)
 		rc = seg_create(l->io, l->fdc, l->dir, base, old->line_end, &s);
-	if (rc < 0)
-		return rc;
-	rc = log_segs_push(l, s);
-	if (rc < 0) {
+	if (rc == 0 && (rc = log_segs_push(l, s)) < 0)
 		seg_unref(s);
+	if (rc < 0) {
+		(void)seg_drop_final_tidx(old, &l->lf); /* it stays the active one */
 		return rc;
 	}
 	if (l->cfg.preallocate)

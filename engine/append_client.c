@@ -42,7 +42,15 @@
  *      message.timestamp.type=CreateTime, every record's timestamp but -1
  *      (none) within [now - before, now + after] (log_ts_bounds); and no
  *      batch with the LogAppendTime attribute (only the broker sets it)
- *                                                                -ERANGE.
+ *                                                                -ERANGE;
+ *  10. the batch as stored (recompressed or not) within segment.bytes
+ *      (Kafka's UnifiedLog.append: RecordBatchTooLargeException) -E2BIG.
+ *      Kafka sums the request's batches of the partition; this counts
+ *      each batch: a Kafka producer sends one batch per partition in a
+ *      request, and a broker forwarding a mount's write sends several, each
+ *      within segment.bytes (log_batch_cap), whose sum may pass it. A
+ *      follower's append (append_follower.c) is never checked so: it takes
+ *      what its leader took, also after segment.bytes was lowered.
  *
  * Recompression (Kafka's LogValidator.buildRecordsAndAssignOffsets): a
  * topic whose compression.type is not producer stores every batch in its
@@ -369,6 +377,14 @@ static int client_batches_check(struct log *l, const struct line_fmt *lf, const 
 				break;
 			memcpy(out->buf + out->len, buf + pos, (size_t)total);
 			out->len += (size_t)total;
+		}
+		if (m[nb].size > l->cfg.segment_bytes) { /* step 10 */
+			snprintf(why, whylen,
+				 "Message batch size is %lld bytes, which exceeds the maximum "
+				 "configured segment size of %lld (segment.bytes)",
+				 (long long)m[nb].size, (long long)l->cfg.segment_bytes);
+			rc = -E2BIG; /* no I/O error: -EFBIG could be the disk's */
+			break;
 		}
 		pos += (size_t)total;
 		nb++;

@@ -166,7 +166,8 @@ static int64_t enc_plain_lines(struct enc_part *p, struct batch_builder *bb, str
 }
 
 /* Encodes the part into eb as batches of at most batch.size, and never
- * over max.message.bytes, Kafka's limit on a stored batch, which a batch of
+ * over log_batch_limit (max.message.bytes, or segment.bytes when lower),
+ * Kafka's limits on a stored batch, which a batch of
  * many lines would pass when batch.size is the larger (a record bigger than
  * that gets a batch of its own: its line was checked against
  * log_max_record_payload, so that batch fits the limit too), and fills

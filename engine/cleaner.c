@@ -907,7 +907,11 @@ static int clean_segment(struct log *l, struct clean_ctx *c, struct seg *s, stru
 	if (rc < 0)
 		goto out;
 	ns->dirty = true; /* fsync all four, even when empty */
-	rc = seg_flush(ns);
+	/* A closed segment's last .timeindex entry, as Kafka's cleaner
+	 * gives its cleaned segment (onBecomeInactiveSegment). */
+	rc = seg_close_tidx(ns, l->cfg.segment_index_bytes);
+	if (rc == 0)
+		rc = seg_flush(ns);
 	if (rc == 0)
 		rc = l->io->fsync_dir(l->io->ctx, l->dir);
 	seg_unref(ns);

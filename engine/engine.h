@@ -207,13 +207,18 @@ void log_ts_bounds(const struct log_config *cfg, int64_t *before, int64_t *after
  * [0, min(segment.jitter.ms, that age)) fixed by the log's directory and
  * the segment's base offset, so partitions made together roll apart. */
 int64_t log_roll_age_ms(const struct log_config *cfg, const char *dir, int64_t base_offset);
-/* Largest key + value bytes of one record under cfg->max_message_bytes: a
+/* The largest batch a leader takes, header included: max.message.bytes,
+ * or segment.bytes when lower (Kafka refuses a batch over either: a
+ * Produce's as MESSAGE_TOO_LARGE or RECORD_LIST_TOO_LARGE). *name (if
+ * name is not NULL) gets the setting that binds, for messages. */
+int32_t log_batch_limit(const struct log_config *cfg, const char **name);
+/* Largest key + value bytes of one record under log_batch_limit: a
  * batch holding only that record (header and worst-case record framing
- * included) must not exceed max.message.bytes, Kafka's limit on a batch. */
+ * included) must not exceed it. */
 int64_t log_max_record_payload(const struct log_config *cfg);
 /* Bytes of one batch of several records, header included, as the mount's
  * lines and forwarded writes are cut: batch.size, but never more than
- * max.message.bytes, which Kafka enforces on every batch (a leader refuses
+ * log_batch_limit, which Kafka enforces on every batch (a leader refuses
  * a larger one from a client, a consumer sizes its fetch by it). A single
  * record larger than this gets a batch of its own. */
 size_t log_batch_cap(const struct log_config *cfg);
@@ -382,7 +387,7 @@ struct log_append_info {
 	int64_t bytes;    /* bytes written to .log */
 	int64_t payload;  /* key + value bytes of the records */
 	int64_t line_end; /* line position after the last record */
-	/* log_append_client's -EBADMSG, -ERANGE and -EMSGSIZE: what was
+	/* log_append_client's -EBADMSG, -ERANGE, -EMSGSIZE and -E2BIG: what was
 	 * wrong with the batch (a CRC, a length, a record, its size as sent
 	 * or once recompressed), for the client; else empty. */
 	char why[LOG_WHY_LEN];
@@ -432,12 +437,13 @@ int log_append_lines(struct log *l, const char *head, size_t head_len, const cha
  * appended: -EBADMSG a batch that is not whole or not valid; -EPROTO
  * magic other than 2; -EPERM a transactional or
  * control batch (no transaction coordinator here); -EMSGSIZE a batch over
- * max.message.bytes; -ENOKEY a record without a key in a compacted log;
+ * max.message.bytes; -E2BIG a batch (as stored) over segment.bytes;
+ * -ENOKEY a record without a key in a compacted log;
  * -ERANGE a CreateTime timestamp outside the topic's bounds, or a batch
  * with the LogAppendTime attribute; -EINVAL no batch; -ENOSPC, -EIO,
  * -ENOMEM. *bad (if not NULL) gets the index of the batch refused, -1
- * otherwise; on -EBADMSG, -ERANGE and -EMSGSIZE info->why (if info is not
- * NULL) says what is wrong with it. */
+ * otherwise; on -EBADMSG, -ERANGE, -EMSGSIZE and -E2BIG info->why (if info
+ * is not NULL) says what is wrong with it. */
 int log_append_client(struct log *l, uint8_t *batches, size_t len, int32_t leader_epoch,
 		      int64_t log_append_time, struct log_append_info *info, int *bad);
 

@@ -344,12 +344,28 @@ int seg_recover(struct seg *s, int64_t line_base, const struct line_fmt *lf, int
 		int64_t cut_from, bool contiguous, int64_t limit, int64_t *invalid);
 /* Whether an index of ni offset and nt time entries is full under
  * segment.index.bytes (Kafka's isFull: a segment rolls before its next
- * batch, whether or not that batch would add an entry). */
+ * batch, whether or not that batch would add an entry). The time index
+ * keeps its last slot free for the entry the roll adds (seg_close_tidx),
+ * as Kafka's TimeIndex.isFull does (entries >= maxEntries - 1). */
 static inline bool seg_index_full(int64_t ni, int64_t nt, int64_t index_bytes)
 {
 	return (ni + 1) * INDEX_ENT_SIZE > index_bytes ||
-	       (nt + 1) * TIMEINDEX_ENT_SIZE > index_bytes;
+	       (nt + 2) * TIMEINDEX_ENT_SIZE > index_bytes;
 }
+/* A segment that stops being the active one (a roll, a cleaned segment,
+ * a closed one rebuilt by recovery) gets a last .timeindex entry: its
+ * largest timestamp and the first record holding it, when the last entry
+ * does not have it already (Kafka's LogSegment.onBecomeInactiveSegment).
+ * Not at a clean stop, where Kafka's LogSegment.close adds it to the
+ * active segment too: the active segment's entries stay a function of its
+ * batches alone (seg.c), the same on every replica whatever its stops. */
+int seg_close_tidx(struct seg *s, int64_t index_bytes);
+/* Takes that entry back from a segment that becomes the active one again
+ * (a roll that failed, a truncation that removed the later segments, a
+ * crash between the entry and the next segment's files), so its next
+ * entries fall where they would have without the roll; with lf, the
+ * appender's index state is read again from the files. */
+int seg_drop_final_tidx(struct seg *s, const struct line_fmt *lf);
 /* How many of the batches m[0..n) (n >= 1) an append to s takes before its
  * index is full (seg_index_full after the batches before), as if each were
  * appended alone: at least the first, which the caller's roll decided. */

@@ -222,6 +222,10 @@ static int log_load_segments(struct log *l, const struct log_open_args *a, bool 
 					 later ? INT64_MAX : cut_from, contiguous,
 					 later ? bases[i + 1] : INT64_MAX, &bad);
 			bool torn = unsynced && s->next_offset >= cut_from;
+			/* A closed segment ends as its roll left it (a torn one
+			 * whose later segments go loses it again below). */
+			if (rc == 0 && later)
+				rc = seg_close_tidx(s, l->cfg.segment_index_bytes);
 			if (rc < 0) {
 				seg_unref(s);
 				goto out;
@@ -506,6 +510,11 @@ int log_open(const struct io_ops *io, const char *dir, const char *topic, int pa
 	atomic_store(&l->line_checked,
 		     leo > l->log_start_offset ? l->segs[0]->line_base : log_line_end(l));
 	atomic_store(&l->line_open_end, log_line_end(l));
+	/* A crash between a roll's final .timeindex entry and the next
+	 * segment's files, or a torn segment whose later ones went, leaves
+	 * the active segment with it: taken back (seg_drop_final_tidx). */
+	if (!l->damaged && (rc = seg_drop_final_tidx(log_active(l), &l->lf)) < 0)
+		goto fail;
 	log_active(l)->tail_ok = !l->damaged;
 	seg_first_append_load(log_active(l));
 	seg_set_active(log_active(l), true);

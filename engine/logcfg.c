@@ -67,16 +67,25 @@ int64_t log_roll_age_ms(const struct log_config *cfg, const char *dir, int64_t b
 	return age - (int64_t)(h % (uint64_t)span);
 }
 
+int32_t log_batch_limit(const struct log_config *cfg, const char **name)
+{
+	bool seg = cfg->segment_bytes < cfg->max_message_bytes;
+
+	if (name)
+		*name = seg ? "segment.bytes" : "max.message.bytes";
+	return seg ? (int32_t)cfg->segment_bytes : cfg->max_message_bytes;
+}
+
 int64_t log_max_record_payload(const struct log_config *cfg)
 {
-	return (int64_t)cfg->max_message_bytes - BATCH_HDR_SIZE -
+	return (int64_t)log_batch_limit(cfg, NULL) - BATCH_HDR_SIZE -
 	       (int64_t)batch_record_max_size(0, 0);
 }
 
 size_t log_batch_cap(const struct log_config *cfg)
 {
-	int32_t cap = cfg->batch_bytes < cfg->max_message_bytes ? cfg->batch_bytes
-								: cfg->max_message_bytes;
+	int32_t lim = log_batch_limit(cfg, NULL);
+	int32_t cap = cfg->batch_bytes < lim ? cfg->batch_bytes : lim;
 
 	return cap > 0 ? (size_t)cap : 1;
 }

@@ -67,7 +67,8 @@ int log_encode_batches(const struct log_config *cfg, const struct rec_in *recs, 
 		return -ENOMEM;
 	/* Batches of at most log_batch_cap bytes (at least one record each),
 	 * as log_append cuts them: a forwarded write of many records must not
-	 * make a batch over max.message.bytes, which the leader refuses. */
+	 * make a batch over max.message.bytes or segment.bytes, which the
+	 * leader refuses. */
 	while (i < n) {
 		size_t bytes = batch_record_max_size(recs[i].key_len, recs[i].value_len);
 		int j = i + 1, k;
@@ -97,7 +98,7 @@ int log_encode_batches(const struct log_config *cfg, const struct rec_in *recs, 
 			rc = (int)size;
 			goto out;
 		}
-		if (size > cfg->max_message_bytes) {
+		if (size > log_batch_limit(cfg, NULL)) {
 			rc = -EMSGSIZE;
 			goto out;
 		}

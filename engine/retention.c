@@ -21,8 +21,9 @@
  *      (-1: never). A segment whose records carry no timestamp (-1, a
  *      Kafka client may send it) is aged by its last append instead
  *      (Kafka's LogSegment.largestTimestamp falls back to the file's
- *      lastModified), so such records stay retention.ms as any. A segment
- *      with no record (emptied by compaction) counts as expired.
+ *      lastModified), so such records stay retention.ms as any; so is a
+ *      segment with no record left (emptied by compaction), whose age the
+ *      cleaner carries over from the segment it replaced (cleaner.c).
  *   5. By size: while the log minus the segment is still >= retention.bytes
  *      (-1: never).
  *
@@ -342,8 +343,11 @@ static int expired_segments(struct log *l, int64_t now, bool with_active)
 
 		if (upper > l->hw || (n + 1 == l->nsegs && size == 0))
 			break;
-		bool by_time = cfg->retention_ms >= 0 &&
-			       (size == 0 || now - seg_largest_ts(s) > cfg->retention_ms);
+		/* An empty segment (compaction emptied it) is aged by its last
+		 * append too (seg_largest_ts: no record, so last_append_ms), as
+		 * Kafka's largestTimestamp falls back to lastModified. */
+		bool by_time =
+			cfg->retention_ms >= 0 && now - seg_largest_ts(s) > cfg->retention_ms;
 		bool by_size = cfg->retention_bytes >= 0 && total - size >= cfg->retention_bytes;
 		if (!by_time && !by_size)
 			break;

@@ -14,7 +14,16 @@
  *             offset u32}, added with an offset index entry when the
  *             segment's max timestamp grew since the last entry; it names
  *             that max (the batch's included) and the first record holding
- *             it (batch_meta_note_ts).
+ *             it (batch_meta_note_ts), so at most its .index entry's
+ *             offset. A segment that is no longer the active one (rolled,
+ *             cleaned, or closed and rebuilt by recovery) ends with one
+ *             entry more when its max grew since the last entry: that max
+ *             and the first record holding it, past the last .index
+ *             entry's offset (Kafka's onBecomeInactiveSegment); the last
+ *             slot under segment.index.bytes is kept for it
+ *             (seg_index_full). A segment that becomes the active one
+ *             again loses it (seg_drop_final_tidx), and the active one
+ *             never has it, not even after a clean stop.
  *             Both indexes are a function of the batches alone: the byte
  *             count and the max move batch by batch, also inside one
  *             append, and a segment opened or truncated gets them back from
@@ -1318,6 +1327,87 @@ int seg_index_room(const struct seg *s, const struct batch_meta *m, int n, int32
 	return n;
 }
 
+/* Kafka's last .timeindex entry of a closed segment (LogSegment.
+ * onBecomeInactiveSegment: timeIndex.maybeAppend(maxTimestampSoFar,
+ * offsetOfMaxTimestampSoFar, true)): the segment's largest timestamp and
+ * the first record holding it, when above the last entry's (so none when
+ * the last entry has it, nor when no record has a timestamp). Its slot is
+ * the one seg_index_full keeps free, as Kafka's TimeIndex.isFull does; one
+ * that would pass index_bytes anyway (segment.index.bytes below 24, or
+ * lowered since) is left out. Into b; false when none goes. */
+static int seg_idx_cut(struct seg *s);
+
+static bool tidx_final_entry(const struct seg *s, int64_t nt, int64_t index_bytes,
+			     uint8_t b[TIMEINDEX_ENT_SIZE])
+{
+	if (s->max_ts <= s->last_tidx_ts || s->max_ts_offset < s->base_offset ||
+	    (nt + 1) * TIMEINDEX_ENT_SIZE > index_bytes)
+		return false;
+	be64_put(b, (uint64_t)s->max_ts);
+	be32_put(b + 8, (uint32_t)(s->max_ts_offset - s->base_offset));
+	return true;
+}
+
+static int seg_close_tidx_pinned(struct seg *s, int64_t index_bytes)
+{
+	uint8_t b[TIMEINDEX_ENT_SIZE];
+	int rc;
+
+	if (!tidx_final_entry(s, s->tidx_entries, index_bytes, b))
+		return 0;
+	rc = io_pwrite_full(s->io, s->tidx_fd, b, sizeof(b), s->tidx_entries * TIMEINDEX_ENT_SIZE);
+	if (rc < 0) {
+		(void)seg_idx_cut(s); /* flagged if it fails: redone at the next drop */
+		return rc;
+	}
+	s->tidx_entries++;
+	s->last_tidx_ts = s->max_ts;
+	s->dirty = true;
+	return 0;
+}
+
+int seg_close_tidx(struct seg *s, int64_t index_bytes)
+{
+	PINNED(s, int, seg_close_tidx_pinned(s, index_bytes));
+}
+
+/* The entries an index rule wrote name offsets at most their .index
+ * entry's (index_step), so a .timeindex entry past the last .index
+ * entry's offset (or any, with no .index entry) is the final one. */
+static int seg_drop_final_tidx_pinned(struct seg *s, const struct line_fmt *lf)
+{
+	const struct io_ops *io = s->io;
+	int64_t last_rel = -1;
+	uint8_t b[TIMEINDEX_ENT_SIZE];
+	int rc;
+
+	if (s->tidx_entries == 0)
+		return 0;
+	if (s->idx_entries) {
+		if (io_pread_full(io, s->idx_fd, b, INDEX_ENT_SIZE,
+				  (s->idx_entries - 1) * INDEX_ENT_SIZE) != INDEX_ENT_SIZE)
+			return -EIO;
+		last_rel = be32_get(b);
+	}
+	if (io_pread_full(io, s->tidx_fd, b, TIMEINDEX_ENT_SIZE,
+			  (s->tidx_entries - 1) * TIMEINDEX_ENT_SIZE) != TIMEINDEX_ENT_SIZE)
+		return -EIO;
+	if ((int64_t)be32_get(b + 8) <= last_rel)
+		return 0;
+	s->tidx_entries--;
+	tidx_ok_forget(s, s->tidx_entries);
+	rc = seg_idx_cut(s);
+	if (rc == 0 && lf)
+		rc = seg_index_state_load(s, lf, atomic_load(&s->size));
+	s->dirty = true;
+	return rc;
+}
+
+int seg_drop_final_tidx(struct seg *s, const struct line_fmt *lf)
+{
+	PINNED(s, int, seg_drop_final_tidx_pinned(s, lf));
+}
+
 /* End of the last non-zero byte of the .log in [from, to), or from. */
 static int64_t nonzero_end(struct seg *s, int64_t from, int64_t to)
 {
@@ -1943,9 +2033,14 @@ static int seg_truncate_to_pinned(struct seg *s, int64_t offset, int key_sep_len
 			size = e.position;
 		}
 	}
+	/* Nothing cut: the segment becomes the active one again (the later
+	 * ones went), without the final .timeindex entry its roll gave it, so
+	 * that its next entries fall as on a replica that never rolled it. */
 	if (keep >= n)
-		return 0;
-	/* Index entries at or beyond the cut go. A .timeindex entry is
+		return seg_drop_final_tidx_pinned(s, NULL);
+	/* Index entries at or beyond the cut go (a closed segment's final
+	 * .timeindex entry with them: it names an offset past its last .index
+	 * entry's). A .timeindex entry is
 	 * written with an .index entry and names an offset after the one
 	 * before's and at most its own, so those that stay are the ones at or
 	 * below the last .index entry kept: what the appends that wrote the

@@ -24,7 +24,8 @@
  *           such byte that can land at st_size itself, a first write of
  *           exactly one NUL byte without O_APPEND, is refused as well
  *           (-EOPNOTSUPP, part_fallocate_probe).
- *   long    a line over max.message.bytes is never appended, in whole or
+ *   long    a line over max.message.bytes (or segment.bytes when lower:
+ *           log_batch_limit) is never appended, in whole or
  *           in part, whatever requests it comes in (a write over 1 MiB is
  *           several): the request that makes it too long fails with
  *           -EMSGSIZE; the file's partial line goes when it is the start
@@ -544,10 +545,11 @@ static int produce_flags(int oflags)
 static ssize_t part_refuse_long(struct fs_file *f, off_t off, bool held, bool drop,
 				const char *what)
 {
-	mq_log_limited(MQ_WARN,
-		       "write %s at offset %lld: refused: %s over max.message.bytes "
-		       "(%d)%s",
-		       f->path, (long long)off, what, (int)topic_max_message_bytes(f->topic),
+	const char *limit;
+	int32_t bytes = topic_batch_limit(f->topic, &limit);
+
+	mq_log_limited(MQ_WARN, "write %s at offset %lld: refused: %s over %s (%d)%s", f->path,
+		       (long long)off, what, limit, (int)bytes,
 		       drop ? "; the rest of that line is dropped up to its newline" : "");
 	if (held) {
 		f->partial_len = 0;
@@ -581,10 +583,13 @@ static ssize_t part_write(struct fs_file *f, const char *buf, size_t size, off_t
 		 * one error, one rule (nothing of a failed write is appended). */
 		if (nl)
 			f->dropping = false;
+		const char *limit;
+
+		(void)topic_batch_limit(f->topic, &limit);
 		mq_log_limited(MQ_WARN,
 			       "write %s at offset %lld: %zu bytes dropped: the rest of a "
-			       "line over max.message.bytes%s",
-			       f->path, (long long)off, size,
+			       "line over %s%s",
+			       f->path, (long long)off, size, limit,
 			       nl ? ", which ends in this write" : "");
 		return -EMSGSIZE;
 	}
@@ -635,10 +640,14 @@ static ssize_t part_write(struct fs_file *f, const char *buf, size_t size, off_t
 					&f->tracker);
 	}
 	if (rc < 0) {
+		const char *limit = "";
+
+		if (rc == -EMSGSIZE)
+			(void)topic_batch_limit(f->topic, &limit);
 		if (rc != -EAGAIN)
-			mq_log_limited(MQ_WARN, "write %s at offset %lld: %s%s", f->path,
+			mq_log_limited(MQ_WARN, "write %s at offset %lld: %s%s%s", f->path,
 				       (long long)off, strerror(-rc),
-				       rc == -EMSGSIZE ? ": a line over max.message.bytes" : "");
+				       rc == -EMSGSIZE ? ": a line over " : "", limit);
 		return rc;
 	}
 	part_note_appended(f);
@@ -677,10 +686,13 @@ static ssize_t part_write_once(struct fs_file *f, const char *buf, size_t size, 
 	ssize_t n;
 
 	if (part_write_repeats(f, buf, size, off)) {
+		const char *limit;
+
+		(void)topic_batch_limit(f->topic, &limit);
 		mq_log_limited(MQ_WARN,
 			       "write %s at offset %lld: refused again: %zu bytes that "
-			       "repeat a write refused for a line over max.message.bytes",
-			       f->path, (long long)off, size);
+			       "repeat a write refused for a line over %s",
+			       f->path, (long long)off, size, limit);
 		return -EMSGSIZE;
 	}
 	bool continues = f->partial_len > 0;

@@ -185,8 +185,9 @@ static const struct cfg_spec cfg_specs[] = {
 	 * minimums are Kafka 3.x's (LegacyRecord.RECORD_OVERHEAD_V0 and 4),
 	 * so a Kafka tool's value is not INVALID_CONFIG here: an index that
 	 * holds no entry rolls at every batch (append.c's should_roll), as
-	 * Kafka's does; a batch larger than segment.bytes gets a segment of
-	 * its own, where Kafka refuses it (RECORD_LIST_TOO_LARGE). */
+	 * Kafka's does; a leader refuses a batch larger than segment.bytes,
+	 * as Kafka (RECORD_LIST_TOO_LARGE), a follower takes it in a segment
+	 * of its own. */
 	[ID_SEGMENT_BYTES] = { .kind = KIND_INT, .min = 14, .max = INT32_MAX },
 	[ID_SEGMENT_MS] = { .kind = KIND_INT, .min = 1, .max = INT64_MAX },
 	[ID_ROLL_HOURS] = { .kind = KIND_INT, .min = 1, .max = INT32_MAX },

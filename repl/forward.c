@@ -260,7 +260,10 @@ static int produce_errno(int16_t code)
 	case PROTO_ERR_NOT_ENOUGH_REPLICAS: return -EAGAIN;
 	case PROTO_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND: return -EL2NSYNC;
 	case PROTO_ERR_REQUEST_TIMED_OUT: return -ETIMEDOUT;
-	case PROTO_ERR_MESSAGE_TOO_LARGE: return -EMSGSIZE;
+	/* A batch over max.message.bytes, or over segment.bytes (the leader
+	 * heard of a lower one first): the mount's record too large. */
+	case PROTO_ERR_MESSAGE_TOO_LARGE:
+	case PROTO_ERR_RECORD_LIST_TOO_LARGE: return -EMSGSIZE;
 	/* The leader refused the records themselves, nothing appended: a
 	 * line without a key where the leader has the topic compacted and
 	 * this broker has not heard so yet. The leader's own mount answers
@@ -430,6 +433,8 @@ static int deliver(struct forwarder *f, struct topic *t, struct partition *pt, i
 			struct produce_batches_result res;
 
 			rc = topic_produce_batches(t, pt->index, buf, len, acks, left, &res);
+			if (rc == -E2BIG) /* over segment.bytes: a record too large */
+				rc = -EMSGSIZE;
 			if (rc != -EREMOTE && rc != -ENXIO)
 				break;
 		} else if (rc == 0 && leader >= 0) {

@@ -22,6 +22,7 @@
  *   zstd in a Produce below v7 (Kafka's KIP-110: clients that old
  *   could not be told of the codec)          UNSUPPORTED_COMPRESSION_TYPE
  *   a batch over max.message.bytes           MESSAGE_TOO_LARGE
+ *   a batch (as stored) over segment.bytes   RECORD_LIST_TOO_LARGE
  *   a CreateTime timestamp outside message.timestamp.before.max.ms /
  *   .after.max.ms, or a batch with the LogAppendTime attribute
  *                                            INVALID_TIMESTAMP
@@ -92,6 +93,7 @@ int16_t kafka_produce_error(int err, const char **message)
 		*message = "Produce requests below version 7 may not use ZStandard compression";
 		return PROTO_ERR_UNSUPPORTED_COMPRESSION_TYPE;
 	case -EMSGSIZE: return PROTO_ERR_MESSAGE_TOO_LARGE;
+	case -E2BIG: return PROTO_ERR_RECORD_LIST_TOO_LARGE; /* over segment.bytes */
 	case -EACCES:
 		*message = "an internal topic: only the broker writes it";
 		return PROTO_ERR_INVALID_TOPIC_EXCEPTION;
@@ -254,7 +256,8 @@ static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m
 		rt->n_partitions++;
 		rp->index = pd->index;
 		rp->error_code = kafka_produce_error(rc, &msg);
-		if ((rc == -EBADMSG || rc == -EPERM || rc == -ERANGE || rc == -EMSGSIZE) &&
+		if ((rc == -EBADMSG || rc == -EPERM || rc == -ERANGE || rc == -EMSGSIZE ||
+		     rc == -E2BIG) &&
 		    res.why[0]) {
 			/* Its record error (bad_batch >= 0) is the next one:
 			 * the same index for its message. */

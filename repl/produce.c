@@ -28,8 +28,8 @@
  * threads.
  *
  * Invariants:
- *   1. A record over max.message.bytes (its batch of one, as the engine
- *      counts it) fails the whole write with -EMSGSIZE before anything is
+ *   1. A record over max.message.bytes, or segment.bytes when lower (its
+ *      batch of one, as the engine counts it: log_batch_limit) fails the whole write with -EMSGSIZE before anything is
  *      appended: a write bigger than one chunk is checked to its end
  *      before the first append.
  *   2. The records of one write to a partition are contiguous in its log:
@@ -2011,9 +2011,9 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 	if (res->bad_batch >= 0)
 		res->bad_batch += skip; /* an index into the request's batches */
 	if (rc == -EBADMSG || rc == -EPROTO || rc == -EPERM || rc == -EINVAL || rc == -ENOKEY ||
-	    rc == -ERANGE) {
+	    rc == -ERANGE || rc == -E2BIG) {
 		/* The client's bytes, not the log: no error of ours to log. */
-		if (rc == -EBADMSG || rc == -ERANGE)
+		if (rc == -EBADMSG || rc == -ERANGE || rc == -E2BIG)
 			snprintf(res->why, sizeof(res->why), "%s", info.why);
 		if (idem)
 			pthread_mutex_unlock(&pp.pt->pstate.mu);

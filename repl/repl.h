@@ -208,6 +208,10 @@ int topic_produce_file(struct topic *t, int partition, const struct produce_inpu
 int topic_produce(struct topic *t, int partition, const char *lines, size_t len, int flags);
 /* The topic's max.message.bytes. */
 int32_t topic_max_message_bytes(struct topic *t);
+/* The largest batch the topic's leader takes (log_batch_limit): its
+ * bytes, and in *name the setting that binds (max.message.bytes, or
+ * segment.bytes when lower), for a refusal's log line. */
+int32_t topic_batch_limit(struct topic *t, const char **name);
 /* buffer.memory for what mount writers hold between writes (an unfinished
  * line, a .config's text): take n bytes more, never waiting (the holders
  * free them only at their own next write or close, so a wait could last

@@ -1156,6 +1156,16 @@ int32_t topic_max_message_bytes(struct topic *t)
 	return v;
 }
 
+int32_t topic_batch_limit(struct topic *t, const char **name)
+{
+	int32_t v;
+
+	pthread_rwlock_rdlock(&t->lock);
+	v = log_batch_limit(&t->cfg.log, name);
+	pthread_rwlock_unlock(&t->lock);
+	return v;
+}
+
 int topic_line_check(struct topic *t, const char *line, size_t len, bool ended)
 {
 	struct line_rules lr;

@@ -156,7 +156,8 @@ if mkfs_mount ext4small "$FS"; then
 	mkdir "$MNT/f"
 	# A roll every line: each segment takes four inodes.
 	echo segment.bytes=1024 >"$MNT/f/.config"
-	# 1000-byte lines, one a write(), until a write fails: the count
+	# 900-byte lines (a batch within segment.bytes: a larger one is
+	# refused), one a write(), until a write fails: the count
 	# acknowledged and the errno.
 	# shellcheck disable=SC2046
 	set -- $(mq_run python3 - "$MNT/f/0" <<'EOF'
@@ -165,7 +166,7 @@ fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
 n = err = 0
 try:
     while n < 1000:
-        os.write(fd, b"%09d" % n + b"i" * 990 + b"\n")
+        os.write(fd, b"%09d" % n + b"i" * 890 + b"\n")
         n += 1
 except OSError as e:
     err = e.errno

@@ -47,12 +47,13 @@ case $(cat "$MQ_TMP/flood.out") in
 esac
 check "the refusal is logged" grep -q "refused: descriptor [0-9]* is within the last 16 of the open-files limit" "$LOG"
 
-# Connections held: each line rolls a segment (4 new descriptors).
+# Connections held: each line rolls a segment (4 new descriptors): 900
+# bytes, its batch within segment.bytes (a larger one is refused).
 echo first >"$MQ_TMP/want"
 for c in a b c; do
-	{ head -c 2000 /dev/zero | tr '\0' "$c"; echo; } >"$MQ_TMP/$c.line"
+	{ head -c 900 /dev/zero | tr '\0' "$c"; echo; } >"$MQ_TMP/$c.line"
 	cat "$MQ_TMP/$c.line" >>"$MQ_TMP/want"
-	expect_ok "a 2000-byte line ($c) while the connections are held" \
+	expect_ok "a 900-byte line ($c) while the connections are held" \
 		sh -c "cat '$MQ_TMP/$c.line' >> '$MNT/t/0'"
 done
 expect_ok "read back" sh -c "cat '$MNT/t/0' | cmp - '$MQ_TMP/want'"

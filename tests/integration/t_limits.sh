@@ -26,6 +26,17 @@ mq_mount_listener
 expect_ok "mkdir s" mkdir "$MNT/s"
 expect_ok "segment.bytes=14, segment.index.bytes=4" \
 	sh -c "printf 'segment.bytes=14\nsegment.index.bytes=4\n' > '$MNT/s/.config'"
+# No batch fits 14 bytes: refused as a record too large, as Kafka refuses
+# a batch over segment.bytes (RECORD_LIST_TOO_LARGE), nothing appended.
+expect_errno "a write under segment.bytes=14: EMSGSIZE" EMSGSIZE \
+	bash -c "echo r0 >> '$MNT/s/0'"
+expect_ok "the refusal names segment.bytes" grep -q "s/0 at offset 0: .*over segment.bytes" "$LOG"
+printf 'k1\n' | kcat -P -b "$B" -t s -p 0 >"$MQ_TMP/kcat.out" 2>&1
+expect_ok "a Kafka client's batch: RECORD_LIST_TOO_LARGE" \
+	grep -q "Message batch larger than configured server segment size" "$MQ_TMP/kcat.out"
+# shellcheck disable=SC2016 # awk's own field
+expect_eq "nothing appended (log end 0)" "0" "$(mq_run awk 'NR == 2 { print $4 }' "$MNT/s/.state")"
+expect_ok "segment.bytes=1024" sh -c "echo segment.bytes=1024 > '$MNT/s/.config'"
 expect_ok "three writes" sh -c "for i in 1 2 3; do echo r\$i >> '$MNT/s/0' || exit 1; done"
 expect_eq "read back" "$(printf 'r1\nr2\nr3')" "$(mq_run cat "$MNT/s/0")"
 # shellcheck disable=SC2016 # awk's own field
@@ -47,6 +58,8 @@ expect_ok "2000 lines in one write" sh -c "cat '$MQ_TMP/lines' >> '$MNT/ix/0'"
 expect_eq "read back" "$(cat "$MQ_TMP/lines")" "$(mq_run cat "$MNT/ix/0")"
 big=$(find "$DATA/ix-0" -name '*.index' -size +4096c | wc -l)
 expect_eq "no .index over 4096 bytes" "0" "$big"
+big=$(find "$DATA/ix-0" -name '*.timeindex' -size +4096c | wc -l)
+expect_eq "no .timeindex over 4096 bytes (the roll's entry in the slot kept for it)" "0" "$big"
 expect_ok "several segments" sh -c "[ \$(ls '$DATA/ix-0' | grep -c '\\.index\$') -gt 1 ]"
 
 # ---- topics of dot-names ------------------------------------------------------

@@ -81,8 +81,8 @@ reads_as() {
 }
 
 # put40 MNT T: 40 writes of 100 records to T's partition 0 through MNT;
-# with 1024-byte segments every write a segment of its own, of some 1575
-# bytes on disk. The records are in $MQ_TMP/T.exp.
+# with 1024-byte segments every write (some 1575 bytes on disk, in batches
+# within segment.bytes) spans two segments. The records are in $MQ_TMP/T.exp.
 put40() {
 	: > "$MQ_TMP/$2.exp"
 	_w=1

@@ -709,6 +709,8 @@ static void test_incompressible_kept_uncompressed(void **state)
 
 	assert_non_null(big);
 	assert_non_null(buf);
+	f->cfg.segment_bytes = 4 << 20; /* a batch over segment.bytes is refused */
+	log_reconfigure(f->l, &f->cfg);
 	for (size_t i = 0; i < BIG; i++) { /* xorshift64: no pattern to find */
 		x ^= x << 13;
 		x ^= x >> 7;
@@ -722,6 +724,8 @@ static void test_incompressible_kept_uncompressed(void **state)
 	assert_true(size > 0);
 	assert_int_equal(BATCH_CODEC_GZIP, buf[BATCH_OFF_ATTRIBUTES + 1] & BATCH_CODEC_MASK);
 	assert_int_equal(log_append_client(f->l, buf, (size_t)size, 0, fake_now, &info, NULL), 0);
+	f->cfg.segment_bytes = 1024; /* the next appends roll */
+	log_reconfigure(f->l, &f->cfg);
 	supersede_a_and_clean(f); /* offset 0 superseded: its batch is rewritten */
 	snprintf(path, sizeof(path), "%s/t-0/00000000000000000000.log", f->dir);
 	fp = fopen(path, "rb");
@@ -1007,6 +1011,41 @@ static void test_clean_keeps_age(void **state)
 	logfx_open(f);
 	/* The appends were at the fake clock, years before the real one that
 	 * stamps the files a clean writes. */
+	assert_true(log_retention_run(f->l, fake_now + 120000, NULL) > 0);
+	log_get_state(f->l, &st);
+	assert_true(st.log_start_offset > 0);
+}
+
+/* A segment that compaction emptied ages by its last append, as Kafka's
+ * LogSegment.largestTimestamp falls back to the file's lastModified: it is
+ * not expired for retention (compact,delete) at once, nor after a restart
+ * (its .log keeps the replaced one's mtime), only retention.ms after it. */
+static void test_emptied_segment_ages(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st;
+	int empty = 0;
+
+	f->cfg.cleanup_policy = LOG_CLEANUP_COMPACT | LOG_CLEANUP_DELETE;
+	f->cfg.retention_ms = 60000;
+	f->cfg.min_cleanable_dirty_ratio = 0;
+	log_reconfigure(f->l, &f->cfg);
+	put_rounds(f, 10, 30, 0);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, true, NULL), 1);
+	pthread_mutex_lock(&f->l->lock);
+	for (int i = 0; i + 1 < f->l->nsegs; i++)
+		empty += atomic_load(&f->l->segs[i]->size) == 0;
+	pthread_mutex_unlock(&f->l->lock);
+	assert_true(empty > 0);
+	for (int reopen = 0; reopen < 2; reopen++) {
+		if (reopen) {
+			logmgr_close(f->m);
+			logfx_open(f);
+		}
+		assert_int_equal(log_retention_run(f->l, fake_now + 30000, NULL), 0);
+		log_get_state(f->l, &st);
+		assert_int_equal(st.log_start_offset, 0);
+	}
 	assert_true(log_retention_run(f->l, fake_now + 120000, NULL) > 0);
 	log_get_state(f->l, &st);
 	assert_true(st.log_start_offset > 0);
@@ -1544,6 +1583,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tombstone_no_timestamp, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_max_lag, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_empty_value_kept, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_emptied_segment_ages, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_tombstone_delete_horizon, setup,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_headers_kept, setup, logfx_teardown),

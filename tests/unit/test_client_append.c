@@ -128,6 +128,61 @@ static size_t raw_log(struct log *l, uint8_t *buf, size_t cap)
 	return (size_t)size;
 }
 
+/* segment.bytes bounds a batch as max.message.bytes does (Kafka's
+ * UnifiedLog.append refuses a record set over it: RECORD_LIST_TOO_LARGE).
+ * A client's batch over it is refused with the request (-E2BIG, nothing
+ * appended, its index and why said); the mount's record whose batch would
+ * pass it is EMSGSIZE, and its many small records go in batches within it;
+ * a follower still takes a batch over it (its leader took it before
+ * segment.bytes was lowered), in a segment of its own. */
+static void test_batch_over_segment_bytes(void **state)
+{
+	struct logfx *f = *state;
+	char big[400], vals[40][16];
+	const struct kv one[] = { { NULL, big, -1 } };
+	const struct kv small[] = { { NULL, "a", -1 }, { NULL, "b", -1 } };
+	struct rec_in r = { NULL, -1, big, 399, fake_now }, many[40];
+	struct log_append_info info;
+	struct log_state st;
+	uint8_t in[4096];
+	int64_t *bases, last;
+	int bad, n;
+
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	f->cfg.segment_bytes = 300;
+	log_reconfigure(f->l, &f->cfg);
+	size_t n1 = build(in, 2048, BATCH_CODEC_NONE, small, 2);
+	size_t n2 = build(in + n1, 2048, BATCH_CODEC_NONE, one, 1);
+	assert_true(n2 > 300 && n2 < (size_t)f->cfg.max_message_bytes);
+	assert_int_equal(log_append_client(f->l, in, n1 + n2, 0, -1, &info, &bad), -E2BIG);
+	assert_int_equal(bad, 1);
+	assert_non_null(strstr(info.why, "exceeds the maximum configured segment size of 300"));
+	log_get_state(f->l, &st);
+	assert_int_equal(st.log_end_offset, 0);
+
+	assert_int_equal(log_append(f->l, &r, 1, 0, NULL), -EMSGSIZE);
+	for (int i = 0; i < 40; i++)
+		many[i] = (struct rec_in){ NULL, -1, vals[i],
+					   snprintf(vals[i], sizeof(vals[i]), "value-%02d", i),
+					   fake_now };
+	assert_int_equal(log_append(f->l, many, 40, 0, NULL), 0);
+	assert_int_equal(log_segments(f->l, &bases, &n), 0);
+	assert_true(n > 1);
+	for (int i = 0; i < n; i++)
+		assert_in_range(log_segment_size(f->l, bases[i], SEG_LOG), 1, 300);
+	free(bases);
+
+	log_get_state(f->l, &st);
+	batch_set_base(in + n1, st.log_end_offset, 0);
+	assert_int_equal(log_append_batches(f->l, in + n1, n2, -1, &last), 1);
+	assert_int_equal(last, 40);
+	assert_int_equal(log_segments(f->l, &bases, &n), 0);
+	assert_int_equal(bases[n - 1], 40);
+	assert_int_equal(log_segment_size(f->l, 40, SEG_LOG), (int64_t)n2);
+	free(bases);
+}
+
 static void test_builder_batches(void **state)
 {
 	struct logfx *f = *state;
@@ -1011,6 +1066,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_builder_batches, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_batch_over_segment_bytes, setup,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_hand_built_kept, setup_keyed, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_max_timestamp_set, setup_keyed,
 						logfx_teardown),

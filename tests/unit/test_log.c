@@ -1025,9 +1025,11 @@ static void test_roll_index_full_in_one_append(void **state)
 	char *text = expect_text(0, 30, &len);
 	int n;
 
-	f->cfg.segment_index_bytes = 4 * 8; /* four offset index entries */
-	f->cfg.index_interval_bytes = 0;    /* an entry for every batch but a segment's first */
-	f->cfg.batch_bytes = 1;             /* a batch for every line */
+	/* Four offset index entries; three time entries, the last kept for
+	 * a roll's (one is written: the lines share a timestamp). */
+	f->cfg.segment_index_bytes = 36;
+	f->cfg.index_interval_bytes = 0; /* an entry for every batch but a segment's first */
+	f->cfg.batch_bytes = 1;          /* a batch for every line */
 	log_reconfigure(f->l, &f->cfg);
 	assert_int_equal(log_append_lines(f->l, NULL, 0, text, len, fake_now, 0, NULL), 0);
 	assert_int_equal(log_set_hw(f->l, 30), 0);
@@ -1048,41 +1050,146 @@ static void test_roll_index_full_in_one_append(void **state)
 	check_all(f, 30);
 }
 
-/* Kafka's minimums: segment.bytes 14 (smaller than any batch, which
- * Kafka refuses to append) and segment.index.bytes 4 (an index of no
- * entry, where Kafka's shouldRoll rolls too) each give every batch a
- * segment of its own; the log reads whole, after a clean restart and
- * after a kill -9 too. */
+/* Kafka's minimums: segment.bytes 14 is smaller than any batch, which
+ * the leader refuses (EMSGSIZE, nothing appended), as Kafka does;
+ * segment.index.bytes 4 (an index of no entry, where Kafka's shouldRoll
+ * rolls too) gives every batch a segment of its own; the log reads whole,
+ * after a clean restart and after a kill -9 too. */
 static void test_roll_kafka_minimums(void **state)
 {
 	struct logfx *f = *state;
 	struct log_state st;
+	struct rec_in r = { NULL, -1, "v", 1, fake_now };
 
 	f->cfg.segment_bytes = 14;
 	log_reconfigure(f->l, &f->cfg);
-	logfx_put(f, 0, 10, 1);
+	assert_int_equal(log_append(f->l, &r, 1, 0, NULL), -EMSGSIZE);
 	log_get_state(f->l, &st);
-	assert_int_equal(st.segments, 10);
-	logfx_put(f, 10, 20, 10); /* two batches of ten records */
-	log_get_state(f->l, &st);
-	assert_int_equal(st.segments, 12);
+	assert_int_equal(st.log_end_offset, 0);
 	f->cfg.segment_bytes = 1 << 20;
 	f->cfg.segment_index_bytes = 4;
 	f->cfg.index_interval_bytes = 0;
 	log_reconfigure(f->l, &f->cfg);
-	logfx_put(f, 30, 5, 1);
+	logfx_put(f, 0, 5, 1);
 	log_get_state(f->l, &st);
-	assert_int_equal(st.segments, 17);
-	check_all(f, 35);
+	assert_int_equal(st.segments, 5);
+	check_all(f, 5);
 	reopen(f, true);
 	log_get_state(f->l, &st);
-	assert_int_equal(st.segments, 17);
-	check_all(f, 35);
+	assert_int_equal(st.segments, 5);
+	check_all(f, 5);
 	reopen(f, false);
-	logfx_put(f, 35, 2, 1);
+	logfx_put(f, 5, 2, 1);
 	log_get_state(f->l, &st);
-	assert_int_equal(st.segments, 19);
-	check_all(f, 37);
+	assert_int_equal(st.segments, 7);
+	check_all(f, 7);
+}
+
+/* The .timeindex of segment base: its bytes into buf (at most cap). */
+static size_t tidx_file(struct logfx *f, int64_t base, uint8_t *buf, size_t cap)
+{
+	char path[400];
+	FILE *fp;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/t-0/%020lld.timeindex", f->dir, (long long)base);
+	fp = fopen(path, "rb");
+	assert_non_null(fp);
+	n = fread(buf, 1, cap, fp);
+	fclose(fp);
+	return n;
+}
+
+/* A rolled segment ends its .timeindex with Kafka's final entry
+ * (onBecomeInactiveSegment): its largest timestamp and the record holding
+ * it. The time index keeps its last slot for it (Kafka's TimeIndex.isFull:
+ * entries >= maxEntries - 1), so with segment.index.bytes 36 (three time
+ * entries) and an entry per batch a segment rolls after two entries, three
+ * batches, and its file is 36 bytes. Recovery rebuilds it byte for byte, the
+ * active segment never has it, and a truncation that makes a closed segment
+ * the active one again takes it back. */
+static void test_roll_final_timeindex_entry(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st;
+	uint8_t want[4][64], got[64];
+	int64_t *bases;
+	int n;
+
+	f->cfg.segment_index_bytes = 36;
+	f->cfg.index_interval_bytes = 0;
+	log_reconfigure(f->l, &f->cfg);
+	logfx_put(f, 0, 11, 1); /* record i at fake_now + i */
+	log_get_state(f->l, &st);
+	assert_int_equal(st.segments, 4);
+	assert_int_equal(log_segments(f->l, &bases, &n), 0);
+	for (int k = 0; k < n; k++) {
+		size_t len = tidx_file(f, bases[k], want[k], sizeof(want[k]));
+
+		assert_int_equal(bases[k], 3 * k);
+		if (k == n - 1) { /* active: offsets 9 and 10, the rule's entry only */
+			assert_int_equal(len, 12);
+			assert_int_equal((int64_t)be64_get(want[k]), fake_now + 10);
+			continue;
+		}
+		/* Entries before batches 1 and 2, then the final one: the
+		 * segment's largest, record 3k+2, the rule had named it
+		 * already (its .index entry goes before that batch). */
+		assert_int_equal(len, 24);
+		assert_int_equal((int64_t)be64_get(want[k] + 12), fake_now + 3 * k + 2);
+		assert_int_equal(be32_get(want[k] + 20), 2);
+	}
+	free(bases);
+	check_all(f, 11);
+	/* Records stamped out of order: the largest is not the last, so the
+	 * rule's entries stop below it and the roll adds it. */
+	f->cfg.segment_index_bytes = 1 << 20;
+	f->cfg.index_interval_bytes = 1 << 20;
+	f->cfg.segment_bytes = 4096;
+	log_reconfigure(f->l, &f->cfg);
+	for (int i = 11; i < 200; i++) {
+		char v[32];
+		struct rec_in r = { NULL, -1, v, snprintf(v, sizeof(v), "value-%d", i),
+				    fake_now + (i == 120 ? 100000 : i) };
+
+		assert_int_equal(log_append(f->l, &r, 1, 0, NULL), 0);
+	}
+	log_get_state(f->l, &st);
+	assert_int_equal(log_set_hw(f->l, st.log_end_offset), 0);
+	assert_int_equal(log_segments(f->l, &bases, &n), 0);
+	assert_true(n > 6);
+	/* Segment 3 (offsets 9..) had a rule's entry; those after it none
+	 * (no .index entry): the final entry alone, the active one none. */
+	assert_int_equal(tidx_file(f, bases[3], got, sizeof(got)), 24);
+	int with = -1, ns = n;
+	static uint8_t before[64][12];
+	for (int k = 4; k < n - 1 && k < 64; k++) {
+		assert_int_equal(tidx_file(f, bases[k], before[k], 12), 12);
+		if ((int64_t)be64_get(before[k]) == fake_now + 100000) {
+			with = k;
+			assert_int_equal(bases[k] + be32_get(before[k] + 8), 120);
+		} else {
+			assert_int_equal((int64_t)be64_get(before[k]), fake_now + bases[k + 1] - 1);
+		}
+	}
+	assert_true(with >= 4);
+	assert_int_equal(tidx_file(f, bases[n - 1], got, sizeof(got)), 0);
+	/* A crash: recovery rebuilds the closed segments' files the same
+	 * (with the same config; these were written with this one). */
+	reopen(f, false);
+	for (int k = 4; k < ns - 1 && k < 64; k++) {
+		assert_int_equal(tidx_file(f, bases[k], got, sizeof(got)), 12);
+		assert_memory_equal(got, before[k], 12);
+	}
+	assert_int_equal(tidx_file(f, bases[ns - 1], got, sizeof(got)), 0);
+	/* A truncation to the next segment's base: the segment is the active
+	 * one again, without its final entry, also after a clean stop. */
+	int64_t b1 = bases[with];
+	assert_int_equal(log_truncate_to(f->l, bases[with + 1]), 0);
+	free(bases);
+	assert_int_equal(tidx_file(f, b1, got, sizeof(got)), 0);
+	reopen(f, true);
+	assert_int_equal(tidx_file(f, b1, got, sizeof(got)), 0);
 }
 
 /* The active segment's base offset (the last of log_segments). */
@@ -2706,6 +2813,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_roll_index_full_and_age, setup,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_roll_kafka_minimums, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_roll_final_timeindex_entry, setup,
+						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_roll_index_full_in_one_append, setup,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_async_roll_flush_and_prefix, setup,

@@ -764,7 +764,9 @@ static void run_stop_checkpoint(bool cluster)
 	struct fx *f = fx_open(cluster, "log.segment.bytes=1024\n"
 					"log.retention.check.interval.ms=3600000\n");
 	struct rec_in rec = { .key = NULL, .key_len = -1, .value = "idem", .value_len = 4 };
-	struct log_config lc = { .batch_bytes = 1024, .max_message_bytes = 1048588 };
+	struct log_config lc = { .segment_bytes = 1 << 30,
+				 .batch_bytes = 1024,
+				 .max_message_bytes = 1048588 };
 	struct batch_producer pr = { 7003, 0, 0 };
 	struct produce_batches_result res;
 	uint8_t *enc, buf[64 << 10];

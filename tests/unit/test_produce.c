@@ -831,7 +831,9 @@ static void test_forwarded_batches_sent_again(void **state)
 	enum { N = 200 };
 	static char vals[N][64];
 	struct rec_in recs[N];
-	struct log_config lc = { .batch_bytes = 1024, .max_message_bytes = 1048588 };
+	struct log_config lc = { .segment_bytes = 1 << 30,
+				 .batch_bytes = 1024,
+				 .max_message_bytes = 1048588 };
 	struct batch_producer pr = { 7001, 0, 0 };
 	struct batch_producer_info bi[64];
 	struct produce_batches_result res;
@@ -920,7 +922,9 @@ static void test_idempotent_log_append_time(void **state)
 	struct rec_in rec = {
 		.key = NULL, .key_len = -1, .value = "v", .value_len = 1, .timestamp = 1000
 	};
-	struct log_config lc = { .batch_bytes = 1024, .max_message_bytes = 1048588 };
+	struct log_config lc = { .segment_bytes = 1 << 30,
+				 .batch_bytes = 1024,
+				 .max_message_bytes = 1048588 };
 	struct batch_producer pr = { 7002, 0, 0 };
 	struct produce_batches_result res;
 	struct producer_state *ps = &part(f, 0)->pstate;
