@@ -49,7 +49,7 @@ mkfifo "$MQ_TMP/pr.fifo"
 # reader_start FILE: the reader of FILE, its requests counted from 1.
 reader_start() {
 	: > "$MQ_TMP/pr.out"
-	ASKED=0
+	echo 0 > "$MQ_TMP/pr.asked"
 	mq_bg python3 "$MQ_TMP/preader.py" "$1" "$MQ_TMP/pr.fifo" "$MQ_TMP/pr.out"
 	READER=$MQ_LAST_PID
 	exec 8> "$MQ_TMP/pr.fifo"
@@ -61,11 +61,14 @@ reader_stop() {
 	expect_eq "the reader is done" 0 "$MQ_RC"
 }
 # ask OFF LEN: the reader reads LEN bytes at OFF; what it wrote for it is
-# printed.
+# printed. The requests are counted in a file, not a variable: ask runs in
+# a command substitution (a subshell), whose count would be lost, and its
+# wait would then be met by an earlier request's answer.
 ask() {
-	ASKED=$((ASKED + 1))
+	_asked=$(($(cat "$MQ_TMP/pr.asked") + 1))
+	echo "$_asked" > "$MQ_TMP/pr.asked"
 	echo "$1 $2" >&8
-	mq_run sh -c "$WAIT" sh "grep -qx 'done $ASKED' '$MQ_TMP/pr.out'" || echo "no answer"
+	mq_run sh -c "$WAIT" sh "grep -qx 'done $_asked' '$MQ_TMP/pr.out'" || echo "no answer"
 	awk -v off="$1" '$1 == off { l = $0 } END { print l }' "$MQ_TMP/pr.out"
 }
 # removed MNT T N: T's log start on MNT is above N.
