@@ -227,6 +227,20 @@ static int live_brokers(struct kafka_api *ka)
 	return live;
 }
 
+/* Kafka's AdminUtils refusal: some live brokers have a broker.rack and
+ * some do not, so no rack-aware placement can be made (and Kafka will not
+ * place replicas as if there were no racks). */
+static bool racks_mixed(struct kafka_api *ka)
+{
+	return cluster_zk_mode(ka->c) && metadata_cache_racks_mixed(cluster_metadata(ka->c));
+}
+
+#define RACKS_MIXED_CREATE \
+	"Not all brokers have rack information for replica rack aware assignment."
+#define RACKS_MIXED_GROW                                                                      \
+	"Not all brokers have rack information. Add --disable-rack-aware in command line to " \
+	"make replica assignment without rack information."
+
 /* Appends "key=value\n" to f from a request's config: INVALID_REQUEST for
  * a null value, INVALID_CONFIG for `partitions` or a value over lines. */
 /* Whether a client's config name can only be read back as itself from
@@ -394,6 +408,14 @@ static int create_one(struct kafka_api *ka, const struct proto_creatable_topic *
 	if (rf > live)
 		return refuse(v, PROTO_ERR_INVALID_REPLICATION_FACTOR,
 			      "replication factor: %d larger than available brokers: %d", rf, live);
+	/* As Kafka's ZkAdminManager: the assignment (validate_only too) throws
+	 * AdminOperationException, answered as UNKNOWN_SERVER_ERROR. The
+	 * code is the answer's, not this call's (-1 would read as -EPERM and
+	 * close the connection). */
+	if (racks_mixed(ka)) {
+		refuse(v, PROTO_ERR_UNKNOWN_SERVER_ERROR, RACKS_MIXED_CREATE);
+		return 0;
+	}
 	f = open_memstream(&text, &len);
 	if (!f)
 		return refuse(v, PROTO_ERR_UNKNOWN_SERVER_ERROR, "out of memory");
@@ -416,6 +438,10 @@ static int create_one(struct kafka_api *ka, const struct proto_creatable_topic *
 	if (rc == -EINVAL && cluster_zk_mode(ka->c))
 		return refuse(v, PROTO_ERR_INVALID_REPLICATION_FACTOR,
 			      "replication factor %d: not enough live brokers", rf);
+	if (rc == -ENOTSUP && cluster_zk_mode(ka->c)) {
+		refuse(v, PROTO_ERR_UNKNOWN_SERVER_ERROR, RACKS_MIXED_CREATE);
+		return 0;
+	}
 	if (rc < 0)
 		return topic_errno(rc, "creation failed", v);
 	mq_log(MQ_INFO, "topic %s: created by a Kafka client (%s), %d partitions, %d replicas",
@@ -522,6 +548,10 @@ static int16_t create_parts_one(struct kafka_api *ka, const struct proto_create_
 	int32_t now, added;
 	int rc;
 
+	/* Kafka's createPartitions reads the brokers (getBrokerMetadatas,
+	 * rack-aware mode enforced) before any topic: its refusal comes first. */
+	if (racks_mixed(ka))
+		return refuse(v, PROTO_ERR_UNKNOWN_SERVER_ERROR, RACKS_MIXED_GROW);
 	if (topic_cname(pt->name, name, sizeof(name)) < 0 || broker_topic_get(ka->b, name, &t) < 0)
 		return refuse(v, PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION, "no such topic");
 	now = topic_partitions(t);
@@ -561,6 +591,8 @@ static int16_t create_parts_one(struct kafka_api *ka, const struct proto_create_
 	if (rc == -EINVAL && broker_replicated(ka->b, name))
 		refuse(v, PROTO_ERR_INVALID_REPLICATION_FACTOR,
 		       "fewer live brokers than the topic's replication factor");
+	else if (rc == -ENOTSUP && broker_replicated(ka->b, name))
+		refuse(v, PROTO_ERR_UNKNOWN_SERVER_ERROR, RACKS_MIXED_GROW);
 	else if (rc < 0)
 		topic_errno(rc, "adding partitions failed", v);
 	else

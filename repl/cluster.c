@@ -659,6 +659,10 @@ static int read_brokers(struct cluster *c)
 		live[k].id = ids[i];
 		if (rc == 0) {
 			endpoints_text(&zb, live[k].endpoints, sizeof(live[k].endpoints));
+			if (zb.rack) {
+				snprintf(live[k].rack, sizeof(live[k].rack), "%s", zb.rack);
+				live[k].has_rack = true;
+			}
 			zk_broker_clear(&zb);
 		} else {
 			mq_log(MQ_WARN, "broker %d: %s does not decode (%s)", (int)ids[i], path,
@@ -1044,6 +1048,14 @@ int cluster_topic_grow_check(struct cluster *c, const char *topic)
 
 	if (cluster_partition_state(c, topic, 0, &st) < 0 || st.n_replicas <= 0)
 		return 0;
+	if (metadata_cache_racks_mixed(cluster_metadata(c))) {
+		mq_log_limited(MQ_WARN,
+			       "topic %s: .config refused: not all brokers have rack information "
+			       "for replica rack aware assignment (broker.rack set on some live "
+			       "brokers only)",
+			       topic);
+		return -ENOTSUP;
+	}
 	n = metadata_cache_brokers(cluster_metadata(c), &mb);
 	if (n < 0)
 		return 0;
@@ -1299,6 +1311,9 @@ static int register_broker(struct cluster *c, bool update)
 				 .n_endpoints = n,
 				 .ineligible = inel,
 				 .n_ineligible = n_inel };
+	/* Kafka writes "rack" only when broker.rack is set. */
+	if (c->cfg->cluster.rack[0])
+		zb.rack = (char *)c->cfg->cluster.rack;
 	rc = zkmeta_register_broker(c->zk, id, &zb);
 	ineligible_copy_free(inel, n_inel);
 	if (update) {

@@ -219,7 +219,9 @@ bool cluster_is_brokers_user(const struct cluster *c, const char *user);
 /* Whether topic can have partitions added now as this broker sees it:
  * -EINVAL (logged) when its replication factor (partition 0's replicas)
  * is larger than the live brokers, which the assignment in ZooKeeper
- * would refuse; 0 otherwise, also when this broker does not know yet
+ * would refuse; -ENOTSUP (logged) when some live brokers have a
+ * broker.rack and some do not (no placement is made then, as Kafka's);
+ * 0 otherwise, also when this broker does not know yet
  * (the write to ZooKeeper decides). For a write's check, before its
  * close. */
 int cluster_topic_grow_check(struct cluster *c, const char *topic);

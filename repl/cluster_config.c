@@ -33,13 +33,15 @@ struct ckey {
 	const char *name;
 	enum ckind kind;
 	size_t at;        /* offset of the field in struct cluster_config */
-	int64_t min, max; /* C_MS, C_INT */
+	int64_t min, max; /* C_MS, C_INT; C_STR: max is the field's size */
 };
 
 #define F(f) offsetof(struct cluster_config, f)
 
 static const struct ckey ckeys[] = {
-	{ "zookeeper.connect", C_STR, F(zk_connect), 0, 0 },
+	{ "zookeeper.connect", C_STR, F(zk_connect), 0, CLUSTER_CONNECT_MAX },
+	/* Any string, as KafkaConfig's (no validator); "" is none. */
+	{ "broker.rack", C_STR, F(rack), 0, CLUSTER_RACK_MAX },
 	{ "zookeeper.session.timeout.ms", C_MS, F(zk_session_timeout_ms), 1, INT32_MAX },
 	{ "zookeeper.connection.timeout.ms", C_MS, F(zk_connection_timeout_ms), 1, INT32_MAX },
 	{ "security.inter.broker.protocol", C_PROTO, F(inter_broker), 0, 0 },
@@ -285,11 +287,11 @@ int cluster_config_set(struct cluster_config *cc, const char *key, const char *v
 	field = (char *)cc + k->at;
 	switch (k->kind) {
 	case C_STR:
-		if (strlen(value) >= CLUSTER_CONNECT_MAX) {
-			snprintf(why, whylen, "longer than %d bytes", CLUSTER_CONNECT_MAX - 1);
+		if (strlen(value) >= (size_t)k->max) {
+			snprintf(why, whylen, "longer than %d bytes", (int)k->max - 1);
 			return -EINVAL;
 		}
-		snprintf(field, CLUSTER_CONNECT_MAX, "%s", value);
+		snprintf(field, (size_t)k->max, "%s", value);
 		return 0;
 	case C_MS:
 	case C_INT:
@@ -511,6 +513,7 @@ void cluster_config_render(const struct cluster_config *cc, const int *ports, FI
 	const struct net_config *nc = &cc->net;
 
 	fprintf(f, "zookeeper.connect=%s\n", cc->zk_connect);
+	fprintf(f, "broker.rack=%s\n", cc->rack);
 	fprintf(f, "zookeeper.session.timeout.ms=%" PRId64 "\n", cc->zk_session_timeout_ms);
 	fprintf(f, "zookeeper.connection.timeout.ms=%" PRId64 "\n",
 		cluster_config_connect_timeout(cc));

@@ -58,9 +58,11 @@
 #include "repl/net.h"
 
 #define CLUSTER_CONNECT_MAX 1024
+#define CLUSTER_RACK_MAX    256 /* broker.rack, its NUL included */
 
 struct cluster_config {
 	char zk_connect[CLUSTER_CONNECT_MAX]; /* zookeeper.connect ("") */
+	char rack[CLUSTER_RACK_MAX];          /* broker.rack ("": none) */
 	int64_t zk_session_timeout_ms;        /* 18000 */
 	int64_t zk_connection_timeout_ms;     /* -1: the session timeout */
 	bool listeners_set;                   /* `listeners` was given */

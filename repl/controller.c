@@ -149,19 +149,133 @@ static int rand_below(int n)
 	return (int)(r % (uint32_t)n);
 }
 
-int controller_assign_replicas(const int32_t *brokers, int n_brokers, int first_partition,
-			       int n_partitions, int replication_factor, int start_index,
-			       int replica_shift, int32_t *replicas)
+/* Kafka's replicaIndex: the k-th try for a follower of the replica at
+ * first, shift places further on with each lap (never first itself). */
+static int follower_index(int first, int shift, int k, int n)
 {
-	int n = n_brokers, rf = replication_factor, start, shift, p, j, i;
+	return (first + 1 + (shift + k) % (n - 1)) % n;
+}
+
+/* Kafka's getRackAlternatedBrokerList: the racks sorted, each rack's
+ * brokers by id, taken one from each rack in turn (a rack out of brokers
+ * is skipped), so that neighbours in the list sit in different racks as
+ * long as racks have brokers left. out[k] is an index into brokers.
+ * Returns the number of distinct racks, or -ENOMEM. */
+static int rack_alternated(const char *const *racks, int n, int *out)
+{
+	const char **names = malloc((size_t)n * sizeof(*names));
+	int *next = calloc((size_t)n, sizeof(*next)); /* per rack: next broker to look at */
+	int n_racks = 0, k = 0, r = 0;
+
+	if (!names || !next) {
+		free(names);
+		free(next);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < n; i++) {
+		int j = 0;
+
+		while (j < n_racks && strcmp(names[j], racks[i]))
+			j++;
+		if (j < n_racks)
+			continue;
+		/* insertion in sorted place (Java's String order is strcmp's
+		 * for the ASCII names racks have) */
+		for (j = n_racks++; j > 0 && strcmp(names[j - 1], racks[i]) > 0; j--)
+			names[j] = names[j - 1];
+		names[j] = racks[i];
+	}
+	while (k < n) {
+		int i = next[r];
+
+		while (i < n && strcmp(racks[i], names[r]))
+			i++;
+		if (i < n) {
+			out[k++] = i;
+			next[r] = i + 1;
+		} else {
+			next[r] = n;
+		}
+		r = (r + 1) % n_racks;
+	}
+	free(names);
+	free(next);
+	return n_racks;
+}
+
+/* Kafka's assignReplicasToBrokersRackAware over the rack-alternated list:
+ * the first replica as without racks, each follower the next candidate
+ * (Kafka's replicaIndex with the shift times the number of racks) that
+ * is neither in a rack already holding a replica while some rack holds
+ * none, nor a broker already holding one. */
+static int assign_rack_aware(const int32_t *brokers, const char *const *racks, int n,
+			     int first_partition, int n_partitions, int rf, int start, int shift,
+			     int32_t *replicas)
+{
+	int *list = malloc((size_t)n * sizeof(*list));
+	int *chosen = malloc((size_t)rf * sizeof(*chosen)); /* indexes into brokers */
+	int n_racks, rc = 0;
+
+	if (!list || !chosen) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((n_racks = rack_alternated(racks, n, list)) < 0) {
+		rc = n_racks;
+		goto out;
+	}
+	for (int p = first_partition; p < first_partition + n_partitions; p++) {
+		int first = (p + start) % n, n_chosen = 1, racks_used = 1, k = 0;
+		int32_t *out = replicas + (size_t)(p - first_partition) * rf;
+
+		if (p > 0 && p % n == 0)
+			shift++;
+		chosen[0] = list[first];
+		while (n_chosen < rf) {
+			int b = list[follower_index(first, shift * n_racks, k++, n)];
+			bool rack_taken = false, taken = false;
+
+			for (int j = 0; j < n_chosen; j++) {
+				rack_taken = rack_taken || !strcmp(racks[chosen[j]], racks[b]);
+				taken = taken || chosen[j] == b;
+			}
+			if ((rack_taken && racks_used < n_racks) || (taken && n_chosen < n))
+				continue;
+			racks_used += !rack_taken;
+			chosen[n_chosen++] = b;
+		}
+		for (int j = 0; j < rf; j++)
+			out[j] = brokers[chosen[j]];
+	}
+out:
+	free(list);
+	free(chosen);
+	return rc;
+}
+
+int controller_assign_replicas(const int32_t *brokers, const char *const *racks, int n_brokers,
+			       int first_partition, int n_partitions, int replication_factor,
+			       int start_index, int replica_shift, int32_t *replicas)
+{
+	int n = n_brokers, rf = replication_factor, start, shift, p, j, i, with_rack = 0;
 
 	if (first_partition < 0 || n_partitions <= 0 || rf <= 0 || rf > n)
 		return -EINVAL;
 	for (i = 1; i < n; i++)
 		if (brokers[i] <= brokers[i - 1])
 			return -EINVAL;
+	for (i = 0; racks && i < n; i++)
+		with_rack += racks[i] != NULL;
+	/* As Kafka: racks on some brokers but not all is refused rather than
+	 * placed as if there were none (an operator half way through setting
+	 * broker.rack would otherwise get layouts that ignore them). */
+	if (with_rack > 0 && with_rack < n)
+		return -ENOTSUP;
 	start = start_index >= 0 ? start_index % n : rand_below(n);
 	shift = replica_shift >= 0 ? replica_shift % n : rand_below(n);
+	if (with_rack > 0)
+		return assign_rack_aware(brokers, racks, n, first_partition, n_partitions, rf,
+					 start, shift, replicas);
 	for (p = first_partition; p < first_partition + n_partitions; p++) {
 		int first = (p + start) % n;
 		int32_t *out = replicas + (size_t)(p - first_partition) * rf;
@@ -173,7 +287,7 @@ int controller_assign_replicas(const int32_t *brokers, int n_brokers, int first_
 			shift++;
 		out[0] = brokers[first];
 		for (j = 0; j < rf - 1; j++)
-			out[1 + j] = brokers[(first + 1 + (shift + j) % (n - 1)) % n];
+			out[1 + j] = brokers[follower_index(first, shift, j, n)];
 	}
 	return 0;
 }
@@ -3363,19 +3477,42 @@ void controller_get_info(struct controller *ctl, struct controller_info *info)
 	pthread_mutex_unlock(&ctl->lock);
 }
 
+/* Says why the live brokers cannot take a rack-aware placement. */
+static void log_racks_mixed(const char *topic, const char *what, const int32_t *ids,
+			    char *const *racks, int n)
+{
+	char none[256] = "";
+	size_t at = 0;
+
+	for (int i = 0; i < n && at < sizeof(none); i++)
+		if (!racks[i]) {
+			int w = snprintf(none + at, sizeof(none) - at, "%s%d", at ? "," : "",
+					 (int)ids[i]);
+
+			if (w < 0)
+				break;
+			at += (size_t)w;
+		}
+	mq_log(MQ_WARN,
+	       "topic %s: %s refused: not all brokers have rack information for replica rack "
+	       "aware assignment (broker.rack unset on broker(s) %s)",
+	       topic, what, none);
+}
+
 int controller_create_topic(struct zkc *zkc, const struct controller_config *cfg, const char *topic,
 			    int n_partitions, int replication_factor,
 			    const struct zk_config *config)
 {
 	struct zk_topic t = { .version = 3 };
 	int32_t *ids = NULL, *replicas = NULL;
+	char **racks = NULL;
 	int n, p,
 		rf = replication_factor < 0 ? cfg->default_replication_factor : replication_factor,
 		rc;
 
 	if (!zk_topic_name_valid(topic))
 		return -EINVAL;
-	if ((n = zkmeta_broker_ids(zkc, &ids, NULL, NULL)) < 0)
+	if ((n = zkmeta_broker_racks(zkc, &ids, &racks)) < 0)
 		return n;
 	rc = -ENOMEM;
 	if (n_partitions > 0 && rf > 0 &&
@@ -3388,7 +3525,10 @@ int controller_create_topic(struct zkc *zkc, const struct controller_config *cfg
 		mq_log(MQ_WARN,
 		       "topic %s: replication factor %d larger than the live brokers (%d): not created",
 		       topic, rf, n);
-	rc = controller_assign_replicas(ids, n, 0, n_partitions, rf, -1, -1, replicas);
+	rc = controller_assign_replicas(ids, (const char *const *)racks, n, 0, n_partitions, rf, -1,
+					-1, replicas);
+	if (rc == -ENOTSUP)
+		log_racks_mixed(topic, "creation", ids, racks, n);
 	if (rc)
 		goto out;
 	for (p = 0; p < n_partitions; p++)
@@ -3400,7 +3540,7 @@ int controller_create_topic(struct zkc *zkc, const struct controller_config *cfg
 out:
 	free(t.partitions);
 	free(replicas);
-	free(ids);
+	zkmeta_broker_racks_free(ids, racks, n);
 	return rc;
 }
 
@@ -3411,8 +3551,9 @@ int controller_add_partitions(struct zkc *zkc, const char *topic, int n_partitio
 	struct zkc_stat st;
 	char path[ZK_PATH_MAX], why[ZK_WHY_LEN], *data = NULL, *doc = NULL;
 	int32_t *ids = NULL, *replicas = NULL;
+	char **racks = NULL;
 	size_t len;
-	int n, rf, added, start, rc;
+	int n = 0, rf, added, start, rc;
 
 	if ((rc = zk_path_topic(path, sizeof(path), topic)) < 0)
 		return rc;
@@ -3427,8 +3568,9 @@ int controller_add_partitions(struct zkc *zkc, const char *topic, int n_partitio
 	rc = -EINVAL;
 	if (added <= 0 || rf <= 0)
 		goto out;
-	if ((n = zkmeta_broker_ids(zkc, &ids, NULL, NULL)) < 0) {
+	if ((n = zkmeta_broker_racks(zkc, &ids, &racks)) < 0) {
 		rc = n;
+		n = 0;
 		goto out;
 	}
 	rc = -ENOMEM;
@@ -3451,8 +3593,11 @@ int controller_add_partitions(struct zkc *zkc, const char *topic, int n_partitio
 		start++;
 	if (start == n)
 		start = 0;
-	if ((rc = controller_assign_replicas(ids, n, t.n_partitions, added, rf, start, start,
-					     replicas)))
+	rc = controller_assign_replicas(ids, (const char *const *)racks, n, t.n_partitions, added,
+					rf, start, start, replicas);
+	if (rc == -ENOTSUP)
+		log_racks_mixed(topic, "adding partitions", ids, racks, n);
+	if (rc)
 		goto out;
 	memcpy(parts, t.partitions, (size_t)t.n_partitions * sizeof(*parts));
 	for (int p = 0; p < added; p++)
@@ -3469,7 +3614,7 @@ out:
 	free(doc);
 	free(parts);
 	free(replicas);
-	free(ids);
+	zkmeta_broker_racks_free(ids, racks, n);
 	zk_topic_clear(&t);
 	return rc;
 }

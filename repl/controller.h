@@ -32,22 +32,31 @@
 
 /* ---- pure decisions ---- */
 
-/* Kafka's assignReplicasToBrokers without racks: partition p's first
- * replica is brokers[(p + start_index) % n]; the others follow it at
- * distance 1 + (shift + j) % (n - 1), and the shift grows by one each time
- * p wraps around the brokers, so that followers spread as well as leaders.
+/* Kafka's AdminUtils.assignReplicasToBrokers. Without racks: partition
+ * p's first replica is brokers[(p + start_index) % n]; the others follow
+ * it at distance 1 + (shift + j) % (n - 1), and the shift grows by one
+ * each time p wraps around the brokers, so that followers spread as well
+ * as leaders. With racks (every broker has one): the same rule over
+ * Kafka's rack-alternated list (racks sorted, one broker of each in turn,
+ * each rack's by id), the shift times the number of racks, and a
+ * candidate follower skipped while its rack already holds a replica and
+ * some rack holds none, or it holds one itself: a partition's replicas
+ * span min(rf, racks) racks.
  * Partitions first_partition .. first_partition + n_partitions - 1 are
  * assigned (Kafka's startPartitionId: a topic that grows goes on with its
  * partition numbers; 0 for a new topic).
- * brokers: n_brokers ids, strictly increasing (sorted, no repeats).
+ * brokers: n_brokers ids, strictly increasing (sorted, no repeats);
+ * racks: NULL (none), or each broker's rack (NULL: none), parallel to it.
  * start_index, replica_shift: < 0 for a random one each (as Kafka), else
  * the value (tests, reproducible layouts). replicas gets
  * n_partitions * replication_factor ids, partition after partition.
  * -EINVAL: n_partitions <= 0, replication_factor <= 0 or greater than
- * n_brokers (Kafka's INVALID_REPLICATION_FACTOR), brokers not sorted. */
-int controller_assign_replicas(const int32_t *brokers, int n_brokers, int first_partition,
-			       int n_partitions, int replication_factor, int start_index,
-			       int replica_shift, int32_t *replicas);
+ * n_brokers (Kafka's INVALID_REPLICATION_FACTOR), brokers not sorted;
+ * -ENOTSUP: some brokers have a rack and some do not (Kafka's "Not all
+ * brokers have rack information"); -ENOMEM. */
+int controller_assign_replicas(const int32_t *brokers, const char *const *racks, int n_brokers,
+			       int first_partition, int n_partitions, int replication_factor,
+			       int start_index, int replica_shift, int32_t *replicas);
 
 /* The brokers an election looks at: live ones (registered under
  * /brokers/ids) and, among them, those in controlled shutdown, and the
@@ -408,18 +417,20 @@ int controller_controlled_shutdown(struct controller *ctl, int32_t broker_id,
  * the new partitions' replicas assigned over the live brokers with the
  * replication factor of partition 0, the round-robin started at the
  * first live broker from partition 0's first replica on, numbered from
- * the first new partition, the assignment rewritten at the
- * version read (the controller, watching it, starts them). -ENOENT no
- * such topic, -EINVAL not more partitions than now or too few live
- * brokers, -ESTALE written meanwhile, ZooKeeper's errors. */
+ * the first new partition, rack-aware when the brokers have racks, the
+ * assignment rewritten at the version read (the controller, watching it,
+ * starts them). -ENOENT no such topic, -EINVAL not more partitions than
+ * now or too few live brokers, -ENOTSUP only some live brokers have a
+ * rack, -ESTALE written meanwhile, ZooKeeper's errors. */
 int controller_add_partitions(struct zkc *zkc, const char *topic, int n_partitions);
 
 /* Creates a topic as Kafka's AdminZkClient does on any broker: assigns
- * its replicas over the live brokers (controller_assign_replicas, random
- * start) and writes the assignment and config (may be NULL); the
- * controller then creates the partition states. replication_factor < 0
- * means cfg->default_replication_factor. -EINVAL (see the assignment,
- * or a bad name), -EEXIST, or a ZooKeeper error. */
+ * its replicas over the live brokers (controller_assign_replicas with
+ * their racks, random start) and writes the assignment and config (may
+ * be NULL); the controller then creates the partition states.
+ * replication_factor < 0 means cfg->default_replication_factor. -EINVAL
+ * (see the assignment, or a bad name), -ENOTSUP (only some live brokers
+ * have a rack), -EEXIST, or a ZooKeeper error. */
 int controller_create_topic(struct zkc *zkc, const struct controller_config *cfg, const char *topic,
 			    int n_partitions, int replication_factor,
 			    const struct zk_config *config);

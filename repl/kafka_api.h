@@ -41,6 +41,7 @@
 #include <stdint.h>
 
 #include "repl/kbuf.h"
+#include "repl/metadata_cache.h"
 #include "repl/net.h"
 
 struct broker;
@@ -92,6 +93,7 @@ struct kafka_node {
 	int32_t node_id;
 	char host[NET_MAX_HOST + 1];
 	int32_t port;
+	char rack[METADATA_RACK_MAX]; /* broker.rack, "" for none (null) */
 };
 /* The brokers that have an endpoint named as listener `listener` of this
  * broker (clients connect to the same kind of listener they used), sorted

@@ -146,6 +146,7 @@ static void self_node(struct kafka_api *ka, int i, struct kafka_node *n)
 	}
 	if (!n->host[0] && gethostname(n->host, sizeof(n->host) - 1) < 0)
 		snprintf(n->host, sizeof(n->host), "localhost");
+	snprintf(n->rack, sizeof(n->rack), "%s", cluster_cfg(ka->c)->cluster.rack);
 }
 
 int kafka_brokers(struct kafka_api *ka, int listener, struct kafka_node **out)
@@ -179,6 +180,8 @@ int kafka_brokers(struct kafka_api *ka, int listener, struct kafka_node **out)
 		v[k].node_id = mb[i].id;
 		snprintf(v[k].host, sizeof(v[k].host), "%s", e->host);
 		v[k].port = e->port;
+		if (mb[i].has_rack)
+			snprintf(v[k].rack, sizeof(v[k].rack), "%s", mb[i].rack);
 		k++;
 	}
 	free(mb);
@@ -558,10 +561,12 @@ static int cluster_view(struct kafka_api *ka, int listener, struct kafka_node **
 		return -ENOMEM;
 	}
 	for (int i = 0; i < n; i++)
-		(*brokers)[i] = (struct proto_meta_broker){ .node_id = (*nodes)[i].node_id,
-							    .host = kstr_of((*nodes)[i].host),
-							    .port = (*nodes)[i].port,
-							    .rack = KSTR_NULL };
+		(*brokers)[i] = (struct proto_meta_broker){
+			.node_id = (*nodes)[i].node_id,
+			.host = kstr_of((*nodes)[i].host),
+			.port = (*nodes)[i].port,
+			.rack = (*nodes)[i].rack[0] ? kstr_of((*nodes)[i].rack) : KSTR_NULL
+		};
 	cluster_id(ka->c, id, 64);
 	*controller = cluster_controller_id(ka->c);
 	return n;

@@ -75,6 +75,7 @@ int metadata_cache_set_brokers(struct metadata_cache *mc, const struct metadata_
 		next[k] = live[i];
 		next[k].alive = true;
 		next[k].endpoints[METADATA_ENDPOINTS_MAX - 1] = '\0';
+		next[k].rack[METADATA_RACK_MAX - 1] = '\0';
 		k++;
 	}
 	for (int i = 0; i < mc->n; i++) {
@@ -140,6 +141,20 @@ int metadata_cache_brokers(struct metadata_cache *mc, struct metadata_broker **o
 	return *out ? n : -ENOMEM;
 }
 
+bool metadata_cache_racks_mixed(struct metadata_cache *mc)
+{
+	int with = 0, without = 0;
+
+	pthread_mutex_lock(&mc->mu);
+	for (int i = 0; i < mc->n; i++)
+		if (mc->brokers[i].alive) {
+			with += mc->brokers[i].has_rack;
+			without += !mc->brokers[i].has_rack;
+		}
+	pthread_mutex_unlock(&mc->mu);
+	return with > 0 && without > 0;
+}
+
 void metadata_cache_render(struct metadata_cache *mc, FILE *f)
 {
 	bool first = true;
@@ -154,7 +169,9 @@ void metadata_cache_render(struct metadata_cache *mc, FILE *f)
 	}
 	fputs("]\n", f);
 	for (int i = 0; i < mc->n; i++)
-		fprintf(f, "broker.%d=%s %s\n", (int)mc->brokers[i].id,
-			mc->brokers[i].alive ? "alive" : "gone", mc->brokers[i].endpoints);
+		fprintf(f, "broker.%d=%s %s%s%s\n", (int)mc->brokers[i].id,
+			mc->brokers[i].alive ? "alive" : "gone", mc->brokers[i].endpoints,
+			mc->brokers[i].has_rack ? " rack=" : "",
+			mc->brokers[i].has_rack ? mc->brokers[i].rack : "");
 	pthread_mutex_unlock(&mc->mu);
 }

@@ -16,11 +16,14 @@
 #include <stdio.h>
 
 #define METADATA_ENDPOINTS_MAX 1024
+#define METADATA_RACK_MAX      256 /* as CLUSTER_RACK_MAX: a longer one is cut */
 
 struct metadata_broker {
 	int32_t id;
 	bool alive;
+	bool has_rack;                          /* its registration has "rack" */
 	char endpoints[METADATA_ENDPOINTS_MAX]; /* "NAME://host:port,..." */
+	char rack[METADATA_RACK_MAX];           /* broker.rack, when has_rack */
 };
 
 struct metadata_cache;
@@ -42,11 +45,17 @@ void metadata_cache_cluster_id(struct metadata_cache *mc, char *buf, size_t cap)
 /* A copy of every broker known, sorted by id (malloc'd; free()). Returns
  * the count or -ENOMEM. */
 int metadata_cache_brokers(struct metadata_cache *mc, struct metadata_broker **out);
+/* Whether some live brokers have a rack and some do not: Kafka's
+ * AdminUtils then refuses any replica placement ("Not all brokers have
+ * rack information"). */
+bool metadata_cache_racks_mixed(struct metadata_cache *mc);
 /* Writes the cache for MNT/.state:
  *   cluster.id=<id>
  *   controller=<id or -1>
  *   brokers=[1,2,3]                          (alive ones)
- *   broker.<id>=alive|gone <endpoints>       (one line per broker known) */
+ *   broker.<id>=alive|gone <endpoints>[ rack=<rack>]  (one line per
+ *                                            broker known; rack= when it
+ *                                            registered a broker.rack) */
 void metadata_cache_render(struct metadata_cache *mc, FILE *f);
 
 #endif

@@ -105,6 +105,62 @@ int zkmeta_broker_ids(struct zkc *zkc, int32_t **ids, zkc_watch_fn *watch, void 
 	return k;
 }
 
+int zkmeta_broker_racks(struct zkc *zkc, int32_t **ids, char ***racks)
+{
+	int32_t *all = NULL;
+	char **r;
+	int n, k = 0, rc = 0;
+
+	*ids = NULL;
+	*racks = NULL;
+	if ((n = zkmeta_broker_ids(zkc, &all, NULL, NULL)) < 0)
+		return n;
+	if (!(r = calloc((size_t)n + 1, sizeof(*r)))) {
+		free(all);
+		return -ENOMEM;
+	}
+	for (int i = 0; i < n; i++) {
+		char path[ZK_PATH_MAX], why[ZK_WHY_LEN] = "", *data = NULL;
+		struct zk_broker zb;
+		size_t len;
+
+		zk_path_broker(path, sizeof(path), all[i]);
+		rc = zkc_get(zkc, path, &data, &len, NULL, NULL, NULL);
+		if (rc == -ENOENT)
+			continue; /* gone meanwhile: not live */
+		if (rc < 0)
+			break;
+		rc = zk_broker_decode(data, len, &zb, why);
+		free(data);
+		all[k] = all[i];
+		r[k] = NULL;
+		if (rc == 0) {
+			r[k] = zb.rack;
+			zb.rack = NULL;
+			zk_broker_clear(&zb);
+		} else if (rc != -EBADMSG) {
+			break;
+		}
+		rc = 0;
+		k++;
+	}
+	if (rc < 0) {
+		zkmeta_broker_racks_free(all, r, k);
+		return rc;
+	}
+	*ids = all;
+	*racks = r;
+	return k;
+}
+
+void zkmeta_broker_racks_free(int32_t *ids, char **racks, int n)
+{
+	for (int i = 0; racks && i < n; i++)
+		free(racks[i]);
+	free(racks);
+	free(ids);
+}
+
 /* ---- controller ---- */
 
 /* Reads /controller_epoch, creating it at epoch 0 when missing (as Kafka's

@@ -48,6 +48,14 @@ int zkmeta_register_broker(struct zkc *zkc, int32_t broker_id, const struct zk_b
  * set changes. Returns the count; *ids is malloc'd. */
 int zkmeta_broker_ids(struct zkc *zkc, int32_t **ids, zkc_watch_fn *watch, void *arg);
 
+/* Sorted ids of the registered brokers and each one's broker.rack (NULL:
+ * none, or a registration that does not decode), as Kafka's
+ * getAllBrokersInCluster gives replica placement. A broker gone between
+ * the listing and its read is left out. Returns the count; *ids and
+ * *racks are malloc'd, free them with zkmeta_broker_racks_free. */
+int zkmeta_broker_racks(struct zkc *zkc, int32_t **ids, char ***racks);
+void zkmeta_broker_racks_free(int32_t *ids, char **racks, int n);
+
 struct zkmeta_controller {
 	int32_t controller_id;    /* the elected broker */
 	int32_t epoch;            /* controller epoch: set when this broker won */

@@ -20,6 +20,13 @@
 #       Authenticates as above, sends Metadata v5 for TOPIC and prints one
 #       line per partition: "P error E leader L replicas R isr I offline O"
 #       (R, I, O comma-separated broker ids, "-" for none).
+#   python3 kafka_raw.py brokers HOST PORT USER PASSWORD
+#       Authenticates as above, sends Metadata v5 for no topic and prints
+#       one line per broker: "ID rack R" (R "-" for a null rack).
+#   python3 kafka_raw.py create HOST PORT USER PASSWORD TOPIC PARTITIONS RF
+#       Authenticates as above, sends CreateTopics v1 of TOPIC (no manual
+#       assignment, no config, validate_only false) and prints "error E
+#       MESSAGE" (MESSAGE "-" for null).
 #   python3 kafka_raw.py elect HOST PORT USER PASSWORD TYPE TOPIC PARTITION
 #       (TOPIC "-": a null list, every partition; one line "topic partition
 #       error" per partition answered, "none" for none)
@@ -349,6 +356,41 @@ def metadata(host, port, user, password, topic):
                 ids.append(",".join(str(x) for x in struct.unpack(">%di" % n, r[off:off + 4 * n])) or "-")
                 off += 4 * n
             print("%d error %d leader %d replicas %s isr %s offline %s" % (index, err, leader, *ids))
+
+
+def brokers(host, port, user, password):
+    c = Conn(host, int(port))
+    if user != "-":
+        sasl_scram(c, user, password)
+    r = c.call(3, 5, struct.pack(">i", 0) + b"\x00")  # no topic, no creation
+    off = 4  # throttle_time_ms
+    (nb,) = struct.unpack(">i", r[off:off + 4])
+    off += 4
+    for _ in range(nb):  # node_id, host, port, rack
+        (node,) = struct.unpack(">i", r[off:off + 4])
+        off += 4
+        (hl,) = struct.unpack(">h", r[off:off + 2])
+        off += 2 + hl + 4
+        (rl,) = struct.unpack(">h", r[off:off + 2])
+        off += 2
+        rack = r[off:off + rl].decode() if rl >= 0 else "-"
+        off += max(rl, 0)
+        print("%d rack %s" % (node, rack))
+
+
+def create(host, port, user, password, topic, partitions, rf):
+    c = Conn(host, int(port))
+    if user != "-":
+        sasl_scram(c, user, password)
+    body = (struct.pack(">i", 1) + kstr(topic) + struct.pack(">ih", int(partitions), int(rf)) +
+            struct.pack(">ii", 0, 0) + struct.pack(">i", 30000) + b"\x00")
+    r = c.call(19, 1, body)
+    off = 4  # one topic
+    (nl,) = struct.unpack(">h", r[off:off + 2])
+    off += 2 + nl
+    err, ml = struct.unpack(">hh", r[off:off + 4])
+    off += 4
+    print("error %d %s" % (err, r[off:off + ml].decode() if ml >= 0 else "-"))
 
 
 def elect(host, port, user, password, etype, topic, partition):
@@ -860,6 +902,7 @@ if __name__ == "__main__":
             "initpid": (6, initpid), "parked": (8, parked), "commit": (8, commit),
             "commit-epoch": (11, commit_epoch), "committed": (9, committed),
             "metadata": (7, metadata), "elect": (9, elect), "cancel": (8, cancel),
+            "brokers": (6, brokers), "create": (9, create),
             "logdirs": (8, logdirs), "scram-describe": (7, scram_describe),
             "scram-alter": (10, scram_alter), "incalter": (9, incalter),
             "quota-alter": (8, quota_alter), "quota-describe": (7, quota_describe),

@@ -1427,7 +1427,7 @@ static void test_cluster_keys(void **state)
 		      "zookeeper.connect=127.0.0.1:2181,127.0.0.1:2182/mqfs\n"
 		      "zookeeper.session.timeout.ms=4000\n"
 		      "zookeeper.connection.timeout.ms=9000\n"
-		      "broker.id=3\n"
+		      "broker.id=3\nbroker.rack=us-east-1d\n"
 		      "listeners=SASL_PLAINTEXT://127.0.0.1:9093,PLAINTEXT://127.0.0.1:9092\n"
 		      "advertised.listeners=SASL_PLAINTEXT://b3.example:9093\n"
 		      "security.inter.broker.protocol=SASL_PLAINTEXT\n"
@@ -1453,6 +1453,7 @@ static void test_cluster_keys(void **state)
 	assert_int_equal(c.cluster.zk_session_timeout_ms, 4000);
 	assert_int_equal(cluster_config_connect_timeout(&c.cluster), 9000);
 	assert_int_equal(c.broker_id, 3);
+	assert_string_equal(c.cluster.rack, "us-east-1d");
 	assert_true(c.cluster.listeners_set);
 	assert_int_equal(c.cluster.net.n_listeners, 2);
 	assert_string_equal(c.cluster.net.listeners[0].name, "SASL_PLAINTEXT");
@@ -1499,10 +1500,12 @@ static void test_cluster_render_roundtrip(void **state)
 			       "zookeeper.connect=127.0.0.1:2181\n"
 			       "listeners=SASL_PLAINTEXT://127.0.0.1:0\n"
 			       "security.inter.broker.protocol=SASL_PLAINTEXT\n"
-			       "sasl.jaas.config=" JAAS_ADMIN "\nmin.insync.replicas=2\n",
+			       "sasl.jaas.config=" JAAS_ADMIN "\nmin.insync.replicas=2\n"
+			       "broker.rack=r 2\n",
 			       err, sizeof(err)),
 			 0);
 	assert_int_equal(broker_config_render(&c, &text, &len), 0);
+	assert_non_null(strstr(text, "\nbroker.rack=r 2\n"));
 	assert_non_null(strstr(text, "\nzookeeper.connect=127.0.0.1:2181\n"));
 	assert_non_null(strstr(text, "\nzookeeper.connection.timeout.ms=18000\n"));
 	assert_non_null(strstr(text, "\nlisteners=SASL_PLAINTEXT://127.0.0.1:0\n"));
@@ -1542,6 +1545,13 @@ static void test_cluster_refusals(void **state)
 	expect_cluster_refusal("zookeeper.session.timeout.ms=0\n",
 			       "bad value for 'zookeeper.session.timeout.ms'");
 	expect_cluster_refusal("zookeeper.connect=/chroot\n", "zookeeper.connect: '/chroot'");
+	{
+		/* broker.rack: any string, as Kafka's, up to 255 bytes here. */
+		char text[400];
+
+		snprintf(text, sizeof(text), "broker.rack=%0300d\n", 0);
+		expect_cluster_refusal(text, "longer than 255 bytes");
+	}
 	expect_cluster_refusal("zookeeper.connect=h:1/a/\n", "zookeeper.connect:");
 	expect_cluster_refusal("listeners=SSL://:9093\n", "bad value for 'listeners'");
 	expect_cluster_refusal("listeners=PLAINTEXT://:1,PLAINTEXT://:2\n",

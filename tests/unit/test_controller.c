@@ -62,12 +62,12 @@ static void test_assign_kafka_layout(void **state)
 	int p;
 
 	(void)state;
-	assert_int_equal(controller_assign_replicas(brokers, 5, 0, 10, 3, 0, 0, out), 0);
+	assert_int_equal(controller_assign_replicas(brokers, NULL, 5, 0, 10, 3, 0, 0, out), 0);
 	for (p = 0; p < 10; p++)
 		assert_memory_equal(&out[p * 3], expected[p], sizeof(expected[p]));
 	/* Partitions 4..9 alone (a topic of 4 grown to 10, Kafka's
 	 * startPartitionId): the same rows as assigned with the first four. */
-	assert_int_equal(controller_assign_replicas(brokers, 5, 4, 6, 3, 0, 0, out), 0);
+	assert_int_equal(controller_assign_replicas(brokers, NULL, 5, 4, 6, 3, 0, 0, out), 0);
 	for (p = 4; p < 10; p++)
 		assert_memory_equal(&out[(p - 4) * 3], expected[p], sizeof(expected[p]));
 }
@@ -86,7 +86,8 @@ static void test_assign_spread_and_errors(void **state)
 		memset(lead, 0, sizeof(lead));
 		memset(replica, 0, sizeof(replica));
 		assert_int_equal(
-			controller_assign_replicas(brokers, 4, 0, 12, 3, start, start, out), 0);
+			controller_assign_replicas(brokers, NULL, 4, 0, 12, 3, start, start, out),
+			0);
 		for (p = 0; p < 12; p++)
 			for (i = 0; i < 3; i++) {
 				for (j = 0; j < i; j++)
@@ -103,19 +104,78 @@ static void test_assign_spread_and_errors(void **state)
 		}
 	}
 	/* Start index 1 moves the first leader to the second broker. */
-	assert_int_equal(controller_assign_replicas(brokers, 4, 0, 1, 2, 1, 0, out), 0);
+	assert_int_equal(controller_assign_replicas(brokers, NULL, 4, 0, 1, 2, 1, 0, out), 0);
 	assert_int_equal(out[0], 5);
 	assert_int_equal(out[1], 9);
 	/* One broker, factor one. */
-	assert_int_equal(controller_assign_replicas(brokers, 1, 0, 3, 1, -1, -1, out), 0);
+	assert_int_equal(controller_assign_replicas(brokers, NULL, 1, 0, 3, 1, -1, -1, out), 0);
 	assert_int_equal(out[2], 2);
 	/* Kafka's INVALID_REPLICATION_FACTOR and INVALID_PARTITIONS. */
-	assert_int_equal(controller_assign_replicas(brokers, 4, 0, 1, 5, 0, 0, out), -EINVAL);
-	assert_int_equal(controller_assign_replicas(brokers, 4, 0, 1, 0, 0, 0, out), -EINVAL);
-	assert_int_equal(controller_assign_replicas(brokers, 0, 0, 1, 1, 0, 0, out), -EINVAL);
-	assert_int_equal(controller_assign_replicas(brokers, 4, 0, 0, 1, 0, 0, out), -EINVAL);
-	assert_int_equal(controller_assign_replicas(unsorted, 3, 0, 1, 1, 0, 0, out), -EINVAL);
-	assert_int_equal(controller_assign_replicas(twice, 2, 0, 1, 1, 0, 0, out), -EINVAL);
+	assert_int_equal(controller_assign_replicas(brokers, NULL, 4, 0, 1, 5, 0, 0, out), -EINVAL);
+	assert_int_equal(controller_assign_replicas(brokers, NULL, 4, 0, 1, 0, 0, 0, out), -EINVAL);
+	assert_int_equal(controller_assign_replicas(brokers, NULL, 0, 0, 1, 1, 0, 0, out), -EINVAL);
+	assert_int_equal(controller_assign_replicas(brokers, NULL, 4, 0, 0, 1, 0, 0, out), -EINVAL);
+	assert_int_equal(controller_assign_replicas(unsorted, NULL, 3, 0, 1, 1, 0, 0, out),
+			 -EINVAL);
+	assert_int_equal(controller_assign_replicas(twice, NULL, 2, 0, 1, 1, 0, 0, out), -EINVAL);
+}
+
+/* Rack-aware placement (Kafka's AdminUtils.assignReplicasToBrokers with
+ * every broker racked). */
+static void test_assign_rack_aware(void **state)
+{
+	/* Kafka's AdminRackAwareTest
+	 * .testGetRackAlternatedBrokerListAndAssignReplicasToBrokers: the
+	 * rack-alternated list is 0,3,1,5,4,2; 7 partitions, factor 3, start
+	 * index 0. */
+	static const int32_t expected[7][3] = {
+		{ 0, 3, 1 }, { 3, 1, 5 }, { 1, 5, 4 }, { 5, 4, 2 },
+		{ 4, 2, 0 }, { 2, 0, 3 }, { 0, 4, 2 },
+	};
+	const char *racks6[] = { "rack1", "rack3", "rack3", "rack2", "rack2", "rack1" };
+	int32_t six[] = { 0, 1, 2, 3, 4, 5 }, out[7 * 3];
+	/* Three brokers in racks r1, r1, r2 (the integration test's): the
+	 * list is 1,3,2. Worked out from Kafka's code, start index 0:
+	 *   p0 first 1, then 3 (r2);
+	 *   p1 first 3, then 2 (r1);
+	 *   p2 first 2, then 1 skipped (r1 holds a replica while r2 holds
+	 *      none), then 3;
+	 * with factor 3, p0's third is 2: every rack holds one by then. */
+	const char *racks3[] = { "r1", "r1", "r2" };
+	const char *mixed[] = { "r1", NULL, "r2" };
+	const char *unracked[] = { NULL, NULL, NULL };
+	int32_t three[] = { 1, 2, 3 };
+	int p;
+
+	(void)state;
+	assert_int_equal(controller_assign_replicas(six, racks6, 6, 0, 7, 3, 0, 0, out), 0);
+	for (p = 0; p < 7; p++)
+		assert_memory_equal(&out[p * 3], expected[p], sizeof(expected[p]));
+	/* Partitions 4..6 alone (CreatePartitions from 4 to 7, the start
+	 * index 0 as addPartitions finds it for partition 0 led by broker 0):
+	 * the same rows. */
+	assert_int_equal(controller_assign_replicas(six, racks6, 6, 4, 3, 3, 0, 0, out), 0);
+	for (p = 4; p < 7; p++)
+		assert_memory_equal(&out[(p - 4) * 3], expected[p], sizeof(expected[p]));
+
+	assert_int_equal(controller_assign_replicas(three, racks3, 3, 0, 3, 2, 0, 0, out), 0);
+	assert_memory_equal(out, ((int32_t[]){ 1, 3, 3, 2, 2, 3 }), 6 * sizeof(int32_t));
+	assert_int_equal(controller_assign_replicas(three, racks3, 3, 0, 1, 3, 0, 0, out), 0);
+	assert_memory_equal(out, ((int32_t[]){ 1, 3, 2 }), 3 * sizeof(int32_t));
+	/* Any start: every partition of factor 2 spans both racks. */
+	for (int round = 0; round < 20; round++) {
+		assert_int_equal(controller_assign_replicas(three, racks3, 3, 0, 6, 2, -1, -1, out),
+				 0);
+		for (p = 0; p < 6; p++)
+			assert_true((out[p * 2] == 3) != (out[p * 2 + 1] == 3));
+	}
+	/* Some racked, some not: Kafka's "Not all brokers have rack
+	 * information"; none racked: the rack-unaware layout. */
+	assert_int_equal(controller_assign_replicas(three, mixed, 3, 0, 1, 2, 0, 0, out), -ENOTSUP);
+	assert_int_equal(controller_assign_replicas(three, unracked, 3, 0, 3, 2, 0, 0, out), 0);
+	assert_memory_equal(out, ((int32_t[]){ 1, 2, 2, 3, 3, 1 }), 6 * sizeof(int32_t));
+	/* The unaware checks still come first. */
+	assert_int_equal(controller_assign_replicas(three, racks3, 3, 0, 1, 4, 0, 0, out), -EINVAL);
 }
 
 /* A state with leader, leader epoch 7, controller epoch 3 and the ISR. */
@@ -715,6 +775,19 @@ static void node_register_ineligible(struct node *n, const char *topic, int32_t 
 	assert_int_equal(zkmeta_register_broker(n->zkc, n->id, &b), 0);
 }
 
+/* Broker n rewrites its registration with broker.rack (NULL: none). */
+static void node_register_rack(struct node *n, const char *rack)
+{
+	struct zk_endpoint ep = { "PLAINTEXT", "PLAINTEXT", "127.0.0.1", 9090 + n->id };
+	struct zk_broker b = { .jmx_port = -1,
+			       .timestamp = 1,
+			       .endpoints = &ep,
+			       .n_endpoints = 1,
+			       .rack = (char *)rack };
+
+	assert_int_equal(zkmeta_register_broker(n->zkc, n->id, &b), 0);
+}
+
 static void node_register(struct node *n)
 {
 	n->zkc = NULL;
@@ -1130,7 +1203,7 @@ static void test_topic_broker_loss_and_rebalance(void **state)
 	assert_int_equal(controller_controlled_shutdown(b->ctl, 3, NULL), -EAGAIN);
 
 	/* replicas: [1,2,3] [2,3,1] [3,1,2]. */
-	assert_int_equal(controller_assign_replicas(brokers, 3, 0, 3, 3, 0, 0, replicas), 0);
+	assert_int_equal(controller_assign_replicas(brokers, NULL, 3, 0, 3, 3, 0, 0, replicas), 0);
 	create_topic(nodes[3].zkc, "orders", replicas, 3, 3);
 	for (p = 0; p < 3; p++) {
 		wait_state(nodes[3].zkc, "orders", p, 0, -2, &s, NULL);
@@ -1832,6 +1905,45 @@ static void test_fenced_write_resigns(void **state)
 	cluster_stop();
 }
 
+/* Topics created and grown over racked brokers: the racks come from the
+ * registrations; some brokers racked and some not is refused (nothing
+ * written), as Kafka's AdminUtils. */
+static void test_topic_racks(void **state)
+{
+	struct controller_config cfg = config_of(1, false);
+	struct zkmeta_topic t;
+	char why[ZK_WHY_LEN];
+	int p;
+
+	(void)state;
+	cluster_start("/t_racks", 1, false);
+	wait_active();
+	node_register_rack(&nodes[1], "r1");
+	node_register_rack(&nodes[3], "r2");
+	assert_int_equal(controller_create_topic(nodes[2].zkc, &cfg, "mixed", 3, 2, NULL),
+			 -ENOTSUP);
+	assert_int_equal(zkmeta_read_topic(nodes[2].zkc, "mixed", &t, why), -ENOENT);
+	node_register_rack(&nodes[2], "r1");
+	assert_int_equal(controller_create_topic(nodes[2].zkc, &cfg, "racked", 6, 2, NULL), 0);
+	wait_created(nodes[2].zkc, "racked", 6);
+	/* Broker 2 loses its rack: growing the topic is refused. */
+	node_register_rack(&nodes[2], NULL);
+	assert_int_equal(controller_add_partitions(nodes[2].zkc, "racked", 9), -ENOTSUP);
+	node_register_rack(&nodes[2], "r1");
+	assert_int_equal(controller_add_partitions(nodes[2].zkc, "racked", 9), 0);
+	assert_int_equal(zkmeta_read_topic(nodes[2].zkc, "racked", &t, why), 0);
+	assert_int_equal(t.assignment.n_partitions, 9);
+	/* Each partition has one replica in r2 (broker 3) and one in r1. */
+	for (p = 0; p < 9; p++) {
+		const int32_t *r = t.assignment.partitions[p].replicas;
+
+		assert_int_equal(t.assignment.partitions[p].n_replicas, 2);
+		assert_true((r[0] == 3) != (r[1] == 3));
+	}
+	zkmeta_topic_clear(&t);
+	cluster_stop();
+}
+
 /* Topic deletion: StopReplica with delete to the replicas, znodes gone;
  * and a topic created through controller_create_topic. */
 static void test_topic_deletion(void **state)
@@ -2527,6 +2639,8 @@ int main(void)
 		cmocka_unit_test(test_assign_kafka_layout),
 		cmocka_unit_test(test_add_partitions),
 		cmocka_unit_test(test_assign_spread_and_errors),
+		cmocka_unit_test(test_assign_rack_aware),
+		cmocka_unit_test(test_topic_racks),
 		cmocka_unit_test(test_plan_move),
 		cmocka_unit_test(test_move_completion_and_leader),
 		cmocka_unit_test(test_decide_live),
