@@ -290,7 +290,8 @@ mq_kill9() {
 	if [ -n "$_mq_kp" ]; then
 		kill -KILL "$_mq_kp" 2>/dev/null
 		_mq_wait_exit "$_mq_kp" "$MQ_MOUNT_WAIT" ||
-			fail "kill9" "pid $_mq_kp did not die from SIGKILL"
+			fail "kill9" "pid $_mq_kp did not die from SIGKILL; its threads:
+$(proc_threads "$_mq_kp")"
 	fi
 	if ! _mq_unmount "$_mq_km"; then
 		fail "kill9 $_mq_km" "stale mount could not be removed"
