@@ -209,6 +209,22 @@ bool broker_dir_offline(struct broker *b, enum broker_dir_user user)
 	return true;
 }
 
+/* The replica manager's states changed (cluster_local's states_changed):
+ * the offsets loader looks again, and a log directory just gone offline
+ * wakes the scheduler, which otherwise sleeps to its next deadline (the
+ * checkpoint, a minute off) when the failure came after its last pass,
+ * and so would say it stopped using the directory only then. */
+static void broker_states_changed(void *arg)
+{
+	struct broker *b = arg;
+	struct cluster *c = __atomic_load_n(&b->cluster, __ATOMIC_ACQUIRE);
+
+	group_coord_states_changed(b);
+	if (cluster_log_dir_failure(c) &&
+	    !(atomic_load(&b->dir_offline_said) & (unsigned)BROKER_DIR_SCHEDULER))
+		broker_sched_kick(b);
+}
+
 /* A follower's truncation cut records of topic-partition: the checkpoints
  * follow at once (the cleaner's first dirty offset went back to the cut
  * segment's base: records fetched there next are a new leader's, which a
@@ -422,7 +438,7 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 				    .replica_deleted = topics_cluster_replica_deleted,
 				    .moved_away = topics_cluster_moved_away,
 				    .lines_fix = topics_cluster_lines_fix,
-				    .states_changed = group_coord_states_changed,
+				    .states_changed = broker_states_changed,
 				    .cut = broker_replica_cut,
 				    .min_isr = topics_cluster_min_isr,
 				    .arg = b },

@@ -223,7 +223,12 @@ void broker_sched_kick(struct broker *b)
 {
 	pthread_mutex_lock(&b->sched_mu);
 	b->sched_kicked = true;
-	pthread_cond_signal(&b->sched_cv);
+	/* Not once the stop began (sched_stop, set under sched_mu): the
+	 * stop destroys sched_cv after the join, while the cluster's
+	 * threads, stopped after the scheduler, may still kick (a roll, a
+	 * failed log directory). */
+	if (!b->sched_stop)
+		pthread_cond_signal(&b->sched_cv);
 	pthread_mutex_unlock(&b->sched_mu);
 }
 

@@ -6,9 +6,11 @@
 #   proc_list_add VAR WORD     append WORD to the space-separated list in VAR
 #   proc_list_del VAR WORD     remove WORD from it
 #   proc_tick                  sleep a tenth of a second
-#   proc_alive PID             0 while PID runs (a zombie does not count)
+#   proc_alive PID             0 while a thread of PID runs (a zombie does
+#                              not count)
 #   proc_wait_exit PID SECS    wait up to SECS for PID to exit, then reap it;
 #                              PROC_RC := its exit status; 1 on timeout
+#   proc_threads PID           each thread's state and wait channel (text)
 #   proc_is_mounted DIR        0 if DIR is a mountpoint, from /proc/mounts
 #                              (never touches the mount: a hung FUSE daemon
 #                              would hang stat())
@@ -43,16 +45,33 @@ proc_tick() {
 	sleep 0.1 2>/dev/null || sleep 1
 }
 
+# Every thread counts: a process's first thread that has ended is a
+# zombie while the others still run (a daemon's threads that a SIGKILL
+# has not ended yet, one stuck in the kernel), and the wait that reaps
+# the process blocks until the last of them ends, with no bound.
 proc_alive() {
 	[ -r "/proc/$1/stat" ] || return 1
 	# The state is the first field after "(comm) "; comm may hold spaces.
-	_pst=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
-	[ -n "$_pst" ] && [ "$_pst" != Z ] && [ "$_pst" != X ]
+	cat /proc/"$1"/task/*/stat 2>/dev/null |
+		awk '{ sub(/.*\) /, ""); if ($1 != "Z" && $1 != "X") a = 1 } END { exit !a }'
 }
 
 # 0 while the deadline _pend (seconds of `date +%s`) has not passed.
 _proc_before() {
 	[ "$(date +%s)" -le "$_pend" ]
+}
+
+# What each thread of PID is doing, one line each ("tid comm state
+# wchan"), and the kernel stack where readable: why a process did not
+# end, for a failure's message.
+proc_threads() {
+	for _ptd in /proc/"$1"/task/*; do
+		[ -r "$_ptd/stat" ] || continue
+		echo "${_ptd##*/} $(cat "$_ptd/comm" 2>/dev/null)" \
+			"$(sed 's/.*) //' "$_ptd/stat" 2>/dev/null | cut -d' ' -f1)" \
+			"$(cat "$_ptd/wchan" 2>/dev/null)"
+		head -n 8 "$_ptd/stack" 2>/dev/null | sed 's/^/    /'
+	done
 }
 
 proc_wait_exit() {

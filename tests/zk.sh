@@ -128,7 +128,10 @@ zk_cli() {
 	cp=$(zk_classpath) || return 1
 	_zp=$1
 	shift
-	java -Xmx64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$cp" \
+	# Bounded, as every step of a test: a client that cannot reach the
+	# server ends with an error, not with the script's own timeout.
+	timeout -k 5 "${ZK_CLI_TIMEOUT:-60}" \
+		java -Xmx64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$cp" \
 		org.apache.zookeeper.ZooKeeperMain -server "${ZK_ADDRESS:-127.0.0.1}:$_zp" "$@" 2>&1 |
 		grep -v '^WATCHER::\|^WatchedEvent\|^Connecting\|^$'
 }

@@ -95,6 +95,15 @@ _mq_unmount() { proc_unmount "$1" 10; }
 _mq_cleanup() {
 	_mq_rc=${1:-0}
 	trap - EXIT INT TERM HUP PIPE
+	# 0. a script ended by a signal (run.sh's timeout sends TERM) said
+	# nothing of what it waited for: the daemons' last errors and
+	# warnings, before the stop adds its own (a mount whose requests get
+	# no answer, a broker that cannot reach another, ...).
+	if [ "$_mq_rc" -ge 128 ] && [ -n "$LOG" ] && [ -s "$LOG" ]; then
+		echo "# harness: ended by a signal; the daemons' last errors and warnings:"
+		grep ' ERROR ' "$LOG" | tail -n 10 | sed 's/^/#   /'
+		grep ' WARN ' "$LOG" | tail -n 10 | sed 's/^/#   /'
+	fi
 	# 1. background commands (readers blocked on the mount go first)
 	for _mq_p in $MQ_PIDS; do
 		case " $MQ_DAEMONS " in *" $_mq_p "*) continue ;; esac
@@ -290,7 +299,8 @@ mq_kill9() {
 	if [ -n "$_mq_kp" ]; then
 		kill -KILL "$_mq_kp" 2>/dev/null
 		_mq_wait_exit "$_mq_kp" "$MQ_MOUNT_WAIT" ||
-			fail "kill9" "pid $_mq_kp did not die from SIGKILL"
+			fail "kill9" "pid $_mq_kp did not die from SIGKILL; its threads:
+$(proc_threads "$_mq_kp")"
 	fi
 	if ! _mq_unmount "$_mq_km"; then
 		fail "kill9 $_mq_km" "stale mount could not be removed"

@@ -10,7 +10,8 @@
 #     at cleanup, with or without SANITIZER_DIR.
 # Without SANITIZER_DIR the leak passes: the failure is the check's.
 # And with INTEGRATION_JOBS=2 two scripts run side by side, while one
-# marked "# integration: alone" runs with nothing beside it. Needs no
+# marked "# integration: alone" runs with nothing beside it. A script
+# that times out shows its daemons' last errors and warnings. Needs no
 # mount.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
@@ -94,6 +95,29 @@ expect_eq "on the UBSan report in \$LOG only" "1" \
 	"$(grep -c '^integration: 2 passed, 1 failed$' "$MQ_TMP/out")"
 expect_eq "the leak passes" "1" "$(grep -c '^--- t_leak.sh: PASS' "$MQ_TMP/out")"
 [ "$MQ_FAIL" -eq "$fails" ] || sed 's/^/# run.sh: /' "$MQ_TMP/out"
+
+# A script that run.sh's timeout ends (TERM) shows its daemons' last
+# errors and warnings, which its own output would not name.
+hang=$MQ_TMP/hang
+mkdir -p "$hang"
+cat >"$hang/t_hang.sh" <<EOC
+#!/bin/sh
+LIBDIR=$LIBDIR
+. "\$LIBDIR/lib.sh"
+mq_setup
+echo "2026-12-07 10:55:50.055 ERROR fuse: the requests refused get no answer" >>"\$LOG"
+echo "2026-12-07 10:55:51.000 WARN fetcher: broker 2 unreachable" >>"\$LOG"
+echo "2026-12-07 10:55:52.000 INFO an ordinary line" >>"\$LOG"
+sleep 60
+EOC
+env -u SANITIZER_DIR INTEGRATION_DIR="$hang" INTEGRATION_TIMEOUT=2 \
+	sh "$LIBDIR/run.sh" "${MQFS:-/bin/true}" >"$MQ_TMP/out" 2>&1
+expect_eq "a script that times out fails" "1" "$(grep -c '^--- t_hang.sh: FAIL (timed out' "$MQ_TMP/out")"
+expect_eq "its daemons' error is shown" "1" \
+	"$(grep -c '^#   .* ERROR fuse: the requests refused get no answer$' "$MQ_TMP/out")"
+expect_eq "and their warning" "1" "$(grep -c '^#   .* WARN fetcher: broker 2 unreachable$' "$MQ_TMP/out")"
+expect_eq "not the other lines" "0" "$(grep -c 'an ordinary line' "$MQ_TMP/out")"
+grep -q 'ERROR fuse' "$MQ_TMP/out" || sed 's/^/# run.sh: /' "$MQ_TMP/out"
 
 # Side by side: t_a and t_b each wait for the other to have started; t_c,
 # alone, watches for a start beside it (it lingers 3 s for one to show),

@@ -48,7 +48,7 @@ echo "$out" | sed 's/^/# /'
 pid=$(echo "$out" | awk '/^pid/ { print $2 }')
 expect_eq "d: A at 0, B at 2 on leader $L" "A 0 0 B 0 2" \
 	"$(echo "$out" | awk '/^(A|B) / { printf "%s%s %s %s", s, $1, $2, $3; s=" " }')"
-printf 'm1\n' >>"$MQ_TMP/mnt$L/d/0"
+expect_ok "a record m1 through mnt$L" sh -c "printf 'm1\n' >>'$MQ_TMP/mnt$L/d/0'"
 expect_eq "DeleteRecords below 3: every batch of the producer, on every replica" \
 	"ok low=3 high=4" "$(admin "$L" delete-records d 0 3)"
 check "every replica's log starts at 3" poll 20 start_at 3

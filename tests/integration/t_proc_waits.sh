@@ -7,7 +7,8 @@
 # 0.3 s (proc_tick slowed, as by a loaded machine; sleep never returns
 # early): a 1 s wait for a process that keeps running gives up after
 # more than 1 s by the clock and fewer than the 10 ticks a count would
-# take; a process that exits is reaped with its status. Needs no mount.
+# take; so does one for a process whose first thread ended while another
+# runs; a process that exits is reaped with its status. Needs no mount.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -42,6 +43,23 @@ live=$MQ_LAST_PID
 gives_up 1 proc_wait_exit "$live" 1
 gives_up 2 proc_wait_mounted "$MQ_TMP/never" "$live" 1
 mq_stop "$live"
+
+# A process whose first thread has ended (a zombie) while another runs,
+# as a killed daemon with a thread not ended yet: still running, so the
+# wait gives up at its time rather than block in the reaping wait until
+# the last thread ends (20 s here). python3's own interpreter: a shim
+# (pyenv) would be the process instead.
+PY=$(python3 -c 'import sys; print(sys.executable)')
+mq_bg "$PY" -c 'import ctypes, threading, time
+threading.Thread(target=time.sleep, args=(20,)).start()
+ctypes.CDLL(None).pthread_exit(None)'
+half=$MQ_LAST_PID
+first_gone() { [ "$(sed 's/.*) //' "/proc/$half/stat" | cut -d' ' -f1)" = Z ]; }
+check "a process whose first thread ended" poll 10 first_gone
+gives_up 1 proc_wait_exit "$half" 1
+kill -KILL "$half"
+proc_wait_exit "$half" 10
+expect_eq "and reaped once its last thread ended" "0 137" "$? $PROC_RC"
 
 sh -c 'exit 3' &
 quick=$!

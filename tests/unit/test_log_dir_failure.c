@@ -183,6 +183,33 @@ static void disk_dies(struct fx *f)
 	__atomic_store_n(&f->fio.dead, true, __ATOMIC_RELEASE);
 }
 
+/* The scheduler asleep to its next deadline (minutes off: no log has
+ * work for it, the checkpoint an hour away) when the directory fails: the
+ * failure wakes it, and it says at once that it stopped using the
+ * directory, whichever thread met the failure and whether a roll woke it
+ * just before or not. */
+static void test_scheduler_woken(void **state)
+{
+	struct fx *f = fx_open(true, "log.flush.offset.checkpoint.interval.ms=3600000\n");
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	(void)state;
+	assert_int_equal(produce_str(f->t, "a\n"), 0);
+	wait_passes(f->b, &f->b->sched_passes, 1);
+	while (atomic_load(&f->b->sched_sleep_ms) <= DEADLINE_MS && now_mono_ms() < end)
+		usleep(10 * 1000);
+	assert_true(atomic_load(&f->b->sched_sleep_ms) > DEADLINE_MS);
+	f->fio.fsync_countdown = 1;
+	assert_int_equal(topic_fsync(f->t, 0), -EIO);
+	assert_true(dir_offline(f));
+	end = now_mono_ms() + DEADLINE_MS;
+	while (!(atomic_load(&f->b->dir_offline_said) & BROKER_DIR_SCHEDULER) &&
+	       now_mono_ms() < end)
+		usleep(10 * 1000);
+	assert_true(atomic_load(&f->b->dir_offline_said) & BROKER_DIR_SCHEDULER);
+	fx_close(f);
+}
+
 /* Once the log directory is offline the scheduler (and, with cleaner,
  * the cleaner, whose log.cleaner.backoff.ms the test made short) write
  * nothing there, though the disk left them work (disk_dies). A pass
@@ -872,6 +899,7 @@ int main(void)
 		cmocka_unit_test(test_producer_checkpoint_single),
 		cmocka_unit_test(test_producer_checkpoint_rolled_cluster),
 		cmocka_unit_test(test_producer_checkpoint_rolled_single),
+		cmocka_unit_test(test_scheduler_woken),
 		cmocka_unit_test(test_offline_flush),
 		cmocka_unit_test(test_offline_retention),
 		cmocka_unit_test(test_stop_cluster),
