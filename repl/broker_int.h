@@ -170,6 +170,14 @@ struct topic {
 	 * (topics_cluster_incarnation, under the broker's admin_mu and this
 	 * lock), "" before and on one node. */
 	char cluster_id[32];
+	/* The id of the cluster's topic this broker's mkdir (or CreateTopics)
+	 * made, "" for one made otherwise (under the broker's admin_mu and
+	 * this lock). A deletion remembers it (broker.gone_ids) as it does
+	 * cluster_id: the cluster thread may have read the topic before its
+	 * deletion and not yet have given it its cluster_id, and must not
+	 * make it here again from that read. Not cluster_id itself, which
+	 * says the logs' files were checked against the id. */
+	char made_id[32];
 	pthread_rwlock_t lock;
 	/* Under lock: */
 	atomic_bool deleted; /* deleted, or broker closed */
@@ -431,7 +439,8 @@ static inline bool broker_replicated(const struct broker *b, const char *topic)
 }
 /* The cluster's topic hooks (cluster.h), on the cluster thread. */
 int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, const bool *local,
-			    uid_t uid, gid_t gid, mode_t mode, const struct zk_config *zc);
+			    uid_t uid, gid_t gid, mode_t mode, const struct zk_config *zc,
+			    const char *topic_id);
 int topics_cluster_incarnation(void *arg, const char *topic, int32_t partition,
 			       const char *topic_id);
 int topics_cluster_fd_take(void *arg, const char *topic, int n_partitions);

@@ -961,7 +961,7 @@ static int read_topics(struct cluster *c)
 				local[p] = a->replicas[j] == c->cfg->broker_id;
 		}
 		r = h->appeared(h->arg, names[i], t.assignment.n_partitions, local, uid, gid, mode,
-				&zc);
+				&zc, t.assignment.topic_id);
 		/* A replica moved away (reassigned to other brokers): once the
 		 * replica manager let it go (StopReplica with delete), its log
 		 * goes too. Its StopReplica, when later, reads the topic again
@@ -1021,7 +1021,7 @@ void cluster_topics_recheck(struct cluster *c)
 
 int cluster_topic_create(struct cluster *c, const char *topic, int n_partitions,
 			 int replication_factor, const struct zk_config *overrides, uid_t uid,
-			 gid_t gid, mode_t mode, int64_t timeout_ms)
+			 gid_t gid, mode_t mode, int64_t timeout_ms, char *topic_id)
 {
 	struct zk_config zc = { 0 };
 	int rc = 0;
@@ -1033,7 +1033,7 @@ int cluster_topic_create(struct cluster *c, const char *topic, int n_partitions,
 		rc = owner_put(&zc, uid, gid, mode);
 	if (rc == 0)
 		rc = cluster_repl_create_topic(c->cr, topic, n_partitions, replication_factor, &zc,
-					       timeout_ms > 0 ? timeout_ms : 30000);
+					       timeout_ms > 0 ? timeout_ms : 30000, topic_id);
 	zk_config_clear(&zc);
 	if (rc < 0 && rc != -EEXIST)
 		mq_log(MQ_ERR, "topic %s: cluster creation failed: %s", topic, strerror(-rc));

@@ -115,9 +115,11 @@ struct zk_config;
 struct cluster_topic_hooks {
 	/* A topic of the cluster, made here (or grown) with its overrides
 	 * in /config/topics/<t> (zc; NULL: none), so that no replica of it
-	 * takes records under other settings. */
+	 * takes records under other settings; topic_id its id as read ("":
+	 * none). */
 	int (*appeared)(void *arg, const char *topic, int n_partitions, const bool *local,
-			uid_t uid, gid_t gid, mode_t mode, const struct zk_config *zc);
+			uid_t uid, gid_t gid, mode_t mode, const struct zk_config *zc,
+			const char *topic_id);
 	void (*retain)(void *arg, char **names, int n,
 		       bool (*still_there)(void *zarg, const char *topic), void *zarg);
 	/* The topic's overrides in /config/topics/<t> (none: an empty zc),
@@ -197,9 +199,11 @@ bool cluster_replicated(const struct cluster *c, const char *topic);
  * call): a topic that could not be made whole here is tried again. Any
  * thread. */
 void cluster_topics_recheck(struct cluster *c);
+/* The topic made in the cluster (cluster_repl_create_topic, whose topic_id
+ * it passes on). */
 int cluster_topic_create(struct cluster *c, const char *topic, int n_partitions,
 			 int replication_factor, const struct zk_config *overrides, uid_t uid,
-			 gid_t gid, mode_t mode, int64_t timeout_ms);
+			 gid_t gid, mode_t mode, int64_t timeout_ms, char *topic_id);
 /* Runs fn with the cluster's ZooKeeper handle (cluster_repl_with_zk):
  * -EOPNOTSUPP on a single node, -ENOTCONN without a session. Any
  * thread but the cluster's own. */

@@ -1687,14 +1687,14 @@ static int topic_wait_ready(struct cluster_repl *cr, const char *topic, int n, i
 
 int cluster_repl_create_topic(struct cluster_repl *cr, const char *topic, int n_partitions,
 			      int replication_factor, const struct zk_config *config,
-			      int64_t timeout_ms)
+			      int64_t timeout_ms, char *topic_id)
 {
 	int64_t end = now_mono_ms() + timeout_ms;
 	int rc;
 
 	pthread_mutex_lock(&cr->zk_mu);
 	rc = cr->zk ? controller_create_topic(cr->zk, &cr->ctl_cfg, topic, n_partitions,
-					      replication_factor, config)
+					      replication_factor, config, topic_id)
 		    : -ENOTCONN;
 	pthread_mutex_unlock(&cr->zk_mu);
 	return rc < 0 ? rc : topic_wait_ready(cr, topic, n_partitions, end);

@@ -84,10 +84,12 @@ void cluster_repl_free(struct cluster_repl *cr);
 /* Topic creation on any broker, as Kafka's AdminZkClient: the assignment
  * over the live brokers (replication_factor < 0: the broker's default),
  * then waits up to timeout_ms until this broker's metadata shows every
- * partition with a leader. -EEXIST, -EINVAL, -ETIMEDOUT, ZooKeeper's. */
+ * partition with a leader. -EEXIST, -EINVAL, -ETIMEDOUT, ZooKeeper's. The
+ * topic's id goes into topic_id (ZK_UUID_LEN + 1 bytes; may be NULL) once
+ * the topic is in ZooKeeper, also when the wait times out. */
 int cluster_repl_create_topic(struct cluster_repl *cr, const char *topic, int n_partitions,
 			      int replication_factor, const struct zk_config *config,
-			      int64_t timeout_ms);
+			      int64_t timeout_ms, char *topic_id);
 
 /* Runs fn with the ZooKeeper handle under the lock that every worker's
  * ZooKeeper call takes (a reconnection replaces the handle); -ENOTCONN

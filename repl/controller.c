@@ -3501,7 +3501,7 @@ static void log_racks_mixed(const char *topic, const char *what, const int32_t *
 
 int controller_create_topic(struct zkc *zkc, const struct controller_config *cfg, const char *topic,
 			    int n_partitions, int replication_factor,
-			    const struct zk_config *config)
+			    const struct zk_config *config, char *topic_id)
 {
 	struct zk_topic t = { .version = 3 };
 	int32_t *ids = NULL, *replicas = NULL;
@@ -3537,6 +3537,8 @@ int controller_create_topic(struct zkc *zkc, const struct controller_config *cfg
 	t.n_partitions = n_partitions;
 	if ((rc = zk_uuid_new(t.topic_id)) == 0)
 		rc = zkmeta_create_topic(zkc, topic, &t, config);
+	if (rc == 0 && topic_id)
+		memcpy(topic_id, t.topic_id, sizeof(t.topic_id));
 out:
 	free(t.partitions);
 	free(replicas);

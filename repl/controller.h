@@ -430,10 +430,11 @@ int controller_add_partitions(struct zkc *zkc, const char *topic, int n_partitio
  * be NULL); the controller then creates the partition states.
  * replication_factor < 0 means cfg->default_replication_factor. -EINVAL
  * (see the assignment, or a bad name), -ENOTSUP (only some live brokers
- * have a rack), -EEXIST, or a ZooKeeper error. */
+ * have a rack), -EEXIST, or a ZooKeeper error. The new topic's id goes
+ * into topic_id (ZK_UUID_LEN + 1 bytes) when not NULL. */
 int controller_create_topic(struct zkc *zkc, const struct controller_config *cfg, const char *topic,
 			    int n_partitions, int replication_factor,
-			    const struct zk_config *config);
+			    const struct zk_config *config, char *topic_id);
 
 /* A snapshot of the controller's state; any thread. */
 void controller_get_info(struct controller *ctl, struct controller_info *info);

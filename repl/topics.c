@@ -484,6 +484,24 @@ int broker_topic_create_cfg(struct broker *b, const char *name, uid_t uid, gid_t
 	return rc;
 }
 
+/* The cluster's topic made here just now (a mkdir, CreateTopics or the
+ * cluster thread) had the id id: its deletion remembers it (made_id). */
+static void topic_note_made(struct broker *b, const char *name, const char *id)
+{
+	struct topic *t;
+
+	if (!id || !id[0])
+		return;
+	pthread_mutex_lock(&b->admin_mu);
+	if (broker_topic_get(b, name, &t) == 0) {
+		pthread_rwlock_wrlock(&t->lock);
+		snprintf(t->made_id, sizeof(t->made_id), "%s", id);
+		pthread_rwlock_unlock(&t->lock);
+		topic_put(t);
+	}
+	pthread_mutex_unlock(&b->admin_mu);
+}
+
 /* broker_topic_create_cfg once the descriptors are held: tc the topic's
  * settings (cfg's, or def, the defaults, when cfg is NULL). */
 static int topic_create_held(struct broker *b, const char *name, uid_t uid, gid_t gid, mode_t mode,
@@ -493,6 +511,7 @@ static int topic_create_held(struct broker *b, const char *name, uid_t uid, gid_
 {
 	struct topic_config tc = *tc_in;
 	struct zk_config over = { 0 };
+	char made_id[ZK_UUID_LEN + 1] = "";
 	bool *local;
 	int rc;
 
@@ -509,7 +528,7 @@ static int topic_create_held(struct broker *b, const char *name, uid_t uid, gid_
 		rc = topic_overrides_diff(&tc, def, NULL, &over);
 	if (rc == 0)
 		rc = cluster_topic_create(b->cluster, name, tc.partitions, replication_factor,
-					  &over, uid, gid, mode, timeout_ms);
+					  &over, uid, gid, mode, timeout_ms, made_id);
 	zk_config_clear(&over);
 	if (rc < 0)
 		return rc;
@@ -524,6 +543,8 @@ static int topic_create_held(struct broker *b, const char *name, uid_t uid, gid_
 	/* The cluster thread saw it in /brokers/topics first and made it. */
 	if (rc == -EEXIST)
 		rc = out ? broker_topic_get(b, name, out) : 0;
+	if (rc == 0)
+		topic_note_made(b, name, made_id);
 	return rc;
 }
 
@@ -631,12 +652,14 @@ void topics_cluster_hosted(void *arg, const char *topic, int32_t partition)
 }
 
 static int appeared_here(struct broker *b, const char *topic, int n_partitions, const bool *local,
-			 uid_t uid, gid_t gid, mode_t mode, const struct zk_config *zc);
+			 uid_t uid, gid_t gid, mode_t mode, const struct zk_config *zc,
+			 const char *topic_id);
 
 int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, const bool *local,
-			    uid_t uid, gid_t gid, mode_t mode, const struct zk_config *zc)
+			    uid_t uid, gid_t gid, mode_t mode, const struct zk_config *zc,
+			    const char *topic_id)
 {
-	int rc = appeared_here(arg, topic, n_partitions, local, uid, gid, mode, zc);
+	int rc = appeared_here(arg, topic, n_partitions, local, uid, gid, mode, zc, topic_id);
 
 	/* The offsets loader sleeps while the topic is missing: its
 	 * LeaderAndIsr may have come before it was made here. */
@@ -646,7 +669,8 @@ int topics_cluster_appeared(void *arg, const char *topic, int n_partitions, cons
 }
 
 static int appeared_here(struct broker *b, const char *topic, int n_partitions, const bool *local,
-			 uid_t uid, gid_t gid, mode_t mode, const struct zk_config *zc)
+			 uid_t uid, gid_t gid, mode_t mode, const struct zk_config *zc,
+			 const char *topic_id)
 {
 	struct topic_config tc;
 	struct topic *t;
@@ -676,6 +700,8 @@ static int appeared_here(struct broker *b, const char *topic, int n_partitions, 
 		rc = topic_create_local(b, topic, uid, gid, mode, &tc, n_partitions, local, false,
 					NULL);
 		broker_fd_room_done(b, n_local);
+		if (rc == 0)
+			topic_note_made(b, topic, topic_id);
 		if (rc != -EEXIST)
 			return rc;
 	}
@@ -786,8 +812,12 @@ static int topic_delete_locked(struct broker *b, const char *name, struct topic 
 		return rc;
 	}
 	atomic_store(&t->deleted, true);
-	if (t->cluster_id[0]) {
-		memcpy(b->gone_ids[b->gone_next], t->cluster_id, sizeof(b->gone_ids[0]));
+	for (int k = 0; k < 2; k++) {
+		const char *id = k ? t->made_id : t->cluster_id;
+
+		if (!id[0] || (k && !strcmp(t->made_id, t->cluster_id)))
+			continue;
+		memcpy(b->gone_ids[b->gone_next], id, sizeof(b->gone_ids[0]));
 		b->gone_next = (b->gone_next + 1) % GONE_IDS;
 	}
 	cat_remove(b, i);

@@ -684,6 +684,29 @@ static void test_incarnation(void **state)
 	assert_false(path_exists(f, "stray-2"));
 }
 
+/* A topic the cluster thread made here from its read of /brokers/topics,
+ * deleted here before any id check gave it its cluster_id: a later
+ * answer of that same read (the thread read the topic before its
+ * deletion) must not make it here again, nor take a newer topic of the
+ * name for a stale copy. */
+static void test_gone_after_appeared(void **state)
+{
+	struct fx *f = *state;
+	bool local[1] = { true };
+	struct topic *t;
+
+	assert_int_equal(topics_cluster_appeared(f->b, "app", 1, local, 0, 0, 0755, NULL,
+						 "AAAAAAAAAAAAAAAAAAAAAw"),
+			 0);
+	assert_int_equal(broker_topic_get(f->b, "app", &t), 0);
+	topic_put(t);
+	assert_int_equal(broker_topic_delete(f->b, "app"), 0);
+	assert_int_equal(topics_cluster_incarnation(f->b, "app", -1, "AAAAAAAAAAAAAAAAAAAAAw"),
+			 -ESTALE);
+	/* Another topic of the name is not refused. */
+	assert_int_equal(topics_cluster_incarnation(f->b, "app", -1, "AAAAAAAAAAAAAAAAAAAABA"), 0);
+}
+
 /* A look at a topic while a delete holds its lock (broker_int.h: the
  * topic's lock before cat_lock) must not hold cat_lock as it waits: the
  * delete takes cat_lock to remove the name. */
@@ -1722,6 +1745,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incarnation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gone_after_appeared, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookup_while_delete_holds_topic, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_create_keeps_fd_reserve, setup, teardown),

@@ -1920,11 +1920,12 @@ static void test_topic_racks(void **state)
 	wait_active();
 	node_register_rack(&nodes[1], "r1");
 	node_register_rack(&nodes[3], "r2");
-	assert_int_equal(controller_create_topic(nodes[2].zkc, &cfg, "mixed", 3, 2, NULL),
+	assert_int_equal(controller_create_topic(nodes[2].zkc, &cfg, "mixed", 3, 2, NULL, NULL),
 			 -ENOTSUP);
 	assert_int_equal(zkmeta_read_topic(nodes[2].zkc, "mixed", &t, why), -ENOENT);
 	node_register_rack(&nodes[2], "r1");
-	assert_int_equal(controller_create_topic(nodes[2].zkc, &cfg, "racked", 6, 2, NULL), 0);
+	assert_int_equal(controller_create_topic(nodes[2].zkc, &cfg, "racked", 6, 2, NULL, NULL),
+			 0);
 	wait_created(nodes[2].zkc, "racked", 6);
 	/* Broker 2 loses its rack: growing the topic is refused. */
 	node_register_rack(&nodes[2], NULL);
@@ -1960,9 +1961,11 @@ static void test_topic_deletion(void **state)
 	cluster_start("/t_delete", 1, false);
 	a = wait_active();
 	create_topic(nodes[2].zkc, "gone", gone, 2, 2);
-	assert_int_equal(controller_create_topic(nodes[2].zkc, &cfg, "kept", 4, -1, NULL), 0);
-	assert_int_equal(controller_create_topic(nodes[2].zkc, &cfg, "big", 1, 4, NULL), -EINVAL);
-	assert_int_equal(controller_create_topic(nodes[2].zkc, &cfg, "kept", 1, 1, NULL), -EEXIST);
+	assert_int_equal(controller_create_topic(nodes[2].zkc, &cfg, "kept", 4, -1, NULL, NULL), 0);
+	assert_int_equal(controller_create_topic(nodes[2].zkc, &cfg, "big", 1, 4, NULL, NULL),
+			 -EINVAL);
+	assert_int_equal(controller_create_topic(nodes[2].zkc, &cfg, "kept", 1, 1, NULL, NULL),
+			 -EEXIST);
 	assert_int_equal(zkmeta_read_topic(nodes[2].zkc, "kept", &t, why), 0);
 	assert_int_equal(t.assignment.n_partitions, 4);
 	for (p = 0; p < 4; p++) {
@@ -2267,7 +2270,7 @@ static void test_add_partitions(void **state)
 	(void)state;
 	cluster_start("/t_grow", 1, false);
 	a = wait_active();
-	assert_int_equal(controller_create_topic(nodes[2].zkc, &cfg, "grow", 2, 2, NULL), 0);
+	assert_int_equal(controller_create_topic(nodes[2].zkc, &cfg, "grow", 2, 2, NULL, NULL), 0);
 	wait_created(nodes[2].zkc, "grow", 2);
 	assert_int_equal(controller_add_partitions(nodes[2].zkc, "grow", 4), 0);
 	wait_created(nodes[2].zkc, "grow", 4);
@@ -2296,7 +2299,7 @@ static void test_add_partitions(void **state)
 	assert_int_equal(controller_add_partitions(nodes[2].zkc, "grow", 5), -EINVAL);
 	assert_int_equal(controller_add_partitions(nodes[2].zkc, "grow", 3), -EINVAL);
 	assert_int_equal(controller_add_partitions(nodes[2].zkc, "nosuch", 3), -ENOENT);
-	assert_int_equal(controller_create_topic(nodes[2].zkc, &cfg, "wide", 1, 3, NULL), 0);
+	assert_int_equal(controller_create_topic(nodes[2].zkc, &cfg, "wide", 1, 3, NULL, NULL), 0);
 	node_kill(&nodes[3]);
 	assert_int_equal(controller_add_partitions(nodes[2].zkc, "wide", 2), -EINVAL);
 	cluster_stop();
