@@ -29,9 +29,10 @@
  *
  * Invariants:
  *   1. A record over max.message.bytes, or segment.bytes when lower (its
- *      batch of one, as the engine counts it: log_batch_limit) fails the whole write with -EMSGSIZE before anything is
- *      appended: a write bigger than one chunk is checked to its end
- *      before the first append.
+ *      batch of one, as the engine counts it: log_batch_limit) fails the
+ *      whole write with -EMSGSIZE before anything is appended: a write
+ *      bigger than one chunk is checked to its end before the first
+ *      append.
  *   2. The records of one write to a partition are contiguous in its log:
  *      a request of several chunks is appended alone by the appender.
  *   3. The high watermark moves only after the append (and, when
