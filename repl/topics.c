@@ -637,8 +637,15 @@ void topics_cluster_hosted(void *arg, const char *topic, int32_t partition)
 	struct topic *t;
 	bool lacking = false;
 
-	if (broker_topic_get(b, topic, &t) < 0)
+	if (broker_topic_get(b, topic, &t) < 0) {
+		/* Not made here yet, or just removed as an earlier topic's
+		 * copy by this LeaderAndIsr (topics_cluster_incarnation): the
+		 * cluster thread makes it from a read of /brokers/topics, which
+		 * nothing else may ask for (the topic's znode does not change). */
+		if (b->cluster)
+			cluster_topics_recheck(b->cluster);
 		return;
+	}
 	if (part_begin(t, partition, &pt) == 0) {
 		lacking = pt->log == NULL;
 		pthread_rwlock_unlock(&t->lock);
