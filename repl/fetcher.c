@@ -448,47 +448,6 @@ static void reset_start(struct fetcher *f, struct fpart *fp, const struct partit
 	fp->backoff_until_ms = now + f->cfg.backoff_ms;
 }
 
-/* The leader's log end for p as a replica sees it (ListOffsets LATEST
- * with our replica id: Kafka's fetchLatestOffset), in our leader epoch.
- * 0 and *end, or *err (the partition's error) and 0, or -errno (the
- * connection). */
-static int leader_end_offset(struct fetcher *f, struct partition *p, int32_t leader_epoch,
-			     int64_t *end, int16_t *err)
-{
-	struct proto_list_offsets_part rp = { .partition_index = partition_index(p),
-					      .current_leader_epoch = leader_epoch,
-					      .timestamp = PROTO_LIST_OFFSETS_LATEST,
-					      .max_num_offsets = 1 };
-	struct proto_list_offsets_topic rt = { kstr_of(partition_topic(p)), 1, &rp };
-	struct proto_list_offsets_req rq = { .replica_id = fetch_replica_id(f),
-					     .n_topics = 1,
-					     .topics = &rt };
-	struct proto_list_offsets_resp resp = { 0 };
-	struct net_resp nr = { 0 };
-	struct kbuf_w w;
-	int v = net_client_version(f->conn, PROTO_API_LIST_OFFSETS), rc;
-
-	if (v < 1)
-		return v < 0 ? v : -EOPNOTSUPP;
-	kbuf_w_init(&w, 1024);
-	rc = proto_list_offsets_req_encode(&w, (int16_t)v, &rq);
-	if (!rc)
-		rc = net_client_call(f->conn, PROTO_API_LIST_OFFSETS, (int16_t)v, w.buf, w.len, 0,
-				     f->cfg.request_timeout_ms, &nr);
-	kbuf_w_free(&w);
-	if (!rc)
-		rc = proto_list_offsets_resp_decode(&nr.body, (int16_t)v, &resp);
-	if (!rc && (resp.n_topics != 1 || resp.topics[0].n_partitions != 1))
-		rc = -EBADMSG;
-	if (!rc) {
-		*err = resp.topics[0].partitions[0].error_code;
-		*end = resp.topics[0].partitions[0].offset;
-	}
-	proto_list_offsets_resp_free(&resp);
-	net_resp_free(&nr);
-	return rc;
-}
-
 /* Kafka's fetchOffsetAndTruncate, for a fetch offset the leader answered
  * OFFSET_OUT_OF_RANGE at or above its log start (below it: reset_start).
  * A leader whose log ends below ours lacks our records past its end (an
@@ -508,7 +467,11 @@ static int fetch_offset_and_truncate(struct fetcher *f, struct fpart *fp,
 	int rc;
 
 	fp->out_of_range = false;
-	rc = leader_end_offset(f, p, fw->leader_epoch, &end, &err);
+	/* The leader's end as a replica sees it (Kafka's fetchLatestOffset),
+	 * in our leader epoch. */
+	rc = net_client_list_latest(f->conn, partition_topic(p), partition_index(p),
+				    fetch_replica_id(f), fw->leader_epoch,
+				    f->cfg.request_timeout_ms, &end, &err);
 	if (rc < 0)
 		return rc;
 	if (err || end >= fw->fetch_offset || end < 0) {

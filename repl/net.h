@@ -408,6 +408,14 @@ void net_resp_free(struct net_resp *resp);
  * default), else -EMSGSIZE. */
 int net_client_call(struct net_client *c, int16_t api_key, int16_t api_version, const void *body,
 		    size_t body_len, size_t max_resp, int64_t timeout_ms, struct net_resp *resp);
+/* ListOffsets LATEST (v1+) of one partition: its log end for a replica
+ * (replica_id >= 0), its hw for a consumer (-1), in leader_epoch (-1:
+ * unchecked). 0 with *offset, or *err (the partition's error) set and
+ * *offset untouched; -EOPNOTSUPP (the broker lacks v1), -EBADMSG or the
+ * call's -errno. */
+int net_client_list_latest(struct net_client *c, const char *topic, int32_t partition,
+			   int32_t replica_id, int32_t leader_epoch, int64_t timeout_ms,
+			   int64_t *offset, int16_t *err);
 /* The socket, for tests that need to misbehave. */
 int net_client_fd(const struct net_client *c);
 /* Whether an idle connection (no call in progress) can still carry a

@@ -435,6 +435,46 @@ static void client_peer(const struct net_client *c, char *out, size_t cap)
 		snprintf(out, cap, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
 }
 
+int net_client_list_latest(struct net_client *c, const char *topic, int32_t partition,
+			   int32_t replica_id, int32_t leader_epoch, int64_t timeout_ms,
+			   int64_t *offset, int16_t *err)
+{
+	struct proto_list_offsets_part rp = { .partition_index = partition,
+					      .current_leader_epoch = leader_epoch,
+					      .timestamp = PROTO_LIST_OFFSETS_LATEST,
+					      .max_num_offsets = 1 };
+	struct proto_list_offsets_topic rt = { kstr_of(topic), 1, &rp };
+	struct proto_list_offsets_req rq = { .replica_id = replica_id,
+					     .n_topics = 1,
+					     .topics = &rt };
+	struct proto_list_offsets_resp resp = { 0 };
+	struct net_resp nr = { 0 };
+	struct kbuf_w w;
+	int v = net_client_version(c, PROTO_API_LIST_OFFSETS), rc;
+
+	*err = 0;
+	if (v < 1)
+		return v < 0 ? v : -EOPNOTSUPP;
+	kbuf_w_init(&w, 1024);
+	rc = proto_list_offsets_req_encode(&w, (int16_t)v, &rq);
+	if (!rc)
+		rc = net_client_call(c, PROTO_API_LIST_OFFSETS, (int16_t)v, w.buf, w.len, 0,
+				     timeout_ms, &nr);
+	kbuf_w_free(&w);
+	if (!rc)
+		rc = proto_list_offsets_resp_decode(&nr.body, (int16_t)v, &resp);
+	if (!rc && (resp.n_topics != 1 || resp.topics[0].n_partitions != 1))
+		rc = -EBADMSG;
+	if (!rc) {
+		*err = resp.topics[0].partitions[0].error_code;
+		if (!*err)
+			*offset = resp.topics[0].partitions[0].offset;
+	}
+	proto_list_offsets_resp_free(&resp);
+	net_resp_free(&nr);
+	return rc;
+}
+
 int net_client_sasl(struct net_client *c, const char *user, const char *password,
 		    int64_t timeout_ms)
 {

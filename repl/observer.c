@@ -277,43 +277,10 @@ static int leader_hw(struct observers *o, const char *topic, int partition, int3
 	if (rc == 0 && o->sources.user)
 		rc = net_client_sasl(c, o->sources.user, o->sources.password, OBSERVER_LIST_WAIT);
 	if (rc == 0) {
-		struct proto_list_offsets_part rp = {
-			.partition_index = partition,
-			.current_leader_epoch = -1,
-			.timestamp = PROTO_LIST_OFFSETS_LATEST,
-			.max_num_offsets = 1,
-		};
-		struct proto_list_offsets_topic rt = { kstr_of(topic), 1, &rp };
-		struct proto_list_offsets_req rq = { .replica_id = -1,
-						     .n_topics = 1,
-						     .topics = &rt };
-		struct proto_list_offsets_resp resp = { 0 };
-		struct net_resp nr = { 0 };
-		struct kbuf_w w;
-		int v = net_client_version(c, PROTO_API_LIST_OFFSETS);
-
-		if (v < 1) {
-			net_client_close(c);
-			return -EOPNOTSUPP;
-		}
-		kbuf_w_init(&w, 1024);
-		rc = proto_list_offsets_req_encode(&w, (int16_t)v, &rq);
-		if (!rc)
-			rc = net_client_call(c, PROTO_API_LIST_OFFSETS, (int16_t)v, w.buf, w.len, 0,
-					     OBSERVER_LIST_WAIT, &nr);
-		kbuf_w_free(&w);
-		if (!rc)
-			rc = proto_list_offsets_resp_decode(&nr.body, (int16_t)v, &resp);
-		if (!rc && (resp.n_topics != 1 || resp.topics[0].n_partitions != 1))
-			rc = -EBADMSG;
-		if (!rc && resp.topics[0].partitions[0].error_code) {
-			*err = resp.topics[0].partitions[0].error_code;
+		rc = net_client_list_latest(c, topic, partition, -1, -1, OBSERVER_LIST_WAIT, hw,
+					    err);
+		if (rc == 0 && *err)
 			rc = -EPROTO;
-		}
-		if (!rc)
-			*hw = resp.topics[0].partitions[0].offset;
-		proto_list_offsets_resp_free(&resp);
-		net_resp_free(&nr);
 	}
 	net_client_close(c);
 	return rc;
