@@ -10,8 +10,9 @@
  * shrink by the tick and rejoin, written to the store; a write that finds
  * the version moved re-reads; StopReplica with delete closes and removes
  * the log once no one holds it; UpdateMetadata's topics and brokers; the
- * count of state changes the mount's reads rely on. Waits poll against
- * deadlines.
+ * count of state changes the mount's reads rely on; a consumer's fetch
+ * served by a follower, and the leader's preferred read replica
+ * (KIP-392). Waits poll against deadlines.
  */
 #include <errno.h>
 #include <setjmp.h>

@@ -72,8 +72,8 @@ static void test_same_rack_selector(void **state)
 	/* A rack name is matched whole. */
 	assert_int_equal(replica_select(REPLICA_SELECTOR_RACK_AWARE, ks("rack-"), kafka_set, 4, 0),
 			 0);
-	assert_int_equal(replica_select(REPLICA_SELECTOR_RACK_AWARE, ks("rack-bb"), kafka_set, 4, 0),
-			 0);
+	assert_int_equal(
+		replica_select(REPLICA_SELECTOR_RACK_AWARE, ks("rack-bb"), kafka_set, 4, 0), 0);
 }
 
 static void test_leader_and_none(void **state)
@@ -90,7 +90,7 @@ static void test_comparator(void **state)
 {
 	const struct replica_view v[5] = {
 		{ 1, true, "x", 10, 0 }, { 2, true, "b", 9, 0 },   { 3, true, "b", 9, 7 },
-		{ 4, true, "b", 9, 7 },	 { 5, true, NULL, 99, 0 },
+		{ 4, true, "b", 9, 7 },  { 5, true, NULL, 99, 0 },
 	};
 	const struct replica_view u[3] = { v[0], v[2], v[3] };
 	const struct replica_view w[3] = {
