@@ -934,36 +934,36 @@ static void park_fetch_on_leader(struct parked *pk, pthread_t *th)
 	park_fetch(1, pk, th);
 }
 
-static void test_parked_fetch_answered_on_move(void **state)
+/* A consumer's fetch (version, current_leader_epoch) parked on leader 1
+ * at its end, then the leadership moved to broker 2: answered want at
+ * once. */
+static void park_and_move(int16_t version, int32_t epoch, int16_t want)
 {
 	struct parked pk;
 	pthread_t th;
 
-	(void)state;
 	leader1_synced();
-	pk = (struct parked){ .port = bks[1].port, .offset = 4, .version = 10, .epoch = -1 };
+	pk = (struct parked){
+		.port = bks[1].port, .offset = 4, .version = version, .epoch = epoch
+	};
 	park_fetch(1, &pk, &th);
 	lisr(2, 2, 1, 3, all3);
 	pthread_join(th, NULL);
-	assert_int_equal(pk.error, PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+	assert_int_equal(pk.error, want);
 	assert_true(pk.took < 20000);
 	stop_all();
 }
 
+static void test_parked_fetch_answered_on_move(void **state)
+{
+	(void)state;
+	park_and_move(10, -1, PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+}
+
 static void test_parked_new_client_fenced_on_move(void **state)
 {
-	struct parked pk;
-	pthread_t th;
-
 	(void)state;
-	leader1_synced();
-	pk = (struct parked){ .port = bks[1].port, .offset = 4, .version = 12, .epoch = 0 };
-	park_fetch(1, &pk, &th);
-	lisr(2, 2, 1, 3, all3);
-	pthread_join(th, NULL);
-	assert_int_equal(pk.error, PROTO_ERR_FENCED_LEADER_EPOCH);
-	assert_true(pk.took < 20000);
-	stop_all();
+	park_and_move(12, 0, PROTO_ERR_FENCED_LEADER_EPOCH);
 }
 
 /* A follower serves a consumer's Fetch v11+ (Kafka's fetchOnlyFromLeader
