@@ -22,7 +22,7 @@ int replica_selector_parse(const char *name, enum replica_selector *out)
 
 const char *replica_selector_name(enum replica_selector s)
 {
-	return s == REPLICA_SELECTOR_LEADER	  ? REPLICA_SELECTOR_LEADER_CLASS
+	return s == REPLICA_SELECTOR_LEADER       ? REPLICA_SELECTOR_LEADER_CLASS
 	       : s == REPLICA_SELECTOR_RACK_AWARE ? REPLICA_SELECTOR_RACK_CLASS
 						  : "";
 }

@@ -36,8 +36,8 @@ const char *replica_selector_name(enum replica_selector s);
 /* One candidate replica, Kafka's ReplicaView. */
 struct replica_view {
 	int32_t id;
-	bool endpoint;      /* alive with an endpoint (else Kafka's Node.noNode) */
-	const char *rack;   /* its broker.rack, NULL none */
+	bool endpoint;    /* alive with an endpoint (else Kafka's Node.noNode) */
+	const char *rack; /* its broker.rack, NULL none */
 	int64_t log_end_offset;
 	int64_t since_caught_up_ms; /* now - its last caught-up time; 0 the leader */
 };
@@ -55,8 +55,7 @@ int replica_select(enum replica_selector s, struct kstr client_rack, const struc
 /* Whether broker_id is alive with an endpoint of the listener the fetch
  * came in on (Kafka's metadataCache.getPartitionReplicaEndpoints); its
  * broker.rack into rack ("" none). */
-typedef bool (*replica_rack_fn)(void *arg, int32_t broker_id, int listener, char *rack,
-				size_t cap);
+typedef bool (*replica_rack_fn)(void *arg, int32_t broker_id, int listener, char *rack, size_t cap);
 
 /* Kafka's findPreferredReadReplica for a consumer's Fetch at fetch_offset
  * on the leader described by info (role LEADER): the candidates are the
