@@ -23,11 +23,12 @@
 #include <unistd.h>
 
 #include "repl/cluster_config.h"
+#include "repl/replica_select.h"
 #include "repl/zkc.h"
 
 #define SCRAM_MODULE "org.apache.kafka.common.security.scram.ScramLoginModule"
 
-enum ckind { C_STR, C_MS, C_INT, C_BOOL, C_PROTO, C_MECH, C_JAAS, C_NET };
+enum ckind { C_STR, C_MS, C_INT, C_BOOL, C_PROTO, C_MECH, C_JAAS, C_NET, C_SEL };
 
 struct ckey {
 	const char *name;
@@ -59,6 +60,8 @@ static const struct ckey ckeys[] = {
 	{ "replica.fetch.min.bytes", C_INT, F(replica_fetch_min_bytes), 1, INT32_MAX },
 	{ "replica.socket.timeout.ms", C_MS, F(replica_socket_timeout_ms), 1, INT32_MAX },
 	{ "replica.fetch.backoff.ms", C_MS, F(replica_fetch_backoff_ms), 0, INT32_MAX },
+	/* Static in Kafka too (not a dynamic broker config). */
+	{ "replica.selector.class", C_SEL, F(replica_selector), 0, 0 },
 	{ "num.replica.fetchers", C_INT, F(num_replica_fetchers), 1, NET_MAX_THREADS },
 	{ "max.incremental.fetch.session.cache.slots", C_INT, F(fetch_session_cache_slots), 0,
 	  INT32_MAX },
@@ -330,6 +333,19 @@ int cluster_config_set(struct cluster_config *cc, const char *key, const char *v
 			return -EINVAL;
 		}
 		return 0;
+	case C_SEL: {
+		enum replica_selector sel;
+
+		/* Kafka loads the class at start and stops on one it cannot
+		 * load; mqfs has Kafka's two. */
+		if (replica_selector_parse(value, &sel) < 0) {
+			snprintf(why, whylen, "expected %s or %s (the classes mqfs has)",
+				 REPLICA_SELECTOR_RACK_CLASS, REPLICA_SELECTOR_LEADER_CLASS);
+			return -EINVAL;
+		}
+		*(int *)(void *)field = (int)sel;
+		return 0;
+	}
 	case C_JAAS:
 		return cluster_jaas_parse(value, cc->jaas_user, sizeof(cc->jaas_user),
 					  cc->jaas_password, sizeof(cc->jaas_password), why,
@@ -514,6 +530,8 @@ void cluster_config_render(const struct cluster_config *cc, const int *ports, FI
 
 	fprintf(f, "zookeeper.connect=%s\n", cc->zk_connect);
 	fprintf(f, "broker.rack=%s\n", cc->rack);
+	fprintf(f, "replica.selector.class=%s\n",
+		replica_selector_name((enum replica_selector)cc->replica_selector));
 	fprintf(f, "zookeeper.session.timeout.ms=%" PRId64 "\n", cc->zk_session_timeout_ms);
 	fprintf(f, "zookeeper.connection.timeout.ms=%" PRId64 "\n",
 		cluster_config_connect_timeout(cc));

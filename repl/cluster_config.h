@@ -81,6 +81,9 @@ struct cluster_config {
 	int64_t replica_socket_timeout_ms;        /* 30000 */
 	int64_t replica_fetch_backoff_ms;         /* 1000 */
 	int32_t num_replica_fetchers;             /* 1 */
+	/* replica.selector.class: an enum replica_selector (replica_select.h),
+	 * REPLICA_SELECTOR_NONE (0) unless set: consumers read from leaders. */
+	int replica_selector;
 	/* max.incremental.fetch.session.cache.slots (1000, 0: none) and
 	 * min.incremental.fetch.session.eviction.ms (120000): the Fetch
 	 * sessions' cache (fetch_session.h), Kafka's names and defaults. */
