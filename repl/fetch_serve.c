@@ -135,6 +135,7 @@
 #include "repl/client_quota.h"
 #include "repl/fetch_serve.h"
 #include "repl/fetch_session.h"
+#include "repl/kafka_authz.h"
 #include "repl/named_parts.h"
 #include "repl/throttle.h"
 #include "util/clock.h"
@@ -1086,7 +1087,10 @@ static int fetch_handler(void *arg, struct net_req *req)
 		return -ENOMEM;
 	}
 	bool refused = m->replica_id >= 0 && !replica_allowed(fs, req);
-	for (int32_t t = 0; t < m->n_topics; t++)
+	for (int32_t t = 0; t < m->n_topics; t++) {
+		bool denied = refused ||
+			      !kafka_authorize_fetch(req, m->replica_id >= 0, m->topics[t].topic);
+
 		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++) {
 			struct fs_part *fp = &f->parts[k];
 
@@ -1094,7 +1098,7 @@ static int fetch_handler(void *arg, struct net_req *req)
 			fp->raw.fd = -1;
 			if (fp->replaced)
 				continue;
-			if (refused) { /* nothing of the partition looked at */
+			if (denied) { /* nothing of the partition looked at */
 				fp->error = PROTO_ERR_TOPIC_AUTHORIZATION_FAILED;
 				continue;
 			}
@@ -1105,6 +1109,7 @@ static int fetch_handler(void *arg, struct net_req *req)
 								   m->topics[t].topic,
 								   fp->req->partition);
 		}
+	}
 	/* An isolation level Kafka does not define (neither 0 nor 1) fails
 	 * its IsolationLevel.forId once the request reads a partition
 	 * (FetchIsolation.of in handleFetchRequest): the request's error
