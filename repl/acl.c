@@ -50,9 +50,9 @@ static const char *const op_names[] = {
 	[ACL_OP_CREATE_TOKENS] = "CreateTokens",
 	[ACL_OP_DESCRIBE_TOKENS] = "DescribeTokens",
 };
-#define N_OPS    ((int)(sizeof(op_names) / sizeof(op_names[0])))
-#define N_TYPES  ((int)(sizeof(type_path) / sizeof(type_path[0])))
-#define BIT(op)  (1 << (op))
+#define N_OPS   ((int)(sizeof(op_names) / sizeof(op_names[0])))
+#define N_TYPES ((int)(sizeof(type_path) / sizeof(type_path[0])))
+#define BIT(op) (1 << (op))
 
 /* AclEntry.supportedOperations, as bit fields of the codes. */
 static int32_t supported_ops(int rtype)
@@ -218,8 +218,8 @@ bool acl_filter_matches(const struct acl_entry *f, const struct acl_entry *e)
 	if (f->resource_type != ACL_RES_ANY && f->resource_type != e->resource_type)
 		return false;
 	if (f->pattern_type == ACL_PAT_MATCH) {
-		if (f->resource_name && !pattern_covers(e->pattern_type, e->resource_name,
-							f->resource_name))
+		if (f->resource_name &&
+		    !pattern_covers(e->pattern_type, e->resource_name, f->resource_name))
 			return false;
 	} else {
 		if (f->pattern_type != ACL_PAT_ANY && f->pattern_type != e->pattern_type)
@@ -245,8 +245,8 @@ int acl_znode_path(char *buf, size_t size, int rtype, int pattern, const char *n
 
 	if (!t || (pattern != ACL_PAT_LITERAL && pattern != ACL_PAT_PREFIXED) || !name)
 		return -EINVAL;
-	n = snprintf(buf, size, "%s/%s/%s", pattern == ACL_PAT_LITERAL ? ACL_PATH : ACL_EXT_PATH,
-		     t, name);
+	n = snprintf(buf, size, "%s/%s/%s", pattern == ACL_PAT_LITERAL ? ACL_PATH : ACL_EXT_PATH, t,
+		     name);
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
@@ -340,7 +340,8 @@ int acl_json_decode(const char *buf, size_t len, int rtype, int pattern, const c
 
 		if (!principal_valid(p) || !h || op < 0 || !perm ||
 		    (strcasecmp(perm, "Allow") && strcasecmp(perm, "Deny"))) {
-			rc = bad(why, "ACL %zu is not a principal, permissionType, operation and host",
+			rc = bad(why,
+				 "ACL %zu is not a principal, permissionType, operation and host",
 				 i);
 			goto out;
 		}
@@ -464,8 +465,8 @@ static int add_super(struct acl_store *s, const char *p, size_t len)
 	return 0;
 }
 
-int acl_store_new(const char *super_users, const char *brokers_user, bool allow_everyone,
-		  char *why, size_t whylen, struct acl_store **out)
+int acl_store_new(const char *super_users, const char *brokers_user, bool allow_everyone, char *why,
+		  size_t whylen, struct acl_store **out)
 {
 	struct acl_store *s = calloc(1, sizeof(*s));
 	const char *p = super_users;
@@ -613,8 +614,9 @@ int acl_store_find(struct acl_store *s, const struct acl_entry *f, struct acl_en
 int acl_store_resource(struct acl_store *s, int rtype, int pattern, const char *name,
 		       struct acl_entry **out)
 {
-	struct acl_entry f = { (int8_t)rtype, (int8_t)pattern, ACL_OP_ANY, ACL_PERM_ANY,
-			       (char *)name, NULL, NULL };
+	struct acl_entry f = { (int8_t)rtype, (int8_t)pattern, ACL_OP_ANY,
+			       ACL_PERM_ANY,  (char *)name,    NULL,
+			       NULL };
 
 	return copy_where(s, keep_filter, &f, out);
 }
@@ -635,8 +637,8 @@ static bool applies(const struct acl_entry *e, const char *principal, const char
 }
 
 /* Steps 2-6 under the read lock. */
-static bool decide(struct acl_store *s, const char *principal, const char *host, int op,
-		   int rtype, const char *name)
+static bool decide(struct acl_store *s, const char *principal, const char *host, int op, int rtype,
+		   const char *name)
 {
 	int32_t allow_ops = BIT(op) | BIT(ACL_OP_ALL);
 	bool any = false, allowed = false;
@@ -649,12 +651,14 @@ static bool decide(struct acl_store *s, const char *principal, const char *host,
 	for (int i = 0; i < s->n; i++) {
 		const struct acl_entry *e = &s->v[i];
 
-		if (e->resource_type != rtype || !pattern_covers(e->pattern_type, e->resource_name, name))
+		if (e->resource_type != rtype ||
+		    !pattern_covers(e->pattern_type, e->resource_name, name))
 			continue;
 		any = true;
 		if (!applies(e, principal, host))
 			continue;
-		if (e->permission == ACL_PERM_DENY && (e->operation == op || e->operation == ACL_OP_ALL))
+		if (e->permission == ACL_PERM_DENY &&
+		    (e->operation == op || e->operation == ACL_OP_ALL))
 			return false;
 		if (e->permission == ACL_PERM_ALLOW && (allow_ops & BIT(e->operation)))
 			allowed = true;
@@ -662,8 +666,8 @@ static bool decide(struct acl_store *s, const char *principal, const char *host,
 	return any ? allowed : s->allow_everyone;
 }
 
-bool acl_authorize(struct acl_store *s, const char *principal, const char *host, int op,
-		   int rtype, const char *name)
+bool acl_authorize(struct acl_store *s, const char *principal, const char *host, int op, int rtype,
+		   const char *name)
 {
 	bool ok;
 
@@ -725,8 +729,8 @@ bool acl_authorize_any(struct acl_store *s, const char *principal, const char *h
 	return ok;
 }
 
-int32_t acl_authorized_ops(struct acl_store *s, const char *principal, const char *host,
-			   int rtype, const char *name)
+int32_t acl_authorized_ops(struct acl_store *s, const char *principal, const char *host, int rtype,
+			   const char *name)
 {
 	int32_t ops = supported_ops(rtype), out = 0;
 	bool super = acl_super_user(s, principal);

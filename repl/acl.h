@@ -87,15 +87,15 @@ enum acl_perm {
 	ACL_PERM_ALLOW = 3,
 };
 
-#define ACL_CLUSTER_NAME   "kafka-cluster"
-#define ACL_WILDCARD       "*"
-#define ACL_ANONYMOUS      "User:ANONYMOUS"
-#define ACL_PRINCIPAL_MAX  320 /* "User:" and a SASL user name */
-#define ACL_PATH           "/kafka-acl"
-#define ACL_EXT_PATH       "/kafka-acl-extended/prefixed"
-#define ACL_CHANGES        "/kafka-acl-changes"
-#define ACL_EXT_CHANGES    "/kafka-acl-extended-changes"
-#define ACL_CHANGE_PREFIX  "acl_changes_"
+#define ACL_CLUSTER_NAME  "kafka-cluster"
+#define ACL_WILDCARD      "*"
+#define ACL_ANONYMOUS     "User:ANONYMOUS"
+#define ACL_PRINCIPAL_MAX 320 /* "User:" and a SASL user name */
+#define ACL_PATH          "/kafka-acl"
+#define ACL_EXT_PATH      "/kafka-acl-extended/prefixed"
+#define ACL_CHANGES       "/kafka-acl-changes"
+#define ACL_EXT_CHANGES   "/kafka-acl-extended-changes"
+#define ACL_CHANGE_PREFIX "acl_changes_"
 
 /* One binding (CreateAcls' creation, a stored ACL) or, with ANY / MATCH
  * codes and NULL strings, a filter (DescribeAcls, DeleteAcls). Strings
@@ -152,8 +152,8 @@ struct acl_store;
 /* super_users: super.users' "User:a;User:b" ("" none), -EINVAL with why
  * when an entry is not "Type:name"; brokers_user: the sasl.jaas.config
  * user, always a super user ("" none). */
-int acl_store_new(const char *super_users, const char *brokers_user, bool allow_everyone,
-		  char *why, size_t whylen, struct acl_store **out);
+int acl_store_new(const char *super_users, const char *brokers_user, bool allow_everyone, char *why,
+		  size_t whylen, struct acl_store **out);
 void acl_store_free(struct acl_store *s);
 /* Replaces every binding of the resource (rtype, pattern, name) by the n
  * given (taken over in every case: v is freed). The cluster thread. */
@@ -169,8 +169,8 @@ int acl_store_resource(struct acl_store *s, int rtype, int pattern, const char *
 		       struct acl_entry **out);
 
 /* The rule above. principal "User:x", host the peer's address. */
-bool acl_authorize(struct acl_store *s, const char *principal, const char *host, int op,
-		   int rtype, const char *name);
+bool acl_authorize(struct acl_store *s, const char *principal, const char *host, int op, int rtype,
+		   const char *name);
 /* AclAuthorizer.authorizeByResourceType: whether op is allowed on some
  * resource of the type (InitProducerId without a transactional id:
  * WRITE on any topic). */
@@ -179,8 +179,8 @@ bool acl_authorize_any(struct acl_store *s, const char *principal, const char *h
 /* The bit field of Kafka's operations of the type (AclEntry.
  * supportedOperations) allowed on the resource: the authorized-operations
  * fields of Metadata, DescribeCluster, DescribeGroups. */
-int32_t acl_authorized_ops(struct acl_store *s, const char *principal, const char *host,
-			   int rtype, const char *name);
+int32_t acl_authorized_ops(struct acl_store *s, const char *principal, const char *host, int rtype,
+			   const char *name);
 /* Whether the principal is a super user. */
 bool acl_super_user(struct acl_store *s, const char *principal);
 

@@ -27,8 +27,7 @@
 
 int acl_zk_ensure_paths(struct zkc *zk)
 {
-	static const char *const paths[] = { ACL_PATH, ACL_EXT_PATH, ACL_CHANGES,
-					     ACL_EXT_CHANGES };
+	static const char *const paths[] = { ACL_PATH, ACL_EXT_PATH, ACL_CHANGES, ACL_EXT_CHANGES };
 
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		int rc = zkc_create(zk, paths[i], NULL, 0, ZKC_PERSISTENT | ZKC_PARENTS, NULL, 0);
@@ -136,7 +135,8 @@ static bool same_binding(const struct acl_entry *a, const struct acl_entry *b)
  * add's bindings not already there. */
 static int next_set(const struct acl_entry *cur, int n_cur, const struct acl_entry *add, int n_add,
 		    bool (*drop)(void *arg, const struct acl_entry *e), void *arg,
-		    struct acl_entry **next, int *n_next, struct acl_entry **removed, int *n_removed)
+		    struct acl_entry **next, int *n_next, struct acl_entry **removed,
+		    int *n_removed)
 {
 	struct acl_entry *v = calloc((size_t)(n_cur + n_add) + 1, sizeof(*v));
 	struct acl_entry *r = calloc((size_t)n_cur + 1, sizeof(*r));

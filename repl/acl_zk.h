@@ -52,7 +52,10 @@ struct acl_follow {
 	int64_t seen[2]; /* literal, extended; -1: none */
 	bool loaded;
 };
-#define ACL_FOLLOW_INIT { { -1, -1 }, false }
+#define ACL_FOLLOW_INIT           \
+	{                         \
+		{ -1, -1 }, false \
+	}
 /* Lists both change paths (arming watch on each), then: the first time
  * every resource into the store (AclAuthorizer.loadCache), later each
  * resource a newer notice names; notices older than max_age_ms deleted

@@ -1326,19 +1326,29 @@ static int ofle_handler(void *arg, struct net_req *req)
 		resp.topics[t].topic = m->topics[t].topic;
 		resp.topics[t].n_partitions = m->topics[t].n_partitions;
 		resp.topics[t].partitions = &parts[k];
+		/* A follower's: CLUSTER_ACTION; a client's: DESCRIBE (KafkaApis). */
+		bool denied = m->replica_id >= 0
+				      ? !kafka_authorize_cluster(req, ACL_OP_CLUSTER_ACTION)
+				      : !kafka_authorize(req, ACL_OP_DESCRIBE, ACL_RES_TOPIC,
+							 m->topics[t].topic);
 		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++) {
 			const struct proto_ofle_part *rq = &m->topics[t].partitions[j];
 			struct proto_ofle_resp_part *rp = &parts[k];
 			struct partition *p =
-				fs->lookup(fs->lookup_arg, m->topics[t].topic, rq->partition);
+				denied ? NULL
+				       : fs->lookup(fs->lookup_arg, m->topics[t].topic,
+						    rq->partition);
 
 			rp->partition = rq->partition;
 			rp->leader_epoch = -1;
 			rp->end_offset = -1;
 			rp->error_code =
-				p ? fetch_serve_epoch_check(p, rq->current_leader_epoch)
-				  : fetch_serve_no_replica(fs->known, fs->known_arg,
-							   m->topics[t].topic, rq->partition);
+				denied ? (m->replica_id >= 0
+						  ? PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED
+						  : PROTO_ERR_TOPIC_AUTHORIZATION_FAILED)
+				: p    ? fetch_serve_epoch_check(p, rq->current_leader_epoch)
+				       : fetch_serve_no_replica(fs->known, fs->known_arg,
+								m->topics[t].topic, rq->partition);
 			if (!rp->error_code)
 				partition_log_ops(p)->end_offset_for_epoch(
 					partition_log(p), rq->leader_epoch, &rp->leader_epoch,

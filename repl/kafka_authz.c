@@ -28,8 +28,7 @@
 #include "util/diaglog.h"
 
 /* The principal and host of req. */
-static void who(const struct net_req *req, char *principal, size_t psize, char *host,
-		size_t hsize)
+static void who(const struct net_req *req, char *principal, size_t psize, char *host, size_t hsize)
 {
 	const char *user = net_req_user(req), *peer = net_req_peer(req), *colon;
 	size_t len;
@@ -54,8 +53,7 @@ static char *name_of(struct kstr name)
 	return strndup(name.ptr ? name.ptr : "", name.len > 0 ? (size_t)name.len : 0);
 }
 
-static void log_denied(const char *principal, const char *host, int op, int rtype,
-		       const char *name)
+static void log_denied(const char *principal, const char *host, int op, int rtype, const char *name)
 {
 	const char *opn = acl_op_name(op), *tn = acl_type_path_name(rtype);
 
@@ -65,8 +63,7 @@ static void log_denied(const char *principal, const char *host, int op, int rtyp
 		       principal, opn ? opn : "?", host, tn ? tn : "?", name);
 }
 
-bool kafka_authorize(const struct net_req *req, int op, int rtype,
-		     struct kstr name)
+static bool authorize(const struct net_req *req, int op, int rtype, struct kstr name, bool log)
 {
 	struct acl_store *s = net_req_authz(req);
 	char principal[ACL_PRINCIPAL_MAX], host[64], *nm;
@@ -78,10 +75,20 @@ bool kafka_authorize(const struct net_req *req, int op, int rtype,
 	nm = name_of(name);
 	/* Out of memory: refused, never allowed unchecked. */
 	ok = nm && acl_authorize(s, principal, host, op, rtype, nm);
-	if (!ok)
+	if (!ok && log)
 		log_denied(principal, host, op, rtype, nm ? nm : "?");
 	free(nm);
 	return ok;
+}
+
+bool kafka_authorize(const struct net_req *req, int op, int rtype, struct kstr name)
+{
+	return authorize(req, op, rtype, name, true);
+}
+
+bool kafka_may(const struct net_req *req, int op, int rtype, struct kstr name)
+{
+	return authorize(req, op, rtype, name, false);
 }
 
 bool kafka_authorize_cluster(const struct net_req *req, int op)
@@ -100,20 +107,22 @@ bool kafka_authorize_any(const struct net_req *req, int op, int rtype)
 	return acl_authorize_any(s, principal, host, op, rtype);
 }
 
-int32_t kafka_authorized_ops(const struct net_req *req, int rtype,
-			     struct kstr name)
+int32_t kafka_authorized_ops(const struct net_req *req, int rtype, struct kstr name)
 {
 	struct acl_store *s = net_req_authz(req);
 	char principal[ACL_PRINCIPAL_MAX], host[64], *nm;
 	int32_t ops;
 
 	if (!s)
-		return rtype == ACL_RES_TOPIC	? PROTO_OPS_TOPIC
+		return rtype == ACL_RES_TOPIC   ? PROTO_OPS_TOPIC
 		       : rtype == ACL_RES_GROUP ? PROTO_OPS_GROUP
 						: PROTO_OPS_CLUSTER;
 	who(req, principal, sizeof(principal), host, sizeof(host));
 	nm = name_of(name);
 	ops = nm ? acl_authorized_ops(s, principal, host, rtype, nm) : 0;
+	/* Kafka computes them only for a resource it may describe. */
+	if (!(ops & (1 << ACL_OP_DESCRIBE)))
+		ops = 0;
 	free(nm);
 	return ops;
 }
