@@ -558,7 +558,8 @@ void acl_store_set_resource(struct acl_store *s, int rtype, int pattern, const c
 			nv[k++] = s->v[i];
 		}
 	}
-	memcpy(nv + k, v, (size_t)n * sizeof(*v));
+	if (n)
+		memcpy(nv + k, v, (size_t)n * sizeof(*v));
 	free(s->v);
 	s->v = nv;
 	s->n = k + n;

@@ -98,7 +98,8 @@ static int read_root(struct zkc *zk, const char *root, int pattern, struct acl_e
 				zkc_names_free(names, nn);
 				return -ENOMEM;
 			}
-			memcpy(grown + *n_all, v, (size_t)n * sizeof(*v));
+			if (n)
+				memcpy(grown + *n_all, v, (size_t)n * sizeof(*v));
 			free(v);
 			*all = grown;
 			*n_all += n;
