@@ -27,8 +27,8 @@
 static struct acl_entry bind(int rtype, int pattern, const char *name, const char *principal,
 			     const char *host, int op, int perm)
 {
-	struct acl_entry e = { (int8_t)rtype, (int8_t)pattern, (int8_t)op, (int8_t)perm,
-			       strdup(name), strdup(principal), strdup(host) };
+	struct acl_entry e = { (int8_t)rtype, (int8_t)pattern,   (int8_t)op,  (int8_t)perm,
+			       strdup(name),  strdup(principal), strdup(host) };
 
 	assert_non_null(e.resource_name);
 	return e;
@@ -62,8 +62,7 @@ static void test_topic_acl(void **state)
 	struct acl_entry v[] = {
 		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", ALICE, H1, ACL_OP_READ, ACL_PERM_ALLOW),
 		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", ALICE, H2, ACL_OP_READ, ACL_PERM_ALLOW),
-		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", ALICE, "*", ACL_OP_WRITE,
-		     ACL_PERM_ALLOW),
+		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", ALICE, "*", ACL_OP_WRITE, ACL_PERM_ALLOW),
 		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", ALICE, H2, ACL_OP_WRITE, ACL_PERM_DENY),
 		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", BOB, "*", ACL_OP_ALL, ACL_PERM_ALLOW),
 	};
@@ -148,8 +147,7 @@ static void test_implied_operations(void **state)
 		     ACL_PERM_ALLOW),
 		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "a", ALICE, "*", ACL_OP_ALL, ACL_PERM_ALLOW),
 		/* A deny of READ does not deny DESCRIBE (Kafka's rule). */
-		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "d", ALICE, "*", ACL_OP_WRITE,
-		     ACL_PERM_ALLOW),
+		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "d", ALICE, "*", ACL_OP_WRITE, ACL_PERM_ALLOW),
 		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "d", ALICE, "*", ACL_OP_READ, ACL_PERM_DENY),
 	};
 	struct acl_store *s = store_of(false, "", v, 4);
@@ -283,8 +281,9 @@ static void test_filter_matches(void **state)
 		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "*", ALICE, "*", ACL_OP_READ, ACL_PERM_ALLOW);
 	struct acl_entry pre =
 		bind(ACL_RES_TOPIC, ACL_PAT_PREFIXED, "t", ALICE, "*", ACL_OP_READ, ACL_PERM_DENY);
-	struct acl_entry f = { ACL_RES_ANY, ACL_PAT_ANY, ACL_OP_ANY, ACL_PERM_ANY,
-			       NULL,        NULL,        NULL };
+	struct acl_entry f = {
+		ACL_RES_ANY, ACL_PAT_ANY, ACL_OP_ANY, ACL_PERM_ANY, NULL, NULL, NULL
+	};
 
 	(void)state;
 	assert_true(acl_filter_matches(&f, &lit) && acl_filter_matches(&f, &pre));
@@ -370,15 +369,26 @@ static void test_json(void **state)
 	assert_string_equal(v[0].resource_name, "topic-1");
 	acl_entries_free(v, n);
 
-	in[0] = (struct acl_entry){ ACL_RES_CLUSTER,  ACL_PAT_LITERAL, ACL_OP_IDEMPOTENT_WRITE,
-				    ACL_PERM_ALLOW,   ACL_CLUSTER_NAME, "User:*", "*" };
-	in[1] = (struct acl_entry){ ACL_RES_CLUSTER, ACL_PAT_LITERAL, ACL_OP_DESCRIBE_CONFIGS,
-				    ACL_PERM_DENY,   ACL_CLUSTER_NAME, BOB, H1 };
+	in[0] = (struct acl_entry){ ACL_RES_CLUSTER,
+				    ACL_PAT_LITERAL,
+				    ACL_OP_IDEMPOTENT_WRITE,
+				    ACL_PERM_ALLOW,
+				    ACL_CLUSTER_NAME,
+				    "User:*",
+				    "*" };
+	in[1] = (struct acl_entry){ ACL_RES_CLUSTER,
+				    ACL_PAT_LITERAL,
+				    ACL_OP_DESCRIBE_CONFIGS,
+				    ACL_PERM_DENY,
+				    ACL_CLUSTER_NAME,
+				    BOB,
+				    H1 };
 	doc = acl_json_encode(in, 2);
-	assert_string_equal(doc, "{\"version\":1,\"acls\":[{\"principal\":\"User:*\","
-				 "\"permissionType\":\"Allow\",\"operation\":\"IdempotentWrite\","
-				 "\"host\":\"*\"},{\"principal\":\"User:bob\",\"permissionType\":"
-				 "\"Deny\",\"operation\":\"DescribeConfigs\",\"host\":\"" H1 "\"}]}");
+	assert_string_equal(doc,
+			    "{\"version\":1,\"acls\":[{\"principal\":\"User:*\","
+			    "\"permissionType\":\"Allow\",\"operation\":\"IdempotentWrite\","
+			    "\"host\":\"*\"},{\"principal\":\"User:bob\",\"permissionType\":"
+			    "\"Deny\",\"operation\":\"DescribeConfigs\",\"host\":\"" H1 "\"}]}");
 	assert_int_equal(acl_json_decode(doc, strlen(doc), ACL_RES_CLUSTER, ACL_PAT_LITERAL,
 					 ACL_CLUSTER_NAME, &v, &n, why),
 			 0);
@@ -451,9 +461,9 @@ static void test_change_notice(void **state)
 			 -EBADMSG);
 	assert_int_equal(acl_change_decode("Fish:x", 6, false, &rtype, &pattern, &name, why),
 			 -EBADMSG);
-	assert_int_equal(acl_change_decode("{\"version\":1}", 13, true, &rtype, &pattern, &name,
-					   why),
-			 -EBADMSG);
+	assert_int_equal(
+		acl_change_decode("{\"version\":1}", 13, true, &rtype, &pattern, &name, why),
+		-EBADMSG);
 }
 
 int main(void)
