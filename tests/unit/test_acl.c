@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "repl/acl.h"
+#include "repl/cluster_config.h"
 #include "repl/zkdata.h"
 
 #define ALICE "User:alice"
@@ -24,8 +25,8 @@
 #define H1    "192.168.1.1"
 #define H2    "192.168.1.2"
 
-static struct acl_entry bind(int rtype, int pattern, const char *name, const char *principal,
-			     const char *host, int op, int perm)
+static struct acl_entry binding(int rtype, int pattern, const char *name, const char *principal,
+				const char *host, int op, int perm)
 {
 	struct acl_entry e = { (int8_t)rtype, (int8_t)pattern,   (int8_t)op,  (int8_t)perm,
 			       strdup(name),  strdup(principal), strdup(host) };
@@ -60,11 +61,15 @@ static bool topic_ok(struct acl_store *s, const char *p, const char *h, int op, 
 static void test_topic_acl(void **state)
 {
 	struct acl_entry v[] = {
-		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", ALICE, H1, ACL_OP_READ, ACL_PERM_ALLOW),
-		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", ALICE, H2, ACL_OP_READ, ACL_PERM_ALLOW),
-		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", ALICE, "*", ACL_OP_WRITE, ACL_PERM_ALLOW),
-		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", ALICE, H2, ACL_OP_WRITE, ACL_PERM_DENY),
-		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", BOB, "*", ACL_OP_ALL, ACL_PERM_ALLOW),
+		binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", ALICE, H1, ACL_OP_READ,
+			ACL_PERM_ALLOW),
+		binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", ALICE, H2, ACL_OP_READ,
+			ACL_PERM_ALLOW),
+		binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", ALICE, "*", ACL_OP_WRITE,
+			ACL_PERM_ALLOW),
+		binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", ALICE, H2, ACL_OP_WRITE,
+			ACL_PERM_DENY),
+		binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", BOB, "*", ACL_OP_ALL, ACL_PERM_ALLOW),
 	};
 	struct acl_store *s = store_of(false, "", v, 5);
 
@@ -86,9 +91,9 @@ static void test_topic_acl(void **state)
 static void test_deny_super_wildcard_principal(void **state)
 {
 	struct acl_entry v[] = {
-		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", "User:*", "*", ACL_OP_ALL,
-		     ACL_PERM_ALLOW),
-		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", BOB, "*", ACL_OP_ALL, ACL_PERM_DENY),
+		binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", "User:*", "*", ACL_OP_ALL,
+			ACL_PERM_ALLOW),
+		binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", BOB, "*", ACL_OP_ALL, ACL_PERM_DENY),
 	};
 	struct acl_store *s = store_of(false, "User:admin; User:root", v, 2);
 
@@ -113,7 +118,7 @@ static void test_deny_super_wildcard_principal(void **state)
 static void test_no_acl_found(void **state)
 {
 	struct acl_entry v[] = {
-		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", BOB, "*", ACL_OP_READ, ACL_PERM_ALLOW),
+		binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", BOB, "*", ACL_OP_READ, ACL_PERM_ALLOW),
 	};
 	struct acl_store *s = store_of(true, "", v, 1), *strict = store_of(false, "", NULL, 0);
 
@@ -134,8 +139,8 @@ static void test_implied_operations(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(describers) / sizeof(describers[0]); i++) {
-		struct acl_entry v[] = { bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", ALICE, "*",
-					      describers[i], ACL_PERM_ALLOW) };
+		struct acl_entry v[] = { binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", ALICE, "*",
+						 describers[i], ACL_PERM_ALLOW) };
 		struct acl_store *s = store_of(false, "", v, 1);
 
 		assert_true(topic_ok(s, ALICE, H1, ACL_OP_DESCRIBE, "t"));
@@ -143,12 +148,15 @@ static void test_implied_operations(void **state)
 		acl_store_free(s);
 	}
 	struct acl_entry v[] = {
-		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", ALICE, "*", ACL_OP_ALTER_CONFIGS,
-		     ACL_PERM_ALLOW),
-		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "a", ALICE, "*", ACL_OP_ALL, ACL_PERM_ALLOW),
+		binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", ALICE, "*", ACL_OP_ALTER_CONFIGS,
+			ACL_PERM_ALLOW),
+		binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "a", ALICE, "*", ACL_OP_ALL,
+			ACL_PERM_ALLOW),
 		/* A deny of READ does not deny DESCRIBE (Kafka's rule). */
-		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "d", ALICE, "*", ACL_OP_WRITE, ACL_PERM_ALLOW),
-		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "d", ALICE, "*", ACL_OP_READ, ACL_PERM_DENY),
+		binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "d", ALICE, "*", ACL_OP_WRITE,
+			ACL_PERM_ALLOW),
+		binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "d", ALICE, "*", ACL_OP_READ,
+			ACL_PERM_DENY),
 	};
 	struct acl_store *s = store_of(false, "", v, 4);
 
@@ -168,12 +176,14 @@ static void test_implied_operations(void **state)
 static void test_wildcard_and_prefixed(void **state)
 {
 	struct acl_entry v[] = {
-		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "*", ALICE, "*", ACL_OP_READ, ACL_PERM_ALLOW),
-		bind(ACL_RES_TOPIC, ACL_PAT_PREFIXED, "orders-", BOB, "*", ACL_OP_WRITE,
-		     ACL_PERM_ALLOW),
-		bind(ACL_RES_TOPIC, ACL_PAT_PREFIXED, "orders-secret", BOB, "*", ACL_OP_WRITE,
-		     ACL_PERM_DENY),
-		bind(ACL_RES_GROUP, ACL_PAT_PREFIXED, "g", ALICE, "*", ACL_OP_READ, ACL_PERM_ALLOW),
+		binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "*", ALICE, "*", ACL_OP_READ,
+			ACL_PERM_ALLOW),
+		binding(ACL_RES_TOPIC, ACL_PAT_PREFIXED, "orders-", BOB, "*", ACL_OP_WRITE,
+			ACL_PERM_ALLOW),
+		binding(ACL_RES_TOPIC, ACL_PAT_PREFIXED, "orders-secret", BOB, "*", ACL_OP_WRITE,
+			ACL_PERM_DENY),
+		binding(ACL_RES_GROUP, ACL_PAT_PREFIXED, "g", ALICE, "*", ACL_OP_READ,
+			ACL_PERM_ALLOW),
 	};
 	struct acl_store *s = store_of(false, "", v, 4);
 
@@ -194,9 +204,11 @@ static void test_wildcard_and_prefixed(void **state)
 static void test_authorize_any(void **state)
 {
 	struct acl_entry v[] = {
-		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", ALICE, "*", ACL_OP_WRITE, ACL_PERM_ALLOW),
-		bind(ACL_RES_TOPIC, ACL_PAT_PREFIXED, "p", BOB, "*", ACL_OP_WRITE, ACL_PERM_ALLOW),
-		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "*", BOB, "*", ACL_OP_WRITE, ACL_PERM_DENY),
+		binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", ALICE, "*", ACL_OP_WRITE,
+			ACL_PERM_ALLOW),
+		binding(ACL_RES_TOPIC, ACL_PAT_PREFIXED, "p", BOB, "*", ACL_OP_WRITE,
+			ACL_PERM_ALLOW),
+		binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "*", BOB, "*", ACL_OP_WRITE, ACL_PERM_DENY),
 	};
 	struct acl_store *s = store_of(false, "", v, 3), *open = store_of(true, "", NULL, 0);
 
@@ -215,8 +227,10 @@ static void test_authorize_any(void **state)
 static void test_authorized_ops(void **state)
 {
 	struct acl_entry v[] = {
-		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", ALICE, "*", ACL_OP_READ, ACL_PERM_ALLOW),
-		bind(ACL_RES_GROUP, ACL_PAT_LITERAL, "g", ALICE, "*", ACL_OP_ALL, ACL_PERM_ALLOW),
+		binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", ALICE, "*", ACL_OP_READ,
+			ACL_PERM_ALLOW),
+		binding(ACL_RES_GROUP, ACL_PAT_LITERAL, "g", ALICE, "*", ACL_OP_ALL,
+			ACL_PERM_ALLOW),
 	};
 	struct acl_store *s = store_of(false, "", v, 2);
 
@@ -233,8 +247,10 @@ static void test_authorized_ops(void **state)
 static void test_set_resource(void **state)
 {
 	struct acl_entry v[] = {
-		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", ALICE, "*", ACL_OP_READ, ACL_PERM_ALLOW),
-		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "u", ALICE, "*", ACL_OP_READ, ACL_PERM_ALLOW),
+		binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", ALICE, "*", ACL_OP_READ,
+			ACL_PERM_ALLOW),
+		binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "u", ALICE, "*", ACL_OP_READ,
+			ACL_PERM_ALLOW),
 	};
 	struct acl_store *s = store_of(false, "", v, 2);
 	struct acl_entry *nv = calloc(2, sizeof(*nv)), *found;
@@ -242,7 +258,7 @@ static void test_set_resource(void **state)
 				 NULL,        NULL,        NULL };
 
 	(void)state;
-	nv[0] = bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", BOB, "*", ACL_OP_READ, ACL_PERM_ALLOW);
+	nv[0] = binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", BOB, "*", ACL_OP_READ, ACL_PERM_ALLOW);
 	acl_store_set_resource(s, ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", nv, 1);
 	assert_false(topic_ok(s, ALICE, H1, ACL_OP_READ, "t"));
 	assert_true(topic_ok(s, BOB, H1, ACL_OP_READ, "t"));
@@ -275,12 +291,12 @@ static void test_super_users_parse(void **state)
  * AccessControlEntryFilter's matches). */
 static void test_filter_matches(void **state)
 {
-	struct acl_entry lit =
-		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", ALICE, "*", ACL_OP_READ, ACL_PERM_ALLOW);
-	struct acl_entry wild =
-		bind(ACL_RES_TOPIC, ACL_PAT_LITERAL, "*", ALICE, "*", ACL_OP_READ, ACL_PERM_ALLOW);
-	struct acl_entry pre =
-		bind(ACL_RES_TOPIC, ACL_PAT_PREFIXED, "t", ALICE, "*", ACL_OP_READ, ACL_PERM_DENY);
+	struct acl_entry lit = binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", ALICE, "*", ACL_OP_READ,
+				       ACL_PERM_ALLOW);
+	struct acl_entry wild = binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "*", ALICE, "*",
+					ACL_OP_READ, ACL_PERM_ALLOW);
+	struct acl_entry pre = binding(ACL_RES_TOPIC, ACL_PAT_PREFIXED, "t", ALICE, "*",
+				       ACL_OP_READ, ACL_PERM_DENY);
 	struct acl_entry f = {
 		ACL_RES_ANY, ACL_PAT_ANY, ACL_OP_ANY, ACL_PERM_ANY, NULL, NULL, NULL
 	};
@@ -466,6 +482,43 @@ static void test_change_notice(void **state)
 		-EBADMSG);
 }
 
+/* The settings: Kafka's class name or none; a single node refuses the
+ * authorizer (no ZooKeeper to keep ACLs in); super.users' form. */
+static void test_settings(void **state)
+{
+	struct cluster_config cc;
+	char why[256], err[512];
+
+	(void)state;
+	cluster_config_defaults(&cc);
+	assert_false(cc.authorizer);
+	assert_false(cc.allow_everyone_if_no_acl);
+	assert_int_equal(
+		cluster_config_set(&cc, "authorizer.class.name", "my.Authorizer", why, sizeof(why)),
+		-EINVAL);
+	assert_non_null(strstr(why, "kafka.security.authorizer.AclAuthorizer"));
+	assert_int_equal(cluster_config_set(&cc, "authorizer.class.name",
+					    "kafka.security.authorizer.AclAuthorizer", why,
+					    sizeof(why)),
+			 0);
+	assert_true(cc.authorizer);
+	assert_int_equal(cluster_config_check(&cc, err, sizeof(err)), -EINVAL);
+	assert_non_null(
+		strstr(err, "authorizer.class.name: the ACL authorizer needs zookeeper.connect"));
+	assert_int_equal(
+		cluster_config_set(&cc, "zookeeper.connect", "127.0.0.1:2181", why, sizeof(why)),
+		0);
+	assert_int_equal(
+		cluster_config_set(&cc, "listeners", "PLAINTEXT://127.0.0.1:0", why, sizeof(why)),
+		0);
+	assert_int_equal(cluster_config_check(&cc, err, sizeof(err)), 0);
+	assert_int_equal(cluster_config_set(&cc, "super.users", "User:a;bob", why, sizeof(why)), 0);
+	assert_int_equal(cluster_config_check(&cc, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "super.users: 'bob' is not a principal"));
+	assert_int_equal(cluster_config_set(&cc, "authorizer.class.name", "", why, sizeof(why)), 0);
+	assert_false(cc.authorizer);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -482,6 +535,7 @@ int main(void)
 		cmocka_unit_test(test_binding_invalid),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_change_notice),
+		cmocka_unit_test(test_settings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
