@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,19 +100,6 @@ static int code_of(const char *const *names, int n, const char *s)
 		if (names[i] && !strcasecmp(names[i], s))
 			return i;
 	return -1;
-}
-
-static int bad(char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int bad(char *why, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (why) {
-		va_start(ap, fmt);
-		vsnprintf(why, ZK_WHY_LEN, fmt, ap);
-		va_end(ap);
-	}
-	return -EBADMSG;
 }
 
 void acl_entries_free(struct acl_entry *v, int n)
@@ -312,17 +298,17 @@ int acl_json_decode(const char *buf, size_t len, int rtype, int pattern, const c
 		return 0;
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
 	if (!json_is_object(root)) {
-		rc = bad(why, "not a JSON object: %.100s", root ? "" : err.text);
+		rc = zk_bad(why, "not a JSON object: %.100s", root ? "" : err.text);
 		goto out;
 	}
 	if (json_integer_value(json_object_get(root, "version")) != 1 ||
 	    !json_is_integer(json_object_get(root, "version"))) {
-		rc = bad(why, "\"version\" is not 1");
+		rc = zk_bad(why, "\"version\" is not 1");
 		goto out;
 	}
 	acls = json_object_get(root, "acls");
 	if (!json_is_array(acls)) {
-		rc = bad(why, "\"acls\" is not an array");
+		rc = zk_bad(why, "\"acls\" is not an array");
 		goto out;
 	}
 	v = calloc(json_array_size(acls) + 1, sizeof(*v));
@@ -340,9 +326,10 @@ int acl_json_decode(const char *buf, size_t len, int rtype, int pattern, const c
 
 		if (!principal_valid(p) || !h || op < 0 || !perm ||
 		    (strcasecmp(perm, "Allow") && strcasecmp(perm, "Deny"))) {
-			rc = bad(why,
-				 "ACL %zu is not a principal, permissionType, operation and host",
-				 i);
+			rc = zk_bad(
+				why,
+				"ACL %zu is not a principal, permissionType, operation and host",
+				i);
 			goto out;
 		}
 		e->resource_type = (int8_t)rtype;
@@ -403,17 +390,17 @@ int acl_change_decode(const char *buf, size_t len, bool extended, int *rtype, in
 		const char *colon = memchr(buf, ':', len);
 
 		if (!colon)
-			return bad(why, "expected ResourceType:ResourceName");
+			return zk_bad(why, "expected ResourceType:ResourceName");
 		char type[32];
 		size_t tl = (size_t)(colon - buf);
 
 		if (tl >= sizeof(type))
-			return bad(why, "unknown resource type");
+			return zk_bad(why, "unknown resource type");
 		memcpy(type, buf, tl);
 		type[tl] = '\0';
 		*rtype = code_of(type_enum, N_TYPES, type);
 		if (*rtype < 0)
-			return bad(why, "unknown resource type %.31s", type);
+			return zk_bad(why, "unknown resource type %.31s", type);
 		*pattern = ACL_PAT_LITERAL;
 		*name = strndup(colon + 1, len - tl - 1);
 		return *name ? 0 : -ENOMEM;
@@ -424,12 +411,12 @@ int acl_change_decode(const char *buf, size_t len, bool extended, int *rtype, in
 	pt = str_of(root, "patternType");
 	if (!json_is_object(root) || json_integer_value(json_object_get(root, "version")) != 1 ||
 	    !rt || !nm || !pt) {
-		rc = bad(why, "not an ACL change event");
+		rc = zk_bad(why, "not an ACL change event");
 		goto out;
 	}
 	*rtype = code_of(type_enum, N_TYPES, rt);
 	if (*rtype < 0 || strcasecmp(pt, "PREFIXED")) {
-		rc = bad(why, "unknown resource or pattern type %.31s %.31s", rt, pt);
+		rc = zk_bad(why, "unknown resource or pattern type %.31s %.31s", rt, pt);
 		goto out;
 	}
 	*pattern = ACL_PAT_PREFIXED;
