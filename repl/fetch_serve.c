@@ -303,7 +303,8 @@ static bool replica_allowed(const struct fetch_serve *fs, struct net_req *req)
 {
 	const char *user = net_req_user(req);
 
-	if (!fs->replica_user || !user || !strcmp(user, fs->replica_user))
+	/* With the authorizer its CLUSTER_ACTION decides (kafka_authorize_fetch). */
+	if (net_req_authz(req) || !fs->replica_user || !user || !strcmp(user, fs->replica_user))
 		return true;
 	mq_log_limited(MQ_WARN,
 		       "Fetch from %s (user %s) as replica %d refused "
