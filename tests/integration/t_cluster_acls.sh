@@ -16,9 +16,13 @@
 # group, then committed; bob with the group's READ but not the topic's:
 # TOPIC_AUTHORIZATION_FAILED. A DENY of WRITE for alice wins over her
 # ALLOW; DeleteAcls of the deny lets her write again, of her READ stops
-# her reading. bob may not create ACLs (CLUSTER_AUTHORIZATION_FAILED
+# her reading. A PREFIXED WRITE on p- for bob (its znode under
+# /kafka-acl-extended, its notice in /kafka-acl-extended-changes,
+# followed by broker 3) lets him produce to p-1, not to t. bob may not create ACLs (CLUSTER_AUTHORIZATION_FAILED
 # without ALTER on the cluster); a CLUSTER resource not named
-# kafka-cluster is INVALID_REQUEST.
+# kafka-cluster is INVALID_REQUEST. Broker 3, killed and started again,
+# reads every ACL before it serves: bob's prefixed WRITE lets him see
+# p-1, not t.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -132,6 +136,20 @@ check "ZooKeeper's /kafka-acl/Topic/t: only alice's WRITE left" only_write
 expect_eq "DescribeAcls of t through broker 3" "error 0
 2,3,t,User:alice,*,4,3" "$(raw 3 admin acl-describe topic,literal,t,-,-,any,any)"
 
+# ---- a PREFIXED pattern (its znode and notices are the extended ones) ----
+expect_eq "CreateAcls: bob may WRITE every topic starting p-" "result 0" \
+	"$(raw 1 admin acl-create topic,prefixed,p-,User:bob,*,write,allow)"
+check "ZooKeeper: /kafka-acl-extended/prefixed/Topic/p-" zhas /kafka-acl-extended/prefixed/Topic/p- \
+	'"principal":"User:bob","permissionType":"Allow","operation":"Write"'
+ext_notice() { zk_cli "$ZKPORT" ls /mqfs/kafka-acl-extended-changes | grep -q acl_changes_; }
+check "a notice in /kafka-acl-extended-changes" poll 10 ext_notice
+pre3() { raw 3 admin acl-describe topic,match,p-1,-,-,any,any | grep -q "^2,4,p-,User:bob,\*,4,3$"; }
+check "DescribeAcls (MATCH p-1) through broker 3 shows it" poll 30 pre3
+expect_ok "mkdir mnt1/p-1" mkdir "$MQ_TMP/mnt1/p-1"
+pwrote() { [ -z "$(echo b3 | kcat_as bob 1 -P -t p-1 -p 0 -X message.timeout.ms=10000)" ]; }
+check "kcat as bob produces to p-1" poll 30 pwrote
+expect_eq "but not to t" "error 29" "$(raw 2 bob produce t 0 b4)"
+
 # ---- who may change ACLs, and what is refused ----
 expect_eq "CreateAcls as bob: CLUSTER_AUTHORIZATION_FAILED" "result 31" \
 	"$(raw 1 bob acl-create topic,literal,t,User:bob,*,write,allow)"
@@ -140,5 +158,14 @@ expect_eq "DescribeAcls as bob: CLUSTER_AUTHORIZATION_FAILED" "error 31" \
 expect_eq "a CLUSTER resource not named kafka-cluster: INVALID_REQUEST" \
 	"result 42 The only valid name for the CLUSTER resource is kafka-cluster" \
 	"$(raw 1 admin acl-create cluster,literal,c,User:bob,*,alter,allow)"
+
+# ---- a broker restarted reads every ACL before it serves ----
+mq_kill9 "$MQ_TMP/mnt3" "$PID3"
+broker_start 3
+check "mnt3: three live brokers again" poll 40 alive_on "$MQ_TMP/mnt3" 3
+meta3() { raw 3 bob metadata p-1 | grep -q "^0 error 0 "; }
+check "restarted broker 3: Metadata of p-1 as bob allowed (his prefixed WRITE)" poll 30 meta3
+expect_eq "restarted broker 3: Metadata of t as bob refused" "topic error 29" "$(raw 3 bob metadata t)"
+check "logged: the ACLs read at start" grep -q "ACLs: 4 binding(s) read from ZooKeeper" "$LOG"
 
 mq_done
