@@ -10,7 +10,9 @@
  *      again (zk_start_again: ZooKeeper restarting under the start);
  *   2. ensure the persistent paths, read or create /cluster/id;
  *   3. read the SCRAM users (/config/users/<user>) into the credential
- *      table the listener's lookup reads;
+ *      table the listener's lookup reads, and with authorizer.class.name
+ *      every ACL into the cache the handlers ask (acl_zk_follow), so
+ *      that no request is served unchecked;
  *   4. start the listener, so that the advertised ports are bound ones
  *      (port 0 in `listeners` is a free port the kernel picks); it
  *      accepts connections only once the cluster thread has read the
