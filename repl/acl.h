@@ -117,7 +117,8 @@ const char *acl_op_name(int op);
 const char *acl_perm_name(int perm);
 
 /* Why a binding cannot be stored (CreateAcls' INVALID_REQUEST cases,
- * AclApis / AuthorizerUtils.validateAclBinding): NULL when it can. */
+ * AclApis and AclAuthorizer.validateAclBinding; and a name with '/',
+ * which would make another znode path): NULL when it can. */
 const char *acl_binding_invalid(const struct acl_entry *e);
 /* Why a filter matches nothing sensible (DeleteAcls/DescribeAcls'
  * INVALID_REQUEST: an UNKNOWN code): NULL when fine. */

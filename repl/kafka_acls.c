@@ -14,7 +14,7 @@
  *   - a creation that cannot be stored (acl_binding_invalid: an unknown
  *     or ANY type, operation or permission, a pattern other than LITERAL
  *     or PREFIXED, an empty name, a cluster not named kafka-cluster, a
- *     principal not Type:name, an operation the type has not) and a
+ *     principal not Type:name, an empty host, a name with '/') and a
  *     filter with an UNKNOWN code are INVALID_REQUEST with the reason;
  *   - the rest is written to ZooKeeper one resource at a time
  *     (acl_zk_update: conditional on the znode's version, a change notice

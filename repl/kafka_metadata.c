@@ -499,9 +499,9 @@ static int meta_topics(struct kafka_api *ka, const struct net_req *req,
 			continue;
 		} else {
 			err = kafka_topic_find(ka, name, false, &t);
-			/* Auto-creation needs CREATE on the cluster or the topic
-			 * (KafkaApis.getTopicMetadata). */
-			if (err == -ENOENT && create &&
+			/* Auto-creation (asked for and auto.create.topics.enable)
+			 * needs CREATE on the cluster or the topic (KafkaApis). */
+			if (err == -ENOENT && create && broker_cfg(ka->b)->auto_create_topics &&
 			    !kafka_may(req, ACL_OP_CREATE, ACL_RES_CLUSTER,
 				       kstr_of(ACL_CLUSTER_NAME)) &&
 			    !kafka_authorize(req, ACL_OP_CREATE, ACL_RES_TOPIC, name)) {

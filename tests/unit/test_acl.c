@@ -358,9 +358,11 @@ static void test_binding_invalid(void **state)
 	assert_string_equal(acl_binding_invalid(&bad),
 			    "The only valid name for the CLUSTER resource is kafka-cluster");
 	bad.resource_name = ACL_CLUSTER_NAME;
-	assert_non_null(acl_binding_invalid(&bad)); /* READ is no cluster operation */
-	bad.operation = ACL_OP_IDEMPOTENT_WRITE;
-	assert_null(acl_binding_invalid(&bad));
+	assert_null(acl_binding_invalid(&bad)); /* READ on the cluster: stored, as Kafka */
+	bad = e, bad.resource_name = "a/b";
+	assert_non_null(acl_binding_invalid(&bad));
+	bad = e, bad.host = "";
+	assert_non_null(acl_binding_invalid(&bad));
 }
 
 /* The znode documents: Kafka's example decodes; what we write reads
