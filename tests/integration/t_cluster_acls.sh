@@ -18,7 +18,9 @@
 # ALLOW; DeleteAcls of the deny lets her write again, of her READ stops
 # her reading. A PREFIXED WRITE on p- for bob (its znode under
 # /kafka-acl-extended, its notice in /kafka-acl-extended-changes,
-# followed by broker 3) lets him produce to p-1, not to t. bob may not create ACLs (CLUSTER_AUTHORIZATION_FAILED
+# followed by broker 3) lets him produce to p-1, not to t. kcat as
+# alice to a new topic n1 is refused (auto-creation needs CREATE) and
+# makes nothing, until she has CREATE on it. bob may not create ACLs (CLUSTER_AUTHORIZATION_FAILED
 # without ALTER on the cluster); a CLUSTER resource not named
 # kafka-cluster is INVALID_REQUEST. Broker 3, killed and started again,
 # reads every ACL before it serves: bob's prefixed WRITE lets him see
@@ -136,6 +138,17 @@ check "ZooKeeper's /kafka-acl/Topic/t: only alice's WRITE left" only_write
 expect_eq "DescribeAcls of t through broker 3" "error 0
 2,3,t,User:alice,*,4,3" "$(raw 3 admin acl-describe topic,literal,t,-,-,any,any)"
 
+# ---- auto-creation needs CREATE ----
+n1_refused() { echo n | kcat_as alice 1 -P -t n1 -X message.timeout.ms=10000 | grep -q "Topic authorization failed"; }
+check "kcat as alice to a new topic n1: refused without CREATE" n1_refused
+expect_ok "n1 was not made" test ! -e "$MQ_TMP/mnt1/n1"
+expect_eq "CreateAcls: CREATE and WRITE on n1 for alice" "result 0
+result 0" "$(raw 1 admin acl-create topic,literal,n1,User:alice,*,create,allow \
+	topic,literal,n1,User:alice,*,write,allow)"
+n1_wrote() { [ -z "$(echo n | kcat_as alice 1 -P -t n1 -X message.timeout.ms=10000)" ]; }
+check "then kcat as alice makes n1 and writes it" poll 30 n1_wrote
+expect_ok "n1 is on the mount" test -d "$MQ_TMP/mnt1/n1"
+
 # ---- a PREFIXED pattern (its znode and notices are the extended ones) ----
 expect_eq "CreateAcls: bob may WRITE every topic starting p-" "result 0" \
 	"$(raw 1 admin acl-create topic,prefixed,p-,User:bob,*,write,allow)"
@@ -166,6 +179,6 @@ check "mnt3: three live brokers again" poll 40 alive_on "$MQ_TMP/mnt3" 3
 meta3() { raw 3 bob metadata p-1 | grep -q "^0 error 0 "; }
 check "restarted broker 3: Metadata of p-1 as bob allowed (his prefixed WRITE)" poll 30 meta3
 expect_eq "restarted broker 3: Metadata of t as bob refused" "topic error 29" "$(raw 3 bob metadata t)"
-check "logged: the ACLs read at start" grep -q "ACLs: 4 binding(s) read from ZooKeeper" "$LOG"
+check "logged: the ACLs read at start" grep -q "ACLs: 6 binding(s) read from ZooKeeper" "$LOG"
 
 mq_done
