@@ -58,6 +58,7 @@
 #include <unistd.h>
 
 #include "repl/cluster_repl.h"
+#include "repl/kafka_authz.h"
 #include "repl/throttle.h"
 #include "repl/config.h"
 #include "repl/controller.h"
@@ -929,11 +930,15 @@ static int ch_stop(void *arg, int32_t id, int64_t broker_epoch, int32_t controll
 
 /* ---- the controller's requests on our listener (worker threads) ---- */
 
-/* Only the broker's own user may act as the controller on SASL. */
+/* With the authorizer: CLUSTER_ACTION on the cluster (KafkaApis; the
+ * brokers' user is a super user). Without: only the broker's own user
+ * may act as the controller on SASL. */
 static int controller_allowed(struct cluster_repl *cr, struct net_req *req)
 {
 	const char *user = net_req_user(req);
 
+	if (net_req_authz(req))
+		return kafka_authorize_cluster(req, ACL_OP_CLUSTER_ACTION) ? 0 : -EPERM;
 	if (user && cr->cc->jaas_user[0] && strcmp(user, cr->cc->jaas_user)) {
 		mq_log_limited(MQ_WARN, "%s from %s (user %s) refused: not the brokers' user",
 			       proto_api_find(net_req_msg(req)->hdr.api_key)->name,

@@ -143,6 +143,7 @@
 #include "repl/client_quota.h"
 #include "repl/fetch_serve.h"
 #include "repl/fetch_session.h"
+#include "repl/kafka_authz.h"
 #include "repl/named_parts.h"
 #include "repl/replica_select.h"
 #include "repl/throttle.h"
@@ -334,7 +335,8 @@ static bool replica_allowed(const struct fetch_serve *fs, struct net_req *req)
 {
 	const char *user = net_req_user(req);
 
-	if (!fs->replica_user || !user || !strcmp(user, fs->replica_user))
+	/* With the authorizer its CLUSTER_ACTION decides (kafka_authorize_fetch). */
+	if (net_req_authz(req) || !fs->replica_user || !user || !strcmp(user, fs->replica_user))
 		return true;
 	mq_log_limited(MQ_WARN,
 		       "Fetch from %s (user %s) as replica %d refused "
@@ -1178,7 +1180,10 @@ static int fetch_handler(void *arg, struct net_req *req)
 		return -ENOMEM;
 	}
 	bool refused = m->replica_id >= 0 && !replica_allowed(fs, req);
-	for (int32_t t = 0; t < m->n_topics; t++)
+	for (int32_t t = 0; t < m->n_topics; t++) {
+		bool denied = refused ||
+			      !kafka_authorize_fetch(req, m->replica_id >= 0, m->topics[t].topic);
+
 		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++) {
 			struct fs_part *fp = &f->parts[k];
 
@@ -1187,7 +1192,7 @@ static int fetch_handler(void *arg, struct net_req *req)
 			fp->preferred = -1;
 			if (fp->replaced)
 				continue;
-			if (refused) { /* nothing of the partition looked at */
+			if (denied) { /* nothing of the partition looked at */
 				fp->error = PROTO_ERR_TOPIC_AUTHORIZATION_FAILED;
 				continue;
 			}
@@ -1198,6 +1203,7 @@ static int fetch_handler(void *arg, struct net_req *req)
 								   m->topics[t].topic,
 								   fp->req->partition);
 		}
+	}
 	/* An isolation level Kafka does not define (neither 0 nor 1) fails
 	 * its IsolationLevel.forId once the request reads a partition
 	 * (FetchIsolation.of in handleFetchRequest): the request's error
@@ -1414,19 +1420,29 @@ static int ofle_handler(void *arg, struct net_req *req)
 		resp.topics[t].topic = m->topics[t].topic;
 		resp.topics[t].n_partitions = m->topics[t].n_partitions;
 		resp.topics[t].partitions = &parts[k];
+		/* A follower's: CLUSTER_ACTION; a client's: DESCRIBE (KafkaApis). */
+		bool denied = m->replica_id >= 0
+				      ? !kafka_authorize_cluster(req, ACL_OP_CLUSTER_ACTION)
+				      : !kafka_authorize(req, ACL_OP_DESCRIBE, ACL_RES_TOPIC,
+							 m->topics[t].topic);
 		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++) {
 			const struct proto_ofle_part *rq = &m->topics[t].partitions[j];
 			struct proto_ofle_resp_part *rp = &parts[k];
 			struct partition *p =
-				fs->lookup(fs->lookup_arg, m->topics[t].topic, rq->partition);
+				denied ? NULL
+				       : fs->lookup(fs->lookup_arg, m->topics[t].topic,
+						    rq->partition);
 
 			rp->partition = rq->partition;
 			rp->leader_epoch = -1;
 			rp->end_offset = -1;
 			rp->error_code =
-				p ? fetch_serve_epoch_check(p, rq->current_leader_epoch)
-				  : fetch_serve_no_replica(fs->known, fs->known_arg,
-							   m->topics[t].topic, rq->partition);
+				denied ? (m->replica_id >= 0
+						  ? PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED
+						  : PROTO_ERR_TOPIC_AUTHORIZATION_FAILED)
+				: p    ? fetch_serve_epoch_check(p, rq->current_leader_epoch)
+				       : fetch_serve_no_replica(fs->known, fs->known_arg,
+								m->topics[t].topic, rq->partition);
 			if (!rp->error_code)
 				partition_log_ops(p)->end_offset_for_epoch(
 					partition_log(p), rq->leader_epoch, &rp->leader_epoch,
