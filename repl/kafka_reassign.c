@@ -99,15 +99,13 @@ static int answer_not_controller(struct net_req *req, int16_t api, const char *w
 	return answer_top(req, api, PROTO_ERR_NOT_CONTROLLER, "this broker is not the controller");
 }
 
-/* ALTER (alter) or DESCRIBE on the cluster (KafkaApis); refused: the
- * request's CLUSTER_AUTHORIZATION_FAILED, answered (*rc). */
-static bool reassign_denied(struct net_req *req, bool alter, int *rc)
+/* ListPartitionReassignments: DESCRIBE on the cluster (KafkaApis);
+ * refused: the request's CLUSTER_AUTHORIZATION_FAILED, answered (*rc). */
+static bool list_denied(struct net_req *req, int *rc)
 {
-	if (kafka_authorize_cluster(req, alter ? ACL_OP_ALTER : ACL_OP_DESCRIBE))
+	if (kafka_authorize_cluster(req, ACL_OP_DESCRIBE))
 		return false;
-	*rc = answer_top(req,
-			 alter ? PROTO_API_ALTER_PARTITION_REASSIGNMENTS
-			       : PROTO_API_LIST_PARTITION_REASSIGNMENTS,
+	*rc = answer_top(req, PROTO_API_LIST_PARTITION_REASSIGNMENTS,
 			 PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED, NULL);
 	return true;
 }
@@ -122,9 +120,12 @@ static int alter_handler(void *arg, struct net_req *req)
 	struct proto_reassign_partition *parts = NULL;
 	int n = 0, k = 0, rc = 0;
 	size_t pos;
+	/* ALTER on the cluster (KafkaApis); refused, Kafka's error answer
+	 * (AlterPartitionReassignmentsRequest.getErrorResponse) carries the
+	 * CLUSTER_AUTHORIZATION_FAILED at the top and in every partition
+	 * asked, and nothing is reassigned. */
+	bool denied = !kafka_authorize_cluster(req, ACL_OP_ALTER);
 
-	if (reassign_denied(req, true, &rc))
-		return rc;
 	for (int32_t i = 0; i < rr->n_topics; i++)
 		n += rr->topics[i].n_partitions;
 	v = calloc((size_t)n + 1, sizeof(*v));
@@ -152,14 +153,18 @@ static int alter_handler(void *arg, struct net_req *req)
 			if (v[k].replicas == NULL && p->n_replicas == 0)
 				v[k].replicas = (const int32_t *)&v[k].n_replicas;
 		}
-	mq_log(MQ_INFO, "AlterPartitionReassignments from %s: %d partition(s)", net_req_peer(req),
-	       n);
-	if (!cluster_zk_mode(ka->c)) {
-		alter_single(ka, v, n);
-	} else if ((rc = cluster_alter_reassignments(ka->c, v, n)) < 0) {
-		rc = answer_not_controller(req, PROTO_API_ALTER_PARTITION_REASSIGNMENTS,
-					   "AlterPartitionReassignments", rc);
-		goto out;
+	if (denied) {
+		resp.error_code = PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED;
+	} else {
+		mq_log(MQ_INFO, "AlterPartitionReassignments from %s: %d partition(s)",
+		       net_req_peer(req), n);
+		if (!cluster_zk_mode(ka->c)) {
+			alter_single(ka, v, n);
+		} else if ((rc = cluster_alter_reassignments(ka->c, v, n)) < 0) {
+			rc = answer_not_controller(req, PROTO_API_ALTER_PARTITION_REASSIGNMENTS,
+						   "AlterPartitionReassignments", rc);
+			goto out;
+		}
 	}
 	k = 0;
 	for (int32_t i = 0; i < rr->n_topics; i++) {
@@ -167,10 +172,11 @@ static int alter_handler(void *arg, struct net_req *req)
 		resp.topics[i].n_partitions = rr->topics[i].n_partitions;
 		resp.topics[i].partitions = &parts[k];
 		for (int32_t j = 0; j < rr->topics[i].n_partitions; j++, k++) {
-			const char *msg;
+			const char *msg = NULL;
 
 			parts[k].partition_index = v[k].partition;
-			parts[k].error_code = alter_error(v[k].result, &msg);
+			parts[k].error_code = denied ? PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED
+						     : alter_error(v[k].result, &msg);
 			parts[k].error_message = msg ? kstr_of(msg) : KSTR_NULL;
 		}
 	}
@@ -215,7 +221,7 @@ static int list_handler(void *arg, struct net_req *req)
 	int n = 0, k = 0, rc = 0;
 	size_t pos;
 
-	if (reassign_denied(req, false, &rc))
+	if (list_denied(req, &rc))
 		return rc;
 	if (cluster_zk_mode(ka->c) && (n = cluster_list_reassignments(ka->c, &v)) < 0)
 		return answer_not_controller(req, PROTO_API_LIST_PARTITION_REASSIGNMENTS,
