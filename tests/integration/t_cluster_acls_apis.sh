@@ -1,0 +1,204 @@
+#!/bin/sh
+# t_cluster_acls_apis.sh — API by API, what Kafka 3.7's KafkaApis asks of
+# its AclAuthorizer: raw requests (kafka_raw.py) as bob, a SCRAM user and
+# no super user, in three SASL brokers with authorizer.class.name set,
+# first without the ACL each API needs, then with it.
+#
+# Without: InitProducerId CLUSTER_AUTHORIZATION_FAILED;
+# AlterPartitionReassignments CLUSTER_AUTHORIZATION_FAILED at the top and
+# in every partition named (Kafka's error answer); CreateTopics v5
+# TOPIC_AUTHORIZATION_FAILED with the settings' error too; LeaderAndIsr,
+# StopReplica, UpdateMetadata, ControlledShutdown, ElectLeaders,
+# DescribeUserScramCredentials (one result per user named, nameless, as
+# Kafka's error answer), DescribeClientQuotas CLUSTER_AUTHORIZATION_FAILED;
+# DescribeLogDirs v1 no directory; ListOffsets, DeleteRecords
+# TOPIC_AUTHORIZATION_FAILED; ListGroups none; DescribeGroups
+# GROUP_AUTHORIZATION_FAILED with the operations omitted.
+# With the topic's and group's ACLs (no cluster one): InitProducerId
+# (WRITE on some topic), ListOffsets, DeleteRecords allowed; ListGroups
+# lists only the group bob may describe, DescribeGroups its operations
+# (DESCRIBE); CreateTopics with CREATE alone creates but hides the
+# settings, partitions and replication factor (TOPIC_AUTHORIZATION_FAILED
+# as the settings' error), with DESCRIBE_CONFIGS shows them;
+# AlterPartitionReassignments still refused. With the cluster's ALTER,
+# DESCRIBE, DESCRIBE_CONFIGS: reassignments, elections, log dirs, SCRAM
+# users, quotas, every group answered.
+#
+# Hostile ACL input: a name too long for a znode path is answered and the
+# brokers go on; a huge principal is stored; a principal without "User:"
+# and unknown resource, pattern, operation and permission codes are
+# INVALID_REQUEST; 10,000 ACLs on one resource in one CreateAcls are all
+# stored and read by another broker. A znode of bad JSON written straight
+# into ZooKeeper with its notice: logged, the resource then has no ACL (as
+# Kafka reads a document it cannot parse), the broker serves, the next
+# CreateAcls rewrites it. ACL changes racing produce requests: each answer
+# allowed or refused, the brokers serve.
+LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
+# shellcheck source=tests/integration/lib.sh
+. "$LIBDIR/lib.sh"
+# shellcheck source=tests/zk.sh
+. "$LIBDIR/../zk.sh"
+mq_setup
+
+# shellcheck source=tests/integration/cluster_lib.sh
+. "$LIBDIR/cluster_lib.sh"
+
+CLUSTER_CONF="authorizer.class.name=kafka.security.authorizer.AclAuthorizer
+min.insync.replicas=1
+offsets.topic.replication.factor=3"
+zk_cluster_start
+cluster_start3
+
+raw() { # raw N USER CMD ARGS...: kafka_raw.py CMD against broker N as USER
+	_p=$(eval "echo \$PORT$1")
+	_u=$2 _c=$3
+	shift 3
+	timeout -k 5 60 python3 "$LIBDIR/kafka_raw.py" "$_c" 127.0.0.1 "$_p" "$_u" "$_u-secret" "$@" 2>&1
+}
+acl() { # acl SPEC...: CreateAcls as admin through broker 1, each taken
+	_want=$(for _s in "$@"; do echo "result 0"; done)
+	expect_eq "CreateAcls $*" "$_want" "$(raw 1 admin acl-create "$@")"
+}
+is() { # is WANT N USER CMD ARGS...: raw's answer is WANT (for poll)
+	_w=$1
+	shift
+	[ "$(raw "$@")" = "$_w" ]
+}
+expect_eq "bob's credential" "bob 0" "$(raw 1 admin scram-alter set bob bob-secret 4096)"
+expect_eq "alice's credential" "alice 0" "$(raw 1 admin scram-alter set alice alice-secret 4096)"
+expect_ok "mkdir mnt1/t" mkdir "$MQ_TMP/mnt1/t"
+t_led() { [ -n "$(t_field "$MQ_TMP/mnt1" 5)" ] && [ "$(t_field "$MQ_TMP/mnt1" 5)" != -1 ]; }
+check "t has a leader" poll 30 t_led
+L=$(t_field "$MQ_TMP/mnt1" 5)
+check "a controller" poll 30 has_controller
+C=$(controller)
+GC=$(group_coordinator ga)
+expect_eq "admin commits group ga" "error 0" "$(raw "$GC" admin commit-epoch ga t 0 0 -1)"
+
+# ---- bob without any ACL ----
+expect_eq "InitProducerId: CLUSTER_AUTHORIZATION_FAILED" "error 31" "$(raw 1 bob initpid-as)"
+expect_eq "AlterPartitionReassignments: refused at the top and in the partition" "error 31 31" \
+	"$(raw "$C" bob cancel t 0)"
+expect_eq "CreateTopics v5: TOPIC_AUTHORIZATION_FAILED, the settings' error too" \
+	"error 29 cfgerror 29 partitions -1 rf -1 configs 0" "$(raw "$C" bob create5 c1)"
+expect_ok "c1 was not made" test ! -e "$MQ_TMP/mnt1/c1"
+expect_eq "LeaderAndIsr v0: CLUSTER_AUTHORIZATION_FAILED" "error 31" \
+	"$(raw 1 bob errcode 4 0 00000001000000010000000000000000)"
+expect_eq "StopReplica v0: CLUSTER_AUTHORIZATION_FAILED" "error 31" \
+	"$(raw 1 bob errcode 5 0 00000001000000010000000000)"
+expect_eq "UpdateMetadata v0: CLUSTER_AUTHORIZATION_FAILED" "error 31" \
+	"$(raw 1 bob errcode 6 0 00000001000000010000000000000000)"
+expect_eq "ControlledShutdown v1: CLUSTER_AUTHORIZATION_FAILED" "error 31" \
+	"$(raw "$C" bob errcode 7 1 00000001)"
+check "and the three brokers are still live" alive_on "$MQ_TMP/mnt2" 3
+expect_eq "ElectLeaders: CLUSTER_AUTHORIZATION_FAILED" "ElectLeaders: error 31, 1 topics" \
+	"$(raw "$C" bob elect 0 t 0)"
+expect_eq "DescribeLogDirs v1: no directory" "DescribeLogDirs: 0 log directories" \
+	"$(raw 1 bob logdirs t 0)"
+expect_eq "DescribeUserScramCredentials: refused, one nameless result per user named" "error 31
+ 31 -
+ 31 -" "$(raw 1 bob scram-describe bob,alice)"
+expect_eq "DescribeClientQuotas: CLUSTER_AUTHORIZATION_FAILED" "error 31" \
+	"$(raw 1 bob quota-describe 'user=*')"
+expect_eq "ListOffsets: TOPIC_AUTHORIZATION_FAILED" "error 29" "$(raw "$L" bob list-offsets t 0)"
+expect_eq "DeleteRecords: TOPIC_AUTHORIZATION_FAILED" "error 29" \
+	"$(raw "$L" bob delete-records t 0 0)"
+expect_eq "ListGroups: none" "error 0" "$(raw "$GC" bob list-groups)"
+expect_eq "DescribeGroups: GROUP_AUTHORIZATION_FAILED, operations omitted" \
+	"error 30 ops -2147483648" "$(raw "$GC" bob describe-group ga)"
+
+# ---- the topics' and the group's ACLs ----
+acl topic,literal,t,User:bob,*,write,allow topic,literal,t,User:bob,*,delete,allow \
+	group,literal,ga,User:bob,*,describe,allow topic,literal,c1,User:bob,*,create,allow \
+	topic,literal,c2,User:bob,*,create,allow topic,literal,c2,User:bob,*,describe_configs,allow
+check "InitProducerId with WRITE on t" poll 30 is "error 0" 1 bob initpid-as
+check "ListGroups lists the group bob may describe" poll 30 is "error 0
+ga" "$GC" bob list-groups
+expect_eq "DescribeGroups: its operations (DESCRIBE)" "error 0 ops 256" \
+	"$(raw "$GC" bob describe-group ga)"
+check "ListOffsets (DESCRIBE: WRITE implies it)" poll 30 is "error 0" "$L" bob list-offsets t 0
+expect_eq "DeleteRecords with DELETE" "error 0" "$(raw "$L" bob delete-records t 0 0)"
+check "CreateTopics with CREATE alone: created, settings hidden" poll 30 is \
+	"error 0 cfgerror 29 partitions -1 rf -1 configs 0" "$C" bob create5 c1
+expect_ok "c1 was made" test -d "$MQ_TMP/mnt1/c1"
+expect_eq "CreateTopics of c1 again: TOPIC_ALREADY_EXISTS, no settings' error (Kafka resets it)" \
+	"error 36 cfgerror 0 partitions -1 rf -1 configs 0" "$(raw "$C" bob create5 c1)"
+c2_shown() { raw "$C" bob create5 c2 validate | grep -q "^error 0 cfgerror 0 partitions 1 rf 3 configs [1-9]"; }
+check "CreateTopics with DESCRIBE_CONFIGS too: settings shown" c2_shown
+expect_eq "AlterPartitionReassignments still refused (no ALTER on the cluster)" "error 31 31" \
+	"$(raw "$C" bob cancel t 0)"
+
+# ---- the cluster's ----
+acl cluster,literal,kafka-cluster,User:bob,*,alter,allow \
+	cluster,literal,kafka-cluster,User:bob,*,describe,allow \
+	cluster,literal,kafka-cluster,User:bob,*,describe_configs,allow
+check "AlterPartitionReassignments with ALTER: NO_REASSIGNMENT_IN_PROGRESS" poll 30 is \
+	"error 0 85" "$C" bob cancel t 0
+expect_eq "ElectLeaders with ALTER: ELECTION_NOT_NEEDED" "error 84" "$(raw "$C" bob elect 0 t 0)"
+check "DescribeLogDirs with DESCRIBE" poll 30 is "error 0 partitions 1" 1 bob logdirs t 0
+expect_eq "DescribeUserScramCredentials with DESCRIBE" "error 0
+bob 0 1:4096" "$(raw 1 bob scram-describe bob)"
+expect_eq "DescribeClientQuotas with DESCRIBE_CONFIGS" "error 0" \
+	"$(raw 1 bob quota-describe 'user=*')"
+check "ListGroups with DESCRIBE on the cluster: every group" poll 30 is "error 0
+ga
+t/ga" "$GC" bob list-groups
+
+# ---- hostile ACL input ----
+BIG=$(python3 -c 'print("x" * 32000)')
+big() { [ "$(raw 1 admin acl-create "group,literal,$BIG,User:alice,*,read,allow" | wc -l)" = 1 ]; }
+check "CreateAcls of a 32000-byte name: answered" big
+BIGP=$(python3 -c 'print("User:" + "y" * 20000)')
+expect_eq "CreateAcls of a 20000-byte principal: stored" "result 0" \
+	"$(raw 1 admin acl-create "topic,literal,t,$BIGP,*,read,allow")"
+expect_eq "a principal without User:: INVALID_REQUEST" \
+	"result 42 Invalid principal: expected Type:name" \
+	"$(raw 1 admin acl-create topic,literal,t,alice,*,read,allow)"
+expect_eq "unknown codes (99): INVALID_REQUEST each" "result 42 Invalid resource type
+result 42 Invalid pattern type: only LITERAL and PREFIXED may be stored
+result 42 Invalid operation
+result 42 Invalid permission type" "$(raw 1 admin acl-create 99,literal,t,User:alice,*,read,allow \
+	topic,99,t,User:alice,*,read,allow topic,literal,t,User:alice,*,99,allow \
+	topic,literal,t,User:alice,*,read,99)"
+MANY=$(python3 -c 'print(" ".join("topic,literal,many,User:u%d,*,read,allow" % i for i in range(10000)))')
+# shellcheck disable=SC2086
+expect_eq "10,000 ACLs on one resource in one CreateAcls" "10000 result 0" \
+	"$(raw 1 admin acl-create $MANY | sort | uniq -c | sed 's/^ *//')"
+many3() { [ "$(raw 3 admin acl-describe topic,literal,many,-,-,any,any | wc -l)" = 10001 ]; }
+check "broker 3 reads all 10,000" poll 30 many3
+serves() { raw "$1" admin acl-describe topic,literal,t,-,-,any,any | head -1 | grep -qx "error 0"; }
+check "broker 1 serves" serves 1
+
+acl topic,literal,bj,User:alice,*,read,allow
+bj3() { is "error 0
+2,3,bj,User:alice,*,3,3" 3 admin acl-describe topic,literal,bj,-,-,any,any; }
+check "broker 3 has alice's READ on bj" poll 30 bj3
+zk_cli "$ZKPORT" set /mqfs/kafka-acl/Topic/bj 'not json' >/dev/null
+zk_cli "$ZKPORT" create -s /mqfs/kafka-acl-changes/acl_changes_ 'Topic:bj' >/dev/null
+check "bad JSON in /kafka-acl/Topic/bj: logged" poll 30 grep -q "Topic/bj do not decode" "$LOG"
+check "then bj has no ACL on broker 3, as Kafka reads it" poll 30 is "error 0" 3 admin \
+	acl-describe topic,literal,bj,-,-,any,any
+check "broker 3 serves" serves 3
+acl topic,literal,bj,User:alice,*,write,allow
+check "the next CreateAcls rewrites it" zhas /kafka-acl/Topic/bj '"operation":"Write"'
+
+toggle() { # alice's WRITE on t created and deleted 10 times through brokers 2 and 3
+	for _i in 1 2 3 4 5 6 7 8 9 10; do
+		raw 2 admin acl-create topic,literal,t,User:alice,*,write,allow
+		raw 3 admin acl-delete topic,literal,t,User:alice,*,write,allow
+	done >"$MQ_TMP/toggle.out"
+}
+toggle &
+TOGGLE=$!
+: >"$MQ_TMP/race.out"
+for _i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+	raw "$L" alice produce t 0 r >>"$MQ_TMP/race.out"
+done
+wait "$TOGGLE"
+expect_eq "racing ACL changes: every produce allowed or refused" "" \
+	"$(grep -v '^error 0$\|^error 29$' "$MQ_TMP/race.out")"
+expect_eq "and every change taken" "" \
+	"$(grep -v '^result 0$\|^filter 0 1$\|^2,3,t,User:alice,\*,4,3$' "$MQ_TMP/toggle.out")"
+check "the brokers serve" is "error 0" "$L" bob list-offsets t 0
+
+mq_done
