@@ -163,6 +163,10 @@
 #       Authenticates as above, sends DeleteRecords v0; prints "error E".
 #   python3 kafka_raw.py list-offsets HOST PORT USER PASSWORD TOPIC PARTITION
 #       Authenticates as above, sends ListOffsets v1 (latest); prints "error E".
+#   python3 kafka_raw.py ofle HOST PORT USER PASSWORD TOPIC PARTITION REPLICA_ID
+#       Authenticates as above, sends OffsetForLeaderEpoch v3 of
+#       TOPIC-PARTITION (epoch 0) as REPLICA_ID (-1 a consumer); prints
+#       "error E".
 # Exit 1 on anything unexpected, with the reason. Other scripts import
 # its framing (Conn, batch, produce_v3), e.g. kafka_idempotent.py.
 import base64
@@ -1149,6 +1153,16 @@ def list_offsets(host, port, user, password, topic, partition):
     print("error %d" % struct.unpack(">h", r[off + 8:off + 10])[0])
 
 
+def ofle(host, port, user, password, topic, partition, replica_id):
+    c = acl_conn(host, port, user, password)
+    body = (struct.pack(">ii", int(replica_id), 1) + kstr(topic) +
+            struct.pack(">iiii", 1, int(partition), -1, 0))
+    r = c.call(23, 3, body)
+    off = 8  # throttle, one topic
+    _, off = read_kstr(r, off)
+    print("error %d" % struct.unpack(">h", r[off + 4:off + 6])[0])
+
+
 if __name__ == "__main__":
     cmds = {"produce": (9, produce), "produce-ts": (8, produce_ts), "coordinator": (7, coordinator), "frame": (5, frame), "silent": (4, silent),
             "initpid": (6, initpid), "parked": (8, parked), "commit": (8, commit),
@@ -1165,7 +1179,8 @@ if __name__ == "__main__":
             "acl-describe": (7, acl_describe), "acl-delete": (7, acl_delete),
             "errcode": (9, errcode), "create5": (7, create5), "initpid-as": (6, initpid_as),
             "list-groups": (6, list_groups), "describe-group": (7, describe_group),
-            "delete-records": (9, delete_records), "list-offsets": (8, list_offsets)}
+            "delete-records": (9, delete_records), "list-offsets": (8, list_offsets),
+            "ofle": (9, ofle)}
     optional = {"parked": 1, "produce": 1, "incalter": 1, "quota-alter": 1, "quota-describe": 1,
                 "acl-create": 10000, "acl-delete": 8, "create5": 1}  # trailing arguments that may be left out
     if (len(sys.argv) < 2 or sys.argv[1] not in cmds or

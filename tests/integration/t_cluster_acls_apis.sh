@@ -4,7 +4,8 @@
 # no super user, in three SASL brokers with authorizer.class.name set,
 # first without the ACL each API needs, then with it.
 #
-# Without: InitProducerId CLUSTER_AUTHORIZATION_FAILED;
+# Without: InitProducerId CLUSTER_AUTHORIZATION_FAILED; OffsetForLeaderEpoch
+# TOPIC_AUTHORIZATION_FAILED, a follower's too;
 # AlterPartitionReassignments CLUSTER_AUTHORIZATION_FAILED at the top and
 # in every partition named (Kafka's error answer); CreateTopics v5
 # TOPIC_AUTHORIZATION_FAILED with the settings' error too; LeaderAndIsr,
@@ -15,14 +16,16 @@
 # TOPIC_AUTHORIZATION_FAILED; ListGroups none; DescribeGroups
 # GROUP_AUTHORIZATION_FAILED with the operations omitted.
 # With the topic's and group's ACLs (no cluster one): InitProducerId
-# (WRITE on some topic), ListOffsets, DeleteRecords allowed; ListGroups
+# (WRITE on some topic), ListOffsets, DeleteRecords, a follower's
+# OffsetForLeaderEpoch (DESCRIBE) allowed; ListGroups
 # lists only the group bob may describe, DescribeGroups its operations
 # (DESCRIBE); CreateTopics with CREATE alone creates but hides the
 # settings, partitions and replication factor (TOPIC_AUTHORIZATION_FAILED
 # as the settings' error), with DESCRIBE_CONFIGS shows them;
 # AlterPartitionReassignments still refused. With the cluster's ALTER,
 # DESCRIBE, DESCRIBE_CONFIGS: reassignments, elections, log dirs, SCRAM
-# users, quotas, every group answered.
+# users, quotas, every group answered; alice with CLUSTER_ACTION alone: a
+# consumer's OffsetForLeaderEpoch, StopReplica, LeaderAndIsr.
 #
 # Hostile ACL input: a name too long for a znode path is answered and the
 # brokers go on; a huge principal is stored; a principal without "User:"
@@ -103,6 +106,10 @@ expect_eq "DescribeClientQuotas: CLUSTER_AUTHORIZATION_FAILED" "error 31" \
 expect_eq "ListOffsets: TOPIC_AUTHORIZATION_FAILED" "error 29" "$(raw "$L" bob list-offsets t 0)"
 expect_eq "DeleteRecords: TOPIC_AUTHORIZATION_FAILED" "error 29" \
 	"$(raw "$L" bob delete-records t 0 0)"
+expect_eq "OffsetForLeaderEpoch as a follower (replica 1): TOPIC_AUTHORIZATION_FAILED" "error 29" \
+	"$(raw "$L" bob ofle t 0 1)"
+expect_eq "OffsetForLeaderEpoch as a consumer: TOPIC_AUTHORIZATION_FAILED" "error 29" \
+	"$(raw "$L" bob ofle t 0 -1)"
 expect_eq "ListGroups: none" "error 0" "$(raw "$GC" bob list-groups)"
 expect_eq "DescribeGroups: GROUP_AUTHORIZATION_FAILED, operations omitted" \
 	"error 30 ops -2147483648" "$(raw "$GC" bob describe-group ga)"
@@ -118,6 +125,8 @@ expect_eq "DescribeGroups: its operations (DESCRIBE)" "error 0 ops 256" \
 	"$(raw "$GC" bob describe-group ga)"
 check "ListOffsets (DESCRIBE: WRITE implies it)" poll 30 is "error 0" "$L" bob list-offsets t 0
 expect_eq "DeleteRecords with DELETE" "error 0" "$(raw "$L" bob delete-records t 0 0)"
+expect_eq "OffsetForLeaderEpoch as a follower with DESCRIBE on t (KIP-320)" "error 0" \
+	"$(raw "$L" bob ofle t 0 1)"
 check "CreateTopics with CREATE alone: created, settings hidden" poll 30 is \
 	"error 0 cfgerror 29 partitions -1 rf -1 configs 0" "$C" bob create5 c1
 expect_ok "c1 was made" test -d "$MQ_TMP/mnt1/c1"
@@ -131,7 +140,8 @@ expect_eq "AlterPartitionReassignments still refused (no ALTER on the cluster)" 
 # ---- the cluster's ----
 acl cluster,literal,kafka-cluster,User:bob,*,alter,allow \
 	cluster,literal,kafka-cluster,User:bob,*,describe,allow \
-	cluster,literal,kafka-cluster,User:bob,*,describe_configs,allow
+	cluster,literal,kafka-cluster,User:bob,*,describe_configs,allow \
+	cluster,literal,kafka-cluster,User:alice,*,cluster_action,allow
 check "AlterPartitionReassignments with ALTER: NO_REASSIGNMENT_IN_PROGRESS" poll 30 is \
 	"error 0 85" "$C" bob cancel t 0
 expect_eq "ElectLeaders with ALTER: ELECTION_NOT_NEEDED" "error 84" "$(raw "$C" bob elect 0 t 0)"
@@ -143,6 +153,13 @@ expect_eq "DescribeClientQuotas with DESCRIBE_CONFIGS" "error 0" \
 check "ListGroups with DESCRIBE on the cluster: every group" poll 30 is "error 0
 ga
 t/ga" "$GC" bob list-groups
+check "OffsetForLeaderEpoch as a consumer with CLUSTER_ACTION alone" poll 30 is "error 0" \
+	"$L" alice ofle t 0 -1
+taken() { raw "$@" | grep -qx "error 0\|error 11"; } # done, or a stale controller epoch
+check "StopReplica v0 (no partition) with CLUSTER_ACTION: taken" taken 1 alice errcode 5 0 \
+	00000001000000010000000000
+check "LeaderAndIsr v0 (no partition) with CLUSTER_ACTION: taken" taken 1 alice errcode 4 0 \
+	00000001000000010000000000000000
 
 # ---- hostile ACL input ----
 BIG=$(python3 -c 'print("x" * 32000)')
