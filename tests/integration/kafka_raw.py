@@ -163,6 +163,10 @@
 #       Authenticates as above, sends DeleteRecords v0; prints "error E".
 #   python3 kafka_raw.py list-offsets HOST PORT USER PASSWORD TOPIC PARTITION
 #       Authenticates as above, sends ListOffsets v1 (latest); prints "error E".
+#   python3 kafka_raw.py metadata-ops HOST PORT USER PASSWORD TOPIC
+#       Authenticates as above, sends Metadata v8 of TOPIC (auto-creation
+#       allowed) asking for the authorized operations; prints "error E ops
+#       O cluster C" (the topic's error and operations, the cluster's).
 #   python3 kafka_raw.py ofle HOST PORT USER PASSWORD TOPIC PARTITION REPLICA_ID
 #       Authenticates as above, sends OffsetForLeaderEpoch v3 of
 #       TOPIC-PARTITION (epoch 0) as REPLICA_ID (-1 a consumer); prints
@@ -1163,6 +1167,40 @@ def ofle(host, port, user, password, topic, partition, replica_id):
     print("error %d" % struct.unpack(">h", r[off + 4:off + 6])[0])
 
 
+def metadata_ops(host, port, user, password, topic):
+    c = acl_conn(host, port, user, password)
+    r = c.call(3, 8, struct.pack(">i", 1) + kstr(topic) + b"\x01\x01\x01")
+    (nb,) = struct.unpack(">i", r[4:8])
+    off = 8
+    for _ in range(nb):
+        off += 4
+        _, off = read_kstr(r, off)
+        off += 4
+        _, off = read_kstr(r, off)
+    _, off = read_kstr(r, off)  # cluster id
+    off += 4  # controller id
+    (nt,) = struct.unpack(">i", r[off:off + 4])
+    off += 4
+    out = []
+    for _ in range(nt):
+        (err,) = struct.unpack(">h", r[off:off + 2])
+        _, off = read_kstr(r, off + 2)
+        off += 1  # is_internal
+        (np_,) = struct.unpack(">i", r[off:off + 4])
+        off += 4
+        for _ in range(np_):
+            off += 2 + 4 + 4 + 4
+            for _ in range(3):  # replicas, isr, offline
+                (k,) = struct.unpack(">i", r[off:off + 4])
+                off += 4 + 4 * max(k, 0)
+        (ops,) = struct.unpack(">i", r[off:off + 4])
+        off += 4
+        out.append((err, ops))
+    (cops,) = struct.unpack(">i", r[off:off + 4])
+    for err, ops in out:
+        print("error %d ops %d cluster %d" % (err, ops, cops))
+
+
 if __name__ == "__main__":
     cmds = {"produce": (9, produce), "produce-ts": (8, produce_ts), "coordinator": (7, coordinator), "frame": (5, frame), "silent": (4, silent),
             "initpid": (6, initpid), "parked": (8, parked), "commit": (8, commit),
@@ -1180,7 +1218,7 @@ if __name__ == "__main__":
             "errcode": (9, errcode), "create5": (7, create5), "initpid-as": (6, initpid_as),
             "list-groups": (6, list_groups), "describe-group": (7, describe_group),
             "delete-records": (9, delete_records), "list-offsets": (8, list_offsets),
-            "ofle": (9, ofle)}
+            "ofle": (9, ofle), "metadata-ops": (7, metadata_ops)}
     optional = {"parked": 1, "produce": 1, "incalter": 1, "quota-alter": 1, "quota-describe": 1,
                 "acl-create": 10000, "acl-delete": 8, "create5": 1}  # trailing arguments that may be left out
     if (len(sys.argv) < 2 or sys.argv[1] not in cmds or

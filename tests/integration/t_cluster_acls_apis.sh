@@ -4,7 +4,9 @@
 # no super user, in three SASL brokers with authorizer.class.name set,
 # first without the ACL each API needs, then with it.
 #
-# Without: InitProducerId CLUSTER_AUTHORIZATION_FAILED; OffsetForLeaderEpoch
+# Without: Metadata v8 TOPIC_AUTHORIZATION_FAILED with the topic's
+# operations left at the schema's default (as for a topic it may describe
+# and not auto-create); InitProducerId CLUSTER_AUTHORIZATION_FAILED; OffsetForLeaderEpoch
 # TOPIC_AUTHORIZATION_FAILED, a follower's too;
 # AlterPartitionReassignments CLUSTER_AUTHORIZATION_FAILED at the top and
 # in every partition named (Kafka's error answer); CreateTopics v5
@@ -110,6 +112,8 @@ expect_eq "OffsetForLeaderEpoch as a follower (replica 1): TOPIC_AUTHORIZATION_F
 	"$(raw "$L" bob ofle t 0 1)"
 expect_eq "OffsetForLeaderEpoch as a consumer: TOPIC_AUTHORIZATION_FAILED" "error 29" \
 	"$(raw "$L" bob ofle t 0 -1)"
+expect_eq "Metadata v8 of t: TOPIC_AUTHORIZATION_FAILED, its operations left at the default" \
+	"error 29 ops -2147483648 cluster 0" "$(raw 1 bob metadata-ops t)"
 expect_eq "ListGroups: none" "error 0" "$(raw "$GC" bob list-groups)"
 expect_eq "DescribeGroups: GROUP_AUTHORIZATION_FAILED, operations omitted" \
 	"error 30 ops -2147483648" "$(raw "$GC" bob describe-group ga)"
@@ -118,7 +122,13 @@ expect_eq "DescribeGroups: GROUP_AUTHORIZATION_FAILED, operations omitted" \
 acl topic,literal,t,User:bob,*,write,allow topic,literal,t,User:bob,*,delete,allow \
 	group,literal,ga,User:bob,*,describe,allow topic,literal,c1,User:bob,*,create,allow \
 	topic,literal,c2,User:bob,*,create,allow topic,literal,c2,User:bob,*,describe_configs,allow
+acl topic,literal,nx,User:bob,*,describe,allow
 check "InitProducerId with WRITE on t" poll 30 is "error 0" 1 bob initpid-as
+check "Metadata v8 of t: its operations (WRITE, DELETE, DESCRIBE)" poll 30 is \
+	"error 0 ops 336 cluster 0" 1 bob metadata-ops t
+expect_eq "Metadata v8 of nx (DESCRIBE, not CREATE): refused, operations left at the default" \
+	"error 29 ops -2147483648 cluster 0" "$(raw 1 bob metadata-ops nx)"
+expect_ok "nx was not made" test ! -e "$MQ_TMP/mnt1/nx"
 check "ListGroups lists the group bob may describe" poll 30 is "error 0
 ga" "$GC" bob list-groups
 expect_eq "DescribeGroups: its operations (DESCRIBE)" "error 0 ops 256" \
@@ -153,6 +163,8 @@ expect_eq "DescribeClientQuotas with DESCRIBE_CONFIGS" "error 0" \
 check "ListGroups with DESCRIBE on the cluster: every group" poll 30 is "error 0
 ga
 t/ga" "$GC" bob list-groups
+expect_eq "Metadata v8: the cluster's operations (ALTER, DESCRIBE, DESCRIBE_CONFIGS)" \
+	"error 0 ops 336 cluster 1408" "$(raw 1 bob metadata-ops t)"
 check "OffsetForLeaderEpoch as a consumer with CLUSTER_ACTION alone" poll 30 is "error 0" \
 	"$L" alice ofle t 0 -1
 taken() { raw "$@" | grep -qx "error 0\|error 11"; } # done, or a stale controller epoch
