@@ -163,6 +163,13 @@
 #       Authenticates as above, sends DeleteRecords v0; prints "error E".
 #   python3 kafka_raw.py list-offsets HOST PORT USER PASSWORD TOPIC PARTITION
 #       Authenticates as above, sends ListOffsets v1 (latest); prints "error E".
+#   python3 kafka_raw.py named-errors HOST PORT USER PASSWORD API NAME [GROUP]
+#       Authenticates as above and sends, for NAME: DeleteTopics v1,
+#       CreatePartitions v0 (to 2 partitions, validate only), DeleteGroups
+#       v1 (API delete-topics, create-partitions, delete-groups), or
+#       OffsetDelete v0 of NAME's partition 0 in GROUP (offset-delete);
+#       prints "error E" (OffsetDelete: "error G P", the group's and the
+#       partition's, P "-" when none is answered).
 #   python3 kafka_raw.py metadata-ops HOST PORT USER PASSWORD TOPIC
 #       Authenticates as above, sends Metadata v8 of TOPIC (auto-creation
 #       allowed) asking for the authorized operations; prints "error E ops
@@ -1201,6 +1208,30 @@ def metadata_ops(host, port, user, password, topic):
         print("error %d ops %d cluster %d" % (err, ops, cops))
 
 
+def named_errors(host, port, user, password, api, name, group=None):
+    c = acl_conn(host, port, user, password)
+    if api == "offset-delete":
+        r = c.call(47, 0, kstr(group) + struct.pack(">i", 1) + kstr(name) + struct.pack(">ii", 1, 0))
+        gerr, _, nt = struct.unpack(">hii", r[:10])
+        if nt < 1:
+            print("error %d -" % gerr)
+            return
+        _, off = read_kstr(r, 10)
+        print("error %d %d" % (gerr, struct.unpack(">h", r[off + 8:off + 10])[0]))
+        return
+    if api == "delete-topics":
+        r = c.call(20, 1, struct.pack(">i", 1) + kstr(name) + struct.pack(">i", 30000))
+    elif api == "create-partitions":
+        r = c.call(37, 0, struct.pack(">i", 1) + kstr(name) + struct.pack(">ii", 2, -1) +
+                   struct.pack(">i", 30000) + b"\x01")
+    elif api == "delete-groups":
+        r = c.call(42, 1, struct.pack(">i", 1) + kstr(name))
+    else:
+        sys.exit("named-errors: unknown API " + api)
+    _, off = read_kstr(r, 8)  # throttle, one entry
+    print("error %d" % struct.unpack(">h", r[off:off + 2])[0])
+
+
 if __name__ == "__main__":
     cmds = {"produce": (9, produce), "produce-ts": (8, produce_ts), "coordinator": (7, coordinator), "frame": (5, frame), "silent": (4, silent),
             "initpid": (6, initpid), "parked": (8, parked), "commit": (8, commit),
@@ -1218,9 +1249,10 @@ if __name__ == "__main__":
             "errcode": (9, errcode), "create5": (7, create5), "initpid-as": (6, initpid_as),
             "list-groups": (6, list_groups), "describe-group": (7, describe_group),
             "delete-records": (9, delete_records), "list-offsets": (8, list_offsets),
-            "ofle": (9, ofle), "metadata-ops": (7, metadata_ops)}
+            "ofle": (9, ofle), "metadata-ops": (7, metadata_ops),
+            "named-errors": (8, named_errors)}
     optional = {"parked": 1, "produce": 1, "incalter": 1, "quota-alter": 1, "quota-describe": 1,
-                "acl-create": 10000, "acl-delete": 8, "create5": 1}  # trailing arguments that may be left out
+                "acl-create": 10000, "acl-delete": 8, "create5": 1, "named-errors": 1}  # trailing arguments that may be left out
     if (len(sys.argv) < 2 or sys.argv[1] not in cmds or
             not cmds[sys.argv[1]][0] <= len(sys.argv) <= cmds[sys.argv[1]][0] + optional.get(sys.argv[1], 0)):
         sys.exit("usage: see the top of kafka_raw.py")

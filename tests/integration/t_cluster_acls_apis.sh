@@ -72,6 +72,7 @@ is() { # is WANT N USER CMD ARGS...: raw's answer is WANT (for poll)
 expect_eq "bob's credential" "bob 0" "$(raw 1 admin scram-alter set bob bob-secret 4096)"
 expect_eq "alice's credential" "alice 0" "$(raw 1 admin scram-alter set alice alice-secret 4096)"
 expect_ok "mkdir mnt1/t" mkdir "$MQ_TMP/mnt1/t"
+expect_ok "mkdir mnt1/d1" mkdir "$MQ_TMP/mnt1/d1"
 t_led() { [ -n "$(t_field "$MQ_TMP/mnt1" 5)" ] && [ "$(t_field "$MQ_TMP/mnt1" 5)" != -1 ]; }
 check "t has a leader" poll 30 t_led
 L=$(t_field "$MQ_TMP/mnt1" 5)
@@ -118,14 +119,30 @@ expect_eq "ListGroups: none" "error 0" "$(raw "$GC" bob list-groups)"
 expect_eq "DescribeGroups: GROUP_AUTHORIZATION_FAILED, operations omitted" \
 	"error 30 ops -2147483648" "$(raw "$GC" bob describe-group ga)"
 
+expect_eq "AlterClientQuotas: CLUSTER_AUTHORIZATION_FAILED, a null message" "error 31 -" \
+	"$(raw 1 bob quota-alter user=bob producer_byte_rate=1000 validate)"
+expect_eq "AlterUserScramCredentials: CLUSTER_AUTHORIZATION_FAILED" "bob 31" \
+	"$(raw "$C" bob scram-alter set bob bob-secret 4096)"
+expect_eq "DeleteTopics: TOPIC_AUTHORIZATION_FAILED" "error 29" \
+	"$(raw "$C" bob named-errors delete-topics d1)"
+expect_eq "CreatePartitions: TOPIC_AUTHORIZATION_FAILED" "error 29" \
+	"$(raw "$C" bob named-errors create-partitions t)"
+expect_eq "DeleteGroups: GROUP_AUTHORIZATION_FAILED" "error 30" \
+	"$(raw "$GC" bob named-errors delete-groups ga)"
+expect_eq "OffsetDelete: GROUP_AUTHORIZATION_FAILED, no partition" "error 30 -" \
+	"$(raw "$GC" bob named-errors offset-delete t ga)"
+expect_eq "OffsetFetch: GROUP_AUTHORIZATION_FAILED" "error 30 offset -1 epoch -1" \
+	"$(raw "$GC" bob committed ga t 0)"
+
 # ---- the topics' and the group's ACLs ----
 acl topic,literal,t,User:bob,*,write,allow topic,literal,t,User:bob,*,delete,allow \
 	group,literal,ga,User:bob,*,describe,allow topic,literal,c1,User:bob,*,create,allow \
 	topic,literal,c2,User:bob,*,create,allow topic,literal,c2,User:bob,*,describe_configs,allow
-acl topic,literal,nx,User:bob,*,describe,allow
+acl topic,literal,nx,User:bob,*,describe,allow topic,literal,d1,User:bob,*,delete,allow \
+	topic,literal,t,User:bob,*,alter,allow
 check "InitProducerId with WRITE on t" poll 30 is "error 0" 1 bob initpid-as
-check "Metadata v8 of t: its operations (WRITE, DELETE, DESCRIBE)" poll 30 is \
-	"error 0 ops 336 cluster 0" 1 bob metadata-ops t
+check "Metadata v8 of t: its operations (WRITE, DELETE, ALTER, DESCRIBE)" poll 30 is \
+	"error 0 ops 464 cluster 0" 1 bob metadata-ops t
 expect_eq "Metadata v8 of nx (DESCRIBE, not CREATE): refused, operations left at the default" \
 	"error 29 ops -2147483648 cluster 0" "$(raw 1 bob metadata-ops nx)"
 expect_ok "nx was not made" test ! -e "$MQ_TMP/mnt1/nx"
@@ -135,6 +152,12 @@ expect_eq "DescribeGroups: its operations (DESCRIBE)" "error 0 ops 256" \
 	"$(raw "$GC" bob describe-group ga)"
 check "ListOffsets (DESCRIBE: WRITE implies it)" poll 30 is "error 0" "$L" bob list-offsets t 0
 expect_eq "DeleteRecords with DELETE" "error 0" "$(raw "$L" bob delete-records t 0 0)"
+check "DeleteTopics of d1 with DELETE on it" poll 30 is "error 0" "$C" bob named-errors \
+	delete-topics d1
+check "CreatePartitions (validate) with ALTER on t" poll 30 is "error 0" "$C" bob named-errors \
+	create-partitions t
+expect_eq "OffsetFetch with DESCRIBE on the group and t" "error 0 offset 0 epoch -1" \
+	"$(raw "$GC" bob committed ga t 0)"
 expect_eq "OffsetForLeaderEpoch as a follower with DESCRIBE on t (KIP-320)" "error 0" \
 	"$(raw "$L" bob ofle t 0 1)"
 check "CreateTopics with CREATE alone: created, settings hidden" poll 30 is \
@@ -151,7 +174,8 @@ expect_eq "AlterPartitionReassignments still refused (no ALTER on the cluster)" 
 acl cluster,literal,kafka-cluster,User:bob,*,alter,allow \
 	cluster,literal,kafka-cluster,User:bob,*,describe,allow \
 	cluster,literal,kafka-cluster,User:bob,*,describe_configs,allow \
-	cluster,literal,kafka-cluster,User:alice,*,cluster_action,allow
+	cluster,literal,kafka-cluster,User:alice,*,cluster_action,allow \
+	cluster,literal,kafka-cluster,User:bob,*,alter_configs,allow group,literal,ga,User:bob,*,delete,allow
 check "AlterPartitionReassignments with ALTER: NO_REASSIGNMENT_IN_PROGRESS" poll 30 is \
 	"error 0 85" "$C" bob cancel t 0
 expect_eq "ElectLeaders with ALTER: ELECTION_NOT_NEEDED" "error 84" "$(raw "$C" bob elect 0 t 0)"
@@ -163,8 +187,14 @@ expect_eq "DescribeClientQuotas with DESCRIBE_CONFIGS" "error 0" \
 check "ListGroups with DESCRIBE on the cluster: every group" poll 30 is "error 0
 ga
 t/ga" "$GC" bob list-groups
-expect_eq "Metadata v8: the cluster's operations (ALTER, DESCRIBE, DESCRIBE_CONFIGS)" \
-	"error 0 ops 336 cluster 1408" "$(raw 1 bob metadata-ops t)"
+expect_eq "Metadata v8: the cluster's operations (ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS)" \
+	"error 0 ops 464 cluster 3456" "$(raw 1 bob metadata-ops t)"
+check "AlterClientQuotas (validate) with ALTER_CONFIGS" poll 30 is "error 0 -" 1 bob \
+	quota-alter user=bob producer_byte_rate=1000 validate
+expect_eq "AlterUserScramCredentials with ALTER" "bob 0" \
+	"$(raw "$C" bob scram-alter set bob bob-secret 4096)"
+check "OffsetDelete with DELETE on the group, no READ on t: the partition refused" poll 30 is \
+	"error 0 29" "$GC" bob named-errors offset-delete t ga
 check "OffsetForLeaderEpoch as a consumer with CLUSTER_ACTION alone" poll 30 is "error 0" \
 	"$L" alice ofle t 0 -1
 taken() { raw "$@" | grep -qx "error 0\|error 11"; } # done, or a stale controller epoch
