@@ -170,6 +170,10 @@
 #       OffsetDelete v0 of NAME's partition 0 in GROUP (offset-delete);
 #       prints "error E" (OffsetDelete: "error G P", the group's and the
 #       partition's, P "-" when none is answered).
+#   python3 kafka_raw.py list-reassign HOST PORT USER PASSWORD TOPIC PARTITION
+#       Authenticates as above, sends ListPartitionReassignments v0 for
+#       TOPIC-PARTITION; prints "error E", then "TOPIC P replicas R" per
+#       partition answered (R comma-separated, "-" for none).
 #   python3 kafka_raw.py metadata-ops HOST PORT USER PASSWORD TOPIC
 #       Authenticates as above, sends Metadata v8 of TOPIC (auto-creation
 #       allowed) asking for the authorized operations; prints "error E ops
@@ -1232,6 +1236,31 @@ def named_errors(host, port, user, password, api, name, group=None):
     print("error %d" % struct.unpack(">h", r[off:off + 2])[0])
 
 
+def list_reassign(host, port, user, password, topic, partition):
+    c = acl_conn(host, port, user, password)
+    body = (struct.pack(">i", 30000) + uvarint(2) + cstr(topic.encode()) + uvarint(2) +
+            struct.pack(">i", int(partition)) + b"\x00" + b"\x00")
+    r = c.call(46, 0, body, flexible=True)
+    (err,) = struct.unpack(">h", r[4:6])
+    _, off = read_cstr(r, 6)
+    print("error %d" % err)
+    nt, off = read_uvarint(r, off)
+    for _ in range(nt - 1):
+        name, off = read_cstr(r, off)
+        np_, off = read_uvarint(r, off)
+        for _ in range(np_ - 1):
+            (idx,) = struct.unpack(">i", r[off:off + 4])
+            off += 4
+            lists = []
+            for _ in range(3):
+                k, off = read_uvarint(r, off)
+                lists.append([struct.unpack(">i", r[off + 4 * i:off + 4 * i + 4])[0] for i in range(k - 1)])
+                off += 4 * (k - 1)
+            off += 1  # tags
+            print("%s %d replicas %s" % (name, idx, ",".join(map(str, lists[0])) or "-"))
+        off += 1
+
+
 if __name__ == "__main__":
     cmds = {"produce": (9, produce), "produce-ts": (8, produce_ts), "coordinator": (7, coordinator), "frame": (5, frame), "silent": (4, silent),
             "initpid": (6, initpid), "parked": (8, parked), "commit": (8, commit),
@@ -1250,7 +1279,7 @@ if __name__ == "__main__":
             "list-groups": (6, list_groups), "describe-group": (7, describe_group),
             "delete-records": (9, delete_records), "list-offsets": (8, list_offsets),
             "ofle": (9, ofle), "metadata-ops": (7, metadata_ops),
-            "named-errors": (8, named_errors)}
+            "named-errors": (8, named_errors), "list-reassign": (8, list_reassign)}
     optional = {"parked": 1, "produce": 1, "incalter": 1, "quota-alter": 1, "quota-describe": 1,
                 "acl-create": 10000, "acl-delete": 8, "create5": 1, "named-errors": 1}  # trailing arguments that may be left out
     if (len(sys.argv) < 2 or sys.argv[1] not in cmds or
