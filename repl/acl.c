@@ -176,16 +176,20 @@ const char *acl_binding_invalid(const struct acl_entry *e)
 	return NULL;
 }
 
+/* Only the UNKNOWN code itself (0) is refused, as Kafka's
+ * DescribeAclsRequest and DeleteAclsRequest refuse it (Kafka then closes
+ * the connection; INVALID_REQUEST here): any other code no type, pattern,
+ * operation or permission has (a newer client's) is taken, and matches
+ * no ACL, as Kafka's filter of it. */
 const char *acl_filter_invalid(const struct acl_entry *f)
 {
-	if (f->resource_type == ACL_RES_UNKNOWN || f->resource_type < 0 ||
-	    f->resource_type >= N_TYPES)
+	if (f->resource_type == ACL_RES_UNKNOWN)
 		return "Invalid resource type filter";
-	if (f->pattern_type <= ACL_PAT_UNKNOWN || f->pattern_type > ACL_PAT_PREFIXED)
+	if (f->pattern_type == ACL_PAT_UNKNOWN)
 		return "Invalid pattern type filter";
-	if (f->operation <= ACL_OP_UNKNOWN || f->operation >= N_OPS)
+	if (f->operation == ACL_OP_UNKNOWN)
 		return "Invalid operation filter";
-	if (f->permission <= ACL_PERM_UNKNOWN || f->permission > ACL_PERM_ALLOW)
+	if (f->permission == ACL_PERM_UNKNOWN)
 		return "Invalid permission type filter";
 	return NULL;
 }

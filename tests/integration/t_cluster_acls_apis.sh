@@ -32,8 +32,9 @@
 #
 # Hostile ACL input: a name too long for a znode path here is
 # UNKNOWN_SERVER_ERROR and the brokers go on; a huge principal is stored; a principal without "User:"
-# and unknown resource, pattern, operation and permission codes are
-# INVALID_REQUEST; 10,000 ACLs on one resource in one CreateAcls are all
+# and unknown resource, pattern, operation and permission codes in a
+# creation are INVALID_REQUEST, in a filter the UNKNOWN code (0) too, another
+# unknown code matches nothing; 10,000 ACLs on one resource in one CreateAcls are all
 # stored and read by another broker. A znode of bad JSON written straight
 # into ZooKeeper with its notice: logged, the resource then has no ACL (as
 # Kafka reads a document it cannot parse), the broker serves, the next
@@ -224,6 +225,12 @@ result 42 Invalid operation
 result 42 Invalid permission type" "$(raw 1 admin acl-create 99,literal,t,User:alice,*,read,allow \
 	topic,99,t,User:alice,*,read,allow topic,literal,t,User:alice,*,99,allow \
 	topic,literal,t,User:alice,*,read,99)"
+expect_eq "a filter with the UNKNOWN code (0): INVALID_REQUEST" "error 42" \
+	"$(raw 1 admin acl-describe 0,any,-,-,-,any,any)"
+expect_eq "a filter with a code no type has (99): matches nothing" "error 0" \
+	"$(raw 1 admin acl-describe 99,any,-,-,-,any,any)"
+expect_eq "DeleteAcls with an operation code 99: deletes nothing" "filter 0 0" \
+	"$(raw 1 admin acl-delete any,any,-,-,-,99,any)"
 MANY=$(python3 -c 'print(" ".join("topic,literal,many,User:u%d,*,read,allow" % i for i in range(10000)))')
 # shellcheck disable=SC2086
 expect_eq "10,000 ACLs on one resource in one CreateAcls" "10000 result 0" \

@@ -373,7 +373,17 @@ static void test_filter_matches(void **state)
 	assert_false(acl_filter_matches(&f, &lit));
 	f.resource_type = ACL_RES_UNKNOWN;
 	assert_non_null(acl_filter_invalid(&f));
+	/* A code no type has (a newer client's): taken, matching nothing. */
+	f.resource_type = 99;
+	assert_null(acl_filter_invalid(&f));
+	assert_false(acl_filter_matches(&f, &lit));
 	f.resource_type = ACL_RES_ANY;
+	f.operation = 99;
+	assert_null(acl_filter_invalid(&f));
+	assert_false(acl_filter_matches(&f, &lit));
+	f.operation = ACL_OP_UNKNOWN;
+	assert_non_null(acl_filter_invalid(&f));
+	f.operation = ACL_OP_ANY;
 	assert_null(acl_filter_invalid(&f));
 	free(lit.resource_name), free(lit.principal), free(lit.host);
 	free(wild.resource_name), free(wild.principal), free(wild.host);
