@@ -50,18 +50,7 @@ mq_setup
 # shellcheck source=tests/integration/cluster_lib.sh
 . "$LIBDIR/cluster_lib.sh"
 
-CLUSTER_CONF="authorizer.class.name=kafka.security.authorizer.AclAuthorizer
-min.insync.replicas=1
-offsets.topic.replication.factor=3"
-zk_cluster_start
-cluster_start3
-
-raw() { # raw N USER CMD ARGS...: kafka_raw.py CMD against broker N as USER
-	_p=$(eval "echo \$PORT$1")
-	_u=$2 _c=$3
-	shift 3
-	timeout -k 5 60 python3 "$LIBDIR/kafka_raw.py" "$_c" 127.0.0.1 "$_p" "$_u" "$_u-secret" "$@" 2>&1
-}
+acl_cluster_start
 acl() { # acl SPEC...: CreateAcls as admin through broker 1, each taken
 	_want=$(for _s in "$@"; do echo "result 0"; done)
 	expect_eq "CreateAcls $*" "$_want" "$(raw 1 admin acl-create "$@")"
