@@ -74,6 +74,7 @@ expect_eq "admin commits group ga" "error 0" "$(raw "$GC" admin commit-epoch ga 
 
 # ---- bob without any ACL ----
 expect_eq "InitProducerId: CLUSTER_AUTHORIZATION_FAILED" "error 31" "$(raw 1 bob initpid-as)"
+expect_eq "InitProducerId as alice: CLUSTER_AUTHORIZATION_FAILED" "error 31" "$(raw 1 alice initpid-as)"
 expect_eq "AlterPartitionReassignments: refused at the top and in the partition" "error 31 31" \
 	"$(raw "$C" bob cancel t 0)"
 expect_eq "ListPartitionReassignments: refused, the partition asked listed empty" "error 31
@@ -112,6 +113,8 @@ expect_eq "ListGroups: none" "error 0" "$(raw "$GC" bob list-groups)"
 expect_eq "DescribeGroups: GROUP_AUTHORIZATION_FAILED, operations omitted" \
 	"error 30 ops -2147483648" "$(raw "$GC" bob describe-group ga)"
 
+expect_eq "IncrementalAlterConfigs of broker 1: CLUSTER_AUTHORIZATION_FAILED" "error 31" \
+	"$(raw 1 bob incalter 1 0 log.cleaner.threads 2)"
 expect_eq "AlterClientQuotas: CLUSTER_AUTHORIZATION_FAILED, a null message" "error 31 -" \
 	"$(raw 1 bob quota-alter user=bob producer_byte_rate=1000 validate)"
 expect_eq "AlterUserScramCredentials: CLUSTER_AUTHORIZATION_FAILED" "bob 31" \
@@ -168,7 +171,8 @@ acl cluster,literal,kafka-cluster,User:bob,*,alter,allow \
 	cluster,literal,kafka-cluster,User:bob,*,describe,allow \
 	cluster,literal,kafka-cluster,User:bob,*,describe_configs,allow \
 	cluster,literal,kafka-cluster,User:alice,*,cluster_action,allow \
-	cluster,literal,kafka-cluster,User:bob,*,alter_configs,allow group,literal,ga,User:bob,*,delete,allow
+	cluster,literal,kafka-cluster,User:bob,*,alter_configs,allow group,literal,ga,User:bob,*,delete,allow \
+	cluster,literal,kafka-cluster,User:alice,*,idempotent_write,allow
 check "AlterPartitionReassignments with ALTER: NO_REASSIGNMENT_IN_PROGRESS" poll 30 is \
 	"error 0 85" "$C" bob cancel t 0
 expect_eq "ListPartitionReassignments with DESCRIBE: none in progress" "error 0" \
@@ -184,6 +188,8 @@ ga
 t/ga" "$GC" bob list-groups
 expect_eq "Metadata v8: the cluster's operations (ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS)" \
 	"error 0 ops 464 cluster 3456" "$(raw 1 bob metadata-ops t)"
+check "InitProducerId as alice with IDEMPOTENT_WRITE on the cluster, no WRITE on a topic" poll 30 \
+	is "error 0" 1 alice initpid-as
 check "AlterClientQuotas (validate) with ALTER_CONFIGS" poll 30 is "error 0 -" 1 bob \
 	quota-alter user=bob producer_byte_rate=1000 validate
 expect_eq "AlterUserScramCredentials with ALTER" "bob 0" \
