@@ -682,6 +682,39 @@ static bool key_asked(const struct proto_describe_configs_resource *res, struct 
 	return false;
 }
 
+/* A dynamic broker setting's values in d (DT_SELF, DT_DEFAULT): *mine
+ * this broker's, *all the cluster default's (null where not set). */
+static void dynamic_values(const struct described *d, const size_t *lens, struct kstr k,
+			   struct kstr *mine, struct kstr *all)
+{
+	char key[96];
+
+	*mine = *all = KSTR_NULL;
+	if ((size_t)k.len >= sizeof(key))
+		return;
+	memcpy(key, k.ptr, (size_t)k.len);
+	key[k.len] = '\0';
+	/* topic_kv_find leaves its value at the last line's when it finds
+	 * none: only what it found counts. */
+	if (topic_kv_find(d->texts[DT_SELF], lens[DT_SELF], key, mine) < 0)
+		*mine = KSTR_NULL;
+	if (topic_kv_find(d->texts[DT_DEFAULT], lens[DT_DEFAULT], key, all) < 0)
+		*all = KSTR_NULL;
+}
+
+/* The synonyms of a dynamic broker setting's levels set, Kafka's order
+ * (this broker's, then the cluster default's) into e. */
+static void dynamic_synonyms(struct proto_describe_configs_entry *e, struct kstr k,
+			     struct kstr mine, struct kstr all)
+{
+	if (mine.ptr)
+		e->synonyms[e->n_synonyms++] =
+			(struct proto_config_synonym){ k, mine, SRC_DYNAMIC_BROKER };
+	if (all.ptr)
+		e->synonyms[e->n_synonyms++] =
+			(struct proto_config_synonym){ k, all, SRC_DYNAMIC_DEFAULT };
+}
+
 /* The settings of a topic whose config is tc (fixed: it has records, so
  * its line format is read-only), as DescribeConfigs lists them: the keys
  * res asks for (res NULL: every one), with synonyms if asked. The entries
@@ -741,10 +774,8 @@ static int describe_topic_config(struct kafka_api *ka, const struct topic_config
 		/* The dynamic broker values of its broker key (Kafka's
 		 * DynamicLogConfig keys only: their first synonym). */
 		dyn = broker_config_dynamic_key(d->names[n], strlen(d->names[n]));
-		if (dyn) {
-			topic_kv_find(d->texts[DT_SELF], lens[DT_SELF], d->names[n], &mine);
-			topic_kv_find(d->texts[DT_DEFAULT], lens[DT_DEFAULT], d->names[n], &all);
-		}
+		if (dyn)
+			dynamic_values(d, lens, kstr_of(d->names[n]), &mine, &all);
 		/* As Kafka's: a key of the topic's overrides is TOPIC_CONFIG
 		 * whatever its value; one inherited is, in Kafka's order of
 		 * precedence, DYNAMIC_BROKER_CONFIG when this broker has a
@@ -873,35 +904,6 @@ static int builtin_broker_text(char **text, size_t *len)
 	rc = broker_config_render(builtin, text, len);
 	broker_config_free(builtin);
 	return rc;
-}
-
-/* A dynamic broker setting's values in d (DT_SELF, DT_DEFAULT): *mine
- * this broker's, *all the cluster default's (null where not set). */
-static void dynamic_values(const struct described *d, const size_t *lens, struct kstr k,
-			   struct kstr *mine, struct kstr *all)
-{
-	char key[96];
-
-	*mine = *all = KSTR_NULL;
-	if ((size_t)k.len >= sizeof(key))
-		return;
-	memcpy(key, k.ptr, (size_t)k.len);
-	key[k.len] = '\0';
-	topic_kv_find(d->texts[DT_SELF], lens[DT_SELF], key, mine);
-	topic_kv_find(d->texts[DT_DEFAULT], lens[DT_DEFAULT], key, all);
-}
-
-/* The synonyms of a dynamic broker setting's levels set, Kafka's order
- * (this broker's, then the cluster default's) into e. */
-static void dynamic_synonyms(struct proto_describe_configs_entry *e, struct kstr k,
-			     struct kstr mine, struct kstr all)
-{
-	if (mine.ptr)
-		e->synonyms[e->n_synonyms++] =
-			(struct proto_config_synonym){ k, mine, SRC_DYNAMIC_BROKER };
-	if (all.ptr)
-		e->synonyms[e->n_synonyms++] =
-			(struct proto_config_synonym){ k, all, SRC_DYNAMIC_DEFAULT };
 }
 
 /* The broker's own settings: its id or "" names it. Each with its value

@@ -81,7 +81,8 @@ int topics_cluster_broker_defaults(void *arg, const struct zk_config *self,
 	if (rc == 0)
 		rc = dynamic_text(def, &dt, &dl);
 	if (rc == 0)
-		rc = broker_config_dynamic_defaults(&b->cfg, dt, dl, st, sl, &nd, dynamic_bad, NULL);
+		rc = broker_config_dynamic_defaults(&b->cfg, dt, dl, st, sl, &nd, dynamic_bad,
+						    NULL);
 	free(st);
 	free(dt);
 	if (rc < 0)
