@@ -14,7 +14,9 @@
 # 2); values the static key refuses, keys Kafka does not reconfigure
 # (log.retention.hours, num.io.threads) are INVALID_CONFIG; DELETE brings
 # the default back, then the file's. A broker restarted takes the
-# dynamic default again from ZooKeeper.
+# dynamic default again from ZooKeeper. unclean.leader.election.enable
+# turned on as the default: the controller elects a leader of an offline
+# partition (w's, its only in-sync replica stopped) at once.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -88,6 +90,21 @@ for b in 1 2 3; do
 	check "mnt$b: u's override" poll 20 cfg_is "$b" u segment.bytes 1000000
 done
 
+# A first record in each, on every replica: the topics' line settings
+# are fixed (a change notification of each, which applies the broker's
+# defaults too) before the dynamic default is set, so what follows sees
+# the dynamic change alone.
+# in_replica N TOPIC: broker N's replica of TOPIC holds the first record
+in_replica() { cat "$MQ_TMP/b$1/data/$2-0/"*.log 2>/dev/null | grep -qa first; }
+for tp in t u; do
+	expect_ok "$tp: a first record" sh -c "echo first >'$MQ_TMP/mnt1/$tp/0'"
+	for b in 1 2 3; do
+		check "broker $b: $tp's first record in its replica" poll 20 in_replica "$b" "$tp"
+	done
+done
+LT=$(field "$MQ_TMP/mnt1" t 5)
+LU=$(field "$MQ_TMP/mnt1" u 5)
+
 # The cluster default.
 expect_eq "IncrementalAlterConfigs <default>: log.segment.bytes=2048" "error 0" \
 	"$(incalter 1 "" 0 log.segment.bytes 2048)"
@@ -96,8 +113,6 @@ for b in 1 2 3; do
 		segment.bytes 2048
 	check "mnt$b: u keeps its override" cfg_is "$b" u segment.bytes 1000000
 done
-LT=$(field "$MQ_TMP/mnt1" t 5)
-LU=$(field "$MQ_TMP/mnt1" u 5)
 check "t: 40 KB written through its leader $LT" fill "$MQ_TMP/mnt$LT" t
 check "u: 40 KB written through its leader $LU" fill "$MQ_TMP/mnt$LU" u
 for b in 1 2 3; do
@@ -170,5 +185,45 @@ check "mnt3: three live brokers again" poll 30 alive_on "$MQ_TMP/mnt3" 3
 check "mnt3 after its restart: t's retention.ms=3600000" poll 30 cfg_is 3 t retention.ms 3600000
 check "mnt3 after its restart: t's min.insync.replicas=3" poll 30 cfg_is 3 t min.insync.replicas 3
 check "mnt3 after its restart: u's segment.bytes override" cfg_is 3 u segment.bytes 1000000
+
+# unclean.leader.election.enable: the controller acts on the dynamic
+# default (Kafka's enableDefaultUncleanLeaderElection). Topic w's leader
+# alone in its ISR, then stopped too: offline once the followers are
+# back; the default turned on, a follower leads.
+cluster_mkdir w
+check "w: three replicas in the ISR" poll 20 isr_all w
+LW=$(field "$MQ_TMP/mnt1" w 5)
+F=""
+G=""
+for b in 1 2 3; do
+	[ "$b" = "$LW" ] && continue
+	[ -z "$F" ] && F=$b || G=$b
+done
+check "follower $F stopped" broker_stop "$F"
+check "follower $G stopped" broker_stop "$G"
+check "w: leader $LW alone in the ISR" poll 30 p0_isr_is "$MQ_TMP/mnt$LW" w "$LW"
+check "leader $LW stopped" broker_stop "$LW"
+broker_start "$F"
+broker_start "$G"
+check "mnt$F: two live brokers" poll 30 alive_on "$MQ_TMP/mnt$F" 2
+led_by_follower() {
+	_ld=$(p0_field "$MQ_TMP/mnt$F" w 5)
+	[ "$_ld" = "$F" ] || [ "$_ld" = "$G" ]
+}
+# offline: the controller counts partitions offline (w's, t's and u's:
+# the stopped leader was alone in each ISR), w's not led by a follower.
+offline() {
+	for _on in $F $G; do
+		_off=$(timeout 5 awk '$1 == "mqfs_offline_partitions" { print $2 }' \
+			"$MQ_TMP/mnt$_on/.metrics" 2>/dev/null)
+		[ -n "$_off" ] && [ "$_off" -ge 1 ] && ! led_by_follower && return 0
+	done
+	return 1
+}
+check "w is offline (no unclean election)" poll 30 offline
+expect_eq "IncrementalAlterConfigs <default>: unclean.leader.election.enable=true" "error 0" \
+	"$(incalter "$F" "" 0 unclean.leader.election.enable true)"
+check "w: a follower leads (an unclean election)" poll 30 led_by_follower
+check "the controller logged it" grep -q "controller: w-0: unclean leader election: broker [$F$G] leads" "$LOG"
 
 mq_done
