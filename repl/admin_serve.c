@@ -36,18 +36,21 @@
  *   - DescribeConfigs: topics with every setting but `partitions` (the
  *     partition count is Metadata's), each with its source: TOPIC_CONFIG
  *     (1) when it was set (an override, kept even when equal to the
- *     broker's default) or differs from the broker's default,
- *     STATIC_BROKER_CONFIG (4) when the broker's config file set its
- *     broker key (whatever the value), else DEFAULT_CONFIG (5); synonyms
- *     in that order when asked; key.separator and
- *     line.format read-only once the topic has records. The broker (its
- *     id or ""): every broker setting, read-only, STATIC_BROKER_CONFIG
- *     where the config file set it (an alias too: log.roll.hours is
+ *     broker's default) or differs from the broker's default (the one
+ *     with the dynamic settings), DYNAMIC_BROKER_CONFIG (2) /
+ *     DYNAMIC_DEFAULT_BROKER_CONFIG (3) when its broker key has a dynamic
+ *     value of this broker's / of the cluster default, STATIC_BROKER_CONFIG
+ *     (4) when the broker's config file set its broker key (whatever the
+ *     value), else DEFAULT_CONFIG (5); synonyms in that order when asked;
+ *     key.separator and line.format read-only once the topic has records.
+ *     The broker (its id or ""): every broker setting with its value in
+ *     effect, read-only but the dynamic ones in a cluster, its dynamic
+ *     value's source where one is set, else STATIC_BROKER_CONFIG where
+ *     the config file set it (an alias too: log.roll.hours is
  *     log.roll.ms), even to the built-in default, else DEFAULT_CONFIG,
  *     advertised.listeners unset null from DEFAULT_CONFIG (no default
- *     in Kafka), the JAAS config sensitive (value null), then the dynamic ones set
- *     (the replication throttle rates), DYNAMIC_BROKER_CONFIG (2) or
- *     DYNAMIC_DEFAULT_BROKER_CONFIG (3);
+ *     in Kafka), the JAAS config sensitive (value null), then the
+ *     dynamic-only ones set (the replication throttle rates);
  *   - AlterConfigs: the topic's settings become exactly those given, the
  *     rest the broker's defaults, no longer overrides (but key.separator
  *     and line.format, kept unless given); IncrementalAlterConfigs: SET,
@@ -55,9 +58,11 @@
  *     even for the throttled-replicas lists: SET the whole list); a key twice INVALID_REQUEST; a broker resource on a single
  *     node INVALID_REQUEST (its settings are the --config file's); in a
  *     cluster (alter_broker) its id or "" (the default), another id
- *     INVALID_REQUEST, the two throttle rates only (another key, a rate
- *     outside 0..2^63-1: INVALID_CONFIG), into /config/brokers/<id> or
- *     <default>;
+ *     INVALID_REQUEST, the dynamic broker settings only (the topic
+ *     defaults of broker_config_dynamic_key, each value checked as its
+ *     static key's, and the two throttle rates; another key, a value the
+ *     static key refuses, a rate outside 0..2^63-1: INVALID_CONFIG), into
+ *     /config/brokers/<id> or <default>;
  *   - validate_only: every check, nothing changed.
  * timeout_ms bounds the wait of a creation for its leaders in a cluster
  * (<= 0: request.timeout.ms); past it REQUEST_TIMED_OUT (the topic is
