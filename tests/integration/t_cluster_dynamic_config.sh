@@ -9,7 +9,8 @@
 # every replica (leader and followers: their partition directories in
 # the data directories) while u keeps one. DescribeConfigs of t shows
 # DYNAMIC_DEFAULT_BROKER_CONFIG (3) with its synonyms, of the broker
-# too. One broker's own value (kafkajs's admin.alterConfigs on its
+# too; a topic made after has it too. min.insync.replicas follows as a
+# default. One broker's own value (kafkajs's admin.alterConfigs on its
 # resource) wins over the default there alone (DYNAMIC_BROKER_CONFIG,
 # 2); values the static key refuses, keys Kafka does not reconfigure
 # (log.retention.hours, num.io.threads) are INVALID_CONFIG; DELETE brings
@@ -112,6 +113,11 @@ for b in 1 2 3; do
 	check "mnt$b: t takes the default: segment.bytes=2048" poll 20 cfg_is "$b" t \
 		segment.bytes 2048
 	check "mnt$b: u keeps its override" cfg_is "$b" u segment.bytes 1000000
+done
+# A topic made now starts with it, on every broker.
+cluster_mkdir v
+for b in 1 2 3; do
+	check "mnt$b: v, made after, has segment.bytes=2048" poll 20 cfg_is "$b" v segment.bytes 2048
 done
 check "t: 40 KB written through its leader $LT" fill "$MQ_TMP/mnt$LT" t
 check "u: 40 KB written through its leader $LU" fill "$MQ_TMP/mnt$LU" u
