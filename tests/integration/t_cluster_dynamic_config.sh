@@ -50,7 +50,11 @@ cfg_is() {
 # segments N TOPIC: the segment files of TOPIC's partition 0 in broker
 # N's data directory (its replica, leader or follower).
 segments() {
-	ls "$MQ_TMP/b$1/data/$2-0/" 2>/dev/null | grep -c '\.log$'
+	_n=0
+	for _f in "$MQ_TMP/b$1/data/$2-0/"*.log; do
+		[ -e "$_f" ] && _n=$((_n + 1))
+	done
+	echo "$_n"
 }
 segments_above() { [ "$(segments "$1" "$2")" -gt "$3" ]; }
 field() { # field MNT TOPIC F: field F of partition 0's row of .state
