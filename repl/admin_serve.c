@@ -87,6 +87,7 @@
 #include "repl/config.h"
 #include "repl/group_serve.h"
 #include "repl/kafka_api.h"
+#include "repl/kafka_authz.h"
 #include "repl/metadata_cache.h"
 #include "repl/throttle.h"
 #include "repl/zkdata.h"
@@ -195,7 +196,37 @@ struct admin_req {
 	struct kafka_api *ka;
 	const struct proto_req *pr;
 	const char *peer;
+	const struct net_req *req; /* whose principal kafka_authorize asks of */
 };
+
+/* KafkaApis' authorization of one entry: true, with the refusal in v,
+ * when op on the resource is not allowed (a topic's
+ * TOPIC_AUTHORIZATION_FAILED, the cluster's CLUSTER_AUTHORIZATION_FAILED,
+ * with Kafka's messages). */
+static bool denied(const struct admin_req *ar, int op, int rtype, struct kstr name,
+		   struct verdict *v)
+{
+	if (kafka_authorize(ar->req, op, rtype, name))
+		return false;
+	if (rtype == ACL_RES_TOPIC)
+		refuse(v, PROTO_ERR_TOPIC_AUTHORIZATION_FAILED, "Topic authorization failed.");
+	else
+		refuse(v, PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED, "Cluster authorization failed.");
+	return true;
+}
+
+/* A config resource's: DESCRIBE_CONFIGS (or ALTER_CONFIGS) on the topic,
+ * on the cluster for a broker, a broker logger, and the consumer groups'
+ * settings (the coordinator's, which Kafka 3.7 has no group ACL for). */
+static bool config_denied(const struct admin_req *ar, bool alter, int8_t type, struct kstr name,
+			  struct verdict *v)
+{
+	int op = alter ? ACL_OP_ALTER_CONFIGS : ACL_OP_DESCRIBE_CONFIGS;
+
+	if (type == PROTO_RESOURCE_TOPIC)
+		return denied(ar, op, ACL_RES_TOPIC, name, v);
+	return denied(ar, op, ACL_RES_CLUSTER, kstr_of(ACL_CLUSTER_NAME), v);
+}
 
 /* One admin API's shape: its response is an array of answers, one per
  * request entry (the entry count an int32_t at count_off in struct
@@ -470,6 +501,12 @@ static int create_topics_fill(const struct admin_req *ar, const struct admin_api
 	if (named_twice(m->topics, sizeof(*m->topics), offsetof(struct proto_creatable_topic, name),
 			m->n_topics, i, v))
 		return 0;
+	/* CREATE on the cluster, else on the topic (KafkaApis). */
+	if (!kafka_may(ar->req, ACL_OP_CREATE, ACL_RES_CLUSTER, kstr_of(ACL_CLUSTER_NAME)) &&
+	    !kafka_authorize(ar->req, ACL_OP_CREATE, ACL_RES_TOPIC, r->name)) {
+		refuse(v, PROTO_ERR_TOPIC_AUTHORIZATION_FAILED, "Authorization failed.");
+		return 0;
+	}
 	rc = create_one(ar->ka, &m->topics[i], m->validate_only, m->timeout_ms, r, hold, v);
 	if (v->code) {
 		/* As Kafka resets a failed creation's answer. */
@@ -530,7 +567,8 @@ static int delete_topics_fill(const struct admin_req *ar, const struct admin_api
 		}
 	}
 	if (!named_twice(m->topics, sizeof(*m->topics), offsetof(struct proto_delete_topic, name),
-			 m->n_topics, i, v))
+			 m->n_topics, i, v) &&
+	    (!r->name.ptr || !denied(ar, ACL_OP_DELETE, ACL_RES_TOPIC, r->name, v)))
 		delete_one(ar->ka, r->name, v);
 	return 0;
 }
@@ -618,7 +656,8 @@ static int create_parts_fill(const struct admin_req *ar, const struct admin_api 
 	(void)hold;
 	r->resource_name = m->topics[i].name;
 	if (!named_twice(m->topics, sizeof(*m->topics),
-			 offsetof(struct proto_create_parts_topic, name), m->n_topics, i, v))
+			 offsetof(struct proto_create_parts_topic, name), m->n_topics, i, v) &&
+	    !denied(ar, ACL_OP_ALTER, ACL_RES_TOPIC, r->resource_name, v))
 		create_parts_one(ar->ka, &m->topics[i], m->validate_only, v);
 	return 0;
 }
@@ -1141,7 +1180,9 @@ static int describe_configs_fill(const struct admin_req *ar, const struct admin_
 	(void)api;
 	r->resource_type = res->resource_type;
 	r->resource_name = res->resource_name;
-	if (res->resource_type == PROTO_RESOURCE_TOPIC)
+	if (config_denied(ar, false, res->resource_type, res->resource_name, v))
+		;
+	else if (res->resource_type == PROTO_RESOURCE_TOPIC)
 		rc = describe_topic(ar->ka, res, m->include_synonyms, r, d, v);
 	else if (res->resource_type == PROTO_RESOURCE_BROKER)
 		rc = describe_broker(ar->ka, res, m->include_synonyms, r, d, v);
@@ -1506,6 +1547,8 @@ static int alter_fill(const struct admin_req *ar, const struct admin_api *api, i
 			offsetof(struct proto_alter_configs_resource, resource_name),
 			m->n_resources, i, v))
 		return 0;
+	if (config_denied(ar, true, res->resource_type, res->resource_name, v))
+		return 0;
 	if (res->resource_type == PROTO_RESOURCE_GROUP) {
 		/* The consumer groups' settings: the coordinator's. */
 		v->code = group_admin_alter(ar->ka->b, res, api->incremental, m->validate_only,
@@ -1600,7 +1643,9 @@ static const struct admin_api admin_apis[] = {
  * response (the listener closes the connection). */
 static int admin_handler(void *arg, struct net_req *req)
 {
-	struct admin_req ar = { .ka = arg, .pr = net_req_msg(req), .peer = net_req_peer(req) };
+	struct admin_req ar = {
+		.ka = arg, .pr = net_req_msg(req), .peer = net_req_peer(req), .req = req
+	};
 	const struct admin_api *api = NULL;
 	char *answers = NULL, *holds = NULL;
 	struct verdict *vs = NULL;

@@ -10,7 +10,9 @@
  *      again (zk_start_again: ZooKeeper restarting under the start);
  *   2. ensure the persistent paths, read or create /cluster/id;
  *   3. read the SCRAM users (/config/users/<user>) into the credential
- *      table the listener's lookup reads;
+ *      table the listener's lookup reads, and with authorizer.class.name
+ *      every ACL into the cache the handlers ask (acl_zk_follow), so
+ *      that no request is served unchecked;
  *   4. start the listener, so that the advertised ports are bound ones
  *      (port 0 in `listeners` is a free port the kernel picks); it
  *      accepts connections only once the cluster thread has read the
@@ -56,6 +58,10 @@
  *   EV_TOPICS    /brokers/topics changed, or a topic's assignment (its
  *                data, watched per topic): every topic made or grown
  *                here, with its overrides; topics gone are removed;
+ *   EV_ACLS      /kafka-acl-changes or /kafka-acl-extended-changes
+ *                changed (authorizer.class.name set): each resource a
+ *                new notice names read again into the ACL cache (acl.h;
+ *                a new session reads every resource again);
  *   EV_REGDATA   the partitions this broker may not lead yet shrank
  *                (cluster_repl_ineligible): rewrite the registration's
  *                document (same znode, same broker epoch).
@@ -85,6 +91,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "repl/acl_zk.h"
 #include "repl/broker_int.h"
 #include "repl/cluster.h"
 #include "repl/cluster_repl.h"
@@ -119,7 +126,8 @@ enum {
 	EV_USERS = 1 << 4,
 	EV_TOPICS = 1 << 5,
 	EV_REGDATA = 1 << 6, /* the registration's ineligible partitions changed */
-	EV_READS = EV_BROKERS | EV_CONTROLLER | EV_USERS | EV_TOPICS,
+	EV_ACLS = 1 << 7,
+	EV_READS = EV_BROKERS | EV_CONTROLLER | EV_USERS | EV_TOPICS | EV_ACLS,
 };
 
 /* ZooKeeper session state, for .state and .metrics. */
@@ -195,6 +203,10 @@ struct cluster {
 	/* The client quotas (client_quota.h): the cluster thread replaces
 	 * their table from ZooKeeper; a single node's stays empty. */
 	struct client_quotas *quotas;
+	/* The ACL cache (authorizer.class.name set, else NULL) and what of
+	 * ZooKeeper's notices it followed (the cluster thread). */
+	struct acl_store *acls;
+	struct acl_follow acl_follow;
 };
 
 static void post(struct cluster *c, unsigned ev)
@@ -242,6 +254,13 @@ static void on_controller(void *arg, enum zkc_watch ev, const char *path)
 	(void)ev;
 	(void)path;
 	post(arg, EV_CONTROLLER);
+}
+
+static void on_acls(void *arg, enum zkc_watch ev, const char *path)
+{
+	(void)ev;
+	(void)path;
+	post(arg, EV_ACLS);
 }
 
 static void on_users(void *arg, enum zkc_watch ev, const char *path)
@@ -582,6 +601,20 @@ static int read_client_quotas(struct cluster *c)
 	if (rc == 0)
 		client_quotas_replace(c->quotas, ents, n);
 	return rc;
+}
+
+struct acl_store *cluster_acls(struct cluster *c)
+{
+	return c ? c->acls : NULL;
+}
+
+/* The ACL cache brought up to ZooKeeper's notices (acl_zk_follow). */
+static int read_acls(struct cluster *c)
+{
+	if (!c->acls)
+		return 0;
+	return acl_zk_follow(&c->acl_follow, c->zk, c->acls, on_acls, c, now_real_ms(),
+			     c->cfg->cluster.config_change_expiration_ms);
 }
 
 struct client_quotas *cluster_client_quotas(struct cluster *c)
@@ -1854,6 +1887,7 @@ static unsigned cluster_work(struct cluster *c, unsigned ev)
 		mq_log(MQ_INFO, "ZooKeeper: new session 0x%" PRIx64,
 		       (uint64_t)zkc_session_id(c->zk));
 		ev = (ev & ~EV_SESSION) | EV_REGISTER | EV_READS;
+		c->acl_follow.loaded = false;     /* its watches went with the session */
 		zkwatch_reset(&c->topic_watches); /* gone with the old session */
 		zkwatch_reset(&c->topics_done);   /* and what changed meanwhile */
 	}
@@ -1879,6 +1913,8 @@ static unsigned cluster_work(struct cluster *c, unsigned ev)
 		ev &= ~EV_CONTROLLER;
 	if ((ev & EV_USERS) && read_users(c) == 0)
 		ev &= ~EV_USERS;
+	if ((ev & EV_ACLS) && read_acls(c) == 0)
+		ev &= ~EV_ACLS;
 	if ((ev & EV_TOPICS) && read_topics(c) == 0) {
 		ev &= ~EV_TOPICS;
 		c->topics_read = true;
@@ -1974,6 +2010,8 @@ static int listener_start(struct cluster *c)
 		rc = net_server_new(nc, cred_lookup, c, &c->srv);
 	if (rc == 0) /* a Fetch's records are sent from the logs' files */
 		net_server_set_io(c->srv, c->cfg->io);
+	if (rc == 0) /* every handler asks it (kafka_authorize) */
+		net_server_set_authz(c->srv, c->acls);
 	if (rc == 0 && c->cr)
 		cluster_repl_set_client_quotas(c->cr, c->quotas);
 	if (rc == 0 && c->cr)
@@ -2079,6 +2117,15 @@ static int zk_start(struct cluster *c)
 	do
 		rc = read_users(c);
 	while (zk_start_again(rc, until));
+	/* The ACLs before the listener: no request is served unchecked. */
+	while (rc == 0 && c->acls) {
+		rc = acl_zk_ensure_paths(c->zk);
+		if (rc == 0)
+			rc = read_acls(c);
+		if (!zk_start_again(rc, until))
+			break;
+		rc = 0;
+	}
 	if (rc == 0)
 		rc = listener_start(c);
 	if (rc == 0)
@@ -2151,6 +2198,19 @@ int cluster_open(const struct broker_config *cfg, struct broker *b,
 				       (int64_t)cfg->cluster.quota_window_s * 1000, &c->quotas);
 	if (rc == 0)
 		client_quotas_exempt(c->quotas, cfg->cluster.jaas_user);
+	c->acl_follow = (struct acl_follow)ACL_FOLLOW_INIT;
+	if (rc == 0 && cfg->cluster.authorizer) {
+		char why[160] = "";
+
+		/* The brokers' own user is a super user without being named
+		 * (Kafka needs it in super.users): the controller's requests
+		 * and the replica fetches must pass whatever ACLs say. */
+		rc = acl_store_new(cfg->cluster.super_users, cfg->cluster.jaas_user,
+				   cfg->cluster.allow_everyone_if_no_acl, why, sizeof(why),
+				   &c->acls);
+		if (rc == -EINVAL)
+			mq_log(MQ_ERR, "super.users: %s", why);
+	}
 	if (rc < 0)
 		goto fail;
 	if (!cluster_config_zk(&cfg->cluster)) {
@@ -2233,6 +2293,7 @@ void cluster_close(struct cluster *c)
 	cluster_repl_free(c->cr);
 	metadata_cache_free(c->mc);
 	client_quotas_free(c->quotas);
+	acl_store_free(c->acls);
 	free(c->creds);
 	free(c->moves);
 	pthread_cond_destroy(&c->cv);

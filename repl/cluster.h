@@ -77,6 +77,10 @@ struct producer_ids *cluster_producer_ids(struct cluster *c);
  * a single node an empty table (no quota applies). NULL for c NULL. */
 struct client_quotas;
 struct client_quotas *cluster_client_quotas(struct cluster *c);
+/* The ACL cache (acl.h) the listener's requests are authorized by; NULL
+ * without authorizer.class.name (every request allowed) or c NULL. */
+struct acl_store;
+struct acl_store *cluster_acls(struct cluster *c);
 
 /* The cluster id (ZooKeeper's /cluster/id; one node: DATA/meta/cluster.id)
  * into buf, at least ZK_UUID_LEN + 1 bytes. */

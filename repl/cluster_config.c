@@ -22,12 +22,14 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "repl/acl.h"
 #include "repl/cluster_config.h"
+#include "repl/replica_select.h"
 #include "repl/zkc.h"
 
 #define SCRAM_MODULE "org.apache.kafka.common.security.scram.ScramLoginModule"
 
-enum ckind { C_STR, C_MS, C_INT, C_BOOL, C_PROTO, C_MECH, C_JAAS, C_NET };
+enum ckind { C_STR, C_MS, C_INT, C_BOOL, C_PROTO, C_MECH, C_JAAS, C_NET, C_SEL, C_AUTHORIZER };
 
 struct ckey {
 	const char *name;
@@ -59,6 +61,8 @@ static const struct ckey ckeys[] = {
 	{ "replica.fetch.min.bytes", C_INT, F(replica_fetch_min_bytes), 1, INT32_MAX },
 	{ "replica.socket.timeout.ms", C_MS, F(replica_socket_timeout_ms), 1, INT32_MAX },
 	{ "replica.fetch.backoff.ms", C_MS, F(replica_fetch_backoff_ms), 0, INT32_MAX },
+	/* Static in Kafka too (not a dynamic broker config). */
+	{ "replica.selector.class", C_SEL, F(replica_selector), 0, 0 },
 	{ "num.replica.fetchers", C_INT, F(num_replica_fetchers), 1, NET_MAX_THREADS },
 	{ "max.incremental.fetch.session.cache.slots", C_INT, F(fetch_session_cache_slots), 0,
 	  INT32_MAX },
@@ -76,6 +80,9 @@ static const struct ckey ckeys[] = {
 	{ "replication.quota.window.size.seconds", C_INT, F(replication_quota_window_s), 1, 86400 },
 	{ "quota.window.num", C_INT, F(quota_window_num), 1, 1000 },
 	{ "quota.window.size.seconds", C_INT, F(quota_window_s), 1, 86400 },
+	{ "authorizer.class.name", C_AUTHORIZER, F(authorizer), 0, 0 },
+	{ "super.users", C_STR, F(super_users), 0, CLUSTER_SUPER_USERS_MAX },
+	{ "allow.everyone.if.no.acl.found", C_BOOL, F(allow_everyone_if_no_acl), 0, 0 },
 	/* net_config_set's keys, handed through. */
 	{ "listeners", C_NET, 0, 0, 0 },
 	{ "advertised.listeners", C_NET, 0, 0, 0 },
@@ -330,6 +337,29 @@ int cluster_config_set(struct cluster_config *cc, const char *key, const char *v
 			return -EINVAL;
 		}
 		return 0;
+	case C_SEL: {
+		enum replica_selector sel;
+
+		/* Kafka loads the class at start and stops on one it cannot
+		 * load; mqfs has Kafka's two. */
+		if (replica_selector_parse(value, &sel) < 0) {
+			snprintf(why, whylen, "expected %s or %s (the classes mqfs has)",
+				 REPLICA_SELECTOR_RACK_CLASS, REPLICA_SELECTOR_LEADER_CLASS);
+			return -EINVAL;
+		}
+		*(int *)(void *)field = (int)sel;
+		return 0;
+	}
+	case C_AUTHORIZER:
+		/* Kafka's ZooKeeper-era AclAuthorizer is the one there is;
+		 * "" is none, as Kafka's default. */
+		if (value[0] && strcmp(value, CLUSTER_ACL_AUTHORIZER)) {
+			snprintf(why, whylen, "expected %s or empty (none)",
+				 CLUSTER_ACL_AUTHORIZER);
+			return -EINVAL;
+		}
+		cc->authorizer = value[0] != '\0';
+		return 0;
 	case C_JAAS:
 		return cluster_jaas_parse(value, cc->jaas_user, sizeof(cc->jaas_user),
 					  cc->jaas_password, sizeof(cc->jaas_password), why,
@@ -446,6 +476,25 @@ int cluster_config_check(const struct cluster_config *cc, char *err, size_t errl
 			 "sasl.jaas.config (or sasl.jaas.config)");
 		return -EINVAL;
 	}
+	/* The ACLs live in ZooKeeper, where every broker reads them and
+	 * Kafka's tools write them: a single node has no store to keep
+	 * them in nor a change notice to hear them by. */
+	if (cc->authorizer && !zk) {
+		snprintf(err, errlen,
+			 "authorizer.class.name: the ACL authorizer needs zookeeper.connect "
+			 "(the ACLs are kept in ZooKeeper)");
+		return -EINVAL;
+	}
+	if (cc->super_users[0]) {
+		char why[128] = "";
+		struct acl_store *s = NULL;
+
+		if (acl_store_new(cc->super_users, NULL, false, why, sizeof(why), &s) < 0) {
+			snprintf(err, errlen, "super.users: %s", why);
+			return -EINVAL;
+		}
+		acl_store_free(s);
+	}
 	if (cc->replica_fetch_wait_max_ms >= cc->replica_lag_time_max_ms) {
 		snprintf(err, errlen,
 			 "replica.fetch.wait.max.ms (%d) must be below "
@@ -514,6 +563,8 @@ void cluster_config_render(const struct cluster_config *cc, const int *ports, FI
 
 	fprintf(f, "zookeeper.connect=%s\n", cc->zk_connect);
 	fprintf(f, "broker.rack=%s\n", cc->rack);
+	fprintf(f, "replica.selector.class=%s\n",
+		replica_selector_name((enum replica_selector)cc->replica_selector));
 	fprintf(f, "zookeeper.session.timeout.ms=%" PRId64 "\n", cc->zk_session_timeout_ms);
 	fprintf(f, "zookeeper.connection.timeout.ms=%" PRId64 "\n",
 		cluster_config_connect_timeout(cc));
@@ -596,4 +647,8 @@ void cluster_config_render(const struct cluster_config *cc, const int *ports, FI
 	fprintf(f, "replication.quota.window.size.seconds=%d\n", cc->replication_quota_window_s);
 	fprintf(f, "quota.window.num=%d\n", cc->quota_window_num);
 	fprintf(f, "quota.window.size.seconds=%d\n", cc->quota_window_s);
+	fprintf(f, "authorizer.class.name=%s\n", cc->authorizer ? CLUSTER_ACL_AUTHORIZER : "");
+	fprintf(f, "super.users=%s\n", cc->super_users);
+	fprintf(f, "allow.everyone.if.no.acl.found=%s\n",
+		cc->allow_everyone_if_no_acl ? "true" : "false");
 }

@@ -57,8 +57,10 @@
 
 #include "repl/net.h"
 
-#define CLUSTER_CONNECT_MAX 1024
-#define CLUSTER_RACK_MAX    256 /* broker.rack, its NUL included */
+#define CLUSTER_CONNECT_MAX     1024
+#define CLUSTER_RACK_MAX        256 /* broker.rack, its NUL included */
+#define CLUSTER_SUPER_USERS_MAX 4096
+#define CLUSTER_ACL_AUTHORIZER  "kafka.security.authorizer.AclAuthorizer"
 
 struct cluster_config {
 	char zk_connect[CLUSTER_CONNECT_MAX]; /* zookeeper.connect ("") */
@@ -81,6 +83,9 @@ struct cluster_config {
 	int64_t replica_socket_timeout_ms;        /* 30000 */
 	int64_t replica_fetch_backoff_ms;         /* 1000 */
 	int32_t num_replica_fetchers;             /* 1 */
+	/* replica.selector.class: an enum replica_selector (replica_select.h),
+	 * REPLICA_SELECTOR_NONE (0) unless set: consumers read from leaders. */
+	int replica_selector;
 	/* max.incremental.fetch.session.cache.slots (1000, 0: none) and
 	 * min.incremental.fetch.session.eviction.ms (120000): the Fetch
 	 * sessions' cache (fetch_session.h), Kafka's names and defaults. */
@@ -104,6 +109,12 @@ struct cluster_config {
 	 * quotas' rates (client_quota.h), Kafka's names and defaults. */
 	int32_t quota_window_num;
 	int32_t quota_window_s;
+	/* authorizer.class.name ("": none; AclAuthorizer: acl.h),
+	 * super.users ("User:a;User:b"), allow.everyone.if.no.acl.found
+	 * (false): Kafka's names and defaults. */
+	bool authorizer;
+	char super_users[CLUSTER_SUPER_USERS_MAX];
+	bool allow_everyone_if_no_acl;
 };
 
 void cluster_config_defaults(struct cluster_config *cc);

@@ -58,6 +58,7 @@
 #include <unistd.h>
 
 #include "repl/cluster_repl.h"
+#include "repl/kafka_authz.h"
 #include "repl/throttle.h"
 #include "repl/config.h"
 #include "repl/controller.h"
@@ -932,11 +933,15 @@ static int ch_stop(void *arg, int32_t id, int64_t broker_epoch, int32_t controll
 
 /* ---- the controller's requests on our listener (worker threads) ---- */
 
-/* Only the broker's own user may act as the controller on SASL. */
+/* With the authorizer: CLUSTER_ACTION on the cluster (KafkaApis; the
+ * brokers' user is a super user). Without: only the broker's own user
+ * may act as the controller on SASL. */
 static int controller_allowed(struct cluster_repl *cr, struct net_req *req)
 {
 	const char *user = net_req_user(req);
 
+	if (net_req_authz(req))
+		return kafka_authorize_cluster(req, ACL_OP_CLUSTER_ACTION) ? 0 : -EPERM;
 	if (user && cr->cc->jaas_user[0] && strcmp(user, cr->cc->jaas_user)) {
 		mq_log_limited(MQ_WARN, "%s from %s (user %s) refused: not the brokers' user",
 			       proto_api_find(net_req_msg(req)->hdr.api_key)->name,
@@ -1385,6 +1390,28 @@ static void controlled_shutdown(struct cluster_repl *cr)
 			"what is still led here");
 }
 
+/* replica_rack_fn over the brokers this broker knows (the ones Metadata
+ * answers, metadata_cache.h): alive with an endpoint named as listener
+ * i, Kafka's getPartitionReplicaEndpoints. */
+static bool replica_rack(void *arg, int32_t id, int listener, char *rack, size_t cap)
+{
+	struct cluster_repl *cr = arg;
+	struct net_endpoint eps[NET_MAX_LISTENERS];
+	struct metadata_broker b;
+	int n;
+
+	if (listener < 0 || listener >= cr->cc->net.n_listeners ||
+	    !metadata_cache_broker(cr->mc, id, &b) || !b.alive)
+		return false;
+	n = net_listeners_parse(b.endpoints, eps, NET_MAX_LISTENERS);
+	for (int i = 0; i < n; i++)
+		if (!strcmp(eps[i].name, cr->cc->net.listeners[listener].name)) {
+			snprintf(rack, cap, "%s", b.has_rack ? b.rack : "");
+			return true;
+		}
+	return false;
+}
+
 /* ---- lifecycle ---- */
 
 int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local *local,
@@ -1466,6 +1493,8 @@ int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local
 	replica_mgr_set_fetch_serve(cr->rm, cr->fs);
 	fetch_serve_set_replica_user(cr->fs, cc->jaas_user);
 	fetch_serve_set_known(cr->fs, replica_mgr_known, cr->rm);
+	fetch_serve_set_selector(cr->fs, (enum replica_selector)cc->replica_selector, replica_rack,
+				 cr);
 	if (local->throttle)
 		fetch_serve_set_throttle(cr->fs, &local->throttle->leader);
 	cr->ctl_cfg = (struct controller_config){
@@ -2054,10 +2083,12 @@ void cluster_repl_metrics_text(struct cluster_repl *cr, FILE *f)
 {
 	struct controller_info ci = { 0 };
 	struct replica_mgr_stats st;
+	struct fetch_serve_follower_stats fst;
 
 	if (cr->ctl)
 		controller_get_info(cr->ctl, &ci);
 	replica_mgr_get_stats(cr->rm, &st);
+	fetch_serve_follower_stats(cr->fs, &fst);
 	const struct repl_metric rows[] = {
 		{ "mqfs_replica_leaders", "gauge", "Local replicas that lead their partition.",
 		  st.leaders },
@@ -2106,6 +2137,16 @@ void cluster_repl_metrics_text(struct cluster_repl *cr, FILE *f)
 		{ "mqfs_replica_fetch_bytes_out_total", "counter",
 		  "Record batch bytes this broker served as leader to followers' fetches.",
 		  fetch_serve_replica_bytes_out(cr->fs) },
+		{ "mqfs_follower_consumer_fetches_total", "counter",
+		  "Consumer Fetch requests (v11+) this broker answered from a replica it "
+		  "follows, up to its own high watermark (KIP-392).",
+		  fst.consumer_fetches },
+		{ "mqfs_follower_consumer_fetch_bytes_total", "counter",
+		  "Record batch bytes of those answers.", fst.consumer_bytes_out },
+		{ "mqfs_preferred_read_replica_answers_total", "counter",
+		  "Partitions of consumers' Fetches this broker answered as leader with a "
+		  "preferred read replica (replica.selector.class).",
+		  fst.preferred_answers },
 		{ "mqfs_leader_replication_throttled_byte_rate", "gauge",
 		  "Bytes/s of the throttled replicas' records this broker sent as leader, as "
 		  "its leader replication throttle measures them (Kafka's LeaderReplication "

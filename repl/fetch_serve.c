@@ -12,7 +12,15 @@
  *      above ours:                            UNKNOWN_LEADER_EPOCH
  *      ("ours": the epoch a follower follows too, as Kafka checks it
  *      before the leadership)
- *   3. not the leader:                        NOT_LEADER_OR_FOLLOWER
+ *   3. not the leader:                        NOT_LEADER_OR_FOLLOWER,
+ *      but for a fetch a follower may serve (follower_may_serve: a
+ *      consumer's v11+, as Kafka's fetchOnlyFromLeader), which a
+ *      follower reads as the leader would, up to its own hw
+ *   3a. the leader, for a consumer's v11+ with a replica.selector.class
+ *      (fetch_serve_set_selector) that picks another replica (KIP-392,
+ *      replica_select.h): preferred_read_replica, no records, the hw,
+ *      log start and last stable offset (Kafka's readFromLog skips the
+ *      read, and the rules below)
  *   3b. a follower (replica_id >= 0) with a last_fetched_epoch (v12),
  *      before the offset, as Kafka's Partition.readRecords: an epoch we
  *      cannot end (above our latest: undefined) or a fetch_offset below
@@ -135,7 +143,9 @@
 #include "repl/client_quota.h"
 #include "repl/fetch_serve.h"
 #include "repl/fetch_session.h"
+#include "repl/kafka_authz.h"
 #include "repl/named_parts.h"
+#include "repl/replica_select.h"
 #include "repl/throttle.h"
 #include "util/clock.h"
 #include "util/diaglog.h"
@@ -155,6 +165,8 @@ struct fs_part {
 	bool replaced; /* a later entry of the request names it: not served */
 	int16_t error;
 	bool diverging;
+	bool on_follower;  /* read from a replica this broker follows (rule 3) */
+	int32_t preferred; /* rule 3a's preferred read replica, -1 none */
 	int32_t diverging_epoch;
 	int64_t diverging_end;
 	struct partition_raw raw;
@@ -211,7 +223,28 @@ struct fetch_serve {
 	struct throttle_quota *quota;        /* fetch_serve_set_throttle, or NULL */
 	struct client_quotas *client_quotas; /* fetch_serve_set_client_quotas */
 	struct fetch_sessions *sessions;     /* fetch_serve_set_sessions */
+	enum replica_selector selector;      /* fetch_serve_set_selector */
+	replica_rack_fn rack;
+	void *rack_arg;
+	_Atomic int64_t follower_fetches;   /* consumer Fetches read on a follower */
+	_Atomic int64_t follower_bytes_out; /* their record bytes */
+	_Atomic int64_t preferred_answers;  /* rule 3a's answers, per partition */
 };
+
+void fetch_serve_set_selector(struct fetch_serve *fs, enum replica_selector s, replica_rack_fn rack,
+			      void *arg)
+{
+	fs->selector = rack ? s : REPLICA_SELECTOR_NONE;
+	fs->rack = rack;
+	fs->rack_arg = arg;
+}
+
+void fetch_serve_follower_stats(struct fetch_serve *fs, struct fetch_serve_follower_stats *st)
+{
+	st->consumer_fetches = fs ? atomic_load(&fs->follower_fetches) : 0;
+	st->consumer_bytes_out = fs ? atomic_load(&fs->follower_bytes_out) : 0;
+	st->preferred_answers = fs ? atomic_load(&fs->preferred_answers) : 0;
+}
 
 int fetch_serve_set_sessions(struct fetch_serve *fs, int32_t slots, int64_t eviction_ms)
 {
@@ -302,7 +335,8 @@ static bool replica_allowed(const struct fetch_serve *fs, struct net_req *req)
 {
 	const char *user = net_req_user(req);
 
-	if (!fs->replica_user || !user || !strcmp(user, fs->replica_user))
+	/* With the authorizer its CLUSTER_ACTION decides (kafka_authorize_fetch). */
+	if (net_req_authz(req) || !fs->replica_user || !user || !strcmp(user, fs->replica_user))
 		return true;
 	mq_log_limited(MQ_WARN,
 		       "Fetch from %s (user %s) as replica %d refused "
@@ -385,6 +419,45 @@ static int32_t fetch_epoch(const struct proto_fetch_part *rq)
 	return rq->current_leader_epoch < 0 ? -1 : rq->current_leader_epoch;
 }
 
+/* Whether a follower may serve f (Kafka's FetchParams: not
+ * fetchOnlyFromLeader): a consumer's Fetch v11+, which carries its client
+ * metadata (rack_id; empty or not), or another non-broker one (a debug
+ * replica id); never a follower's, nor a consumer's below v11. */
+static bool follower_may_serve(const struct fs_fetch *f)
+{
+	int32_t id = f->msg->replica_id;
+
+	return id < 0 && (id != -1 || net_req_msg(f->req)->hdr.api_version >= 11);
+}
+
+/* Rules 1-3 for fp now (fetch_serve_epoch_check), a follower serving
+ * what follower_may_serve allows: fp->on_follower then. */
+static int16_t part_check(const struct fs_fetch *f, struct fs_part *fp)
+{
+	struct partition_follow fw;
+	int16_t e = fetch_serve_epoch_check(fp->p, fetch_epoch(fp->req));
+
+	fp->on_follower = e == PROTO_ERR_NOT_LEADER_OR_FOLLOWER && follower_may_serve(f) &&
+			  partition_follow_state(fp->p, &fw) == 0;
+	return fp->on_follower ? 0 : e;
+}
+
+/* Rule 3a: the preferred read replica for a consumer's fetch of fp on
+ * the leader, -1 none (Kafka's findPreferredReadReplica runs for a
+ * fetch with client metadata, v11+, from a non-broker). */
+static int32_t part_preferred(const struct fs_fetch *f, const struct fs_part *fp, int64_t now)
+{
+	struct partition_info info;
+
+	if (f->fs->selector == REPLICA_SELECTOR_NONE || f->msg->replica_id >= 0 ||
+	    net_req_msg(f->req)->hdr.api_version < 11 || fp->on_follower)
+		return -1;
+	partition_get_info(fp->p, &info);
+	return replica_preferred_read(f->fs->selector, f->msg->rack_id, &info,
+				      fp->req->fetch_offset, now, f->fs->rack, f->fs->rack_arg,
+				      net_req_listener(f->req));
+}
+
 /* The partition's topic was deleted since the lookup (StopReplica with
  * delete in a cluster, its log dropped on one node; o: its offsets, read
  * already): rule 1 (Kafka answers a delayed fetch so when its partition
@@ -424,7 +497,7 @@ static void part_validate(struct fs_fetch *f, struct fs_part *fp, int64_t now)
 	const struct partition_log_ops *ops;
 	int rc;
 
-	fp->error = fetch_serve_epoch_check(fp->p, fetch_epoch(rq));
+	fp->error = part_check(f, fp);
 	if (fp->error == PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION)
 		return;
 	log = partition_log(fp->p);
@@ -433,6 +506,9 @@ static void part_validate(struct fs_fetch *f, struct fs_part *fp, int64_t now)
 	if (part_gone(fp, &o))
 		fp->error = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
 	if (fp->error)
+		return;
+	fp->preferred = part_preferred(f, fp, now);
+	if (fp->preferred >= 0)
 		return;
 	/* A follower's divergence first, as Kafka's Partition.readRecords:
 	 * an epoch this log cannot end (above its latest: undefined) is
@@ -564,14 +640,15 @@ static bool fetch_ready(struct fs_fetch *f, int64_t now)
 		struct fs_part *fp = &f->parts[i];
 		struct partition_offsets o;
 		int64_t bytes_sent = 0, upper;
-		int32_t epoch;
 
 		if (fp->replaced)
 			continue;
-		if (fp->error || fp->diverging)
+		if (fp->error || fp->diverging || fp->preferred >= 0)
 			return true;
-		/* Lost leadership while parked (its topic deleted too). */
-		if (partition_leader_epoch(fp->p, &epoch))
+		/* Lost leadership while parked (its topic deleted too), or the
+		 * replica a follower-served fetch reads, or its epoch moved
+		 * (Kafka's DelayedFetch, cases A-E). */
+		if (part_check(f, fp))
 			return true;
 		upper = part_upper(f, fp, &o);
 		if (o.dropped)
@@ -703,6 +780,7 @@ static int session_news(struct fs_fetch *f, struct proto_fetch_resp *resp,
 			.records = parts[i].records_len > 0,
 			.error = parts[i].error_code != 0,
 			.diverging = parts[i].has_diverging_epoch,
+			.preferred = parts[i].preferred_read_replica >= 0,
 		};
 	resp->session_id = f->view.id;
 	resp->error_code = fetch_sessions_answer(f->fs->sessions, &f->view, a);
@@ -755,7 +833,8 @@ static int fetch_respond(struct fs_fetch *f)
 					 .topics = topics,
 					 .session_id = 0 };
 	int64_t budget = m->max_bytes > 0 ? m->max_bytes : 0;
-	bool taken = false; /* a partition of this response has records */
+	bool taken = false;       /* a partition of this response has records */
+	bool on_follower = false; /* a partition was read on a follower */
 	int k = 0, kout = 0, rc;
 
 	/* A consumer's response stays within what its consumer_byte_rate
@@ -801,9 +880,8 @@ static int fetch_respond(struct fs_fetch *f)
 				partition_log_ops(fp->p)->offsets(partition_log(fp->p), &o);
 			if (!rp->error_code && fp->p && part_gone(fp, &o))
 				rp->error_code = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
-			if (!rp->error_code && fetch_serve_epoch_check(fp->p, fetch_epoch(fp->req)))
-				rp->error_code =
-					fetch_serve_epoch_check(fp->p, fetch_epoch(fp->req));
+			if (!rp->error_code && fp->p)
+				rp->error_code = part_check(f, fp);
 			if (rp->error_code == PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION ||
 			    rp->error_code == PROTO_ERR_UNSUPPORTED_COMPRESSION_TYPE)
 				o = (struct partition_offsets){ -1, -1, -1, -1, false };
@@ -821,6 +899,15 @@ static int fetch_respond(struct fs_fetch *f)
 				note_sent(f, fp, rp, 0);
 				continue;
 			}
+			/* As Kafka's readFromLog, again when the fetch is
+			 * answered (a parked one too). */
+			fp->preferred = part_preferred(f, fp, f->fs->now_ms());
+			if (fp->preferred >= 0) {
+				rp->preferred_read_replica = fp->preferred;
+				atomic_fetch_add_explicit(&f->fs->preferred_answers, 1,
+							  memory_order_relaxed);
+				continue;
+			}
 			if (fp->diverging) {
 				rp->has_diverging_epoch = true;
 				rp->diverging_epoch = fp->diverging_epoch;
@@ -828,6 +915,7 @@ static int fetch_respond(struct fs_fetch *f)
 				note_sent(f, fp, rp, 0);
 				continue;
 			}
+			on_follower |= fp->on_follower;
 			upper = part_upper(f, fp, &o);
 			if (part_max_refused(f, fp, upper)) {
 				rp->error_code = PROTO_ERR_UNKNOWN_SERVER_ERROR;
@@ -880,6 +968,10 @@ static int fetch_respond(struct fs_fetch *f)
 					atomic_fetch_add_explicit(&f->fs->replica_bytes_out,
 								  (int64_t)fp->raw.len,
 								  memory_order_relaxed);
+				if (fp->on_follower)
+					atomic_fetch_add_explicit(&f->fs->follower_bytes_out,
+								  (int64_t)fp->raw.len,
+								  memory_order_relaxed);
 				budget -= (int64_t)fp->raw.len;
 				if (budget < 0)
 					budget = 0;
@@ -890,6 +982,8 @@ static int fetch_respond(struct fs_fetch *f)
 		if (rt->n_partitions > 0 || m->topics[t].n_partitions == 0)
 			resp.n_topics++;
 	}
+	if (on_follower)
+		atomic_fetch_add_explicit(&f->fs->follower_fetches, 1, memory_order_relaxed);
 	fetch_client_quota(f, &resp, parts, kout);
 	rc = 0;
 	if (f->mode == FS_INCR)
@@ -1086,15 +1180,19 @@ static int fetch_handler(void *arg, struct net_req *req)
 		return -ENOMEM;
 	}
 	bool refused = m->replica_id >= 0 && !replica_allowed(fs, req);
-	for (int32_t t = 0; t < m->n_topics; t++)
+	for (int32_t t = 0; t < m->n_topics; t++) {
+		bool denied = refused ||
+			      !kafka_authorize_fetch(req, m->replica_id >= 0, m->topics[t].topic);
+
 		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++) {
 			struct fs_part *fp = &f->parts[k];
 
 			fp->req = &m->topics[t].partitions[j];
 			fp->raw.fd = -1;
+			fp->preferred = -1;
 			if (fp->replaced)
 				continue;
-			if (refused) { /* nothing of the partition looked at */
+			if (denied) { /* nothing of the partition looked at */
 				fp->error = PROTO_ERR_TOPIC_AUTHORIZATION_FAILED;
 				continue;
 			}
@@ -1105,6 +1203,7 @@ static int fetch_handler(void *arg, struct net_req *req)
 								   m->topics[t].topic,
 								   fp->req->partition);
 		}
+	}
 	/* An isolation level Kafka does not define (neither 0 nor 1) fails
 	 * its IsolationLevel.forId once the request reads a partition
 	 * (FetchIsolation.of in handleFetchRequest): the request's error
@@ -1321,19 +1420,29 @@ static int ofle_handler(void *arg, struct net_req *req)
 		resp.topics[t].topic = m->topics[t].topic;
 		resp.topics[t].n_partitions = m->topics[t].n_partitions;
 		resp.topics[t].partitions = &parts[k];
+		/* A follower's: CLUSTER_ACTION; a client's: DESCRIBE (KafkaApis). */
+		bool denied = m->replica_id >= 0
+				      ? !kafka_authorize_cluster(req, ACL_OP_CLUSTER_ACTION)
+				      : !kafka_authorize(req, ACL_OP_DESCRIBE, ACL_RES_TOPIC,
+							 m->topics[t].topic);
 		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++) {
 			const struct proto_ofle_part *rq = &m->topics[t].partitions[j];
 			struct proto_ofle_resp_part *rp = &parts[k];
 			struct partition *p =
-				fs->lookup(fs->lookup_arg, m->topics[t].topic, rq->partition);
+				denied ? NULL
+				       : fs->lookup(fs->lookup_arg, m->topics[t].topic,
+						    rq->partition);
 
 			rp->partition = rq->partition;
 			rp->leader_epoch = -1;
 			rp->end_offset = -1;
 			rp->error_code =
-				p ? fetch_serve_epoch_check(p, rq->current_leader_epoch)
-				  : fetch_serve_no_replica(fs->known, fs->known_arg,
-							   m->topics[t].topic, rq->partition);
+				denied ? (m->replica_id >= 0
+						  ? PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED
+						  : PROTO_ERR_TOPIC_AUTHORIZATION_FAILED)
+				: p    ? fetch_serve_epoch_check(p, rq->current_leader_epoch)
+				       : fetch_serve_no_replica(fs->known, fs->known_arg,
+								m->topics[t].topic, rq->partition);
 			if (!rp->error_code)
 				partition_log_ops(p)->end_offset_for_epoch(
 					partition_log(p), rq->leader_epoch, &rp->leader_epoch,

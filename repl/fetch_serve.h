@@ -1,5 +1,6 @@
 /*
- * fetch_serve.h — the leader's side of replication on the broker listener:
+ * fetch_serve.h — the leader's side of replication on the broker listener
+ * (and a follower's side of consumers' reads, KIP-392):
  * the Fetch (api key 1) and OffsetForLeaderEpoch (23) handlers, and the
  * fetch purgatory where a Fetch with nothing new waits (parked, not on a
  * thread) for the LEO or the hw to move, or for its max_wait_ms. Private to
@@ -23,6 +24,7 @@
 #include "repl/kbuf.h"
 #include "repl/net.h"
 #include "repl/partition.h"
+#include "repl/replica_select.h"
 
 /* Finds the local replica of (topic, index) and returns it with a
  * reference taken (the handler drops it), or NULL when this broker has no
@@ -79,6 +81,26 @@ int fetch_serve_set_sessions(struct fetch_serve *fs, int32_t slots, int64_t evic
 int32_t fetch_serve_sessions(struct fetch_serve *fs);
 /* The partitions they hold, all told (tests, metrics). */
 int32_t fetch_serve_session_partitions(struct fetch_serve *fs);
+/* Fetching from the closest replica (KIP-392): the broker's
+ * replica.selector.class, and rack, which says whether a broker is alive
+ * with an endpoint of a listener and its rack (replica_select.h). As
+ * leader, a consumer's Fetch v11+ whose rack_id the selector maps to
+ * another replica is answered that preferred_read_replica, without
+ * records. Unset (or rack NULL): none, consumers read from the leader.
+ * Whatever the selector, a follower serves a consumer's Fetch v11+ up to
+ * its own hw, as Kafka's. Before the listener starts. */
+void fetch_serve_set_selector(struct fetch_serve *fs, enum replica_selector s, replica_rack_fn rack,
+			      void *arg);
+/* What followers served consumers (metrics): the consumer Fetch requests
+ * that read a partition on a follower here, their record bytes, and the
+ * partitions this broker answered as leader with a preferred read
+ * replica. fs NULL: zeros. */
+struct fetch_serve_follower_stats {
+	int64_t consumer_fetches;
+	int64_t consumer_bytes_out;
+	int64_t preferred_answers;
+};
+void fetch_serve_follower_stats(struct fetch_serve *fs, struct fetch_serve_follower_stats *st);
 /* Registers both handlers with srv. */
 int fetch_serve_register(struct fetch_serve *fs, struct net_server *srv);
 void fetch_serve_wake(struct fetch_serve *fs);

@@ -475,7 +475,7 @@ out:
 static bool must_respond(int64_t *hw, int64_t *log_start, const struct fetch_session_answer *a,
 			 bool update)
 {
-	bool must = a->records || a->error || a->diverging;
+	bool must = a->records || a->error || a->diverging || a->preferred;
 
 	if (*hw != a->hw) {
 		must = true;

@@ -96,6 +96,7 @@ struct fetch_session_answer {
 	bool records;   /* records_len > 0 */
 	bool error;     /* error_code != 0 */
 	bool diverging; /* has_diverging_epoch */
+	bool preferred; /* preferred_read_replica >= 0 */
 	bool include;   /* out: answered (Kafka's maybeUpdateResponseData) */
 };
 

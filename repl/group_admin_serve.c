@@ -67,6 +67,7 @@
 #include <string.h>
 
 #include "repl/group_serve_int.h"
+#include "repl/kafka_authz.h"
 #include "repl/kmsg.h"
 #include "repl/proto.h"
 #include "util/diaglog.h"
@@ -272,7 +273,10 @@ static int delete_groups_handler(void *arg, struct net_req *req)
 		struct proto_deletable_group_result *res = &r.results[r.n_results++];
 
 		res->group_id = m->groups_names[i];
-		res->error_code = group_admin_id_check(gs->gc, m->groups_names[i], topic, name,
+		res->error_code =
+			!kafka_authorize(req, ACL_OP_DELETE, ACL_RES_GROUP, m->groups_names[i])
+				? PROTO_ERR_GROUP_AUTHORIZATION_FAILED
+				: group_admin_id_check(gs->gc, m->groups_names[i], topic, name,
 						       "DeleteGroups", net_req_peer(req));
 		if (!res->error_code)
 			res->error_code = group_admin_delete(gs, topic, name, net_req_peer(req));
@@ -511,13 +515,16 @@ static int describe_groups_handler(void *arg, struct net_req *req)
 		d->group_id = m->groups[i];
 		d->authorized_operations = INT32_MIN;
 		d->group_state = d->protocol_type = d->protocol_data = kstr_of("");
-		d->error_code = group_admin_id_check(gs->gc, m->groups[i], topic, name,
-						     "DescribeGroups", net_req_peer(req));
+		d->error_code = !kafka_authorize(req, ACL_OP_DESCRIBE, ACL_RES_GROUP, m->groups[i])
+					? PROTO_ERR_GROUP_AUTHORIZATION_FAILED
+					: group_admin_id_check(gs->gc, m->groups[i], topic, name,
+							       "DescribeGroups", net_req_peer(req));
 		if (!d->error_code)
 			rc = group_admin_describe(gs, topic, name, d, &holds[i]);
 		/* As Kafka: asked for (v3+), on a group answered without error. */
 		if (!d->error_code && pr->hdr.api_version >= 3 && m->include_authorized_operations)
-			d->authorized_operations = PROTO_OPS_GROUP;
+			d->authorized_operations =
+				kafka_authorized_ops(req, ACL_RES_GROUP, m->groups[i]);
 	}
 	if (rc < 0)
 		goto out;

@@ -41,6 +41,7 @@
 #include <strings.h>
 
 #include "repl/group_serve_int.h"
+#include "repl/kafka_authz.h"
 #include "repl/proto.h"
 #include "util/diaglog.h"
 
@@ -217,9 +218,14 @@ static int list_groups_handler(void *arg, struct net_req *req)
 		rc = -ENOMEM;
 		goto out;
 	}
+	/* KafkaApis.handleListGroupsRequest: DESCRIBE on the cluster lists
+	 * every group, else those the asker may DESCRIBE. */
+	bool every = kafka_may(req, ACL_OP_DESCRIBE, ACL_RES_CLUSTER, kstr_of(ACL_CLUSTER_NAME));
 	for (int i = 0; i < rs.n; i++) {
 		if (!kept(m->states_filter, m->n_states_filter, rs.v[i].state) ||
 		    !kept(m->types_filter, m->n_types_filter, "classic"))
+			continue;
+		if (!every && !kafka_may(req, ACL_OP_DESCRIBE, ACL_RES_GROUP, kstr_of(rs.v[i].id)))
 			continue;
 		r.groups[r.n_groups++] = (struct proto_listed_group){
 			.group_id = kstr_of(rs.v[i].id),

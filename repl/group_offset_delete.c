@@ -62,6 +62,7 @@
 
 #include "repl/broker_int.h"
 #include "repl/group_serve_int.h"
+#include "repl/kafka_authz.h"
 #include "repl/proto.h"
 #include "util/diaglog.h"
 
@@ -234,7 +235,10 @@ static int offset_delete_handler(void *arg, struct net_req *req)
 	int rc = 0;
 	size_t pos;
 
-	r.error_code = group_admin_id_check(gs->gc, m->group_id, topic, name, "OffsetDelete", peer);
+	r.error_code = !kafka_authorize(req, ACL_OP_DELETE, ACL_RES_GROUP, m->group_id)
+			       ? PROTO_ERR_GROUP_AUTHORIZATION_FAILED
+			       : group_admin_id_check(gs->gc, m->group_id, topic, name,
+						      "OffsetDelete", peer);
 	if (!r.error_code) {
 		rc = od_find(gs, topic, name, m, &og);
 		if (rc < 0)
@@ -262,7 +266,15 @@ static int offset_delete_handler(void *arg, struct net_req *req)
 			goto out;
 		}
 		rt->n_partitions = td->n_partitions;
-		od_topic(gs, topic, name, og.kafka_sub[t], td, rt->partitions, peer);
+		/* READ on each topic (KafkaApis.handleOffsetDeleteRequest). */
+		if (kafka_authorize(req, ACL_OP_READ, ACL_RES_TOPIC, td->name)) {
+			od_topic(gs, topic, name, og.kafka_sub[t], td, rt->partitions, peer);
+			continue;
+		}
+		for (int32_t j = 0; j < td->n_partitions; j++) {
+			rt->partitions[j].partition_index = td->partitions[j];
+			rt->partitions[j].error_code = PROTO_ERR_TOPIC_AUTHORIZATION_FAILED;
+		}
 	}
 	pos = net_req_begin(req);
 	rc = proto_offset_delete_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &r);

@@ -120,6 +120,7 @@
 #include "repl/config.h"
 #include "repl/group_int.h"
 #include "repl/group_serve_int.h"
+#include "repl/kafka_authz.h"
 #include "util/clock.h"
 #include "util/diaglog.h"
 
@@ -740,6 +741,14 @@ int16_t kg_check(struct group_serve *gs, struct net_req *req, struct kstr id, ch
 	const char *why = NULL;
 	int rc;
 
+	/* KafkaApis asks first: DESCRIBE on the group for FindCoordinator
+	 * and OffsetFetch, READ for the rest. */
+	if (!kafka_authorize(req,
+			     !strcmp(api, "FindCoordinator") || !strcmp(api, "OffsetFetch")
+				     ? ACL_OP_DESCRIBE
+				     : ACL_OP_READ,
+			     ACL_RES_GROUP, id))
+		return PROTO_ERR_GROUP_AUTHORIZATION_FAILED;
 	if ((!strcmp(api, "FindCoordinator") || !strcmp(api, "OffsetFetch") ||
 	     !strcmp(api, "OffsetCommit")) &&
 	    id.ptr && id.len > 0 && memchr(id.ptr, '/', (size_t)id.len)) {

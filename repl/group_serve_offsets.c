@@ -69,6 +69,7 @@
 
 #include "repl/broker_int.h"
 #include "repl/group_serve_int.h"
+#include "repl/kafka_authz.h"
 #include "util/clock.h"
 #include "util/diaglog.h"
 
@@ -306,6 +307,11 @@ static int commit_handler(void *arg, struct net_req *req)
 		r.topics[t].name = td->name;
 		r.topics[t].n_partitions = td->n_partitions;
 		r.topics[t].partitions = &parts[k];
+		/* After the group's READ, before anything else: READ on the
+		 * topic (KafkaApis.handleOffsetCommitRequest). */
+		if (terr != PROTO_ERR_GROUP_AUTHORIZATION_FAILED &&
+		    !kafka_authorize(req, ACL_OP_READ, ACL_RES_TOPIC, td->name))
+			terr = PROTO_ERR_TOPIC_AUTHORIZATION_FAILED;
 		/* the group of one topic holds no other topic's offsets */
 		if (!terr && only && !kstr_eq(td->name, only))
 			terr = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
@@ -452,8 +458,8 @@ static struct group *fetch_bind(struct group_serve *gs, struct fetch_build *fb, 
 /* Every committed partition of every topic's group name (only: of that
  * topic's, when set), with the offset stored, -1 too (Kafka's
  * fetchAllOffsets lists its whole offsets map). */
-static int fetch_all(struct group_serve *gs, struct fetch_build *fb, const char *name,
-		     const char *only)
+static int fetch_all(struct group_serve *gs, const struct net_req *req, struct fetch_build *fb,
+		     const char *name, const char *only)
 {
 	struct group_coord *gc = gs->gc;
 	int first = fb->nrefs, last, rc = 0;
@@ -472,6 +478,8 @@ static int fetch_all(struct group_serve *gs, struct fetch_build *fb, const char 
 	for (int i = first; i < last && rc == 0; i++) {
 		struct group *g = fb->refs[i];
 
+		if (!kafka_may(req, ACL_OP_DESCRIBE, ACL_RES_TOPIC, kstr_of(g->topic)))
+			continue;
 		if (group_lock_live(g) < 0 && !(g = fetch_bind(gs, fb, g, name)))
 			continue;
 		rc = fetch_add_topic(fb, kstr_of(g->topic));
@@ -536,21 +544,27 @@ static int fetch_topic(struct group_serve *gs, struct fetch_build *fb, const cha
  * empty answer would read as "nothing committed", and a client would
  * reset its position on NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS
  * instead of finding the coordinator again and retrying. */
+/* One topic asked for, each partition answered err. */
+static int fetch_topic_error(struct fetch_build *fb, const struct proto_offset_fetch_topic *tq,
+			     int16_t err)
+{
+	int rc = fetch_add_topic(fb, tq->name);
+
+	for (int32_t j = 0; j < tq->n_partition_indexes && rc == 0; j++)
+		rc = fetch_add_part_err(fb, tq->partition_indexes[j], -1, err);
+	if (rc == 0)
+		fb->topics[fb->ntopics - 1].n_partitions =
+			fb->nparts - (int)(intptr_t)fb->topics[fb->ntopics - 1].partitions;
+	return rc;
+}
+
 static int fetch_group_error(struct fetch_build *fb, const struct proto_offset_fetch_group *gq,
 			     int16_t err)
 {
 	int rc = 0;
 
-	for (int32_t t = 0; t < gq->n_topics && rc == 0; t++) {
-		const struct proto_offset_fetch_topic *tq = &gq->topics[t];
-
-		rc = fetch_add_topic(fb, tq->name);
-		for (int32_t j = 0; j < tq->n_partition_indexes && rc == 0; j++)
-			rc = fetch_add_part_err(fb, tq->partition_indexes[j], -1, err);
-		if (rc == 0)
-			fb->topics[fb->ntopics - 1].n_partitions =
-				fb->nparts - (int)(intptr_t)fb->topics[fb->ntopics - 1].partitions;
-	}
+	for (int32_t t = 0; t < gq->n_topics && rc == 0; t++)
+		rc = fetch_topic_error(fb, &gq->topics[t], err);
 	return rc;
 }
 
@@ -589,9 +603,15 @@ static int fetch_handler(void *arg, struct net_req *req)
 		    group_scoped_name(gq->group_id, topic, name, &why) == 0)
 			only = topic;
 		if (gq->n_topics < 0)
-			rc = fetch_all(gs, &fb, name, only);
+			rc = fetch_all(gs, req, &fb, name, only);
+		/* A topic asked for needs DESCRIBE (KafkaApis: else
+		 * TOPIC_AUTHORIZATION_FAILED); every topic's, those it has. */
 		for (int32_t t = 0; t < gq->n_topics && rc == 0; t++)
-			rc = fetch_topic(gs, &fb, name, only, &gq->topics[t]);
+			rc = kafka_authorize(req, ACL_OP_DESCRIBE, ACL_RES_TOPIC,
+					     gq->topics[t].name)
+				     ? fetch_topic(gs, &fb, name, only, &gq->topics[t])
+				     : fetch_topic_error(&fb, &gq->topics[t],
+							 PROTO_ERR_TOPIC_AUTHORIZATION_FAILED);
 	}
 	if (rc < 0)
 		goto out;

@@ -29,6 +29,7 @@
 #include "repl/cluster.h"
 #include "repl/controller.h"
 #include "repl/kafka_api.h"
+#include "repl/kafka_authz.h"
 #include "repl/proto.h"
 #include "repl/repl.h"
 #include "util/diaglog.h"
@@ -41,7 +42,8 @@ struct elect_ask {
 	int n_names;
 	/* The request named no election type Kafka knows: every partition
 	 * asked, and the answer itself, UNKNOWN_SERVER_ERROR. */
-	bool bad_type;
+	bool bad_type;    /* refused whole: bad_code for it and each partition */
+	int16_t bad_code; /* UNKNOWN_SERVER_ERROR, CLUSTER_AUTHORIZATION_FAILED */
 };
 
 static int ask_push(struct elect_ask *a, struct kstr topic, int32_t partition)
@@ -140,7 +142,7 @@ static int elect_answer(struct net_req *req, const struct elect_ask *a, bool unc
 	const char *prev = NULL; /* the topic of the last entry answered */
 	int rc = 0, k = 0;
 
-	resp.error_code = a->bad_type ? PROTO_ERR_UNKNOWN_SERVER_ERROR : PROTO_ERR_NONE;
+	resp.error_code = a->bad_type ? a->bad_code : PROTO_ERR_NONE;
 	resp.topics = calloc((size_t)a->n + 1, sizeof(*resp.topics));
 	parts = calloc((size_t)a->n + 1, sizeof(*parts));
 	if (!resp.topics || !parts) {
@@ -151,8 +153,7 @@ static int elect_answer(struct net_req *req, const struct elect_ask *a, bool unc
 		const struct controller_election *e = &a->e[i];
 		struct proto_elect_topic *t;
 		const char *msg = NULL;
-		int16_t err = a->bad_type ? PROTO_ERR_UNKNOWN_SERVER_ERROR
-					  : elect_error(e->result, unclean, &msg);
+		int16_t err = a->bad_type ? a->bad_code : elect_error(e->result, unclean, &msg);
 
 		if (all && err == PROTO_ERR_ELECTION_NOT_NEEDED)
 			continue;
@@ -199,6 +200,12 @@ static int elect_handler(void *arg, struct net_req *req)
 			       "UNKNOWN_SERVER_ERROR",
 			       net_req_peer(req), (int)er->election_type);
 		a.bad_type = true;
+		a.bad_code = PROTO_ERR_UNKNOWN_SERVER_ERROR;
+	} else if (!kafka_authorize_cluster(req, ACL_OP_ALTER)) {
+		/* KafkaApis: ALTER on the cluster, else the request and each
+		 * partition it names CLUSTER_AUTHORIZATION_FAILED. */
+		a.bad_type = true;
+		a.bad_code = PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED;
 	}
 	if (er->n_topics < 0 && !a.bad_type)
 		rc = ask_all(ka, &a);

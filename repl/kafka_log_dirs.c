@@ -33,6 +33,7 @@
 #include "repl/broker_int.h"
 #include "repl/cluster.h"
 #include "repl/kafka_api.h"
+#include "repl/kafka_authz.h"
 #include "repl/proto.h"
 #include "repl/repl.h"
 
@@ -114,7 +115,11 @@ static int log_dirs_handler(void *arg, struct net_req *req)
 	if (realpath(dir, abs))
 		dir = abs;
 	res.log_dir = kstr_of(dir);
-	if (cluster_log_dir_failure(ka->c)) {
+	if (!kafka_authorize_cluster(req, ACL_OP_DESCRIBE)) {
+		/* KafkaApis: no directory; v3+ says why. */
+		resp.n_results = 0;
+		resp.error_code = PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED;
+	} else if (cluster_log_dir_failure(ka->c)) {
 		res.error_code = PROTO_ERR_KAFKA_STORAGE_ERROR;
 	} else {
 		if (statvfs(dir, &sv) == 0) {

@@ -54,6 +54,7 @@
 #include "repl/cluster.h"
 #include "repl/config.h"
 #include "repl/kafka_api.h"
+#include "repl/kafka_authz.h"
 #include "repl/metadata_cache.h"
 #include "repl/partition.h"
 #include "repl/zkdata.h"
@@ -426,8 +427,8 @@ out:
 /* The topics asked for (or every one) into mb; 1 when the request is
  * refused (meta_ids_refused): each topic INVALID_REQUEST, as Kafka's
  * MetadataRequest.getErrorResponse answers them. */
-static int meta_topics(struct kafka_api *ka, const struct proto_meta_req *m, int16_t v,
-		       struct meta_build *mb)
+static int meta_topics(struct kafka_api *ka, const struct net_req *req,
+		       const struct proto_meta_req *m, int16_t v, struct meta_build *mb)
 {
 	char **names = NULL;
 	struct live_brokers live = { 0 };
@@ -493,8 +494,37 @@ static int meta_topics(struct kafka_api *ka, const struct proto_meta_req *m, int
 				memcpy(mt->topic_id, m->topics[i].topic_id, sizeof(mt->topic_id));
 				continue;
 			}
+		} else if (!all && !kafka_authorize(req, ACL_OP_DESCRIBE, ACL_RES_TOPIC, name)) {
+			mt->error_code = PROTO_ERR_TOPIC_AUTHORIZATION_FAILED;
+			continue;
 		} else {
-			err = kafka_topic_find(ka, name, create, &t);
+			err = kafka_topic_find(ka, name, false, &t);
+			/* Auto-creation (asked for and auto.create.topics.enable)
+			 * needs CREATE on the cluster or the topic (KafkaApis). */
+			if (err == -ENOENT && create && broker_cfg(ka->b)->auto_create_topics &&
+			    !kafka_may(req, ACL_OP_CREATE, ACL_RES_CLUSTER,
+				       kstr_of(ACL_CLUSTER_NAME)) &&
+			    !kafka_authorize(req, ACL_OP_CREATE, ACL_RES_TOPIC, name)) {
+				mt->error_code = PROTO_ERR_TOPIC_AUTHORIZATION_FAILED;
+				continue;
+			}
+			if (err == -ENOENT && create)
+				err = kafka_topic_find(ka, name, true, &t);
+		}
+		/* Every topic, or one asked by id: left out (by id: unknown)
+		 * without DESCRIBE, as Kafka filters them. */
+		if (err == 0 && (all || !name.ptr) &&
+		    !kafka_may(req, ACL_OP_DESCRIBE, ACL_RES_TOPIC, kstr_of(topic_name(t)))) {
+			topic_put(t);
+			t = NULL;
+			if (all) {
+				*mt = (struct proto_meta_topic){ 0 };
+				mb->resp.n_topics--;
+				continue;
+			}
+			mt->error_code = PROTO_ERR_TOPIC_AUTHORIZATION_FAILED;
+			memcpy(mt->topic_id, m->topics[i].topic_id, sizeof(mt->topic_id));
+			continue;
 		}
 		if (err == -ENOENT && all) {
 			/* deleted since the list: not in the answer */
@@ -535,7 +565,8 @@ static int meta_topics(struct kafka_api *ka, const struct proto_meta_req *m, int
 	for (int32_t i = 0;
 	     v >= 8 && m->include_topic_authorized_operations && i < mb->resp.n_topics; i++)
 		if (mb->resp.topics[i].error_code != PROTO_ERR_UNKNOWN_TOPIC_ID)
-			mb->resp.topics[i].topic_authorized_operations = PROTO_OPS_TOPIC;
+			mb->resp.topics[i].topic_authorized_operations =
+				kafka_authorized_ops(req, ACL_RES_TOPIC, mb->resp.topics[i].name);
 out:
 	if (names)
 		broker_names_free(names, n);
@@ -588,9 +619,9 @@ static int metadata_handler(void *arg, struct net_req *req)
 	mb.resp.cluster_id = mb.cluster_id[0] ? kstr_of(mb.cluster_id) : KSTR_NULL;
 	mb.resp.cluster_authorized_operations =
 		v >= 8 && v <= 10 && pr->u.meta.include_cluster_authorized_operations
-			? PROTO_OPS_CLUSTER
+			? kafka_authorized_ops(req, ACL_RES_CLUSTER, kstr_of(ACL_CLUSTER_NAME))
 			: INT32_MIN;
-	rc = meta_topics(ka, &pr->u.meta, v, &mb);
+	rc = meta_topics(ka, req, &pr->u.meta, v, &mb);
 	if (rc < 0)
 		goto out;
 	if (rc == 1) {
@@ -662,7 +693,8 @@ static int describe_cluster_handler(void *arg, struct net_req *req)
 		resp.n_brokers = n;
 		resp.cluster_id = kstr_of(id);
 		if (dc->include_cluster_authorized_operations)
-			resp.cluster_authorized_operations = PROTO_OPS_CLUSTER;
+			resp.cluster_authorized_operations = kafka_authorized_ops(
+				req, ACL_RES_CLUSTER, kstr_of(ACL_CLUSTER_NAME));
 	}
 	pos = net_req_begin(req);
 	rc = proto_describe_cluster_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &resp);

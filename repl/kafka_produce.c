@@ -65,7 +65,9 @@
 #include "repl/client_quota.h"
 #include "repl/cluster.h"
 #include "repl/config.h"
+#include "repl/acl.h"
 #include "repl/kafka_api.h"
+#include "repl/kafka_authz.h"
 #include "repl/named_parts.h"
 #include "repl/partition.h"
 #include "util/diaglog.h"
@@ -93,7 +95,8 @@ int16_t kafka_produce_error(int err, const char **message)
 		*message = "Produce requests below version 7 may not use ZStandard compression";
 		return PROTO_ERR_UNSUPPORTED_COMPRESSION_TYPE;
 	case -EMSGSIZE: return PROTO_ERR_MESSAGE_TOO_LARGE;
-	case -E2BIG: return PROTO_ERR_RECORD_LIST_TOO_LARGE; /* over segment.bytes */
+	case -E2BIG: return PROTO_ERR_RECORD_LIST_TOO_LARGE;             /* over segment.bytes */
+	case -EKEYREJECTED: return PROTO_ERR_TOPIC_AUTHORIZATION_FAILED; /* no WRITE (acl.h) */
 	case -EACCES:
 		*message = "an internal topic: only the broker writes it";
 		return PROTO_ERR_INVALID_TOPIC_EXCEPTION;
@@ -218,7 +221,7 @@ static int produce_replaced(const struct proto_produce_req *m, int32_t nparts, u
 static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m, int16_t version,
 			 const struct proto_produce_topic *td, struct proto_produce_resp_topic *rt,
 			 struct proto_record_error **errs, struct produce_build *pb,
-			 const uint8_t *replaced, const char *peer)
+			 const uint8_t *replaced, const char *peer, bool allowed)
 {
 	struct topic *t = NULL;
 	int failed = 0;
@@ -228,7 +231,7 @@ static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m
 		calloc((size_t)td->n_partitions + 1, sizeof(*rt->partition_responses));
 	if (!rt->partition_responses)
 		return -ENOMEM;
-	if (kafka_topic_find(ka, td->name, false, &t) < 0)
+	if (!allowed || kafka_topic_find(ka, td->name, false, &t) < 0)
 		t = NULL;
 	/* As Kafka: __consumer_offsets holds the group coordinators' records,
 	 * which a client's could forge or erase. */
@@ -252,7 +255,9 @@ static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m
 				td->name.ptr ? td->name.ptr : "", pd->index);
 			continue;
 		}
-		rc = internal ? -EACCES : produce_partition(ka, m, version, t, pd, &res);
+		rc = !allowed   ? -EKEYREJECTED
+		     : internal ? -EACCES
+				: produce_partition(ka, m, version, t, pd, &res);
 		rt->n_partitions++;
 		rp->index = pd->index;
 		rp->error_code = kafka_produce_error(rc, &msg);
@@ -318,8 +323,10 @@ static int produce_handler(void *arg, struct net_req *req)
 	for (int32_t i = 0; i < m->n_topics; i++) {
 		struct proto_produce_resp_topic *rt = &pb.resp.responses[pb.resp.n_topics];
 
-		rc = produce_topic(ka, m, pr->hdr.api_version, &m->topic_data[i], rt, &errs, &pb,
-				   replaced + at, net_req_peer(req));
+		rc = produce_topic(
+			ka, m, pr->hdr.api_version, &m->topic_data[i], rt, &errs, &pb,
+			replaced + at, net_req_peer(req),
+			kafka_authorize(req, ACL_OP_WRITE, ACL_RES_TOPIC, m->topic_data[i].name));
 		at += m->topic_data[i].n_partitions;
 		pb.resp.n_topics++;
 		if (rc < 0)

@@ -28,13 +28,15 @@
 
 #include "repl/cluster.h"
 #include "repl/kafka_api.h"
+#include "repl/kafka_authz.h"
 #include "repl/net.h"
 #include "repl/producer_ids.h"
 #include "repl/proto.h"
 #include "util/diaglog.h"
 
-static int init_pid_answer(struct kafka_api *ka, const struct proto_init_pid_req *m,
-			   struct proto_init_pid_resp *resp, const char *peer)
+static int init_pid_answer(struct kafka_api *ka, const struct net_req *req,
+			   const struct proto_init_pid_req *m, struct proto_init_pid_resp *resp,
+			   const char *peer)
 {
 	resp->producer_id = -1;
 	resp->producer_epoch = -1;
@@ -45,6 +47,16 @@ static int init_pid_answer(struct kafka_api *ka, const struct proto_init_pid_req
 			       peer, m->transactional_id.len > 0 ? (int)m->transactional_id.len : 0,
 			       m->transactional_id.ptr);
 		return PROTO_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+	}
+	/* An idempotent producer: IDEMPOTENT_WRITE on the cluster, or WRITE
+	 * on some topic (Kafka 3.0+, KIP-679). */
+	if (!kafka_may(req, ACL_OP_IDEMPOTENT_WRITE, ACL_RES_CLUSTER, kstr_of(ACL_CLUSTER_NAME)) &&
+	    !kafka_authorize_any(req, ACL_OP_WRITE, ACL_RES_TOPIC)) {
+		mq_log_limited(MQ_INFO,
+			       "InitProducerId from %s refused: neither IdempotentWrite on the "
+			       "cluster nor Write on any topic (CLUSTER_AUTHORIZATION_FAILED)",
+			       peer);
+		return PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED;
 	}
 	if (producer_ids_next(cluster_producer_ids(ka->c), &resp->producer_id) < 0) {
 		resp->producer_id = -1;
@@ -63,7 +75,8 @@ static int init_pid_handler(void *arg, struct net_req *req)
 	size_t pos;
 	int rc;
 
-	resp.error_code = (int16_t)init_pid_answer(ka, &pr->u.init_pid, &resp, net_req_peer(req));
+	resp.error_code =
+		(int16_t)init_pid_answer(ka, req, &pr->u.init_pid, &resp, net_req_peer(req));
 	pos = net_req_begin(req);
 	rc = proto_init_pid_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &resp);
 	return rc ? rc : net_req_end(req, pos);

@@ -40,6 +40,7 @@
 #include "repl/client_quota_zk.h"
 #include "repl/cluster.h"
 #include "repl/kafka_api.h"
+#include "repl/kafka_authz.h"
 #include "repl/kmsg.h"
 #include "repl/proto.h"
 #include "repl/zkc.h"
@@ -244,7 +245,8 @@ static int alter_handler(void *arg, struct net_req *req)
 			res->error_code = PROTO_ERR_INVALID_REQUEST;
 			snprintf(why[i], sizeof(why[i]),
 				 "client quotas are kept in ZooKeeper: a single node has none");
-		} else if (asker && !cluster_is_brokers_user(ka->c, asker)) {
+		} else if (net_req_authz(req) ? !kafka_authorize_cluster(req, ACL_OP_ALTER_CONFIGS)
+					      : asker && !cluster_is_brokers_user(ka->c, asker)) {
 			res->error_code = PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED;
 			snprintf(why[i], sizeof(why[i]),
 				 "only the brokers' user may change client quotas");
@@ -411,7 +413,10 @@ static int describe_handler(void *arg, struct net_req *req)
 	size_t pos;
 	int rc = 0;
 
-	if (filter_check(dr, &why) < 0) {
+	if (!kafka_authorize_cluster(req, ACL_OP_DESCRIBE_CONFIGS)) {
+		resp.error_code = PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED;
+		why = "Cluster authorization failed.";
+	} else if (filter_check(dr, &why) < 0) {
 		resp.error_code = PROTO_ERR_INVALID_REQUEST;
 	} else if (cluster_zk_mode(ka->c)) {
 		rc = cluster_with_zk(ka->c, read_all, &d);

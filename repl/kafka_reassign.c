@@ -28,6 +28,7 @@
 #include "repl/cluster.h"
 #include "repl/controller.h"
 #include "repl/kafka_api.h"
+#include "repl/kafka_authz.h"
 #include "repl/proto.h"
 #include "repl/repl.h"
 #include "util/diaglog.h"
@@ -73,22 +74,42 @@ static void alter_single(struct kafka_api *ka, struct controller_reassignment *v
 	}
 }
 
-/* The top-level answer of a broker that is not the controller. */
-static int answer_not_controller(struct net_req *req, int16_t api, const char *what, int rc)
+/* A top-level error answer, no partition. */
+static int answer_top(struct net_req *req, int16_t api, int16_t code, const char *msg)
 {
 	const struct proto_req *pr = net_req_msg(req);
 	struct proto_reassign_resp resp = {
-		.error_code = PROTO_ERR_NOT_CONTROLLER,
-		.error_message = kstr_of("this broker is not the controller"),
+		.error_code = code,
+		.error_message = msg ? kstr_of(msg) : KSTR_NULL,
 	};
 	size_t pos;
+	int rc;
 
-	mq_log_limited(MQ_INFO, "%s from %s: NOT_CONTROLLER%s%s", what, net_req_peer(req),
-		       rc != -EAGAIN ? " (the office was lost on the way: " : "",
-		       rc != -EAGAIN ? strerror(-rc) : "");
 	pos = net_req_begin(req);
 	rc = proto_reassign_resp_encode(&net_req_out(req)->w, api, pr->hdr.api_version, &resp);
 	return rc ? rc : net_req_end(req, pos);
+}
+
+/* The top-level answer of a broker that is not the controller. */
+static int answer_not_controller(struct net_req *req, int16_t api, const char *what, int rc)
+{
+	mq_log_limited(MQ_INFO, "%s from %s: NOT_CONTROLLER%s%s", what, net_req_peer(req),
+		       rc != -EAGAIN ? " (the office was lost on the way: " : "",
+		       rc != -EAGAIN ? strerror(-rc) : "");
+	return answer_top(req, api, PROTO_ERR_NOT_CONTROLLER, "this broker is not the controller");
+}
+
+/* ALTER (alter) or DESCRIBE on the cluster (KafkaApis); refused: the
+ * request's CLUSTER_AUTHORIZATION_FAILED, answered (*rc). */
+static bool reassign_denied(struct net_req *req, bool alter, int *rc)
+{
+	if (kafka_authorize_cluster(req, alter ? ACL_OP_ALTER : ACL_OP_DESCRIBE))
+		return false;
+	*rc = answer_top(req,
+			 alter ? PROTO_API_ALTER_PARTITION_REASSIGNMENTS
+			       : PROTO_API_LIST_PARTITION_REASSIGNMENTS,
+			 PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED, NULL);
+	return true;
 }
 
 static int alter_handler(void *arg, struct net_req *req)
@@ -102,6 +123,8 @@ static int alter_handler(void *arg, struct net_req *req)
 	int n = 0, k = 0, rc = 0;
 	size_t pos;
 
+	if (reassign_denied(req, true, &rc))
+		return rc;
 	for (int32_t i = 0; i < rr->n_topics; i++)
 		n += rr->topics[i].n_partitions;
 	v = calloc((size_t)n + 1, sizeof(*v));
@@ -192,6 +215,8 @@ static int list_handler(void *arg, struct net_req *req)
 	int n = 0, k = 0, rc = 0;
 	size_t pos;
 
+	if (reassign_denied(req, false, &rc))
+		return rc;
 	if (cluster_zk_mode(ka->c) && (n = cluster_list_reassignments(ka->c, &v)) < 0)
 		return answer_not_controller(req, PROTO_API_LIST_PARTITION_REASSIGNMENTS,
 					     "ListPartitionReassignments", n);

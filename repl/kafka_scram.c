@@ -45,6 +45,7 @@
 
 #include "repl/cluster.h"
 #include "repl/kafka_api.h"
+#include "repl/kafka_authz.h"
 #include "repl/kmsg.h"
 #include "repl/proto.h"
 #include "repl/sasl.h"
@@ -189,6 +190,9 @@ static int describe_handler(void *arg, struct net_req *req)
 			       net_req_peer(req), strerror(-rc));
 		rc = 0;
 	}
+	/* KafkaApis: DESCRIBE on the cluster, else the request's error. */
+	if (rc == 0 && resp.error_code == 0 && !kafka_authorize_cluster(req, ACL_OP_DESCRIBE))
+		resp.error_code = PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED;
 	for (int32_t i = 0; rc == 0 && resp.error_code == 0 && i < n; i++) {
 		struct proto_scram_user_result *res = &resp.results[resp.n_results];
 		struct kstr user = all.names ? kstr_of(all.names[i]) : dr->users[i];
@@ -399,11 +403,14 @@ static int alter_handler(void *arg, struct net_req *req)
 			   "a single node's SCRAM user is its sasl.jaas.config setting");
 		goto answer;
 	}
-	if (asker && !cluster_is_brokers_user(ka->c, asker)) {
+	/* With the authorizer: ALTER on the cluster (KafkaApis); without,
+	 * only the brokers' user (else anyone could lock them out). */
+	if (net_req_authz(req) ? !kafka_authorize_cluster(req, ACL_OP_ALTER)
+			       : asker && !cluster_is_brokers_user(ka->c, asker)) {
 		mq_log_limited(MQ_WARN,
 			       "AlterUserScramCredentials from %s (user %s) refused: only the "
 			       "brokers' user may change SCRAM users",
-			       peer, asker);
+			       peer, asker ? asker : "ANONYMOUS");
 		refuse_all(&a, PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED,
 			   "only the brokers' user may change SCRAM users");
 		goto answer;

@@ -141,6 +141,20 @@ int metadata_cache_brokers(struct metadata_cache *mc, struct metadata_broker **o
 	return *out ? n : -ENOMEM;
 }
 
+bool metadata_cache_broker(struct metadata_cache *mc, int32_t id, struct metadata_broker *out)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&mc->mu);
+	for (int i = 0; i < mc->n && !found; i++)
+		if (mc->brokers[i].id == id) {
+			*out = mc->brokers[i];
+			found = true;
+		}
+	pthread_mutex_unlock(&mc->mu);
+	return found;
+}
+
 bool metadata_cache_racks_mixed(struct metadata_cache *mc)
 {
 	int with = 0, without = 0;

@@ -45,6 +45,8 @@ void metadata_cache_cluster_id(struct metadata_cache *mc, char *buf, size_t cap)
 /* A copy of every broker known, sorted by id (malloc'd; free()). Returns
  * the count or -ENOMEM. */
 int metadata_cache_brokers(struct metadata_cache *mc, struct metadata_broker **out);
+/* A copy of broker id into out; false when it is not known. */
+bool metadata_cache_broker(struct metadata_cache *mc, int32_t id, struct metadata_broker *out);
 /* Whether some live brokers have a rack and some do not: Kafka's
  * AdminUtils then refuses any replica placement ("Not all brokers have
  * rack information"). */

@@ -200,6 +200,7 @@ struct net_server {
 		void *arg;
 		net_pick_fn pick; /* requests run on the loop thread */
 	} handlers[N_API_KEYS];
+	void *authz; /* net_server_set_authz: the owner's, never looked into */
 	struct net_listener lst[NET_MAX_LISTENERS];
 	int n_loops;
 	struct net_loop *loops;
@@ -406,6 +407,16 @@ int net_req_listener(const struct net_req *req)
 const char *net_req_user(const struct net_req *req)
 {
 	return req->conn->auth == AUTH_DONE && req->conn->user[0] ? req->conn->user : NULL;
+}
+
+void net_server_set_authz(struct net_server *srv, void *authz)
+{
+	srv->authz = authz;
+}
+
+void *net_req_authz(const struct net_req *req)
+{
+	return req->conn->loop->srv->authz;
 }
 
 bool net_req_cancelled(const struct net_req *req)

@@ -320,6 +320,10 @@ const char *net_req_peer(const struct net_req *req);
 const char *net_req_user(const struct net_req *req);
 /* The index of the listener (into cfg.listeners) the request came in on. */
 int net_req_listener(const struct net_req *req);
+/* The owner's authorizer, set before net_server_start and never changed
+ * (NULL: none); the listener only hands it to the handlers. */
+void net_server_set_authz(struct net_server *srv, void *authz);
+void *net_req_authz(const struct net_req *req);
 /* True once the client went: its connection closed (the response will
  * be dropped) or it closed its side (a half-close: the response is still
  * sent if it can be). A parked request may be completed early. Any

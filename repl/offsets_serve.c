@@ -78,6 +78,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "repl/kafka_authz.h"
 #include "repl/named_parts.h"
 #include "repl/offsets_serve.h"
 #include "repl/proto.h"
@@ -206,6 +207,8 @@ static int list_offsets_handler(void *arg, struct net_req *req)
 		resp.topics[t].name = m->topics[t].name;
 		resp.topics[t].n_partitions = m->topics[t].n_partitions;
 		resp.topics[t].partitions = &parts[k];
+		bool denied =
+			!kafka_authorize(req, ACL_OP_DESCRIBE, ACL_RES_TOPIC, m->topics[t].name);
 		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++) {
 			const struct proto_list_offsets_part *rq = &m->topics[t].partitions[j];
 			struct proto_list_offsets_resp_part *rp = &parts[k];
@@ -217,6 +220,11 @@ static int list_offsets_handler(void *arg, struct net_req *req)
 			rp->timestamp = -1;
 			rp->offset = -1;
 			rp->leader_epoch = -1;
+			if (denied) {
+				rp->error_code = PROTO_ERR_TOPIC_AUTHORIZATION_FAILED;
+				partition_unref(p);
+				continue;
+			}
 			/* An isolation level Kafka does not define (neither 0 nor
 			 * 1) in a consumer's request fails Kafka's
 			 * IsolationLevel.forId: its error response answers each
@@ -403,13 +411,16 @@ static int delete_records_handler(void *arg, struct net_req *req)
 		resp.topics[t].name = m->topics[t].name;
 		resp.topics[t].n_partitions = m->topics[t].n_partitions;
 		resp.topics[t].partitions = &parts[k];
+		bool denied =
+			!kafka_authorize(req, ACL_OP_DELETE, ACL_RES_TOPIC, m->topics[t].name);
 		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++) {
 			const struct proto_delete_records_part *rq = &m->topics[t].partitions[j];
 
 			parts[k].partition_index = rq->partition_index;
 			parts[k].low_watermark = -1;
-			parts[k].error_code =
-				delete_one(os, req, m->topics[t].name, rq, &ps[k], &target[k]);
+			parts[k].error_code = denied ? PROTO_ERR_TOPIC_AUTHORIZATION_FAILED
+						     : delete_one(os, req, m->topics[t].name, rq,
+								  &ps[k], &target[k]);
 		}
 	}
 	int64_t wait = m->timeout_ms > 0 ? m->timeout_ms : 0;

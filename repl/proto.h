@@ -2053,11 +2053,14 @@ struct proto_describe_acls_req {
 	struct proto_acl filter;
 };
 
-/* No resources: mqfs names no ACL. */
+/* The bindings found, n_acls of them, grouped: consecutive entries of
+ * the same resource (type, name, pattern) are written as one resource. */
 struct proto_describe_acls_resp {
 	int32_t throttle_time_ms;
 	int16_t error_code;
 	struct kstr error_message;
+	int32_t n_acls;
+	struct proto_acl *acls;
 };
 
 struct proto_create_acls_req {
@@ -2070,13 +2073,18 @@ struct proto_delete_acls_req {
 	struct proto_acl *filters;
 };
 
-/* CreateAcls' results and DeleteAcls' filter results: n_results of the
- * same code and message (DeleteAcls: no matching ACL). */
+/* One CreateAcls result or DeleteAcls filter result; a DeleteAcls
+ * result names the bindings it deleted (each answered with no error). */
+struct proto_acls_result {
+	int16_t error_code;
+	struct kstr error_message;
+	int32_t n_matching;
+	struct proto_acl *matching;
+};
 struct proto_acls_result_resp {
 	int32_t throttle_time_ms;
 	int32_t n_results;
-	int16_t error_code;
-	struct kstr error_message;
+	struct proto_acls_result *results;
 };
 
 int proto_describe_acls_req_encode(struct kbuf_w *w, int16_t version,
@@ -2087,6 +2095,7 @@ int proto_describe_acls_resp_encode(struct kbuf_w *w, int16_t version,
 				    const struct proto_describe_acls_resp *resp);
 int proto_describe_acls_resp_decode(struct kbuf_r *r, int16_t version,
 				    struct proto_describe_acls_resp *resp);
+void proto_describe_acls_resp_free(struct proto_describe_acls_resp *resp);
 int proto_create_acls_req_encode(struct kbuf_w *w, int16_t version,
 				 const struct proto_create_acls_req *req);
 int proto_create_acls_req_decode(struct kbuf_r *r, int16_t version,
@@ -2096,6 +2105,7 @@ int proto_create_acls_resp_encode(struct kbuf_w *w, int16_t version,
 				  const struct proto_acls_result_resp *resp);
 int proto_create_acls_resp_decode(struct kbuf_r *r, int16_t version,
 				  struct proto_acls_result_resp *resp);
+void proto_create_acls_resp_free(struct proto_acls_result_resp *resp);
 int proto_delete_acls_req_encode(struct kbuf_w *w, int16_t version,
 				 const struct proto_delete_acls_req *req);
 int proto_delete_acls_req_decode(struct kbuf_r *r, int16_t version,
@@ -2105,6 +2115,7 @@ int proto_delete_acls_resp_encode(struct kbuf_w *w, int16_t version,
 				  const struct proto_acls_result_resp *resp);
 int proto_delete_acls_resp_decode(struct kbuf_r *r, int16_t version,
 				  struct proto_acls_result_resp *resp);
+void proto_delete_acls_resp_free(struct proto_acls_result_resp *resp);
 
 /* ---- DescribeUserScramCredentials (50), AlterUserScramCredentials (51),
  * proto_scram.c ---- */

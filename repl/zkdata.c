@@ -30,9 +30,7 @@
 
 /* ---- errors and small helpers ---- */
 
-static int bad(char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int bad(char *why, const char *fmt, ...)
+int zk_bad(char *why, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -61,10 +59,10 @@ static int load_object(const char *buf, size_t len, json_t **out, char *why)
 	json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
 
 	if (!root)
-		return bad(why, "not JSON: %s at byte %d", err.text, err.position);
+		return zk_bad(why, "not JSON: %s at byte %d", err.text, err.position);
 	if (!json_is_object(root)) {
 		json_decref(root);
-		return bad(why, "not a JSON object");
+		return zk_bad(why, "not a JSON object");
 	}
 	*out = root;
 	return 0;
@@ -83,7 +81,7 @@ static int load_version(const char *buf, size_t len, int32_t version, const char
 	if ((rc = load_object(buf, len, out, why)))
 		return rc;
 	if ((rc = get_i32(*out, "version", 1, 1, &v, why)) == 0 && v != version)
-		rc = bad(why, "unsupported %s version %d", what, (int)v);
+		rc = zk_bad(why, "unsupported %s version %d", what, (int)v);
 	if (rc) {
 		json_decref(*out);
 		*out = NULL;
@@ -98,12 +96,12 @@ static int get_i32(json_t *obj, const char *key, int need, int64_t min, int32_t 
 	json_int_t i;
 
 	if (!v)
-		return need ? bad(why, "\"%s\" missing", key) : -ENOENT;
+		return need ? zk_bad(why, "\"%s\" missing", key) : -ENOENT;
 	if (!json_is_integer(v))
-		return bad(why, "\"%s\" is not an integer", key);
+		return zk_bad(why, "\"%s\" is not an integer", key);
 	i = json_integer_value(v);
 	if (i < min || i > INT32_MAX)
-		return bad(why, "\"%s\" out of range: %lld", key, (long long)i);
+		return zk_bad(why, "\"%s\" out of range: %lld", key, (long long)i);
 	*out = (int32_t)i;
 	return 0;
 }
@@ -133,7 +131,7 @@ static int get_timestamp(json_t *obj, int64_t *out, char *why)
 	if (!v)
 		return 0;
 	if (!json_is_string(v) || parse_ms(json_string_value(v), out) < 0)
-		return bad(why, "\"timestamp\" is not a decimal string");
+		return zk_bad(why, "\"timestamp\" is not a decimal string");
 	return 0;
 }
 
@@ -152,7 +150,7 @@ static int get_ids(json_t *arr, const char *what, int32_t **out, int *n, char *w
 	int32_t *ids;
 
 	if (!json_is_array(arr))
-		return bad(why, "%s is not an array", what);
+		return zk_bad(why, "%s is not an array", what);
 	count = json_array_size(arr);
 	ids = malloc((count ? count : 1) * sizeof(*ids));
 	if (!ids)
@@ -163,13 +161,13 @@ static int get_ids(json_t *arr, const char *what, int32_t **out, int *n, char *w
 
 		if (!json_is_integer(v) || (x = json_integer_value(v)) < 0 || x > INT32_MAX) {
 			free(ids);
-			return bad(why, "%s holds a value that is not a broker id", what);
+			return zk_bad(why, "%s holds a value that is not a broker id", what);
 		}
 		ids[i] = (int32_t)x;
 		for (j = 0; j < i; j++)
 			if (ids[j] == ids[i]) {
 				free(ids);
-				return bad(why, "%s names broker %d twice", what, (int)x);
+				return zk_bad(why, "%s names broker %d twice", what, (int)x);
 			}
 	}
 	*out = ids;
@@ -458,28 +456,28 @@ static int endpoint_parse(const char *s, struct zk_endpoint *ep, char *why)
 	long port;
 
 	if (!sep || sep == s)
-		return bad(why, "endpoint \"%.60s\" has no listener name", s);
+		return zk_bad(why, "endpoint \"%.60s\" has no listener name", s);
 	h = sep + 3;
 	if (*h == '[') {
 		hend = strchr(++h, ']');
 		if (!hend || hend[1] != ':')
-			return bad(why, "endpoint \"%.60s\" has a bad IPv6 host", s);
+			return zk_bad(why, "endpoint \"%.60s\" has a bad IPv6 host", s);
 		colon = hend + 1;
 	} else {
 		colon = strrchr(h, ':');
 		if (!colon)
-			return bad(why, "endpoint \"%.60s\" has no port", s);
+			return zk_bad(why, "endpoint \"%.60s\" has no port", s);
 		hend = colon;
 	}
 	errno = 0;
 	port = strtol(colon + 1, &end, 10);
 	if (!colon[1] || *end || errno || port < 0 || port > 65535)
-		return bad(why, "endpoint \"%.60s\" has a bad port", s);
+		return zk_bad(why, "endpoint \"%.60s\" has a bad port", s);
 	/* As Kafka's parser: anything else ('/', '[', ']', a blank) could
 	 * not be written back as an endpoint that reads the same ("h]:1:2"
 	 * would become "[h]:1]:2"). */
 	if (!net_host_valid(h, (size_t)(hend - h)))
-		return bad(why, "endpoint \"%.60s\" has a bad host", s);
+		return zk_bad(why, "endpoint \"%.60s\" has a bad host", s);
 	ep->listener = strndup(s, (size_t)(sep - s));
 	ep->host = strndup(h, (size_t)(hend - h));
 	ep->port = (int32_t)port;
@@ -520,14 +518,14 @@ static int ineligible_decode(json_t *root, struct zk_broker *b, char *why)
 	if (!map)
 		return 0;
 	if (!json_is_object(map))
-		return bad(why, "\"ineligible_partitions\" is not an object");
+		return zk_bad(why, "\"ineligible_partitions\" is not an object");
 	json_object_foreach(map, topic, arr)
 	{
 		if (!zk_topic_name_valid(topic) || !json_is_array(arr))
-			return bad(why,
-				   "\"ineligible_partitions\": \"%.64s\" is not a topic "
-				   "with an array of partitions",
-				   topic);
+			return zk_bad(why,
+				      "\"ineligible_partitions\": \"%.64s\" is not a topic "
+				      "with an array of partitions",
+				      topic);
 		n += json_array_size(arr);
 	}
 	b->ineligible = calloc(n + 1, sizeof(*b->ineligible));
@@ -541,10 +539,10 @@ static int ineligible_decode(json_t *root, struct zk_broker *b, char *why)
 
 			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 			    json_integer_value(v) > INT32_MAX)
-				return bad(why,
-					   "\"ineligible_partitions\": a partition of "
-					   "\"%.64s\" is not a partition number",
-					   topic);
+				return zk_bad(why,
+					      "\"ineligible_partitions\": a partition of "
+					      "\"%.64s\" is not a partition number",
+					      topic);
 			if (!(tp->topic = strdup(topic)))
 				return -ENOMEM;
 			tp->partition = (int32_t)json_integer_value(v);
@@ -615,11 +613,11 @@ static int broker_endpoints(json_t *root, struct zk_broker *b, char *why)
 	int rc;
 
 	if (!eps)
-		return bad(why, "\"endpoints\" missing");
+		return zk_bad(why, "\"endpoints\" missing");
 	if (!json_is_array(eps) || json_array_size(eps) == 0)
-		return bad(why, "\"endpoints\" is not a non-empty array");
+		return zk_bad(why, "\"endpoints\" is not a non-empty array");
 	if (map && !json_is_object(map))
-		return bad(why, "\"listener_security_protocol_map\" is not an object");
+		return zk_bad(why, "\"listener_security_protocol_map\" is not an object");
 	b->endpoints = calloc(json_array_size(eps), sizeof(*b->endpoints));
 	if (!b->endpoints)
 		return -ENOMEM;
@@ -629,7 +627,7 @@ static int broker_endpoints(json_t *root, struct zk_broker *b, char *why)
 		const char *proto;
 
 		if (!json_is_string(e))
-			return bad(why, "an endpoint is not a string");
+			return zk_bad(why, "an endpoint is not a string");
 		b->n_endpoints++;
 		rc = endpoint_parse(json_string_value(e), ep, why);
 		if (rc)
@@ -638,14 +636,14 @@ static int broker_endpoints(json_t *root, struct zk_broker *b, char *why)
 			json_t *p = json_object_get(map, ep->listener);
 
 			if (!json_is_string(p))
-				return bad(why, "listener %.40s has no security protocol",
-					   ep->listener);
+				return zk_bad(why, "listener %.40s has no security protocol",
+					      ep->listener);
 			proto = json_string_value(p);
 		} else {
 			proto = ep->listener;
 		}
 		if (!protocol_known(proto))
-			return bad(why, "unknown security protocol %.40s", proto);
+			return zk_bad(why, "unknown security protocol %.40s", proto);
 		ep->security_protocol = strdup(proto);
 		if (!ep->security_protocol)
 			return -ENOMEM;
@@ -663,19 +661,19 @@ static int broker_features(json_t *root, struct zk_broker *b, char *why)
 	if (!feats || json_is_null(feats))
 		return 0;
 	if (!json_is_object(feats))
-		return bad(why, "\"features\" is not an object");
+		return zk_bad(why, "\"features\" is not an object");
 	b->features = calloc(json_object_size(feats) + 1, sizeof(*b->features));
 	if (!b->features)
 		return -ENOMEM;
 	json_object_foreach(feats, name, f)
 	{
 		if (!json_is_object(f))
-			return bad(why, "feature %.40s is not an object", name);
+			return zk_bad(why, "feature %.40s is not an object", name);
 		if ((rc = get_i32(f, "min_version", 1, 0, &lo, why)) ||
 		    (rc = get_i32(f, "max_version", 1, 0, &hi, why)))
 			return rc;
 		if (hi > INT16_MAX || lo > hi)
-			return bad(why, "feature %.40s has a bad version range", name);
+			return zk_bad(why, "feature %.40s has a bad version range", name);
 		b->features[b->n_features].name = strdup(name);
 		if (!b->features[b->n_features].name)
 			return -ENOMEM;
@@ -700,12 +698,12 @@ int zk_broker_decode(const char *buf, size_t len, struct zk_broker *b, char *why
 	    (rc = get_timestamp(root, &b->timestamp, why)))
 		goto out;
 	if (b->version > 5) {
-		rc = bad(why, "unsupported broker registration version %d", (int)b->version);
+		rc = zk_bad(why, "unsupported broker registration version %d", (int)b->version);
 		goto out;
 	}
 	v = json_object_get(root, "host");
 	if (v && !json_is_null(v) && !json_is_string(v)) {
-		rc = bad(why, "\"host\" is not a string");
+		rc = zk_bad(why, "\"host\" is not a string");
 		goto out;
 	}
 	if (json_is_string(v) && !(b->host = strdup(json_string_value(v)))) {
@@ -718,13 +716,13 @@ int zk_broker_decode(const char *buf, size_t len, struct zk_broker *b, char *why
 	if (b->version == 1) {
 		/* Only host and port: one PLAINTEXT endpoint. */
 		if (!b->host) {
-			rc = bad(why, "\"host\" missing");
+			rc = zk_bad(why, "\"host\" missing");
 			goto out;
 		}
 		/* What its endpoint would be refused for (see endpoint_parse). */
 		if (!net_host_valid(b->host, strlen(b->host)) || b->port < 0 || b->port > 65535) {
-			rc = bad(why, "\"host\" %.60s or \"port\" %d is not an endpoint's", b->host,
-				 (int)b->port);
+			rc = zk_bad(why, "\"host\" %.60s or \"port\" %d is not an endpoint's",
+				    b->host, (int)b->port);
 			goto out;
 		}
 		b->endpoints = calloc(1, sizeof(*b->endpoints));
@@ -748,7 +746,7 @@ int zk_broker_decode(const char *buf, size_t len, struct zk_broker *b, char *why
 	v = json_object_get(root, "rack");
 	if (v && !json_is_null(v)) {
 		if (!json_is_string(v)) {
-			rc = bad(why, "\"rack\" is not a string");
+			rc = zk_bad(why, "\"rack\" is not a string");
 			goto out;
 		}
 		if (!(b->rack = strdup(json_string_value(v)))) {
@@ -813,7 +811,7 @@ int zk_controller_decode(const char *buf, size_t len, struct zk_controller *c, c
 	    (rc = get_timestamp(root, &c->timestamp, why)))
 		goto out;
 	if (c->version > 2) {
-		rc = bad(why, "unsupported controller version %d", (int)c->version);
+		rc = zk_bad(why, "unsupported controller version %d", (int)c->version);
 		goto out;
 	}
 	rc = get_i32(root, "kraftControllerEpoch", 0, -1, &c->kraft_controller_epoch, why);
@@ -839,14 +837,14 @@ int zk_controller_epoch_decode(const char *buf, size_t len, int32_t *epoch, char
 	size_t i;
 
 	if (len == 0 || len > 10 || (buf[0] == '0' && len > 1))
-		return bad(why, "controller epoch is not a decimal integer");
+		return zk_bad(why, "controller epoch is not a decimal integer");
 	for (i = 0; i < len; i++) {
 		if (buf[i] < '0' || buf[i] > '9')
-			return bad(why, "controller epoch is not a decimal integer");
+			return zk_bad(why, "controller epoch is not a decimal integer");
 		v = v * 10 + (buf[i] - '0');
 	}
 	if (v > INT32_MAX)
-		return bad(why, "controller epoch out of range");
+		return zk_bad(why, "controller epoch out of range");
 	*epoch = (int32_t)v;
 	return 0;
 }
@@ -913,15 +911,15 @@ static int topic_moves(json_t *root, const char *field, struct zk_topic *t, int 
 	if (!obj)
 		return 0;
 	if (!json_is_object(obj))
-		return bad(why, "\"%s\" is not an object", field);
+		return zk_bad(why, "\"%s\" is not an object", field);
 	json_object_foreach(obj, key, v)
 	{
 		struct zk_assignment *a;
 
 		p = partition_key(key, t->n_partitions);
 		if (p < 0)
-			return bad(why, "\"%s\" names partition \"%.20s\" the topic lacks", field,
-				   key);
+			return zk_bad(why, "\"%s\" names partition \"%.20s\" the topic lacks",
+				      field, key);
 		a = &t->partitions[p];
 		rc = adding ? get_ids(v, field, &a->adding, &a->n_adding, why)
 			    : get_ids(v, field, &a->removing, &a->n_removing, why);
@@ -943,12 +941,12 @@ int zk_topic_decode(const char *buf, size_t len, struct zk_topic *t, char *why)
 	if ((rc = get_i32(root, "version", 1, 1, &t->version, why)))
 		goto out;
 	if (t->version > 3) {
-		rc = bad(why, "unsupported topic version %d", (int)t->version);
+		rc = zk_bad(why, "unsupported topic version %d", (int)t->version);
 		goto out;
 	}
 	parts = json_object_get(root, "partitions");
 	if (!json_is_object(parts) || json_object_size(parts) == 0) {
-		rc = bad(why, "\"partitions\" is not a non-empty object");
+		rc = zk_bad(why, "\"partitions\" is not a non-empty object");
 		goto out;
 	}
 	t->partitions = calloc(json_object_size(parts), sizeof(*t->partitions));
@@ -964,15 +962,15 @@ int zk_topic_decode(const char *buf, size_t len, struct zk_topic *t, char *why)
 		/* n keys, each a distinct number below n: exactly 0..n-1. */
 		p = partition_key(key, t->n_partitions);
 		if (p < 0 || t->partitions[p].replicas) {
-			rc = bad(why, "partition \"%.20s\" is not one of 0..%d", key,
-				 t->n_partitions - 1);
+			rc = zk_bad(why, "partition \"%.20s\" is not one of 0..%d", key,
+				    t->n_partitions - 1);
 			goto out;
 		}
 		a = &t->partitions[p];
 		if ((rc = get_ids(v, "a replica list", &a->replicas, &a->n_replicas, why)))
 			goto out;
 		if (a->n_replicas == 0) {
-			rc = bad(why, "partition %d has no replicas", p);
+			rc = zk_bad(why, "partition %d has no replicas", p);
 			goto out;
 		}
 	}
@@ -982,7 +980,7 @@ int zk_topic_decode(const char *buf, size_t len, struct zk_topic *t, char *why)
 	v = json_object_get(root, "topic_id");
 	if (v && !json_is_null(v)) {
 		if (!json_is_string(v) || !zk_uuid_valid(json_string_value(v))) {
-			rc = bad(why, "\"topic_id\" is not a topic id");
+			rc = zk_bad(why, "\"topic_id\" is not a topic id");
 			goto out;
 		}
 		memcpy(t->topic_id, json_string_value(v), ZK_UUID_LEN + 1);
@@ -1042,13 +1040,13 @@ int zk_partition_state_decode(const char *buf, size_t len, struct zk_partition_s
 	if (rc)
 		goto out;
 	if (recovery > ZK_RECOVERY_RECOVERING) {
-		rc = bad(why, "unknown leader_recovery_state %d", (int)recovery);
+		rc = zk_bad(why, "unknown leader_recovery_state %d", (int)recovery);
 		goto out;
 	}
 	s->leader_recovery_state = (int8_t)recovery;
 	isr = json_object_get(root, "isr");
 	if (!isr) {
-		rc = bad(why, "\"isr\" missing");
+		rc = zk_bad(why, "\"isr\" missing");
 		goto out;
 	}
 	rc = get_ids(isr, "\"isr\"", &s->isr, &s->n_isr, why);
@@ -1093,7 +1091,7 @@ int zk_config_decode(const char *buf, size_t len, struct zk_config *c, char *why
 		return rc;
 	cfg = json_object_get(root, "config");
 	if (!json_is_object(cfg)) {
-		rc = bad(why, "\"config\" is not an object");
+		rc = zk_bad(why, "\"config\" is not an object");
 		goto out;
 	}
 	c->keys = calloc(json_object_size(cfg) + 1, sizeof(char *));
@@ -1105,7 +1103,7 @@ int zk_config_decode(const char *buf, size_t len, struct zk_config *c, char *why
 	json_object_foreach(cfg, key, v)
 	{
 		if (!json_is_string(v)) {
-			rc = bad(why, "config \"%.60s\" is not a string", key);
+			rc = zk_bad(why, "config \"%.60s\" is not a string", key);
 			goto out;
 		}
 		c->keys[c->n] = strdup(key);
@@ -1222,7 +1220,7 @@ static int load_partitions(const char *buf, size_t len, const char *what, json_t
 	if (rc)
 		return rc;
 	*arr = json_object_get(*root, "partitions");
-	return json_is_array(*arr) ? 0 : bad(why, "\"partitions\" is not an array");
+	return json_is_array(*arr) ? 0 : zk_bad(why, "\"partitions\" is not an array");
 }
 
 /* An entry's "topic" (a topic name, strdup'd into *topic) and
@@ -1233,9 +1231,9 @@ static int tp_decode(json_t *e, char **topic, int32_t *partition, char *why)
 	int rc;
 
 	if (!json_is_object(e))
-		return bad(why, "a partition is not an object");
+		return zk_bad(why, "a partition is not an object");
 	if (!json_is_string(t) || !zk_topic_name_valid(json_string_value(t)))
-		return bad(why, "\"topic\" is not a topic name");
+		return zk_bad(why, "\"topic\" is not a topic name");
 	if ((rc = get_i32(e, "partition", 1, 0, partition, why)))
 		return rc;
 	return (*topic = strdup(json_string_value(t))) ? 0 : -ENOMEM;
@@ -1321,7 +1319,7 @@ static int reassign_replicas(json_t *arr, struct zk_reassign_part *rp, char *why
 	size_t i, count;
 
 	if (!json_is_array(arr))
-		return bad(why, "\"replicas\" is not an array");
+		return zk_bad(why, "\"replicas\" is not an array");
 	count = json_array_size(arr);
 	if (!(rp->replicas = malloc((count ? count : 1) * sizeof(*rp->replicas))))
 		return -ENOMEM;
@@ -1330,7 +1328,7 @@ static int reassign_replicas(json_t *arr, struct zk_reassign_part *rp, char *why
 		json_int_t x;
 
 		if (!json_is_integer(v) || (x = json_integer_value(v)) < INT32_MIN || x > INT32_MAX)
-			return bad(why, "\"replicas\" holds a value that is not an integer");
+			return zk_bad(why, "\"replicas\" holds a value that is not an integer");
 		rp->replicas[rp->n_replicas++] = (int32_t)x;
 	}
 	return 0;
@@ -1429,12 +1427,12 @@ int zk_cluster_id_decode(const char *buf, size_t len, char id[ZK_UUID_LEN + 1], 
 		return rc;
 	v = json_object_get(root, "version");
 	if (!json_is_string(v) || strcmp(json_string_value(v), "1")) {
-		rc = bad(why, "\"version\" is not \"1\"");
+		rc = zk_bad(why, "\"version\" is not \"1\"");
 		goto out;
 	}
 	v = json_object_get(root, "id");
 	if (!json_is_string(v) || !zk_uuid_valid(json_string_value(v))) {
-		rc = bad(why, "\"id\" is not a cluster id");
+		rc = zk_bad(why, "\"id\" is not a cluster id");
 		goto out;
 	}
 	memcpy(id, json_string_value(v), ZK_UUID_LEN + 1);
@@ -1476,8 +1474,8 @@ int zk_user_scram_decode(const char *buf, size_t len, struct sasl_cred *cred, ch
 	if (!v)
 		rc = -ENOENT;
 	else if (sasl_cred_parse(v, cred) < 0)
-		rc = bad(why, "SCRAM-SHA-256 is not salt=..,stored_key=..,server_key=..,"
-			      "iterations=N");
+		rc = zk_bad(why, "SCRAM-SHA-256 is not salt=..,stored_key=..,server_key=..,"
+				 "iterations=N");
 	zk_config_clear(&c);
 	return rc;
 }
@@ -1509,9 +1507,9 @@ int zk_config_change_decode(const char *buf, size_t len, char *entity_path, size
 		return rc;
 	v = json_object_get(root, "entity_path");
 	if (!json_is_string(v))
-		rc = bad(why, "\"entity_path\" missing or not a string");
+		rc = zk_bad(why, "\"entity_path\" missing or not a string");
 	else if (snprintf(entity_path, size, "%s", json_string_value(v)) >= (int)size)
-		rc = bad(why, "\"entity_path\" too long");
+		rc = zk_bad(why, "\"entity_path\" too long");
 	json_decref(root);
 	return rc;
 }

@@ -98,6 +98,10 @@
 #define ZK_TOPIC_MAX 249 /* Kafka's longest topic name */
 #define ZK_PATH_MAX  512
 
+/* Writes the reason (printf) into why (ZK_WHY_LEN; NULL: none) and
+ * returns -EBADMSG: how every decoder refuses a document. */
+int zk_bad(char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* ---- paths ---- */
 
 #define ZK_BROKER_IDS_PATH       "/brokers/ids"

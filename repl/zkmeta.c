@@ -618,11 +618,9 @@ static int notify_change(struct zkc *zkc, char *doc)
 	return notify(zkc, ZK_CONFIG_CHANGE_PREFIX, doc);
 }
 
-int zkmeta_purge_config_changes(struct zkc *zkc, char *const *names, int n, int64_t now_ms,
-				int64_t max_age_ms)
+int zkmeta_purge_notices(struct zkc *zkc, const char *root, const char *prefix, char *const *names,
+			 int n, int64_t now_ms, int64_t max_age_ms)
 {
-	/* The notifications' name prefix: "config_change_". */
-	const char *prefix = &ZK_CONFIG_CHANGE_PREFIX[strlen(ZK_CONFIG_CHANGES_PATH "/")];
 	size_t plen = strlen(prefix);
 	int deleted = 0;
 
@@ -634,8 +632,7 @@ int zkmeta_purge_config_changes(struct zkc *zkc, char *const *names, int n, int6
 		/* Only the notifications: anything else there is not ours. */
 		if (strncmp(names[i], prefix, plen))
 			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", ZK_CONFIG_CHANGES_PATH, names[i]) >=
-		    (int)sizeof(path))
+		if (snprintf(path, sizeof(path), "%s/%s", root, names[i]) >= (int)sizeof(path))
 			continue;
 		rc = zkc_exists(zkc, path, &st, NULL, NULL);
 		if (rc == 0 && now_ms - st.ctime > max_age_ms) {
@@ -646,6 +643,15 @@ int zkmeta_purge_config_changes(struct zkc *zkc, char *const *names, int n, int6
 			return rc;
 	}
 	return deleted;
+}
+
+int zkmeta_purge_config_changes(struct zkc *zkc, char *const *names, int n, int64_t now_ms,
+				int64_t max_age_ms)
+{
+	/* The notifications' name prefix: "config_change_". */
+	return zkmeta_purge_notices(zkc, ZK_CONFIG_CHANGES_PATH,
+				    &ZK_CONFIG_CHANGE_PREFIX[strlen(ZK_CONFIG_CHANGES_PATH "/")],
+				    names, n, now_ms, max_age_ms);
 }
 
 int zkmeta_scram_user(struct zkc *zkc, const char *user, struct sasl_cred *cred,

@@ -206,6 +206,10 @@ int zkmeta_set_broker_config(struct zkc *zkc, const char *name, const struct zk_
  * against this broker's clock, as Kafka's brokers purge them after
  * processing). One that is gone meanwhile (another broker's purge) is
  * not an error. The count deleted, or -errno of the first failure. */
+/* The same for any notices' directory root and name prefix (the ACL
+ * change notices, acl_zk.c). */
+int zkmeta_purge_notices(struct zkc *zkc, const char *root, const char *prefix, char *const *names,
+			 int n, int64_t now_ms, int64_t max_age_ms);
 int zkmeta_purge_config_changes(struct zkc *zkc, char *const *names, int n, int64_t now_ms,
 				int64_t max_age_ms);
 

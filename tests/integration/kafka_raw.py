@@ -19,7 +19,8 @@
 #   python3 kafka_raw.py metadata HOST PORT USER PASSWORD TOPIC
 #       Authenticates as above, sends Metadata v5 for TOPIC and prints one
 #       line per partition: "P error E leader L replicas R isr I offline O"
-#       (R, I, O comma-separated broker ids, "-" for none).
+#       (R, I, O comma-separated broker ids, "-" for none); "topic error E"
+#       for a topic refused whole (no partition).
 #   python3 kafka_raw.py brokers HOST PORT USER PASSWORD
 #       Authenticates as above, sends Metadata v5 for no topic and prints
 #       one line per broker: "ID rack R" (R "-" for a null rack).
@@ -133,6 +134,18 @@
 #   python3 kafka_raw.py silent HOST PORT
 #       Connects, sends nothing, prints "closed after S s" once the broker
 #       closes the connection (at most 60 s).
+#   python3 kafka_raw.py acl-create HOST PORT USER PASSWORD BINDING...
+#       Authenticates as above, sends CreateAcls v1 of the BINDINGs
+#       "type,pattern,name,principal,host,op,perm" (lower-case names of
+#       Kafka's codes, e.g. topic,literal,t,User:alice,*,read,allow);
+#       prints "result E [MESSAGE]" for each.
+#   python3 kafka_raw.py acl-describe HOST PORT USER PASSWORD FILTER
+#       DescribeAcls v1 of FILTER (a binding whose "-" strings are null,
+#       codes any/match allowed); prints "error E", then one line per
+#       binding "type,pattern,name,principal,host,op,perm" in codes.
+#   python3 kafka_raw.py acl-delete HOST PORT USER PASSWORD FILTER...
+#       DeleteAcls v1; prints "filter E N" for each filter, then the N
+#       bindings it deleted as acl-describe prints them.
 # Exit 1 on anything unexpected, with the reason. Other scripts import
 # its framing (Conn, batch, produce_v3), e.g. kafka_idempotent.py.
 import base64
@@ -348,10 +361,12 @@ def metadata(host, port, user, password, topic):
     (nt,) = struct.unpack(">i", r[off:off + 4])
     off += 4
     for _ in range(nt):  # error_code, name, is_internal, partitions
-        (nl,) = struct.unpack(">h", r[off + 2:off + 4])
+        terr, nl = struct.unpack(">hh", r[off:off + 4])
         off += 4 + nl + 1
         (n_parts,) = struct.unpack(">i", r[off:off + 4])
         off += 4
+        if terr and n_parts == 0:
+            print("topic error %d" % terr)
         for _ in range(n_parts):
             err, index, leader = struct.unpack(">hii", r[off:off + 10])
             off += 10
@@ -949,6 +964,107 @@ def silent(host, port):
         sys.exit("the broker sent something to a silent client")
     print("closed after %d s" % int(time.monotonic() - t0))
 
+ACL_CODES = {
+    "type": {"any": 1, "topic": 2, "group": 3, "cluster": 4, "transactional_id": 5},
+    "pattern": {"any": 1, "match": 2, "literal": 3, "prefixed": 4},
+    "op": {"any": 1, "all": 2, "read": 3, "write": 4, "create": 5, "delete": 6, "alter": 7,
+           "describe": 8, "cluster_action": 9, "describe_configs": 10, "alter_configs": 11,
+           "idempotent_write": 12},
+    "perm": {"any": 1, "deny": 2, "allow": 3},
+}
+
+
+def acl_fields(spec):
+    """type,pattern,name,principal,host,op,perm (names of ACL_CODES, a
+    number for a code, "-" a null string) as a v1 binding or filter."""
+    t, pat, name, principal, host, op, perm = spec.split(",")
+
+    def code(kind, v):
+        return int(v) if v.lstrip("-").isdigit() else ACL_CODES[kind][v]
+
+    def ns(v):
+        return kstr(None if v == "-" else v)
+    return (struct.pack(">b", code("type", t)) + ns(name) + struct.pack(">b", code("pattern", pat)) +
+            ns(principal) + ns(host) + struct.pack(">bb", code("op", op), code("perm", perm)))
+
+
+def read_kstr(r, off):
+    (n,) = struct.unpack(">h", r[off:off + 2])
+    if n < 0:
+        return None, off + 2
+    return r[off + 2:off + 2 + n].decode(), off + 2 + n
+
+
+def acl_conn(host, port, user, password):
+    c = Conn(host, int(port))
+    if user != "-":
+        sasl_scram(c, user, password)
+    return c
+
+
+def acl_create(host, port, user, password, *specs):
+    """CreateAcls v1: 'result ERR' for each binding."""
+    c = acl_conn(host, port, user, password)
+    r = c.call(30, 1, struct.pack(">i", len(specs)) + b"".join(acl_fields(s) for s in specs))
+    (n,) = struct.unpack(">i", r[4:8])
+    off = 8
+    for _ in range(n):
+        (err,) = struct.unpack(">h", r[off:off + 2])
+        msg, off = read_kstr(r, off + 2)
+        print("result %d%s" % (err, " " + msg if msg else ""))
+
+
+def read_binding(r, off, with_error):
+    if with_error:
+        off += 2
+        _, off = read_kstr(r, off)
+    t = r[off]
+    name, off = read_kstr(r, off + 1)
+    pat = r[off]
+    return t, name, pat, off + 1
+
+
+def acl_describe(host, port, user, password, spec):
+    """DescribeAcls v1: 'error E' then one line per binding."""
+    c = acl_conn(host, port, user, password)
+    r = c.call(29, 1, acl_fields(spec))
+    (err,) = struct.unpack(">h", r[4:6])
+    _, off = read_kstr(r, 6)
+    print("error %d" % err)
+    (n,) = struct.unpack(">i", r[off:off + 4])
+    off += 4
+    for _ in range(n):
+        t, name, pat, off = read_binding(r, off, False)
+        (k,) = struct.unpack(">i", r[off:off + 4])
+        off += 4
+        for _ in range(k):
+            principal, off = read_kstr(r, off)
+            h, off = read_kstr(r, off)
+            op, perm = struct.unpack(">bb", r[off:off + 2])
+            off += 2
+            print("%d,%d,%s,%s,%s,%d,%d" % (t, pat, name, principal, h, op, perm))
+
+
+def acl_delete(host, port, user, password, *specs):
+    """DeleteAcls v1: 'filter ERR N' for each filter, then its N bindings."""
+    c = acl_conn(host, port, user, password)
+    r = c.call(31, 1, struct.pack(">i", len(specs)) + b"".join(acl_fields(s) for s in specs))
+    (n,) = struct.unpack(">i", r[4:8])
+    off = 8
+    for _ in range(n):
+        (err,) = struct.unpack(">h", r[off:off + 2])
+        _, off = read_kstr(r, off + 2)
+        (k,) = struct.unpack(">i", r[off:off + 4])
+        off += 4
+        print("filter %d %d" % (err, k))
+        for _ in range(k):
+            t, name, pat, off = read_binding(r, off, True)
+            principal, off = read_kstr(r, off)
+            h, off = read_kstr(r, off)
+            op, perm = struct.unpack(">bb", r[off:off + 2])
+            off += 2
+            print("%d,%d,%s,%s,%s,%d,%d" % (t, pat, name, principal, h, op, perm))
+
 
 if __name__ == "__main__":
     cmds = {"produce": (9, produce), "produce-ts": (8, produce_ts), "coordinator": (7, coordinator), "frame": (5, frame), "silent": (4, silent),
@@ -963,8 +1079,10 @@ if __name__ == "__main__":
             "produce-throttle": (11, produce_throttle), "fetch-throttle": (10, fetch_throttle),
             "flood": (5, flood), "offsets-many": (6, offsets_many),
             "scram-first": (5, scram_first), "reauth-expired": (6, reauth_expired),
-            "reauth": (8, reauth)}
-    optional = {"parked": 1, "produce": 1, "incalter": 1, "quota-alter": 1, "quota-describe": 1}  # trailing arguments that may be left out
+            "reauth": (8, reauth), "acl-create": (7, acl_create),
+            "acl-describe": (7, acl_describe), "acl-delete": (7, acl_delete)}
+    optional = {"parked": 1, "produce": 1, "incalter": 1, "quota-alter": 1, "quota-describe": 1,
+                "acl-create": 8, "acl-delete": 8}  # trailing arguments that may be left out
     if (len(sys.argv) < 2 or sys.argv[1] not in cmds or
             not cmds[sys.argv[1]][0] <= len(sys.argv) <= cmds[sys.argv[1]][0] + optional.get(sys.argv[1], 0)):
         sys.exit("usage: see the top of kafka_raw.py")

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "repl/config.h"
+#include "repl/replica_select.h"
 #include "engine/batch.h"
 
 /* ---- helpers ---- */
@@ -1439,6 +1440,8 @@ static void test_cluster_keys(void **state)
 		      "replica.fetch.wait.max.ms=100\nreplica.fetch.min.bytes=10\n"
 		      "replica.socket.timeout.ms=2000\nreplica.fetch.backoff.ms=250\n"
 		      "num.replica.fetchers=2\nunclean.leader.election.enable=true\n"
+		      "replica.selector.class="
+		      "org.apache.kafka.common.replica.RackAwareReplicaSelector\n"
 		      "max.incremental.fetch.session.cache.slots=0\n"
 		      "min.incremental.fetch.session.eviction.ms=5000\n"
 		      "controlled.shutdown.enable=false\nauto.leader.rebalance.enable=false\n"
@@ -1472,6 +1475,7 @@ static void test_cluster_keys(void **state)
 	assert_int_equal(c.cluster.replica_socket_timeout_ms, 2000);
 	assert_int_equal(c.cluster.replica_fetch_backoff_ms, 250);
 	assert_int_equal(c.cluster.num_replica_fetchers, 2);
+	assert_int_equal(c.cluster.replica_selector, REPLICA_SELECTOR_RACK_AWARE);
 	assert_int_equal(c.cluster.fetch_session_cache_slots, 0);
 	assert_int_equal(c.cluster.fetch_session_eviction_ms, 5000);
 	assert_true(c.cluster.unclean_leader_election);
@@ -1567,6 +1571,9 @@ static void test_cluster_refusals(void **state)
 	expect_cluster_refusal("min.insync.replicas=x\n", "bad value for 'min.insync.replicas'");
 	expect_cluster_refusal("unclean.leader.election.enable=yes\n",
 			       "bad value for 'unclean.leader.election.enable'");
+	/* A class mqfs does not have, as Kafka stops on one it cannot load. */
+	expect_cluster_refusal("replica.selector.class=com.example.NearestSelector\n",
+			       "bad value for 'replica.selector.class'");
 	expect_cluster_refusal("leader.imbalance.per.broker.percentage=101\n",
 			       "bad value for 'leader.imbalance.per.broker.percentage'");
 	/* JAAS lines Kafka would not accept either. */

@@ -134,7 +134,7 @@ static void test_update(void **state)
 
 /* Which partitions an answer includes: records, a changed hw or log
  * start, an error (whose hw is forgotten: answered again once it is
- * gone), a diverging epoch; a partition with records goes to the end of
+ * gone), a diverging epoch, a preferred read replica; a partition with records goes to the end of
  * the order. A view of an epoch the session left (a duplicate request)
  * gets INVALID_FETCH_SESSION_EPOCH. */
 static void test_answer(void **state)
@@ -178,14 +178,23 @@ static void test_answer(void **state)
 	assert_false(a[1].include); /* hw 6 told already */
 	assert_true(a[2].include);  /* the error gone */
 	assert_true(a[3].include);  /* diverging */
+	/* A preferred read replica (KIP-392) is news too, hw unchanged. */
+	fetch_session_view_free(&v);
+	assert_int_equal(fetch_sessions_update(c, req_of(&r, id, 3, 0, NULL, 0, NULL), 0, &v), 0);
+	for (int i = 0; i < 4; i++)
+		a[i] = (struct fetch_session_answer){ .hw = v.hw[i], .log_start = v.log_start[i] };
+	a[1].preferred = true;
+	assert_int_equal(fetch_sessions_answer(c, &v, a), 0);
+	assert_false(a[0].include);
+	assert_true(a[1].include);
 	/* A later fetch of the session, then the old view answers. */
 	old = v;
-	assert_int_equal(fetch_sessions_update(c, req_of(&r, id, 3, 0, NULL, 0, NULL), 0, &v), 0);
+	assert_int_equal(fetch_sessions_update(c, req_of(&r, id, 4, 0, NULL, 0, NULL), 0, &v), 0);
 	assert_int_equal(fetch_sessions_answer(c, &old, a), PROTO_ERR_INVALID_FETCH_SESSION_EPOCH);
 	fetch_session_view_free(&old);
 	fetch_session_view_free(&v);
 	/* A session closed meanwhile: answered from the view, no error. */
-	assert_int_equal(fetch_sessions_update(c, req_of(&r, id, 4, 0, NULL, 0, NULL), 0, &v), 0);
+	assert_int_equal(fetch_sessions_update(c, req_of(&r, id, 5, 0, NULL, 0, NULL), 0, &v), 0);
 	assert_true(fetch_sessions_remove(c, id));
 	for (int i = 0; i < 4; i++)
 		a[i] = (struct fetch_session_answer){ .hw = v.hw[i], .log_start = v.log_start[i] };

@@ -2312,8 +2312,9 @@ static void test_fetch_handler_rules(void **state)
 /* A follower checks a client's current_leader_epoch against the epoch it
  * follows before it says it does not lead, as Kafka's Partition.getLocalLog:
  * a client that missed a leader change is fenced, one ahead of the
- * broker's news told to retry here (UNKNOWN_LEADER_EPOCH); only in the
- * same epoch, or with none, NOT_LEADER_OR_FOLLOWER. */
+ * broker's news told to retry here (UNKNOWN_LEADER_EPOCH); in the same
+ * epoch, or with none, a consumer's Fetch v11+ is served by the follower
+ * (KIP-392) and a follower's is NOT_LEADER_OR_FOLLOWER. */
 static void test_fetch_follower_epoch_checked_first(void **state)
 {
 	struct bk a;
@@ -2329,10 +2330,10 @@ static void test_fetch_follower_epoch_checked_first(void **state)
 	assert_int_equal(partition_make_follower(a.p, &st), 1);
 	assert_int_equal(fetch_one(c, -1, 4, 0, -1, 0, &r, NULL), PROTO_ERR_FENCED_LEADER_EPOCH);
 	assert_int_equal(fetch_one(c, -1, 6, 0, -1, 0, &r, NULL), PROTO_ERR_UNKNOWN_LEADER_EPOCH);
-	assert_int_equal(fetch_one(c, -1, 5, 0, -1, 0, &r, NULL), PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
-	assert_int_equal(fetch_one(c, -1, -1, 0, -1, 0, &r, NULL),
-			 PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+	assert_int_equal(fetch_one(c, -1, 5, 0, -1, 0, &r, NULL), 0);
+	assert_int_equal(fetch_one(c, -1, -1, 0, -1, 0, &r, NULL), 0);
 	assert_int_equal(fetch_one(c, 3, 4, 0, -1, 0, &r, NULL), PROTO_ERR_FENCED_LEADER_EPOCH);
+	assert_int_equal(fetch_one(c, 3, 5, 0, -1, 0, &r, NULL), PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
 	net_client_close(c);
 	bk_stop(&a);
 }

@@ -760,14 +760,9 @@ static const void *xa_of(const struct proto_req *r)
 {
 	return &r->u.delete_acls;
 }
-/* The ACL responses allocate nothing: no _free of their own. */
-PROTOFX_RESP_DEC_ENC(da, describe_acls)
-PROTOFX_RESP_DEC_ENC(ca, create_acls)
-PROTOFX_RESP_DEC_ENC(xa, delete_acls)
-static void acls_free(void *p)
-{
-	(void)p;
-}
+PROTOFX_RESP_CODEC(da, describe_acls)
+PROTOFX_RESP_CODEC(ca, create_acls)
+PROTOFX_RESP_CODEC(xa, delete_acls)
 
 /* Every version: round trips giving back the same bytes, every
  * truncation refused; DescribeAcls v1 as kafkajs writes it (its
@@ -780,10 +775,18 @@ static void test_acls(void **state)
 	struct proto_describe_acls_req din = { f };
 	struct proto_create_acls_req cin = { 1, &b };
 	struct proto_delete_acls_req xin = { 1, &f };
-	struct proto_describe_acls_resp drin = { 0, PROTO_ERR_SECURITY_DISABLED, kstr_of("no") },
-					dresp;
-	struct proto_acls_result_resp rin = { 0, 2, PROTO_ERR_SECURITY_DISABLED, kstr_of("no") },
-				      rresp;
+	/* Two resources, the first with two ACLs: grouped on the wire. */
+	struct proto_acl found[3] = {
+		b,
+		{ 2, kstr_of("orders"), 3, kstr_of("User:bob"), kstr_of("h"), 4, 2 },
+		{ 3, kstr_of("g"), 3, kstr_of("User:*"), kstr_of("*"), 2, 3 },
+	};
+	struct proto_describe_acls_resp drin = { 0, PROTO_ERR_NONE, KSTR_NULL, 3, found }, dresp;
+	struct proto_acls_result results[2] = {
+		{ PROTO_ERR_SECURITY_DISABLED, kstr_of("no"), 0, NULL },
+		{ PROTO_ERR_NONE, KSTR_NULL, 0, NULL },
+	};
+	struct proto_acls_result_resp rin = { 0, 2, results }, rresp;
 	uint8_t *frame;
 
 	(void)state;
@@ -806,15 +809,27 @@ static void test_acls(void **state)
 		assert_int_equal(req.u.delete_acls.n_filters, 1);
 		proto_req_free(&req);
 		free(frame);
-		protofx_resp_round(da_dec, da_renc, acls_free, v, &drin, &dresp, &frame);
-		assert_int_equal(dresp.error_code, PROTO_ERR_SECURITY_DISABLED);
+		protofx_resp_round(da_dec, da_renc, da_free, v, &drin, &dresp, &frame);
+		assert_int_equal(dresp.n_acls, 3);
+		assert_true(kstr_eq(dresp.acls[1].principal, "User:bob"));
+		assert_true(kstr_eq(dresp.acls[2].resource_name, "g"));
+		da_free(&dresp);
 		free(frame);
-		protofx_resp_round(ca_dec, ca_renc, acls_free, v, &rin, &rresp, &frame);
+		results[1].n_matching = 0;
+		protofx_resp_round(ca_dec, ca_renc, ca_free, v, &rin, &rresp, &frame);
 		assert_int_equal(rresp.n_results, 2);
+		assert_int_equal(rresp.results[0].error_code, PROTO_ERR_SECURITY_DISABLED);
+		ca_free(&rresp);
 		free(frame);
-		protofx_resp_round(xa_dec, xa_renc, acls_free, v, &rin, &rresp, &frame);
-		assert_true(kstr_eq(rresp.error_message, "no"));
+		results[1].n_matching = 2;
+		results[1].matching = found;
+		protofx_resp_round(xa_dec, xa_renc, xa_free, v, &rin, &rresp, &frame);
+		assert_true(kstr_eq(rresp.results[0].error_message, "no"));
+		assert_int_equal(rresp.results[1].n_matching, 2);
+		assert_int_equal(rresp.results[1].matching[1].operation, 4);
+		xa_free(&rresp);
 		free(frame);
+		results[1].matching = NULL;
 	}
 }
 

@@ -10,8 +10,9 @@
  * shrink by the tick and rejoin, written to the store; a write that finds
  * the version moved re-reads; StopReplica with delete closes and removes
  * the log once no one holds it; UpdateMetadata's topics and brokers; the
- * count of state changes the mount's reads rely on. Waits poll against
- * deadlines.
+ * count of state changes the mount's reads rely on; a consumer's fetch
+ * served by a follower, and the leader's preferred read replica
+ * (KIP-392). Waits poll against deadlines.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -838,12 +839,22 @@ static void test_older_epoch_logged(void **state)
 
 /* A consumer's fetch parked at the leader (for 20 s) is answered as
  * soon as a LeaderAndIsr moves the leadership away, with
- * NOT_LEADER_OR_FOLLOWER, not at its max_wait_ms: the purgatory sleeps
- * until told, and the move tells it. */
+ * NOT_LEADER_OR_FOLLOWER for a client below v11 (which a follower does
+ * not serve: Kafka's testBecomeFollowerWhileOldClientFetchInPurgatory),
+ * FENCED_LEADER_EPOCH for a v11+ one that named the old epoch (its
+ * testBecomeFollowerWhileNewClientFetchInPurgatory), not at its
+ * max_wait_ms: the purgatory sleeps until told, and the move tells it. */
 struct parked {
 	int port;
 	int64_t offset;
+	int16_t version;  /* 0: 12 */
+	int32_t epoch;    /* current_leader_epoch; 0 and version 0: -1 */
+	const char *rack; /* rack_id, NULL "" */
+	int32_t max_wait; /* 0: 20000 */
 	int16_t error;
+	int32_t preferred;
+	int64_t hw, log_start, last_stable;
+	int32_t records_len;
 	int64_t took;
 };
 
@@ -856,17 +867,27 @@ static void *fetch_parked(void *arg)
 	struct net_resp resp;
 	struct kbuf_w w;
 	int64_t t0 = now_mono_ms();
+	int16_t v = pk->version ? pk->version : 12;
+	const struct proto_fetch_resp_part *rp;
 
-	protofx_fetch_init(&f, "orders", -1, -1, pk->offset, -1, 20000);
+	protofx_fetch_init(&f, "orders", -1, pk->version ? pk->epoch : -1, pk->offset, -1,
+			   pk->max_wait ? pk->max_wait : 20000);
+	f.req.rack_id = kstr_of(pk->rack ? pk->rack : "");
 	assert_int_equal(net_client_connect("127.0.0.1", pk->port, DEADLINE_MS, &c), 0);
 	kbuf_w_init(&w, 4096);
-	assert_int_equal(proto_fetch_req_encode(&w, 12, &f.req), 0);
-	assert_int_equal(net_client_call(c, PROTO_API_FETCH, 12, w.buf, w.len, 0,
-					 DEADLINE_MS + 20000, &resp),
-			 0);
+	assert_int_equal(proto_fetch_req_encode(&w, v, &f.req), 0);
+	assert_int_equal(
+		net_client_call(c, PROTO_API_FETCH, v, w.buf, w.len, 0, DEADLINE_MS + 20000, &resp),
+		0);
 	kbuf_w_free(&w);
-	assert_int_equal(proto_fetch_resp_decode(&resp.body, 12, &fr), 0);
-	pk->error = fr.topics[0].partitions[0].error_code;
+	assert_int_equal(proto_fetch_resp_decode(&resp.body, v, &fr), 0);
+	rp = &fr.topics[0].partitions[0];
+	pk->error = rp->error_code;
+	pk->preferred = rp->preferred_read_replica;
+	pk->hw = rp->high_watermark;
+	pk->log_start = rp->log_start_offset;
+	pk->last_stable = rp->last_stable_offset;
+	pk->records_len = rp->records_len;
 	pk->took = now_mono_ms() - t0;
 	proto_fetch_resp_free(&fr);
 	net_resp_free(&resp);
@@ -874,37 +895,202 @@ static void *fetch_parked(void *arg)
 	return NULL;
 }
 
-/* Leader 1 of orders-0 with 4 records on every replica, and a consumer's
- * fetch at its end parked there (its thread in *th). */
-static void park_fetch_on_leader(struct parked *pk, pthread_t *th)
+/* pk's fetch, answered (on this thread). */
+static struct parked fetch_now(struct parked pk)
+{
+	fetch_parked(&pk);
+	return pk;
+}
+
+/* A fetch pk to broker id parked there (its thread in *th). */
+static void park_fetch(int32_t id, struct parked *pk, pthread_t *th)
 {
 	int64_t end;
 	int parked0;
 
+	parked0 = fetch_serve_parked(bks[id].fs);
+	assert_int_equal(pthread_create(th, NULL, fetch_parked, pk), 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (fetch_serve_parked(bks[id].fs) <= parked0 && now_mono_ms() < end)
+		usleep(1000);
+	assert_true(fetch_serve_parked(bks[id].fs) > parked0);
+}
+
+/* Leader 1 of orders-0 with 4 records on every replica. */
+static void leader1_synced(void)
+{
 	start_all();
 	lisr(1, 1, 0, 3, all3);
 	append_on(1, 4, "a");
 	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
+}
+
+/* Leader 1 of orders-0 with 4 records on every replica, and a consumer's
+ * fetch at its end parked there (its thread in *th). */
+static void park_fetch_on_leader(struct parked *pk, pthread_t *th)
+{
+	leader1_synced();
 	*pk = (struct parked){ .port = bks[1].port, .offset = 4 }; /* the hw */
-	parked0 = fetch_serve_parked(bks[1].fs);
-	assert_int_equal(pthread_create(th, NULL, fetch_parked, pk), 0);
-	end = now_mono_ms() + DEADLINE_MS;
-	while (fetch_serve_parked(bks[1].fs) <= parked0 && now_mono_ms() < end)
-		usleep(1000);
-	assert_true(fetch_serve_parked(bks[1].fs) > parked0);
+	park_fetch(1, pk, th);
+}
+
+/* A consumer's fetch (version, current_leader_epoch) parked on leader 1
+ * at its end, then the leadership moved to broker 2: answered want at
+ * once. */
+static void park_and_move(int16_t version, int32_t epoch, int16_t want)
+{
+	struct parked pk;
+	pthread_t th;
+
+	leader1_synced();
+	pk = (struct parked){
+		.port = bks[1].port, .offset = 4, .version = version, .epoch = epoch
+	};
+	park_fetch(1, &pk, &th);
+	lisr(2, 2, 1, 3, all3);
+	pthread_join(th, NULL);
+	assert_int_equal(pk.error, want);
+	assert_true(pk.took < 20000);
+	stop_all();
 }
 
 static void test_parked_fetch_answered_on_move(void **state)
+{
+	(void)state;
+	park_and_move(10, -1, PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+}
+
+static void test_parked_new_client_fenced_on_move(void **state)
+{
+	(void)state;
+	park_and_move(12, 0, PROTO_ERR_FENCED_LEADER_EPOCH);
+}
+
+/* A follower serves a consumer's Fetch v11+ (Kafka's fetchOnlyFromLeader
+ * false: testFetchFollowerNotAllowedForOlderClients), up to its own hw,
+ * with OFFSET_OUT_OF_RANGE past its own log end; one below v11 is
+ * NOT_LEADER_OR_FOLLOWER. */
+static void test_follower_serves_consumer(void **state)
+{
+	struct parked pk;
+	struct fetch_serve_follower_stats st;
+
+	(void)state;
+	leader1_synced();
+	pk = fetch_now((struct parked){ .port = bks[2].port, .offset = 0, .version = 11 });
+	assert_int_equal(pk.error, 0);
+	assert_true(pk.records_len > 0);
+	assert_int_equal(pk.hw, 4);
+	assert_int_equal(pk.preferred, -1);
+	fetch_serve_follower_stats(bks[2].fs, &st);
+	assert_int_equal(st.consumer_fetches, 1);
+	assert_int_equal(st.consumer_bytes_out, pk.records_len);
+	pk = fetch_now((struct parked){ .port = bks[2].port, .offset = 0, .version = 10 });
+	assert_int_equal(pk.error, PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+	pk = fetch_now((struct parked){ .port = bks[2].port, .offset = 5, .version = 12 });
+	assert_int_equal(pk.error, PROTO_ERR_OFFSET_OUT_OF_RANGE);
+	fetch_serve_follower_stats(bks[2].fs, &st);
+	assert_int_equal(st.consumer_fetches, 1);
+	stop_all();
+}
+
+/* A consumer's fetch parked at a follower's end is answered with the
+ * records once the follower's hw covers them (it learns the hw from its
+ * fetches of the leader), long before its max_wait_ms. */
+static void test_follower_parked_fetch_woken(void **state)
 {
 	struct parked pk;
 	pthread_t th;
 
 	(void)state;
-	park_fetch_on_leader(&pk, &th);
-	lisr(2, 2, 1, 3, all3);
+	leader1_synced();
+	pk = (struct parked){ .port = bks[3].port, .offset = 4, .version = 12, .epoch = 0 };
+	park_fetch(3, &pk, &th);
+	append_on(1, 2, "b");
 	pthread_join(th, NULL);
-	assert_int_equal(pk.error, PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+	assert_int_equal(pk.error, 0);
+	assert_true(pk.records_len > 0);
+	assert_int_equal(pk.hw, 6);
 	assert_true(pk.took < 20000);
+	stop_all();
+}
+
+/* Brokers' racks for the preferred read replica: broker i in rack ri,
+ * broker 3 without an endpoint while rack3_gone. */
+static bool rack3_gone;
+
+static bool bk_rack(void *arg, int32_t id, int listener, char *rack, size_t cap)
+{
+	(void)arg;
+	(void)listener;
+	if (id == 3 && rack3_gone)
+		return false;
+	snprintf(rack, cap, "r%d", (int)id);
+	return true;
+}
+
+/* The leader answers a consumer's Fetch v11+ from rack r2 with broker 2
+ * as its preferred read replica, at once and without records (the hw,
+ * log start and last stable offset as a read would: Kafka's
+ * testFetchShouldReturnImmediatelyWhenPreferredReadReplicaIsDefined);
+ * serves it itself for its own rack, an unknown one, none, a client
+ * below v11, LeaderSelector, and once broker 2 is out of the ISR
+ * (testPreferredReplicaAsLeaderWhenSameRackFollowerIsOutOfIsr) or
+ * behind the fetch offset; a replica without an endpoint is never
+ * chosen. */
+static void test_preferred_read_replica(void **state)
+{
+	struct parked pk;
+	struct fetch_serve_follower_stats st;
+	const int32_t isr13[2] = { 1, 3 };
+
+	(void)state;
+	leader1_synced();
+	rack3_gone = false;
+	fetch_serve_set_selector(bks[1].fs, REPLICA_SELECTOR_RACK_AWARE, bk_rack, NULL);
+	pk = fetch_now((struct parked){ .port = bks[1].port, .offset = 4, .rack = "r2" });
+	assert_int_equal(pk.error, 0);
+	assert_int_equal(pk.preferred, 2);
+	assert_int_equal(pk.records_len, 0);
+	assert_int_equal(pk.hw, 4);
+	assert_int_equal(pk.last_stable, 4);
+	assert_int_equal(pk.log_start, 0);
+	assert_true(pk.took < 20000);
+	pk = fetch_now((struct parked){ .port = bks[1].port, .offset = 0, .rack = "r3" });
+	assert_int_equal(pk.preferred, 3);
+	rack3_gone = true;
+	pk = fetch_now((struct parked){ .port = bks[1].port, .offset = 0, .rack = "r3" });
+	assert_int_equal(pk.preferred, -1);
+	assert_true(pk.records_len > 0);
+	fetch_serve_follower_stats(bks[1].fs, &st);
+	assert_int_equal(st.preferred_answers, 2);
+	/* Past every follower's LEO: the leader's (none is chosen). */
+	pk = fetch_now(
+		(struct parked){ .port = bks[1].port, .offset = 5, .rack = "r2", .max_wait = 1 });
+	assert_int_equal(pk.error, PROTO_ERR_OFFSET_OUT_OF_RANGE);
+	assert_int_equal(pk.preferred, -1);
+	const char *racks[] = { "r1", "r9", "" };
+	for (int i = 0; i < 3; i++) {
+		pk = fetch_now(
+			(struct parked){ .port = bks[1].port, .offset = 0, .rack = racks[i] });
+		assert_int_equal(pk.preferred, -1);
+		assert_true(pk.records_len > 0);
+	}
+	pk = fetch_now((struct parked){
+		.port = bks[1].port, .offset = 0, .rack = "r2", .version = 10, .epoch = -1 });
+	assert_int_equal(pk.preferred, -1);
+	assert_true(pk.records_len > 0);
+	fetch_serve_set_selector(bks[1].fs, REPLICA_SELECTOR_LEADER, bk_rack, NULL);
+	pk = fetch_now((struct parked){ .port = bks[1].port, .offset = 0, .rack = "r2" });
+	assert_int_equal(pk.preferred, -1);
+	fetch_serve_set_selector(bks[1].fs, REPLICA_SELECTOR_RACK_AWARE, bk_rack, NULL);
+	lisr(1, 1, 0, 2, isr13);
+	pk = fetch_now((struct parked){ .port = bks[1].port, .offset = 0, .rack = "r2" });
+	assert_int_equal(pk.preferred, -1);
+	assert_true(pk.records_len > 0);
+	fetch_serve_follower_stats(bks[1].fs, &st);
+	assert_int_equal(st.preferred_answers, 2);
+	rack3_gone = false;
 	stop_all();
 }
 
@@ -1436,6 +1622,10 @@ int main(void)
 		cmocka_unit_test(test_drop_topic),
 		cmocka_unit_test(test_older_epoch_logged),
 		cmocka_unit_test(test_parked_fetch_answered_on_move),
+		cmocka_unit_test(test_parked_new_client_fenced_on_move),
+		cmocka_unit_test(test_follower_serves_consumer),
+		cmocka_unit_test(test_follower_parked_fetch_woken),
+		cmocka_unit_test(test_preferred_read_replica),
 		cmocka_unit_test(test_parked_fetch_answered_on_delete),
 		cmocka_unit_test(test_stop_following),
 		cmocka_unit_test(test_isr_shrink_and_rejoin),
