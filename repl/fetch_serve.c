@@ -886,6 +886,19 @@ static int fetch_respond(struct fs_fetch *f)
 			rp->high_watermark = o.hw;
 			rp->last_stable_offset = o.hw;
 			rp->log_start_offset = o.log_start_offset;
+			/* A consumer's OFFSET_OUT_OF_RANGE carries no hw, as
+			 * Kafka's (createLogReadResult: -1): librdkafka goes
+			 * back from a follower to the leader only when its
+			 * offset is above the answer's hw, and resets its
+			 * position otherwise; a follower's own hw there (an
+			 * offset below the log start its retention moved
+			 * before the leader's did) would lose or repeat
+			 * records the leader still serves. The log start
+			 * stays: a read copy starts there (fetcher.c). */
+			if (rp->error_code == PROTO_ERR_OFFSET_OUT_OF_RANGE && m->replica_id < 0) {
+				rp->high_watermark = -1;
+				rp->last_stable_offset = -1;
+			}
 			/* Below the log start: where it starts in the line view
 			 * too, for a follower or read copy to start there. */
 			if (rp->error_code == PROTO_ERR_OFFSET_OUT_OF_RANGE &&

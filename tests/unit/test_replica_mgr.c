@@ -994,6 +994,33 @@ static void test_follower_serves_consumer(void **state)
 	stop_all();
 }
 
+/* A consumer's OFFSET_OUT_OF_RANGE carries hw and last stable offset -1,
+ * as Kafka's: librdkafka, told so by a follower, goes back to the leader
+ * only when its offset is above that hw. Here follower 2's retention moved
+ * its log start to 2 before the leader's did: a consumer at offset 1 must
+ * go back to the leader, which still serves it. */
+static void test_follower_out_of_range_no_hw(void **state)
+{
+	struct parked pk;
+
+	(void)state;
+	leader1_synced();
+	tlog_set_start(bks[2].t, 2);
+	pk = fetch_now((struct parked){ .port = bks[2].port, .offset = 1, .version = 12 });
+	assert_int_equal(pk.error, PROTO_ERR_OFFSET_OUT_OF_RANGE);
+	assert_int_equal(pk.hw, -1);
+	assert_int_equal(pk.last_stable, -1);
+	assert_int_equal(pk.log_start, 2);
+	pk = fetch_now((struct parked){ .port = bks[2].port, .offset = 5, .version = 12 });
+	assert_int_equal(pk.error, PROTO_ERR_OFFSET_OUT_OF_RANGE);
+	assert_int_equal(pk.hw, -1);
+	pk = fetch_now((struct parked){ .port = bks[1].port, .offset = 1, .version = 12 });
+	assert_int_equal(pk.error, 0);
+	assert_true(pk.records_len > 0);
+	assert_int_equal(pk.hw, 4);
+	stop_all();
+}
+
 /* A consumer's fetch parked at a follower's end is answered with the
  * records once the follower's hw covers them (it learns the hw from its
  * fetches of the leader), long before its max_wait_ms. */
@@ -1626,6 +1653,7 @@ int main(void)
 		cmocka_unit_test(test_follower_serves_consumer),
 		cmocka_unit_test(test_follower_parked_fetch_woken),
 		cmocka_unit_test(test_preferred_read_replica),
+		cmocka_unit_test(test_follower_out_of_range_no_hw),
 		cmocka_unit_test(test_parked_fetch_answered_on_delete),
 		cmocka_unit_test(test_stop_following),
 		cmocka_unit_test(test_isr_shrink_and_rejoin),
