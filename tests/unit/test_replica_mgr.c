@@ -1230,6 +1230,40 @@ static void test_parked_fetch_answered_on_delete(void **state)
 	stop_all();
 }
 
+/* A consumer's fetch parked at follower 3's end (KIP-392), in leader
+ * epoch 0, is answered at once, not at its max_wait_ms, when the
+ * follower's replica goes (StopReplica: moved away or deleted), and when
+ * the leadership moves to that follower (a new epoch: fenced, the
+ * consumer asks the metadata again). */
+static void test_follower_parked_fetch_on_stop_and_move(void **state)
+{
+	struct controller_stop_replica sr = { .topic = "orders",
+					      .partition = 0,
+					      .delete_partition = true };
+	struct parked pk;
+	pthread_t th;
+	int err = 99;
+
+	(void)state;
+	leader1_synced();
+	pk = (struct parked){ .port = bks[3].port, .offset = 4, .version = 12, .epoch = 0 };
+	park_fetch(3, &pk, &th);
+	lisr(2, 3, 1, 3, all3);
+	pthread_join(th, NULL);
+	assert_int_equal(pk.error, PROTO_ERR_FENCED_LEADER_EPOCH);
+	assert_true(pk.took < 20000);
+	pk = (struct parked){ .port = bks[2].port, .offset = 4, .version = 12, .epoch = 1 };
+	park_fetch(2, &pk, &th);
+	assert_int_equal(replica_mgr_stop_replica(bks[2].rm, 2, -1, &sr, 1, &err), 0);
+	pthread_join(th, NULL);
+	/* Either sends the consumer to the metadata and the leader. */
+	assert_true(pk.error == PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION ||
+		    pk.error == PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+	assert_true(pk.took < 20000);
+	assert_int_equal(pk.records_len, 0);
+	stop_all();
+}
+
 /* A broker that shuts down follows nothing: made a follower of the new
  * leader (its leadership moved away), it starts no fetcher and is not
  * taken back into the ISR; the other follower replicates as before. */
@@ -1743,6 +1777,7 @@ int main(void)
 		cmocka_unit_test(test_preferred_read_replica),
 		cmocka_unit_test(test_follower_out_of_range_no_hw),
 		cmocka_unit_test(test_follower_fetch_session),
+		cmocka_unit_test(test_follower_parked_fetch_on_stop_and_move),
 		cmocka_unit_test(test_parked_fetch_answered_on_delete),
 		cmocka_unit_test(test_stop_following),
 		cmocka_unit_test(test_isr_shrink_and_rejoin),
