@@ -1109,6 +1109,14 @@ static void test_follower_fetch_session(void **state)
 	stop_all();
 }
 
+/* A consumer's Fetch v12 in leader epoch epoch parked on broker id at
+ * offset 4, leader1_synced's end (its thread in *th). */
+static void park_at_end(int32_t id, int32_t epoch, struct parked *pk, pthread_t *th)
+{
+	*pk = (struct parked){ .port = bks[id].port, .offset = 4, .version = 12, .epoch = epoch };
+	park_fetch(id, pk, th);
+}
+
 /* A consumer's fetch parked at a follower's end is answered with the
  * records once the follower's hw covers them (it learns the hw from its
  * fetches of the leader), long before its max_wait_ms. */
@@ -1119,8 +1127,7 @@ static void test_follower_parked_fetch_woken(void **state)
 
 	(void)state;
 	leader1_synced();
-	pk = (struct parked){ .port = bks[3].port, .offset = 4, .version = 12, .epoch = 0 };
-	park_fetch(3, &pk, &th);
+	park_at_end(3, 0, &pk, &th);
 	append_on(1, 2, "b");
 	pthread_join(th, NULL);
 	assert_int_equal(pk.error, 0);
@@ -1209,21 +1216,30 @@ static void test_preferred_read_replica(void **state)
 	stop_all();
 }
 
+/* StopReplica with delete of orders-0 to broker id, in controller epoch
+ * cepoch. */
+static void delete_on(int32_t id, int32_t cepoch)
+{
+	struct controller_stop_replica sr = { .topic = "orders",
+					      .partition = 0,
+					      .delete_partition = true };
+	int err = 99;
+
+	assert_int_equal(replica_mgr_stop_replica(bks[id].rm, cepoch, -1, &sr, 1, &err), 0);
+	assert_int_equal(err, 0);
+}
+
 /* A fetch parked on the leader when StopReplica deletes the topic is
  * answered at once with UNKNOWN_TOPIC_OR_PARTITION, as Kafka's (its
  * metadata drops a deleted topic first), not NOT_LEADER_OR_FOLLOWER. */
 static void test_parked_fetch_answered_on_delete(void **state)
 {
-	struct controller_stop_replica sr = { .topic = "orders",
-					      .partition = 0,
-					      .delete_partition = true };
 	struct parked pk;
 	pthread_t th;
-	int err = 99;
 
 	(void)state;
 	park_fetch_on_leader(&pk, &th);
-	assert_int_equal(replica_mgr_stop_replica(bks[1].rm, 1, -1, &sr, 1, &err), 0);
+	delete_on(1, 1);
 	pthread_join(th, NULL);
 	assert_int_equal(pk.error, PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
 	assert_true(pk.took < 20000);
@@ -1237,24 +1253,18 @@ static void test_parked_fetch_answered_on_delete(void **state)
  * consumer asks the metadata again). */
 static void test_follower_parked_fetch_on_stop_and_move(void **state)
 {
-	struct controller_stop_replica sr = { .topic = "orders",
-					      .partition = 0,
-					      .delete_partition = true };
 	struct parked pk;
 	pthread_t th;
-	int err = 99;
 
 	(void)state;
 	leader1_synced();
-	pk = (struct parked){ .port = bks[3].port, .offset = 4, .version = 12, .epoch = 0 };
-	park_fetch(3, &pk, &th);
+	park_at_end(3, 0, &pk, &th);
 	lisr(2, 3, 1, 3, all3);
 	pthread_join(th, NULL);
 	assert_int_equal(pk.error, PROTO_ERR_FENCED_LEADER_EPOCH);
 	assert_true(pk.took < 20000);
-	pk = (struct parked){ .port = bks[2].port, .offset = 4, .version = 12, .epoch = 1 };
-	park_fetch(2, &pk, &th);
-	assert_int_equal(replica_mgr_stop_replica(bks[2].rm, 2, -1, &sr, 1, &err), 0);
+	park_at_end(2, 1, &pk, &th);
+	delete_on(2, 2);
 	pthread_join(th, NULL);
 	/* Either sends the consumer to the metadata and the leader. */
 	assert_true(pk.error == PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION ||
