@@ -36,18 +36,21 @@
  *   - DescribeConfigs: topics with every setting but `partitions` (the
  *     partition count is Metadata's), each with its source: TOPIC_CONFIG
  *     (1) when it was set (an override, kept even when equal to the
- *     broker's default) or differs from the broker's default,
- *     STATIC_BROKER_CONFIG (4) when the broker's config file set its
- *     broker key (whatever the value), else DEFAULT_CONFIG (5); synonyms
- *     in that order when asked; key.separator and
- *     line.format read-only once the topic has records. The broker (its
- *     id or ""): every broker setting, read-only, STATIC_BROKER_CONFIG
- *     where the config file set it (an alias too: log.roll.hours is
+ *     broker's default) or differs from the broker's default (the one
+ *     with the dynamic settings), DYNAMIC_BROKER_CONFIG (2) /
+ *     DYNAMIC_DEFAULT_BROKER_CONFIG (3) when its broker key has a dynamic
+ *     value of this broker's / of the cluster default, STATIC_BROKER_CONFIG
+ *     (4) when the broker's config file set its broker key (whatever the
+ *     value), else DEFAULT_CONFIG (5); synonyms in that order when asked;
+ *     key.separator and line.format read-only once the topic has records.
+ *     The broker (its id or ""): every broker setting with its value in
+ *     effect, read-only but the dynamic ones in a cluster, its dynamic
+ *     value's source where one is set, else STATIC_BROKER_CONFIG where
+ *     the config file set it (an alias too: log.roll.hours is
  *     log.roll.ms), even to the built-in default, else DEFAULT_CONFIG,
  *     advertised.listeners unset null from DEFAULT_CONFIG (no default
- *     in Kafka), the JAAS config sensitive (value null), then the dynamic ones set
- *     (the replication throttle rates), DYNAMIC_BROKER_CONFIG (2) or
- *     DYNAMIC_DEFAULT_BROKER_CONFIG (3);
+ *     in Kafka), the JAAS config sensitive (value null), then the
+ *     dynamic-only ones set (the replication throttle rates);
  *   - AlterConfigs: the topic's settings become exactly those given, the
  *     rest the broker's defaults, no longer overrides (but key.separator
  *     and line.format, kept unless given); IncrementalAlterConfigs: SET,
@@ -55,9 +58,11 @@
  *     even for the throttled-replicas lists: SET the whole list); a key twice INVALID_REQUEST; a broker resource on a single
  *     node INVALID_REQUEST (its settings are the --config file's); in a
  *     cluster (alter_broker) its id or "" (the default), another id
- *     INVALID_REQUEST, the two throttle rates only (another key, a rate
- *     outside 0..2^63-1: INVALID_CONFIG), into /config/brokers/<id> or
- *     <default>;
+ *     INVALID_REQUEST, the dynamic broker settings only (the topic
+ *     defaults of broker_config_dynamic_key, each value checked as its
+ *     static key's, and the two throttle rates; another key, a value the
+ *     static key refuses, a rate outside 0..2^63-1: INVALID_CONFIG), into
+ *     /config/brokers/<id> or <default>;
  *   - validate_only: every check, nothing changed.
  * timeout_ms bounds the wait of a creation for its leaders in a cluster
  * (<= 0: request.timeout.ms); past it REQUEST_TIMED_OUT (the topic is
@@ -706,14 +711,20 @@ static int8_t config_type(struct kstr k)
 
 /* What a described resource holds on to until the response is out. */
 struct described {
-	char *texts[3]; /* the topic's, the broker default's, the built-in default's */
+	/* A topic: its settings, the defaults it takes (the broker's with
+	 * the dynamic ones), the built-in defaults, the --config file's
+	 * defaults; both: the dynamic broker configs, this broker's and the
+	 * default (DT_SELF, DT_DEFAULT, "key=value" lines). */
+	char *texts[6];
 	struct proto_config_synonym *syn;
 	char (*names)[96]; /* broker synonym names */
 };
 
+enum { DT_SELF = 4, DT_DEFAULT = 5 };
+
 static void described_free(struct described *d)
 {
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 6; i++)
 		free(d->texts[i]);
 	free(d->syn);
 	free(d->names);
@@ -731,6 +742,39 @@ static bool key_asked(const struct proto_describe_configs_resource *res, struct 
 	return false;
 }
 
+/* A dynamic broker setting's values in d (DT_SELF, DT_DEFAULT): *mine
+ * this broker's, *all the cluster default's (null where not set). */
+static void dynamic_values(const struct described *d, const size_t *lens, struct kstr k,
+			   struct kstr *mine, struct kstr *all)
+{
+	char key[96];
+
+	*mine = *all = KSTR_NULL;
+	if ((size_t)k.len >= sizeof(key))
+		return;
+	memcpy(key, k.ptr, (size_t)k.len);
+	key[k.len] = '\0';
+	/* topic_kv_find leaves its value at the last line's when it finds
+	 * none: only what it found counts. */
+	if (topic_kv_find(d->texts[DT_SELF], lens[DT_SELF], key, mine) < 0)
+		*mine = KSTR_NULL;
+	if (topic_kv_find(d->texts[DT_DEFAULT], lens[DT_DEFAULT], key, all) < 0)
+		*all = KSTR_NULL;
+}
+
+/* The synonyms of a dynamic broker setting's levels set, Kafka's order
+ * (this broker's, then the cluster default's) into e. */
+static void dynamic_synonyms(struct proto_describe_configs_entry *e, struct kstr k,
+			     struct kstr mine, struct kstr all)
+{
+	if (mine.ptr)
+		e->synonyms[e->n_synonyms++] =
+			(struct proto_config_synonym){ k, mine, SRC_DYNAMIC_BROKER };
+	if (all.ptr)
+		e->synonyms[e->n_synonyms++] =
+			(struct proto_config_synonym){ k, all, SRC_DYNAMIC_DEFAULT };
+}
+
 /* The settings of a topic whose config is tc (fixed: it has records, so
  * its line format is read-only), as DescribeConfigs lists them: the keys
  * res asks for (res NULL: every one), with synonyms if asked. The entries
@@ -739,24 +783,29 @@ static int describe_topic_config(struct kafka_api *ka, const struct topic_config
 				 const struct proto_describe_configs_resource *res, bool synonyms,
 				 struct proto_describe_configs_result *out, struct described *d)
 {
-	struct topic_config cfgs[3];
+	struct topic_config cfgs[4];
 	struct broker_config *builtin = NULL;
-	size_t lens[3] = { 0 };
+	size_t lens[6] = { 0 };
 	const char *p;
 	struct kstr k, val;
 	int n = 0, rc = 0;
 
 	cfgs[0] = *tc;
-	topic_config_defaults_of(broker_cfg(ka->b), &cfgs[1]);
+	catalog_default_config(ka->b, &cfgs[1]);
 	if ((rc = broker_config_new(&builtin)) < 0)
 		goto out;
 	topic_config_defaults_of(builtin, &cfgs[2]);
-	for (int i = 0; i < 3 && rc == 0; i++)
+	topic_config_defaults_of(broker_cfg(ka->b), &cfgs[3]);
+	for (int i = 0; i < 4 && rc == 0; i++)
 		rc = topic_config_render(&cfgs[i], &d->texts[i], &lens[i]);
+	if (rc == 0)
+		rc = cluster_broker_dynamic_texts(ka->b->cluster, &d->texts[DT_SELF],
+						  &lens[DT_SELF], &d->texts[DT_DEFAULT],
+						  &lens[DT_DEFAULT]);
 	if (rc < 0)
 		goto out;
 	out->configs = calloc(64, sizeof(*out->configs));
-	d->syn = calloc(64 * 3, sizeof(*d->syn));
+	d->syn = calloc(64 * 5, sizeof(*d->syn));
 	d->names = calloc(64, sizeof(*d->names));
 	if (!out->configs || !d->syn || !d->names) {
 		rc = -ENOMEM;
@@ -764,9 +813,10 @@ static int describe_topic_config(struct kafka_api *ka, const struct topic_config
 	}
 	for (p = d->texts[0]; n < 64 && topic_kv_next(&p, d->texts[0] + lens[0], &k, &val);) {
 		struct proto_describe_configs_entry *e = &out->configs[n];
-		struct kstr dv = KSTR_NULL, bv = KSTR_NULL;
+		struct kstr dv = KSTR_NULL, bv = KSTR_NULL, sv = KSTR_NULL, mine = KSTR_NULL,
+			    all = KSTR_NULL;
 		const char *bk;
-		bool in_file;
+		bool in_file, dyn;
 		char key[96];
 
 		if (kstr_eq(k, "partitions") || !key_asked(res, k) || (size_t)k.len >= sizeof(key))
@@ -775,38 +825,56 @@ static int describe_topic_config(struct kafka_api *ka, const struct topic_config
 		key[k.len] = '\0';
 		topic_kv_find(d->texts[1], lens[1], key, &dv);
 		topic_kv_find(d->texts[2], lens[2], key, &bv);
+		topic_kv_find(d->texts[3], lens[3], key, &sv);
 		e->name = k;
 		e->value = val;
 		e->read_only = fixed && (kstr_eq(k, "key.separator") || kstr_eq(k, "line.format"));
 		bk = topic_config_broker_key(key);
 		snprintf(d->names[n], sizeof(d->names[n]), "%s", bk ? bk : key);
+		/* The dynamic broker values of its broker key (Kafka's
+		 * DynamicLogConfig keys only: their first synonym). */
+		dyn = broker_config_dynamic_key(d->names[n], strlen(d->names[n]));
+		if (dyn)
+			dynamic_values(d, lens, kstr_of(d->names[n]), &mine, &all);
 		/* As Kafka's: a key of the topic's overrides is TOPIC_CONFIG
-		 * whatever its value; one inherited is STATIC_BROKER_CONFIG
-		 * when the broker's file set its broker key (even to the
-		 * built-in default), else DEFAULT_CONFIG. */
+		 * whatever its value; one inherited is, in Kafka's order of
+		 * precedence, DYNAMIC_BROKER_CONFIG when this broker has a
+		 * dynamic value of its broker key, DYNAMIC_DEFAULT_BROKER_CONFIG
+		 * when the cluster's default has one, STATIC_BROKER_CONFIG when
+		 * the broker's file set it (even to the built-in default), else
+		 * DEFAULT_CONFIG. */
 		in_file =
 			broker_config_file_set(broker_cfg(ka->b), d->names[n], strlen(d->names[n]));
 		e->config_source = !kstr_set_same(val, dv) || topic_config_key_set(&cfgs[0], k.ptr,
 										   (size_t)k.len)
 					   ? SRC_TOPIC
-				   : in_file ? SRC_STATIC_BROKER
-					     : SRC_DEFAULT;
+				   : mine.ptr ? SRC_DYNAMIC_BROKER
+				   : all.ptr  ? SRC_DYNAMIC_DEFAULT
+				   : in_file  ? SRC_STATIC_BROKER
+					      : SRC_DEFAULT;
 		e->is_default = e->config_source == SRC_DEFAULT;
 		e->config_type = config_type(k);
 		e->documentation = KSTR_NULL;
 		if (synonyms) {
-			struct proto_config_synonym *s = &d->syn[n * 3];
+			struct proto_config_synonym *s = &d->syn[n * 5];
+			struct kstr bn = kstr_of(d->names[n]);
 
 			e->synonyms = s;
 			if (e->config_source == SRC_TOPIC)
 				s[e->n_synonyms++] =
 					(struct proto_config_synonym){ k, val, SRC_TOPIC };
+			if (mine.ptr)
+				s[e->n_synonyms++] =
+					(struct proto_config_synonym){ bn, mine,
+								       SRC_DYNAMIC_BROKER };
+			if (all.ptr)
+				s[e->n_synonyms++] =
+					(struct proto_config_synonym){ bn, all,
+								       SRC_DYNAMIC_DEFAULT };
 			if (in_file)
 				s[e->n_synonyms++] =
-					(struct proto_config_synonym){ kstr_of(d->names[n]), dv,
-								       SRC_STATIC_BROKER };
-			s[e->n_synonyms++] = (struct proto_config_synonym){ kstr_of(d->names[n]),
-									    bv, SRC_DEFAULT };
+					(struct proto_config_synonym){ bn, sv, SRC_STATIC_BROKER };
+			s[e->n_synonyms++] = (struct proto_config_synonym){ bn, bv, SRC_DEFAULT };
 		}
 		n++;
 	}
@@ -882,31 +950,6 @@ static int describe_topic(struct kafka_api *ka, const struct proto_describe_conf
 	return rc;
 }
 
-/* The dynamic settings in effect on this broker, as "key=value" lines
- * into *text, each line's source in src (DYNAMIC_BROKER_CONFIG: its
- * own, DYNAMIC_DEFAULT_BROKER_CONFIG: every broker's); as Kafka, only
- * those set. */
-static int broker_dynamic_text(struct kafka_api *ka, char **text, size_t *len, int8_t src[2])
-{
-	static const char *const keys[] = { THROTTLE_LEADER_RATE, THROTTLE_FOLLOWER_RATE };
-	FILE *f = open_memstream(text, len);
-	int n = 0;
-
-	if (!f)
-		return -ENOMEM;
-	for (int i = 0; i < 2; i++) {
-		char value[64];
-		bool is_default;
-
-		if (cluster_broker_dynamic(ka->b->cluster, keys[i], value, sizeof(value),
-					   &is_default) != 1)
-			continue;
-		fprintf(f, "%s=%s\n", keys[i], value);
-		src[n++] = is_default ? SRC_DYNAMIC_DEFAULT : SRC_DYNAMIC_BROKER;
-	}
-	return fclose(f) ? -ENOMEM : n;
-}
-
 /* The built-in defaults of every broker setting, as broker_config_render
  * writes them, the cluster's too (rendered as for a broker with a
  * listener), into *text: what DEFAULT_CONFIG means. */
@@ -923,44 +966,47 @@ static int builtin_broker_text(char **text, size_t *len)
 	return rc;
 }
 
-/* The broker's own settings: its id or "" names it. The static ones
- * (the --config file), read-only, STATIC_BROKER_CONFIG where the file set
- * the key, DEFAULT_CONFIG where it left it out (as Kafka's, by presence
- * in its originals; is_default in v0), then the dynamic ones
- * set in ZooKeeper; synonyms, when asked, the file's value and the
- * built-in default (a dynamic one: itself). */
+/* The broker's own settings: its id or "" names it. Each with its value
+ * in effect, Kafka's precedence: this broker's dynamic value
+ * (DYNAMIC_BROKER_CONFIG), the cluster's dynamic default
+ * (DYNAMIC_DEFAULT_BROKER_CONFIG), the --config file's
+ * (STATIC_BROKER_CONFIG, where the file set the key, as Kafka's, by
+ * presence in its originals), else DEFAULT_CONFIG (is_default in v0);
+ * read-only but the dynamic ones (broker_config_dynamic_key's and the
+ * throttle rates, listed after the others when set); synonyms, when
+ * asked, every level set, in that order, then the built-in default. */
 static int describe_broker(struct kafka_api *ka, const struct proto_describe_configs_resource *res,
 			   bool synonyms, struct proto_describe_configs_result *out,
 			   struct described *d, struct verdict *v)
 {
+	static const char *const rates[] = { THROTTLE_LEADER_RATE, THROTTLE_FOLLOWER_RATE };
 	char id[16];
-	size_t len = 0, dlen = 0, blen = 0;
+	size_t lens[6] = { 0 }, blen = 0;
 	const char *p;
 	struct kstr k, val;
-	int8_t dsrc[2];
-	int n = 0, cap = 0, nd, rc;
+	int n = 0, cap = 0, rc;
 
 	snprintf(id, sizeof(id), "%d", (int)kafka_broker_id(ka));
 	if (res->resource_name.len > 0 && !kstr_eq(res->resource_name, id)) {
 		refuse(v, PROTO_ERR_INVALID_REQUEST, "this is broker %s", id);
 		return 0;
 	}
-	rc = broker_config_render(broker_cfg(ka->b), &d->texts[0], &len);
+	rc = broker_config_render(broker_cfg(ka->b), &d->texts[0], &lens[0]);
+	if (rc == 0)
+		rc = cluster_broker_dynamic_texts(ka->b->cluster, &d->texts[DT_SELF],
+						  &lens[DT_SELF], &d->texts[DT_DEFAULT],
+						  &lens[DT_DEFAULT]);
+	if (rc == 0)
+		rc = builtin_broker_text(&d->texts[2], &blen);
 	if (rc < 0)
 		return rc;
-	nd = broker_dynamic_text(ka, &d->texts[1], &dlen, dsrc);
-	if (nd < 0)
-		return nd;
-	rc = builtin_broker_text(&d->texts[2], &blen);
-	if (rc < 0)
-		return rc;
-	for (p = d->texts[0]; topic_kv_next(&p, d->texts[0] + len, &k, &val);)
+	for (p = d->texts[0]; topic_kv_next(&p, d->texts[0] + lens[0], &k, &val);)
 		cap++;
-	out->configs = calloc((size_t)cap + (size_t)nd + 1, sizeof(*out->configs));
-	d->syn = calloc(((size_t)cap + (size_t)nd) * 2 + 1, sizeof(*d->syn));
+	out->configs = calloc((size_t)cap + 3, sizeof(*out->configs));
+	d->syn = calloc(((size_t)cap + 3) * 4, sizeof(*d->syn));
 	if (!out->configs || !d->syn)
 		return -ENOMEM;
-	for (p = d->texts[0]; topic_kv_next(&p, d->texts[0] + len, &k, &val);) {
+	for (p = d->texts[0]; topic_kv_next(&p, d->texts[0] + lens[0], &k, &val);) {
 		struct proto_describe_configs_entry *e = &out->configs[n];
 		bool secret = k.len >= 11 && !memcmp(k.ptr + k.len - 11, "jaas.config", 11);
 		/* advertised.listeners has no default in Kafka (null): unset,
@@ -969,7 +1015,9 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 		 * shows, has those), and its default synonym is null. */
 		bool no_default = kstr_eq(k, "advertised.listeners");
 		bool unset = no_default && !broker_cfg(ka->b)->cluster.net.n_advertised;
-		struct kstr bv = KSTR_NULL;
+		bool dyn = broker_config_dynamic_key(k.ptr, (size_t)k.len);
+		struct kstr bv = KSTR_NULL, mine = KSTR_NULL, all = KSTR_NULL;
+		struct kstr file = secret || unset ? KSTR_NULL : val;
 		char key[96];
 
 		if (!key_asked(res, k))
@@ -979,27 +1027,34 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 			key[k.len] = '\0';
 			topic_kv_find(d->texts[2], blen, key, &bv);
 		}
+		if (dyn)
+			dynamic_values(d, lens, k, &mine, &all);
 		e->name = k;
-		e->value = secret || unset ? KSTR_NULL : val;
+		e->value = mine.ptr ? mine : all.ptr ? all : file;
 		e->is_sensitive = secret;
-		e->read_only = true;
-		/* Kafka's source is the key's presence in the file (its
-		 * originals), not a value other than the default. */
-		e->config_source =
-			!unset && broker_config_file_set(broker_cfg(ka->b), k.ptr, (size_t)k.len)
-				? SRC_STATIC_BROKER
-				: SRC_DEFAULT;
+		/* Kafka's: not read-only when dynamic; a single node has
+		 * no dynamic settings (alter_broker). */
+		e->read_only =
+			!(dyn && ka->b->cluster && cluster_config_zk(&broker_cfg(ka->b)->cluster));
+		/* Kafka's static source is the key's presence in the file
+		 * (its originals), not a value other than the default. */
+		bool in_file =
+			!unset && broker_config_file_set(broker_cfg(ka->b), k.ptr, (size_t)k.len);
+		e->config_source = mine.ptr  ? SRC_DYNAMIC_BROKER
+				   : all.ptr ? SRC_DYNAMIC_DEFAULT
+				   : in_file ? SRC_STATIC_BROKER
+					     : SRC_DEFAULT;
 		e->is_default = e->config_source == SRC_DEFAULT;
 		e->config_type = TYPE_STRING;
 		e->documentation = KSTR_NULL;
 		if (synonyms) {
-			/* as Kafka's: the file's value, then the built-in
-			 * default (a secret's neither) */
-			e->synonyms = &d->syn[n * 2];
-			if (e->config_source == SRC_STATIC_BROKER)
+			/* as Kafka's: the dynamic values, the file's, then the
+			 * built-in default (a secret's neither) */
+			e->synonyms = &d->syn[n * 4];
+			dynamic_synonyms(e, k, mine, all);
+			if (in_file)
 				e->synonyms[e->n_synonyms++] =
-					(struct proto_config_synonym){ k, e->value,
-								       SRC_STATIC_BROKER };
+					(struct proto_config_synonym){ k, file, SRC_STATIC_BROKER };
 			if (bv.ptr || no_default)
 				e->synonyms[e->n_synonyms++] =
 					(struct proto_config_synonym){ k, secret ? KSTR_NULL : bv,
@@ -1007,21 +1062,23 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 		}
 		n++;
 	}
-	p = d->texts[1];
-	for (int i = 0; i < nd && topic_kv_next(&p, d->texts[1] + dlen, &k, &val); i++) {
+	/* The throttle rates: dynamic only, listed where set. */
+	for (int i = 0; i < 2; i++) {
 		struct proto_describe_configs_entry *e = &out->configs[n];
+		struct kstr mine, all;
 
-		if (!key_asked(res, k))
+		k = kstr_of(rates[i]);
+		dynamic_values(d, lens, k, &mine, &all);
+		if ((!mine.ptr && !all.ptr) || !key_asked(res, k))
 			continue;
 		e->name = k;
-		e->value = val;
-		e->config_source = dsrc[i];
+		e->value = mine.ptr ? mine : all;
+		e->config_source = mine.ptr ? SRC_DYNAMIC_BROKER : SRC_DYNAMIC_DEFAULT;
 		e->config_type = TYPE_LONG;
 		e->documentation = KSTR_NULL;
 		if (synonyms) {
-			e->synonyms = &d->syn[n * 2];
-			e->synonyms[e->n_synonyms++] =
-				(struct proto_config_synonym){ k, val, dsrc[i] };
+			e->synonyms = &d->syn[n * 4];
+			dynamic_synonyms(e, k, mine, all);
 		}
 		n++;
 	}
@@ -1236,23 +1293,66 @@ static int16_t alter_text(FILE *f, const struct proto_alter_configs_resource *re
 	return 0;
 }
 
-/* Whether name is a dynamic broker setting (the replication throttle
- * rates, the only ones this broker changes without a restart). */
-static bool broker_key_dynamic(struct kstr name)
+/* The name of a dynamic broker setting (the replication throttle rates,
+ * and broker_config_dynamic_key's topic defaults: the settings this
+ * broker changes without a restart), as a string that lives on; NULL for
+ * any other. */
+static const char *broker_key_dynamic(struct kstr name)
 {
-	return kstr_eq(name, THROTTLE_LEADER_RATE) || kstr_eq(name, THROTTLE_FOLLOWER_RATE);
+	const char *key;
+
+	if (kstr_eq(name, THROTTLE_LEADER_RATE))
+		return THROTTLE_LEADER_RATE;
+	if (kstr_eq(name, THROTTLE_FOLLOWER_RATE))
+		return THROTTLE_FOLLOWER_RATE;
+	for (size_t i = 0; name.ptr && (key = broker_config_dynamic_key_at(i)); i++)
+		if (kstr_eq(name, key))
+			return key;
+	return NULL;
 }
+
+/* Checks one dynamic value as its static key's in a --config file would
+ * be (the throttle rates: 0..2^63-1): 0, or -EINVAL with why. */
+static int broker_value_check(struct kafka_api *ka, const char *key, const char *value, char *why,
+			      size_t size)
+{
+	struct broker_config *c;
+	char line[256];
+	int64_t rate;
+	int rc;
+
+	if (!strcmp(key, THROTTLE_LEADER_RATE) || !strcmp(key, THROTTLE_FOLLOWER_RATE))
+		return throttle_rate_parse(value, &rate, why, size);
+	c = malloc(sizeof(*c));
+	if (!c) {
+		snprintf(why, size, "out of memory");
+		return -ENOMEM;
+	}
+	*c = *broker_cfg(ka->b);
+	snprintf(line, sizeof(line), "%s=%s", key, value);
+	rc = broker_config_apply_dynamic(c, line, strlen(line), why, size);
+	free(c);
+	/* The parser's reason without its "line 1: " (one line here). */
+	if (rc < 0 && !strncmp(why, "line 1: ", 8))
+		memmove(why, why + 8, strlen(why + 8) + 1);
+	return rc;
+}
+
+/* The most dynamic keys a request may name: each once. */
+#define BROKER_DYNAMIC_MAX 40
 
 /* AlterConfigs / IncrementalAlterConfigs of a broker: the dynamic
  * settings into /config/brokers/<id> or <default> (Kafka's
- * alterBrokerConfigs), every broker applying them from the notification. */
+ * alterBrokerConfigs), every broker applying them from the notification.
+ * Each value is checked as the static key's (Kafka builds its new
+ * KafkaConfig with them), for this broker's and the default alike. */
 static int16_t alter_broker(struct kafka_api *ka, const struct proto_alter_configs_resource *res,
 			    bool incremental, bool validate_only, struct verdict *v)
 {
 	struct broker *b = ka->b;
 	struct zk_config set = { 0 };
-	const char *del[2];
-	char name[24], key[64], value[32], why[128];
+	const char *del[BROKER_DYNAMIC_MAX];
+	char name[24], value[128], why[200], rname[32];
 	int n_del = 0, rc;
 
 	if (!b->cluster || !cluster_config_zk(&broker_cfg(b)->cluster))
@@ -1261,27 +1361,32 @@ static int16_t alter_broker(struct kafka_api *ka, const struct proto_alter_confi
 			      "file (dynamic broker settings need zookeeper.connect)");
 	if (broker_entity(ka, res->resource_name, name, sizeof(name), v))
 		return v->code;
+	/* Kafka's messages name the resource as its ConfigResource prints. */
+	snprintf(rname, sizeof(rname), "%s", strcmp(name, ZK_BROKER_DEFAULT) ? name : "");
 	for (int32_t i = 0; i < res->n_configs; i++) {
 		const struct proto_config *c = &res->configs[i];
-		int64_t rate;
+		const char *key = broker_key_dynamic(c->name);
 
 		for (int32_t j = 0; j < i; j++)
 			if (kstr_set_same(c->name, res->configs[j].name))
 				return refuse(v, PROTO_ERR_INVALID_REQUEST,
 					      "config '%.*s' given twice", (int)c->name.len,
 					      c->name.ptr);
-		if (!c->name.ptr || !broker_key_dynamic(c->name))
-			return refuse(v, PROTO_ERR_INVALID_CONFIG,
-				      "Cannot update these configs dynamically: Set(%.*s)",
-				      c->name.ptr ? (int)(c->name.len < 100 ? c->name.len : 100)
-						  : 0,
-				      c->name.ptr ? c->name.ptr : "");
-		snprintf(key, sizeof(key), "%.*s", (int)c->name.len, c->name.ptr);
+		if (!key)
+			return refuse(
+				v, PROTO_ERR_INVALID_CONFIG,
+				"Invalid config value for resource ConfigResource(type=BROKER, "
+				"name='%s'): Cannot update these configs dynamically: "
+				"Set(%.*s)",
+				rname,
+				c->name.ptr ? (int)(c->name.len < 100 ? c->name.len : 100) : 0,
+				c->name.ptr ? c->name.ptr : "");
 		if (incremental && c->config_operation == PROTO_CONFIG_DELETE) {
-			/* At most the two keys: each once. */
-			del[n_del++] = kstr_eq(c->name, THROTTLE_LEADER_RATE)
-					       ? THROTTLE_LEADER_RATE
-					       : THROTTLE_FOLLOWER_RATE;
+			/* Each key once (refused above when twice): at most
+			 * every dynamic key. */
+			if (n_del >= BROKER_DYNAMIC_MAX)
+				return refuse(v, PROTO_ERR_INVALID_REQUEST, "too many configs");
+			del[n_del++] = key;
 			continue;
 		}
 		if (incremental && c->config_operation != PROTO_CONFIG_SET)
@@ -1289,14 +1394,20 @@ static int16_t alter_broker(struct kafka_api *ka, const struct proto_alter_confi
 				      "'%s' is not a list: APPEND and SUBTRACT do not apply", key);
 		if (!c->value.ptr)
 			return refuse(v, PROTO_ERR_INVALID_REQUEST, "null value for '%s'", key);
-		snprintf(value, sizeof(value), "%.*s", (int)(c->value.len < 31 ? c->value.len : 31),
+		snprintf(value, sizeof(value), "%.*s",
+			 (int)(c->value.len < (int32_t)sizeof(value) ? c->value.len
+								     : (int32_t)sizeof(value) - 1),
 			 c->value.ptr);
+		why[0] = '\0';
 		if (c->value.len >= (int32_t)sizeof(value) ||
-		    throttle_rate_parse(value, &rate, why, sizeof(why)) < 0)
-			return refuse(v, PROTO_ERR_INVALID_CONFIG,
-				      "Invalid value %.*s for configuration %s: %s",
-				      (int)(c->value.len < 40 ? c->value.len : 40), c->value.ptr,
-				      key, why);
+		    memchr(c->value.ptr, '\n', (size_t)c->value.len) ||
+		    broker_value_check(ka, key, value, why, sizeof(why)) < 0)
+			return refuse(
+				v, PROTO_ERR_INVALID_CONFIG,
+				"Invalid config value for resource ConfigResource(type=BROKER, "
+				"name='%s'): Invalid value %.*s for configuration %s: %s",
+				rname, (int)(c->value.len < 40 ? c->value.len : 40), c->value.ptr,
+				key, why[0] ? why : "not a value of it");
 		if (zk_config_put(&set, key, strlen(key), value, strlen(value)) < 0) {
 			zk_config_clear(&set);
 			return refuse(v, PROTO_ERR_UNKNOWN_SERVER_ERROR, "out of memory");

@@ -339,6 +339,8 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 	b->open_mono_ms = now_mono_ms();
 	atomic_init(&b->next_topic_id, 1);
 	pthread_mutex_init(&b->admin_mu, NULL);
+	pthread_mutex_init(&b->dyn_mu, NULL);
+	topic_config_defaults_of(&b->cfg, &b->dyn_defaults);
 	fd_room_init(&b->fd_room);
 	rwlock_init_wpref(&b->cat_lock);
 	pthread_mutex_init(&b->pool_mu, NULL);
@@ -431,6 +433,7 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 			.topics = { .appeared = topics_cluster_appeared,
 				    .retain = topics_cluster_retain,
 				    .config = topics_cluster_config,
+				    .broker_defaults = topics_cluster_broker_defaults,
 				    .incarnation = topics_cluster_incarnation,
 				    .fd_take = topics_cluster_fd_take,
 				    .fd_done = topics_cluster_fd_done,
@@ -592,6 +595,7 @@ static int broker_free(struct broker *b, bool abandon)
 	broker_pool_free(b);
 	produce_broker_destroy(b);
 	pthread_mutex_destroy(&b->admin_mu);
+	pthread_mutex_destroy(&b->dyn_mu);
 	fd_room_destroy(&b->fd_room);
 	pthread_rwlock_destroy(&b->cat_lock);
 	pthread_mutex_destroy(&b->pool_mu);

@@ -226,6 +226,13 @@ struct orphan {
 
 struct broker {
 	struct broker_config cfg;
+	/* The settings a topic takes for what it does not override: cfg's
+	 * under the dynamic broker settings of the cluster
+	 * (/config/brokers/<default> and <broker.id>, topic_dynamic.c), as
+	 * last read; cfg's alone until then and on a single node. Under
+	 * dyn_mu, a leaf. */
+	pthread_mutex_t dyn_mu;
+	struct topic_config dyn_defaults;
 	struct logmgr *m;
 	/* The replication throttles (throttle.h): their throttled
 	 * partitions follow every topic's settings (topic_throttle_note). */
@@ -324,7 +331,7 @@ struct broker {
 
 /* ---- catalog.c: DATA/meta/topics/<topic>.properties ---- */
 /* The default topic config of the broker (num.partitions, acks, log.*). */
-void catalog_default_config(const struct broker *b, struct topic_config *tc);
+void catalog_default_config(struct broker *b, struct topic_config *tc);
 /* File name (no directory) of the topic's metadata file. */
 void catalog_file_name(const char *topic, char *out, size_t outlen);
 /* Writes the topic's file durably from the given values. */
@@ -342,7 +349,7 @@ struct catalog_entry {
 	int64_t ctime_ms;
 };
 /* Parses one file's text. -EBADMSG with a message in err. */
-int catalog_parse(const struct broker *b, const char *text, size_t len, struct catalog_entry *e,
+int catalog_parse(struct broker *b, const char *text, size_t len, struct catalog_entry *e,
 		  char *err, size_t errlen);
 /* Reads every metadata file: calls fn for each; stops at the first error.
  * A file that does not parse: -EBADMSG, logged with its path. */
@@ -492,6 +499,18 @@ int broker_topic_create_cfg(struct broker *b, const char *name, uid_t uid, gid_t
  * (this broker holds a replica, as the assignment says): 0, or
  * topic_config_write's errors. */
 int topic_grow_local(struct topic *t, int n_partitions, const bool *local);
+/* Every setting the topic does not override takes the broker's defaults
+ * (catalog_default_config) again, on every partition's log here, leader
+ * or follower, as Kafka's LogManager does on a change of its defaults:
+ * 0, or topic_config_write's errors. */
+int topic_config_inherit(struct topic *t);
+/* The cluster's dynamic broker settings as read from ZooKeeper (self:
+ * /config/brokers/<broker.id>, def: <default>; empty when none): the
+ * topic defaults they give (broker_config_dynamic_defaults) become the
+ * broker's, and every topic takes them where it has no override
+ * (topic_dynamic.c). The cluster thread's hook, after each read. */
+int topics_cluster_broker_defaults(void *arg, const struct zk_config *self,
+				   const struct zk_config *def);
 /* The replication throttles learn a topic's lists (tc NULL: the topic
  * is gone); a failure is logged. */
 void topic_throttle_note(struct broker *b, const char *name, const struct topic_config *tc);

@@ -53,9 +53,11 @@
 #define META_NAME_KEEP 200 /* longest topic name used as is */
 #define META_NAME_CUT  184 /* prefix kept of a longer one */
 
-void catalog_default_config(const struct broker *b, struct topic_config *tc)
+void catalog_default_config(struct broker *b, struct topic_config *tc)
 {
-	topic_config_defaults_of(&b->cfg, tc);
+	pthread_mutex_lock(&b->dyn_mu);
+	*tc = b->dyn_defaults;
+	pthread_mutex_unlock(&b->dyn_mu);
 }
 
 static uint64_t fnv1a64(const char *s)
@@ -248,7 +250,7 @@ static int own_key(struct catalog_entry *e, const char *key, const char *val)
 	return rc < 0 ? rc : bit;
 }
 
-int catalog_parse(const struct broker *b, const char *text, size_t len, struct catalog_entry *e,
+int catalog_parse(struct broker *b, const char *text, size_t len, struct catalog_entry *e,
 		  char *err, size_t errlen)
 {
 	char *copy = NULL, *cfgtext = NULL;

@@ -88,6 +88,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "repl/acl_zk.h"
@@ -484,6 +485,26 @@ static int64_t dyn_rate(const struct zk_config *self, const struct zk_config *de
 	return THROTTLE_UNBOUNDED;
 }
 
+/* unclean.leader.election.enable: this broker's dynamic value, else the
+ * dynamic default, else the file's; a value that is not a boolean (another
+ * tool's) does not count, as broker_config_dynamic_defaults skips it. */
+static bool dyn_unclean(struct cluster *c, const struct zk_config *self,
+			const struct zk_config *def)
+{
+	static const char key[] = "unclean.leader.election.enable";
+	const struct zk_config *levels[2] = { self, def };
+
+	for (int i = 0; i < 2; i++) {
+		const char *v = zk_config_get(levels[i], key);
+
+		if (v && !strcasecmp(v, "true"))
+			return true;
+		if (v && !strcasecmp(v, "false"))
+			return false;
+	}
+	return c->cfg->cluster.unclean_leader_election;
+}
+
 /* Reads this broker's and the default dynamic settings and applies the
  * replication throttle rates, without a restart (Kafka's
  * DynamicConfigManager with the brokers' entity). */
@@ -504,6 +525,14 @@ static int read_broker_configs(struct cluster *c)
 	}
 	repl_throttle_set_rates(c->local.throttle, dyn_rate(&self, &def, THROTTLE_LEADER_RATE),
 				dyn_rate(&self, &def, THROTTLE_FOLLOWER_RATE));
+	/* The topic defaults (log.retention.ms, ...) of every topic here; a
+	 * failure (out of memory) is retried with the next read. */
+	if (c->local.topics.broker_defaults)
+		(void)c->local.topics.broker_defaults(c->local.topics.arg, &self, &def);
+	/* The controller's default for topics without an override (Kafka's
+	 * KafkaController.enableDefaultUncleanLeaderElection once it turns
+	 * on). */
+	cluster_repl_unclean_default(c->cr, dyn_unclean(c, &self, &def));
 	pthread_mutex_lock(&c->dyn_mu);
 	old_self = c->dyn_self;
 	old_def = c->dyn_default;
@@ -515,24 +544,43 @@ static int read_broker_configs(struct cluster *c)
 	return 0;
 }
 
-int cluster_broker_dynamic(struct cluster *c, const char *key, char *value, size_t size,
-			   bool *is_default)
+/* zc as "key=value" lines into f (a value over lines left out). */
+static void dyn_lines(FILE *f, const struct zk_config *zc)
 {
-	const char *v;
+	for (int i = 0; i < zc->n; i++)
+		if (!strchr(zc->keys[i], '\n') && !strchr(zc->values[i], '\n'))
+			fprintf(f, "%s=%s\n", zc->keys[i], zc->values[i]);
+}
+
+int cluster_broker_dynamic_texts(struct cluster *c, char **self, size_t *slen, char **def,
+				 size_t *dlen)
+{
+	FILE *fs = open_memstream(self, slen), *fd = open_memstream(def, dlen);
 	int rc = 0;
 
-	if (!c)
-		return 0;
-	pthread_mutex_lock(&c->dyn_mu);
-	v = zk_config_get(&c->dyn_self, key);
-	*is_default = !v;
-	if (!v)
-		v = zk_config_get(&c->dyn_default, key);
-	if (v) {
-		snprintf(value, size, "%s", v);
-		rc = 1;
+	if (!fs || !fd) {
+		if (fs && fclose(fs) == 0)
+			free(*self);
+		if (fd && fclose(fd) == 0)
+			free(*def);
+		*self = *def = NULL;
+		return -ENOMEM;
 	}
-	pthread_mutex_unlock(&c->dyn_mu);
+	if (c) {
+		pthread_mutex_lock(&c->dyn_mu);
+		dyn_lines(fs, &c->dyn_self);
+		dyn_lines(fd, &c->dyn_default);
+		pthread_mutex_unlock(&c->dyn_mu);
+	}
+	if (fclose(fs) != 0)
+		rc = -ENOMEM;
+	if (fclose(fd) != 0)
+		rc = -ENOMEM;
+	if (rc < 0) {
+		free(*self);
+		free(*def);
+		*self = *def = NULL;
+	}
 	return rc;
 }
 

@@ -130,6 +130,12 @@ struct cluster_topic_hooks {
 	 * after its appearance and after each notification
 	 * /config/changes/config_change_<seq> naming "topics/<t>". */
 	int (*config)(void *arg, const char *topic, const struct zk_config *zc);
+	/* The dynamic broker settings (/config/brokers/<broker.id>: self,
+	 * <default>: def; empty when none), after each read of them: at
+	 * the start and after each /config/changes notification. NULL:
+	 * none. */
+	int (*broker_defaults)(void *arg, const struct zk_config *self,
+			       const struct zk_config *def);
 	/* Before a topic of the cluster with that id (Kafka's topic id, not
 	 * "") is made or opened here (the cluster thread, partition -1; a
 	 * LeaderAndIsr, the partition): removes the local topic when a log
@@ -238,11 +244,12 @@ int cluster_topic_grow_check(struct cluster *c, const char *topic);
 int cluster_topic_add_partitions(struct cluster *c, const char *topic, int n_partitions,
 				 int64_t timeout_ms);
 /* Publishes a topic's overrides (cluster_repl_set_topic_config). */
-/* A dynamic broker setting as last read from ZooKeeper: 1 with its value
- * (*is_default: from /config/brokers/<default>, not this broker's own),
- * 0 none (c NULL: a single node). */
-int cluster_broker_dynamic(struct cluster *c, const char *key, char *value, size_t size,
-			   bool *is_default);
+/* Both dynamic broker configs as last read, as "key=value" lines
+ * (malloc'ed, empty when none or c is NULL): this broker's
+ * (/config/brokers/<broker.id>) into *self, every broker's default
+ * (<default>) into *def. 0 or -ENOMEM. */
+int cluster_broker_dynamic_texts(struct cluster *c, char **self, size_t *slen, char **def,
+				 size_t *dlen);
 /* Changes /config/brokers/<name> (a broker id or ZK_BROKER_DEFAULT): with
  * replace, its settings become set; else set's keys are set and del's
  * removed, the rest kept. Then the notification: every broker applies it.

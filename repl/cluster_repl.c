@@ -112,6 +112,9 @@ struct cluster_repl {
 	 * ctl_get. */
 	struct controller *ctl;
 	struct controller_config ctl_cfg;
+	/* unclean.leader.election.enable with the dynamic settings
+	 * (cluster_repl_unclean_default). */
+	atomic_bool unclean_default;
 	char listener_name[NET_MAX_NAME + 1];
 	const char *user, *password; /* inter-broker SASL, or NULL */
 
@@ -1503,6 +1506,7 @@ int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local
 		.leader_imbalance_check_interval_seconds = (int32_t)cc->leader_imbalance_check_s,
 		.controlled_shutdown_enable = cc->controlled_shutdown,
 	};
+	atomic_init(&cr->unclean_default, cc->unclean_leader_election);
 	*out = cr;
 	return 0;
 }
@@ -1547,6 +1551,20 @@ void cluster_repl_topic_config_changed(struct cluster_repl *cr)
 		controller_topic_config_changed(ctl);
 }
 
+void cluster_repl_unclean_default(struct cluster_repl *cr, bool on)
+{
+	struct controller *ctl;
+
+	if (!cr)
+		return;
+	/* Kept for a controller started later (cluster_repl_start_controller
+	 * copies it), and told to a running one. */
+	atomic_store(&cr->unclean_default, on);
+	ctl = ctl_get(cr);
+	if (ctl)
+		controller_set_unclean_default(ctl, on);
+}
+
 void cluster_repl_session_event(struct cluster_repl *cr, enum zkc_session ev)
 {
 	struct controller *ctl = cr ? ctl_get(cr) : NULL;
@@ -1583,6 +1601,7 @@ int cluster_repl_start_controller(struct cluster_repl *cr)
 	if (rc < 0)
 		return rc;
 	ctrl_queue_channel(cr->cq, &ch);
+	cr->ctl_cfg.unclean_leader_election_enable = atomic_load(&cr->unclean_default);
 	rc = controller_start(zk, &cr->ctl_cfg, &ch, &ctl);
 	if (rc < 0) {
 		ctrl_queue_free(cr->cq, 0);
@@ -1592,6 +1611,8 @@ int cluster_repl_start_controller(struct cluster_repl *cr)
 	/* Published whole, with cq: the ZooKeeper session watcher and the
 	 * listener, running already, read it (ctl_get). */
 	__atomic_store_n(&cr->ctl, ctl, __ATOMIC_RELEASE);
+	/* A dynamic change read between the copy above and the publication. */
+	controller_set_unclean_default(ctl, atomic_load(&cr->unclean_default));
 	return rc;
 }
 

@@ -58,6 +58,11 @@ void cluster_repl_session_event(struct cluster_repl *cr, enum zkc_session ev);
 /* A topic's overrides changed in ZooKeeper: told to the controller
  * (controller_topic_config_changed). Any thread. */
 void cluster_repl_topic_config_changed(struct cluster_repl *cr);
+/* The effective unclean.leader.election.enable of this broker (its
+ * dynamic value, the dynamic default, or the file's): the controller's
+ * for topics without an override, once it runs or from now on
+ * (controller_set_unclean_default). Any thread; cr may be NULL. */
+void cluster_repl_unclean_default(struct cluster_repl *cr, bool on);
 void cluster_repl_set_broker_epoch(struct cluster_repl *cr, int64_t epoch);
 /* cluster_broker_config_alter's write (cluster.h), on the session's
  * handle: read, merge, write at the version read (5 tries). */

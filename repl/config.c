@@ -1081,8 +1081,74 @@ static int broker_set(void *arg, const struct cfg_key *k, const struct cfg_val *
 	return 0;
 }
 
-int broker_config_parse(struct broker_config *c, const char *text, size_t len, char *err,
-			size_t errlen)
+/* Kafka 3.7's DynamicLogConfig.ReconfigurableConfigs (the first broker
+ * synonym of each topic setting, ServerTopicConfigSynonyms, but
+ * log.message.format.version) that mqfs has: the broker settings an
+ * AlterConfigs of a broker changes without a restart, as the default of
+ * every topic that does not override its topic key. Kafka's others
+ * (log.local.retention.*: no tiered storage here) are not settings here. */
+static const char *const dynamic_log_keys[] = {
+	"log.segment.bytes",
+	"log.roll.ms",
+	"log.roll.jitter.ms",
+	"log.index.size.max.bytes",
+	"log.flush.interval.messages",
+	"log.flush.interval.ms",
+	"log.retention.bytes",
+	"log.retention.ms",
+	"message.max.bytes",
+	"log.index.interval.bytes",
+	"log.cleaner.delete.retention.ms",
+	"log.cleaner.min.compaction.lag.ms",
+	"log.cleaner.max.compaction.lag.ms",
+	"log.segment.delete.delay.ms",
+	"log.cleaner.min.cleanable.ratio",
+	"log.cleanup.policy",
+	"unclean.leader.election.enable",
+	"min.insync.replicas",
+	"compression.type",
+	"log.preallocate",
+	"log.message.timestamp.type",
+	"log.message.timestamp.difference.max.ms",
+	"log.message.timestamp.before.max.ms",
+	"log.message.timestamp.after.max.ms",
+	"log.message.downconversion.enable",
+};
+
+bool broker_config_dynamic_key(const char *key, size_t klen)
+{
+	for (size_t i = 0; i < NKEYS(dynamic_log_keys); i++)
+		if (is(key, klen, dynamic_log_keys[i]))
+			return true;
+	return false;
+}
+
+const char *broker_config_dynamic_key_at(size_t i)
+{
+	return i < NKEYS(dynamic_log_keys) ? dynamic_log_keys[i] : NULL;
+}
+
+/* broker_set for a dynamic text: its keys only, and not counted as the
+ * file's (STATIC_BROKER_CONFIG is the file's keys alone). */
+static int dynamic_set(void *arg, const struct cfg_key *k, const struct cfg_val *v, char *why,
+		       size_t whylen)
+{
+	struct broker_parse *p = arg;
+	__typeof__(p->c.file_set) kept = p->c.file_set;
+	int rc;
+
+	if (!broker_config_dynamic_key(k->name, strlen(k->name))) {
+		snprintf(why, whylen, "not a dynamic broker setting");
+		return -EINVAL;
+	}
+	rc = broker_set(arg, k, v, why, whylen);
+	p->c.file_set = kept;
+	return rc;
+}
+
+/* broker_config_parse, or with dynamic its dynamic keys only. */
+static int broker_parse_text(struct broker_config *c, const char *text, size_t len, bool dynamic,
+			     char *err, size_t errlen)
 {
 	struct broker_parse *p;
 	int rc;
@@ -1092,8 +1158,8 @@ int broker_config_parse(struct broker_config *c, const char *text, size_t len, c
 	if (!p)
 		return -ENOMEM;
 	p->c = *c;
-	rc = cfg_apply_text(text, len, broker_keys, NKEYS(broker_keys), true, 0, broker_set, p, err,
-			    errlen);
+	rc = cfg_apply_text(text, len, broker_keys, NKEYS(broker_keys), true, 0,
+			    dynamic ? dynamic_set : broker_set, p, err, errlen);
 	if (rc == 0)
 		rc = cluster_config_check(&p->c.cluster, err, errlen);
 	if (rc == 0)
@@ -1102,6 +1168,60 @@ int broker_config_parse(struct broker_config *c, const char *text, size_t len, c
 	if (rc == 0)
 		*c = p->c;
 	free(p);
+	return rc;
+}
+
+int broker_config_parse(struct broker_config *c, const char *text, size_t len, char *err,
+			size_t errlen)
+{
+	return broker_parse_text(c, text, len, false, err, errlen);
+}
+
+int broker_config_apply_dynamic(struct broker_config *c, const char *text, size_t len, char *err,
+				size_t errlen)
+{
+	return broker_parse_text(c, text, len, true, err, errlen);
+}
+
+/* Applies each line of text alone to c (a bad one skipped, told to bad). */
+static int dynamic_lines(struct broker_config *c, const char *text, size_t len,
+			 void (*bad)(void *arg, const char *line, size_t n, const char *why),
+			 void *arg)
+{
+	for (const char *p = text, *end = text + len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		char err[256] = "";
+		int rc = broker_parse_text(c, p, n, true, err, sizeof(err));
+
+		if (rc == -ENOMEM)
+			return rc;
+		if (rc < 0 && bad)
+			bad(arg, p, n, err);
+		p += n + 1;
+	}
+	return 0;
+}
+
+int broker_config_dynamic_defaults(
+	const struct broker_config *st, const char *def_text, size_t dlen, const char *self_text,
+	size_t slen, struct topic_config *out,
+	void (*bad)(void *arg, const char *line, size_t n, const char *why), void *arg)
+{
+	struct broker_config *c = malloc(sizeof(*c));
+	int rc;
+
+	if (!c)
+		return -ENOMEM;
+	*c = *st;
+	/* Kafka's precedence: this broker's dynamic value, then the
+	 * cluster's dynamic default, then the file's, then the built-in. */
+	rc = dynamic_lines(c, def_text, dlen, bad, arg);
+	if (rc == 0)
+		rc = dynamic_lines(c, self_text, slen, bad, arg);
+	if (rc == 0)
+		topic_config_defaults_of(c, out);
+	free(c);
 	return rc;
 }
 
@@ -1598,6 +1718,26 @@ int topic_config_compact(const char *a, size_t alen, const char *b, size_t blen,
 out:
 	free(e);
 	return rc;
+}
+
+int topic_config_inherited_text(const struct topic_config *tc, char **out, size_t *len)
+{
+	FILE *f = open_memstream(out, len);
+
+	if (!f)
+		return -ENOMEM;
+	for (size_t i = 0; i < NKEYS(topic_keys); i++) {
+		uint64_t bit = override_bit(&topic_keys[i]);
+
+		if (bit && !(tc->overrides & bit))
+			fprintf(f, "-%s\n", topic_keys[i].name);
+	}
+	if (fclose(f) != 0) {
+		free(*out);
+		*out = NULL;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 const char *topic_config_broker_key(const char *key)

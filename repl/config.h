@@ -93,6 +93,32 @@ int broker_config_render(const struct broker_config *c, char **out, size_t *len)
  * an advertised port 0 shows the bound one (cluster_config_render). */
 int broker_config_render_bound(const struct broker_config *c, const int *ports, char **out,
 			       size_t *len);
+/* Whether key (klen bytes) is a dynamic broker setting that is a topic
+ * setting's default (Kafka 3.7's DynamicLogConfig keys that mqfs has:
+ * log.retention.ms, log.segment.bytes, min.insync.replicas, ...); the
+ * i-th of them (NULL past the last), for listing them. */
+bool broker_config_dynamic_key(const char *key, size_t klen);
+const char *broker_config_dynamic_key_at(size_t i);
+/* Applies the "key=value" lines of a dynamic broker config
+ * (/config/brokers/<id> or <default>) to c, each checked as the same key
+ * in a server.properties, all or nothing: -EINVAL with the reason in err
+ * (a key that is not broker_config_dynamic_key's too). The file's keys
+ * (broker_config_file_set) stay as they were. */
+int broker_config_apply_dynamic(struct broker_config *c, const char *text, size_t len, char *err,
+				size_t errlen);
+struct topic_config;
+/* The settings a new topic gets (topic_config_defaults_of) from a broker
+ * whose config file gave st and whose dynamic settings are def_text
+ * (/config/brokers/<default>, every broker's) and self_text (its own,
+ * /config/brokers/<id>), "key=value" lines: this broker's over the
+ * default over the file's, Kafka's precedence. Each line is applied on
+ * its own: one broker_config_apply_dynamic refuses (written by another
+ * tool, or a key that is no topic default: the throttle rates) is
+ * skipped and given to bad (NULL: none) with the reason. 0 or -ENOMEM. */
+int broker_config_dynamic_defaults(
+	const struct broker_config *st, const char *def_text, size_t dlen, const char *self_text,
+	size_t slen, struct topic_config *out,
+	void (*bad)(void *arg, const char *line, size_t n, const char *why), void *arg);
 /* Whether a parsed text set the broker setting key (klen bytes, a name
  * broker_config_render writes), itself or by an alias of it. */
 bool broker_config_file_set(const struct broker_config *c, const char *key, size_t klen);
@@ -146,6 +172,11 @@ bool topic_config_key_set(const struct topic_config *tc, const char *key, size_t
 /* Whether a .config text has a setting line of key ("key=...", or
  * "-key"), as the parser reads its lines. */
 bool topic_config_text_names(const char *text, size_t len, const char *key);
+/* The "-key" lines (malloc'ed) of every setting of tc that is no
+ * override (struct topic_config, overrides; partitions, key.separator and
+ * line.format never: they are the topic's): applied over new defaults,
+ * they give tc what a change of the broker's defaults gives it. */
+int topic_config_inherited_text(const struct topic_config *tc, char **out, size_t *len);
 /* Renders every topic setting as key=value lines (malloc'ed). */
 int topic_config_render(const struct topic_config *tc, char **out, size_t *len);
 

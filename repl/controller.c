@@ -118,6 +118,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -732,6 +733,9 @@ struct ctrl_inel {
 
 struct controller {
 	struct controller_config cfg;
+	/* cfg's unclean.leader.election.enable as the dynamic settings make
+	 * it (controller_set_unclean_default); any thread. */
+	atomic_bool unclean_default;
 	struct controller_channel ch;
 	pthread_t thread;
 
@@ -817,6 +821,12 @@ static void ctrl_watch(void *arg, enum zkc_watch ev, const char *path)
 void controller_topic_config_changed(struct controller *ctl)
 {
 	ctrl_post(ctl, EV_CONFIG);
+}
+
+void controller_set_unclean_default(struct controller *ctl, bool on)
+{
+	if (atomic_exchange(&ctl->unclean_default, on) != on && on)
+		ctrl_post(ctl, EV_CONFIG);
 }
 
 void controller_session_event(struct controller *ctl, enum zkc_session ev)
@@ -1320,7 +1330,7 @@ static bool ctrl_topic_unclean(struct controller *ctl, int t)
 {
 	char why[ZK_WHY_LEN] = "";
 	struct zk_config zc;
-	bool on = ctl->cfg.unclean_leader_election_enable;
+	bool on = atomic_load(&ctl->unclean_default);
 	int rc = zkmeta_topic_config(ctl->zkc, ctl->topics[t].name, &zc, NULL, why);
 
 	if (rc < 0) {
@@ -3331,6 +3341,7 @@ int controller_start(struct zkc *zkc, const struct controller_config *cfg,
 	if (!(ctl = calloc(1, sizeof(*ctl))))
 		return -ENOMEM;
 	ctl->cfg = *cfg;
+	atomic_init(&ctl->unclean_default, cfg->unclean_leader_election_enable);
 	ctl->ch = *ch;
 	ctl->zkc = zkc;
 	ctl->state = CTRL_CANDIDATE;

@@ -313,6 +313,11 @@ void controller_session_event(struct controller *ctl, enum zkc_session ev);
  * has no leader, as the topic's unclean.leader.election.enable may now
  * allow one. */
 void controller_topic_config_changed(struct controller *ctl);
+/* unclean.leader.election.enable for topics without an override (the
+ * broker's, with its dynamic settings); turned on, every partition
+ * without a leader is elected again (Kafka's
+ * enableDefaultUncleanLeaderElection). Any thread. */
+void controller_set_unclean_default(struct controller *ctl, bool on);
 
 /* After an expiry, the owner's new handle: the controller switches to it
  * and enters the election again. Returns once it no longer uses the old

@@ -823,6 +823,21 @@ static int fetch_answer(struct fs_fetch *f, struct proto_fetch_resp *resp,
 	return rc;
 }
 
+/* A consumer's OFFSET_OUT_OF_RANGE carries no hw, as Kafka's
+ * (createLogReadResult: -1): librdkafka goes back from a follower to the
+ * leader only when its offset is above the answer's hw, and resets its
+ * position otherwise; a follower's own hw there (an offset below the log
+ * start its retention moved before the leader's did) would lose or
+ * repeat records the leader still serves. The log start stays: a read
+ * copy starts there (fetcher.c). */
+static void out_of_range_offsets(const struct fs_fetch *f, struct proto_fetch_resp_part *rp)
+{
+	if (rp->error_code == PROTO_ERR_OFFSET_OUT_OF_RANGE && f->msg->replica_id < 0) {
+		rp->high_watermark = -1;
+		rp->last_stable_offset = -1;
+	}
+}
+
 /* Rule 6 and the response frame into the request's output. */
 static int fetch_respond(struct fs_fetch *f)
 {
@@ -888,6 +903,7 @@ static int fetch_respond(struct fs_fetch *f)
 			rp->high_watermark = o.hw;
 			rp->last_stable_offset = o.hw;
 			rp->log_start_offset = o.log_start_offset;
+			out_of_range_offsets(f, rp);
 			/* Below the log start: where it starts in the line view
 			 * too, for a follower or read copy to start there. */
 			if (rp->error_code == PROTO_ERR_OFFSET_OUT_OF_RANGE &&
@@ -942,6 +958,7 @@ static int fetch_respond(struct fs_fetch *f)
 			note_sent(f, fp, rp, rc ? 0 : (int64_t)fp->raw.len);
 			if (rc) {
 				rp->error_code = proto_err_from_errno(rc);
+				out_of_range_offsets(f, rp);
 				fetch_read_failed(f, fp, rc, rp->error_code);
 				/* After the line naming the read: the directory's
 				 * failure (a cluster's replica) is logged next. */

@@ -178,6 +178,10 @@ static int lines_of(const struct topic_config *tc, struct zk_config *out)
 enum {
 	CFG_DRY_RUN = 1,       /* the checks only (the new settings in *nc_out) */
 	CFG_CLUSTER_PARTS = 2, /* the cluster's partition count: may change */
+	CFG_INHERIT = 4,       /* text ignored: every setting the topic does not
+				* override takes the defaults again (under the
+				* topic's lock, so an override set meanwhile
+				* stays one) */
 };
 
 /* The lines a check (CFG_DRY_RUN) applies before text: those checked
@@ -202,7 +206,7 @@ static int config_write_before(struct topic *t, const struct cfg_before *before,
 	struct broker *b = t->b;
 	struct topic_config nc, def;
 	struct partition **parts = NULL;
-	char err[256];
+	char err[256], *inherit = NULL;
 	int rc, old_n, new_n, p = 0;
 	bool log_changed;
 
@@ -217,6 +221,12 @@ static int config_write_before(struct topic *t, const struct cfg_before *before,
 	nc = t->cfg;
 	err[0] = '\0';
 	catalog_default_config(b, &def);
+	if (how & CFG_INHERIT) {
+		rc = topic_config_inherited_text(&t->cfg, &inherit, &len);
+		if (rc < 0)
+			goto out;
+		text = inherit;
+	}
 	if (before)
 		rc = topic_config_apply_more(&nc, &def, before->pre, before->plen, text, len,
 					     before->line0, err, sizeof(err));
@@ -320,6 +330,7 @@ undo:
 out:
 	pthread_rwlock_unlock(&t->lock);
 	free(parts);
+	free(inherit);
 	return rc;
 }
 
@@ -423,6 +434,11 @@ int topic_config_check_more(struct topic *t, const char *pre, size_t plen, const
 	if (rc == 0 && replicated && t->b->cluster && nc.partitions > topic_partitions(t))
 		rc = cluster_topic_grow_check(t->b->cluster, t->name);
 	return rc;
+}
+
+int topic_config_inherit(struct topic *t)
+{
+	return config_write_local(t, NULL, 0, CFG_INHERIT, NULL, NULL);
 }
 
 int topic_grow_local(struct topic *t, int n_partitions, const bool *local)

@@ -43,6 +43,12 @@
 #       broker resource BROKER ("" for every broker's default) with one
 #       config KEY, operation OP (0 SET, 1 DELETE), and prints "error E"
 #       with the resource's error code (0: changed).
+#   python3 kafka_raw.py describe HOST PORT USER PASSWORD TYPE NAME KEY
+#       Authenticates as above, sends DescribeConfigs v1 with synonyms of
+#       KEY of the resource TYPE (2 topic, 4 broker) NAME to this broker
+#       (as it sees it, unlike kafkajs's, which picks the broker) and
+#       prints "KEY=VALUE source=N readonly=B synonyms=NAME:SOURCE,...",
+#       or "error E".
 #   python3 kafka_raw.py commit HOST PORT GROUP TOPIC PARTITION OFFSET
 #       OffsetCommit v7 of OFFSET outside any generation; prints "error E".
 #   python3 kafka_raw.py commit-epoch HOST PORT USER PASSWORD GROUP TOPIC PARTITION OFFSET EPOCH
@@ -546,6 +552,53 @@ def incalter(host, port, user, password, broker, op, key, value=None):
         sys.exit("IncrementalAlterConfigs: %d responses" % n)
     (err,) = struct.unpack(">h", r[8:10])
     print("error %d" % err)
+
+
+def read_nstr(r, off):
+    """A nullable int16-length string at off: (str or None, next offset)."""
+    (n,) = struct.unpack(">h", r[off:off + 2])
+    if n < 0:
+        return None, off + 2
+    return r[off + 2:off + 2 + n].decode(), off + 2 + n
+
+
+def describe(host, port, user, password, rtype, name, key):
+    """DescribeConfigs v1 with synonyms of one key of resource (rtype 2
+    topic, 4 broker) name, to this broker; prints as kafkajs_admin.js's
+    describe: "key=value source=N readonly=B synonyms=a:S,b:S", or
+    "error E" for the resource's error."""
+    c = Conn(host, int(port))
+    if user != "-":
+        sasl_scram(c, user, password)
+    body = (struct.pack(">ib", 1, int(rtype)) + kstr(name) + struct.pack(">i", 1) + kstr(key) +
+            struct.pack(">b", 1))
+    r = c.call(32, 1, body)
+    # throttle_time_ms, results [error_code, error_message, type, name, configs]
+    (n,) = struct.unpack(">i", r[4:8])
+    if n != 1:
+        sys.exit("DescribeConfigs: %d results" % n)
+    (err,) = struct.unpack(">h", r[8:10])
+    _, off = read_nstr(r, 10)
+    _, off = read_nstr(r, off + 1)
+    if err:
+        print("error %d" % err)
+        return
+    (nc,) = struct.unpack(">i", r[off:off + 4])
+    off += 4
+    for _ in range(nc):  # name, value, read_only, source, sensitive, synonyms
+        cname, off = read_nstr(r, off)
+        value, off = read_nstr(r, off)
+        ro, src, _sens = struct.unpack(">bbb", r[off:off + 3])
+        (ns,) = struct.unpack(">i", r[off + 3:off + 7])
+        off += 7
+        syn = []
+        for _ in range(ns):
+            sname, off = read_nstr(r, off)
+            _sv, off = read_nstr(r, off)
+            syn.append("%s:%d" % (sname, r[off]))
+            off += 1
+        print("%s=%s source=%d readonly=%s synonyms=%s" %
+              (cname, value, src, "true" if ro else "false", ",".join(syn)))
 
 
 def logdirs(host, port, user, password, topic, partition):
@@ -1269,6 +1322,7 @@ if __name__ == "__main__":
             "brokers": (6, brokers), "create": (9, create),
             "logdirs": (8, logdirs), "scram-describe": (7, scram_describe),
             "scram-alter": (10, scram_alter), "incalter": (9, incalter),
+            "describe": (9, describe),
             "quota-alter": (8, quota_alter), "quota-describe": (7, quota_describe),
             "produce-throttle": (11, produce_throttle), "fetch-throttle": (10, fetch_throttle),
             "flood": (5, flood), "offsets-many": (6, offsets_many),

@@ -31,6 +31,7 @@
 
 #include "repl/repl.h"
 #include "repl/broker_int.h"
+#include "repl/zkdata.h"
 #include "engine/log_int.h"
 #include "tests/unit/faultio.h"
 #include "util/clock.h"
@@ -1180,6 +1181,73 @@ static void test_catalog_parse(void **state)
 				 -EBADMSG);
 }
 
+/* The dynamic broker settings as topic defaults: every topic here takes
+ * them at once for what it does not override, on its partitions' logs;
+ * an override wins; a topic made later takes them; removed, the file's
+ * defaults come back; never written into a topic's catalog file as an
+ * override (a restart would pin them). */
+static void test_dynamic_defaults(void **state)
+{
+	struct fx *f = *state;
+	struct zk_config self = { 0 }, def = { 0 };
+	struct topic *a, *b, *c;
+	struct topic_config tc;
+	struct log_config lc;
+	char path[4400], text[4096];
+	size_t n;
+	FILE *fp;
+
+	assert_int_equal(broker_topic_create(f->b, "a", 0, 0, 0755, &a), 0);
+	assert_int_equal(broker_topic_create(f->b, "b", 0, 0, 0755, &b), 0);
+	assert_int_equal(topic_config_write(a, "partitions=2\n", 13), 0);
+	assert_int_equal(topic_config_write(b, "segment.bytes=3000000\n", 22), 0);
+	assert_int_equal(zk_config_put(&def, "log.segment.bytes", 17, "1000000", 7), 0);
+	assert_int_equal(zk_config_put(&def, "log.retention.ms", 16, "3600000", 7), 0);
+	assert_int_equal(zk_config_put(&def, "leader.replication.throttled.rate", 33, "5", 1), 0);
+	assert_int_equal(zk_config_put(&self, "log.retention.ms", 16, "60000", 5), 0);
+	assert_int_equal(topics_cluster_broker_defaults(f->b, &self, &def), 0);
+	assert_int_equal(topic_config_get(a, &tc), 0);
+	assert_int_equal(tc.log.segment_bytes, 1000000);
+	assert_int_equal(tc.log.retention_ms, 60000); /* this broker's over the default */
+	for (int p = 0; p < 2; p++) {
+		log_get_config(a->parts[p]->log, &lc);
+		assert_int_equal(lc.segment_bytes, 1000000);
+		assert_int_equal(lc.retention_ms, 60000);
+	}
+	assert_int_equal(topic_config_get(b, &tc), 0);
+	assert_int_equal(tc.log.segment_bytes, 3000000); /* its override */
+	assert_int_equal(tc.log.retention_ms, 60000);
+	log_get_config(b->parts[0]->log, &lc);
+	assert_int_equal(lc.segment_bytes, 3000000);
+	/* a topic made now */
+	assert_int_equal(broker_topic_create(f->b, "c", 0, 0, 0755, &c), 0);
+	assert_int_equal(topic_config_get(c, &tc), 0);
+	assert_int_equal(tc.log.segment_bytes, 1000000);
+	/* the catalog keeps overrides only */
+	snprintf(path, sizeof(path), "%s/meta/topics/a.properties", f->cfg.data_dir);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	n = fread(text, 1, sizeof(text) - 1, fp);
+	fclose(fp);
+	text[n] = '\0';
+	assert_null(strstr(text, "segment.bytes"));
+	assert_null(strstr(text, "retention.ms"));
+	/* removed: the file's defaults again */
+	zk_config_clear(&self);
+	zk_config_clear(&def);
+	assert_int_equal(topics_cluster_broker_defaults(f->b, &self, &def), 0);
+	assert_int_equal(topic_config_get(a, &tc), 0);
+	assert_int_equal(tc.log.segment_bytes, f->cfg.log.segment_bytes);
+	assert_int_equal(tc.log.retention_ms, f->cfg.log.retention_ms);
+	log_get_config(a->parts[1]->log, &lc);
+	assert_int_equal(lc.segment_bytes, f->cfg.log.segment_bytes);
+	assert_int_equal(topic_config_get(b, &tc), 0);
+	assert_int_equal(tc.log.segment_bytes, 3000000);
+	topic_put(a);
+	topic_put(b);
+	topic_put(c);
+}
+
 static void test_names(void **state)
 {
 	struct fx *f = *state;
@@ -1754,6 +1822,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clean_does_not_hold_topic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_meta, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_catalog_parse, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dynamic_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partitioner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_views, setup, teardown),

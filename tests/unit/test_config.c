@@ -1732,6 +1732,151 @@ static void test_log_output(void **state)
  * "key=...", " key : ..." and "-key" name it; a comment, another key
  * that starts alike, a value that holds it, do not. */
 #define NAMES(text, key) topic_config_text_names(text, sizeof(text) - 1, key)
+/* A dynamic broker setting is checked as its static key is, and only
+ * Kafka's DynamicLogConfig keys are dynamic. */
+static void test_dynamic_apply(void **state)
+{
+	static const char *const refused[] = {
+		"log.retention.hours=1",          /* a synonym Kafka does not reconfigure */
+		"num.io.threads=4",               /* not dynamic here */
+		"log.cleaner.backoff.ms=1",       /* a broker setting, no topic default */
+		"log.message.format.version=2.8", /* Kafka's excluded one */
+		"log.segment.bytes=5",            /* below the static key's minimum */
+		"min.insync.replicas=0",
+		"unclean.leader.election.enable=maybe",
+		"log.retention.ms=abc",
+	};
+	const char *more = "min.insync.replicas=2\nunclean.leader.election.enable=true\n"
+			   "log.cleanup.policy=compact\n";
+	struct broker_config c;
+	char err[256];
+
+	(void)state;
+	broker_config_defaults(&c);
+	assert_int_equal(parse(&c, "log.retention.hours=2\n", err, sizeof(err)), 0);
+	assert_int_equal(
+		broker_config_apply_dynamic(&c, "log.retention.ms=3600000", 24, err, sizeof(err)),
+		0);
+	assert_int_equal(c.log.retention_ms, 3600000);
+	assert_int_equal(broker_config_apply_dynamic(&c, more, strlen(more), err, sizeof(err)), 0);
+	assert_int_equal(c.cluster.min_insync_replicas, 2);
+	assert_true(c.cluster.unclean_leader_election);
+	assert_int_equal(c.log.cleanup_policy, LOG_CLEANUP_COMPACT);
+	/* not the file's: STATIC_BROKER_CONFIG stays the file's keys */
+	assert_false(broker_config_file_set(&c, "log.cleanup.policy", 18));
+	assert_false(broker_config_file_set(&c, "min.insync.replicas", 19));
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		struct broker_config before = c;
+
+		err[0] = '\0';
+		assert_int_equal(broker_config_apply_dynamic(&c, refused[i], strlen(refused[i]),
+							     err, sizeof(err)),
+				 -EINVAL);
+		assert_non_null(strstr(err, "bad value"));
+		assert_memory_equal(&before, &c, sizeof(c)); /* all or nothing */
+	}
+	assert_true(broker_config_dynamic_key("log.retention.ms", 16));
+	assert_false(broker_config_dynamic_key("log.retention.minutes", 21));
+	assert_false(broker_config_dynamic_key("leader.replication.throttled.rate", 33));
+}
+
+static int bad_lines;
+
+static void count_bad(void *arg, const char *line, size_t n, const char *why)
+{
+	(void)line;
+	(void)n;
+	(void)why;
+	assert_ptr_equal(arg, &bad_lines);
+	bad_lines++;
+}
+
+/* The topic defaults with dynamic settings: this broker's over the
+ * cluster default over the file's over the built-in, each line alone. */
+static void test_dynamic_defaults(void **state)
+{
+	struct broker_config st;
+	struct topic_config tc;
+	char err[256];
+	const char *def = "log.retention.ms=3600000\nlog.segment.bytes=1000000\n";
+	const char *bad = "log.segment.bytes=5\nleader.replication.throttled.rate=10\n"
+			  "log.roll.ms=5000\n";
+	const char *mine = "log.retention.ms=1000\nmin.insync.replicas=2\n"
+			   "unclean.leader.election.enable=true\n";
+
+	(void)state;
+	broker_config_defaults(&st);
+	assert_int_equal(parse(&st,
+			       "log.retention.hours=2\nlog.segment.bytes=2000000\n"
+			       "compression.type=gzip\n",
+			       err, sizeof(err)),
+			 0);
+	assert_int_equal(broker_config_dynamic_defaults(&st, "", 0, "", 0, &tc, NULL, NULL), 0);
+	assert_int_equal(tc.log.retention_ms, 7200000);
+	assert_int_equal(tc.log.segment_bytes, 2000000);
+	/* the cluster default over the file's */
+	assert_int_equal(
+		broker_config_dynamic_defaults(&st, def, strlen(def), "", 0, &tc, NULL, NULL), 0);
+	assert_int_equal(tc.log.retention_ms, 3600000);
+	assert_int_equal(tc.log.segment_bytes, 1000000);
+	assert_int_equal(tc.log.codec, BATCH_CODEC_GZIP); /* the file's, not dynamic */
+	/* this broker's over the default */
+	assert_int_equal(broker_config_dynamic_defaults(&st, def, strlen(def), mine, strlen(mine),
+							&tc, NULL, NULL),
+			 0);
+	assert_int_equal(tc.log.retention_ms, 1000);
+	assert_int_equal(tc.log.segment_bytes, 1000000);
+	assert_int_equal(tc.min_insync_replicas, 2);
+	assert_true(tc.unclean_leader_election);
+	/* a line that does not apply is skipped, the others apply */
+	bad_lines = 0;
+	assert_int_equal(broker_config_dynamic_defaults(&st, bad, strlen(bad), "", 0, &tc,
+							count_bad, &bad_lines),
+			 0);
+	assert_int_equal(bad_lines, 2);
+	assert_int_equal(tc.log.segment_bytes, 2000000);
+	assert_int_equal(tc.log.segment_ms, 5000);
+	/* st itself unchanged */
+	assert_int_equal(st.log.retention_ms, 7200000);
+	assert_false(st.cluster.unclean_leader_election);
+}
+
+/* A topic's settings without an override follow new defaults; its
+ * overrides stay. */
+static void test_inherited_text(void **state)
+{
+	struct topic_config tc, def;
+	char err[256], *text = NULL;
+	size_t len = 0;
+
+	(void)state;
+	memset(&def, 0, sizeof(def));
+	def.partitions = 1;
+	log_config_defaults(&def.log);
+	tc = def;
+	assert_int_equal(
+		apply(&tc, "retention.ms=5\npartitions=2\nkey.separator=:\n", err, sizeof(err)), 0);
+	assert_int_equal(topic_config_inherited_text(&tc, &text, &len), 0);
+	assert_true(topic_config_text_names(text, len, "segment.bytes"));
+	assert_true(topic_config_text_names(text, len, "min.insync.replicas"));
+	assert_false(topic_config_text_names(text, len, "retention.ms"));
+	assert_false(topic_config_text_names(text, len, "partitions"));
+	assert_false(topic_config_text_names(text, len, "key.separator"));
+	assert_false(topic_config_text_names(text, len, "line.format"));
+	def.log.segment_bytes = 1000000;
+	def.log.retention_ms = 999;
+	def.min_insync_replicas = 2;
+	assert_int_equal(topic_config_apply_def(&tc, &def, text, len, err, sizeof(err)), 0);
+	assert_int_equal(tc.log.segment_bytes, 1000000);
+	assert_int_equal(tc.min_insync_replicas, 2);
+	assert_int_equal(tc.log.retention_ms, 5);
+	assert_int_equal(tc.partitions, 2);
+	assert_int_equal(tc.log.key_sep_len, 1);
+	assert_false(topic_config_key_set(&tc, "segment.bytes", 13));
+	assert_true(topic_config_key_set(&tc, "retention.ms", 12));
+	free(text);
+}
+
 static void test_text_names(void **state)
 {
 	static const char text[] = "retention.ms=1000\n# key.separator=:\n"
@@ -1868,6 +2013,9 @@ int main(void)
 		cmocka_unit_test(test_log_output),
 		cmocka_unit_test(test_ratelimit),
 		cmocka_unit_test(test_text_names),
+		cmocka_unit_test(test_dynamic_apply),
+		cmocka_unit_test(test_dynamic_defaults),
+		cmocka_unit_test(test_inherited_text),
 		cmocka_unit_test(test_ratelimit_threads),
 	};
 

@@ -994,6 +994,129 @@ static void test_follower_serves_consumer(void **state)
 	stop_all();
 }
 
+/* A consumer's OFFSET_OUT_OF_RANGE carries hw and last stable offset -1,
+ * as Kafka's: librdkafka, told so by a follower, goes back to the leader
+ * only when its offset is above that hw. Here follower 2's retention moved
+ * its log start to 2 before the leader's did: a consumer at offset 1 must
+ * go back to the leader, which still serves it. */
+static void test_follower_out_of_range_no_hw(void **state)
+{
+	struct parked pk;
+
+	(void)state;
+	leader1_synced();
+	tlog_set_start(bks[2].t, 2);
+	pk = fetch_now((struct parked){ .port = bks[2].port, .offset = 1, .version = 12 });
+	assert_int_equal(pk.error, PROTO_ERR_OFFSET_OUT_OF_RANGE);
+	assert_int_equal(pk.hw, -1);
+	assert_int_equal(pk.last_stable, -1);
+	assert_int_equal(pk.log_start, 2);
+	pk = fetch_now((struct parked){ .port = bks[2].port, .offset = 5, .version = 12 });
+	assert_int_equal(pk.error, PROTO_ERR_OFFSET_OUT_OF_RANGE);
+	assert_int_equal(pk.hw, -1);
+	pk = fetch_now((struct parked){ .port = bks[1].port, .offset = 1, .version = 12 });
+	assert_int_equal(pk.error, 0);
+	assert_true(pk.records_len > 0);
+	assert_int_equal(pk.hw, 4);
+	stop_all();
+}
+
+/* A Java consumer's incremental fetch session (KIP-227) on a follower.
+ * sess_fetch: one Fetch v12 to port in session sid at epoch sepoch
+ * (0: a full fetch that opens one), naming orders-0 at offset in leader
+ * epoch lepoch when named; the answer's session id, top error, and its
+ * partitions (the first one's error, hw, records). */
+struct sess_ans {
+	int32_t sid;
+	int16_t error;
+	int32_t n_parts;
+	int16_t part_error;
+	int64_t hw;
+	int32_t records_len;
+};
+
+static struct sess_ans sess_fetch(int port, int32_t sid, int32_t sepoch, bool named, int64_t offset,
+				  int32_t lepoch, int32_t max_wait)
+{
+	struct protofx_fetch f;
+	struct proto_fetch_resp fr;
+	struct net_client *c;
+	struct net_resp resp;
+	struct kbuf_w w;
+	struct sess_ans a = { 0 };
+
+	protofx_fetch_init(&f, "orders", -1, lepoch, offset, -1, max_wait);
+	f.req.session_id = sid;
+	f.req.session_epoch = sepoch;
+	f.req.n_topics = named ? 1 : 0;
+	assert_int_equal(net_client_connect("127.0.0.1", port, DEADLINE_MS, &c), 0);
+	kbuf_w_init(&w, 4096);
+	assert_int_equal(proto_fetch_req_encode(&w, 12, &f.req), 0);
+	assert_int_equal(net_client_call(c, PROTO_API_FETCH, 12, w.buf, w.len, 0,
+					 DEADLINE_MS + max_wait, &resp),
+			 0);
+	kbuf_w_free(&w);
+	assert_int_equal(proto_fetch_resp_decode(&resp.body, 12, &fr), 0);
+	a.sid = fr.session_id;
+	a.error = fr.error_code;
+	for (int32_t t = 0; t < fr.n_topics; t++)
+		a.n_parts += fr.topics[t].n_partitions;
+	if (a.n_parts > 0) {
+		a.part_error = fr.topics[0].partitions[0].error_code;
+		a.hw = fr.topics[0].partitions[0].high_watermark;
+		a.records_len = fr.topics[0].partitions[0].records_len;
+	}
+	proto_fetch_resp_free(&fr);
+	net_resp_free(&resp);
+	net_client_close(c);
+	return a;
+}
+
+/* A session on follower 3: the full fetch reads to its hw and opens the
+ * session; an incremental one with nothing new is answered without the
+ * partition at its max_wait_ms; after records its answer carries them
+ * and the new hw; after a leader change the partition's epoch error. */
+static void test_follower_fetch_session(void **state)
+{
+	struct sess_ans a, b;
+
+	(void)state;
+	leader1_synced();
+	a = sess_fetch(bks[3].port, 0, 0, true, 0, 0, 100);
+	assert_int_equal(a.error, 0);
+	assert_true(a.sid > 0);
+	assert_int_equal(a.n_parts, 1);
+	assert_int_equal(a.part_error, 0);
+	assert_int_equal(a.hw, 4);
+	assert_true(a.records_len > 0);
+	b = sess_fetch(bks[3].port, a.sid, 1, true, 4, 0, 100);
+	assert_int_equal(b.error, 0);
+	assert_int_equal(b.sid, a.sid);
+	assert_int_equal(b.n_parts, 0);
+	append_on(1, 2, "b");
+	assert_true(synced(1, (int32_t[]){ 2, 3 }, 2, 3));
+	b = sess_fetch(bks[3].port, a.sid, 2, false, 0, 0, 5000);
+	assert_int_equal(b.error, 0);
+	assert_int_equal(b.n_parts, 1);
+	assert_int_equal(b.part_error, 0);
+	assert_int_equal(b.hw, 6);
+	assert_true(b.records_len > 0);
+	lisr(2, 2, 1, 3, all3);
+	b = sess_fetch(bks[3].port, a.sid, 3, true, 6, 0, 5000);
+	assert_int_equal(b.error, 0);
+	assert_int_equal(b.n_parts, 1);
+	assert_int_equal(b.part_error, PROTO_ERR_FENCED_LEADER_EPOCH);
+	stop_all();
+}
+
+/* A consumer's Fetch v12 in leader epoch epoch parked on broker id at
+ * offset 4, leader1_synced's end (its thread in *th). */
+static void park_at_end(int32_t id, int32_t epoch, struct parked *pk, pthread_t *th)
+{
+	*pk = (struct parked){ .port = bks[id].port, .offset = 4, .version = 12, .epoch = epoch };
+	park_fetch(id, pk, th);
+}
+
 /* A consumer's fetch parked at a follower's end is answered with the
  * records once the follower's hw covers them (it learns the hw from its
  * fetches of the leader), long before its max_wait_ms. */
@@ -1004,8 +1127,7 @@ static void test_follower_parked_fetch_woken(void **state)
 
 	(void)state;
 	leader1_synced();
-	pk = (struct parked){ .port = bks[3].port, .offset = 4, .version = 12, .epoch = 0 };
-	park_fetch(3, &pk, &th);
+	park_at_end(3, 0, &pk, &th);
 	append_on(1, 2, "b");
 	pthread_join(th, NULL);
 	assert_int_equal(pk.error, 0);
@@ -1094,24 +1216,61 @@ static void test_preferred_read_replica(void **state)
 	stop_all();
 }
 
+/* StopReplica with delete of orders-0 to broker id, in controller epoch
+ * cepoch. */
+static void delete_on(int32_t id, int32_t cepoch)
+{
+	struct controller_stop_replica sr = { .topic = "orders",
+					      .partition = 0,
+					      .delete_partition = true };
+	int err = 99;
+
+	assert_int_equal(replica_mgr_stop_replica(bks[id].rm, cepoch, -1, &sr, 1, &err), 0);
+	assert_int_equal(err, 0);
+}
+
 /* A fetch parked on the leader when StopReplica deletes the topic is
  * answered at once with UNKNOWN_TOPIC_OR_PARTITION, as Kafka's (its
  * metadata drops a deleted topic first), not NOT_LEADER_OR_FOLLOWER. */
 static void test_parked_fetch_answered_on_delete(void **state)
 {
-	struct controller_stop_replica sr = { .topic = "orders",
-					      .partition = 0,
-					      .delete_partition = true };
 	struct parked pk;
 	pthread_t th;
-	int err = 99;
 
 	(void)state;
 	park_fetch_on_leader(&pk, &th);
-	assert_int_equal(replica_mgr_stop_replica(bks[1].rm, 1, -1, &sr, 1, &err), 0);
+	delete_on(1, 1);
 	pthread_join(th, NULL);
 	assert_int_equal(pk.error, PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
 	assert_true(pk.took < 20000);
+	stop_all();
+}
+
+/* A consumer's fetch parked at follower 3's end (KIP-392), in leader
+ * epoch 0, is answered at once, not at its max_wait_ms, when the
+ * follower's replica goes (StopReplica: moved away or deleted), and when
+ * the leadership moves to that follower (a new epoch: fenced, the
+ * consumer asks the metadata again). */
+static void test_follower_parked_fetch_on_stop_and_move(void **state)
+{
+	struct parked pk;
+	pthread_t th;
+
+	(void)state;
+	leader1_synced();
+	park_at_end(3, 0, &pk, &th);
+	lisr(2, 3, 1, 3, all3);
+	pthread_join(th, NULL);
+	assert_int_equal(pk.error, PROTO_ERR_FENCED_LEADER_EPOCH);
+	assert_true(pk.took < 20000);
+	park_at_end(2, 1, &pk, &th);
+	delete_on(2, 2);
+	pthread_join(th, NULL);
+	/* Either sends the consumer to the metadata and the leader. */
+	assert_true(pk.error == PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION ||
+		    pk.error == PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+	assert_true(pk.took < 20000);
+	assert_int_equal(pk.records_len, 0);
 	stop_all();
 }
 
@@ -1626,6 +1785,9 @@ int main(void)
 		cmocka_unit_test(test_follower_serves_consumer),
 		cmocka_unit_test(test_follower_parked_fetch_woken),
 		cmocka_unit_test(test_preferred_read_replica),
+		cmocka_unit_test(test_follower_out_of_range_no_hw),
+		cmocka_unit_test(test_follower_fetch_session),
+		cmocka_unit_test(test_follower_parked_fetch_on_stop_and_move),
 		cmocka_unit_test(test_parked_fetch_answered_on_delete),
 		cmocka_unit_test(test_stop_following),
 		cmocka_unit_test(test_isr_shrink_and_rejoin),

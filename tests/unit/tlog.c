@@ -41,6 +41,7 @@ struct tlog {
 	int n_epochs;
 	struct tlog_epoch e[TLOG_MAX_EPOCHS];
 	int64_t hw;
+	int64_t start; /* tlog_set_start */
 	int refs;
 	int64_t batches_read; /* batches in the ranges read_raw handed out */
 	int truncations;
@@ -83,6 +84,13 @@ void tlog_close(struct tlog *t)
 	replfx_notify_destroy(&t->notify);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
+}
+
+void tlog_set_start(struct tlog *t, int64_t start)
+{
+	pthread_mutex_lock(&t->lock);
+	t->start = start;
+	pthread_mutex_unlock(&t->lock);
 }
 
 void tlog_set_listener(struct tlog *t, void (*fn)(void *arg), void *arg)
@@ -171,8 +179,8 @@ static void op_offsets(void *log, struct partition_offsets *o)
 	struct tlog *t = log;
 
 	pthread_mutex_lock(&t->lock);
-	o->log_start_offset = 0;
-	o->line_start = 0;
+	o->log_start_offset = t->start;
+	o->line_start = t->start ? -1 : 0;
 	o->hw = t->hw;
 	o->log_end_offset = leo_locked(t);
 	o->dropped = false;

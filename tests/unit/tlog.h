@@ -26,6 +26,9 @@ void tlog_close(struct tlog *t);
 /* The leader's append: one batch of n records "<prefix>-<i>" stamped with
  * epoch at the LEO. Returns the batch's base offset or -errno. */
 int64_t tlog_append(struct tlog *t, int n, int32_t epoch, const char *prefix);
+/* The log start offsets report from now on (the records below stay in
+ * the file: a replica whose retention moved its start). */
+void tlog_set_start(struct tlog *t, int64_t start);
 void tlog_set_listener(struct tlog *t, void (*fn)(void *arg), void *arg);
 /* From now on every follower's append (append_batches) fails with err
  * (a -errno; 0: appends work again), the disk under it failing. */
