@@ -180,6 +180,9 @@
 #       Authenticates as above, sends ListPartitionReassignments v0 for
 #       TOPIC-PARTITION; prints "error E", then "TOPIC P replicas R" per
 #       partition answered (R comma-separated, "-" for none).
+#   python3 kafka_raw.py describe-configs HOST PORT USER PASSWORD TYPE NAME
+#       Authenticates as above, sends DescribeConfigs v1 of resource TYPE
+#       (2 topic, 4 broker) NAME, every key; prints "error E".
 #   python3 kafka_raw.py metadata-ops HOST PORT USER PASSWORD TOPIC
 #       Authenticates as above, sends Metadata v8 of TOPIC (auto-creation
 #       allowed) asking for the authorized operations; prints "error E ops
@@ -1314,6 +1317,13 @@ def list_reassign(host, port, user, password, topic, partition):
         off += 1
 
 
+def describe_configs(host, port, user, password, rtype, name):
+    c = acl_conn(host, port, user, password)
+    body = struct.pack(">ib", 1, int(rtype)) + kstr(name) + struct.pack(">i", -1) + b"\x00"
+    r = c.call(32, 1, body)
+    print("error %d" % struct.unpack(">h", r[8:10])[0])
+
+
 if __name__ == "__main__":
     cmds = {"produce": (9, produce), "produce-ts": (8, produce_ts), "coordinator": (7, coordinator), "frame": (5, frame), "silent": (4, silent),
             "initpid": (6, initpid), "parked": (8, parked), "commit": (8, commit),
@@ -1333,7 +1343,8 @@ if __name__ == "__main__":
             "list-groups": (6, list_groups), "describe-group": (7, describe_group),
             "delete-records": (9, delete_records), "list-offsets": (8, list_offsets),
             "ofle": (9, ofle), "metadata-ops": (7, metadata_ops),
-            "named-errors": (8, named_errors), "list-reassign": (8, list_reassign)}
+            "named-errors": (8, named_errors), "list-reassign": (8, list_reassign),
+            "describe-configs": (8, describe_configs)}
     optional = {"parked": 1, "produce": 1, "incalter": 1, "quota-alter": 1, "quota-describe": 1,
                 "acl-create": 10000, "acl-delete": 8, "create5": 1, "named-errors": 1}  # trailing arguments that may be left out
     if (len(sys.argv) < 2 or sys.argv[1] not in cmds or

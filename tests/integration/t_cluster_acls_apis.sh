@@ -4,6 +4,8 @@
 # no super user, in three SASL brokers with authorizer.class.name set,
 # first without the ACL each API needs, then with it.
 #
+# DescribeConfigs: TOPIC_AUTHORIZATION_FAILED for a topic,
+# CLUSTER_AUTHORIZATION_FAILED for a broker until DESCRIBE_CONFIGS.
 # Without: Metadata v8 TOPIC_AUTHORIZATION_FAILED with the topic's
 # operations left at the schema's default (as for a topic it may describe
 # and not auto-create); InitProducerId CLUSTER_AUTHORIZATION_FAILED; OffsetForLeaderEpoch
@@ -113,6 +115,10 @@ expect_eq "ListGroups: none" "error 0" "$(raw "$GC" bob list-groups)"
 expect_eq "DescribeGroups: GROUP_AUTHORIZATION_FAILED, operations omitted" \
 	"error 30 ops -2147483648" "$(raw "$GC" bob describe-group ga)"
 
+expect_eq "DescribeConfigs of t: TOPIC_AUTHORIZATION_FAILED" "error 29" \
+	"$(raw 1 bob describe-configs 2 t)"
+expect_eq "DescribeConfigs of broker 1: CLUSTER_AUTHORIZATION_FAILED" "error 31" \
+	"$(raw 1 bob describe-configs 4 1)"
 expect_eq "IncrementalAlterConfigs of broker 1: CLUSTER_AUTHORIZATION_FAILED" "error 31" \
 	"$(raw 1 bob incalter 1 0 log.cleaner.threads 2)"
 expect_eq "AlterClientQuotas: CLUSTER_AUTHORIZATION_FAILED, a null message" "error 31 -" \
@@ -190,6 +196,12 @@ expect_eq "Metadata v8: the cluster's operations (ALTER, DESCRIBE, DESCRIBE_CONF
 	"error 0 ops 464 cluster 3456" "$(raw 1 bob metadata-ops t)"
 check "InitProducerId as alice with IDEMPOTENT_WRITE on the cluster, no WRITE on a topic" poll 30 \
 	is "error 0" 1 alice initpid-as
+expect_eq "DescribeConfigs of broker 1 with DESCRIBE_CONFIGS on the cluster" "error 0" \
+	"$(raw 1 bob describe-configs 4 1)"
+expect_eq "DescribeConfigs of t still refused (none on t)" "error 29" \
+	"$(raw 1 bob describe-configs 2 t)"
+expect_eq "DescribeConfigs of c2 with DESCRIBE_CONFIGS on it: allowed, not made (validated only)" "error 3" \
+	"$(raw 1 bob describe-configs 2 c2)"
 check "AlterClientQuotas (validate) with ALTER_CONFIGS" poll 30 is "error 0 -" 1 bob \
 	quota-alter user=bob producer_byte_rate=1000 validate
 expect_eq "AlterUserScramCredentials with ALTER" "bob 0" \
