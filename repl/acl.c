@@ -176,16 +176,20 @@ const char *acl_binding_invalid(const struct acl_entry *e)
 	return NULL;
 }
 
+/* Only the UNKNOWN code itself (0) is refused, as Kafka's
+ * DescribeAclsRequest and DeleteAclsRequest refuse it (Kafka then closes
+ * the connection; INVALID_REQUEST here): any other code no type, pattern,
+ * operation or permission has (a newer client's) is taken, and matches
+ * no ACL, as Kafka's filter of it. */
 const char *acl_filter_invalid(const struct acl_entry *f)
 {
-	if (f->resource_type == ACL_RES_UNKNOWN || f->resource_type < 0 ||
-	    f->resource_type >= N_TYPES)
+	if (f->resource_type == ACL_RES_UNKNOWN)
 		return "Invalid resource type filter";
-	if (f->pattern_type <= ACL_PAT_UNKNOWN || f->pattern_type > ACL_PAT_PREFIXED)
+	if (f->pattern_type == ACL_PAT_UNKNOWN)
 		return "Invalid pattern type filter";
-	if (f->operation <= ACL_OP_UNKNOWN || f->operation >= N_OPS)
+	if (f->operation == ACL_OP_UNKNOWN)
 		return "Invalid operation filter";
-	if (f->permission <= ACL_PERM_UNKNOWN || f->permission > ACL_PERM_ALLOW)
+	if (f->permission == ACL_PERM_UNKNOWN)
 		return "Invalid permission type filter";
 	return NULL;
 }
@@ -668,12 +672,16 @@ bool acl_authorize(struct acl_store *s, const char *principal, const char *host,
 	return ok;
 }
 
-/* Whether a DENY for the principal, host and op covers the whole pattern
- * (pattern, name): a LITERAL "*" deny, or a PREFIXED deny that is a
- * prefix of it, or a LITERAL deny of the same literal name. */
+/* Whether a DENY for the principal, host and op of type rtype covers the
+ * allowed pattern (pattern, name) whole (AclAuthorizer's allowLiteral and
+ * allowPrefix): a LITERAL deny of the same literal name, or a PREFIXED
+ * deny that is a prefix of it (hasDominantPrefixedDeny). A LITERAL "*"
+ * allow is never covered: a LITERAL "*" deny refused before. */
 static bool denied_whole(struct acl_store *s, const char *principal, const char *host, int op,
 			 int rtype, int pattern, const char *name)
 {
+	if (pattern == ACL_PAT_LITERAL && !strcmp(name, ACL_WILDCARD))
+		return false;
 	for (int i = 0; i < s->n; i++) {
 		const struct acl_entry *e = &s->v[i];
 
@@ -681,9 +689,8 @@ static bool denied_whole(struct acl_store *s, const char *principal, const char 
 		    (e->operation != op && e->operation != ACL_OP_ALL) ||
 		    !applies(e, principal, host))
 			continue;
-		if (e->pattern_type == ACL_PAT_LITERAL &&
-		    (!strcmp(e->resource_name, ACL_WILDCARD) ||
-		     (pattern == ACL_PAT_LITERAL && !strcmp(e->resource_name, name))))
+		if (e->pattern_type == ACL_PAT_LITERAL && pattern == ACL_PAT_LITERAL &&
+		    !strcmp(e->resource_name, name))
 			return true;
 		if (e->pattern_type == ACL_PAT_PREFIXED &&
 		    !strncmp(name, e->resource_name, strlen(e->resource_name)))
@@ -692,28 +699,43 @@ static bool denied_whole(struct acl_store *s, const char *principal, const char 
 	return false;
 }
 
+/* AclAuthorizer.authorizeByResourceType, step by step: a LITERAL "*"
+ * DENY refuses; else allow.everyone.if.no.acl.found allows (whatever
+ * ACLs there are: unlike a single resource's decision, Kafka does not
+ * look whether the type has any); else, without a DENY, any ALLOW
+ * allows; else an ALLOW that no DENY covers whole. Only the bindings
+ * that apply to the principal, host and op (or All) count. */
 bool acl_authorize_any(struct acl_store *s, const char *principal, const char *host, int op,
 		       int rtype)
 {
-	bool ok = false, any = false;
+	bool deny_all = false, denies = false, ok = false;
 
 	if (acl_super_user(s, principal))
 		return true;
 	pthread_rwlock_rdlock(&s->lock);
-	for (int i = 0; i < s->n && !ok; i++) {
+	for (int i = 0; i < s->n; i++) {
 		const struct acl_entry *e = &s->v[i];
 
-		if (e->resource_type != rtype)
+		if (e->resource_type != rtype || e->permission != ACL_PERM_DENY ||
+		    (e->operation != op && e->operation != ACL_OP_ALL) ||
+		    !applies(e, principal, host))
 			continue;
-		any = true;
-		if (e->permission == ACL_PERM_ALLOW &&
+		denies = true;
+		if (e->pattern_type == ACL_PAT_LITERAL && !strcmp(e->resource_name, ACL_WILDCARD))
+			deny_all = true;
+	}
+	if (!deny_all && s->allow_everyone)
+		ok = true;
+	for (int i = 0; i < s->n && !deny_all && !ok; i++) {
+		const struct acl_entry *e = &s->v[i];
+
+		if (e->resource_type == rtype && e->permission == ACL_PERM_ALLOW &&
 		    (e->operation == op || e->operation == ACL_OP_ALL) &&
 		    applies(e, principal, host) &&
-		    !denied_whole(s, principal, host, op, rtype, e->pattern_type, e->resource_name))
+		    (!denies || !denied_whole(s, principal, host, op, rtype, e->pattern_type,
+					      e->resource_name)))
 			ok = true;
 	}
-	if (!any)
-		ok = s->allow_everyone;
 	pthread_rwlock_unlock(&s->lock);
 	return ok;
 }

@@ -490,6 +490,12 @@ static int create_topics_fill(const struct admin_req *ar, const struct admin_api
 {
 	const struct proto_create_topics_req *m = &ar->pr->u.create_topics;
 	struct proto_creatable_topic_result *r = answer;
+	/* KafkaApis fills the created topic's settings, partitions and
+	 * replication factor only for an asker with DESCRIBE_CONFIGS on the
+	 * topic; another gets TOPIC_AUTHORIZATION_FAILED as the settings'
+	 * error (v5+), also beside a refusal of its own. */
+	bool configs_ok =
+		kafka_may(ar->req, ACL_OP_DESCRIBE_CONFIGS, ACL_RES_TOPIC, m->topics[i].name);
 	int rc;
 
 	(void)api;
@@ -498,6 +504,8 @@ static int create_topics_fill(const struct admin_req *ar, const struct admin_api
 	r->replication_factor = -1;
 	/* A refusal's configs: an empty list, as Kafka's (never null). */
 	r->n_configs = 0;
+	if (!configs_ok)
+		r->topic_config_error_code = PROTO_ERR_TOPIC_AUTHORIZATION_FAILED;
 	if (named_twice(m->topics, sizeof(*m->topics), offsetof(struct proto_creatable_topic, name),
 			m->n_topics, i, v))
 		return 0;
@@ -509,9 +517,17 @@ static int create_topics_fill(const struct admin_req *ar, const struct admin_api
 	}
 	rc = create_one(ar->ka, &m->topics[i], m->validate_only, m->timeout_ms, r, hold, v);
 	if (v->code) {
-		/* As Kafka resets a failed creation's answer. */
+		/* As Kafka resets a failed creation's answer, the settings'
+		 * error too. */
 		r->num_partitions = -1;
 		r->replication_factor = -1;
+		r->n_configs = 0;
+		r->topic_config_error_code = PROTO_ERR_NONE;
+	} else if (!configs_ok) {
+		/* Created; r->configs stays for create_topics_release. */
+		r->num_partitions = -1;
+		r->replication_factor = -1;
+		r->n_configs = 0;
 	}
 	return rc < 0 ? rc : 0;
 }

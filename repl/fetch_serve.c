@@ -1437,11 +1437,13 @@ static int ofle_handler(void *arg, struct net_req *req)
 		resp.topics[t].topic = m->topics[t].topic;
 		resp.topics[t].n_partitions = m->topics[t].n_partitions;
 		resp.topics[t].partitions = &parts[k];
-		/* A follower's: CLUSTER_ACTION; a client's: DESCRIBE (KafkaApis). */
-		bool denied = m->replica_id >= 0
-				      ? !kafka_authorize_cluster(req, ACL_OP_CLUSTER_ACTION)
-				      : !kafka_authorize(req, ACL_OP_DESCRIBE, ACL_RES_TOPIC,
-							 m->topics[t].topic);
+		/* KafkaApis (KIP-320), whatever the replica id: CLUSTER_ACTION
+		 * on the cluster, else DESCRIBE on the topic; refused:
+		 * TOPIC_AUTHORIZATION_FAILED. */
+		bool denied =
+			!kafka_may(req, ACL_OP_CLUSTER_ACTION, ACL_RES_CLUSTER,
+				   kstr_of(ACL_CLUSTER_NAME)) &&
+			!kafka_authorize(req, ACL_OP_DESCRIBE, ACL_RES_TOPIC, m->topics[t].topic);
 		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, k++) {
 			const struct proto_ofle_part *rq = &m->topics[t].partitions[j];
 			struct proto_ofle_resp_part *rp = &parts[k];
@@ -1454,9 +1456,7 @@ static int ofle_handler(void *arg, struct net_req *req)
 			rp->leader_epoch = -1;
 			rp->end_offset = -1;
 			rp->error_code =
-				denied ? (m->replica_id >= 0
-						  ? PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED
-						  : PROTO_ERR_TOPIC_AUTHORIZATION_FAILED)
+				denied ? PROTO_ERR_TOPIC_AUTHORIZATION_FAILED
 				: p    ? fetch_serve_epoch_check(p, rq->current_leader_epoch)
 				       : fetch_serve_no_replica(fs->known, fs->known_arg,
 								m->topics[t].topic, rq->partition);

@@ -560,11 +560,14 @@ static int meta_topics(struct kafka_api *ka, const struct net_req *req,
 	}
 	if (rc == 0 && by_ids)
 		rc = meta_unknown_ids_first(mb);
-	/* Asked for: every topic's but an unknown id's, as Kafka sets them on
-	 * the topics it looked up by name, errors included. */
+	/* Asked for: every topic's but an unknown id's and a refused one's
+	 * (no DESCRIBE, or no CREATE for its auto-creation: those keep the
+	 * schema's default), as Kafka sets them on the topics it looked up
+	 * by name, errors included. */
 	for (int32_t i = 0;
 	     v >= 8 && m->include_topic_authorized_operations && i < mb->resp.n_topics; i++)
-		if (mb->resp.topics[i].error_code != PROTO_ERR_UNKNOWN_TOPIC_ID)
+		if (mb->resp.topics[i].error_code != PROTO_ERR_UNKNOWN_TOPIC_ID &&
+		    mb->resp.topics[i].error_code != PROTO_ERR_TOPIC_AUTHORIZATION_FAILED)
 			mb->resp.topics[i].topic_authorized_operations =
 				kafka_authorized_ops(req, ACL_RES_TOPIC, mb->resp.topics[i].name);
 out:

@@ -248,8 +248,10 @@ static int alter_handler(void *arg, struct net_req *req)
 		} else if (net_req_authz(req) ? !kafka_authorize_cluster(req, ACL_OP_ALTER_CONFIGS)
 					      : asker && !cluster_is_brokers_user(ka->c, asker)) {
 			res->error_code = PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED;
-			snprintf(why[i], sizeof(why[i]),
-				 "only the brokers' user may change client quotas");
+			snprintf(why[i], sizeof(why[i]), "%s",
+				 net_req_authz(req)
+					 ? "no ALTER_CONFIGS on the cluster"
+					 : "only the brokers' user may change client quotas");
 		} else if (check_entry(in, &e, why[i], sizeof(why[i])) < 0) {
 			res->error_code = PROTO_ERR_INVALID_REQUEST;
 		} else if (!ar->validate_only) {
@@ -265,7 +267,13 @@ static int alter_handler(void *arg, struct net_req *req)
 		}
 		ops_text(in, ops, sizeof(ops));
 		if (res->error_code) {
-			res->error_message = kstr_of(why[i]);
+			/* The authorizer's refusal is Kafka's error answer, whose
+			 * message is null (the error's own); why is for the log. */
+			res->error_message =
+				res->error_code == PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED &&
+						net_req_authz(req)
+					? KSTR_NULL
+					: kstr_of(why[i]);
 			mq_log_limited(MQ_WARN, "AlterClientQuotas from %s%s%s: %s refused: %s",
 				       peer, asker ? " as " : "", asker ? asker : "",
 				       ops[0] ? ops : "(no ops)", why[i]);

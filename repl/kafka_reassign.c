@@ -99,17 +99,32 @@ static int answer_not_controller(struct net_req *req, int16_t api, const char *w
 	return answer_top(req, api, PROTO_ERR_NOT_CONTROLLER, "this broker is not the controller");
 }
 
-/* ALTER (alter) or DESCRIBE on the cluster (KafkaApis); refused: the
- * request's CLUSTER_AUTHORIZATION_FAILED, answered (*rc). */
-static bool reassign_denied(struct net_req *req, bool alter, int *rc)
+/* ListPartitionReassignments refused (no DESCRIBE on the cluster), as
+ * Kafka's error answer (ListPartitionReassignmentsRequest.getErrorResponse):
+ * CLUSTER_AUTHORIZATION_FAILED, and each topic asked with its partitions'
+ * indexes and empty lists. 0 or -ENOMEM. */
+static int list_refusal(const struct proto_reassign_req *rr, struct proto_reassign_resp *resp,
+			struct proto_reassign_partition **parts)
 {
-	if (kafka_authorize_cluster(req, alter ? ACL_OP_ALTER : ACL_OP_DESCRIBE))
-		return false;
-	*rc = answer_top(req,
-			 alter ? PROTO_API_ALTER_PARTITION_REASSIGNMENTS
-			       : PROTO_API_LIST_PARTITION_REASSIGNMENTS,
-			 PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED, NULL);
-	return true;
+	int32_t nt = rr->n_topics > 0 ? rr->n_topics : 0;
+	int n = 0, k = 0;
+
+	for (int32_t i = 0; i < nt; i++)
+		n += rr->topics[i].n_partitions;
+	resp->error_code = PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED;
+	resp->topics = calloc((size_t)nt + 1, sizeof(*resp->topics));
+	*parts = calloc((size_t)n + 1, sizeof(**parts));
+	if (!resp->topics || !*parts)
+		return -ENOMEM;
+	for (int32_t i = 0; i < nt; i++) {
+		resp->topics[i].name = rr->topics[i].name;
+		resp->topics[i].n_partitions = rr->topics[i].n_partitions;
+		resp->topics[i].partitions = &(*parts)[k];
+		for (int32_t j = 0; j < rr->topics[i].n_partitions; j++, k++)
+			(*parts)[k].partition_index = rr->topics[i].partitions[j].partition_index;
+	}
+	resp->n_topics = nt;
+	return 0;
 }
 
 static int alter_handler(void *arg, struct net_req *req)
@@ -122,9 +137,12 @@ static int alter_handler(void *arg, struct net_req *req)
 	struct proto_reassign_partition *parts = NULL;
 	int n = 0, k = 0, rc = 0;
 	size_t pos;
+	/* ALTER on the cluster (KafkaApis); refused, Kafka's error answer
+	 * (AlterPartitionReassignmentsRequest.getErrorResponse) carries the
+	 * CLUSTER_AUTHORIZATION_FAILED at the top and in every partition
+	 * asked, and nothing is reassigned. */
+	bool denied = !kafka_authorize_cluster(req, ACL_OP_ALTER);
 
-	if (reassign_denied(req, true, &rc))
-		return rc;
 	for (int32_t i = 0; i < rr->n_topics; i++)
 		n += rr->topics[i].n_partitions;
 	v = calloc((size_t)n + 1, sizeof(*v));
@@ -152,14 +170,18 @@ static int alter_handler(void *arg, struct net_req *req)
 			if (v[k].replicas == NULL && p->n_replicas == 0)
 				v[k].replicas = (const int32_t *)&v[k].n_replicas;
 		}
-	mq_log(MQ_INFO, "AlterPartitionReassignments from %s: %d partition(s)", net_req_peer(req),
-	       n);
-	if (!cluster_zk_mode(ka->c)) {
-		alter_single(ka, v, n);
-	} else if ((rc = cluster_alter_reassignments(ka->c, v, n)) < 0) {
-		rc = answer_not_controller(req, PROTO_API_ALTER_PARTITION_REASSIGNMENTS,
-					   "AlterPartitionReassignments", rc);
-		goto out;
+	if (denied) {
+		resp.error_code = PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED;
+	} else {
+		mq_log(MQ_INFO, "AlterPartitionReassignments from %s: %d partition(s)",
+		       net_req_peer(req), n);
+		if (!cluster_zk_mode(ka->c)) {
+			alter_single(ka, v, n);
+		} else if ((rc = cluster_alter_reassignments(ka->c, v, n)) < 0) {
+			rc = answer_not_controller(req, PROTO_API_ALTER_PARTITION_REASSIGNMENTS,
+						   "AlterPartitionReassignments", rc);
+			goto out;
+		}
 	}
 	k = 0;
 	for (int32_t i = 0; i < rr->n_topics; i++) {
@@ -167,10 +189,11 @@ static int alter_handler(void *arg, struct net_req *req)
 		resp.topics[i].n_partitions = rr->topics[i].n_partitions;
 		resp.topics[i].partitions = &parts[k];
 		for (int32_t j = 0; j < rr->topics[i].n_partitions; j++, k++) {
-			const char *msg;
+			const char *msg = NULL;
 
 			parts[k].partition_index = v[k].partition;
-			parts[k].error_code = alter_error(v[k].result, &msg);
+			parts[k].error_code = denied ? PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED
+						     : alter_error(v[k].result, &msg);
 			parts[k].error_message = msg ? kstr_of(msg) : KSTR_NULL;
 		}
 	}
@@ -215,8 +238,11 @@ static int list_handler(void *arg, struct net_req *req)
 	int n = 0, k = 0, rc = 0;
 	size_t pos;
 
-	if (reassign_denied(req, false, &rc))
-		return rc;
+	if (!kafka_authorize_cluster(req, ACL_OP_DESCRIBE)) {
+		if ((rc = list_refusal(rr, &resp, &parts)) < 0)
+			goto out;
+		goto answer;
+	}
 	if (cluster_zk_mode(ka->c) && (n = cluster_list_reassignments(ka->c, &v)) < 0)
 		return answer_not_controller(req, PROTO_API_LIST_PARTITION_REASSIGNMENTS,
 					     "ListPartitionReassignments", n);
@@ -247,6 +273,7 @@ static int list_handler(void *arg, struct net_req *req)
 		p->removing = v[i].a.removing;
 		k++;
 	}
+answer:
 	pos = net_req_begin(req);
 	rc = proto_reassign_resp_encode(&net_req_out(req)->w,
 					PROTO_API_LIST_PARTITION_REASSIGNMENTS, pr->hdr.api_version,

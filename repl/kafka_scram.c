@@ -190,9 +190,19 @@ static int describe_handler(void *arg, struct net_req *req)
 			       net_req_peer(req), strerror(-rc));
 		rc = 0;
 	}
-	/* KafkaApis: DESCRIBE on the cluster, else the request's error. */
-	if (rc == 0 && resp.error_code == 0 && !kafka_authorize_cluster(req, ACL_OP_DESCRIBE))
+	/* KafkaApis: DESCRIBE on the cluster, else the request's error, and
+	 * (DescribeUserScramCredentialsRequest.getErrorResponse) one result
+	 * per user asked, duplicates too, each with that error and an empty
+	 * name (Kafka never sets it). */
+	if (rc == 0 && resp.error_code == 0 && !kafka_authorize_cluster(req, ACL_OP_DESCRIBE)) {
 		resp.error_code = PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED;
+		for (int32_t i = 0; !all.names && i < n; i++)
+			resp.results[resp.n_results++] = (struct proto_scram_user_result){
+				.user = kstr_of(""),
+				.error_code = PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED,
+				.error_message = KSTR_NULL,
+			};
+	}
 	for (int32_t i = 0; rc == 0 && resp.error_code == 0 && i < n; i++) {
 		struct proto_scram_user_result *res = &resp.results[resp.n_results];
 		struct kstr user = all.names ? kstr_of(all.names[i]) : dr->users[i];

@@ -400,3 +400,21 @@ broker_stop() {
 	eval "_sp=\$PID$1"
 	timeout 20 fusermount3 -u "$MQ_TMP/mnt$1" && proc_wait_exit "$_sp" 20
 }
+
+# acl_cluster_start: ZooKeeper and three SASL brokers with Kafka's
+# AclAuthorizer (the brokers' user admin a super user); raw N USER CMD
+# ARGS... then runs kafka_raw.py CMD against broker N as USER (password
+# USER-secret; a script's own raw, defined after this file, replaces it).
+acl_cluster_start() {
+	CLUSTER_CONF="authorizer.class.name=kafka.security.authorizer.AclAuthorizer
+min.insync.replicas=1
+offsets.topic.replication.factor=3"
+	zk_cluster_start
+	cluster_start3
+}
+raw() {
+	_p=$(eval "echo \$PORT$1")
+	_u=$2 _c=$3
+	shift 3
+	timeout -k 5 60 python3 "$LIBDIR/kafka_raw.py" "$_c" 127.0.0.1 "$_p" "$_u" "$_u-secret" "$@" 2>&1
+}

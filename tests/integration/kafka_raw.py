@@ -146,6 +146,51 @@
 #   python3 kafka_raw.py acl-delete HOST PORT USER PASSWORD FILTER...
 #       DeleteAcls v1; prints "filter E N" for each filter, then the N
 #       bindings it deleted as acl-describe prints them.
+#   python3 kafka_raw.py errcode HOST PORT USER PASSWORD API VERSION HEX
+#       Authenticates as above, sends request API VERSION (a header v1, not
+#       flexible) with the body HEX and prints "error E" with the first
+#       INT16 of the answer (LeaderAndIsr, StopReplica, UpdateMetadata,
+#       ControlledShutdown v1 and ListGroups v0 begin with their error).
+#   python3 kafka_raw.py create5 HOST PORT USER PASSWORD TOPIC [validate]
+#       Authenticates as above, sends CreateTopics v5 of TOPIC (default
+#       partitions and replication factor, no config) and prints "error E
+#       cfgerror C partitions N rf R configs K" (C the tagged
+#       topic_config_error_code, 0 when absent).
+#   python3 kafka_raw.py initpid-as HOST PORT USER PASSWORD
+#       Authenticates as above, sends InitProducerId v3 without a
+#       transactional id; prints "error E".
+#   python3 kafka_raw.py list-groups HOST PORT USER PASSWORD
+#       Authenticates as above, sends ListGroups v0; prints "error E", then
+#       each group's id, sorted.
+#   python3 kafka_raw.py describe-group HOST PORT USER PASSWORD GROUP
+#       Authenticates as above, sends DescribeGroups v3 of GROUP asking for
+#       the authorized operations; prints "error E ops O".
+#   python3 kafka_raw.py delete-records HOST PORT USER PASSWORD TOPIC PARTITION OFFSET
+#       Authenticates as above, sends DeleteRecords v0; prints "error E".
+#   python3 kafka_raw.py list-offsets HOST PORT USER PASSWORD TOPIC PARTITION
+#       Authenticates as above, sends ListOffsets v1 (latest); prints "error E".
+#   python3 kafka_raw.py named-errors HOST PORT USER PASSWORD API NAME [GROUP]
+#       Authenticates as above and sends, for NAME: DeleteTopics v1,
+#       CreatePartitions v0 (to 2 partitions, validate only), DeleteGroups
+#       v1 (API delete-topics, create-partitions, delete-groups), or
+#       OffsetDelete v0 of NAME's partition 0 in GROUP (offset-delete);
+#       prints "error E" (OffsetDelete: "error G P", the group's and the
+#       partition's, P "-" when none is answered).
+#   python3 kafka_raw.py list-reassign HOST PORT USER PASSWORD TOPIC PARTITION
+#       Authenticates as above, sends ListPartitionReassignments v0 for
+#       TOPIC-PARTITION; prints "error E", then "TOPIC P replicas R" per
+#       partition answered (R comma-separated, "-" for none).
+#   python3 kafka_raw.py describe-configs HOST PORT USER PASSWORD TYPE NAME
+#       Authenticates as above, sends DescribeConfigs v1 of resource TYPE
+#       (2 topic, 4 broker) NAME, every key; prints "error E".
+#   python3 kafka_raw.py metadata-ops HOST PORT USER PASSWORD TOPIC
+#       Authenticates as above, sends Metadata v8 of TOPIC (auto-creation
+#       allowed) asking for the authorized operations; prints "error E ops
+#       O cluster C" (the topic's error and operations, the cluster's).
+#   python3 kafka_raw.py ofle HOST PORT USER PASSWORD TOPIC PARTITION REPLICA_ID
+#       Authenticates as above, sends OffsetForLeaderEpoch v3 of
+#       TOPIC-PARTITION (epoch 0) as REPLICA_ID (-1 a consumer); prints
+#       "error E".
 # Exit 1 on anything unexpected, with the reason. Other scripts import
 # its framing (Conn, batch, produce_v3), e.g. kafka_idempotent.py.
 import base64
@@ -1066,6 +1111,219 @@ def acl_delete(host, port, user, password, *specs):
             print("%d,%d,%s,%s,%s,%d,%d" % (t, pat, name, principal, h, op, perm))
 
 
+def errcode(host, port, user, password, api, version, hexbody):
+    c = acl_conn(host, port, user, password)
+    r = c.call(int(api), int(version), bytes.fromhex(hexbody))
+    print("error %d" % struct.unpack(">h", r[:2])[0])
+
+
+def cstr_c(s):
+    """A COMPACT_STRING."""
+    b = s.encode()
+    return uvarint(len(b) + 1) + b
+
+
+def create5(host, port, user, password, topic, validate=""):
+    c = acl_conn(host, port, user, password)
+    # topics: name, num_partitions -1, replication_factor -1, assignments
+    # [], configs [], tags; timeout_ms, validate_only, tags
+    body = (uvarint(2) + cstr_c(topic) + struct.pack(">ih", -1, -1) + uvarint(1) + uvarint(1) +
+            b"\x00" + struct.pack(">i", 30000) + (b"\x01" if validate else b"\x00") + b"\x00")
+    r = c.call(19, 5, body, flexible=True)
+    off = 4  # throttle
+    n, off = read_uvarint(r, off)
+    if n != 2:
+        sys.exit("CreateTopics: %d topics" % (n - 1))
+    nl, off = read_uvarint(r, off)
+    off += nl - 1
+    (err,) = struct.unpack(">h", r[off:off + 2])
+    ml, off = read_uvarint(r, off + 2)
+    off += max(ml - 1, 0)
+    parts, rf = struct.unpack(">ih", r[off:off + 6])
+    nc, off = read_uvarint(r, off + 6)
+    for _ in range(max(nc - 1, 0)):
+        kl, off = read_uvarint(r, off)
+        off += kl - 1
+        vl, off = read_uvarint(r, off)
+        off += max(vl - 1, 0) + 3  # read_only, source, is_sensitive
+        nt, off = read_uvarint(r, off)
+        for _ in range(nt):
+            _, off = read_uvarint(r, off)
+            sz, off = read_uvarint(r, off)
+            off += sz
+    cfgerr = 0
+    nt, off = read_uvarint(r, off)
+    for _ in range(nt):
+        tag, off = read_uvarint(r, off)
+        sz, off = read_uvarint(r, off)
+        if tag == 0:
+            (cfgerr,) = struct.unpack(">h", r[off:off + 2])
+        off += sz
+    print("error %d cfgerror %d partitions %d rf %d configs %d" % (err, cfgerr, parts, rf,
+                                                                  max(nc - 1, -1)))
+
+
+def initpid_as(host, port, user, password):
+    c = acl_conn(host, port, user, password)
+    body = b"\x00" + struct.pack(">iqh", 60000, -1, -1) + b"\x00"
+    r = c.call(22, 3, body, flexible=True)
+    print("error %d" % struct.unpack(">h", r[4:6])[0])
+
+
+def list_groups(host, port, user, password):
+    c = acl_conn(host, port, user, password)
+    r = c.call(16, 0, b"")
+    err, n = struct.unpack(">hi", r[:6])
+    off, names = 6, []
+    for _ in range(n):
+        g, off = read_kstr(r, off)
+        _, off = read_kstr(r, off)
+        names.append(g)
+    print("error %d" % err)
+    for g in sorted(names):
+        print(g)
+
+
+def describe_group(host, port, user, password, group):
+    c = acl_conn(host, port, user, password)
+    r = c.call(15, 3, struct.pack(">i", 1) + kstr(group) + b"\x01")
+    off = 8  # throttle, one group
+    (err,) = struct.unpack(">h", r[off:off + 2])
+    off += 2
+    for _ in range(4):  # group_id, state, protocol_type, protocol_data
+        _, off = read_kstr(r, off)
+    (nm,) = struct.unpack(">i", r[off:off + 4])
+    off += 4
+    for _ in range(nm):
+        for _ in range(3):  # member_id, client_id, client_host
+            _, off = read_kstr(r, off)
+        for _ in range(2):  # metadata, assignment
+            (bl,) = struct.unpack(">i", r[off:off + 4])
+            off += 4 + max(bl, 0)
+    (ops,) = struct.unpack(">i", r[off:off + 4])
+    print("error %d ops %d" % (err, ops))
+
+
+def delete_records(host, port, user, password, topic, partition, offset):
+    c = acl_conn(host, port, user, password)
+    body = (struct.pack(">i", 1) + kstr(topic) + struct.pack(">iiq", 1, int(partition), int(offset)) +
+            struct.pack(">i", 30000))
+    r = c.call(21, 0, body)
+    off = 8
+    _, off = read_kstr(r, off)
+    print("error %d" % struct.unpack(">h", r[off + 4 + 4 + 8:off + 4 + 4 + 8 + 2])[0])
+
+
+def list_offsets(host, port, user, password, topic, partition):
+    c = acl_conn(host, port, user, password)
+    body = (struct.pack(">i", -1) + struct.pack(">i", 1) + kstr(topic) +
+            struct.pack(">iiq", 1, int(partition), -1))
+    r = c.call(2, 1, body)
+    off = 4
+    _, off = read_kstr(r, off)
+    print("error %d" % struct.unpack(">h", r[off + 8:off + 10])[0])
+
+
+def ofle(host, port, user, password, topic, partition, replica_id):
+    c = acl_conn(host, port, user, password)
+    body = (struct.pack(">ii", int(replica_id), 1) + kstr(topic) +
+            struct.pack(">iiii", 1, int(partition), -1, 0))
+    r = c.call(23, 3, body)
+    off = 8  # throttle, one topic
+    _, off = read_kstr(r, off)
+    print("error %d" % struct.unpack(">h", r[off + 4:off + 6])[0])
+
+
+def metadata_ops(host, port, user, password, topic):
+    c = acl_conn(host, port, user, password)
+    r = c.call(3, 8, struct.pack(">i", 1) + kstr(topic) + b"\x01\x01\x01")
+    (nb,) = struct.unpack(">i", r[4:8])
+    off = 8
+    for _ in range(nb):
+        off += 4
+        _, off = read_kstr(r, off)
+        off += 4
+        _, off = read_kstr(r, off)
+    _, off = read_kstr(r, off)  # cluster id
+    off += 4  # controller id
+    (nt,) = struct.unpack(">i", r[off:off + 4])
+    off += 4
+    out = []
+    for _ in range(nt):
+        (err,) = struct.unpack(">h", r[off:off + 2])
+        _, off = read_kstr(r, off + 2)
+        off += 1  # is_internal
+        (np_,) = struct.unpack(">i", r[off:off + 4])
+        off += 4
+        for _ in range(np_):
+            off += 2 + 4 + 4 + 4
+            for _ in range(3):  # replicas, isr, offline
+                (k,) = struct.unpack(">i", r[off:off + 4])
+                off += 4 + 4 * max(k, 0)
+        (ops,) = struct.unpack(">i", r[off:off + 4])
+        off += 4
+        out.append((err, ops))
+    (cops,) = struct.unpack(">i", r[off:off + 4])
+    for err, ops in out:
+        print("error %d ops %d cluster %d" % (err, ops, cops))
+
+
+def named_errors(host, port, user, password, api, name, group=None):
+    c = acl_conn(host, port, user, password)
+    if api == "offset-delete":
+        r = c.call(47, 0, kstr(group) + struct.pack(">i", 1) + kstr(name) + struct.pack(">ii", 1, 0))
+        gerr, _, nt = struct.unpack(">hii", r[:10])
+        if nt < 1:
+            print("error %d -" % gerr)
+            return
+        _, off = read_kstr(r, 10)
+        print("error %d %d" % (gerr, struct.unpack(">h", r[off + 8:off + 10])[0]))
+        return
+    if api == "delete-topics":
+        r = c.call(20, 1, struct.pack(">i", 1) + kstr(name) + struct.pack(">i", 30000))
+    elif api == "create-partitions":
+        r = c.call(37, 0, struct.pack(">i", 1) + kstr(name) + struct.pack(">ii", 2, -1) +
+                   struct.pack(">i", 30000) + b"\x01")
+    elif api == "delete-groups":
+        r = c.call(42, 1, struct.pack(">i", 1) + kstr(name))
+    else:
+        sys.exit("named-errors: unknown API " + api)
+    _, off = read_kstr(r, 8)  # throttle, one entry
+    print("error %d" % struct.unpack(">h", r[off:off + 2])[0])
+
+
+def list_reassign(host, port, user, password, topic, partition):
+    c = acl_conn(host, port, user, password)
+    body = (struct.pack(">i", 30000) + uvarint(2) + cstr(topic.encode()) + uvarint(2) +
+            struct.pack(">i", int(partition)) + b"\x00" + b"\x00")
+    r = c.call(46, 0, body, flexible=True)
+    (err,) = struct.unpack(">h", r[4:6])
+    _, off = read_cstr(r, 6)
+    print("error %d" % err)
+    nt, off = read_uvarint(r, off)
+    for _ in range(nt - 1):
+        name, off = read_cstr(r, off)
+        np_, off = read_uvarint(r, off)
+        for _ in range(np_ - 1):
+            (idx,) = struct.unpack(">i", r[off:off + 4])
+            off += 4
+            lists = []
+            for _ in range(3):
+                k, off = read_uvarint(r, off)
+                lists.append([struct.unpack(">i", r[off + 4 * i:off + 4 * i + 4])[0] for i in range(k - 1)])
+                off += 4 * (k - 1)
+            off += 1  # tags
+            print("%s %d replicas %s" % (name, idx, ",".join(map(str, lists[0])) or "-"))
+        off += 1
+
+
+def describe_configs(host, port, user, password, rtype, name):
+    c = acl_conn(host, port, user, password)
+    body = struct.pack(">ib", 1, int(rtype)) + kstr(name) + struct.pack(">i", -1) + b"\x00"
+    r = c.call(32, 1, body)
+    print("error %d" % struct.unpack(">h", r[8:10])[0])
+
+
 if __name__ == "__main__":
     cmds = {"produce": (9, produce), "produce-ts": (8, produce_ts), "coordinator": (7, coordinator), "frame": (5, frame), "silent": (4, silent),
             "initpid": (6, initpid), "parked": (8, parked), "commit": (8, commit),
@@ -1080,9 +1338,15 @@ if __name__ == "__main__":
             "flood": (5, flood), "offsets-many": (6, offsets_many),
             "scram-first": (5, scram_first), "reauth-expired": (6, reauth_expired),
             "reauth": (8, reauth), "acl-create": (7, acl_create),
-            "acl-describe": (7, acl_describe), "acl-delete": (7, acl_delete)}
+            "acl-describe": (7, acl_describe), "acl-delete": (7, acl_delete),
+            "errcode": (9, errcode), "create5": (7, create5), "initpid-as": (6, initpid_as),
+            "list-groups": (6, list_groups), "describe-group": (7, describe_group),
+            "delete-records": (9, delete_records), "list-offsets": (8, list_offsets),
+            "ofle": (9, ofle), "metadata-ops": (7, metadata_ops),
+            "named-errors": (8, named_errors), "list-reassign": (8, list_reassign),
+            "describe-configs": (8, describe_configs)}
     optional = {"parked": 1, "produce": 1, "incalter": 1, "quota-alter": 1, "quota-describe": 1,
-                "acl-create": 8, "acl-delete": 8}  # trailing arguments that may be left out
+                "acl-create": 10000, "acl-delete": 8, "create5": 1, "named-errors": 1}  # trailing arguments that may be left out
     if (len(sys.argv) < 2 or sys.argv[1] not in cmds or
             not cmds[sys.argv[1]][0] <= len(sys.argv) <= cmds[sys.argv[1]][0] + optional.get(sys.argv[1], 0)):
         sys.exit("usage: see the top of kafka_raw.py")

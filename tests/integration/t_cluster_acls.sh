@@ -36,18 +36,7 @@ mq_setup
 # shellcheck source=tests/integration/cluster_lib.sh
 . "$LIBDIR/cluster_lib.sh"
 
-CLUSTER_CONF="authorizer.class.name=kafka.security.authorizer.AclAuthorizer
-min.insync.replicas=1
-offsets.topic.replication.factor=3"
-zk_cluster_start
-cluster_start3
-
-raw() { # raw N USER CMD ARGS...: kafka_raw.py CMD against broker N as USER
-	_p=$(eval "echo \$PORT$1")
-	_u=$2 _c=$3
-	shift 3
-	timeout -k 5 60 python3 "$LIBDIR/kafka_raw.py" "$_c" 127.0.0.1 "$_p" "$_u" "$_u-secret" "$@" 2>&1
-}
+acl_cluster_start
 expect_eq "alice's credential" "alice 0" "$(raw 1 admin scram-alter set alice alice-secret 4096)"
 expect_eq "bob's credential" "bob 0" "$(raw 1 admin scram-alter set bob bob-secret 4096)"
 expect_ok "mkdir mnt1/t" mkdir "$MQ_TMP/mnt1/t"

@@ -223,6 +223,53 @@ static void test_authorize_any(void **state)
 	acl_store_free(open);
 }
 
+/* authorizeByResourceType with allow.everyone.if.no.acl.found: allowed
+ * whatever ACLs the type has (a deny of one topic, another's allow),
+ * unless a LITERAL "*" deny; an allow that a deny does not cover whole
+ * allows (a PREFIXED deny covers the longer prefixes and names it
+ * starts). */
+static void test_authorize_any_denies(void **state)
+{
+	struct acl_entry v[] = {
+		binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "t", ALICE, "*", ACL_OP_WRITE,
+			ACL_PERM_DENY),
+		binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "u", BOB, "*", ACL_OP_READ, ACL_PERM_ALLOW),
+	};
+	struct acl_entry w[] = {
+		binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "*", ALICE, "*", ACL_OP_ALL, ACL_PERM_DENY),
+	};
+	struct acl_entry x[] = {
+		binding(ACL_RES_TOPIC, ACL_PAT_PREFIXED, "ab", ALICE, "*", ACL_OP_WRITE,
+			ACL_PERM_ALLOW),
+		binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "abc", ALICE, "*", ACL_OP_WRITE,
+			ACL_PERM_ALLOW),
+		binding(ACL_RES_TOPIC, ACL_PAT_PREFIXED, "a", ALICE, "*", ACL_OP_WRITE,
+			ACL_PERM_DENY),
+		binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "z", BOB, "*", ACL_OP_WRITE,
+			ACL_PERM_ALLOW),
+		binding(ACL_RES_TOPIC, ACL_PAT_PREFIXED, "zz", BOB, "*", ACL_OP_WRITE,
+			ACL_PERM_DENY),
+		binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "*", "User:carol", "*", ACL_OP_WRITE,
+			ACL_PERM_ALLOW),
+		binding(ACL_RES_TOPIC, ACL_PAT_PREFIXED, "c", "User:carol", "*", ACL_OP_WRITE,
+			ACL_PERM_DENY),
+	};
+	struct acl_store *open = store_of(true, "", v, 2), *shut = store_of(true, "", w, 1),
+			 *s = store_of(false, "", x, 7);
+
+	(void)state;
+	assert_true(acl_authorize_any(open, ALICE, H1, ACL_OP_WRITE, ACL_RES_TOPIC));
+	assert_true(acl_authorize_any(open, "User:carol", H1, ACL_OP_WRITE, ACL_RES_TOPIC));
+	assert_false(acl_authorize_any(shut, ALICE, H1, ACL_OP_WRITE, ACL_RES_TOPIC));
+	assert_true(acl_authorize_any(shut, BOB, H1, ACL_OP_WRITE, ACL_RES_TOPIC));
+	assert_false(acl_authorize_any(s, ALICE, H1, ACL_OP_WRITE, ACL_RES_TOPIC));
+	assert_true(acl_authorize_any(s, BOB, H1, ACL_OP_WRITE, ACL_RES_TOPIC));
+	assert_true(acl_authorize_any(s, "User:carol", H1, ACL_OP_WRITE, ACL_RES_TOPIC));
+	acl_store_free(open);
+	acl_store_free(shut);
+	acl_store_free(s);
+}
+
 /* The authorized-operations bit fields (Metadata, DescribeGroups). */
 static void test_authorized_ops(void **state)
 {
@@ -326,7 +373,17 @@ static void test_filter_matches(void **state)
 	assert_false(acl_filter_matches(&f, &lit));
 	f.resource_type = ACL_RES_UNKNOWN;
 	assert_non_null(acl_filter_invalid(&f));
+	/* A code no type has (a newer client's): taken, matching nothing. */
+	f.resource_type = 99;
+	assert_null(acl_filter_invalid(&f));
+	assert_false(acl_filter_matches(&f, &lit));
 	f.resource_type = ACL_RES_ANY;
+	f.operation = 99;
+	assert_null(acl_filter_invalid(&f));
+	assert_false(acl_filter_matches(&f, &lit));
+	f.operation = ACL_OP_UNKNOWN;
+	assert_non_null(acl_filter_invalid(&f));
+	f.operation = ACL_OP_ANY;
 	assert_null(acl_filter_invalid(&f));
 	free(lit.resource_name), free(lit.principal), free(lit.host);
 	free(wild.resource_name), free(wild.principal), free(wild.host);
@@ -530,6 +587,7 @@ int main(void)
 		cmocka_unit_test(test_implied_operations),
 		cmocka_unit_test(test_wildcard_and_prefixed),
 		cmocka_unit_test(test_authorize_any),
+		cmocka_unit_test(test_authorize_any_denies),
 		cmocka_unit_test(test_authorized_ops),
 		cmocka_unit_test(test_set_resource),
 		cmocka_unit_test(test_super_users_parse),
