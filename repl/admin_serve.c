@@ -43,7 +43,9 @@
  *     (4) when the broker's config file set its broker key (whatever the
  *     value), else DEFAULT_CONFIG (5); synonyms in that order when asked;
  *     key.separator and line.format read-only once the topic has records.
- *     The broker (its id or ""): every broker setting with its value in
+ *     The broker "" (the cluster's dynamic default): the keys set there
+ *     alone, DYNAMIC_DEFAULT_BROKER_CONFIG, as Kafka's.
+ *     The broker by its id: every broker setting with its value in
  *     effect, read-only but the dynamic ones in a cluster, its dynamic
  *     value's source where one is set, else STATIC_BROKER_CONFIG where
  *     the config file set it (an alias too: log.roll.hours is
@@ -950,7 +952,55 @@ static int builtin_broker_text(char **text, size_t *len)
 	return rc;
 }
 
-/* The broker's own settings: its id or "" names it. Each with its value
+/* The cluster's dynamic default (the broker resource ""), as Kafka's
+ * ConfigHelper answers it: the keys set there only, each
+ * DYNAMIC_DEFAULT_BROKER_CONFIG with that one synonym, not this broker's
+ * settings in effect. kafka-configs.sh --entity-default keeps the
+ * entries of that source from this answer and sends them back with its
+ * change as the whole set (AlterConfigs): a key this broker sets for
+ * itself, answered from another source, would be dropped from the
+ * default. */
+static int describe_broker_default(struct kafka_api *ka,
+				   const struct proto_describe_configs_resource *res, bool synonyms,
+				   struct proto_describe_configs_result *out, struct described *d)
+{
+	size_t lens[6] = { 0 };
+	const char *p, *end;
+	struct kstr k, val;
+	int n = 0, cap = 0;
+	int rc = cluster_broker_dynamic_texts(ka->b->cluster, &d->texts[DT_SELF], &lens[DT_SELF],
+					      &d->texts[DT_DEFAULT], &lens[DT_DEFAULT]);
+
+	if (rc < 0)
+		return rc;
+	end = d->texts[DT_DEFAULT] + lens[DT_DEFAULT];
+	for (p = d->texts[DT_DEFAULT]; topic_kv_next(&p, end, &k, &val);)
+		cap++;
+	out->configs = calloc((size_t)cap + 1, sizeof(*out->configs));
+	d->syn = calloc((size_t)cap + 1, sizeof(*d->syn));
+	if (!out->configs || !d->syn)
+		return -ENOMEM;
+	for (p = d->texts[DT_DEFAULT]; n < cap && topic_kv_next(&p, end, &k, &val);) {
+		struct proto_describe_configs_entry *e = &out->configs[n];
+
+		if (!key_asked(res, k))
+			continue;
+		e->name = k;
+		e->value = val;
+		e->config_source = SRC_DYNAMIC_DEFAULT;
+		e->config_type = TYPE_STRING;
+		e->documentation = KSTR_NULL;
+		if (synonyms) {
+			e->synonyms = &d->syn[n];
+			dynamic_synonyms(e, k, KSTR_NULL, val);
+		}
+		n++;
+	}
+	out->n_configs = n;
+	return 0;
+}
+
+/* The broker's own settings: its id names it. Each with its value
  * in effect, Kafka's precedence: this broker's dynamic value
  * (DYNAMIC_BROKER_CONFIG), the cluster's dynamic default
  * (DYNAMIC_DEFAULT_BROKER_CONFIG), the --config file's
@@ -970,8 +1020,10 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 	struct kstr k, val;
 	int n = 0, cap = 0, rc;
 
+	if (res->resource_name.len <= 0)
+		return describe_broker_default(ka, res, synonyms, out, d);
 	snprintf(id, sizeof(id), "%d", (int)kafka_broker_id(ka));
-	if (res->resource_name.len > 0 && !kstr_eq(res->resource_name, id)) {
+	if (!kstr_eq(res->resource_name, id)) {
 		refuse(v, PROTO_ERR_INVALID_REQUEST, "this is broker %s", id);
 		return 0;
 	}

@@ -12,8 +12,9 @@
 # too; a topic made after has it too. min.insync.replicas follows as a
 # default. One broker's own value (kafkajs's admin.alterConfigs on its
 # resource) wins over the default there alone (DYNAMIC_BROKER_CONFIG,
-# 2); values the static key refuses, keys Kafka does not reconfigure
-# (log.retention.hours, num.io.threads) are INVALID_CONFIG; DELETE brings
+# 2), while the resource "" describes the default alone; values the
+# static key refuses, keys Kafka does not reconfigure (log.retention.hours,
+# num.io.threads) are INVALID_CONFIG; DELETE brings
 # the default back, then the file's. A broker restarted takes the
 # dynamic default again from ZooKeeper. unclean.leader.election.enable
 # turned on as the default: the controller elects a leader of an offline
@@ -153,6 +154,15 @@ check "DescribeConfigs t on broker 2: DYNAMIC_BROKER_CONFIG" poll 20 described 2
 check "DescribeConfigs broker 2: DYNAMIC_BROKER_CONFIG, both levels' synonyms" described 2 4 2 \
 	log.segment.bytes \
 	"log.segment.bytes=4096 source=2 readonly=false synonyms=log.segment.bytes:2,log.segment.bytes:3,log.segment.bytes:5"
+# The resource "" is the cluster default alone, as Kafka answers it, even
+# on broker 2, whose own value differs: kafka-configs.sh --entity-default
+# keeps this answer's DYNAMIC_DEFAULT_BROKER_CONFIG entries and sends them
+# back as the whole set, so an entry of another source would drop the key
+# from the default. A key the default does not set is not listed.
+check "DescribeConfigs broker \"\" on broker 2: the default's 2048 alone" described 2 4 "" \
+	log.segment.bytes "log.segment.bytes=2048 source=3 readonly=false synonyms=log.segment.bytes:3"
+check "DescribeConfigs broker \"\": log.roll.ms, not in the default, not listed" described 2 4 \
+	"" log.roll.ms ""
 
 # Refused as Kafka refuses them: nothing changes.
 expect_eq "log.segment.bytes=5 (below the static key's minimum): INVALID_CONFIG (40)" \
