@@ -5,9 +5,10 @@
 # partition each on all three. log.segment.bytes=2048 set as every
 # broker's default with IncrementalAlterConfigs of the broker resource ""
 # (kafka_raw.py): shown on every mount's t/.config at once (no restart),
-# not on u's; 40 writes of 1000 bytes into each make t roll segments on
-# every replica (leader and followers: their partition directories in
-# the data directories) while u keeps one. DescribeConfigs of t shows
+# not on u's, and on the root .config as the broker's value in effect;
+# 40 writes of 1000 bytes into each make t roll segments on every replica
+# (leader and followers: their partition directories in the data
+# directories) while u keeps one. DescribeConfigs of t shows
 # DYNAMIC_DEFAULT_BROKER_CONFIG (3) with its synonyms, of the broker
 # too; a topic made after has it too. min.insync.replicas follows as a
 # default. One broker's own value (kafkajs's admin.alterConfigs on its
@@ -117,6 +118,8 @@ expect_eq "IncrementalAlterConfigs <default>: log.segment.bytes=2048" "error 0" 
 for b in 1 2 3; do
 	check "mnt$b: t takes the default: segment.bytes=2048" poll 20 cfg_is "$b" t \
 		segment.bytes 2048
+	check "mnt$b/.config: the broker's log.segment.bytes in effect, 2048" poll 20 \
+		grep -qx log.segment.bytes=2048 "$MQ_TMP/mnt$b/.config"
 	check "mnt$b: u keeps its override" cfg_is "$b" u segment.bytes 1000000
 done
 # A topic made now starts with it, on every broker.
@@ -145,6 +148,9 @@ check "DescribeConfigs broker 1: log.segment.bytes DYNAMIC_DEFAULT_BROKER_CONFIG
 expect_eq "AlterConfigs broker 2: log.segment.bytes=4096" "ok" \
 	"$(admin 2 alter-broker 2 '{"log.segment.bytes":"4096"}')"
 check "mnt2: t takes broker 2's own: 4096" poll 20 cfg_is 2 t segment.bytes 4096
+check "mnt2/.config: broker 2's own log.segment.bytes, 4096" poll 20 \
+	grep -qx log.segment.bytes=4096 "$MQ_TMP/mnt2/.config"
+check "mnt1/.config: the default's, 2048" grep -qx log.segment.bytes=2048 "$MQ_TMP/mnt1/.config"
 for b in 1 3; do
 	check "mnt$b: t keeps the default 2048" cfg_is "$b" t segment.bytes 2048
 done
@@ -191,6 +197,8 @@ expect_eq "IncrementalAlterConfigs <default>: DELETE log.segment.bytes" "error 0
 	"$(incalter 1 "" 1 log.segment.bytes)"
 for b in 1 2 3; do
 	check "mnt$b: t back to the file's default" poll 20 cfg_is "$b" t segment.bytes 1073741824
+	check "mnt$b/.config: the file's log.segment.bytes again" poll 20 \
+		grep -qx log.segment.bytes=1073741824 "$MQ_TMP/mnt$b/.config"
 done
 check "DescribeConfigs t: DEFAULT_CONFIG again" poll 20 described 1 2 t segment.bytes \
 	"segment.bytes=1073741824 source=5 readonly=false synonyms=log.segment.bytes:5"
