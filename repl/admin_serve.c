@@ -1455,9 +1455,6 @@ static int16_t alter_broker(struct kafka_api *ka, const struct proto_alter_confi
 			refuse(v, PROTO_ERR_UNKNOWN_SERVER_ERROR,
 			       "%s/%s not written to ZooKeeper: %s", ZK_CONFIG_BROKERS_PATH, name,
 			       strerror(-rc));
-		else
-			mq_log(MQ_INFO, "%s/%s: dynamic broker settings changed",
-			       ZK_CONFIG_BROKERS_PATH, name);
 	}
 	zk_config_clear(&set);
 	return v->code;
@@ -1616,7 +1613,19 @@ static int alter_fill(const struct admin_req *ar, const struct admin_api *api, i
 		return 0;
 	}
 	alter_one(ar->ka, res, api->incremental, m->validate_only, v);
-	if (!v->code && !m->validate_only)
+	if (v->code || m->validate_only)
+		return 0;
+	if (res->resource_type == PROTO_RESOURCE_BROKER) {
+		/* Which entity's znode, and who: "" is every broker's (a
+		 * name that was taken is this broker's id). */
+		struct kstr e = res->resource_name.len > 0 ? res->resource_name
+							   : kstr_of(ZK_BROKER_DEFAULT);
+
+		mq_log(MQ_INFO, "%s/%.*s: dynamic broker settings (%s) changed by %s (%s)",
+		       ZK_CONFIG_BROKERS_PATH, (int)e.len, e.ptr,
+		       res->resource_name.len > 0 ? "this broker's own" : "every broker's default",
+		       ar->peer, api->name);
+	} else
 		mq_log(MQ_INFO, "topic %.*s: settings changed by a Kafka client (%s)",
 		       (int)res->resource_name.len, res->resource_name.ptr, api->name);
 	return 0;

@@ -122,6 +122,10 @@ for b in 1 2 3; do
 		grep -qx log.segment.bytes=2048 "$MQ_TMP/mnt$b/.config"
 	check "mnt$b: u keeps its override" cfg_is "$b" u segment.bytes 1000000
 done
+check "logged: the default's znode, its entity and who changed it" grep -q \
+	"/config/brokers/<default>: dynamic broker settings (every broker's default) changed by 127.0.0.1:[0-9]* (IncrementalAlterConfigs)" \
+	"$LOG"
+check "not logged as a topic's change" sh -c "! grep -q 'topic : settings changed' '$LOG'"
 # A topic made now starts with it, on every broker.
 cluster_mkdir v
 for b in 1 2 3; do
@@ -148,6 +152,9 @@ check "DescribeConfigs broker 1: log.segment.bytes DYNAMIC_DEFAULT_BROKER_CONFIG
 expect_eq "AlterConfigs broker 2: log.segment.bytes=4096" "ok" \
 	"$(admin 2 alter-broker 2 '{"log.segment.bytes":"4096"}')"
 check "mnt2: t takes broker 2's own: 4096" poll 20 cfg_is 2 t segment.bytes 4096
+check "logged: broker 2's own znode changed, by whom" grep -q \
+	"/config/brokers/2: dynamic broker settings (this broker's own) changed by 127.0.0.1:[0-9]* (AlterConfigs)" \
+	"$LOG"
 check "mnt2/.config: broker 2's own log.segment.bytes, 4096" poll 20 \
 	grep -qx log.segment.bytes=4096 "$MQ_TMP/mnt2/.config"
 check "mnt1/.config: the default's, 2048" grep -qx log.segment.bytes=2048 "$MQ_TMP/mnt1/.config"
