@@ -761,6 +761,40 @@ static void dynamic_synonyms(struct proto_describe_configs_entry *e, struct kstr
 			(struct proto_config_synonym){ k, all, SRC_DYNAMIC_DEFAULT };
 }
 
+/* The DEFAULT_CONFIG synonym of the broker key k (bv its built-in
+ * default) into e, as Kafka 3.7's ConfigHelper.configSynonyms lists it.
+ * Kafka defines log.retention.ms (and .minutes), log.roll.ms,
+ * log.roll.jitter.ms and log.flush.interval.ms without a default (null):
+ * their default is that of the synonym they fall back to, listed under
+ * its own name (log.retention.hours=168, ...), and the list starts at the
+ * key's own name (the dropWhile there), so that synonym shows only after
+ * a level that sets the key itself (own names of earlier levels in e,
+ * from `from` on), and nothing shows otherwise. */
+static void default_synonym(struct proto_describe_configs_entry *e, int32_t from, struct kstr k,
+			    struct kstr bv)
+{
+	static const struct {
+		const char *key, *alias, *value;
+	} fallback[] = {
+		{ "log.retention.ms", "log.retention.hours", "168" },
+		{ "log.roll.ms", "log.roll.hours", "168" },
+		{ "log.roll.jitter.ms", "log.roll.jitter.hours", "0" },
+		{ "log.flush.interval.ms", "log.flush.scheduler.interval.ms",
+		  "9223372036854775807" },
+	};
+
+	for (size_t i = 0; i < sizeof(fallback) / sizeof(fallback[0]); i++) {
+		if (!kstr_eq(k, fallback[i].key))
+			continue;
+		if (e->n_synonyms > from)
+			e->synonyms[e->n_synonyms++] = (struct proto_config_synonym){
+				kstr_of(fallback[i].alias), kstr_of(fallback[i].value), SRC_DEFAULT
+			};
+		return;
+	}
+	e->synonyms[e->n_synonyms++] = (struct proto_config_synonym){ k, bv, SRC_DEFAULT };
+}
+
 /* The settings of a topic whose config is tc (fixed: it has records, so
  * its line format is read-only), as DescribeConfigs lists them: the keys
  * res asks for (res NULL: every one), with synonyms if asked. The entries
@@ -860,7 +894,7 @@ static int describe_topic_config(struct kafka_api *ka, const struct topic_config
 			if (in_file)
 				s[e->n_synonyms++] =
 					(struct proto_config_synonym){ bn, sv, SRC_STATIC_BROKER };
-			s[e->n_synonyms++] = (struct proto_config_synonym){ bn, bv, SRC_DEFAULT };
+			default_synonym(e, e->config_source == SRC_TOPIC, bn, bv);
 		}
 		n++;
 	}
@@ -1091,10 +1125,11 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 			if (in_file)
 				e->synonyms[e->n_synonyms++] =
 					(struct proto_config_synonym){ k, file, SRC_STATIC_BROKER };
-			if (bv.ptr || no_default)
+			if ((bv.ptr && secret) || no_default)
 				e->synonyms[e->n_synonyms++] =
-					(struct proto_config_synonym){ k, secret ? KSTR_NULL : bv,
-								       SRC_DEFAULT };
+					(struct proto_config_synonym){ k, KSTR_NULL, SRC_DEFAULT };
+			else if (bv.ptr)
+				default_synonym(e, 0, k, bv);
 		}
 		n++;
 	}
