@@ -43,7 +43,9 @@
  *     (4) when the broker's config file set its broker key (whatever the
  *     value), else DEFAULT_CONFIG (5); synonyms in that order when asked;
  *     key.separator and line.format read-only once the topic has records.
- *     The broker (its id or ""): every broker setting with its value in
+ *     The broker "" (the cluster's dynamic default): the keys set there
+ *     alone, DYNAMIC_DEFAULT_BROKER_CONFIG, as Kafka's.
+ *     The broker by its id: every broker setting with its value in
  *     effect, read-only but the dynamic ones in a cluster, its dynamic
  *     value's source where one is set, else STATIC_BROKER_CONFIG where
  *     the config file set it (an alias too: log.roll.hours is
@@ -775,6 +777,40 @@ static void dynamic_synonyms(struct proto_describe_configs_entry *e, struct kstr
 			(struct proto_config_synonym){ k, all, SRC_DYNAMIC_DEFAULT };
 }
 
+/* The DEFAULT_CONFIG synonym of the broker key k (bv its built-in
+ * default) into e, as Kafka 3.7's ConfigHelper.configSynonyms lists it.
+ * Kafka defines log.retention.ms (and .minutes), log.roll.ms,
+ * log.roll.jitter.ms and log.flush.interval.ms without a default (null):
+ * their default is that of the synonym they fall back to, listed under
+ * its own name (log.retention.hours=168, ...), and the list starts at the
+ * key's own name (the dropWhile there), so that synonym shows only after
+ * a level that sets the key itself (own names of earlier levels in e,
+ * from `from` on), and nothing shows otherwise. */
+static void default_synonym(struct proto_describe_configs_entry *e, int32_t from, struct kstr k,
+			    struct kstr bv)
+{
+	static const struct {
+		const char *key, *alias, *value;
+	} fallback[] = {
+		{ "log.retention.ms", "log.retention.hours", "168" },
+		{ "log.roll.ms", "log.roll.hours", "168" },
+		{ "log.roll.jitter.ms", "log.roll.jitter.hours", "0" },
+		{ "log.flush.interval.ms", "log.flush.scheduler.interval.ms",
+		  "9223372036854775807" },
+	};
+
+	for (size_t i = 0; i < sizeof(fallback) / sizeof(fallback[0]); i++) {
+		if (!kstr_eq(k, fallback[i].key))
+			continue;
+		if (e->n_synonyms > from)
+			e->synonyms[e->n_synonyms++] = (struct proto_config_synonym){
+				kstr_of(fallback[i].alias), kstr_of(fallback[i].value), SRC_DEFAULT
+			};
+		return;
+	}
+	e->synonyms[e->n_synonyms++] = (struct proto_config_synonym){ k, bv, SRC_DEFAULT };
+}
+
 /* The settings of a topic whose config is tc (fixed: it has records, so
  * its line format is read-only), as DescribeConfigs lists them: the keys
  * res asks for (res NULL: every one), with synonyms if asked. The entries
@@ -874,7 +910,7 @@ static int describe_topic_config(struct kafka_api *ka, const struct topic_config
 			if (in_file)
 				s[e->n_synonyms++] =
 					(struct proto_config_synonym){ bn, sv, SRC_STATIC_BROKER };
-			s[e->n_synonyms++] = (struct proto_config_synonym){ bn, bv, SRC_DEFAULT };
+			default_synonym(e, e->config_source == SRC_TOPIC, bn, bv);
 		}
 		n++;
 	}
@@ -966,7 +1002,55 @@ static int builtin_broker_text(char **text, size_t *len)
 	return rc;
 }
 
-/* The broker's own settings: its id or "" names it. Each with its value
+/* The cluster's dynamic default (the broker resource ""), as Kafka's
+ * ConfigHelper answers it: the keys set there only, each
+ * DYNAMIC_DEFAULT_BROKER_CONFIG with that one synonym, not this broker's
+ * settings in effect. kafka-configs.sh --entity-default keeps the
+ * entries of that source from this answer and sends them back with its
+ * change as the whole set (AlterConfigs): a key this broker sets for
+ * itself, answered from another source, would be dropped from the
+ * default. */
+static int describe_broker_default(struct kafka_api *ka,
+				   const struct proto_describe_configs_resource *res, bool synonyms,
+				   struct proto_describe_configs_result *out, struct described *d)
+{
+	size_t lens[6] = { 0 };
+	const char *p, *end;
+	struct kstr k, val;
+	int n = 0, cap = 0;
+	int rc = cluster_broker_dynamic_texts(ka->b->cluster, &d->texts[DT_SELF], &lens[DT_SELF],
+					      &d->texts[DT_DEFAULT], &lens[DT_DEFAULT]);
+
+	if (rc < 0)
+		return rc;
+	end = d->texts[DT_DEFAULT] + lens[DT_DEFAULT];
+	for (p = d->texts[DT_DEFAULT]; topic_kv_next(&p, end, &k, &val);)
+		cap++;
+	out->configs = calloc((size_t)cap + 1, sizeof(*out->configs));
+	d->syn = calloc((size_t)cap + 1, sizeof(*d->syn));
+	if (!out->configs || !d->syn)
+		return -ENOMEM;
+	for (p = d->texts[DT_DEFAULT]; n < cap && topic_kv_next(&p, end, &k, &val);) {
+		struct proto_describe_configs_entry *e = &out->configs[n];
+
+		if (!key_asked(res, k))
+			continue;
+		e->name = k;
+		e->value = val;
+		e->config_source = SRC_DYNAMIC_DEFAULT;
+		e->config_type = TYPE_STRING;
+		e->documentation = KSTR_NULL;
+		if (synonyms) {
+			e->synonyms = &d->syn[n];
+			dynamic_synonyms(e, k, KSTR_NULL, val);
+		}
+		n++;
+	}
+	out->n_configs = n;
+	return 0;
+}
+
+/* The broker's own settings: its id names it. Each with its value
  * in effect, Kafka's precedence: this broker's dynamic value
  * (DYNAMIC_BROKER_CONFIG), the cluster's dynamic default
  * (DYNAMIC_DEFAULT_BROKER_CONFIG), the --config file's
@@ -986,8 +1070,10 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 	struct kstr k, val;
 	int n = 0, cap = 0, rc;
 
+	if (res->resource_name.len <= 0)
+		return describe_broker_default(ka, res, synonyms, out, d);
 	snprintf(id, sizeof(id), "%d", (int)kafka_broker_id(ka));
-	if (res->resource_name.len > 0 && !kstr_eq(res->resource_name, id)) {
+	if (!kstr_eq(res->resource_name, id)) {
 		refuse(v, PROTO_ERR_INVALID_REQUEST, "this is broker %s", id);
 		return 0;
 	}
@@ -1055,10 +1141,11 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 			if (in_file)
 				e->synonyms[e->n_synonyms++] =
 					(struct proto_config_synonym){ k, file, SRC_STATIC_BROKER };
-			if (bv.ptr || no_default)
+			if ((bv.ptr && secret) || no_default)
 				e->synonyms[e->n_synonyms++] =
-					(struct proto_config_synonym){ k, secret ? KSTR_NULL : bv,
-								       SRC_DEFAULT };
+					(struct proto_config_synonym){ k, KSTR_NULL, SRC_DEFAULT };
+			else if (bv.ptr)
+				default_synonym(e, 0, k, bv);
 		}
 		n++;
 	}
@@ -1419,9 +1506,6 @@ static int16_t alter_broker(struct kafka_api *ka, const struct proto_alter_confi
 			refuse(v, PROTO_ERR_UNKNOWN_SERVER_ERROR,
 			       "%s/%s not written to ZooKeeper: %s", ZK_CONFIG_BROKERS_PATH, name,
 			       strerror(-rc));
-		else
-			mq_log(MQ_INFO, "%s/%s: dynamic broker settings changed",
-			       ZK_CONFIG_BROKERS_PATH, name);
 	}
 	zk_config_clear(&set);
 	return v->code;
@@ -1580,7 +1664,19 @@ static int alter_fill(const struct admin_req *ar, const struct admin_api *api, i
 		return 0;
 	}
 	alter_one(ar->ka, res, api->incremental, m->validate_only, v);
-	if (!v->code && !m->validate_only)
+	if (v->code || m->validate_only)
+		return 0;
+	if (res->resource_type == PROTO_RESOURCE_BROKER) {
+		/* Which entity's znode, and who: "" is every broker's (a
+		 * name that was taken is this broker's id). */
+		struct kstr e = res->resource_name.len > 0 ? res->resource_name
+							   : kstr_of(ZK_BROKER_DEFAULT);
+
+		mq_log(MQ_INFO, "%s/%.*s: dynamic broker settings (%s) changed by %s (%s)",
+		       ZK_CONFIG_BROKERS_PATH, (int)e.len, e.ptr,
+		       res->resource_name.len > 0 ? "this broker's own" : "every broker's default",
+		       ar->peer, api->name);
+	} else
 		mq_log(MQ_INFO, "topic %.*s: settings changed by a Kafka client (%s)",
 		       (int)res->resource_name.len, res->resource_name.ptr, api->name);
 	return 0;

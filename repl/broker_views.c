@@ -203,16 +203,94 @@ int broker_state_text(struct broker *b, char **out, size_t *len)
 	return memstream_done(f, &buf, &blen, out, len);
 }
 
+/* The value in effect of the setting k of the file text file: this
+ * broker's dynamic value (self), else the cluster's dynamic default
+ * (def), else the file's (v). */
+static struct kstr in_effect(struct kstr k, struct kstr v, const char *self, size_t slen,
+			     const char *def, size_t dlen)
+{
+	char key[128];
+	struct kstr d;
+
+	if ((size_t)k.len >= sizeof(key))
+		return v;
+	memcpy(key, k.ptr, (size_t)k.len);
+	key[k.len] = '\0';
+	if (topic_kv_find(self, slen, key, &d) == 0 || topic_kv_find(def, dlen, key, &d) == 0)
+		return d;
+	return v;
+}
+
+/* MNT/.config: the settings in effect, the dynamic broker settings of a
+ * cluster (DescribeConfigs' precedence) over the file's, then the
+ * dynamic-only ones set (the throttle rates), as DescribeConfigs of the
+ * broker lists them. */
 int broker_config_text(struct broker *b, char **out, size_t *len)
 {
 	struct cluster *c = __atomic_load_n(&b->cluster, __ATOMIC_ACQUIRE);
 	int ports[NET_MAX_LISTENERS];
+	char *file = NULL, *self = NULL, *def = NULL, *buf = NULL;
+	size_t flen = 0, slen = 0, dlen = 0, blen = 0;
+	const char *p;
+	struct kstr k, v;
+	FILE *f;
+	int rc;
 
 	/* A listener on port 0 is advertised with the port it is bound to
 	 * (Metadata's), not 0, which no client could reach. */
 	for (int i = 0; c && i < b->cfg.cluster.net.n_listeners; i++)
 		ports[i] = cluster_listener_port(c, i);
-	return broker_config_render_bound(&b->cfg, c ? ports : NULL, out, len);
+	rc = broker_config_render_bound(&b->cfg, c ? ports : NULL, &file, &flen);
+	if (rc < 0 || !c)
+		goto done;
+	if ((rc = cluster_broker_dynamic_texts(c, &self, &slen, &def, &dlen)) < 0)
+		goto done;
+	if (slen == 0 && dlen == 0)
+		goto done;
+	if (!(f = open_memstream(&buf, &blen))) {
+		rc = -ENOMEM;
+		goto done;
+	}
+	for (p = file; topic_kv_next(&p, file + flen, &k, &v);) {
+		v = in_effect(k, v, self, slen, def, dlen);
+		fprintf(f, "%.*s=%.*s\n", (int)k.len, k.ptr, (int)v.len, v.ptr);
+	}
+	/* The dynamic-only keys: this broker's, then the default's where
+	 * this broker has none. */
+	for (int lvl = 0; lvl < 2; lvl++) {
+		const char *t = lvl ? def : self;
+		size_t tl = lvl ? dlen : slen;
+
+		for (p = t; topic_kv_next(&p, t + tl, &k, &v);) {
+			struct kstr x;
+			char key[128];
+
+			if ((size_t)k.len >= sizeof(key))
+				continue;
+			memcpy(key, k.ptr, (size_t)k.len);
+			key[k.len] = '\0';
+			if (topic_kv_find(file, flen, key, &x) == 0 ||
+			    (lvl && topic_kv_find(self, slen, key, &x) == 0))
+				continue;
+			fprintf(f, "%s=%.*s\n", key, (int)v.len, v.ptr);
+		}
+	}
+	rc = memstream_done(f, &buf, &blen, out, len);
+	free(file);
+	file = NULL;
+	if (rc == 0)
+		goto out;
+done:
+	if (rc == 0) {
+		*out = file;
+		*len = flen;
+		file = NULL;
+	}
+out:
+	free(file);
+	free(self);
+	free(def);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */

@@ -5,6 +5,9 @@
 #
 #   CLUSTER_DIR/zk            ZooKeeper's data, zoo.cfg and zk.log
 #   CLUSTER_DIR/bN/           broker N's server.properties, data/ and mqfs.log
+#   CLUSTER_DIR/local.properties, CLUSTER_DIR/bN/local.properties
+#                             the user's settings, added to every broker's /
+#                             broker N's server.properties at each start
 #   CLUSTER_DIR/mntN          broker N's mount
 #
 # CLUSTER_DIR defaults to ./cluster, ZooKeeper's port to 2181
@@ -188,6 +191,15 @@ listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.com
 default.replication.factor=3
 min.insync.replicas=2
 EOF
+	# The user's own settings, kept across starts: DIR/local.properties
+	# for every broker, then DIR/bN/local.properties for broker N alone
+	# (its broker.rack); appended, so a key set there wins over the line
+	# above (the last line of a key wins).
+	for f in "$DIR/local.properties" "$DIR/b$n/local.properties"; do
+		[ -f "$f" ] || continue
+		{ printf '# From %s:\n' "$f" && cat "$f" && echo; } >>"$DIR/b$n/server.properties" ||
+			die "cannot add $f to $DIR/b$n/server.properties"
+	done
 	broker_run "$n"
 done
 

@@ -5,15 +5,17 @@
 # partition each on all three. log.segment.bytes=2048 set as every
 # broker's default with IncrementalAlterConfigs of the broker resource ""
 # (kafka_raw.py): shown on every mount's t/.config at once (no restart),
-# not on u's; 40 writes of 1000 bytes into each make t roll segments on
-# every replica (leader and followers: their partition directories in
-# the data directories) while u keeps one. DescribeConfigs of t shows
+# not on u's, and on the root .config as the broker's value in effect;
+# 40 writes of 1000 bytes into each make t roll segments on every replica
+# (leader and followers: their partition directories in the data
+# directories) while u keeps one. DescribeConfigs of t shows
 # DYNAMIC_DEFAULT_BROKER_CONFIG (3) with its synonyms, of the broker
 # too; a topic made after has it too. min.insync.replicas follows as a
 # default. One broker's own value (kafkajs's admin.alterConfigs on its
 # resource) wins over the default there alone (DYNAMIC_BROKER_CONFIG,
-# 2); values the static key refuses, keys Kafka does not reconfigure
-# (log.retention.hours, num.io.threads) are INVALID_CONFIG; DELETE brings
+# 2), while the resource "" describes the default alone; values the
+# static key refuses, keys Kafka does not reconfigure (log.retention.hours,
+# num.io.threads) are INVALID_CONFIG; DELETE brings
 # the default back, then the file's. A broker restarted takes the
 # dynamic default again from ZooKeeper. unclean.leader.election.enable
 # turned on as the default: the controller elects a leader of an offline
@@ -116,8 +118,14 @@ expect_eq "IncrementalAlterConfigs <default>: log.segment.bytes=2048" "error 0" 
 for b in 1 2 3; do
 	check "mnt$b: t takes the default: segment.bytes=2048" poll 20 cfg_is "$b" t \
 		segment.bytes 2048
+	check "mnt$b/.config: the broker's log.segment.bytes in effect, 2048" poll 20 \
+		grep -qx log.segment.bytes=2048 "$MQ_TMP/mnt$b/.config"
 	check "mnt$b: u keeps its override" cfg_is "$b" u segment.bytes 1000000
 done
+check "logged: the default's znode, its entity and who changed it" grep -q \
+	"/config/brokers/<default>: dynamic broker settings (every broker's default) changed by 127.0.0.1:[0-9]* (IncrementalAlterConfigs)" \
+	"$LOG"
+check "not logged as a topic's change" sh -c "! grep -q 'topic : settings changed' '$LOG'"
 # A topic made now starts with it, on every broker.
 cluster_mkdir v
 for b in 1 2 3; do
@@ -144,6 +152,12 @@ check "DescribeConfigs broker 1: log.segment.bytes DYNAMIC_DEFAULT_BROKER_CONFIG
 expect_eq "AlterConfigs broker 2: log.segment.bytes=4096" "ok" \
 	"$(admin 2 alter-broker 2 '{"log.segment.bytes":"4096"}')"
 check "mnt2: t takes broker 2's own: 4096" poll 20 cfg_is 2 t segment.bytes 4096
+check "logged: broker 2's own znode changed, by whom" grep -q \
+	"/config/brokers/2: dynamic broker settings (this broker's own) changed by 127.0.0.1:[0-9]* (AlterConfigs)" \
+	"$LOG"
+check "mnt2/.config: broker 2's own log.segment.bytes, 4096" poll 20 \
+	grep -qx log.segment.bytes=4096 "$MQ_TMP/mnt2/.config"
+check "mnt1/.config: the default's, 2048" grep -qx log.segment.bytes=2048 "$MQ_TMP/mnt1/.config"
 for b in 1 3; do
 	check "mnt$b: t keeps the default 2048" cfg_is "$b" t segment.bytes 2048
 done
@@ -153,6 +167,15 @@ check "DescribeConfigs t on broker 2: DYNAMIC_BROKER_CONFIG" poll 20 described 2
 check "DescribeConfigs broker 2: DYNAMIC_BROKER_CONFIG, both levels' synonyms" described 2 4 2 \
 	log.segment.bytes \
 	"log.segment.bytes=4096 source=2 readonly=false synonyms=log.segment.bytes:2,log.segment.bytes:3,log.segment.bytes:5"
+# The resource "" is the cluster default alone, as Kafka answers it, even
+# on broker 2, whose own value differs: kafka-configs.sh --entity-default
+# keeps this answer's DYNAMIC_DEFAULT_BROKER_CONFIG entries and sends them
+# back as the whole set, so an entry of another source would drop the key
+# from the default. A key the default does not set is not listed.
+check "DescribeConfigs broker \"\" on broker 2: the default's 2048 alone" described 2 4 "" \
+	log.segment.bytes "log.segment.bytes=2048 source=3 readonly=false synonyms=log.segment.bytes:3"
+check "DescribeConfigs broker \"\": log.roll.ms, not in the default, not listed" described 2 4 \
+	"" log.roll.ms ""
 
 # Refused as Kafka refuses them: nothing changes.
 expect_eq "log.segment.bytes=5 (below the static key's minimum): INVALID_CONFIG (40)" \
@@ -181,6 +204,8 @@ expect_eq "IncrementalAlterConfigs <default>: DELETE log.segment.bytes" "error 0
 	"$(incalter 1 "" 1 log.segment.bytes)"
 for b in 1 2 3; do
 	check "mnt$b: t back to the file's default" poll 20 cfg_is "$b" t segment.bytes 1073741824
+	check "mnt$b/.config: the file's log.segment.bytes again" poll 20 \
+		grep -qx log.segment.bytes=1073741824 "$MQ_TMP/mnt$b/.config"
 done
 check "DescribeConfigs t: DEFAULT_CONFIG again" poll 20 described 1 2 t segment.bytes \
 	"segment.bytes=1073741824 source=5 readonly=false synonyms=log.segment.bytes:5"

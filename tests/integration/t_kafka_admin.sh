@@ -51,8 +51,8 @@ expect_eq "kcat -L: 3 partitions" "3" "$(kcat_parts orders)"
 # Describe: sources and synonyms.
 d=$(admin describe orders retention.ms segment.bytes cleanup.policy)
 case $d in
-*"retention.ms=60000 source=1 readonly=false synonyms=retention.ms:1,log.retention.ms:4,log.retention.ms:5"*)
-	ok "describe retention.ms: topic override, then broker file, then default" ;;
+*"retention.ms=60000 source=1 readonly=false synonyms=retention.ms:1,log.retention.ms:4,log.retention.hours:5"*)
+	ok "describe retention.ms: topic override, then broker file, then the default (log.retention.hours, as Kafka names it)" ;;
 *) fail "describe retention.ms" "$d" ;;
 esac
 case $d in

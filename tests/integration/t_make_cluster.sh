@@ -3,7 +3,8 @@
 # README's "A local cluster" tells a user to use it: started in the
 # foreground of a terminal (its own process group, SIGINT not ignored), it
 # prints the ZooKeeper and the three brokers it started; each mount's root
-# .state lists three live brokers; README's --add-scram-user line works
+# .state lists three live brokers, with the settings of the user's
+# local.properties files; README's --add-scram-user line works
 # against its ZooKeeper; a topic made on one mount is written through a
 # second and followed by tail -f on the third, every mount's st_mtime
 # moving with it; a broker killed with -9 is
@@ -52,6 +53,15 @@ trap 't_cleanup 143' TERM
 CLUSTER_DIR=$CL
 CLUSTER_ZK_PORT=$ZKPORT
 export CLUSTER_DIR CLUSTER_ZK_PORT
+# The user's settings (README: local.properties), which the run adds to
+# the server.properties it writes: a selector for every broker, a rack
+# each.
+mkdir -p "$CL/b1" "$CL/b2" "$CL/b3"
+echo replica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector \
+	>"$CL/local.properties"
+for n in 1 2 3; do
+	printf 'broker.rack=r%s' "$n" >"$CL/b$n/local.properties" # no last newline
+done
 # A terminal runs make in a process group of its own with SIGINT at its
 # default (a background job of this shell would have it ignored, and a
 # shell cannot trap a signal ignored at its start).
@@ -97,6 +107,12 @@ for n in 1 2 3; do
 	# Its config holds admin's password: readable by root alone, and so
 	# without the broker's warning of a password every user may read.
 	expect_eq "b$n/server.properties is 0600" 600 "$(stat -c %a "$CL/b$n/server.properties")"
+	expect_ok "mnt1/.state: broker $n in its rack r$n, from b$n/local.properties" \
+		grep -q "^broker\.$n=alive SASL_PLAINTEXT://127.0.0.1:[0-9]* rack=r$n\$" \
+		"$CL/mnt1/.state"
+	expect_ok "mnt$n/.config: the selector of local.properties" grep -qx \
+		replica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector \
+		"$CL/mnt$n/.config"
 	expect_ok "broker $n logs no warning of a readable password" \
 		sh -c "! grep -q 'holds a password' '$CL/b$n/mqfs.log'"
 done

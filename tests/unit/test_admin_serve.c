@@ -560,8 +560,10 @@ static void test_describe_broker_sources(void **state)
 	assert_int_equal(e->n_synonyms, 2);
 	assert_true(kstr_eq(e->synonyms[0].value, "86400000"));
 	assert_int_equal(e->synonyms[0].source, 4);
-	assert_true(kstr_eq(e->synonyms[1].name, "log.retention.ms"));
-	assert_true(kstr_eq(e->synonyms[1].value, "604800000"));
+	/* Kafka's log.retention.ms has no default: its default synonym is
+	 * log.retention.hours' 168, as Kafka lists it. */
+	assert_true(kstr_eq(e->synonyms[1].name, "log.retention.hours"));
+	assert_true(kstr_eq(e->synonyms[1].value, "168"));
 	assert_int_equal(e->synonyms[1].source, 5);
 	assert_non_null(e = entry(&r, "num.partitions"));
 	assert_int_equal(e->n_synonyms, 1);
@@ -579,17 +581,23 @@ static void test_describe_broker_sources(void **state)
  * DEFAULT_CONFIG. */
 static void test_describe_static_at_default(void **state)
 {
+	/* nsyn (the broker's keys): the file's value and the default;
+	 * log.retention.ms, which Kafka defines without a default, none at
+	 * all where the file leaves it out (its default is
+	 * log.retention.hours', which Kafka lists only after a level that
+	 * sets log.retention.ms itself). */
 	static const struct {
 		const char *key;
 		int8_t src;
-	} broker[] = { { "num.partitions", 4 },
-		       { "log.segment.bytes", 4 },
-		       { "log.roll.ms", 4 },
-		       { "log.retention.ms", 5 } },
-	  topic[] = { { "segment.bytes", 4 },
-		      { "segment.ms", 4 },
-		      { "retention.ms", 1 },
-		      { "cleanup.policy", 5 } };
+		int32_t nsyn;
+	} broker[] = { { "num.partitions", 4, 2 },
+		       { "log.segment.bytes", 4, 2 },
+		       { "log.roll.ms", 4, 2 },
+		       { "log.retention.ms", 5, 0 } },
+	  topic[] = { { "segment.bytes", 4, 0 },
+		      { "segment.ms", 4, 0 },
+		      { "retention.ms", 1, 0 },
+		      { "cleanup.policy", 5, 0 } };
 	struct brokerfx *f = *state;
 	struct proto_describe_configs_resp r;
 	const struct proto_describe_configs_entry *e;
@@ -600,8 +608,14 @@ static void test_describe_static_at_default(void **state)
 	for (size_t i = 0; i < sizeof(broker) / sizeof(broker[0]); i++) {
 		assert_non_null(e = entry(&r, broker[i].key));
 		assert_int_equal(e->config_source, broker[i].src);
-		assert_int_equal(e->n_synonyms, broker[i].src == 4 ? 2 : 1);
+		assert_int_equal(e->n_synonyms, broker[i].nsyn);
 	}
+	/* log.roll.ms, set by the file (as log.roll.hours): its default
+	 * under Kafka's name of it. */
+	assert_non_null(e = entry(&r, "log.roll.ms"));
+	assert_true(kstr_eq(e->synonyms[1].name, "log.roll.hours"));
+	assert_true(kstr_eq(e->synonyms[1].value, "168"));
+	assert_int_equal(e->synonyms[1].source, 5);
 	assert_non_null(e = entry(&r, "num.partitions"));
 	assert_true(kstr_eq(e->synonyms[0].value, "1"));
 	assert_int_equal(e->synonyms[0].source, 4);
@@ -628,10 +642,11 @@ static void test_describe_static_at_default(void **state)
 	assert_true(kstr_eq(e->synonyms[0].name, "log.segment.bytes"));
 	assert_int_equal(e->synonyms[0].source, 4);
 	assert_int_equal(e->synonyms[1].source, 5);
+	/* The override alone: no level sets log.retention.ms itself, so
+	 * no default follows (Kafka's list starts at that name). */
 	assert_non_null(e = entry(&r, "retention.ms"));
-	assert_int_equal(e->n_synonyms, 2);
+	assert_int_equal(e->n_synonyms, 1);
 	assert_int_equal(e->synonyms[0].source, 1);
-	assert_int_equal(e->synonyms[1].source, 5);
 	proto_describe_configs_resp_free(&r);
 	net_resp_free(&raw);
 	topic_put(t);
