@@ -1925,9 +1925,14 @@ static int ctrl_delete_topic(struct controller *ctl, const char *name, struct ct
 		for (p = 0; p < a->n_partitions; p++)
 			for (i = 0; i < a->partitions[p].n_replicas; i++)
 				if (ctrl_is_live(ctl, a->partitions[p].replicas[i]))
-					sends_push(b, &b->stop,
-						   (struct ctrl_send){ a->partitions[p].replicas[i],
-								       t, p, false, true, true });
+					sends_push(
+						b, &b->stop,
+						(struct ctrl_send){
+							.broker_id = a->partitions[p].replicas[i],
+							.t = t,
+							.p = p,
+							.delete_partition = true,
+							.topic_deleted = true });
 		if ((rc = ctrl_flush(ctl, b)))
 			return rc;
 	} else {
@@ -2620,7 +2625,10 @@ static void batch_drop_replicas(struct controller *ctl, struct ctrl_batch *b, in
 	for (int i = 0; i < n; i++)
 		if (ctrl_is_live(ctl, v[i]))
 			sends_push(b, &b->stop,
-				   (struct ctrl_send){ v[i], t, p, false, true, true });
+				   (struct ctrl_send){ .broker_id = v[i],
+						       .t = t,
+						       .p = p,
+						       .delete_partition = true });
 }
 
 /* Kafka's onPartitionReassignment, second half: once every replica of

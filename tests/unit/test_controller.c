@@ -2383,6 +2383,7 @@ static void test_reassign_znode_and_resume(void **state)
 	struct controller *ctl;
 	struct zk_reassign r;
 	struct node *a;
+	int deleting;
 
 	(void)state;
 	cluster_start("/t_move", 1, false);
@@ -2428,6 +2429,9 @@ static void test_reassign_znode_and_resume(void **state)
 	zk_partition_state_clear(&s);
 	for (int64_t end = now_mono_ms() + WAIT_MS; !stop_deletes(&a->rec, 2, "mv"); pause_ms(10))
 		assert_true(now_mono_ms() < end);
+	/* Moved away, not deleted: the broker keeps the topic. */
+	assert_int_equal(stop_deletes_of(&a->rec, 2, "mv", &deleting), 1);
+	assert_int_equal(deleting, 0);
 	assert_true(rec_wait(&a->rec, REC_LISR, 1, "mv", 0, 3, -1));
 	assert_int_equal(rec_count(&a->rec, REC_LISR, 2, "mv", 0, 3, -1), 0);
 	wait_gone(nodes[2].zkc, ZK_REASSIGN_PATH);
