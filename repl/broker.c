@@ -439,6 +439,7 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 				    .fd_done = topics_cluster_fd_done,
 				    .hosted = topics_cluster_hosted,
 				    .replica_deleted = topics_cluster_replica_deleted,
+				    .deleted = topics_cluster_deleted,
 				    .moved_away = topics_cluster_moved_away,
 				    .lines_fix = topics_cluster_lines_fix,
 				    .states_changed = broker_states_changed,

@@ -455,6 +455,7 @@ void topics_cluster_fd_done(void *arg, int n_partitions);
 void topics_cluster_hosted(void *arg, const char *topic, int32_t partition);
 int32_t topics_cluster_min_isr(void *arg, const char *topic);
 void topics_cluster_replica_deleted(void *arg, const char *topic, int32_t partition);
+void topics_cluster_deleted(void *arg, const char *topic);
 void topics_cluster_moved_away(void *arg, const char *topic, int32_t partition);
 void topics_cluster_retain(void *arg, char **names, int n,
 			   bool (*still_there)(void *zarg, const char *topic), void *zarg);

@@ -162,6 +162,16 @@ struct cluster_topic_hooks {
 	 * cluster thread read its topic again (cluster_topic_reread), which
 	 * lets go of a moved replica's log (moved_away). NULL: none. */
 	void (*replica_deleted)(void *arg, const char *topic, int32_t partition);
+	/* The controller's StopReplica of a topic deletion (its partitions'
+	 * leader epoch CONTROLLER_EPOCH_DURING_DELETE, Kafka's
+	 * EpochDuringDelete) stopped this broker's replicas of topic, on the
+	 * listener's worker, no lock held, before the answer goes: the
+	 * broker removes its topic now, so that once the controller is done
+	 * (it waits for these answers, then deletes the znodes and an rmdir
+	 * or DeleteTopics returns) no replica's mount shows the topic, and a
+	 * mkdir of the name succeeds on any of them. Brokers without a
+	 * replica learn it from /brokers/topics (retain). NULL: none. */
+	void (*deleted)(void *arg, const char *topic);
 	/* The cluster thread: the topic's assignment no longer names this
 	 * broker for partition, whose log is still here and no replica of
 	 * the replica manager's: the broker's topic lets go of the log and

@@ -1137,6 +1137,21 @@ out:
 	return rc;
 }
 
+/* The topics a StopReplica deletes (cluster.h's deleted hook), each
+ * once: the request lists a topic's partitions together. */
+static void topics_deleted(struct cluster_repl *cr, const struct controller_stop_replica *s, int n)
+{
+	const struct cluster_topic_hooks *h = &cr->local.topics;
+	const char *last = NULL;
+
+	for (int i = 0; h->deleted && i < n; i++)
+		if (s[i].delete_partition && s[i].leader_epoch == CONTROLLER_EPOCH_DURING_DELETE &&
+		    (!last || strcmp(s[i].topic, last))) {
+			h->deleted(h->arg, s[i].topic);
+			last = s[i].topic;
+		}
+}
+
 static int stop_handler(void *arg, struct net_req *req)
 {
 	struct cluster_repl *cr = arg;
@@ -1187,6 +1202,8 @@ static int stop_handler(void *arg, struct net_req *req)
 	if (rc == 0)
 		rc = replica_mgr_stop_replica(cr->rm, m->controller_epoch, m->broker_epoch, s, n,
 					      errs);
+	if (rc == 0)
+		topics_deleted(cr, s, n);
 	resp.error_code = rc == -EPERM ? PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED : err_of(rc);
 	for (int i = 0; rc == 0 && i < n; i++)
 		pe[i].error_code = err_of(errs[i]);

@@ -704,6 +704,7 @@ struct ctrl_send {
 	int32_t p;
 	bool is_new;
 	bool delete_partition;
+	bool topic_deleted; /* StopReplica of a topic deletion: EpochDuringDelete */
 };
 
 struct ctrl_sends {
@@ -1029,7 +1030,7 @@ static void ctrl_offline_purge(struct controller *ctl, const char *topic)
 /* LeaderAndIsr for (t, p) to one replica. */
 static void batch_lisr(struct ctrl_batch *b, int32_t broker_id, int t, int32_t p, bool is_new)
 {
-	sends_push(b, &b->lisr, (struct ctrl_send){ broker_id, t, p, is_new, false });
+	sends_push(b, &b->lisr, (struct ctrl_send){ broker_id, t, p, is_new, false, false });
 }
 
 /* A changed partition: LeaderAndIsr to its live replicas, UpdateMetadata
@@ -1046,7 +1047,7 @@ static void batch_partition(struct controller *ctl, struct ctrl_batch *b, int t,
 		if (ctrl_is_live(ctl, r) && (!ctrl_is_shutting(ctl, r) || r == old_leader))
 			batch_lisr(b, r, t, p, is_new);
 	}
-	sends_push(b, &b->meta, (struct ctrl_send){ -1, t, p, is_new, false });
+	sends_push(b, &b->meta, (struct ctrl_send){ -1, t, p, is_new, false, false });
 }
 
 /* Whether broker id, in its current life, cannot have held a log of the
@@ -1187,7 +1188,7 @@ static int flush_meta(struct controller *ctl, struct ctrl_batch *b)
 		for (t = 0; t < ctl->n_topics; t++)
 			for (p = 0; p < ctl->topics[t].assignment.n_partitions; p++)
 				sends_push(b, &b->meta,
-					   (struct ctrl_send){ -1, t, p, false, false });
+					   (struct ctrl_send){ -1, t, p, false, false, false });
 		if (b->err)
 			return b->err;
 	}
@@ -1234,7 +1235,9 @@ static int flush_stop(struct controller *ctl, struct ctrl_batch *b)
 			sr[k] = (struct controller_stop_replica){
 				.topic = ctl->topics[s->t].name,
 				.partition = s->p,
-				.leader_epoch = part->present ? part->state.leader_epoch : 0,
+				.leader_epoch = s->topic_deleted ? CONTROLLER_EPOCH_DURING_DELETE
+						: part->present  ? part->state.leader_epoch
+								 : 0,
 				.delete_partition = s->delete_partition,
 			};
 		}
@@ -1922,9 +1925,14 @@ static int ctrl_delete_topic(struct controller *ctl, const char *name, struct ct
 		for (p = 0; p < a->n_partitions; p++)
 			for (i = 0; i < a->partitions[p].n_replicas; i++)
 				if (ctrl_is_live(ctl, a->partitions[p].replicas[i]))
-					sends_push(b, &b->stop,
-						   (struct ctrl_send){ a->partitions[p].replicas[i],
-								       t, p, false, true });
+					sends_push(
+						b, &b->stop,
+						(struct ctrl_send){
+							.broker_id = a->partitions[p].replicas[i],
+							.t = t,
+							.p = p,
+							.delete_partition = true,
+							.topic_deleted = true });
 		if ((rc = ctrl_flush(ctl, b)))
 			return rc;
 	} else {
@@ -2053,7 +2061,8 @@ static int isr_notice(struct controller *ctl, const char *path, const char *data
 			continue;
 		if ((rc = ctrl_reread_state(ctl, t, p)) == 0 &&
 		    ctl->topics[t].partitions[p].present)
-			sends_push(b, &b->meta, (struct ctrl_send){ -1, t, p, false, false });
+			sends_push(b, &b->meta,
+				   (struct ctrl_send){ -1, t, p, false, false, false });
 	}
 	zk_isr_change_clear(&c);
 	return rc;
@@ -2263,8 +2272,9 @@ static int ctrl_on_controlled_shutdown(struct controller *ctl, int32_t broker_id
 			if ((rc = ctrl_change(ctl, t, p, ELECT_SHUTDOWN, b)) < 0)
 				return rc;
 			if (followed)
-				sends_push(b, &b->stop,
-					   (struct ctrl_send){ broker_id, t, p, false, false });
+				sends_push(
+					b, &b->stop,
+					(struct ctrl_send){ broker_id, t, p, false, false, false });
 		}
 	for (t = 0; t < ctl->n_topics; t++)
 		for (p = 0; p < ctl->topics[t].assignment.n_partitions; p++)
@@ -2614,7 +2624,11 @@ static void batch_drop_replicas(struct controller *ctl, struct ctrl_batch *b, in
 {
 	for (int i = 0; i < n; i++)
 		if (ctrl_is_live(ctl, v[i]))
-			sends_push(b, &b->stop, (struct ctrl_send){ v[i], t, p, false, true });
+			sends_push(b, &b->stop,
+				   (struct ctrl_send){ .broker_id = v[i],
+						       .t = t,
+						       .p = p,
+						       .delete_partition = true });
 }
 
 /* Kafka's onPartitionReassignment, second half: once every replica of

@@ -230,11 +230,16 @@ struct controller_partition_state {
 };
 
 /* One replica to stop (Kafka's StopReplica partition). */
+/* A StopReplica's leader epoch for a replica of a topic being deleted
+ * (Kafka's LeaderAndIsr.EpochDuringDelete): the broker then knows the
+ * topic itself goes, not only its replica here (a move). */
+#define CONTROLLER_EPOCH_DURING_DELETE (-2)
+
 struct controller_stop_replica {
 	const char *topic;
 	int32_t partition;
-	int32_t leader_epoch;
-	bool delete_partition; /* the topic is deleted: remove its log */
+	int32_t leader_epoch;  /* CONTROLLER_EPOCH_DURING_DELETE: its topic is deleted */
+	bool delete_partition; /* remove its log */
 };
 
 /*

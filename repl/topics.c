@@ -727,6 +727,16 @@ static int appeared_here(struct broker *b, const char *topic, int n_partitions, 
 
 static int topic_delete_local(struct broker *b, const char *name);
 
+/* A topic the cluster deleted goes here: its replicas first (with its
+ * znodes deleted by another client no StopReplica comes, and they would
+ * go on fetching, and leading, a topic gone here), then the topic. */
+static void cluster_deleted(struct broker *b, const char *topic, const char *how)
+{
+	cluster_topic_gone(b->cluster, topic);
+	if (topic_delete_local(b, topic) == 0)
+		mq_log(MQ_INFO, "topic %s: deleted in the cluster, removed here (%s)", topic, how);
+}
+
 void topics_cluster_retain(void *arg, char **names, int n,
 			   bool (*still_there)(void *zarg, const char *topic), void *zarg)
 {
@@ -742,17 +752,18 @@ void topics_cluster_retain(void *arg, char **names, int n,
 		for (int j = 0; j < n && !there; j++)
 			there = !strcmp(local[i], names[j]);
 		if (!there && broker_replicated(b, local[i]) &&
-		    !(still_there && still_there(zarg, local[i]))) {
-			/* Its replicas first: with its znodes deleted by
-			 * another client no StopReplica comes, and they would
-			 * go on fetching (and leading) a topic gone here. */
-			cluster_topic_gone(b->cluster, local[i]);
-			if (topic_delete_local(b, local[i]) == 0)
-				mq_log(MQ_INFO, "topic %s: deleted in the cluster, removed here",
-				       local[i]);
-		}
+		    !(still_there && still_there(zarg, local[i])))
+			cluster_deleted(b, local[i], "gone from /brokers/topics");
 	}
 	broker_names_free(local, nl);
+}
+
+void topics_cluster_deleted(void *arg, const char *topic)
+{
+	struct broker *b = arg;
+
+	if (broker_replicated(b, topic))
+		cluster_deleted(b, topic, "the controller's StopReplica");
 }
 
 int broker_topic_delete(struct broker *b, const char *name)

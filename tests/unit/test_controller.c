@@ -1999,7 +1999,9 @@ static void test_topic_deletion(void **state)
 				hits += a->rec.v[k].kind == REC_STOP &&
 					a->rec.v[k].broker_id == r &&
 					!strcmp(a->rec.v[k].topic, "gone") &&
-					a->rec.v[k].partition == p && a->rec.v[k].delete_partition;
+					a->rec.v[k].partition == p &&
+					a->rec.v[k].delete_partition &&
+					a->rec.v[k].leader_epoch == CONTROLLER_EPOCH_DURING_DELETE;
 			pthread_mutex_unlock(&a->rec.lock);
 			assert_int_equal(hits, 1);
 		}
@@ -2007,16 +2009,30 @@ static void test_topic_deletion(void **state)
 }
 
 
-static int stop_deletes(struct recorder *r, int32_t broker_id, const char *topic)
+/* The StopReplica calls with delete for topic to broker_id; *deleting
+ * (when not NULL): how many of them say the topic itself is deleted
+ * (CONTROLLER_EPOCH_DURING_DELETE, Kafka's EpochDuringDelete). */
+static int stop_deletes_of(struct recorder *r, int32_t broker_id, const char *topic, int *deleting)
 {
 	int hits = 0;
 
+	if (deleting)
+		*deleting = 0;
 	pthread_mutex_lock(&r->lock);
 	for (int k = 0; k < r->n; k++)
-		hits += r->v[k].kind == REC_STOP && r->v[k].broker_id == broker_id &&
-			!strcmp(r->v[k].topic, topic) && r->v[k].delete_partition;
+		if (r->v[k].kind == REC_STOP && r->v[k].broker_id == broker_id &&
+		    !strcmp(r->v[k].topic, topic) && r->v[k].delete_partition) {
+			hits++;
+			if (deleting && r->v[k].leader_epoch == CONTROLLER_EPOCH_DURING_DELETE)
+				(*deleting)++;
+		}
 	pthread_mutex_unlock(&r->lock);
 	return hits;
+}
+
+static int stop_deletes(struct recorder *r, int32_t broker_id, const char *topic)
+{
+	return stop_deletes_of(r, broker_id, topic, NULL);
 }
 
 /* Polls until path does not exist. */
@@ -2367,6 +2383,7 @@ static void test_reassign_znode_and_resume(void **state)
 	struct controller *ctl;
 	struct zk_reassign r;
 	struct node *a;
+	int deleting;
 
 	(void)state;
 	cluster_start("/t_move", 1, false);
@@ -2412,6 +2429,9 @@ static void test_reassign_znode_and_resume(void **state)
 	zk_partition_state_clear(&s);
 	for (int64_t end = now_mono_ms() + WAIT_MS; !stop_deletes(&a->rec, 2, "mv"); pause_ms(10))
 		assert_true(now_mono_ms() < end);
+	/* Moved away, not deleted: the broker keeps the topic. */
+	assert_int_equal(stop_deletes_of(&a->rec, 2, "mv", &deleting), 1);
+	assert_int_equal(deleting, 0);
 	assert_true(rec_wait(&a->rec, REC_LISR, 1, "mv", 0, 3, -1));
 	assert_int_equal(rec_count(&a->rec, REC_LISR, 2, "mv", 0, 3, -1), 0);
 	wait_gone(nodes[2].zkc, ZK_REASSIGN_PATH);
@@ -2453,7 +2473,7 @@ static void test_reassign_api_and_cancel(void **state)
 	struct controller_moving *v;
 	struct zk_partition_state s;
 	struct node *a;
-	int n;
+	int n, deleting;
 
 	(void)state;
 	cluster_start("/t_alter", 1, false);
@@ -2483,7 +2503,10 @@ static void test_reassign_api_and_cancel(void **state)
 	 * originReplicas, in RS order); 3's new replica deleted. */
 	alter(a->ctl, "al", 0, NULL, 0, 0);
 	wait_assignment(nodes[2].zkc, "al", (int32_t[]){ 2, 1 }, 2, NULL, 0, NULL, 0);
-	assert_int_equal(stop_deletes(&a->rec, 3, "al"), 1);
+	/* A replica moved away, not a deletion: its leader epoch, as Kafka
+	 * sends it, so the broker keeps the topic. */
+	assert_int_equal(stop_deletes_of(&a->rec, 3, "al", &deleting), 1);
+	assert_int_equal(deleting, 0);
 	assert_int_equal(controller_list_reassignments(a->ctl, &v), 0);
 	controller_moving_free(v, 0);
 
