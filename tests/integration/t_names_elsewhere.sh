@@ -1,8 +1,8 @@
 #!/bin/sh
 # t_names_elsewhere.sh — a mount shows a topic deleted or made other than
 # through it at once, although the kernel keeps a name it looked up for a
-# second: a single node with a Kafka listener, over /dev/fuse and over the
-# kernel's io_uring transport. A topic looked up on the mount (stat) and
+# second: a single node with a Kafka listener, mounted as by default (FUSE
+# over io_uring where the kernel has it on) and with -o no_uring. A topic looked up on the mount (stat) and
 # then deleted by a Kafka client (DeleteTopics) fails stat and ls -d with
 # ENOENT as soon as the mount no longer lists it, and mkdir of the name
 # makes it again at once. A name that stat did not find (ENOENT) is found
@@ -29,7 +29,7 @@ listed() { ls "$MNT" 2>/dev/null | grep -qx "$1"; }
 unlisted() { ! listed "$1"; }
 
 mq_mount_listener num.partitions=1
-for mode in uring no_uring; do
+for mode in default no_uring; do
 	if [ "$mode" = no_uring ]; then
 		mq_umount || mq_done
 		mq_mount --config "$MQ_TMP/server.properties" -o no_uring
