@@ -75,6 +75,8 @@ static void names_send(struct mqfs *fs, const struct name_gone *g)
 			       "%s: dropping the name from the kernel's cache failed: %s (stat "
 			       "may show it for up to %g s)",
 			       g->name, strerror(-rc), FS_ENTRY_TIMEOUT);
+	else /* from here on a lookup of the name asks the daemon */
+		mq_log(MQ_INFO, "topic %s: deleted; the kernel keeps its name no more", g->name);
 }
 
 static void *names_thread(void *arg)

@@ -147,6 +147,11 @@ stat_unlisted() {
 	stat "$MQ_TMP/mnt2/$1" >/dev/null 2>&1
 	! listed "$MQ_TMP/mnt2" "$1"
 }
+# told N: N lines in all of a broker telling its kernel that d went (every
+# broker of the three logs one per deletion, broker 2's among them).
+told() {
+	[ "$(grep -c "topic d: deleted; the kernel keeps its name no more" "$LOG")" -ge "$1" ]
+}
 r=0
 while [ "$r" -lt 3 ]; do
 	r=$((r + 1))
@@ -154,9 +159,11 @@ while [ "$r" -lt 3 ]; do
 		check "cache round $r: d is listed on mnt$n" poll 20 listed "$MQ_TMP/mnt$n" d
 	done
 	expect_ok "cache round $r: stat mnt2/d" stat "$MQ_TMP/mnt2/d"
+	was=$(grep -c "topic d: deleted; the kernel keeps its name no more" "$LOG")
 	mq_bg rmdir "$MQ_TMP/mnt1/d"
 	RPID=$MQ_LAST_PID
 	check "cache round $r: broker 2 took the deletion" poll 20 stat_unlisted d
+	check "cache round $r: every broker told its kernel" poll 20 told $((was + 3))
 	expect_errno "cache round $r: mnt2: stat d at once: ENOENT" ENOENT stat "$MQ_TMP/mnt2/d"
 	expect_errno "cache round $r: mnt2: ls -d d at once: ENOENT" ENOENT ls -d "$MQ_TMP/mnt2/d"
 	mq_wait "$RPID" 20

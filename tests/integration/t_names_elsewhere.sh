@@ -44,7 +44,11 @@ for mode in default no_uring; do
 		expect_ok "$mode $r: stat $t" stat "$MNT/$t"
 		expect_eq "$mode $r: DeleteTopics $t" "error 0" \
 			"$(kafka named-errors delete-topics "$t")"
-		check "$mode $r: $t is no longer listed" poll 20 unlisted "$t"
+		# The name's notification sent: from then on a lookup asks
+		# the daemon, which no longer has the topic.
+		check "$mode $r: the kernel was told $t went" poll 20 grep -q \
+			"topic $t: deleted; the kernel keeps its name no more" "$LOG"
+		check "$mode $r: $t is no longer listed" unlisted "$t"
 		expect_errno "$mode $r: stat $t at once: ENOENT" ENOENT stat "$MNT/$t"
 		expect_errno "$mode $r: ls -d $t at once: ENOENT" ENOENT ls -d "$MNT/$t"
 		expect_ok "$mode $r: mkdir $t at once" mkdir "$MNT/$t"
