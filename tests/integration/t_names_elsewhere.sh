@@ -25,6 +25,7 @@ kafka() {
 }
 # listed NAME: the root's listing (readdir, which the kernel never
 # caches) holds NAME.
+# shellcheck disable=SC2010 # readdir, which the kernel does not cache, is what is checked
 listed() { ls "$MNT" 2>/dev/null | grep -qx "$1"; }
 unlisted() { ! listed "$1"; }
 
