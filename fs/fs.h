@@ -18,6 +18,8 @@
  *            the kernel's lock requests on it
  *   cache.c  the kernel's page cache of partition files: which opens use
  *            it, and keeping it coherent as files grow and lose records
+ *   names.c  the kernel's cache of names: a topic deleted other than by
+ *            this mount's rmdir is dropped from it
  *   metrics.c FUSE op counts and latency histograms, MNT/.metrics
  *   fdheld.c whether a closing process still holds a descriptor of the
  *            file (an unfinished line waits for the writer's last close)
@@ -85,6 +87,9 @@ struct mqfs {
 	/* Whether a closing process still holds a descriptor of the file
 	 * (fdheld.c); NULL: every such close reads its /proc/PID/fd. */
 	struct fd_held *held;
+	/* Names to drop from the kernel's cache, and the thread that does
+	 * (names.c); NULL: none dropped. */
+	struct fs_names *names;
 };
 
 /* ---- daemon.c ---- */
@@ -391,6 +396,19 @@ void fs_cache_stat(struct mqfs *fs, struct fs_node *n, int64_t size);
 /* The broker's removal listener (arg: struct mqfs): drops the cached pages
  * of the partition file; later opens read it with direct I/O. */
 void fs_cache_removed(void *arg, struct topic *t, int partition);
+
+/* ---- names.c ---- */
+
+/* The thread that drops names from the kernel's cache: started before the
+ * session loop, stopped after it (fs->names). -ENOMEM, -EAGAIN. */
+int fs_names_open(struct mqfs *fs);
+void fs_names_close(struct mqfs *fs);
+/* Queues name in directory parent to be dropped from the kernel's cache
+ * (never sends from the caller's thread: any thread, any lock held). */
+void fs_names_gone(struct mqfs *fs, fuse_ino_t parent, const char *name);
+/* The broker's removal listener (arg: struct mqfs): fs_cache_removed,
+ * and for a deleted topic its name dropped from the kernel's cache. */
+void fs_removed(void *arg, struct topic *t, int partition);
 
 /* ---- ops.c ---- */
 extern const struct fuse_lowlevel_ops fs_ops;

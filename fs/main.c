@@ -665,9 +665,15 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 				"an unfinished line reads its /proc/PID/fd");
 	if (o->uring)
 		fs->uring = fs_uring_open(se, FS_MAX_WRITE);
-	broker_set_removed_listener(fs->broker, fs_cache_removed, fs);
+	if (fs_names_open(fs) < 0)
+		mq_log(MQ_WARN,
+		       "no thread to drop deleted topics' names from the kernel's cache: "
+		       "a topic deleted elsewhere may stat as there for up to %g s",
+		       FS_ENTRY_TIMEOUT);
+	broker_set_removed_listener(fs->broker, fs_removed, fs);
 	rc = fuse_session_loop_mt(se, &loop);
 	broker_set_removed_listener(fs->broker, NULL, NULL);
+	fs_names_close(fs); /* after the listener: no name is queued any more */
 	/* The ring's threads may still serve a request (until fs_uring_close):
 	 * cache.c reads it once per notification, and se lives on until
 	 * fuse_session_destroy. */

@@ -322,9 +322,12 @@ void broker_set_hw_listener(struct broker *b,
  * partition were removed: retention deleted segments, or the cleaner
  * rewrote segments without some records. Line positions of the records
  * left do not change, but a read at a removed position now continues at
- * the next record present. It runs in the scheduler or the cleaner thread
- * with no repl lock held, so it may block (the mount invalidates the
- * kernel's page cache of the partition file). Setting it (or NULL) waits
+ * the next record present. A topic's deletion, however it comes (here,
+ * through a Kafka client, or from the cluster), calls it for each of the
+ * topic's partitions too, topic_deleted(t) then true. It runs in the
+ * scheduler, the cleaner or the deleting thread with no repl lock held,
+ * so it may block (the mount invalidates the kernel's page cache of the
+ * partition file). Setting it (or NULL) waits
  * for a call in progress. One listener (the mount). */
 void broker_set_removed_listener(struct broker *b,
 				 void (*fn)(void *arg, struct topic *t, int partition), void *arg);

@@ -16,6 +16,9 @@
 # on another broker's mount removes the topic there and fails with
 # ETIMEDOUT after request.timeout.ms (logged: the deletion goes on); once
 # the controller is thawed it finishes, and the name can be made again.
+# A mount that looked a topic up just before another broker's mount
+# removed it fails stat and ls -d of it (ENOENT) as soon as it no longer
+# lists it: its kernel keeps no name of a deleted topic.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -132,6 +135,41 @@ for n in 1 2 3; do
 		"$(admin "$n" recreate d)"
 done
 check "d is listed on mnt1 after the last CreateTopics" poll 20 listed "$MQ_TMP/mnt1" d
+
+# ---- a deletion elsewhere leaves another mount's name cache at once -------
+# The kernel answers stat of a name from its cache for a second after
+# each lookup. mnt2 keeps looking d up while d is removed through mnt1:
+# as soon as mnt2 no longer lists d (broker 2 has taken the deletion),
+# stat and ls -d of d there fail ENOENT, and mkdir makes d again.
+# stat_unlisted NAME: stats mnt2/NAME (the kernel's entry kept while
+# broker 2 has the topic), then whether mnt2 no longer lists NAME.
+stat_unlisted() {
+	stat "$MQ_TMP/mnt2/$1" >/dev/null 2>&1
+	! listed "$MQ_TMP/mnt2" "$1"
+}
+# told N: N lines in all of a broker telling its kernel that d went (every
+# broker of the three logs one per deletion, broker 2's among them).
+told() {
+	[ "$(grep -c "topic d: deleted; the kernel keeps its name no more" "$LOG")" -ge "$1" ]
+}
+r=0
+while [ "$r" -lt 3 ]; do
+	r=$((r + 1))
+	for n in 1 2; do
+		check "cache round $r: d is listed on mnt$n" poll 20 listed "$MQ_TMP/mnt$n" d
+	done
+	expect_ok "cache round $r: stat mnt2/d" stat "$MQ_TMP/mnt2/d"
+	was=$(grep -c "topic d: deleted; the kernel keeps its name no more" "$LOG")
+	mq_bg rmdir "$MQ_TMP/mnt1/d"
+	RPID=$MQ_LAST_PID
+	check "cache round $r: broker 2 took the deletion" poll 20 stat_unlisted d
+	check "cache round $r: every broker told its kernel" poll 20 told $((was + 3))
+	expect_errno "cache round $r: mnt2: stat d at once: ENOENT" ENOENT stat "$MQ_TMP/mnt2/d"
+	expect_errno "cache round $r: mnt2: ls -d d at once: ENOENT" ENOENT ls -d "$MQ_TMP/mnt2/d"
+	mq_wait "$RPID" 20
+	expect_eq "cache round $r: rmdir mnt1/d" "0" "$MQ_RC"
+	expect_ok "cache round $r: mkdir mnt2/d at once" mkdir "$MQ_TMP/mnt2/d"
+done
 
 # ---- the controller frozen: ETIMEDOUT, and the deletion goes on ------------
 C=$(timeout 5 awk -F= '$1 == "controller" { print $2 }' "$MQ_TMP/mnt1/.state" 2>/dev/null)
