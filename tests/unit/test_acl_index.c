@@ -56,13 +56,15 @@ static void rand_name(char *buf, bool star)
 	buf[len] = '\0';
 }
 
+static unsigned deny_one_in = 5;
+
 static struct acl_entry rand_binding(int rtype, int pattern, const char *name)
 {
 	struct acl_entry e = {
 		(int8_t)rtype,
 		(int8_t)pattern,
 		(int8_t)(ACL_OP_ALL + (int)rnd(ACL_OP_DESCRIBE_TOKENS - ACL_OP_ALL + 1)),
-		rnd(5) == 0 ? ACL_PERM_DENY : ACL_PERM_ALLOW,
+		rnd(deny_one_in) == 0 ? ACL_PERM_DENY : ACL_PERM_ALLOW,
 		strdup(name),
 		strdup(principals[rnd(6)]),
 		strdup(hosts[rnd(4)]),
@@ -326,11 +328,90 @@ static void test_index_as_scan_allow_everyone(void **state)
 	run(true);
 }
 
+/* authorizeByResourceType looks up the DENYs that cover an ALLOW whole
+ * (a LITERAL of its name, a PREFIXED prefix of it): in a large store some
+ * ALLOW is always left, so small stores of two types, half DENYs, where
+ * each answer turns on the few bindings that apply. */
+static void test_any_small_stores(void **state)
+{
+	int yes = 0, no = 0;
+	char why[64], name[128];
+
+	(void)state;
+	deny_one_in = 2;
+	for (int round = 0; round < 400; round++) {
+		struct model m = { NULL, 0, 0, false };
+		struct acl_entry *v = calloc(60, sizeof(*v));
+		struct acl_store *s;
+		int n = 10 + (int)rnd(50);
+
+		assert_non_null(v);
+		assert_int_equal(acl_store_new("", "broker", false, why, sizeof(why), &s), 0);
+		for (int i = 0; i < n; i++) {
+			int pattern = rnd(2) ? ACL_PAT_PREFIXED : ACL_PAT_LITERAL;
+
+			rand_name(name, pattern == ACL_PAT_LITERAL);
+			v[i] = rand_binding(ACL_RES_TOPIC + (int)rnd(2), pattern, name);
+			model_add(&m, &v[i]);
+		}
+		acl_store_replace(s, v, n);
+		for (int q = 0; q < 100; q++) {
+			const char *p = principals[rnd(5)], *h = hosts[rnd(3)];
+			int op = ACL_OP_READ + (int)rnd(ACL_OP_DESCRIBE_TOKENS - ACL_OP_READ + 1);
+			int rtype = ACL_RES_TOPIC + (int)rnd(2);
+			bool want = ref_any(&m, p, h, op, rtype);
+
+			assert_int_equal(acl_authorize_any(s, p, h, op, rtype), want);
+			yes += want;
+			no += !want;
+			query_name(name);
+			assert_int_equal(acl_authorize(s, p, h, op, rtype, name),
+					 ref_decide(&m, p, h, op, rtype, name));
+		}
+		acl_entries_free(m.v, m.n);
+		acl_store_free(s);
+	}
+	deny_one_in = 5;
+	assert_true(yes > 1000 && no > 1000);
+}
+
+/* A caller that hands acl_store_set_resource a binding of another
+ * resource than the one named gets it looked up all the same (the store
+ * sorts itself again rather than lose it). */
+static void test_set_resource_other(void **state)
+{
+	struct acl_entry *v = calloc(4, sizeof(*v)), *nv = calloc(2, sizeof(*nv));
+	struct acl_store *s;
+	char why[64];
+
+	(void)state;
+	assert_true(v && nv);
+	assert_int_equal(acl_store_new("", "broker", false, why, sizeof(why), &s), 0);
+	v[0] = rand_binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "b");
+	v[1] = rand_binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "m");
+	v[2] = rand_binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "z");
+	acl_store_replace(s, v, 3);
+	nv[0] = rand_binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "m");
+	nv[1] = rand_binding(ACL_RES_TOPIC, ACL_PAT_LITERAL, "a");
+	nv[1].operation = ACL_OP_READ;
+	nv[1].permission = ACL_PERM_ALLOW;
+	free(nv[1].principal);
+	free(nv[1].host);
+	nv[1].principal = strdup("User:u1");
+	nv[1].host = strdup("*");
+	assert_true(nv[1].principal && nv[1].host);
+	acl_store_set_resource(s, ACL_RES_TOPIC, ACL_PAT_LITERAL, "m", nv, 2);
+	assert_true(acl_authorize(s, "User:u1", "10.0.0.1", ACL_OP_READ, ACL_RES_TOPIC, "a"));
+	acl_store_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_index_as_scan),
 		cmocka_unit_test(test_index_as_scan_allow_everyone),
+		cmocka_unit_test(test_any_small_stores),
+		cmocka_unit_test(test_set_resource_other),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
