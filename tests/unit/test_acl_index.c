@@ -21,7 +21,7 @@
 #include "repl/acl.h"
 
 #define N_BINDINGS 20000
-#define N_QUERIES  20000
+#define N_QUERIES  10000
 #define N_UPDATES  3000
 #define BROKER     "User:broker" /* the store's super user */
 
@@ -257,7 +257,7 @@ static void compare(struct acl_store *s, const struct model *m, int queries)
 		if (acl_authorize(s, p, h, op, rtype, name) != want)
 			fail_msg("authorize %s %s op %d type %d \"%s\": want %d", p, h, op, rtype,
 				 name, want);
-		if (q % 8 == 0) {
+		if (q % 16 == 0) {
 			int32_t sup = acl_authorized_ops(s, BROKER, h, rtype, name), ref = 0;
 
 			for (int o = 0; o < 31; o++)
