@@ -2,9 +2,16 @@
  * acl.c — the ACL bindings, their matching rule and their ZooKeeper
  * documents (acl.h, which writes down the layout and the rule).
  *
- * The store is one array of bindings under a read-write lock: a broker
- * holds tens or hundreds of ACLs, each request looks at every one of its
- * resource type, so a scan is cheaper than keeping an index in step.
+ * The store is one array of bindings under a read-write lock, kept
+ * sorted by resource (type, pattern, name): the index Kafka's aclCache
+ * (a TreeMap keyed by ResourcePattern) is. A check looks up only the
+ * resources whose pattern can cover the name, by binary search: the
+ * LITERAL name, the LITERAL "*", and each prefix of the name as a
+ * PREFIXED pattern (stopping at the first prefix no PREFIXED pattern
+ * starts with), so it costs O(length * log n) string comparisons and the
+ * bindings of those resources, not a look at every ACL of the store,
+ * which real deployments hold thousands of (one or more per user per
+ * topic). The admin paths (filters, authorizeByResourceType) still scan.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -523,16 +530,107 @@ static bool same_resource(const struct acl_entry *e, int rtype, int pattern, con
 	       !strcmp(e->resource_name, name);
 }
 
+/* The store's order: resource type, pattern type, then name as strcmp
+ * orders it; e against the resource (rtype, pattern, the first len bytes
+ * of name), which holds no '\0'. The lookups below rely on it. */
+static int key_cmp(const struct acl_entry *e, int rtype, int pattern, const char *name, size_t len)
+{
+	int c;
+
+	if (e->resource_type != rtype)
+		return e->resource_type < rtype ? -1 : 1;
+	if (e->pattern_type != pattern)
+		return e->pattern_type < pattern ? -1 : 1;
+	c = strncmp(e->resource_name, name, len);
+	if (c)
+		return c;
+	/* name's len bytes start e's name: e sorts after unless they are it */
+	return e->resource_name[len] != '\0';
+}
+
+/* The first binding of [lo, hi) not before the resource. */
+static int lower_bound(const struct acl_store *s, int lo, int hi, int rtype, int pattern,
+		       const char *name, size_t len)
+{
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+
+		if (key_cmp(&s->v[mid], rtype, pattern, name, len) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* One past the resource's bindings that start at i. */
+static int resource_end(const struct acl_store *s, int i, int hi, int rtype, int pattern,
+			const char *name, size_t len)
+{
+	while (i < hi && !key_cmp(&s->v[i], rtype, pattern, name, len))
+		i++;
+	return i;
+}
+
+struct ranked {
+	struct acl_entry e;
+	int rank;
+};
+
+static int ranked_cmp(const void *a, const void *b)
+{
+	const struct ranked *x = a, *y = b;
+	int c = key_cmp(&x->e, y->e.resource_type, y->e.pattern_type, y->e.resource_name,
+			strlen(y->e.resource_name));
+
+	return c ? c : (x->rank > y->rank) - (x->rank < y->rank);
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct acl_entry *y = b;
+
+	return key_cmp(a, y->resource_type, y->pattern_type, y->resource_name,
+		       strlen(y->resource_name));
+}
+
+/* Puts v in the store's order, each resource's bindings in the order
+ * given (its znode's, which DescribeAcls shows). Without the memory for
+ * that, in the order still but a resource's bindings in any order: the
+ * decisions do not depend on it, and the lookups need the order. */
+static void sort_entries(struct acl_entry *v, int n)
+{
+	struct ranked *r;
+
+	if (n < 2)
+		return;
+	r = malloc((size_t)n * sizeof(*r));
+	if (!r) {
+		qsort(v, (size_t)n, sizeof(*v), entry_cmp);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		r[i].e = v[i];
+		r[i].rank = i;
+	}
+	qsort(r, (size_t)n, sizeof(*r), ranked_cmp);
+	for (int i = 0; i < n; i++)
+		v[i] = r[i].e;
+	free(r);
+}
+
 void acl_store_set_resource(struct acl_store *s, int rtype, int pattern, const char *name,
 			    struct acl_entry *v, int n)
 {
+	size_t len = strlen(name);
 	struct acl_entry *nv;
-	int k = 0;
+	int lo, hi, k;
 
 	pthread_rwlock_wrlock(&s->lock);
-	for (int i = 0; i < s->n; i++)
-		k += !same_resource(&s->v[i], rtype, pattern, name);
-	nv = malloc((size_t)(k + n + 1) * sizeof(*nv));
+	lo = lower_bound(s, 0, s->n, rtype, pattern, name, len);
+	hi = resource_end(s, lo, s->n, rtype, pattern, name, len);
+	k = s->n - (hi - lo) + n;
+	nv = malloc((size_t)(k + 1) * sizeof(*nv));
 	if (!nv) {
 		/* Keeps the old bindings of the resource: stale, not lost;
 		 * the next notice or session reads it again. */
@@ -540,21 +638,29 @@ void acl_store_set_resource(struct acl_store *s, int rtype, int pattern, const c
 		acl_entries_free(v, n);
 		return;
 	}
-	k = 0;
-	for (int i = 0; i < s->n; i++) {
-		if (same_resource(&s->v[i], rtype, pattern, name)) {
-			free(s->v[i].resource_name);
-			free(s->v[i].principal);
-			free(s->v[i].host);
-		} else {
-			nv[k++] = s->v[i];
-		}
+	for (int i = lo; i < hi; i++) {
+		free(s->v[i].resource_name);
+		free(s->v[i].principal);
+		free(s->v[i].host);
 	}
+	/* The resource's bindings go where its old ones were: the order
+	 * holds without sorting. */
+	if (lo)
+		memcpy(nv, s->v, (size_t)lo * sizeof(*nv));
 	if (n)
-		memcpy(nv + k, v, (size_t)n * sizeof(*v));
+		memcpy(nv + lo, v, (size_t)n * sizeof(*v));
+	if (s->n > hi)
+		memcpy(nv + lo + n, s->v + hi, (size_t)(s->n - hi) * sizeof(*nv));
 	free(s->v);
 	s->v = nv;
-	s->n = k + n;
+	s->n = k;
+	/* Callers give the resource's own bindings; any other would be out of
+	 * the order, which a lookup would then miss. */
+	for (int i = 0; i < n; i++)
+		if (!same_resource(&nv[lo + i], rtype, pattern, name)) {
+			sort_entries(s->v, s->n);
+			break;
+		}
 	pthread_rwlock_unlock(&s->lock);
 	free(v);
 }
@@ -564,6 +670,8 @@ void acl_store_replace(struct acl_store *s, struct acl_entry *v, int n)
 	struct acl_entry *old;
 	int old_n;
 
+	/* Sorted before the lock: readers wait only for the swap. */
+	sort_entries(v, n);
 	pthread_rwlock_wrlock(&s->lock);
 	old = s->v;
 	old_n = s->n;
@@ -572,7 +680,6 @@ void acl_store_replace(struct acl_store *s, struct acl_entry *v, int n)
 	pthread_rwlock_unlock(&s->lock);
 	acl_entries_free(old, old_n);
 }
-
 /* Copies the bindings keep() accepts; the count or -ENOMEM. */
 static int copy_where(struct acl_store *s, bool (*keep)(const void *arg, const struct acl_entry *e),
 		      const void *arg, struct acl_entry **out)
@@ -629,24 +736,98 @@ static bool applies(const struct acl_entry *e, const char *principal, const char
 	       (!strcmp(e->host, host) || !strcmp(e->host, ACL_WILDCARD));
 }
 
+/* A walk over the bindings of type rtype whose pattern covers name
+ * (pattern_covers), resource by resource, as Kafka's matchingAcls looks
+ * them up: the LITERAL name, the LITERAL "*", then name's prefixes
+ * (the empty one first) as PREFIXED patterns. */
+enum { COVER_LITERAL, COVER_WILDCARD, COVER_PREFIXED, COVER_DONE };
+struct cover {
+	const struct acl_store *s;
+	int rtype;
+	const char *name;
+	size_t len;
+	int stage;     /* what is looked up next */
+	bool wildcard; /* whether the LITERAL "*" counts */
+	size_t plen;   /* the next prefix's length */
+	int i, end;    /* the rest of the resource looked up last */
+	int plo, phi;  /* the PREFIXED patterns of the type not passed yet */
+};
+
+static void cover_init(struct cover *c, const struct acl_store *s, int rtype, const char *name,
+		       int from, bool wildcard)
+{
+	c->s = s;
+	c->rtype = rtype;
+	c->name = name;
+	c->len = strlen(name);
+	c->stage = from;
+	c->wildcard = wildcard && strcmp(name, ACL_WILDCARD);
+	c->plen = 0;
+	c->i = c->end = 0;
+	c->plo = lower_bound(s, 0, s->n, rtype, ACL_PAT_PREFIXED, "", 0);
+	c->phi = lower_bound(s, c->plo, s->n, rtype, ACL_PAT_PREFIXED + 1, "", 0);
+}
+
+/* Sets [i, end) to the bindings of the resource, looked for in [lo, hi). */
+static void cover_resource(struct cover *c, int lo, int hi, int pattern, const char *name,
+			   size_t len)
+{
+	c->i = lower_bound(c->s, lo, hi, c->rtype, pattern, name, len);
+	c->end = resource_end(c->s, c->i, hi, c->rtype, pattern, name, len);
+}
+
+static const struct acl_entry *cover_next(struct cover *c)
+{
+	const struct acl_store *s = c->s;
+
+	while (c->i >= c->end) {
+		switch (c->stage) {
+		case COVER_LITERAL:
+			cover_resource(c, 0, s->n, ACL_PAT_LITERAL, c->name, c->len);
+			c->stage = c->wildcard ? COVER_WILDCARD : COVER_PREFIXED;
+			break;
+		case COVER_WILDCARD:
+			cover_resource(c, 0, s->n, ACL_PAT_LITERAL, ACL_WILDCARD, 1);
+			c->stage = COVER_PREFIXED;
+			break;
+		case COVER_PREFIXED:
+			/* The patterns that start with this prefix (the
+			 * longer prefixes among them) sort together from
+			 * the first not before it: when that one does not
+			 * start with it, no longer prefix is a pattern. */
+			if (c->plen <= c->len)
+				c->plo = lower_bound(s, c->plo, c->phi, c->rtype, ACL_PAT_PREFIXED,
+						     c->name, c->plen);
+			if (c->plen > c->len || c->plo == c->phi ||
+			    strncmp(s->v[c->plo].resource_name, c->name, c->plen)) {
+				c->stage = COVER_DONE;
+				break;
+			}
+			cover_resource(c, c->plo, c->phi, ACL_PAT_PREFIXED, c->name, c->plen);
+			c->plen++;
+			break;
+		default: return NULL;
+		}
+	}
+	return &s->v[c->i++];
+}
+
 /* Steps 2-6 under the read lock. */
 static bool decide(struct acl_store *s, const char *principal, const char *host, int op, int rtype,
 		   const char *name)
 {
 	int32_t allow_ops = BIT(op) | BIT(ACL_OP_ALL);
 	bool any = false, allowed = false;
+	const struct acl_entry *e;
+	struct cover c;
 
 	if (op == ACL_OP_DESCRIBE)
 		allow_ops |= BIT(ACL_OP_READ) | BIT(ACL_OP_WRITE) | BIT(ACL_OP_DELETE) |
 			     BIT(ACL_OP_ALTER);
 	else if (op == ACL_OP_DESCRIBE_CONFIGS)
 		allow_ops |= BIT(ACL_OP_ALTER_CONFIGS);
-	for (int i = 0; i < s->n; i++) {
-		const struct acl_entry *e = &s->v[i];
-
-		if (e->resource_type != rtype ||
-		    !pattern_covers(e->pattern_type, e->resource_name, name))
-			continue;
+	cover_init(&c, s, rtype, name, COVER_LITERAL, true);
+	while ((e = cover_next(&c))) {
 		any = true;
 		if (!applies(e, principal, host))
 			continue;
@@ -680,22 +861,18 @@ bool acl_authorize(struct acl_store *s, const char *principal, const char *host,
 static bool denied_whole(struct acl_store *s, const char *principal, const char *host, int op,
 			 int rtype, int pattern, const char *name)
 {
+	const struct acl_entry *e;
+	struct cover c;
+
 	if (pattern == ACL_PAT_LITERAL && !strcmp(name, ACL_WILDCARD))
 		return false;
-	for (int i = 0; i < s->n; i++) {
-		const struct acl_entry *e = &s->v[i];
-
-		if (e->resource_type != rtype || e->permission != ACL_PERM_DENY ||
-		    (e->operation != op && e->operation != ACL_OP_ALL) ||
-		    !applies(e, principal, host))
-			continue;
-		if (e->pattern_type == ACL_PAT_LITERAL && pattern == ACL_PAT_LITERAL &&
-		    !strcmp(e->resource_name, name))
+	cover_init(&c, s, rtype, name, pattern == ACL_PAT_LITERAL ? COVER_LITERAL : COVER_PREFIXED,
+		   false);
+	while ((e = cover_next(&c)))
+		if (e->permission == ACL_PERM_DENY &&
+		    (e->operation == op || e->operation == ACL_OP_ALL) &&
+		    applies(e, principal, host))
 			return true;
-		if (e->pattern_type == ACL_PAT_PREFIXED &&
-		    !strncmp(name, e->resource_name, strlen(e->resource_name)))
-			return true;
-	}
 	return false;
 }
 
@@ -704,19 +881,23 @@ static bool denied_whole(struct acl_store *s, const char *principal, const char 
  * ACLs there are: unlike a single resource's decision, Kafka does not
  * look whether the type has any); else, without a DENY, any ALLOW
  * allows; else an ALLOW that no DENY covers whole. Only the bindings
- * that apply to the principal, host and op (or All) count. */
+ * that apply to the principal, host and op (or All) count; they are
+ * those of the type's range of the store. */
 bool acl_authorize_any(struct acl_store *s, const char *principal, const char *host, int op,
 		       int rtype)
 {
 	bool deny_all = false, denies = false, ok = false;
+	int lo, hi;
 
 	if (acl_super_user(s, principal))
 		return true;
 	pthread_rwlock_rdlock(&s->lock);
-	for (int i = 0; i < s->n; i++) {
+	lo = lower_bound(s, 0, s->n, rtype, ACL_PAT_UNKNOWN, "", 0);
+	hi = lower_bound(s, lo, s->n, rtype + 1, ACL_PAT_UNKNOWN, "", 0);
+	for (int i = lo; i < hi; i++) {
 		const struct acl_entry *e = &s->v[i];
 
-		if (e->resource_type != rtype || e->permission != ACL_PERM_DENY ||
+		if (e->permission != ACL_PERM_DENY ||
 		    (e->operation != op && e->operation != ACL_OP_ALL) ||
 		    !applies(e, principal, host))
 			continue;
@@ -726,10 +907,10 @@ bool acl_authorize_any(struct acl_store *s, const char *principal, const char *h
 	}
 	if (!deny_all && s->allow_everyone)
 		ok = true;
-	for (int i = 0; i < s->n && !deny_all && !ok; i++) {
+	for (int i = lo; i < hi && !deny_all && !ok; i++) {
 		const struct acl_entry *e = &s->v[i];
 
-		if (e->resource_type == rtype && e->permission == ACL_PERM_ALLOW &&
+		if (e->permission == ACL_PERM_ALLOW &&
 		    (e->operation == op || e->operation == ACL_OP_ALL) &&
 		    applies(e, principal, host) &&
 		    (!denies || !denied_whole(s, principal, host, op, rtype, e->pattern_type,
