@@ -4,10 +4,13 @@
  * and the leader's half of AbstractFetcherThread's truncation).
  *
  * A Fetch, per partition, in this order (the first that applies answers):
- *   1. no local replica, or its log dropped (topic deleted, also while
- *      the fetch is parked):                  UNKNOWN_TOPIC_OR_PARTITION;
- *      no local replica of a partition the cluster's metadata names
- *      (fetch_serve_set_known), as Kafka:     NOT_LEADER_OR_FOLLOWER
+ *   1. no local replica, none any more (StopReplica with delete, or its
+ *      log dropped, also while the fetch is parked: part_gone), as
+ *      Kafka's getPartitionOrError: a partition the cluster's metadata
+ *      names (fetch_serve_set_known; a replica moved away):
+ *                                             NOT_LEADER_OR_FOLLOWER,
+ *      else (a topic deleted: its metadata goes first):
+ *                                             UNKNOWN_TOPIC_OR_PARTITION
  *   2. current_leader_epoch (>= 0) below ours: FENCED_LEADER_EPOCH,
  *      above ours:                            UNKNOWN_LEADER_EPOCH
  *      ("ours": the epoch a follower follows too, as Kafka checks it
@@ -458,13 +461,22 @@ static int32_t part_preferred(const struct fs_fetch *f, const struct fs_part *fp
 				      net_req_listener(f->req));
 }
 
-/* The partition's topic was deleted since the lookup (StopReplica with
- * delete in a cluster, its log dropped on one node; o: its offsets, read
- * already): rule 1 (Kafka answers a delayed fetch so when its partition
- * goes). */
+/* The partition's replica left this broker since the lookup (StopReplica
+ * with delete in a cluster: its topic deleted or the replica moved away;
+ * its log dropped on one node; o: its offsets, read already): rule 1
+ * (Kafka answers a delayed fetch so when its partition goes). */
 static bool part_gone(const struct fs_part *fp, const struct partition_offsets *o)
 {
 	return o->dropped || partition_deleted(fp->p);
+}
+
+/* Rule 1's answer for a partition part_gone finds gone: a fetch that
+ * found no replica would get it (Kafka's delayed fetch meets
+ * getPartitionOrError when it completes). */
+static int16_t gone_error(const struct fs_fetch *f, const struct fs_part *fp)
+{
+	return fetch_serve_no_replica(f->fs->known, f->fs->known_arg,
+				      kstr_of(partition_topic(fp->p)), partition_index(fp->p));
 }
 
 /* Rule 4b: a consumer's Fetch below v10 (a client before Kafka 2.1,
@@ -504,7 +516,7 @@ static void part_validate(struct fs_fetch *f, struct fs_part *fp, int64_t now)
 	ops = partition_log_ops(fp->p);
 	ops->offsets(log, &o);
 	if (part_gone(fp, &o))
-		fp->error = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+		fp->error = gone_error(f, fp);
 	if (fp->error)
 		return;
 	fp->preferred = part_preferred(f, fp, now);
@@ -878,6 +890,7 @@ static int fetch_respond(struct fs_fetch *f)
 			struct fs_part *fp = &f->parts[k];
 			struct proto_fetch_resp_part *rp;
 			struct partition_offsets o = { -1, -1, -1, -1, false };
+			bool gone = false;
 			int64_t upper;
 			size_t max;
 
@@ -891,13 +904,17 @@ static int fetch_respond(struct fs_fetch *f)
 			rp->records_fd = -1;
 			rp->records = (const uint8_t *)"";
 			rp->error_code = fp->error;
-			if (fp->p)
+			if (fp->p) {
 				partition_log_ops(fp->p)->offsets(partition_log(fp->p), &o);
-			if (!rp->error_code && fp->p && part_gone(fp, &o))
-				rp->error_code = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION;
+				gone = part_gone(fp, &o);
+			}
+			if (!rp->error_code && gone)
+				rp->error_code = gone_error(f, fp);
 			if (!rp->error_code && fp->p)
 				rp->error_code = part_check(f, fp);
-			if (rp->error_code == PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION ||
+			/* A replica gone: the offsets of none, as a fetch that
+			 * found no replica is answered. */
+			if (gone || rp->error_code == PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION ||
 			    rp->error_code == PROTO_ERR_UNSUPPORTED_COMPRESSION_TYPE)
 				o = (struct partition_offsets){ -1, -1, -1, -1, false };
 			rp->high_watermark = o.hw;

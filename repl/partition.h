@@ -317,8 +317,9 @@ int partition_make_leader(struct partition *p, const struct partition_state *st,
  * nothing changed for it. -ESTALE, -EINVAL. */
 int partition_make_follower(struct partition *p, const struct partition_state *st);
 /* No longer a replica here (reassigned away, topic deleted, shutdown);
- * deleted: its topic is deleted (a fetch of it is then answered
- * UNKNOWN_TOPIC_OR_PARTITION, as Kafka's, not NOT_LEADER_OR_FOLLOWER). */
+ * deleted: the replica leaves this broker, its log goes (StopReplica
+ * with delete: a fetch parked on it is then answered as one that finds
+ * no replica, by the cluster's metadata: fetch_serve.c's rule 1). */
 void partition_make_none(struct partition *p, bool deleted);
 bool partition_deleted(struct partition *p);
 /* Kafka's Partition.markOffline: the replica's log directory failed. The

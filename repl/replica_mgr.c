@@ -15,6 +15,9 @@
  * StopReplica: out of the fetcher, partition_make_none, out of the table
  * into the stopped list; the log is closed (deleted when asked) once no
  * one holds the partition (rule 4), by the tick or by replica_mgr_free.
+ * The partition's metadata goes only with its topic (leader epoch
+ * CONTROLLER_EPOCH_DURING_DELETE): a replica moved away leaves it, as
+ * Kafka's MetadataCache does (stop_one).
  *
  * The log directory (one per broker: log.dirs names one) fails when a
  * write there meets a storage failure (partition_storage_failure: an I/O
@@ -452,13 +455,14 @@ static int state_of(const struct controller_partition_state *s, struct partition
 }
 
 static int stop_one(struct replica_mgr *rm, const struct controller_stop_replica *s,
-		    bool delete_log, bool forget_meta);
+		    bool delete_log);
 
 /* Rule 6: the local replica of an earlier topic of the name goes. */
 static void retire_if_stale(struct replica_mgr *rm, const struct controller_partition_state *s)
 {
 	const struct controller_stop_replica stop = { .topic = s->topic,
 						      .partition = s->partition,
+						      .leader_epoch = s->leader_epoch,
 						      .delete_partition = true };
 	char had[sizeof(((struct rm_part *)0)->topic_id)] = "";
 	int i;
@@ -478,7 +482,7 @@ static void retire_if_stale(struct replica_mgr *rm, const struct controller_part
 	       s->topic, (int)s->partition, had, s->topic_id);
 	/* Its log's owner (the broker's topic) finds it stale and drops it
 	 * when the partition opens again (logs.open): not deleted here. */
-	if (stop_one(rm, &stop, false, false) == 0)
+	if (stop_one(rm, &stop, false) == 0)
 		log_changed(rm); /* its parked fetches answered now */
 }
 
@@ -668,8 +672,18 @@ static void reap(struct replica_mgr *rm, bool all)
 	}
 }
 
+/* s stops the local replica; the partition's metadata goes only when s
+ * is of a topic deletion (CONTROLLER_EPOCH_DURING_DELETE). A replica moved
+ * away (any other epoch: a reassignment's StopReplica, a stray, a retired
+ * replica of an earlier topic of the name, rule 6) leaves the partition
+ * in the cluster, as Kafka's MetadataCache keeps it: a fetch parked on it
+ * and every later request of it here are then NOT_LEADER_OR_FOLLOWER
+ * (fetch_serve_no_replica), which sends a client to the metadata and the
+ * partition's new replicas, where UNKNOWN_TOPIC_OR_PARTITION would tell
+ * it the topic is gone; the controller's UpdateMetadata keeps it
+ * current. */
 static int stop_one(struct replica_mgr *rm, const struct controller_stop_replica *s,
-		    bool delete_log, bool forget_meta)
+		    bool delete_log)
 {
 	struct rm_part *rp = NULL, **ns;
 	int i;
@@ -685,9 +699,7 @@ static int stop_one(struct replica_mgr *rm, const struct controller_stop_replica
 		tpindex_remove(&rm->parts_ix, i, rm->n_parts);
 		rm->parts[i] = rm->parts[--rm->n_parts];
 	}
-	/* A retired replica (rule 6) keeps the metadata: it is the new
-	 * topic's. */
-	if (s->delete_partition && delete_log && forget_meta)
+	if (s->delete_partition && s->leader_epoch == CONTROLLER_EPOCH_DURING_DELETE)
 		meta_remove(rm, s->topic, s->partition);
 	if (i >= 0 && !rp)
 		rp = rm->parts[i];
@@ -709,7 +721,7 @@ int replica_mgr_stop_replica(struct replica_mgr *rm, int32_t controller_epoch, i
 	int rc = begin_request(rm, controller_epoch, broker_epoch);
 
 	for (int i = 0; rc == 0 && i < n; i++) {
-		int e = stop_one(rm, &parts[i], true, true);
+		int e = stop_one(rm, &parts[i], true);
 
 		if (errors)
 			errors[i] = e;
@@ -729,6 +741,7 @@ int replica_mgr_drop_stray(struct replica_mgr *rm, const char *topic, int32_t pa
 {
 	struct controller_stop_replica stop = { .topic = topic,
 						.partition = partition,
+						.leader_epoch = leader_epoch,
 						.delete_partition = true };
 	struct partition_info info;
 	struct partition *p;
@@ -740,9 +753,10 @@ int replica_mgr_drop_stray(struct replica_mgr *rm, const char *topic, int32_t pa
 		partition_get_info(p, &info);
 		partition_unref(p);
 	}
-	/* The partition's metadata stays: the topic does, and the mount
-	 * reads the partition through it (observer.h). */
-	if (p && info.leader_epoch < leader_epoch && stop_one(rm, &stop, true, false) == 0) {
+	/* The partition's metadata stays (a replica moved away, stop_one):
+	 * the topic does, and the mount reads the partition through it
+	 * (observer.h). */
+	if (p && info.leader_epoch < leader_epoch && stop_one(rm, &stop, true) == 0) {
 		rc = 1;
 		reap(rm, false);
 	}
@@ -761,7 +775,10 @@ int replica_mgr_drop_stray(struct replica_mgr *rm, const char *topic, int32_t pa
 
 int replica_mgr_drop_topic(struct replica_mgr *rm, const char *topic)
 {
-	struct controller_stop_replica stop = { .topic = topic, .delete_partition = true };
+	/* The topic is deleted: its metadata goes (stop_one). */
+	struct controller_stop_replica stop = { .topic = topic,
+						.leader_epoch = CONTROLLER_EPOCH_DURING_DELETE,
+						.delete_partition = true };
 	int n = 0;
 
 	pthread_mutex_lock(&rm->apply_mu);
@@ -774,7 +791,7 @@ int replica_mgr_drop_topic(struct replica_mgr *rm, const char *topic)
 				index = rm->parts[i]->index;
 		pthread_mutex_unlock(&rm->mu);
 		stop.partition = index;
-		if (index < 0 || stop_one(rm, &stop, true, true) < 0)
+		if (index < 0 || stop_one(rm, &stop, true) < 0)
 			break;
 		n++;
 	}

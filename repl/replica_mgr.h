@@ -189,8 +189,12 @@ int replica_mgr_leader_and_isr(struct replica_mgr *rm, int32_t controller_epoch,
  * until its session closed. Any thread. */
 void replica_mgr_stop_following(struct replica_mgr *rm);
 /* StopReplica: stops following; a partition with delete_partition loses
- * its log and its metadata. errors as above (-ENOENT: no replica here,
- * not an error for a delete). 0, -ESTALE or -EREMCHG (rule 1). */
+ * its log, and its metadata too when its leader epoch is
+ * CONTROLLER_EPOCH_DURING_DELETE (the topic deleted; a replica moved away
+ * keeps it: requests of the partition here are then
+ * NOT_LEADER_OR_FOLLOWER, not UNKNOWN_TOPIC_OR_PARTITION). errors as
+ * above (-ENOENT: no replica here, not an error for a delete). 0, -ESTALE
+ * or -EREMCHG (rule 1). */
 int replica_mgr_stop_replica(struct replica_mgr *rm, int32_t controller_epoch, int64_t broker_epoch,
 			     const struct controller_stop_replica *parts, int n, int *errors);
 /* The topic left /brokers/topics without this broker's StopReplica

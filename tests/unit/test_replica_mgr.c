@@ -271,6 +271,9 @@ static void bk_start(int32_t id)
 	assert_int_equal(replica_mgr_new(&cfg, &b->rm), 0);
 	assert_int_equal(fetch_serve_new(replica_mgr_lookup, b->rm, NULL, &b->fs), 0);
 	replica_mgr_set_fetch_serve(b->rm, b->fs);
+	/* As a cluster's broker: a partition of its metadata without a
+	 * replica here is NOT_LEADER_OR_FOLLOWER. */
+	fetch_serve_set_known(b->fs, replica_mgr_known, b->rm);
 	replfx_listener_new(false, 0, NULL, NULL, &b->srv);
 	assert_int_equal(fetch_serve_register(b->fs, b->srv), 0);
 	b->port = replfx_listener_start(b->srv);
@@ -1217,16 +1220,24 @@ static void test_preferred_read_replica(void **state)
 }
 
 /* StopReplica with delete of orders-0 to broker id, in controller epoch
- * cepoch. */
-static void delete_on(int32_t id, int32_t cepoch)
+ * cepoch, of leader epoch leader_epoch: the partition's for a replica
+ * moved away, CONTROLLER_EPOCH_DURING_DELETE for a deleted topic's. */
+static void stop_on(int32_t id, int32_t cepoch, int32_t leader_epoch)
 {
 	struct controller_stop_replica sr = { .topic = "orders",
 					      .partition = 0,
+					      .leader_epoch = leader_epoch,
 					      .delete_partition = true };
 	int err = 99;
 
 	assert_int_equal(replica_mgr_stop_replica(bks[id].rm, cepoch, -1, &sr, 1, &err), 0);
 	assert_int_equal(err, 0);
+}
+
+/* The topic deleted: StopReplica with delete of orders-0 to broker id. */
+static void delete_on(int32_t id, int32_t cepoch)
+{
+	stop_on(id, cepoch, CONTROLLER_EPOCH_DURING_DELETE);
 }
 
 /* A fetch parked on the leader when StopReplica deletes the topic is
@@ -1271,6 +1282,53 @@ static void test_follower_parked_fetch_on_stop_and_move(void **state)
 		    pk.error == PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
 	assert_true(pk.took < 20000);
 	assert_int_equal(pk.records_len, 0);
+	stop_all();
+}
+
+/* A consumer's fetch parked at follower 3's end whose replica then moves
+ * away (a reassignment's StopReplica with delete, in the partition's
+ * leader epoch) is answered NOT_LEADER_OR_FOLLOWER at once, with the
+ * offsets of no replica (-1), and so is a later fetch there: the
+ * partition stays in that broker's metadata, as in Kafka's MetadataCache
+ * (its getPartitionOrError), and the consumer asks the metadata for the
+ * new replicas. A deleted topic's StopReplica (CONTROLLER_EPOCH_DURING_
+ * DELETE) takes the partition out of the metadata: the fetch parked at
+ * follower 2 and the later one are UNKNOWN_TOPIC_OR_PARTITION. */
+static void test_parked_fetch_moved_away_or_deleted(void **state)
+{
+	const struct parked later = { .offset = 4, .version = 12, .epoch = 0, .max_wait = 1 };
+	struct partition_state st;
+	struct parked pk;
+	pthread_t th;
+
+	(void)state;
+	leader1_synced();
+	for (int32_t i = 1; i <= NB; i++)
+		um_to(i, 1, 0, 3, all3, store_get().partition_epoch);
+	park_at_end(3, 0, &pk, &th);
+	stop_on(3, 1, 0);
+	pthread_join(th, NULL);
+	assert_int_equal(pk.error, PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+	assert_true(pk.took < 20000);
+	assert_int_equal(pk.records_len, 0);
+	assert_int_equal(pk.hw, -1);
+	assert_int_equal(pk.log_start, -1);
+	assert_null(replica_mgr_get(bks[3].rm, "orders", 0));
+	assert_int_equal(replica_mgr_partition_meta(bks[3].rm, "orders", 0, &st), 0);
+	pk = later;
+	pk.port = bks[3].port;
+	assert_int_equal(fetch_now(pk).error, PROTO_ERR_NOT_LEADER_OR_FOLLOWER);
+
+	park_at_end(2, 0, &pk, &th);
+	delete_on(2, 1);
+	pthread_join(th, NULL);
+	assert_int_equal(pk.error, PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	assert_true(pk.took < 20000);
+	assert_int_equal(pk.records_len, 0);
+	assert_int_equal(replica_mgr_partition_meta(bks[2].rm, "orders", 0, &st), -ENOENT);
+	pk = later;
+	pk.port = bks[2].port;
+	assert_int_equal(fetch_now(pk).error, PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
 	stop_all();
 }
 
@@ -1532,12 +1590,14 @@ static void test_lost_log_refused(void **state)
 	stop_all();
 }
 
-/* StopReplica with delete: out of the table and the metadata, the log
- * closed and deleted once no one holds the partition. */
+/* StopReplica with delete of a deleted topic: out of the table and the
+ * metadata, the log closed and deleted once no one holds the
+ * partition. */
 static void test_stop_delete(void **state)
 {
 	struct controller_stop_replica sr = { .topic = "orders",
 					      .partition = 0,
+					      .leader_epoch = CONTROLLER_EPOCH_DURING_DELETE,
 					      .delete_partition = true };
 	struct controller_partition_state s = {
 		.topic = "orders",
@@ -1789,6 +1849,7 @@ int main(void)
 		cmocka_unit_test(test_follower_fetch_session),
 		cmocka_unit_test(test_follower_parked_fetch_on_stop_and_move),
 		cmocka_unit_test(test_parked_fetch_answered_on_delete),
+		cmocka_unit_test(test_parked_fetch_moved_away_or_deleted),
 		cmocka_unit_test(test_stop_following),
 		cmocka_unit_test(test_isr_shrink_and_rejoin),
 		cmocka_unit_test(test_isr_write_stale),
