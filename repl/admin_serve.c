@@ -48,8 +48,11 @@
  *     The broker by its id: every broker setting with its value in
  *     effect, read-only but the dynamic ones in a cluster, its dynamic
  *     value's source where one is set, else STATIC_BROKER_CONFIG where
- *     the config file set it (an alias too: log.roll.hours is
- *     log.roll.ms), even to the built-in default, else DEFAULT_CONFIG,
+ *     the config file set it (an alias too: log.dir is log.dirs), even
+ *     to the built-in default, else DEFAULT_CONFIG (a key Kafka defines
+ *     without a default, log.retention.ms, ..., null where no level sets
+ *     it); the time aliases (log.retention.hours, ...) as settings of
+ *     their own with the file's values as given (describe_aliases),
  *     advertised.listeners unset null from DEFAULT_CONFIG (no default
  *     in Kafka), the JAAS config sensitive (value null), then the
  *     dynamic-only ones set (the replication throttle rates);
@@ -717,16 +720,22 @@ struct described {
 	 * the dynamic ones), the built-in defaults, the --config file's
 	 * defaults; both: the dynamic broker configs, this broker's and the
 	 * default (DT_SELF, DT_DEFAULT, "key=value" lines). */
-	char *texts[6];
+	char *texts[7];
 	struct proto_config_synonym *syn;
 	char (*names)[96]; /* broker synonym names */
 };
 
-enum { DT_SELF = 4, DT_DEFAULT = 5 };
+/* DT_ALIAS: the time aliases the --config file set, as it gave them
+ * (broker_config_render_aliases). */
+enum { DT_SELF = 4, DT_DEFAULT = 5, DT_ALIAS = 6, DT_N };
+
+/* The synonyms one entry can have: the topic's, the two dynamic levels,
+ * the file's key and its two aliases, the default. */
+#define SYN_MAX 8
 
 static void described_free(struct described *d)
 {
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < DT_N; i++)
 		free(d->texts[i]);
 	free(d->syn);
 	free(d->names);
@@ -777,6 +786,45 @@ static void dynamic_synonyms(struct proto_describe_configs_entry *e, struct kstr
 			(struct proto_config_synonym){ k, all, SRC_DYNAMIC_DEFAULT };
 }
 
+/* The time aliases of a broker key (Kafka's
+ * DynamicBrokerConfig.brokerConfigSynonyms after the key itself), in
+ * Kafka's order, and the built-in default of each (NULL: none, as
+ * Kafka's log.retention.minutes). */
+static const struct {
+	const char *key, *alias, *builtin;
+} time_aliases[] = {
+	{ "log.retention.ms", "log.retention.minutes", NULL },
+	{ "log.retention.ms", "log.retention.hours", "168" },
+	{ "log.roll.ms", "log.roll.hours", "168" },
+	{ "log.roll.jitter.ms", "log.roll.jitter.hours", "0" },
+};
+
+/* The file's values of the aliases of broker key k that follow name in
+ * Kafka's list (name k: every alias), as STATIC_BROKER_CONFIG synonyms
+ * into e, where the list has begun (entries past from: Kafka's list
+ * starts at the name described, the dropWhile of
+ * ConfigHelper.configSynonyms). */
+static void alias_synonyms(struct proto_describe_configs_entry *e, int32_t from, struct kstr k,
+			   const char *name, const struct described *d, size_t alen)
+{
+	bool after = kstr_eq(k, name);
+
+	for (size_t i = 0; i < sizeof(time_aliases) / sizeof(time_aliases[0]); i++) {
+		struct kstr v;
+
+		if (!kstr_eq(k, time_aliases[i].key))
+			continue;
+		after |= !strcmp(name, time_aliases[i].alias);
+		if (!after ||
+		    topic_kv_find(d->texts[DT_ALIAS], alen, time_aliases[i].alias, &v) < 0)
+			continue;
+		if (e->n_synonyms > from || !strcmp(name, time_aliases[i].alias))
+			e->synonyms[e->n_synonyms++] =
+				(struct proto_config_synonym){ kstr_of(time_aliases[i].alias), v,
+							       SRC_STATIC_BROKER };
+	}
+}
+
 /* The DEFAULT_CONFIG synonym of the broker key k (bv its built-in
  * default) into e, as Kafka 3.7's ConfigHelper.configSynonyms lists it.
  * Kafka defines log.retention.ms (and .minutes), log.roll.ms,
@@ -821,7 +869,7 @@ static int describe_topic_config(struct kafka_api *ka, const struct topic_config
 {
 	struct topic_config cfgs[4];
 	struct broker_config *builtin = NULL;
-	size_t lens[6] = { 0 };
+	size_t lens[DT_N] = { 0 };
 	const char *p;
 	struct kstr k, val;
 	int n = 0, rc = 0;
@@ -838,10 +886,13 @@ static int describe_topic_config(struct kafka_api *ka, const struct topic_config
 		rc = cluster_broker_dynamic_texts(ka->b->cluster, &d->texts[DT_SELF],
 						  &lens[DT_SELF], &d->texts[DT_DEFAULT],
 						  &lens[DT_DEFAULT]);
+	if (rc == 0)
+		rc = broker_config_render_aliases(broker_cfg(ka->b), &d->texts[DT_ALIAS],
+						  &lens[DT_ALIAS]);
 	if (rc < 0)
 		goto out;
 	out->configs = calloc(64, sizeof(*out->configs));
-	d->syn = calloc(64 * 5, sizeof(*d->syn));
+	d->syn = calloc(64 * SYN_MAX, sizeof(*d->syn));
 	d->names = calloc(64, sizeof(*d->names));
 	if (!out->configs || !d->syn || !d->names) {
 		rc = -ENOMEM;
@@ -892,7 +943,7 @@ static int describe_topic_config(struct kafka_api *ka, const struct topic_config
 		e->config_type = config_type(k);
 		e->documentation = KSTR_NULL;
 		if (synonyms) {
-			struct proto_config_synonym *s = &d->syn[n * 5];
+			struct proto_config_synonym *s = &d->syn[n * SYN_MAX];
 			struct kstr bn = kstr_of(d->names[n]);
 
 			e->synonyms = s;
@@ -910,6 +961,8 @@ static int describe_topic_config(struct kafka_api *ka, const struct topic_config
 			if (in_file)
 				s[e->n_synonyms++] =
 					(struct proto_config_synonym){ bn, sv, SRC_STATIC_BROKER };
+			alias_synonyms(e, e->config_source == SRC_TOPIC, bn, d->names[n], d,
+				       lens[DT_ALIAS]);
 			default_synonym(e, e->config_source == SRC_TOPIC, bn, bv);
 		}
 		n++;
@@ -1050,6 +1103,65 @@ static int describe_broker_default(struct kafka_api *ka,
 	return 0;
 }
 
+/* Whether Kafka defines broker key k without a default (its value
+ * null where no level sets it): the keys default_synonym falls back
+ * for. */
+static bool no_builtin(struct kstr k)
+{
+	return kstr_eq(k, "log.retention.ms") || kstr_eq(k, "log.roll.ms") ||
+	       kstr_eq(k, "log.roll.jitter.ms") || kstr_eq(k, "log.flush.interval.ms");
+}
+
+/* The time aliases as broker settings of their own, as Kafka lists them
+ * (read-only, INT): the file's value as it gave it, STATIC_BROKER_CONFIG,
+ * else the built-in default (log.retention.minutes has none: null),
+ * DEFAULT_CONFIG; synonyms from the alias's own name on (Kafka's
+ * dropWhile): the file's, a later alias's, the default hours. Into
+ * out->configs from n; returns the new count. */
+static int describe_aliases(const struct proto_describe_configs_resource *res, bool synonyms,
+			    struct proto_describe_configs_result *out, int n,
+			    const struct described *d, size_t alen)
+{
+	for (size_t i = 0; i < sizeof(time_aliases) / sizeof(time_aliases[0]); i++) {
+		struct proto_describe_configs_entry *e = &out->configs[n];
+		struct kstr name = kstr_of(time_aliases[i].alias), v;
+		bool in_file =
+			topic_kv_find(d->texts[DT_ALIAS], alen, time_aliases[i].alias, &v) >= 0;
+
+		if (!key_asked(res, name))
+			continue;
+		e->name = name;
+		e->value = in_file                   ? v
+			   : time_aliases[i].builtin ? kstr_of(time_aliases[i].builtin)
+						     : KSTR_NULL;
+		e->read_only = true;
+		e->config_source = in_file ? SRC_STATIC_BROKER : SRC_DEFAULT;
+		e->is_default = !in_file;
+		e->config_type = TYPE_INT;
+		e->documentation = KSTR_NULL;
+		if (synonyms) {
+			struct kstr k = kstr_of(time_aliases[i].key);
+
+			e->synonyms = &d->syn[n * SYN_MAX];
+			alias_synonyms(e, 0, k, time_aliases[i].alias, d, alen);
+			/* the default: the last alias's (hours) */
+			for (size_t j = i; j < sizeof(time_aliases) / sizeof(time_aliases[0]); j++)
+				if (kstr_eq(k, time_aliases[j].key) &&
+				    (j + 1 == sizeof(time_aliases) / sizeof(time_aliases[0]) ||
+				     !kstr_eq(k, time_aliases[j + 1].key)) &&
+				    (e->n_synonyms > 0 || j == i))
+					e->synonyms[e->n_synonyms++] =
+						(struct proto_config_synonym){
+							kstr_of(time_aliases[j].alias),
+							kstr_of(time_aliases[j].builtin),
+							SRC_DEFAULT
+						};
+		}
+		n++;
+	}
+	return n;
+}
+
 /* The broker's own settings: its id names it. Each with its value
  * in effect, Kafka's precedence: this broker's dynamic value
  * (DYNAMIC_BROKER_CONFIG), the cluster's dynamic default
@@ -1065,7 +1177,7 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 {
 	static const char *const rates[] = { THROTTLE_LEADER_RATE, THROTTLE_FOLLOWER_RATE };
 	char id[16];
-	size_t lens[6] = { 0 }, blen = 0;
+	size_t lens[DT_N] = { 0 }, blen = 0;
 	const char *p;
 	struct kstr k, val;
 	int n = 0, cap = 0, rc;
@@ -1084,12 +1196,16 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 						  &lens[DT_DEFAULT]);
 	if (rc == 0)
 		rc = builtin_broker_text(&d->texts[2], &blen);
+	if (rc == 0)
+		rc = broker_config_render_aliases(broker_cfg(ka->b), &d->texts[DT_ALIAS],
+						  &lens[DT_ALIAS]);
 	if (rc < 0)
 		return rc;
 	for (p = d->texts[0]; topic_kv_next(&p, d->texts[0] + lens[0], &k, &val);)
 		cap++;
-	out->configs = calloc((size_t)cap + 3, sizeof(*out->configs));
-	d->syn = calloc(((size_t)cap + 3) * 4, sizeof(*d->syn));
+	cap += (int)(sizeof(time_aliases) / sizeof(time_aliases[0])) + 2;
+	out->configs = calloc((size_t)cap + 1, sizeof(*out->configs));
+	d->syn = calloc(((size_t)cap + 1) * SYN_MAX, sizeof(*d->syn));
 	if (!out->configs || !d->syn)
 		return -ENOMEM;
 	for (p = d->texts[0]; topic_kv_next(&p, d->texts[0] + lens[0], &k, &val);) {
@@ -1104,7 +1220,7 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 		bool dyn = broker_config_dynamic_key(k.ptr, (size_t)k.len);
 		struct kstr bv = KSTR_NULL, mine = KSTR_NULL, all = KSTR_NULL;
 		struct kstr file = secret || unset ? KSTR_NULL : val;
-		char key[96];
+		char key[96] = "";
 
 		if (!key_asked(res, k))
 			continue;
@@ -1115,6 +1231,17 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 		}
 		if (dyn)
 			dynamic_values(d, lens, k, &mine, &all);
+		/* Kafka's static source is the key's presence in the file
+		 * (its originals), not a value other than the default; an
+		 * alias (log.retention.hours) is a setting of its own. */
+		bool in_file =
+			!unset && broker_config_file_set(broker_cfg(ka->b), k.ptr, (size_t)k.len);
+		/* A key Kafka defines without a default (log.retention.ms,
+		 * ...) that no level sets is null from DEFAULT_CONFIG, as
+		 * Kafka's KafkaConfig value of it; its aliases say what
+		 * applies. */
+		if (!in_file && !mine.ptr && !all.ptr && no_builtin(k))
+			file = KSTR_NULL;
 		e->name = k;
 		e->value = mine.ptr ? mine : all.ptr ? all : file;
 		e->is_sensitive = secret;
@@ -1122,10 +1249,6 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 		 * no dynamic settings (alter_broker). */
 		e->read_only =
 			!(dyn && ka->b->cluster && cluster_config_zk(&broker_cfg(ka->b)->cluster));
-		/* Kafka's static source is the key's presence in the file
-		 * (its originals), not a value other than the default. */
-		bool in_file =
-			!unset && broker_config_file_set(broker_cfg(ka->b), k.ptr, (size_t)k.len);
 		e->config_source = mine.ptr  ? SRC_DYNAMIC_BROKER
 				   : all.ptr ? SRC_DYNAMIC_DEFAULT
 				   : in_file ? SRC_STATIC_BROKER
@@ -1136,11 +1259,12 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 		if (synonyms) {
 			/* as Kafka's: the dynamic values, the file's, then the
 			 * built-in default (a secret's neither) */
-			e->synonyms = &d->syn[n * 4];
+			e->synonyms = &d->syn[n * SYN_MAX];
 			dynamic_synonyms(e, k, mine, all);
 			if (in_file)
 				e->synonyms[e->n_synonyms++] =
 					(struct proto_config_synonym){ k, file, SRC_STATIC_BROKER };
+			alias_synonyms(e, 0, k, key, d, lens[DT_ALIAS]);
 			if ((bv.ptr && secret) || no_default)
 				e->synonyms[e->n_synonyms++] =
 					(struct proto_config_synonym){ k, KSTR_NULL, SRC_DEFAULT };
@@ -1149,6 +1273,7 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 		}
 		n++;
 	}
+	n = describe_aliases(res, synonyms, out, n, d, lens[DT_ALIAS]);
 	/* The throttle rates: dynamic only, listed where set. */
 	for (int i = 0; i < 2; i++) {
 		struct proto_describe_configs_entry *e = &out->configs[n];
@@ -1164,7 +1289,7 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 		e->config_type = TYPE_LONG;
 		e->documentation = KSTR_NULL;
 		if (synonyms) {
-			e->synonyms = &d->syn[n * 4];
+			e->synonyms = &d->syn[n * SYN_MAX];
 			dynamic_synonyms(e, k, mine, all);
 		}
 		n++;

@@ -1307,6 +1307,13 @@ bool cluster_heard_controller(struct cluster *c)
 	return c && cluster_repl_heard_controller(c->cr);
 }
 
+bool cluster_is_controller(struct cluster *c)
+{
+	if (!c->zk)
+		return true;
+	return cluster_repl_is_controller(__atomic_load_n(&c->cr, __ATOMIC_ACQUIRE));
+}
+
 int cluster_partition_state(struct cluster *c, const char *topic, int partition,
 			    struct partition_state *st)
 {

@@ -343,6 +343,10 @@ struct partition_state;
 /* Whether a controller's request has reached this broker since it
  * started (before, its metadata knows no partition's state). */
 bool cluster_heard_controller(struct cluster *c);
+/* Whether this broker is the active controller now (Kafka's
+ * controller.isActive): what the requests only the controller carries
+ * out ask first. A single node is its own controller. */
+bool cluster_is_controller(struct cluster *c);
 int cluster_partition_state(struct cluster *c, const char *topic, int partition,
 			    struct partition_state *st);
 int cluster_partition_cells(struct cluster *c, const char *topic, int partition, char leader[24],

@@ -2316,6 +2316,16 @@ bool cluster_repl_heard_controller(struct cluster_repl *cr)
 	return cr && replica_mgr_heard_controller(cr->rm);
 }
 
+bool cluster_repl_is_controller(struct cluster_repl *cr)
+{
+	struct controller *ctl = cr ? ctl_get(cr) : NULL;
+	struct controller_info ci = { 0 };
+
+	if (ctl)
+		controller_get_info(ctl, &ci);
+	return ci.active;
+}
+
 int cluster_repl_partition_state(struct cluster_repl *cr, const char *topic, int partition,
 				 struct partition_state *st)
 {

@@ -218,6 +218,9 @@ bool cluster_repl_replica_reads(struct cluster_repl *cr, const char *topic, int 
  * ZooKeeper): 0, or -ENOENT when it knows no such partition. */
 /* replica_mgr_heard_controller of its replica manager (cr NULL: false). */
 bool cluster_repl_heard_controller(struct cluster_repl *cr);
+/* Whether cr's controller holds the office now (cr NULL, or its
+ * controller not started: false). */
+bool cluster_repl_is_controller(struct cluster_repl *cr);
 int cluster_repl_partition_state(struct cluster_repl *cr, const char *topic, int partition,
 				 struct partition_state *st);
 int cluster_repl_partition_cells(struct cluster_repl *cr, const char *topic, int partition,

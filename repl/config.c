@@ -966,17 +966,12 @@ struct broker_parse {
 };
 
 /* The setting DescribeConfigs reports an alias's value under: the one
- * broker_config_render writes it as. */
+ * broker_config_render writes it as. The time aliases (log.roll.hours,
+ * log.retention.hours, ...) are their own settings to it, as to Kafka,
+ * which lists them under their names and not as the .ms key's. */
 static enum cfg_id reported_id(enum cfg_id id)
 {
-	switch (id) {
-	case ID_LOG_DIR: return ID_LOG_DIRS;
-	case ID_ROLL_HOURS: return ID_SEGMENT_MS;
-	case ID_ROLL_JITTER_HOURS: return ID_SEGMENT_JITTER_MS;
-	case ID_RETENTION_MINUTES:
-	case ID_RETENTION_HOURS: return ID_RETENTION_MS;
-	default: return id;
-	}
+	return id == ID_LOG_DIR ? ID_LOG_DIRS : id;
 }
 
 /* Records k as given by the text (struct broker_config, file_set). */
@@ -990,6 +985,32 @@ static void mark_file_set(struct broker_config *c, const struct cfg_key *k)
 		return;
 	}
 	c->file_set.ids[reported_id(k->id) / 64] |= UINT64_C(1) << (reported_id(k->id) % 64);
+}
+
+int broker_config_render_aliases(const struct broker_config *c, char **text, size_t *len)
+{
+	const struct {
+		enum cfg_id id;
+		const char *name;
+		int64_t v;
+	} a[] = {
+		{ ID_RETENTION_MINUTES, "log.retention.minutes", c->alias.retention_minutes },
+		{ ID_RETENTION_HOURS, "log.retention.hours", c->alias.retention_hours },
+		{ ID_ROLL_HOURS, "log.roll.hours", c->alias.roll_hours },
+		{ ID_ROLL_JITTER_HOURS, "log.roll.jitter.hours", c->alias.roll_jitter_hours },
+	};
+	char *buf = malloc(sizeof(a) / sizeof(a[0]) * 48 + 1);
+	size_t n = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(a) / sizeof(a[0]); i++)
+		if (c->file_set.ids[a[i].id / 64] >> (a[i].id % 64) & 1)
+			n += (size_t)sprintf(buf + n, "%s=%lld\n", a[i].name, (long long)a[i].v);
+	*text = buf;
+	*len = n;
+	return 0;
 }
 
 bool broker_config_file_set(const struct broker_config *c, const char *key, size_t klen)
@@ -1035,6 +1056,7 @@ static int broker_set(void *arg, const struct cfg_key *k, const struct cfg_val *
 		c->log.segment_ms = v->i;
 		break;
 	case ID_ROLL_HOURS:
+		c->alias.roll_hours = v->i;
 		if (!p->roll_ms_seen)
 			c->log.segment_ms = v->i * 3600 * 1000;
 		break;
@@ -1043,6 +1065,7 @@ static int broker_set(void *arg, const struct cfg_key *k, const struct cfg_val *
 		c->log.segment_jitter_ms = v->i;
 		break;
 	case ID_ROLL_JITTER_HOURS:
+		c->alias.roll_jitter_hours = v->i;
 		if (!p->jitter_ms_seen)
 			c->log.segment_jitter_ms = v->i * 3600 * 1000;
 		break;
@@ -1054,10 +1077,12 @@ static int broker_set(void *arg, const struct cfg_key *k, const struct cfg_val *
 		break;
 	case ID_RETENTION_MINUTES:
 		p->ret_min_seen = true;
+		c->alias.retention_minutes = v->i;
 		if (!p->ret_ms_seen)
 			c->log.retention_ms = v->i < 0 ? -1 : v->i * 60 * 1000;
 		break;
 	case ID_RETENTION_HOURS:
+		c->alias.retention_hours = v->i;
 		if (!p->ret_ms_seen && !p->ret_min_seen)
 			c->log.retention_ms = v->i < 0 ? -1 : v->i * 3600 * 1000;
 		break;

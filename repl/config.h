@@ -78,6 +78,13 @@ struct broker_config {
 	struct {
 		uint64_t ids[2], cluster[2];
 	} file_set;
+	/* The time aliases as the text gave them, valid where file_set has
+	 * their bit (their own, not the .ms key's): DescribeConfigs lists
+	 * them under their own names, as Kafka's STATIC_BROKER_CONFIG
+	 * synonyms (broker_config_render_aliases). */
+	struct {
+		int64_t retention_minutes, retention_hours, roll_hours, roll_jitter_hours;
+	} alias;
 };
 void broker_config_defaults(struct broker_config *c);
 /* Parses a server.properties text. On error returns -EINVAL and writes a
@@ -122,6 +129,11 @@ int broker_config_dynamic_defaults(
 /* Whether a parsed text set the broker setting key (klen bytes, a name
  * broker_config_render writes), itself or by an alias of it. */
 bool broker_config_file_set(const struct broker_config *c, const char *key, size_t klen);
+/* The time aliases the parsed text set (log.retention.minutes,
+ * log.retention.hours, log.roll.hours, log.roll.jitter.hours), one
+ * "key=value\n" line each with the value as given, into *text
+ * (malloc'ed; "" when none). 0 or -ENOMEM. */
+int broker_config_render_aliases(const struct broker_config *c, char **text, size_t *len);
 
 /* The longest throttled-replicas list a topic keeps, with its NUL. */
 #define TOPIC_THROTTLE_LIST_MAX 2048

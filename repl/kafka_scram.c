@@ -29,11 +29,14 @@
  *   - the deletion of a credential that is not there: RESOURCE_NOT_FOUND;
  *   - else written (or deleted): NONE.
  * A user with any refused operation has none of its operations done.
- * Who may alter: on a SASL connection only the brokers' own user (Kafka
- * asks ALTER on the cluster of its authorizer; mqfs has no ACLs, and any
- * user could otherwise change the brokers' password and lock them out of
- * each other), else CLUSTER_AUTHORIZATION_FAILED for every user named;
- * on PLAINTEXT anyone, as for the controller's requests. A single node,
+ * Only the active controller alters: any other broker answers
+ * NOT_CONTROLLER for every user named (Kafka's ZooKeeper mode), and the
+ * client sends it again to the controller its Metadata names.
+ * Who may alter: with an authorizer, those with ALTER on the cluster (as
+ * Kafka); without one, on a SASL connection only the brokers' own user
+ * (any user could otherwise change the brokers' password and lock them
+ * out of each other) and on PLAINTEXT anyone, as for the controller's
+ * requests; else CLUSTER_AUTHORIZATION_FAILED for every user named. A single node,
  * whose user is its sasl.jaas.config setting, answers INVALID_REQUEST.
  * Each change and each refusal is logged with the asker.
  *
@@ -381,9 +384,22 @@ static int alter_answer(struct net_req *req, const struct alter_ask *a)
 	return rc;
 }
 
-/* Every user named gets code: the whole request is refused. */
+static int user_cmp(const void *a, const void *b)
+{
+	const struct alter_user *x = a, *y = b;
+	int32_t lx = x->user.len > 0 ? x->user.len : 0, ly = y->user.len > 0 ? y->user.len : 0;
+	int c = memcmp(x->user.ptr ? x->user.ptr : "", y->user.ptr ? y->user.ptr : "",
+		       (size_t)(lx < ly ? lx : ly));
+
+	return c ? c : (lx > ly) - (lx < ly);
+}
+
+/* Every user named gets code: the whole request is refused, each user
+ * once and sorted by name (AlterUserScramCredentialsRequest's
+ * getErrorResponse). */
 static void refuse_all(struct alter_ask *a, int16_t code, const char *msg)
 {
+	qsort(a->u, (size_t)a->n, sizeof(*a->u), user_cmp);
 	for (int i = 0; i < a->n; i++)
 		refuse(&a->u[i], code, msg);
 }
@@ -411,6 +427,15 @@ static int alter_handler(void *arg, struct net_req *req)
 			       peer);
 		refuse_all(&a, PROTO_ERR_INVALID_REQUEST,
 			   "a single node's SCRAM user is its sasl.jaas.config setting");
+		goto answer;
+	}
+	/* Only the active controller alters users, before it asks who may
+	 * (KafkaApis, ZooKeeper mode): any other broker answers NOT_CONTROLLER
+	 * and the client asks the controller its Metadata names. */
+	if (!cluster_is_controller(ka->c)) {
+		mq_log_limited(MQ_INFO, "AlterUserScramCredentials from %s: NOT_CONTROLLER", peer);
+		refuse_all(&a, PROTO_ERR_NOT_CONTROLLER,
+			   "This is not the correct controller for this cluster.");
 		goto answer;
 	}
 	/* With the authorizer: ALTER on the cluster (KafkaApis); without,

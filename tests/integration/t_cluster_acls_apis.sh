@@ -62,8 +62,11 @@ is() { # is WANT N USER CMD ARGS...: raw's answer is WANT (for poll)
 	shift
 	[ "$(raw "$@")" = "$_w" ]
 }
-expect_eq "bob's credential" "bob 0" "$(raw 1 admin scram-alter set bob bob-secret 4096)"
-expect_eq "alice's credential" "alice 0" "$(raw 1 admin scram-alter set alice alice-secret 4096)"
+# Only the controller alters SCRAM users (the others: NOT_CONTROLLER).
+check "a controller" poll 30 has_controller
+C=$(controller)
+expect_eq "bob's credential" "bob 0" "$(raw "$C" admin scram-alter set bob bob-secret 4096)"
+expect_eq "alice's credential" "alice 0" "$(raw "$C" admin scram-alter set alice alice-secret 4096)"
 expect_ok "mkdir mnt1/t" mkdir "$MQ_TMP/mnt1/t"
 expect_ok "mkdir mnt1/d1" mkdir "$MQ_TMP/mnt1/d1"
 t_led() { [ -n "$(t_field "$MQ_TMP/mnt1" 5)" ] && [ "$(t_field "$MQ_TMP/mnt1" 5)" != -1 ]; }

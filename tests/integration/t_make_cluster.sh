@@ -134,11 +134,29 @@ check "alice is refused once deleted" poll 30 not_alice
 # The same through the listener (kafka-configs.sh --bootstrap-server's
 # AlterUserScramCredentials and DescribeUserScramCredentials): only the
 # brokers' user may change users; a user set so is let in by kcat.
-scram() { # scram describe|alter AS PASSWORD ARGS...
-	_c=$1 _u=$2 _pw=$3
-	shift 3
-	timeout -k 5 30 python3 "$LIBDIR/kafka_raw.py" "scram-$_c" 127.0.0.1 "$PORT1" "$_u" "$_pw" "$@" 2>&1
+# Only the active controller alters users (Kafka's ZooKeeper mode): the
+# others answer NOT_CONTROLLER, and a client (kafka-configs.sh, kcat's
+# librdkafka) sends the request again to the controller Metadata names;
+# alter goes to the broker whose mount says it is the controller.
+port_of() { sed -n "s/^make cluster: broker $1 (pid [0-9]*): SASL_PLAINTEXT:\/\/127.0.0.1:\([0-9]*\),.*/\1/p" "$OUT"; }
+controller() {
+	for _n in 1 2 3; do
+		grep -qx 'controller.active=yes' "$CL/mnt$_n/.state" 2>/dev/null && echo "$_n" && return 0
+	done
+	return 1
 }
+check "a controller" poll 30 controller
+C=$(controller)
+OTHER=$((C % 3 + 1))
+scram_at() { # scram_at PORT describe|alter AS PASSWORD ARGS...
+	_p=$1 _c=$2 _u=$3 _pw=$4
+	shift 4
+	timeout -k 5 30 python3 "$LIBDIR/kafka_raw.py" "scram-$_c" 127.0.0.1 "$_p" "$_u" "$_pw" "$@" 2>&1
+}
+scram() { scram_at "$(port_of "$C")" "$@"; }
+expect_eq "AlterUserScramCredentials to broker $OTHER (not the controller): NOT_CONTROLLER" "alice 41" \
+	"$(scram_at "$(port_of "$OTHER")" alter admin admin-secret set alice alice-secret 8192)"
+check "NOT_CONTROLLER logged" grep -q "AlterUserScramCredentials from 127.0.0.1:[0-9]*: NOT_CONTROLLER" "$CL/b$OTHER/mqfs.log"
 expect_eq "AlterUserScramCredentials as admin: alice set" "alice 0" \
 	"$(scram alter admin admin-secret set alice alice-secret 8192)"
 check "kcat -L as alice, set through the listener" poll 30 kcat_alice
@@ -148,7 +166,7 @@ expect_eq "DescribeUserScramCredentials of alice, bob (none) and alice again" \
 	"error 0|alice 92 -|bob 91 -" "$(scram describe alice alice-secret alice,bob,alice | paste -sd'|' -)"
 expect_eq "alice may not change users: CLUSTER_AUTHORIZATION_FAILED" "bob 31" \
 	"$(scram alter alice alice-secret set bob bob-secret 4096)"
-check "logged" grep -q "AlterUserScramCredentials from 127.0.0.1:[0-9]* (user alice) refused: only the brokers' user may change SCRAM users" "$CL/b1/mqfs.log"
+check "logged" grep -q "AlterUserScramCredentials from 127.0.0.1:[0-9]* (user alice) refused: only the brokers' user may change SCRAM users" "$CL/b$C/mqfs.log"
 expect_eq "too few iterations: UNACCEPTABLE_CREDENTIAL" "bob 93" \
 	"$(scram alter admin admin-secret set bob bob-secret 100)"
 expect_eq "alice deleted through the listener" "alice 0" \

@@ -53,6 +53,15 @@ static int setup_static_defaults(void **state)
 		"num.partitions=1\nlog.segment.bytes=1073741824\nlog.roll.hours=168\n");
 }
 
+/* The retention in all three keys: log.retention.ms wins, the aliases
+ * keep the values the file gave them. */
+static int setup_retention_aliases(void **state)
+{
+	return brokerfx_setup(state, "admin",
+			      "log.retention.hours=48\nlog.retention.minutes=90\n"
+			      "log.retention.ms=3600000\n");
+}
+
 static int setup_advertised(void **state)
 {
 	return brokerfx_setup(state, "admin", "advertised.listeners=PLAINTEXT://mq.example:9092\n");
@@ -574,8 +583,10 @@ static void test_describe_broker_sources(void **state)
 }
 
 /* A key set in the broker's file is STATIC_BROKER_CONFIG even at the
- * built-in default (log.roll.hours under log.roll.ms, the key reported),
- * with both synonyms; one left out DEFAULT_CONFIG. A topic's override is
+ * built-in default, with both synonyms; one left out DEFAULT_CONFIG.
+ * log.roll.hours is a setting of its own, as Kafka lists it: the
+ * file's 168 under that name; log.roll.ms, which Kafka defines without
+ * a default and nothing sets, null from DEFAULT_CONFIG. A topic's override is
  * TOPIC_CONFIG even when equal to the broker's; a setting it inherits is
  * STATIC_BROKER_CONFIG when the file set the broker key, else
  * DEFAULT_CONFIG. */
@@ -590,12 +601,12 @@ static void test_describe_static_at_default(void **state)
 		const char *key;
 		int8_t src;
 		int32_t nsyn;
-	} broker[] = { { "num.partitions", 4, 2 },
-		       { "log.segment.bytes", 4, 2 },
-		       { "log.roll.ms", 4, 2 },
-		       { "log.retention.ms", 5, 0 } },
+	} broker[] = { { "num.partitions", 4, 2 },     { "log.segment.bytes", 4, 2 },
+		       { "log.roll.ms", 5, 0 },        { "log.roll.hours", 4, 2 },
+		       { "log.retention.ms", 5, 0 },   { "log.retention.minutes", 5, 0 },
+		       { "log.retention.hours", 5, 1 } },
 	  topic[] = { { "segment.bytes", 4, 0 },
-		      { "segment.ms", 4, 0 },
+		      { "segment.ms", 5, 0 },
 		      { "retention.ms", 1, 0 },
 		      { "cleanup.policy", 5, 0 } };
 	struct brokerfx *f = *state;
@@ -610,12 +621,18 @@ static void test_describe_static_at_default(void **state)
 		assert_int_equal(e->config_source, broker[i].src);
 		assert_int_equal(e->n_synonyms, broker[i].nsyn);
 	}
-	/* log.roll.ms, set by the file (as log.roll.hours): its default
-	 * under Kafka's name of it. */
-	assert_non_null(e = entry(&r, "log.roll.ms"));
-	assert_true(kstr_eq(e->synonyms[1].name, "log.roll.hours"));
-	assert_true(kstr_eq(e->synonyms[1].value, "168"));
-	assert_int_equal(e->synonyms[1].source, 5);
+	assert_null(entry(&r, "log.roll.ms")->value.ptr);
+	assert_null(entry(&r, "log.retention.ms")->value.ptr);
+	assert_null(entry(&r, "log.retention.minutes")->value.ptr);
+	assert_true(kstr_eq(entry(&r, "log.retention.hours")->value, "168"));
+	/* log.roll.hours, set by the file: its value and its default. */
+	assert_non_null(e = entry(&r, "log.roll.hours"));
+	assert_true(kstr_eq(e->value, "168"));
+	for (int i = 0; i < 2; i++) {
+		assert_true(kstr_eq(e->synonyms[i].name, "log.roll.hours"));
+		assert_true(kstr_eq(e->synonyms[i].value, "168"));
+		assert_int_equal(e->synonyms[i].source, 4 + i);
+	}
 	assert_non_null(e = entry(&r, "num.partitions"));
 	assert_true(kstr_eq(e->synonyms[0].value, "1"));
 	assert_int_equal(e->synonyms[0].source, 4);
@@ -647,6 +664,66 @@ static void test_describe_static_at_default(void **state)
 	assert_non_null(e = entry(&r, "retention.ms"));
 	assert_int_equal(e->n_synonyms, 1);
 	assert_int_equal(e->synonyms[0].source, 1);
+	proto_describe_configs_resp_free(&r);
+	net_resp_free(&raw);
+	topic_put(t);
+}
+
+/* The file's log.retention.hours and .minutes are listed under their
+ * own names with the values it gave (Kafka's STATIC_BROKER_CONFIG
+ * synonyms), after log.retention.ms', which wins; each alias's own
+ * entry lists from its name on, then the default hours. */
+static void assert_retention_list(const struct proto_describe_configs_entry *e)
+{
+	static const struct {
+		const char *name, *value;
+		int8_t source;
+	} ms[] = { { "log.retention.ms", "3600000", 4 },
+		   { "log.retention.minutes", "90", 4 },
+		   { "log.retention.hours", "48", 4 },
+		   { "log.retention.hours", "168", 5 } };
+
+	assert_true(kstr_eq(e->value, "3600000"));
+	assert_int_equal(e->config_source, 4);
+	assert_int_equal(e->n_synonyms, 4);
+	for (int i = 0; i < 4; i++) {
+		assert_true(kstr_eq(e->synonyms[i].name, ms[i].name));
+		assert_true(kstr_eq(e->synonyms[i].value, ms[i].value));
+		assert_int_equal(e->synonyms[i].source, ms[i].source);
+	}
+}
+
+static void test_describe_retention_aliases(void **state)
+{
+	struct brokerfx *f = *state;
+	struct proto_describe_configs_resp r;
+	const struct proto_describe_configs_entry *e;
+	struct net_resp raw;
+	struct topic *t;
+
+	describe(f, 1, PROTO_RESOURCE_BROKER, "0", NULL, 0, true, &r, &raw);
+	assert_non_null(e = entry(&r, "log.retention.ms"));
+	assert_retention_list(e);
+	assert_non_null(e = entry(&r, "log.retention.minutes"));
+	assert_true(kstr_eq(e->value, "90"));
+	assert_int_equal(e->config_source, 4);
+	assert_int_equal(e->n_synonyms, 3);
+	assert_true(kstr_eq(e->synonyms[0].name, "log.retention.minutes"));
+	assert_true(kstr_eq(e->synonyms[1].value, "48"));
+	assert_true(kstr_eq(e->synonyms[2].value, "168"));
+	assert_non_null(e = entry(&r, "log.retention.hours"));
+	assert_true(kstr_eq(e->value, "48"));
+	assert_int_equal(e->n_synonyms, 2);
+	assert_int_equal(e->synonyms[0].source, 4);
+	assert_int_equal(e->synonyms[1].source, 5);
+	proto_describe_configs_resp_free(&r);
+	net_resp_free(&raw);
+
+	/* A topic's retention.ms: the same list after the broker key. */
+	assert_int_equal(broker_topic_create(f->b, "a", 0, 0, 0755, &t), 0);
+	describe(f, 1, PROTO_RESOURCE_TOPIC, "a", NULL, 0, true, &r, &raw);
+	assert_non_null(e = entry(&r, "retention.ms"));
+	assert_retention_list(e);
 	proto_describe_configs_resp_free(&r);
 	net_resp_free(&raw);
 	topic_put(t);
@@ -957,6 +1034,8 @@ int main(void)
 						setup_static_defaults, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_describe_broker_sources, setup_static,
 						brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_describe_retention_aliases,
+						setup_retention_aliases, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_alter, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_broker_logger, setup, brokerfx_teardown),
 	};

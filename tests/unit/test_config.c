@@ -353,12 +353,16 @@ static void test_precedence(void **state)
  * and a refused text records nothing. */
 static void test_file_set(void **state)
 {
-	static const char *const set[] = { "num.partitions",     "log.roll.ms",
-					   "log.retention.ms",   "log.dirs",
-					   "log.roll.jitter.ms", "listeners",
+	/* The time aliases are settings of their own (as Kafka lists
+	 * them), not their .ms key's; log.dir is log.dirs'. */
+	static const char *const set[] = { "num.partitions",        "log.roll.hours",
+					   "log.retention.minutes", "log.dirs",
+					   "log.roll.jitter.hours", "listeners",
 					   "message.max.bytes" };
-	static const char *const unset[] = { "log.segment.bytes", "log.roll.hours", "broker.id",
-					     "socket.request.max.bytes", "nosuch.key" };
+	static const char *const unset[] = { "log.segment.bytes", "log.roll.ms",
+					     "log.retention.ms",  "log.roll.jitter.ms",
+					     "broker.id",         "socket.request.max.bytes",
+					     "nosuch.key" };
 	const char *text = "num.partitions=1\nlog.roll.hours=168\nlog.retention.minutes=5\n"
 			   "log.dir=/x\nlog.roll.jitter.hours=0\n"
 			   "listeners=PLAINTEXT://127.0.0.1:0\nmax.message.bytes=1048588\n";
@@ -376,6 +380,13 @@ static void test_file_set(void **state)
 		assert_true(broker_config_file_set(&c, set[i], strlen(set[i])));
 	for (size_t i = 0; i < sizeof(unset) / sizeof(unset[0]); i++)
 		assert_false(broker_config_file_set(&c, unset[i], strlen(unset[i])));
+	/* The aliases as the file gave them, for DescribeConfigs. */
+	assert_int_equal(broker_config_render_aliases(&c, &a, &alen), 0);
+	assert_string_equal(
+		a, "log.retention.minutes=5\nlog.roll.hours=168\nlog.roll.jitter.hours=0\n");
+	assert_int_equal(alen, strlen(a));
+	free(a);
+	a = NULL;
 
 	/* A default written out renders as one left out. */
 	broker_config_defaults(&c);
