@@ -153,7 +153,7 @@ scram_at() { # scram_at PORT describe|alter AS PASSWORD ARGS...
 	shift 4
 	timeout -k 5 30 python3 "$LIBDIR/kafka_raw.py" "scram-$_c" 127.0.0.1 "$_p" "$_u" "$_pw" "$@" 2>&1
 }
-scram() { scram_at "$(port_of "$C")" "$@"; }
+scram() { scram_at "$(port_of "$(controller || echo "$C")")" "$@"; } # the controller now
 expect_eq "AlterUserScramCredentials to broker $OTHER (not the controller): NOT_CONTROLLER" "alice 41" \
 	"$(scram_at "$(port_of "$OTHER")" alter admin admin-secret set alice alice-secret 8192)"
 check "NOT_CONTROLLER logged" grep -q "AlterUserScramCredentials from 127.0.0.1:[0-9]*: NOT_CONTROLLER" "$CL/b$OTHER/mqfs.log"
