@@ -6,7 +6,14 @@
  * mount: a topic made here is a `mkdir` (broker_topic_create_cfg), a
  * deletion an `rmdir` (broker_topic_delete), a change of settings or
  * partitions a write of `.config` (topic_config_write), so on one node
- * and in a cluster (ZooKeeper, every broker) alike.
+ * and in a cluster (ZooKeeper) alike; but in a cluster CreateTopics,
+ * DeleteTopics and CreatePartitions are served by the active controller
+ * alone, as Kafka's ZooKeeper mode: any other broker answers
+ * NOT_CONTROLLER for every topic named, before anything else (no
+ * message; the names and topic ids as asked), and the client asks the
+ * controller its Metadata names. The mount's mkdir and rmdir and
+ * Metadata's auto-creation are no Kafka admin request: every broker
+ * serves them.
  *
  * Rules per topic or resource, each refusal answered with Kafka's code, an
  * error_message, and one log line naming the peer, the topic and why:
@@ -145,24 +152,26 @@ static bool kstr_set_same(struct kstr a, struct kstr b)
 	return a.ptr && b.ptr && a.len == b.len && !memcmp(a.ptr, b.ptr, (size_t)a.len);
 }
 
-/* One log line per refusal: who asked, which API, what and why. */
+/* One log line per refusal: who asked, which API, what and why
+ * (NOT_CONTROLLER: admin_handler's one line for the whole request). */
 static void log_refusal(struct net_req *req, const char *api, struct kstr name,
 			const struct verdict *v)
 {
-	if (v->code == PROTO_ERR_NONE)
+	if (v->code == PROTO_ERR_NONE || v->code == PROTO_ERR_NOT_CONTROLLER)
 		return;
 	mq_log_limited(MQ_WARN, "%s from %s: '%.*s' refused: %s: %s", api, net_req_peer(req),
 		       name.ptr ? (int)name.len : 0, name.ptr ? name.ptr : "",
 		       proto_err_name(v->code), v->msg);
 }
 
-/* Logs a refusal and puts the verdict into a response entry's fields. */
+/* Logs a refusal and puts the verdict into a response entry's fields; a
+ * verdict without a message (NOT_CONTROLLER, as Kafka's) has a null one. */
 static void answer(struct net_req *req, const char *api, struct kstr name, const struct verdict *v,
 		   int16_t *error_code, struct kstr *error_message)
 {
 	log_refusal(req, api, name, v);
 	*error_code = v->code;
-	*error_message = v->code == PROTO_ERR_NONE ? KSTR_NULL : kstr_of(v->msg);
+	*error_message = v->code == PROTO_ERR_NONE || !v->msg[0] ? KSTR_NULL : kstr_of(v->msg);
 }
 
 /* Whether entry i of a request's n entries (each size bytes, its name a
@@ -202,7 +211,22 @@ struct admin_req {
 	const struct proto_req *pr;
 	const char *peer;
 	const struct net_req *req; /* whose principal kafka_authorize asks of */
+	bool not_controller;       /* a controller_only API on another broker */
 };
+
+/* Whether the request's API is the active controller's alone and this
+ * broker is not it: then v is NOT_CONTROLLER without a message, decided
+ * before anything else, authorization and validate_only included
+ * (KafkaApis in ZooKeeper mode), and the client asks again the
+ * controller its Metadata names. */
+static bool not_controller(const struct admin_req *ar, struct verdict *v)
+{
+	if (!ar->not_controller)
+		return false;
+	v->code = PROTO_ERR_NOT_CONTROLLER;
+	v->msg[0] = '\0';
+	return true;
+}
 
 /* KafkaApis' authorization of one entry: true, with the refusal in v,
  * when op on the resource is not allowed (a topic's
@@ -239,8 +263,9 @@ static bool config_denied(const struct admin_req *ar, bool alter, int8_t type, s
  * an error_message at the offsets given. */
 struct admin_api {
 	int16_t key;
-	const char *name; /* for the log */
-	bool incremental; /* AlterConfigs: IncrementalAlterConfigs */
+	const char *name;     /* for the log */
+	bool incremental;     /* AlterConfigs: IncrementalAlterConfigs */
+	bool controller_only; /* served by the active controller alone */
 	size_t count_off, size, name_off, code_off, msg_off;
 	size_t hold_size; /* per answer, zeroed: what it points into until sent */
 	/* Builds answer i (zeroed) and decides its verdict; 0, or -errno to
@@ -495,12 +520,7 @@ static int create_topics_fill(const struct admin_req *ar, const struct admin_api
 {
 	const struct proto_create_topics_req *m = &ar->pr->u.create_topics;
 	struct proto_creatable_topic_result *r = answer;
-	/* KafkaApis fills the created topic's settings, partitions and
-	 * replication factor only for an asker with DESCRIBE_CONFIGS on the
-	 * topic; another gets TOPIC_AUTHORIZATION_FAILED as the settings'
-	 * error (v5+), also beside a refusal of its own. */
-	bool configs_ok =
-		kafka_may(ar->req, ACL_OP_DESCRIBE_CONFIGS, ACL_RES_TOPIC, m->topics[i].name);
+	bool configs_ok;
 	int rc;
 
 	(void)api;
@@ -509,6 +529,13 @@ static int create_topics_fill(const struct admin_req *ar, const struct admin_api
 	r->replication_factor = -1;
 	/* A refusal's configs: an empty list, as Kafka's (never null). */
 	r->n_configs = 0;
+	if (not_controller(ar, v))
+		return 0;
+	/* KafkaApis fills the created topic's settings, partitions and
+	 * replication factor only for an asker with DESCRIBE_CONFIGS on the
+	 * topic; another gets TOPIC_AUTHORIZATION_FAILED as the settings'
+	 * error (v5+), also beside a refusal of its own. */
+	configs_ok = kafka_may(ar->req, ACL_OP_DESCRIBE_CONFIGS, ACL_RES_TOPIC, m->topics[i].name);
 	if (!configs_ok)
 		r->topic_config_error_code = PROTO_ERR_TOPIC_AUTHORIZATION_FAILED;
 	if (named_twice(m->topics, sizeof(*m->topics), offsetof(struct proto_creatable_topic, name),
@@ -575,6 +602,10 @@ static int delete_topics_fill(const struct admin_req *ar, const struct admin_api
 	(void)api;
 	r->name = m->topics[i].name;
 	memcpy(r->topic_id, m->topics[i].topic_id, sizeof(r->topic_id));
+	/* Another broker than the controller answers the name and id as
+	 * asked: by id, no name. */
+	if (not_controller(ar, v))
+		return 0;
 	/* By id (v6): the name of the topic that has it, kept in hold. */
 	if (!r->name.ptr) {
 		char id[ZK_UUID_LEN + 1];
@@ -676,7 +707,8 @@ static int create_parts_fill(const struct admin_req *ar, const struct admin_api 
 	(void)api;
 	(void)hold;
 	r->resource_name = m->topics[i].name;
-	if (!named_twice(m->topics, sizeof(*m->topics),
+	if (!not_controller(ar, v) &&
+	    !named_twice(m->topics, sizeof(*m->topics),
 			 offsetof(struct proto_create_parts_topic, name), m->n_topics, i, v) &&
 	    !denied(ar, ACL_OP_ALTER, ACL_RES_TOPIC, r->resource_name, v))
 		create_parts_one(ar->ka, &m->topics[i], m->validate_only, v);
@@ -1832,6 +1864,7 @@ static int incr_alter_configs_encode(struct kbuf_w *w, int16_t ver, void *answer
 static const struct admin_api admin_apis[] = {
 	{ .key = PROTO_API_CREATE_TOPICS,
 	  .name = "CreateTopics",
+	  .controller_only = true,
 	  .count_off = offsetof(struct proto_req, u.create_topics.n_topics),
 	  ANSWER_OF(proto_creatable_topic_result, name),
 	  .hold_size = sizeof(struct created),
@@ -1840,6 +1873,7 @@ static const struct admin_api admin_apis[] = {
 	  .release = create_topics_release },
 	{ .key = PROTO_API_DELETE_TOPICS,
 	  .name = "DeleteTopics",
+	  .controller_only = true,
 	  .count_off = offsetof(struct proto_req, u.delete_topics.n_topics),
 	  ANSWER_OF(proto_delete_topic_result, name),
 	  .hold_size = TOPIC_NAME_MAX + 1, /* a name found by topic id */
@@ -1847,6 +1881,7 @@ static const struct admin_api admin_apis[] = {
 	  .encode = delete_topics_encode },
 	{ .key = PROTO_API_CREATE_PARTITIONS,
 	  .name = "CreatePartitions",
+	  .controller_only = true,
 	  .count_off = offsetof(struct proto_req, u.create_parts.n_topics),
 	  ANSWER_OF(proto_resource_result, resource_name),
 	  .fill = create_parts_fill,
@@ -1896,6 +1931,11 @@ static int admin_handler(void *arg, struct net_req *req)
 	if (!api)
 		return -EINVAL;
 	memcpy(&n, (const char *)ar.pr + api->count_off, sizeof(n));
+	/* A single node is its own controller. */
+	ar.not_controller = api->controller_only && cluster_zk_mode(ar.ka->c) &&
+			    !cluster_is_controller(ar.ka->c);
+	if (ar.not_controller)
+		mq_log_limited(MQ_INFO, "%s from %s: NOT_CONTROLLER", api->name, ar.peer);
 	hold_size = api->hold_size ? api->hold_size : 1;
 	answers = calloc((size_t)n + 1, api->size);
 	holds = calloc((size_t)n + 1, hold_size);

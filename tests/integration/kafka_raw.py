@@ -187,6 +187,18 @@
 #       Authenticates as above, sends Metadata v8 of TOPIC (auto-creation
 #       allowed) asking for the authorized operations; prints "error E ops
 #       O cluster C" (the topic's error and operations, the cluster's).
+#   python3 kafka_raw.py controller HOST PORT USER PASSWORD
+#       Authenticates as above, sends Metadata v5 for no topic and prints
+#       its controller_id: where a client sends CreateTopics, DeleteTopics
+#       and CreatePartitions.
+#   python3 kafka_raw.py grow HOST PORT USER PASSWORD TOPIC COUNT
+#       Authenticates as above, sends CreatePartitions v1 of TOPIC to COUNT
+#       partitions (validate_only false); prints "error E MESSAGE" (MESSAGE
+#       "-" for null).
+#   python3 kafka_raw.py delete-id HOST PORT USER PASSWORD TOPIC_ID
+#       Authenticates as above, sends DeleteTopics v6 of the topic whose id
+#       is TOPIC_ID (base64url, as in its znode); prints "name N id I error
+#       E message M" (N and M "-" for null, I base64url).
 #   python3 kafka_raw.py ofle HOST PORT USER PASSWORD TOPIC PARTITION REPLICA_ID
 #       Authenticates as above, sends OffsetForLeaderEpoch v3 of
 #       TOPIC-PARTITION (epoch 0) as REPLICA_ID (-1 a consumer); prints
@@ -1292,6 +1304,47 @@ def named_errors(host, port, user, password, api, name, group=None):
     print("error %d" % struct.unpack(">h", r[off:off + 2])[0])
 
 
+def controller(host, port, user, password):
+    r = acl_conn(host, port, user, password).call(3, 5, struct.pack(">i", 0) + b"\x00")
+    off = 4  # throttle_time_ms
+    (nb,) = struct.unpack(">i", r[off:off + 4])
+    off += 4
+    for _ in range(nb):  # node_id, host, port, rack
+        _, off = read_kstr(r, off + 4)
+        _, off = read_kstr(r, off + 4)
+    _, off = read_kstr(r, off)  # cluster_id
+    print(struct.unpack(">i", r[off:off + 4])[0])
+
+
+def grow(host, port, user, password, topic, count):
+    c = acl_conn(host, port, user, password)
+    r = c.call(37, 1, struct.pack(">i", 1) + kstr(topic) + struct.pack(">ii", int(count), -1) +
+               struct.pack(">i", 30000) + b"\x00")
+    _, off = read_kstr(r, 8)  # throttle, one result
+    (err,) = struct.unpack(">h", r[off:off + 2])
+    msg, _ = read_kstr(r, off + 2)
+    print("error %d %s" % (err, "-" if msg is None else msg))
+
+
+def delete_id(host, port, user, password, topic_id):
+    c = acl_conn(host, port, user, password)
+    uuid = base64.urlsafe_b64decode(topic_id + "=" * (-len(topic_id) % 4))
+    # topics [name null, topic_id, tags], timeout_ms, tags
+    body = uvarint(2) + uvarint(0) + uuid + b"\x00" + struct.pack(">i", 30000) + b"\x00"
+    r = c.call(20, 6, body, flexible=True)
+    n, off = read_uvarint(r, 4)  # throttle
+    if n != 2:
+        sys.exit("DeleteTopics: %d answers" % (n - 1))
+    nl, off = read_uvarint(r, off)
+    name = r[off:off + nl - 1].decode() if nl else "-"
+    off += max(nl - 1, 0)
+    rid = base64.urlsafe_b64encode(r[off:off + 16]).decode().rstrip("=")
+    (err,) = struct.unpack(">h", r[off + 16:off + 18])
+    ml, off = read_uvarint(r, off + 18)
+    msg = r[off:off + ml - 1].decode() if ml else "-"
+    print("name %s id %s error %d message %s" % (name, rid, err, msg))
+
+
 def list_reassign(host, port, user, password, topic, partition):
     c = acl_conn(host, port, user, password)
     body = (struct.pack(">i", 30000) + uvarint(2) + cstr(topic.encode()) + uvarint(2) +
@@ -1344,7 +1397,8 @@ if __name__ == "__main__":
             "delete-records": (9, delete_records), "list-offsets": (8, list_offsets),
             "ofle": (9, ofle), "metadata-ops": (7, metadata_ops),
             "named-errors": (8, named_errors), "list-reassign": (8, list_reassign),
-            "describe-configs": (8, describe_configs)}
+            "describe-configs": (8, describe_configs), "controller": (6, controller),
+            "grow": (8, grow), "delete-id": (7, delete_id)}
     optional = {"parked": 1, "produce": 1, "incalter": 1, "quota-alter": 1, "quota-describe": 1,
                 "acl-create": 10000, "acl-delete": 8, "create5": 1, "named-errors": 1}  # trailing arguments that may be left out
     if (len(sys.argv) < 2 or sys.argv[1] not in cmds or

@@ -24,7 +24,10 @@
 # brokers are refused with the reason logged; a broker started again on
 # an empty data directory makes its replicas
 # with the topic's key.separator before they take records; DeleteTopics
-# on broker 1 removes the topic from every mount.
+# on broker 1 removes the topic from every mount. CreateTopics,
+# CreatePartitions and DeleteTopics (by name and by id) sent raw to a
+# broker other than the controller are answered NOT_CONTROLLER (logged)
+# and change nothing; the same to the controller Metadata names work.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -72,6 +75,51 @@ expect_eq "kafkajs CreateTopics on broker 1: 3 partitions, 3 replicas, retention
 for n in 1 2 3; do
 	check "mnt$n: ct has partitions 0 1 2" poll 20 parts_are "$MQ_TMP/mnt$n" ct "0 1 2"
 	check "mnt$n/ct/.config: retention.ms=3600000" poll 20 cfg_is "$MQ_TMP/mnt$n" ct retention.ms 3600000
+done
+
+# CreateTopics, DeleteTopics and CreatePartitions are the active
+# controller's alone (Kafka's ZooKeeper mode): another broker answers
+# NOT_CONTROLLER for every topic named, before any other check
+# (validate_only, an existing topic), with no message, no partitions or
+# replication factor, a by-id deletion's id as asked and no name; it
+# changes nothing and logs the refusal. A client sends them to the
+# controller Metadata names (kafkajs did above, bootstrapped from broker
+# 1), where the same requests work.
+ctl_named() { case $(raw 1 admin controller) in 1 | 2 | 3) return 0 ;; esac; return 1; }
+check "Metadata names a controller" poll 30 ctl_named
+C=$(raw 1 admin controller)
+O=$((C % 3 + 1))
+expect_eq "broker $O's Metadata names broker $C too" "$C" "$(raw "$O" admin controller)"
+expect_eq "CreateTopics v1 of nc to broker $O: NOT_CONTROLLER, no message" "error 41 -" \
+	"$(raw "$O" admin create nc 1 3)"
+check "nc not made" zgone /brokers/topics/nc
+expect_eq "CreateTopics v5 of ct (exists), validate_only, to broker $O: NOT_CONTROLLER first" \
+	"error 41 cfgerror 0 partitions -1 rf -1 configs 0" "$(raw "$O" admin create5 ct validate)"
+expect_eq "CreatePartitions of ct to 4 on broker $O: NOT_CONTROLLER" "error 41 -" \
+	"$(raw "$O" admin grow ct 4)"
+expect_eq "DeleteTopics v1 of ct on broker $O: NOT_CONTROLLER" "error 41" \
+	"$(raw "$O" admin named-errors delete-topics ct)"
+ctid=$(zget /brokers/topics/ct | sed -n 's/.*"topic_id":"\([^"]*\)".*/\1/p')
+expect_eq "DeleteTopics v6 of ct by id on broker $O: NOT_CONTROLLER, the id, no name" \
+	"name - id $ctid error 41 message -" "$(raw "$O" admin delete-id "$ctid")"
+expect_eq "ct still has 3 partitions in ZooKeeper" "0 1 2" \
+	"$(zget /brokers/topics/ct | grep -o '"[0-9]*":\[' | tr -dc '0-9\n' | sort -n | paste -sd' ')"
+check "ct not marked for deletion" zgone /admin/delete_topics/ct
+for api in CreateTopics CreatePartitions DeleteTopics; do
+	expect_ok "log: $api from 127.0.0.1 refused NOT_CONTROLLER" \
+		grep -q "$api from 127.0.0.1:[0-9]*: NOT_CONTROLLER" "$LOG"
+done
+expect_eq "CreateTopics v1 of nc to the controller (broker $C)" "error 0 -" \
+	"$(raw "$C" admin create nc 1 3)"
+expect_eq "CreatePartitions of nc to 2 on the controller" "error 0 -" "$(raw "$C" admin grow nc 2)"
+for n in 1 2 3; do
+	check "mnt$n: nc has partitions 0 1" poll 20 parts_are "$MQ_TMP/mnt$n" nc "0 1"
+done
+ncid=$(zget /brokers/topics/nc | sed -n 's/.*"topic_id":"\([^"]*\)".*/\1/p')
+expect_eq "DeleteTopics v6 of nc by id on the controller: its name" \
+	"name nc id $ncid error 0 message -" "$(raw "$C" admin delete-id "$ncid")"
+for n in 1 2 3; do
+	check "nc gone from mnt$n" poll 20 gone "$MQ_TMP/mnt$n" nc
 done
 
 # One CreateTopics of ten topics: each is made once on every broker (none

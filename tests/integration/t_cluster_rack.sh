@@ -81,9 +81,14 @@ expect_eq "mkdir with brokers 1-3 racked and 4 not: refused" 1 \
 	"$(echo "$err" | grep -c 'Operation not supported')"
 check "the refusal is logged with the broker without a rack" grep -q \
 	"topic mixed: creation refused: not all brokers have rack information.*broker(s) 4)" "$LOG"
+# CreateTopics goes to the controller Metadata names, as a client sends
+# it (any other broker answers NOT_CONTROLLER).
+ctl=$(timeout -k 5 30 python3 "$LIBDIR/kafka_raw.py" controller 127.0.0.1 "$PORT1" admin \
+	admin-secret 2>&1)
+ctlport=$(eval "echo \${PORT$ctl:-}")
 expect_eq "CreateTopics likewise: UNKNOWN_SERVER_ERROR with Kafka's message" \
 	"error -1 Not all brokers have rack information for replica rack aware assignment." \
-	"$(timeout -k 5 30 python3 "$LIBDIR/kafka_raw.py" create 127.0.0.1 "$PORT1" admin \
+	"$(timeout -k 5 30 python3 "$LIBDIR/kafka_raw.py" create 127.0.0.1 "$ctlport" admin \
 		admin-secret mixed2 3 2 2>&1)"
 check "no topic mixed" zgone /brokers/topics/mixed
 check "no topic mixed2" zgone /brokers/topics/mixed2

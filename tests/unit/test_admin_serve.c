@@ -8,7 +8,11 @@
  * CreatePartitions, DescribeConfigs (sources, synonyms, read-only, the
  * key filter, the broker resource), AlterConfigs and
  * IncrementalAlterConfigs (whole set, SET, DELETE, refusals, nothing
- * changed on a refusal).
+ * changed on a refusal). In a cluster of two brokers over a real
+ * ZooKeeper (zksrv.h): CreateTopics, DeleteTopics and CreatePartitions
+ * sent to the broker that is not the controller are NOT_CONTROLLER for
+ * every topic, before any other check, in Kafka's shape, and change
+ * nothing, while that broker's own topic calls (the mount's mkdir) work.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,14 +24,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "repl/broker_int.h"
+#include "repl/cluster.h"
 #include "repl/config.h"
 #include "repl/net.h"
 #include "repl/proto.h"
 #include "repl/repl.h"
 #include "repl/zkdata.h"
 #include "tests/unit/brokerfx.h"
+#include "tests/unit/zksrv.h"
+#include "util/clock.h"
 #include "util/diaglog.h"
 
 #define DEADLINE_MS BROKERFX_DEADLINE_MS
@@ -1010,6 +1018,144 @@ static void test_broker_logger(void **state)
 	mq_log_set_level(was);
 }
 
+/* ---- a cluster: CreateTopics, DeleteTopics, CreatePartitions on the
+ * active controller alone ---- */
+
+/* Two brokers (ids 1, 2) of one cluster in a chroot of their own. */
+static int setup_pair(void **state)
+{
+	static int chroots;
+	struct brokerfx **fs = calloc(2, sizeof(*fs));
+	char extra[256];
+
+	assert_non_null(fs);
+	chroots++;
+	for (int i = 0; i < 2; i++) {
+		snprintf(extra, sizeof(extra),
+			 "broker.id=%d\nzookeeper.connect=%s/admin%d\n"
+			 "default.replication.factor=1\n",
+			 i + 1, zksrv_group()->connect, chroots);
+		brokerfx_setup((void **)&fs[i], "admin", extra);
+	}
+	*state = fs;
+	return 0;
+}
+
+static int teardown_pair(void **state)
+{
+	struct brokerfx **fs = *state;
+
+	for (int i = 0; i < 2; i++)
+		brokerfx_teardown((void **)&fs[i]);
+	free(fs);
+	return 0;
+}
+
+/* The index (0, 1) of the pair's active controller, once one is. */
+static int controller_of(struct brokerfx **fs)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	for (;;) {
+		for (int i = 0; i < 2; i++)
+			if (cluster_is_controller(fs[i]->b->cluster))
+				return i;
+		assert_true(now_mono_ms() < end);
+		usleep(20 * 1000);
+	}
+}
+
+/* A topic made by the broker's own call, as the mount's mkdir: polled,
+ * the cluster may not have elected its first controller yet. */
+static void mkdir_topic(struct brokerfx *f, const char *name)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+	int rc;
+
+	while ((rc = broker_topic_create(f->b, name, 0, 0, 0755, NULL)) != 0 && now_mono_ms() < end)
+		usleep(50 * 1000);
+	assert_int_equal(rc, 0);
+}
+
+static void test_not_controller(void **state)
+{
+	struct brokerfx **fs = *state, *ctl, *other;
+	struct proto_creatable_topic ct[] = {
+		{ kstr_of("made"), 2, 1, 0, NULL, 0, NULL }, /* exists */
+		{ kstr_of("fresh"), -1, -1, 0, NULL, 0, NULL },
+		{ kstr_of("fresh"), -1, -1, 0, NULL, 0, NULL }, /* named twice */
+		{ kstr_of("bad/name"), 1, 1, 0, NULL, 0, NULL },
+	};
+	struct proto_delete_topic dt[] = { { .name = kstr_of("made") },
+					   { .name = KSTR_NULL, .topic_id = { 1, 2, 3 } } };
+	struct proto_delete_topics_req dreq = { .n_topics = 2, .topics = dt, .timeout_ms = 1000 };
+	struct proto_create_topics_resp r;
+	struct proto_delete_topics_resp dr;
+	struct net_resp raw;
+	struct kbuf_w w;
+	int c = controller_of(fs);
+
+	ctl = fs[c];
+	other = fs[1 - c];
+	/* The mount's mkdir works on a broker that is not the controller. */
+	mkdir_topic(other, "made");
+	assert_int_equal(parts_of(other, "made"), 1);
+
+	/* Every version, validate_only or not: NOT_CONTROLLER for each topic
+	 * (not TOPIC_ALREADY_EXISTS, INVALID_REQUEST, INVALID_TOPIC_EXCEPTION),
+	 * no message, -1, -1, no settings and no settings' error. */
+	for (int16_t v = 0; v <= 7; v++) {
+		create(other, v, ct, 4, v % 2 == 0, &r, &raw);
+		assert_int_equal(r.n_topics, 4);
+		for (int i = 0; i < 4; i++) {
+			assert_true(kstr_same_test(r.topics[i].name, ct[i].name));
+			assert_int_equal(r.topics[i].error_code, PROTO_ERR_NOT_CONTROLLER);
+			assert_null(r.topics[i].error_message.ptr);
+			if (v >= 5) {
+				assert_int_equal(r.topics[i].num_partitions, -1);
+				assert_int_equal(r.topics[i].replication_factor, -1);
+				assert_int_equal(r.topics[i].n_configs, 0);
+				assert_int_equal(r.topics[i].topic_config_error_code, 0);
+			}
+		}
+		proto_create_topics_resp_free(&r);
+		net_resp_free(&raw);
+	}
+	assert_int_equal(parts_of(other, "fresh"), -1);
+	assert_int_equal(parts_of(ctl, "fresh"), -1);
+
+	/* DeleteTopics v6: the name and the id as asked, by id no name. */
+	kbuf_w_init(&w, 1024);
+	assert_int_equal(proto_delete_topics_req_encode(&w, 6, &dreq), 0);
+	brokerfx_call(other->c, PROTO_API_DELETE_TOPICS, 6, &w, &raw);
+	assert_int_equal(proto_delete_topics_resp_decode(&raw.body, 6, &dr), 0);
+	assert_int_equal(dr.n_responses, 2);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(dr.responses[i].error_code, PROTO_ERR_NOT_CONTROLLER);
+		assert_null(dr.responses[i].error_message.ptr);
+		assert_memory_equal(dr.responses[i].topic_id, dt[i].topic_id, 16);
+	}
+	assert_true(kstr_eq(dr.responses[0].name, "made"));
+	assert_null(dr.responses[1].name.ptr);
+	proto_delete_topics_resp_free(&dr);
+	net_resp_free(&raw);
+	assert_int_equal(parts_of(other, "made"), 1);
+
+	/* CreatePartitions, validate_only too. */
+	for (int16_t v = 0; v <= 3; v++)
+		assert_int_equal(create_parts(other, v, "made", 3, v % 2 == 0),
+				 PROTO_ERR_NOT_CONTROLLER);
+	assert_int_equal(parts_of(other, "made"), 1);
+
+	/* The controller serves them. */
+	assert_int_equal(create_parts(ctl, 3, "made", 2, false), PROTO_ERR_NONE);
+	create(ctl, 7, &ct[1], 1, false, &r, &raw);
+	assert_int_equal(r.topics[0].error_code, PROTO_ERR_NONE);
+	proto_create_topics_resp_free(&r);
+	net_resp_free(&raw);
+	assert_true(parts_of(ctl, "fresh") > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1039,5 +1185,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_alter, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_broker_logger, setup, brokerfx_teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	const struct CMUnitTest cluster_tests[] = {
+		cmocka_unit_test_setup_teardown(test_not_controller, setup_pair, teardown_pair),
+	};
+	int failed = cmocka_run_group_tests_name("single node", tests, NULL, NULL);
+
+	return failed + cmocka_run_group_tests_name("cluster", cluster_tests, zksrv_group_setup,
+						    zksrv_group_teardown);
 }
