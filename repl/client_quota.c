@@ -389,14 +389,15 @@ int client_quota_value_text(const char *key, double value, char *out, size_t siz
 		return -EINVAL;
 	}
 	/* Kafka's LONG keys: the value plus epsilon, truncated, must be
-	 * within epsilon of the value. */
+	 * within epsilon of the value (its message names the type as
+	 * ConfigDef.Type prints it). */
 	if (!isfinite(value) || value >= 9.2e18 || value <= -9.2e18) {
-		snprintf(why, whylen, "Configuration %s must be a Long value", key);
+		snprintf(why, whylen, "Configuration %s must be a LONG value", key);
 		return -EINVAL;
 	}
 	whole = (double)(long long)(value + epsilon);
 	if (whole - value > epsilon || value - whole > epsilon) {
-		snprintf(why, whylen, "Configuration %s must be a Long value", key);
+		snprintf(why, whylen, "Configuration %s must be a LONG value", key);
 		return -EINVAL;
 	}
 	if (whole <= 0) {

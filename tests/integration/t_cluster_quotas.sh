@@ -14,10 +14,14 @@
 # credential deleted: the quota stays; carol's quota set, then her
 # credential: the quota stays; DescribeUserScramCredentials of every
 # user lists admin and carol only; admin still authenticates after its
-# own quota. On q's leader, a producer with client id c1 gets
+# own quota. DescribeClientQuotas' other refusals: a custom type
+# (UNSUPPORTED_VERSION), ip with user, an empty type. On q's leader, a
+# producer with client id c1 gets
 # a throttle_time_ms above 0 once past 1024 bytes/s (20 KB records),
 # one with another client id none; the quota removed, c1 is not
-# throttled any more; the throttle is logged. A consumer (client id c4)
+# throttled any more; the throttle is logged. A Produce counts its
+# whole size (Kafka's request.sizeInBytes): one of a 1-byte record from
+# a 200-byte client id at 10 bytes/s is throttled. A consumer (client id c4)
 # past its consumer_byte_rate gets a throttle time and no records; one
 # (c6) with a backlog past its quota window gets records, capped to it.
 
@@ -71,6 +75,18 @@ client-id=<default> producer_byte_rate=1.04858e+06
 client-id=c1 producer_byte_rate=1024" "$(describe 'client-id=*' strict)"
 expect_eq "describe with a type twice" "error 42" \
 	"$(describe 'user=*,user=admin' | head -n 1)"
+# Kafka's other refusals of a filter: a type it does not know is
+# UNSUPPORTED_VERSION, ip with user or client-id and an empty type
+# INVALID_REQUEST; each logged.
+expect_eq "describe a custom type: UNSUPPORTED_VERSION" "error 35" \
+	"$(describe 'group=*' | head -n 1)"
+check "logged: the custom type" grep -q \
+	"DescribeClientQuotas from .* refused: Custom entity type 'group' not supported" "$LOG"
+expect_eq "describe ip with user" "error 42" "$(describe 'ip=*,user=*' | head -n 1)"
+check "logged: the combination" grep -q \
+	"DescribeClientQuotas from .* refused: Invalid entity filter component combination" "$LOG"
+expect_eq "describe an empty type" "error 42" "$(describe '=*' | head -n 1)"
+expect_eq "describe ip alone: none kept" "error 0" "$(describe 'ip=*')"
 
 # Kafka's refusals, each logged.
 refused() { # refused NAME ENTITY OPS: INVALID_REQUEST
@@ -82,6 +98,8 @@ refused() { # refused NAME ENTITY OPS: INVALID_REQUEST
 }
 refused "an unknown key" client-id=c2 produce_rate=10
 refused "a fractional byte rate" client-id=c2 producer_byte_rate=1.5
+expect_eq "its message, Kafka's" "error 42 Configuration producer_byte_rate must be a LONG value" \
+	"$(alter client-id=c2 producer_byte_rate=1.5)"
 refused "request_percentage" client-id=c2 request_percentage=50
 refused "an empty entity" "" producer_byte_rate=10
 refused "an ip entity" ip=127.0.0.1 producer_byte_rate=10
@@ -144,6 +162,24 @@ expect_eq "and on canary" "error 0 -" "$(alter client-id=canary producer_byte_ra
 check "canary is throttled" poll 30 throttled canary
 check "the brokers' own client id is not throttled" not_throttled mqfs
 expect_eq "mqfs's quota removed" "error 0 -" "$(alter client-id=mqfs producer_byte_rate=-)"
+
+# Kafka counts a Produce's whole size against producer_byte_rate, not
+# its records alone. A client id of 200 bytes at 10 bytes/s: one Produce
+# of a 1-byte record (a 69-byte batch, about 300 bytes with the header
+# and names) is already past 10 bytes/s over the 10 s span (its records
+# alone would not be: 6.9 bytes/s). Its quota is set before canary2's, so
+# it is in effect once canary2 is throttled.
+LONGID=$(printf 'L%.0s' $(seq 200))
+expect_eq "a quota on a long client id" "error 0 -" \
+	"$(alter "client-id=$LONGID" producer_byte_rate=10)"
+expect_eq "and on canary2" "error 0 -" "$(alter client-id=canary2 producer_byte_rate=1)"
+check "canary2 is throttled" poll 30 throttled canary2
+_t=$(raw "$LEADER" produce-throttle "$LONGID" q 0 1 1)
+case $_t in
+"throttle 0 "* | "") fail "one small Produce of the long client id is throttled" "got '$_t'" ;;
+"throttle "*" after 1") ok "one small Produce of the long client id is throttled: $_t" ;;
+*) fail "one small Produce of the long client id is throttled" "got '$_t'" ;;
+esac
 
 # Fetch: consumer_byte_rate for client c4. q holds more than 20 records
 # of 20 KB: each Fetch reads up to 1 MiB from offset 0. Once past 2048

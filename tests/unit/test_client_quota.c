@@ -212,7 +212,7 @@ static void test_values(void **state)
 	assert_int_equal(client_quota_value_text("producer_byte_rate", 1.5, out, sizeof(out), why,
 						 sizeof(why)),
 			 -EINVAL);
-	assert_string_equal(why, "Configuration producer_byte_rate must be a Long value");
+	assert_string_equal(why, "Configuration producer_byte_rate must be a LONG value");
 	assert_int_equal(client_quota_value_text("producer_byte_rate", 0, out, sizeof(out), why,
 						 sizeof(why)),
 			 -EINVAL);
