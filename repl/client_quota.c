@@ -24,7 +24,9 @@
 #include "util/diaglog.h"
 #include "util/pct.h"
 
-#define MAX_SENSORS 256
+#define MAX_SENSORS        256
+/* INT64_MAX as a double rounds up to 2^63, the first double past it. */
+#define LONG_MAX_AS_DOUBLE 9223372036854775808.0
 
 struct sensor {
 	enum client_quota_kind kind;
@@ -391,9 +393,15 @@ int client_quota_value_text(const char *key, double value, char *out, size_t siz
 	/* Kafka's LONG keys: the value plus epsilon, truncated, must be
 	 * within epsilon of the value (its message names the type as
 	 * ConfigDef.Type prints it). */
-	if (!isfinite(value) || value >= 9.2e18 || value <= -9.2e18) {
+	if (!isfinite(value) || value > LONG_MAX_AS_DOUBLE || value <= -LONG_MAX_AS_DOUBLE) {
 		snprintf(why, whylen, "Configuration %s must be a LONG value", key);
 		return -EINVAL;
+	}
+	if (value == LONG_MAX_AS_DOUBLE) {
+		/* Long.MAX_VALUE, the keys' default (no bound), is 2^63 as a
+		 * double: Kafka's toLong saturates it back and keeps it. */
+		snprintf(out, size, "%lld", (long long)INT64_MAX);
+		return 0;
 	}
 	whole = (double)(long long)(value + epsilon);
 	if (whole - value > epsilon || value - whole > epsilon) {
