@@ -45,6 +45,7 @@ struct client_quotas {
 	int n_sensors;
 	bool exempt_set;
 	char exempt_user[CLIENT_QUOTA_MAX_NAME + 1]; /* client_quotas_exempt */
+	int64_t throttled[2], throttle_ms[2];        /* client_quotas_stats, by kind */
 };
 
 void client_quotas_exempt(struct client_quotas *q, const char *user)
@@ -262,11 +263,24 @@ int32_t client_quotas_record(struct client_quotas *q, enum client_quota_kind kin
 	}
 	if (t > 0 && take_back)
 		throttle_rate_record(&s->rate, -(double)bytes, now_ms);
+	if (t > 0) {
+		q->throttled[kind]++;
+		q->throttle_ms[kind] += t > (double)INT32_MAX ? INT32_MAX : (int64_t)(t + 0.5);
+	}
 out:
 	pthread_mutex_unlock(&q->mu);
 	if (t > (double)INT32_MAX)
 		return INT32_MAX;
 	return (int32_t)(t + 0.5);
+}
+
+void client_quotas_stats(struct client_quotas *q, enum client_quota_kind kind, int64_t *throttled,
+			 int64_t *throttle_ms)
+{
+	pthread_mutex_lock(&q->mu);
+	*throttled = q->throttled[kind];
+	*throttle_ms = q->throttle_ms[kind];
+	pthread_mutex_unlock(&q->mu);
 }
 
 /* Who req is for the quotas: false when no quota can apply to it (no

@@ -22,7 +22,8 @@
 # throttled any more; the throttle is logged. A Produce counts its
 # whole size (Kafka's request.sizeInBytes): one of a 1-byte record from
 # a 200-byte client id at 10 bytes/s is throttled. A consumer (client id c4)
-# past its consumer_byte_rate gets a throttle time and no records; one
+# past its consumer_byte_rate gets a throttle time and no records (the
+# leader's .metrics counts both kinds of throttle and their times); one
 # (c6) with a backlog past its quota window gets records, capped to it.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
@@ -184,7 +185,8 @@ esac
 # Fetch: consumer_byte_rate for client c4. q holds more than 20 records
 # of 20 KB: each Fetch reads up to 1 MiB from offset 0. Once past 2048
 # bytes/s the answer has a throttle time and no records; another client
-# id reads them unthrottled. A follower's fetch is never client-quota'd
+# id reads them unthrottled; the leader's .metrics counts the produce
+# and fetch throttles and their times. A follower's fetch is never client-quota'd
 # (q has no follower here; the replication tests cover theirs).
 expect_eq "consumer_byte_rate for client c4" "error 0 -" \
 	"$(alter client-id=c4 consumer_byte_rate=2048)"
@@ -207,6 +209,18 @@ fetch_free() { # c5 reads records, not throttled (its entities set no consumer r
 check "another client reads unthrottled" poll 30 fetch_free
 check "logged: the fetch throttle" grep -q \
 	"client quota: Fetch from .* (user admin, client-id 'c4') over its consumer_byte_rate" "$LOG"
+# The leader's .metrics counts the throttles and their times by kind.
+metric_above0() { # metric_above0 NAME: NAME's value in the leader's .metrics is > 0
+	_v=$(awk -v k="$1" '$1 == k { print $2 }' "$MQ_TMP/mnt$LEADER/.metrics")
+	echo "# $1 $_v" >>"$LOG"
+	[ -n "$_v" ] && [ "$_v" -gt 0 ]
+}
+for _k in produce fetch; do
+	check ".metrics: $_k throttles counted" \
+		metric_above0 "mqfs_client_quota_throttled_total{quota=\"$_k\"}"
+	check ".metrics: $_k throttle times summed" \
+		metric_above0 "mqfs_client_quota_throttle_ms_total{quota=\"$_k\"}"
+done
 
 # A consumer with 10240 bytes/s and more than 400 KB to read: its Fetch
 # of up to 1 MiB is capped to what the quota takes in its window (10
