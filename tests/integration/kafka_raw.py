@@ -116,7 +116,8 @@
 #       offset 0 (1 MiB at most) as client CLIENT_ID, up to N times, until a
 #       response carries a throttle_time_ms above 0; prints "throttle T
 #       after K records B" with the record bytes of that response (T 0 when
-#       none was throttled, B the last response's).
+#       none was throttled, B the last response's), or "throttle T after K
+#       no partitions" when the throttled response names no partition.
 #   python3 kafka_raw.py scram-first HOST PORT USER
 #       SaslHandshake v1, then only SCRAM-SHA-256's client-first for USER
 #       in SaslAuthenticate v0; prints "salt S iterations I" from the
@@ -931,7 +932,10 @@ def fetch_throttle(host, port, user, password, client_id, topic, partition, n):
         r = c.call(1, 4, body)
         # throttle_time_ms, [topic, [partition, error_code, high_watermark,
         # last_stable_offset, aborted_transactions, records]]
-        (throttle,) = struct.unpack(">i", r[:4])
+        (throttle, ntopics) = struct.unpack(">ii", r[:8])
+        if ntopics == 0:  # a throttled answer names no partition (Kafka's)
+            print("throttle %d after %d no partitions" % (throttle, k))
+            return
         tlen = struct.unpack(">h", r[8:10])[0]
         off = 10 + tlen + 4
         _, err = struct.unpack(">ih", r[off:off + 6])
