@@ -23,9 +23,10 @@
 # whole size (Kafka's request.sizeInBytes): one of a 1-byte record from
 # a 200-byte client id at 10 bytes/s is throttled. A consumer (client id c4)
 # past its consumer_byte_rate gets a throttle time and an answer without
-# partitions, as Kafka's (the
-# leader's .metrics counts both kinds of throttle and their times); one
-# (c6) with a backlog past its quota window gets records, capped to it.
+# partitions, as Kafka's (the leader's .metrics counts both kinds of
+# throttle and their times); a fetch session's (c7) throttled
+# incremental fetch names no partition and keeps its session; one (c6)
+# with a backlog past its quota window gets records, capped to it.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -191,6 +192,9 @@ esac
 # (q has no follower here; the replication tests cover theirs).
 expect_eq "consumer_byte_rate for client c4" "error 0 -" \
 	"$(alter client-id=c4 consumer_byte_rate=2048)"
+# c7's quota, for the fetch session below, in effect once c4's is.
+expect_eq "consumer_byte_rate for client c7" "error 0 -" \
+	"$(alter client-id=c7 consumer_byte_rate=3000)"
 # admin's default client (users/admin/clients/<default>) comes before
 # clients/c4 in Kafka's order: its quota goes first.
 expect_eq "admin's default-client quota removed" "error 0 -" \
@@ -222,6 +226,17 @@ for _k in produce fetch; do
 	check ".metrics: $_k throttle times summed" \
 		metric_above0 "mqfs_client_quota_throttle_ms_total{quota=\"$_k\"}"
 done
+
+# A fetch session (Fetch v7) of client c7 at 3000 bytes/s: its full
+# fetch from offset 0 gets the first 20 KB record (about 2007 bytes/s
+# over the 10 s span), unthrottled, and opens the session; a record is
+# produced (the high watermark moves); the incremental fetch reads the
+# same 20 KB again, is throttled, and names no partition, not even the
+# new high watermark: its session keeps its id and what it last told.
+expect_eq "c7: a full fetch opens a session; the throttled incremental one names no partition" \
+	"full throttle 0 error 0 session yes topics 1
+incremental throttle above0 error 0 session same topics 0" \
+	"$(raw "$LEADER" fetch-session-throttle c7 q 0)"
 
 # A consumer with 10240 bytes/s and more than 400 KB to read: its Fetch
 # of up to 1 MiB is capped to what the quota takes in its window (10
