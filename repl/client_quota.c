@@ -24,7 +24,9 @@
 #include "util/diaglog.h"
 #include "util/pct.h"
 
-#define MAX_SENSORS 256
+#define MAX_SENSORS        256
+/* INT64_MAX as a double rounds up to 2^63, the first double past it. */
+#define LONG_MAX_AS_DOUBLE 9223372036854775808.0
 
 struct sensor {
 	enum client_quota_kind kind;
@@ -43,6 +45,7 @@ struct client_quotas {
 	int n_sensors;
 	bool exempt_set;
 	char exempt_user[CLIENT_QUOTA_MAX_NAME + 1]; /* client_quotas_exempt */
+	int64_t throttled[2], throttle_ms[2];        /* client_quotas_stats, by kind */
 };
 
 void client_quotas_exempt(struct client_quotas *q, const char *user)
@@ -260,11 +263,24 @@ int32_t client_quotas_record(struct client_quotas *q, enum client_quota_kind kin
 	}
 	if (t > 0 && take_back)
 		throttle_rate_record(&s->rate, -(double)bytes, now_ms);
+	if (t > 0) {
+		q->throttled[kind]++;
+		q->throttle_ms[kind] += t > (double)INT32_MAX ? INT32_MAX : (int64_t)(t + 0.5);
+	}
 out:
 	pthread_mutex_unlock(&q->mu);
 	if (t > (double)INT32_MAX)
 		return INT32_MAX;
 	return (int32_t)(t + 0.5);
+}
+
+void client_quotas_stats(struct client_quotas *q, enum client_quota_kind kind, int64_t *throttled,
+			 int64_t *throttle_ms)
+{
+	pthread_mutex_lock(&q->mu);
+	*throttled = q->throttled[kind];
+	*throttle_ms = q->throttle_ms[kind];
+	pthread_mutex_unlock(&q->mu);
 }
 
 /* Who req is for the quotas: false when no quota can apply to it (no
@@ -389,14 +405,21 @@ int client_quota_value_text(const char *key, double value, char *out, size_t siz
 		return -EINVAL;
 	}
 	/* Kafka's LONG keys: the value plus epsilon, truncated, must be
-	 * within epsilon of the value. */
-	if (!isfinite(value) || value >= 9.2e18 || value <= -9.2e18) {
-		snprintf(why, whylen, "Configuration %s must be a Long value", key);
+	 * within epsilon of the value (its message names the type as
+	 * ConfigDef.Type prints it). */
+	if (!isfinite(value) || value > LONG_MAX_AS_DOUBLE || value <= -LONG_MAX_AS_DOUBLE) {
+		snprintf(why, whylen, "Configuration %s must be a LONG value", key);
 		return -EINVAL;
+	}
+	if (value == LONG_MAX_AS_DOUBLE) {
+		/* Long.MAX_VALUE, the keys' default (no bound), is 2^63 as a
+		 * double: Kafka's toLong saturates it back and keeps it. */
+		snprintf(out, size, "%lld", (long long)INT64_MAX);
+		return 0;
 	}
 	whole = (double)(long long)(value + epsilon);
 	if (whole - value > epsilon || value - whole > epsilon) {
-		snprintf(why, whylen, "Configuration %s must be a Long value", key);
+		snprintf(why, whylen, "Configuration %s must be a LONG value", key);
 		return -EINVAL;
 	}
 	if (whole <= 0) {

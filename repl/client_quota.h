@@ -99,6 +99,10 @@ int64_t client_quotas_window_max(struct client_quotas *q, enum client_quota_kind
  * broker's own request, as client_quotas_record_req). */
 int64_t client_quotas_window_max_req(struct client_quotas *q, struct net_req *req,
 				     enum client_quota_kind kind);
+/* The requests of kind throttled since start and the sum of their
+ * throttle times (ms), for .metrics (Kafka's throttle-time sensors). */
+void client_quotas_stats(struct client_quotas *q, enum client_quota_kind kind, int64_t *throttled,
+			 int64_t *throttle_ms);
 /* The brokers' own requests to each other (client id NET_CLIENT_ID from
  * user, the brokers' SASL user; "" on a PLAINTEXT cluster): forwarded
  * mount writes, read copies' fetches. They are never client-quota'd, as

@@ -2430,6 +2430,30 @@ static void metric(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %" PRId64 "\n", name, help, name, type, name, v);
 }
 
+/* The client quotas' throttles by kind (Kafka's Produce and Fetch
+ * throttle-time sensors): how often and how long clients were held. */
+static void client_quota_metrics(struct client_quotas *q, FILE *f)
+{
+	static const char *const names[] = { "mqfs_client_quota_throttled_total",
+					     "mqfs_client_quota_throttle_ms_total" };
+	static const char *const helps[] = {
+		"Produce and Fetch responses throttled by a client quota (their connection "
+		"muted).",
+		"Throttle times given to clients over their quotas, ms.",
+	};
+
+	for (int m = 0; m < 2; m++) {
+		fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", names[m], helps[m], names[m]);
+		for (int k = CLIENT_QUOTA_PRODUCE; k <= CLIENT_QUOTA_FETCH; k++) {
+			int64_t n, ms;
+
+			client_quotas_stats(q, (enum client_quota_kind)k, &n, &ms);
+			fprintf(f, "%s{quota=\"%s\"} %" PRId64 "\n", names[m],
+				k == CLIENT_QUOTA_PRODUCE ? "produce" : "fetch", m ? ms : n);
+		}
+	}
+}
+
 void cluster_metrics_text(struct cluster *c, FILE *f)
 {
 	struct net_stats st;
@@ -2466,6 +2490,7 @@ void cluster_metrics_text(struct cluster *c, FILE *f)
 	       atomic_load(&c->expirations));
 	metric(f, "mqfs_broker_registrations_total", "counter",
 	       "Registrations of this broker in /brokers/ids.", atomic_load(&c->registrations));
+	client_quota_metrics(c->quotas, f);
 	cluster_repl_metrics_text(c->cr, f);
 	observers_metrics_text(c->obs, f);
 }

@@ -698,9 +698,10 @@ static void note_sent(const struct fs_fetch *f, struct fs_part *fp,
 
 /* A consumer's consumer_byte_rate (client_quota.h): the response's
  * record bytes recorded; when that throttles, they are taken back and
- * the n partitions answered without records, with the throttle time
- * (Kafka's handleFetchRequest: an empty response when throttled). A
- * follower's fetch is never client-quota'd. */
+ * the answer names no partition at all, only the throttle time (Kafka's
+ * getThrottledResponse; the caller keeps the session as it was, so
+ * that the next answer tells what this one did not). A follower's
+ * fetch is never client-quota'd. */
 static void fetch_client_quota(struct fs_fetch *f, struct proto_fetch_resp *resp,
 			       struct proto_fetch_resp_part *parts, int n)
 {
@@ -719,6 +720,7 @@ static void fetch_client_quota(struct fs_fetch *f, struct proto_fetch_resp *resp
 		parts[i].records = (const uint8_t *)"";
 		parts[i].records_len = 0;
 	}
+	resp->n_topics = 0;
 }
 
 /* A negative partition_max_bytes with records to read below upper: it
@@ -1020,10 +1022,16 @@ static int fetch_respond(struct fs_fetch *f)
 		atomic_fetch_add_explicit(&f->fs->follower_fetches, 1, memory_order_relaxed);
 	fetch_client_quota(f, &resp, parts, kout);
 	rc = 0;
-	if (f->mode == FS_INCR)
+	if (resp.throttle_time_ms > 0) {
+		/* Throttled: an incremental fetch's session keeps its id and
+		 * what it last told (nothing was); a full fetch opens none. */
+		if (f->mode == FS_INCR)
+			resp.session_id = f->view.id;
+	} else if (f->mode == FS_INCR) {
 		rc = session_news(f, &resp, parts, kout);
-	else if (f->mode == FS_FULL && resp.throttle_time_ms <= 0 && !net_req_cancelled(f->req))
+	} else if (f->mode == FS_FULL && !net_req_cancelled(f->req)) {
 		rc = session_open(f, &resp, kout);
+	}
 	return fetch_answer(f, &resp, parts, rc < 0 ? rc : 0);
 }
 

@@ -341,15 +341,13 @@ static int produce_handler(void *arg, struct net_req *req)
 		pb.failed += rc;
 		rc = 0;
 	}
-	/* Kafka records the request's size against the producer's quota,
-	 * whatever became of its partitions. */
-	int64_t bytes = 0;
-	for (int32_t i = 0; i < m->n_topics; i++)
-		for (int32_t j = 0; j < m->topic_data[i].n_partitions; j++)
-			if (m->topic_data[i].partition_data[j].records_len > 0)
-				bytes += m->topic_data[i].partition_data[j].records_len;
-	pb.resp.throttle_time_ms = client_quotas_record_req(cluster_client_quotas(ka->c), req,
-							    CLIENT_QUOTA_PRODUCE, bytes, false);
+	/* Kafka records the whole request's size against the producer's
+	 * quota (request.sizeInBytes), whatever became of its partitions:
+	 * its records alone would let a client that sends many empty or
+	 * tiny ones, or long names, go unbounded. */
+	pb.resp.throttle_time_ms =
+		client_quotas_record_req(cluster_client_quotas(ka->c), req, CLIENT_QUOTA_PRODUCE,
+					 (int64_t)net_req_size(req), false);
 	if (m->acks == 0) {
 		if (pb.failed) {
 			rc = -EPROTO; /* closed: how acks=0 learns of it */

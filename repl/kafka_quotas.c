@@ -25,7 +25,9 @@
  * quotas").
  *
  * Describe: the filter's components (type, match: exact name, the
- * default, any), each type once (else INVALID_REQUEST); an entity
+ * default, any), each type once, ip not with user or client-id (else
+ * INVALID_REQUEST), a type Kafka does not know UNSUPPORTED_VERSION, as
+ * Kafka's; an ip component matches nothing (none is kept); an entity
  * matches when every component matches one of its parts and, strict, it
  * has no other part. The values are the byte rates in effect.
  *
@@ -324,35 +326,54 @@ static bool component_match(const struct proto_quota_component *c, const char *p
 	}
 }
 
-/* Kafka's checks of the filter: 0 or -EINVAL with why. */
-static int filter_check(const struct proto_describe_quotas_req *dr, const char **why)
+/* Kafka's checks of the filter (ZkAdminManager.describeClientQuotas):
+ * 0, -EINVAL (INVALID_REQUEST) or -EOPNOTSUPP (UNSUPPORTED_VERSION: a
+ * type Kafka does not know, "Custom entity type"), with why (size
+ * whylen). */
+static int filter_check(const struct proto_describe_quotas_req *dr, char *why, size_t whylen)
 {
-	bool user = false, client = false;
+	bool user = false, client = false, ip = false;
 
 	for (int32_t i = 0; i < dr->n_components; i++) {
 		const struct proto_quota_component *c = &dr->components[i];
 		bool u = kstr_eq(c->entity_type, TYPE_USER),
-		     k = kstr_eq(c->entity_type, TYPE_CLIENT);
+		     k = kstr_eq(c->entity_type, TYPE_CLIENT), p = kstr_eq(c->entity_type, TYPE_IP);
 
-		if (!u && !k && !kstr_eq(c->entity_type, TYPE_IP)) {
-			*why = "Custom entity type not supported";
+		if (c->entity_type.len <= 0) {
+			snprintf(why, whylen, "Unexpected empty filter component entity type");
 			return -EINVAL;
 		}
-		if ((u && user) || (k && client)) {
-			*why = "Duplicate filter component entity type";
+		if (!u && !k && !p) {
+			snprintf(why, whylen, "Custom entity type '%.*s' not supported",
+				 c->entity_type.len > 64 ? 64 : (int)c->entity_type.len,
+				 c->entity_type.ptr);
+			return -EOPNOTSUPP;
+		}
+		if ((u && user) || (k && client) || (p && ip)) {
+			snprintf(why, whylen, "Duplicate %s filter component entity type",
+				 u   ? "user"
+				 : k ? "client"
+				     : "ip");
 			return -EINVAL;
 		}
 		if (c->match_type < PROTO_QUOTA_MATCH_EXACT ||
 		    c->match_type > PROTO_QUOTA_MATCH_ANY) {
-			*why = "Unexpected match type";
+			snprintf(why, whylen, "Unexpected match type");
 			return -EINVAL;
 		}
 		if (c->match_type == PROTO_QUOTA_MATCH_EXACT && !c->match.ptr) {
-			*why = "Exact match requires a name";
+			snprintf(why, whylen, "Exact match requires a name");
 			return -EINVAL;
 		}
 		user |= u;
 		client |= k;
+		ip |= p;
+	}
+	if ((user || client) && ip) {
+		snprintf(why, whylen,
+			 "Invalid entity filter component combination, IP filter component "
+			 "should not be used with user or clientId filter component.");
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -417,6 +438,7 @@ static int describe_handler(void *arg, struct net_req *req)
 	struct describe_read d = { 0 };
 	struct proto_quota_value *vals = NULL;
 	char(*names)[CLIENT_QUOTA_MAX_NAME + 1] = NULL;
+	char filter_why[160];
 	const char *why = NULL;
 	size_t pos;
 	int rc = 0;
@@ -424,8 +446,11 @@ static int describe_handler(void *arg, struct net_req *req)
 	if (!kafka_authorize_cluster(req, ACL_OP_DESCRIBE_CONFIGS)) {
 		resp.error_code = PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED;
 		why = "Cluster authorization failed.";
-	} else if (filter_check(dr, &why) < 0) {
-		resp.error_code = PROTO_ERR_INVALID_REQUEST;
+	} else if ((rc = filter_check(dr, filter_why, sizeof(filter_why))) < 0) {
+		resp.error_code = rc == -EOPNOTSUPP ? PROTO_ERR_UNSUPPORTED_VERSION
+						    : PROTO_ERR_INVALID_REQUEST;
+		why = filter_why;
+		rc = 0;
 	} else if (cluster_zk_mode(ka->c)) {
 		rc = cluster_with_zk(ka->c, read_all, &d);
 		if (rc < 0) {

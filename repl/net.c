@@ -395,6 +395,10 @@ struct proto_out *net_req_out(struct net_req *req)
 {
 	return &req->out;
 }
+size_t net_req_size(const struct net_req *req)
+{
+	return req->frame_len;
+}
 const char *net_req_peer(const struct net_req *req)
 {
 	return req->conn->peer;

@@ -307,6 +307,9 @@ void net_server_stats(struct net_server *srv, struct net_stats *st);
 
 /* The decoded request (strings point into the frame, valid until done). */
 const struct proto_req *net_req_msg(const struct net_req *req);
+/* The request's size in bytes as it came (header and body, after the
+ * 4-byte size: Kafka's request.sizeInBytes). */
+size_t net_req_size(const struct net_req *req);
 /* Where the response frame goes (limit socket.response.max.bytes). */
 struct proto_out *net_req_out(struct net_req *req);
 /* Starts a response frame of this request's API, version and correlation

@@ -116,7 +116,15 @@
 #       offset 0 (1 MiB at most) as client CLIENT_ID, up to N times, until a
 #       response carries a throttle_time_ms above 0; prints "throttle T
 #       after K records B" with the record bytes of that response (T 0 when
-#       none was throttled, B the last response's).
+#       none was throttled, B the last response's), or "throttle T after K
+#       no partitions" when the throttled response names no partition.
+#   python3 kafka_raw.py fetch-session-throttle HOST PORT USER PASSWORD CLIENT_ID TOPIC PARTITION
+#       Authenticates as above, then as client CLIENT_ID a full Fetch v7 of
+#       TOPIC-PARTITION from offset 0 (1 MiB at most), which opens a
+#       session; a record of one byte produced (Produce v3, acks 1); an
+#       incremental Fetch of that session (epoch 1, no partition named).
+#       Prints "full throttle T error E session yes|no topics N", then
+#       "incremental throttle 0|above0 error E session same|other topics N".
 #   python3 kafka_raw.py scram-first HOST PORT USER
 #       SaslHandshake v1, then only SCRAM-SHA-256's client-first for USER
 #       in SaslAuthenticate v0; prints "salt S iterations I" from the
@@ -943,7 +951,10 @@ def fetch_throttle(host, port, user, password, client_id, topic, partition, n):
         r = c.call(1, 4, body)
         # throttle_time_ms, [topic, [partition, error_code, high_watermark,
         # last_stable_offset, aborted_transactions, records]]
-        (throttle,) = struct.unpack(">i", r[:4])
+        (throttle, ntopics) = struct.unpack(">ii", r[:8])
+        if ntopics == 0:  # a throttled answer names no partition (Kafka's)
+            print("throttle %d after %d no partitions" % (throttle, k))
+            return
         tlen = struct.unpack(">h", r[8:10])[0]
         off = 10 + tlen + 4
         _, err = struct.unpack(">ih", r[off:off + 6])
@@ -957,6 +968,36 @@ def fetch_throttle(host, port, user, password, client_id, topic, partition, n):
             print("throttle %d after %d records %d" % (throttle, k, max(nbytes, 0)))
             return
     print("throttle 0 after %s records %d" % (n, max(nbytes, 0)))
+
+
+def fetch_session_throttle(host, port, user, password, client_id, topic, partition):
+    """A full Fetch v7 from offset 0 (opens a session), a record produced,
+    then an incremental Fetch of the session (the same offset)."""
+    c = Conn(host, int(port), client_id=client_id)
+    if user != "-":
+        sasl_scram(c, user, password)
+
+    def fetch(session_id, epoch, parts):
+        body = struct.pack(">iiiibii", -1, 0, 0, 1 << 20, 0, session_id, epoch)
+        if parts:
+            body += struct.pack(">i", 1) + kstr(topic) + struct.pack(">i", 1)
+            body += struct.pack(">iqqi", int(partition), 0, -1, 1 << 20)
+        else:
+            body += struct.pack(">i", 0)
+        body += struct.pack(">i", 0)  # forgotten topics
+        r = c.call(1, 7, body)
+        # throttle_time_ms, error_code, session_id, [topic, [partition ...]]
+        throttle, err, sid, ntopics = struct.unpack(">ihii", r[:14])
+        return throttle, err, sid, ntopics
+
+    t, err, sid, n = fetch(0, 0, True)
+    print("full throttle %d error %d session %s topics %d" % (t, err, "yes" if sid > 0 else "no", n))
+    body = (kstr(None) + struct.pack(">hi", 1, 10000) + struct.pack(">i", 1) + kstr(topic) +
+            struct.pack(">ii", 1, int(partition)) + (lambda b: struct.pack(">i", len(b)) + b)(batch([b"x"])))
+    c.call(0, 3, body)
+    t, err, sid2, n = fetch(sid, 1, False)
+    print("incremental throttle %s error %d session %s topics %d" %
+          ("above0" if t > 0 else "0", err, "same" if sid2 == sid else "other", n))
 
 
 def scram_first(host, port, user):
@@ -1388,6 +1429,7 @@ if __name__ == "__main__":
             "describe": (9, describe),
             "quota-alter": (8, quota_alter), "quota-describe": (7, quota_describe),
             "produce-throttle": (11, produce_throttle), "fetch-throttle": (10, fetch_throttle),
+            "fetch-session-throttle": (9, fetch_session_throttle),
             "flood": (5, flood), "offsets-many": (6, offsets_many),
             "scram-first": (5, scram_first), "reauth-expired": (6, reauth_expired),
             "reauth": (8, reauth), "acl-create": (7, acl_create),

@@ -14,12 +14,19 @@
 # credential deleted: the quota stays; carol's quota set, then her
 # credential: the quota stays; DescribeUserScramCredentials of every
 # user lists admin and carol only; admin still authenticates after its
-# own quota. On q's leader, a producer with client id c1 gets
+# own quota. DescribeClientQuotas' other refusals: a custom type
+# (UNSUPPORTED_VERSION), ip with user, an empty type. On q's leader, a
+# producer with client id c1 gets
 # a throttle_time_ms above 0 once past 1024 bytes/s (20 KB records),
 # one with another client id none; the quota removed, c1 is not
-# throttled any more; the throttle is logged. A consumer (client id c4)
-# past its consumer_byte_rate gets a throttle time and no records; one
-# (c6) with a backlog past its quota window gets records, capped to it.
+# throttled any more; the throttle is logged. A Produce counts its
+# whole size (Kafka's request.sizeInBytes): one of a 1-byte record from
+# a 200-byte client id at 10 bytes/s is throttled. A consumer (client id c4)
+# past its consumer_byte_rate gets a throttle time and an answer without
+# partitions, as Kafka's (the leader's .metrics counts both kinds of
+# throttle and their times); a fetch session's (c7) throttled
+# incremental fetch names no partition and keeps its session; one (c6)
+# with a backlog past its quota window gets records, capped to it.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -71,6 +78,18 @@ client-id=<default> producer_byte_rate=1.04858e+06
 client-id=c1 producer_byte_rate=1024" "$(describe 'client-id=*' strict)"
 expect_eq "describe with a type twice" "error 42" \
 	"$(describe 'user=*,user=admin' | head -n 1)"
+# Kafka's other refusals of a filter: a type it does not know is
+# UNSUPPORTED_VERSION, ip with user or client-id and an empty type
+# INVALID_REQUEST; each logged.
+expect_eq "describe a custom type: UNSUPPORTED_VERSION" "error 35" \
+	"$(describe 'group=*' | head -n 1)"
+check "logged: the custom type" grep -q \
+	"DescribeClientQuotas from .* refused: Custom entity type 'group' not supported" "$LOG"
+expect_eq "describe ip with user" "error 42" "$(describe 'ip=*,user=*' | head -n 1)"
+check "logged: the combination" grep -q \
+	"DescribeClientQuotas from .* refused: Invalid entity filter component combination" "$LOG"
+expect_eq "describe an empty type" "error 42" "$(describe '=*' | head -n 1)"
+expect_eq "describe ip alone: none kept" "error 0" "$(describe 'ip=*')"
 
 # Kafka's refusals, each logged.
 refused() { # refused NAME ENTITY OPS: INVALID_REQUEST
@@ -82,6 +101,8 @@ refused() { # refused NAME ENTITY OPS: INVALID_REQUEST
 }
 refused "an unknown key" client-id=c2 produce_rate=10
 refused "a fractional byte rate" client-id=c2 producer_byte_rate=1.5
+expect_eq "its message, Kafka's" "error 42 Configuration producer_byte_rate must be a LONG value" \
+	"$(alter client-id=c2 producer_byte_rate=1.5)"
 refused "request_percentage" client-id=c2 request_percentage=50
 refused "an empty entity" "" producer_byte_rate=10
 refused "an ip entity" ip=127.0.0.1 producer_byte_rate=10
@@ -145,13 +166,35 @@ check "canary is throttled" poll 30 throttled canary
 check "the brokers' own client id is not throttled" not_throttled mqfs
 expect_eq "mqfs's quota removed" "error 0 -" "$(alter client-id=mqfs producer_byte_rate=-)"
 
+# Kafka counts a Produce's whole size against producer_byte_rate, not
+# its records alone. A client id of 200 bytes at 10 bytes/s: one Produce
+# of a 1-byte record (a 69-byte batch, about 300 bytes with the header
+# and names) is already past 10 bytes/s over the 10 s span (its records
+# alone would not be: 6.9 bytes/s). Its quota is set before canary2's, so
+# it is in effect once canary2 is throttled.
+LONGID=$(printf 'L%.0s' $(seq 200))
+expect_eq "a quota on a long client id" "error 0 -" \
+	"$(alter "client-id=$LONGID" producer_byte_rate=10)"
+expect_eq "and on canary2" "error 0 -" "$(alter client-id=canary2 producer_byte_rate=1)"
+check "canary2 is throttled" poll 30 throttled canary2
+_t=$(raw "$LEADER" produce-throttle "$LONGID" q 0 1 1)
+case $_t in
+"throttle 0 "* | "") fail "one small Produce of the long client id is throttled" "got '$_t'" ;;
+"throttle "*" after 1") ok "one small Produce of the long client id is throttled: $_t" ;;
+*) fail "one small Produce of the long client id is throttled" "got '$_t'" ;;
+esac
+
 # Fetch: consumer_byte_rate for client c4. q holds more than 20 records
 # of 20 KB: each Fetch reads up to 1 MiB from offset 0. Once past 2048
-# bytes/s the answer has a throttle time and no records; another client
-# id reads them unthrottled. A follower's fetch is never client-quota'd
+# bytes/s the answer has a throttle time and no partition; another client
+# id reads them unthrottled; the leader's .metrics counts the produce
+# and fetch throttles and their times. A follower's fetch is never client-quota'd
 # (q has no follower here; the replication tests cover theirs).
 expect_eq "consumer_byte_rate for client c4" "error 0 -" \
 	"$(alter client-id=c4 consumer_byte_rate=2048)"
+# c7's quota, for the fetch session below, in effect once c4's is.
+expect_eq "consumer_byte_rate for client c7" "error 0 -" \
+	"$(alter client-id=c7 consumer_byte_rate=3000)"
 # admin's default client (users/admin/clients/<default>) comes before
 # clients/c4 in Kafka's order: its quota goes first.
 expect_eq "admin's default-client quota removed" "error 0 -" \
@@ -159,10 +202,10 @@ expect_eq "admin's default-client quota removed" "error 0 -" \
 fetch_throttled() {
 	_t=$(raw "$LEADER" fetch-throttle c4 q 0 20)
 	echo "# $(date +%T.%N) c4: $_t" >>"$LOG"
-	case $_t in "throttle 0 "* | "") return 1 ;; "throttle "*" records 0") return 0 ;; esac
+	case $_t in "throttle 0 "* | "") return 1 ;; "throttle "*" no partitions") return 0 ;; esac
 	return 1
 }
-check "client c4 past 2048 bytes/s: throttled, no records" poll 30 fetch_throttled
+check "client c4 past 2048 bytes/s: throttled, no partition in the answer" poll 30 fetch_throttled
 fetch_free() { # c5 reads records, not throttled (its entities set no consumer rate)
 	_t=$(raw "$LEADER" fetch-throttle c5 q 0 3)
 	echo "# $(date +%T.%N) c5: $_t" >>"$LOG"
@@ -171,6 +214,29 @@ fetch_free() { # c5 reads records, not throttled (its entities set no consumer r
 check "another client reads unthrottled" poll 30 fetch_free
 check "logged: the fetch throttle" grep -q \
 	"client quota: Fetch from .* (user admin, client-id 'c4') over its consumer_byte_rate" "$LOG"
+# The leader's .metrics counts the throttles and their times by kind.
+metric_above0() { # metric_above0 NAME: NAME's value in the leader's .metrics is > 0
+	_v=$(awk -v k="$1" '$1 == k { print $2 }' "$MQ_TMP/mnt$LEADER/.metrics")
+	echo "# $1 $_v" >>"$LOG"
+	[ -n "$_v" ] && [ "$_v" -gt 0 ]
+}
+for _k in produce fetch; do
+	check ".metrics: $_k throttles counted" \
+		metric_above0 "mqfs_client_quota_throttled_total{quota=\"$_k\"}"
+	check ".metrics: $_k throttle times summed" \
+		metric_above0 "mqfs_client_quota_throttle_ms_total{quota=\"$_k\"}"
+done
+
+# A fetch session (Fetch v7) of client c7 at 3000 bytes/s: its full
+# fetch from offset 0 gets the first 20 KB record (about 2007 bytes/s
+# over the 10 s span), unthrottled, and opens the session; a record is
+# produced (the high watermark moves); the incremental fetch reads the
+# same 20 KB again, is throttled, and names no partition, not even the
+# new high watermark: its session keeps its id and what it last told.
+expect_eq "c7: a full fetch opens a session; the throttled incremental one names no partition" \
+	"full throttle 0 error 0 session yes topics 1
+incremental throttle above0 error 0 session same topics 0" \
+	"$(raw "$LEADER" fetch-session-throttle c7 q 0)"
 
 # A consumer with 10240 bytes/s and more than 400 KB to read: its Fetch
 # of up to 1 MiB is capped to what the quota takes in its window (10

@@ -212,10 +212,25 @@ static void test_values(void **state)
 	assert_int_equal(client_quota_value_text("producer_byte_rate", 1.5, out, sizeof(out), why,
 						 sizeof(why)),
 			 -EINVAL);
-	assert_string_equal(why, "Configuration producer_byte_rate must be a Long value");
+	assert_string_equal(why, "Configuration producer_byte_rate must be a LONG value");
 	assert_int_equal(client_quota_value_text("producer_byte_rate", 0, out, sizeof(out), why,
 						 sizeof(why)),
 			 -EINVAL);
+	/* kafka-configs.sh's producer_byte_rate=9223372036854775807 (the
+	 * keys' default, Long.MAX_VALUE) comes as the double 2^63: kept as
+	 * Long.MAX_VALUE, as Kafka's; anything larger is not a LONG. */
+	assert_int_equal(client_quota_value_text("producer_byte_rate", 9223372036854775807.0, out,
+						 sizeof(out), why, sizeof(why)),
+			 0);
+	assert_string_equal(out, "9223372036854775807");
+	assert_int_equal(client_quota_value_text("producer_byte_rate", 9.21e18, out, sizeof(out),
+						 why, sizeof(why)),
+			 0);
+	assert_string_equal(out, "9210000000000000000");
+	assert_int_equal(client_quota_value_text("producer_byte_rate", 1e19, out, sizeof(out), why,
+						 sizeof(why)),
+			 -EINVAL);
+	assert_string_equal(why, "Configuration producer_byte_rate must be a LONG value");
 	assert_int_equal(
 		client_quota_value_text("produce_rate", 10, out, sizeof(out), why, sizeof(why)),
 		-EINVAL);
