@@ -527,8 +527,14 @@ static int read_broker_configs(struct cluster *c)
 				dyn_rate(&self, &def, THROTTLE_FOLLOWER_RATE));
 	/* The topic defaults (log.retention.ms, ...) of every topic here; a
 	 * failure (out of memory) is retried with the next read. */
-	if (c->local.topics.broker_defaults)
-		(void)c->local.topics.broker_defaults(c->local.topics.arg, &self, &def);
+	if (c->local.topics.broker_defaults) {
+		struct net_config net = c->cfg->cluster.net;
+
+		(void)c->local.topics.broker_defaults(c->local.topics.arg, &self, &def, &net);
+		if (c->srv)
+			net_server_set_limits(c->srv, net.max_connections,
+					      net.max_connections_per_ip);
+	}
 	/* The controller's default for topics without an override (Kafka's
 	 * KafkaController.enableDefaultUncleanLeaderElection once it turns
 	 * on). */
