@@ -1590,7 +1590,8 @@ static int broker_combined_check(struct kafka_api *ka, const char *name,
 }
 
 /* Checks one dynamic value as its static key's in a --config file would
- * be (the throttle rates: 0..2^63-1): 0, or -EINVAL with why. */
+ * be, its type and range (the throttle rates: 0..2^63-1): 0, or -EINVAL
+ * with why. */
 static int broker_value_check(struct kafka_api *ka, const char *key, const char *value, char *why,
 			      size_t size)
 {
@@ -1608,7 +1609,9 @@ static int broker_value_check(struct kafka_api *ka, const char *key, const char 
 	}
 	*c = *broker_cfg(ka->b);
 	snprintf(line, sizeof(line), "%s=%s", key, value);
-	rc = broker_config_apply_dynamic(c, line, strlen(line), why, size);
+	/* The value alone: its pairs (a min and max compaction lag) may be
+	 * at another level, checked with all of them (broker_combined_check). */
+	rc = broker_config_apply_dynamic_value(c, line, strlen(line), why, size);
 	free(c);
 	/* The parser's reason without its "line 1: " (one line here). */
 	if (rc < 0 && !strncmp(why, "line 1: ", 8))

@@ -523,11 +523,11 @@ int topic_config_inherit(struct topic *t);
  * becomes the broker's, its topic defaults taken by every topic where
  * it has no override, its cleaner, producer and listener settings
  * applied at once (topic_dynamic.c); a combination that does not check
- * is logged and the config in effect kept, as Kafka's. *net gets the
- * listener's settings in effect. The cluster thread's hook, after each
- * read. */
+ * is logged and the config in effect kept, as Kafka's. *eff gets the
+ * cluster settings in effect (the listener's limits, ...). The cluster
+ * thread's hook, after each read. */
 int topics_cluster_broker_defaults(void *arg, const struct zk_config *self,
-				   const struct zk_config *def, struct net_config *net);
+				   const struct zk_config *def, struct cluster_config *eff);
 /* The replication throttles learn a topic's lists (tc NULL: the topic
  * is gone); a failure is logged. */
 void topic_throttle_note(struct broker *b, const char *name, const struct topic_config *tc);

@@ -16,7 +16,7 @@
 
 #include "repl/sasl.h"
 
-struct net_config;
+struct cluster_config;
 
 struct broker;
 struct broker_config;
@@ -135,12 +135,13 @@ struct cluster_topic_hooks {
 	/* The dynamic broker settings (/config/brokers/<broker.id>: self,
 	 * <default>: def; empty when none), after each read of them: at
 	 * the start and after each /config/changes notification. NULL:
-	 * none. It writes the listener's settings in effect into *net
-	 * (max.connections, max.connections.per.ip, the dynamic ones over
-	 * the file's, or those kept when the new ones were refused): the
-	 * cluster applies them to its listener. */
+	 * none. It writes the cluster settings in effect into *eff (the
+	 * dynamic ones over the file's, or those kept when the new ones
+	 * were refused): the cluster applies max.connections(.per.ip) to
+	 * its listener and unclean.leader.election.enable to its
+	 * controller. */
 	int (*broker_defaults)(void *arg, const struct zk_config *self, const struct zk_config *def,
-			       struct net_config *net);
+			       struct cluster_config *eff);
 	/* Before a topic of the cluster with that id (Kafka's topic id, not
 	 * "") is made or opened here (the cluster thread, partition -1; a
 	 * LeaderAndIsr, the partition): removes the local topic when a log

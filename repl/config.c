@@ -1258,6 +1258,12 @@ int broker_config_apply_dynamic(struct broker_config *c, const char *text, size_
 	return broker_parse_text(c, text, len, true, true, err, errlen);
 }
 
+int broker_config_apply_dynamic_value(struct broker_config *c, const char *text, size_t len,
+				      char *err, size_t errlen)
+{
+	return broker_parse_text(c, text, len, true, false, err, errlen);
+}
+
 /* Applies each line of text alone to c (a bad one skipped, told to bad),
  * as Kafka drops each stored value its type or range refuses
  * (DynamicBrokerConfig.removeInvalidConfigs); the checks across keys

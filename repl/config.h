@@ -121,6 +121,11 @@ const char *broker_config_reconfigurable_key_at(size_t i);
  * keys (broker_config_file_set) stay as they were. */
 int broker_config_apply_dynamic(struct broker_config *c, const char *text, size_t len, char *err,
 				size_t errlen);
+/* The same without the checks across keys (a value's type and range
+ * only): a value whose pair may be at another level, checked with the
+ * levels together by broker_config_dynamic_effective. */
+int broker_config_apply_dynamic_value(struct broker_config *c, const char *text, size_t len,
+				      char *err, size_t errlen);
 /* The config in effect (*out) of a broker whose config file gave st and
  * whose dynamic settings are def_text (/config/brokers/<default>, every
  * broker's) and self_text (its own, /config/brokers/<id>), "key=value"

@@ -104,7 +104,7 @@ static int dynamic_effective(struct broker *b, const struct zk_config *self,
 }
 
 int topics_cluster_broker_defaults(void *arg, const struct zk_config *self,
-				   const struct zk_config *def, struct net_config *net)
+				   const struct zk_config *def, struct cluster_config *eff)
 {
 	struct broker *b = arg;
 	struct broker_config *nc = malloc(sizeof(*nc)), *old_cfg;
@@ -112,18 +112,14 @@ int topics_cluster_broker_defaults(void *arg, const struct zk_config *self,
 	char **names = NULL;
 	int n = 0, rc;
 
-	if (!nc)
-		return -ENOMEM;
-	rc = dynamic_effective(b, self, def, nc);
+	rc = nc ? dynamic_effective(b, self, def, nc) : -ENOMEM;
 	pthread_mutex_lock(&b->dyn_mu);
 	if (rc == 0) {
 		old_cfg = b->dyn_cfg;
 		b->dyn_cfg = nc;
 		nc = old_cfg;
 	}
-	net->max_connections = (b->dyn_cfg ? b->dyn_cfg : &b->cfg)->cluster.net.max_connections;
-	net->max_connections_per_ip =
-		(b->dyn_cfg ? b->dyn_cfg : &b->cfg)->cluster.net.max_connections_per_ip;
+	*eff = (b->dyn_cfg ? b->dyn_cfg : &b->cfg)->cluster;
 	pthread_mutex_unlock(&b->dyn_mu);
 	free(nc);
 	if (rc < 0)

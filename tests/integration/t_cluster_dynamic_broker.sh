@@ -11,9 +11,10 @@
 # held from before still answers, a new one is refused). The levels are
 # checked as one config, as Kafka builds one KafkaConfig: a
 # log.cleaner.min.compaction.lag.ms above the other level's max is
-# INVALID_CONFIG; a default stored later that disagrees with a broker's
-# own value is logged by that broker, which keeps its settings in effect
-# (its .config), while the others take it.
+# INVALID_CONFIG, one above the file's but below the default's is taken;
+# a default stored later that disagrees with a broker's own value is
+# logged by that broker, which keeps its settings in effect (its
+# .config), while the others take it.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -31,7 +32,8 @@ export KAFKA_SASL_USER KAFKA_SASL_PASSWORD
 
 CLUSTER_CONF="num.partitions=1
 log.retention.check.interval.ms=500
-log.cleaner.backoff.ms=3600000"
+log.cleaner.backoff.ms=3600000
+log.cleaner.max.compaction.lag.ms=2000"
 zk_cluster_start
 cluster_start3
 
@@ -75,29 +77,36 @@ expect_eq "log.cleaner.dedupe.buffer.size=1000 (below 65536): INVALID_CONFIG (40
 expect_eq "max.connections.per.ip=0 (no overrides here): INVALID_CONFIG (40)" "error 40" \
 	"$(incalter 1 1 0 max.connections.per.ip 0)"
 
-# Across the levels: the default's max, then broker 1's min above it.
-expect_eq "<default>: log.cleaner.max.compaction.lag.ms=1000" "error 0" \
-	"$(incalter 1 "" 0 log.cleaner.max.compaction.lag.ms 1000)"
-expect_eq "broker 1: log.cleaner.min.compaction.lag.ms=5000 above the default's max: INVALID_CONFIG" \
-	"error 40" "$(incalter 1 1 0 log.cleaner.min.compaction.lag.ms 5000)"
-expect_eq "broker 1: log.cleaner.min.compaction.lag.ms=500" "error 0" \
-	"$(incalter 1 1 0 log.cleaner.min.compaction.lag.ms 500)"
-expect_eq "<default> to broker 1: max.compaction.lag.ms=100, below broker 1's min: INVALID_CONFIG" \
-	"error 40" "$(incalter 1 "" 0 log.cleaner.max.compaction.lag.ms 100)"
+# Across the levels (the file's max compaction lag is 2000): the
+# default's max 10000, then broker 1's min 5000, above the file's max but
+# not the default's, as Kafka takes it.
+expect_eq "<default>: log.cleaner.max.compaction.lag.ms=10000" "error 0" \
+	"$(incalter 1 "" 0 log.cleaner.max.compaction.lag.ms 10000)"
+check "mnt1: the default's max in effect" poll 20 root_is 1 log.cleaner.max.compaction.lag.ms 10000
+expect_eq "broker 1: log.cleaner.min.compaction.lag.ms=5000 (above the file's max, not the default's)" \
+	"error 0" "$(incalter 1 1 0 log.cleaner.min.compaction.lag.ms 5000)"
+check "mnt1: its min in effect" poll 20 root_is 1 log.cleaner.min.compaction.lag.ms 5000
+expect_eq "broker 1: log.cleaner.min.compaction.lag.ms=20000 above the default's max: INVALID_CONFIG" \
+	"error 40" "$(incalter 1 1 0 log.cleaner.min.compaction.lag.ms 20000)"
+expect_eq "<default> to broker 1: max.compaction.lag.ms=1000, below broker 1's min: INVALID_CONFIG" \
+	"error 40" "$(incalter 1 "" 0 log.cleaner.max.compaction.lag.ms 1000)"
 # Broker 2 checks against its own levels (none of its own): it takes
 # what broker 1 refuses, and broker 1, reading it, keeps its settings.
-expect_eq "<default> to broker 2: max.compaction.lag.ms=100" "error 0" \
-	"$(incalter 2 "" 0 log.cleaner.max.compaction.lag.ms 100)"
-check "mnt2: the new default in effect" poll 20 root_is 2 log.cleaner.max.compaction.lag.ms 100
+expect_eq "<default> to broker 2: max.compaction.lag.ms=1000" "error 0" \
+	"$(incalter 2 "" 0 log.cleaner.max.compaction.lag.ms 1000)"
+check "mnt2: the new default in effect" poll 20 root_is 2 log.cleaner.max.compaction.lag.ms 1000
 check "broker 1 logged the combination it does not apply" poll 20 logged \
-	"dynamic broker settings could not be applied: log.cleaner.min.compaction.lag.ms 500 is above log.cleaner.max.compaction.lag.ms 100; the settings in effect stay"
-check "mnt1: keeps the max in effect (1000)" root_is 1 log.cleaner.max.compaction.lag.ms 1000
-check "mnt1: keeps its min (500)" root_is 1 log.cleaner.min.compaction.lag.ms 500
+	"dynamic broker settings could not be applied: log.cleaner.min.compaction.lag.ms 5000 is above log.cleaner.max.compaction.lag.ms 1000; the settings in effect stay"
+check "mnt1: keeps the max in effect (10000)" root_is 1 log.cleaner.max.compaction.lag.ms 10000
+check "mnt1: keeps its min (5000)" root_is 1 log.cleaner.min.compaction.lag.ms 5000
 expect_eq "broker 1: DELETE its min" "error 0" \
 	"$(incalter 1 1 1 log.cleaner.min.compaction.lag.ms)"
-check "mnt1: now the default's max (100)" poll 20 root_is 1 log.cleaner.max.compaction.lag.ms 100
+check "mnt1: now the default's max (1000)" poll 20 root_is 1 log.cleaner.max.compaction.lag.ms 1000
 expect_eq "<default>: DELETE the max" "error 0" \
 	"$(incalter 1 "" 1 log.cleaner.max.compaction.lag.ms)"
+for b in 1 2 3; do
+	check "mnt$b: the file's max again" poll 20 root_is "$b" log.cleaner.max.compaction.lag.ms 2000
+done
 
 # log.cleaner.backoff.ms: the file's hour, then 100 ms as the default.
 P0=$(metric 1 mqfs_cleaner_passes_total)

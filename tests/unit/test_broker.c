@@ -1190,7 +1190,7 @@ static void test_dynamic_defaults(void **state)
 {
 	struct fx *f = *state;
 	struct zk_config self = { 0 }, def = { 0 };
-	struct net_config net;
+	struct cluster_config net;
 	struct topic *a, *b, *c;
 	struct topic_config tc;
 	struct log_config lc;
@@ -1258,7 +1258,7 @@ static void test_dynamic_reconfigure(void **state)
 {
 	struct fx *f = *state;
 	struct zk_config self = { 0 }, def = { 0 };
-	struct net_config net = { 0 };
+	struct cluster_config net = { 0 };
 	struct topic_config tc;
 	struct topic *t;
 	char *text = NULL;
@@ -1279,8 +1279,8 @@ static void test_dynamic_reconfigure(void **state)
 	assert_int_equal(atomic_load(&f->b->cleaner_backoff_ms), 86400000);
 	assert_int_equal(atomic_load(&f->b->cleaner_dedupe_bytes), 1048576);
 	assert_int_equal(f->b->producer_id_expiration_ms, 60000);
-	assert_int_equal(net.max_connections, 9);
-	assert_int_equal(net.max_connections_per_ip, 4);
+	assert_int_equal(net.net.max_connections, 9);
+	assert_int_equal(net.net.max_connections_per_ip, 4);
 	/* the change starts a pass at once, whatever the backoff */
 	end = now_mono_ms() + 10000;
 	while (atomic_load(&f->b->cleaner_passes) == passes && now_mono_ms() < end)
@@ -1295,11 +1295,13 @@ static void test_dynamic_reconfigure(void **state)
 	assert_int_equal(zk_config_put(&self, "log.cleaner.min.compaction.lag.ms", 33, "5000", 4),
 			 0);
 	assert_int_equal(zk_config_put(&self, "log.cleaner.backoff.ms", 22, "100", 3), 0);
+	assert_int_equal(zk_config_put(&self, "unclean.leader.election.enable", 30, "true", 4), 0);
 	memset(&net, 0, sizeof(net));
 	assert_int_equal(topics_cluster_broker_defaults(f->b, &self, &def, &net), 0);
 	assert_int_equal(atomic_load(&f->b->cleaner_backoff_ms), 86400000);
-	assert_int_equal(net.max_connections, 9); /* the ones in effect */
-	assert_int_equal(net.max_connections_per_ip, 4);
+	assert_false(net.unclean_leader_election);    /* the controller's stays */
+	assert_int_equal(net.net.max_connections, 9); /* the ones in effect */
+	assert_int_equal(net.net.max_connections_per_ip, 4);
 	assert_int_equal(topic_config_get(t, &tc), 0);
 	assert_int_equal(tc.log.min_compaction_lag_ms, 0);
 	assert_int_equal(tc.log.max_compaction_lag_ms, 1000);
@@ -1312,7 +1314,7 @@ static void test_dynamic_reconfigure(void **state)
 	assert_int_equal(topics_cluster_broker_defaults(f->b, &self, &def, &net), 0);
 	assert_int_equal(atomic_load(&f->b->cleaner_backoff_ms), f->cfg.cleaner_backoff_ms);
 	assert_int_equal(f->b->producer_id_expiration_ms, f->cfg.producer_id_expiration_ms);
-	assert_int_equal(net.max_connections, f->cfg.cluster.net.max_connections);
+	assert_int_equal(net.net.max_connections, f->cfg.cluster.net.max_connections);
 	topic_put(t);
 }
 

@@ -1850,6 +1850,7 @@ static void test_dynamic_combined(void **state)
 	const char *self = "log.cleaner.min.compaction.lag.ms=5000\n";
 	const char *ok = "log.cleaner.min.compaction.lag.ms=500\nlog.cleaner.backoff.ms=200\n";
 	const char *zero_ip = "max.connections.per.ip=0\n";
+	const char *big = "log.cleaner.max.compaction.lag.ms=10000\n";
 
 	(void)state;
 	assert_non_null(c);
@@ -1877,6 +1878,14 @@ static void test_dynamic_combined(void **state)
 	assert_int_equal(broker_config_dynamic_effective(&st, "", 0, self, strlen(self), c, NULL,
 							 NULL, err, sizeof(err)),
 			 -EINVAL);
+	/* the default's max over the file's lower one: a min between */
+	assert_int_equal(broker_config_dynamic_effective(&st, big, strlen(big), self, strlen(self),
+							 c, NULL, NULL, err, sizeof(err)),
+			 0);
+	assert_int_equal(c->log.min_compaction_lag_ms, 5000);
+	*c = st;
+	assert_int_equal(broker_config_apply_dynamic_value(c, self, strlen(self), err, sizeof(err)),
+			 0);
 	assert_int_equal(broker_config_dynamic_effective(&st, def, strlen(def), ok, strlen(ok), c,
 							 NULL, NULL, err, sizeof(err)),
 			 0);
