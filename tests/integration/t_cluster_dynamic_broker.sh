@@ -37,23 +37,9 @@ log.cleaner.max.compaction.lag.ms=2000"
 zk_cluster_start
 cluster_start3
 
-incalter() { # incalter N NAME OP KEY [VALUE]: to broker N
-	_p=$(eval "echo \$PORT$1")
-	shift
-	timeout -k 5 30 python3 "$LIBDIR/kafka_raw.py" incalter 127.0.0.1 "$_p" admin admin-secret "$@" 2>&1
-}
 # root_is N KEY VALUE: broker N's root .config shows KEY=VALUE
 root_is() {
 	timeout 5 grep -qx "$2=$3" "$MQ_TMP/mnt$1/.config" 2>/dev/null
-}
-# described N TYPE NAME KEY LINE: DescribeConfigs of KEY of resource TYPE
-# (4 broker) NAME sent to broker N is LINE.
-described() {
-	_p=$(eval "echo \$PORT$1")
-	_d=$(timeout -k 5 30 python3 "$LIBDIR/kafka_raw.py" describe 127.0.0.1 "$_p" admin \
-		admin-secret "$2" "$3" "$4" 2>&1)
-	echo "# $(date +%T.%N) DescribeConfigs to broker $1: $_d" >>"$LOG"
-	[ "$_d" = "$5" ]
 }
 metric() { # metric N NAME: broker N's metric NAME
 	timeout 5 awk -v m="$2" '$1 == m { print $2 }' "$MQ_TMP/mnt$1/.metrics" 2>/dev/null
