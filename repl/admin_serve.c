@@ -71,9 +71,12 @@
  *     node INVALID_REQUEST (its settings are the --config file's); in a
  *     cluster (alter_broker) its id or "" (the default), another id
  *     INVALID_REQUEST, the dynamic broker settings only (the topic
- *     defaults of broker_config_dynamic_key, each value checked as its
- *     static key's, and the two throttle rates; another key, a value the
- *     static key refuses, a rate outside 0..2^63-1: INVALID_CONFIG), into
+ *     defaults of broker_config_dynamic_key and Kafka's other
+ *     reconfigurable settings of broker_config_reconfigurable_key, each
+ *     value checked as its static key's, then the whole config with the
+ *     other level's and the file's, and the two throttle rates; another
+ *     key, a value the static key refuses, a combination that does not
+ *     check, a rate outside 0..2^63-1: INVALID_CONFIG), into
  *     /config/brokers/<id> or <default>;
  *   - validate_only: every check, nothing changed.
  * timeout_ms bounds the wait of a creation for its leaders in a cluster
@@ -1200,8 +1203,8 @@ static int describe_aliases(const struct proto_describe_configs_resource *res, b
  * (DYNAMIC_DEFAULT_BROKER_CONFIG), the --config file's
  * (STATIC_BROKER_CONFIG, where the file set the key, as Kafka's, by
  * presence in its originals), else DEFAULT_CONFIG (is_default in v0);
- * read-only but the dynamic ones (broker_config_dynamic_key's and the
- * throttle rates, listed after the others when set); synonyms, when
+ * read-only but the dynamic ones (broker_config_reconfigurable_key's and
+ * the throttle rates, listed after the others when set); synonyms, when
  * asked, every level set, in that order, then the built-in default. */
 static int describe_broker(struct kafka_api *ka, const struct proto_describe_configs_resource *res,
 			   bool synonyms, struct proto_describe_configs_result *out,
@@ -1249,7 +1252,7 @@ static int describe_broker(struct kafka_api *ka, const struct proto_describe_con
 		 * shows, has those), and its default synonym is null. */
 		bool no_default = kstr_eq(k, "advertised.listeners");
 		bool unset = no_default && !broker_cfg(ka->b)->cluster.net.n_advertised;
-		bool dyn = broker_config_dynamic_key(k.ptr, (size_t)k.len);
+		bool dyn = broker_config_reconfigurable_key(k.ptr, (size_t)k.len);
 		struct kstr bv = KSTR_NULL, mine = KSTR_NULL, all = KSTR_NULL;
 		struct kstr file = secret || unset ? KSTR_NULL : val;
 		char key[96] = "";
@@ -1538,8 +1541,9 @@ static int16_t alter_text(FILE *f, const struct proto_alter_configs_resource *re
 }
 
 /* The name of a dynamic broker setting (the replication throttle rates,
- * and broker_config_dynamic_key's topic defaults: the settings this
- * broker changes without a restart), as a string that lives on; NULL for
+ * and broker_config_reconfigurable_key's: the topic defaults and Kafka's
+ * other reconfigurable settings mqfs has, which this broker changes
+ * without a restart), as a string that lives on; NULL for
  * any other. */
 static const char *broker_key_dynamic(struct kstr name)
 {
@@ -1549,14 +1553,77 @@ static const char *broker_key_dynamic(struct kstr name)
 		return THROTTLE_LEADER_RATE;
 	if (kstr_eq(name, THROTTLE_FOLLOWER_RATE))
 		return THROTTLE_FOLLOWER_RATE;
-	for (size_t i = 0; name.ptr && (key = broker_config_dynamic_key_at(i)); i++)
+	for (size_t i = 0; name.ptr && (key = broker_config_reconfigurable_key_at(i)); i++)
 		if (kstr_eq(name, key))
 			return key;
 	return NULL;
 }
 
+/* The level's stored "key=value" lines (text, len) with the change: for
+ * replace the set alone, else the stored ones but those set or deleted,
+ * then the set. Into *out (malloc'ed). 0 or -ENOMEM. */
+static int level_changed(const char *text, size_t len, const struct zk_config *set,
+			 const char *const *del, int n_del, bool replace, char **out, size_t *olen)
+{
+	FILE *f = open_memstream(out, olen);
+	const char *p = text;
+	struct kstr k, v;
+
+	if (!f)
+		return -ENOMEM;
+	while (!replace && topic_kv_next(&p, text + len, &k, &v)) {
+		char key[128];
+		bool gone = false;
+
+		if ((size_t)k.len >= sizeof(key))
+			continue; /* no dynamic key is that long */
+		memcpy(key, k.ptr, (size_t)k.len);
+		key[k.len] = '\0';
+		for (int i = 0; i < n_del && !gone; i++)
+			gone = !strcmp(del[i], key);
+		if (!gone && !zk_config_get(set, key))
+			fprintf(f, "%s=%.*s\n", key, (int)v.len, v.ptr);
+	}
+	for (int i = 0; i < set->n; i++)
+		fprintf(f, "%s=%s\n", set->keys[i], set->values[i]);
+	return fclose(f) == 0 ? 0 : -ENOMEM;
+}
+
+/* The whole config this broker would have with the change to the level
+ * named (its id or <default>), checked as one, as Kafka's
+ * DynamicBrokerConfig.validate builds one KafkaConfig of the file's,
+ * the default's and this broker's (the other level as stored; a stored
+ * value that does not parse skipped, as Kafka drops it): 0, or -EINVAL
+ * with why when the levels together do not check (a min compaction lag
+ * above another level's max, ...), or -ENOMEM. */
+static int broker_combined_check(struct kafka_api *ka, const char *name,
+				 const struct zk_config *set, const char *const *del, int n_del,
+				 bool replace, char *why, size_t size)
+{
+	bool dflt = !strcmp(name, ZK_BROKER_DEFAULT);
+	char *self = NULL, *def = NULL, *lvl = NULL;
+	size_t slen = 0, dlen = 0, llen = 0;
+	struct broker_config *c = malloc(sizeof(*c));
+	int rc = c ? cluster_broker_dynamic_texts(ka->b->cluster, &self, &slen, &def, &dlen)
+		   : -ENOMEM;
+
+	if (rc == 0)
+		rc = level_changed(dflt ? def : self, dflt ? dlen : slen, set, del, n_del, replace,
+				   &lvl, &llen);
+	if (rc == 0)
+		rc = broker_config_dynamic_effective(broker_cfg(ka->b), dflt ? lvl : def,
+						     dflt ? llen : dlen, dflt ? self : lvl,
+						     dflt ? slen : llen, c, NULL, NULL, why, size);
+	free(self);
+	free(def);
+	free(lvl);
+	free(c);
+	return rc;
+}
+
 /* Checks one dynamic value as its static key's in a --config file would
- * be (the throttle rates: 0..2^63-1): 0, or -EINVAL with why. */
+ * be, its type and range (the throttle rates: 0..2^63-1): 0, or -EINVAL
+ * with why. */
 static int broker_value_check(struct kafka_api *ka, const char *key, const char *value, char *why,
 			      size_t size)
 {
@@ -1574,7 +1641,9 @@ static int broker_value_check(struct kafka_api *ka, const char *key, const char 
 	}
 	*c = *broker_cfg(ka->b);
 	snprintf(line, sizeof(line), "%s=%s", key, value);
-	rc = broker_config_apply_dynamic(c, line, strlen(line), why, size);
+	/* The value alone: its pairs (a min and max compaction lag) may be
+	 * at another level, checked with all of them (broker_combined_check). */
+	rc = broker_config_apply_dynamic_value(c, line, strlen(line), why, size);
 	free(c);
 	/* The parser's reason without its "line 1: " (one line here). */
 	if (rc < 0 && !strncmp(why, "line 1: ", 8))
@@ -1588,8 +1657,10 @@ static int broker_value_check(struct kafka_api *ka, const char *key, const char 
 /* AlterConfigs / IncrementalAlterConfigs of a broker: the dynamic
  * settings into /config/brokers/<id> or <default> (Kafka's
  * alterBrokerConfigs), every broker applying them from the notification.
- * Each value is checked as the static key's (Kafka builds its new
- * KafkaConfig with them), for this broker's and the default alike. */
+ * Each value is checked as the static key's, then the whole config
+ * with the other level and the file's (broker_combined_check: Kafka
+ * builds its new KafkaConfig of them), for this broker's and the
+ * default alike. */
 static int16_t alter_broker(struct kafka_api *ka, const struct proto_alter_configs_resource *res,
 			    bool incremental, bool validate_only, struct verdict *v)
 {
@@ -1656,6 +1727,17 @@ static int16_t alter_broker(struct kafka_api *ka, const struct proto_alter_confi
 			zk_config_clear(&set);
 			return refuse(v, PROTO_ERR_UNKNOWN_SERVER_ERROR, "out of memory");
 		}
+	}
+	why[0] = '\0';
+	rc = broker_combined_check(ka, name, &set, del, n_del, !incremental, why, sizeof(why));
+	if (rc < 0) {
+		zk_config_clear(&set);
+		if (rc != -EINVAL)
+			return refuse(v, PROTO_ERR_UNKNOWN_SERVER_ERROR, "out of memory");
+		return refuse(v, PROTO_ERR_INVALID_CONFIG,
+			      "Invalid config value for resource ConfigResource(type=BROKER, "
+			      "name='%s'): Invalid dynamic configuration: %s",
+			      rname, why);
 	}
 	if (!validate_only) {
 		rc = cluster_broker_config_alter(b->cluster, name, &set, del, n_del, !incremental);

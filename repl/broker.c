@@ -341,6 +341,9 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 	pthread_mutex_init(&b->admin_mu, NULL);
 	pthread_mutex_init(&b->dyn_mu, NULL);
 	topic_config_defaults_of(&b->cfg, &b->dyn_defaults);
+	b->cleaner_backoff_ms = b->cfg.cleaner_backoff_ms;
+	b->cleaner_dedupe_bytes = b->cfg.cleaner_dedupe_bytes;
+	b->producer_id_expiration_ms = b->cfg.producer_id_expiration_ms;
 	fd_room_init(&b->fd_room);
 	rwlock_init_wpref(&b->cat_lock);
 	pthread_mutex_init(&b->pool_mu, NULL);
@@ -517,7 +520,7 @@ static void stop_checkpoints(struct broker *b, struct topic *t, int64_t *budget)
 			continue;
 		}
 		rc = producer_state_stop_checkpoint(&pt->pstate, pt->log,
-						    &b->cfg.producer_id_expiration_ms);
+						    &b->producer_id_expiration_ms);
 		if (rc < 0)
 			mq_log(MQ_ERR, "stop: topic %s partition %d: producer checkpoint: %s",
 			       t->name, p, strerror(-rc));
@@ -596,6 +599,7 @@ static int broker_free(struct broker *b, bool abandon)
 	broker_pool_free(b);
 	produce_broker_destroy(b);
 	pthread_mutex_destroy(&b->admin_mu);
+	free(b->dyn_cfg);
 	pthread_mutex_destroy(&b->dyn_mu);
 	fd_room_destroy(&b->fd_room);
 	pthread_rwlock_destroy(&b->cat_lock);

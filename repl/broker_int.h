@@ -233,6 +233,17 @@ struct broker {
 	 * dyn_mu, a leaf. */
 	pthread_mutex_t dyn_mu;
 	struct topic_config dyn_defaults;
+	/* The whole config in effect, cfg's under the dynamic levels, as
+	 * broker_config_dynamic_effective last accepted them (MNT/.config
+	 * renders it); NULL: cfg's. Under dyn_mu. */
+	struct broker_config *dyn_cfg;
+	/* Kafka's other reconfigurable settings in effect (cfg's until the
+	 * dynamic ones apply, topic_dynamic.c): read by the cleaner thread,
+	 * the scheduler and Produce at each use, written by the cluster
+	 * thread; atomic. */
+	_Atomic int64_t cleaner_backoff_ms;
+	_Atomic int64_t cleaner_dedupe_bytes;
+	int64_t producer_id_expiration_ms; /* __atomic: its address is the trim listener's */
 	struct logmgr *m;
 	/* The replication throttles (throttle.h): their throttled
 	 * partitions follow every topic's settings (topic_throttle_note). */
@@ -292,7 +303,8 @@ struct broker {
 	 * MNT/.metrics, written by those threads, read by anyone. */
 	pthread_t cleaner;
 	bool cleaner_running;
-	bool cleaner_stop; /* under sched_mu; cleaner_cv wakes it */
+	bool cleaner_stop;         /* under sched_mu; cleaner_cv wakes it */
+	bool cleaner_reconfigured; /* under sched_mu: cleaner_reconfigure */
 	pthread_cond_t cleaner_cv;
 	_Atomic int64_t retention_segments; /* segments deleted by retention */
 	_Atomic int64_t retention_bytes;    /* their bytes */
@@ -507,11 +519,15 @@ int topic_grow_local(struct topic *t, int n_partitions, const bool *local);
 int topic_config_inherit(struct topic *t);
 /* The cluster's dynamic broker settings as read from ZooKeeper (self:
  * /config/brokers/<broker.id>, def: <default>; empty when none): the
- * topic defaults they give (broker_config_dynamic_defaults) become the
- * broker's, and every topic takes them where it has no override
- * (topic_dynamic.c). The cluster thread's hook, after each read. */
+ * config they give with the file's (broker_config_dynamic_effective)
+ * becomes the broker's, its topic defaults taken by every topic where
+ * it has no override, its cleaner, producer and listener settings
+ * applied at once (topic_dynamic.c); a combination that does not check
+ * is logged and the config in effect kept, as Kafka's. *eff gets the
+ * cluster settings in effect (the listener's limits, ...). The cluster
+ * thread's hook, after each read. */
 int topics_cluster_broker_defaults(void *arg, const struct zk_config *self,
-				   const struct zk_config *def);
+				   const struct zk_config *def, struct cluster_config *eff);
 /* The replication throttles learn a topic's lists (tc NULL: the topic
  * is gone); a failure is logged. */
 void topic_throttle_note(struct broker *b, const char *name, const struct topic_config *tc);
@@ -689,6 +705,10 @@ void broker_sched_kick(struct broker *b);
 void broker_sched_log_work(void *arg);
 /* Does nothing unless log.cleaner.enable. */
 int cleaner_thread_start(struct broker *b);
+/* The cleaner's log.cleaner.backoff.ms and log.cleaner.dedupe.buffer.size
+ * from now on (dynamic broker settings): a change is logged and starts
+ * a pass at once, then the new backoff. Any thread. */
+void cleaner_reconfigure(struct broker *b, int64_t backoff_ms, int64_t dedupe_bytes);
 void cleaner_thread_stop(struct broker *b);
 
 /* ---- group_coord.c, group_views.c ---- */

@@ -203,32 +203,16 @@ int broker_state_text(struct broker *b, char **out, size_t *len)
 	return memstream_done(f, &buf, &blen, out, len);
 }
 
-/* The value in effect of the setting k of the file text file: this
- * broker's dynamic value (self), else the cluster's dynamic default
- * (def), else the file's (v). */
-static struct kstr in_effect(struct kstr k, struct kstr v, const char *self, size_t slen,
-			     const char *def, size_t dlen)
-{
-	char key[128];
-	struct kstr d;
-
-	if ((size_t)k.len >= sizeof(key))
-		return v;
-	memcpy(key, k.ptr, (size_t)k.len);
-	key[k.len] = '\0';
-	if (topic_kv_find(self, slen, key, &d) == 0 || topic_kv_find(def, dlen, key, &d) == 0)
-		return d;
-	return v;
-}
-
 /* MNT/.config: the settings in effect, the dynamic broker settings of a
- * cluster (DescribeConfigs' precedence) over the file's, then the
+ * cluster (DescribeConfigs' precedence, broker_config_dynamic_effective)
+ * over the file's, then the
  * dynamic-only ones set (the throttle rates), as DescribeConfigs of the
  * broker lists them. */
 int broker_config_text(struct broker *b, char **out, size_t *len)
 {
 	struct cluster *c = __atomic_load_n(&b->cluster, __ATOMIC_ACQUIRE);
 	int ports[NET_MAX_LISTENERS];
+	struct broker_config *eff;
 	char *file = NULL, *self = NULL, *def = NULL, *buf = NULL;
 	size_t flen = 0, slen = 0, dlen = 0, blen = 0;
 	const char *p;
@@ -240,7 +224,15 @@ int broker_config_text(struct broker *b, char **out, size_t *len)
 	 * (Metadata's), not 0, which no client could reach. */
 	for (int i = 0; c && i < b->cfg.cluster.net.n_listeners; i++)
 		ports[i] = cluster_listener_port(c, i);
-	rc = broker_config_render_bound(&b->cfg, c ? ports : NULL, &file, &flen);
+	/* The config in effect: the file's under the dynamic levels as last
+	 * accepted (a stored combination refused leaves the one before). */
+	if (!(eff = malloc(sizeof(*eff))))
+		return -ENOMEM;
+	pthread_mutex_lock(&b->dyn_mu);
+	*eff = b->dyn_cfg ? *b->dyn_cfg : b->cfg;
+	pthread_mutex_unlock(&b->dyn_mu);
+	rc = broker_config_render_bound(eff, c ? ports : NULL, &file, &flen);
+	free(eff);
 	if (rc < 0 || !c)
 		goto done;
 	if ((rc = cluster_broker_dynamic_texts(c, &self, &slen, &def, &dlen)) < 0)
@@ -251,10 +243,7 @@ int broker_config_text(struct broker *b, char **out, size_t *len)
 		rc = -ENOMEM;
 		goto done;
 	}
-	for (p = file; topic_kv_next(&p, file + flen, &k, &v);) {
-		v = in_effect(k, v, self, slen, def, dlen);
-		fprintf(f, "%.*s=%.*s\n", (int)k.len, k.ptr, (int)v.len, v.ptr);
-	}
+	fwrite(file, 1, flen, f);
 	/* The dynamic-only keys: this broker's, then the default's where
 	 * this broker has none. */
 	for (int lvl = 0; lvl < 2; lvl++) {
@@ -678,6 +667,9 @@ static const struct metric_row metric_rows[] = {
 	ROW_ATOMIC(retention_bytes, "mqfs_retention_deleted_bytes_total", "counter",
 		   "Bytes of segments deleted by retention."),
 	ROW_ATOMIC(cleaner_runs, "mqfs_cleaner_runs_total", "counter", "Log cleanings done."),
+	ROW_ATOMIC(cleaner_passes, "mqfs_cleaner_passes_total", "counter",
+		   "Passes of the log cleaner over the compacted topics (one every "
+		   "log.cleaner.backoff.ms while nothing is left to clean)."),
 	ROW_ATOMIC(cleaner_errors, "mqfs_cleaner_errors_total", "counter",
 		   "Log cleanings that failed."),
 	ROW_ATOMIC(cleaner_bytes_read, "mqfs_cleaner_read_bytes_total", "counter",

@@ -50,7 +50,8 @@ static int cleaner_topic(struct broker *b, struct topic *t)
 			atomic_fetch_add(&b->cleaner_errors, 1);
 			continue;
 		}
-		rc = log_clean(r[p].log, engine_now_ms(), b->cfg.cleaner_dedupe_bytes, false, &cs);
+		rc = log_clean(r[p].log, engine_now_ms(), atomic_load(&b->cleaner_dedupe_bytes),
+			       false, &cs);
 		if (rc == -ENOENT)
 			break; /* the topic was deleted meanwhile */
 		if (rc < 0) {
@@ -92,17 +93,21 @@ static int cleaner_topic(struct broker *b, struct topic *t)
 static void *cleaner_main(void *arg)
 {
 	struct broker *b = arg;
-	int64_t wait = b->cfg.cleaner_backoff_ms;
+	int64_t wait = atomic_load(&b->cleaner_backoff_ms);
 	struct timespec ts;
 
 	pthread_mutex_lock(&b->sched_mu);
 	while (!b->cleaner_stop) {
 		deadline_from_ms(CLOCK_MONOTONIC, wait, &ts);
-		while (!b->cleaner_stop && wait > 0 &&
+		while (!b->cleaner_stop && !b->cleaner_reconfigured && wait > 0 &&
 		       pthread_cond_timedwait(&b->cleaner_cv, &b->sched_mu, &ts) != ETIMEDOUT)
 			;
 		if (b->cleaner_stop)
 			break;
+		/* A dynamic change of its settings (cleaner_reconfigure) starts
+		 * a pass at once, then the new backoff, as Kafka's cleaner
+		 * threads, restarted on a change, begin with a pass. */
+		b->cleaner_reconfigured = false;
 		pthread_mutex_unlock(&b->sched_mu);
 
 		struct topic **topics;
@@ -112,12 +117,29 @@ static void *cleaner_main(void *arg)
 				cleaned += cleaner_topic(b, topics[i]);
 			broker_topics_release(topics, n);
 		}
-		wait = cleaned ? 0 : b->cfg.cleaner_backoff_ms;
+		wait = cleaned ? 0 : atomic_load(&b->cleaner_backoff_ms);
 		atomic_fetch_add(&b->cleaner_passes, 1);
 		pthread_mutex_lock(&b->sched_mu);
 	}
 	pthread_mutex_unlock(&b->sched_mu);
 	return NULL;
+}
+
+void cleaner_reconfigure(struct broker *b, int64_t backoff_ms, int64_t dedupe_bytes)
+{
+	int64_t old_backoff = atomic_exchange(&b->cleaner_backoff_ms, backoff_ms);
+	int64_t old_dedupe = atomic_exchange(&b->cleaner_dedupe_bytes, dedupe_bytes);
+
+	if (old_backoff == backoff_ms && old_dedupe == dedupe_bytes)
+		return;
+	mq_log(MQ_INFO,
+	       "log cleaner: reconfigured: log.cleaner.backoff.ms %" PRId64
+	       ", log.cleaner.dedupe.buffer.size %" PRId64,
+	       backoff_ms, dedupe_bytes);
+	pthread_mutex_lock(&b->sched_mu);
+	b->cleaner_reconfigured = true;
+	pthread_cond_broadcast(&b->cleaner_cv);
+	pthread_mutex_unlock(&b->sched_mu);
 }
 
 int cleaner_thread_start(struct broker *b)

@@ -485,32 +485,13 @@ static int64_t dyn_rate(const struct zk_config *self, const struct zk_config *de
 	return THROTTLE_UNBOUNDED;
 }
 
-/* unclean.leader.election.enable: this broker's dynamic value, else the
- * dynamic default, else the file's; a value that is not a boolean (another
- * tool's) does not count, as broker_config_dynamic_defaults skips it. */
-static bool dyn_unclean(struct cluster *c, const struct zk_config *self,
-			const struct zk_config *def)
-{
-	static const char key[] = "unclean.leader.election.enable";
-	const struct zk_config *levels[2] = { self, def };
-
-	for (int i = 0; i < 2; i++) {
-		const char *v = zk_config_get(levels[i], key);
-
-		if (v && !strcasecmp(v, "true"))
-			return true;
-		if (v && !strcasecmp(v, "false"))
-			return false;
-	}
-	return c->cfg->cluster.unclean_leader_election;
-}
-
 /* Reads this broker's and the default dynamic settings and applies the
  * replication throttle rates, without a restart (Kafka's
  * DynamicConfigManager with the brokers' entity). */
 static int read_broker_configs(struct cluster *c)
 {
 	struct zk_config self, def, old_self, old_def;
+	struct cluster_config *eff;
 	char id[16];
 	int rc;
 
@@ -527,12 +508,25 @@ static int read_broker_configs(struct cluster *c)
 				dyn_rate(&self, &def, THROTTLE_FOLLOWER_RATE));
 	/* The topic defaults (log.retention.ms, ...) of every topic here; a
 	 * failure (out of memory) is retried with the next read. */
+	/* The cluster settings in effect: the file's under the dynamic ones
+	 * the broker accepted (topics_cluster_broker_defaults). */
+	eff = malloc(sizeof(*eff));
+	if (!eff) {
+		zk_config_clear(&self);
+		zk_config_clear(&def);
+		return -ENOMEM;
+	}
+	*eff = c->cfg->cluster;
 	if (c->local.topics.broker_defaults)
-		(void)c->local.topics.broker_defaults(c->local.topics.arg, &self, &def);
+		(void)c->local.topics.broker_defaults(c->local.topics.arg, &self, &def, eff);
+	if (c->srv)
+		net_server_set_limits(c->srv, eff->net.max_connections,
+				      eff->net.max_connections_per_ip);
 	/* The controller's default for topics without an override (Kafka's
 	 * KafkaController.enableDefaultUncleanLeaderElection once it turns
 	 * on). */
-	cluster_repl_unclean_default(c->cr, dyn_unclean(c, &self, &def));
+	cluster_repl_unclean_default(c->cr, eff->unclean_leader_election);
+	free(eff);
 	pthread_mutex_lock(&c->dyn_mu);
 	old_self = c->dyn_self;
 	old_def = c->dyn_default;

@@ -16,6 +16,8 @@
 
 #include "repl/sasl.h"
 
+struct cluster_config;
+
 struct broker;
 struct broker_config;
 struct cluster;
@@ -133,9 +135,13 @@ struct cluster_topic_hooks {
 	/* The dynamic broker settings (/config/brokers/<broker.id>: self,
 	 * <default>: def; empty when none), after each read of them: at
 	 * the start and after each /config/changes notification. NULL:
-	 * none. */
-	int (*broker_defaults)(void *arg, const struct zk_config *self,
-			       const struct zk_config *def);
+	 * none. It writes the cluster settings in effect into *eff (the
+	 * dynamic ones over the file's, or those kept when the new ones
+	 * were refused): the cluster applies max.connections(.per.ip) to
+	 * its listener and unclean.leader.election.enable to its
+	 * controller. */
+	int (*broker_defaults)(void *arg, const struct zk_config *self, const struct zk_config *def,
+			       struct cluster_config *eff);
 	/* Before a topic of the cluster with that id (Kafka's topic id, not
 	 * "") is made or opened here (the cluster thread, partition -1; a
 	 * LeaderAndIsr, the partition): removes the local topic when a log

@@ -1140,6 +1140,18 @@ static const char *const dynamic_log_keys[] = {
 	"log.message.downconversion.enable",
 };
 
+/* Kafka 3.7's other reconfigurable broker settings that mqfs has:
+ * LogCleaner.ReconfigurableConfigs (its threads, io buffers and io rate
+ * are not settings here), SocketServer.ReconfigurableConfigs (no
+ * per-ip overrides nor creation rate here) and
+ * ProducerStateManagerConfig's. None is per-broker only in Kafka
+ * (PerBrokerConfigs are its listener and SSL ones): each may be set for
+ * one broker or as the cluster's default. */
+static const char *const dynamic_broker_keys[] = {
+	"log.cleaner.backoff.ms", "log.cleaner.dedupe.buffer.size", "producer.id.expiration.ms",
+	"max.connections",        "max.connections.per.ip",
+};
+
 bool broker_config_dynamic_key(const char *key, size_t klen)
 {
 	for (size_t i = 0; i < NKEYS(dynamic_log_keys); i++)
@@ -1153,6 +1165,24 @@ const char *broker_config_dynamic_key_at(size_t i)
 	return i < NKEYS(dynamic_log_keys) ? dynamic_log_keys[i] : NULL;
 }
 
+const char *broker_config_reconfigurable_key_at(size_t i)
+{
+	if (i < NKEYS(dynamic_log_keys))
+		return dynamic_log_keys[i];
+	i -= NKEYS(dynamic_log_keys);
+	return i < NKEYS(dynamic_broker_keys) ? dynamic_broker_keys[i] : NULL;
+}
+
+bool broker_config_reconfigurable_key(const char *key, size_t klen)
+{
+	const char *k;
+
+	for (size_t i = 0; (k = broker_config_reconfigurable_key_at(i)); i++)
+		if (is(key, klen, k))
+			return true;
+	return false;
+}
+
 /* broker_set for a dynamic text: its keys only, and not counted as the
  * file's (STATIC_BROKER_CONFIG is the file's keys alone). */
 static int dynamic_set(void *arg, const struct cfg_key *k, const struct cfg_val *v, char *why,
@@ -1162,7 +1192,7 @@ static int dynamic_set(void *arg, const struct cfg_key *k, const struct cfg_val 
 	__typeof__(p->c.file_set) kept = p->c.file_set;
 	int rc;
 
-	if (!broker_config_dynamic_key(k->name, strlen(k->name))) {
+	if (!broker_config_reconfigurable_key(k->name, strlen(k->name))) {
 		snprintf(why, whylen, "not a dynamic broker setting");
 		return -EINVAL;
 	}
@@ -1171,9 +1201,32 @@ static int dynamic_set(void *arg, const struct cfg_key *k, const struct cfg_val 
 	return rc;
 }
 
-/* broker_config_parse, or with dynamic its dynamic keys only. */
+/* The checks across keys of a whole broker config, as Kafka's KafkaConfig
+ * makes them when it is built (from the file, or from the file and the
+ * dynamic levels together). */
+static int broker_cross_check(const struct broker_config *c, char *err, size_t errlen)
+{
+	int rc = cluster_config_check(&c->cluster, err, errlen);
+
+	if (rc == 0)
+		rc = lag_check(&c->log, "log.cleaner.min.compaction.lag.ms",
+			       "log.cleaner.max.compaction.lag.ms", err, errlen);
+	/* Kafka's: 0 is for an address without an override, and mqfs has
+	 * no max.connections.per.ip.overrides. */
+	if (rc == 0 && c->cluster.net.max_connections_per_ip == 0) {
+		set_err(err, errlen,
+			"max.connections.per.ip can be set to zero only if "
+			"max.connections.per.ip.overrides property is set (mqfs has none)");
+		rc = -EINVAL;
+	}
+	return rc;
+}
+
+/* broker_config_parse, or with dynamic its dynamic keys only; with
+ * check the checks across keys too (without: a line of one dynamic
+ * level, the whole checked once every level is in). */
 static int broker_parse_text(struct broker_config *c, const char *text, size_t len, bool dynamic,
-			     char *err, size_t errlen)
+			     bool check, char *err, size_t errlen)
 {
 	struct broker_parse *p;
 	int rc;
@@ -1185,11 +1238,8 @@ static int broker_parse_text(struct broker_config *c, const char *text, size_t l
 	p->c = *c;
 	rc = cfg_apply_text(text, len, broker_keys, NKEYS(broker_keys), true, 0,
 			    dynamic ? dynamic_set : broker_set, p, err, errlen);
-	if (rc == 0)
-		rc = cluster_config_check(&p->c.cluster, err, errlen);
-	if (rc == 0)
-		rc = lag_check(&p->c.log, "log.cleaner.min.compaction.lag.ms",
-			       "log.cleaner.max.compaction.lag.ms", err, errlen);
+	if (rc == 0 && check)
+		rc = broker_cross_check(&p->c, err, errlen);
 	if (rc == 0)
 		*c = p->c;
 	free(p);
@@ -1199,16 +1249,25 @@ static int broker_parse_text(struct broker_config *c, const char *text, size_t l
 int broker_config_parse(struct broker_config *c, const char *text, size_t len, char *err,
 			size_t errlen)
 {
-	return broker_parse_text(c, text, len, false, err, errlen);
+	return broker_parse_text(c, text, len, false, true, err, errlen);
 }
 
 int broker_config_apply_dynamic(struct broker_config *c, const char *text, size_t len, char *err,
 				size_t errlen)
 {
-	return broker_parse_text(c, text, len, true, err, errlen);
+	return broker_parse_text(c, text, len, true, true, err, errlen);
 }
 
-/* Applies each line of text alone to c (a bad one skipped, told to bad). */
+int broker_config_apply_dynamic_value(struct broker_config *c, const char *text, size_t len,
+				      char *err, size_t errlen)
+{
+	return broker_parse_text(c, text, len, true, false, err, errlen);
+}
+
+/* Applies each line of text alone to c (a bad one skipped, told to bad),
+ * as Kafka drops each stored value its type or range refuses
+ * (DynamicBrokerConfig.removeInvalidConfigs); the checks across keys
+ * are the caller's, on the whole. */
 static int dynamic_lines(struct broker_config *c, const char *text, size_t len,
 			 void (*bad)(void *arg, const char *line, size_t n, const char *why),
 			 void *arg)
@@ -1217,7 +1276,7 @@ static int dynamic_lines(struct broker_config *c, const char *text, size_t len,
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
 		char err[256] = "";
-		int rc = broker_parse_text(c, p, n, true, err, sizeof(err));
+		int rc = broker_parse_text(c, p, n, true, false, err, sizeof(err));
 
 		if (rc == -ENOMEM)
 			return rc;
@@ -1228,10 +1287,12 @@ static int dynamic_lines(struct broker_config *c, const char *text, size_t len,
 	return 0;
 }
 
-int broker_config_dynamic_defaults(
-	const struct broker_config *st, const char *def_text, size_t dlen, const char *self_text,
-	size_t slen, struct topic_config *out,
-	void (*bad)(void *arg, const char *line, size_t n, const char *why), void *arg)
+int broker_config_dynamic_effective(const struct broker_config *st, const char *def_text,
+				    size_t dlen, const char *self_text, size_t slen,
+				    struct broker_config *out,
+				    void (*bad)(void *arg, const char *line, size_t n,
+						const char *why),
+				    void *arg, char *err, size_t errlen)
 {
 	struct broker_config *c = malloc(sizeof(*c));
 	int rc;
@@ -1240,12 +1301,16 @@ int broker_config_dynamic_defaults(
 		return -ENOMEM;
 	*c = *st;
 	/* Kafka's precedence: this broker's dynamic value, then the
-	 * cluster's dynamic default, then the file's, then the built-in. */
+	 * cluster's dynamic default, then the file's, then the built-in;
+	 * the result checked as one config (Kafka builds one KafkaConfig of
+	 * them), so that a pair of values at two levels cannot disagree. */
 	rc = dynamic_lines(c, def_text, dlen, bad, arg);
 	if (rc == 0)
 		rc = dynamic_lines(c, self_text, slen, bad, arg);
 	if (rc == 0)
-		topic_config_defaults_of(c, out);
+		rc = broker_cross_check(c, err, errlen);
+	if (rc == 0)
+		*out = *c;
 	free(c);
 	return rc;
 }

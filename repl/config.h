@@ -106,26 +106,43 @@ int broker_config_render_bound(const struct broker_config *c, const int *ports, 
  * i-th of them (NULL past the last), for listing them. */
 bool broker_config_dynamic_key(const char *key, size_t klen);
 const char *broker_config_dynamic_key_at(size_t i);
+/* Whether key (klen bytes) is any dynamic broker setting: the topic
+ * defaults of broker_config_dynamic_key and Kafka 3.7's other
+ * reconfigurable broker settings that mqfs has (log.cleaner.backoff.ms,
+ * log.cleaner.dedupe.buffer.size, producer.id.expiration.ms,
+ * max.connections, max.connections.per.ip); the i-th of them (NULL past
+ * the last). */
+bool broker_config_reconfigurable_key(const char *key, size_t klen);
+const char *broker_config_reconfigurable_key_at(size_t i);
 /* Applies the "key=value" lines of a dynamic broker config
  * (/config/brokers/<id> or <default>) to c, each checked as the same key
  * in a server.properties, all or nothing: -EINVAL with the reason in err
- * (a key that is not broker_config_dynamic_key's too). The file's keys
- * (broker_config_file_set) stay as they were. */
+ * (a key that is not broker_config_reconfigurable_key's too). The file's
+ * keys (broker_config_file_set) stay as they were. */
 int broker_config_apply_dynamic(struct broker_config *c, const char *text, size_t len, char *err,
 				size_t errlen);
-struct topic_config;
-/* The settings a new topic gets (topic_config_defaults_of) from a broker
- * whose config file gave st and whose dynamic settings are def_text
- * (/config/brokers/<default>, every broker's) and self_text (its own,
- * /config/brokers/<id>), "key=value" lines: this broker's over the
- * default over the file's, Kafka's precedence. Each line is applied on
- * its own: one broker_config_apply_dynamic refuses (written by another
- * tool, or a key that is no topic default: the throttle rates) is
- * skipped and given to bad (NULL: none) with the reason. 0 or -ENOMEM. */
-int broker_config_dynamic_defaults(
-	const struct broker_config *st, const char *def_text, size_t dlen, const char *self_text,
-	size_t slen, struct topic_config *out,
-	void (*bad)(void *arg, const char *line, size_t n, const char *why), void *arg);
+/* The same without the checks across keys (a value's type and range
+ * only): a value whose pair may be at another level, checked with the
+ * levels together by broker_config_dynamic_effective. */
+int broker_config_apply_dynamic_value(struct broker_config *c, const char *text, size_t len,
+				      char *err, size_t errlen);
+/* The config in effect (*out) of a broker whose config file gave st and
+ * whose dynamic settings are def_text (/config/brokers/<default>, every
+ * broker's) and self_text (its own, /config/brokers/<id>), "key=value"
+ * lines: this broker's over the default over the file's, Kafka's
+ * precedence. Each line is applied on its own: one that
+ * broker_config_apply_dynamic refuses (written by another tool, or a key
+ * that is no setting of the file: the throttle rates) is skipped and
+ * given to bad (NULL: none) with the reason. The result is then checked
+ * as one config, as a file would be (log.cleaner.min.compaction.lag.ms
+ * not above the max, ...): -EINVAL with the reason in err when the
+ * levels disagree (*out untouched), else 0; or -ENOMEM. */
+int broker_config_dynamic_effective(const struct broker_config *st, const char *def_text,
+				    size_t dlen, const char *self_text, size_t slen,
+				    struct broker_config *out,
+				    void (*bad)(void *arg, const char *line, size_t n,
+						const char *why),
+				    void *arg, char *err, size_t errlen);
 /* Whether a parsed text set the broker setting key (klen bytes, a name
  * broker_config_render writes), itself or by an alias of it. */
 bool broker_config_file_set(const struct broker_config *c, const char *key, size_t klen);

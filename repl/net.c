@@ -1631,6 +1631,7 @@ static void loop_accept(struct net_loop *loop, struct net_listener *l)
 		char peer[64];
 		struct net_loop *to;
 		int64_t n, lim;
+		int max, max_ip;
 		int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
@@ -1659,23 +1660,27 @@ static void loop_accept(struct net_loop *loop, struct net_listener *l)
 				       peer, fd, (long long)conn_fd_keep(lim));
 			continue;
 		}
+		/* The limits may change at any time (net_server_set_limits):
+		 * each accept reads them once. */
+		max = __atomic_load_n(&srv->cfg.max_connections, __ATOMIC_RELAXED);
+		max_ip = __atomic_load_n(&srv->cfg.max_connections_per_ip, __ATOMIC_RELAXED);
 		n = STAT_ADD(srv, connections, 1);
-		if (n > srv->cfg.max_connections) {
+		if (n > max) {
 			STAT_ADD(srv, connections, -1);
 			STAT_ADD(srv, refused, 1);
 			close(fd);
 			mq_log_limited(MQ_WARN, "net: %s: refused: max.connections (%d) reached",
-				       peer, srv->cfg.max_connections);
+				       peer, max);
 			continue;
 		}
-		if (ip_take(srv, ip, srv->cfg.max_connections_per_ip)) {
+		if (ip_take(srv, ip, max_ip)) {
 			STAT_ADD(srv, connections, -1);
 			STAT_ADD(srv, refused, 1);
 			close(fd);
 			mq_log_limited(MQ_WARN,
 				       "net: %s: refused: max.connections.per.ip (%d) "
 				       "reached",
-				       peer, srv->cfg.max_connections_per_ip);
+				       peer, max_ip);
 			continue;
 		}
 		STAT_ADD(srv, accepted, 1);
@@ -2034,6 +2039,19 @@ int net_req_file_error(const struct net_req *req, int *fd)
 {
 	*fd = req->file_err ? req->file_err_fd : -1;
 	return req->file_err;
+}
+
+void net_server_set_limits(struct net_server *srv, int max_connections, int max_per_ip)
+{
+	int old = __atomic_exchange_n(&srv->cfg.max_connections, max_connections, __ATOMIC_RELAXED);
+	int old_ip =
+		__atomic_exchange_n(&srv->cfg.max_connections_per_ip, max_per_ip, __ATOMIC_RELAXED);
+
+	/* Kafka's SocketServer.reconfigure words. */
+	if (old != max_connections)
+		mq_log(MQ_INFO, "net: Updating broker-wide maxConnections: %d", max_connections);
+	if (old_ip != max_per_ip)
+		mq_log(MQ_INFO, "net: Updating maxConnectionsPerIp: %d", max_per_ip);
 }
 
 void net_server_hold_accepts(struct net_server *srv)

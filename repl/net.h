@@ -244,6 +244,11 @@ int net_server_handle_picked(struct net_server *srv, int16_t api_key, net_handle
  * (started already), -errno of socket/bind/listen/pthread_create. On
  * error nothing runs. */
 int net_server_start(struct net_server *srv);
+/* max.connections and max.connections.per.ip from now on, for the
+ * connections accepted next (Kafka's dynamic DynamicConnectionQuota):
+ * the connections open stay, even above a lowered limit, as Kafka's;
+ * a change is logged. Any thread. */
+void net_server_set_limits(struct net_server *srv, int max_connections, int max_per_ip);
 /* Before net_server_start: start binds and listens (so the ports are
  * known) but accepts no connection until net_server_accept, as Kafka's
  * broker opens its ports before registering and processes requests only

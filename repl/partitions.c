@@ -230,8 +230,7 @@ static int part_open_log(struct broker *b, const char *name, const struct log_co
 		log_set_work_listener(pt->log, broker_sched_log_work, b);
 		/* Producers whose batches leave the log stay known (prodsnap.c),
 		 * on a follower too: it may lead next. */
-		log_set_trim_listener(pt->log, producer_state_trim,
-				      &b->cfg.producer_id_expiration_ms);
+		log_set_trim_listener(pt->log, producer_state_trim, &b->producer_id_expiration_ms);
 		/* An already open log keeps the settings it was opened with:
 		 * make it take the topic's. */
 		rc = log_reconfigure(pt->log, lc);

@@ -1875,8 +1875,9 @@ static int idempotence_check(const struct produce_ctx *ctx, struct produce_part 
 	const struct batch_producer_info *b;
 
 	pthread_mutex_lock(&ps->mu);
-	rc = producer_state_load(ps, pp->log, epoch, engine_now_ms(),
-				 ctx->t->b->cfg.producer_id_expiration_ms);
+	rc = producer_state_load(
+		ps, pp->log, epoch, engine_now_ms(),
+		__atomic_load_n(&ctx->t->b->producer_id_expiration_ms, __ATOMIC_RELAXED));
 	if (rc < 0) {
 		mq_log_limited(MQ_ERR,
 			       "topic %s partition %d: producer state not rebuilt from the log: "

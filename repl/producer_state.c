@@ -437,7 +437,8 @@ static int snapshot_put(const struct producer_state *ps, struct log *l, enum log
 	for (int i = 0; i < ps->n; i++) {
 		const struct producer_entry *pe = &ps->e[i];
 
-		if (expiration_ms && pe->last_timestamp <= now - *expiration_ms)
+		if (expiration_ms &&
+		    pe->last_timestamp <= now - __atomic_load_n(expiration_ms, __ATOMIC_RELAXED))
 			continue; /* as producer_state_expire */
 		for (int j = 0; j < pe->n; j++) {
 			const struct producer_batch *b =

@@ -154,16 +154,19 @@ static void sched_flush_topic(struct topic *t, int64_t now, int64_t mono, int64_
 static void sched_expire_producers(struct broker *b, struct topic *t, int p,
 				   struct producer_state *ps, int64_t now)
 {
+	/* The value in effect at this check (a dynamic change applies at the
+	 * next one, as Kafka's ProducerStateManager reads its config). */
+	int64_t expiration = __atomic_load_n(&b->producer_id_expiration_ms, __ATOMIC_RELAXED);
 	int gone;
 
 	pthread_mutex_lock(&ps->mu);
-	gone = producer_state_expire(ps, now, b->cfg.producer_id_expiration_ms);
+	gone = producer_state_expire(ps, now, expiration);
 	pthread_mutex_unlock(&ps->mu);
 	if (gone > 0)
 		mq_log(MQ_INFO,
 		       "topic %s partition %d: %d producer id(s) forgotten: no batch for "
 		       "producer.id.expiration.ms (%" PRId64 ")",
-		       t->name, p, gone, b->cfg.producer_id_expiration_ms);
+		       t->name, p, gone, expiration);
 }
 
 /* Retention of every partition of t (cleanup.policy with delete; the

@@ -6,9 +6,15 @@
  *
  * The cluster thread reads both znodes at its start and after each
  * /config/changes notification and hands them here
- * (topics_cluster_broker_defaults): the broker's topic defaults become
- * its --config file's under the cluster default under its own
- * (broker_config_dynamic_defaults), and when they changed every topic
+ * (topics_cluster_broker_defaults): the broker's config becomes its
+ * --config file's under the cluster default under its own, checked as
+ * one (broker_config_dynamic_effective; a combination that does not check
+ * is logged and the config in effect kept, as Kafka's
+ * DynamicBrokerConfig.updateCurrentConfig). The cleaner's, the producer
+ * state's and the listener's settings take it at once (Kafka's
+ * LogCleaner, DynamicProducerStateManagerConfig and
+ * DynamicConnectionQuota reconfigure), and when the topic defaults
+ * changed every topic
  * here takes them for each setting it does not override
  * (topic_config_inherit: the logs of its partitions, leader or follower,
  * reconfigured at once, its catalog file rewritten), as Kafka's
@@ -22,6 +28,7 @@
  * (a .config write on another thread) already sees the new defaults.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +36,9 @@
 #include "repl/broker_int.h"
 #include "repl/zkdata.h"
 
-/* zc's topic-default keys as "key=value" lines (the throttle rates, and
- * a value over lines another tool wrote, left out). */
+/* zc's dynamic keys (broker_config_reconfigurable_key's) as "key=value"
+ * lines (the throttle rates, and a value over lines another tool wrote,
+ * left out). */
 static int dynamic_text(const struct zk_config *zc, char **text, size_t *len)
 {
 	FILE *f = open_memstream(text, len);
@@ -38,7 +46,7 @@ static int dynamic_text(const struct zk_config *zc, char **text, size_t *len)
 	if (!f)
 		return -ENOMEM;
 	for (int i = 0; zc && i < zc->n; i++)
-		if (broker_config_dynamic_key(zc->keys[i], strlen(zc->keys[i])) &&
+		if (broker_config_reconfigurable_key(zc->keys[i], strlen(zc->keys[i])) &&
 		    !strchr(zc->values[i], '\n'))
 			fprintf(f, "%s=%s\n", zc->keys[i], zc->values[i]);
 	if (fclose(f) != 0) {
@@ -68,25 +76,64 @@ static bool defaults_same(const struct topic_config *a, const struct topic_confi
 	return same;
 }
 
-int topics_cluster_broker_defaults(void *arg, const struct zk_config *self,
-				   const struct zk_config *def)
+/* The config in effect from self and def over the file's into *nc: 0,
+ * -EINVAL when the levels together do not check (logged), -ENOMEM. */
+static int dynamic_effective(struct broker *b, const struct zk_config *self,
+			     const struct zk_config *def, struct broker_config *nc)
 {
-	struct broker *b = arg;
-	struct topic_config nd, old;
-	char *st = NULL, *dt = NULL, **names = NULL;
+	char *st = NULL, *dt = NULL, err[256] = "";
 	size_t sl = 0, dl = 0;
-	int n = 0, rc;
+	int rc;
 
 	rc = dynamic_text(self, &st, &sl);
 	if (rc == 0)
 		rc = dynamic_text(def, &dt, &dl);
 	if (rc == 0)
-		rc = broker_config_dynamic_defaults(&b->cfg, dt, dl, st, sl, &nd, dynamic_bad,
-						    NULL);
+		rc = broker_config_dynamic_effective(&b->cfg, dt, dl, st, sl, nc, dynamic_bad, NULL,
+						     err, sizeof(err));
+	/* Kafka's DynamicBrokerConfig logs "Per-broker configs of <id>
+	 * could not be applied" and keeps its current config. */
+	if (rc == -EINVAL)
+		mq_log_limited(MQ_ERR,
+			       "dynamic broker settings could not be applied: %s; the settings in "
+			       "effect stay",
+			       err);
 	free(st);
 	free(dt);
+	return rc;
+}
+
+int topics_cluster_broker_defaults(void *arg, const struct zk_config *self,
+				   const struct zk_config *def, struct cluster_config *eff)
+{
+	struct broker *b = arg;
+	struct broker_config *nc = malloc(sizeof(*nc)), *old_cfg;
+	struct topic_config nd, old;
+	char **names = NULL;
+	int n = 0, rc;
+
+	rc = nc ? dynamic_effective(b, self, def, nc) : -ENOMEM;
+	pthread_mutex_lock(&b->dyn_mu);
+	if (rc == 0) {
+		old_cfg = b->dyn_cfg;
+		b->dyn_cfg = nc;
+		nc = old_cfg;
+	}
+	*eff = (b->dyn_cfg ? b->dyn_cfg : &b->cfg)->cluster;
+	pthread_mutex_unlock(&b->dyn_mu);
+	free(nc);
 	if (rc < 0)
-		return rc;
+		return rc == -EINVAL ? 0 : rc;
+	/* Only this thread replaces dyn_cfg: it stays while read here. The
+	 * others take them at their next use (Kafka's
+	 * DynamicProducerStateManagerConfig and LogCleaner.reconfigure). */
+	cleaner_reconfigure(b, b->dyn_cfg->cleaner_backoff_ms, b->dyn_cfg->cleaner_dedupe_bytes);
+	if (__atomic_exchange_n(&b->producer_id_expiration_ms,
+				b->dyn_cfg->producer_id_expiration_ms,
+				__ATOMIC_RELAXED) != b->dyn_cfg->producer_id_expiration_ms)
+		mq_log(MQ_INFO, "dynamic broker settings: producer.id.expiration.ms is %" PRId64,
+		       b->dyn_cfg->producer_id_expiration_ms);
+	topic_config_defaults_of(b->dyn_cfg, &nd);
 	catalog_default_config(b, &old);
 	if (defaults_same(&old, &nd))
 		return 0;

@@ -418,3 +418,23 @@ raw() {
 	shift 3
 	timeout -k 5 60 python3 "$LIBDIR/kafka_raw.py" "$_c" 127.0.0.1 "$_p" "$_u" "$_u-secret" "$@" 2>&1
 }
+
+# incalter N NAME OP KEY [VALUE]: IncrementalAlterConfigs of the broker
+# resource NAME (an id, "" the default) sent to broker N as admin
+# (kafka_raw.py); prints "error E".
+incalter() {
+	_p=$(eval "echo \$PORT$1")
+	shift
+	timeout -k 5 30 python3 "$LIBDIR/kafka_raw.py" incalter 127.0.0.1 "$_p" admin admin-secret "$@" 2>&1
+}
+
+# described N TYPE NAME KEY LINE: DescribeConfigs of KEY of resource TYPE
+# (2 topic, 4 broker) NAME sent to broker N (kafka_raw.py: kafkajs picks
+# the broker it asks) is LINE.
+described() {
+	_p=$(eval "echo \$PORT$1")
+	_d=$(timeout -k 5 30 python3 "$LIBDIR/kafka_raw.py" describe 127.0.0.1 "$_p" admin \
+		admin-secret "$2" "$3" "$4" 2>&1)
+	echo "# $(date +%T.%N) DescribeConfigs to broker $1: $_d" >>"$LOG"
+	[ "$_d" = "$5" ]
+}

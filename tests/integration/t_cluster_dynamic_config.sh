@@ -32,7 +32,7 @@ kafkajs_setup
 # shellcheck source=tests/integration/cluster_lib.sh
 . "$LIBDIR/cluster_lib.sh"
 
-KAFKA_SASL_USER=admin
+KAFKA_SASL_USER="admin"
 KAFKA_SASL_PASSWORD=admin-secret
 export KAFKA_SASL_USER KAFKA_SASL_PASSWORD
 
@@ -40,11 +40,6 @@ CLUSTER_CONF="num.partitions=1"
 zk_cluster_start
 cluster_start3
 
-incalter() { # incalter N NAME OP KEY [VALUE]: to broker N
-	_p=$(eval "echo \$PORT$1")
-	shift
-	timeout -k 5 30 python3 "$LIBDIR/kafka_raw.py" incalter 127.0.0.1 "$_p" admin admin-secret "$@" 2>&1
-}
 # cfg_is N TOPIC KEY VALUE: broker N's mount shows KEY=VALUE in TOPIC/.config
 cfg_is() {
 	timeout 5 grep -qx "$3=$4" "$MQ_TMP/mnt$1/$2/.config" 2>/dev/null
@@ -74,16 +69,6 @@ for i in range(40):
     os.write(fd, b"%08d-%s\n" % (i, b"x" * 990))
 os.close(fd)
 EOP
-}
-# described N TYPE NAME KEY LINE: DescribeConfigs of KEY of resource TYPE
-# (2 topic, 4 broker) NAME sent to broker N (kafka_raw.py: kafkajs picks
-# the broker it asks) is LINE.
-described() {
-	_p=$(eval "echo \$PORT$1")
-	_d=$(timeout -k 5 30 python3 "$LIBDIR/kafka_raw.py" describe 127.0.0.1 "$_p" admin \
-		admin-secret "$2" "$3" "$4" 2>&1)
-	echo "# $(date +%T.%N) DescribeConfigs to broker $1: $_d" >>"$LOG"
-	[ "$_d" = "$5" ]
 }
 
 cluster_mkdir t

@@ -31,7 +31,7 @@ kafkajs_setup
 # shellcheck source=tests/integration/cluster_lib.sh
 . "$LIBDIR/cluster_lib.sh"
 
-KAFKA_SASL_USER=admin
+KAFKA_SASL_USER="admin"
 KAFKA_SASL_PASSWORD=admin-secret
 export KAFKA_SASL_USER KAFKA_SASL_PASSWORD
 
@@ -186,11 +186,6 @@ unthrottled leader "$LT"
 # IncrementalAlterConfigs of the broker resource "": shown by every broker
 # as DYNAMIC_DEFAULT_BROKER_CONFIG, a broker's own value above it; DELETE
 # removes it.
-incalter() { # incalter N NAME OP KEY [VALUE]: to broker N
-	_p=$(eval "echo \$PORT$1")
-	shift
-	timeout -k 5 30 python3 "$LIBDIR/kafka_raw.py" incalter 127.0.0.1 "$_p" admin admin-secret "$@" 2>&1
-}
 expect_eq "IncrementalAlterConfigs <default>: SET the leader rate" "error 0" \
 	"$(incalter "$F" "" 0 leader.replication.throttled.rate 5000000)"
 for b in "$LT" "$F"; do

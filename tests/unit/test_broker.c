@@ -1190,6 +1190,7 @@ static void test_dynamic_defaults(void **state)
 {
 	struct fx *f = *state;
 	struct zk_config self = { 0 }, def = { 0 };
+	struct cluster_config net;
 	struct topic *a, *b, *c;
 	struct topic_config tc;
 	struct log_config lc;
@@ -1205,7 +1206,7 @@ static void test_dynamic_defaults(void **state)
 	assert_int_equal(zk_config_put(&def, "log.retention.ms", 16, "3600000", 7), 0);
 	assert_int_equal(zk_config_put(&def, "leader.replication.throttled.rate", 33, "5", 1), 0);
 	assert_int_equal(zk_config_put(&self, "log.retention.ms", 16, "60000", 5), 0);
-	assert_int_equal(topics_cluster_broker_defaults(f->b, &self, &def), 0);
+	assert_int_equal(topics_cluster_broker_defaults(f->b, &self, &def, &net), 0);
 	assert_int_equal(topic_config_get(a, &tc), 0);
 	assert_int_equal(tc.log.segment_bytes, 1000000);
 	assert_int_equal(tc.log.retention_ms, 60000); /* this broker's over the default */
@@ -1235,7 +1236,7 @@ static void test_dynamic_defaults(void **state)
 	/* removed: the file's defaults again */
 	zk_config_clear(&self);
 	zk_config_clear(&def);
-	assert_int_equal(topics_cluster_broker_defaults(f->b, &self, &def), 0);
+	assert_int_equal(topics_cluster_broker_defaults(f->b, &self, &def, &net), 0);
 	assert_int_equal(topic_config_get(a, &tc), 0);
 	assert_int_equal(tc.log.segment_bytes, f->cfg.log.segment_bytes);
 	assert_int_equal(tc.log.retention_ms, f->cfg.log.retention_ms);
@@ -1246,6 +1247,75 @@ static void test_dynamic_defaults(void **state)
 	topic_put(a);
 	topic_put(b);
 	topic_put(c);
+}
+
+/* Kafka's other reconfigurable settings apply at once: the cleaner
+ * (its new backoff, and a pass at once, as Kafka's restarted cleaner
+ * threads), the producer ids' expiry, the listener's limits (*net) and
+ * MNT/.config; a combination of the two levels that does not check is
+ * logged and the settings in effect stay, as Kafka's. */
+static void test_dynamic_reconfigure(void **state)
+{
+	struct fx *f = *state;
+	struct zk_config self = { 0 }, def = { 0 };
+	struct cluster_config net = { 0 };
+	struct topic_config tc;
+	struct topic *t;
+	char *text = NULL;
+	size_t len = 0;
+	int64_t passes, end;
+
+	assert_int_equal(broker_topic_create(f->b, "t", 0, 0, 0755, &t), 0);
+	passes = atomic_load(&f->b->cleaner_passes);
+	assert_int_equal(zk_config_put(&def, "log.cleaner.backoff.ms", 22, "86400000", 8), 0);
+	assert_int_equal(zk_config_put(&def, "producer.id.expiration.ms", 25, "60000", 5), 0);
+	assert_int_equal(zk_config_put(&def, "max.connections", 15, "9", 1), 0);
+	assert_int_equal(zk_config_put(&def, "log.cleaner.max.compaction.lag.ms", 33, "1000", 4),
+			 0);
+	assert_int_equal(zk_config_put(&self, "max.connections.per.ip", 22, "4", 1), 0);
+	assert_int_equal(zk_config_put(&self, "log.cleaner.dedupe.buffer.size", 30, "1048576", 7),
+			 0);
+	assert_int_equal(topics_cluster_broker_defaults(f->b, &self, &def, &net), 0);
+	assert_int_equal(atomic_load(&f->b->cleaner_backoff_ms), 86400000);
+	assert_int_equal(atomic_load(&f->b->cleaner_dedupe_bytes), 1048576);
+	assert_int_equal(f->b->producer_id_expiration_ms, 60000);
+	assert_int_equal(net.net.max_connections, 9);
+	assert_int_equal(net.net.max_connections_per_ip, 4);
+	/* the change starts a pass at once, whatever the backoff */
+	end = now_mono_ms() + 10000;
+	while (atomic_load(&f->b->cleaner_passes) == passes && now_mono_ms() < end)
+		usleep(10000);
+	assert_true(atomic_load(&f->b->cleaner_passes) > passes);
+	assert_int_equal(broker_config_text(f->b, &text, &len), 0);
+	assert_non_null(strstr(text, "\nlog.cleaner.backoff.ms=86400000\n"));
+	assert_non_null(strstr(text, "\nproducer.id.expiration.ms=60000\n"));
+	free(text);
+	/* this broker's min above the default's max: refused as a whole,
+	 * nothing of it applies (not even the backoff) */
+	assert_int_equal(zk_config_put(&self, "log.cleaner.min.compaction.lag.ms", 33, "5000", 4),
+			 0);
+	assert_int_equal(zk_config_put(&self, "log.cleaner.backoff.ms", 22, "100", 3), 0);
+	assert_int_equal(zk_config_put(&self, "unclean.leader.election.enable", 30, "true", 4), 0);
+	memset(&net, 0, sizeof(net));
+	assert_int_equal(topics_cluster_broker_defaults(f->b, &self, &def, &net), 0);
+	assert_int_equal(atomic_load(&f->b->cleaner_backoff_ms), 86400000);
+	assert_false(net.unclean_leader_election);    /* the controller's stays */
+	assert_int_equal(net.net.max_connections, 9); /* the ones in effect */
+	assert_int_equal(net.net.max_connections_per_ip, 4);
+	assert_int_equal(topic_config_get(t, &tc), 0);
+	assert_int_equal(tc.log.min_compaction_lag_ms, 0);
+	assert_int_equal(tc.log.max_compaction_lag_ms, 1000);
+	assert_int_equal(broker_config_text(f->b, &text, &len), 0);
+	assert_non_null(strstr(text, "\nlog.cleaner.backoff.ms=86400000\n"));
+	free(text);
+	/* all removed: the file's again */
+	zk_config_clear(&self);
+	zk_config_clear(&def);
+	assert_int_equal(topics_cluster_broker_defaults(f->b, &self, &def, &net), 0);
+	assert_int_equal(atomic_load(&f->b->cleaner_backoff_ms), f->cfg.cleaner_backoff_ms);
+	assert_int_equal(f->b->producer_id_expiration_ms, f->cfg.producer_id_expiration_ms);
+	assert_int_equal(net.net.max_connections, f->cfg.cluster.net.max_connections);
+	topic_put(t);
 }
 
 static void test_names(void **state)
@@ -1823,6 +1893,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_corrupt_meta, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_catalog_parse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dynamic_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dynamic_reconfigure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partitioner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_views, setup, teardown),

@@ -1744,13 +1744,16 @@ static void test_log_output(void **state)
  * that starts alike, a value that holds it, do not. */
 #define NAMES(text, key) topic_config_text_names(text, sizeof(text) - 1, key)
 /* A dynamic broker setting is checked as its static key is, and only
- * Kafka's DynamicLogConfig keys are dynamic. */
+ * Kafka's DynamicLogConfig keys and its other reconfigurable ones that
+ * mqfs has are dynamic. */
 static void test_dynamic_apply(void **state)
 {
 	static const char *const refused[] = {
-		"log.retention.hours=1",          /* a synonym Kafka does not reconfigure */
-		"num.io.threads=4",               /* not dynamic here */
-		"log.cleaner.backoff.ms=1",       /* a broker setting, no topic default */
+		"log.retention.hours=1",     /* a synonym Kafka does not reconfigure */
+		"num.io.threads=4",          /* not dynamic here */
+		"log.cleaner.enable=false",  /* a broker setting Kafka does not reconfigure */
+		"log.cleaner.backoff.ms=-1", /* below the static key's minimum */
+		"max.connections=-1",
 		"log.message.format.version=2.8", /* Kafka's excluded one */
 		"log.segment.bytes=5",            /* below the static key's minimum */
 		"min.insync.replicas=0",
@@ -1759,6 +1762,9 @@ static void test_dynamic_apply(void **state)
 	};
 	const char *more = "min.insync.replicas=2\nunclean.leader.election.enable=true\n"
 			   "log.cleanup.policy=compact\n";
+	const char *others = "log.cleaner.backoff.ms=500\nlog.cleaner.dedupe.buffer.size=1048576\n"
+			     "producer.id.expiration.ms=60000\nmax.connections=7\n"
+			     "max.connections.per.ip=3\n";
 	struct broker_config c;
 	char err[256];
 
@@ -1789,6 +1795,19 @@ static void test_dynamic_apply(void **state)
 	assert_true(broker_config_dynamic_key("log.retention.ms", 16));
 	assert_false(broker_config_dynamic_key("log.retention.minutes", 21));
 	assert_false(broker_config_dynamic_key("leader.replication.throttled.rate", 33));
+	/* Kafka's other reconfigurable settings: dynamic, no topic default */
+	assert_false(broker_config_dynamic_key("log.cleaner.backoff.ms", 22));
+	assert_true(broker_config_reconfigurable_key("log.cleaner.backoff.ms", 22));
+	assert_true(broker_config_reconfigurable_key("log.retention.ms", 16));
+	assert_false(broker_config_reconfigurable_key("log.cleaner.enable", 18));
+	assert_int_equal(broker_config_apply_dynamic(&c, others, strlen(others), err, sizeof(err)),
+			 0);
+	assert_int_equal(c.cleaner_backoff_ms, 500);
+	assert_int_equal(c.cleaner_dedupe_bytes, 1048576);
+	assert_int_equal(c.producer_id_expiration_ms, 60000);
+	assert_int_equal(c.cluster.net.max_connections, 7);
+	assert_int_equal(c.cluster.net.max_connections_per_ip, 3);
+	assert_false(broker_config_file_set(&c, "max.connections", 15));
 }
 
 static int bad_lines;
@@ -1800,6 +1819,89 @@ static void count_bad(void *arg, const char *line, size_t n, const char *why)
 	(void)why;
 	assert_ptr_equal(arg, &bad_lines);
 	bad_lines++;
+}
+
+/* broker_config_dynamic_effective's topic defaults. */
+static int dyn_defaults(const struct broker_config *st, const char *def, const char *self,
+			struct topic_config *tc,
+			void (*bad)(void *, const char *, size_t, const char *), void *arg)
+{
+	struct broker_config *c = malloc(sizeof(*c));
+	char err[256];
+	int rc;
+
+	assert_non_null(c);
+	rc = broker_config_dynamic_effective(st, def, strlen(def), self, strlen(self), c, bad, arg,
+					     err, sizeof(err));
+	if (rc == 0)
+		topic_config_defaults_of(c, tc);
+	free(c);
+	return rc;
+}
+
+/* The levels are checked as one config, as Kafka builds one KafkaConfig
+ * of them: a pair that disagrees across the levels is refused whole
+ * (the output untouched), where each value alone is fine. */
+static void test_dynamic_combined(void **state)
+{
+	struct broker_config st, *c = malloc(sizeof(*c)), *before = malloc(sizeof(*before));
+	char err[256];
+	const char *def = "log.cleaner.max.compaction.lag.ms=1000\n";
+	const char *self = "log.cleaner.min.compaction.lag.ms=5000\n";
+	const char *ok = "log.cleaner.min.compaction.lag.ms=500\nlog.cleaner.backoff.ms=200\n";
+	const char *zero_ip = "max.connections.per.ip=0\n";
+	const char *big = "log.cleaner.max.compaction.lag.ms=10000\n";
+
+	(void)state;
+	assert_non_null(c);
+	assert_non_null(before);
+	broker_config_defaults(&st);
+	memset(c, 0x5a, sizeof(*c));
+	*before = *c;
+	err[0] = '\0';
+	assert_int_equal(broker_config_dynamic_effective(&st, def, strlen(def), self, strlen(self),
+							 c, NULL, NULL, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "log.cleaner.min.compaction.lag.ms 5000 is above "
+				    "log.cleaner.max.compaction.lag.ms 1000"));
+	assert_memory_equal(c, before, sizeof(*c));
+	/* the same pair at one level: refused alone too */
+	*c = st;
+	assert_int_equal(broker_config_apply_dynamic(c,
+						     "log.cleaner.min.compaction.lag.ms=5000\n"
+						     "log.cleaner.max.compaction.lag.ms=1000\n",
+						     78, err, sizeof(err)),
+			 -EINVAL);
+	/* the file's max against a dynamic min */
+	assert_int_equal(parse(&st, "log.cleaner.max.compaction.lag.ms=2000\n", err, sizeof(err)),
+			 0);
+	assert_int_equal(broker_config_dynamic_effective(&st, "", 0, self, strlen(self), c, NULL,
+							 NULL, err, sizeof(err)),
+			 -EINVAL);
+	/* the default's max over the file's lower one: a min between */
+	assert_int_equal(broker_config_dynamic_effective(&st, big, strlen(big), self, strlen(self),
+							 c, NULL, NULL, err, sizeof(err)),
+			 0);
+	assert_int_equal(c->log.min_compaction_lag_ms, 5000);
+	*c = st;
+	assert_int_equal(broker_config_apply_dynamic_value(c, self, strlen(self), err, sizeof(err)),
+			 0);
+	assert_int_equal(broker_config_dynamic_effective(&st, def, strlen(def), ok, strlen(ok), c,
+							 NULL, NULL, err, sizeof(err)),
+			 0);
+	assert_int_equal(c->log.min_compaction_lag_ms, 500);
+	assert_int_equal(c->log.max_compaction_lag_ms, 1000);
+	assert_int_equal(c->cleaner_backoff_ms, 200);
+	/* max.connections.per.ip 0 needs Kafka's overrides, which mqfs has
+	 * not: refused in the file and dynamically alike */
+	assert_int_equal(broker_config_dynamic_effective(&st, zero_ip, strlen(zero_ip), "", 0, c,
+							 NULL, NULL, err, sizeof(err)),
+			 -EINVAL);
+	assert_non_null(strstr(err, "max.connections.per.ip can be set to zero only"));
+	broker_config_defaults(c);
+	assert_int_equal(parse(c, zero_ip, err, sizeof(err)), -EINVAL);
+	free(c);
+	free(before);
 }
 
 /* The topic defaults with dynamic settings: this broker's over the
@@ -1822,28 +1924,23 @@ static void test_dynamic_defaults(void **state)
 			       "compression.type=gzip\n",
 			       err, sizeof(err)),
 			 0);
-	assert_int_equal(broker_config_dynamic_defaults(&st, "", 0, "", 0, &tc, NULL, NULL), 0);
+	assert_int_equal(dyn_defaults(&st, "", "", &tc, NULL, NULL), 0);
 	assert_int_equal(tc.log.retention_ms, 7200000);
 	assert_int_equal(tc.log.segment_bytes, 2000000);
 	/* the cluster default over the file's */
-	assert_int_equal(
-		broker_config_dynamic_defaults(&st, def, strlen(def), "", 0, &tc, NULL, NULL), 0);
+	assert_int_equal(dyn_defaults(&st, def, "", &tc, NULL, NULL), 0);
 	assert_int_equal(tc.log.retention_ms, 3600000);
 	assert_int_equal(tc.log.segment_bytes, 1000000);
 	assert_int_equal(tc.log.codec, BATCH_CODEC_GZIP); /* the file's, not dynamic */
 	/* this broker's over the default */
-	assert_int_equal(broker_config_dynamic_defaults(&st, def, strlen(def), mine, strlen(mine),
-							&tc, NULL, NULL),
-			 0);
+	assert_int_equal(dyn_defaults(&st, def, mine, &tc, NULL, NULL), 0);
 	assert_int_equal(tc.log.retention_ms, 1000);
 	assert_int_equal(tc.log.segment_bytes, 1000000);
 	assert_int_equal(tc.min_insync_replicas, 2);
 	assert_true(tc.unclean_leader_election);
 	/* a line that does not apply is skipped, the others apply */
 	bad_lines = 0;
-	assert_int_equal(broker_config_dynamic_defaults(&st, bad, strlen(bad), "", 0, &tc,
-							count_bad, &bad_lines),
-			 0);
+	assert_int_equal(dyn_defaults(&st, bad, "", &tc, count_bad, &bad_lines), 0);
 	assert_int_equal(bad_lines, 2);
 	assert_int_equal(tc.log.segment_bytes, 2000000);
 	assert_int_equal(tc.log.segment_ms, 5000);
@@ -2026,6 +2123,7 @@ int main(void)
 		cmocka_unit_test(test_text_names),
 		cmocka_unit_test(test_dynamic_apply),
 		cmocka_unit_test(test_dynamic_defaults),
+		cmocka_unit_test(test_dynamic_combined),
 		cmocka_unit_test(test_inherited_text),
 		cmocka_unit_test(test_ratelimit_threads),
 	};
