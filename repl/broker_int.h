@@ -468,6 +468,9 @@ void topics_cluster_hosted(void *arg, const char *topic, int32_t partition);
 int32_t topics_cluster_min_isr(void *arg, const char *topic);
 void topics_cluster_replica_deleted(void *arg, const char *topic, int32_t partition);
 void topics_cluster_deleted(void *arg, const char *topic);
+/* broker_topic_delete's removal here of the topic instance id it asked the
+ * cluster to delete: 0 also when it is gone or made again meanwhile. */
+int topic_delete_instance(struct broker *b, const char *name, uint64_t id);
 void topics_cluster_moved_away(void *arg, const char *topic, int32_t partition);
 void topics_cluster_retain(void *arg, char **names, int n,
 			   bool (*still_there)(void *zarg, const char *topic), void *zarg);

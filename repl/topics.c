@@ -769,11 +769,15 @@ void topics_cluster_deleted(void *arg, const char *topic)
 int broker_topic_delete(struct broker *b, const char *name)
 {
 	bool asked = false;
-	int rc;
+	uint64_t id = 0;
+	int rc, i;
 
 	if (broker_replicated(b, name)) {
 		pthread_rwlock_rdlock(&b->cat_lock);
-		rc = cat_find(b, name) >= 0 ? 0 : -ENOENT;
+		i = cat_find(b, name);
+		rc = i >= 0 ? 0 : -ENOENT;
+		if (i >= 0)
+			id = b->topics[i]->id;
 		pthread_rwlock_unlock(&b->cat_lock);
 		/* The controller deletes it everywhere (StopReplica, then the
 		 * znodes, which every broker watches). */
@@ -783,7 +787,7 @@ int broker_topic_delete(struct broker *b, const char *name)
 			return rc;
 		asked = rc == 0;
 	}
-	rc = topic_delete_local(b, name);
+	rc = asked ? topic_delete_instance(b, name, id) : topic_delete_local(b, name);
 	/* Removed here first, then answered once the controller is done:
 	 * the name can be made again as soon as this returns 0. */
 	if (rc == 0 && asked &&
@@ -798,6 +802,26 @@ int broker_topic_delete(struct broker *b, const char *name)
 
 static int topic_delete_locked(struct broker *b, const char *name, struct topic **gone);
 static void topic_gone(struct broker *b, struct topic *t);
+
+/* The topic instance id (struct topic.id) removed here, for an rmdir that
+ * has asked the controller to delete it: the controller's StopReplica
+ * to this broker may remove it before the rmdir's thread comes back from
+ * ZooKeeper (it is then gone here, which is what the rmdir wants: 0), and
+ * once the deletion is done another mount may make the name again, an
+ * instance this must not touch (0 too). */
+int topic_delete_instance(struct broker *b, const char *name, uint64_t id)
+{
+	struct topic *gone = NULL;
+	int rc = 0, i;
+
+	pthread_mutex_lock(&b->admin_mu);
+	i = cat_find(b, name);
+	if (i >= 0 && b->topics[i]->id == id)
+		rc = topic_delete_locked(b, name, &gone);
+	pthread_mutex_unlock(&b->admin_mu);
+	topic_gone(b, gone);
+	return rc;
+}
 
 static int topic_delete_local(struct broker *b, const char *name)
 {

@@ -240,6 +240,35 @@ static void test_produce_read(void **state)
 	topic_put(t);
 }
 
+/* An rmdir in a cluster removes here the topic instance it asked the
+ * controller to delete: gone already (the controller's StopReplica came
+ * first) is done, and a topic made again under the name since is another
+ * instance, left alone. */
+static void test_delete_instance(void **state)
+{
+	struct fx *f = *state;
+	struct topic *t;
+	uint64_t old_id, new_id;
+
+	assert_int_equal(broker_topic_create(f->b, "inst", 0, 0, 0755, &t), 0);
+	old_id = t->id;
+	topic_put(t);
+	/* Removed before the rmdir's thread comes back, as a StopReplica
+	 * does, then made again. */
+	assert_int_equal(broker_topic_delete(f->b, "inst"), 0);
+	assert_int_equal(topic_delete_instance(f->b, "inst", old_id), 0);
+	assert_int_equal(broker_topic_create(f->b, "inst", 0, 0, 0755, &t), 0);
+	new_id = t->id;
+	topic_put(t);
+	assert_true(new_id != old_id);
+	assert_int_equal(topic_delete_instance(f->b, "inst", old_id), 0);
+	assert_int_equal(broker_topic_get(f->b, "inst", &t), 0);
+	assert_true(t->id == new_id);
+	topic_put(t);
+	assert_int_equal(topic_delete_instance(f->b, "inst", new_id), 0);
+	assert_int_equal(broker_topic_get(f->b, "inst", &t), -ENOENT);
+}
+
 /* Names that differ only in '.' for '_' collide (Kafka's metric names):
  * the second is refused whichever comes first; other names do not. */
 static void test_topic_name_collision(void **state)
@@ -1873,6 +1902,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_produce_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_size_never_decreases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_topic_name_collision, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_instance, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_topic_name_collision_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_offsets_topic_partitions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_keyed_roundtrip, setup, teardown),
