@@ -443,8 +443,8 @@ out:
 
 struct acl_store {
 	pthread_rwlock_t lock;
-	struct acl_entry *v;
-	int n;
+	struct acl_entry *v; /* sorted (key_cmp); cap slots, n used */
+	int n, cap;
 	char **supers;
 	int n_supers;
 	bool allow_everyone;
@@ -619,24 +619,35 @@ static void sort_entries(struct acl_entry *v, int n)
 	free(r);
 }
 
+/* A change notice replaces one resource's bindings where they are: the
+ * ones after it move by the difference (memmove), and the array grows
+ * only when the resource has more bindings than before, by doubling, so
+ * that notices for many resources cost no copy of the whole store each.
+ * An update that does not grow needs no memory: a deletion always
+ * takes effect. */
 void acl_store_set_resource(struct acl_store *s, int rtype, int pattern, const char *name,
 			    struct acl_entry *v, int n)
 {
 	size_t len = strlen(name);
-	struct acl_entry *nv;
 	int lo, hi, k;
 
 	pthread_rwlock_wrlock(&s->lock);
 	lo = lower_bound(s, 0, s->n, rtype, pattern, name, len);
 	hi = resource_end(s, lo, s->n, rtype, pattern, name, len);
 	k = s->n - (hi - lo) + n;
-	nv = malloc((size_t)(k + 1) * sizeof(*nv));
-	if (!nv) {
-		/* Keeps the old bindings of the resource: stale, not lost;
-		 * the next notice or session reads it again. */
-		pthread_rwlock_unlock(&s->lock);
-		acl_entries_free(v, n);
-		return;
+	if (k > s->cap) {
+		int cap = s->cap > k / 2 ? 2 * s->cap : k;
+		struct acl_entry *nv = realloc(s->v, (size_t)cap * sizeof(*nv));
+
+		if (!nv) {
+			/* Keeps the old bindings of the resource: stale, not
+			 * lost; the next notice or session reads it again. */
+			pthread_rwlock_unlock(&s->lock);
+			acl_entries_free(v, n);
+			return;
+		}
+		s->v = nv;
+		s->cap = cap;
 	}
 	for (int i = lo; i < hi; i++) {
 		free(s->v[i].resource_name);
@@ -645,19 +656,15 @@ void acl_store_set_resource(struct acl_store *s, int rtype, int pattern, const c
 	}
 	/* The resource's bindings go where its old ones were: the order
 	 * holds without sorting. */
-	if (lo)
-		memcpy(nv, s->v, (size_t)lo * sizeof(*nv));
+	if (s->n > hi && lo + n != hi)
+		memmove(s->v + lo + n, s->v + hi, (size_t)(s->n - hi) * sizeof(*s->v));
 	if (n)
-		memcpy(nv + lo, v, (size_t)n * sizeof(*v));
-	if (s->n > hi)
-		memcpy(nv + lo + n, s->v + hi, (size_t)(s->n - hi) * sizeof(*nv));
-	free(s->v);
-	s->v = nv;
+		memcpy(s->v + lo, v, (size_t)n * sizeof(*v));
 	s->n = k;
 	/* Callers give the resource's own bindings; any other would be out of
 	 * the order, which a lookup would then miss. */
 	for (int i = 0; i < n; i++)
-		if (!same_resource(&nv[lo + i], rtype, pattern, name)) {
+		if (!same_resource(&s->v[lo + i], rtype, pattern, name)) {
 			sort_entries(s->v, s->n);
 			break;
 		}
@@ -677,6 +684,7 @@ void acl_store_replace(struct acl_store *s, struct acl_entry *v, int n)
 	old_n = s->n;
 	s->v = v;
 	s->n = n;
+	s->cap = n;
 	pthread_rwlock_unlock(&s->lock);
 	acl_entries_free(old, old_n);
 }

@@ -157,8 +157,10 @@ int acl_store_new(const char *super_users, const char *brokers_user, bool allow_
 		  size_t whylen, struct acl_store **out);
 void acl_store_free(struct acl_store *s);
 /* Replaces every binding of the resource (rtype, pattern, name) by the n
- * given, all of that resource (taken over in every case: v is freed).
- * The cluster thread. */
+ * given, all of that resource (taken over in every case: v is freed), in
+ * place. Only an update that adds to the store's bindings may need
+ * memory; without it the resource keeps its old ones. The cluster
+ * thread. */
 void acl_store_set_resource(struct acl_store *s, int rtype, int pattern, const char *name,
 			    struct acl_entry *v, int n);
 /* Replaces everything (taken over). */
