@@ -183,21 +183,21 @@ const char *acl_binding_invalid(const struct acl_entry *e)
 	return NULL;
 }
 
-/* Only the UNKNOWN code itself (0) is refused, as Kafka's
- * DescribeAclsRequest and DeleteAclsRequest refuse it (Kafka then closes
- * the connection; INVALID_REQUEST here): any other code no type, pattern,
- * operation or permission has (a newer client's) is taken, and matches
- * no ACL, as Kafka's filter of it. */
-const char *acl_filter_invalid(const struct acl_entry *f)
+/* Only the UNKNOWN code itself (0), as Kafka's CreateAclsRequest,
+ * DescribeAclsRequest and DeleteAclsRequest validate() refuse it: any
+ * other code no type, pattern, operation or permission has (a newer
+ * client's) parses; in a filter it matches no ACL, as Kafka's filter of
+ * it, and a creation of it is INVALID_REQUEST (acl_binding_invalid). */
+const char *acl_code_unknown(const struct acl_entry *f)
 {
 	if (f->resource_type == ACL_RES_UNKNOWN)
-		return "Invalid resource type filter";
+		return "resource type";
 	if (f->pattern_type == ACL_PAT_UNKNOWN)
-		return "Invalid pattern type filter";
+		return "pattern type";
 	if (f->operation == ACL_OP_UNKNOWN)
-		return "Invalid operation filter";
+		return "operation";
 	if (f->permission == ACL_PERM_UNKNOWN)
-		return "Invalid permission type filter";
+		return "permission type";
 	return NULL;
 }
 
@@ -236,16 +236,23 @@ bool acl_filter_matches(const struct acl_entry *f, const struct acl_entry *e)
 
 /* ---- the documents ---- */
 
-int acl_znode_path(char *buf, size_t size, int rtype, int pattern, const char *name)
+int acl_znode_path(char **out, int rtype, int pattern, const char *name)
 {
 	const char *t = acl_type_path_name(rtype);
-	int n;
+	const char *root = pattern == ACL_PAT_LITERAL ? ACL_PATH : ACL_EXT_PATH;
+	size_t size;
 
+	*out = NULL;
 	if (!t || (pattern != ACL_PAT_LITERAL && pattern != ACL_PAT_PREFIXED) || !name)
 		return -EINVAL;
-	n = snprintf(buf, size, "%s/%s/%s", pattern == ACL_PAT_LITERAL ? ACL_PATH : ACL_EXT_PATH, t,
-		     name);
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+	/* Sized to the name: Kafka's ZooKeeper paths have no bound of their
+	 * own (a resource name of a request is up to 32,767 bytes). */
+	size = strlen(root) + strlen(t) + strlen(name) + 3;
+	*out = malloc(size);
+	if (!*out)
+		return -ENOMEM;
+	snprintf(*out, size, "%s/%s/%s", root, t, name);
+	return 0;
 }
 
 static json_t *put(json_t *o, const char *key, json_t *v)

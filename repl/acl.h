@@ -120,9 +120,10 @@ const char *acl_perm_name(int perm);
  * AclApis and AclAuthorizer.validateAclBinding; and a name with '/',
  * which would make another znode path): NULL when it can. */
 const char *acl_binding_invalid(const struct acl_entry *e);
-/* Why a filter matches nothing sensible (DeleteAcls/DescribeAcls'
- * INVALID_REQUEST: an UNKNOWN code): NULL when fine. */
-const char *acl_filter_invalid(const struct acl_entry *f);
+/* Which code of a creation or filter is UNKNOWN (0), which Kafka's
+ * CreateAcls, DeleteAcls and DescribeAcls requests do not parse with
+ * (the connection is closed): NULL when none is. */
+const char *acl_code_unknown(const struct acl_entry *f);
 /* Whether the filter f matches binding e (Kafka's AclBindingFilter.matches:
  * ANY, MATCH (the binding's pattern would apply to f's name), exact). */
 bool acl_filter_matches(const struct acl_entry *f, const struct acl_entry *e);
@@ -130,9 +131,9 @@ bool acl_filter_matches(const struct acl_entry *f, const struct acl_entry *e);
 /* ---- the znodes' documents ---- */
 
 /* The znode of a binding's resource: "/kafka-acl/Topic/t" or
- * "/kafka-acl-extended/prefixed/Topic/p". -ENAMETOOLONG, -EINVAL (not a
- * concrete type or pattern). */
-int acl_znode_path(char *buf, size_t size, int rtype, int pattern, const char *name);
+ * "/kafka-acl-extended/prefixed/Topic/p", malloc'ed into *out, however
+ * long the name. -EINVAL (not a concrete type or pattern), -ENOMEM. */
+int acl_znode_path(char **out, int rtype, int pattern, const char *name);
 /* {"version":1,"acls":[...]} of the n bindings' principal, permission,
  * operation, host; malloc'd, NULL on ENOMEM. */
 char *acl_json_encode(const struct acl_entry *v, int n);
