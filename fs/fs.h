@@ -409,6 +409,9 @@ void fs_names_gone(struct mqfs *fs, fuse_ino_t parent, const char *name);
 /* The broker's removal listener (arg: struct mqfs): fs_cache_removed,
  * and for a deleted topic its name dropped from the kernel's cache. */
 void fs_removed(void *arg, struct topic *t, int partition);
+/* The group coordinator's gone listener (arg: struct mqfs): the group's
+ * name in its topic's .groups dropped from the kernel's cache (queued). */
+void fs_group_gone(void *arg, const char *topic, const char *group);
 
 /* ---- ops.c ---- */
 extern const struct fuse_lowlevel_ops fs_ops;
@@ -428,6 +431,9 @@ int fs_groups_render(struct mqfs *fs, struct fs_node *n, char **out, size_t *len
 int fs_groups_stat(struct mqfs *fs, struct fs_node *n, mode_t mode, struct stat *st);
 int fs_groups_mkdir(struct fs_node *dir, const char *name, struct node_key *key);
 int fs_groups_rmdir(struct fs_node *dir, const char *name);
+/* The inode number of topic's .groups directory if the kernel knows it,
+ * else 0 (the topic is gone, or its .groups was never looked up). */
+uint64_t fs_groups_dir_ino(struct mqfs *fs, const char *topic);
 int fs_groups_open(struct fs_file *f, struct fs_node *n);
 ssize_t fs_groups_write(struct fs_file *f, const char *buf, size_t size);
 int fs_consume_join(struct fs_file *f, pid_t pid);

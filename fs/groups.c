@@ -292,6 +292,18 @@ int fs_groups_rmdir(struct fs_node *dir, const char *name)
 	return rc;
 }
 
+uint64_t fs_groups_dir_ino(struct mqfs *fs, const char *topic)
+{
+	struct node_key k;
+	struct topic *t;
+
+	if (broker_topic_get(fs->broker, topic, &t) < 0)
+		return 0;
+	k = gkey(NODE_GROUPS, t, -1, -1);
+	topic_put(t);
+	return inode_peek(fs->inodes, &k);
+}
+
 /* ---- open files ---- */
 
 int fs_groups_open(struct fs_file *f, struct fs_node *n)

@@ -667,11 +667,13 @@ static int run(struct mqfs_opts *o, struct mqfs *fs, struct fuse_session *se,
 		fs->uring = fs_uring_open(se, FS_MAX_WRITE);
 	if (fs_names_open(fs) < 0)
 		mq_log(MQ_WARN,
-		       "no thread to drop deleted topics' names from the kernel's cache: "
-		       "a topic deleted elsewhere may stat as there for up to %g s",
+		       "no thread to drop deleted topics' and groups' names from the kernel's "
+		       "cache: one deleted elsewhere may stat as there for up to %g s",
 		       FS_ENTRY_TIMEOUT);
 	broker_set_removed_listener(fs->broker, fs_removed, fs);
+	group_set_gone_listener(fs->broker, fs_group_gone, fs);
 	rc = fuse_session_loop_mt(se, &loop);
+	group_set_gone_listener(fs->broker, NULL, NULL);
 	broker_set_removed_listener(fs->broker, NULL, NULL);
 	fs_names_close(fs); /* after the listener: no name is queued any more */
 	/* The ring's threads may still serve a request (until fs_uring_close):

@@ -16,6 +16,16 @@
  * stat fails with ENOENT at once, and a topic of the name made again is
  * found.
  *
+ * A consumer group's directory (MNT/<topic>/.groups/<g>) is dropped the
+ * same way: every deletion of a group here (this mount's rmdir, a Kafka
+ * client's DeleteGroups, through this broker or, in a cluster, through
+ * another broker to this one as the coordinator; the offsets' expiry; a
+ * proxy dropped because its coordinator no longer has the group) reaches
+ * the coordinator's gone listener (fs_group_gone), which queues the
+ * topic's and group's names. The parent, the topic's .groups directory,
+ * is resolved when the notification is sent: it has an inode only if the
+ * kernel looked it up (else the kernel can hold no name in it).
+ *
  * Names that appear need nothing: a lookup that finds nothing answers
  * an error (ENOENT), never an entry of inode 0, and the kernel keeps no
  * negative entry from an error (it expires it at once); so a topic made
@@ -46,7 +56,8 @@
 
 struct name_gone {
 	struct name_gone *next;
-	fuse_ino_t parent;
+	fuse_ino_t parent; /* a topic's: the root; 0 for a group's */
+	const char *topic; /* a group's topic (in name[]'s buffer), else NULL */
 	char name[];
 };
 
@@ -63,19 +74,28 @@ static void names_send(struct mqfs *fs, const struct name_gone *g)
 {
 	/* The session once per notification, as cache.c reads it. */
 	struct fuse_session *se = __atomic_load_n(&fs->se, __ATOMIC_ACQUIRE);
+	fuse_ino_t parent = g->parent;
 	int rc;
 
 	if (!se || fuse_session_exited(se))
 		return;
-	rc = fuse_lowlevel_notify_inval_entry(se, g->parent, g->name, strlen(g->name));
+	/* A group's: the topic's .groups, if the kernel knows it (a topic
+	 * deleted since took its names with it). */
+	if (g->topic && (parent = fs_groups_dir_ino(fs, g->topic)) == 0)
+		return;
+	rc = fuse_lowlevel_notify_inval_entry(se, parent, g->name, strlen(g->name));
 	/* -ENOENT: the kernel holds no entry of the name (never looked up,
 	 * expired, or removed by this mount's own rmdir). */
 	if (rc < 0 && rc != -ENOENT)
 		mq_log_limited(MQ_WARN,
-			       "%s: dropping the name from the kernel's cache failed: %s (stat "
+			       "%s%s%s: dropping the name from the kernel's cache failed: %s (stat "
 			       "may show it for up to %g s)",
-			       g->name, strerror(-rc), FS_ENTRY_TIMEOUT);
-	else /* from here on a lookup of the name asks the daemon */
+			       g->topic ? g->topic : "", g->topic ? "/.groups/" : "", g->name,
+			       strerror(-rc), FS_ENTRY_TIMEOUT);
+	else if (g->topic) /* from here on a lookup of the name asks the daemon */
+		mq_log(MQ_INFO, "group %s of topic %s: deleted; the kernel keeps its name no more",
+		       g->name, g->topic);
+	else
 		mq_log(MQ_INFO, "topic %s: deleted; the kernel keeps its name no more", g->name);
 }
 
@@ -147,15 +167,16 @@ void fs_names_close(struct mqfs *fs)
 	fs->names = NULL;
 }
 
-void fs_names_gone(struct mqfs *fs, fuse_ino_t parent, const char *name)
+/* Queues name, in parent or (topic not NULL) in topic's .groups. */
+static void names_queue(struct mqfs *fs, fuse_ino_t parent, const char *topic, const char *name)
 {
 	struct fs_names *nm = fs->names;
-	size_t len = strlen(name);
+	size_t len = strlen(name), tlen = topic ? strlen(topic) + 1 : 0;
 	struct name_gone *g;
 
 	if (!nm)
 		return;
-	g = malloc(sizeof(*g) + len + 1);
+	g = malloc(sizeof(*g) + len + 1 + tlen);
 	if (!g) {
 		mq_log_limited(MQ_WARN,
 			       "%s: no memory to drop the name from the kernel's cache (stat may "
@@ -166,11 +187,24 @@ void fs_names_gone(struct mqfs *fs, fuse_ino_t parent, const char *name)
 	g->next = NULL;
 	g->parent = parent;
 	memcpy(g->name, name, len + 1);
+	g->topic = NULL;
+	if (topic)
+		g->topic = memcpy(g->name + len + 1, topic, tlen);
 	pthread_mutex_lock(&nm->mu);
 	*nm->tail = g;
 	nm->tail = &g->next;
 	pthread_cond_signal(&nm->cv);
 	pthread_mutex_unlock(&nm->mu);
+}
+
+void fs_names_gone(struct mqfs *fs, fuse_ino_t parent, const char *name)
+{
+	names_queue(fs, parent, NULL, name);
+}
+
+void fs_group_gone(void *arg, const char *topic, const char *group)
+{
+	names_queue(arg, 0, topic, group);
 }
 
 void fs_removed(void *arg, struct topic *t, int partition)

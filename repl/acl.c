@@ -183,21 +183,21 @@ const char *acl_binding_invalid(const struct acl_entry *e)
 	return NULL;
 }
 
-/* Only the UNKNOWN code itself (0) is refused, as Kafka's
- * DescribeAclsRequest and DeleteAclsRequest refuse it (Kafka then closes
- * the connection; INVALID_REQUEST here): any other code no type, pattern,
- * operation or permission has (a newer client's) is taken, and matches
- * no ACL, as Kafka's filter of it. */
-const char *acl_filter_invalid(const struct acl_entry *f)
+/* Only the UNKNOWN code itself (0), as Kafka's CreateAclsRequest,
+ * DescribeAclsRequest and DeleteAclsRequest validate() refuse it: any
+ * other code no type, pattern, operation or permission has (a newer
+ * client's) parses; in a filter it matches no ACL, as Kafka's filter of
+ * it, and a creation of it is INVALID_REQUEST (acl_binding_invalid). */
+const char *acl_code_unknown(const struct acl_entry *f)
 {
 	if (f->resource_type == ACL_RES_UNKNOWN)
-		return "Invalid resource type filter";
+		return "resource type";
 	if (f->pattern_type == ACL_PAT_UNKNOWN)
-		return "Invalid pattern type filter";
+		return "pattern type";
 	if (f->operation == ACL_OP_UNKNOWN)
-		return "Invalid operation filter";
+		return "operation";
 	if (f->permission == ACL_PERM_UNKNOWN)
-		return "Invalid permission type filter";
+		return "permission type";
 	return NULL;
 }
 
@@ -236,16 +236,23 @@ bool acl_filter_matches(const struct acl_entry *f, const struct acl_entry *e)
 
 /* ---- the documents ---- */
 
-int acl_znode_path(char *buf, size_t size, int rtype, int pattern, const char *name)
+int acl_znode_path(char **out, int rtype, int pattern, const char *name)
 {
 	const char *t = acl_type_path_name(rtype);
-	int n;
+	const char *root = pattern == ACL_PAT_LITERAL ? ACL_PATH : ACL_EXT_PATH;
+	size_t size;
 
+	*out = NULL;
 	if (!t || (pattern != ACL_PAT_LITERAL && pattern != ACL_PAT_PREFIXED) || !name)
 		return -EINVAL;
-	n = snprintf(buf, size, "%s/%s/%s", pattern == ACL_PAT_LITERAL ? ACL_PATH : ACL_EXT_PATH, t,
-		     name);
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+	/* Sized to the name: Kafka's ZooKeeper paths have no bound of their
+	 * own (a resource name of a request is up to 32,767 bytes). */
+	size = strlen(root) + strlen(t) + strlen(name) + 3;
+	*out = malloc(size);
+	if (!*out)
+		return -ENOMEM;
+	snprintf(*out, size, "%s/%s/%s", root, t, name);
+	return 0;
 }
 
 static json_t *put(json_t *o, const char *key, json_t *v)
@@ -443,8 +450,8 @@ out:
 
 struct acl_store {
 	pthread_rwlock_t lock;
-	struct acl_entry *v;
-	int n;
+	struct acl_entry *v; /* sorted (key_cmp); cap slots, n used */
+	int n, cap;
 	char **supers;
 	int n_supers;
 	bool allow_everyone;
@@ -619,24 +626,35 @@ static void sort_entries(struct acl_entry *v, int n)
 	free(r);
 }
 
+/* A change notice replaces one resource's bindings where they are: the
+ * ones after it move by the difference (memmove), and the array grows
+ * only when the resource has more bindings than before, by doubling, so
+ * that notices for many resources cost no copy of the whole store each.
+ * An update that does not grow needs no memory: a deletion always
+ * takes effect. */
 void acl_store_set_resource(struct acl_store *s, int rtype, int pattern, const char *name,
 			    struct acl_entry *v, int n)
 {
 	size_t len = strlen(name);
-	struct acl_entry *nv;
 	int lo, hi, k;
 
 	pthread_rwlock_wrlock(&s->lock);
 	lo = lower_bound(s, 0, s->n, rtype, pattern, name, len);
 	hi = resource_end(s, lo, s->n, rtype, pattern, name, len);
 	k = s->n - (hi - lo) + n;
-	nv = malloc((size_t)(k + 1) * sizeof(*nv));
-	if (!nv) {
-		/* Keeps the old bindings of the resource: stale, not lost;
-		 * the next notice or session reads it again. */
-		pthread_rwlock_unlock(&s->lock);
-		acl_entries_free(v, n);
-		return;
+	if (k > s->cap) {
+		int cap = s->cap > k / 2 ? 2 * s->cap : k;
+		struct acl_entry *nv = realloc(s->v, (size_t)cap * sizeof(*nv));
+
+		if (!nv) {
+			/* Keeps the old bindings of the resource: stale, not
+			 * lost; the next notice or session reads it again. */
+			pthread_rwlock_unlock(&s->lock);
+			acl_entries_free(v, n);
+			return;
+		}
+		s->v = nv;
+		s->cap = cap;
 	}
 	for (int i = lo; i < hi; i++) {
 		free(s->v[i].resource_name);
@@ -645,19 +663,15 @@ void acl_store_set_resource(struct acl_store *s, int rtype, int pattern, const c
 	}
 	/* The resource's bindings go where its old ones were: the order
 	 * holds without sorting. */
-	if (lo)
-		memcpy(nv, s->v, (size_t)lo * sizeof(*nv));
+	if (s->n > hi && lo + n != hi)
+		memmove(s->v + lo + n, s->v + hi, (size_t)(s->n - hi) * sizeof(*s->v));
 	if (n)
-		memcpy(nv + lo, v, (size_t)n * sizeof(*v));
-	if (s->n > hi)
-		memcpy(nv + lo + n, s->v + hi, (size_t)(s->n - hi) * sizeof(*nv));
-	free(s->v);
-	s->v = nv;
+		memcpy(s->v + lo, v, (size_t)n * sizeof(*v));
 	s->n = k;
 	/* Callers give the resource's own bindings; any other would be out of
 	 * the order, which a lookup would then miss. */
 	for (int i = 0; i < n; i++)
-		if (!same_resource(&nv[lo + i], rtype, pattern, name)) {
+		if (!same_resource(&s->v[lo + i], rtype, pattern, name)) {
 			sort_entries(s->v, s->n);
 			break;
 		}
@@ -677,6 +691,7 @@ void acl_store_replace(struct acl_store *s, struct acl_entry *v, int n)
 	old_n = s->n;
 	s->v = v;
 	s->n = n;
+	s->cap = n;
 	pthread_rwlock_unlock(&s->lock);
 	acl_entries_free(old, old_n);
 }

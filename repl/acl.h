@@ -120,9 +120,10 @@ const char *acl_perm_name(int perm);
  * AclApis and AclAuthorizer.validateAclBinding; and a name with '/',
  * which would make another znode path): NULL when it can. */
 const char *acl_binding_invalid(const struct acl_entry *e);
-/* Why a filter matches nothing sensible (DeleteAcls/DescribeAcls'
- * INVALID_REQUEST: an UNKNOWN code): NULL when fine. */
-const char *acl_filter_invalid(const struct acl_entry *f);
+/* Which code of a creation or filter is UNKNOWN (0), which Kafka's
+ * CreateAcls, DeleteAcls and DescribeAcls requests do not parse with
+ * (the connection is closed): NULL when none is. */
+const char *acl_code_unknown(const struct acl_entry *f);
 /* Whether the filter f matches binding e (Kafka's AclBindingFilter.matches:
  * ANY, MATCH (the binding's pattern would apply to f's name), exact). */
 bool acl_filter_matches(const struct acl_entry *f, const struct acl_entry *e);
@@ -130,9 +131,9 @@ bool acl_filter_matches(const struct acl_entry *f, const struct acl_entry *e);
 /* ---- the znodes' documents ---- */
 
 /* The znode of a binding's resource: "/kafka-acl/Topic/t" or
- * "/kafka-acl-extended/prefixed/Topic/p". -ENAMETOOLONG, -EINVAL (not a
- * concrete type or pattern). */
-int acl_znode_path(char *buf, size_t size, int rtype, int pattern, const char *name);
+ * "/kafka-acl-extended/prefixed/Topic/p", malloc'ed into *out, however
+ * long the name. -EINVAL (not a concrete type or pattern), -ENOMEM. */
+int acl_znode_path(char **out, int rtype, int pattern, const char *name);
 /* {"version":1,"acls":[...]} of the n bindings' principal, permission,
  * operation, host; malloc'd, NULL on ENOMEM. */
 char *acl_json_encode(const struct acl_entry *v, int n);
@@ -157,8 +158,10 @@ int acl_store_new(const char *super_users, const char *brokers_user, bool allow_
 		  size_t whylen, struct acl_store **out);
 void acl_store_free(struct acl_store *s);
 /* Replaces every binding of the resource (rtype, pattern, name) by the n
- * given, all of that resource (taken over in every case: v is freed).
- * The cluster thread. */
+ * given, all of that resource (taken over in every case: v is freed), in
+ * place. Only an update that adds to the store's bindings may need
+ * memory; without it the resource keeps its old ones. The cluster
+ * thread. */
 void acl_store_set_resource(struct acl_store *s, int rtype, int pattern, const char *name,
 			    struct acl_entry *v, int n);
 /* Replaces everything (taken over). */

@@ -41,7 +41,7 @@ int acl_zk_ensure_paths(struct zkc *zk)
 int acl_zk_read_resource(struct zkc *zk, int rtype, int pattern, const char *name,
 			 struct acl_entry **v, int *n, int32_t *version)
 {
-	char path[ZK_PATH_MAX], why[ZK_WHY_LEN] = "", *data = NULL;
+	char *path, why[ZK_WHY_LEN] = "", *data = NULL;
 	struct zkc_stat st;
 	size_t len;
 	int rc;
@@ -49,13 +49,13 @@ int acl_zk_read_resource(struct zkc *zk, int rtype, int pattern, const char *nam
 	*v = NULL;
 	*n = 0;
 	*version = -1;
-	if ((rc = acl_znode_path(path, sizeof(path), rtype, pattern, name)) < 0)
+	if ((rc = acl_znode_path(&path, rtype, pattern, name)) < 0)
 		return rc;
 	rc = zkc_get(zk, path, &data, &len, &st, NULL, NULL);
-	if (rc == -ENOENT)
-		return 0;
-	if (rc < 0)
-		return rc;
+	if (rc < 0) {
+		free(path);
+		return rc == -ENOENT ? 0 : rc; /* no znode: no bindings */
+	}
 	*version = st.version;
 	rc = acl_json_decode(data, len, rtype, pattern, name, v, n, why);
 	free(data);
@@ -63,8 +63,9 @@ int acl_zk_read_resource(struct zkc *zk, int rtype, int pattern, const char *nam
 		/* Another tool's document we cannot read: its ACLs do not
 		 * apply, and the next update of the resource rewrites it. */
 		mq_log_limited(MQ_WARN, "ACLs %s do not decode (%s): ignored", path, why);
-		return 0;
+		rc = 0;
 	}
+	free(path);
 	return rc;
 }
 
@@ -201,18 +202,14 @@ static int write_set(struct zkc *zk, const char *path, const struct acl_entry *v
 	return rc;
 }
 
-int acl_zk_update(struct zkc *zk, int rtype, int pattern, const char *name,
-		  const struct acl_entry *add, int n_add,
-		  bool (*drop)(void *arg, const struct acl_entry *e), void *arg,
-		  struct acl_entry **removed, int *n_removed, struct acl_entry **now, int *n_now)
+/* acl_zk_update of the resource's znode path. */
+static int update_at(struct zkc *zk, const char *path, int rtype, int pattern, const char *name,
+		     const struct acl_entry *add, int n_add,
+		     bool (*drop)(void *arg, const struct acl_entry *e), void *arg,
+		     struct acl_entry **removed, int *n_removed, struct acl_entry **now, int *n_now)
 {
-	char path[ZK_PATH_MAX];
 	int rc;
 
-	*removed = NULL;
-	*n_removed = 0;
-	if ((rc = acl_znode_path(path, sizeof(path), rtype, pattern, name)) < 0)
-		return rc;
 	for (int tries = 0; tries < ACL_UPDATE_TRIES; tries++) {
 		struct acl_entry *cur, *next = NULL, *rem = NULL;
 		int n_cur, n_next = 0, n_rem = 0;
@@ -261,6 +258,24 @@ int acl_zk_update(struct zkc *zk, int rtype, int pattern, const char *name,
 	mq_log_limited(MQ_WARN, "ACLs %s: changed by others %d times in a row, not updated", path,
 		       ACL_UPDATE_TRIES);
 	return -ESTALE;
+}
+
+int acl_zk_update(struct zkc *zk, int rtype, int pattern, const char *name,
+		  const struct acl_entry *add, int n_add,
+		  bool (*drop)(void *arg, const struct acl_entry *e), void *arg,
+		  struct acl_entry **removed, int *n_removed, struct acl_entry **now, int *n_now)
+{
+	char *path;
+	int rc;
+
+	*removed = NULL;
+	*n_removed = 0;
+	if ((rc = acl_znode_path(&path, rtype, pattern, name)) < 0)
+		return rc;
+	rc = update_at(zk, path, rtype, pattern, name, add, n_add, drop, arg, removed, n_removed,
+		       now, n_now);
+	free(path);
+	return rc;
 }
 
 int acl_zk_read_notice(struct zkc *zk, bool extended, const char *child, int *rtype, int *pattern,

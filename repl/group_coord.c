@@ -141,8 +141,10 @@ int group_coord_insert(struct group_coord *gc, struct group *g)
 	return 0;
 }
 
-void group_coord_remove(struct group_coord *gc, int i)
+void group_coord_remove(struct group_coord *gc, int i, bool gone)
 {
+	if (gone && gc->gone_fn)
+		gc->gone_fn(gc->gone_arg, gc->groups[i]->topic, gc->groups[i]->name);
 	memmove(gc->groups + i, gc->groups + i + 1,
 		(size_t)(gc->ngroups - i - 1) * sizeof(*gc->groups));
 	gc->ngroups--;
@@ -297,6 +299,19 @@ void group_coord_stop(struct broker *b)
 {
 	if (b->gc)
 		offsets_loader_stop(b->gc);
+}
+
+void group_set_gone_listener(struct broker *b,
+			     void (*fn)(void *arg, const char *topic, const char *group), void *arg)
+{
+	struct group_coord *gc = b->gc;
+
+	if (!gc)
+		return;
+	pthread_mutex_lock(&gc->mu);
+	gc->gone_fn = fn;
+	gc->gone_arg = arg;
+	pthread_mutex_unlock(&gc->mu);
 }
 
 void group_coord_close(struct broker *b)
@@ -732,7 +747,7 @@ again:
 	if (rc < 0)
 		goto out;
 	g->deleted = true;
-	group_coord_remove(gc, i);
+	group_coord_remove(gc, i, true);
 	mq_log(MQ_INFO, "group %s of topic %s deleted", name, t->name);
 out:
 	pthread_mutex_unlock(&g->mu);
@@ -792,7 +807,7 @@ void group_coord_drop(struct group_coord *gc, bool (*match)(const struct group *
 			(*fire)[(*nfire)++] = m;
 		}
 		pthread_mutex_unlock(&g->mu);
-		group_coord_remove(gc, i);
+		group_coord_remove(gc, i, tombstone);
 		mq_log(MQ_INFO, "group %s of topic %s %s: %s", g->name, g->topic,
 		       tombstone ? "deleted" : "dropped here", why);
 		group_put(g); /* members hold their own */

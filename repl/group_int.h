@@ -320,6 +320,11 @@ struct group_coord {
 	 * group APIs: true when the Kafka consumer group of that name has
 	 * members. Called with mu held. */
 	bool (*kafka_active)(void *arg, const char *group);
+	/* The mount's listener of groups that go (group_set_gone_listener),
+	 * under mu: called with mu held by group_coord_remove, so it may
+	 * only queue. */
+	void (*gone_fn)(void *arg, const char *topic, const char *group);
+	void *gone_arg;
 	/* Ends the Kafka consumer group of that name (its members learn
 	 * UNKNOWN_MEMBER_ID and join again, into the mount's group): a
 	 * consume file opens while Kafka consumers are members. Called with
@@ -509,7 +514,10 @@ int group_parts_grow(struct group *g, int n);
 int group_coord_find(struct group_coord *gc, const char *topic, const char *name);
 /* Takes over the caller's reference. Needs gc->mu. */
 int group_coord_insert(struct group_coord *gc, struct group *g);
-void group_coord_remove(struct group_coord *gc, int i);
+/* Takes gc->groups[i] out of the table (not its reference). gone: the
+ * group is deleted (not moved to another coordinator), which the gone
+ * listener hears. Needs gc->mu. */
+void group_coord_remove(struct group_coord *gc, int i, bool gone);
 /* Drops the groups match() selects: tombstoned (deleted) or only
  * forgotten here (moved); see group_coord.c. Needs gc->mu. */
 void group_coord_drop(struct group_coord *gc, bool (*match)(const struct group *g, const void *arg),

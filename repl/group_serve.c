@@ -2225,7 +2225,7 @@ static int remove_emptied(struct group_serve *gs, struct group *g)
 	rc = rc == 0 ? group_store_tombstones(g) : rc;
 	if (rc == 0) {
 		g->deleted = true;
-		group_coord_remove(gc, i);
+		group_coord_remove(gc, i, true);
 	}
 	pthread_mutex_unlock(&g->mu);
 	pthread_mutex_unlock(&gc->mu);

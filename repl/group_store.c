@@ -595,8 +595,9 @@ static int replay_record(struct group_coord *gc, const char *key, size_t klen, c
 			for (int q = 0; q < g->nparts; q++)
 				gpart_forget(&g->parts[q]);
 		} else if (i >= 0) {
-			group_put(gc->groups[i]);
-			group_coord_remove(gc, i);
+			g = gc->groups[i];
+			group_coord_remove(gc, i, true);
+			group_put(g);
 		}
 		return 0;
 	}

@@ -14,8 +14,10 @@
  *   - a creation that cannot be stored (acl_binding_invalid: an unknown
  *     or ANY type, operation or permission, a pattern other than LITERAL
  *     or PREFIXED, an empty name, a cluster not named kafka-cluster, a
- *     principal not Type:name, an empty host, a name with '/') and a
- *     filter with an UNKNOWN code are INVALID_REQUEST with the reason;
+ *     principal not Type:name, an empty host, a name with '/') is
+ *     INVALID_REQUEST with the reason; a creation or filter with an
+ *     UNKNOWN code (0) closes the connection unanswered, as Kafka's
+ *     request does not parse (unknown_code);
  *   - the rest is written to ZooKeeper one resource at a time
  *     (acl_zk_update: conditional on the znode's version, a change notice
  *     after it) and into this broker's cache at once; the others' caches
@@ -91,6 +93,33 @@ static void wire_of(const struct acl_entry *e, struct proto_acl *p)
 	p->host = kstr_of(e->host);
 }
 
+/* Kafka's CreateAclsRequest, DeleteAclsRequest and DescribeAclsRequest
+ * throw in validate() when a creation or filter has the UNKNOWN code (0)
+ * as its resource type, pattern type, operation or permission type: the
+ * request does not parse, and Kafka's Processor closes the connection
+ * unanswered (InvalidRequestException), before any authorization. The
+ * same here: -EINVAL (the listener closes the connection), logged. */
+static int unknown_code(struct net_req *req, const struct proto_acl *a, int32_t n)
+{
+	for (int32_t i = 0; i < n; i++) {
+		struct acl_entry e = { .resource_type = a[i].resource_type,
+				       .pattern_type = a[i].pattern_type,
+				       .operation = a[i].operation,
+				       .permission = a[i].permission_type };
+		const char *what = acl_code_unknown(&e);
+
+		if (what) {
+			mq_log_limited(MQ_WARN,
+				       "%s from %s: entry %d has the UNKNOWN %s (0): the request "
+				       "does not parse, as in Kafka; closing the connection",
+				       proto_api_find(net_req_msg(req)->hdr.api_key)->name,
+				       net_req_peer(req), (int)i, what);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int cmp_resource(const void *a, const void *b)
 {
 	const struct acl_entry *x = a, *y = b;
@@ -110,10 +139,11 @@ static int describe_handler(void *arg, struct net_req *req)
 	struct acl_store *s = cluster_acls(ka->c);
 	struct proto_describe_acls_resp resp = { 0, 0, KSTR_NULL, 0, NULL };
 	struct acl_entry f = { 0 }, *found = NULL;
-	const char *invalid;
 	int n = 0, rc;
 	size_t pos;
 
+	if ((rc = unknown_code(req, &pr->u.describe_acls.filter, 1)) < 0)
+		return rc;
 	if (!s) {
 		resp.error_code = PROTO_ERR_SECURITY_DISABLED;
 		resp.error_message = kstr_of(NO_AUTHORIZER);
@@ -122,9 +152,6 @@ static int describe_handler(void *arg, struct net_req *req)
 		resp.error_code = PROTO_ERR_CLUSTER_AUTHORIZATION_FAILED;
 	} else if ((rc = entry_of(&pr->u.describe_acls.filter, &f)) < 0) {
 		goto out;
-	} else if ((invalid = acl_filter_invalid(&f))) {
-		resp.error_code = PROTO_ERR_INVALID_REQUEST;
-		resp.error_message = kstr_of(invalid);
 	} else if ((n = acl_store_find(s, &f, &found)) < 0) {
 		rc = n;
 		n = 0;
@@ -161,8 +188,7 @@ struct res_update {
 	const struct acl_entry *res; /* its type, pattern and name */
 	const struct acl_entry *add; /* CreateAcls' bindings of it */
 	int n_add;
-	const struct acl_entry *filters; /* DeleteAcls' valid filters */
-	const bool *valid;
+	const struct acl_entry *filters; /* DeleteAcls' filters */
 	int n_filters;
 	struct acl_entry *removed;
 	int n_removed;
@@ -173,7 +199,7 @@ static bool drop_matched(void *arg, const struct acl_entry *e)
 	const struct res_update *u = arg;
 
 	for (int i = 0; i < u->n_filters; i++)
-		if (u->valid[i] && acl_filter_matches(&u->filters[i], e))
+		if (acl_filter_matches(&u->filters[i], e))
 			return true;
 	return false;
 }
@@ -274,9 +300,9 @@ static int create_handler(void *arg, struct net_req *req)
 	struct proto_acls_result_resp resp = { 0, n, NULL };
 	struct acl_entry *e = NULL;
 	bool *done = NULL;
-	int rc = 0;
+	int rc = unknown_code(req, m->creations, n);
 
-	if (refused_whole(ka, req, n, &rc))
+	if (rc < 0 || refused_whole(ka, req, n, &rc))
 		return rc;
 	e = calloc((size_t)n + 1, sizeof(*e));
 	done = calloc((size_t)n + 1, sizeof(*done));
@@ -351,42 +377,30 @@ static int delete_handler(void *arg, struct net_req *req)
 	int32_t n = m->n_filters;
 	struct proto_acls_result_resp resp = { 0, n, NULL };
 	struct acl_entry *f = NULL, *cand = NULL, *gone = NULL;
-	int n_cand = 0, n_gone = 0, cap_gone = 0, rc = 0;
-	bool *valid = NULL, any = false;
+	int n_cand = 0, n_gone = 0, cap_gone = 0, rc = unknown_code(req, m->filters, n);
 
-	if (refused_whole(ka, req, n, &rc))
+	if (rc < 0 || refused_whole(ka, req, n, &rc))
 		return rc;
 	f = calloc((size_t)n + 1, sizeof(*f));
-	valid = calloc((size_t)n + 1, sizeof(*valid));
 	resp.results = calloc((size_t)n + 1, sizeof(*resp.results));
-	if (!f || !valid || !resp.results) {
+	if (!f || !resp.results) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	for (int32_t i = 0; i < n && rc == 0; i++) {
-		const char *invalid;
-
+	for (int32_t i = 0; i < n && rc == 0; i++)
 		rc = entry_of(&m->filters[i], &f[i]);
-		if (rc == 0 && (invalid = acl_filter_invalid(&f[i]))) {
-			resp.results[i].error_code = PROTO_ERR_INVALID_REQUEST;
-			resp.results[i].error_message = kstr_of(invalid);
-		} else {
-			valid[i] = true;
-			any = true;
-		}
-	}
 	/* The resources of the cached bindings some filter matches: each
 	 * updated in ZooKeeper against what it holds there. */
 	struct acl_entry anyf = { ACL_RES_ANY, ACL_PAT_ANY, ACL_OP_ANY, ACL_PERM_ANY,
 				  NULL,        NULL,        NULL };
-	if (rc == 0 && any && (n_cand = acl_store_find(s, &anyf, &cand)) < 0) {
+	if (rc == 0 && n > 0 && (n_cand = acl_store_find(s, &anyf, &cand)) < 0) {
 		rc = n_cand;
 		n_cand = 0;
 	}
 	if (rc == 0)
 		qsort(cand, (size_t)n_cand, sizeof(*cand), cmp_resource);
 	for (int i = 0; rc == 0 && i < n_cand; i++) {
-		struct res_update u = { s, &cand[i], NULL, 0, f, valid, n, NULL, 0 };
+		struct res_update u = { s, &cand[i], NULL, 0, f, n, NULL, 0 };
 		bool matched = false;
 		int zrc;
 
@@ -400,7 +414,7 @@ static int delete_handler(void *arg, struct net_req *req)
 		if (zrc < 0) {
 			/* Kafka answers the filters that matched it with the error. */
 			for (int32_t k = 0; k < n; k++)
-				if (valid[k] && acl_filter_matches(&f[k], &cand[i])) {
+				if (acl_filter_matches(&f[k], &cand[i])) {
 					resp.results[k].error_code = PROTO_ERR_UNKNOWN_SERVER_ERROR;
 					resp.results[k].error_message = kstr_of(strerror(-zrc));
 				}
@@ -428,7 +442,7 @@ static int delete_handler(void *arg, struct net_req *req)
 	for (int32_t k = 0; rc == 0 && k < n; k++) {
 		struct proto_acls_result *res = &resp.results[k];
 
-		if (!valid[k] || res->error_code)
+		if (res->error_code)
 			continue;
 		res->matching = calloc((size_t)n_gone + 1, sizeof(*res->matching));
 		if (!res->matching) {
@@ -448,7 +462,6 @@ out:
 	acl_entries_free(f, n);
 	acl_entries_free(cand, n_cand);
 	acl_entries_free(gone, n_gone);
-	free(valid);
 	return rc;
 }
 

@@ -47,11 +47,11 @@ static void who(const struct net_req *req, char *principal, size_t psize, char *
 	snprintf(host, hsize, "%.*s", (int)len, peer);
 }
 
-/* name as a C string (malloc'd; NULL: out of memory). */
-static char *name_of(struct kstr name)
-{
-	return strndup(name.ptr ? name.ptr : "", name.len > 0 ? (size_t)name.len : 0);
-}
+/* A resource name fits in this without a malloc when it is at most
+ * NAME_BUF - 1 bytes: every topic name (at most 249), and the group and
+ * transactional ids clients use. A longer one (the protocol allows 32767
+ * bytes) is copied to the heap (kstr_cstr). */
+#define NAME_BUF 256
 
 static void log_denied(const char *principal, const char *host, int op, int rtype, const char *name)
 {
@@ -66,18 +66,19 @@ static void log_denied(const char *principal, const char *host, int op, int rtyp
 static bool authorize(const struct net_req *req, int op, int rtype, struct kstr name, bool log)
 {
 	struct acl_store *s = net_req_authz(req);
-	char principal[ACL_PRINCIPAL_MAX], host[64], *nm;
+	char principal[ACL_PRINCIPAL_MAX], host[64], buf[NAME_BUF], *heap;
+	const char *nm;
 	bool ok;
 
 	if (!s)
 		return true;
 	who(req, principal, sizeof(principal), host, sizeof(host));
-	nm = name_of(name);
+	nm = kstr_cstr(name, buf, sizeof(buf), &heap);
 	/* Out of memory: refused, never allowed unchecked. */
 	ok = nm && acl_authorize(s, principal, host, op, rtype, nm);
 	if (!ok && log)
 		log_denied(principal, host, op, rtype, nm ? nm : "?");
-	free(nm);
+	free(heap);
 	return ok;
 }
 
@@ -110,7 +111,8 @@ bool kafka_authorize_any(const struct net_req *req, int op, int rtype)
 int32_t kafka_authorized_ops(const struct net_req *req, int rtype, struct kstr name)
 {
 	struct acl_store *s = net_req_authz(req);
-	char principal[ACL_PRINCIPAL_MAX], host[64], *nm;
+	char principal[ACL_PRINCIPAL_MAX], host[64], buf[NAME_BUF], *heap;
+	const char *nm;
 	int32_t ops;
 
 	if (!s)
@@ -118,12 +120,12 @@ int32_t kafka_authorized_ops(const struct net_req *req, int rtype, struct kstr n
 		       : rtype == ACL_RES_GROUP ? PROTO_OPS_GROUP
 						: PROTO_OPS_CLUSTER;
 	who(req, principal, sizeof(principal), host, sizeof(host));
-	nm = name_of(name);
+	nm = kstr_cstr(name, buf, sizeof(buf), &heap);
 	ops = nm ? acl_authorized_ops(s, principal, host, rtype, nm) : 0;
 	/* Kafka computes them only for a resource it may describe. */
 	if (!(ops & (1 << ACL_OP_DESCRIBE)))
 		ops = 0;
-	free(nm);
+	free(heap);
 	return ops;
 }
 

@@ -36,6 +36,21 @@ bool kstr_same(struct kstr a, struct kstr b)
 	return a.len == b.len && (a.len <= 0 || !memcmp(a.ptr, b.ptr, (size_t)a.len));
 }
 
+const char *kstr_cstr(struct kstr s, char *buf, size_t size, char **heap)
+{
+	size_t len = s.len > 0 ? strnlen(s.ptr, (size_t)s.len) : 0;
+
+	*heap = NULL;
+	if (len < size) {
+		if (len)
+			memcpy(buf, s.ptr, len);
+		buf[len] = '\0';
+		return buf;
+	}
+	*heap = strndup(s.ptr, len);
+	return *heap;
+}
+
 /* ---- reader ---- */
 
 void kbuf_r_init(struct kbuf_r *r, const void *data, size_t len)

@@ -63,6 +63,10 @@ struct kstr kstr_of(const char *s);
 bool kstr_eq(struct kstr s, const char *c);
 /* True when a and b hold the same bytes, or are both null. */
 bool kstr_same(struct kstr a, struct kstr b);
+/* s as a C string, up to its first NUL byte as strndup takes it (null:
+ * ""): in buf when it fits in size bytes (*heap NULL), else malloc'ed
+ * into *heap, which the caller frees. NULL when out of memory. */
+const char *kstr_cstr(struct kstr s, char *buf, size_t size, char **heap);
 
 struct kbuf_r {
 	const uint8_t *p;   /* next byte */

@@ -378,6 +378,16 @@ const char *group_name(struct group *g);
 int group_list(struct topic *t, char ***names, uint64_t **ids, int *n);
 /* Deletes the group and its offsets (tombstones); -EBUSY with members. */
 int group_delete(struct topic *t, const char *name);
+/* fn(arg, topic, group) when a group is deleted here, however (rmdir,
+ * Kafka's DeleteGroups, the offsets' expiry, its tombstone replayed, its
+ * topic deleted, a proxy whose coordinator no longer has it); not when it
+ * only moves to another coordinator. Called with the coordinator's lock
+ * held: fn may only queue work. Setting it (or NULL) waits for a call in
+ * progress. One listener (the mount); none before the coordinator is
+ * open. */
+void group_set_gone_listener(struct broker *b,
+			     void (*fn)(void *arg, const char *topic, const char *group),
+			     void *arg);
 /* The committed offset of a partition (the next to consume), or where
  * auto.offset.reset would start when none was committed. */
 int group_offset(struct group *g, int partition, int64_t *offset);

@@ -32,11 +32,13 @@
 # users, quotas, every group answered; alice with CLUSTER_ACTION alone: a
 # consumer's OffsetForLeaderEpoch, StopReplica, LeaderAndIsr.
 #
-# Hostile ACL input: a name too long for a znode path here is
-# UNKNOWN_SERVER_ERROR and the brokers go on; a huge principal is stored; a principal without "User:"
+# Hostile ACL input: a 1,000-character topic name and prefix and a
+# 32,000-byte group name are stored, seen by the other brokers and
+# deleted, as Kafka; a huge principal is stored; a principal without "User:"
 # and unknown resource, pattern, operation and permission codes in a
-# creation are INVALID_REQUEST, in a filter the UNKNOWN code (0) too, another
-# unknown code matches nothing; 10,000 ACLs on one resource in one CreateAcls are all
+# creation are INVALID_REQUEST; the UNKNOWN code (0) in a creation or a
+# filter closes the connection unanswered (as Kafka's request does not
+# parse), another unknown code in a filter matches nothing; 10,000 ACLs on one resource in one CreateAcls are all
 # stored and read by another broker. A znode of bad JSON written straight
 # into ZooKeeper with its notice: logged, the resource then has no ACL (as
 # Kafka reads a document it cannot parse), the broker serves, the next
@@ -220,9 +222,27 @@ check "LeaderAndIsr v0 (no partition) with CLUSTER_ACTION: taken" taken 1 alice 
 	00000001000000010000000000000000
 
 # ---- hostile ACL input ----
+# Names of any length are stored, as Kafka stores them (its ZooKeeper
+# paths have no bound; only a topic made is limited to 249 characters):
+# a 1,000-character topic name and prefix made through broker 1, seen by
+# broker 3 through the notice, deleted through broker 2.
+K=$(python3 -c 'print("k" * 1000)')
+for pat in literal prefixed; do
+	code=3
+	[ "$pat" = prefixed ] && code=4
+	acl "topic,$pat,$K,User:alice,*,read,allow"
+	check "broker 3 has the $pat ACL of the 1,000-character name" poll 30 is "error 0
+2,$code,$K,User:alice,*,3,3" 3 admin acl-describe "topic,$pat,$K,-,-,any,any"
+	expect_eq "DeleteAcls of it through broker 2" "filter 0 1
+2,$code,$K,User:alice,*,3,3" "$(raw 2 admin acl-delete "topic,$pat,$K,-,-,any,any")"
+	check "broker 3 no longer has it" poll 30 is "error 0" 3 admin \
+		acl-describe "topic,$pat,$K,-,-,any,any"
+done
 BIG=$(python3 -c 'print("x" * 32000)')
-expect_eq "CreateAcls of a 32000-byte name: longer than a znode path here" \
-	"result -1 File name too long" "$(raw 1 admin acl-create "group,literal,$BIG,User:alice,*,read,allow")"
+expect_eq "CreateAcls of a 32000-byte group name: stored" "result 0" \
+	"$(raw 1 admin acl-create "group,literal,$BIG,User:alice,*,read,allow")"
+expect_eq "DeleteAcls of it" "filter 0 1" \
+	"$(raw 1 admin acl-delete "group,literal,$BIG,-,-,any,any" | head -1)"
 BIGP=$(python3 -c 'print("User:" + "y" * 20000)')
 expect_eq "CreateAcls of a 20000-byte principal: stored" "result 0" \
 	"$(raw 1 admin acl-create "topic,literal,t,$BIGP,*,read,allow")"
@@ -235,8 +255,25 @@ result 42 Invalid operation
 result 42 Invalid permission type" "$(raw 1 admin acl-create 99,literal,t,User:alice,*,read,allow \
 	topic,99,t,User:alice,*,read,allow topic,literal,t,User:alice,*,99,allow \
 	topic,literal,t,User:alice,*,read,99)"
-expect_eq "a filter with the UNKNOWN code (0): INVALID_REQUEST" "error 42" \
+# The UNKNOWN code (0) in a creation or filter: Kafka's request does not
+# parse (validate() throws), and its broker closes the connection.
+CLOSED="connection closed by the broker"
+expect_eq "DescribeAcls of the UNKNOWN type (0): closed" "$CLOSED" \
 	"$(raw 1 admin acl-describe 0,any,-,-,-,any,any)"
+expect_eq "DescribeAcls of the UNKNOWN operation (0): closed" "$CLOSED" \
+	"$(raw 1 admin acl-describe any,any,-,-,-,0,any)"
+expect_eq "DeleteAcls with a filter of the UNKNOWN permission (0): closed" "$CLOSED" \
+	"$(raw 1 admin acl-delete any,any,-,-,-,any,any any,any,-,-,-,any,0)"
+expect_eq "CreateAcls of the UNKNOWN operation (0): closed, nothing stored" "$CLOSED" \
+	"$(raw 1 admin acl-create topic,literal,u0,User:alice,*,read,allow \
+		topic,literal,u0,User:alice,*,0,allow)"
+expect_eq "CreateAcls of the UNKNOWN permission (0): closed" "$CLOSED" \
+	"$(raw 1 admin acl-create topic,literal,u0,User:alice,*,read,0)"
+expect_eq "bob's (no ALTER) too: closed before authorization, as Kafka" "$CLOSED" \
+	"$(raw 1 bob acl-create topic,literal,u0,User:alice,*,0,allow)"
+check "each logged" grep -q \
+	"CreateAcls from 127.0.0.1:[0-9]*.*entry 1 has the UNKNOWN operation (0)" "$LOG"
+expect_eq "u0 has no ACL" "error 0" "$(raw 1 admin acl-describe topic,literal,u0,-,-,any,any)"
 expect_eq "a filter with a code no type has (99): matches nothing" "error 0" \
 	"$(raw 1 admin acl-describe 99,any,-,-,-,any,any)"
 expect_eq "DeleteAcls with an operation code 99: deletes nothing" "filter 0 0" \

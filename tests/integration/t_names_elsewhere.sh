@@ -7,7 +7,10 @@
 # ENOENT as soon as the mount no longer lists it, and mkdir of the name
 # makes it again at once. A name that stat did not find (ENOENT) is found
 # at once once a Kafka client made the topic (CreateTopics): the kernel
-# keeps no name a lookup did not find.
+# keeps no name a lookup did not find. A consumer group's directory
+# (.groups/<g>) looked up and then deleted by a Kafka client (DeleteGroups
+# of <topic>/<g>) fails stat and ls -d with ENOENT as soon as the broker
+# logs that the kernel was told, and mkdir makes the group again at once.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -55,6 +58,17 @@ for mode in default no_uring; do
 		expect_ok "$mode $r: mkdir $t at once" mkdir "$MNT/$t"
 		expect_ok "$mode $r: a record into the new $t" sh -c 'echo r >>"$1"' sh "$MNT/$t/0"
 		expect_eq "$mode $r: the new $t holds it" "r" "$(cat "$MNT/$t/0")"
+		# A group of it, looked up, then deleted by a Kafka client.
+		g=$MNT/$t/.groups/g
+		expect_ok "$mode $r: mkdir $t/.groups/g" mkdir "$g"
+		expect_ok "$mode $r: stat $t/.groups/g" stat "$g"
+		expect_eq "$mode $r: DeleteGroups $t/g" "error 0" \
+			"$(kafka named-errors delete-groups "$t/g")"
+		check "$mode $r: the kernel was told group g of $t went" poll 20 grep -q \
+			"group g of topic $t: deleted; the kernel keeps its name no more" "$LOG"
+		expect_errno "$mode $r: stat $t/.groups/g at once: ENOENT" ENOENT stat "$g"
+		expect_errno "$mode $r: ls -d $t/.groups/g at once: ENOENT" ENOENT ls -d "$g"
+		expect_ok "$mode $r: mkdir $t/.groups/g at once" mkdir "$g"
 	done
 	# A name not found, then made by a Kafka client.
 	n=new-$mode

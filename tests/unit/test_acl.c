@@ -372,19 +372,19 @@ static void test_filter_matches(void **state)
 	f.resource_type = ACL_RES_GROUP;
 	assert_false(acl_filter_matches(&f, &lit));
 	f.resource_type = ACL_RES_UNKNOWN;
-	assert_non_null(acl_filter_invalid(&f));
+	assert_non_null(acl_code_unknown(&f));
 	/* A code no type has (a newer client's): taken, matching nothing. */
 	f.resource_type = 99;
-	assert_null(acl_filter_invalid(&f));
+	assert_null(acl_code_unknown(&f));
 	assert_false(acl_filter_matches(&f, &lit));
 	f.resource_type = ACL_RES_ANY;
 	f.operation = 99;
-	assert_null(acl_filter_invalid(&f));
+	assert_null(acl_code_unknown(&f));
 	assert_false(acl_filter_matches(&f, &lit));
 	f.operation = ACL_OP_UNKNOWN;
-	assert_non_null(acl_filter_invalid(&f));
+	assert_non_null(acl_code_unknown(&f));
 	f.operation = ACL_OP_ANY;
-	assert_null(acl_filter_invalid(&f));
+	assert_null(acl_code_unknown(&f));
 	free(lit.resource_name), free(lit.principal), free(lit.host);
 	free(wild.resource_name), free(wild.principal), free(wild.host);
 	free(pre.resource_name), free(pre.principal), free(pre.host);
@@ -430,7 +430,7 @@ static void test_json(void **state)
 				    "\"permissionType\": \"Deny\",\"operation\": \"Read\","
 				    "\"principal\": \"User:alice\"}]}";
 	struct acl_entry *v, in[2];
-	char why[ZK_WHY_LEN], *doc, path[ZK_PATH_MAX];
+	char why[ZK_WHY_LEN], *doc, *path, *long_name;
 	int n;
 
 	(void)state;
@@ -492,15 +492,26 @@ static void test_json(void **state)
 						 ACL_PAT_LITERAL, "t", &v, &n, why),
 				 -EBADMSG);
 
-	assert_int_equal(acl_znode_path(path, sizeof(path), ACL_RES_TOPIC, ACL_PAT_LITERAL, "t"),
-			 0);
+	assert_int_equal(acl_znode_path(&path, ACL_RES_TOPIC, ACL_PAT_LITERAL, "t"), 0);
 	assert_string_equal(path, "/kafka-acl/Topic/t");
-	assert_int_equal(acl_znode_path(path, sizeof(path), ACL_RES_TRANSACTIONAL_ID,
-					ACL_PAT_PREFIXED, "tx"),
+	free(path);
+	assert_int_equal(acl_znode_path(&path, ACL_RES_TRANSACTIONAL_ID, ACL_PAT_PREFIXED, "tx"),
 			 0);
 	assert_string_equal(path, "/kafka-acl-extended/prefixed/TransactionalId/tx");
-	assert_int_equal(acl_znode_path(path, sizeof(path), ACL_RES_TOPIC, ACL_PAT_MATCH, "t"),
-			 -EINVAL);
+	free(path);
+	assert_int_equal(acl_znode_path(&path, ACL_RES_TOPIC, ACL_PAT_MATCH, "t"), -EINVAL);
+	assert_null(path);
+	/* A name of any length (a request's is up to 32,767 bytes): Kafka
+	 * stores it, ZooKeeper paths have no bound of their own. */
+	long_name = malloc(32768);
+	assert_non_null(long_name);
+	memset(long_name, 'p', 32767);
+	long_name[32767] = '\0';
+	assert_int_equal(acl_znode_path(&path, ACL_RES_GROUP, ACL_PAT_PREFIXED, long_name), 0);
+	assert_int_equal(strlen(path), strlen("/kafka-acl-extended/prefixed/Group/") + 32767);
+	assert_string_equal(path + strlen("/kafka-acl-extended/prefixed/Group/"), long_name);
+	free(path);
+	free(long_name);
 }
 
 /* The change notices: "TOPIC:t" for a literal resource, Kafka's

@@ -5,7 +5,8 @@
  * look at every binding does: a store of 20,000 random bindings, kept
  * here too as a plain list, asked many random questions, before and
  * after thousands of one-resource changes (a change notice's
- * acl_store_set_resource). The reference below is the rule of acl.h
+ * acl_store_set_resource), and through thousands of resources made one
+ * by one and then deleted one by one, the store's order checked too. The reference below is the rule of acl.h
  * written as a scan; the names come from a small alphabet so that
  * literal names, "*" and prefixes collide often.
  */
@@ -15,6 +16,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -375,6 +377,137 @@ static void test_any_small_stores(void **state)
 	assert_true(yes > 1000 && no > 1000);
 }
 
+/* Every field, for sorting two lists alike. */
+static int whole_cmp(const void *x, const void *y)
+{
+	const struct acl_entry *a = x, *b = y;
+	int c;
+
+	if (a->resource_type != b->resource_type)
+		return a->resource_type - b->resource_type;
+	if (a->pattern_type != b->pattern_type)
+		return a->pattern_type - b->pattern_type;
+	if ((c = strcmp(a->resource_name, b->resource_name)) ||
+	    (c = strcmp(a->principal, b->principal)) || (c = strcmp(a->host, b->host)))
+		return c;
+	if (a->operation != b->operation)
+		return a->operation - b->operation;
+	return a->permission - b->permission;
+}
+
+/* The store's listing is in its order (type, pattern, name as strcmp
+ * orders it), the order the lookups rely on, held by every in-place
+ * update; and it holds exactly the bindings of the plain list. */
+static void assert_ordered(struct acl_store *s, const struct model *m)
+{
+	struct acl_entry all = { ACL_RES_ANY, ACL_PAT_ANY, ACL_OP_ANY, ACL_PERM_ANY,
+				 NULL,        NULL,        NULL };
+	struct acl_entry *v, *mv = malloc(((size_t)m->n + 1) * sizeof(*mv)), *sv;
+	int n = acl_store_find(s, &all, &v);
+
+	assert_int_equal(n, m->n);
+	assert_non_null(mv);
+	sv = malloc(((size_t)n + 1) * sizeof(*sv));
+	assert_non_null(sv);
+	memcpy(mv, m->v, (size_t)n * sizeof(*mv));
+	memcpy(sv, v, (size_t)n * sizeof(*sv));
+	qsort(mv, (size_t)n, sizeof(*mv), whole_cmp);
+	qsort(sv, (size_t)n, sizeof(*sv), whole_cmp);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(whole_cmp(&mv[i], &sv[i]), 0);
+	free(mv);
+	free(sv);
+	for (int i = 1; i < n; i++) {
+		const struct acl_entry *a = &v[i - 1], *b = &v[i];
+		int c = a->resource_type != b->resource_type ? a->resource_type - b->resource_type
+			: a->pattern_type != b->pattern_type
+				? a->pattern_type - b->pattern_type
+				: strcmp(a->resource_name, b->resource_name);
+
+		if (c > 0)
+			fail_msg("binding %d (%d %d \"%s\") after (%d %d \"%s\")", i,
+				 b->resource_type, b->pattern_type, b->resource_name,
+				 a->resource_type, a->pattern_type, a->resource_name);
+	}
+	acl_entries_free(v, n);
+}
+
+/* Change notices for many resources, one after the other, from an empty
+ * store: thousands of resources made (each an insert somewhere in the
+ * array), some replaced, then every one deleted in a random order, the
+ * store compared with the plain list and its order checked throughout. */
+static void test_many_resources(void **state)
+{
+	enum { N_RES = 6000 };
+	struct model m = { NULL, 0, 0, false };
+	struct acl_store *s;
+	char why[64], (*names)[64] = calloc(N_RES, sizeof(*names));
+	int *types = calloc(N_RES, sizeof(int)), *patterns = calloc(N_RES, sizeof(int));
+
+	(void)state;
+	assert_true(names && types && patterns);
+	assert_int_equal(acl_store_new("", "broker", false, why, sizeof(why), &s), 0);
+	for (int r = 0; r < N_RES; r++) {
+		int n = 1 + (int)rnd(3);
+		struct acl_entry *nv = calloc((size_t)n, sizeof(*nv));
+
+		assert_non_null(nv);
+		types[r] = rand_type();
+		patterns[r] = rnd(3) == 0 ? ACL_PAT_PREFIXED : ACL_PAT_LITERAL;
+		rand_name(names[r], patterns[r] == ACL_PAT_LITERAL);
+		/* most new (of some 13,000 short names and the numbered
+		 * ones), some the same as an earlier one: replaced */
+		if (rnd(4) == 0)
+			snprintf(names[r] + strlen(names[r]), 16, "%u", rnd(100000));
+		for (int i = 0; i < n; i++)
+			nv[i] = rand_binding(types[r], patterns[r], names[r]);
+		model_set(&m, types[r], patterns[r], names[r], nv, n);
+		acl_store_set_resource(s, types[r], patterns[r], names[r], nv, n);
+		if (r % 1000 == 999) {
+			assert_ordered(s, &m);
+			compare(s, &m, 300);
+		}
+	}
+	assert_ordered(s, &m);
+	compare(s, &m, 2000);
+	/* every resource deleted (its znode gone: no bindings), in a random
+	 * order; now and then one made again */
+	for (int r = N_RES - 1; r >= 0; r--) {
+		int j = (int)rnd((unsigned)r + 1);
+		char tmp[64];
+		int t = types[j], p = patterns[j];
+
+		memcpy(tmp, names[j], sizeof(tmp));
+		memcpy(names[j], names[r], sizeof(tmp));
+		types[j] = types[r];
+		patterns[j] = patterns[r];
+		if (rnd(10) == 0) {
+			struct acl_entry *nv = calloc(1, sizeof(*nv));
+
+			assert_non_null(nv);
+			nv[0] = rand_binding(t, p, tmp);
+			model_set(&m, t, p, tmp, nv, 1);
+			acl_store_set_resource(s, t, p, tmp, nv, 1);
+		}
+		model_set(&m, t, p, tmp, NULL, 0);
+		acl_store_set_resource(s, t, p, tmp, calloc(1, sizeof(struct acl_entry)), 0);
+		if (r % 500 == 0) {
+			assert_ordered(s, &m);
+			/* compare asks that some answers allow: while
+			 * most bindings are left */
+			if (r >= 5000)
+				compare(s, &m, 1000);
+		}
+	}
+	assert_int_equal(m.n, 0);
+	assert_ordered(s, &m);
+	free(names);
+	free(types);
+	free(patterns);
+	acl_entries_free(m.v, m.n);
+	acl_store_free(s);
+}
+
 /* A caller that hands acl_store_set_resource a binding of another
  * resource than the one named gets it looked up all the same (the store
  * sorts itself again rather than lose it). */
@@ -412,6 +545,7 @@ int main(void)
 		cmocka_unit_test(test_index_as_scan_allow_everyone),
 		cmocka_unit_test(test_any_small_stores),
 		cmocka_unit_test(test_set_resource_other),
+		cmocka_unit_test(test_many_resources),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,7 +10,9 @@
  * operation answered: the log still appends (no lock left held), it
  * closes and opens again, and every record acknowledged (an append that
  * returned 0) is there, in order, and nothing else. LeakSanitizer (make
- * asan) finds what an unwinding path forgot to free.
+ * asan) finds what an unwinding path forgot to free. The ACL store's
+ * change notices are checked alone: one that removes bindings takes
+ * effect with no memory at all.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -31,6 +33,7 @@
 #include "engine/batch.h"
 #include "engine/engine.h"
 #include "fs/fs.h"
+#include "repl/acl.h"
 #include "repl/proto.h"
 #include "repl/repl.h"
 #include "tests/unit/brokerfx.h"
@@ -1033,6 +1036,80 @@ static int op_metadata_then_new(struct brokerfx *f, int *acked)
 	return rc;
 }
 
+/* ---- the ACL store: a change notice updates it in place ---- */
+
+/* An ALLOW (or DENY) of READ on topic name for User:u1 from any host. */
+static struct acl_entry *acl_read(const char *name, int perm)
+{
+	struct acl_entry *v = calloc(1, sizeof(*v));
+
+	assert_non_null(v);
+	*v = (struct acl_entry){ ACL_RES_TOPIC, ACL_PAT_LITERAL,   ACL_OP_READ, (int8_t)perm,
+				 strdup(name),  strdup("User:u1"), strdup("*") };
+	assert_true(v->resource_name && v->principal && v->host);
+	return v;
+}
+
+static bool acl_reads(struct acl_store *s, const char *name)
+{
+	return acl_authorize(s, "User:u1", "10.0.0.1", ACL_OP_READ, ACL_RES_TOPIC, name);
+}
+
+/* A notice that removes a resource's bindings, or replaces them by as
+ * many, needs no memory: it takes effect even when none is left (a
+ * removed ALLOW must stop allowing). One that adds bindings past the
+ * store's room needs it: without, the store stays as it was. */
+static void test_acl_update_in_place(void **state)
+{
+	struct acl_entry *v = calloc(3, sizeof(*v)), *e;
+	struct acl_store *s;
+	char why[64];
+
+	(void)state;
+	assert_non_null(v);
+	assert_int_equal(acl_store_new("", "broker", false, why, sizeof(why), &s), 0);
+	for (int i = 0; i < 3; i++) {
+		e = acl_read((const char *[]){ "a", "b", "c" }[i], ACL_PERM_ALLOW);
+		v[i] = *e;
+		free(e);
+	}
+	acl_store_replace(s, v, 3);
+	assert_true(acl_reads(s, "a") && acl_reads(s, "b") && acl_reads(s, "c"));
+
+	e = calloc(1, sizeof(*e)); /* b's znode gone: no bindings */
+	assert_non_null(e);
+	af_arm(1);
+	acl_store_set_resource(s, ACL_RES_TOPIC, ACL_PAT_LITERAL, "b", e, 0);
+	assert_false(af_disarm());
+	assert_false(acl_reads(s, "b"));
+	assert_true(acl_reads(s, "a") && acl_reads(s, "c"));
+
+	e = acl_read("a", ACL_PERM_DENY); /* a's ALLOW replaced by a DENY */
+	af_arm(1);
+	acl_store_set_resource(s, ACL_RES_TOPIC, ACL_PAT_LITERAL, "a", e, 1);
+	assert_false(af_disarm());
+	assert_false(acl_reads(s, "a"));
+
+	e = acl_read("d", ACL_PERM_ALLOW); /* into the room b left */
+	af_arm(1);
+	acl_store_set_resource(s, ACL_RES_TOPIC, ACL_PAT_LITERAL, "d", e, 1);
+	assert_false(af_disarm());
+	assert_true(acl_reads(s, "d"));
+
+	e = acl_read("e", ACL_PERM_ALLOW); /* past the room: refused */
+	af_arm(1);
+	acl_store_set_resource(s, ACL_RES_TOPIC, ACL_PAT_LITERAL, "e", e, 1);
+	assert_true(af_disarm());
+	assert_false(acl_reads(s, "e"));
+	assert_true(acl_reads(s, "c") && acl_reads(s, "d"));
+	assert_false(acl_reads(s, "a") || acl_reads(s, "b"));
+
+	e = acl_read("e", ACL_PERM_ALLOW); /* with memory: there */
+	acl_store_set_resource(s, ACL_RES_TOPIC, ACL_PAT_LITERAL, "e", e, 1);
+	assert_true(acl_reads(s, "e"));
+	acl_store_free(s);
+}
+
 static void test_broker_metadata(void **state)
 {
 	(void)state;
@@ -1461,6 +1538,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_broker_produce, disarm),
 		cmocka_unit_test_teardown(test_broker_fetch, disarm),
 		cmocka_unit_test_teardown(test_broker_metadata, disarm),
+		cmocka_unit_test_teardown(test_acl_update_in_place, disarm),
 		cmocka_unit_test_teardown(test_fs_echo, disarm),
 		cmocka_unit_test_teardown(test_fs_parts, disarm),
 		cmocka_unit_test_teardown(test_fs_cat, disarm),

@@ -168,6 +168,51 @@ static int tag_cb(void *arg, uint32_t tag, struct kbuf_r *f)
 	return 0;
 }
 
+/* kstr_cstr: a name that fits is copied into the caller's buffer (no
+ * malloc), one that does not (at size bytes: the terminator needs one
+ * more) into the heap, whole; both end at a NUL byte inside, as strndup. */
+static void test_kstr_cstr(void **state)
+{
+	char buf[8], big[1001], *heap;
+	const char *c;
+
+	(void)state;
+	c = kstr_cstr(kstr_of("abc"), buf, sizeof(buf), &heap);
+	assert_ptr_equal(c, buf);
+	assert_null(heap);
+	assert_string_equal(c, "abc");
+	c = kstr_cstr(kstr_of("1234567"), buf, sizeof(buf), &heap); /* size - 1 */
+	assert_ptr_equal(c, buf);
+	assert_null(heap);
+	assert_string_equal(c, "1234567");
+	c = kstr_cstr(kstr_of("12345678"), buf, sizeof(buf), &heap); /* size */
+	assert_non_null(heap);
+	assert_ptr_equal(c, heap);
+	assert_string_equal(c, "12345678");
+	free(heap);
+	memset(big, 'n', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	c = kstr_cstr((struct kstr){ big, 1000 }, buf, sizeof(buf), &heap);
+	assert_ptr_equal(c, heap);
+	assert_int_equal(strlen(c), 1000);
+	assert_string_equal(c, big);
+	free(heap);
+	/* Not NUL-terminated: only len bytes are read. */
+	c = kstr_cstr((struct kstr){ big, 12 }, buf, sizeof(buf), &heap);
+	assert_string_equal(c, "nnnnnnnnnnnn");
+	free(heap);
+	/* A NUL byte inside ends it, in the buffer or the heap alike. */
+	c = kstr_cstr((struct kstr){ "ab\0cdefghijk", 13 }, buf, sizeof(buf), &heap);
+	assert_ptr_equal(c, buf);
+	assert_string_equal(c, "ab");
+	c = kstr_cstr(KSTR_NULL, buf, sizeof(buf), &heap);
+	assert_ptr_equal(c, buf);
+	assert_null(heap);
+	assert_string_equal(c, "");
+	c = kstr_cstr((struct kstr){ "", 0 }, buf, sizeof(buf), &heap);
+	assert_string_equal(c, "");
+}
+
 static void test_tagged_fields(void **state)
 {
 	struct tagseen t = { 0 };
@@ -934,6 +979,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_varints),
 		cmocka_unit_test(test_strings_and_arrays),
+		cmocka_unit_test(test_kstr_cstr),
 		cmocka_unit_test(test_tagged_fields),
 		cmocka_unit_test(test_writer_limits),
 		cmocka_unit_test(test_errors_and_table),
