@@ -2065,3 +2065,47 @@ out:
 	produce_part_release(&pp);
 	return rc;
 }
+
+int topic_active_producers(struct topic *t, int partition, struct producer_summary **out)
+{
+	struct produce_ctx ctx;
+	struct produce_part pp = { 0 };
+	struct producer_state *ps;
+	int32_t epoch;
+	int rc;
+
+	*out = NULL;
+	if (partition < 0)
+		return -ENOENT;
+	rc = produce_begin(t, partition, &ctx, &pp);
+	if (rc < 0)
+		return rc;
+	if (!pp.log) {
+		rc = -EREMOTE; /* no replica here: not the leader either */
+		goto out;
+	}
+	/* Leadership as an acks=1 append asks it: the state is the
+	 * leader's alone (a follower's appends do not keep one). */
+	ctx.cfg.acks = 1;
+	rc = append_epoch(&ctx, &pp, &epoch);
+	if (rc < 0)
+		goto out;
+	ps = &pp.pt->pstate;
+	pthread_mutex_lock(&ps->mu);
+	/* The state a produce in this leader epoch would judge by: loaded
+	 * here when no idempotent batch has come in it yet. */
+	rc = producer_state_load(ps, pp.log, epoch, engine_now_ms(),
+				 t->b->cfg.producer_id_expiration_ms);
+	if (rc < 0) {
+		mq_log_limited(MQ_ERR,
+			       "topic %s partition %d: producer state not rebuilt from the log: %s",
+			       t->name, partition, strerror(-rc));
+		rc = -EIO;
+	} else {
+		rc = producer_state_list(ps, out);
+	}
+	pthread_mutex_unlock(&ps->mu);
+out:
+	produce_part_release(&pp);
+	return rc;
+}
