@@ -107,9 +107,9 @@ static int part_producers(struct topic *t, struct proto_producers_part *rp)
 	if (n == -ENOMEM)
 		return n;
 	if (n < 0) {
-		rp->error_code = n == -ENOENT	 ? PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION
+		rp->error_code = n == -ENOENT    ? PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION
 				 : n == -EREMOTE ? PROTO_ERR_NOT_LEADER_OR_FOLLOWER
-				 : n == -ENXIO	 ? PROTO_ERR_KAFKA_STORAGE_ERROR
+				 : n == -ENXIO   ? PROTO_ERR_KAFKA_STORAGE_ERROR
 						 : proto_err_from_errno(n);
 		return 0;
 	}
@@ -134,9 +134,9 @@ static int part_producers(struct topic *t, struct proto_producers_part *rp)
 
 /* One topic's answer into rt, whose partitions are parts (one per id
  * asked); msg the topic's error message, if any. 0 or -ENOMEM. */
-static int topic_answer(struct kafka_api *ka, struct net_req *req, const struct proto_elect_topic *rq,
-			struct proto_producers_topic *rt, struct proto_producers_part *parts,
-			char *msg)
+static int topic_answer(struct kafka_api *ka, struct net_req *req,
+			const struct proto_elect_topic *rq, struct proto_producers_topic *rt,
+			struct proto_producers_part *parts, char *msg)
 {
 	struct topic *t;
 	int16_t err = topic_check(ka, req, rq->topic, msg, MSG_MAX, &t);
