@@ -197,6 +197,21 @@ static bool named_twice(const void *entries, size_t size, size_t name_off, int32
 	return false;
 }
 
+/* Whether entry i's name is an earlier entry's too (named_twice's
+ * layout): an API that answers once per distinct name gives entry i no
+ * answer of its own. */
+static bool named_before(const void *entries, size_t size, size_t name_off, int32_t i)
+{
+	const char *base = entries;
+	const struct kstr *a = (const void *)(base + (size_t)i * size + name_off);
+
+	for (int32_t j = 0; j < i; j++)
+		if (kstr_set_same(*a, *(const struct kstr *)(const void *)(base + (size_t)j * size +
+									   name_off)))
+			return true;
+	return false;
+}
+
 /* name as a C string into buf: 0, or -EINVAL (null, too long, not a
  * legal topic name). */
 static int topic_cname(struct kstr name, char *buf, size_t size)
@@ -264,6 +279,9 @@ static bool config_denied(const struct admin_req *ar, bool alter, int8_t type, s
  * request entry (the entry count an int32_t at count_off in struct
  * proto_req), each a struct of size bytes with a name, an error_code and
  * an error_message at the offsets given. */
+/* An admin_api's fill: the entry is answered with an earlier one. */
+#define FILL_NONE 1
+
 struct admin_api {
 	int16_t key;
 	const char *name;     /* for the log */
@@ -271,8 +289,9 @@ struct admin_api {
 	bool controller_only; /* served by the active controller alone */
 	size_t count_off, size, name_off, code_off, msg_off;
 	size_t hold_size; /* per answer, zeroed: what it points into until sent */
-	/* Builds answer i (zeroed) and decides its verdict; 0, or -errno to
-	 * send no response. */
+	/* Builds the answer of request entry i (zeroed) and decides its
+	 * verdict; 0, FILL_NONE (entry i has no answer of its own: the slot
+	 * is given to the next entry), or -errno to send no response. */
 	int (*fill)(const struct admin_req *ar, const struct admin_api *api, int32_t i,
 		    void *answer, void *hold, struct verdict *v);
 	/* Encodes the response of the n answers at version ver. */
@@ -709,11 +728,23 @@ static int create_parts_fill(const struct admin_req *ar, const struct admin_api 
 
 	(void)api;
 	(void)hold;
+	/* Kafka's handleCreatePartitionsRequest answers with a map by topic
+	 * name: one result per distinct name, NOT_CONTROLLER too, and a
+	 * name given more than once is INVALID_REQUEST, once (it is left
+	 * out of the rest: no partitions added). Here in the order the
+	 * names first appear. */
+	if (named_before(m->topics, sizeof(*m->topics),
+			 offsetof(struct proto_create_parts_topic, name), i))
+		return FILL_NONE;
 	r->resource_name = m->topics[i].name;
-	if (!not_controller(ar, v) &&
-	    !named_twice(m->topics, sizeof(*m->topics),
-			 offsetof(struct proto_create_parts_topic, name), m->n_topics, i, v) &&
-	    !denied(ar, ACL_OP_ALTER, ACL_RES_TOPIC, r->resource_name, v))
+	if (not_controller(ar, v))
+		return 0;
+	if (named_twice(m->topics, sizeof(*m->topics),
+			offsetof(struct proto_create_parts_topic, name), m->n_topics, i, v)) {
+		refuse(v, PROTO_ERR_INVALID_REQUEST, "Duplicate topic in request.");
+		return 0;
+	}
+	if (!denied(ar, ACL_OP_ALTER, ACL_RES_TOPIC, r->resource_name, v))
 		create_parts_one(ar->ka, &m->topics[i], m->validate_only, v);
 	return 0;
 }
@@ -1992,8 +2023,9 @@ static const struct admin_api admin_apis[] = {
 };
 
 /* Every admin API's handler: one answer per request entry built by its
- * fill, each verdict logged and put into its answer's error fields, then
- * the response encoded. -ENOMEM, or a fill's or the encoder's error: no
+ * fill (but the entries a fill answers with an earlier one, FILL_NONE),
+ * each verdict logged and put into its answer's error fields, then the
+ * response encoded. -ENOMEM, or a fill's or the encoder's error: no
  * response (the listener closes the connection). */
 static int admin_handler(void *arg, struct net_req *req)
 {
@@ -2004,7 +2036,7 @@ static int admin_handler(void *arg, struct net_req *req)
 	char *answers = NULL, *holds = NULL;
 	struct verdict *vs = NULL;
 	size_t pos, hold_size;
-	int32_t n = 0;
+	int32_t n = 0, n_answers = 0;
 	int rc = 0;
 
 	for (size_t k = 0; k < sizeof(admin_apis) / sizeof(admin_apis[0]); k++)
@@ -2027,17 +2059,27 @@ static int admin_handler(void *arg, struct net_req *req)
 		goto out;
 	}
 	for (int32_t i = 0; i < n && rc == 0; i++) {
-		char *a = answers + (size_t)i * api->size;
+		char *a = answers + (size_t)n_answers * api->size;
+		char *h = holds + (size_t)n_answers * hold_size;
 
-		rc = api->fill(&ar, api, i, a, holds + (size_t)i * hold_size, &vs[i]);
+		rc = api->fill(&ar, api, i, a, h, &vs[n_answers]);
+		if (rc == FILL_NONE) {
+			/* The slot is the next entry's: zeroed again. */
+			memset(a, 0, api->size);
+			memset(h, 0, hold_size);
+			memset(&vs[n_answers], 0, sizeof(vs[n_answers]));
+			rc = 0;
+			continue;
+		}
 		answer(req, api->name, *(const struct kstr *)(const void *)(a + api->name_off),
-		       &vs[i], (int16_t *)(void *)(a + api->code_off),
+		       &vs[n_answers], (int16_t *)(void *)(a + api->code_off),
 		       (struct kstr *)(void *)(a + api->msg_off));
+		n_answers++;
 	}
 	if (rc < 0)
 		goto out;
 	pos = net_req_begin(req);
-	rc = api->encode(&net_req_out(req)->w, ar.pr->hdr.api_version, answers, n);
+	rc = api->encode(&net_req_out(req)->w, ar.pr->hdr.api_version, answers, n_answers);
 	if (rc == 0)
 		rc = net_req_end(req, pos);
 out:

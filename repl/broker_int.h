@@ -421,6 +421,15 @@ struct produce_batches_result {
 };
 int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size_t len, int acks,
 			  int64_t timeout_ms, struct produce_batches_result *res);
+/* The idempotent producers of partition's leader replica here, as its
+ * producer state knows them (producer_state.h; loaded from the log first
+ * when no produce has loaded it in this leader epoch), into *out
+ * (malloc'ed, NULL for none). The count; -ENOENT no such partition (or the
+ * topic deleted); -EREMOTE not the leader (a follower, or no replica
+ * here); -ENXIO the replica is offline; -EIO the state could not be
+ * rebuilt from the log (logged); -ENOMEM. Takes t's lock briefly, then
+ * the partition's pstate.mu. */
+int topic_active_producers(struct topic *t, int partition, struct producer_summary **out);
 /* The topic is deleted (t->deleted set): ends an appender's linger wait
  * and the writers' commit waits at once. Takes produce_mu, commit_mu. */
 void produce_partition_wake(struct partition *pt);

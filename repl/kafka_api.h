@@ -14,6 +14,8 @@
  *                                    replica moves
  *   kafka_log_dirs.c   DescribeLogDirs (35) the data directory, its
  *                                    partitions' sizes, its disk's space
+ *   kafka_producers.c  DescribeProducers (61) a partition leader's
+ *                                    idempotent producers
  *   kafka_quotas.c     DescribeClientQuotas (48), AlterClientQuotas (49)
  *                                    the client quotas in ZooKeeper
  *   admin_serve.c      CreateTopics (19), DeleteTopics (20),
@@ -123,6 +125,8 @@ int kafka_elect_register(struct kafka_api *ka, struct net_server *srv);
 int kafka_reassign_register(struct kafka_api *ka, struct net_server *srv);
 /* Registers DescribeLogDirs (kafka_log_dirs.c). */
 int kafka_log_dirs_register(struct kafka_api *ka, struct net_server *srv);
+/* Registers DescribeProducers (kafka_producers.c). */
+int kafka_producers_register(struct kafka_api *ka, struct net_server *srv);
 /* DescribeUserScramCredentials (50), AlterUserScramCredentials (51):
  * kafka_scram.c. */
 int kafka_scram_register(struct kafka_api *ka, struct net_server *srv);

@@ -727,6 +727,8 @@ int kafka_api_register(struct kafka_api *ka, struct net_server *srv)
 	if (rc == 0)
 		rc = kafka_log_dirs_register(ka, srv);
 	if (rc == 0)
+		rc = kafka_producers_register(ka, srv);
+	if (rc == 0)
 		rc = kafka_scram_register(ka, srv);
 	if (rc == 0)
 		rc = kafka_acls_register(ka, srv);

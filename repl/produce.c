@@ -1923,6 +1923,28 @@ static int idempotence_check(const struct produce_ctx *ctx, struct produce_part 
 	return rc;
 }
 
+/* Partition p of t into pp (released by the caller, also on an error),
+ * with its log, on its leader: the leader epoch an append with acks
+ * would take (append_epoch) into *epoch. -ENOENT no such partition;
+ * -EREMOTE not the leader (no replica here, or a follower); -ENXIO
+ * offline; -EAGAIN (acks -1) fewer in-sync replicas than
+ * min.insync.replicas. */
+static int leader_take(struct topic *t, int p, int acks, struct produce_ctx *ctx,
+		       struct produce_part *pp, int32_t *epoch)
+{
+	int rc;
+
+	if (p < 0)
+		return -ENOENT;
+	rc = produce_begin(t, p, ctx, pp);
+	if (rc < 0)
+		return rc;
+	if (!pp->log)
+		return -EREMOTE; /* no replica here: not the leader either */
+	ctx->cfg.acks = acks;
+	return append_epoch(ctx, pp, epoch);
+}
+
 int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size_t len, int acks,
 			  int64_t timeout_ms, struct produce_batches_result *res)
 {
@@ -1940,17 +1962,7 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 	res->base_offset = -1;
 	res->log_start_offset = -1;
 	res->log_append_time = -1;
-	if (partition < 0)
-		return -ENOENT;
-	rc = produce_begin(t, partition, &ctx, &pp);
-	if (rc < 0)
-		return rc;
-	if (!pp.log) {
-		rc = -EREMOTE; /* no replica here: not the leader either */
-		goto out;
-	}
-	ctx.cfg.acks = acks;
-	rc = append_epoch(&ctx, &pp, &epoch);
+	rc = leader_take(t, partition, acks, &ctx, &pp, &epoch);
 	if (rc == 0)
 		rc = topic_lines_fix(t, NULL, NULL, 0); /* as mount_append_epoch */
 	if (rc < 0)
@@ -2063,6 +2075,40 @@ committed:
 out:
 	if (bi != stack)
 		free(bi);
+	produce_part_release(&pp);
+	return rc;
+}
+
+int topic_active_producers(struct topic *t, int partition, struct producer_summary **out)
+{
+	struct produce_ctx ctx;
+	struct produce_part pp = { 0 };
+	struct producer_state *ps;
+	int32_t epoch;
+	int rc;
+
+	*out = NULL;
+	/* Leadership as an acks=1 append asks it: the state is the
+	 * leader's alone (a follower's appends do not keep one). */
+	rc = leader_take(t, partition, 1, &ctx, &pp, &epoch);
+	if (rc < 0)
+		goto out;
+	ps = &pp.pt->pstate;
+	pthread_mutex_lock(&ps->mu);
+	/* The state a produce in this leader epoch would judge by: loaded
+	 * here when no idempotent batch has come in it yet. */
+	rc = producer_state_load(ps, pp.log, epoch, engine_now_ms(),
+				 t->b->cfg.producer_id_expiration_ms);
+	if (rc < 0) {
+		mq_log_limited(MQ_ERR,
+			       "topic %s partition %d: producer state not rebuilt from the log: %s",
+			       t->name, partition, strerror(-rc));
+		rc = -EIO;
+	} else {
+		rc = producer_state_list(ps, out);
+	}
+	pthread_mutex_unlock(&ps->mu);
+out:
 	produce_part_release(&pp);
 	return rc;
 }

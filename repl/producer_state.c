@@ -306,6 +306,27 @@ static void load_one(void *arg, const struct batch_producer_info *bi)
 		lc->rc = producer_state_update(lc->ps, bi, 1);
 }
 
+int producer_state_list(const struct producer_state *ps, struct producer_summary **out)
+{
+	*out = NULL;
+	if (ps->n == 0)
+		return 0;
+	*out = malloc((size_t)ps->n * sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	for (int i = 0; i < ps->n; i++) {
+		const struct producer_entry *pe = &ps->e[i];
+
+		(*out)[i] = (struct producer_summary){
+			.producer_id = pe->producer_id,
+			.epoch = pe->epoch,
+			.last_seq = pe->n > 0 ? newest(pe)->last_seq : -1,
+			.last_timestamp = pe->last_timestamp,
+		};
+	}
+	return ps->n;
+}
+
 int producer_state_expire(struct producer_state *ps, int64_t now_ms, int64_t expiration_ms)
 {
 	int w = 0;

@@ -144,6 +144,17 @@ int producer_state_stop_checkpoint(struct producer_state *ps, struct log *l,
 /* Forgets the producers whose last batch's timestamp is expiration_ms or
  * more before now_ms. Called with mu held. Returns how many went. */
 int producer_state_expire(struct producer_state *ps, int64_t now_ms, int64_t expiration_ms);
+/* One producer as DescribeProducers lists it (Kafka's ProducerState of
+ * an idempotent producer). */
+struct producer_summary {
+	int64_t producer_id;
+	int16_t epoch;
+	int32_t last_seq;       /* of its newest batch; -1: none kept */
+	int64_t last_timestamp; /* maxTimestamp of its newest batch */
+};
+/* The producers kept, by producer id, into *out (malloc'ed, the caller
+ * frees it; NULL for none). Called with mu held. The count, or -ENOMEM. */
+int producer_state_list(const struct producer_state *ps, struct producer_summary **out);
 /* The producers kept (for .state and tests). */
 static inline int producer_state_count(const struct producer_state *ps)
 {

@@ -55,6 +55,7 @@
  *   ElectLeaders (43)          0-2,  2       admin clients
  *   IncrementalAlterConfigs (44) 0-1, 1      admin clients
  *   DescribeCluster (60)       0-1,  0       admin clients
+ *   DescribeProducers (61)     0,    0       admin clients
  * An ApiVersions request of a version we do not know is answered with
  * UNSUPPORTED_VERSION and a v0 body listing our versions; any other
  * unknown API or version is -EOPNOTSUPP to the caller, which answers or
@@ -163,6 +164,7 @@ enum proto_api_key {
 	PROTO_API_DESCRIBE_USER_SCRAM_CREDENTIALS = 50,
 	PROTO_API_ALTER_USER_SCRAM_CREDENTIALS = 51,
 	PROTO_API_DESCRIBE_CLUSTER = 60,
+	PROTO_API_DESCRIBE_PRODUCERS = 61,
 };
 
 /* Kafka's error codes (Errors.java), Kafka's names. */
@@ -1999,6 +2001,56 @@ int proto_elect_resp_encode(struct kbuf_w *w, int16_t version, const struct prot
 int proto_elect_resp_decode(struct kbuf_r *r, int16_t version, struct proto_elect_resp *resp);
 void proto_elect_resp_free(struct proto_elect_resp *resp);
 
+/* ---- DescribeProducers (61) v0, proto_producers.c ---- */
+
+#define PROTO_MAX_PRODUCERS 100000 /* active producers of one partition */
+
+struct proto_describe_producers_req {
+	int32_t n_topics;
+	struct proto_elect_topic *topics; /* name and partition ids only */
+};
+
+/* One active producer of a partition (Kafka's ProducerState). */
+struct proto_producer_desc {
+	int64_t producer_id;
+	int32_t producer_epoch;
+	int32_t last_sequence;            /* -1: none */
+	int64_t last_timestamp;           /* -1: none */
+	int32_t coordinator_epoch;        /* -1: no transaction */
+	int64_t current_txn_start_offset; /* -1: no transaction open */
+};
+
+struct proto_producers_part {
+	int32_t partition_index;
+	int16_t error_code;
+	struct kstr error_message; /* null */
+	int32_t n_producers;
+	struct proto_producer_desc *producers;
+};
+
+struct proto_producers_topic {
+	struct kstr name;
+	int32_t n_partitions;
+	struct proto_producers_part *partitions;
+};
+
+struct proto_describe_producers_resp {
+	int32_t throttle_time_ms;
+	int32_t n_topics;
+	struct proto_producers_topic *topics;
+};
+
+int proto_describe_producers_req_encode(struct kbuf_w *w, int16_t version,
+					const struct proto_describe_producers_req *req);
+int proto_describe_producers_req_decode(struct kbuf_r *r, int16_t version,
+					struct proto_describe_producers_req *req);
+void proto_describe_producers_req_free(struct proto_describe_producers_req *req);
+int proto_describe_producers_resp_encode(struct kbuf_w *w, int16_t version,
+					 const struct proto_describe_producers_resp *resp);
+int proto_describe_producers_resp_decode(struct kbuf_r *r, int16_t version,
+					 struct proto_describe_producers_resp *resp);
+void proto_describe_producers_resp_free(struct proto_describe_producers_resp *resp);
+
 /* ---- DescribeCluster (60), proto_cluster.c ---- */
 
 enum proto_endpoint_type {
@@ -2389,6 +2441,7 @@ struct proto_req {
 		struct proto_reassign_req reassign; /* Alter and List */
 		struct proto_describe_cluster_req describe_cluster;
 		struct proto_describe_log_dirs_req describe_log_dirs;
+		struct proto_describe_producers_req describe_producers;
 		struct proto_describe_scram_req describe_scram;
 		struct proto_alter_scram_req alter_scram;
 		struct proto_describe_quotas_req describe_quotas;

@@ -248,6 +248,7 @@ static const struct proto_api api_table[] = {
 	{ PROTO_API_DESCRIBE_USER_SCRAM_CREDENTIALS, 0, 0, 0, "DescribeUserScramCredentials" },
 	{ PROTO_API_ALTER_USER_SCRAM_CREDENTIALS, 0, 0, 0, "AlterUserScramCredentials" },
 	{ PROTO_API_DESCRIBE_CLUSTER, 0, 1, 0, "DescribeCluster" },
+	{ PROTO_API_DESCRIBE_PRODUCERS, 0, 0, 0, "DescribeProducers" },
 };
 
 #define N_APIS (sizeof(api_table) / sizeof(api_table[0]))
@@ -586,6 +587,8 @@ int proto_req_decode(const uint8_t *frame, size_t len, struct proto_req *req)
 		return proto_describe_cluster_req_decode(&r, v, &req->u.describe_cluster);
 	case PROTO_API_DESCRIBE_LOG_DIRS:
 		return proto_describe_log_dirs_req_decode(&r, v, &req->u.describe_log_dirs);
+	case PROTO_API_DESCRIBE_PRODUCERS:
+		return proto_describe_producers_req_decode(&r, v, &req->u.describe_producers);
 	case PROTO_API_DESCRIBE_CLIENT_QUOTAS:
 		return proto_describe_quotas_req_decode(&r, v, &req->u.describe_quotas);
 	case PROTO_API_ALTER_CLIENT_QUOTAS:
@@ -638,6 +641,9 @@ void proto_req_free(struct proto_req *req)
 		break;
 	case PROTO_API_DESCRIBE_LOG_DIRS:
 		proto_describe_log_dirs_req_free(&req->u.describe_log_dirs);
+		break;
+	case PROTO_API_DESCRIBE_PRODUCERS:
+		proto_describe_producers_req_free(&req->u.describe_producers);
 		break;
 	case PROTO_API_DESCRIBE_USER_SCRAM_CREDENTIALS:
 		proto_describe_scram_req_free(&req->u.describe_scram);

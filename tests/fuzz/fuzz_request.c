@@ -96,6 +96,8 @@ static bool client_api_same(const struct proto_req *a, const struct proto_req *b
 		       a->u.elect.election_type == b->u.elect.election_type;
 	case PROTO_API_DESCRIBE_LOG_DIRS:
 		return a->u.describe_log_dirs.n_topics == b->u.describe_log_dirs.n_topics;
+	case PROTO_API_DESCRIBE_PRODUCERS:
+		return a->u.describe_producers.n_topics == b->u.describe_producers.n_topics;
 	case PROTO_API_DESCRIBE_CLIENT_QUOTAS:
 		return a->u.describe_quotas.n_components == b->u.describe_quotas.n_components &&
 		       a->u.describe_quotas.strict == b->u.describe_quotas.strict;
@@ -229,6 +231,9 @@ static void roundtrip(const struct proto_req *req)
 		break;
 	case PROTO_API_DESCRIBE_LOG_DIRS:
 		rc = proto_describe_log_dirs_req_encode(&w, v, &req->u.describe_log_dirs);
+		break;
+	case PROTO_API_DESCRIBE_PRODUCERS:
+		rc = proto_describe_producers_req_encode(&w, v, &req->u.describe_producers);
 		break;
 	case PROTO_API_DESCRIBE_CLIENT_QUOTAS:
 		rc = proto_describe_quotas_req_encode(&w, v, &req->u.describe_quotas);

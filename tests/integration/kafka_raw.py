@@ -207,6 +207,11 @@
 #       Authenticates as above, sends DeleteTopics v6 of the topic whose id
 #       is TOPIC_ID (base64url, as in its znode); prints "name N id I error
 #       E message M" (N and M "-" for null, I base64url).
+#   python3 kafka_raw.py describe-producers HOST PORT USER PASSWORD TOPIC PARTITION
+#       Authenticates as above, sends DescribeProducers v0 of
+#       TOPIC-PARTITION; prints "error E" (the partition's), then one line
+#       per active producer: "producer ID epoch E last_sequence S
+#       last_timestamp T coordinator_epoch C txn_start_offset O".
 #   python3 kafka_raw.py ofle HOST PORT USER PASSWORD TOPIC PARTITION REPLICA_ID
 #       Authenticates as above, sends OffsetForLeaderEpoch v3 of
 #       TOPIC-PARTITION (epoch 0) as REPLICA_ID (-1 a consumer); prints
@@ -1418,6 +1423,30 @@ def describe_configs(host, port, user, password, rtype, name):
     print("error %d" % struct.unpack(">h", r[8:10])[0])
 
 
+def describe_producers(host, port, user, password, topic, partition):
+    c = acl_conn(host, port, user, password)
+    # topics [name, partition_indexes [P], tags], tags
+    body = (uvarint(2) + cstr(topic.encode()) + uvarint(2) + struct.pack(">i", int(partition)) +
+            b"\x00" + b"\x00")
+    r = c.call(61, 0, body, flexible=True)
+    nt, off = read_uvarint(r, 4)  # throttle
+    if nt != 2:
+        sys.exit("DescribeProducers: %d topics answered" % (nt - 1))
+    _, off = read_cstr(r, off)
+    np_, off = read_uvarint(r, off)
+    if np_ != 2:
+        sys.exit("DescribeProducers: %d partitions answered" % (np_ - 1))
+    _, err = struct.unpack(">ih", r[off:off + 6])
+    _, off = read_cstr(r, off + 6)  # error_message
+    print("error %d" % err)
+    n, off = read_uvarint(r, off)
+    for _ in range(n - 1):
+        pid, epoch, seq, ts, coord, txn = struct.unpack(">qiiqiq", r[off:off + 36])
+        off += 36 + 1  # tags
+        print("producer %d epoch %d last_sequence %d last_timestamp %d coordinator_epoch %d "
+              "txn_start_offset %d" % (pid, epoch, seq, ts, coord, txn))
+
+
 if __name__ == "__main__":
     cmds = {"produce": (9, produce), "produce-ts": (8, produce_ts), "coordinator": (7, coordinator), "frame": (5, frame), "silent": (4, silent),
             "initpid": (6, initpid), "parked": (8, parked), "commit": (8, commit),
@@ -1440,7 +1469,8 @@ if __name__ == "__main__":
             "ofle": (9, ofle), "metadata-ops": (7, metadata_ops),
             "named-errors": (8, named_errors), "list-reassign": (8, list_reassign),
             "describe-configs": (8, describe_configs), "controller": (6, controller),
-            "grow": (8, grow), "delete-id": (7, delete_id)}
+            "grow": (8, grow), "delete-id": (7, delete_id),
+            "describe-producers": (8, describe_producers)}
     optional = {"parked": 1, "produce": 1, "incalter": 1, "quota-alter": 1, "quota-describe": 1,
                 "acl-create": 10000, "acl-delete": 8, "create5": 1, "named-errors": 1}  # trailing arguments that may be left out
     if (len(sys.argv) < 2 or sys.argv[1] not in cmds or

@@ -17,7 +17,8 @@
 # StopReplica, UpdateMetadata, ControlledShutdown, ElectLeaders,
 # DescribeUserScramCredentials (one result per user named, nameless, as
 # Kafka's error answer), DescribeClientQuotas CLUSTER_AUTHORIZATION_FAILED;
-# DescribeLogDirs v1 no directory; ListOffsets, DeleteRecords
+# DescribeLogDirs v1 no directory; ListOffsets, DeleteRecords,
+# DescribeProducers (READ, which WRITE does not imply)
 # TOPIC_AUTHORIZATION_FAILED; ListGroups none; DescribeGroups
 # GROUP_AUTHORIZATION_FAILED with the operations omitted.
 # With the topic's and group's ACLs (no cluster one): InitProducerId
@@ -110,6 +111,11 @@ expect_eq "DescribeClientQuotas: CLUSTER_AUTHORIZATION_FAILED" "error 31" \
 expect_eq "ListOffsets: TOPIC_AUTHORIZATION_FAILED" "error 29" "$(raw "$L" bob list-offsets t 0)"
 expect_eq "DeleteRecords: TOPIC_AUTHORIZATION_FAILED" "error 29" \
 	"$(raw "$L" bob delete-records t 0 0)"
+expect_eq "DescribeProducers: TOPIC_AUTHORIZATION_FAILED" "error 29" \
+	"$(raw "$L" bob describe-producers t 0)"
+expect_ok "that refusal logged" grep -q \
+	"DescribeProducers from .*: topic 't' refused: TOPIC_AUTHORIZATION_FAILED: Topic authorization failed." \
+	"$LOG"
 expect_eq "OffsetForLeaderEpoch as a follower (replica 1): TOPIC_AUTHORIZATION_FAILED" "error 29" \
 	"$(raw "$L" bob ofle t 0 1)"
 expect_eq "OffsetForLeaderEpoch as a consumer: TOPIC_AUTHORIZATION_FAILED" "error 29" \
@@ -165,6 +171,8 @@ check "CreatePartitions (validate) with ALTER on t" poll 30 is "error 0" "$C" bo
 	create-partitions t
 expect_eq "OffsetFetch with DESCRIBE on the group and t" "error 0 offset 0 epoch -1" \
 	"$(raw "$GC" bob committed ga t 0)"
+expect_eq "DescribeProducers with WRITE, DELETE, ALTER on t but no READ: refused" "error 29" \
+	"$(raw "$L" bob describe-producers t 0)"
 expect_eq "OffsetForLeaderEpoch as a follower with DESCRIBE on t (KIP-320)" "error 0" \
 	"$(raw "$L" bob ofle t 0 1)"
 check "CreateTopics with CREATE alone: created, settings hidden" poll 30 is \
@@ -291,6 +299,8 @@ acl topic,literal,bj,User:alice,*,read,allow
 bj3() { is "error 0
 2,3,bj,User:alice,*,3,3" 3 admin acl-describe topic,literal,bj,-,-,any,any; }
 check "broker 3 has alice's READ on bj" poll 30 bj3
+expect_eq "DescribeProducers as alice with READ on bj: past the authorizer (no topic bj)" \
+	"error 3" "$(raw 3 alice describe-producers bj 0)"
 zk_cli "$ZKPORT" set /mqfs/kafka-acl/Topic/bj 'not json' >/dev/null
 zk_cli "$ZKPORT" create -s /mqfs/kafka-acl-changes/acl_changes_ 'Topic:bj' >/dev/null
 check "bad JSON in /kafka-acl/Topic/bj: logged" poll 30 grep -q "Topic/bj do not decode" "$LOG"

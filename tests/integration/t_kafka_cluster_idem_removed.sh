@@ -8,7 +8,9 @@
 # removes them on the leader and, through their fetches, on the
 # followers. The leader is killed (kill -9); the producer's batches sent
 # to the new leader are answered with the offsets they had, not appended
-# again, and a gap is refused.
+# again, and a gap is refused. DescribeProducers lists the producer on
+# the leader (its last sequence, epoch) and on the new leader before any
+# produce there; a follower answers NOT_LEADER_OR_FOLLOWER, logged.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -48,6 +50,17 @@ echo "$out" | sed 's/^/# /'
 pid=$(echo "$out" | awk '/^pid/ { print $2 }')
 expect_eq "d: A at 0, B at 2 on leader $L" "A 0 0 B 0 2" \
 	"$(echo "$out" | awk '/^(A|B) / { printf "%s%s %s %s", s, $1, $2, $3; s=" " }')"
+# dp N: DescribeProducers of d-0 sent to broker N, one line.
+dp() {
+	mq_run python3 "$LIBDIR/kafka_raw.py" describe-producers 127.0.0.1 "$(eval "echo \$PORT$1")" \
+		admin admin-secret d 0 2>&1 | awk '{ printf "%s%s %s", s, $1, $2; if ($1 == "producer") printf " %s %s %s %s", $3, $4, $5, $6; s="/" }'
+}
+expect_eq "DescribeProducers to leader $L: producer $pid, epoch 0, last sequence 2" \
+	"error 0/producer $pid epoch 0 last_sequence 2" "$(dp "$L")"
+F=$((L % 3 + 1))
+expect_eq "DescribeProducers to follower $F: NOT_LEADER_OR_FOLLOWER" "error 6" "$(dp "$F")"
+expect_ok "that refusal logged" grep -q "DescribeProducers from .*: d-0 refused: NOT_LEADER_OR_FOLLOWER" \
+	"$LOG"
 expect_ok "a record m1 through mnt$L" sh -c "printf 'm1\n' >>'$MQ_TMP/mnt$L/d/0'"
 expect_eq "DeleteRecords below 3: every batch of the producer, on every replica" \
 	"ok low=3 high=4" "$(admin "$L" delete-records d 0 3)"
@@ -62,6 +75,8 @@ O=$((L % 3 + 1))
 check "a new leader" poll 40 led_by_other "$MQ_TMP/mnt$O" "$L"
 N=$(p0_field "$MQ_TMP/mnt$O" d 5)
 eval "NP=\$PORT$N"
+expect_eq "DescribeProducers to new leader $N: the producer, from its snapshot" \
+	"error 0/producer $pid epoch 0 last_sequence 2" "$(dp "$N")"
 out=$(mq_run python3 "$LIBDIR/kafka_idempotent.py" "127.0.0.1:$NP" d "$pid" 2>&1)
 echo "$out" | sed 's/^/# /'
 expect_eq "new leader $N: A and B, no longer in the log, answered with their offsets, a gap refused" \

@@ -11,7 +11,9 @@
 # its producer id, as .dump shows, and so do kafkajs's (idempotent: true);
 # into a gzip topic the recompressed batches keep their sequences and a
 # resend is still a duplicate; after a restart the log's batch headers
-# still mark producer 0's batches as sent.
+# still mark producer 0's batches as sent. DescribeProducers lists the
+# partition leader's producers (kcat's with its epoch and last sequence);
+# a partition or topic that does not exist is UNKNOWN_TOPIC_OR_PARTITION.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -61,6 +63,21 @@ expect_eq "kcat -P -X enable.idempotence=true: its records" "$(printf 'k1\nk2')"
 expect_ok ".dump: kcat's batch carries producer id 1 from sequence 0" \
 	grep -q "producerId: 1 producerEpoch: 0 baseSequence: 0 " \
 	"$MNT/t/.segments/0/00000000000000000000.dump"
+# DescribeProducers (kafka-transactions.sh describe-producers): the
+# leader's producer state lists kcat's producer with the last sequence of
+# its records, its epoch, no transaction.
+out=$(mq_run python3 "$LIBDIR/kafka_raw.py" describe-producers 127.0.0.1 "$PORT" - - t 0 2>&1)
+echo "$out" | sed 's/^/# /'
+expect_eq "DescribeProducers t-0: answered" "error 0" "$(echo "$out" | sed -n 1p)"
+expect_ok "DescribeProducers t-0: kcat's producer 1, epoch 0, last sequence 1, no transaction" \
+	sh -c "echo '$out' | grep -Eq '^producer 1 epoch 0 last_sequence 1 last_timestamp [1-9][0-9]* coordinator_epoch -1 txn_start_offset -1\$'"
+expect_ok "DescribeProducers t-0: producers 0 and 999 of kafka_idempotent.py too" \
+	sh -c "echo '$out' | grep -q '^producer 0 epoch 0 ' && echo '$out' | grep -q '^producer 999 epoch 0 '"
+expect_eq "DescribeProducers of a partition that does not exist: UNKNOWN_TOPIC_OR_PARTITION" \
+	"error 3" "$(mq_run python3 "$LIBDIR/kafka_raw.py" describe-producers 127.0.0.1 "$PORT" - - t 7 2>&1)"
+expect_eq "DescribeProducers of an unknown topic: UNKNOWN_TOPIC_OR_PARTITION" \
+	"error 3" "$(mq_run python3 "$LIBDIR/kafka_raw.py" describe-producers 127.0.0.1 "$PORT" - - nosuch 0 2>&1)"
+expect_ok "its refusal logged" grep -q "DescribeProducers from .*: topic 'nosuch' refused: UNKNOWN_TOPIC_OR_PARTITION" "$LOG"
 
 # kafkajs with idempotent: true, when it is installed (t_kafka_produce.sh
 # says how).

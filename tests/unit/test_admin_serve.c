@@ -5,7 +5,7 @@
  * the codec at old and flexible versions. CreateTopics (partitions and
  * settings as the mount shows them, every refusal's code and message,
  * validate_only, duplicates, manual assignments), DeleteTopics,
- * CreatePartitions, DescribeConfigs (sources, synonyms, read-only, the
+ * CreatePartitions (a topic named twice: one result), DescribeConfigs (sources, synonyms, read-only, the
  * key filter, the broker resource), AlterConfigs and
  * IncrementalAlterConfigs (whole set, SET, DELETE, refusals, nothing
  * changed on a refusal). In a cluster of two brokers over a real
@@ -424,6 +424,54 @@ static void test_create_partitions(void **state)
 			 PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
 	assert_int_equal(create_parts(f, 3, "grow", 4, false), PROTO_ERR_NONE);
 	assert_int_equal(parts_of(f, "grow"), 4);
+}
+
+/* CreatePartitions of n topics (names[i] to counts[i]): the answer's
+ * results into *r (proto_create_parts_resp_free), raw kept for them. */
+static void create_parts_many(struct brokerfx *f, int16_t v, const char **names,
+			      const int32_t *counts, int n, struct proto_create_parts_resp *r,
+			      struct net_resp *raw)
+{
+	struct proto_create_parts_topic t[8];
+	struct proto_create_parts_req req = { n, t, 1000, false };
+	struct kbuf_w w;
+
+	assert_true(n <= 8);
+	for (int i = 0; i < n; i++)
+		t[i] = (struct proto_create_parts_topic){ kstr_of(names[i]), counts[i], -1, NULL };
+	kbuf_w_init(&w, 1024);
+	assert_int_equal(proto_create_parts_req_encode(&w, v, &req), 0);
+	brokerfx_call(f->c, PROTO_API_CREATE_PARTITIONS, v, &w, raw);
+	assert_int_equal(proto_create_parts_resp_decode(&raw->body, v, r), 0);
+}
+
+/* A topic named twice: one result for it (Kafka answers a map by name),
+ * INVALID_REQUEST "Duplicate topic in request.", and nothing added; the
+ * other topics answered and grown as alone, in the order first named. */
+static void test_create_partitions_duplicates(void **state)
+{
+	struct brokerfx *f = *state;
+	const char *names[] = { "dup", "solo", "dup", "dup" };
+	const int32_t counts[] = { 2, 3, 4, 5 };
+	struct proto_create_parts_resp r;
+	struct net_resp raw;
+
+	assert_int_equal(broker_topic_create(f->b, "dup", 0, 0, 0755, NULL), 0);
+	assert_int_equal(broker_topic_create(f->b, "solo", 0, 0, 0755, NULL), 0);
+	for (int16_t v = 0; v <= 3; v++) {
+		create_parts_many(f, v, names, counts, 4, &r, &raw);
+		assert_int_equal(r.n_results, 2);
+		assert_true(kstr_eq(r.results[0].resource_name, "dup"));
+		assert_int_equal(r.results[0].error_code, PROTO_ERR_INVALID_REQUEST);
+		assert_true(kstr_eq(r.results[0].error_message, "Duplicate topic in request."));
+		assert_true(kstr_eq(r.results[1].resource_name, "solo"));
+		assert_int_equal(r.results[1].error_code,
+				 v == 0 ? PROTO_ERR_NONE : PROTO_ERR_INVALID_PARTITIONS);
+		proto_create_parts_resp_free(&r);
+		net_resp_free(&raw);
+	}
+	assert_int_equal(parts_of(f, "dup"), 1);
+	assert_int_equal(parts_of(f, "solo"), 3);
 }
 
 /* ---- DescribeConfigs ---- */
@@ -1146,6 +1194,23 @@ static void test_not_controller(void **state)
 		assert_int_equal(create_parts(other, v, "made", 3, v % 2 == 0),
 				 PROTO_ERR_NOT_CONTROLLER);
 	assert_int_equal(parts_of(other, "made"), 1);
+	/* A name given twice: NOT_CONTROLLER once for it, Kafka's map. */
+	{
+		const char *names[] = { "made", "fresh", "made" };
+		const int32_t counts[] = { 3, 2, 4 };
+		struct proto_create_parts_resp cr;
+
+		create_parts_many(other, 3, names, counts, 3, &cr, &raw);
+		assert_int_equal(cr.n_results, 2);
+		assert_true(kstr_eq(cr.results[0].resource_name, "made"));
+		assert_true(kstr_eq(cr.results[1].resource_name, "fresh"));
+		for (int i = 0; i < 2; i++) {
+			assert_int_equal(cr.results[i].error_code, PROTO_ERR_NOT_CONTROLLER);
+			assert_null(cr.results[i].error_message.ptr);
+		}
+		proto_create_parts_resp_free(&cr);
+		net_resp_free(&raw);
+	}
 
 	/* The controller serves them. */
 	assert_int_equal(create_parts(ctl, 3, "made", 2, false), PROTO_ERR_NONE);
@@ -1167,6 +1232,8 @@ int main(void)
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_partitions, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_create_partitions_duplicates, setup,
+						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_describe_topic, setup_static,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_describe_broker, setup, brokerfx_teardown),

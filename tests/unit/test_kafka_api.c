@@ -9,7 +9,9 @@
  * and, when it fails, by a closed connection; ElectLeaders on one node
  * (nothing to elect) at v0-v2, by partition and for every partition;
  * DescribeCluster v0-v1 against Metadata's brokers, cluster id and controller;
- * DescribeLogDirs v0-v4 against the batch appended and statvfs.
+ * DescribeLogDirs v0-v4 against the batch appended and statvfs;
+ * DescribeProducers (repl/kafka_producers.c) of an idempotent producer,
+ * before and after a restart, and its refusals.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,6 +28,7 @@
 #include <limits.h>
 #include <sys/resource.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine/batch.h"
@@ -919,6 +922,116 @@ static void test_fetch_read_error(void **state)
 	free(fio);
 }
 
+/* ---- DescribeProducers ---- */
+
+/* One batch of n records of producer pid at epoch, from sequence seq,
+ * every record at time ts. */
+static size_t idem_batch(uint8_t *buf, size_t cap, int64_t pid, int16_t epoch, int32_t seq, int n,
+			 int64_t ts)
+{
+	struct batch_builder bb;
+
+	batch_builder_init(&bb, buf, cap, BATCH_CODEC_NONE);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(batch_builder_add(&bb, NULL, -1, "v", 1, ts), 0);
+	bb.producer_id = pid;
+	bb.producer_epoch = epoch;
+	bb.base_sequence = seq;
+	int64_t size = batch_builder_finish(&bb, 0, -1);
+	assert_true(size > 0);
+	return (size_t)size;
+}
+
+static void describe_producers(struct brokerfx *f, struct proto_elect_topic *topics, int n,
+			       struct proto_describe_producers_resp *resp, struct net_resp *raw)
+{
+	struct proto_describe_producers_req req = { n, topics };
+	struct kbuf_w w;
+
+	kbuf_w_init(&w, 256);
+	assert_int_equal(proto_describe_producers_req_encode(&w, 0, &req), 0);
+	brokerfx_call(f->c, PROTO_API_DESCRIBE_PRODUCERS, 0, &w, raw);
+	assert_int_equal(proto_describe_producers_resp_decode(&raw->body, 0, resp), 0);
+}
+
+/* An idempotent producer's two batches: DescribeProducers lists it with
+ * its epoch, the last sequence and timestamp of its newest batch,
+ * coordinator epoch and txn start offset -1, and no one for the mount's
+ * records (no producer id); the same after a restart (the state loaded
+ * from the log by the request itself). A partition that does not exist,
+ * an unknown topic and a name Kafka refuses are refused as Kafka. */
+static void test_describe_producers(void **state)
+{
+	struct brokerfx *f = *state;
+	uint8_t b[512];
+	struct proto_produce_resp r;
+	struct proto_describe_producers_resp d;
+	struct net_resp raw;
+	int64_t ts = (int64_t)time(NULL) * 1000;
+	struct proto_elect_partition ps[] = { { 0, 0, KSTR_NULL }, { 5, 0, KSTR_NULL } };
+	struct proto_elect_topic ts_[] = { { kstr_of("idem"), 2, ps },
+					   { kstr_of("nosuch"), 1, ps },
+					   { kstr_of("bad/name"), 1, ps } };
+	struct topic *t;
+
+	assert_int_equal(broker_topic_create(f->b, "idem", 0, 0, 0755, &t), 0);
+	assert_int_equal(topic_produce(t, 0, "plain\n", 6, 0), 0);
+	topic_put(t);
+	assert_int_equal(
+		produce_one(f, "idem", b, idem_batch(b, sizeof(b), 4242, 3, 0, 3, ts), &r, &raw)
+			->error_code,
+		0);
+	proto_produce_resp_free(&r);
+	net_resp_free(&raw);
+	assert_int_equal(
+		produce_one(f, "idem", b, idem_batch(b, sizeof(b), 4242, 3, 3, 2, ts), &r, &raw)
+			->error_code,
+		0);
+	proto_produce_resp_free(&r);
+	net_resp_free(&raw);
+
+	for (int round = 0; round < 2; round++) {
+		describe_producers(f, ts_, 3, &d, &raw);
+		assert_int_equal(d.n_topics, 3);
+		const struct proto_producers_topic *it = &d.topics[0];
+
+		assert_true(kstr_eq(it->name, "idem"));
+		assert_int_equal(it->n_partitions, 2);
+		assert_int_equal(it->partitions[0].partition_index, 0);
+		assert_int_equal(it->partitions[0].error_code, PROTO_ERR_NONE);
+		assert_null(it->partitions[0].error_message.ptr);
+		assert_int_equal(it->partitions[0].n_producers, 1);
+		const struct proto_producer_desc *pd = &it->partitions[0].producers[0];
+
+		assert_int_equal(pd->producer_id, 4242);
+		assert_int_equal(pd->producer_epoch, 3);
+		assert_int_equal(pd->last_sequence, 4);
+		assert_int_equal(pd->last_timestamp, ts);
+		assert_int_equal(pd->coordinator_epoch, -1);
+		assert_int_equal(pd->current_txn_start_offset, -1);
+		assert_int_equal(it->partitions[1].partition_index, 5);
+		assert_int_equal(it->partitions[1].error_code,
+				 PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+		assert_null(it->partitions[1].error_message.ptr);
+		assert_int_equal(it->partitions[1].n_producers, 0);
+		assert_int_equal(d.topics[1].partitions[0].error_code,
+				 PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+		assert_true(kstr_eq(d.topics[1].partitions[0].error_message,
+				    "This server does not host this topic-partition."));
+		assert_int_equal(d.topics[2].partitions[0].error_code,
+				 PROTO_ERR_INVALID_TOPIC_EXCEPTION);
+		assert_true(kstr_eq(d.topics[2].partitions[0].error_message,
+				    "Topic name is invalid: 'bad/name' contains one or more "
+				    "characters other than ASCII alphanumerics, '.', '_' and '-'"));
+		proto_describe_producers_resp_free(&d);
+		net_resp_free(&raw);
+		if (round == 0) {
+			brokerfx_close(f);
+			brokerfx_open(f);
+		}
+	}
+}
+
 /* ---- DescribeCluster ---- */
 
 static void describe_cluster(struct brokerfx *f, int16_t v, bool ops, int8_t type,
@@ -1227,6 +1340,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_elect_leaders_single, setup,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_fetch_read_error, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_describe_producers, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_describe_cluster, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_describe_log_dirs, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_scram_single, setup, brokerfx_teardown),

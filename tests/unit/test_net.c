@@ -649,14 +649,14 @@ static void test_unsupported_closes(void **state)
 	uint8_t buf[256];
 	size_t n;
 	int fd;
-	const char *want[] = { "api_key 61", "api_key 1 (Fetch) version 99", NULL };
+	const char *want[] = { "api_key 65", "api_key 1 (Fetch) version 99", NULL };
 
 	(void)state;
 	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
 	fx_start(&fx);
 	log_capture();
 	fd = raw_connect(fx.port);
-	n = build_req(buf, sizeof(buf), 61 /* DescribeProducers */, 0, 7, "xxxx", 4);
+	n = build_req(buf, sizeof(buf), 65 /* DescribeTransactions */, 0, 7, "xxxx", 4);
 	write_all(fd, buf, n);
 	assert_true(closed_by_server(fd));
 	close(fd);

@@ -306,7 +306,7 @@ static void test_errors_and_table(void **state)
 	assert_int_equal(proto_err_from_errno(-ENOSPC), 56);
 	assert_int_equal(proto_err_from_errno(-ENOMEM), -1);
 
-	assert_int_equal(n, 43);
+	assert_int_equal(n, 44);
 	for (size_t i = 1; i < n; i++)
 		assert_true(t[i - 1].api_key < t[i].api_key);
 	assert_true(proto_api_supported(PROTO_API_FETCH, 12));
@@ -378,7 +378,7 @@ static void test_api_versions(void **state)
 	assert_int_equal(proto_api_versions_resp_encode(&w, 0, 0, 0), 0);
 	assert_int_equal(proto_frame_end(&w, pos), 0);
 	static const uint8_t v0[] = {
-		0, 0,  1, 12, 0, 0, 0, 9, 0, 0,  0, 0, 0, 43, 0, 0,  0, 0, 0, 9, 0, 1,  0, 4,
+		0, 0,  1, 18, 0, 0, 0, 9, 0, 0,  0, 0, 0, 44, 0, 0,  0, 0, 0, 9, 0, 1,  0, 4,
 		0, 12, 0, 2,  0, 0, 0, 7, 0, 3,  0, 0, 0, 12, 0, 4,  0, 0, 0, 7, 0, 5,  0, 0,
 		0, 4,  0, 6,  0, 0, 0, 8, 0, 7,  0, 0, 0, 3,  0, 8,  0, 0, 0, 8, 0, 9,  0, 0,
 		0, 8,  0, 10, 0, 0, 0, 4, 0, 11, 0, 0, 0, 9,  0, 12, 0, 0, 0, 4, 0, 13, 0, 0,
@@ -389,7 +389,7 @@ static void test_api_versions(void **state)
 		0, 4,  0, 36, 0, 0, 0, 2, 0, 37, 0, 0, 0, 3,  0, 42, 0, 0, 0, 2, 0, 43, 0, 0,
 		0, 2,  0, 44, 0, 0, 0, 1, 0, 45, 0, 0, 0, 0,  0, 46, 0, 0, 0, 0, 0, 47, 0, 0,
 		0, 0,  0, 48, 0, 0, 0, 1, 0, 49, 0, 0, 0, 1,  0, 50, 0, 0, 0, 0, 0, 51, 0, 0,
-		0, 0,  0, 60, 0, 0, 0, 1,
+		0, 0,  0, 60, 0, 0, 0, 1, 0, 61, 0, 0, 0, 0,
 	};
 	assert_int_equal(w.len, sizeof(v0));
 	assert_memory_equal(w.buf, v0, sizeof(v0));
@@ -417,13 +417,13 @@ static void test_api_versions(void **state)
 	pos = proto_resp_begin(&w, 18, 3, 5);
 	assert_int_equal(proto_api_versions_resp_encode(&w, 3, 0, 100), 0);
 	assert_int_equal(proto_frame_end(&w, pos), 0);
-	/* error 0, compact array 43+1, 43 entries of 7 bytes, throttle, tags. */
-	assert_int_equal(w.len, 4 + 4 + 2 + 1 + 43 * 7 + 4 + 1);
+	/* error 0, compact array 44+1, 44 entries of 7 bytes, throttle, tags. */
+	assert_int_equal(w.len, 4 + 4 + 2 + 1 + 44 * 7 + 4 + 1);
 	kbuf_r_init(&r, w.buf + 4, w.len - 4);
 	assert_int_equal(proto_resp_hdr_decode(&r, 18, 3, &corr), 0);
 	assert_int_equal(corr, 5);
 	assert_int_equal(proto_api_versions_resp_decode(&r, 3, &resp), 0);
-	assert_int_equal(resp.n_api_keys, 43);
+	assert_int_equal(resp.n_api_keys, 44);
 	assert_int_equal(resp.api_keys[1].max_version, 12);
 	assert_int_equal(resp.throttle_time_ms, 100);
 	proto_api_versions_resp_free(&resp);
