@@ -26,7 +26,9 @@
 # partitions, as Kafka's (the leader's .metrics counts both kinds of
 # throttle and their times); a fetch session's (c7) throttled
 # incremental fetch names no partition and keeps its session; one (c6)
-# with a backlog past its quota window gets records, capped to it.
+# with a backlog past its quota window gets records, capped to it; one
+# (c8, 10 bytes/s) fetching an empty partition is throttled, the whole
+# answer counted as Kafka counts it.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -256,5 +258,26 @@ fetch_capped() {
 }
 check "client c6: its first Fetch gets records within its quota window, unthrottled" \
 	poll 30 fetch_capped
+
+# The consumer_byte_rate counts a Fetch's whole answer, as Kafka records
+# its response's size (getResponseSize), not its records alone: a client
+# (c8, 10 bytes/s) fetching an empty partition of topic e again and again
+# is throttled by the answers' headers and offsets alone.
+expect_ok "mkdir mnt1/e" mkdir "$MQ_TMP/mnt1/e"
+e_leader_known() {
+	ELEADER=$(timeout 5 awk '$1 == "0" { print $5 }' "$MQ_TMP/mnt1/e/.state" 2>/dev/null)
+	[ "$ELEADER" = 1 ] || [ "$ELEADER" = 2 ]
+}
+check "e has a leader" poll 20 e_leader_known
+expect_eq "consumer_byte_rate for client c8" "error 0 -" \
+	"$(alter client-id=c8 consumer_byte_rate=10)"
+empty_throttled() {
+	_t=$(raw "$ELEADER" fetch-throttle c8 e 0 20)
+	echo "# $(date +%T.%N) c8: $_t" >>"$LOG"
+	case $_t in "throttle 0 "* | "") return 1 ;; "throttle "*" no partitions") return 0 ;; esac
+	return 1
+}
+check "client c8 at 10 bytes/s: Fetches of an empty partition are throttled" \
+	poll 30 empty_throttled
 
 mq_done
