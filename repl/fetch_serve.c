@@ -1074,9 +1074,20 @@ static int fetch_respond(struct fs_fetch *f)
 	rc = 0;
 	if (resp.throttle_time_ms > 0) {
 		/* Throttled: an incremental fetch's session keeps its id and
-		 * what it last told (nothing was); a full fetch opens none. */
-		if (f->mode == FS_INCR)
+		 * what it last told (nothing was); a full fetch opens none.
+		 * A session another fetch moved on meanwhile (a duplicate
+		 * request) is INVALID_FETCH_SESSION_EPOCH here too, as Kafka's
+		 * getThrottledResponse checks it. */
+		if (f->mode == FS_INCR) {
 			resp.session_id = f->view.id;
+			resp.error_code = fetch_sessions_epoch_check(f->fs->sessions, &f->view);
+			if (resp.error_code)
+				mq_log_limited(
+					MQ_INFO,
+					"Incremental fetch session %d expected epoch %d, but "
+					"got another. Possible duplicate request.",
+					(int)f->view.id, (int)f->view.epoch);
+		}
 	} else if (f->mode == FS_INCR) {
 		rc = session_news(f, &resp, parts, kout, true);
 	} else if (f->mode == FS_FULL && !net_req_cancelled(f->req)) {

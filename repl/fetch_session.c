@@ -540,6 +540,19 @@ int16_t fetch_sessions_peek(struct fetch_sessions *c, const struct fetch_session
 	return sessions_answer(c, v, a, false);
 }
 
+int16_t fetch_sessions_epoch_check(struct fetch_sessions *c, const struct fetch_session_view *v)
+{
+	struct fsess *s;
+	int16_t err = 0;
+
+	pthread_mutex_lock(&c->lock);
+	s = *session_slot(c, v->id);
+	if (s && s->epoch != v->epoch)
+		err = PROTO_ERR_INVALID_FETCH_SESSION_EPOCH;
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
 bool fetch_sessions_each(struct fetch_sessions *c, int32_t id,
 			 bool (*fn)(void *arg, struct kstr topic, int32_t partition), void *arg)
 {
