@@ -201,13 +201,14 @@ expect_eq "consumer_byte_rate for client c7" "error 0 -" \
 # clients/c4 in Kafka's order: its quota goes first.
 expect_eq "admin's default-client quota removed" "error 0 -" \
 	"$(alter 'user=admin,client-id=<default>' consumer_byte_rate=-)"
-fetch_throttled() {
-	_t=$(raw "$LEADER" fetch-throttle c4 q 0 20)
-	echo "# $(date +%T.%N) c4: $_t" >>"$LOG"
+fetch_throttled() { # fetch_throttled N CLIENT TOPIC: within 20 Fetches on broker N, one throttled
+	_t=$(raw "$1" fetch-throttle "$2" "$3" 0 20)
+	echo "# $(date +%T.%N) $2: $_t" >>"$LOG"
 	case $_t in "throttle 0 "* | "") return 1 ;; "throttle "*" no partitions") return 0 ;; esac
 	return 1
 }
-check "client c4 past 2048 bytes/s: throttled, no partition in the answer" poll 30 fetch_throttled
+check "client c4 past 2048 bytes/s: throttled, no partition in the answer" \
+	poll 30 fetch_throttled "$LEADER" c4 q
 fetch_free() { # c5 reads records, not throttled (its entities set no consumer rate)
 	_t=$(raw "$LEADER" fetch-throttle c5 q 0 3)
 	echo "# $(date +%T.%N) c5: $_t" >>"$LOG"
@@ -271,13 +272,7 @@ e_leader_known() {
 check "e has a leader" poll 20 e_leader_known
 expect_eq "consumer_byte_rate for client c8" "error 0 -" \
 	"$(alter client-id=c8 consumer_byte_rate=10)"
-empty_throttled() {
-	_t=$(raw "$ELEADER" fetch-throttle c8 e 0 20)
-	echo "# $(date +%T.%N) c8: $_t" >>"$LOG"
-	case $_t in "throttle 0 "* | "") return 1 ;; "throttle "*" no partitions") return 0 ;; esac
-	return 1
-}
 check "client c8 at 10 bytes/s: Fetches of an empty partition are throttled" \
-	poll 30 empty_throttled
+	poll 30 fetch_throttled "$ELEADER" c8 e
 
 mq_done
