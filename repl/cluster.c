@@ -2011,6 +2011,12 @@ static int listener_start(struct cluster *c)
 		rc = net_server_new(nc, cred_lookup, c, &c->srv);
 	if (rc == 0) /* a Fetch's records are sent from the logs' files */
 		net_server_set_io(c->srv, c->cfg->io);
+	/* The brokers' own connections (replication, the controller's) do
+	 * not wait behind clients' for a max.connections slot, as Kafka's
+	 * inter-broker listener (when there are others). */
+	for (int i = 0; rc == 0 && i < nc->n_listeners; i++)
+		if (nc->listeners[i].security == c->cfg->cluster.inter_broker)
+			net_server_protect_listener(c->srv, i);
 	if (rc == 0) /* every handler asks it (kafka_authorize) */
 		net_server_set_authz(c->srv, c->acls);
 	if (rc == 0 && c->cr)
@@ -2458,7 +2464,7 @@ void cluster_metrics_text(struct cluster *c, FILE *f)
 	metric(f, "mqfs_listener_accepted_total", "counter",
 	       "Connections accepted by the broker listener.", st.accepted);
 	metric(f, "mqfs_listener_refused_total", "counter",
-	       "Connections closed at accept: max.connections or max.connections.per.ip.",
+	       "Connections closed at accept: max.connections.per.ip, descriptors kept.",
 	       st.refused);
 	metric(f, "mqfs_listener_auth_failures_total", "counter",
 	       "SASL authentications refused, and requests refused before authentication.",

@@ -696,33 +696,6 @@ static void note_sent(const struct fs_fetch *f, struct fs_part *fp,
 		partition_note_hw_sent(fp->p, f->msg->replica_id, rp->high_watermark, bytes);
 }
 
-/* A consumer's consumer_byte_rate (client_quota.h): the response's
- * record bytes recorded; when that throttles, they are taken back and
- * the answer names no partition at all, only the throttle time (Kafka's
- * getThrottledResponse; the caller keeps the session as it was, so
- * that the next answer tells what this one did not). A follower's
- * fetch is never client-quota'd. */
-static void fetch_client_quota(struct fs_fetch *f, struct proto_fetch_resp *resp,
-			       struct proto_fetch_resp_part *parts, int n)
-{
-	int64_t bytes = 0;
-
-	if (!f->fs->client_quotas || f->msg->replica_id >= 0)
-		return;
-	for (int i = 0; i < n; i++)
-		bytes += parts[i].records_len > 0 ? parts[i].records_len : 0;
-	resp->throttle_time_ms = client_quotas_record_req(f->fs->client_quotas, f->req,
-							  CLIENT_QUOTA_FETCH, bytes, true);
-	if (resp->throttle_time_ms <= 0)
-		return;
-	for (int i = 0; i < n; i++) {
-		parts[i].records_fd = -1;
-		parts[i].records = (const uint8_t *)"";
-		parts[i].records_len = 0;
-	}
-	resp->n_topics = 0;
-}
-
 /* A negative partition_max_bytes with records to read below upper: it
  * would bound nothing (a whole segment's range sent), and Kafka's
  * LogSegment.read refuses it, the partition answered UNKNOWN_SERVER_ERROR
@@ -777,9 +750,10 @@ static int session_open(struct fs_fetch *f, struct proto_fetch_resp *resp, int n
  * news (fetch_sessions_answer), topics without any left out; or, when
  * another fetch of the session came meanwhile, INVALID_FETCH_SESSION_EPOCH
  * without partitions, as Kafka's IncrementalFetchContext. parts: the n
- * answers, in the view's order. -ENOMEM. */
+ * answers, in the view's order. update false: the session remembers
+ * nothing of it (fetch_sessions_peek). -ENOMEM. */
 static int session_news(struct fs_fetch *f, struct proto_fetch_resp *resp,
-			struct proto_fetch_resp_part *parts, int n)
+			struct proto_fetch_resp_part *parts, int n, bool update)
 {
 	struct fetch_session_answer *a = calloc((size_t)n + 1, sizeof(*a));
 	int32_t nt = 0;
@@ -797,7 +771,8 @@ static int session_news(struct fs_fetch *f, struct proto_fetch_resp *resp,
 			.preferred = parts[i].preferred_read_replica >= 0,
 		};
 	resp->session_id = f->view.id;
-	resp->error_code = fetch_sessions_answer(f->fs->sessions, &f->view, a);
+	resp->error_code = (update ? fetch_sessions_answer : fetch_sessions_peek)(f->fs->sessions,
+										  &f->view, a);
 	if (resp->error_code)
 		resp->n_topics = 0;
 	/* Compacted in place: the kept ones only move forward. */
@@ -819,6 +794,81 @@ static int session_news(struct fs_fetch *f, struct proto_fetch_resp *resp,
 		resp->n_topics = nt;
 	free(a);
 	return 0;
+}
+
+/* Kafka's fetchContext.getResponseSize, which the consumer_byte_rate
+ * records: 4 plus the body of the answer about to be sent, records
+ * included, at the request's version; an incremental fetch's with only
+ * the partitions the session would include (peeked, nothing
+ * remembered), an empty one's when its epoch is stale. parts: resp's n
+ * answers. -ENOMEM. */
+static int64_t fetch_resp_size(struct fs_fetch *f, const struct proto_fetch_resp *resp,
+			       const struct proto_fetch_resp_part *parts, int n)
+{
+	const struct proto_req *pr = net_req_msg(f->req);
+	struct proto_fetch_resp r = *resp;
+	struct proto_fetch_resp_topic *topics = NULL;
+	struct proto_fetch_resp_part *p = NULL;
+	struct proto_out out;
+	int64_t size = -ENOMEM;
+
+	if (f->mode == FS_INCR) { /* session_news compacts: on copies */
+		topics = calloc((size_t)resp->n_topics + 1, sizeof(*topics));
+		p = calloc((size_t)n + 1, sizeof(*p));
+		if (!topics || !p)
+			goto out;
+		memcpy(p, parts, (size_t)n * sizeof(*p));
+		for (int32_t t = 0; t < resp->n_topics; t++) {
+			topics[t] = resp->topics[t];
+			topics[t].partitions = p + (resp->topics[t].partitions - parts);
+		}
+		r.topics = topics;
+		if (session_news(f, &r, p, n, false) < 0)
+			goto out;
+	}
+	/* Only the memory part is built (records stay file pieces). */
+	proto_out_init(&out, (size_t)INT32_MAX);
+	if (proto_fetch_resp_encode(&out, pr->hdr.api_version, 0, &r) == 0)
+		/* The frame less its header: correlation id, tags from v12. */
+		size = (int64_t)out.total -
+		       (proto_is_flexible(PROTO_API_FETCH, pr->hdr.api_version) ? 5 : 4);
+	proto_out_free(&out);
+out:
+	free(topics);
+	free(p);
+	return size;
+}
+
+/* A consumer's consumer_byte_rate (client_quota.h): the response's size
+ * recorded as Kafka records it (fetch_resp_size: headers, offsets and
+ * records, so that even empty answers count); when that throttles, it
+ * is taken back and the answer names no partition at all, only the
+ * throttle time (Kafka's getThrottledResponse; the caller keeps the
+ * session as it was, so that the next answer tells what this one did
+ * not). A follower's fetch is never client-quota'd. */
+static void fetch_client_quota(struct fs_fetch *f, struct proto_fetch_resp *resp,
+			       struct proto_fetch_resp_part *parts, int n)
+{
+	int64_t bytes;
+
+	if (!f->fs->client_quotas || f->msg->replica_id >= 0)
+		return;
+	bytes = fetch_resp_size(f, resp, parts, n);
+	if (bytes < 0) { /* no memory to size it: its records at least */
+		bytes = 0;
+		for (int i = 0; i < n; i++)
+			bytes += parts[i].records_len > 0 ? parts[i].records_len : 0;
+	}
+	resp->throttle_time_ms = client_quotas_record_req(f->fs->client_quotas, f->req,
+							  CLIENT_QUOTA_FETCH, bytes, true);
+	if (resp->throttle_time_ms <= 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		parts[i].records_fd = -1;
+		parts[i].records = (const uint8_t *)"";
+		parts[i].records_len = 0;
+	}
+	resp->n_topics = 0;
 }
 
 /* The end of a response to f: resp encoded into the request's output
@@ -1024,11 +1074,22 @@ static int fetch_respond(struct fs_fetch *f)
 	rc = 0;
 	if (resp.throttle_time_ms > 0) {
 		/* Throttled: an incremental fetch's session keeps its id and
-		 * what it last told (nothing was); a full fetch opens none. */
-		if (f->mode == FS_INCR)
+		 * what it last told (nothing was); a full fetch opens none.
+		 * A session another fetch moved on meanwhile (a duplicate
+		 * request) is INVALID_FETCH_SESSION_EPOCH here too, as Kafka's
+		 * getThrottledResponse checks it. */
+		if (f->mode == FS_INCR) {
 			resp.session_id = f->view.id;
+			resp.error_code = fetch_sessions_epoch_check(f->fs->sessions, &f->view);
+			if (resp.error_code)
+				mq_log_limited(
+					MQ_INFO,
+					"Incremental fetch session %d expected epoch %d, but "
+					"got another. Possible duplicate request.",
+					(int)f->view.id, (int)f->view.epoch);
+		}
 	} else if (f->mode == FS_INCR) {
-		rc = session_news(f, &resp, parts, kout);
+		rc = session_news(f, &resp, parts, kout, true);
 	} else if (f->mode == FS_FULL && !net_req_cancelled(f->req)) {
 		rc = session_open(f, &resp, kout);
 	}

@@ -492,8 +492,9 @@ static bool must_respond(int64_t *hw, int64_t *log_start, const struct fetch_ses
 	return must;
 }
 
-int16_t fetch_sessions_answer(struct fetch_sessions *c, const struct fetch_session_view *v,
-			      struct fetch_session_answer *a)
+/* fetch_sessions_answer (update) and fetch_sessions_peek (not). */
+static int16_t sessions_answer(struct fetch_sessions *c, const struct fetch_session_view *v,
+			       struct fetch_session_answer *a, bool update)
 {
 	struct fsess *s;
 	int16_t err = 0;
@@ -516,13 +517,38 @@ int16_t fetch_sessions_answer(struct fetch_sessions *c, const struct fetch_sessi
 				a[k].include = must_respond(&hw, &log_start, &a[k], false);
 				continue;
 			}
-			a[k].include = must_respond(&cp->hw, &cp->log_start, &a[k], true);
-			if (a[k].records) {
+			a[k].include = must_respond(&cp->hw, &cp->log_start, &a[k], update);
+			if (a[k].records && update) {
 				list_unlink(s, cp);
 				list_append(s, cp);
 			}
 		}
 out:
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
+int16_t fetch_sessions_answer(struct fetch_sessions *c, const struct fetch_session_view *v,
+			      struct fetch_session_answer *a)
+{
+	return sessions_answer(c, v, a, true);
+}
+
+int16_t fetch_sessions_peek(struct fetch_sessions *c, const struct fetch_session_view *v,
+			    struct fetch_session_answer *a)
+{
+	return sessions_answer(c, v, a, false);
+}
+
+int16_t fetch_sessions_epoch_check(struct fetch_sessions *c, const struct fetch_session_view *v)
+{
+	struct fsess *s;
+	int16_t err = 0;
+
+	pthread_mutex_lock(&c->lock);
+	s = *session_slot(c, v->id);
+	if (s && s->epoch != v->epoch)
+		err = PROTO_ERR_INVALID_FETCH_SESSION_EPOCH;
 	pthread_mutex_unlock(&c->lock);
 	return err;
 }

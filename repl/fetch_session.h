@@ -109,6 +109,19 @@ struct fetch_session_answer {
  * meanwhile is answered from the view). */
 int16_t fetch_sessions_answer(struct fetch_sessions *c, const struct fetch_session_view *v,
 			      struct fetch_session_answer *a);
+/* As fetch_sessions_answer, remembering and moving nothing: what the
+ * answer would include now (Kafka's IncrementalFetchContext.
+ * getResponseSize, which sizes the answer before the client quota
+ * decides whether it is sent). */
+int16_t fetch_sessions_peek(struct fetch_sessions *c, const struct fetch_session_view *v,
+			    struct fetch_session_answer *a);
+
+/* PROTO_ERR_INVALID_FETCH_SESSION_EPOCH when another fetch of v's
+ * session came since v was taken (fetch_sessions_answer's check alone,
+ * for an answer that names no partition: a throttled one, as Kafka's
+ * getThrottledResponse checks it); 0 otherwise (a session evicted
+ * meanwhile too). */
+int16_t fetch_sessions_epoch_check(struct fetch_sessions *c, const struct fetch_session_view *v);
 
 /* Calls fn for each partition of session id (false ends it early);
  * false when there is no such session. */

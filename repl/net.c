@@ -86,6 +86,9 @@ struct net_listener {
 	int idx;
 	int port;
 	int64_t paused_until; /* mono ms: accepts stopped (out of descriptors), 0 */
+	/* At max.connections: out of the loop's epoll until a connection
+	 * closes or the limit is raised (loop 0 only; accept_full). */
+	bool full;
 };
 
 struct net_loop;
@@ -221,6 +224,13 @@ struct net_server {
 	 * registered and knows its topics); accepting is __atomic, set once. */
 	bool hold_accepts;
 	int accepting;
+	/* Kafka's protected listener: the inter-broker one, exempt from
+	 * max.connections when there are others (net_server_protect_listener);
+	 * -1: none. Set before start. */
+	int protected_listener;
+	/* __atomic: some listener is full (waits for a slot); whoever frees
+	 * one or raises max.connections wakes loop 0 to take it back. */
+	int accept_full;
 	const struct io_ops *io; /* reads the file pieces (net_server_set_io) */
 	struct net_stats st;     /* __atomic fields */
 };
@@ -345,6 +355,26 @@ static void ip_give(struct net_server *srv, const uint8_t ip[16])
 }
 
 /* ---- frame memory (invariant 3) ---- */
+
+/* Kafka's ConnectionQuotas.connectionSlotAvailable: the protected
+ * (inter-broker) listener always has one; another while fewer than
+ * max.connections are open, those of the protected listener counted. */
+static bool slot_free(struct net_server *srv, int listener)
+{
+	if (listener == srv->protected_listener)
+		return true;
+	return __atomic_load_n(&srv->st.connections, __ATOMIC_SEQ_CST) <
+	       __atomic_load_n(&srv->cfg.max_connections, __ATOMIC_RELAXED);
+}
+
+/* One connection fewer. A full listener waits for this: loop 0 is woken
+ * to take it back (accept_full, set before the listener's last look). */
+static void conn_count_drop(struct net_server *srv)
+{
+	__atomic_sub_fetch(&srv->st.connections, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&srv->accept_full, __ATOMIC_SEQ_CST))
+		loop_wake(&srv->loops[0]);
+}
 
 static bool mem_reserve(struct net_server *srv, size_t n)
 {
@@ -621,7 +651,7 @@ static void conn_close(struct net_conn *c, int level, const char *why)
 	c->frame = NULL;
 	c->frame_len = 0;
 	ip_give(srv, c->ip);
-	STAT_ADD(srv, connections, -1);
+	conn_count_drop(srv);
 	conn_sasl_end(c);
 	if (c->req && c->req_out) {
 		req_cancel(c->req);
@@ -670,7 +700,7 @@ fail:
 	free(c);
 	close(fd);
 	ip_give(srv, ip);
-	STAT_ADD(srv, connections, -1);
+	conn_count_drop(srv);
 }
 
 /* ---- sending ---- */
@@ -1456,7 +1486,7 @@ static void loop_take_incoming(struct net_loop *loop)
 		if (__atomic_load_n(&loop->srv->stopping, __ATOMIC_ACQUIRE)) {
 			close(in->fd);
 			ip_give(loop->srv, in->ip);
-			STAT_ADD(loop->srv, connections, -1);
+			conn_count_drop(loop->srv);
 		} else {
 			conn_add(loop, in->fd, in->listener, in->ip, in->peer);
 		}
@@ -1591,19 +1621,74 @@ static bool accept_pause(struct net_loop *loop, struct net_listener *l, int err)
 	return true;
 }
 
+/* Loop 0, before an accept: at max.connections the listener waits for a
+ * slot as Kafka's Acceptor does (ConnectionQuotas.waitForConnectionSlot),
+ * so new connections stay in the kernel's backlog, unanswered, until one
+ * closes or the limit is raised, instead of being accepted and closed.
+ * The listener leaves the loop's epoll meanwhile (level-triggered, it
+ * would spin). True when it waits. */
+static bool accept_hold(struct net_loop *loop, struct net_listener *l)
+{
+	struct net_server *srv = loop->srv;
+	struct epoll_event ev = { .events = 0, .data.ptr = l };
+
+	if (slot_free(srv, l->idx))
+		return false;
+	/* The flag before the second look: a connection closing between
+	 * them either is seen here or sees the flag and wakes loop 0. */
+	__atomic_store_n(&srv->accept_full, 1, __ATOMIC_SEQ_CST);
+	if (slot_free(srv, l->idx))
+		return false;
+	if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, l->fd, &ev) < 0)
+		mq_log_limited(MQ_ERR, "net: %s: cannot stop accepting: %s",
+			       srv->cfg.listeners[l->idx].name, strerror(errno));
+	l->full = true;
+	mq_log_limited(MQ_WARN,
+		       "net: %s: max.connections (%d) reached: new connections wait "
+		       "in the backlog until one closes",
+		       srv->cfg.listeners[l->idx].name,
+		       __atomic_load_n(&srv->cfg.max_connections, __ATOMIC_RELAXED));
+	return true;
+}
+
+/* Loop 0: a listener paused (out of descriptors) past its pause, or full
+ * with a slot free again, accepts again (in the epoll only when neither). */
 static void loop_resume_accepts(struct net_loop *loop)
 {
 	struct net_server *srv = loop->srv;
 	int64_t now = now_mono_ms();
+	bool full = false;
 
 	for (int i = 0; i < srv->cfg.n_listeners; i++) {
 		struct net_listener *l = &srv->lst[i];
 		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = l };
+		int64_t paused_until = l->paused_until;
+		bool was_full = l->full;
 
-		if (l->paused_until && now >= l->paused_until && l->fd >= 0 &&
-		    epoll_ctl(loop->epfd, EPOLL_CTL_MOD, l->fd, &ev) == 0)
+		if (l->fd < 0 || (!paused_until && !was_full))
+			continue;
+		if (paused_until && now >= paused_until)
 			l->paused_until = 0;
+		if (was_full && slot_free(srv, l->idx))
+			l->full = false;
+		if (!l->paused_until && !l->full) {
+			if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, l->fd, &ev) < 0) {
+				/* Tried again at the loop's next turn. */
+				l->paused_until = paused_until;
+				l->full = was_full;
+			} else if (was_full) {
+				mq_log_limited(
+					MQ_INFO,
+					"net: %s: below max.connections (%d) again: accepting",
+					srv->cfg.listeners[i].name,
+					__atomic_load_n(&srv->cfg.max_connections,
+							__ATOMIC_RELAXED));
+			}
+		}
+		full |= l->full;
 	}
+	if (!full)
+		__atomic_store_n(&srv->accept_full, 0, __ATOMIC_SEQ_CST);
 }
 
 /* Descriptors a client's connection may not take under a limit lim: half
@@ -1630,9 +1715,13 @@ static void loop_accept(struct net_loop *loop, struct net_listener *l)
 		uint8_t ip[16];
 		char peer[64];
 		struct net_loop *to;
-		int64_t n, lim;
-		int max, max_ip;
-		int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int64_t lim;
+		int max_ip;
+		int fd;
+
+		if (accept_hold(loop, l))
+			return;
+		fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
 			int e = errno;
@@ -1660,21 +1749,15 @@ static void loop_accept(struct net_loop *loop, struct net_listener *l)
 				       peer, fd, (long long)conn_fd_keep(lim));
 			continue;
 		}
-		/* The limits may change at any time (net_server_set_limits):
-		 * each accept reads them once. */
-		max = __atomic_load_n(&srv->cfg.max_connections, __ATOMIC_RELAXED);
+		/* The limit may change at any time (net_server_set_limits):
+		 * each accept reads it once. Only this thread adds
+		 * connections, so accept_hold's slot is still free; a
+		 * connection past max.connections.per.ip is accepted and
+		 * closed, as Kafka's TooManyConnectionsException closes it. */
 		max_ip = __atomic_load_n(&srv->cfg.max_connections_per_ip, __ATOMIC_RELAXED);
-		n = STAT_ADD(srv, connections, 1);
-		if (n > max) {
-			STAT_ADD(srv, connections, -1);
-			STAT_ADD(srv, refused, 1);
-			close(fd);
-			mq_log_limited(MQ_WARN, "net: %s: refused: max.connections (%d) reached",
-				       peer, max);
-			continue;
-		}
+		STAT_ADD(srv, connections, 1);
 		if (ip_take(srv, ip, max_ip)) {
-			STAT_ADD(srv, connections, -1);
+			conn_count_drop(srv);
 			STAT_ADD(srv, refused, 1);
 			close(fd);
 			mq_log_limited(MQ_WARN,
@@ -1694,7 +1777,7 @@ static void loop_accept(struct net_loop *loop, struct net_listener *l)
 		if (!in) {
 			close(fd);
 			ip_give(srv, ip);
-			STAT_ADD(srv, connections, -1);
+			conn_count_drop(srv);
 			continue;
 		}
 		in->fd = fd;
@@ -1920,6 +2003,7 @@ int net_server_new(const struct net_config *cfg, sasl_lookup_fn lookup, void *lo
 	srv->lookup = lookup;
 	srv->lookup_arg = lookup_arg;
 	srv->io = &io_posix;
+	srv->protected_listener = -1;
 	for (int i = 0; i < NET_MAX_LISTENERS; i++)
 		srv->lst[i].fd = -1;
 	pthread_mutex_init(&srv->qlock, NULL);
@@ -2052,6 +2136,17 @@ void net_server_set_limits(struct net_server *srv, int max_connections, int max_
 		mq_log(MQ_INFO, "net: Updating broker-wide maxConnections: %d", max_connections);
 	if (old_ip != max_per_ip)
 		mq_log(MQ_INFO, "net: Updating maxConnectionsPerIp: %d", max_per_ip);
+	/* A raised limit frees slots at once: loop 0 takes the waiting
+	 * connections; a lowered one holds the next accept. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&srv->accept_full, __ATOMIC_SEQ_CST))
+		loop_wake(&srv->loops[0]);
+}
+
+void net_server_protect_listener(struct net_server *srv, int i)
+{
+	if (!srv->started && i >= 0 && i < srv->cfg.n_listeners && srv->cfg.n_listeners > 1)
+		srv->protected_listener = i;
 }
 
 void net_server_hold_accepts(struct net_server *srv)

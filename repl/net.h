@@ -92,9 +92,14 @@
  *     is released (Kafka's memory pool);
  *   - one response in memory at most: its memory part (headers, metadata)
  *     <= socket.response.max.bytes; record bytes go from files by sendfile;
- *   - max.connections in all, max.connections.per.ip from one address:
- *     above them a new connection is accepted and closed at once (logged,
- *     rate limited);
+ *   - max.connections in all: at it the listener stops accepting (as
+ *     Kafka's Acceptor waits for a slot) and new connections wait in the
+ *     kernel's backlog, unanswered, until one closes or the limit is
+ *     raised (logged when it stops and when it accepts again, rate
+ *     limited); the protected listener (net_server_protect_listener) is
+ *     exempt, its connections counted;
+ *   - max.connections.per.ip from one address: above it a new connection
+ *     is accepted and closed at once (logged, rate limited);
  *   - the last fd_room_reserve(limit) / 2 descriptors below the open-files
  *     limit (fdroom.h) are not for clients: a connection accepted as one
  *     of them is closed at once (logged, rate limited, counted refused),
@@ -249,6 +254,11 @@ int net_server_start(struct net_server *srv);
  * the connections open stay, even above a lowered limit, as Kafka's;
  * a change is logged. Any thread. */
 void net_server_set_limits(struct net_server *srv, int max_connections, int max_per_ip);
+/* Before net_server_start: listener i (the inter-broker one) is exempt
+ * from max.connections, as Kafka's protected listener, when there is
+ * more than one listener (with one, as Kafka, it is not: the brokers'
+ * own connections then wait for a slot as a client's). */
+void net_server_protect_listener(struct net_server *srv, int i);
 /* Before net_server_start: start binds and listens (so the ports are
  * known) but accepts no connection until net_server_accept, as Kafka's
  * broker opens its ports before registering and processes requests only
@@ -284,7 +294,7 @@ void net_server_free(struct net_server *srv);
 struct net_stats {
 	int64_t connections;     /* open connections */
 	int64_t accepted;        /* connections accepted since start */
-	int64_t refused;         /* closed at accept: max.connections(.per.ip), descriptors kept */
+	int64_t refused;         /* closed at accept: max.connections.per.ip, descriptors kept */
 	int64_t closed_idle;     /* closed by connections.max.idle.ms */
 	int64_t closed_expired;  /* closed by a request after the session's
 				  * end (connections.max.reauth.ms) */

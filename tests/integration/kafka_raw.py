@@ -72,6 +72,12 @@
 #       answered and held), or "stuck after N" when one is neither
 #       answered nor closed within 5 s, or "open N" after 5000; then holds
 #       the connections until STOPFILE exists (60 s at most) and closes them.
+#   python3 kafka_raw.py slot-wait HOST PORT N
+#       Against max.connections=N: opens N connections answered ApiVersions
+#       v0, then one more whose ApiVersions must go unanswered for 1 s (it
+#       waits in the backlog); closes the first and prints "past the limit:
+#       unanswered, then answered once one closed" (or "... then stuck" /
+#       "closed", "past the limit: closed at once", "connection I closed").
 #   python3 kafka_raw.py offsets-many HOST PORT TOPIC N
 #       ListOffsets v1 (latest) of partitions 0..N-1 of TOPIC on one
 #       connection; prints "answered N" with the partitions answered, or
@@ -742,6 +748,49 @@ def flood(host, port, stopfile):
     while not os.path.exists(stopfile) and time.monotonic() < end:
         time.sleep(0.05)
     for s in held:
+        s.close()
+
+
+def slot_wait(host, port, n):
+    """With max.connections=n: n connections answered; the next connects
+    (the kernel's backlog) but its ApiVersions is not answered in 1 s;
+    once one of the n closes it is answered."""
+    def api_versions(s, corr):
+        s.sendall(struct.pack(">ihhih", 10, 18, 0, corr, -1))
+
+    def answered(s):
+        try:
+            got = s.recv(4)
+        except socket.timeout:
+            return "stuck"
+        except ConnectionResetError:
+            return "closed"
+        if not got:
+            return "closed"
+        size = struct.unpack(">i", got)[0]
+        while size > 0:
+            size -= len(s.recv(size))
+        return "answered"
+
+    held = []
+    for i in range(int(n)):
+        s = socket.create_connection((host, int(port)), timeout=20)
+        api_versions(s, i)
+        why = answered(s)
+        if why != "answered":
+            print("connection %d %s" % (i, why))
+            return
+        held.append(s)
+    extra = socket.create_connection((host, int(port)), timeout=1)
+    api_versions(extra, 99)
+    why = answered(extra)
+    if why != "stuck":
+        print("past the limit: %s at once" % why)
+        return
+    held.pop(0).close()
+    extra.settimeout(20)
+    print("past the limit: unanswered, then %s once one closed" % answered(extra))
+    for s in held + [extra]:
         s.close()
 
 
@@ -1459,7 +1508,7 @@ if __name__ == "__main__":
             "quota-alter": (8, quota_alter), "quota-describe": (7, quota_describe),
             "produce-throttle": (11, produce_throttle), "fetch-throttle": (10, fetch_throttle),
             "fetch-session-throttle": (9, fetch_session_throttle),
-            "flood": (5, flood), "offsets-many": (6, offsets_many),
+            "flood": (5, flood), "slot-wait": (5, slot_wait), "offsets-many": (6, offsets_many),
             "scram-first": (5, scram_first), "reauth-expired": (6, reauth_expired),
             "reauth": (8, reauth), "acl-create": (7, acl_create),
             "acl-describe": (7, acl_describe), "acl-delete": (7, acl_delete),

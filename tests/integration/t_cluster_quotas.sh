@@ -26,7 +26,9 @@
 # partitions, as Kafka's (the leader's .metrics counts both kinds of
 # throttle and their times); a fetch session's (c7) throttled
 # incremental fetch names no partition and keeps its session; one (c6)
-# with a backlog past its quota window gets records, capped to it.
+# with a backlog past its quota window gets records, capped to it; one
+# (c8, 10 bytes/s) fetching an empty partition is throttled, the whole
+# answer counted as Kafka counts it.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -199,13 +201,14 @@ expect_eq "consumer_byte_rate for client c7" "error 0 -" \
 # clients/c4 in Kafka's order: its quota goes first.
 expect_eq "admin's default-client quota removed" "error 0 -" \
 	"$(alter 'user=admin,client-id=<default>' consumer_byte_rate=-)"
-fetch_throttled() {
-	_t=$(raw "$LEADER" fetch-throttle c4 q 0 20)
-	echo "# $(date +%T.%N) c4: $_t" >>"$LOG"
+fetch_throttled() { # fetch_throttled N CLIENT TOPIC: within 20 Fetches on broker N, one throttled
+	_t=$(raw "$1" fetch-throttle "$2" "$3" 0 20)
+	echo "# $(date +%T.%N) $2: $_t" >>"$LOG"
 	case $_t in "throttle 0 "* | "") return 1 ;; "throttle "*" no partitions") return 0 ;; esac
 	return 1
 }
-check "client c4 past 2048 bytes/s: throttled, no partition in the answer" poll 30 fetch_throttled
+check "client c4 past 2048 bytes/s: throttled, no partition in the answer" \
+	poll 30 fetch_throttled "$LEADER" c4 q
 fetch_free() { # c5 reads records, not throttled (its entities set no consumer rate)
 	_t=$(raw "$LEADER" fetch-throttle c5 q 0 3)
 	echo "# $(date +%T.%N) c5: $_t" >>"$LOG"
@@ -256,5 +259,20 @@ fetch_capped() {
 }
 check "client c6: its first Fetch gets records within its quota window, unthrottled" \
 	poll 30 fetch_capped
+
+# The consumer_byte_rate counts a Fetch's whole answer, as Kafka records
+# its response's size (getResponseSize), not its records alone: a client
+# (c8, 10 bytes/s) fetching an empty partition of topic e again and again
+# is throttled by the answers' headers and offsets alone.
+expect_ok "mkdir mnt1/e" mkdir "$MQ_TMP/mnt1/e"
+e_leader_known() {
+	ELEADER=$(timeout 5 awk '$1 == "0" { print $5 }' "$MQ_TMP/mnt1/e/.state" 2>/dev/null)
+	[ "$ELEADER" = 1 ] || [ "$ELEADER" = 2 ]
+}
+check "e has a leader" poll 20 e_leader_known
+expect_eq "consumer_byte_rate for client c8" "error 0 -" \
+	"$(alter client-id=c8 consumer_byte_rate=10)"
+check "client c8 at 10 bytes/s: Fetches of an empty partition are throttled" \
+	poll 30 fetch_throttled "$ELEADER" c8 e
 
 mq_done

@@ -8,7 +8,10 @@
 # every descriptor and the roll failed with EMFILE. Once they leave, a new
 # client is served. A ListOffsets whose answer would pass
 # socket.response.max.bytes closes the connection, logged "Message too
-# long", and one within it is answered.
+# long", and one within it is answered. Then, with max.connections=3, a
+# fourth connection waits in the kernel's backlog unanswered, as Kafka's
+# acceptor waits for a slot, and is answered once one of the three closes
+# (logged when the listener stops accepting and when it accepts again).
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -70,6 +73,16 @@ expect_eq "ListOffsets of 10 partitions: answered" "answered 10" "$(raw offsets-
 expect_eq "ListOffsets of 100 partitions: over socket.response.max.bytes, closed" "closed" \
 	"$(raw offsets-many t 100)"
 check "logged" grep -q "the ListOffsets handler failed: Message too long" "$LOG"
+mq_umount
 
+cat >"$MQ_TMP/server.properties" <<EOF
+listeners=PLAINTEXT://127.0.0.1:$PORT
+max.connections=3
+EOF
+mq_mount_cmd "$MNT" "$MQFS" -f --data "$DATA" --config "$MQ_TMP/server.properties" "$MNT"
+expect_eq "max.connections=3: the fourth waits for a slot, then is answered" \
+	"past the limit: unanswered, then answered once one closed" "$(raw slot-wait 3)"
+check "the wait is logged" grep -q "PLAINTEXT: max.connections (3) reached: new connections wait in the backlog" "$LOG"
+check "and the resumption" grep -q "PLAINTEXT: below max.connections (3) again: accepting" "$LOG"
 mq_umount
 mq_done

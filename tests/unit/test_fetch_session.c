@@ -137,6 +137,23 @@ static void test_update(void **state)
  * gone), a diverging epoch, a preferred read replica; a partition with records goes to the end of
  * the order. A view of an epoch the session left (a duplicate request)
  * gets INVALID_FETCH_SESSION_EPOCH. */
+/* A session of 4 partitions (hw 5) and its first incremental fetch's
+ * view in *v, its answers in a (hw 5, records for the second): its id. */
+static int32_t answer_begin(struct fetch_sessions **c, struct fetch_session_view *v,
+			    struct fetch_session_answer a[4])
+{
+	struct req r;
+	int32_t id;
+
+	assert_int_equal(fetch_sessions_new(10, 1000, c), 0);
+	id = open_n(*c, true, 0, 4);
+	assert_int_equal(fetch_sessions_update(*c, req_of(&r, id, 1, 0, NULL, 0, NULL), 0, v), 0);
+	for (int i = 0; i < 4; i++)
+		a[i] = (struct fetch_session_answer){ .hw = 5, .log_start = 0 };
+	a[1].records = true;
+	return id;
+}
+
 static void test_answer(void **state)
 {
 	struct fetch_sessions *c;
@@ -146,12 +163,7 @@ static void test_answer(void **state)
 	int32_t id, idx[8];
 
 	(void)state;
-	assert_int_equal(fetch_sessions_new(10, 1000, &c), 0);
-	id = open_n(c, true, 0, 4);
-	assert_int_equal(fetch_sessions_update(c, req_of(&r, id, 1, 0, NULL, 0, NULL), 0, &v), 0);
-	for (int i = 0; i < 4; i++)
-		a[i] = (struct fetch_session_answer){ .hw = 5, .log_start = 0 };
-	a[1].records = true;
+	id = answer_begin(&c, &v, a);
 	a[2].hw = 6;
 	a[3].error = true;
 	assert_int_equal(fetch_sessions_answer(c, &v, a), 0);
@@ -200,6 +212,48 @@ static void test_answer(void **state)
 		a[i] = (struct fetch_session_answer){ .hw = v.hw[i], .log_start = v.log_start[i] };
 	assert_int_equal(fetch_sessions_answer(c, &v, a), 0);
 	assert_false(a[0].include);
+	fetch_session_view_free(&v);
+	fetch_sessions_free(c);
+}
+
+/* fetch_sessions_peek decides as fetch_sessions_answer and remembers
+ * nothing (the client quota sizes the answer before it is sent):
+ * answered after it, the same news is still news and a partition with
+ * records moves only then. fetch_sessions_epoch_check: a view another
+ * fetch of the session overtook is INVALID_FETCH_SESSION_EPOCH. */
+static void test_peek_and_epoch_check(void **state)
+{
+	struct fetch_sessions *c;
+	struct fetch_session_view v, old;
+	struct fetch_session_answer a[4];
+	struct req r;
+	int32_t id, idx[8];
+
+	(void)state;
+	id = answer_begin(&c, &v, a);
+	assert_int_equal(fetch_sessions_epoch_check(c, &v), 0);
+	a[2].hw = 6;
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(fetch_sessions_peek(c, &v, a), 0);
+		assert_false(a[0].include);
+		assert_true(a[1].include);
+		assert_true(a[2].include);
+		assert_false(a[3].include);
+	}
+	assert_int_equal(fetch_sessions_answer(c, &v, a), 0);
+	assert_true(a[2].include); /* hw 6 still news after the peeks */
+	old = v;
+	assert_int_equal(fetch_sessions_update(c, req_of(&r, id, 2, 0, NULL, 0, NULL), 0, &v), 0);
+	assert_int_equal(view_parts(&v, idx), 4);
+	assert_int_equal(idx[3], 1); /* moved by the answer, once */
+	assert_int_equal(fetch_sessions_epoch_check(c, &old),
+			 PROTO_ERR_INVALID_FETCH_SESSION_EPOCH);
+	assert_int_equal(fetch_sessions_peek(c, &old, a), PROTO_ERR_INVALID_FETCH_SESSION_EPOCH);
+	assert_int_equal(fetch_sessions_epoch_check(c, &v), 0);
+	/* A session closed meanwhile: no error, as fetch_sessions_answer. */
+	assert_true(fetch_sessions_remove(c, id));
+	assert_int_equal(fetch_sessions_epoch_check(c, &old), 0);
+	fetch_session_view_free(&old);
 	fetch_session_view_free(&v);
 	fetch_sessions_free(c);
 }
@@ -263,9 +317,8 @@ static void test_eviction(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_next_epoch),
-		cmocka_unit_test(test_update),
-		cmocka_unit_test(test_answer),
+		cmocka_unit_test(test_next_epoch), cmocka_unit_test(test_update),
+		cmocka_unit_test(test_answer),     cmocka_unit_test(test_peek_and_epoch_check),
 		cmocka_unit_test(test_eviction),
 	};
 

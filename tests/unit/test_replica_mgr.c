@@ -26,6 +26,7 @@
 
 #include <cmocka.h>
 
+#include "repl/client_quota.h"
 #include "repl/fetch_serve.h"
 #include "repl/replica_mgr.h"
 #include "tests/unit/replfx.h"
@@ -1112,6 +1113,68 @@ static void test_follower_fetch_session(void **state)
 	stop_all();
 }
 
+/* An incremental fetch of session sid at epoch sepoch on port, its
+ * answer in ans (a thread's). */
+struct sess_call {
+	int port;
+	int32_t sid, sepoch, max_wait;
+	struct sess_ans ans;
+};
+
+static void *sess_fetch_thread(void *arg)
+{
+	struct sess_call *sc = arg;
+
+	sc->ans = sess_fetch(sc->port, sc->sid, sc->sepoch, false, 0, 0, sc->max_wait);
+	return NULL;
+}
+
+/* A throttled incremental Fetch whose session another fetch moved on
+ * while it waited (a duplicate request answered first) is answered
+ * INVALID_FETCH_SESSION_EPOCH with no partition, as the unthrottled one
+ * is: Kafka's getThrottledResponse checks the epoch again. */
+static void test_throttled_fetch_session_epoch(void **state)
+{
+	struct client_quota_entity *e = calloc(1, sizeof(*e));
+	struct client_quotas *q;
+	struct sess_call a;
+	struct sess_ans full, b;
+	pthread_t th;
+	int64_t parked0, end;
+
+	(void)state;
+	assert_non_null(e);
+	leader1_synced();
+	full = sess_fetch(bks[1].port, 0, 0, true, 4, 0, 100); /* at the end */
+	assert_true(full.sid > 0);
+	/* Every answer to this client from now on is over 1 byte/s. */
+	assert_int_equal(client_quotas_new(11, 1000, &q), 0);
+	*e = (struct client_quota_entity){ NULL, strdup(NET_CLIENT_ID), -1, 1 };
+	assert_non_null(e->client);
+	client_quotas_replace(q, e, 1);
+	fetch_serve_set_client_quotas(bks[1].fs, q);
+	/* A: epoch 1, nothing new: parked until its max_wait_ms. */
+	parked0 = fetch_serve_parked(bks[1].fs);
+	a = (struct sess_call){ bks[1].port, full.sid, 1, 3000, { 0 } };
+	assert_int_equal(pthread_create(&th, NULL, sess_fetch_thread, &a), 0);
+	end = now_mono_ms() + DEADLINE_MS;
+	while (fetch_serve_parked(bks[1].fs) <= parked0 && now_mono_ms() < end)
+		usleep(1000);
+	assert_true(fetch_serve_parked(bks[1].fs) > parked0);
+	/* B, the session's next epoch, answered at once: throttled, no error. */
+	b = sess_fetch(bks[1].port, full.sid, 2, false, 0, 0, 0);
+	assert_int_equal(b.error, 0);
+	assert_int_equal(b.sid, full.sid);
+	assert_int_equal(b.n_parts, 0);
+	pthread_join(th, NULL);
+	assert_int_equal(a.ans.error, PROTO_ERR_INVALID_FETCH_SESSION_EPOCH);
+	assert_int_equal(a.ans.sid, full.sid);
+	assert_int_equal(a.ans.n_parts, 0);
+	fetch_serve_set_client_quotas(bks[1].fs, NULL);
+	stop_all();
+	client_quotas_free(q);
+}
+
 /* A consumer's Fetch v12 in leader epoch epoch parked on broker id at
  * offset 4, leader1_synced's end (its thread in *th). */
 static void park_at_end(int32_t id, int32_t epoch, struct parked *pk, pthread_t *th)
@@ -1847,6 +1910,7 @@ int main(void)
 		cmocka_unit_test(test_preferred_read_replica),
 		cmocka_unit_test(test_follower_out_of_range_no_hw),
 		cmocka_unit_test(test_follower_fetch_session),
+		cmocka_unit_test(test_throttled_fetch_session_epoch),
 		cmocka_unit_test(test_follower_parked_fetch_on_stop_and_move),
 		cmocka_unit_test(test_parked_fetch_answered_on_delete),
 		cmocka_unit_test(test_parked_fetch_moved_away_or_deleted),
