@@ -2258,6 +2258,61 @@ static bool silent_for(int fd, int ms)
 	return poll(&p, 1, ms) == 0;
 }
 
+static bool excess_closed_1(void *arg)
+{
+	return fx_stats(arg).closed_excess == 1;
+}
+
+/* Kafka's protected listener (the inter-broker one, when there are
+ * others): its connections are accepted past max.connections, counted,
+ * and the other listener's least recently active close to make room
+ * (closeExcessConnections); the protected one's never close for it. */
+static void test_max_connections_protected(void **state)
+{
+	struct fx fx;
+	struct want_stat w = { &fx, 2, 0 };
+	int c[2], p[2], pport;
+	struct kbuf_w body;
+	struct kbuf_r r;
+
+	(void)state;
+	fx_config(&fx, "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0");
+	fx.cfg.max_connections = 2;
+	assert_int_equal(sasl_cred_from_password("s3cret", NULL, 0, 4096, &fx.cred), 0);
+	assert_int_equal(net_server_new(&fx.cfg, lookup, &fx, &fx.srv), 0);
+	net_server_protect_listener(fx.srv, 1);
+	assert_int_equal(net_server_start(fx.srv), 0);
+	fx.port = net_server_port(fx.srv, 0);
+	pport = net_server_port(fx.srv, 1);
+	log_capture();
+	c[0] = raw_connect(fx.port);
+	c[1] = raw_connect(fx.port);
+	assert_true(eventually(stat_reached, &w));
+	/* Full: the protected listener's are taken all the same, and the
+	 * other's close, one for each (each loop closes its own). */
+	p[0] = raw_connect(pport);
+	assert_true(eventually(excess_closed_1, &fx));
+	assert_true(eventually(stat_reached, &w));
+	p[1] = raw_connect(pport);
+	assert_true(closed_by_server(c[0]));
+	assert_true(closed_by_server(c[1]));
+	assert_true(eventually(stat_reached, &w));
+	assert_int_equal(fx_stats(&fx).closed_excess, 2);
+	for (int i = 0; i < 2; i++) {
+		kbuf_w_init(&body, 8);
+		send_body(p[i], PROTO_API_API_VERSIONS, 0, 3 + i, &body);
+		free(read_answer(p[i], PROTO_API_API_VERSIONS, 0, 3 + i, &r));
+	}
+	free(log_release());
+	for (int i = 0; i < 2; i++) {
+		close(c[i]);
+		close(p[i]);
+	}
+	w.connections = 0;
+	assert_true(eventually(stat_reached, &w));
+	fx_stop(&fx);
+}
+
 /* At max.connections the listener waits for a slot as Kafka's Acceptor:
  * a new connection is connected (the kernel's backlog) but unanswered,
  * and is served once one closes; a raised limit takes the waiting ones
@@ -2538,6 +2593,7 @@ int main(void)
 		cmocka_unit_test(test_client_idle_ok),
 		cmocka_unit_test(test_thousand_idle),
 		cmocka_unit_test(test_max_connections),
+		cmocka_unit_test(test_max_connections_protected),
 		cmocka_unit_test(test_accept_out_of_descriptors),
 		cmocka_unit_test_teardown(test_descriptors_kept, log_restore),
 		cmocka_unit_test(test_never_reads),
