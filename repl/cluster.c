@@ -2479,6 +2479,8 @@ void cluster_metrics_text(struct cluster *c, FILE *f)
 	metric(f, "mqfs_listener_expired_connections_killed_total", "counter",
 	       "Connections closed by a request after the end of their SASL session.",
 	       st.closed_expired);
+	metric(f, "mqfs_listener_excess_connections_closed_total", "counter",
+	       "Connections closed while more were open than max.connections.", st.closed_excess);
 	if (!cluster_zk_mode(c))
 		return;
 	metric(f, "mqfs_zookeeper_connected", "gauge",

@@ -245,7 +245,8 @@ static const struct cfg_spec cfg_specs[] = {
 	[ID_RETENTION_CHECK_MS] = { .kind = KIND_INT, .min = 1, .max = INT64_MAX },
 	[ID_CLEANUP_POLICY] = { .kind = KIND_POLICY, .min = 0, .max = 0 },
 	[ID_CLEANER_ENABLE] = { .kind = KIND_BOOL, .min = 0, .max = 0 },
-	[ID_CLEANER_BACKOFF_MS] = { .kind = KIND_INT, .min = 1, .max = INT64_MAX },
+	/* Kafka's atLeast(0): 0, passes one after another (cleaner_main). */
+	[ID_CLEANER_BACKOFF_MS] = { .kind = KIND_INT, .min = 0, .max = INT64_MAX },
 	[ID_CLEANER_DEDUPE] = { .kind = KIND_INT, .min = 65536, .max = INT64_MAX },
 	[ID_SEGMENT_FD_CACHE] = { .kind = KIND_INT, .min = 0, .max = INT32_MAX },
 	[ID_DELETE_RETENTION_MS] = { .kind = KIND_INT, .min = 0, .max = INT64_MAX },

@@ -112,6 +112,7 @@ struct net_conn {
 	bool close_after_write;
 	bool closed;
 	int64_t last_active;
+	bool uncounted;               /* out of st.connections already (loop_close_excess) */
 	struct net_conn *prev, *next; /* LRU or busy list */
 	struct net_conn *wait_next;   /* memwait list */
 	bool waiting_mem;
@@ -255,6 +256,12 @@ static void loop_wake(struct net_loop *loop)
 	}
 }
 
+static void loops_wake_all(struct net_server *srv)
+{
+	for (int i = 0; i < srv->n_loops; i++)
+		loop_wake(&srv->loops[i]);
+}
+
 /* ---- lists ---- */
 
 static void list_del(struct conn_list *l, struct net_conn *c)
@@ -369,9 +376,10 @@ static bool slot_free(struct net_server *srv, int listener)
 
 /* One connection fewer. A full listener waits for this: loop 0 is woken
  * to take it back (accept_full, set before the listener's last look). */
-static void conn_count_drop(struct net_server *srv)
+static void conn_count_drop(struct net_server *srv, bool counted)
 {
-	__atomic_sub_fetch(&srv->st.connections, 1, __ATOMIC_SEQ_CST);
+	if (counted)
+		__atomic_sub_fetch(&srv->st.connections, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&srv->accept_full, __ATOMIC_SEQ_CST))
 		loop_wake(&srv->loops[0]);
 }
@@ -651,7 +659,7 @@ static void conn_close(struct net_conn *c, int level, const char *why)
 	c->frame = NULL;
 	c->frame_len = 0;
 	ip_give(srv, c->ip);
-	conn_count_drop(srv);
+	conn_count_drop(srv, !c->uncounted);
 	conn_sasl_end(c);
 	if (c->req && c->req_out) {
 		req_cancel(c->req);
@@ -700,7 +708,7 @@ fail:
 	free(c);
 	close(fd);
 	ip_give(srv, ip);
-	conn_count_drop(srv);
+	conn_count_drop(srv, true);
 }
 
 /* ---- sending ---- */
@@ -1486,7 +1494,7 @@ static void loop_take_incoming(struct net_loop *loop)
 		if (__atomic_load_n(&loop->srv->stopping, __ATOMIC_ACQUIRE)) {
 			close(in->fd);
 			ip_give(loop->srv, in->ip);
-			conn_count_drop(loop->srv);
+			conn_count_drop(loop->srv, true);
 		} else {
 			conn_add(loop, in->fd, in->listener, in->ip, in->peer);
 		}
@@ -1755,9 +1763,13 @@ static void loop_accept(struct net_loop *loop, struct net_listener *l)
 		 * connection past max.connections.per.ip is accepted and
 		 * closed, as Kafka's TooManyConnectionsException closes it. */
 		max_ip = __atomic_load_n(&srv->cfg.max_connections_per_ip, __ATOMIC_RELAXED);
-		STAT_ADD(srv, connections, 1);
+		/* The protected listener's may pass the limit: the other
+		 * listeners' loops close as many (loop_close_excess). */
+		if (STAT_ADD(srv, connections, 1) >
+		    __atomic_load_n(&srv->cfg.max_connections, __ATOMIC_RELAXED))
+			loops_wake_all(srv);
 		if (ip_take(srv, ip, max_ip)) {
-			conn_count_drop(srv);
+			conn_count_drop(srv, true);
 			STAT_ADD(srv, refused, 1);
 			close(fd);
 			mq_log_limited(MQ_WARN,
@@ -1777,7 +1789,7 @@ static void loop_accept(struct net_loop *loop, struct net_listener *l)
 		if (!in) {
 			close(fd);
 			ip_give(srv, ip);
-			conn_count_drop(srv);
+			conn_count_drop(srv, true);
 			continue;
 		}
 		in->fd = fd;
@@ -1820,6 +1832,54 @@ static void loop_expire(struct net_loop *loop)
 	while (loop->lru.head && now - loop->lru.head->last_active >= idle) {
 		STAT_ADD(loop->srv, closed_idle, 1);
 		conn_close(loop->lru.head, MQ_DEBUG, "idle past connections.max.idle.ms");
+	}
+}
+
+/* This loop's connection to close for max.connections: the least
+ * recently active of a listener other than the protected one, as Kafka's
+ * Selector.lowestPriorityChannel (idle ones first); NULL: none. */
+static struct net_conn *excess_victim(struct net_loop *loop)
+{
+	int prot = loop->srv->protected_listener;
+
+	for (struct net_conn *c = loop->lru.head; c; c = c->next)
+		if (c->listener != prot)
+			return c;
+	for (struct net_conn *c = loop->busy.head; c; c = c->next)
+		if (c->listener != prot)
+			return c;
+	return NULL;
+}
+
+/* Kafka's Processor.closeExcessConnections: while more connections are
+ * open than max.connections (the limit lowered below the count, or the
+ * protected listener's taken past it), those of the other listeners
+ * close, each loop its own. A loop takes the count down before it
+ * closes (uncounted), so loops deciding at once close no more than the
+ * excess. */
+static void loop_close_excess(struct net_loop *loop)
+{
+	struct net_server *srv = loop->srv;
+	int64_t n = __atomic_load_n(&srv->st.connections, __ATOMIC_SEQ_CST);
+
+	while (n > __atomic_load_n(&srv->cfg.max_connections, __ATOMIC_RELAXED)) {
+		struct net_conn *c = excess_victim(loop);
+
+		if (!c)
+			return;
+		if (!__atomic_compare_exchange_n(&srv->st.connections, &n, n - 1, false,
+						 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			continue; /* n is the count now */
+		c->uncounted = true;
+		STAT_ADD(srv, closed_excess, 1);
+		/* Its own rate limit: conn_close's is every close's. */
+		mq_log_limited(MQ_WARN,
+			       "net: %s: closing the connection: more open than "
+			       "max.connections (%d)",
+			       c->peer,
+			       __atomic_load_n(&srv->cfg.max_connections, __ATOMIC_RELAXED));
+		conn_close(c, MQ_DEBUG, "more connections open than max.connections");
+		n--;
 	}
 }
 
@@ -1921,6 +1981,7 @@ static void *loop_main(void *arg)
 		}
 		loop_unmute(loop);
 		loop_expire(loop);
+		loop_close_excess(loop);
 		if (loop->idx == 0)
 			loop_resume_accepts(loop);
 		if (__atomic_load_n(&srv->stopping, __ATOMIC_ACQUIRE) && !loop->shut)
@@ -2137,9 +2198,12 @@ void net_server_set_limits(struct net_server *srv, int max_connections, int max_
 	if (old_ip != max_per_ip)
 		mq_log(MQ_INFO, "net: Updating maxConnectionsPerIp: %d", max_per_ip);
 	/* A raised limit frees slots at once: loop 0 takes the waiting
-	 * connections; a lowered one holds the next accept. */
+	 * connections; a lowered one holds the next accept, and the loops
+	 * close the connections past it (loop_close_excess), as Kafka's. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&srv->accept_full, __ATOMIC_SEQ_CST))
+	if (max_connections < old && srv->started)
+		loops_wake_all(srv);
+	else if (__atomic_load_n(&srv->accept_full, __ATOMIC_SEQ_CST))
 		loop_wake(&srv->loops[0]);
 }
 
@@ -2290,6 +2354,7 @@ void net_server_stats(struct net_server *srv, struct net_stats *st)
 	st->refused = __atomic_load_n(&srv->st.refused, __ATOMIC_RELAXED);
 	st->closed_idle = __atomic_load_n(&srv->st.closed_idle, __ATOMIC_RELAXED);
 	st->closed_expired = __atomic_load_n(&srv->st.closed_expired, __ATOMIC_RELAXED);
+	st->closed_excess = __atomic_load_n(&srv->st.closed_excess, __ATOMIC_RELAXED);
 	st->reauths = __atomic_load_n(&srv->st.reauths, __ATOMIC_RELAXED);
 	st->frame_bytes = __atomic_load_n(&srv->st.frame_bytes, __ATOMIC_RELAXED);
 	st->response_bytes = __atomic_load_n(&srv->st.response_bytes, __ATOMIC_RELAXED);

@@ -97,7 +97,8 @@
  *     kernel's backlog, unanswered, until one closes or the limit is
  *     raised (logged when it stops and when it accepts again, rate
  *     limited); the protected listener (net_server_protect_listener) is
- *     exempt, its connections counted;
+ *     exempt, its connections counted: past the limit (by it or by a
+ *     lowered limit) the others' least recently active close;
  *   - max.connections.per.ip from one address: above it a new connection
  *     is accepted and closed at once (logged, rate limited);
  *   - the last fd_room_reserve(limit) / 2 descriptors below the open-files
@@ -249,10 +250,12 @@ int net_server_handle_picked(struct net_server *srv, int16_t api_key, net_handle
  * (started already), -errno of socket/bind/listen/pthread_create. On
  * error nothing runs. */
 int net_server_start(struct net_server *srv);
-/* max.connections and max.connections.per.ip from now on, for the
- * connections accepted next (Kafka's dynamic DynamicConnectionQuota):
- * the connections open stay, even above a lowered limit, as Kafka's;
- * a change is logged. Any thread. */
+/* max.connections and max.connections.per.ip from now on (Kafka's
+ * dynamic DynamicConnectionQuota): the connections open past a lowered
+ * max.connections close, the least recently active first, but for the
+ * protected listener's (Kafka's closeExcessConnections); those open past
+ * a lowered max.connections.per.ip stay, as Kafka's; a change is logged.
+ * Any thread. */
 void net_server_set_limits(struct net_server *srv, int max_connections, int max_per_ip);
 /* Before net_server_start: listener i (the inter-broker one) is exempt
  * from max.connections, as Kafka's protected listener, when there is
@@ -298,6 +301,7 @@ struct net_stats {
 	int64_t closed_idle;     /* closed by connections.max.idle.ms */
 	int64_t closed_expired;  /* closed by a request after the session's
 				  * end (connections.max.reauth.ms) */
+	int64_t closed_excess;   /* closed past a lowered max.connections */
 	int64_t reauths;         /* re-authentications that passed */
 	int64_t frame_bytes;     /* request frames held, all connections */
 	int64_t response_bytes;  /* memory parts of responses held */

@@ -1792,6 +1792,11 @@ static void test_dynamic_apply(void **state)
 		assert_non_null(strstr(err, "bad value"));
 		assert_memory_equal(&before, &c, sizeof(c)); /* all or nothing */
 	}
+	/* Kafka's atLeast(0): no backoff is a value. */
+	assert_int_equal(
+		broker_config_apply_dynamic(&c, "log.cleaner.backoff.ms=0", 24, err, sizeof(err)),
+		0);
+	assert_int_equal(c.cleaner_backoff_ms, 0);
 	assert_true(broker_config_dynamic_key("log.retention.ms", 16));
 	assert_false(broker_config_dynamic_key("log.retention.minutes", 21));
 	assert_false(broker_config_dynamic_key("leader.replication.throttled.rate", 33));

@@ -2258,10 +2258,65 @@ static bool silent_for(int fd, int ms)
 	return poll(&p, 1, ms) == 0;
 }
 
+static bool excess_closed_1(void *arg)
+{
+	return fx_stats(arg).closed_excess == 1;
+}
+
+/* Kafka's protected listener (the inter-broker one, when there are
+ * others): its connections are accepted past max.connections, counted,
+ * and the other listener's least recently active close to make room
+ * (closeExcessConnections); the protected one's never close for it. */
+static void test_max_connections_protected(void **state)
+{
+	struct fx fx;
+	struct want_stat w = { &fx, 2, 0 };
+	int c[2], p[2], pport;
+	struct kbuf_w body;
+	struct kbuf_r r;
+
+	(void)state;
+	fx_config(&fx, "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0");
+	fx.cfg.max_connections = 2;
+	assert_int_equal(sasl_cred_from_password("s3cret", NULL, 0, 4096, &fx.cred), 0);
+	assert_int_equal(net_server_new(&fx.cfg, lookup, &fx, &fx.srv), 0);
+	net_server_protect_listener(fx.srv, 1);
+	assert_int_equal(net_server_start(fx.srv), 0);
+	fx.port = net_server_port(fx.srv, 0);
+	pport = net_server_port(fx.srv, 1);
+	log_capture();
+	c[0] = raw_connect(fx.port);
+	c[1] = raw_connect(fx.port);
+	assert_true(eventually(stat_reached, &w));
+	/* Full: the protected listener's are taken all the same, and the
+	 * other's close, one for each (each loop closes its own). */
+	p[0] = raw_connect(pport);
+	assert_true(eventually(excess_closed_1, &fx));
+	assert_true(eventually(stat_reached, &w));
+	p[1] = raw_connect(pport);
+	assert_true(closed_by_server(c[0]));
+	assert_true(closed_by_server(c[1]));
+	assert_true(eventually(stat_reached, &w));
+	assert_int_equal(fx_stats(&fx).closed_excess, 2);
+	for (int i = 0; i < 2; i++) {
+		kbuf_w_init(&body, 8);
+		send_body(p[i], PROTO_API_API_VERSIONS, 0, 3 + i, &body);
+		free(read_answer(p[i], PROTO_API_API_VERSIONS, 0, 3 + i, &r));
+	}
+	free(log_release());
+	for (int i = 0; i < 2; i++) {
+		close(c[i]);
+		close(p[i]);
+	}
+	w.connections = 0;
+	assert_true(eventually(stat_reached, &w));
+	fx_stop(&fx);
+}
+
 /* At max.connections the listener waits for a slot as Kafka's Acceptor:
  * a new connection is connected (the kernel's backlog) but unanswered,
  * and is served once one closes; a raised limit takes the waiting ones
- * at once, a lowered one holds the next. */
+ * at once, a lowered one closes those past it and holds the next. */
 static void test_max_connections(void **state)
 {
 	enum { MAX = 50, N = MAX + 3 };
@@ -2272,7 +2327,9 @@ static void test_max_connections(void **state)
 	struct want_stat w = { &fx, MAX, 0 };
 	const char *waits[] = { "max.connections (50) reached: new connections wait", NULL };
 	const char *again[] = { "below max.connections (50) again: accepting", NULL };
-	int extra;
+	const char *excess[] = { "closing the connection: more open than max.connections (50)",
+				 NULL };
+	int extra, gone;
 
 	(void)state;
 	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
@@ -2299,24 +2356,42 @@ static void test_max_connections(void **state)
 	net_server_set_limits(fx.srv, MAX + 2, INT_MAX);
 	w.connections = MAX + 2;
 	assert_true(eventually(stat_reached, &w));
-	/* Lowered: those open stay, a new one waits until below it. */
+	/* Lowered: the two past it close (Kafka's closeExcessConnections),
+	 * no more, logged; a new one waits until below it. */
 	net_server_set_limits(fx.srv, MAX, INT_MAX);
+	w.connections = MAX;
+	assert_true(eventually(stat_reached, &w));
+	assert_int_equal(fx_stats(&fx).closed_excess, 2);
+	assert_true(eventually(log_has, excess));
+	gone = 0;
+	for (int i = 1; i < N; i++) {
+		struct pollfd p = { .fd = fds[i], .events = POLLIN };
+		char b;
+
+		if (poll(&p, 1, 0) == 1 && recv(fds[i], &b, 1, 0) == 0) {
+			close(fds[i]);
+			fds[i] = -1;
+			gone++;
+		}
+	}
+	assert_int_equal(gone, 2);
 	extra = raw_connect(fx.port);
 	kbuf_w_init(&body, 8);
 	send_body(extra, PROTO_API_API_VERSIONS, 0, 2, &body);
 	assert_true(silent_for(extra, 300));
 	assert_true(stat_reached(&w));
-	close(fds[1]);
-	close(fds[2]);
-	w.connections = MAX;
-	assert_true(eventually(stat_reached, &w));
-	assert_true(silent_for(extra, 300));
-	close(fds[3]);
+	for (int i = 1; i < N; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+			break;
+		}
 	free(read_answer(extra, PROTO_API_API_VERSIONS, 0, 2, &r));
 	free(log_release());
 	close(extra);
-	for (int i = 4; i < N; i++)
-		close(fds[i]);
+	for (int i = 1; i < N; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
 	w.connections = 0;
 	assert_true(eventually(stat_reached, &w));
 
@@ -2518,6 +2593,7 @@ int main(void)
 		cmocka_unit_test(test_client_idle_ok),
 		cmocka_unit_test(test_thousand_idle),
 		cmocka_unit_test(test_max_connections),
+		cmocka_unit_test(test_max_connections_protected),
 		cmocka_unit_test(test_accept_out_of_descriptors),
 		cmocka_unit_test_teardown(test_descriptors_kept, log_restore),
 		cmocka_unit_test(test_never_reads),
