@@ -394,6 +394,12 @@ static int16_t topic_errno(int rc, const char *what, struct verdict *v)
 	switch (rc) {
 	case -EEXIST: code = PROTO_ERR_TOPIC_ALREADY_EXISTS; break;
 	case -ENOENT: code = PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION; break;
+	/* Asked of the controller, not seen done: it goes on (this broker
+	 * stopping ended the wait, or its time did). */
+	case -ESHUTDOWN:
+		return refuse(v, PROTO_ERR_REQUEST_TIMED_OUT,
+			      "%s: this broker stops before the controller is done; it goes on",
+			      what);
 	case -ETIMEDOUT: code = PROTO_ERR_REQUEST_TIMED_OUT; break;
 	case -EBUSY: code = PROTO_ERR_INVALID_CONFIG; break;
 	case -EINVAL: code = PROTO_ERR_INVALID_REQUEST; break;

@@ -130,7 +130,7 @@ struct cluster_repl {
 	pthread_mutex_t cq_mu;
 	struct ctrl_queue *cq; /* set before ctl; taken out under cq_mu at stop */
 	_Atomic int64_t broker_epoch;
-	bool stopped;
+	bool stopped; /* read by request threads' waits: __atomic */
 	_Atomic int64_t sent, send_errors;
 	/* The partitions this broker registers as not eligible as leader
 	 * (ineligible.h), and who rewrites the registration when they change. */
@@ -1639,7 +1639,7 @@ void cluster_repl_stop(struct cluster_repl *cr)
 
 	if (!cr || cr->stopped)
 		return;
-	cr->stopped = true;
+	__atomic_store_n(&cr->stopped, true, __ATOMIC_RELEASE);
 	replica_mgr_stop_following(cr->rm);
 	controlled_shutdown(cr);
 	if (cr->ctl)
@@ -1739,12 +1739,27 @@ static bool topic_ready(struct cluster_repl *cr, const char *topic, int n)
 	return true;
 }
 
+/* Whether this broker is stopping: a request's wait for the controller
+ * ends then. Its listener stops only once its requests are answered, and
+ * its ZooKeeper session (the /controller znode, when it held the office)
+ * closes after that: a wait to the end of request.timeout.ms would keep
+ * the cluster without a controller all that time, where Kafka's
+ * shutdown leaves its delayed CreateTopics and DeleteTopics unanswered
+ * and goes on. */
+static bool repl_stopping(struct cluster_repl *cr)
+{
+	return __atomic_load_n(&cr->stopped, __ATOMIC_ACQUIRE);
+}
+
 /* The controller creates the states and tells every broker; the topic
  * (or its new partitions) is usable here once our metadata has a leader
- * for each: 0, or -ETIMEDOUT at end (monotonic ms). */
+ * for each: 0, -ETIMEDOUT at end (monotonic ms), or -ESHUTDOWN once this
+ * broker stops (the controller carries it out all the same). */
 static int topic_wait_ready(struct cluster_repl *cr, const char *topic, int n, int64_t end)
 {
 	while (!topic_ready(cr, topic, n)) {
+		if (repl_stopping(cr))
+			return -ESHUTDOWN;
 		if (now_mono_ms() >= end)
 			return -ETIMEDOUT;
 		pause_ms(CREATE_POLL_MS);
@@ -2034,7 +2049,8 @@ int cluster_repl_delete_topic(struct cluster_repl *cr, const char *topic)
  * an rmdir that succeeded. The controller removes the request's znode in
  * the transaction that removes the topic's, so its going is the end. A
  * ZooKeeper error is polled through like a pending request: the deletion
- * was asked for and goes on whatever this wait sees. */
+ * was asked for and goes on whatever this wait sees, also when it ends
+ * with -ESHUTDOWN, this broker stopping. */
 int cluster_repl_delete_topic_wait(struct cluster_repl *cr, const char *topic, int64_t timeout_ms)
 {
 	int64_t end = now_mono_ms() + timeout_ms;
@@ -2046,6 +2062,8 @@ int cluster_repl_delete_topic_wait(struct cluster_repl *cr, const char *topic, i
 		pthread_mutex_unlock(&cr->zk_mu);
 		if (rc == 0)
 			return 0;
+		if (repl_stopping(cr))
+			return -ESHUTDOWN;
 		if (now_mono_ms() >= end)
 			return -ETIMEDOUT;
 		pause_ms(CREATE_POLL_MS);

@@ -89,9 +89,10 @@ void cluster_repl_free(struct cluster_repl *cr);
 /* Topic creation on any broker, as Kafka's AdminZkClient: the assignment
  * over the live brokers (replication_factor < 0: the broker's default),
  * then waits up to timeout_ms until this broker's metadata shows every
- * partition with a leader. -EEXIST, -EINVAL, -ETIMEDOUT, ZooKeeper's. The
- * topic's id goes into topic_id (ZK_UUID_LEN + 1 bytes; may be NULL) once
- * the topic is in ZooKeeper, also when the wait times out. */
+ * partition with a leader. -EEXIST, -EINVAL, -ETIMEDOUT, -ESHUTDOWN (the
+ * wait ended by this broker's stop), ZooKeeper's. The topic's id goes
+ * into topic_id (ZK_UUID_LEN + 1 bytes; may be NULL) once the topic is
+ * in ZooKeeper, also when the wait ends early. */
 int cluster_repl_create_topic(struct cluster_repl *cr, const char *topic, int n_partitions,
 			      int replication_factor, const struct zk_config *config,
 			      int64_t timeout_ms, char *topic_id);
@@ -136,7 +137,8 @@ int cluster_repl_topic_lines_fix(struct cluster_repl *cr, const char *topic,
 /* Asks the controller to delete the topic (asked twice: 0). -ENOENT. */
 int cluster_repl_delete_topic(struct cluster_repl *cr, const char *topic);
 /* Waits, up to timeout_ms, until the controller has deleted the topic
- * asked for (its znodes gone): 0, or -ETIMEDOUT. */
+ * asked for (its znodes gone): 0, -ETIMEDOUT, or -ESHUTDOWN once this
+ * broker stops (the deletion goes on either way). */
 int cluster_repl_delete_topic_wait(struct cluster_repl *cr, const char *topic, int64_t timeout_ms);
 /* The topic is gone from /brokers/topics: its local replicas stop
  * (replica_mgr_drop_topic). */

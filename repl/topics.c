@@ -790,13 +790,20 @@ int broker_topic_delete(struct broker *b, const char *name)
 	rc = asked ? topic_delete_instance(b, name, id) : topic_delete_local(b, name);
 	/* Removed here first, then answered once the controller is done:
 	 * the name can be made again as soon as this returns 0. */
-	if (rc == 0 && asked &&
-	    (rc = cluster_topic_delete_wait(b->cluster, name, b->cfg.request_timeout_ms)) < 0)
-		mq_log(MQ_WARN,
-		       "topic %s: deleted here; the controller has not deleted it in the cluster "
-		       "within request.timeout.ms (%lld ms): it goes on, and the name cannot "
-		       "be made again until it is done",
-		       name, (long long)b->cfg.request_timeout_ms);
+	if (rc == 0 && asked) {
+		rc = cluster_topic_delete_wait(b->cluster, name, b->cfg.request_timeout_ms);
+		if (rc == -ESHUTDOWN)
+			mq_log(MQ_WARN,
+			       "topic %s: deleted here; this broker stops before the controller "
+			       "has deleted it in the cluster: it goes on",
+			       name);
+		else if (rc < 0)
+			mq_log(MQ_WARN,
+			       "topic %s: deleted here; the controller has not deleted it in the "
+			       "cluster within request.timeout.ms (%lld ms): it goes on, and the "
+			       "name cannot be made again until it is done",
+			       name, (long long)b->cfg.request_timeout_ms);
+	}
 	return rc;
 }
 

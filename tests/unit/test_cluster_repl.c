@@ -9,10 +9,13 @@
  * before its topic is made here opens its log with the topic's overrides
  * from a real ZooKeeper; key.separator and line.format are decided in
  * the topic's znode (a change, the fix of a replica's first records, a
- * change refused after it). The ISR writes are not exercised here
+ * change refused after it); a DeleteTopics' wait for the controller ends
+ * as the broker stops (-ESHUTDOWN), not at its timeout. The ISR writes
+ * are not exercised here
  * (test_replica_mgr.c, t_cluster_replication.sh).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -36,6 +39,8 @@
 #include "tests/unit/protofx.h"
 #include "tests/unit/replfx.h"
 #include "tests/unit/zksrv.h"
+#include "util/clock.h"
+#include "util/pause.h"
 
 #define TIMEOUT_MS 20000
 
@@ -736,6 +741,64 @@ static void test_stop_replica_delete(void **state)
 	net_client_close(c);
 }
 
+struct waiter {
+	struct cluster_repl *cr;
+	int rc;
+};
+
+static void *delete_waiter(void *arg)
+{
+	struct waiter *w = arg;
+
+	w->rc = cluster_repl_delete_topic(w->cr, "orders");
+	if (w->rc == 0)
+		w->rc = cluster_repl_delete_topic_wait(w->cr, "orders", 4 * TIMEOUT_MS);
+	return NULL;
+}
+
+/* A DeleteTopics of a topic in ZooKeeper asked, no controller to carry
+ * it out: its wait ends when the broker stops (-ESHUTDOWN, the request left in ZooKeeper for
+ * the next controller), not at its timeout. The broker's listener stops
+ * only once its requests are answered and its ZooKeeper session (a
+ * controller's /controller znode) closes after that. */
+static void test_delete_wait_ends_at_stop(void **state)
+{
+	struct fx *f = *state;
+	struct waiter w = { .cr = f->cr, .rc = 1 };
+	int32_t replicas[] = { 1 };
+	struct zk_assignment a = { .replicas = replicas, .n_replicas = 1 };
+	struct zk_topic t = { .version = 3, .partitions = &a, .n_partitions = 1 };
+	struct zksrv srv;
+	struct zkc *zk = NULL;
+	char path[ZK_PATH_MAX];
+	pthread_t th;
+	int64_t end, stopped_at;
+
+	assert_int_equal(zksrv_start(&srv), 0);
+	assert_int_equal(zkc_open(srv.connect, 6000, 20000, NULL, NULL, &zk), 0);
+	assert_int_equal(zkmeta_ensure_paths(zk), 0);
+	assert_int_equal(zk_uuid_new(t.topic_id), 0);
+	assert_int_equal(zkmeta_create_topic(zk, "orders", &t, NULL), 0);
+	cluster_repl_set_zk(f->cr, zk);
+	assert_int_equal(pthread_create(&th, NULL, delete_waiter, &w), 0);
+	assert_true(zk_path_delete_topic(path, sizeof(path), "orders") > 0);
+	end = now_mono_ms() + TIMEOUT_MS;
+	while (zkc_exists(zk, path, NULL, NULL, NULL) == -ENOENT && now_mono_ms() < end)
+		pause_ms(10);
+	assert_int_equal(zkc_exists(zk, path, NULL, NULL, NULL), 0);
+	stopped_at = now_mono_ms();
+	cluster_repl_stop(f->cr);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(w.rc, -ESHUTDOWN);
+	assert_true(now_mono_ms() - stopped_at < TIMEOUT_MS);
+	/* The request stays for the next controller. */
+	assert_int_equal(zkc_exists(zk, path, NULL, NULL, NULL), 0);
+
+	cluster_repl_set_zk(f->cr, NULL);
+	zkc_close(zk);
+	zksrv_stop(&srv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -750,6 +813,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_new_replica_takes_zk_settings, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_line_settings_fixed_in_zk, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delete_wait_ends_at_stop, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
