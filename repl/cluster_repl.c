@@ -1598,7 +1598,10 @@ void cluster_repl_set_broker_epoch(struct cluster_repl *cr, int64_t epoch)
 
 void cluster_repl_channel(struct cluster_repl *cr, struct controller_channel *ch)
 {
-	*ch = (struct controller_channel){ ch_lisr, ch_um, ch_stop, cr };
+	*ch = (struct controller_channel){ .leader_and_isr = ch_lisr,
+					   .update_metadata = ch_um,
+					   .stop_replica = ch_stop,
+					   .arg = cr };
 }
 
 int cluster_repl_start_controller(struct cluster_repl *cr)

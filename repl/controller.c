@@ -1903,9 +1903,17 @@ static int delete_children(struct zkc *zkc, const char *path)
 
 /* Kafka's TopicDeletionManager, without waiting for dead replicas (they
  * find the topic gone when they come back): StopReplica with delete to the
- * live replicas, then the topic's znodes, the last ones guarded by the
- * epoch, then the request. */
-static int ctrl_delete_topic(struct controller *ctl, const char *name, struct ctrl_batch *b)
+ * live replicas, and once they have answered (each has removed the topic
+ * then: EpochDuringDelete), the topic's znodes, the last ones guarded by
+ * the epoch, then the request; so once the deletion is done, which an
+ * rmdir or a DeleteTopics waits for, no replica's mount shows the name.
+ * A live replica that does not answer within CTRL_DELETE_WAIT_MS (frozen,
+ * cut off) is not waited for: it finds the topic gone from
+ * /brokers/topics, and *waited_out spares the pass's later deletions
+ * the same wait. */
+#define CTRL_DELETE_WAIT_MS 3000
+static int ctrl_delete_topic(struct controller *ctl, const char *name, struct ctrl_batch *b,
+			     bool *waited_out)
 {
 	char tpath[ZK_PATH_MAX], cpath[ZK_PATH_MAX], dpath[ZK_PATH_MAX];
 	struct zkc_op ops[4];
@@ -1935,6 +1943,15 @@ static int ctrl_delete_topic(struct controller *ctl, const char *name, struct ct
 							.topic_deleted = true });
 		if ((rc = ctrl_flush(ctl, b)))
 			return rc;
+		if (ctl->ch.flush && !*waited_out &&
+		    ctl->ch.flush(ctl->ch.arg, CTRL_DELETE_WAIT_MS) < 0) {
+			*waited_out = true;
+			mq_log(MQ_WARN,
+			       "controller: topic %s: a replica has not answered its StopReplica "
+			       "within %d ms: the topic's znodes go all the same (that broker "
+			       "finds it gone from /brokers/topics)",
+			       name, CTRL_DELETE_WAIT_MS);
+		}
 	} else {
 		/* Not in the cache: none such, or one whose assignment does
 		 * not decode (left out, ctrl_read_topics). That one goes all
@@ -1985,6 +2002,7 @@ static int ctrl_reassign_prune(struct controller *ctl, const struct controller_t
 static int ctrl_on_deletions(struct controller *ctl, struct ctrl_batch *b)
 {
 	char **names = NULL;
+	bool waited_out = false;
 	int n, i, rc = 0;
 
 	n = zkc_children(ctl->zkc, ZK_DELETE_TOPICS_PATH, &names, ctrl_watch, ctl);
@@ -1996,7 +2014,7 @@ static int ctrl_on_deletions(struct controller *ctl, struct ctrl_batch *b)
 			       ZK_DELETE_TOPICS_PATH, names[i]);
 			continue;
 		}
-		rc = ctrl_delete_topic(ctl, names[i], b);
+		rc = ctrl_delete_topic(ctl, names[i], b, &waited_out);
 	}
 	zkc_names_free(names, n);
 	/* A deleted topic's moves asked for in /admin/reassign_partitions

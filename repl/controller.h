@@ -270,6 +270,10 @@ struct controller_channel {
 			    int32_t controller_epoch, const struct controller_stop_replica *parts,
 			    int n);
 	void *arg;
+	/* Optional: waits up to wait_ms until every request the calls above
+	 * made before it has been answered (or given up: its broker gone);
+	 * 0, or -ETIMEDOUT. A topic's deletion waits for its StopReplicas so. */
+	int (*flush)(void *arg, int64_t wait_ms);
 };
 
 struct controller;

@@ -376,9 +376,18 @@ int ctrl_queue_new(const struct controller_channel *inner, struct ctrl_queue **o
 	return 0;
 }
 
+static int q_flush(void *arg, int64_t wait_ms)
+{
+	return ctrl_queue_flush(arg, wait_ms);
+}
+
 void ctrl_queue_channel(struct ctrl_queue *q, struct controller_channel *ch)
 {
-	*ch = (struct controller_channel){ q_lisr, q_um, q_stop, q };
+	*ch = (struct controller_channel){ .leader_and_isr = q_lisr,
+					   .update_metadata = q_um,
+					   .stop_replica = q_stop,
+					   .arg = q,
+					   .flush = q_flush };
 }
 
 int ctrl_queue_pending(struct ctrl_queue *q, int32_t broker_id)

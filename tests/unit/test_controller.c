@@ -516,6 +516,11 @@ struct recorder {
 	pthread_cond_t cond;
 	bool gated; /* LeaderAndIsr calls wait until it is cleared */
 	bool held;  /* one is waiting: the controller's thread is busy */
+	/* The channel's flush calls, and those made while the znode of
+	 * flush_path (when set) still existed, read through flush_zkc. */
+	int flushes, flushes_before_gone;
+	struct zkc *flush_zkc;
+	char flush_path[64];
 };
 
 /* Holds the controller's thread in its next LeaderAndIsr call, so that
@@ -631,6 +636,27 @@ static int rec_stop(void *arg, int32_t broker_id, int64_t broker_epoch, int32_t 
 		snprintf(s.topic, sizeof(s.topic), "%s", parts[i].topic);
 		rec_add(arg, &s);
 	}
+	return 0;
+}
+
+/* The channel's flush: every call here has been "answered" at once. */
+static int rec_flush(void *arg, int64_t wait_ms)
+{
+	struct recorder *r = arg;
+	struct zkc *zkc;
+	char path[sizeof(r->flush_path)];
+	bool there;
+
+	(void)wait_ms;
+	pthread_mutex_lock(&r->lock);
+	zkc = r->flush_zkc;
+	memcpy(path, r->flush_path, sizeof(path));
+	pthread_mutex_unlock(&r->lock);
+	there = zkc && path[0] && zkc_exists(zkc, path, NULL, NULL, NULL) == 0;
+	pthread_mutex_lock(&r->lock);
+	r->flushes++;
+	r->flushes_before_gone += there;
+	pthread_mutex_unlock(&r->lock);
 	return 0;
 }
 
@@ -819,6 +845,9 @@ static void cluster_start(const char *chroot, int n_controllers, bool rebalance)
 		pthread_mutex_lock(&n->rec.lock);
 		n->rec.n = 0;
 		n->rec.bad = 0;
+		n->rec.flushes = n->rec.flushes_before_gone = 0;
+		n->rec.flush_zkc = NULL;
+		n->rec.flush_path[0] = '\0';
 		pthread_mutex_unlock(&n->rec.lock);
 		n->id = i;
 		n->ctl = NULL;
@@ -827,7 +856,8 @@ static void cluster_start(const char *chroot, int n_controllers, bool rebalance)
 	}
 	for (i = 1; i <= n_controllers; i++) {
 		struct controller_config cfg = config_of(i, rebalance);
-		struct controller_channel ch = { rec_lisr, rec_meta, rec_stop, &nodes[i].rec };
+		struct controller_channel ch = { rec_lisr, rec_meta, rec_stop, &nodes[i].rec,
+						 rec_flush };
 		struct controller *ctl;
 
 		assert_int_equal(controller_start(nodes[i].zkc, &cfg, &ch, &ctl), 0);
@@ -1823,7 +1853,7 @@ static int rec_lisr_new(struct recorder *r, int32_t broker_id, const char *topic
 static void test_new_partition_leader_died_first(void **state)
 {
 	struct controller_config cfg = config_of(3, false);
-	struct controller_channel ch = { rec_lisr, rec_meta, rec_stop, &nodes[3].rec };
+	struct controller_channel ch = { rec_lisr, rec_meta, rec_stop, &nodes[3].rec, NULL };
 	char path[ZK_PATH_MAX], *data = NULL;
 	struct zk_partition_state s;
 	struct controller *ctl;
@@ -1977,6 +2007,12 @@ static void test_topic_deletion(void **state)
 	wait_created(nodes[2].zkc, "kept", 4);
 	wait_created(nodes[2].zkc, "gone", 2);
 
+	/* The deletion waits for its StopReplicas' answers (the channel's
+	 * flush) while the topic's znode is still there. */
+	pthread_mutex_lock(&a->rec.lock);
+	a->rec.flush_zkc = nodes[2].zkc;
+	snprintf(a->rec.flush_path, sizeof(a->rec.flush_path), "/brokers/topics/gone");
+	pthread_mutex_unlock(&a->rec.lock);
 	assert_int_equal(zkmeta_request_delete_topic(nodes[2].zkc, "gone"), 0);
 	end = now_mono_ms() + WAIT_MS;
 	while (zkc_exists(nodes[2].zkc, "/admin/delete_topics/gone", NULL, NULL, NULL) == 0 &&
@@ -1989,6 +2025,10 @@ static void test_topic_deletion(void **state)
 	assert_int_equal(zkc_exists(nodes[2].zkc, "/config/topics/gone", NULL, NULL, NULL),
 			 -ENOENT);
 	assert_int_equal(zkc_exists(nodes[2].zkc, "/brokers/topics/kept", NULL, NULL, NULL), 0);
+	pthread_mutex_lock(&a->rec.lock);
+	assert_true(a->rec.flushes_before_gone >= 1);
+	a->rec.flush_zkc = NULL;
+	pthread_mutex_unlock(&a->rec.lock);
 	for (p = 0; p < 2; p++)
 		for (i = 0; i < 2; i++) {
 			int32_t r = gone[p * 2 + i];
@@ -2070,7 +2110,7 @@ static void ask_preferred(struct zkc *zkc, const char *topic, int32_t p)
 static void test_preferred_znode(void **state)
 {
 	struct controller_config cfg = config_of(3, false);
-	struct controller_channel ch = { rec_lisr, rec_meta, rec_stop, &nodes[3].rec };
+	struct controller_channel ch = { rec_lisr, rec_meta, rec_stop, &nodes[3].rec, NULL };
 	struct zk_partition_state s;
 	struct controller *ctl;
 	struct zkc_stat st;
@@ -2164,7 +2204,7 @@ static void test_preferred_znode(void **state)
 static void test_deletion_resumed_after_crash(void **state)
 {
 	struct controller_config cfg = config_of(3, false);
-	struct controller_channel ch = { rec_lisr, rec_meta, rec_stop, &nodes[3].rec };
+	struct controller_channel ch = { rec_lisr, rec_meta, rec_stop, &nodes[3].rec, NULL };
 	struct controller *ctl;
 	char path[ZK_PATH_MAX];
 	struct node *a;
@@ -2378,7 +2418,7 @@ static void test_reassign_znode_and_resume(void **state)
 	static const char gone_doc[] = "{\"version\":1,\"partitions\":[{\"topic\":\"gone\","
 				       "\"partition\":0,\"replicas\":[2,3]}]}";
 	struct controller_config cfg = config_of(3, false);
-	struct controller_channel ch = { rec_lisr, rec_meta, rec_stop, &nodes[3].rec };
+	struct controller_channel ch = { rec_lisr, rec_meta, rec_stop, &nodes[3].rec, NULL };
 	struct zk_partition_state s;
 	struct controller *ctl;
 	struct zk_reassign r;
@@ -2519,7 +2559,8 @@ static void test_reassign_api_and_cancel(void **state)
 	/* Only the controller moves replicas. */
 	{
 		struct controller_config cfg = config_of(2, false);
-		struct controller_channel ch = { rec_lisr, rec_meta, rec_stop, &nodes[2].rec };
+		struct controller_channel ch = { rec_lisr, rec_meta, rec_stop, &nodes[2].rec,
+						 NULL };
 		struct controller *other;
 		struct controller_info info;
 

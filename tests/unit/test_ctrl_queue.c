@@ -104,7 +104,7 @@ static int in_stop(void *arg, int32_t id, int64_t be, int32_t ce,
 	return 0;
 }
 
-static const struct controller_channel inner = { in_lisr, in_um, in_stop, NULL };
+static const struct controller_channel inner = { in_lisr, in_um, in_stop, NULL, NULL };
 
 static int setup(void **state)
 {
