@@ -769,7 +769,16 @@ static int cmd_dump(const struct ctx *c, char **argv)
 
 	if (!rk)
 		goto out;
-	err = rd_kafka_query_watermark_offsets(rk, topic, partition, &low, &high, TIMEOUT_MS);
+	/* The leadership may be moving still (the preferred leader taking
+	 * its partition back after a failover): ListOffsets then meets
+	 * NOT_LEADER_OR_FOLLOWER, which this call does not retry itself. */
+	while ((err = rd_kafka_query_watermark_offsets(rk, topic, partition, &low, &high,
+						       TIMEOUT_MS)) &&
+	       (err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+		err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+		err == RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH) &&
+	       now_ms() < deadline)
+		usleep(100 * 1000);
 	if (err) {
 		fail("watermarks of %s [%d]: %s", topic, partition, rd_kafka_err2str(err));
 		goto out;
