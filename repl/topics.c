@@ -810,12 +810,13 @@ int broker_topic_delete(struct broker *b, const char *name)
 static int topic_delete_locked(struct broker *b, const char *name, struct topic **gone);
 static void topic_gone(struct broker *b, struct topic *t);
 
-/* The topic instance id (struct topic.id) removed here, for an rmdir that
- * has asked the controller to delete it: the controller's StopReplica
- * to this broker may remove it before the rmdir's thread comes back from
- * ZooKeeper (it is then gone here, which is what the rmdir wants: 0), and
- * once the deletion is done another mount may make the name again, an
- * instance this must not touch (0 too). */
+/* The topic instance id (struct topic.id, from 1) removed here, for an
+ * rmdir that has asked the controller to delete it: the controller's
+ * StopReplica to this broker may remove it before the rmdir's thread
+ * comes back from ZooKeeper (it is then gone here, which is what the
+ * rmdir wants: 0), and once the deletion is done another mount may make
+ * the name again, an instance this must not touch (0 too). id 0: the
+ * instance the name has, if any (-ENOENT when none). */
 int topic_delete_instance(struct broker *b, const char *name, uint64_t id)
 {
 	struct topic *gone = NULL;
@@ -823,7 +824,7 @@ int topic_delete_instance(struct broker *b, const char *name, uint64_t id)
 
 	pthread_mutex_lock(&b->admin_mu);
 	i = cat_find(b, name);
-	if (i >= 0 && b->topics[i]->id == id)
+	if (!id || (i >= 0 && b->topics[i]->id == id))
 		rc = topic_delete_locked(b, name, &gone);
 	pthread_mutex_unlock(&b->admin_mu);
 	topic_gone(b, gone);
@@ -832,14 +833,7 @@ int topic_delete_instance(struct broker *b, const char *name, uint64_t id)
 
 static int topic_delete_local(struct broker *b, const char *name)
 {
-	struct topic *gone = NULL;
-	int rc;
-
-	pthread_mutex_lock(&b->admin_mu);
-	rc = topic_delete_locked(b, name, &gone);
-	pthread_mutex_unlock(&b->admin_mu);
-	topic_gone(b, gone);
-	return rc;
+	return topic_delete_instance(b, name, 0);
 }
 
 /* (admin_mu held) On success *gone takes over the catalog's reference
