@@ -142,7 +142,14 @@ static int64_t resolve(const struct client_quotas *q, enum client_quota_kind kin
 		{ D, D },         { D, NULL }, { NULL, client }, { NULL, D },
 	};
 
-	for (int s = 0; s < 8; s++)
+	for (int s = 0; s < 8; s++) {
+		/* An empty client id (a null one is made empty) is bound by
+		 * the user's entities alone, users/U then users/<default>, as
+		 * Kafka's DefaultQuotaCallback: its metric tags then carry no
+		 * client id, and its quotaLimit looks at no client-id entity
+		 * for a tag that is empty, <default> ones included. */
+		if (!client[0] && s != 2 && s != 5)
+			continue;
 		for (int i = 0; i < q->n_ents; i++) {
 			const struct client_quota_entity *e = &q->ents[i];
 			int64_t b = entity_bound(e, kind);
@@ -153,6 +160,7 @@ static int64_t resolve(const struct client_quotas *q, enum client_quota_kind kin
 				return b;
 			}
 		}
+	}
 	*which = 0;
 	return -1;
 }

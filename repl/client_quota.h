@@ -17,6 +17,9 @@
  *   2 users/U/clients/<default>  6 users/<default>
  *   3 users/U                    7 clients/C
  *   4 users/<default>/clients/C  8 clients/<default>
+ * An empty client id (null is empty, as Kafka's RequestHeader) is bound
+ * by steps 3 and 6 only: Kafka's callback resolves it through metric
+ * tags with no client id, which no client-id entity matches.
  * The rate is measured per metric entity, the (user, client) pair with
  * the parts the matched entity does not name left empty (Kafka's metric
  * tags): a client-id quota is shared by every user of that client id.

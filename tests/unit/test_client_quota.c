@@ -4,7 +4,8 @@
  * throttle time (rate - bound) / bound * span once the bound is passed,
  * 0 within it; the metric entity a client-id quota shares between users;
  * Kafka's Rate span (quota.window.num - 1 windows at least); names
- * sanitized as Kafka's Sanitizer; Kafka's checks of an op's value.
+ * sanitized as Kafka's Sanitizer; Kafka's checks of an op's value; an
+ * empty client id bound by the user's entities only.
  * The clock is the tests' own (now_ms arguments), never read.
  */
 #include <stdarg.h>
@@ -89,6 +90,45 @@ static void test_keys_apart(void **state)
 	assert_int_equal(which, 3);
 	assert_int_equal(client_quotas_bound(q, CLIENT_QUOTA_PRODUCE, "u", "c", &which), 1024);
 	assert_int_equal(which, 7);
+	client_quotas_free(q);
+}
+
+static void test_empty_client_id(void **state)
+{
+	/* Kafka's DefaultQuotaCallback: an empty (or null) client id has
+	 * metric tags with no client id, so only users/U and users/<default>
+	 * can bind it; every entity naming a client, <default> included,
+	 * leaves it alone. */
+	const struct client_quota_entity all[8] = {
+		{ "u", "c", 100, -1 },  { "u", D, 200, -1 },  { "u", NULL, 300, -1 },
+		{ D, "c", 400, -1 },    { D, D, 500, -1 },    { D, NULL, 600, -1 },
+		{ NULL, "c", 700, -1 }, { NULL, D, 800, -1 },
+	};
+	const struct client_quota_entity clients[2] = { { D, D, 500, -1 }, { NULL, D, 800, -1 } };
+	struct client_quotas *q;
+	int which;
+
+	(void)state;
+	assert_int_equal(client_quotas_new(11, 1000, &q), 0);
+	table(q, all, 8);
+	assert_int_equal(client_quotas_bound(q, CLIENT_QUOTA_PRODUCE, "u", "", &which), 300);
+	assert_int_equal(which, 3);
+	assert_int_equal(client_quotas_bound(q, CLIENT_QUOTA_PRODUCE, "u", NULL, &which), 300);
+	assert_int_equal(which, 3);
+	assert_int_equal(client_quotas_bound(q, CLIENT_QUOTA_PRODUCE, "v", "", &which), 600);
+	assert_int_equal(which, 6);
+	/* A named client is still bound as before. */
+	assert_int_equal(client_quotas_bound(q, CLIENT_QUOTA_PRODUCE, "v", "x", &which), 500);
+	/* Only client-id defaults: nothing binds the empty client id, and
+	 * no amount of bytes throttles it. */
+	table(q, clients, 2);
+	assert_int_equal(client_quotas_bound(q, CLIENT_QUOTA_PRODUCE, "v", "", &which), -1);
+	assert_int_equal(which, 0);
+	assert_int_equal(client_quotas_bound(q, CLIENT_QUOTA_PRODUCE, NULL, NULL, &which), -1);
+	assert_int_equal(client_quotas_record(q, CLIENT_QUOTA_PRODUCE, NULL, "", 1 << 30, false, 0),
+			 0);
+	assert_int_equal(
+		client_quotas_record(q, CLIENT_QUOTA_PRODUCE, NULL, "x", 1 << 30, false, 0) > 0, 1);
 	client_quotas_free(q);
 }
 
@@ -246,9 +286,13 @@ static void test_values(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_resolution_order), cmocka_unit_test(test_keys_apart),
-		cmocka_unit_test(test_throttle_time),    cmocka_unit_test(test_window_max),
-		cmocka_unit_test(test_rate_span),        cmocka_unit_test(test_names),
+		cmocka_unit_test(test_resolution_order),
+		cmocka_unit_test(test_keys_apart),
+		cmocka_unit_test(test_empty_client_id),
+		cmocka_unit_test(test_throttle_time),
+		cmocka_unit_test(test_window_max),
+		cmocka_unit_test(test_rate_span),
+		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_values),
 	};
 
