@@ -1771,10 +1771,18 @@ static int16_t alter_broker(struct kafka_api *ka, const struct proto_alter_confi
 		zk_config_clear(&set);
 		if (rc != -EINVAL)
 			return refuse(v, PROTO_ERR_UNKNOWN_SERVER_ERROR, "out of memory");
-		return refuse(v, PROTO_ERR_INVALID_CONFIG,
-			      "Invalid config value for resource ConfigResource(type=BROKER, "
-			      "name='%s'): Invalid dynamic configuration: %s",
-			      rname, why);
+		/* Kafka's require checks fail building the KafkaConfig, before
+		 * the reconfiguration whose failures it words "Invalid dynamic
+		 * configuration". */
+		return refuse(
+			v, PROTO_ERR_INVALID_CONFIG,
+			"Invalid config value for resource ConfigResource(type=BROKER, "
+			"name='%s'): %s%s",
+			rname,
+			strncmp(why, BROKER_CONFIG_REQUIREMENT, strlen(BROKER_CONFIG_REQUIREMENT))
+				? "Invalid dynamic configuration: "
+				: "",
+			why);
 	}
 	if (!validate_only) {
 		rc = cluster_broker_config_alter(b->cluster, name, &set, del, n_del, !incremental);

@@ -247,7 +247,10 @@ static const struct cfg_spec cfg_specs[] = {
 	[ID_CLEANER_ENABLE] = { .kind = KIND_BOOL, .min = 0, .max = 0 },
 	/* Kafka's atLeast(0): 0, passes one after another (cleaner_main). */
 	[ID_CLEANER_BACKOFF_MS] = { .kind = KIND_INT, .min = 0, .max = INT64_MAX },
-	[ID_CLEANER_DEDUPE] = { .kind = KIND_INT, .min = 65536, .max = INT64_MAX },
+	/* Kafka's type takes any long; its bound, over 1 MiB for the one
+	 * cleaner thread, is a check of the whole config (broker_cross_check),
+	 * with Kafka's message, negative values included. */
+	[ID_CLEANER_DEDUPE] = { .kind = KIND_INT, .min = -INT64_MAX, .max = INT64_MAX },
 	[ID_SEGMENT_FD_CACHE] = { .kind = KIND_INT, .min = 0, .max = INT32_MAX },
 	[ID_DELETE_RETENTION_MS] = { .kind = KIND_INT, .min = 0, .max = INT64_MAX },
 	[ID_MIN_DIRTY_RATIO] = { .kind = KIND_RATIO, .min = 0, .max = 0 },
@@ -439,9 +442,10 @@ static bool neg_any(const struct cfg_key *k, bool broker)
 /* Decimal digits after an optional sign, as Java's Integer.parseInt and
  * Long.parseLong read a Kafka setting: "+2048" is 2048 and "-0" is 0,
  * which Kafka takes (AlterConfigs included), so refusing them would be an
- * INVALID_CONFIG Kafka does not give. Every KIND_INT minimum is 0 or
- * more, so a negative value other than 0 fails the range check below
- * (its magnitude may overflow: refused all the same). */
+ * INVALID_CONFIG Kafka does not give. Every KIND_INT minimum but
+ * log.cleaner.dedupe.buffer.size's is 0 or more, so a negative value
+ * other than 0 fails the range check below (its magnitude may overflow:
+ * refused all the same). */
 static int parse_int(const char *s, size_t n, const struct cfg_key *k, bool broker, int64_t *out,
 		     char *why, size_t whylen)
 {
@@ -1209,6 +1213,15 @@ static int broker_cross_check(const struct broker_config *c, char *err, size_t e
 {
 	int rc = cluster_config_check(&c->cluster, err, errlen);
 
+	/* Kafka's require in KafkaConfig: the buffer over the cleaner
+	 * threads (mqfs has one) must be above 1 MiB, whose refusal Kafka
+	 * words "requirement failed: ..." (Scala's require). */
+	if (rc == 0 && c->cleaner_dedupe_bytes <= 1024 * 1024) {
+		set_err(err, errlen,
+			BROKER_CONFIG_REQUIREMENT
+			"log.cleaner.dedupe.buffer.size must be at least 1MB per cleaner thread.");
+		rc = -EINVAL;
+	}
 	if (rc == 0)
 		rc = lag_check(&c->log, "log.cleaner.min.compaction.lag.ms",
 			       "log.cleaner.max.compaction.lag.ms", err, errlen);

@@ -136,7 +136,11 @@ int broker_config_apply_dynamic_value(struct broker_config *c, const char *text,
  * given to bad (NULL: none) with the reason. The result is then checked
  * as one config, as a file would be (log.cleaner.min.compaction.lag.ms
  * not above the max, ...): -EINVAL with the reason in err when the
- * levels disagree (*out untouched), else 0; or -ENOMEM. */
+ * levels disagree (*out untouched), else 0; or -ENOMEM. A reason that
+ * opens with BROKER_CONFIG_REQUIREMENT is one of Kafka's require checks
+ * in building a KafkaConfig, whose words Kafka's AlterConfigs answer
+ * carries as they are (not as an "Invalid dynamic configuration"). */
+#define BROKER_CONFIG_REQUIREMENT "requirement failed: "
 int broker_config_dynamic_effective(const struct broker_config *st, const char *def_text,
 				    size_t dlen, const char *self_text, size_t slen,
 				    struct broker_config *out,

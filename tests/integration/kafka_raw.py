@@ -42,7 +42,9 @@
 #       Authenticates as above, sends IncrementalAlterConfigs v0 of the
 #       broker resource BROKER ("" for every broker's default) with one
 #       config KEY, operation OP (0 SET, 1 DELETE), and prints "error E"
-#       with the resource's error code (0: changed).
+#       with the resource's error code (0: changed); with
+#       KAFKA_RAW_MESSAGE=1 in the environment "error E MESSAGE" (None
+#       for a null message).
 #   python3 kafka_raw.py describe HOST PORT USER PASSWORD TYPE NAME KEY
 #       Authenticates as above, sends DescribeConfigs v1 with synonyms of
 #       KEY of the resource TYPE (2 topic, 4 broker) NAME to this broker
@@ -585,6 +587,10 @@ def incalter(host, port, user, password, broker, op, key, value=None):
     if n != 1:
         sys.exit("IncrementalAlterConfigs: %d responses" % n)
     (err,) = struct.unpack(">h", r[8:10])
+    if os.environ.get("KAFKA_RAW_MESSAGE"):
+        msg, _ = read_nstr(r, 10)
+        print("error %d %s" % (err, msg))
+        return
     print("error %d" % err)
 
 

@@ -5,7 +5,7 @@
 # act at once: log.cleaner.backoff.ms (the file's 3600000, the dynamic
 # 100: the cleaner's passes, mqfs_cleaner_passes_total, climb),
 # log.cleaner.dedupe.buffer.size (taken, shown by DescribeConfigs and
-# .config; below 65536 INVALID_CONFIG), producer.id.expiration.ms (an
+# .config; 1 MiB or less INVALID_CONFIG with Kafka's message), producer.id.expiration.ms (an
 # idle idempotent producer id of topic p forgotten after the new 2000
 # ms), max.connections (lowered to 0 on broker 3 alone: a connection
 # held from before is closed, logged and counted, a new one waits in the
@@ -60,8 +60,15 @@ expect_eq "log.cleaner.enable (not reconfigurable in Kafka): INVALID_CONFIG (40)
 	"$(incalter 1 "" 0 log.cleaner.enable false)"
 expect_eq "log.cleaner.backoff.ms=-1: INVALID_CONFIG (40)" "error 40" \
 	"$(incalter 1 1 0 log.cleaner.backoff.ms -1)"
-expect_eq "log.cleaner.dedupe.buffer.size=1000 (below 65536): INVALID_CONFIG (40)" "error 40" \
-	"$(incalter 1 "" 0 log.cleaner.dedupe.buffer.size 1000)"
+# Kafka's KafkaConfig require: over 1 MiB per cleaner thread (one here),
+# told in Kafka's words.
+DEDUPE_REFUSED="requirement failed: log.cleaner.dedupe.buffer.size must be at least 1MB per cleaner thread."
+expect_eq "log.cleaner.dedupe.buffer.size=1000: INVALID_CONFIG (40), Kafka's message" \
+	"error 40 Invalid config value for resource ConfigResource(type=BROKER, name=''): $DEDUPE_REFUSED" \
+	"$(KAFKA_RAW_MESSAGE=1 incalter 1 "" 0 log.cleaner.dedupe.buffer.size 1000)"
+expect_eq "log.cleaner.dedupe.buffer.size=1048576 (1 MiB, not over it): INVALID_CONFIG (40)" \
+	"error 40 Invalid config value for resource ConfigResource(type=BROKER, name='2'): $DEDUPE_REFUSED" \
+	"$(KAFKA_RAW_MESSAGE=1 incalter 2 2 0 log.cleaner.dedupe.buffer.size 1048576)"
 expect_eq "max.connections.per.ip=0 (no overrides here): INVALID_CONFIG (40)" "error 40" \
 	"$(incalter 1 1 0 max.connections.per.ip 0)"
 
@@ -112,13 +119,13 @@ check "DescribeConfigs broker 1: log.cleaner.backoff.ms from the default" descri
 	"log.cleaner.backoff.ms=100 source=3 readonly=false synonyms=log.cleaner.backoff.ms:3,log.cleaner.backoff.ms:4,log.cleaner.backoff.ms:5"
 
 # log.cleaner.dedupe.buffer.size, broker 2's own.
-expect_eq "broker 2: log.cleaner.dedupe.buffer.size=1048576" "error 0" \
-	"$(incalter 2 2 0 log.cleaner.dedupe.buffer.size 1048576)"
-check "mnt2: the dedupe buffer in effect" poll 20 root_is 2 log.cleaner.dedupe.buffer.size 1048576
+expect_eq "broker 2: log.cleaner.dedupe.buffer.size=1048577" "error 0" \
+	"$(incalter 2 2 0 log.cleaner.dedupe.buffer.size 1048577)"
+check "mnt2: the dedupe buffer in effect" poll 20 root_is 2 log.cleaner.dedupe.buffer.size 1048577
 check "mnt1: the file's dedupe buffer" root_is 1 log.cleaner.dedupe.buffer.size 134217728
 check "DescribeConfigs broker 2: its own dedupe buffer" described 2 4 2 \
 	log.cleaner.dedupe.buffer.size \
-	"log.cleaner.dedupe.buffer.size=1048576 source=2 readonly=false synonyms=log.cleaner.dedupe.buffer.size:2,log.cleaner.dedupe.buffer.size:5"
+	"log.cleaner.dedupe.buffer.size=1048577 source=2 readonly=false synonyms=log.cleaner.dedupe.buffer.size:2,log.cleaner.dedupe.buffer.size:5"
 
 # producer.id.expiration.ms: an idempotent producer of p, idle; the new
 # 2000 ms forgets it at the next check.

@@ -1302,11 +1302,11 @@ static void test_dynamic_reconfigure(void **state)
 	assert_int_equal(zk_config_put(&def, "log.cleaner.max.compaction.lag.ms", 33, "1000", 4),
 			 0);
 	assert_int_equal(zk_config_put(&self, "max.connections.per.ip", 22, "4", 1), 0);
-	assert_int_equal(zk_config_put(&self, "log.cleaner.dedupe.buffer.size", 30, "1048576", 7),
+	assert_int_equal(zk_config_put(&self, "log.cleaner.dedupe.buffer.size", 30, "2097152", 7),
 			 0);
 	assert_int_equal(topics_cluster_broker_defaults(f->b, &self, &def, &net), 0);
 	assert_int_equal(atomic_load(&f->b->cleaner_backoff_ms), 86400000);
-	assert_int_equal(atomic_load(&f->b->cleaner_dedupe_bytes), 1048576);
+	assert_int_equal(atomic_load(&f->b->cleaner_dedupe_bytes), 2097152);
 	assert_int_equal(f->b->producer_id_expiration_ms, 60000);
 	assert_int_equal(net.net.max_connections, 9);
 	assert_int_equal(net.net.max_connections_per_ip, 4);
