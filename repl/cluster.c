@@ -2481,6 +2481,13 @@ void cluster_metrics_text(struct cluster *c, FILE *f)
 	       st.closed_expired);
 	metric(f, "mqfs_listener_excess_connections_closed_total", "counter",
 	       "Connections closed while more were open than max.connections.", st.closed_excess);
+	fprintf(f,
+		"# HELP mqfs_listener_accept_blocked_ms_total Time the listener accepted nothing "
+		"at max.connections while a connection waited, ms.\n"
+		"# TYPE mqfs_listener_accept_blocked_ms_total counter\n");
+	for (int i = 0; i < st.n_listeners; i++)
+		fprintf(f, "mqfs_listener_accept_blocked_ms_total{listener=\"%s\"} %" PRId64 "\n",
+			c->cfg->cluster.net.listeners[i].name, st.accept_blocked_ms[i]);
 	if (!cluster_zk_mode(c))
 		return;
 	metric(f, "mqfs_zookeeper_connected", "gauge",

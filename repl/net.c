@@ -13,7 +13,8 @@
  *     loop (deciding, in the backlog, or sending), the work queue, a
  *     worker or the owner it was parked with, the loop's done list.
  *   - loop->lock guards the loop's incoming and done lists only; srv->qlock
- *     the work queue; srv->iplock the per-address counts. No lock is held
+ *     the work queue; srv->iplock the per-address counts; srv->blocklock
+ *     the listeners' blocked times (a leaf). No lock is held
  *     while calling a handler, a done callback or the SASL lookup.
  *
  * Invariants:
@@ -41,6 +42,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -89,6 +91,11 @@ struct net_listener {
 	/* At max.connections: out of the loop's epoll until a connection
 	 * closes or the limit is raised (loop 0 only; accept_full). */
 	bool full;
+	/* Under srv->blocklock (loop 0 writes, net_server_stats reads): the
+	 * mono ns the listener became full (0: it is not), and the ns it was
+	 * full before, Kafka's AcceptorBlockedPercent meter's total. */
+	int64_t full_since_ns;
+	int64_t blocked_ns;
 };
 
 struct net_loop;
@@ -216,9 +223,10 @@ struct net_server {
 	int q_len;
 	pthread_mutex_t iplock;
 	struct ip_count *ips[IP_BUCKETS];
-	unsigned next_loop; /* loop 0 only */
-	int stopping;       /* __atomic */
-	int memwaiters;     /* __atomic: connections in WAIT_MEM */
+	pthread_mutex_t blocklock; /* the listeners' full_since_ns, blocked_ns */
+	unsigned next_loop;        /* loop 0 only */
+	int stopping;              /* __atomic */
+	int memwaiters;            /* __atomic: connections in WAIT_MEM */
 	bool started, stopped;
 	/* net_server_hold_accepts: start binds and listens but accepts
 	 * nothing until net_server_accept (a cluster broker before it is
@@ -1629,12 +1637,23 @@ static bool accept_pause(struct net_loop *loop, struct net_listener *l, int err)
 	return true;
 }
 
+/* Whether a connection waits in l's backlog now. */
+static bool backlog_waiting(const struct net_listener *l)
+{
+	struct pollfd p = { .fd = l->fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) == 1;
+}
+
 /* Loop 0, before an accept: at max.connections the listener waits for a
  * slot as Kafka's Acceptor does (ConnectionQuotas.waitForConnectionSlot),
  * so new connections stay in the kernel's backlog, unanswered, until one
  * closes or the limit is raised, instead of being accepted and closed.
  * The listener leaves the loop's epoll meanwhile (level-triggered, it
- * would spin). True when it waits. */
+ * would spin). It is full, and its blocked time runs, only while a
+ * connection waits, as Kafka's acceptor blocks only with one in hand:
+ * at the limit with none waiting it stays in the epoll, which tells the
+ * next one. True when it accepts no more now. */
 static bool accept_hold(struct net_loop *loop, struct net_listener *l)
 {
 	struct net_server *srv = loop->srv;
@@ -1647,9 +1666,16 @@ static bool accept_hold(struct net_loop *loop, struct net_listener *l)
 	__atomic_store_n(&srv->accept_full, 1, __ATOMIC_SEQ_CST);
 	if (slot_free(srv, l->idx))
 		return false;
+	if (!backlog_waiting(l))
+		return true;
 	if (epoll_ctl(loop->epfd, EPOLL_CTL_MOD, l->fd, &ev) < 0)
 		mq_log_limited(MQ_ERR, "net: %s: cannot stop accepting: %s",
 			       srv->cfg.listeners[l->idx].name, strerror(errno));
+	if (!l->full) {
+		pthread_mutex_lock(&srv->blocklock);
+		l->full_since_ns = now_mono_ns();
+		pthread_mutex_unlock(&srv->blocklock);
+	}
 	l->full = true;
 	mq_log_limited(MQ_WARN,
 		       "net: %s: max.connections (%d) reached: new connections wait "
@@ -1685,6 +1711,10 @@ static void loop_resume_accepts(struct net_loop *loop)
 				l->paused_until = paused_until;
 				l->full = was_full;
 			} else if (was_full) {
+				pthread_mutex_lock(&srv->blocklock);
+				l->blocked_ns += now_mono_ns() - l->full_since_ns;
+				l->full_since_ns = 0;
+				pthread_mutex_unlock(&srv->blocklock);
 				mq_log_limited(
 					MQ_INFO,
 					"net: %s: below max.connections (%d) again: accepting",
@@ -2070,6 +2100,7 @@ int net_server_new(const struct net_config *cfg, sasl_lookup_fn lookup, void *lo
 	pthread_mutex_init(&srv->qlock, NULL);
 	pthread_cond_init(&srv->qcond, NULL);
 	pthread_mutex_init(&srv->iplock, NULL);
+	pthread_mutex_init(&srv->blocklock, NULL);
 	*out = srv;
 	return 0;
 }
@@ -2344,6 +2375,7 @@ void net_server_free(struct net_server *srv)
 	pthread_mutex_destroy(&srv->qlock);
 	pthread_cond_destroy(&srv->qcond);
 	pthread_mutex_destroy(&srv->iplock);
+	pthread_mutex_destroy(&srv->blocklock);
 	free(srv);
 }
 
@@ -2364,6 +2396,16 @@ void net_server_stats(struct net_server *srv, struct net_stats *st)
 	st->accept_pauses = __atomic_load_n(&srv->st.accept_pauses, __ATOMIC_RELAXED);
 	st->muted = __atomic_load_n(&srv->st.muted, __ATOMIC_RELAXED);
 	st->sasl_exchanges = __atomic_load_n(&srv->st.sasl_exchanges, __ATOMIC_RELAXED);
+	st->n_listeners = srv->cfg.n_listeners;
+	pthread_mutex_lock(&srv->blocklock);
+	for (int i = 0; i < srv->cfg.n_listeners; i++) {
+		const struct net_listener *l = &srv->lst[i];
+		int64_t ns =
+			l->blocked_ns + (l->full_since_ns ? now_mono_ns() - l->full_since_ns : 0);
+
+		st->accept_blocked_ms[i] = ns / 1000000;
+	}
+	pthread_mutex_unlock(&srv->blocklock);
 	st->peer_addresses = 0;
 	pthread_mutex_lock(&srv->iplock);
 	for (int i = 0; i < IP_BUCKETS; i++)

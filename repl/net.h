@@ -95,8 +95,9 @@
  *   - max.connections in all: at it the listener stops accepting (as
  *     Kafka's Acceptor waits for a slot) and new connections wait in the
  *     kernel's backlog, unanswered, until one closes or the limit is
- *     raised (logged when it stops and when it accepts again, rate
- *     limited); the protected listener (net_server_protect_listener) is
+ *     raised (logged when it stops, once one waits, and when it accepts
+ *     again, rate limited; the time it waits counted per listener,
+ *     net_stats.accept_blocked_ms); the protected listener (net_server_protect_listener) is
  *     exempt, its connections counted: past the limit (by it or by a
  *     lowered limit) the others' least recently active close;
  *   - max.connections.per.ip from one address: above it a new connection
@@ -316,6 +317,12 @@ struct net_stats {
 				  * (freed at their end, passed or refused) */
 	int64_t peer_addresses;  /* addresses counted for max.connections.per.ip:
 				  * those with a connection open */
+	/* Per listener (the config's n_listeners, in its order): the time it
+	 * accepted nothing at max.connections while a connection waited in
+	 * its backlog, ms, the current wait included (the total of Kafka's
+	 * AcceptorBlockedPercent meter, kafka.network:type=Acceptor). */
+	int n_listeners;
+	int64_t accept_blocked_ms[NET_MAX_LISTENERS];
 };
 void net_server_stats(struct net_server *srv, struct net_stats *st);
 

@@ -194,6 +194,9 @@ check "the connection held from before was closed" poll 20 grep -qx closed "$MQ_
 check "a new connection to broker 3 waits for a slot, logged" poll 20 logged \
 	"max.connections (0) reached: new connections wait in the backlog until one closes"
 check "unanswered meanwhile, not closed" quiet_for 3 "$MQ_TMP/new.out"
+# Kafka's AcceptorBlockedPercent: the wait (over 2 s: quiet_for 3) counted.
+check "the listener's blocked time in .metrics" sh -c \
+	"awk '\$1 ~ /^mqfs_listener_accept_blocked_ms_total[{]listener=\"[A-Z_]+\"[}]\$/ && \$2 >= 1500 { ok = 1 } END { exit !ok }' '$MQ_TMP/mnt3/.metrics'"
 zk_cli "$ZKPORT" set /mqfs/config/brokers/3 '{"version":1,"config":{"max.connections":"2147483647"}}' >/dev/null
 zk_cli "$ZKPORT" create -s /mqfs/config/changes/config_change_ '{"version":2,"entity_path":"brokers/3"}' >/dev/null
 check "broker 3: max.connections raised again (in ZooKeeper)" poll 30 root_is 3 max.connections 2147483647

@@ -2313,10 +2313,30 @@ static void test_max_connections_protected(void **state)
 	fx_stop(&fx);
 }
 
+/* Listener 0's accept_blocked_ms. */
+static int64_t blocked_ms(struct fx *fx)
+{
+	struct net_stats st = fx_stats(fx);
+
+	assert_int_equal(st.n_listeners, 1);
+	return st.accept_blocked_ms[0];
+}
+
+/* The blocked time stays as it is for ms (nothing waits). */
+static bool blocked_still(struct fx *fx, int ms)
+{
+	int64_t before = blocked_ms(fx);
+
+	usleep((useconds_t)ms * 1000);
+	return blocked_ms(fx) == before;
+}
+
 /* At max.connections the listener waits for a slot as Kafka's Acceptor:
  * a new connection is connected (the kernel's backlog) but unanswered,
  * and is served once one closes; a raised limit takes the waiting ones
- * at once, a lowered one closes those past it and holds the next. */
+ * at once, a lowered one closes those past it and holds the next. The
+ * time it waits with a connection in its backlog is counted (Kafka's
+ * AcceptorBlockedPercent), not the time at the limit with none. */
 static void test_max_connections(void **state)
 {
 	enum { MAX = 50, N = MAX + 3 };
@@ -2330,6 +2350,7 @@ static void test_max_connections(void **state)
 	const char *excess[] = { "closing the connection: more open than max.connections (50)",
 				 NULL };
 	int extra, gone;
+	int64_t blocked;
 
 	(void)state;
 	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
@@ -2339,12 +2360,20 @@ static void test_max_connections(void **state)
 	for (int i = 0; i < MAX; i++)
 		fds[i] = raw_connect(fx.port);
 	assert_true(eventually(stat_reached, &w));
+	/* At the limit, none waiting: not blocked. */
+	assert_true(blocked_still(&fx, 200));
+	assert_int_equal(blocked_ms(&fx), 0);
 	for (int i = MAX; i < N; i++)
 		fds[i] = raw_connect(fx.port);
 	kbuf_w_init(&body, 8);
 	send_body(fds[MAX], PROTO_API_API_VERSIONS, 0, 1, &body);
 	assert_true(silent_for(fds[MAX], 300));
 	assert_true(eventually(log_has, waits));
+	/* Blocked since the first waited (before the 300 ms of silence),
+	 * and growing while they wait. */
+	blocked = blocked_ms(&fx);
+	assert_true(blocked >= 250);
+	assert_false(blocked_still(&fx, 50));
 	w.refused = 0;
 	assert_true(stat_reached(&w));
 	/* One leaves: the first waiting one is taken and answered. */
@@ -2352,10 +2381,13 @@ static void test_max_connections(void **state)
 	free(read_answer(fds[MAX], PROTO_API_API_VERSIONS, 0, 1, &r));
 	assert_true(eventually(log_has, again));
 	assert_true(stat_reached(&w));
-	/* Raised: the two still waiting are taken at once. */
+	/* Raised: the two still waiting are taken at once; at the new limit
+	 * with none waiting the blocked time stays. */
 	net_server_set_limits(fx.srv, MAX + 2, INT_MAX);
 	w.connections = MAX + 2;
 	assert_true(eventually(stat_reached, &w));
+	assert_true(blocked_still(&fx, 200));
+	assert_true(blocked_ms(&fx) > blocked);
 	/* Lowered: the two past it close (Kafka's closeExcessConnections),
 	 * no more, logged; a new one waits until below it. */
 	net_server_set_limits(fx.srv, MAX, INT_MAX);
