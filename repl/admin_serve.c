@@ -17,7 +17,16 @@
  *
  * Rules per topic or resource, each refusal answered with Kafka's code, an
  * error_message, and one log line naming the peer, the topic and why:
- *   - a topic named twice in one request: INVALID_REQUEST for each;
+ *   - a topic named twice in one request, Kafka's handling per API:
+ *     CreateTopics INVALID_REQUEST for each entry ("Found multiple
+ *     entries for this topic."), CreatePartitions one INVALID_REQUEST
+ *     answer ("Duplicate topic in request."), DeleteTopics no refusal
+ *     (each entry checked, the topic deleted once, the outcome at its
+ *     first entry); AlterConfigs and IncrementalAlterConfigs a resource
+ *     (type and name) twice INVALID_REQUEST for each ("Each resource
+ *     must appear at most once."), a key twice in one resource
+ *     INVALID_REQUEST ("Error due to duplicate config keys"), both
+ *     before any authorization;
  *   - a name Kafka refuses, or a "__" name (internal topics', refused by
  *     mkdir too): INVALID_TOPIC_EXCEPTION;
  *   - CreateTopics: an existing topic TOPIC_ALREADY_EXISTS; a name that
@@ -67,7 +76,7 @@
  *     rest the broker's defaults, no longer overrides (but key.separator
  *     and line.format, kept unless given); IncrementalAlterConfigs: SET,
  *     DELETE (the override removed: back to the default); APPEND and SUBTRACT INVALID_CONFIG (not
- *     even for the throttled-replicas lists: SET the whole list); a key twice INVALID_REQUEST; a broker resource on a single
+ *     even for the throttled-replicas lists: SET the whole list); a broker resource on a single
  *     node INVALID_REQUEST (its settings are the --config file's); in a
  *     cluster (alter_broker) its id or "" (the default), another id
  *     INVALID_REQUEST, the dynamic broker settings only (the topic
@@ -179,9 +188,9 @@ static void answer(struct net_req *req, const char *api, struct kstr name, const
 
 /* Whether entry i of a request's n entries (each size bytes, its name a
  * struct kstr at name_off) has a name an earlier or later one has too:
- * Kafka answers every such entry INVALID_REQUEST. */
+ * then v is INVALID_REQUEST with Kafka's words for that API, msg. */
 static bool named_twice(const void *entries, size_t size, size_t name_off, int32_t n, int32_t i,
-			struct verdict *v)
+			const char *msg, struct verdict *v)
 {
 	const char *base = entries;
 	const struct kstr *a = (const void *)(base + (size_t)i * size + name_off);
@@ -190,7 +199,7 @@ static bool named_twice(const void *entries, size_t size, size_t name_off, int32
 		const struct kstr *b = (const void *)(base + (size_t)j * size + name_off);
 
 		if (j != i && kstr_set_same(*a, *b)) {
-			refuse(v, PROTO_ERR_INVALID_REQUEST, "named more than once in the request");
+			refuse(v, PROTO_ERR_INVALID_REQUEST, "%s", msg);
 			return true;
 		}
 	}
@@ -230,6 +239,12 @@ struct admin_req {
 	const char *peer;
 	const struct net_req *req; /* whose principal kafka_authorize asks of */
 	bool not_controller;       /* a controller_only API on another broker */
+	/* The answers built so far, in the API's struct, and every entry's
+	 * hold (admin_handler's arrays: with no FILL_NONE, entry j's are the
+	 * j-th; a hold is hold_size bytes). */
+	const void *answers;
+	char *holds;
+	size_t hold_size;
 };
 
 /* Whether the request's API is the active controller's alone and this
@@ -567,7 +582,7 @@ static int create_topics_fill(const struct admin_req *ar, const struct admin_api
 	if (!configs_ok)
 		r->topic_config_error_code = PROTO_ERR_TOPIC_AUTHORIZATION_FAILED;
 	if (named_twice(m->topics, sizeof(*m->topics), offsetof(struct proto_creatable_topic, name),
-			m->n_topics, i, v))
+			m->n_topics, i, "Found multiple entries for this topic.", v))
 		return 0;
 	/* CREATE on the cluster, else on the topic (KafkaApis). */
 	if (!kafka_may(ar->req, ACL_OP_CREATE, ACL_RES_CLUSTER, kstr_of(ACL_CLUSTER_NAME)) &&
@@ -621,11 +636,48 @@ static int16_t delete_one(struct kafka_api *ka, struct kstr kname, struct verdic
 	return 0;
 }
 
+/* The answer of the first entry before entry i of a DeleteTopics that
+ * named name too (by name or by an id of it); NULL: none, or no name.
+ * Its fill never answers an entry with another's (FILL_NONE): entry j's
+ * answer is ar->answers' j-th. */
+static const struct proto_delete_topic_result *deleted_before(const struct admin_req *ar, int32_t i,
+							      struct kstr name)
+{
+	const struct proto_delete_topic_result *done = ar->answers;
+
+	for (int32_t j = 0; name.ptr && j < i; j++)
+		if (kstr_set_same(done[j].name, name))
+			return &done[j];
+	return NULL;
+}
+
+/* Each by-id entry's topic name into its hold ("" for an unknown id),
+ * all before the first deletion. */
+static void delete_resolve_ids(const struct admin_req *ar)
+{
+	const struct proto_delete_topics_req *m = &ar->pr->u.delete_topics;
+
+	for (int32_t j = 0; j < m->n_topics; j++) {
+		char id[ZK_UUID_LEN + 1];
+		struct topic *t;
+
+		if (m->topics[j].name.ptr)
+			continue;
+		zk_uuid_string(m->topics[j].topic_id, id);
+		if (broker_topic_by_cluster_id(ar->ka->b, id, &t) == 0) {
+			snprintf(ar->holds + (size_t)j * ar->hold_size, ar->hold_size, "%s",
+				 topic_name(t));
+			topic_put(t);
+		}
+	}
+}
+
 static int delete_topics_fill(const struct admin_req *ar, const struct admin_api *api, int32_t i,
 			      void *answer, void *hold, struct verdict *v)
 {
 	const struct proto_delete_topics_req *m = &ar->pr->u.delete_topics;
 	struct proto_delete_topic_result *r = answer;
+	const struct proto_delete_topic_result *first;
 
 	(void)api;
 	r->name = m->topics[i].name;
@@ -634,22 +686,29 @@ static int delete_topics_fill(const struct admin_req *ar, const struct admin_api
 	 * asked: by id, no name. */
 	if (not_controller(ar, v))
 		return 0;
-	/* By id (v6): the name of the topic that has it, kept in hold. */
-	if (!r->name.ptr) {
-		char id[ZK_UUID_LEN + 1];
-		struct topic *t;
-
-		zk_uuid_string(r->topic_id, id);
-		if (broker_topic_by_cluster_id(ar->ka->b, id, &t) == 0) {
-			snprintf(hold, TOPIC_NAME_MAX + 1, "%s", topic_name(t));
-			topic_put(t);
-			r->name = kstr_of(hold);
-		}
+	/* By id (v6): the name of the topic that had it before this
+	 * request deleted any, as Kafka resolves them all first. */
+	if (i == 0)
+		delete_resolve_ids(ar);
+	if (!r->name.ptr && ((const char *)hold)[0])
+		r->name = kstr_of(hold);
+	if (r->name.ptr && denied(ar, ACL_OP_DELETE, ACL_RES_TOPIC, r->name, v))
+		return 0;
+	/* A topic named again (by name or id): Kafka has no refusal for it.
+	 * Its KafkaApis checks each entry (the ACL above, the topic known)
+	 * before deleting each name once, and sets the deletion's outcome
+	 * on the name's first entry only (results.find): a later one keeps
+	 * the first's refusal when that came before any deletion (the topic
+	 * unknown), and no error otherwise. */
+	first = deleted_before(ar, i, r->name);
+	if (first) {
+		if (first->error_code == PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION)
+			refuse(v, first->error_code, "%.*s",
+			       first->error_message.ptr ? (int)first->error_message.len : 0,
+			       first->error_message.ptr ? first->error_message.ptr : "");
+		return 0;
 	}
-	if (!named_twice(m->topics, sizeof(*m->topics), offsetof(struct proto_delete_topic, name),
-			 m->n_topics, i, v) &&
-	    (!r->name.ptr || !denied(ar, ACL_OP_DELETE, ACL_RES_TOPIC, r->name, v)))
-		delete_one(ar->ka, r->name, v);
+	delete_one(ar->ka, r->name, v);
 	return 0;
 }
 
@@ -746,10 +805,9 @@ static int create_parts_fill(const struct admin_req *ar, const struct admin_api 
 	if (not_controller(ar, v))
 		return 0;
 	if (named_twice(m->topics, sizeof(*m->topics),
-			offsetof(struct proto_create_parts_topic, name), m->n_topics, i, v)) {
-		refuse(v, PROTO_ERR_INVALID_REQUEST, "Duplicate topic in request.");
+			offsetof(struct proto_create_parts_topic, name), m->n_topics, i,
+			"Duplicate topic in request.", v))
 		return 0;
-	}
 	if (!denied(ar, ACL_OP_ALTER, ACL_RES_TOPIC, r->resource_name, v))
 		create_parts_one(ar->ka, &m->topics[i], m->validate_only, v);
 	return 0;
@@ -1525,11 +1583,6 @@ static int16_t alter_text(FILE *f, const struct proto_alter_configs_resource *re
 		struct kstr dv;
 		char key[96];
 
-		for (int32_t j = 0; j < i; j++)
-			if (kstr_set_same(c->name, res->configs[j].name))
-				return refuse(v, PROTO_ERR_INVALID_REQUEST,
-					      "config '%.*s' given twice", (int)c->name.len,
-					      c->name.ptr);
 		if (!incremental || c->config_operation == PROTO_CONFIG_SET) {
 			if (config_line(f, c, v))
 				return v->code;
@@ -1719,11 +1772,6 @@ static int16_t alter_broker(struct kafka_api *ka, const struct proto_alter_confi
 		const struct proto_config *c = &res->configs[i];
 		const char *key = broker_key_dynamic(c->name);
 
-		for (int32_t j = 0; j < i; j++)
-			if (kstr_set_same(c->name, res->configs[j].name))
-				return refuse(v, PROTO_ERR_INVALID_REQUEST,
-					      "config '%.*s' given twice", (int)c->name.len,
-					      c->name.ptr);
 		if (!key)
 			return refuse(
 				v, PROTO_ERR_INVALID_CONFIG,
@@ -1810,10 +1858,6 @@ static int16_t alter_logger(struct kafka_api *ka, const struct proto_alter_confi
 		const struct proto_config *c = &res->configs[i];
 		int n = c->name.ptr ? (int)(c->name.len < 100 ? c->name.len : 100) : 0;
 
-		for (int32_t j = 0; j < i; j++)
-			if (kstr_set_same(c->name, res->configs[j].name))
-				return refuse(v, PROTO_ERR_INVALID_REQUEST,
-					      "Error due to duplicate config keys");
 		if (c->config_operation != PROTO_CONFIG_DELETE && !c->value.ptr)
 			return refuse(v, PROTO_ERR_INVALID_REQUEST,
 				      "Null value not supported for : %.*s", n,
@@ -1925,12 +1969,25 @@ static int alter_fill(const struct admin_req *ar, const struct admin_api *api, i
 	(void)hold;
 	r->resource_type = res->resource_type;
 	r->resource_name = res->resource_name;
-	/* A topic and a broker may share a name: by name alone, as Kafka
-	 * does, is stricter than needed but never wrong. */
-	if (named_twice(m->resources, sizeof(*m->resources),
-			offsetof(struct proto_alter_configs_resource, resource_name),
-			m->n_resources, i, v))
-		return 0;
+	/* Kafka's ConfigAdminManager.preprocess: a resource (type and name)
+	 * named twice is refused at each of its entries, before anything
+	 * else; a topic and a broker may share a name. */
+	for (int32_t j = 0; j < m->n_resources; j++)
+		if (j != i && m->resources[j].resource_type == res->resource_type &&
+		    kstr_set_same(m->resources[j].resource_name, res->resource_name)) {
+			refuse(v, PROTO_ERR_INVALID_REQUEST,
+			       "Each resource must appear at most once.");
+			return 0;
+		}
+	/* Then a key given twice, whatever the resource (every alter_* below
+	 * sees each key once). */
+	for (int32_t k = 0; k < res->n_configs; k++)
+		for (int32_t j = 0; j < k; j++)
+			if (kstr_set_same(res->configs[k].name, res->configs[j].name)) {
+				refuse(v, PROTO_ERR_INVALID_REQUEST,
+				       "Error due to duplicate config keys");
+				return 0;
+			}
 	if (config_denied(ar, true, res->resource_type, res->resource_name, v))
 		return 0;
 	if (res->resource_type == PROTO_RESOURCE_GROUP) {
@@ -2072,6 +2129,9 @@ static int admin_handler(void *arg, struct net_req *req)
 		rc = -ENOMEM;
 		goto out;
 	}
+	ar.answers = answers;
+	ar.holds = holds;
+	ar.hold_size = hold_size;
 	for (int32_t i = 0; i < n && rc == 0; i++) {
 		char *a = answers + (size_t)n_answers * api->size;
 		char *h = holds + (size_t)n_answers * hold_size;

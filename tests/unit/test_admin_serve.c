@@ -324,8 +324,12 @@ static void test_create_validate_only_and_duplicates(void **state)
 	create(f, 4, t, 3, false, &r, &raw);
 	assert_int_equal(r.n_topics, 3);
 	assert_int_equal(r.topics[0].error_code, PROTO_ERR_NONE);
-	assert_int_equal(r.topics[1].error_code, PROTO_ERR_INVALID_REQUEST);
-	assert_int_equal(r.topics[2].error_code, PROTO_ERR_INVALID_REQUEST);
+	/* Each entry of a name given twice, in Kafka's words. */
+	for (int i = 1; i <= 2; i++) {
+		assert_int_equal(r.topics[i].error_code, PROTO_ERR_INVALID_REQUEST);
+		assert_true(kstr_eq(r.topics[i].error_message,
+				    "Found multiple entries for this topic."));
+	}
 	assert_int_equal(parts_of(f, "x"), 2);
 	assert_int_equal(parts_of(f, "y"), -1);
 	proto_create_topics_resp_free(&r);
@@ -383,6 +387,34 @@ static void test_delete(void **state)
 	proto_delete_topics_resp_free(&r);
 	net_resp_free(&raw);
 	assert_int_equal(parts_of(f, "byid"), -1);
+
+	/* A topic named twice, by name and by its id: no refusal in Kafka,
+	 * which checks each entry, deletes the name once and answers the
+	 * deletion at its first entry only (the others no error); an
+	 * unknown one named twice is unknown at each. */
+	assert_int_equal(broker_topic_create(f->b, "dd", 0, 0, 0755, NULL), 0);
+	assert_int_equal(topics_cluster_incarnation(f->b, "dd", -1, "AAAAAAAAAAAAAAAAAAAAAg"), 0);
+	struct proto_delete_topic dd[4] = { { .name = kstr_of("dd") },
+					    { .name = KSTR_NULL },
+					    { .name = kstr_of("nn") },
+					    { .name = kstr_of("nn") } };
+	zk_uuid_bytes("AAAAAAAAAAAAAAAAAAAAAg", dd[1].topic_id);
+	req = (struct proto_delete_topics_req){ .n_topics = 4, .topics = dd, .timeout_ms = 1000 };
+	kbuf_w_init(&w, 1024);
+	assert_int_equal(proto_delete_topics_req_encode(&w, 6, &req), 0);
+	brokerfx_call(f->c, PROTO_API_DELETE_TOPICS, 6, &w, &raw);
+	assert_int_equal(proto_delete_topics_resp_decode(&raw.body, 6, &r), 0);
+	assert_int_equal(r.n_responses, 4);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(r.responses[i].error_code, PROTO_ERR_NONE);
+		assert_null(r.responses[i].error_message.ptr);
+		assert_true(kstr_eq(r.responses[i].name, "dd"));
+	}
+	for (int i = 2; i < 4; i++)
+		assert_int_equal(r.responses[i].error_code, PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
+	proto_delete_topics_resp_free(&r);
+	net_resp_free(&raw);
+	assert_int_equal(parts_of(f, "dd"), -1);
 }
 
 /* ---- CreatePartitions ---- */
@@ -871,11 +903,17 @@ static void test_describe_broker_advertised_set(void **state)
 
 /* ---- AlterConfigs, IncrementalAlterConfigs ---- */
 
-static int16_t alter(struct brokerfx *f, bool incremental, int16_t v, int8_t type, const char *name,
-		     struct proto_config *c, int n, bool validate_only)
+/* The message of the last answer alter_res read (its first, or its
+ * want_i-th), "" for none. */
+static char alter_msg[256];
+
+/* AlterConfigs (or incremental) of the n resources res; the code of the
+ * answer to resource want_i, its message into alter_msg. */
+static int16_t alter_res(struct brokerfx *f, bool incremental, int16_t v,
+			 struct proto_alter_configs_resource *res, int n, int want_i,
+			 bool validate_only)
 {
-	struct proto_alter_configs_resource res = { type, kstr_of(name), n, c };
-	struct proto_alter_configs_req req = { 1, &res, validate_only };
+	struct proto_alter_configs_req req = { n, res, validate_only };
 	struct proto_alter_configs_resp r;
 	struct net_resp raw;
 	struct kbuf_w w;
@@ -891,13 +929,26 @@ static int16_t alter(struct brokerfx *f, bool incremental, int16_t v, int8_t typ
 		brokerfx_call(f->c, PROTO_API_ALTER_CONFIGS, v, &w, &raw);
 		assert_int_equal(proto_alter_configs_resp_decode(&raw.body, v, &r), 0);
 	}
-	assert_int_equal(r.n_responses, 1);
-	code = r.responses[0].error_code;
+	assert_int_equal(r.n_responses, n);
+	code = r.responses[want_i].error_code;
 	if (code)
-		assert_non_null(r.responses[0].error_message.ptr);
+		assert_non_null(r.responses[want_i].error_message.ptr);
+	snprintf(alter_msg, sizeof(alter_msg), "%.*s",
+		 r.responses[want_i].error_message.ptr ? (int)r.responses[want_i].error_message.len
+						       : 0,
+		 r.responses[want_i].error_message.ptr ? r.responses[want_i].error_message.ptr
+						       : "");
 	proto_alter_configs_resp_free(&r);
 	net_resp_free(&raw);
 	return code;
+}
+
+static int16_t alter(struct brokerfx *f, bool incremental, int16_t v, int8_t type, const char *name,
+		     struct proto_config *c, int n, bool validate_only)
+{
+	struct proto_alter_configs_resource res = { type, kstr_of(name), n, c };
+
+	return alter_res(f, incremental, v, &res, 1, 0, validate_only);
 }
 
 #define C(k, v)                                         \
@@ -942,8 +993,28 @@ static void test_alter(void **state)
 			 PROTO_ERR_INVALID_CONFIG);
 	assert_int_equal(alter(f, false, 1, PROTO_RESOURCE_TOPIC, "al", unknown, 1, false),
 			 PROTO_ERR_INVALID_CONFIG);
-	assert_int_equal(alter(f, false, 1, PROTO_RESOURCE_TOPIC, "al", twice, 2, false),
-			 PROTO_ERR_INVALID_REQUEST);
+	/* A key twice, and a resource twice (each of its entries): Kafka's
+	 * ConfigAdminManager words; a broker and a topic may share a name. */
+	for (int inc = 0; inc <= 1; inc++) {
+		struct proto_alter_configs_resource two[] = {
+			{ PROTO_RESOURCE_TOPIC, kstr_of("al"), 1, set1 },
+			{ PROTO_RESOURCE_TOPIC, kstr_of("al"), 1, set1 },
+			{ PROTO_RESOURCE_BROKER, kstr_of("al"), 1, set1 },
+		};
+
+		assert_int_equal(alter(f, inc, 1, PROTO_RESOURCE_TOPIC, "al", twice, 2, false),
+				 PROTO_ERR_INVALID_REQUEST);
+		assert_string_equal(alter_msg, "Error due to duplicate config keys");
+		for (int i = 0; i < 2; i++) {
+			assert_int_equal(alter_res(f, inc, 1, two, 3, i, false),
+					 PROTO_ERR_INVALID_REQUEST);
+			assert_string_equal(alter_msg, "Each resource must appear at most once.");
+		}
+		/* The broker "al": refused for itself (a single node), not as
+		 * a duplicate. */
+		assert_int_equal(alter_res(f, inc, 1, two, 3, 2, false), PROTO_ERR_INVALID_REQUEST);
+		assert_string_not_equal(alter_msg, "Each resource must appear at most once.");
+	}
 	/* A name the parser would read as a comment, or as another name:
 	 * unknown, not a silent success that changes nothing or something
 	 * else. */
