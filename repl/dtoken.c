@@ -199,7 +199,8 @@ int dtoken_json_decode(const char *buf, size_t len, const char *id, struct dtoke
 
 	memset(t, 0, sizeof(*t));
 	if (!json_is_object(root)) {
-		rc = zk_bad(why, "not a JSON object%s%.100s", root ? "" : ": ", root ? "" : err.text);
+		rc = zk_bad(why, "not a JSON object%s%.100s", root ? "" : ": ",
+			    root ? "" : err.text);
 		goto out;
 	}
 	v = json_object_get(root, "version");
@@ -412,8 +413,7 @@ int dtoken_store_cred(struct dtoken_store *s, const char *id, struct sasl_cred *
 
 	pthread_mutex_lock(&s->mu);
 	at = find(s, id);
-	if (at >= 0 &&
-	    dtoken_principal_split(s->v[at].t.owner, &type, &tl, &name, &nl) == 0 &&
+	if (at >= 0 && dtoken_principal_split(s->v[at].t.owner, &type, &tl, &name, &nl) == 0 &&
 	    nl < owner_size) {
 		*cred = s->v[at].cred;
 		memcpy(owner, name, nl + 1);
@@ -423,8 +423,7 @@ int dtoken_store_cred(struct dtoken_store *s, const char *id, struct sasl_cred *
 	return rc;
 }
 
-int dtoken_store_by_hmac(struct dtoken_store *s, const uint8_t *hmac, size_t len,
-			 struct dtoken *t)
+int dtoken_store_by_hmac(struct dtoken_store *s, const uint8_t *hmac, size_t len, struct dtoken *t)
 {
 	int rc = -ENOENT;
 

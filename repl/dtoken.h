@@ -45,15 +45,15 @@
 
 #include "repl/sasl.h"
 
-#define DTOKEN_PATH           "/delegation_token"
-#define DTOKEN_TOKENS_PATH    "/delegation_token/tokens"
-#define DTOKEN_CHANGES_PATH   "/delegation_token/token_changes"
-#define DTOKEN_CHANGE_PREFIX  "token_change_"
-#define DTOKEN_HMAC_LEN       64  /* HmacSHA512 */
-#define DTOKEN_HMAC_B64_LEN   88  /* its base64, the SCRAM password */
-#define DTOKEN_ID_MAX         255 /* a token id's bytes, longer refused */
-#define DTOKEN_PRINCIPAL_MAX  1024
-#define DTOKEN_JSON_VERSION   3
+#define DTOKEN_PATH          "/delegation_token"
+#define DTOKEN_TOKENS_PATH   "/delegation_token/tokens"
+#define DTOKEN_CHANGES_PATH  "/delegation_token/token_changes"
+#define DTOKEN_CHANGE_PREFIX "token_change_"
+#define DTOKEN_HMAC_LEN      64  /* HmacSHA512 */
+#define DTOKEN_HMAC_B64_LEN  88  /* its base64, the SCRAM password */
+#define DTOKEN_ID_MAX        255 /* a token id's bytes, longer refused */
+#define DTOKEN_PRINCIPAL_MAX 1024
+#define DTOKEN_JSON_VERSION  3
 
 struct dtoken {
 	char *id;
@@ -119,8 +119,7 @@ int dtoken_store_cred(struct dtoken_store *s, const char *id, struct sasl_cred *
 		      size_t owner_size);
 /* The token whose HMAC is hmac[0..len) (a copy into *t): 0, -ENOENT,
  * -ENOMEM. */
-int dtoken_store_by_hmac(struct dtoken_store *s, const uint8_t *hmac, size_t len,
-			 struct dtoken *t);
+int dtoken_store_by_hmac(struct dtoken_store *s, const uint8_t *hmac, size_t len, struct dtoken *t);
 /* Copies of every token, sorted by id, with their HMACs (*hmacs:
  * DTOKEN_HMAC_LEN bytes each); free with dtoken_list_free. The count or
  * -ENOMEM. */

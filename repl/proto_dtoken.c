@@ -45,8 +45,8 @@
  * nullable) and the array. */
 static int32_t principals_decode(struct kmsg_dec *d, bool nullable, struct proto_principal **out)
 {
-	int32_t n = kmsg_count(d, nullable, 2 * kmsg_str_min(d->flex) + d->flex,
-			       PROTO_MAX_PRINCIPALS);
+	int32_t n =
+		kmsg_count(d, nullable, 2 * kmsg_str_min(d->flex) + d->flex, PROTO_MAX_PRINCIPALS);
 
 	*out = kmsg_alloc(d, n, sizeof(**out));
 	for (int32_t i = 0; i < n && !d->r->err; i++) {

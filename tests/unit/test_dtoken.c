@@ -21,7 +21,7 @@
 #include "repl/zkdata.h"
 
 /* hmac.new(b"secret-key", b"tok1", hashlib.sha512), base64. */
-#define TOK1_HMAC_B64                                                                   \
+#define TOK1_HMAC_B64                                                                         \
 	"YCt6ifggkqbAHZgLYcjN005FqJEtwNCOyfQXf3VyP9SLHkrB2EzIbi2yXz36vfyb8ewQXYoUuwvxo3mi9o5" \
 	"ZsQ=="
 

@@ -88,8 +88,8 @@ static void test_create_frames(void **state)
 	proto_req_free(&req);
 
 	/* v3: flexible; the owner's type and name, then the renewers. */
-	protofx_req_same_bytes(PROTOFX_BYTES(0, 38, 0, 3, PI32(5), 0, 1, 'c', 0, 5, USER4, 2, 'a', 2,
-					     5, USER4, 2, 'b', 0, PI64(3600000), 0),
+	protofx_req_same_bytes(PROTOFX_BYTES(0, 38, 0, 3, PI32(5), 0, 1, 'c', 0, 5, USER4, 2, 'a',
+					     2, 5, USER4, 2, 'b', 0, PI64(3600000), 0),
 			       ct_enc, ct_of, &req);
 	assert_true(kstr_eq(c->owner_type, "User"));
 	assert_true(kstr_eq(c->owner_name, "a"));
@@ -97,18 +97,18 @@ static void test_create_frames(void **state)
 	assert_int_equal(c->max_lifetime_ms, 3600000);
 	proto_req_free(&req);
 	/* Null owner (the requester is). */
-	protofx_req_same_bytes(PROTOFX_BYTES(0, 38, 0, 3, PI32(5), 0, 1, 'c', 0, 0, 0, 1,
-					     PI64(-1), 0),
-			       ct_enc, ct_of, &req);
+	protofx_req_same_bytes(
+		PROTOFX_BYTES(0, 38, 0, 3, PI32(5), 0, 1, 'c', 0, 0, 0, 1, PI64(-1), 0), ct_enc,
+		ct_of, &req);
 	assert_null(c->owner_type.ptr);
 	assert_null(c->owner_name.ptr);
 	assert_int_equal(c->n_renewers, 0);
 	proto_req_free(&req);
 
 	/* Response v3: owner, requester, three times, id, hmac, throttle. */
-	static const uint8_t v3[] = { 0,     0,     5,    USER4, 2,    'a', 5,   USER4,
-				      2,     'r',   PI64(1000),  PI64(2000),  PI64(3000),
-				      3,     'i',   'd',  3,     0xaa, 0xbb, PI32(7), 0 };
+	static const uint8_t v3[] = { 0,     0,   5,   USER4,      2,          'a',        5,
+				      USER4, 2,   'r', PI64(1000), PI64(2000), PI64(3000), 3,
+				      'i',   'd', 3,   0xaa,       0xbb,       PI32(7),    0 };
 	protofx_same_bytes(ct_dec, ct_renc, ct_free, v3, sizeof(v3), 3, &resp);
 	assert_true(kstr_eq(resp.owner.name, "a"));
 	assert_true(kstr_eq(resp.requester.name, "r"));
@@ -119,8 +119,8 @@ static void test_create_frames(void **state)
 	assert_int_equal(resp.hmac.len, 2);
 	assert_int_equal(resp.throttle_time_ms, 7);
 	/* v0: no requester, plain strings and bytes, no tags. */
-	static const uint8_t v0[] = { 0, 61, 0, 4, USER4, 0, 1, 'a', PI64(-1), PI64(-1), PI64(-1),
-				      0, 0, PI32(0), PI32(0) };
+	static const uint8_t v0[] = { 0,        61,       0,        4, USER4, 0,       1,      'a',
+				      PI64(-1), PI64(-1), PI64(-1), 0, 0,     PI32(0), PI32(0) };
 	protofx_same_bytes(ct_dec, ct_renc, ct_free, v0, sizeof(v0), 0, &resp);
 	assert_int_equal(resp.error_code, PROTO_ERR_DELEGATION_TOKEN_AUTH_DISABLED);
 	assert_int_equal(resp.hmac.len, 0);
@@ -135,16 +135,16 @@ static void test_renew_describe_frames(void **state)
 
 	(void)state;
 	/* Renew v2: compact bytes, the period, tags. */
-	protofx_req_same_bytes(PROTOFX_BYTES(0, 39, 0, 2, PI32(5), 0, 1, 'c', 0, 3, 0xaa, 0xbb,
-					     PI64(60000), 0),
-			       rt_enc, rt_of, &req);
+	protofx_req_same_bytes(
+		PROTOFX_BYTES(0, 39, 0, 2, PI32(5), 0, 1, 'c', 0, 3, 0xaa, 0xbb, PI64(60000), 0),
+		rt_enc, rt_of, &req);
 	assert_int_equal(req.u.renew_token.hmac.len, 2);
 	assert_int_equal(req.u.renew_token.period_ms, 60000);
 	proto_req_free(&req);
 	/* Expire v0: BYTES, the period. */
-	protofx_req_same_bytes(PROTOFX_BYTES(0, 40, 0, 0, PI32(5), 0, 1, 'c', PI32(1), 0xaa,
-					     PI64(-1)),
-			       et_enc, rt_of, &req);
+	protofx_req_same_bytes(
+		PROTOFX_BYTES(0, 40, 0, 0, PI32(5), 0, 1, 'c', PI32(1), 0xaa, PI64(-1)), et_enc,
+		rt_of, &req);
 	assert_int_equal(req.hdr.api_key, PROTO_API_EXPIRE_DELEGATION_TOKEN);
 	assert_int_equal(req.u.renew_token.period_ms, -1);
 	proto_req_free(&req);
@@ -162,16 +162,17 @@ static void test_renew_describe_frames(void **state)
 			       dt_of, &req);
 	assert_int_equal(req.u.describe_tokens.n_owners, -1);
 	proto_req_free(&req);
-	protofx_req_same_bytes(PROTOFX_BYTES(0, 41, 0, 3, PI32(5), 0, 1, 'c', 0, 2, 5, USER4, 2,
-					     'a', 0, 0),
-			       dt_enc, dt_of, &req);
+	protofx_req_same_bytes(
+		PROTOFX_BYTES(0, 41, 0, 3, PI32(5), 0, 1, 'c', 0, 2, 5, USER4, 2, 'a', 0, 0),
+		dt_enc, dt_of, &req);
 	assert_int_equal(req.u.describe_tokens.n_owners, 1);
 	assert_true(kstr_eq(req.u.describe_tokens.owners[0].name, "a"));
 	proto_req_free(&req);
 
-	static const uint8_t d3[] = { 0,    0,    2,    5,    USER4, 2,   'a', 5,  USER4, 2,
-				      'r',  PI64(1), PI64(3), PI64(2), 3,    'i', 'd', 2,  0xaa,
-				      2,    5,    USER4, 2,    'b',  0,    0,    PI32(0), 0 };
+	static const uint8_t d3[] = { 0,     0,     2,   5,   USER4,   2,       'a',
+				      5,     USER4, 2,   'r', PI64(1), PI64(3), PI64(2),
+				      3,     'i',   'd', 2,   0xaa,    2,       5,
+				      USER4, 2,     'b', 0,   0,       PI32(0), 0 };
 	protofx_same_bytes(dt_dec, dt_renc, dt_free, d3, sizeof(d3), 3, &dresp);
 	assert_int_equal(dresp.n_tokens, 1);
 	assert_true(kstr_eq(dresp.tokens[0].owner.name, "a"));
@@ -181,8 +182,9 @@ static void test_renew_describe_frames(void **state)
 	assert_int_equal(dresp.tokens[0].n_renewers, 1);
 	assert_true(kstr_eq(dresp.tokens[0].renewers[0].name, "b"));
 	proto_describe_tokens_resp_free(&dresp);
-	static const uint8_t d0[] = { 0, 0, PI32(1), 0, 4, USER4, 0, 1, 'a', PI64(1), PI64(3),
-				      PI64(2), 0, 2, 'i', 'd', PI32(1), 0xaa, PI32(0), PI32(0) };
+	static const uint8_t d0[] = { 0,   0,   PI32(1), 0,       4,       USER4,  0,
+				      1,   'a', PI64(1), PI64(3), PI64(2), 0,      2,
+				      'i', 'd', PI32(1), 0xaa,    PI32(0), PI32(0) };
 	protofx_same_bytes(dt_dec, dt_renc, dt_free, d0, sizeof(d0), 0, &dresp);
 	assert_int_equal(dresp.tokens[0].requester.name.len, 0); /* v3+ only */
 	assert_int_equal(dresp.tokens[0].n_renewers, 0);
@@ -200,10 +202,12 @@ static void test_every_version(void **state)
 	for (int16_t v = 0; v <= 3; v++) {
 		struct proto_create_token_req creq = { kstr_of("User"), kstr_of("alice"), 2, p,
 						       86400000 };
-		struct proto_create_token_resp cresp = { 0, p[0], p[1], 1, 2, 3, kstr_of("tid"),
-							 kstr_of("hmac"), 0 }, cback;
-		struct proto_token_desc td = { p[0], p[1], 1, 2, 3, kstr_of("tid"), kstr_of("h"),
-					       2, p };
+		struct proto_create_token_resp cresp = { 0, p[0], p[1],           1,
+							 2, 3,    kstr_of("tid"), kstr_of("hmac"),
+							 0 },
+					       cback;
+		struct proto_token_desc td = { p[0],           p[1],         1, 2, 3,
+					       kstr_of("tid"), kstr_of("h"), 2, p };
 		struct proto_describe_tokens_req dreq = { 2, p };
 		struct proto_describe_tokens_resp dresp = { 0, 1, &td, 5 }, dback;
 
@@ -267,9 +271,9 @@ static void test_every_version(void **state)
 	assert_int_equal(
 		proto_renew_token_req_encode(&w, PROTO_API_EXPIRE_DELEGATION_TOKEN, 3, &rreq),
 		-EOPNOTSUPP);
-	assert_int_equal(proto_renew_token_req_encode(&w, PROTO_API_CREATE_DELEGATION_TOKEN, 0,
-						      &rreq),
-			 -EOPNOTSUPP);
+	assert_int_equal(
+		proto_renew_token_req_encode(&w, PROTO_API_CREATE_DELEGATION_TOKEN, 0, &rreq),
+		-EOPNOTSUPP);
 	kbuf_w_free(&w);
 }
 
