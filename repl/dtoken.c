@@ -19,6 +19,7 @@
 #include "repl/client_quota.h"
 #include "repl/dtoken.h"
 #include "repl/zkdata.h"
+#include "util/bsearch.h"
 
 void dtoken_clear(struct dtoken *t)
 {
@@ -112,19 +113,6 @@ int dtoken_principal_split(const char *p, const char **type, size_t *tlen, const
 
 /* ---- the znode's document ---- */
 
-static json_t *put(json_t *o, const char *key, json_t *v)
-{
-	if (!o) {
-		json_decref(v);
-		return NULL;
-	}
-	if (!v || json_object_set_new(o, key, v) < 0) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-}
-
 /* A principal as Kafka's Sanitizer writes it, or NULL. */
 static json_t *sanitized(const char *principal)
 {
@@ -149,14 +137,14 @@ char *dtoken_json_encode(const struct dtoken *t)
 		}
 	}
 	/* Kafka's field order (toJsonCompatibleMap). */
-	root = put(root, "version", json_integer(DTOKEN_JSON_VERSION));
-	root = put(root, "owner", sanitized(t->owner));
-	root = put(root, "tokenRequester", sanitized(t->requester));
-	root = put(root, "renewers", renewers);
-	root = put(root, "issueTimestamp", json_integer(t->issue_ms));
-	root = put(root, "maxTimestamp", json_integer(t->max_ms));
-	root = put(root, "expiryTimestamp", json_integer(t->expiry_ms));
-	root = put(root, "tokenId", json_string(t->id));
+	root = zk_json_put(root, "version", json_integer(DTOKEN_JSON_VERSION));
+	root = zk_json_put(root, "owner", sanitized(t->owner));
+	root = zk_json_put(root, "tokenRequester", sanitized(t->requester));
+	root = zk_json_put(root, "renewers", renewers);
+	root = zk_json_put(root, "issueTimestamp", json_integer(t->issue_ms));
+	root = zk_json_put(root, "maxTimestamp", json_integer(t->max_ms));
+	root = zk_json_put(root, "expiryTimestamp", json_integer(t->expiry_ms));
+	root = zk_json_put(root, "tokenId", json_string(t->id));
 	s = root ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(root);
 	return s;
@@ -303,22 +291,15 @@ int dtoken_store_hmac(const struct dtoken_store *s, const char *id, uint8_t out[
 	return dtoken_hmac(s->secret, id, out);
 }
 
+static const char *id_at(const void *arg, int i)
+{
+	return ((const struct dtoken_store *)arg)->v[i].t.id;
+}
+
 /* The index of id, or -(insertion point) - 1. Under mu. */
 static int find(const struct dtoken_store *s, const char *id)
 {
-	int lo = 0, hi = s->n - 1;
-
-	while (lo <= hi) {
-		int mid = lo + (hi - lo) / 2, c = strcmp(s->v[mid].t.id, id);
-
-		if (c == 0)
-			return mid;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return -lo - 1;
+	return bsearch_name(s->n, id, id_at, s);
 }
 
 int dtoken_store_put(struct dtoken_store *s, const struct dtoken *t)

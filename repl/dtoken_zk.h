@@ -35,7 +35,10 @@ struct dtoken_follow {
 	int64_t seen;
 	bool loaded;
 };
-#define DTOKEN_FOLLOW_INIT { -1, false }
+#define DTOKEN_FOLLOW_INIT \
+	{                  \
+		-1, false  \
+	}
 /* Lists the notices (arming watch), then: the first time every token
  * into the store, later each token a newer notice names (its znode gone:
  * dropped); notices older than max_age_ms deleted. 0, or zkc's error (to

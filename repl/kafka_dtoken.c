@@ -299,8 +299,8 @@ static int16_t renew_or_expire(struct kafka_api *ka, struct net_req *req, bool e
 		*why = "the token expired";
 		err = PROTO_ERR_DELEGATION_TOKEN_EXPIRED;
 	} else {
-		int64_t period = !expire && m->period_ms < 0 ? cc->token_expiry_time_ms
-							     : m->period_ms;
+		int64_t period =
+			!expire && m->period_ms < 0 ? cc->token_expiry_time_ms : m->period_ms;
 
 		t.expiry_ms = min64(t.max_ms, add_sat(now, period));
 		rc = cluster_with_zk(ka->c, zk_write, &t);
@@ -308,8 +308,9 @@ static int16_t renew_or_expire(struct kafka_api *ka, struct net_req *req, bool e
 			rc = dtoken_store_put(s, &t);
 		if (rc == 0) {
 			*expiry = t.expiry_ms;
-			mq_log(MQ_INFO, "delegation token %s of %s %s by %s (%s): expires at %" PRId64,
-			       t.id, t.owner, expire ? "shortened" : "renewed", principal,
+			mq_log(MQ_INFO,
+			       "delegation token %s of %s %s by %s (%s): expires at %" PRId64, t.id,
+			       t.owner, expire ? "shortened" : "renewed", principal,
 			       net_req_peer(req), t.expiry_ms);
 		}
 	}

@@ -1548,6 +1548,24 @@ def read_array_len(r, off, flex):
     return struct.unpack(">i", r[off:off + 4])[0], off + 4
 
 
+def read_token(r, off, v):
+    """The fields a Create answer and a Describe entry share, in their
+    order: owner, requester (v3+), issue, expiry, max, id, hmac."""
+    flex = v >= 2
+    t = {"req": "-"}
+    otype, off = read_any_str(r, off, flex)
+    oname, off = read_any_str(r, off, flex)
+    t["owner"] = "%s:%s" % (otype, oname)
+    if v >= 3:
+        rtype, off = read_any_str(r, off, flex)
+        rname, off = read_any_str(r, off, flex)
+        t["req"] = "%s:%s" % (rtype, rname)
+    t["issue"], t["expiry"], t["max"] = struct.unpack(">qqq", r[off:off + 24])
+    t["id"], off = read_any_str(r, off + 24, flex)
+    t["hmac"], off = read_bytes(r, off, flex)
+    return t, off
+
+
 def token_create(host, port, user, password, version, renewers, max_life, owner=None):
     v = int(version)
     flex = v >= 2
@@ -1565,19 +1583,10 @@ def token_create(host, port, user, password, version, renewers, max_life, owner=
     body += struct.pack(">q", int(max_life)) + (b"\x00" if flex else b"")
     r = c.call(38, v, body, flexible=flex)
     (err,) = struct.unpack(">h", r[:2])
-    otype, off = read_any_str(r, 2, flex)
-    oname, off = read_any_str(r, off, flex)
-    req = "-"
-    if v >= 3:
-        rtype, off = read_any_str(r, off, flex)
-        rname, off = read_any_str(r, off, flex)
-        req = "%s:%s" % (rtype, rname)
-    issue, expiry, mx = struct.unpack(">qqq", r[off:off + 24])
-    tid, off = read_any_str(r, off + 24, flex)
-    h, off = read_bytes(r, off, flex)
-    print("error %d owner %s:%s requester %s issue %d expiry %d max %d id %s hmac %s" %
-          (err, otype, oname, req, issue, expiry, mx, tid or "-",
-           base64.b64encode(h).decode() or "-"))
+    t, _ = read_token(r, 2, v)
+    print("error %d owner %s requester %s issue %d expiry %d max %d id %s hmac %s" %
+          (err, t["owner"], t["req"], t["issue"], t["expiry"], t["max"], t["id"] or "-",
+           base64.b64encode(t["hmac"]).decode() or "-"))
 
 
 def token_renew_expire(api, host, port, user, password, version, hmac_b64, period):
@@ -1616,27 +1625,18 @@ def token_describe(host, port, user, password, version, owners):
     print("error %d" % err)
     n, off = read_array_len(r, 2, flex)
     for _ in range(n):
-        otype, off = read_any_str(r, off, flex)
-        oname, off = read_any_str(r, off, flex)
-        req = "-"
-        if v >= 3:
-            rtype, off = read_any_str(r, off, flex)
-            rname, off = read_any_str(r, off, flex)
-            req = "%s:%s" % (rtype, rname)
-        issue, expiry, mx = struct.unpack(">qqq", r[off:off + 24])
-        tid, off = read_any_str(r, off + 24, flex)
-        h, off = read_bytes(r, off, flex)
+        t, off = read_token(r, off, v)
         nr, off = read_array_len(r, off, flex)
         rens = []
         for _ in range(nr):
-            t, off = read_any_str(r, off, flex)
+            rt, off = read_any_str(r, off, flex)
             nm, off = read_any_str(r, off, flex)
             off += 1 if flex else 0
-            rens.append("%s:%s" % (t, nm))
+            rens.append("%s:%s" % (rt, nm))
         off += 1 if flex else 0
-        print("id %s owner %s:%s requester %s renewers %s issue %d expiry %d max %d hmac %s" %
-              (tid, otype, oname, req, ",".join(rens) or "-", issue, expiry, mx,
-               base64.b64encode(h).decode()))
+        print("id %s owner %s requester %s renewers %s issue %d expiry %d max %d hmac %s" %
+              (t["id"], t["owner"], t["req"], ",".join(rens) or "-", t["issue"], t["expiry"],
+               t["max"], base64.b64encode(t["hmac"]).decode()))
 
 
 if __name__ == "__main__":

@@ -191,3 +191,5 @@ expect_ok "logged by the controller" grep -q "delegation token $SID of User:alic
 expect_eq "Renew of it: DELEGATION_TOKEN_NOT_FOUND" "error 62 expiry -1" \
 	"$(rawp 2 alice alice-secret token-renew 2 "$SH" 1000)"
 check "the brokers still serve" alive_on "$MQ_TMP/mnt2" 2
+
+mq_done

@@ -302,6 +302,24 @@ static int tokens(void *arg, const char *id, struct sasl_cred *cred, char *owner
 	return 0;
 }
 
+/* A whole exchange of client-first first with a server that has the
+ * tokens (the RFC's nonces, password "pencil"): the final step's result,
+ * the server in *sp for the caller to look at and free. */
+static int token_exchange(struct db *db, const char *first, struct sasl_server **sp)
+{
+	char sfirst[256], wo[256], final[512];
+	const char *out;
+	struct sasl_server *s = server(db);
+
+	sasl_server_set_tokens(s, tokens, db);
+	*sp = s;
+	assert_int_equal(sstep(s, first, &out), 0);
+	snprintf(sfirst, sizeof(sfirst), "%s", out);
+	snprintf(wo, sizeof(wo), "c=biws,r=%s%s", RFC_CNONCE, RFC_SNONCE);
+	final_with_proof(first + 3, sfirst, wo, final, sizeof(final));
+	return sstep(s, final, &out);
+}
+
 /* Kafka's tokenauth=true extension asks for a delegation token (its id
  * as the name, its HMAC as the password): checked against the tokens,
  * never the users, and the principal is the token's owner. A token id
@@ -313,7 +331,7 @@ static void test_tokenauth(void **state)
 	struct db db;
 	struct sasl_server *s;
 	const char *out;
-	char first[256], sfirst[256], wo[256], final[512];
+	char first[256], wo[256], final[512];
 
 	(void)state;
 	db_init(&db, "user", "pencil");
@@ -334,27 +352,15 @@ static void test_tokenauth(void **state)
 		sasl_server_free(s);
 		/* The token: authenticated as its owner. */
 		snprintf(first, sizeof(first), "n,,n=tok,r=%s,%s", RFC_CNONCE, ext[i]);
-		s = server(&db);
-		sasl_server_set_tokens(s, tokens, &db);
-		assert_int_equal(sstep(s, first, &out), 0);
-		snprintf(sfirst, sizeof(sfirst), "%s", out);
-		snprintf(wo, sizeof(wo), "c=biws,r=%s%s", RFC_CNONCE, RFC_SNONCE);
-		final_with_proof(first + 3, sfirst, wo, final, sizeof(final));
-		assert_false(sasl_server_token(s));
-		assert_int_equal(sstep(s, final, &out), 1);
+		assert_int_equal(token_exchange(&db, first, &s), 1);
 		assert_string_equal(sasl_server_user(s), "alice");
 		assert_true(sasl_server_token(s));
 		sasl_server_free(s);
 	}
 	/* Without the extension the token id is a user name like any. */
 	snprintf(first, sizeof(first), "n,,n=tok,r=%s", RFC_CNONCE);
-	s = server(&db);
-	sasl_server_set_tokens(s, tokens, &db);
-	assert_int_equal(sstep(s, first, &out), 0);
-	snprintf(sfirst, sizeof(sfirst), "%s", out);
-	snprintf(wo, sizeof(wo), "c=biws,r=%s%s", RFC_CNONCE, RFC_SNONCE);
-	final_with_proof(first + 3, sfirst, wo, final, sizeof(final));
-	assert_int_equal(sstep(s, final, &out), -ENOENT); /* unknown user */
+	assert_int_equal(token_exchange(&db, first, &s), -ENOENT); /* unknown user */
+	assert_false(sasl_server_token(s));
 	sasl_server_free(s);
 	/* Other values, and other extensions, change nothing. */
 	snprintf(first, sizeof(first), "%s,tokenauth=false,foo=bar", RFC_FIRST);
