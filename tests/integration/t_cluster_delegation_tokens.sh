@@ -9,7 +9,9 @@
 # authenticates on broker 2, as alice, and produces and reads Metadata; a
 # wrong HMAC, a token id no token has and a user's password with
 # tokenauth are refused. Describe (every version) lists it for alice and
-# bob, an owner filter of another user lists nothing, an empty one too.
+# bob, an owner filter of another user lists nothing, an empty one too;
+# with ACLs on the DelegationToken and User resources, carol sees it only
+# once she has DESCRIBE_TOKENS on User:alice.
 # Renew by bob moves the expiry (capped at the max time), by carol
 # DELEGATION_TOKEN_OWNER_MISMATCH, with a made-up HMAC
 # DELEGATION_TOKEN_NOT_FOUND. Refused as Kafka:
@@ -130,6 +132,19 @@ expect_eq "as bob, the renewer, for owner alice" "$ID" \
 	"$(rawp 1 bob bob-secret token-describe 3 User:alice | sed -n 's/^id \([^ ]*\) .*/\1/p')"
 expect_eq "for owner carol: none" "error 0" "$(rawp 1 alice alice-secret token-describe 3 User:carol)"
 expect_eq "an empty owner list: none" "error 0" "$(rawp 1 alice alice-secret token-describe 3 "")"
+# Once DelegationToken and User:alice have ACLs (admin's), carol, neither
+# owner nor renewer, sees the token only with DESCRIBE_TOKENS on User:alice.
+expect_eq "ACLs on every DelegationToken and on User:alice" "result 0
+result 0" "$(rawp 1 admin admin-secret acl-create "6,literal,*,User:admin,*,describe,allow" \
+	"7,literal,User:alice,User:admin,*,14,allow")"
+hidden_from_carol() { [ "$(rawp 2 carol carol-secret token-describe 3 -)" = "error 0" ]; }
+check "carol sees no token" poll 10 hidden_from_carol
+expect_ok "the denial logged as Kafka's authorizer logs it" grep -q \
+	"Principal = User:carol is Denied Operation = DescribeTokens from host = 127.0.0.1 on resource = User:LITERAL:User:alice" "$LOG"
+expect_eq "DESCRIBE_TOKENS on User:alice for carol" "result 0" \
+	"$(rawp 1 admin admin-secret acl-create "7,literal,User:alice,User:carol,*,14,allow")"
+carol_sees() { rawp 2 carol carol-secret token-describe 3 - | grep -q "^id $ID owner User:alice "; }
+check "carol sees alice's token" poll 10 carol_sees
 
 # ---- refusals ----
 expect_eq "Create on the PLAINTEXT listener: DELEGATION_TOKEN_REQUEST_NOT_ALLOWED" \
