@@ -337,11 +337,11 @@ static int cred_lookup(void *arg, const char *user, struct sasl_cred *cred)
 /* A delegation token's credential and owner (tokenauth=true): the
  * listener's loop thread, the cache in memory. */
 static int token_lookup(void *arg, const char *id, struct sasl_cred *cred, char *owner,
-			size_t owner_size)
+			size_t owner_size, int64_t *expiry_ms)
 {
 	struct cluster *c = arg;
 
-	return dtoken_store_cred(c->tokens, id, cred, owner, owner_size);
+	return dtoken_store_cred(c->tokens, id, cred, owner, owner_size, expiry_ms);
 }
 
 static void creds_replace(struct cluster *c, struct cred_entry *creds, int n)

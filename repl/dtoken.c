@@ -386,7 +386,7 @@ int dtoken_store_keep(struct dtoken_store *s, char *const *ids, int n)
 }
 
 int dtoken_store_cred(struct dtoken_store *s, const char *id, struct sasl_cred *cred, char *owner,
-		      size_t owner_size)
+		      size_t owner_size, int64_t *expiry_ms)
 {
 	const char *type, *name;
 	size_t tl, nl;
@@ -398,6 +398,7 @@ int dtoken_store_cred(struct dtoken_store *s, const char *id, struct sasl_cred *
 	    nl < owner_size) {
 		*cred = s->v[at].cred;
 		memcpy(owner, name, nl + 1);
+		*expiry_ms = s->v[at].t.expiry_ms;
 		rc = 0;
 	}
 	pthread_mutex_unlock(&s->mu);

@@ -113,10 +113,10 @@ int dtoken_store_remove(struct dtoken_store *s, const char *id);
 /* Drops every token whose id is not among ids[0..n) (a whole read of
  * ZooKeeper); the count dropped. */
 int dtoken_store_keep(struct dtoken_store *s, char *const *ids, int n);
-/* For the SCRAM exchange: the credential of token id and its owner's
- * name (the part after "User:"). 0, -ENOENT. */
+/* For the SCRAM exchange: the credential of token id, its owner's name
+ * (the part after "User:") and its expiry time. 0, -ENOENT. */
 int dtoken_store_cred(struct dtoken_store *s, const char *id, struct sasl_cred *cred, char *owner,
-		      size_t owner_size);
+		      size_t owner_size, int64_t *expiry_ms);
 /* The token whose HMAC is hmac[0..len) (a copy into *t): 0, -ENOENT,
  * -ENOMEM. */
 int dtoken_store_by_hmac(struct dtoken_store *s, const uint8_t *hmac, size_t len, struct dtoken *t);

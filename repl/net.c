@@ -1076,14 +1076,24 @@ static int conn_sasl_step(struct net_conn *c, struct net_req *req, const uint8_t
 		return rc;
 	}
 	if (rc == 1) {
-		/* The session lives connections.max.reauth.ms from here (a
-		 * delegation token's expiry does not shorten it, where Kafka
-		 * takes the earlier of the two), told to
+		/* The session lives connections.max.reauth.ms from here, or
+		 * until the delegation token it authenticated expires,
+		 * whichever is first (Kafka's
+		 * calcCompletionTimesAndReturnSessionLifetimeMs: a token's
+		 * session ends at its expiry even without the setting), told to
 		 * the client in session_lifetime_ms (v1+); a v0 client is not
 		 * told and is cut at the end all the same, as Kafka does. */
 		lifetime = net_config_reauth_ms(&srv->cfg);
 		if (lifetime < 0)
 			lifetime = 0;
+		if (sasl_server_token_expiry(c->sasl) >= 0) {
+			int64_t left = sasl_server_token_expiry(c->sasl) - now_real_ms();
+
+			/* At least 1: 0 is "no end" here, where Kafka's 0
+			 * ends the session at once. */
+			left = left < 1 ? 1 : left;
+			lifetime = lifetime > 0 && lifetime < left ? lifetime : left;
+		}
 		c->session_end = lifetime ? now_mono_ms() + lifetime : 0;
 		snprintf(c->user, sizeof(c->user), "%s", sasl_server_user(c->sasl));
 		c->token = sasl_server_token(c->sasl);

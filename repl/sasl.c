@@ -425,6 +425,7 @@ struct sasl_server {
 	void *tokens_arg;
 	bool token;                    /* tokenauth=true: user is a token id */
 	char owner[SASL_MAX_USER + 1]; /* the token's owner */
+	int64_t expiry_ms;             /* the token's expiry */
 };
 
 int sasl_server_new(sasl_lookup_fn lookup, void *arg, struct sasl_server **out)
@@ -470,6 +471,11 @@ const char *sasl_server_user(const struct sasl_server *s)
 bool sasl_server_token(const struct sasl_server *s)
 {
 	return s->state == SRV_DONE && s->token;
+}
+
+int64_t sasl_server_token_expiry(const struct sasl_server *s)
+{
+	return sasl_server_token(s) ? s->expiry_ms : -1;
 }
 
 const char *sasl_server_reason(const struct sasl_server *s)
@@ -558,9 +564,9 @@ static int srv_first(struct sasl_server *s, const char *in, size_t n)
 		 * (its SaslException at client-first): there is no user to
 		 * hide, and whether a token id exists tells nothing without
 		 * its HMAC. */
-		rc = s->tokens
-			     ? s->tokens(s->tokens_arg, user, &s->cred, s->owner, sizeof(s->owner))
-			     : -ENOENT;
+		rc = s->tokens ? s->tokens(s->tokens_arg, user, &s->cred, s->owner,
+					   sizeof(s->owner), &s->expiry_ms)
+			       : -ENOENT;
 		if (rc)
 			return srv_refuse(s, -ENOENT,
 					  "Token Authentication failed: Invalid tokenId");

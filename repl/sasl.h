@@ -136,11 +136,12 @@ int sasl_server_set_nonce(struct sasl_server *s, const char *nonce);
  * next call or free. */
 int sasl_server_step(struct sasl_server *s, const uint8_t *in, size_t in_len, const char **out,
 		     size_t *out_len);
-/* Finds a delegation token's credential and its owner's name (the part
- * after "User:") for tokenauth=true: 0, or -ENOENT. Called from
- * sasl_server_step, as the lookup is: must not block. */
+/* Finds a delegation token's credential, its owner's name (the part
+ * after "User:") and its expiry time (ms since the epoch) for
+ * tokenauth=true: 0, or -ENOENT. Called from sasl_server_step, as the
+ * lookup is: must not block. */
 typedef int (*sasl_token_fn)(void *arg, const char *token_id, struct sasl_cred *cred, char *owner,
-			     size_t owner_size);
+			     size_t owner_size, int64_t *expiry_ms);
 /* The tokens of this server (before the first step); without them
  * tokenauth=true is refused as a token no one has. */
 void sasl_server_set_tokens(struct sasl_server *s, sasl_token_fn fn, void *arg);
@@ -150,6 +151,9 @@ const char *sasl_server_user(const struct sasl_server *s);
 /* Whether the exchange authenticated a delegation token (Kafka's
  * KafkaPrincipal.tokenAuthenticated). */
 bool sasl_server_token(const struct sasl_server *s);
+/* The authenticated token's expiry time (ms since the epoch; Kafka's
+ * CREDENTIAL_LIFETIME_MS negotiated property), -1 when no token was. */
+int64_t sasl_server_token_expiry(const struct sasl_server *s);
 /* Why the last step was refused ("" when it was not). */
 const char *sasl_server_reason(const struct sasl_server *s);
 /* What Kafka tells the client of that refusal in SaslAuthenticate's

@@ -22,8 +22,10 @@
 # each refusal logged with the peer. Expire with a negative period
 # deletes the token: its znode goes, broker 2 refuses it. A broker
 # started after a token was made authenticates it (tokens read at
-# start). The controller deletes a token past its expiry
-# (delegation.token.expiry.check.interval.ms).
+# start). A token's session ends at the token's expiry (told in
+# SaslAuthenticate's session_lifetime_ms; the connection is closed at its
+# next request after it), a user's has no end. The controller deletes a
+# token past its expiry (delegation.token.expiry.check.interval.ms).
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
 . "$LIBDIR/lib.sh"
@@ -194,6 +196,18 @@ check "broker 1 no longer authenticates it" poll 10 tok_refused 1
 check "nor broker 2" poll 10 tok_refused 2
 expect_eq "Renew of it: DELEGATION_TOKEN_NOT_FOUND" "error 62 expiry -1" \
 	"$(rawp 1 alice alice-secret token-renew 2 "$HMAC" 1000)"
+
+# ---- a token's session ends at its expiry (Kafka's session lifetime) ----
+expect_eq "a user's session has no end (no connections.max.reauth.ms)" \
+	"authentication: error 0 lifetime 0" "$(rawp 2 alice alice-secret reauth-expired)"
+Q=$(rawp 1 alice alice-secret token-create 2 - 3000)
+QID=$(field id "$Q")
+QH=$(field hmac "$Q")
+q_on_2() { rawp 2 "token:$QID" "$QH" metadata t | grep -q '^0 error 0'; }
+check "broker 2 has the 3 s token" poll 10 q_on_2
+QL=$(rawp 2 "token:$QID" "$QH" reauth-expired)
+ends_with_token() { echo "$QL" | grep -q '^lifetime [0-9]* closed$' && [ "$(field lifetime " $QL")" -le 3000 ]; }
+check "its session told to end with the token ($QL), then closed" ends_with_token
 
 # ---- the controller deletes an expired token ----
 S=$(rawp 1 alice alice-secret token-create 1 - 1500)

@@ -161,8 +161,9 @@ static void test_checks(void **state)
 static int token_lookup(void *arg, const char *user, struct sasl_cred *cred)
 {
 	char owner[64];
+	int64_t expiry;
 
-	return dtoken_store_cred(arg, user, cred, owner, sizeof(owner));
+	return dtoken_store_cred(arg, user, cred, owner, sizeof(owner), &expiry);
 }
 
 /* A whole SCRAM exchange, id and password as a client sends them. */
@@ -195,11 +196,13 @@ static void test_store(void **state)
 	struct sasl_cred cred;
 	uint8_t h[DTOKEN_HMAC_LEN], *hmacs;
 	char owner[64], b64[DTOKEN_HMAC_B64_LEN + 1];
+	int64_t expiry = 0;
 	int n;
 
 	(void)state;
 	assert_int_equal(dtoken_store_new("secret-key", &s), 0);
-	assert_int_equal(dtoken_store_cred(s, "tok1", &cred, owner, sizeof(owner)), -ENOENT);
+	assert_int_equal(dtoken_store_cred(s, "tok1", &cred, owner, sizeof(owner), &expiry),
+			 -ENOENT);
 	assert_int_equal(dtoken_store_put(s, &t), 0);
 	t.id = "tok0";
 	t.owner = "User:zed";
@@ -207,10 +210,11 @@ static void test_store(void **state)
 	assert_int_equal(dtoken_store_count(s), 2);
 
 	/* By id: the owner's name and a credential of 4096 iterations. */
-	assert_int_equal(dtoken_store_cred(s, "tok1", &cred, owner, sizeof(owner)), 0);
+	assert_int_equal(dtoken_store_cred(s, "tok1", &cred, owner, sizeof(owner), &expiry), 0);
 	assert_string_equal(owner, "alice");
+	assert_true(expiry == 1700086400000);
 	assert_int_equal(cred.iterations, SASL_MIN_ITERATIONS);
-	assert_int_equal(dtoken_store_cred(s, "tok1", &cred, owner, 5), -ENOENT);
+	assert_int_equal(dtoken_store_cred(s, "tok1", &cred, owner, 5, &expiry), -ENOENT);
 
 	/* The password is the base64 HMAC: the exchange passes; another
 	 * token's HMAC, or the id of none, does not. */
@@ -245,7 +249,8 @@ static void test_store(void **state)
 	/* Removal, and a whole read that no longer lists tok0. */
 	char *keep[] = { "tok1", "other" };
 	assert_int_equal(dtoken_store_keep(s, keep, 2), 1);
-	assert_int_equal(dtoken_store_cred(s, "tok0", &cred, owner, sizeof(owner)), -ENOENT);
+	assert_int_equal(dtoken_store_cred(s, "tok0", &cred, owner, sizeof(owner), &expiry),
+			 -ENOENT);
 	assert_int_equal(dtoken_store_remove(s, "tok1"), 1);
 	assert_int_equal(dtoken_store_remove(s, "tok1"), 0);
 	assert_int_equal(dtoken_store_count(s), 0);

@@ -291,7 +291,8 @@ static void test_unknown_user(void **state)
 
 /* The tokens of test_tokenauth: "tok" (the password "pencil", the
  * RFC's salt) owned by alice. */
-static int tokens(void *arg, const char *id, struct sasl_cred *cred, char *owner, size_t size)
+static int tokens(void *arg, const char *id, struct sasl_cred *cred, char *owner, size_t size,
+		  int64_t *expiry_ms)
 {
 	struct db *db = arg;
 
@@ -299,6 +300,7 @@ static int tokens(void *arg, const char *id, struct sasl_cred *cred, char *owner
 		return -ENOENT;
 	*cred = db->cred;
 	snprintf(owner, size, "alice");
+	*expiry_ms = 1700000000000;
 	return 0;
 }
 
@@ -355,12 +357,14 @@ static void test_tokenauth(void **state)
 		assert_int_equal(token_exchange(&db, first, &s), 1);
 		assert_string_equal(sasl_server_user(s), "alice");
 		assert_true(sasl_server_token(s));
+		assert_true(sasl_server_token_expiry(s) == 1700000000000);
 		sasl_server_free(s);
 	}
 	/* Without the extension the token id is a user name like any. */
 	snprintf(first, sizeof(first), "n,,n=tok,r=%s", RFC_CNONCE);
 	assert_int_equal(token_exchange(&db, first, &s), -ENOENT); /* unknown user */
 	assert_false(sasl_server_token(s));
+	assert_true(sasl_server_token_expiry(s) == -1);
 	sasl_server_free(s);
 	/* Other values, and other extensions, change nothing. */
 	snprintf(first, sizeof(first), "%s,tokenauth=false,foo=bar", RFC_FIRST);
