@@ -102,7 +102,7 @@ int dtoken_principal_split(const char *p, const char **type, size_t *tlen, const
 {
 	const char *colon = strchr(p, ':');
 
-	if (!colon || colon == p || !colon[1])
+	if (!colon)
 		return -EINVAL;
 	*type = p;
 	*tlen = (size_t)(colon - p);
@@ -394,8 +394,10 @@ int dtoken_store_cred(struct dtoken_store *s, const char *id, struct sasl_cred *
 
 	pthread_mutex_lock(&s->mu);
 	at = find(s, id);
+	/* An owner without a name would be no user to the listener (its
+	 * empty user is PLAINTEXT's): refused as an unknown token. */
 	if (at >= 0 && dtoken_principal_split(s->v[at].t.owner, &type, &tl, &name, &nl) == 0 &&
-	    nl < owner_size) {
+	    nl > 0 && nl < owner_size) {
 		*cred = s->v[at].cred;
 		memcpy(owner, name, nl + 1);
 		*expiry_ms = s->v[at].t.expiry_ms;

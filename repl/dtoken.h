@@ -82,8 +82,9 @@ int dtoken_new_id(char *out, size_t size);
 int dtoken_hmac(const char *secret, const char *id, uint8_t out[DTOKEN_HMAC_LEN]);
 /* The HMAC's base64 (the token's SCRAM password), NUL-terminated. */
 void dtoken_hmac_b64(const uint8_t hmac[DTOKEN_HMAC_LEN], char out[DTOKEN_HMAC_B64_LEN + 1]);
-/* Splits "Type:name" at its first ':' (Kafka's parseKafkaPrincipal):
- * pointers into p, lengths; -EINVAL without a ':' or with an empty part. */
+/* Splits "Type:name" at its first ':' (Kafka's parseKafkaPrincipal,
+ * which takes empty parts too): pointers into p, lengths; -EINVAL
+ * without a ':'. */
 int dtoken_principal_split(const char *p, const char **type, size_t *tlen, const char **name,
 			   size_t *nlen);
 

@@ -153,8 +153,11 @@ static void test_checks(void **state)
 	assert_int_equal(tl, 4);
 	assert_string_equal(name, "a:b");
 	assert_int_equal(dtoken_principal_split("User", &type, &tl, &name, &nl), -EINVAL);
-	assert_int_equal(dtoken_principal_split(":a", &type, &tl, &name, &nl), -EINVAL);
-	assert_int_equal(dtoken_principal_split("User:", &type, &tl, &name, &nl), -EINVAL);
+	/* Empty parts, as Kafka's split(":", 2) gives them. */
+	assert_int_equal(dtoken_principal_split(":a", &type, &tl, &name, &nl), 0);
+	assert_int_equal(tl, 0);
+	assert_int_equal(dtoken_principal_split("User:", &type, &tl, &name, &nl), 0);
+	assert_int_equal(nl, 0);
 }
 
 /* The server's lookup of the exchange below: the token's credential. */
@@ -215,6 +218,13 @@ static void test_store(void **state)
 	assert_true(expiry == 1700086400000);
 	assert_int_equal(cred.iterations, SASL_MIN_ITERATIONS);
 	assert_int_equal(dtoken_store_cred(s, "tok1", &cred, owner, 5, &expiry), -ENOENT);
+	/* An owner without a name authenticates no one. */
+	t.id = "tokE";
+	t.owner = "User:";
+	assert_int_equal(dtoken_store_put(s, &t), 0);
+	assert_int_equal(dtoken_store_cred(s, "tokE", &cred, owner, sizeof(owner), &expiry),
+			 -ENOENT);
+	assert_int_equal(dtoken_store_remove(s, "tokE"), 1);
 
 	/* The password is the base64 HMAC: the exchange passes; another
 	 * token's HMAC, or the id of none, does not. */
