@@ -255,19 +255,6 @@ int acl_znode_path(char **out, int rtype, int pattern, const char *name)
 	return 0;
 }
 
-static json_t *put(json_t *o, const char *key, json_t *v)
-{
-	if (!o) {
-		json_decref(v);
-		return NULL;
-	}
-	if (!v || json_object_set_new(o, key, v) < 0) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
-}
-
 static char *dump(json_t *root)
 {
 	char *s = root ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
@@ -283,17 +270,17 @@ char *acl_json_encode(const struct acl_entry *v, int n)
 	for (int i = 0; arr && i < n; i++) {
 		json_t *o = json_object();
 
-		o = put(o, "principal", json_string(v[i].principal));
-		o = put(o, "permissionType", json_string(acl_perm_name(v[i].permission)));
-		o = put(o, "operation", json_string(acl_op_name(v[i].operation)));
-		o = put(o, "host", json_string(v[i].host));
+		o = zk_json_put(o, "principal", json_string(v[i].principal));
+		o = zk_json_put(o, "permissionType", json_string(acl_perm_name(v[i].permission)));
+		o = zk_json_put(o, "operation", json_string(acl_op_name(v[i].operation)));
+		o = zk_json_put(o, "host", json_string(v[i].host));
 		if (!o || json_array_append_new(arr, o) < 0) {
 			json_decref(arr);
 			arr = NULL;
 		}
 	}
-	root = put(root, "version", json_integer(1));
-	root = put(root, "acls", arr);
+	root = zk_json_put(root, "version", json_integer(1));
+	root = zk_json_put(root, "acls", arr);
 	return dump(root);
 }
 
@@ -389,10 +376,10 @@ char *acl_change_encode(int rtype, int pattern, const char *name)
 		return s;
 	}
 	root = json_object();
-	root = put(root, "version", json_integer(1));
-	root = put(root, "resourceType", json_string(type_enum[rtype]));
-	root = put(root, "name", json_string(name));
-	root = put(root, "patternType", json_string("PREFIXED"));
+	root = zk_json_put(root, "version", json_integer(1));
+	root = zk_json_put(root, "resourceType", json_string(type_enum[rtype]));
+	root = zk_json_put(root, "name", json_string(name));
+	root = zk_json_put(root, "patternType", json_string("PREFIXED"));
 	return dump(root);
 }
 

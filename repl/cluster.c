@@ -12,7 +12,9 @@
  *   3. read the SCRAM users (/config/users/<user>) into the credential
  *      table the listener's lookup reads, and with authorizer.class.name
  *      every ACL into the cache the handlers ask (acl_zk_follow), so
- *      that no request is served unchecked;
+ *      that no request is served unchecked, and with
+ *      delegation.token.secret.key every delegation token into the
+ *      cache the listener authenticates them from (dtoken_zk_follow);
  *   4. start the listener, so that the advertised ports are bound ones
  *      (port 0 in `listeners` is a free port the kernel picks); it
  *      accepts connections only once the cluster thread has read the
@@ -62,6 +64,12 @@
  *                changed (authorizer.class.name set): each resource a
  *                new notice names read again into the ACL cache (acl.h;
  *                a new session reads every resource again);
+ *   EV_TOKENS    /delegation_token/token_changes changed (tokens on:
+ *                delegation.token.secret.key set): each token a new
+ *                notice names read again into the token cache
+ *                (dtoken_zk_follow; a new session reads them all);
+ *   (timer)      the active controller deletes the expired tokens every
+ *                delegation.token.expiry.check.interval.ms (expire_tokens);
  *   EV_REGDATA   the partitions this broker may not lead yet shrank
  *                (cluster_repl_ineligible): rewrite the registration's
  *                document (same znode, same broker epoch).
@@ -92,6 +100,7 @@
 #include <unistd.h>
 
 #include "repl/acl_zk.h"
+#include "repl/dtoken_zk.h"
 #include "repl/broker_int.h"
 #include "repl/cluster.h"
 #include "repl/cluster_repl.h"
@@ -127,7 +136,8 @@ enum {
 	EV_TOPICS = 1 << 5,
 	EV_REGDATA = 1 << 6, /* the registration's ineligible partitions changed */
 	EV_ACLS = 1 << 7,
-	EV_READS = EV_BROKERS | EV_CONTROLLER | EV_USERS | EV_TOPICS | EV_ACLS,
+	EV_TOKENS = 1 << 8,
+	EV_READS = EV_BROKERS | EV_CONTROLLER | EV_USERS | EV_TOPICS | EV_ACLS | EV_TOKENS,
 };
 
 /* ZooKeeper session state, for .state and .metrics. */
@@ -207,6 +217,14 @@ struct cluster {
 	 * ZooKeeper's notices it followed (the cluster thread). */
 	struct acl_store *acls;
 	struct acl_follow acl_follow;
+	/* The delegation tokens (delegation.token.secret.key set in a
+	 * cluster, else NULL) and what of their notices the cache followed
+	 * (the cluster thread). */
+	struct dtoken_store *tokens;
+	struct dtoken_follow token_follow;
+	/* When the controller next deletes expired tokens (monotonic ms;
+	 * the cluster thread). */
+	int64_t token_check_at;
 };
 
 static void post(struct cluster *c, unsigned ev)
@@ -263,6 +281,13 @@ static void on_acls(void *arg, enum zkc_watch ev, const char *path)
 	post(arg, EV_ACLS);
 }
 
+static void on_tokens(void *arg, enum zkc_watch ev, const char *path)
+{
+	(void)ev;
+	(void)path;
+	post(arg, EV_TOKENS);
+}
+
 static void on_users(void *arg, enum zkc_watch ev, const char *path)
 {
 	(void)ev;
@@ -307,6 +332,16 @@ static int cred_lookup(void *arg, const char *user, struct sasl_cred *cred)
 		}
 	pthread_mutex_unlock(&c->cred_mu);
 	return rc;
+}
+
+/* A delegation token's credential and owner (tokenauth=true): the
+ * listener's loop thread, the cache in memory. */
+static int token_lookup(void *arg, const char *id, struct sasl_cred *cred, char *owner,
+			size_t owner_size, int64_t *expiry_ms)
+{
+	struct cluster *c = arg;
+
+	return dtoken_store_cred(c->tokens, id, cred, owner, owner_size, expiry_ms);
 }
 
 static void creds_replace(struct cluster *c, struct cred_entry *creds, int n)
@@ -609,6 +644,20 @@ static int read_acls(struct cluster *c)
 		return 0;
 	return acl_zk_follow(&c->acl_follow, c->zk, c->acls, on_acls, c, now_real_ms(),
 			     c->cfg->cluster.config_change_expiration_ms);
+}
+
+struct dtoken_store *cluster_tokens(struct cluster *c)
+{
+	return c ? c->tokens : NULL;
+}
+
+/* The token cache brought up to ZooKeeper's notices (dtoken_zk_follow). */
+static int read_tokens(struct cluster *c)
+{
+	if (!c->tokens)
+		return 0;
+	return dtoken_zk_follow(&c->token_follow, c->zk, c->tokens, on_tokens, c, now_real_ms(),
+				c->cfg->cluster.config_change_expiration_ms);
 }
 
 struct client_quotas *cluster_client_quotas(struct cluster *c)
@@ -1888,7 +1937,8 @@ static unsigned cluster_work(struct cluster *c, unsigned ev)
 		mq_log(MQ_INFO, "ZooKeeper: new session 0x%" PRIx64,
 		       (uint64_t)zkc_session_id(c->zk));
 		ev = (ev & ~EV_SESSION) | EV_REGISTER | EV_READS;
-		c->acl_follow.loaded = false;     /* its watches went with the session */
+		c->acl_follow.loaded = false; /* its watches went with the session */
+		c->token_follow.loaded = false;
 		zkwatch_reset(&c->topic_watches); /* gone with the old session */
 		zkwatch_reset(&c->topics_done);   /* and what changed meanwhile */
 	}
@@ -1916,6 +1966,8 @@ static unsigned cluster_work(struct cluster *c, unsigned ev)
 		ev &= ~EV_USERS;
 	if ((ev & EV_ACLS) && read_acls(c) == 0)
 		ev &= ~EV_ACLS;
+	if ((ev & EV_TOKENS) && read_tokens(c) == 0)
+		ev &= ~EV_TOKENS;
 	if ((ev & EV_TOPICS) && read_topics(c) == 0) {
 		ev &= ~EV_TOPICS;
 		c->topics_read = true;
@@ -1937,6 +1989,44 @@ static unsigned cluster_work(struct cluster *c, unsigned ev)
 	return ev;
 }
 
+/* The active controller deletes the tokens past their expiry or max
+ * time, every delegation.token.expiry.check.interval.ms (Kafka's
+ * controller's "delete-expired-tokens" task, DelegationTokenManager's
+ * expireTokens): their znodes and a notice each, so that every broker
+ * drops them. A deletion that fails is logged and tried at the next
+ * check. */
+static void expire_tokens(struct cluster *c)
+{
+	int64_t now = now_real_ms(), interval = c->cfg->cluster.token_expiry_check_ms;
+	struct dtoken *v;
+	uint8_t *hmacs;
+	int n;
+
+	if (__builtin_add_overflow(now_mono_ms(), interval, &c->token_check_at))
+		c->token_check_at = INT64_MAX;
+	if (!cluster_is_controller(c))
+		return;
+	n = dtoken_store_list(c->tokens, &v, &hmacs);
+	for (int i = 0; i < n; i++) {
+		int rc;
+
+		if (!dtoken_expired(&v[i], now))
+			continue;
+		rc = dtoken_zk_delete(c->zk, v[i].id);
+		if (rc == 0) {
+			dtoken_store_remove(c->tokens, v[i].id);
+			mq_log(MQ_INFO, "delegation token %s of %s expired: deleted", v[i].id,
+			       v[i].owner);
+		} else {
+			mq_log_limited(MQ_WARN,
+				       "delegation token %s of %s expired: not deleted: %s",
+				       v[i].id, v[i].owner, strerror(-rc));
+		}
+	}
+	if (n > 0)
+		dtoken_list_free(v, hmacs, n);
+}
+
 static void *cluster_main(void *arg)
 {
 	struct cluster *c = arg;
@@ -1947,10 +2037,21 @@ static void *cluster_main(void *arg)
 		unsigned ev;
 
 		if (!c->events) {
-			if (pending) {
+			/* -1: until an event; else a retry, or the next token
+			 * expiry check, whichever is first. */
+			int64_t wait_ms = pending ? CLUSTER_RETRY_MS : -1;
+
+			if (c->tokens) {
+				int64_t d = c->token_check_at - now_mono_ms();
+
+				/* Bounded: a timespec holds no 2^63 ms. */
+				d = d < 0 ? 0 : d > 60000 ? 60000 : d;
+				wait_ms = wait_ms < 0 || d < wait_ms ? d : wait_ms;
+			}
+			if (wait_ms >= 0) {
 				struct timespec ts;
 
-				deadline_from_ms(CLOCK_MONOTONIC, CLUSTER_RETRY_MS, &ts);
+				deadline_from_ms(CLOCK_MONOTONIC, wait_ms, &ts);
 				pthread_cond_timedwait(&c->cv, &c->mu, &ts);
 			} else {
 				pthread_cond_wait(&c->cv, &c->mu);
@@ -1962,6 +2063,8 @@ static void *cluster_main(void *arg)
 		c->events = 0;
 		pthread_mutex_unlock(&c->mu);
 		pending = cluster_work(c, ev);
+		if (c->tokens && now_mono_ms() >= c->token_check_at)
+			expire_tokens(c);
 		pthread_mutex_lock(&c->mu);
 	}
 	pthread_mutex_unlock(&c->mu);
@@ -2019,6 +2122,8 @@ static int listener_start(struct cluster *c)
 			net_server_protect_listener(c->srv, i);
 	if (rc == 0) /* every handler asks it (kafka_authorize) */
 		net_server_set_authz(c->srv, c->acls);
+	if (rc == 0 && c->tokens)
+		net_server_set_tokens(c->srv, token_lookup, c);
 	if (rc == 0 && c->cr)
 		cluster_repl_set_client_quotas(c->cr, c->quotas);
 	if (rc == 0 && c->cr)
@@ -2133,6 +2238,16 @@ static int zk_start(struct cluster *c)
 			break;
 		rc = 0;
 	}
+	/* The tokens too: a client's token works on every broker from its
+	 * start (Kafka's loadCache). */
+	while (rc == 0 && c->tokens) {
+		rc = dtoken_zk_ensure_paths(c->zk);
+		if (rc == 0)
+			rc = read_tokens(c);
+		if (!zk_start_again(rc, until))
+			break;
+		rc = 0;
+	}
 	if (rc == 0)
 		rc = listener_start(c);
 	if (rc == 0)
@@ -2206,6 +2321,12 @@ int cluster_open(const struct broker_config *cfg, struct broker *b,
 	if (rc == 0)
 		client_quotas_exempt(c->quotas, cfg->cluster.jaas_user);
 	c->acl_follow = (struct acl_follow)ACL_FOLLOW_INIT;
+	c->token_follow = (struct dtoken_follow)DTOKEN_FOLLOW_INIT;
+	/* Tokens live in ZooKeeper: a single node has none (its token APIs
+	 * are not served). */
+	if (rc == 0 && cluster_config_zk(&cfg->cluster) &&
+	    cluster_config_token_secret(&cfg->cluster))
+		rc = dtoken_store_new(cluster_config_token_secret(&cfg->cluster), &c->tokens);
 	if (rc == 0 && cfg->cluster.authorizer) {
 		char why[160] = "";
 
@@ -2301,6 +2422,7 @@ void cluster_close(struct cluster *c)
 	metadata_cache_free(c->mc);
 	client_quotas_free(c->quotas);
 	acl_store_free(c->acls);
+	dtoken_store_free(c->tokens);
 	free(c->creds);
 	free(c->moves);
 	pthread_cond_destroy(&c->cv);

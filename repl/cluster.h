@@ -83,6 +83,10 @@ struct client_quotas *cluster_client_quotas(struct cluster *c);
  * without authorizer.class.name (every request allowed) or c NULL. */
 struct acl_store;
 struct acl_store *cluster_acls(struct cluster *c);
+/* The delegation token cache (dtoken.h), NULL when tokens are disabled
+ * (no delegation.token.secret.key) or on a single node. */
+struct dtoken_store;
+struct dtoken_store *cluster_tokens(struct cluster *c);
 
 /* The cluster id (ZooKeeper's /cluster/id; one node: DATA/meta/cluster.id)
  * into buf, at least ZK_UUID_LEN + 1 bytes. */

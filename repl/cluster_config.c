@@ -29,7 +29,19 @@
 
 #define SCRAM_MODULE "org.apache.kafka.common.security.scram.ScramLoginModule"
 
-enum ckind { C_STR, C_MS, C_INT, C_BOOL, C_PROTO, C_MECH, C_JAAS, C_NET, C_SEL, C_AUTHORIZER };
+enum ckind {
+	C_STR,
+	C_SECRET,
+	C_MS,
+	C_INT,
+	C_BOOL,
+	C_PROTO,
+	C_MECH,
+	C_JAAS,
+	C_NET,
+	C_SEL,
+	C_AUTHORIZER
+};
 
 struct ckey {
 	const char *name;
@@ -83,6 +95,14 @@ static const struct ckey ckeys[] = {
 	{ "authorizer.class.name", C_AUTHORIZER, F(authorizer), 0, 0 },
 	{ "super.users", C_STR, F(super_users), 0, CLUSTER_SUPER_USERS_MAX },
 	{ "allow.everyone.if.no.acl.found", C_BOOL, F(allow_everyone_if_no_acl), 0, 0 },
+	/* Kafka's PASSWORD settings (any string; "" is none). */
+	{ "delegation.token.secret.key", C_SECRET, F(token_secret), 0, CLUSTER_TOKEN_SECRET_MAX },
+	{ "delegation.token.master.key", C_SECRET, F(token_master_key), 0,
+	  CLUSTER_TOKEN_SECRET_MAX },
+	{ "delegation.token.max.lifetime.ms", C_MS, F(token_max_lifetime_ms), 1, INT64_MAX },
+	{ "delegation.token.expiry.time.ms", C_MS, F(token_expiry_time_ms), 1, INT64_MAX },
+	{ "delegation.token.expiry.check.interval.ms", C_MS, F(token_expiry_check_ms), 1,
+	  INT64_MAX },
 	/* net_config_set's keys, handed through. */
 	{ "listeners", C_NET, 0, 0, 0 },
 	{ "advertised.listeners", C_NET, 0, 0, 0 },
@@ -140,6 +160,9 @@ void cluster_config_defaults(struct cluster_config *cc)
 	cc->replication_quota_window_s = 1;
 	cc->quota_window_num = 11;
 	cc->quota_window_s = 1;
+	cc->token_max_lifetime_ms = 7 * 24 * 3600 * 1000LL;
+	cc->token_expiry_time_ms = 24 * 3600 * 1000LL;
+	cc->token_expiry_check_ms = 3600 * 1000LL;
 }
 
 static const struct ckey *ckey_find(const char *key, size_t klen)
@@ -168,7 +191,7 @@ bool cluster_config_secret(const char *name)
 {
 	const struct ckey *k = ckey_find(name, strlen(name));
 
-	return k && k->kind == C_JAAS;
+	return k && (k->kind == C_JAAS || k->kind == C_SECRET);
 }
 
 static int parse_num(const char *s, int64_t lo, int64_t hi, int64_t *out)
@@ -294,6 +317,7 @@ int cluster_config_set(struct cluster_config *cc, const char *key, const char *v
 	field = (char *)cc + k->at;
 	switch (k->kind) {
 	case C_STR:
+	case C_SECRET:
 		if (strlen(value) >= (size_t)k->max) {
 			snprintf(why, whylen, "longer than %d bytes", (int)k->max - 1);
 			return -EINVAL;
@@ -381,6 +405,15 @@ int cluster_config_set(struct cluster_config *cc, const char *key, const char *v
 		return 0;
 	}
 	return -EINVAL;
+}
+
+const char *cluster_config_token_secret(const struct cluster_config *cc)
+{
+	/* Kafka: Option(secret.key).getOrElse(master.key), then an empty
+	 * one disables tokens. */
+	const char *s = cc->token_secret[0] ? cc->token_secret : cc->token_master_key;
+
+	return s[0] ? s : NULL;
 }
 
 bool cluster_config_zk(const struct cluster_config *cc)
@@ -651,4 +684,10 @@ void cluster_config_render(const struct cluster_config *cc, const int *ports, FI
 	fprintf(f, "super.users=%s\n", cc->super_users);
 	fprintf(f, "allow.everyone.if.no.acl.found=%s\n",
 		cc->allow_everyone_if_no_acl ? "true" : "false");
+	/* The secret itself is never shown (a reader of .config could mint
+	 * tokens with it): only the lifetimes. */
+	fprintf(f, "delegation.token.max.lifetime.ms=%" PRId64 "\n", cc->token_max_lifetime_ms);
+	fprintf(f, "delegation.token.expiry.time.ms=%" PRId64 "\n", cc->token_expiry_time_ms);
+	fprintf(f, "delegation.token.expiry.check.interval.ms=%" PRId64 "\n",
+		cc->token_expiry_check_ms);
 }

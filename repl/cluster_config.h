@@ -30,7 +30,12 @@
  *   num.replica.fetchers 1, unclean.leader.election.enable false,
  *   controlled.shutdown.enable true, auto.leader.rebalance.enable true,
  *   leader.imbalance.per.broker.percentage 10,
- *   leader.imbalance.check.interval.seconds 300
+ *   leader.imbalance.check.interval.seconds 300,
+ *   delegation.token.secret.key (alias delegation.token.master.key, the
+ *   former winning when both are set; unset or empty: delegation tokens
+ *   are disabled, as Kafka), delegation.token.max.lifetime.ms 604800000,
+ *   delegation.token.expiry.time.ms 86400000,
+ *   delegation.token.expiry.check.interval.ms 3600000 (deleg_token.h)
  *
  * Checks across keys (cluster_config_check), each failing with a message
  * that names the key:
@@ -57,10 +62,11 @@
 
 #include "repl/net.h"
 
-#define CLUSTER_CONNECT_MAX     1024
-#define CLUSTER_RACK_MAX        256 /* broker.rack, its NUL included */
-#define CLUSTER_SUPER_USERS_MAX 4096
-#define CLUSTER_ACL_AUTHORIZER  "kafka.security.authorizer.AclAuthorizer"
+#define CLUSTER_CONNECT_MAX      1024
+#define CLUSTER_RACK_MAX         256 /* broker.rack, its NUL included */
+#define CLUSTER_SUPER_USERS_MAX  4096
+#define CLUSTER_ACL_AUTHORIZER   "kafka.security.authorizer.AclAuthorizer"
+#define CLUSTER_TOKEN_SECRET_MAX 1024 /* a delegation token secret, its NUL included */
 
 struct cluster_config {
 	char zk_connect[CLUSTER_CONNECT_MAX]; /* zookeeper.connect ("") */
@@ -115,6 +121,15 @@ struct cluster_config {
 	bool authorizer;
 	char super_users[CLUSTER_SUPER_USERS_MAX];
 	bool allow_everyone_if_no_acl;
+	/* delegation.token.secret.key and its older name
+	 * delegation.token.master.key (Kafka's PASSWORD settings: never
+	 * shown, not even in MNT/.config); cluster_config_token_secret says
+	 * which one is in effect. */
+	char token_secret[CLUSTER_TOKEN_SECRET_MAX];
+	char token_master_key[CLUSTER_TOKEN_SECRET_MAX];
+	int64_t token_max_lifetime_ms; /* 604800000 (7 days) */
+	int64_t token_expiry_time_ms;  /* 86400000 (1 day) */
+	int64_t token_expiry_check_ms; /* 3600000 (1 hour) */
 };
 
 void cluster_config_defaults(struct cluster_config *cc);
@@ -136,6 +151,11 @@ int cluster_config_set(struct cluster_config *cc, const char *key, const char *v
 /* The checks across keys listed above: 0, or -EINVAL with a message that
  * names the key in err. */
 int cluster_config_check(const struct cluster_config *cc, char *err, size_t errlen);
+/* The delegation tokens' secret in effect: delegation.token.secret.key
+ * when set, else delegation.token.master.key (Kafka's order); NULL when
+ * neither is set or it is empty (tokens disabled, as Kafka's
+ * tokenAuthEnabled). */
+const char *cluster_config_token_secret(const struct cluster_config *cc);
 /* True when the broker joins a cluster (zookeeper.connect given). */
 bool cluster_config_zk(const struct cluster_config *cc);
 /* The effective connection timeout (the session timeout when unset). */

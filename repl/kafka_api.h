@@ -14,6 +14,9 @@
  *                                    replica moves
  *   kafka_log_dirs.c   DescribeLogDirs (35) the data directory, its
  *                                    partitions' sizes, its disk's space
+ *   kafka_dtoken.c     CreateDelegationToken (38), Renew (39), Expire
+ *                      (40), DescribeDelegationToken (41): delegation
+ *                      tokens in ZooKeeper (a cluster's only)
  *   kafka_producers.c  DescribeProducers (61) a partition leader's
  *                                    idempotent producers
  *   kafka_quotas.c     DescribeClientQuotas (48), AlterClientQuotas (49)
@@ -125,6 +128,9 @@ int kafka_elect_register(struct kafka_api *ka, struct net_server *srv);
 int kafka_reassign_register(struct kafka_api *ka, struct net_server *srv);
 /* Registers DescribeLogDirs (kafka_log_dirs.c). */
 int kafka_log_dirs_register(struct kafka_api *ka, struct net_server *srv);
+/* Registers the delegation token APIs, 38-41 (kafka_dtoken.c): a
+ * cluster's only. */
+int kafka_dtoken_register(struct kafka_api *ka, struct net_server *srv);
 /* Registers DescribeProducers (kafka_producers.c). */
 int kafka_producers_register(struct kafka_api *ka, struct net_server *srv);
 /* DescribeUserScramCredentials (50), AlterUserScramCredentials (51):

@@ -730,6 +730,9 @@ int kafka_api_register(struct kafka_api *ka, struct net_server *srv)
 		rc = kafka_producers_register(ka, srv);
 	if (rc == 0)
 		rc = kafka_scram_register(ka, srv);
+	/* Tokens live in ZooKeeper: a single node does not serve them. */
+	if (rc == 0 && cluster_zk_mode(ka->c))
+		rc = kafka_dtoken_register(ka, srv);
 	if (rc == 0)
 		rc = kafka_acls_register(ka, srv);
 	if (rc == 0)

@@ -128,6 +128,7 @@ struct net_conn {
 	bool auth_failed; /* the request just met failed authentication */
 	struct sasl_server *sasl;
 	char user[SASL_MAX_USER + 1];
+	bool token; /* user was authenticated by a delegation token (its owner) */
 	/* KIP-368 (net.h): the session's end (monotonic ms; 0: none), the
 	 * start of the last re-authentication (0: none yet), and whether
 	 * one is under way (auth != AUTH_DONE after a first success: user
@@ -206,6 +207,8 @@ struct net_server {
 	struct net_config cfg;
 	sasl_lookup_fn lookup;
 	void *lookup_arg;
+	sasl_token_fn tokens; /* delegation tokens, or NULL */
+	void *tokens_arg;
 	struct {
 		net_handler_fn fn;
 		void *arg;
@@ -457,6 +460,17 @@ int net_req_listener(const struct net_req *req)
 const char *net_req_user(const struct net_req *req)
 {
 	return req->conn->auth == AUTH_DONE && req->conn->user[0] ? req->conn->user : NULL;
+}
+
+bool net_req_token_auth(const struct net_req *req)
+{
+	return net_req_user(req) && req->conn->token;
+}
+
+void net_server_set_tokens(struct net_server *srv, sasl_token_fn fn, void *arg)
+{
+	srv->tokens = fn;
+	srv->tokens_arg = arg;
 }
 
 void net_server_set_authz(struct net_server *srv, void *authz)
@@ -1070,20 +1084,33 @@ static int conn_sasl_step(struct net_conn *c, struct net_req *req, const uint8_t
 		return rc;
 	}
 	if (rc == 1) {
-		/* The session lives connections.max.reauth.ms from here (no
-		 * credential of ours expires: SCRAM only, no tokens), told to
+		/* The session lives connections.max.reauth.ms from here, or
+		 * until the delegation token it authenticated expires,
+		 * whichever is first (Kafka's
+		 * calcCompletionTimesAndReturnSessionLifetimeMs: a token's
+		 * session ends at its expiry even without the setting), told to
 		 * the client in session_lifetime_ms (v1+); a v0 client is not
 		 * told and is cut at the end all the same, as Kafka does. */
 		lifetime = net_config_reauth_ms(&srv->cfg);
 		if (lifetime < 0)
 			lifetime = 0;
+		if (sasl_server_token_expiry(c->sasl) >= 0) {
+			int64_t left = sasl_server_token_expiry(c->sasl) - now_real_ms();
+
+			/* At least 1: 0 is "no end" here, where Kafka's 0
+			 * ends the session at once. */
+			left = left < 1 ? 1 : left;
+			lifetime = lifetime > 0 && lifetime < left ? lifetime : left;
+		}
 		c->session_end = lifetime ? now_mono_ms() + lifetime : 0;
 		snprintf(c->user, sizeof(c->user), "%s", sasl_server_user(c->sasl));
+		c->token = sasl_server_token(c->sasl);
 		c->auth = AUTH_DONE;
 		if (c->reauthenticating)
 			STAT_ADD(srv, reauths, 1);
-		mq_log(MQ_INFO, "net: %s: %sauthenticated as %s (%s)", c->peer,
-		       c->reauthenticating ? "re-" : "", c->user, SASL_SCRAM_SHA_256);
+		mq_log(MQ_INFO, "net: %s: %sauthenticated as %s (%s%s)", c->peer,
+		       c->reauthenticating ? "re-" : "", c->user, SASL_SCRAM_SHA_256,
+		       c->token ? ", delegation token" : "");
 		c->reauthenticating = false;
 	}
 	if (!raw) {
@@ -1156,6 +1183,8 @@ static int conn_pre_auth(struct net_conn *c, struct net_req *req)
 		rc = sasl_server_new(srv->lookup, srv->lookup_arg, &c->sasl);
 		if (rc)
 			return rc;
+		if (srv->tokens)
+			sasl_server_set_tokens(c->sasl, srv->tokens, srv->tokens_arg);
 		STAT_ADD(srv, sasl_exchanges, 1);
 		c->auth = m->hdr.api_version >= 1 ? AUTH_SCRAM : AUTH_SCRAM_RAW;
 		return answer_handshake(c, req, PROTO_ERR_NONE);

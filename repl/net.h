@@ -347,6 +347,13 @@ int net_req_end(struct net_req *req, size_t pos);
 const char *net_req_peer(const struct net_req *req);
 /* The SCRAM user of a SASL connection, or NULL (PLAINTEXT). */
 const char *net_req_user(const struct net_req *req);
+/* Whether the connection authenticated with a delegation token (its user
+ * is then the token's owner: Kafka's tokenAuthenticated principal). */
+bool net_req_token_auth(const struct net_req *req);
+/* Before net_server_start: the delegation tokens a SCRAM exchange with
+ * tokenauth=true is checked against (sasl_server_set_tokens); called on
+ * a loop thread: must not block. None: such exchanges are refused. */
+void net_server_set_tokens(struct net_server *srv, sasl_token_fn fn, void *arg);
 /* The index of the listener (into cfg.listeners) the request came in on. */
 int net_req_listener(const struct net_req *req);
 /* The owner's authorizer, set before net_server_start and never changed

@@ -153,6 +153,10 @@ enum proto_api_key {
 	PROTO_API_DESCRIBE_LOG_DIRS = 35,
 	PROTO_API_SASL_AUTHENTICATE = 36,
 	PROTO_API_CREATE_PARTITIONS = 37,
+	PROTO_API_CREATE_DELEGATION_TOKEN = 38,
+	PROTO_API_RENEW_DELEGATION_TOKEN = 39,
+	PROTO_API_EXPIRE_DELEGATION_TOKEN = 40,
+	PROTO_API_DESCRIBE_DELEGATION_TOKEN = 41,
 	PROTO_API_DELETE_GROUPS = 42,
 	PROTO_API_ELECT_LEADERS = 43,
 	PROTO_API_INCREMENTAL_ALTER_CONFIGS = 44,
@@ -2404,6 +2408,104 @@ int proto_alter_quotas_resp_decode(struct kbuf_r *r, int16_t version,
 				   struct proto_alter_quotas_resp *resp);
 void proto_alter_quotas_resp_free(struct proto_alter_quotas_resp *resp);
 
+/* ---- Delegation tokens (KIP-48), proto_dtoken.c: CreateDelegationToken
+ * (38) v0-3, RenewDelegationToken (39) v0-2, ExpireDelegationToken (40)
+ * v0-2, DescribeDelegationToken (41) v0-3; flexible from v2. ---- */
+
+#define PROTO_MAX_PRINCIPALS 10000  /* renewers or owners of one message */
+#define PROTO_MAX_TOKENS     100000 /* tokens of a Describe answer */
+
+struct proto_principal {
+	struct kstr type; /* "User" */
+	struct kstr name;
+};
+
+struct proto_create_token_req {
+	struct kstr owner_type; /* v3+, nullable; KSTR_NULL before */
+	struct kstr owner_name; /* v3+, nullable: null or "" is the requester */
+	int32_t n_renewers;
+	struct proto_principal *renewers;
+	int64_t max_lifetime_ms; /* -1 (or <= 0): the broker's maximum */
+};
+
+struct proto_create_token_resp {
+	int16_t error_code;
+	struct proto_principal owner;
+	struct proto_principal requester; /* v3+ */
+	int64_t issue_timestamp_ms;
+	int64_t expiry_timestamp_ms;
+	int64_t max_timestamp_ms;
+	struct kstr token_id;
+	struct kstr hmac; /* BYTES */
+	int32_t throttle_time_ms;
+};
+
+/* Renew (hmac, renew_period_ms) and Expire (hmac, expiry_time_period_ms)
+ * have the same shape. */
+struct proto_renew_token_req {
+	struct kstr hmac;
+	int64_t period_ms;
+};
+
+struct proto_renew_token_resp {
+	int16_t error_code;
+	int64_t expiry_timestamp_ms;
+	int32_t throttle_time_ms;
+};
+
+struct proto_describe_tokens_req {
+	int32_t n_owners; /* -1: null, every token */
+	struct proto_principal *owners;
+};
+
+struct proto_token_desc {
+	struct proto_principal owner;
+	struct proto_principal requester; /* v3+ */
+	int64_t issue_timestamp;
+	int64_t expiry_timestamp;
+	int64_t max_timestamp;
+	struct kstr token_id;
+	struct kstr hmac;
+	int32_t n_renewers;
+	struct proto_principal *renewers;
+};
+
+struct proto_describe_tokens_resp {
+	int16_t error_code;
+	int32_t n_tokens;
+	struct proto_token_desc *tokens;
+	int32_t throttle_time_ms;
+};
+
+int proto_create_token_req_encode(struct kbuf_w *w, int16_t version,
+				  const struct proto_create_token_req *req);
+int proto_create_token_req_decode(struct kbuf_r *r, int16_t version,
+				  struct proto_create_token_req *req);
+void proto_create_token_req_free(struct proto_create_token_req *req);
+int proto_create_token_resp_encode(struct kbuf_w *w, int16_t version,
+				   const struct proto_create_token_resp *resp);
+int proto_create_token_resp_decode(struct kbuf_r *r, int16_t version,
+				   struct proto_create_token_resp *resp);
+/* api_key: PROTO_API_RENEW_DELEGATION_TOKEN or _EXPIRE_. */
+int proto_renew_token_req_encode(struct kbuf_w *w, int16_t api_key, int16_t version,
+				 const struct proto_renew_token_req *req);
+int proto_renew_token_req_decode(struct kbuf_r *r, int16_t api_key, int16_t version,
+				 struct proto_renew_token_req *req);
+int proto_renew_token_resp_encode(struct kbuf_w *w, int16_t api_key, int16_t version,
+				  const struct proto_renew_token_resp *resp);
+int proto_renew_token_resp_decode(struct kbuf_r *r, int16_t api_key, int16_t version,
+				  struct proto_renew_token_resp *resp);
+int proto_describe_tokens_req_encode(struct kbuf_w *w, int16_t version,
+				     const struct proto_describe_tokens_req *req);
+int proto_describe_tokens_req_decode(struct kbuf_r *r, int16_t version,
+				     struct proto_describe_tokens_req *req);
+void proto_describe_tokens_req_free(struct proto_describe_tokens_req *req);
+int proto_describe_tokens_resp_encode(struct kbuf_w *w, int16_t version,
+				      const struct proto_describe_tokens_resp *resp);
+int proto_describe_tokens_resp_decode(struct kbuf_r *r, int16_t version,
+				      struct proto_describe_tokens_resp *resp);
+void proto_describe_tokens_resp_free(struct proto_describe_tokens_resp *resp);
+
 struct proto_req {
 	struct proto_req_hdr hdr;
 	union {
@@ -2449,6 +2551,9 @@ struct proto_req {
 		struct proto_describe_acls_req describe_acls;
 		struct proto_create_acls_req create_acls;
 		struct proto_delete_acls_req delete_acls;
+		struct proto_create_token_req create_token;
+		struct proto_renew_token_req renew_token; /* and expire */
+		struct proto_describe_tokens_req describe_tokens;
 	} u;
 };
 

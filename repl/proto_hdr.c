@@ -237,6 +237,10 @@ static const struct proto_api api_table[] = {
 	{ PROTO_API_DESCRIBE_LOG_DIRS, 0, 4, 2, "DescribeLogDirs" },
 	{ PROTO_API_SASL_AUTHENTICATE, 0, 2, 2, "SaslAuthenticate" },
 	{ PROTO_API_CREATE_PARTITIONS, 0, 3, 2, "CreatePartitions" },
+	{ PROTO_API_CREATE_DELEGATION_TOKEN, 0, 3, 2, "CreateDelegationToken" },
+	{ PROTO_API_RENEW_DELEGATION_TOKEN, 0, 2, 2, "RenewDelegationToken" },
+	{ PROTO_API_EXPIRE_DELEGATION_TOKEN, 0, 2, 2, "ExpireDelegationToken" },
+	{ PROTO_API_DESCRIBE_DELEGATION_TOKEN, 0, 3, 2, "DescribeDelegationToken" },
 	{ PROTO_API_DELETE_GROUPS, 0, 2, 2, "DeleteGroups" },
 	{ PROTO_API_ELECT_LEADERS, 0, 2, 2, "ElectLeaders" },
 	{ PROTO_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, 1, "IncrementalAlterConfigs" },
@@ -601,6 +605,13 @@ int proto_req_decode(const uint8_t *frame, size_t len, struct proto_req *req)
 		return proto_describe_acls_req_decode(&r, v, &req->u.describe_acls);
 	case PROTO_API_CREATE_ACLS: return proto_create_acls_req_decode(&r, v, &req->u.create_acls);
 	case PROTO_API_DELETE_ACLS: return proto_delete_acls_req_decode(&r, v, &req->u.delete_acls);
+	case PROTO_API_CREATE_DELEGATION_TOKEN:
+		return proto_create_token_req_decode(&r, v, &req->u.create_token);
+	case PROTO_API_RENEW_DELEGATION_TOKEN:
+	case PROTO_API_EXPIRE_DELEGATION_TOKEN:
+		return proto_renew_token_req_decode(&r, req->hdr.api_key, v, &req->u.renew_token);
+	case PROTO_API_DESCRIBE_DELEGATION_TOKEN:
+		return proto_describe_tokens_req_decode(&r, v, &req->u.describe_tokens);
 	}
 	return -EOPNOTSUPP;
 }
@@ -656,6 +667,12 @@ void proto_req_free(struct proto_req *req)
 		break;
 	case PROTO_API_CREATE_ACLS: proto_create_acls_req_free(&req->u.create_acls); break;
 	case PROTO_API_DELETE_ACLS: proto_delete_acls_req_free(&req->u.delete_acls); break;
+	case PROTO_API_CREATE_DELEGATION_TOKEN:
+		proto_create_token_req_free(&req->u.create_token);
+		break;
+	case PROTO_API_DESCRIBE_DELEGATION_TOKEN:
+		proto_describe_tokens_req_free(&req->u.describe_tokens);
+		break;
 	case PROTO_API_DESCRIBE_CONFIGS:
 		proto_describe_configs_req_free(&req->u.describe_configs);
 		break;

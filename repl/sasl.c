@@ -421,6 +421,11 @@ struct sasl_server {
 	const char *reason;
 	const char *client_msg; /* Kafka's words to the client, or NULL */
 	const char *mock;       /* why cred is made up (unknown user), or NULL */
+	sasl_token_fn tokens;   /* delegation tokens (tokenauth=true), or NULL */
+	void *tokens_arg;
+	bool token;                    /* tokenauth=true: user is a token id */
+	char owner[SASL_MAX_USER + 1]; /* the token's owner */
+	int64_t expiry_ms;             /* the token's expiry */
 };
 
 int sasl_server_new(sasl_lookup_fn lookup, void *arg, struct sasl_server **out)
@@ -452,9 +457,25 @@ int sasl_server_set_nonce(struct sasl_server *s, const char *nonce)
 	return 0;
 }
 
+void sasl_server_set_tokens(struct sasl_server *s, sasl_token_fn fn, void *arg)
+{
+	s->tokens = fn;
+	s->tokens_arg = arg;
+}
+
 const char *sasl_server_user(const struct sasl_server *s)
 {
-	return s->state == SRV_DONE ? s->user : NULL;
+	return s->state != SRV_DONE ? NULL : s->token ? s->owner : s->user;
+}
+
+bool sasl_server_token(const struct sasl_server *s)
+{
+	return s->state == SRV_DONE && s->token;
+}
+
+int64_t sasl_server_token_expiry(const struct sasl_server *s)
+{
+	return sasl_server_token(s) ? s->expiry_ms : -1;
 }
 
 const char *sasl_server_reason(const struct sasl_server *s)
@@ -511,9 +532,7 @@ static int srv_first(struct sasl_server *s, const char *in, size_t n)
 	/* Extensions: "key=value" each; unknown ones are ignored, but for
 	 * Kafka's tokenauth=true (any case, Boolean.parseBoolean): the name
 	 * is then a delegation token's id and the password its HMAC, which
-	 * Kafka checks against its tokens, never its users. There are no
-	 * tokens here: refused as an unknown user is, not authenticated as a
-	 * user of that name. */
+	 * Kafka checks against its tokens, never its users. */
 	while (m.p < m.end) {
 		const char *comma = memchr(m.p, ',', (size_t)(m.end - m.p));
 		const char *e = comma ? comma : m.end;
@@ -523,7 +542,7 @@ static int srv_first(struct sasl_server *s, const char *in, size_t n)
 			return srv_refuse(s, -EBADMSG, "malformed extension");
 		if (eq - m.p == 9 && !memcmp(m.p, "tokenauth", 9) && e - eq - 1 == 4 &&
 		    !strncasecmp(eq + 1, "true", 4))
-			s->mock = "delegation token (none here)";
+			s->token = true;
 		m.p = comma ? comma + 1 : m.end;
 	}
 	if (authzid) {
@@ -540,12 +559,24 @@ static int srv_first(struct sasl_server *s, const char *in, size_t n)
 			return srv_refuse(s, -EOPNOTSUPP, "authzid differs from the user");
 		}
 	}
-	rc = s->lookup(s->arg, user, &s->cred);
-	if (rc && rc != -ENOENT)
-		return srv_refuse(s, rc, "credential lookup failed");
-	/* tokenauth (s->mock already): whether the user exists does not matter. */
-	if (!s->mock && rc)
-		s->mock = "unknown user";
+	if (s->token) {
+		/* Kafka's ScramSaslServer refuses an unknown token at once
+		 * (its SaslException at client-first): there is no user to
+		 * hide, and whether a token id exists tells nothing without
+		 * its HMAC. */
+		rc = s->tokens ? s->tokens(s->tokens_arg, user, &s->cred, s->owner,
+					   sizeof(s->owner), &s->expiry_ms)
+			       : -ENOENT;
+		if (rc)
+			return srv_refuse(s, -ENOENT,
+					  "Token Authentication failed: Invalid tokenId");
+	} else {
+		rc = s->lookup(s->arg, user, &s->cred);
+		if (rc && rc != -ENOENT)
+			return srv_refuse(s, rc, "credential lookup failed");
+		if (rc)
+			s->mock = "unknown user";
+	}
 	if (!s->mock &&
 	    (s->cred.iterations < SASL_MIN_ITERATIONS || s->cred.iterations > SASL_MAX_ITERATIONS ||
 	     !s->cred.salt_len || s->cred.salt_len > SASL_MAX_SALT))

@@ -13,8 +13,9 @@
  *                 "a=<authzid>" between the commas (must be the user)
  *                 client-first-bare = "n=" saslname ",r=" c-nonce
  *                 [",ext=value"...] (Kafka's extensions; ignored here
- *                 but for tokenauth=true, a delegation token's: there
- *                 are none, so refused as an unknown user)
+ *                 but for tokenauth=true: the name is a delegation
+ *                 token's id, checked against the tokens (see
+ *                 sasl_server_set_tokens), never the users)
  *   server-first  "r=" c-nonce s-nonce ",s=" base64(salt) ",i=" iterations
  *   client-final  "c=" base64(gs2-header) ",r=" c-nonce s-nonce ",p=" base64(proof)
  *   server-final  "v=" base64(ServerSignature)
@@ -52,7 +53,10 @@
  *               an authzid other than the user
  *   -ENOENT     no credentials for the user (or unusable ones): refused
  *               at client-final, after a server-first with a made-up
- *               salt, so the answers do not tell which users exist
+ *               salt, so the answers do not tell which users exist; a
+ *               token id (tokenauth=true) no token has: refused at once,
+ *               at client-first, as Kafka's ScramSaslServer ("Token
+ *               Authentication failed: Invalid tokenId")
  *   -EPROTO     nonce mismatch (client-final of another exchange: replay)
  *   -EBADE      channel binding data is not the gs2 header
  *   -EACCES     wrong proof (wrong password)
@@ -69,6 +73,7 @@
 #ifndef MQFS_REPL_SASL_H
 #define MQFS_REPL_SASL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -131,8 +136,24 @@ int sasl_server_set_nonce(struct sasl_server *s, const char *nonce);
  * next call or free. */
 int sasl_server_step(struct sasl_server *s, const uint8_t *in, size_t in_len, const char **out,
 		     size_t *out_len);
-/* The authenticated user (NULL before DONE). */
+/* Finds a delegation token's credential, its owner's name (the part
+ * after "User:") and its expiry time (ms since the epoch) for
+ * tokenauth=true: 0, or -ENOENT. Called from sasl_server_step, as the
+ * lookup is: must not block. */
+typedef int (*sasl_token_fn)(void *arg, const char *token_id, struct sasl_cred *cred, char *owner,
+			     size_t owner_size, int64_t *expiry_ms);
+/* The tokens of this server (before the first step); without them
+ * tokenauth=true is refused as a token no one has. */
+void sasl_server_set_tokens(struct sasl_server *s, sasl_token_fn fn, void *arg);
+/* The authenticated user (NULL before DONE): with a token, its owner
+ * (Kafka's authorizationId), as the connection's principal. */
 const char *sasl_server_user(const struct sasl_server *s);
+/* Whether the exchange authenticated a delegation token (Kafka's
+ * KafkaPrincipal.tokenAuthenticated). */
+bool sasl_server_token(const struct sasl_server *s);
+/* The authenticated token's expiry time (ms since the epoch; Kafka's
+ * CREDENTIAL_LIFETIME_MS negotiated property), -1 when no token was. */
+int64_t sasl_server_token_expiry(const struct sasl_server *s);
 /* Why the last step was refused ("" when it was not). */
 const char *sasl_server_reason(const struct sasl_server *s);
 /* What Kafka tells the client of that refusal in SaslAuthenticate's

@@ -188,8 +188,7 @@ static json_t *ids_array(const int32_t *ids, int n)
 	return arr;
 }
 
-/* Sets key to v (taking v); on failure drops root and returns NULL. */
-static json_t *put(json_t *root, const char *key, json_t *v)
+json_t *zk_json_put(json_t *root, const char *key, json_t *v)
 {
 	if (!root) {
 		json_decref(v);
@@ -582,20 +581,20 @@ char *zk_broker_encode(const struct zk_broker *b)
 		if (json_object_set_new(feats, b->features[i].name, f) < 0)
 			goto fail;
 	}
-	root = put(root, "listener_security_protocol_map", map);
-	root = put(root, "endpoints", eps);
+	root = zk_json_put(root, "listener_security_protocol_map", map);
+	root = zk_json_put(root, "endpoints", eps);
 	map = eps = NULL;
-	root = put(root, "jmx_port", json_integer(b->jmx_port));
-	root = put(root, "features", feats);
+	root = zk_json_put(root, "jmx_port", json_integer(b->jmx_port));
+	root = zk_json_put(root, "features", feats);
 	feats = NULL;
-	root = put(root, "host", plain ? json_string(plain->host) : json_null());
-	root = put(root, "timestamp", ms_string(b->timestamp));
-	root = put(root, "port", json_integer(plain ? plain->port : -1));
-	root = put(root, "version", json_integer(5));
+	root = zk_json_put(root, "host", plain ? json_string(plain->host) : json_null());
+	root = zk_json_put(root, "timestamp", ms_string(b->timestamp));
+	root = zk_json_put(root, "port", json_integer(plain ? plain->port : -1));
+	root = zk_json_put(root, "version", json_integer(5));
 	if (b->rack)
-		root = put(root, "rack", json_string(b->rack));
+		root = zk_json_put(root, "rack", json_string(b->rack));
 	if (b->n_ineligible > 0)
-		root = put(root, "ineligible_partitions", ineligible_encode(b));
+		root = zk_json_put(root, "ineligible_partitions", ineligible_encode(b));
 	return dump(root);
 fail:
 	json_decref(root);
@@ -791,9 +790,9 @@ char *zk_controller_encode(const struct zk_controller *c)
 {
 	json_t *root = json_object();
 
-	root = put(root, "version", json_integer(1));
-	root = put(root, "brokerid", json_integer(c->broker_id));
-	root = put(root, "timestamp", ms_string(c->timestamp));
+	root = zk_json_put(root, "version", json_integer(1));
+	root = zk_json_put(root, "brokerid", json_integer(c->broker_id));
+	root = zk_json_put(root, "timestamp", ms_string(c->timestamp));
 	return dump(root);
 }
 
@@ -876,12 +875,12 @@ char *zk_topic_encode(const struct zk_topic *t)
 		json_decref(removing);
 		return NULL;
 	}
-	root = put(root, "version", json_integer(3));
-	root = put(root, "partitions", parts);
-	root = put(root, "adding_replicas", adding);
-	root = put(root, "removing_replicas", removing);
+	root = zk_json_put(root, "version", json_integer(3));
+	root = zk_json_put(root, "partitions", parts);
+	root = zk_json_put(root, "adding_replicas", adding);
+	root = zk_json_put(root, "removing_replicas", removing);
 	if (t->topic_id[0])
-		root = put(root, "topic_id", json_string(t->topic_id));
+		root = zk_json_put(root, "topic_id", json_string(t->topic_id));
 	return dump(root);
 }
 
@@ -1011,13 +1010,14 @@ char *zk_partition_state_encode(const struct zk_partition_state *s)
 {
 	json_t *root = json_object();
 
-	root = put(root, "controller_epoch", json_integer(s->controller_epoch));
-	root = put(root, "leader", json_integer(s->leader));
-	root = put(root, "version", json_integer(1));
-	root = put(root, "leader_epoch", json_integer(s->leader_epoch));
-	root = put(root, "isr", ids_array(s->isr, s->n_isr));
+	root = zk_json_put(root, "controller_epoch", json_integer(s->controller_epoch));
+	root = zk_json_put(root, "leader", json_integer(s->leader));
+	root = zk_json_put(root, "version", json_integer(1));
+	root = zk_json_put(root, "leader_epoch", json_integer(s->leader_epoch));
+	root = zk_json_put(root, "isr", ids_array(s->isr, s->n_isr));
 	if (s->leader_recovery_state != ZK_RECOVERY_RECOVERED)
-		root = put(root, "leader_recovery_state", json_integer(s->leader_recovery_state));
+		root = zk_json_put(root, "leader_recovery_state",
+				   json_integer(s->leader_recovery_state));
 	return dump(root);
 }
 
@@ -1075,8 +1075,8 @@ char *zk_config_encode(const struct zk_config *c)
 			json_decref(cfg);
 			cfg = NULL;
 		}
-	root = put(root, "version", json_integer(1));
-	root = put(root, "config", cfg);
+	root = zk_json_put(root, "version", json_integer(1));
+	root = zk_json_put(root, "config", cfg);
 	return dump(root);
 }
 
@@ -1205,8 +1205,8 @@ char *zk_isr_change_encode(const struct zk_isr_change *c)
 			json_decref(arr);
 			arr = NULL;
 		}
-	root = put(root, "version", json_integer(1));
-	root = put(root, "partitions", arr);
+	root = zk_json_put(root, "version", json_integer(1));
+	root = zk_json_put(root, "partitions", arr);
 	return dump(root);
 }
 
@@ -1308,8 +1308,8 @@ char *zk_reassign_encode(const struct zk_reassign *r)
 			arr = NULL;
 		}
 	}
-	root = put(root, "version", json_integer(1));
-	root = put(root, "partitions", arr);
+	root = zk_json_put(root, "version", json_integer(1));
+	root = zk_json_put(root, "partitions", arr);
 	return dump(root);
 }
 
@@ -1381,9 +1381,9 @@ char *zk_log_dir_event_encode(int32_t broker_id, int32_t event)
 {
 	json_t *root = json_object();
 
-	root = put(root, "version", json_integer(1));
-	root = put(root, "broker", json_integer(broker_id));
-	root = put(root, "event", json_integer(event));
+	root = zk_json_put(root, "version", json_integer(1));
+	root = zk_json_put(root, "broker", json_integer(broker_id));
+	root = zk_json_put(root, "event", json_integer(event));
 	return dump(root);
 }
 
@@ -1413,8 +1413,8 @@ char *zk_cluster_id_encode(const char *id)
 {
 	json_t *root = json_object();
 
-	root = put(root, "version", json_string("1"));
-	root = put(root, "id", json_string(id));
+	root = zk_json_put(root, "version", json_string("1"));
+	root = zk_json_put(root, "id", json_string(id));
 	return dump(root);
 }
 
@@ -1484,8 +1484,8 @@ char *zk_config_change_encode(const char *entity_path)
 {
 	json_t *root = json_object();
 
-	root = put(root, "version", json_integer(2));
-	root = put(root, "entity_path", json_string(entity_path));
+	root = zk_json_put(root, "version", json_integer(2));
+	root = zk_json_put(root, "entity_path", json_string(entity_path));
 	return dump(root);
 }
 

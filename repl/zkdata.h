@@ -102,6 +102,12 @@
  * returns -EBADMSG: how every decoder refuses a document. */
 int zk_bad(char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Sets key of object root to v, taking v (jansson's json_t); on failure
+ * (root NULL, v NULL, no memory) drops root and returns NULL, so that a
+ * document is built by a chain of calls checked once at the end. */
+struct json_t;
+struct json_t *zk_json_put(struct json_t *root, const char *key, struct json_t *v);
+
 /* ---- paths ---- */
 
 #define ZK_BROKER_IDS_PATH       "/brokers/ids"

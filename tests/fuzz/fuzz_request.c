@@ -98,6 +98,16 @@ static bool client_api_same(const struct proto_req *a, const struct proto_req *b
 		return a->u.describe_log_dirs.n_topics == b->u.describe_log_dirs.n_topics;
 	case PROTO_API_DESCRIBE_PRODUCERS:
 		return a->u.describe_producers.n_topics == b->u.describe_producers.n_topics;
+	case PROTO_API_CREATE_DELEGATION_TOKEN:
+		return a->u.create_token.n_renewers == b->u.create_token.n_renewers &&
+		       a->u.create_token.max_lifetime_ms == b->u.create_token.max_lifetime_ms &&
+		       kstr_same(a->u.create_token.owner_name, b->u.create_token.owner_name);
+	case PROTO_API_RENEW_DELEGATION_TOKEN:
+	case PROTO_API_EXPIRE_DELEGATION_TOKEN:
+		return kstr_same(a->u.renew_token.hmac, b->u.renew_token.hmac) &&
+		       a->u.renew_token.period_ms == b->u.renew_token.period_ms;
+	case PROTO_API_DESCRIBE_DELEGATION_TOKEN:
+		return a->u.describe_tokens.n_owners == b->u.describe_tokens.n_owners;
 	case PROTO_API_DESCRIBE_CLIENT_QUOTAS:
 		return a->u.describe_quotas.n_components == b->u.describe_quotas.n_components &&
 		       a->u.describe_quotas.strict == b->u.describe_quotas.strict;
@@ -259,6 +269,16 @@ static void roundtrip(const struct proto_req *req)
 	case PROTO_API_ALTER_PARTITION_REASSIGNMENTS:
 	case PROTO_API_LIST_PARTITION_REASSIGNMENTS:
 		rc = proto_reassign_req_encode(&w, req->hdr.api_key, v, &req->u.reassign);
+		break;
+	case PROTO_API_CREATE_DELEGATION_TOKEN:
+		rc = proto_create_token_req_encode(&w, v, &req->u.create_token);
+		break;
+	case PROTO_API_RENEW_DELEGATION_TOKEN:
+	case PROTO_API_EXPIRE_DELEGATION_TOKEN:
+		rc = proto_renew_token_req_encode(&w, req->hdr.api_key, v, &req->u.renew_token);
+		break;
+	case PROTO_API_DESCRIBE_DELEGATION_TOKEN:
+		rc = proto_describe_tokens_req_encode(&w, v, &req->u.describe_tokens);
 		break;
 	default:
 		/* Every API the decoder takes has its case above: one added

@@ -224,6 +224,25 @@
 #       Authenticates as above, sends OffsetForLeaderEpoch v3 of
 #       TOPIC-PARTITION (epoch 0) as REPLICA_ID (-1 a consumer); prints
 #       "error E".
+#   python3 kafka_raw.py token-create HOST PORT USER PASSWORD VERSION RENEWERS MAX_LIFETIME [OWNER]
+#       Authenticates as above, sends CreateDelegationToken VERSION (0-3)
+#       with RENEWERS ("User:a,User:b", "-" none), MAX_LIFETIME ms and, in
+#       v3, OWNER ("User:x"; left out: null, the requester); prints "error
+#       E owner O requester R issue I expiry X max M id ID hmac H" (R "-"
+#       before v3, H base64).
+#   python3 kafka_raw.py token-renew HOST PORT USER PASSWORD VERSION HMAC PERIOD
+#   python3 kafka_raw.py token-expire HOST PORT USER PASSWORD VERSION HMAC PERIOD
+#       Authenticates as above, sends RenewDelegationToken or
+#       ExpireDelegationToken VERSION (0-2) of the token whose HMAC is HMAC
+#       (base64) with PERIOD ms; prints "error E expiry X".
+#   python3 kafka_raw.py token-describe HOST PORT USER PASSWORD VERSION OWNERS
+#       Authenticates as above, sends DescribeDelegationToken VERSION (0-3)
+#       for OWNERS ("User:a,User:b"; "-" null: every token; "" an empty
+#       list); prints "error E", then per token "id ID owner O requester R
+#       renewers A,B issue I expiry X max M hmac H" (R "-" before v3,
+#       renewers "-" for none).
+#   A USER of the form token:ID authenticates with the delegation token
+#   ID, its base64 HMAC as PASSWORD (SCRAM's tokenauth=true extension).
 # Exit 1 on anything unexpected, with the reason. Other scripts import
 # its framing (Conn, batch, produce_v3), e.g. kafka_idempotent.py.
 import base64
@@ -338,6 +357,8 @@ def sasl_scram_v(c, user, password, version):
 def scram_exchange(auth, user, password):
     nonce = base64.b64encode(os.urandom(18)).decode()
     bare = "n=%s,r=%s" % (user, nonce)
+    if user.startswith("token:"):  # a delegation token: its id, tokenauth=true
+        bare = "n=%s,r=%s,tokenauth=true" % (user[6:], nonce)
     server_first = auth(("n,," + bare).encode()).decode()
     fields = dict(kv.split("=", 1) for kv in server_first.split(","))
     salted = hashlib.pbkdf2_hmac("sha256", password.encode(),
@@ -1502,6 +1523,128 @@ def describe_producers(host, port, user, password, topic, partition):
               "txn_start_offset %d" % (pid, epoch, seq, ts, coord, txn))
 
 
+def principal_fields(text, flex):
+    """'Type:name' as two strings (compact when flex)."""
+    ptype, name = text.split(":", 1)
+    if flex:
+        return cstr(ptype.encode()) + cstr(name.encode())
+    return kstr(ptype) + kstr(name)
+
+
+def read_any_str(r, off, flex):
+    return read_cstr(r, off) if flex else read_kstr(r, off)
+
+
+def read_bytes(r, off, flex):
+    if flex:
+        n, off = read_uvarint(r, off)
+        return r[off:off + n - 1], off + n - 1
+    (n,) = struct.unpack(">i", r[off:off + 4])
+    return r[off + 4:off + 4 + n], off + 4 + n
+
+
+def array_len(n, flex):
+    return uvarint(n + 1) if flex else struct.pack(">i", n)
+
+
+def read_array_len(r, off, flex):
+    if flex:
+        n, off = read_uvarint(r, off)
+        return n - 1, off
+    return struct.unpack(">i", r[off:off + 4])[0], off + 4
+
+
+def read_token(r, off, v):
+    """The fields a Create answer and a Describe entry share, in their
+    order: owner, requester (v3+), issue, expiry, max, id, hmac."""
+    flex = v >= 2
+    t = {"req": "-"}
+    otype, off = read_any_str(r, off, flex)
+    oname, off = read_any_str(r, off, flex)
+    t["owner"] = "%s:%s" % (otype, oname)
+    if v >= 3:
+        rtype, off = read_any_str(r, off, flex)
+        rname, off = read_any_str(r, off, flex)
+        t["req"] = "%s:%s" % (rtype, rname)
+    t["issue"], t["expiry"], t["max"] = struct.unpack(">qqq", r[off:off + 24])
+    t["id"], off = read_any_str(r, off + 24, flex)
+    t["hmac"], off = read_bytes(r, off, flex)
+    return t, off
+
+
+def token_create(host, port, user, password, version, renewers, max_life, owner=None):
+    v = int(version)
+    flex = v >= 2
+    c = acl_conn(host, port, user, password)
+    body = b""
+    if v >= 3:
+        if owner:
+            body += principal_fields(owner, True)
+        else:
+            body += b"\x00\x00"  # null type and name
+    rl = [] if renewers == "-" else renewers.split(",")
+    body += array_len(len(rl), flex)
+    for p in rl:
+        body += principal_fields(p, flex) + (b"\x00" if flex else b"")
+    body += struct.pack(">q", int(max_life)) + (b"\x00" if flex else b"")
+    r = c.call(38, v, body, flexible=flex)
+    (err,) = struct.unpack(">h", r[:2])
+    t, _ = read_token(r, 2, v)
+    print("error %d owner %s requester %s issue %d expiry %d max %d id %s hmac %s" %
+          (err, t["owner"], t["req"], t["issue"], t["expiry"], t["max"], t["id"] or "-",
+           base64.b64encode(t["hmac"]).decode() or "-"))
+
+
+def token_renew_expire(api, host, port, user, password, version, hmac_b64, period):
+    v = int(version)
+    flex = v >= 2
+    c = acl_conn(host, port, user, password)
+    h = base64.b64decode(hmac_b64)
+    hb = (uvarint(len(h) + 1) if flex else struct.pack(">i", len(h))) + h
+    r = c.call(api, v, hb + struct.pack(">q", int(period)) + (b"\x00" if flex else b""),
+               flexible=flex)
+    err, expiry = struct.unpack(">hq", r[:10])
+    print("error %d expiry %d" % (err, expiry))
+
+
+def token_renew(*args):
+    token_renew_expire(39, *args)
+
+
+def token_expire(*args):
+    token_renew_expire(40, *args)
+
+
+def token_describe(host, port, user, password, version, owners):
+    v = int(version)
+    flex = v >= 2
+    c = acl_conn(host, port, user, password)
+    if owners == "-":
+        body = b"\x00" if flex else struct.pack(">i", -1)
+    else:
+        ol = owners.split(",") if owners else []
+        body = array_len(len(ol), flex)
+        for p in ol:
+            body += principal_fields(p, flex) + (b"\x00" if flex else b"")
+    r = c.call(41, v, body + (b"\x00" if flex else b""), flexible=flex)
+    (err,) = struct.unpack(">h", r[:2])
+    print("error %d" % err)
+    n, off = read_array_len(r, 2, flex)
+    for _ in range(n):
+        t, off = read_token(r, off, v)
+        nr, off = read_array_len(r, off, flex)
+        rens = []
+        for _ in range(nr):
+            rt, off = read_any_str(r, off, flex)
+            nm, off = read_any_str(r, off, flex)
+            off += 1 if flex else 0
+            rens.append("%s:%s" % (rt, nm))
+        off += 1 if flex else 0
+        print("id %s owner %s requester %s renewers %s issue %d expiry %d max %d hmac %s" %
+              (t["id"], t["owner"], t["req"], ",".join(rens) or "-", t["issue"], t["expiry"],
+               t["max"], base64.b64encode(t["hmac"]).decode()))
+
+
 if __name__ == "__main__":
     cmds = {"produce": (9, produce), "produce-ts": (8, produce_ts), "coordinator": (7, coordinator), "frame": (5, frame), "silent": (4, silent),
             "initpid": (6, initpid), "parked": (8, parked), "commit": (8, commit),
@@ -1525,9 +1668,12 @@ if __name__ == "__main__":
             "named-errors": (8, named_errors), "list-reassign": (8, list_reassign),
             "describe-configs": (8, describe_configs), "controller": (6, controller),
             "grow": (8, grow), "delete-id": (7, delete_id),
-            "describe-producers": (8, describe_producers)}
+            "describe-producers": (8, describe_producers),
+            "token-create": (9, token_create), "token-renew": (9, token_renew),
+            "token-expire": (9, token_expire), "token-describe": (8, token_describe)}
     optional = {"parked": 1, "produce": 1, "incalter": 1, "quota-alter": 1, "quota-describe": 1,
-                "acl-create": 10000, "acl-delete": 8, "create5": 1, "named-errors": 1}  # trailing arguments that may be left out
+                "acl-create": 10000, "acl-delete": 8, "create5": 1, "named-errors": 1,
+                "token-create": 1}  # trailing arguments that may be left out
     if (len(sys.argv) < 2 or sys.argv[1] not in cmds or
             not cmds[sys.argv[1]][0] <= len(sys.argv) <= cmds[sys.argv[1]][0] + optional.get(sys.argv[1], 0)):
         sys.exit("usage: see the top of kafka_raw.py")

@@ -20,7 +20,8 @@
 # DescribeLogDirs v1 no directory; ListOffsets, DeleteRecords,
 # DescribeProducers (READ, which WRITE does not imply)
 # TOPIC_AUTHORIZATION_FAILED; ListGroups none; DescribeGroups
-# GROUP_AUTHORIZATION_FAILED with the operations omitted.
+# GROUP_AUTHORIZATION_FAILED with the operations omitted. The delegation
+# token APIs DELEGATION_TOKEN_AUTH_DISABLED (no delegation.token.secret.key).
 # With the topic's and group's ACLs (no cluster one): InitProducerId
 # (WRITE on some topic), ListOffsets, DeleteRecords, a follower's
 # OffsetForLeaderEpoch (DESCRIBE) allowed; ListGroups
@@ -116,6 +117,14 @@ expect_eq "DescribeProducers: TOPIC_AUTHORIZATION_FAILED" "error 29" \
 expect_ok "that refusal logged" grep -q \
 	"DescribeProducers from .*: topic 't' refused: TOPIC_AUTHORIZATION_FAILED: Topic authorization failed." \
 	"$LOG"
+# No delegation.token.secret.key here: tokens are disabled, as Kafka.
+expect_eq "CreateDelegationToken: DELEGATION_TOKEN_AUTH_DISABLED" \
+	"error 61 owner User:bob requester User:bob issue -1 expiry -1 max -1 id - hmac -" \
+	"$(raw 1 bob token-create 3 - -1)"
+expect_eq "DescribeDelegationToken: DELEGATION_TOKEN_AUTH_DISABLED" "error 61" \
+	"$(raw 2 bob token-describe 0 -)"
+expect_eq "RenewDelegationToken: DELEGATION_TOKEN_AUTH_DISABLED" "error 61 expiry -1" \
+	"$(raw 3 bob token-renew 2 AAAA 1000)"
 expect_eq "OffsetForLeaderEpoch as a follower (replica 1): TOPIC_AUTHORIZATION_FAILED" "error 29" \
 	"$(raw "$L" bob ofle t 0 1)"
 expect_eq "OffsetForLeaderEpoch as a consumer: TOPIC_AUTHORIZATION_FAILED" "error 29" \

@@ -1554,6 +1554,69 @@ static void expect_cluster_refusal(const char *text, const char *msg)
 	assert_memory_equal(&c, &before, sizeof(c));
 }
 
+/* delegation.token.*: Kafka's defaults; secret.key wins over its older
+ * name master.key whatever their order; empty is none (tokens off); the
+ * secret is never rendered nor quoted in a refusal. */
+static void test_cluster_token_settings(void **state)
+{
+	struct broker_config c;
+	char err[512] = "", *text;
+	size_t len;
+
+	(void)state;
+	broker_config_defaults(&c);
+	assert_int_equal(c.cluster.token_max_lifetime_ms, 604800000);
+	assert_int_equal(c.cluster.token_expiry_time_ms, 86400000);
+	assert_int_equal(c.cluster.token_expiry_check_ms, 3600000);
+	assert_null(cluster_config_token_secret(&c.cluster));
+	assert_int_equal(parse(&c,
+			       "delegation.token.secret.key=s3cret\n"
+			       "delegation.token.master.key=older\n"
+			       "delegation.token.max.lifetime.ms=9223372036854775807\n"
+			       "delegation.token.expiry.time.ms=5000\n"
+			       "delegation.token.expiry.check.interval.ms=1\n",
+			       err, sizeof(err)),
+			 0);
+	assert_string_equal(cluster_config_token_secret(&c.cluster), "s3cret");
+	assert_true(c.cluster.token_max_lifetime_ms == INT64_MAX);
+	assert_int_equal(c.cluster.token_expiry_time_ms, 5000);
+	assert_int_equal(c.cluster.token_expiry_check_ms, 1);
+	broker_config_defaults(&c);
+	assert_int_equal(parse(&c, "delegation.token.master.key=older\n", err, sizeof(err)), 0);
+	assert_string_equal(cluster_config_token_secret(&c.cluster), "older");
+	broker_config_defaults(&c);
+	assert_int_equal(parse(&c, "delegation.token.secret.key=\n", err, sizeof(err)), 0);
+	assert_null(cluster_config_token_secret(&c.cluster));
+	expect_cluster_refusal("delegation.token.expiry.time.ms=0\n",
+			       "bad value for 'delegation.token.expiry.time.ms'");
+	expect_cluster_refusal("delegation.token.max.lifetime.ms=-1\n",
+			       "bad value for 'delegation.token.max.lifetime.ms'");
+	expect_cluster_refusal("delegation.token.expiry.check.interval.ms=0\n",
+			       "bad value for 'delegation.token.expiry.check.interval.ms'");
+	{
+		char big[CLUSTER_TOKEN_SECRET_MAX + 1200];
+
+		snprintf(big, sizeof(big), "delegation.token.secret.key=hunter2%01100d\n", 0);
+		broker_config_defaults(&c);
+		assert_int_equal(parse(&c, big, err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "'[hidden]'"));
+		assert_null(strstr(err, "hunter2"));
+	}
+	/* Shown: the lifetimes, never the secret. */
+	broker_config_defaults(&c);
+	assert_int_equal(parse(&c,
+			       "zookeeper.connect=127.0.0.1:2181\n"
+			       "listeners=PLAINTEXT://127.0.0.1:0\n"
+			       "delegation.token.secret.key=s3cret\n",
+			       err, sizeof(err)),
+			 0);
+	assert_int_equal(broker_config_render(&c, &text, &len), 0);
+	assert_null(strstr(text, "s3cret"));
+	assert_null(strstr(text, "delegation.token.secret.key"));
+	assert_non_null(strstr(text, "\ndelegation.token.expiry.time.ms=86400000\n"));
+	free(text);
+}
+
 static void test_cluster_refusals(void **state)
 {
 	(void)state;
@@ -2171,6 +2234,7 @@ int main(void)
 		cmocka_unit_test(test_cluster_keys),
 		cmocka_unit_test(test_cluster_render_roundtrip),
 		cmocka_unit_test(test_cluster_refusals),
+		cmocka_unit_test(test_cluster_token_settings),
 		cmocka_unit_test(test_jaas_escapes),
 		cmocka_unit_test(test_topic_replication_keys),
 		cmocka_unit_test(test_old_format_keys),

@@ -289,30 +289,83 @@ static void test_unknown_user(void **state)
 	sasl_server_free(s);
 }
 
+/* The tokens of test_tokenauth: "tok" (the password "pencil", the
+ * RFC's salt) owned by alice. */
+static int tokens(void *arg, const char *id, struct sasl_cred *cred, char *owner, size_t size,
+		  int64_t *expiry_ms)
+{
+	struct db *db = arg;
+
+	if (strcmp(id, "tok"))
+		return -ENOENT;
+	*cred = db->cred;
+	snprintf(owner, size, "alice");
+	*expiry_ms = 1700000000000;
+	return 0;
+}
+
+/* A whole exchange of client-first first with a server that has the
+ * tokens (the RFC's nonces, password "pencil"): the final step's result,
+ * the server in *sp for the caller to look at and free. */
+static int token_exchange(struct db *db, const char *first, struct sasl_server **sp)
+{
+	char sfirst[256], wo[256], final[512];
+	const char *out;
+	struct sasl_server *s = server(db);
+
+	sasl_server_set_tokens(s, tokens, db);
+	*sp = s;
+	assert_int_equal(sstep(s, first, &out), 0);
+	snprintf(sfirst, sizeof(sfirst), "%s", out);
+	snprintf(wo, sizeof(wo), "c=biws,r=%s%s", RFC_CNONCE, RFC_SNONCE);
+	final_with_proof(first + 3, sfirst, wo, final, sizeof(final));
+	return sstep(s, final, &out);
+}
+
 /* Kafka's tokenauth=true extension asks for a delegation token (its id
- * as the name, its HMAC as the password); there are none here, so even
- * a user's right password is refused, as an unknown user is. */
+ * as the name, its HMAC as the password): checked against the tokens,
+ * never the users, and the principal is the token's owner. A token id
+ * no token has, or a server without tokens, is refused at client-first
+ * (Kafka's ScramSaslServer), even for a user's right password. */
 static void test_tokenauth(void **state)
 {
 	static const char *const ext[] = { "tokenauth=true", "tokenauth=TRUE" };
 	struct db db;
 	struct sasl_server *s;
 	const char *out;
-	char first[256], sfirst[256], wo[256], final[512];
+	char first[256], wo[256], final[512];
 
 	(void)state;
 	db_init(&db, "user", "pencil");
 	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		/* No tokens here: refused at once. */
 		snprintf(first, sizeof(first), "%s,%s", RFC_FIRST, ext[i]);
 		s = server(&db);
-		assert_int_equal(sstep(s, first, &out), 0);
-		snprintf(sfirst, sizeof(sfirst), "%s", out);
-		snprintf(wo, sizeof(wo), "c=biws,r=%s%s", RFC_CNONCE, RFC_SNONCE);
-		final_with_proof(first + 3, sfirst, wo, final, sizeof(final));
-		assert_int_equal(sstep(s, final, &out), -ENOENT);
+		assert_int_equal(sstep(s, first, &out), -ENOENT);
+		assert_string_equal(sasl_server_reason(s),
+				    "Token Authentication failed: Invalid tokenId");
+		assert_null(sasl_server_client_message(s));
 		assert_null(sasl_server_user(s));
 		sasl_server_free(s);
+		/* With tokens: a user's name is no token. */
+		s = server(&db);
+		sasl_server_set_tokens(s, tokens, &db);
+		assert_int_equal(sstep(s, first, &out), -ENOENT);
+		sasl_server_free(s);
+		/* The token: authenticated as its owner. */
+		snprintf(first, sizeof(first), "n,,n=tok,r=%s,%s", RFC_CNONCE, ext[i]);
+		assert_int_equal(token_exchange(&db, first, &s), 1);
+		assert_string_equal(sasl_server_user(s), "alice");
+		assert_true(sasl_server_token(s));
+		assert_true(sasl_server_token_expiry(s) == 1700000000000);
+		sasl_server_free(s);
 	}
+	/* Without the extension the token id is a user name like any. */
+	snprintf(first, sizeof(first), "n,,n=tok,r=%s", RFC_CNONCE);
+	assert_int_equal(token_exchange(&db, first, &s), -ENOENT); /* unknown user */
+	assert_false(sasl_server_token(s));
+	assert_true(sasl_server_token_expiry(s) == -1);
+	sasl_server_free(s);
 	/* Other values, and other extensions, change nothing. */
 	snprintf(first, sizeof(first), "%s,tokenauth=false,foo=bar", RFC_FIRST);
 	s = server(&db);
@@ -322,6 +375,7 @@ static void test_tokenauth(void **state)
 	final_with_proof(first + 3, RFC_SFIRST, wo, final, sizeof(final));
 	assert_int_equal(sstep(s, final, &out), 1);
 	assert_string_equal(sasl_server_user(s), "user");
+	assert_false(sasl_server_token(s));
 	sasl_server_free(s);
 }
 
@@ -404,7 +458,7 @@ static void test_malformed_client_first(void **state)
 	static const char *const good[] = {
 		"y,,n=user,r=abc",
 		"n,a=user,n=user,r=abc",
-		"n,,n=user,r=abc,tokenauth=true",
+		"n,,n=user,r=abc,tokenauth=false,foo=bar",
 	};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		struct sasl_server *s = server(&db);
