@@ -126,7 +126,9 @@ struct cluster_topic_hooks {
 	/* A topic of the cluster, made here (or grown) with its overrides
 	 * in /config/topics/<t> (zc; NULL: none), so that no replica of it
 	 * takes records under other settings; topic_id its id as read ("":
-	 * none). */
+	 * none). -ESTALE: that topic was removed here since the read (not
+	 * made; the deletion of its znodes takes the name from the
+	 * listing). */
 	int (*appeared)(void *arg, const char *topic, int n_partitions, const bool *local,
 			uid_t uid, gid_t gid, mode_t mode, const struct zk_config *zc,
 			const char *topic_id);

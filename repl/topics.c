@@ -293,15 +293,39 @@ fail:
 /* ------------------------------------------------------------------ */
 /* Create, delete, look up */
 
+/* (admin_mu held) Whether the cluster's topic id was removed here lately
+ * (broker.gone_ids): a read of the cluster's topics from before its
+ * deletion must not make it here again. */
+static bool id_gone_here(struct broker *b, const char *topic, const char *topic_id)
+{
+	for (int k = 0; k < GONE_IDS; k++) {
+		if (!strcmp(b->gone_ids[k], topic_id)) {
+			mq_log(MQ_INFO,
+			       "topic %s: topic id %s was removed here: not made again (its "
+			       "deletion has not reached this broker's reads yet)",
+			       topic, topic_id);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* The topic in this broker's catalog and data directory, with the
  * settings in cfg (NULL: the broker's defaults); nparts > 0 overrides the
  * partitions of either; local (NULL: all): the partitions that get a log.
  * collide: refuse (-EINVAL) a name that collides on '.' and '_' with a
  * topic of the catalog, checked under admin_mu (for a creation decided
- * here; a cluster's topic was checked where it was created). */
+ * here; a cluster's topic was checked where it was created). tid: the id
+ * of the cluster's topic this makes ("" or NULL: none known), its
+ * made_id; -ESTALE when that topic was removed here since the caller read
+ * it. Checked here, under admin_mu with the creation: the cluster
+ * thread's own check (topics_cluster_incarnation) comes before its call,
+ * and an rmdir or a StopReplica may remove the topic in between; made
+ * again, the name would be taken (EEXIST to a mkdir) until the cluster
+ * thread reads the deletion. */
 static int topic_create_local(struct broker *b, const char *name, uid_t uid, gid_t gid, mode_t mode,
 			      const struct topic_config *cfg, int nparts, const bool *local,
-			      bool collide, struct topic **out)
+			      bool collide, const char *tid, struct topic **out)
 {
 	char other[TOPIC_NAME_MAX + 1];
 	struct topic_config tc;
@@ -311,6 +335,10 @@ static int topic_create_local(struct broker *b, const char *name, uid_t uid, gid
 	pthread_mutex_lock(&b->admin_mu);
 	if (cat_find(b, name) >= 0) {
 		rc = -EEXIST;
+		goto out;
+	}
+	if (tid && tid[0] && id_gone_here(b, name, tid)) {
+		rc = -ESTALE;
 		goto out;
 	}
 	/* Again here, where creations are one at a time: the caller's check
@@ -336,6 +364,9 @@ static int topic_create_local(struct broker *b, const char *name, uid_t uid, gid
 		rc = -ENOMEM;
 		goto out;
 	}
+	/* Before the catalog has it: a deletion from then on remembers it. */
+	if (tid)
+		snprintf(t->made_id, sizeof(t->made_id), "%s", tid);
 	t->parts = calloc((size_t)tc.partitions, sizeof(*t->parts));
 	if (!t->parts) {
 		rc = -ENOMEM;
@@ -516,7 +547,7 @@ static int topic_create_held(struct broker *b, const char *name, uid_t uid, gid_
 	int rc;
 
 	if (!broker_replicated(b, name))
-		return topic_create_local(b, name, uid, gid, mode, cfg, -1, NULL, true, out);
+		return topic_create_local(b, name, uid, gid, mode, cfg, -1, NULL, true, NULL, out);
 	pthread_rwlock_rdlock(&b->cat_lock);
 	rc = cat_find(b, name) >= 0 ? -EEXIST : 0;
 	pthread_rwlock_unlock(&b->cat_lock);
@@ -538,7 +569,7 @@ static int topic_create_held(struct broker *b, const char *name, uid_t uid, gid_
 	if (!local)
 		return -ENOMEM;
 	cluster_local_replicas(b->cluster, name, tc.partitions, local);
-	rc = topic_create_local(b, name, uid, gid, mode, &tc, -1, local, false, out);
+	rc = topic_create_local(b, name, uid, gid, mode, &tc, -1, local, false, made_id, out);
 	free(local);
 	/* The cluster thread saw it in /brokers/topics first and made it. */
 	if (rc == -EEXIST)
@@ -557,7 +588,7 @@ static int topic_create_held(struct broker *b, const char *name, uid_t uid, gid_
  * (their LeaderAndIsr answers KAFKA_STORAGE_ERROR). */
 static int topic_made_without_logs(struct broker *b, const char *topic, int n_partitions,
 				   const bool *local, uid_t uid, gid_t gid, mode_t mode,
-				   const struct topic_config *tc)
+				   const struct topic_config *tc, const char *topic_id)
 {
 	bool *none = calloc((size_t)n_partitions + 1, sizeof(*none));
 	struct topic *t;
@@ -565,7 +596,8 @@ static int topic_made_without_logs(struct broker *b, const char *topic, int n_pa
 
 	if (!none)
 		return -ENOMEM;
-	rc = topic_create_local(b, topic, uid, gid, mode, tc, n_partitions, none, false, &t);
+	rc = topic_create_local(b, topic, uid, gid, mode, tc, n_partitions, none, false, topic_id,
+				&t);
 	free(none);
 	if (rc < 0)
 		return rc == -EEXIST ? -EMFILE : rc;
@@ -703,12 +735,10 @@ static int appeared_here(struct broker *b, const char *topic, int n_partitions, 
 			n_local += local && local[p];
 		if (broker_fd_room(b, topic, n_local, "replica") < 0)
 			return topic_made_without_logs(b, topic, n_partitions, local, uid, gid,
-						       mode, &tc);
+						       mode, &tc, topic_id);
 		rc = topic_create_local(b, topic, uid, gid, mode, &tc, n_partitions, local, false,
-					NULL);
+					topic_id, NULL);
 		broker_fd_room_done(b, n_local);
-		if (rc == 0)
-			topic_note_made(b, topic, topic_id);
 		if (rc != -EEXIST)
 			return rc;
 	}
@@ -973,15 +1003,9 @@ int topics_cluster_incarnation(void *arg, const char *topic, int32_t partition,
 	pthread_mutex_lock(&b->admin_mu);
 	/* The cluster thread's read of a topic removed here since (see
 	 * broker.gone_ids): not made again. */
-	for (int k = 0; partition < 0 && k < GONE_IDS; k++) {
-		if (!strcmp(b->gone_ids[k], topic_id)) {
-			pthread_mutex_unlock(&b->admin_mu);
-			mq_log(MQ_INFO,
-			       "topic %s: topic id %s was removed here: not made again (its "
-			       "deletion has not reached this broker's reads yet)",
-			       topic, topic_id);
-			return -ESTALE;
-		}
+	if (partition < 0 && id_gone_here(b, topic, topic_id)) {
+		pthread_mutex_unlock(&b->admin_mu);
+		return -ESTALE;
 	}
 	i = cat_find(b, topic);
 	if (i >= 0) {

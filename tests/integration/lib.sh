@@ -321,8 +321,11 @@ mq_bg() {
 
 # mq_wait PID [SECONDS] — wait (default MQ_TIMEOUT s) for a tracked
 # background pid to exit; MQ_RC = its exit status. Returns 1 on timeout
-# (the process keeps running and stays tracked).
+# (the process keeps running and stays tracked) with MQ_RC empty: a check
+# of MQ_RC after a wait that ran out fails, where the status of an
+# earlier wait (often 0) would have passed it.
 mq_wait() {
+	MQ_RC=""
 	_mq_wait_exit "$1" "${2:-$MQ_TIMEOUT}"
 }
 

@@ -8,7 +8,10 @@
 # early): a 1 s wait for a process that keeps running gives up after
 # more than 1 s by the clock and fewer than the 10 ticks a count would
 # take; so does one for a process whose first thread ended while another
-# runs; a process that exits is reaped with its status. Needs no mount.
+# runs; a process that exits is reaped with its status. lib.sh's mq_wait
+# that runs out leaves MQ_RC empty, not an earlier wait's status, which a
+# check of the timed-out process's exit status would have taken for its
+# own. Needs no mount.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -66,5 +69,13 @@ quick=$!
 proc_wait_exit "$quick" 30
 rc=$?
 expect_eq "proc_wait_exit: a process that exits is reaped" "0 3" "$rc $PROC_RC"
+
+mq_bg true
+mq_wait "$MQ_LAST_PID" 30
+expect_eq "mq_wait: the exit status" 0 "$MQ_RC"
+mq_bg sleep 60
+mq_wait "$MQ_LAST_PID" 1
+expect_eq "mq_wait that runs out: no exit status, not the last wait's" "1 " "$? $MQ_RC"
+mq_stop "$MQ_LAST_PID"
 
 mq_done

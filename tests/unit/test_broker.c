@@ -737,6 +737,39 @@ static void test_gone_after_appeared(void **state)
 	assert_int_equal(topics_cluster_incarnation(f->b, "app", -1, "AAAAAAAAAAAAAAAAAAAABA"), 0);
 }
 
+/* The cluster thread checks a topic's id (topics_cluster_incarnation)
+ * and then makes it (topics_cluster_appeared); an rmdir here, or the
+ * controller's StopReplica, may remove the topic in between. The make
+ * must refuse that read's topic (-ESTALE) under the lock the removal
+ * takes: made again, it held the name until the thread read the
+ * deletion, and a mkdir right after the rmdir returned EEXIST (met in
+ * t_cluster_recreate_loop under load). */
+static void test_appeared_after_delete(void **state)
+{
+	struct fx *f = *state;
+	bool local[1] = { true };
+	struct topic *t;
+
+	assert_int_equal(topics_cluster_appeared(f->b, "ra", 1, local, 0, 0, 0755, NULL,
+						 "AAAAAAAAAAAAAAAAAAAABQ"),
+			 0);
+	/* The thread's check of its next read, the topic still here. */
+	assert_int_equal(topics_cluster_incarnation(f->b, "ra", -1, "AAAAAAAAAAAAAAAAAAAABQ"), 0);
+	assert_int_equal(broker_topic_delete(f->b, "ra"), 0);
+	/* Its make, from that read, after the removal. */
+	assert_int_equal(topics_cluster_appeared(f->b, "ra", 1, local, 0, 0, 0755, NULL,
+						 "AAAAAAAAAAAAAAAAAAAABQ"),
+			 -ESTALE);
+	assert_int_equal(broker_topic_get(f->b, "ra", &t), -ENOENT);
+	assert_false(path_exists(f, "ra-0"));
+	/* The name made again is another topic, made. */
+	assert_int_equal(topics_cluster_appeared(f->b, "ra", 1, local, 0, 0, 0755, NULL,
+						 "AAAAAAAAAAAAAAAAAAAABg"),
+			 0);
+	assert_int_equal(broker_topic_get(f->b, "ra", &t), 0);
+	topic_put(t);
+}
+
 /* A look at a topic while a delete holds its lock (broker_int.h: the
  * topic's lock before cat_lock) must not hold cat_lock as it waits: the
  * delete takes cat_lock to remove the name. */
@@ -1914,6 +1947,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_incarnation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gone_after_appeared, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_appeared_after_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lookup_while_delete_holds_topic, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_create_keeps_fd_reserve, setup, teardown),
