@@ -430,6 +430,10 @@ static void reset_start(struct fetcher *f, struct fpart *fp, const struct partit
 	apply_end(f);
 	if (rc == 0) {
 		stat_add(f, &f->stats.truncations, 1);
+		/* Every record of the log went, as with a truncation. */
+		if (f->cfg.after_cut)
+			f->cfg.after_cut(f->cfg.after_cut_arg, partition_topic(p),
+					 partition_index(p));
 		mq_log(MQ_INFO,
 		       "%s-%d: broker %d's log starts at offset %" PRId64 " (line position %" PRId64
 		       "), past this log's end %" PRId64
@@ -590,6 +594,9 @@ static void fetch_apply(struct fetcher *f, struct fpart *fp, const struct partit
 							  a->has_first_line ? a->first_line : -1,
 							  a->high_watermark, a->log_start_offset);
 		apply_end(f);
+		if (rc >= 0 && len > 0 && f->cfg.after_append)
+			f->cfg.after_append(f->cfg.after_append_arg, partition_topic(p),
+					    partition_index(p), partition_log(p), a->records, len);
 		/* The leader's log start not taken yet (the log was busy): a
 		 * full fetch next, whose answer names every partition with its
 		 * log start, as an incremental one would not while nothing
