@@ -60,13 +60,16 @@
  *     batch before it).
  * A new leadership takes a follower's state as it is when it is current
  * (end is the log's end and the log still has end_epoch there: nothing
- * appended since, no truncation); any other state is rebuilt: a
- * leader's of an earlier epoch, one whose follower appends came out of
- * order (the fetcher's hook after a load that had them), one never
- * loaded. A follower's truncation (and a log emptied to start at its
- * leader's start) rebuilds it at once (producer_state_reload), as Kafka's
- * truncateAndReload. What left the front of
- * the log is in the log's producer snapshot (engine/prodsnap.c): before
+ * appended that its hook has not brought in, no truncation); any other
+ * state is rebuilt: a follower's behind its log, a leader's of an
+ * earlier epoch, one never loaded. A follower's hook whose batches do not
+ * start at end is judged by producer_state_follow: already read by a load
+ * made after their append (skipped), the leader's own records in between
+ * (kept), else rebuilt. A follower's truncation (and a log emptied to
+ * start at its leader's start) rebuilds it at once
+ * (producer_state_reload), as Kafka's truncateAndReload.
+ *
+ * What left the front of the log is in the log's producer snapshot (engine/prodsnap.c): before
  * retention or DeleteRecords moves a log's start, on a leader and on a
  * follower, producer_state_trim folds the batches that go into it. So
  * that a load does not read every batch header of a long log, the
