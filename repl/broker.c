@@ -495,10 +495,11 @@ fail:
  * - A replicated one: rebuilt from the log's snapshots and the headers
  *   after the newest (log_producer_checkpoint_at_end, the trim listener),
  *   within *budget bytes of segments over the whole stop. Not from
- *   memory: a follower keeps no state, and a replica that led and then
- *   followed may have cut batches its state still holds. The checkpoint
- *   lies above the hw, which a restart may cut below (its next leader's
- *   log is shorter, or an unclean election): the load's check (the log
+ *   memory: a follower's state follows its log a step behind (the
+ *   fetcher's hook takes it after the append), and leaderships and
+ *   truncations come between; the log's own rebuild is its end's. The
+ *   checkpoint lies above the hw, which a restart may cut below (its next
+ *   leader's log is shorter, or an unclean election): the load's check (the log
  *   reaches its end, the epoch cache gives the epoch it names there,
  *   prodsnap.c) leaves it alone then, as it does a periodic one.
  * A failure is logged; the next load then reads the headers after the
