@@ -96,8 +96,10 @@ struct fetcher_config {
 	void *after_cut_arg;
 	/* Called after the leader's batches records[0..len) (whole ones)
 	 * were appended to a partition's log (the partition's, partition_log),
-	 * on the fetcher's thread, no lock held. NULL: none. The broker keeps
-	 * the replica's producer state there (cluster_repl.c). */
+	 * on the fetcher's thread, no lock held: those of a fetch's answer
+	 * the log took (an append stops at a gap compaction left), and none
+	 * when the partition's role changed meanwhile. NULL: none. The broker
+	 * keeps the replica's producer state there (cluster_repl.c). */
 	void (*after_append)(void *arg, const char *topic, int32_t partition, void *log,
 			     const uint8_t *records, size_t len);
 	void *after_append_arg;
