@@ -230,11 +230,13 @@ static void broker_states_changed(void *arg)
  * segment's base: records fetched there next are a new leader's, which a
  * crash before the next checkpoint would take as cleaned; Kafka's
  * truncateTo writes the cleaner's checkpoint at once). A failure is
- * broker_checkpoint's (the log directory goes offline). */
+ * broker_checkpoint's (the log directory goes offline). The replica's
+ * producer state is rebuilt from the cut log (replica_producers.c). */
 static void broker_replica_cut(void *arg, const char *topic, int32_t partition)
 {
 	char why[320]; /* a topic name is at most 249 bytes */
 
+	replica_producers_cut(arg, topic, partition);
 	snprintf(why, sizeof(why), "topic %s partition %d: truncated", topic, (int)partition);
 	(void)broker_checkpoint(arg, why);
 }
@@ -447,6 +449,7 @@ int broker_open(const struct broker_config *cfg, struct broker **out)
 				    .lines_fix = topics_cluster_lines_fix,
 				    .states_changed = broker_states_changed,
 				    .cut = broker_replica_cut,
+				    .appended = replica_producers_appended,
 				    .min_isr = topics_cluster_min_isr,
 				    .arg = b },
 			.throttle = b->throttle,
@@ -492,10 +495,11 @@ fail:
  * - A replicated one: rebuilt from the log's snapshots and the headers
  *   after the newest (log_producer_checkpoint_at_end, the trim listener),
  *   within *budget bytes of segments over the whole stop. Not from
- *   memory: a follower keeps no state, and a replica that led and then
- *   followed may have cut batches its state still holds. The checkpoint
- *   lies above the hw, which a restart may cut below (its next leader's
- *   log is shorter, or an unclean election): the load's check (the log
+ *   memory: a follower's state follows its log a step behind (the
+ *   fetcher's hook takes it after the append), and leaderships and
+ *   truncations come between; the log's own rebuild is its end's. The
+ *   checkpoint lies above the hw, which a restart may cut below (its next
+ *   leader's log is shorter, or an unclean election): the load's check (the log
  *   reaches its end, the epoch cache gives the epoch it names there,
  *   prodsnap.c) leaves it alone then, as it does a periodic one.
  * A failure is logged; the next load then reads the headers after the

@@ -421,15 +421,24 @@ struct produce_batches_result {
 };
 int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size_t len, int acks,
 			  int64_t timeout_ms, struct produce_batches_result *res);
-/* The idempotent producers of partition's leader replica here, as its
- * producer state knows them (producer_state.h; loaded from the log first
- * when no produce has loaded it in this leader epoch), into *out
- * (malloc'ed, NULL for none). The count; -ENOENT no such partition (or the
- * topic deleted); -EREMOTE not the leader (a follower, or no replica
- * here); -ENXIO the replica is offline; -EIO the state could not be
- * rebuilt from the log (logged); -ENOMEM. Takes t's lock briefly, then
- * the partition's pstate.mu. */
+/* The idempotent producers of partition's replica here, leader or
+ * follower, as its producer state knows them (producer_state.h; loaded
+ * from the log first when it may be stale: a leader's when no produce has
+ * loaded it in this leader epoch, a follower's when its appends have not
+ * kept it), into *out (malloc'ed, NULL for none). The count; -ENOENT no
+ * such partition (or the topic deleted); -EREMOTE no replica here (or
+ * one neither leader nor follower); -ENXIO the replica is offline; -EIO
+ * the state could not be rebuilt from the log (logged); -ENOMEM. Takes
+ * t's lock briefly, then the partition's pstate.mu. */
 int topic_active_producers(struct topic *t, int partition, struct producer_summary **out);
+/* ---- replica_producers.c: a follower replica's producer state ----
+ * The cluster hooks (cluster_topic_hooks.appended, and .cut through
+ * broker_replica_cut): the leader's batches a follower appended to the
+ * log of topic-partition enter its producer state; a truncation rebuilds
+ * it from the log. On the fetcher's thread, no lock held. */
+void replica_producers_appended(void *arg, const char *topic, int32_t partition, void *log,
+				const uint8_t *records, size_t len);
+void replica_producers_cut(struct broker *b, const char *topic, int32_t partition);
 /* The topic is deleted (t->deleted set): ends an appender's linger wait
  * and the writers' commit waits at once. Takes produce_mu, commit_mu. */
 void produce_partition_wake(struct partition *pt);

@@ -1293,6 +1293,11 @@ void cluster_appended(struct cluster *c, const char *topic, int partition)
 	cluster_repl_appended(c->cr, topic, partition);
 }
 
+bool cluster_follows(struct cluster *c, const char *topic, int partition)
+{
+	return c && cluster_repl_follows(c->cr, topic, partition);
+}
+
 void cluster_commit_lag(struct cluster *c, const char *topic, int partition, char *buf, size_t len)
 {
 	if (len)

@@ -201,13 +201,21 @@ struct cluster_topic_hooks {
 	 * manager's replica_mgr_states_gen moved), on the thread that made
 	 * it, no lock of the manager held. NULL: none. */
 	void (*states_changed)(void *arg);
-	/* After a follower's truncation cut records of a replica, before
-	 * the leader's records are fetched at those offsets, on the
-	 * fetcher's thread, no lock held: the broker writes its checkpoints
-	 * (the cleaner's first dirty offset and the recovery point the cut
+	/* After a follower's truncation cut records of a replica (or
+	 * emptied its log to start at the leader's start), before the
+	 * leader's records are fetched at those offsets, on the fetcher's
+	 * thread, no lock held: the broker writes its checkpoints (the
+	 * cleaner's first dirty offset and the recovery point the cut
 	 * lowered), so that a crash then does not start again from the old
-	 * ones. NULL: none. */
+	 * ones, and rebuilds the replica's producer state from its log
+	 * (producer_state.h). NULL: none. */
 	void (*cut)(void *arg, const char *topic, int32_t partition);
+	/* After a follower replica appended the leader's batches
+	 * records[0..len) to its log (whole batches), on the fetcher's
+	 * thread, no lock held: the broker keeps the partition's producer
+	 * state from their headers (producer_state.h). NULL: none. */
+	void (*appended)(void *arg, const char *topic, int32_t partition, void *log,
+			 const uint8_t *records, size_t len);
 	/* The topic's min.insync.replicas as this broker has it, <= 0 when
 	 * it does not know the topic (yet): a replica opened by the
 	 * controller's request counts with it. NULL: the broker's setting. */
@@ -325,6 +333,8 @@ int cluster_append_check(struct cluster *c, const char *topic, int partition, in
 int cluster_commit_check(struct cluster *c, const char *topic, int partition,
 			 int32_t min_insync_replicas);
 void cluster_appended(struct cluster *c, const char *topic, int partition);
+/* cluster_repl_follows; false for a NULL c. */
+bool cluster_follows(struct cluster *c, const char *topic, int partition);
 /* cluster_repl_commit_lag; "" for a NULL c. */
 void cluster_commit_lag(struct cluster *c, const char *topic, int partition, char *buf, size_t len);
 /* The topic's min.insync.replicas, as made or changed on this broker:

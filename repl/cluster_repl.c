@@ -259,6 +259,17 @@ static void fetch_cut(void *arg, const char *topic, int32_t partition)
 		h->cut(h->arg, topic, partition);
 }
 
+/* The fetchers' after_append: the broker's producer state. */
+static void fetch_appended(void *arg, const char *topic, int32_t partition, void *log,
+			   const uint8_t *records, size_t len)
+{
+	struct cluster_repl *cr = arg;
+	const struct cluster_topic_hooks *h = &cr->local.topics;
+
+	if (h->appended)
+		h->appended(h->arg, topic, partition, log, records, len);
+}
+
 /* The topic id beside a replica's log (partition.metadata), written at
  * its first LeaderAndIsr with one. A log of another id here means the
  * broker's removal of an earlier topic failed: the replica is refused
@@ -1493,6 +1504,8 @@ int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local
 	rc_cfg.fetch.before_append_arg = cr;
 	rc_cfg.fetch.after_cut = fetch_cut;
 	rc_cfg.fetch.after_cut_arg = cr;
+	rc_cfg.fetch.after_append = fetch_appended;
+	rc_cfg.fetch.after_append_arg = cr;
 	rc = ineligible_new(&cr->inel);
 	if (rc == 0 && local->unclean && local->m)
 		rc = inel_fill(cr);
@@ -2239,6 +2252,18 @@ int cluster_repl_append_check(struct cluster_repl *cr, const char *topic, int pa
 		rc = partition_leader_epoch(p, epoch);
 	partition_unref(p);
 	return rc;
+}
+
+bool cluster_repl_follows(struct cluster_repl *cr, const char *topic, int partition)
+{
+	struct partition_info info;
+	struct partition *p;
+
+	if (produce_replica(cr, topic, partition, &p))
+		return false;
+	partition_get_info(p, &info);
+	partition_unref(p);
+	return info.role == PARTITION_FOLLOWER && !info.offline;
 }
 
 int cluster_repl_commit_check(struct cluster_repl *cr, const char *topic, int partition,

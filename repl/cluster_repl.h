@@ -194,6 +194,9 @@ int cluster_repl_commit_check(struct cluster_repl *cr, const char *topic, int pa
 /* After an append: the leader's hw may move (a partition whose ISR is
  * this broker alone commits at once). */
 void cluster_repl_appended(struct cluster_repl *cr, const char *topic, int partition);
+/* Whether this broker holds an online follower replica of
+ * topic-partition (its log's producers are its own to describe). */
+bool cluster_repl_follows(struct cluster_repl *cr, const char *topic, int partition);
 /* What holds a leader's hw, for the log line of a commit that timed out:
  * "; ISR 1,2,3; broker 2 at 27, last fetch 120 ms ago; ..." (each
  * follower's log end and its last fetch), or "" when this broker holds

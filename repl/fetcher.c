@@ -413,6 +413,47 @@ static size_t whole_batches(const uint8_t *b, size_t len)
 	return at;
 }
 
+/* The bytes of the whole batches at the front of b[0..len) that end
+ * below offset end. */
+static size_t batches_below(const uint8_t *b, size_t len, int64_t end)
+{
+	size_t at = 0;
+
+	while (len - at >= 27) {
+		uint64_t base = 0;
+		uint32_t size = 0, delta = 0;
+
+		for (int i = 0; i < 8; i++)
+			base = base << 8 | b[at + i];
+		for (int i = 0; i < 4; i++) {
+			size = size << 8 | b[at + 8 + i];
+			delta = delta << 8 | b[at + 23 + i];
+		}
+		if ((size_t)size + 12 > len - at || (int64_t)base + (int32_t)delta >= end)
+			break;
+		at += (size_t)size + 12;
+	}
+	return at;
+}
+
+/* After_append for the batches of records[0..len) that p's log took: the
+ * append stops at a gap the leader's compaction left (the rest comes with
+ * the next fetch), so those below its end now. None when the role
+ * changed meanwhile (a new generation): the state of a replica that
+ * leads now is rebuilt where it is behind its log (producer_state.h). */
+static void appended_note(struct fetcher *f, struct partition *p, const struct partition_follow *fw,
+			  const uint8_t *records, size_t len)
+{
+	struct partition_follow now;
+
+	if (partition_follow_state(p, &now) < 0 || now.generation != fw->generation)
+		return;
+	len = batches_below(records, len, now.fetch_offset);
+	if (len > 0)
+		f->cfg.after_append(f->cfg.after_append_arg, partition_topic(p), partition_index(p),
+				    partition_log(p), records, len);
+}
+
 /* The leader's log starts above our fetch offset (its retention removed
  * records we never had): our log is emptied and starts at its log start
  * and that line position (Kafka's truncateFullyAndStartAt), and the next
@@ -430,6 +471,10 @@ static void reset_start(struct fetcher *f, struct fpart *fp, const struct partit
 	apply_end(f);
 	if (rc == 0) {
 		stat_add(f, &f->stats.truncations, 1);
+		/* Every record of the log went, as with a truncation. */
+		if (f->cfg.after_cut)
+			f->cfg.after_cut(f->cfg.after_cut_arg, partition_topic(p),
+					 partition_index(p));
 		mq_log(MQ_INFO,
 		       "%s-%d: broker %d's log starts at offset %" PRId64 " (line position %" PRId64
 		       "), past this log's end %" PRId64
@@ -590,6 +635,8 @@ static void fetch_apply(struct fetcher *f, struct fpart *fp, const struct partit
 							  a->has_first_line ? a->first_line : -1,
 							  a->high_watermark, a->log_start_offset);
 		apply_end(f);
+		if (rc >= 0 && len > 0 && f->cfg.after_append)
+			appended_note(f, p, fw, a->records, len);
 		/* The leader's log start not taken yet (the log was busy): a
 		 * full fetch next, whose answer names every partition with its
 		 * log start, as an incremental one would not while nothing

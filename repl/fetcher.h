@@ -86,12 +86,23 @@ struct fetcher_config {
 	int (*before_append)(void *arg, const char *topic, void *log, char *wait, size_t cap);
 	void *before_append_arg;
 	/* Called after a truncation cut records of a partition (the leader's
-	 * epochs end below this log's end), on the fetcher's thread, no lock
-	 * held, before anything is fetched at the cut offsets. NULL: none.
-	 * The broker writes its checkpoints there (cluster_repl.c), as
-	 * Kafka's truncateTo writes the cleaner's at once. */
+	 * epochs end below this log's end), or emptied its log to start at
+	 * the leader's log start, on the fetcher's thread, no lock held,
+	 * before anything is fetched at the cut offsets. NULL: none. The
+	 * broker writes its checkpoints there (cluster_repl.c), as Kafka's
+	 * truncateTo writes the cleaner's at once, and rebuilds the
+	 * replica's producer state from the log (Kafka's truncateAndReload). */
 	void (*after_cut)(void *arg, const char *topic, int32_t partition);
 	void *after_cut_arg;
+	/* Called after the leader's batches records[0..len) (whole ones)
+	 * were appended to a partition's log (the partition's, partition_log),
+	 * on the fetcher's thread, no lock held: those of a fetch's answer
+	 * the log took (an append stops at a gap compaction left), and none
+	 * when the partition's role changed meanwhile. NULL: none. The broker
+	 * keeps the replica's producer state there (cluster_repl.c). */
+	void (*after_append)(void *arg, const char *topic, int32_t partition, void *log,
+			     const uint8_t *records, size_t len);
+	void *after_append_arg;
 	/* Where source_id listens now, asked from the fetcher's thread
 	 * before it connects again after a connection to host:port failed:
 	 * 0 with the new host and port, or -errno (host:port kept). NULL:

@@ -1,8 +1,9 @@
 /*
  * kafka_producers.c — DescribeProducers (61) on the broker listener: what
  * `kafka-transactions.sh describe-producers` and Admin.describeProducers
- * send to a partition's leader, to see the idempotent producers that
- * write to it (Kafka's KafkaApis.handleDescribeProducersRequest and
+ * send to a partition's leader (or to any replica of it), to see the
+ * idempotent producers that write to it (Kafka's
+ * KafkaApis.handleDescribeProducersRequest and
  * ReplicaManager.activeProducerState).
  *
  * Per topic, the first that applies answers each of its partitions
@@ -16,16 +17,16 @@
  *   4. no such partition: UNKNOWN_TOPIC_OR_PARTITION;
  *   5. its replica here offline (a failed log directory):
  *      KAFKA_STORAGE_ERROR;
- *   6. not its leader (no replica here, or a follower):
- *      NOT_LEADER_OR_FOLLOWER. Kafka answers a follower replica with its
- *      own log's producers; here only the leader keeps a producer state
- *      (producer_state.h: a follower's appends do not update one), so a
- *      follower sends the client to the leader;
- *   7. the leader's producer state (loaded from the log first when no
- *      idempotent batch has come in this leader epoch): every producer
- *      it keeps, by producer id, with its epoch, the last sequence and
- *      the max timestamp of its newest batch, coordinator epoch -1 and
- *      current txn start offset -1 (there are no transactions).
+ *   6. no replica here (neither leader nor follower):
+ *      NOT_LEADER_OR_FOLLOWER;
+ *   7. the replica's producer state, the leader's or a follower's (a
+ *      follower keeps its own from the batches it appends,
+ *      producer_state.h, as Kafka's; it is loaded from the log first
+ *      when it may be stale: a leader's when no idempotent batch has
+ *      come in this leader epoch): every producer it keeps, by producer
+ *      id, with its epoch, the last sequence and the max timestamp of its
+ *      newest batch, coordinator epoch -1 and current txn start offset -1
+ *      (there are no transactions).
  * Every refusal is logged, one line per topic or partition, with the peer.
  *
  * Threads: a listener worker; the topic's lock briefly, then the
@@ -164,7 +165,7 @@ static int topic_answer(struct kafka_api *ka, struct net_req *req,
 				       net_req_peer(req), t->name, (int)rp->partition_index,
 				       proto_err_name(rp->error_code),
 				       rp->error_code == PROTO_ERR_NOT_LEADER_OR_FOLLOWER
-					       ? " (its producer state is the leader's)"
+					       ? " (no replica of it here)"
 					       : "");
 	}
 	if (t)

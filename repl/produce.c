@@ -1838,26 +1838,6 @@ out:
  * the offsets it was appended at, and appended again never. */
 
 #define BATCHES_ON_STACK 16
-#define BATCH_MIN_BYTES  61 /* a batch's header */
-
-/* The batches' headers: *bi (stack or malloc'ed), the count; 0 when the
- * bytes do not frame (log_append_client says why). */
-static int batches_headers(const uint8_t *batches, size_t len, struct batch_producer_info *stack,
-			   struct batch_producer_info **bi)
-{
-	int n = log_batches_producers(batches, len, stack, BATCHES_ON_STACK);
-
-	*bi = stack;
-	if (n != -E2BIG)
-		return n < 0 ? 0 : n;
-	*bi = malloc((len / BATCH_MIN_BYTES + 1) * sizeof(**bi));
-	if (!*bi) {
-		*bi = stack;
-		return -ENOMEM;
-	}
-	n = log_batches_producers(batches, len, *bi, (int)(len / BATCH_MIN_BYTES + 1));
-	return n < 0 ? 0 : n;
-}
 
 /* The producer state's judgement of the batches, under pstate.mu (held
  * on return when 0 or 2: the caller appends and updates). 1: a duplicate,
@@ -1967,7 +1947,8 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 		rc = topic_lines_fix(t, NULL, NULL, 0); /* as mount_append_epoch */
 	if (rc < 0)
 		goto out;
-	nb = batches_headers(batches, len, stack, &bi);
+	/* Bytes that do not frame: 0 here, log_append_client says why. */
+	nb = producer_state_headers(batches, len, stack, BATCHES_ON_STACK, &bi);
 	if (nb < 0) {
 		rc = nb;
 		goto out;
@@ -2088,15 +2069,21 @@ int topic_active_producers(struct topic *t, int partition, struct producer_summa
 	int rc;
 
 	*out = NULL;
-	/* Leadership as an acks=1 append asks it: the state is the
-	 * leader's alone (a follower's appends do not keep one). */
+	/* Leadership as an acks=1 append asks it. A follower replica
+	 * answers with its own state (Kafka's activeProducerState, on any
+	 * online replica), which its appends keep (replica_producers.c). */
 	rc = leader_take(t, partition, 1, &ctx, &pp, &epoch);
+	if (rc == -EREMOTE && pp.log && cluster_follows(t->b->cluster, t->name, partition)) {
+		epoch = -1;
+		rc = 0;
+	}
 	if (rc < 0)
 		goto out;
 	ps = &pp.pt->pstate;
 	pthread_mutex_lock(&ps->mu);
 	/* The state a produce in this leader epoch would judge by: loaded
-	 * here when no idempotent batch has come in it yet. */
+	 * here when no idempotent batch has come in it yet (a follower's:
+	 * when its appends have not kept it). */
 	rc = producer_state_load(ps, pp.log, epoch, engine_now_ms(),
 				 t->b->cfg.producer_id_expiration_ms);
 	if (rc < 0) {

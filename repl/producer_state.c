@@ -1,7 +1,8 @@
 /*
- * producer_state.c — the leader's idempotent producer state
+ * producer_state.c — a replica's idempotent producer state
  * (producer_state.h): the rules there, over a sorted array of producers,
- * each with a ring of its last PRODUCER_BATCHES batches.
+ * each with a ring of its last PRODUCER_BATCHES batches, and how far the
+ * log was followed into it.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -14,6 +15,7 @@ void producer_state_init(struct producer_state *ps)
 {
 	memset(ps, 0, sizeof(*ps));
 	pthread_mutex_init(&ps->mu, NULL);
+	producer_state_clear(ps);
 }
 
 void producer_state_destroy(struct producer_state *ps)
@@ -28,6 +30,9 @@ void producer_state_clear(struct producer_state *ps)
 {
 	ps->n = 0;
 	ps->loaded = false;
+	ps->loaded_epoch = -1;
+	ps->end = -1;
+	ps->end_epoch = -1;
 }
 
 /* Index of producer id, or -(insertion point) - 1. */
@@ -421,15 +426,21 @@ static int rebuild(struct producer_state *ps, struct log *l, int64_t to, int64_t
 	}
 }
 
-int producer_state_load(struct producer_state *ps, struct log *l, int32_t epoch, int64_t now_ms,
-			int64_t expiration_ms)
+/* The leader epoch of the batch before end, -1 when none is there. */
+static int32_t epoch_before(struct log *l, int64_t end)
 {
-	int64_t end = -1, front = -1;
-	int rc;
+	return end > log_get_start(l) ? log_epoch_for_offset(l, end - 1) : -1;
+}
 
-	if (ps->loaded && ps->loaded_epoch == epoch)
-		return 0;
-	rc = rebuild(ps, l, -1, &end, &front);
+/* Rebuilds ps from l up to its end now, as a state of leader epoch epoch
+ * (-1: a follower's). The end is read before the scan: a follower's batch
+ * appended meanwhile is after it, and its hook keeps it. */
+static int load_now(struct producer_state *ps, struct log *l, int32_t epoch, int64_t now_ms,
+		    int64_t expiration_ms)
+{
+	int64_t to = log_get_end(l), end = -1, front = -1;
+	int rc = rebuild(ps, l, to, &end, &front);
+
 	if (rc < 0) {
 		producer_state_clear(ps);
 		return rc;
@@ -437,7 +448,81 @@ int producer_state_load(struct producer_state *ps, struct log *l, int32_t epoch,
 	producer_state_expire(ps, now_ms, expiration_ms);
 	ps->loaded = true;
 	ps->loaded_epoch = epoch;
+	ps->end = to;
+	ps->end_epoch = epoch_before(l, to);
 	return 0;
+}
+
+int producer_state_load(struct producer_state *ps, struct log *l, int32_t epoch, int64_t now_ms,
+			int64_t expiration_ms)
+{
+	if (ps->loaded && (epoch < 0 || ps->loaded_epoch == epoch))
+		return 0;
+	/* A follower's state brought to the log's end, the same batch still
+	 * before it (no truncation since; one followed by new records gives
+	 * them a later epoch): the new leader's as it is. */
+	if (ps->loaded && ps->loaded_epoch < 0 && ps->end == log_get_end(l) &&
+	    ps->end_epoch == epoch_before(l, ps->end)) {
+		ps->loaded_epoch = epoch;
+		return 0;
+	}
+	return load_now(ps, l, epoch, now_ms, expiration_ms);
+}
+
+int producer_state_follow(struct producer_state *ps, struct log *l,
+			  const struct batch_producer_info *bi, int n, int64_t now_ms,
+			  int64_t expiration_ms)
+{
+	int64_t base, last;
+	int rc;
+
+	if (n <= 0)
+		return 0;
+	base = bi[0].base_offset;
+	last = bi[n - 1].last_offset;
+	/* A load made after the append (a leadership, a DescribeProducers)
+	 * read them from the log already. */
+	if (ps->loaded && last < ps->end)
+		return 0;
+	/* Kept from where the state was brought, and past it only when the
+	 * records in between are a leader's own appends (a leader's state
+	 * holds every idempotent one of them); else the log has batches
+	 * this state has not seen (a load is the only way to know them). */
+	if (!ps->loaded || base < ps->end || (base > ps->end && ps->loaded_epoch < 0))
+		return load_now(ps, l, -1, now_ms, expiration_ms);
+	rc = producer_state_update(ps, bi, n);
+	if (rc < 0) {
+		producer_state_clear(ps);
+		return rc;
+	}
+	ps->loaded_epoch = -1;
+	ps->end = last + 1;
+	ps->end_epoch = bi[n - 1].leader_epoch;
+	return 0;
+}
+
+int producer_state_reload(struct producer_state *ps, struct log *l, int64_t now_ms,
+			  int64_t expiration_ms)
+{
+	return load_now(ps, l, -1, now_ms, expiration_ms);
+}
+
+int producer_state_headers(const uint8_t *buf, size_t len, struct batch_producer_info *stack,
+			   int n_stack, struct batch_producer_info **bi)
+{
+	/* A batch is 61 bytes at least (its header). */
+	int max = (int)(len / 61 + 1), n = log_batches_producers(buf, len, stack, n_stack);
+
+	*bi = stack;
+	if (n != -E2BIG)
+		return n < 0 ? 0 : n;
+	*bi = malloc((size_t)max * sizeof(**bi));
+	if (!*bi) {
+		*bi = stack;
+		return -ENOMEM;
+	}
+	n = log_batches_producers(buf, len, *bi, max);
+	return n < 0 ? 0 : n;
 }
 
 /* Writes ps as the log's snapshot which up to offset, end_epoch the epoch

@@ -1,6 +1,6 @@
 /*
- * producer_state.h — private to repl/: what a partition's leader knows of
- * each idempotent producer (Kafka's ProducerStateManager), so that a batch
+ * producer_state.h — private to repl/: what a partition's replica knows
+ * of each idempotent producer (Kafka's ProducerStateManager), so that a batch
  * sent again (a broker forwarding a write resends it after a failover; a
  * Kafka client with enable.idempotence retries) is appended once.
  *
@@ -41,13 +41,35 @@
  * again must still be a duplicate. A run's offsets follow its sequences
  * one for one, so a batch inside it is found with its own offsets.
  *
- * Rebuilt from the log: the batch headers keep producer id, epoch and base
- * sequence, and followers keep the leader's batches unchanged, so a
- * replica that becomes leader (or a log that opens) knows every producer
- * its log holds: producer_state_load scans the headers and the state is
- * keyed by the leader epoch it was loaded for (a new leadership loads it
- * again; a leader's own appends keep it current). What left the front of
- * the log is in the log's producer snapshot (engine/prodsnap.c): before
+ * On every replica, as Kafka's (UnifiedLog.appendAsFollower updates the
+ * producer state of a follower as its leader's): a follower keeps its
+ * state current from the batches it appends (producer_state_follow, the
+ * fetcher's hook: only their headers, read from the fetched bytes), so
+ * that DescribeProducers on it lists its own log's producers and a
+ * follower that becomes leader judges by it without reading its log.
+ *
+ * Rebuilt from the log where it may be stale: the batch headers keep
+ * producer id, epoch and base sequence, and followers keep the leader's
+ * batches unchanged, so producer_state_load (rebuild) knows every producer
+ * a log holds. The state records how far it was brought:
+ *   - loaded_epoch >= 0: a leader's, loaded (or taken over) in that
+ *     leader epoch; its own appends keep it current (every idempotent
+ *     batch goes through producer_state_update under mu);
+ *   - loaded_epoch -1: a follower's, holding every batch below end (end
+ *     the log end it was brought to, end_epoch the leader epoch of the
+ *     batch before it).
+ * A new leadership takes a follower's state as it is when it is current
+ * (end is the log's end and the log still has end_epoch there: nothing
+ * appended that its hook has not brought in, no truncation); any other
+ * state is rebuilt: a follower's behind its log, a leader's of an
+ * earlier epoch, one never loaded. A follower's hook whose batches do not
+ * start at end is judged by producer_state_follow: already read by a load
+ * made after their append (skipped), the leader's own records in between
+ * (kept), else rebuilt. A follower's truncation (and a log emptied to
+ * start at its leader's start) rebuilds it at once
+ * (producer_state_reload), as Kafka's truncateAndReload.
+ *
+ * What left the front of the log is in the log's producer snapshot (engine/prodsnap.c): before
  * retention or DeleteRecords moves a log's start, on a leader and on a
  * follower, producer_state_trim folds the batches that go into it. So
  * that a load does not read every batch header of a long log, the
@@ -64,7 +86,11 @@
  *
  * Locking: the caller holds mu across check, append and update, so a
  * duplicate sent twice at once cannot be appended twice. A leaf lock
- * apart from the log's (taken by the append inside it).
+ * apart from the log's (taken by the append inside it). A follower's
+ * append is made without it (under the replica's partition lock, which
+ * the leader's append path takes inside mu) and its hook takes mu after:
+ * hence the offsets kept (end), which tell a hook whose batches a load
+ * made meanwhile has read already.
  */
 #ifndef MQFS_REPL_PRODUCER_STATE_H
 #define MQFS_REPL_PRODUCER_STATE_H
@@ -94,8 +120,10 @@ struct producer_entry {
 
 struct producer_state {
 	pthread_mutex_t mu;
-	bool loaded;              /* under mu: rebuilt for loaded_epoch */
-	int32_t loaded_epoch;     /* the leader epoch it was loaded in */
+	bool loaded;              /* under mu: the state of the log (above) */
+	int32_t loaded_epoch;     /* a leader's epoch; -1: a follower's */
+	int64_t end;              /* the log end it was brought to */
+	int32_t end_epoch;        /* leader epoch of the batch before end, -1 */
 	struct producer_entry *e; /* sorted by producer id */
 	int n, cap;
 };
@@ -118,12 +146,31 @@ int producer_state_check(const struct producer_state *ps, const struct batch_pro
  * id are skipped; an epoch other than the kept one starts the producer
  * over. 0 or -ENOMEM. */
 int producer_state_update(struct producer_state *ps, const struct batch_producer_info *bi, int n);
-/* Makes the state that of log l's batches, for leader epoch epoch, unless
- * it already is, without the producers expired at now_ms (wall clock) for
+/* Makes the state that of log l's batches, for leader epoch epoch (-1:
+ * a follower's, as its appends keep it), unless it already is (above),
+ * without the producers expired at now_ms (wall clock) for
  * expiration_ms. Called with mu held. 0, or the scan's error (the state
  * is then empty and not loaded). */
 int producer_state_load(struct producer_state *ps, struct log *l, int32_t epoch, int64_t now_ms,
 			int64_t expiration_ms);
+/* A follower appended the n batches bi (headers as log_batches_producers
+ * gives them, offsets in log order) to l: kept (the state a follower's),
+ * or, when the state was not brought to the first one's offset, loaded
+ * from the log (which holds them). Called with mu held. 0, -ENOMEM or
+ * the scan's error (the state is then not loaded). */
+int producer_state_follow(struct producer_state *ps, struct log *l,
+			  const struct batch_producer_info *bi, int n, int64_t now_ms,
+			  int64_t expiration_ms);
+/* Rebuilds the state from l as it is now (a follower's): after a
+ * truncation cut the log, or emptied it. Called with mu held. 0 or the
+ * scan's error (the state is then not loaded). */
+int producer_state_reload(struct producer_state *ps, struct log *l, int64_t now_ms,
+			  int64_t expiration_ms);
+/* The headers of the batches in buf[0..len) into *bi: stack (n_stack
+ * entries) when they fit, else malloc'ed (the caller frees it when it is
+ * not stack). The count; 0 when the bytes do not frame; -ENOMEM. */
+int producer_state_headers(const uint8_t *buf, size_t len, struct batch_producer_info *stack,
+			   int n_stack, struct batch_producer_info **bi);
 /* The broker's trim listener (log_set_trim_listener; arg: a pointer to
  * producer.id.expiration.ms, or NULL: none expire): writes the log's
  * producer snapshot which (the front one, or the checkpoint) up to

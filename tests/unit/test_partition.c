@@ -887,6 +887,8 @@ struct bk {
 	int (*before_append)(void *arg, const char *topic, void *log, char *wait, size_t cap);
 	void *before_append_arg;
 	atomic_int cuts; /* its fetchers' after_cut calls */
+	/* Its fetchers' after_append: the offset after the last batch given. */
+	_Atomic int64_t appended_end;
 };
 
 static int bk_cred(void *arg, const char *user, struct sasl_cred *cred)
@@ -973,6 +975,41 @@ static void bk_cut(void *arg, const char *topic, int32_t partition)
 	atomic_fetch_add(&b->cuts, 1);
 }
 
+/* The fetcher's after_append: orders-0's batches appended are whole and
+ * end where b's log now ends (the broker reads their headers). */
+static void bk_appended(void *arg, const char *topic, int32_t partition, void *log,
+			const uint8_t *records, size_t len)
+{
+	struct bk *b = arg;
+	struct partition_offsets o;
+	size_t at = 0;
+	int64_t end = -1;
+
+	assert_string_equal(topic, "orders");
+	if (partition != 0)
+		return; /* orders-1 and on: their own logs */
+	assert_ptr_equal(log, b->log);
+	while (at < len) {
+		const uint8_t *h = records + at;
+		uint64_t base = 0;
+		uint32_t size = 0, delta = 0;
+
+		assert_true(len - at >= 27);
+		for (int i = 0; i < 8; i++)
+			base = base << 8 | h[i];
+		for (int i = 0; i < 4; i++) {
+			size = size << 8 | h[8 + i];
+			delta = delta << 8 | h[23 + i];
+		}
+		assert_true(size + 12 <= len - at);
+		end = (int64_t)base + delta + 1;
+		at += size + 12;
+	}
+	b->ops->offsets(b->log, &o);
+	assert_int_equal(end, o.log_end_offset);
+	atomic_store(&b->appended_end, end);
+}
+
 /* Follows source over the loopback listener, its fetches parked up to
  * max_wait_ms, backoff_ms after an error. */
 static void bk_follow_wait(struct bk *b, struct bk *source, bool truncate_on_fetch,
@@ -996,6 +1033,8 @@ static void bk_follow_wait(struct bk *b, struct bk *source, bool truncate_on_fet
 	cfg.before_append_arg = b->before_append_arg;
 	cfg.after_cut = bk_cut;
 	cfg.after_cut_arg = b;
+	cfg.after_append = bk_appended;
+	cfg.after_append_arg = b;
 	if (b->fetcher)
 		fetcher_free(b->fetcher);
 	assert_int_equal(fetcher_new(&cfg, &b->fetcher), 0);
@@ -1374,6 +1413,8 @@ static void truncated_and_synced(struct bk *follower, struct bk *leader, bool tr
 	/* Each of those cut records: the broker was told (its checkpoints). */
 	assert_int_equal(atomic_load(&follower->cuts), truncations);
 	assert_int_equal(leo_of(follower), leo);
+	/* The batches fetched were given to the broker (its producer state). */
+	assert_int_equal(atomic_load(&follower->appended_end), leo);
 }
 
 /* The record at offset of b holds want. */
@@ -3537,6 +3578,10 @@ static void test_follower_start_inside_batch(void **state)
 	bk_follow(&b, &a, false);
 	assert_true(synced(&a, &b, 2));
 	assert_int_equal(start_of(&b), 40);
+	/* The broker was told of the reset (its producer state rebuilt) and
+	 * of the batch appended. */
+	assert_int_equal(atomic_load(&b.cuts), 1);
+	assert_int_equal(atomic_load(&b.appended_end), 100);
 	assert_value_at(&b, 40, "r-40");
 	assert_value_at(&b, 99, "r-99");
 	bk_stop(&a);

@@ -1,5 +1,5 @@
 /*
- * test_producer_state.c — the leader's idempotent producer state
+ * test_producer_state.c — a replica's idempotent producer state
  * (repl/producer_state.c) and the batch fields under it
  * (engine/producer.c): a duplicate is recognised with its offsets, a gap
  * or a replay is out of order, only the last 5 batches are kept, an epoch
@@ -9,10 +9,14 @@
  * one did; producers whose batches DeleteRecords and retention removed
  * are still known after a reopen (the producer snapshot, engine/prodsnap.c),
  * at every crash point of the removal too, and a damaged snapshot is
- * refused with an error line.
+ * refused with an error line. A follower's appends keep its state
+ * (producer_state_follow): a new leader judges by it without a load, a
+ * truncation reloads it, and a hook out of order with a load neither
+ * doubles nor loses a batch.
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -482,6 +486,212 @@ static int check1(struct producer_state *ps, int64_t pid, int16_t epoch, int32_t
 	int bad;
 
 	return producer_state_check(ps, &b, 1, f, &l, &e, &bad);
+}
+
+/* ---- a follower's state (producer_state_follow) ---- */
+
+/* The follower's log "f"-0 beside the fixture's leader log. */
+static struct log *follower_open(struct logfx *fx)
+{
+	struct log *f;
+
+	assert_int_equal(logmgr_get_log(fx->m, "f", 0, &fx->cfg, true, &f), 0);
+	return f;
+}
+
+/* The leader's batches from the follower's end up to offset to (-1: the
+ * leader's end) appended to the follower, as its fetcher does (one fetch
+ * of up to max_bytes at a time); with hook, each fetch's batches then go
+ * to producer_state_follow, as the broker's hook gives them. */
+static void follow(struct logfx *fx, struct log *f, struct producer_state *ps, int64_t to,
+		   size_t max_bytes, bool hook)
+{
+	if (to < 0)
+		to = log_get_end(fx->l);
+	while (log_get_end(f) < to) {
+		struct batch_producer_info stack[4], *bi;
+		struct log_raw r;
+		uint8_t *b;
+		int n;
+
+		assert_int_equal(log_read_raw(fx->l, log_get_end(f), to, max_bytes, &r), 0);
+		assert_true(r.len > 0);
+		b = malloc((size_t)r.len);
+		assert_non_null(b);
+		assert_int_equal(pread(r.fd, b, (size_t)r.len, r.pos), r.len);
+		assert_int_equal(log_append_batches(f, b, (size_t)r.len, -1, NULL), r.batches);
+		n = producer_state_headers(b, (size_t)r.len, stack, 4, &bi);
+		assert_int_equal(n, r.batches);
+		if (hook)
+			assert_int_equal(producer_state_follow(ps, f, bi, n, 2000, 86400000), 0);
+		if (bi != stack)
+			free(bi);
+		free(b);
+		log_raw_release(&r);
+	}
+}
+
+/* The leader's log leads in epoch from its end on (the mount's records
+ * that logfx_put appends take it). */
+static void lead(struct logfx *fx, int32_t epoch)
+{
+	assert_int_equal(log_assign_epoch(fx->l, epoch, log_get_end(fx->l)), 0);
+}
+
+/* The last sequence DescribeProducers would list for pid, -2: none. */
+static int32_t listed_last_seq(const struct producer_state *ps, int64_t pid)
+{
+	struct producer_summary *s;
+	int n = producer_state_list(ps, &s);
+	int32_t seq = -2;
+
+	assert_true(n >= 0);
+	for (int i = 0; i < n; i++)
+		if (s[i].producer_id == pid)
+			seq = s[i].last_seq;
+	free(s);
+	return seq;
+}
+
+/* A follower's appends keep its state as the leader's: each fetch's
+ * batches (many to one fetch, and one at a time) enter it; DescribeProducers
+ * lists them; when it becomes leader the state is taken as it is (producer
+ * 99, which no log holds, stays: nothing was loaded) and judges a batch
+ * sent again as a duplicate at its offsets, and a gap as out of order. */
+static void test_follower_keeps_state(void **state)
+{
+	struct logfx *fx = *state;
+	struct log *f = follower_open(fx);
+	struct producer_state ps;
+	int64_t at[8], fo;
+
+	producer_state_init(&ps);
+	lead(fx, 1);
+	logfx_put(fx, 0, 3, 3); /* a mount's records: no producer */
+	for (int i = 0; i < 4; i++) {
+		at[i] = client_put(fx, 11, 0, i * 2, 2, 1);
+		logfx_put(fx, 10 + i, 1, 1); /* apart: each batch its own */
+	}
+	follow(fx, f, &ps, -1, 1 << 20, true);
+	assert_true(ps.loaded);
+	assert_int_equal(producer_state_count(&ps), 1);
+	assert_int_equal(listed_last_seq(&ps, 11), 7);
+	lead(fx, 2);
+	for (int i = 4; i < 8; i++)
+		at[i] = client_put(fx, i < 6 ? 11 : 12, 0, i < 6 ? i * 2 : (i - 6) * 3,
+				   i < 6 ? 2 : 3, 2);
+	follow(fx, f, &ps, -1, 1, true); /* a batch a fetch */
+	assert_int_equal(producer_state_count(&ps), 2);
+	assert_int_equal(listed_last_seq(&ps, 11), 11);
+	assert_int_equal(listed_last_seq(&ps, 12), 5);
+	/* becomes leader in epoch 3: taken as it is */
+	assert_int_equal(
+		producer_state_update(
+			&ps, &(struct batch_producer_info){ .producer_id = 99, .records = 1 }, 1),
+		0);
+	assert_int_equal(producer_state_load(&ps, f, 3, 2000, 86400000), 0);
+	assert_int_equal(producer_state_count(&ps), 3);
+	assert_int_equal(check1(&ps, 11, 0, 10, 2, &fo), 1); /* sent again */
+	assert_int_equal(fo, at[5]);
+	assert_int_equal(check1(&ps, 11, 0, 2, 2, &fo), 1);
+	assert_int_equal(fo, at[1]);
+	assert_int_equal(check1(&ps, 12, 0, 3, 3, &fo), 1);
+	assert_int_equal(fo, at[7]);
+	assert_int_equal(check1(&ps, 11, 0, 14, 1, &fo), -EILSEQ); /* 12 and 13 missing */
+	assert_int_equal(check1(&ps, 11, 0, 12, 1, &fo), 0);
+	producer_state_destroy(&ps);
+}
+
+/* A truncation of the follower's log (producer_state_reload, the
+ * fetcher's after_cut) leaves the state as the cut log says: the cut
+ * batch is taken again, not answered as a duplicate, the one before is
+ * still a duplicate. A hook that comes after a load which read its
+ * batches already (a DescribeProducers between the append and the hook)
+ * adds nothing twice: the oldest of five kept batches is still known.
+ * A batch appended without its hook (missed) is found by the next hook,
+ * which rebuilds the state. */
+static void test_follower_truncation_and_order(void **state)
+{
+	struct logfx *fx = *state;
+	struct log *f = follower_open(fx);
+	struct producer_state ps;
+	int64_t at[6], fo;
+
+	producer_state_init(&ps);
+	lead(fx, 1);
+	for (int i = 0; i < 6; i++) {
+		at[i] = client_put(fx, 11, 0, i * 2, 2, 1);
+		logfx_put(fx, 10 + i, 1, 1);
+	}
+	follow(fx, f, &ps, at[5], 1, true);
+	assert_int_equal(listed_last_seq(&ps, 11), 9);
+	assert_int_equal(log_truncate_to(f, at[4]), 0);
+	assert_int_equal(producer_state_reload(&ps, f, 2000, 86400000), 0);
+	assert_int_equal(listed_last_seq(&ps, 11), 7);
+	assert_int_equal(check1(&ps, 11, 0, 8, 2, &fo), 0);
+	assert_int_equal(check1(&ps, 11, 0, 6, 2, &fo), 1);
+	assert_int_equal(fo, at[3]);
+	/* batch 4 appended, read by a load (a DescribeProducers), then its
+	 * hook: batches 0..4 stay the five kept */
+	follow(fx, f, &ps, at[4] + 2, 1, false);
+	producer_state_clear(&ps);
+	assert_int_equal(producer_state_load(&ps, f, -1, 2000, 86400000), 0);
+	{
+		struct batch_producer_info b = bat(11, 0, 8, 2, at[4]);
+
+		b.leader_epoch = 1;
+		assert_int_equal(producer_state_follow(&ps, f, &b, 1, 2000, 86400000), 0);
+	}
+	assert_int_equal(check1(&ps, 11, 0, 0, 2, &fo), 1);
+	assert_int_equal(fo, at[0]);
+	/* the mount's record after it and batch 5 appended with no hook
+	 * (missed), then producer 12's batch: its hook finds the gap and
+	 * reads the log */
+	follow(fx, f, &ps, -1, 1 << 20, false);
+	client_put(fx, 12, 0, 0, 1, 1);
+	follow(fx, f, &ps, -1, 1 << 20, true);
+	assert_int_equal(listed_last_seq(&ps, 12), 0);
+	assert_int_equal(listed_last_seq(&ps, 11), 11);
+	assert_int_equal(check1(&ps, 11, 0, 10, 2, &fo), 1);
+	assert_int_equal(fo, at[5]);
+	producer_state_destroy(&ps);
+}
+
+/* A leader's state (loaded in epoch 2) whose log then takes a follower's
+ * appends: the records between its load and the first batch fetched are
+ * the leader's own (its idempotent ones would be in the state), so the
+ * state is kept, not rebuilt (producer 99 stays); a new leadership after
+ * takes it as it is; one loaded in another epoch with no follower append
+ * since is rebuilt. */
+static void test_follower_after_leading(void **state)
+{
+	struct logfx *fx = *state;
+	struct log *f = follower_open(fx);
+	struct producer_state ps;
+	int64_t a, fo;
+
+	producer_state_init(&ps);
+	lead(fx, 1);
+	client_put(fx, 11, 0, 0, 2, 1);
+	follow(fx, f, &ps, -1, 1 << 20, false);
+	assert_int_equal(producer_state_load(&ps, f, 2, 2000, 86400000), 0);
+	assert_int_equal(
+		producer_state_update(
+			&ps, &(struct batch_producer_info){ .producer_id = 99, .records = 1 }, 1),
+		0);
+	logfx_put(fx, 5, 2, 1); /* as the leader's own mount writes */
+	follow(fx, f, &ps, -1, 1 << 20, false);
+	lead(fx, 3);
+	a = client_put(fx, 11, 0, 2, 2, 3);
+	follow(fx, f, &ps, -1, 1 << 20, true);
+	assert_int_equal(producer_state_count(&ps), 2);
+	assert_int_equal(producer_state_load(&ps, f, 4, 2000, 86400000), 0);
+	assert_int_equal(producer_state_count(&ps), 2);
+	assert_int_equal(check1(&ps, 11, 0, 2, 2, &fo), 1);
+	assert_int_equal(fo, a);
+	assert_int_equal(producer_state_load(&ps, f, 5, 2000, 86400000), 0);
+	assert_int_equal(producer_state_count(&ps), 1); /* rebuilt: 99 gone */
+	producer_state_destroy(&ps);
 }
 
 /* The retention check's checkpoint once the scheduler's flush of closed
@@ -1196,6 +1406,10 @@ int main(void)
 		cmocka_unit_test(test_expiry_by_newest_batch),
 		cmocka_unit_test_setup_teardown(test_rebuild_from_log, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_encode_fields, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_follower_keeps_state, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_follower_truncation_and_order, setup,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_follower_after_leading, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_keeps_removed_producers, setup_snap,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_reset, setup_snap, logfx_teardown),
