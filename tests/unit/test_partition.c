@@ -2733,6 +2733,100 @@ static void test_fetch_hw_linger(void **state)
 	bk_stop(&a);
 }
 
+/* A follower's fetch parked with max_wait_ms 1000, from its own thread. */
+struct late_fetch {
+	struct bk *b;
+	int64_t offset;
+	struct proto_fetch_resp_part r;
+};
+
+static void *fetch_parked_1s(void *arg)
+{
+	struct late_fetch *lf = arg;
+	struct net_client *c;
+
+	assert_int_equal(net_client_connect("127.0.0.1", lf->b->port, DEADLINE_MS, &c), 0);
+	assert_int_equal(fetch_one(c, 2, 3, lf->offset, 3, 1000, &lf->r, NULL), 0);
+	net_client_close(c);
+	return NULL;
+}
+
+/* What stderr got from fd's capture (dup2'd over it): freed by the caller. */
+static char *stderr_take(int saved, const char *path)
+{
+	char *buf = calloc(1, 1 << 16);
+	FILE *f;
+
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	if (fread(buf, 1, (1 << 16) - 1, f)) {
+		/* NUL-terminated by calloc */
+	}
+	fclose(f);
+	unlink(path);
+	fputs(buf, stderr);
+	return buf;
+}
+
+/* A follower fetch that stalled acks=all for request.timeout.ms in a
+ * cluster run left no trace of where it was: a parked fetch answered
+ * long past its deadline (FETCH_LATE_MS, 5 s) says so, with its peer,
+ * replica, lateness, who answered it and its partitions; one answered
+ * at its deadline says nothing. The purgatory's clock is the test's:
+ * moving it past the deadline without a scan is what a stuck scan is. */
+static void test_parked_fetch_late_logged(void **state)
+{
+	struct bk a;
+	struct partition_state st = state3(1, 3, 3);
+	struct net_client *c;
+	struct proto_fetch_resp_part r;
+	struct late_fetch lf = { .b = &a, .offset = 4 };
+	char path[] = "/tmp/mqfs-test-partition-log.XXXXXX";
+	int fd, saved;
+	pthread_t th;
+	char *log;
+
+	(void)state;
+	bk_clock = test_clock;
+	bk_start(&a, 1, "late");
+	bk_clock = NULL;
+	assert_int_equal(partition_make_leader(a.p, &st, test_clock()), 1);
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	leader_append(&a, 4, 3, "r"); /* LEO 4, hw 0 */
+	assert_int_equal(fetch_one(c, 2, 3, 0, -1, 0, &r, NULL), 0);
+	assert_int_equal(fetch_one(c, 3, 3, 0, -1, 0, &r, NULL), 0);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	fflush(stderr);
+	saved = dup(2);
+	dup2(fd, 2);
+	close(fd);
+	/* 2 at the LEO, 3 still at 0: no news for 2, parked; answered at
+	 * its deadline: not late. */
+	assert_int_equal(pthread_create(&th, NULL, fetch_parked_1s, &lf), 0);
+	wait_parked(a.fs, 1);
+	atomic_fetch_add(&test_clock_ms, 1000);
+	pthread_join(th, NULL);
+	assert_int_equal(lf.r.records_len, 0);
+	/* Parked again; no scan until 6 s past its deadline. */
+	assert_int_equal(pthread_create(&th, NULL, fetch_parked_1s, &lf), 0);
+	wait_parked(a.fs, 1);
+	atomic_fetch_add(&test_clock_ms, 7000);
+	pthread_join(th, NULL);
+	log = stderr_take(saved, path);
+	assert_non_null(strstr(log, "Fetch from 127.0.0.1:"));
+	assert_non_null(strstr(log, "(replica 2) answered 6000 ms past its max_wait_ms of 1000 by "
+				    "the purgatory's thread"));
+	assert_non_null(strstr(log, "partitions orders-0 (1)"));
+	assert_null(strstr(strstr(log, "answered") + 1, "answered")); /* only the late one */
+	free(log);
+	net_client_close(c);
+	bk_stop(&a);
+}
+
 /* The purgatory's thread sleeps while nothing happens: appends with no
  * fetch parked do not wake it, and a follower's fetch parked for 20 s
  * costs no wake-ups of it (it used to look every 10 ms).
@@ -3910,6 +4004,7 @@ int main(void)
 		cmocka_unit_test(test_e2e_empty_epochs_diverging_epoch_engine),
 		cmocka_unit_test(test_fetch_hw_wakes_follower),
 		cmocka_unit_test(test_fetch_hw_linger),
+		cmocka_unit_test(test_parked_fetch_late_logged),
 		cmocka_unit_test(test_purgatory_sleeps),
 		cmocka_unit_test(test_kick_answers_parked_fetch),
 		cmocka_unit_test(test_fetcher_settling_partition_not_held_by_parked_fetch),
