@@ -1910,9 +1910,10 @@ static int loop_timeout(struct net_loop *loop)
 }
 
 /* A Fetch still unanswered NET_FETCH_LATE_MS past its max_wait_ms
- * (records or not, its leader answers by then) is logged, once: a
- * follower's that is lost holds every acks=all write of its partitions
- * for request.timeout.ms, and the line says where it is stuck. Looked at
+ * (records or not, its leader answers by then), or an
+ * OffsetForLeaderEpoch that long, is logged, once: a follower's that is
+ * lost holds every acks=all write of its partitions for
+ * request.timeout.ms, and the line says where it is stuck. Looked at
  * every NET_LATE_CHECK_MS (at most fetch_late_ms) while requests are out. */
 #define NET_FETCH_LATE_MS 5000
 #define NET_LATE_CHECK_MS 1000
@@ -1931,27 +1932,53 @@ static const char *stage_name(struct net_server *srv, struct net_req *req)
 	return "parked by its handler, not completed";
 }
 
-static void late_fetch_log(struct net_loop *loop, struct net_req *req, int64_t now)
+/* A follower's requests that must not wait: a Fetch (up to its
+ * max_wait_ms) and OffsetForLeaderEpoch (its truncation); each still
+ * unanswered fetch_late_ms past that is logged, once, with its first
+ * partition and where it is. */
+static void late_log(struct net_loop *loop, struct net_req *req, int64_t now)
 {
+	int16_t key = req->msg.hdr.api_key;
 	const struct proto_fetch_req *m = &req->msg.u.fetch;
-	const struct proto_fetch_topic *t = m->n_topics > 0 ? &m->topics[0] : NULL;
-	char first[320] = "none named";
+	const struct proto_ofle_req *o = &req->msg.u.ofle;
+	struct kstr topic = KSTR_NULL;
+	int32_t part = -1, wait = 0, replica;
+	char what[384], first[320] = "none named";
 
-	if (req->late_logged || req->msg.hdr.api_key != PROTO_API_FETCH ||
-	    now - req->out_ms <
-		    (m->max_wait_ms > 0 ? m->max_wait_ms : 0) + loop->srv->fetch_late_ms)
+	if (req->late_logged ||
+	    (key != PROTO_API_FETCH && key != PROTO_API_OFFSET_FOR_LEADER_EPOCH))
+		return;
+	if (key == PROTO_API_FETCH) {
+		wait = m->max_wait_ms > 0 ? m->max_wait_ms : 0;
+		replica = m->replica_id;
+		if (m->n_topics > 0 && m->topics[0].n_partitions > 0) {
+			topic = m->topics[0].topic;
+			part = m->topics[0].partitions[0].partition;
+		}
+		snprintf(
+			what, sizeof(what),
+			"Fetch (replica %d, correlation id %d, max_wait_ms %d, session %d epoch %d, "
+			"%d topics named",
+			(int)replica, (int)req->msg.hdr.correlation_id, (int)m->max_wait_ms,
+			(int)m->session_id, (int)m->session_epoch, (int)m->n_topics);
+	} else {
+		replica = o->replica_id;
+		if (o->n_topics > 0 && o->topics[0].n_partitions > 0) {
+			topic = o->topics[0].topic;
+			part = o->topics[0].partitions[0].partition;
+		}
+		snprintf(what, sizeof(what),
+			 "OffsetForLeaderEpoch (replica %d, correlation id %d, %d topics named",
+			 (int)replica, (int)req->msg.hdr.correlation_id, (int)o->n_topics);
+	}
+	if (now - req->out_ms < wait + loop->srv->fetch_late_ms)
 		return;
 	req->late_logged = true;
-	if (t && t->n_partitions > 0)
-		snprintf(first, sizeof(first), "first %.*s-%d",
-			 t->topic.len > 0 ? (int)t->topic.len : 0, t->topic.ptr ? t->topic.ptr : "",
-			 (int)t->partitions[0].partition);
-	mq_log_limited(MQ_WARN,
-		       "net: %s: Fetch (replica %d, correlation id %d, max_wait_ms %d, session %d "
-		       "epoch %d, %d topics named, %s) unanswered %lld ms after it arrived: %s",
-		       req->conn->peer, (int)m->replica_id, (int)req->msg.hdr.correlation_id,
-		       (int)m->max_wait_ms, (int)m->session_id, (int)m->session_epoch,
-		       (int)m->n_topics, first, (long long)(now - req->out_ms),
+	if (part >= 0)
+		snprintf(first, sizeof(first), "first %.*s-%d", topic.len > 0 ? (int)topic.len : 0,
+			 topic.ptr ? topic.ptr : "", (int)part);
+	mq_log_limited(MQ_WARN, "net: %s: %s, %s) unanswered %lld ms after it arrived: %s",
+		       req->conn->peer, what, first, (long long)(now - req->out_ms),
 		       stage_name(loop->srv, req));
 }
 
@@ -1966,9 +1993,9 @@ static void loop_check_late(struct net_loop *loop)
 								    : NET_LATE_CHECK_MS);
 	for (struct net_conn *c = loop->busy.head; c; c = c->next)
 		if (c->req && c->req_out)
-			late_fetch_log(loop, c->req, now);
+			late_log(loop, c->req, now);
 	for (struct net_req *req = loop->backlog_head; req; req = req->next)
-		late_fetch_log(loop, req, now);
+		late_log(loop, req, now);
 }
 
 static void loop_expire(struct net_loop *loop)

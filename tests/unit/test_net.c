@@ -1967,6 +1967,7 @@ static void test_client_end_cancels_parked(void **state)
 
 struct late {
 	struct net_req *parked; /* __atomic: the follower's, parked */
+	struct net_req *ofle;   /* __atomic: an OffsetForLeaderEpoch, parked */
 	int release;            /* __atomic: lets the blocked handler return */
 	int running;            /* __atomic: the blocked handler started */
 };
@@ -1990,6 +1991,12 @@ static int late_handler(void *arg, struct net_req *req)
 	}
 	return proto_fetch_resp_encode(net_req_out(req), m->hdr.api_version, m->hdr.correlation_id,
 				       &resp);
+}
+
+static int late_ofle_handler(void *arg, struct net_req *req)
+{
+	__atomic_store_n(&((struct late *)arg)->ofle, req, __ATOMIC_SEQ_CST);
+	return NET_PARKED;
 }
 
 /* Sends a v12 Fetch of orders-0 from replica_id (max_wait_ms 0) on fd. */
@@ -2040,23 +2047,27 @@ static bool late_logged_all(void *arg)
 {
 	(void)arg;
 	return log_line_has("correlation id 1,", "parked by its handler, not completed") &&
+	       log_line_has("OffsetForLeaderEpoch (replica", "correlation id 5, 1 topics named, "
+							     "first orders-0) unanswered") &&
 	       log_line_has("correlation id 2,", "its handler still running on a worker") &&
 	       log_line_has("correlation id 3,", "waiting in the work queue for a worker");
 }
 
 /* A follower's Fetch whose answer never comes held acks=all writes for
  * request.timeout.ms in a cluster run, and nothing told where it was:
- * a Fetch unanswered past its max_wait_ms and the margin is logged once
- * with its peer, correlation id, session and first partition, and where
- * it is: parked by its handler, its handler running, waiting for a
- * worker. One answered in time is not logged. */
+ * a Fetch unanswered past its max_wait_ms and the margin (an
+ * OffsetForLeaderEpoch past the margin) is logged once with its peer,
+ * correlation id, session and first partition, and where it is: parked
+ * by its handler, its handler running, waiting for a worker. One
+ * answered in time is not logged. */
 static void test_fetch_late_logged(void **state)
 {
 	struct net_config cfg;
 	struct net_server *srv;
 	struct late l = { 0 };
 	struct proto_fetch_resp resp = { 0 };
-	int fd[4], port;
+	int fd[5], port;
+	uint8_t frame[512];
 	char *log;
 
 	(void)state;
@@ -2068,10 +2079,13 @@ static void test_fetch_late_logged(void **state)
 	assert_int_equal(
 		net_server_handle_picked(srv, PROTO_API_FETCH, late_handler, &l, pick_followers),
 		0);
+	assert_int_equal(
+		net_server_handle(srv, PROTO_API_OFFSET_FOR_LEADER_EPOCH, late_ofle_handler, &l),
+		0);
 	net_server_set_fetch_late_ms(srv, 200);
 	assert_int_equal(net_server_start(srv), 0);
 	port = net_server_port(srv, 0);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		fd[i] = raw_connect(port);
 	log_capture();
 	late_send(fd[3], -1, 4);
@@ -2081,7 +2095,10 @@ static void test_fetch_late_logged(void **state)
 	while (!__atomic_load_n(&l.running, __ATOMIC_SEQ_CST))
 		usleep(1000);
 	late_send(fd[2], -1, 3);
+	write_all(fd[4], frame, ofle_frame(frame, sizeof(frame), 5));
 	assert_true(eventually(late_logged_all, NULL));
+	/* Behind the blocked handler, as correlation id 3. */
+	assert_true(log_line_has("correlation id 5,", "waiting in the work queue for a worker"));
 	assert_true(log_line_has("correlation id 1,", "replica 2,"));
 	assert_true(log_line_has("correlation id 1,", "first orders-0)"));
 	assert_true(log_line_has("correlation id 1,", "127.0.0.1:"));
@@ -2095,13 +2112,17 @@ static void test_fetch_late_logged(void **state)
 	__atomic_store_n(&l.release, 1, __ATOMIC_SEQ_CST);
 	late_expect_answer(fd[1], 2);
 	late_expect_answer(fd[2], 3);
+	while (!(req = __atomic_load_n(&l.ofle, __ATOMIC_SEQ_CST)))
+		usleep(1000);
+	net_req_complete(req, -EIO); /* closes its connection */
+	assert_true(closed_by_server(fd[4]));
 	usleep(400 * 1000); /* past the margin: nothing more is logged */
 	log = log_release();
 	assert_null(strstr(log, "correlation id 4,"));
 	/* Once each. */
 	assert_null(strstr(strstr(log, "correlation id 1,") + 1, "correlation id 1,"));
 	free(log);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 5; i++)
 		close(fd[i]);
 	net_server_free(srv);
 }
