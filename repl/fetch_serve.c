@@ -1650,12 +1650,27 @@ static bool fetch_pick(void *arg, const struct net_req *req)
 	return ok;
 }
 
+/* A follower's OffsetForLeaderEpoch runs on the loop too, and must: its
+ * fetcher sends it (the truncation after a leader change, before it
+ * fetches again) and fetches nothing from this leader until answered,
+ * while acks=all writes hold workers (they wait in their handlers) until
+ * that follower's next fetch moves the hw. On a worker, queued behind
+ * num.io.threads such writes, it was answered only when they gave up at
+ * request.timeout.ms. It reads the epoch cache, nothing that waits. A
+ * consumer's (replica_id -1 or -2) stays on the workers. */
+static bool ofle_pick(void *arg, const struct net_req *req)
+{
+	(void)arg;
+	return net_req_msg(req)->u.ofle.replica_id >= 0;
+}
+
 int fetch_serve_register(struct fetch_serve *fs, struct net_server *srv)
 {
 	int rc = net_server_handle_picked(srv, PROTO_API_FETCH, fetch_handler, fs, fetch_pick);
 
 	return rc ? rc
-		  : net_server_handle(srv, PROTO_API_OFFSET_FOR_LEADER_EPOCH, ofle_handler, fs);
+		  : net_server_handle_picked(srv, PROTO_API_OFFSET_FOR_LEADER_EPOCH, ofle_handler,
+					     fs, ofle_pick);
 }
 
 void fetch_serve_wake(struct fetch_serve *fs)
