@@ -986,7 +986,8 @@ static struct net_req *park_answered(struct fx *fx, int32_t corr, int *fd)
 	return req;
 }
 
-static void expect_answer(int fd, int32_t corr)
+/* Reads fd's next response, of api key v, and checks its correlation id. */
+static void expect_answer_of(int fd, int16_t key, int16_t v, int32_t corr)
 {
 	size_t len;
 	int32_t got;
@@ -994,9 +995,14 @@ static void expect_answer(int fd, int32_t corr)
 	uint8_t *resp = read_frame(fd, &len);
 
 	kbuf_r_init(&r, resp, len);
-	assert_int_equal(proto_resp_hdr_decode(&r, PROTO_API_OFFSET_FOR_LEADER_EPOCH, 4, &got), 0);
+	assert_int_equal(proto_resp_hdr_decode(&r, key, v, &got), 0);
 	assert_int_equal(got, corr);
 	free(resp);
+}
+
+static void expect_answer(int fd, int32_t corr)
+{
+	expect_answer_of(fd, PROTO_API_OFFSET_FOR_LEADER_EPOCH, 4, corr);
 }
 
 /* Nothing pending on any of fds[0..n) for 100 ms. */
@@ -2017,15 +2023,7 @@ static void late_send(int fd, int32_t replica_id, int32_t corr)
 
 static void late_expect_answer(int fd, int32_t corr)
 {
-	size_t len;
-	int32_t got;
-	struct kbuf_r r;
-	uint8_t *resp = read_frame(fd, &len);
-
-	kbuf_r_init(&r, resp, len);
-	assert_int_equal(proto_resp_hdr_decode(&r, PROTO_API_FETCH, 12, &got), 0);
-	assert_int_equal(got, corr);
-	free(resp);
+	expect_answer_of(fd, PROTO_API_FETCH, 12, corr);
 }
 
 /* Whether the captured log has a line with both needles. */
