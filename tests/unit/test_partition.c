@@ -3769,13 +3769,14 @@ static void *heartbeat_call(void *arg)
 }
 
 /* A follower's OffsetForLeaderEpoch (its truncation before it fetches
- * again) is answered while every worker is held: it runs on the loop,
- * as a follower's Fetch does. On a worker it waited behind acks=all
- * writes that waited for that follower's next fetch, which its fetcher
- * sends only after the answer: no follower fetched from the leader until
- * the writes gave up at request.timeout.ms (a cluster run's 30 s stall
- * of acks=all). */
-static void test_follower_ofle_not_behind_workers(void **state)
+ * again) and its ListOffsets of the log end (an out-of-range fetch
+ * offset) are answered while every worker is held: they run on the
+ * loop, as a follower's Fetch does. On a worker they waited behind
+ * acks=all writes that waited for that follower's next fetch, which its
+ * fetcher sends only after the answer: no follower fetched from the
+ * leader until the writes gave up at request.timeout.ms (a cluster run's
+ * 30 s stall of acks=all). */
+static void test_follower_truncation_not_behind_workers(void **state)
 {
 	struct bk a;
 	struct partition_state st = state2(1, 5, 1, 2);
@@ -3790,7 +3791,9 @@ static void test_follower_ofle_not_behind_workers(void **state)
 	struct net_resp nr;
 	struct kbuf_w w;
 	pthread_t th[2];
-	int rc;
+	int64_t end = -1;
+	int16_t err = -1;
+	int rc, lrc;
 
 	(void)state;
 	bk_start(&a, 1, "ofle-busy");
@@ -3800,6 +3803,7 @@ static void test_follower_ofle_not_behind_workers(void **state)
 	net_server_free(a.srv);
 	replfx_listener_new(false, 0, bk_cred, &a, &a.srv);
 	assert_int_equal(fetch_serve_register(a.fs, a.srv), 0);
+	assert_int_equal(offsets_serve_register(&a.os, a.srv), 0);
 	assert_int_equal(net_server_handle(a.srv, PROTO_API_HEARTBEAT, block_handler, &bl), 0);
 	a.port = bl.port = replfx_listener_start(a.srv);
 	for (int i = 0; i < 2; i++)
@@ -3811,6 +3815,7 @@ static void test_follower_ofle_not_behind_workers(void **state)
 	assert_int_equal(proto_ofle_req_encode(&w, 4, &rq), 0);
 	rc = net_client_call(c, PROTO_API_OFFSET_FOR_LEADER_EPOCH, 4, w.buf, w.len, 0, 3000, &nr);
 	kbuf_w_free(&w);
+	lrc = rc ? rc : net_client_list_latest(c, "orders", 0, 2, 5, 3000, &end, &err);
 	__atomic_store_n(&bl.release, 1, __ATOMIC_SEQ_CST);
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
@@ -3819,6 +3824,9 @@ static void test_follower_ofle_not_behind_workers(void **state)
 	assert_int_equal(resp.topics[0].partitions[0].error_code, 0);
 	assert_int_equal(resp.topics[0].partitions[0].end_offset, 2);
 	proto_ofle_resp_free(&resp);
+	assert_int_equal(lrc, 0);
+	assert_int_equal(err, 0);
+	assert_int_equal(end, 2);
 	net_resp_free(&nr);
 	net_client_close(c);
 	bk_stop(&a);
@@ -4098,7 +4106,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_hw_wakes_follower),
 		cmocka_unit_test(test_fetch_hw_linger),
 		cmocka_unit_test(test_parked_fetch_late_logged),
-		cmocka_unit_test(test_follower_ofle_not_behind_workers),
+		cmocka_unit_test(test_follower_truncation_not_behind_workers),
 		cmocka_unit_test(test_purgatory_sleeps),
 		cmocka_unit_test(test_kick_answers_parked_fetch),
 		cmocka_unit_test(test_fetcher_settling_partition_not_held_by_parked_fetch),
