@@ -266,6 +266,28 @@ struct net_server {
 
 #define STAT_ADD(srv, f, n) __atomic_add_fetch(&(srv)->st.f, (n), __ATOMIC_RELAXED)
 
+/* A Fetch still unanswered NET_FETCH_LATE_MS past its max_wait_ms
+ * (records or not, its leader answers by then), or an
+ * OffsetForLeaderEpoch that long, is logged, once (loop_check_late): a
+ * follower's that is lost holds every acks=all write of its partitions
+ * for request.timeout.ms, and the line says where it is stuck. The loop
+ * looks when the earliest such time comes (next_late_check), not on a
+ * tick. */
+#define NET_FETCH_LATE_MS 5000
+
+/* When req, dispatched, is late (mono ms); INT64_MAX: never (another
+ * API, or logged already). */
+static int64_t late_due(const struct net_server *srv, const struct net_req *req)
+{
+	int16_t key = req->msg.hdr.api_key;
+	int32_t wait = key == PROTO_API_FETCH ? req->msg.u.fetch.max_wait_ms : 0;
+
+	if (req->late_logged ||
+	    (key != PROTO_API_FETCH && key != PROTO_API_OFFSET_FOR_LEADER_EPOCH))
+		return INT64_MAX;
+	return req->out_ms + (wait > 0 ? wait : 0) + srv->fetch_late_ms;
+}
+
 static const char *api_name(int16_t api_key)
 {
 	const struct proto_api *a = proto_api_find(api_key);
@@ -1259,8 +1281,13 @@ static void conn_dispatch(struct net_conn *c, struct net_req *req, bool from_bac
 	int16_t key = req->msg.hdr.api_key;
 	bool queued = false;
 
-	if (!from_backlog)
+	if (!from_backlog) {
 		req->out_ms = now_mono_ms();
+		int64_t due = late_due(srv, req);
+
+		if (due < loop->next_late_check)
+			loop->next_late_check = due;
+	}
 	/* Picked to run here (a follower's Fetch): no hand-off to a worker
 	 * and back. Not while requests wait in the backlog: they go first. */
 	if (!from_backlog && !loop->backlog_head && srv->handlers[key].pick &&
@@ -1896,7 +1923,7 @@ static int loop_timeout(struct net_loop *loop)
 
 	if (loop->n_muted && loop->next_unmute - now < left)
 		left = loop->next_unmute - now;
-	if ((loop->busy.head || loop->backlog_head) && loop->next_late_check - now < left)
+	if (loop->next_late_check != INT64_MAX && loop->next_late_check - now < left)
 		left = loop->next_late_check - now;
 	if (loop->idx == 0) /* the listeners' loop: a paused one's resumption */
 		for (int i = 0; i < srv->cfg.n_listeners; i++)
@@ -1908,15 +1935,6 @@ static int loop_timeout(struct net_loop *loop)
 		return 0;
 	return left > INT_MAX - 1 ? INT_MAX : (int)left + 1;
 }
-
-/* A Fetch still unanswered NET_FETCH_LATE_MS past its max_wait_ms
- * (records or not, its leader answers by then), or an
- * OffsetForLeaderEpoch that long, is logged, once: a follower's that is
- * lost holds every acks=all write of its partitions for
- * request.timeout.ms, and the line says where it is stuck. Looked at
- * every NET_LATE_CHECK_MS (at most fetch_late_ms) while requests are out. */
-#define NET_FETCH_LATE_MS 5000
-#define NET_LATE_CHECK_MS 1000
 
 static const char *stage_name(struct net_server *srv, struct net_req *req)
 {
@@ -1932,24 +1950,17 @@ static const char *stage_name(struct net_server *srv, struct net_req *req)
 	return "parked by its handler, not completed";
 }
 
-/* A follower's requests that must not wait: a Fetch (up to its
- * max_wait_ms) and OffsetForLeaderEpoch (its truncation); each still
- * unanswered fetch_late_ms past that is logged, once, with its first
- * partition and where it is. */
+/* Logs req, late (late_due), once: its first partition and where it is. */
 static void late_log(struct net_loop *loop, struct net_req *req, int64_t now)
 {
 	int16_t key = req->msg.hdr.api_key;
 	const struct proto_fetch_req *m = &req->msg.u.fetch;
 	const struct proto_ofle_req *o = &req->msg.u.ofle;
 	struct kstr topic = KSTR_NULL;
-	int32_t part = -1, wait = 0, replica;
+	int32_t part = -1, replica;
 	char what[384], first[320] = "none named";
 
-	if (req->late_logged ||
-	    (key != PROTO_API_FETCH && key != PROTO_API_OFFSET_FOR_LEADER_EPOCH))
-		return;
 	if (key == PROTO_API_FETCH) {
-		wait = m->max_wait_ms > 0 ? m->max_wait_ms : 0;
 		replica = m->replica_id;
 		if (m->n_topics > 0 && m->topics[0].n_partitions > 0) {
 			topic = m->topics[0].topic;
@@ -1971,8 +1982,6 @@ static void late_log(struct net_loop *loop, struct net_req *req, int64_t now)
 			 "OffsetForLeaderEpoch (replica %d, correlation id %d, %d topics named",
 			 (int)replica, (int)req->msg.hdr.correlation_id, (int)o->n_topics);
 	}
-	if (now - req->out_ms < wait + loop->srv->fetch_late_ms)
-		return;
 	req->late_logged = true;
 	if (part >= 0)
 		snprintf(first, sizeof(first), "first %.*s-%d", topic.len > 0 ? (int)topic.len : 0,
@@ -1982,20 +1991,31 @@ static void late_log(struct net_loop *loop, struct net_req *req, int64_t now)
 		       stage_name(loop->srv, req));
 }
 
+static void late_look(struct net_loop *loop, struct net_req *req, int64_t now)
+{
+	int64_t due = late_due(loop->srv, req);
+
+	if (due <= now)
+		late_log(loop, req, now);
+	else if (due < loop->next_late_check)
+		loop->next_late_check = due;
+}
+
 static void loop_check_late(struct net_loop *loop)
 {
 	int64_t now = now_mono_ms();
 
 	if (now < loop->next_late_check)
 		return;
-	loop->next_late_check =
-		now + (loop->srv->fetch_late_ms < NET_LATE_CHECK_MS ? loop->srv->fetch_late_ms
-								    : NET_LATE_CHECK_MS);
+	/* Those due are logged; the next look is the earliest still to come
+	 * (INT64_MAX: none out; a request dispatched later brings it
+	 * forward). */
+	loop->next_late_check = INT64_MAX;
 	for (struct net_conn *c = loop->busy.head; c; c = c->next)
 		if (c->req && c->req_out)
-			late_log(loop, c->req, now);
+			late_look(loop, c->req, now);
 	for (struct net_req *req = loop->backlog_head; req; req = req->next)
-		late_log(loop, req, now);
+		late_look(loop, req, now);
 }
 
 static void loop_expire(struct net_loop *loop)
@@ -2331,6 +2351,7 @@ static int loop_init(struct net_server *srv, struct net_loop *loop, int idx)
 	loop->idx = idx;
 	loop->wake_kind = OBJ_WAKE;
 	loop->cpu = -1;
+	loop->next_late_check = INT64_MAX;
 	pthread_mutex_init(&loop->lock, NULL);
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	loop->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
