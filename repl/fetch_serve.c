@@ -139,6 +139,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,6 +162,11 @@
  * hw alone waits this long for records. */
 #define FETCH_HW_LINGER_BYTES (64 << 10)
 #define FETCH_HW_LINGER_MS    20
+
+/* A parked fetch answered this long past its deadline is logged (late_log):
+ * a scan (the thread's or a kick's) held it, or none came, and a follower's
+ * fetch that late has held acks=all writes of its partitions as long. */
+#define FETCH_LATE_MS 5000
 
 struct fs_part {
 	struct partition *p; /* referenced, or NULL */
@@ -1362,11 +1368,42 @@ static void fetch_complete(struct fs_fetch *f, struct net_wakes *w)
 	net_req_complete_held(req, rc, w);
 }
 
+/* The line for a parked fetch answered FETCH_LATE_MS or more past its
+ * deadline, with its peer and the partitions it names (the first few). */
+static void late_log(const struct fs_fetch *f, int64_t now, bool kick)
+{
+	const struct proto_fetch_req *m = f->msg;
+	char parts[512];
+	size_t n = 0;
+	int listed = 0, total = 0;
+
+	parts[0] = '\0';
+	for (int32_t t = 0; t < m->n_topics; t++)
+		for (int32_t j = 0; j < m->topics[t].n_partitions; j++, total++) {
+			struct kstr name = m->topics[t].topic;
+
+			if (listed == 8 || n >= sizeof(parts) - 1)
+				continue;
+			n += (size_t)snprintf(parts + n, sizeof(parts) - n, "%s%.*s-%d",
+					      listed ? ", " : "", name.len > 0 ? (int)name.len : 0,
+					      name.ptr ? name.ptr : "",
+					      (int)m->topics[t].partitions[j].partition);
+			listed++;
+		}
+	mq_log_limited(MQ_WARN,
+		       "Fetch from %s (replica %d) answered %lld ms past its max_wait_ms of %d by "
+		       "%s: no scan looked at it in time; partitions %s%s (%d)",
+		       net_req_peer(f->req), (int)m->replica_id, (long long)(now - f->deadline_ms),
+		       (int)m->max_wait_ms, kick ? "a kick" : "the purgatory's thread",
+		       listed ? parts : "none", total > listed ? ", ..." : "", total);
+}
+
 /* Looks at the fetches of list (taken off fs->parked, no lock held):
  * answers those ready, passed their deadline or cancelled (all with
- * stopping), and returns the others, *earliest their first due time. */
+ * stopping), and returns the others, *earliest their first due time.
+ * kick: the caller is fetch_serve_kick (for the late line). */
 static struct fs_fetch *scan_parked(struct fetch_serve *fs, struct fs_fetch *list, int64_t now,
-				    bool stopping, int64_t *earliest)
+				    bool stopping, bool kick, int64_t *earliest)
 {
 	struct fs_fetch *keep = NULL, *next;
 	struct net_wakes w = { .n = 0 };
@@ -1378,6 +1415,8 @@ static struct fs_fetch *scan_parked(struct fetch_serve *fs, struct fs_fetch *lis
 			pthread_mutex_lock(&fs->lock);
 			fs->n_parked--;
 			pthread_mutex_unlock(&fs->lock);
+			if (now - f->deadline_ms >= FETCH_LATE_MS && !stopping)
+				late_log(f, now, kick);
 			fetch_complete(f, &w);
 			continue;
 		}
@@ -1419,7 +1458,7 @@ static void *purgatory_main(void *arg)
 		fs->woken = false;
 		fs->scans++;
 		pthread_mutex_unlock(&fs->lock);
-		keep = scan_parked(fs, list, now, stopping, &earliest);
+		keep = scan_parked(fs, list, now, stopping, false, &earliest);
 		pthread_mutex_lock(&fs->lock);
 		park_again(fs, keep);
 		if (stopping && !fs->parked)
@@ -1611,12 +1650,27 @@ static bool fetch_pick(void *arg, const struct net_req *req)
 	return ok;
 }
 
+/* A follower's OffsetForLeaderEpoch runs on the loop too, and must: its
+ * fetcher sends it (the truncation after a leader change, before it
+ * fetches again) and fetches nothing from this leader until answered,
+ * while acks=all writes hold workers (they wait in their handlers) until
+ * that follower's next fetch moves the hw. On a worker, queued behind
+ * num.io.threads such writes, it was answered only when they gave up at
+ * request.timeout.ms. It reads the epoch cache, nothing that waits. A
+ * consumer's (replica_id -1 or -2) stays on the workers. */
+static bool ofle_pick(void *arg, const struct net_req *req)
+{
+	(void)arg;
+	return net_req_msg(req)->u.ofle.replica_id >= 0;
+}
+
 int fetch_serve_register(struct fetch_serve *fs, struct net_server *srv)
 {
 	int rc = net_server_handle_picked(srv, PROTO_API_FETCH, fetch_handler, fs, fetch_pick);
 
 	return rc ? rc
-		  : net_server_handle(srv, PROTO_API_OFFSET_FOR_LEADER_EPOCH, ofle_handler, fs);
+		  : net_server_handle_picked(srv, PROTO_API_OFFSET_FOR_LEADER_EPOCH, ofle_handler,
+					     fs, ofle_pick);
 }
 
 void fetch_serve_wake(struct fetch_serve *fs)
@@ -1649,7 +1703,7 @@ void fetch_serve_kick(struct fetch_serve *fs)
 	wakes = fs->wakes;
 	fs->scans++;
 	pthread_mutex_unlock(&fs->lock);
-	keep = scan_parked(fs, list, fs->now_ms(), false, &earliest);
+	keep = scan_parked(fs, list, fs->now_ms(), false, true, &earliest);
 	pthread_mutex_lock(&fs->lock);
 	park_again(fs, keep);
 	/* A wake-up while the list was out may have been taken by the

@@ -121,6 +121,11 @@ struct fetcher {
 	int32_t sess_epoch;
 	int n_sess;
 	struct sess_part sess[FETCHER_MAX_PARTS];
+	/* The round's last request to the leader and when it went (the
+	 * thread's own): a failed round's line names it, so a request the
+	 * leader never answered is told from the others ("" none yet). */
+	char call[320]; /* a topic name is at most 249 bytes */
+	int64_t call_ms;
 };
 
 void fetcher_config_default(struct fetcher_config *cfg)
@@ -203,6 +208,18 @@ static int connect_source(struct fetcher *f)
 	stat_add(f, &f->stats.connects, 1);
 	net_client_set_wake(f->conn, f->wake);
 	return 0;
+}
+
+/* Notes the request the round sends now (f->call): what, and for p when
+ * it is one partition's (NULL: the Fetch of the session's). */
+static void call_note(struct fetcher *f, const char *what, const struct partition *p)
+{
+	if (p)
+		snprintf(f->call, sizeof(f->call), "%s of %s-%d", what, partition_topic(p),
+			 (int)partition_index(p));
+	else
+		snprintf(f->call, sizeof(f->call), "%s", what);
+	f->call_ms = now_mono_ms();
 }
 
 /* Ends the thread's wait for a response (fetcher_main reconnects at once):
@@ -364,9 +381,11 @@ static int truncate_by_ofle(struct fetcher *f, struct fpart *fp, int64_t now)
 		rt = (struct proto_ofle_topic){ kstr_of(partition_topic(p)), 1, &rp };
 		kbuf_w_init(&w, 1 << 16);
 		rc = proto_ofle_req_encode(&w, (int16_t)v, &rq);
-		if (!rc)
+		if (!rc) {
+			call_note(f, "OffsetForLeaderEpoch", p);
 			rc = net_client_call(f->conn, PROTO_API_OFFSET_FOR_LEADER_EPOCH, (int16_t)v,
 					     w.buf, w.len, 0, f->cfg.request_timeout_ms, &nr);
+		}
 		kbuf_w_free(&w);
 		if (!rc)
 			rc = proto_ofle_resp_decode(&nr.body, (int16_t)v, &resp);
@@ -514,6 +533,7 @@ static int fetch_offset_and_truncate(struct fetcher *f, struct fpart *fp,
 	fp->out_of_range = false;
 	/* The leader's end as a replica sees it (Kafka's fetchLatestOffset),
 	 * in our leader epoch. */
+	call_note(f, "ListOffsets", p);
 	rc = net_client_list_latest(f->conn, partition_topic(p), partition_index(p),
 				    fetch_replica_id(f), fw->leader_epoch,
 				    f->cfg.request_timeout_ms, &end, &err);
@@ -1005,10 +1025,12 @@ static int fetch_once(struct fetcher *f, struct fpart **ready, struct partition_
 	}
 	kbuf_w_init(&w, 1 << 20);
 	rc = proto_fetch_req_encode(&w, (int16_t)v, send);
-	if (!rc)
+	if (!rc) {
+		call_note(f, "Fetch", NULL);
 		rc = net_client_call(f->conn, PROTO_API_FETCH, (int16_t)v, w.buf, w.len,
 				     (size_t)f->cfg.max_bytes + (1 << 20),
 				     f->cfg.max_wait_ms + f->cfg.request_timeout_ms, &nr);
+	}
 	kbuf_w_free(&w);
 	if (!rc)
 		rc = proto_fetch_resp_decode(&nr.body, (int16_t)v, &resp);
@@ -1208,6 +1230,7 @@ static void *fetcher_main(void *arg)
 		pthread_mutex_unlock(&f->lock);
 		rc = f->conn ? 0 : connect_source(f);
 		if (!rc) {
+			f->call[0] = '\0';
 			rc = round_once(f);
 			/* A request that timed out (a leader that stopped
 			 * answering: a black hole), a connection reset in the
@@ -1216,12 +1239,19 @@ static void *fetcher_main(void *arg)
 			 * follower falling out of the ISR has its reason in its
 			 * own log (Kafka's "Error in response for fetch
 			 * request"). */
-			if (rc < 0 && rc != -EINTR)
+			if (rc < 0 && rc != -EINTR) {
+				char sent[400] = "";
+
+				if (f->call[0])
+					snprintf(sent, sizeof(sent),
+						 " (the %s sent %lld ms before)", f->call,
+						 (long long)(now_mono_ms() - f->call_ms));
 				mq_log_limited(MQ_WARN,
 					       "fetcher: broker %d at %s:%d: fetch failed: %s; "
-					       "connecting again in %lld ms",
+					       "connecting again in %lld ms%s",
 					       f->cfg.source_id, f->cfg.host, f->cfg.port,
-					       strerror(-rc), (long long)f->cfg.backoff_ms);
+					       strerror(-rc), (long long)f->cfg.backoff_ms, sent);
+			}
 		}
 		if (rc == -EINTR) {
 			/* Poked: the request was given up, the connection

@@ -159,7 +159,18 @@ struct net_req {
 	bool no_response;     /* net_req_no_response: nothing to send */
 	int32_t mute_ms;      /* net_req_mute: not read for this long after */
 	struct net_req *next; /* queue, backlog or done list */
+	/* The overdue-Fetch check (loop_check_late): when the request left
+	 * the loop's hands (dispatch, mono ms), where it is since (__atomic,
+	 * enum req_stage) and whether it was logged late (loop only). */
+	int64_t out_ms;
+	int stage;
+	bool late_logged;
 };
+
+/* Where a dispatched request is, as loop_check_late reports it. RUNNING
+ * is a handler's until it returns; a worker's request that is neither
+ * queued, running nor done is parked with its owner (NET_PARKED). */
+enum req_stage { STAGE_BACKLOG, STAGE_QUEUED, STAGE_RUNNING, STAGE_DONE };
 
 struct net_incoming {
 	int fd;
@@ -191,10 +202,11 @@ struct net_loop {
 	struct net_conn *memwait_head, *memwait_tail;
 	struct net_req *backlog_head, *backlog_tail;
 	struct net_conn *grave;
-	int64_t outstanding; /* requests at workers or parked */
-	bool shut;           /* connections closed for stop */
-	int n_muted;         /* connections muted (on the LRU list) */
-	int64_t next_unmute; /* the earliest muted_until of them */
+	int64_t outstanding;     /* requests at workers or parked */
+	bool shut;               /* connections closed for stop */
+	int n_muted;             /* connections muted (on the LRU list) */
+	int64_t next_unmute;     /* the earliest muted_until of them */
+	int64_t next_late_check; /* loop_check_late's next look (mono ms) */
 };
 
 struct ip_count {
@@ -220,6 +232,11 @@ struct net_server {
 	struct net_loop *loops;
 	int n_workers;
 	pthread_t *workers;
+	/* __atomic: the request each worker's handler runs now, NULL none
+	 * (loop_check_late tells a running handler from a parked request). */
+	struct net_req **running;
+	int worker_seq;        /* __atomic: hands each worker its running slot */
+	int64_t fetch_late_ms; /* net_server_set_fetch_late_ms */
 	pthread_mutex_t qlock;
 	pthread_cond_t qcond;
 	struct net_req *q_head, *q_tail;
@@ -248,6 +265,28 @@ struct net_server {
 };
 
 #define STAT_ADD(srv, f, n) __atomic_add_fetch(&(srv)->st.f, (n), __ATOMIC_RELAXED)
+
+/* A Fetch still unanswered NET_FETCH_LATE_MS past its max_wait_ms
+ * (records or not, its leader answers by then), or an
+ * OffsetForLeaderEpoch that long, is logged, once (loop_check_late): a
+ * follower's that is lost holds every acks=all write of its partitions
+ * for request.timeout.ms, and the line says where it is stuck. The loop
+ * looks when the earliest such time comes (next_late_check), not on a
+ * tick. */
+#define NET_FETCH_LATE_MS 5000
+
+/* When req, dispatched, is late (mono ms); INT64_MAX: never (another
+ * API, or logged already). */
+static int64_t late_due(const struct net_server *srv, const struct net_req *req)
+{
+	int16_t key = req->msg.hdr.api_key;
+	int32_t wait = key == PROTO_API_FETCH ? req->msg.u.fetch.max_wait_ms : 0;
+
+	if (req->late_logged ||
+	    (key != PROTO_API_FETCH && key != PROTO_API_OFFSET_FOR_LEADER_EPOCH))
+		return INT64_MAX;
+	return req->out_ms + (wait > 0 ? wait : 0) + srv->fetch_late_ms;
+}
 
 static const char *api_name(int16_t api_key)
 {
@@ -532,6 +571,7 @@ static void done_list(struct net_req *req, int rc)
 
 	req->rc = rc > 0 ? -EINVAL : rc;
 	req->next = NULL;
+	__atomic_store_n(&req->stage, STAGE_DONE, __ATOMIC_RELEASE);
 	pthread_mutex_lock(&loop->lock);
 	if (loop->done_tail)
 		loop->done_tail->next = req;
@@ -1241,6 +1281,13 @@ static void conn_dispatch(struct net_conn *c, struct net_req *req, bool from_bac
 	int16_t key = req->msg.hdr.api_key;
 	bool queued = false;
 
+	if (!from_backlog) {
+		req->out_ms = now_mono_ms();
+		int64_t due = late_due(srv, req);
+
+		if (due < loop->next_late_check)
+			loop->next_late_check = due;
+	}
 	/* Picked to run here (a follower's Fetch): no hand-off to a worker
 	 * and back. Not while requests wait in the backlog: they go first. */
 	if (!from_backlog && !loop->backlog_head && srv->handlers[key].pick &&
@@ -1250,6 +1297,7 @@ static void conn_dispatch(struct net_conn *c, struct net_req *req, bool from_bac
 		list_add_tail(&loop->busy, c);
 		c->req_out = true;
 		loop->outstanding++;
+		__atomic_store_n(&req->stage, STAGE_RUNNING, __ATOMIC_RELAXED);
 		int rc = srv->handlers[key].fn(srv->handlers[key].arg, req);
 		if (rc != NET_PARKED) {
 			done_list(req, rc);
@@ -1266,6 +1314,7 @@ static void conn_dispatch(struct net_conn *c, struct net_req *req, bool from_bac
 		return;
 	}
 	if ((from_backlog || !loop->backlog_head) && srv->q_len < srv->cfg.queued_max_requests) {
+		__atomic_store_n(&req->stage, STAGE_QUEUED, __ATOMIC_RELAXED);
 		req->next = NULL;
 		if (srv->q_tail)
 			srv->q_tail->next = req;
@@ -1285,6 +1334,7 @@ static void conn_dispatch(struct net_conn *c, struct net_req *req, bool from_bac
 		return;
 	}
 	req->next = NULL;
+	__atomic_store_n(&req->stage, STAGE_BACKLOG, __ATOMIC_RELAXED);
 	c->in_backlog = true;
 	if (loop->backlog_tail)
 		loop->backlog_tail->next = req;
@@ -1873,6 +1923,8 @@ static int loop_timeout(struct net_loop *loop)
 
 	if (loop->n_muted && loop->next_unmute - now < left)
 		left = loop->next_unmute - now;
+	if (loop->next_late_check != INT64_MAX && loop->next_late_check - now < left)
+		left = loop->next_late_check - now;
 	if (loop->idx == 0) /* the listeners' loop: a paused one's resumption */
 		for (int i = 0; i < srv->cfg.n_listeners; i++)
 			if (srv->lst[i].paused_until && srv->lst[i].paused_until - now < left)
@@ -1882,6 +1934,88 @@ static int loop_timeout(struct net_loop *loop)
 	if (left < 0)
 		return 0;
 	return left > INT_MAX - 1 ? INT_MAX : (int)left + 1;
+}
+
+static const char *stage_name(struct net_server *srv, struct net_req *req)
+{
+	switch (__atomic_load_n(&req->stage, __ATOMIC_ACQUIRE)) {
+	case STAGE_BACKLOG: return "waiting in the backlog for room in the work queue";
+	case STAGE_QUEUED: return "waiting in the work queue for a worker";
+	case STAGE_DONE: return "answered, its response not yet taken by the network thread";
+	default: break;
+	}
+	for (int i = 0; i < srv->cfg.num_io_threads; i++)
+		if (__atomic_load_n(&srv->running[i], __ATOMIC_ACQUIRE) == req)
+			return "its handler still running on a worker";
+	return "parked by its handler, not completed";
+}
+
+/* Logs req, late (late_due), once: its first partition and where it is. */
+static void late_log(struct net_loop *loop, struct net_req *req, int64_t now)
+{
+	int16_t key = req->msg.hdr.api_key;
+	const struct proto_fetch_req *m = &req->msg.u.fetch;
+	const struct proto_ofle_req *o = &req->msg.u.ofle;
+	struct kstr topic = KSTR_NULL;
+	int32_t part = -1, replica;
+	char what[384], first[320] = "none named";
+
+	if (key == PROTO_API_FETCH) {
+		replica = m->replica_id;
+		if (m->n_topics > 0 && m->topics[0].n_partitions > 0) {
+			topic = m->topics[0].topic;
+			part = m->topics[0].partitions[0].partition;
+		}
+		snprintf(
+			what, sizeof(what),
+			"Fetch (replica %d, correlation id %d, max_wait_ms %d, session %d epoch %d, "
+			"%d topics named",
+			(int)replica, (int)req->msg.hdr.correlation_id, (int)m->max_wait_ms,
+			(int)m->session_id, (int)m->session_epoch, (int)m->n_topics);
+	} else {
+		replica = o->replica_id;
+		if (o->n_topics > 0 && o->topics[0].n_partitions > 0) {
+			topic = o->topics[0].topic;
+			part = o->topics[0].partitions[0].partition;
+		}
+		snprintf(what, sizeof(what),
+			 "OffsetForLeaderEpoch (replica %d, correlation id %d, %d topics named",
+			 (int)replica, (int)req->msg.hdr.correlation_id, (int)o->n_topics);
+	}
+	req->late_logged = true;
+	if (part >= 0)
+		snprintf(first, sizeof(first), "first %.*s-%d", topic.len > 0 ? (int)topic.len : 0,
+			 topic.ptr ? topic.ptr : "", (int)part);
+	mq_log_limited(MQ_WARN, "net: %s: %s, %s) unanswered %lld ms after it arrived: %s",
+		       req->conn->peer, what, first, (long long)(now - req->out_ms),
+		       stage_name(loop->srv, req));
+}
+
+static void late_look(struct net_loop *loop, struct net_req *req, int64_t now)
+{
+	int64_t due = late_due(loop->srv, req);
+
+	if (due <= now)
+		late_log(loop, req, now);
+	else if (due < loop->next_late_check)
+		loop->next_late_check = due;
+}
+
+static void loop_check_late(struct net_loop *loop)
+{
+	int64_t now = now_mono_ms();
+
+	if (now < loop->next_late_check)
+		return;
+	/* Those due are logged; the next look is the earliest still to come
+	 * (INT64_MAX: none out; a request dispatched later brings it
+	 * forward). */
+	loop->next_late_check = INT64_MAX;
+	for (struct net_conn *c = loop->busy.head; c; c = c->next)
+		if (c->req && c->req_out)
+			late_look(loop, c->req, now);
+	for (struct net_req *req = loop->backlog_head; req; req = req->next)
+		late_look(loop, req, now);
 }
 
 static void loop_expire(struct net_loop *loop)
@@ -2040,6 +2174,7 @@ static void *loop_main(void *arg)
 		}
 		loop_unmute(loop);
 		loop_expire(loop);
+		loop_check_late(loop);
 		loop_close_excess(loop);
 		if (loop->idx == 0)
 			loop_resume_accepts(loop);
@@ -2057,6 +2192,8 @@ static void *loop_main(void *arg)
 static void *worker_main(void *arg)
 {
 	struct net_server *srv = arg;
+	struct net_req **running =
+		&srv->running[__atomic_fetch_add(&srv->worker_seq, 1, __ATOMIC_RELAXED)];
 
 	for (;;) {
 		struct net_req *req;
@@ -2082,7 +2219,12 @@ static void *worker_main(void *arg)
 			for (int i = 0; i < srv->n_loops; i++)
 				loop_wake(&srv->loops[i]);
 		key = req->msg.hdr.api_key;
+		__atomic_store_n(&req->stage, STAGE_RUNNING, __ATOMIC_RELAXED);
+		__atomic_store_n(running, req, __ATOMIC_RELEASE);
 		rc = srv->handlers[key].fn(srv->handlers[key].arg, req);
+		/* Before the completion: once listed, req may be freed and
+		 * its address reused. */
+		__atomic_store_n(running, NULL, __ATOMIC_RELEASE);
 		if (rc != NET_PARKED)
 			net_req_complete(req, rc);
 	}
@@ -2124,6 +2266,7 @@ int net_server_new(const struct net_config *cfg, sasl_lookup_fn lookup, void *lo
 	srv->lookup_arg = lookup_arg;
 	srv->io = &io_posix;
 	srv->protected_listener = -1;
+	srv->fetch_late_ms = NET_FETCH_LATE_MS;
 	for (int i = 0; i < NET_MAX_LISTENERS; i++)
 		srv->lst[i].fd = -1;
 	pthread_mutex_init(&srv->qlock, NULL);
@@ -2208,6 +2351,7 @@ static int loop_init(struct net_server *srv, struct net_loop *loop, int idx)
 	loop->idx = idx;
 	loop->wake_kind = OBJ_WAKE;
 	loop->cpu = -1;
+	loop->next_late_check = INT64_MAX;
 	pthread_mutex_init(&loop->lock, NULL);
 	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
 	loop->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -2238,6 +2382,12 @@ void net_server_set_io(struct net_server *srv, const struct io_ops *io)
 {
 	if (!srv->started && io)
 		srv->io = io->sendfile ? io : &io_posix;
+}
+
+void net_server_set_fetch_late_ms(struct net_server *srv, int64_t ms)
+{
+	if (!srv->started && ms > 0)
+		srv->fetch_late_ms = ms;
 }
 
 int net_req_file_error(const struct net_req *req, int *fd)
@@ -2295,7 +2445,8 @@ int net_server_start(struct net_server *srv)
 	srv->n_loops = srv->cfg.num_network_threads;
 	srv->loops = calloc((size_t)srv->n_loops, sizeof(*srv->loops));
 	srv->workers = calloc((size_t)srv->cfg.num_io_threads, sizeof(*srv->workers));
-	if (!srv->loops || !srv->workers) {
+	srv->running = calloc((size_t)srv->cfg.num_io_threads, sizeof(*srv->running));
+	if (!srv->loops || !srv->workers || !srv->running) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -2401,6 +2552,7 @@ void net_server_free(struct net_server *srv)
 		}
 	free(srv->loops);
 	free(srv->workers);
+	free(srv->running);
 	pthread_mutex_destroy(&srv->qlock);
 	pthread_cond_destroy(&srv->qcond);
 	pthread_mutex_destroy(&srv->iplock);

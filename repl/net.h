@@ -274,6 +274,12 @@ void net_server_hold_accepts(struct net_server *srv);
  * when io has none). */
 struct io_ops;
 void net_server_set_io(struct net_server *srv, const struct io_ops *io);
+/* Before net_server_start: a Fetch still unanswered ms past its
+ * max_wait_ms, or an OffsetForLeaderEpoch ms after it came, is logged
+ * once, with where it is (the backlog, the work queue, a running
+ * handler, parked, or answered but not sent); 5000 by default (tests use
+ * less). */
+void net_server_set_fetch_late_ms(struct net_server *srv, int64_t ms);
 /* In a done callback: the -errno of the sendfile of a file piece that
  * failed (the response cut off there: the connection is closed, the
  * status is -ECONNRESET), with that piece's fd in *fd; 0 (*fd -1) when

@@ -70,8 +70,10 @@
  * error. Every refusal and every move is logged with the asker.
  *
  * Threads: a listener worker (DeleteRecords may wait on it, polling the
- * partitions every DELETE_RECORDS_POLL_MS, as Produce waits for acks=all);
- * the replica's log takes its own locks.
+ * partitions every DELETE_RECORDS_POLL_MS, as Produce waits for acks=all),
+ * but for a follower's ListOffsets of the log start or end, which runs on
+ * the listener's loop (list_offsets_pick); the replica's log takes its
+ * own locks.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -443,9 +445,34 @@ out:
 	return rc;
 }
 
+/* A follower's ListOffsets of the log start or end (its fetcher's, after
+ * an out-of-range fetch offset) runs on the loop, as its Fetch and
+ * OffsetForLeaderEpoch do (fetch_serve.c's ofle_pick: its fetcher
+ * fetches nothing from this leader until answered, while acks=all writes
+ * wait on the workers for its next fetch). Those read the log's offsets
+ * only; a timestamp's lookup reads the time index and stays on the
+ * workers, as every consumer's does. */
+static bool list_offsets_pick(void *arg, const struct net_req *req)
+{
+	const struct proto_list_offsets_req *m = &net_req_msg(req)->u.list_offsets;
+
+	(void)arg;
+	if (m->replica_id < 0)
+		return false;
+	for (int32_t t = 0; t < m->n_topics; t++)
+		for (int32_t j = 0; j < m->topics[t].n_partitions; j++) {
+			int64_t ts = m->topics[t].partitions[j].timestamp;
+
+			if (ts != PROTO_LIST_OFFSETS_LATEST && ts != PROTO_LIST_OFFSETS_EARLIEST)
+				return false;
+		}
+	return true;
+}
+
 int offsets_serve_register(struct offsets_serve *os, struct net_server *srv)
 {
-	int rc = net_server_handle(srv, PROTO_API_LIST_OFFSETS, list_offsets_handler, os);
+	int rc = net_server_handle_picked(srv, PROTO_API_LIST_OFFSETS, list_offsets_handler, os,
+					  list_offsets_pick);
 
 	if (rc == 0)
 		rc = net_server_handle(srv, PROTO_API_DELETE_RECORDS, delete_records_handler, os);

@@ -118,12 +118,13 @@ healed "black hole" after-hole
 # The follower's Fetch reaches the leader, its answer never comes back:
 # replica.socket.timeout.ms (2 s) past replica.fetch.wait.max.ms the
 # follower closes the connection and makes a new one (the proxy counts
-# it), where a fixed 30 s would still be waiting.
+# it), where a fixed 30 s would still be waiting. Its line names the
+# request that went unanswered and when it went.
 conns() { px stats "p$L" | sed -n 's/^ok conns=\([0-9]*\) .*/\1/p'; }
 before=$(conns)
 expect_eq "black hole of the leader's answers" "ok" "$(px mode "p$L" hole s2c)"
 timeout_logged() {
-	grep -q "WARN fetcher: broker $L at 127.0.0.1:$PPL: fetch failed: Connection timed out; connecting again in 1000 ms" "$LOG"
+	grep -q "WARN fetcher: broker $L at 127.0.0.1:$PPL: fetch failed: Connection timed out; connecting again in 1000 ms (the Fetch sent [0-9]* ms before)" "$LOG"
 }
 check "the follower gives up the unanswered Fetch and logs it" poll 15 timeout_logged
 more_conns() { [ "$(conns)" -gt "$before" ]; }

@@ -986,7 +986,8 @@ static struct net_req *park_answered(struct fx *fx, int32_t corr, int *fd)
 	return req;
 }
 
-static void expect_answer(int fd, int32_t corr)
+/* Reads fd's next response, of api key v, and checks its correlation id. */
+static void expect_answer_of(int fd, int16_t key, int16_t v, int32_t corr)
 {
 	size_t len;
 	int32_t got;
@@ -994,9 +995,14 @@ static void expect_answer(int fd, int32_t corr)
 	uint8_t *resp = read_frame(fd, &len);
 
 	kbuf_r_init(&r, resp, len);
-	assert_int_equal(proto_resp_hdr_decode(&r, PROTO_API_OFFSET_FOR_LEADER_EPOCH, 4, &got), 0);
+	assert_int_equal(proto_resp_hdr_decode(&r, key, v, &got), 0);
 	assert_int_equal(got, corr);
 	free(resp);
+}
+
+static void expect_answer(int fd, int32_t corr)
+{
+	expect_answer_of(fd, PROTO_API_OFFSET_FOR_LEADER_EPOCH, 4, corr);
 }
 
 /* Nothing pending on any of fds[0..n) for 100 ms. */
@@ -1963,6 +1969,162 @@ static void test_client_end_cancels_parked(void **state)
 	fx_stop(&fx);
 }
 
+/* ---- a Fetch left unanswered is logged, with where it is ---- */
+
+struct late {
+	struct net_req *parked; /* __atomic: the follower's, parked */
+	struct net_req *ofle;   /* __atomic: an OffsetForLeaderEpoch, parked */
+	int release;            /* __atomic: lets the blocked handler return */
+	int running;            /* __atomic: the blocked handler started */
+};
+
+/* A follower's Fetch (picked, on the loop) parks; a consumer's with
+ * correlation id 2 blocks its worker until released; others answer. */
+static int late_handler(void *arg, struct net_req *req)
+{
+	struct late *l = arg;
+	const struct proto_req *m = net_req_msg(req);
+	struct proto_fetch_resp resp = { 0 };
+
+	if (m->u.fetch.replica_id >= 0) {
+		__atomic_store_n(&l->parked, req, __ATOMIC_SEQ_CST);
+		return NET_PARKED;
+	}
+	if (m->hdr.correlation_id == 2) {
+		__atomic_store_n(&l->running, 1, __ATOMIC_SEQ_CST);
+		while (!__atomic_load_n(&l->release, __ATOMIC_SEQ_CST))
+			usleep(1000);
+	}
+	return proto_fetch_resp_encode(net_req_out(req), m->hdr.api_version, m->hdr.correlation_id,
+				       &resp);
+}
+
+static int late_ofle_handler(void *arg, struct net_req *req)
+{
+	__atomic_store_n(&((struct late *)arg)->ofle, req, __ATOMIC_SEQ_CST);
+	return NET_PARKED;
+}
+
+/* Sends a v12 Fetch of orders-0 from replica_id (max_wait_ms 0) on fd. */
+static void late_send(int fd, int32_t replica_id, int32_t corr)
+{
+	struct protofx_fetch f;
+	struct kbuf_w bw;
+	uint8_t frame[1024];
+	size_t n;
+
+	protofx_fetch_init(&f, "orders", replica_id, -1, 0, -1, 0);
+	kbuf_w_init(&bw, 1024);
+	assert_int_equal(proto_fetch_req_encode(&bw, 12, &f.req), 0);
+	n = build_req(frame, sizeof(frame), PROTO_API_FETCH, 12, corr, bw.buf, bw.len);
+	kbuf_w_free(&bw);
+	write_all(fd, frame, n);
+}
+
+static void late_expect_answer(int fd, int32_t corr)
+{
+	expect_answer_of(fd, PROTO_API_FETCH, 12, corr);
+}
+
+/* Whether the captured log has a line with both needles. */
+static bool log_line_has(const char *a, const char *b)
+{
+	FILE *f = fopen(log_path, "r");
+	char line[2048];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, a) && strstr(line, b);
+	fclose(f);
+	return found;
+}
+
+static bool late_logged_all(void *arg)
+{
+	(void)arg;
+	return log_line_has("correlation id 1,", "parked by its handler, not completed") &&
+	       log_line_has("OffsetForLeaderEpoch (replica", "correlation id 5, 1 topics named, "
+							     "first orders-0) unanswered") &&
+	       log_line_has("correlation id 2,", "its handler still running on a worker") &&
+	       log_line_has("correlation id 3,", "waiting in the work queue for a worker");
+}
+
+/* A follower's Fetch whose answer never comes held acks=all writes for
+ * request.timeout.ms in a cluster run, and nothing told where it was:
+ * a Fetch unanswered past its max_wait_ms and the margin (an
+ * OffsetForLeaderEpoch past the margin) is logged once with its peer,
+ * correlation id, session and first partition, and where it is: parked
+ * by its handler, its handler running, waiting for a worker. One
+ * answered in time is not logged. */
+static void test_fetch_late_logged(void **state)
+{
+	struct net_config cfg;
+	struct net_server *srv;
+	struct late l = { 0 };
+	struct proto_fetch_resp resp = { 0 };
+	int fd[5], port;
+	uint8_t frame[512];
+	char *log;
+
+	(void)state;
+	net_config_default(&cfg);
+	assert_int_equal(net_config_set(&cfg, "listeners", "PLAINTEXT://127.0.0.1:0"), 0);
+	cfg.num_network_threads = 1;
+	cfg.num_io_threads = 1;
+	assert_int_equal(net_server_new(&cfg, NULL, NULL, &srv), 0);
+	assert_int_equal(
+		net_server_handle_picked(srv, PROTO_API_FETCH, late_handler, &l, pick_followers),
+		0);
+	assert_int_equal(
+		net_server_handle(srv, PROTO_API_OFFSET_FOR_LEADER_EPOCH, late_ofle_handler, &l),
+		0);
+	net_server_set_fetch_late_ms(srv, 200);
+	assert_int_equal(net_server_start(srv), 0);
+	port = net_server_port(srv, 0);
+	for (int i = 0; i < 5; i++)
+		fd[i] = raw_connect(port);
+	log_capture();
+	late_send(fd[3], -1, 4);
+	late_expect_answer(fd[3], 4);
+	late_send(fd[0], 2, 1);
+	late_send(fd[1], -1, 2);
+	while (!__atomic_load_n(&l.running, __ATOMIC_SEQ_CST))
+		usleep(1000);
+	late_send(fd[2], -1, 3);
+	write_all(fd[4], frame, ofle_frame(frame, sizeof(frame), 5));
+	assert_true(eventually(late_logged_all, NULL));
+	/* Behind the blocked handler, as correlation id 3. */
+	assert_true(log_line_has("correlation id 5,", "waiting in the work queue for a worker"));
+	assert_true(log_line_has("correlation id 1,", "replica 2,"));
+	assert_true(log_line_has("correlation id 1,", "first orders-0)"));
+	assert_true(log_line_has("correlation id 1,", "127.0.0.1:"));
+
+	/* Each is still answered when its owner completes it. */
+	struct net_req *req = __atomic_load_n(&l.parked, __ATOMIC_SEQ_CST);
+
+	assert_int_equal(proto_fetch_resp_encode(net_req_out(req), 12, 1, &resp), 0);
+	net_req_complete(req, 0);
+	late_expect_answer(fd[0], 1);
+	__atomic_store_n(&l.release, 1, __ATOMIC_SEQ_CST);
+	late_expect_answer(fd[1], 2);
+	late_expect_answer(fd[2], 3);
+	while (!(req = __atomic_load_n(&l.ofle, __ATOMIC_SEQ_CST)))
+		usleep(1000);
+	net_req_complete(req, -EIO); /* closes its connection */
+	assert_true(closed_by_server(fd[4]));
+	usleep(400 * 1000); /* past the margin: nothing more is logged */
+	log = log_release();
+	assert_null(strstr(log, "correlation id 4,"));
+	/* Once each. */
+	assert_null(strstr(strstr(log, "correlation id 1,") + 1, "correlation id 1,"));
+	free(log);
+	for (int i = 0; i < 5; i++)
+		close(fd[i]);
+	net_server_free(srv);
+}
+
 static void test_idle_closed(void **state)
 {
 	struct fx fx;
@@ -2607,6 +2769,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_sendfile),
 		cmocka_unit_test(test_picked_runs_on_loop),
 		cmocka_unit_test(test_parked),
+		cmocka_unit_test_teardown(test_fetch_late_logged, log_restore),
 		cmocka_unit_test_teardown(test_handler_error_and_stop, log_restore),
 		cmocka_unit_test_teardown(test_sasl, log_restore),
 		cmocka_unit_test(test_sasl_v0_tokens),

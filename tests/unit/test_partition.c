@@ -2774,6 +2774,100 @@ static void test_fetch_hw_linger(void **state)
 	bk_stop(&a);
 }
 
+/* A follower's fetch parked with max_wait_ms 1000, from its own thread. */
+struct late_fetch {
+	struct bk *b;
+	int64_t offset;
+	struct proto_fetch_resp_part r;
+};
+
+static void *fetch_parked_1s(void *arg)
+{
+	struct late_fetch *lf = arg;
+	struct net_client *c;
+
+	assert_int_equal(net_client_connect("127.0.0.1", lf->b->port, DEADLINE_MS, &c), 0);
+	assert_int_equal(fetch_one(c, 2, 3, lf->offset, 3, 1000, &lf->r, NULL), 0);
+	net_client_close(c);
+	return NULL;
+}
+
+/* What stderr got from fd's capture (dup2'd over it): freed by the caller. */
+static char *stderr_take(int saved, const char *path)
+{
+	char *buf = calloc(1, 1 << 16);
+	FILE *f;
+
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	if (fread(buf, 1, (1 << 16) - 1, f)) {
+		/* NUL-terminated by calloc */
+	}
+	fclose(f);
+	unlink(path);
+	fputs(buf, stderr);
+	return buf;
+}
+
+/* A follower fetch that stalled acks=all for request.timeout.ms in a
+ * cluster run left no trace of where it was: a parked fetch answered
+ * long past its deadline (FETCH_LATE_MS, 5 s) says so, with its peer,
+ * replica, lateness, who answered it and its partitions; one answered
+ * at its deadline says nothing. The purgatory's clock is the test's:
+ * moving it past the deadline without a scan is what a stuck scan is. */
+static void test_parked_fetch_late_logged(void **state)
+{
+	struct bk a;
+	struct partition_state st = state3(1, 3, 3);
+	struct net_client *c;
+	struct proto_fetch_resp_part r;
+	struct late_fetch lf = { .b = &a, .offset = 4 };
+	char path[] = "/tmp/mqfs-test-partition-log.XXXXXX";
+	int fd, saved;
+	pthread_t th;
+	char *log;
+
+	(void)state;
+	bk_clock = test_clock;
+	bk_start(&a, 1, "late");
+	bk_clock = NULL;
+	assert_int_equal(partition_make_leader(a.p, &st, test_clock()), 1);
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	leader_append(&a, 4, 3, "r"); /* LEO 4, hw 0 */
+	assert_int_equal(fetch_one(c, 2, 3, 0, -1, 0, &r, NULL), 0);
+	assert_int_equal(fetch_one(c, 3, 3, 0, -1, 0, &r, NULL), 0);
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	fflush(stderr);
+	saved = dup(2);
+	dup2(fd, 2);
+	close(fd);
+	/* 2 at the LEO, 3 still at 0: no news for 2, parked; answered at
+	 * its deadline: not late. */
+	assert_int_equal(pthread_create(&th, NULL, fetch_parked_1s, &lf), 0);
+	wait_parked(a.fs, 1);
+	atomic_fetch_add(&test_clock_ms, 1000);
+	pthread_join(th, NULL);
+	assert_int_equal(lf.r.records_len, 0);
+	/* Parked again; no scan until 6 s past its deadline. */
+	assert_int_equal(pthread_create(&th, NULL, fetch_parked_1s, &lf), 0);
+	wait_parked(a.fs, 1);
+	atomic_fetch_add(&test_clock_ms, 7000);
+	pthread_join(th, NULL);
+	log = stderr_take(saved, path);
+	assert_non_null(strstr(log, "Fetch from 127.0.0.1:"));
+	assert_non_null(strstr(log, "(replica 2) answered 6000 ms past its max_wait_ms of 1000 by "
+				    "the purgatory's thread"));
+	assert_non_null(strstr(log, "partitions orders-0 (1)"));
+	assert_null(strstr(strstr(log, "answered") + 1, "answered")); /* only the late one */
+	free(log);
+	net_client_close(c);
+	bk_stop(&a);
+}
+
 /* The purgatory's thread sleeps while nothing happens: appends with no
  * fetch parked do not wake it, and a follower's fetch parked for 20 s
  * costs no wake-ups of it (it used to look every 10 ms).
@@ -3682,6 +3776,107 @@ static void ofle_ask(struct net_client *c, int16_t v, int32_t current, int32_t e
 	net_resp_free(&nr);
 }
 
+/* Handlers that hold a worker until released (as an acks=all write
+ * waiting for a follower's fetch holds one). */
+struct blocker {
+	int in;      /* atomic: handlers holding a worker */
+	int release; /* atomic */
+	int port;
+};
+
+static int block_handler(void *arg, struct net_req *req)
+{
+	struct blocker *bl = arg;
+
+	(void)req;
+	__atomic_add_fetch(&bl->in, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&bl->release, __ATOMIC_SEQ_CST))
+		usleep(1000);
+	return -EIO; /* closes the connection: the client is done */
+}
+
+static void *heartbeat_call(void *arg)
+{
+	struct blocker *bl = arg;
+	struct proto_heartbeat_req hb = { kstr_of("g"), 1, kstr_of("m"), KSTR_NULL };
+	struct net_client *c;
+	struct net_resp nr;
+	struct kbuf_w w;
+
+	assert_int_equal(net_client_connect("127.0.0.1", bl->port, DEADLINE_MS, &c), 0);
+	kbuf_w_init(&w, 256);
+	assert_int_equal(proto_heartbeat_req_encode(&w, 3, &hb), 0);
+	if (net_client_call(c, PROTO_API_HEARTBEAT, 3, w.buf, w.len, 0, DEADLINE_MS, &nr) == 0)
+		net_resp_free(&nr);
+	kbuf_w_free(&w);
+	net_client_close(c);
+	return NULL;
+}
+
+/* A follower's OffsetForLeaderEpoch (its truncation before it fetches
+ * again) and its ListOffsets of the log end (an out-of-range fetch
+ * offset) are answered while every worker is held: they run on the
+ * loop, as a follower's Fetch does. On a worker they waited behind
+ * acks=all writes that waited for that follower's next fetch, which its
+ * fetcher sends only after the answer: no follower fetched from the
+ * leader until the writes gave up at request.timeout.ms (a cluster run's
+ * 30 s stall of acks=all). */
+static void test_follower_truncation_not_behind_workers(void **state)
+{
+	struct bk a;
+	struct partition_state st = state2(1, 5, 1, 2);
+	struct blocker bl = { 0 };
+	struct net_client *c;
+	struct proto_ofle_part rp = { .partition = 0,
+				      .current_leader_epoch = 5,
+				      .leader_epoch = 5 };
+	struct proto_ofle_topic rt = { kstr_of("orders"), 1, &rp };
+	struct proto_ofle_req rq = { .replica_id = 2, .n_topics = 1, .topics = &rt };
+	struct proto_ofle_resp resp;
+	struct net_resp nr;
+	struct kbuf_w w;
+	pthread_t th[2];
+	int64_t end = -1;
+	int16_t err = -1;
+	int rc, lrc;
+
+	(void)state;
+	bk_start(&a, 1, "ofle-busy");
+	assert_int_equal(partition_make_leader(a.p, &st, now_mono_ms()), 1);
+	leader_append(&a, 2, 5, "r");
+	/* The listener again, with a handler that holds its worker (two). */
+	net_server_free(a.srv);
+	replfx_listener_new(false, 0, bk_cred, &a, &a.srv);
+	assert_int_equal(fetch_serve_register(a.fs, a.srv), 0);
+	assert_int_equal(offsets_serve_register(&a.os, a.srv), 0);
+	assert_int_equal(net_server_handle(a.srv, PROTO_API_HEARTBEAT, block_handler, &bl), 0);
+	a.port = bl.port = replfx_listener_start(a.srv);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, heartbeat_call, &bl), 0);
+	while (__atomic_load_n(&bl.in, __ATOMIC_SEQ_CST) < 2)
+		usleep(1000);
+	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
+	kbuf_w_init(&w, 4096);
+	assert_int_equal(proto_ofle_req_encode(&w, 4, &rq), 0);
+	rc = net_client_call(c, PROTO_API_OFFSET_FOR_LEADER_EPOCH, 4, w.buf, w.len, 0, 3000, &nr);
+	kbuf_w_free(&w);
+	lrc = rc ? rc : net_client_list_latest(c, "orders", 0, 2, 5, 3000, &end, &err);
+	__atomic_store_n(&bl.release, 1, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(rc, 0);
+	assert_int_equal(proto_ofle_resp_decode(&nr.body, 4, &resp), 0);
+	assert_int_equal(resp.topics[0].partitions[0].error_code, 0);
+	assert_int_equal(resp.topics[0].partitions[0].end_offset, 2);
+	proto_ofle_resp_free(&resp);
+	assert_int_equal(lrc, 0);
+	assert_int_equal(err, 0);
+	assert_int_equal(end, 2);
+	net_resp_free(&nr);
+	net_client_close(c);
+	bk_stop(&a);
+}
+
 /* OffsetForLeaderEpoch as Kafka answers it (LeaderEpochFileCache.
  * endOffsetFor, Partition.lastOffsetForLeaderEpoch): the leader's cache
  * [1@0, 3@2, 5@5], LEO 6, leading in epoch 5. An epoch above the latest
@@ -3955,6 +4150,8 @@ int main(void)
 		cmocka_unit_test(test_e2e_empty_epochs_diverging_epoch_engine),
 		cmocka_unit_test(test_fetch_hw_wakes_follower),
 		cmocka_unit_test(test_fetch_hw_linger),
+		cmocka_unit_test(test_parked_fetch_late_logged),
+		cmocka_unit_test(test_follower_truncation_not_behind_workers),
 		cmocka_unit_test(test_purgatory_sleeps),
 		cmocka_unit_test(test_kick_answers_parked_fetch),
 		cmocka_unit_test(test_fetcher_settling_partition_not_held_by_parked_fetch),
