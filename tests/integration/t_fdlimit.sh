@@ -27,8 +27,11 @@ expect_ok "write 16000 records into ~400 segments" \
 nseg=$(ls "$MNT/t/.segments/0" | grep -c '\.log$')
 expect_ok "400 segments or more ($nseg)" test "$nseg" -ge 400
 expect_ok "cat reads every record" cmp "$MQ_TMP/exp" "$MNT/t/0"
-expect_ok "descriptors stay under the limit" \
-	test "$(ls "/proc/$MQ_PID/fd" | wc -l)" -lt 96
+# The flusher reopens rolled segments' files to fsync them, and may hold
+# every descriptor the limit leaves for a moment (it handles EMFILE):
+# once its work is done the count falls below the limit.
+fds_under() { [ "$(ls "/proc/$MQ_PID/fd" | wc -l)" -lt "$1" ]; }
+check "descriptors fall back under the limit" poll 30 fds_under 96
 metric() { mq_run awk -v m="$1" '$1 == m {print $2}' "$MNT/.metrics"; }
 expect_ok "idle segments' files closed (.metrics)" \
 	test "$(metric mqfs_segment_fd_evictions_total)" -ge 300
