@@ -7,7 +7,8 @@
  * not exist, reserved group names), deletion, wakes; the read offset as
  * the commit position (seeking back, reading past the end, re-reading
  * records compaction removed); nothing committed past a damaged batch;
- * the negative offsets a Kafka client may commit.
+ * the negative offsets a Kafka client may commit; the listener the mount
+ * hears deleted groups by.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -544,6 +545,64 @@ static void test_delete_and_replay(void **state)
 	assert_int_equal(n, 1);
 	assert_string_equal(names[0], "kept");
 	broker_names_free(names, n);
+}
+
+/* The gone listener's calls, "topic/group;" each. */
+static char gone_seen[256];
+static void on_gone(void *arg, const char *topic, const char *group)
+{
+	size_t n = strlen(gone_seen);
+
+	assert_ptr_equal(arg, gone_seen);
+	snprintf(gone_seen + n, sizeof(gone_seen) - n, "%s/%s;", topic, group);
+}
+
+static bool named_moved(const struct group *g, const void *arg)
+{
+	(void)arg;
+	return !strcmp(g->name, "moved");
+}
+
+/* The mount hears of every group deleted here, however, to drop its name
+ * from the kernel's cache (fs_group_gone): a deletion (rmdir, Kafka's
+ * DeleteGroups), the groups of a deleted topic; not a group that only
+ * moves to another coordinator (its name stays on the mount, a proxy),
+ * a deletion refused, or anything once the listener is unset. */
+static void test_gone_listener(void **state)
+{
+	struct fx *f = *state;
+	struct group_coord *gc = f->b->gc;
+	struct group_member **fire;
+	struct group *g;
+	int nfire;
+
+	gone_seen[0] = '\0';
+	group_set_gone_listener(f->b, on_gone, gone_seen);
+	assert_int_equal(group_open(f->t, "gone", GROUP_CREATE, &g), 0);
+	group_put(g);
+	assert_int_equal(group_delete(f->t, "gone"), 0);
+	assert_string_equal(gone_seen, "orders/gone;");
+	assert_int_equal(group_delete(f->t, "gone"), -ENOENT);
+	assert_int_equal(group_open(f->t, "moved", GROUP_CREATE, &g), 0);
+	group_put(g);
+	pthread_mutex_lock(&gc->mu);
+	group_coord_drop(gc, named_moved, NULL, false, "a test's move", &fire, &nfire);
+	pthread_mutex_unlock(&gc->mu);
+	free(fire);
+	assert_int_equal(nfire, 0);
+	assert_string_equal(gone_seen, "orders/gone;");
+	assert_int_equal(group_open(f->t, "g1", GROUP_CREATE, &g), 0);
+	group_put(g);
+	topic_put(f->t);
+	f->t = NULL;
+	assert_int_equal(broker_topic_delete(f->b, "orders"), 0);
+	assert_string_equal(gone_seen, "orders/gone;orders/g1;");
+	group_set_gone_listener(f->b, NULL, NULL);
+	assert_int_equal(broker_topic_create(f->b, "orders", 0, 0, 0755, &f->t), 0);
+	assert_int_equal(group_open(f->t, "g2", GROUP_CREATE, &g), 0);
+	group_put(g);
+	assert_int_equal(group_delete(f->t, "g2"), 0);
+	assert_string_equal(gone_seen, "orders/gone;orders/g1;");
 }
 
 /* Many commits, the offsets log compacted (when the cleaner exists), then
@@ -1173,6 +1232,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remote_coordinator, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_and_replay, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gone_listener, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay_after_compaction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wake, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wake_that_produces, setup, teardown),

@@ -3825,9 +3825,20 @@ static void test_expiry_from_empty(void **state)
 	assert_false(group_there(f, "eg"));
 }
 
+/* The groups the gone listener heard of, "topic/group;" each. */
+static char gone_heard[128];
+static void on_gone(void *arg, const char *topic, const char *group)
+{
+	size_t n = strlen(gone_heard);
+
+	(void)arg;
+	snprintf(gone_heard + n, sizeof(gone_heard) - n, "%s/%s;", topic, group);
+}
+
 /* Commits outside any generation (no protocol type): each offset
  * expires offsets.retention.minutes after its own commit, that time kept
- * in its record across a reopen; the group goes with its last one. */
+ * in its record across a reopen; the group goes with its last one, a
+ * deletion the mount hears of. */
 static void test_expiry_standalone(void **state)
 {
 	struct brokerfx *f = *state;
@@ -3860,12 +3871,18 @@ static void test_expiry_standalone(void **state)
 	assert_int_equal(offs[0], NOT_LISTED);
 	assert_int_equal(offs[1], 7);
 
+	/* The group's removal, as a deletion, is heard by the mount's gone
+	 * listener (which drops the name from the kernel's cache); it is
+	 * called under the coordinator's lock, which group_there takes. */
+	gone_heard[0] = '\0';
+	group_set_gone_listener(f->b, on_gone, NULL);
 	advance(MINUTE_MS / 2);
 	until = now_mono_ms() + DEADLINE_MS;
 	while (group_there(f, "sa")) {
 		assert_true(now_mono_ms() < until);
 		usleep(5000);
 	}
+	assert_string_equal(gone_heard, "t/sa;");
 	fetch_offsets(f, 2, "sa", true, offs);
 	assert_int_equal(offs[1], NOT_LISTED);
 	reopen_logged(f, logged, sizeof(logged));
