@@ -10,7 +10,9 @@
 # those of a local operation (EEXIST, EINVAL, EBUSY while a member reads,
 # ENOENT), each logged naming the coordinator. kcat -G resumes from the
 # reset offset; kafkajs's admin client describes and deletes a group the
-# mount made. A group deleted through one mount leaves the third mount's
+# mount made. A group deleted through mnt$O, or by a raw DeleteGroups to
+# its coordinator, fails stat on the coordinator's mount, whose kernel had
+# just looked it up, as soon as that broker logs that its kernel was told. A group deleted through one mount leaves the third mount's
 # listing at its next look. Groups made on the mounts of their own
 # coordinators, one per broker, are listed by every mount's `ls .groups`
 # (which asks every broker with ListGroups) and open there, and kafkajs's
@@ -134,7 +136,17 @@ done
 expect_eq "kafkajs fetches none for partition 0" "0 -1 1 0" "$(echo $(js group-offsets "$G" t))"
 
 # ---- rmdir ------------------------------------------------------------------
+# Every broker logs into $LOG; the line a broker logs once it told its
+# kernel a group went: counted before a deletion, so that the poll waits
+# for the new ones.
+told() { grep -c "group $G of topic t: deleted; the kernel keeps its name no more" "$LOG"; }
+told_more() { [ "$(told)" -ge "$1" ]; }
+expect_ok "stat $G on the coordinator's mount: its kernel holds the name" stat "$(GD "$C")"
+n=$(told)
 expect_ok "rmdir $G on mnt$O" rmdir "$(GD "$O")"
+# Two lines: mnt$O's (its proxy dropped) and the coordinator's.
+check "mnt$O and the coordinator told their kernels $G went" poll 20 told_more $((n + 2))
+expect_errno "stat $G on the coordinator's mount at once: ENOENT" ENOENT stat "$(GD "$C")"
 expect_errno "gone from the coordinator's mount" ENOENT ls "$(GD "$C")"
 expect_errno "gone from mnt$O" ENOENT ls "$(GD "$O")"
 check "gone from mnt$T's listing" poll 30 no_group "$T"
@@ -149,6 +161,17 @@ check "gone from mnt$O's listing" poll 30 no_group "$O"
 check "gone from mnt$T's listing" poll 30 no_group "$T"
 expect_eq "kafkajs: deleting it again is GROUP_ID_NOT_FOUND" "error GROUP_ID_NOT_FOUND" \
 	"$(js delete-group "$G" | cut -d: -f1)"
+
+# ---- DeleteGroups: the coordinator's mount drops the name at once -----------
+expect_ok "mkdir $G on mnt$O" mkdir "$(GD "$O")"
+expect_ok "stat $G on the coordinator's mount" stat "$(GD "$C")"
+n=$(told)
+expect_eq "DeleteGroups t/$G sent to broker $C" "error 0" \
+	"$(raw "$C" admin named-errors delete-groups "t/$G")"
+check "the coordinator told its kernel $G went" poll 20 told_more $((n + 1))
+expect_errno "stat $G on the coordinator's mount at once: ENOENT" ENOENT stat "$(GD "$C")"
+expect_errno "ls -d $G on the coordinator's mount at once: ENOENT" ENOENT ls -d "$(GD "$C")"
+expect_ok "mkdir $G on the coordinator's mount at once" mkdir "$(GD "$C")"
 
 # ---- listing: a group per coordinator, on every mount ----------------------
 # A name each broker coordinates, made on that broker's own mount: the
