@@ -415,6 +415,50 @@ static void test_delete(void **state)
 	proto_delete_topics_resp_free(&r);
 	net_resp_free(&raw);
 	assert_int_equal(parts_of(f, "dd"), -1);
+
+	/* An entry with both a name and an id, wherever it is: Kafka throws
+	 * before it checks or deletes anything, and its error response is
+	 * INVALID_REQUEST for every entry, no message, as asked. */
+	assert_int_equal(broker_topic_create(f->b, "k1", 0, 0, 0755, NULL), 0);
+	assert_int_equal(broker_topic_create(f->b, "k2", 0, 0, 0755, NULL), 0);
+	assert_int_equal(topics_cluster_incarnation(f->b, "k2", -1, "AAAAAAAAAAAAAAAAAAAAAw"), 0);
+	struct proto_delete_topic both[3] = { { .name = kstr_of("k1") },
+					      { .name = KSTR_NULL },
+					      { .name = kstr_of("k1") } };
+	zk_uuid_bytes("AAAAAAAAAAAAAAAAAAAAAw", both[1].topic_id);
+	zk_uuid_bytes("AAAAAAAAAAAAAAAAAAAAAw", both[2].topic_id);
+	req = (struct proto_delete_topics_req){ .n_topics = 3, .topics = both, .timeout_ms = 1000 };
+	kbuf_w_init(&w, 1024);
+	assert_int_equal(proto_delete_topics_req_encode(&w, 6, &req), 0);
+	brokerfx_call(f->c, PROTO_API_DELETE_TOPICS, 6, &w, &raw);
+	assert_int_equal(proto_delete_topics_resp_decode(&raw.body, 6, &r), 0);
+	assert_int_equal(r.n_responses, 3);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(r.responses[i].error_code, PROTO_ERR_INVALID_REQUEST);
+		assert_null(r.responses[i].error_message.ptr);
+		assert_memory_equal(r.responses[i].topic_id, both[i].topic_id, 16);
+	}
+	assert_true(kstr_eq(r.responses[0].name, "k1"));
+	assert_null(r.responses[1].name.ptr);
+	assert_true(kstr_eq(r.responses[2].name, "k1"));
+	proto_delete_topics_resp_free(&r);
+	net_resp_free(&raw);
+	assert_int_equal(parts_of(f, "k1"), 1);
+	assert_int_equal(parts_of(f, "k2"), 1);
+	/* Without the pair, the same topics go. */
+	memset(both[2].topic_id, 0, sizeof(both[2].topic_id));
+	req.n_topics = 2;
+	kbuf_w_init(&w, 1024);
+	assert_int_equal(proto_delete_topics_req_encode(&w, 6, &req), 0);
+	brokerfx_call(f->c, PROTO_API_DELETE_TOPICS, 6, &w, &raw);
+	assert_int_equal(proto_delete_topics_resp_decode(&raw.body, 6, &r), 0);
+	assert_int_equal(r.responses[0].error_code, PROTO_ERR_NONE);
+	assert_int_equal(r.responses[1].error_code, PROTO_ERR_NONE);
+	assert_true(kstr_eq(r.responses[1].name, "k2"));
+	proto_delete_topics_resp_free(&r);
+	net_resp_free(&raw);
+	assert_int_equal(parts_of(f, "k1"), -1);
+	assert_int_equal(parts_of(f, "k2"), -1);
 }
 
 /* ---- CreatePartitions ---- */
