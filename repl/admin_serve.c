@@ -1831,13 +1831,21 @@ static int16_t alter_broker(struct kafka_api *ka, const struct proto_alter_confi
 		why[0] = '\0';
 		if (c->value.len >= (int32_t)sizeof(value) ||
 		    memchr(c->value.ptr, '\n', (size_t)c->value.len) ||
-		    broker_value_check(ka, key, value, why, sizeof(why)) < 0)
+		    broker_value_check(ka, key, value, why, sizeof(why)) < 0) {
+			/* No number: the parser's words are already Kafka's
+			 * ConfigException's, the value and key in them. */
+			if (!strncmp(why, "Invalid value ", 14))
+				return refuse(v, PROTO_ERR_INVALID_CONFIG,
+					      "Invalid config value for resource "
+					      "ConfigResource(type=BROKER, name='%s'): %s",
+					      rname, why);
 			return refuse(
 				v, PROTO_ERR_INVALID_CONFIG,
 				"Invalid config value for resource ConfigResource(type=BROKER, "
 				"name='%s'): Invalid value %.*s for configuration %s: %s",
 				rname, (int)(c->value.len < 40 ? c->value.len : 40), c->value.ptr,
 				key, why[0] ? why : "not a value of it");
+		}
 		if (zk_config_put(&set, key, strlen(key), value, strlen(value)) < 0) {
 			zk_config_clear(&set);
 			return refuse(v, PROTO_ERR_UNKNOWN_SERVER_ERROR, "out of memory");

@@ -1004,6 +1004,37 @@ static int16_t alter(struct brokerfx *f, bool incremental, int16_t v, int8_t typ
 		.name = kstr_of(k), .value = kstr_of(v), .config_operation = (o) \
 	}
 
+/* The broker's file gives the default max compaction lag. */
+static int setup_max_lag(void **state)
+{
+	return brokerfx_setup(state, "admin", "log.cleaner.max.compaction.lag.ms=1000\n");
+}
+
+/* Kafka checks a topic's settings over the broker's defaults
+ * (LogConfig.validate with the broker's log config map): a min
+ * compaction lag above the default max is refused in LogConfig's words,
+ * also when the topic sets no max; with its own max above, taken. */
+static void test_alter_lag_over_default(void **state)
+{
+	struct brokerfx *f = *state;
+	struct proto_config min[] = { C("min.compaction.lag.ms", "5000") };
+	struct proto_config both[] = { C("min.compaction.lag.ms", "5000"),
+				       C("max.compaction.lag.ms", "10000") };
+	char buf[32];
+
+	assert_int_equal(broker_topic_create(f->b, "lag", 0, 0, 0755, NULL), 0);
+	for (int inc = 0; inc <= 1; inc++) {
+		assert_int_equal(alter(f, inc, 1, PROTO_RESOURCE_TOPIC, "lag", min, 1, false),
+				 PROTO_ERR_INVALID_CONFIG);
+		assert_string_equal(alter_msg,
+				    "conflict topic config setting min.compaction.lag.ms "
+				    "(5000) > max.compaction.lag.ms (1000)");
+	}
+	assert_string_equal(cfg_of(f, "lag", "min.compaction.lag.ms", buf, sizeof(buf)), "0");
+	assert_int_equal(alter(f, false, 1, PROTO_RESOURCE_TOPIC, "lag", both, 2, false), 0);
+	assert_string_equal(cfg_of(f, "lag", "min.compaction.lag.ms", buf, sizeof(buf)), "5000");
+}
+
 static void test_alter(void **state)
 {
 	struct brokerfx *f = *state;
@@ -1346,6 +1377,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create_validate_only_and_duplicates, setup,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_alter_lag_over_default, setup_max_lag,
+						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_partitions, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_partitions_duplicates, setup,
 						brokerfx_teardown),
