@@ -43,8 +43,10 @@
  *     num_partitions);
  *   - DeleteTopics: an unknown topic UNKNOWN_TOPIC_OR_PARTITION, by id
  *     (v6) the topic of that cluster id (its name in the answer), else
- *     UNKNOWN_TOPIC_ID (a single node gives topics no ids), an internal
- *     one ("__") POLICY_VIOLATION; an entry with both a name and an id
+ *     UNKNOWN_TOPIC_ID (a single node gives topics no ids), neither a
+ *     name nor an id TOPIC_AUTHORIZATION_FAILED (Kafka authorizes
+ *     named entries alone), an internal one ("__") POLICY_VIOLATION;
+ *     an entry with both a name and an id
  *     refuses the whole request as Kafka's throw does: every entry
  *     INVALID_REQUEST without a message, nothing deleted, one log line
  *     ("Topic name and topic ID can not both be specified.");
@@ -627,6 +629,14 @@ static int create_topics_encode(struct kbuf_w *w, int16_t ver, void *answers, in
 
 /* ---- DeleteTopics ---- */
 
+/* Kafka's Uuid.ZERO_UUID: no topic id given. */
+static bool topic_id_zero(const uint8_t id[16])
+{
+	static const uint8_t zero_id[16];
+
+	return memcmp(id, zero_id, sizeof(zero_id)) == 0;
+}
+
 static int16_t delete_one(struct kafka_api *ka, struct kstr kname, struct verdict *v)
 {
 	char name[TOPIC_NAME_MAX + 1];
@@ -704,6 +714,13 @@ static int delete_topics_fill(const struct admin_req *ar, const struct admin_api
 		delete_resolve_ids(ar);
 	if (!r->name.ptr && ((const char *)hold)[0])
 		r->name = kstr_of(hold);
+	/* Neither a name nor an id: Kafka's authorization takes the named
+	 * entries alone, so this one is not authorized (not an unknown id:
+	 * there is none). */
+	if (!r->name.ptr && topic_id_zero(r->topic_id)) {
+		refuse(v, PROTO_ERR_TOPIC_AUTHORIZATION_FAILED, "Topic authorization failed.");
+		return 0;
+	}
 	if (r->name.ptr && denied(ar, ACL_OP_DELETE, ACL_RES_TOPIC, r->name, v))
 		return 0;
 	/* A topic named again (by name or id): Kafka has no refusal for it.
@@ -730,12 +747,10 @@ static int delete_topics_fill(const struct admin_req *ar, const struct admin_api
  * INVALID_REQUEST, with no message, the names and ids as asked. */
 static int16_t delete_topics_refuse_all(const struct proto_req *pr, const char **why)
 {
-	static const uint8_t zero_id[16];
 	const struct proto_delete_topics_req *m = &pr->u.delete_topics;
 
 	for (int32_t i = 0; i < m->n_topics; i++)
-		if (m->topics[i].name.ptr &&
-		    memcmp(m->topics[i].topic_id, zero_id, sizeof(zero_id)) != 0) {
+		if (m->topics[i].name.ptr && !topic_id_zero(m->topics[i].topic_id)) {
 			*why = "Topic name and topic ID can not both be specified.";
 			return PROTO_ERR_INVALID_REQUEST;
 		}

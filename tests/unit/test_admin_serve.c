@@ -373,6 +373,18 @@ static void test_delete(void **state)
 	assert_int_equal(r.responses[0].error_code, PROTO_ERR_UNKNOWN_TOPIC_ID);
 	proto_delete_topics_resp_free(&r);
 	net_resp_free(&raw);
+	/* Neither a name nor an id: Kafka authorizes named entries alone. */
+	struct proto_delete_topic none = { .name = KSTR_NULL };
+	req.topics = &none;
+	kbuf_w_init(&w, 1024);
+	assert_int_equal(proto_delete_topics_req_encode(&w, 6, &req), 0);
+	brokerfx_call(f->c, PROTO_API_DELETE_TOPICS, 6, &w, &raw);
+	assert_int_equal(proto_delete_topics_resp_decode(&raw.body, 6, &r), 0);
+	assert_int_equal(r.responses[0].error_code, PROTO_ERR_TOPIC_AUTHORIZATION_FAILED);
+	assert_null(r.responses[0].name.ptr);
+	proto_delete_topics_resp_free(&r);
+	net_resp_free(&raw);
+	req.topics = &byid;
 	/* A topic with a cluster id (as a cluster's broker learns it): found
 	 * by it, deleted, its name in the answer. */
 	assert_int_equal(broker_topic_create(f->b, "byid", 0, 0, 0755, NULL), 0);
