@@ -43,8 +43,13 @@
  *     num_partitions);
  *   - DeleteTopics: an unknown topic UNKNOWN_TOPIC_OR_PARTITION, by id
  *     (v6) the topic of that cluster id (its name in the answer), else
- *     UNKNOWN_TOPIC_ID (a single node gives topics no ids), an internal
- *     one ("__") POLICY_VIOLATION;
+ *     UNKNOWN_TOPIC_ID (a single node gives topics no ids), neither a
+ *     name nor an id TOPIC_AUTHORIZATION_FAILED (Kafka authorizes
+ *     named entries alone), an internal one ("__") POLICY_VIOLATION;
+ *     an entry with both a name and an id
+ *     refuses the whole request as Kafka's throw does: every entry
+ *     INVALID_REQUEST without a message, nothing deleted, one log line
+ *     ("Topic name and topic ID can not both be specified.");
  *   - CreatePartitions: the count must grow (INVALID_PARTITIONS, with
  *     Kafka's messages); assignments as CreateTopics; in a cluster the new
  *     partitions get the replication factor of partition 0 over the live
@@ -164,24 +169,22 @@ static bool kstr_set_same(struct kstr a, struct kstr b)
 	return a.ptr && b.ptr && a.len == b.len && !memcmp(a.ptr, b.ptr, (size_t)a.len);
 }
 
-/* One log line per refusal: who asked, which API, what and why
- * (NOT_CONTROLLER: admin_handler's one line for the whole request). */
+/* One log line per refusal: who asked, which API, what and why (a
+ * request refused whole: admin_handler's one line for all its entries). */
 static void log_refusal(struct net_req *req, const char *api, struct kstr name,
 			const struct verdict *v)
 {
-	if (v->code == PROTO_ERR_NONE || v->code == PROTO_ERR_NOT_CONTROLLER)
+	if (v->code == PROTO_ERR_NONE)
 		return;
 	mq_log_limited(MQ_WARN, "%s from %s: '%.*s' refused: %s: %s", api, net_req_peer(req),
 		       name.ptr ? (int)name.len : 0, name.ptr ? name.ptr : "",
 		       proto_err_name(v->code), v->msg);
 }
 
-/* Logs a refusal and puts the verdict into a response entry's fields; a
- * verdict without a message (NOT_CONTROLLER, as Kafka's) has a null one. */
-static void answer(struct net_req *req, const char *api, struct kstr name, const struct verdict *v,
-		   int16_t *error_code, struct kstr *error_message)
+/* Puts the verdict into a response entry's fields; a verdict without a
+ * message (a request refused whole, as Kafka's) has a null one. */
+static void answer(const struct verdict *v, int16_t *error_code, struct kstr *error_message)
 {
-	log_refusal(req, api, name, v);
 	*error_code = v->code;
 	*error_message = v->code == PROTO_ERR_NONE || !v->msg[0] ? KSTR_NULL : kstr_of(v->msg);
 }
@@ -238,7 +241,10 @@ struct admin_req {
 	const struct proto_req *pr;
 	const char *peer;
 	const struct net_req *req; /* whose principal kafka_authorize asks of */
-	bool not_controller;       /* a controller_only API on another broker */
+	/* Kafka's error response to the whole request (refused_all), 0 if
+	 * none: a controller_only API on another broker, or an API's
+	 * refuse_all. */
+	int16_t refused_all;
 	/* The answers built so far, in the API's struct, and every entry's
 	 * hold (admin_handler's arrays: with no FILL_NONE, entry j's are the
 	 * j-th; a hold is hold_size bytes). */
@@ -247,16 +253,18 @@ struct admin_req {
 	size_t hold_size;
 };
 
-/* Whether the request's API is the active controller's alone and this
- * broker is not it: then v is NOT_CONTROLLER without a message, decided
- * before anything else, authorization and validate_only included
- * (KafkaApis in ZooKeeper mode), and the client asks again the
- * controller its Metadata names. */
-static bool not_controller(const struct admin_req *ar, struct verdict *v)
+/* Whether the request is refused whole: then v is the code of Kafka's
+ * error response for every entry, without a message (its
+ * getErrorResponse), decided before anything else, authorization and
+ * validate_only included. NOT_CONTROLLER: the API is the active
+ * controller's alone and this broker is not it (KafkaApis in ZooKeeper
+ * mode), and the client asks again the controller its Metadata names;
+ * else the API's refuse_all. */
+static bool refused_all(const struct admin_req *ar, struct verdict *v)
 {
-	if (!ar->not_controller)
+	if (!ar->refused_all)
 		return false;
-	v->code = PROTO_ERR_NOT_CONTROLLER;
+	v->code = ar->refused_all;
 	v->msg[0] = '\0';
 	return true;
 }
@@ -309,6 +317,11 @@ struct admin_api {
 	 * is given to the next entry), or -errno to send no response. */
 	int (*fill)(const struct admin_req *ar, const struct admin_api *api, int32_t i,
 		    void *answer, void *hold, struct verdict *v);
+	/* NULL, or the check of a request Kafka's handler refuses whole
+	 * (it throws): the error code of every entry, with the reason for
+	 * the log in *why, or 0 to go on. Made after NOT_CONTROLLER, before
+	 * any fill. */
+	int16_t (*refuse_all)(const struct proto_req *pr, const char **why);
 	/* Encodes the response of the n answers at version ver. */
 	int (*encode)(struct kbuf_w *w, int16_t ver, void *answers, int32_t n);
 	/* Frees what answer i and its hold hold (NULL: nothing to free). */
@@ -572,7 +585,7 @@ static int create_topics_fill(const struct admin_req *ar, const struct admin_api
 	r->replication_factor = -1;
 	/* A refusal's configs: an empty list, as Kafka's (never null). */
 	r->n_configs = 0;
-	if (not_controller(ar, v))
+	if (refused_all(ar, v))
 		return 0;
 	/* KafkaApis fills the created topic's settings, partitions and
 	 * replication factor only for an asker with DESCRIBE_CONFIGS on the
@@ -615,6 +628,14 @@ static int create_topics_encode(struct kbuf_w *w, int16_t ver, void *answers, in
 }
 
 /* ---- DeleteTopics ---- */
+
+/* Kafka's Uuid.ZERO_UUID: no topic id given. */
+static bool topic_id_zero(const uint8_t id[16])
+{
+	static const uint8_t zero_id[16];
+
+	return memcmp(id, zero_id, sizeof(zero_id)) == 0;
+}
 
 static int16_t delete_one(struct kafka_api *ka, struct kstr kname, struct verdict *v)
 {
@@ -682,9 +703,10 @@ static int delete_topics_fill(const struct admin_req *ar, const struct admin_api
 	(void)api;
 	r->name = m->topics[i].name;
 	memcpy(r->topic_id, m->topics[i].topic_id, sizeof(r->topic_id));
-	/* Another broker than the controller answers the name and id as
-	 * asked: by id, no name. */
-	if (not_controller(ar, v))
+	/* A request refused whole (another broker than the controller, an
+	 * entry with a name and an id) answers the names and ids as asked:
+	 * by id, no name. */
+	if (refused_all(ar, v))
 		return 0;
 	/* By id (v6): the name of the topic that had it before this
 	 * request deleted any, as Kafka resolves them all first. */
@@ -692,6 +714,13 @@ static int delete_topics_fill(const struct admin_req *ar, const struct admin_api
 		delete_resolve_ids(ar);
 	if (!r->name.ptr && ((const char *)hold)[0])
 		r->name = kstr_of(hold);
+	/* Neither a name nor an id: Kafka's authorization takes the named
+	 * entries alone, so this one is not authorized (not an unknown id:
+	 * there is none). */
+	if (!r->name.ptr && topic_id_zero(r->topic_id)) {
+		refuse(v, PROTO_ERR_TOPIC_AUTHORIZATION_FAILED, "Topic authorization failed.");
+		return 0;
+	}
 	if (r->name.ptr && denied(ar, ACL_OP_DELETE, ACL_RES_TOPIC, r->name, v))
 		return 0;
 	/* A topic named again (by name or id): Kafka has no refusal for it.
@@ -709,6 +738,22 @@ static int delete_topics_fill(const struct admin_req *ar, const struct admin_api
 		return 0;
 	}
 	delete_one(ar->ka, r->name, v);
+	return 0;
+}
+
+/* Kafka's handleDeleteTopicsRequest throws on an entry (v6) with both a
+ * name and a topic id other than zero, wherever it is, before it checks
+ * any entry or deletes anything: its error response answers every entry
+ * INVALID_REQUEST, with no message, the names and ids as asked. */
+static int16_t delete_topics_refuse_all(const struct proto_req *pr, const char **why)
+{
+	const struct proto_delete_topics_req *m = &pr->u.delete_topics;
+
+	for (int32_t i = 0; i < m->n_topics; i++)
+		if (m->topics[i].name.ptr && !topic_id_zero(m->topics[i].topic_id)) {
+			*why = "Topic name and topic ID can not both be specified.";
+			return PROTO_ERR_INVALID_REQUEST;
+		}
 	return 0;
 }
 
@@ -802,7 +847,7 @@ static int create_parts_fill(const struct admin_req *ar, const struct admin_api 
 			 offsetof(struct proto_create_parts_topic, name), i))
 		return FILL_NONE;
 	r->resource_name = m->topics[i].name;
-	if (not_controller(ar, v))
+	if (refused_all(ar, v))
 		return 0;
 	if (named_twice(m->topics, sizeof(*m->topics),
 			offsetof(struct proto_create_parts_topic, name), m->n_topics, i,
@@ -1801,13 +1846,21 @@ static int16_t alter_broker(struct kafka_api *ka, const struct proto_alter_confi
 		why[0] = '\0';
 		if (c->value.len >= (int32_t)sizeof(value) ||
 		    memchr(c->value.ptr, '\n', (size_t)c->value.len) ||
-		    broker_value_check(ka, key, value, why, sizeof(why)) < 0)
+		    broker_value_check(ka, key, value, why, sizeof(why)) < 0) {
+			/* No number: the parser's words are already Kafka's
+			 * ConfigException's, the value and key in them. */
+			if (!strncmp(why, "Invalid value ", 14))
+				return refuse(v, PROTO_ERR_INVALID_CONFIG,
+					      "Invalid config value for resource "
+					      "ConfigResource(type=BROKER, name='%s'): %s",
+					      rname, why);
 			return refuse(
 				v, PROTO_ERR_INVALID_CONFIG,
 				"Invalid config value for resource ConfigResource(type=BROKER, "
 				"name='%s'): Invalid value %.*s for configuration %s: %s",
 				rname, (int)(c->value.len < 40 ? c->value.len : 40), c->value.ptr,
 				key, why[0] ? why : "not a value of it");
+		}
 		if (zk_config_put(&set, key, strlen(key), value, strlen(value)) < 0) {
 			zk_config_clear(&set);
 			return refuse(v, PROTO_ERR_UNKNOWN_SERVER_ERROR, "out of memory");
@@ -2062,6 +2115,7 @@ static const struct admin_api admin_apis[] = {
 	  ANSWER_OF(proto_delete_topic_result, name),
 	  .hold_size = TOPIC_NAME_MAX + 1, /* a name found by topic id */
 	  .fill = delete_topics_fill,
+	  .refuse_all = delete_topics_refuse_all,
 	  .encode = delete_topics_encode },
 	{ .key = PROTO_API_CREATE_PARTITIONS,
 	  .name = "CreatePartitions",
@@ -2105,6 +2159,7 @@ static int admin_handler(void *arg, struct net_req *req)
 	};
 	const struct admin_api *api = NULL;
 	char *answers = NULL, *holds = NULL;
+	const char *why = NULL;
 	struct verdict *vs = NULL;
 	size_t pos, hold_size;
 	int32_t n = 0, n_answers = 0;
@@ -2117,10 +2172,13 @@ static int admin_handler(void *arg, struct net_req *req)
 		return -EINVAL;
 	memcpy(&n, (const char *)ar.pr + api->count_off, sizeof(n));
 	/* A single node is its own controller. */
-	ar.not_controller = api->controller_only && cluster_zk_mode(ar.ka->c) &&
-			    !cluster_is_controller(ar.ka->c);
-	if (ar.not_controller)
+	if (api->controller_only && cluster_zk_mode(ar.ka->c) && !cluster_is_controller(ar.ka->c)) {
+		ar.refused_all = PROTO_ERR_NOT_CONTROLLER;
 		mq_log_limited(MQ_INFO, "%s from %s: NOT_CONTROLLER", api->name, ar.peer);
+	} else if (api->refuse_all && (ar.refused_all = api->refuse_all(ar.pr, &why))) {
+		mq_log_limited(MQ_WARN, "%s from %s: refused whole, every entry %s: %s", api->name,
+			       ar.peer, proto_err_name(ar.refused_all), why);
+	}
 	hold_size = api->hold_size ? api->hold_size : 1;
 	answers = calloc((size_t)n + 1, api->size);
 	holds = calloc((size_t)n + 1, hold_size);
@@ -2145,8 +2203,11 @@ static int admin_handler(void *arg, struct net_req *req)
 			rc = 0;
 			continue;
 		}
-		answer(req, api->name, *(const struct kstr *)(const void *)(a + api->name_off),
-		       &vs[n_answers], (int16_t *)(void *)(a + api->code_off),
+		if (!ar.refused_all)
+			log_refusal(req, api->name,
+				    *(const struct kstr *)(const void *)(a + api->name_off),
+				    &vs[n_answers]);
+		answer(&vs[n_answers], (int16_t *)(void *)(a + api->code_off),
 		       (struct kstr *)(void *)(a + api->msg_off));
 		n_answers++;
 	}

@@ -39,6 +39,9 @@
  *   "line N: unknown key 'k'"
  *   "line N: bad value for 'k': 'v' (expected ...)" ('[hidden]' for v when
  *     it may hold a password: cluster_config_secret)
+ *   "line N: Invalid value v for configuration k: Not a number of type
+ *     LONG" (or INT: Kafka's type) for an integer setting whose value is
+ *     no integer at all, in the words of Kafka's ConfigDef
  *   "line N: expected key=value: 'text'"
  *   "line N: missing key: 'text'"
  *   "line N: NUL byte"
@@ -161,6 +164,9 @@ enum cfg_id {
 struct cfg_spec {
 	enum cfg_kind kind;
 	int64_t min, max; /* KIND_INT, KIND_INT_M1: the valid range */
+	/* KIND_INT, KIND_INT_M1: Kafka's ConfigDef type is LONG (else INT),
+	 * the word of its refusal of a value that is no number. */
+	bool is_long;
 	/* KIND_INT_M1: any negative integer (whose magnitude fits an
 	 * int64_t) also means no limit, kept as -1, in a .config (topic)
 	 * and a server.properties (broker); otherwise -1 only. */
@@ -189,21 +195,21 @@ static const struct cfg_spec cfg_specs[] = {
 	 * as Kafka (RECORD_LIST_TOO_LARGE), a follower takes it in a segment
 	 * of its own. */
 	[ID_SEGMENT_BYTES] = { .kind = KIND_INT, .min = 14, .max = INT32_MAX },
-	[ID_SEGMENT_MS] = { .kind = KIND_INT, .min = 1, .max = INT64_MAX },
+	[ID_SEGMENT_MS] = { .kind = KIND_INT, .min = 1, .max = INT64_MAX, .is_long = true },
 	[ID_ROLL_HOURS] = { .kind = KIND_INT, .min = 1, .max = INT32_MAX },
 	[ID_INDEX_BYTES] = { .kind = KIND_INT, .min = 4, .max = INT32_MAX },
 	[ID_INDEX_INTERVAL] = { .kind = KIND_INT, .min = 0, .max = INT32_MAX },
 	[ID_MAX_MESSAGE] = { .kind = KIND_INT, .min = 0, .max = INT32_MAX },
-	[ID_FLUSH_MESSAGES] = { .kind = KIND_INT, .min = 1, .max = INT64_MAX },
-	[ID_FLUSH_MS] = { .kind = KIND_INT, .min = 0, .max = INT64_MAX },
-	[ID_FLUSH_SCHED_MS] = { .kind = KIND_INT, .min = 1, .max = INT64_MAX },
+	[ID_FLUSH_MESSAGES] = { .kind = KIND_INT, .min = 1, .max = INT64_MAX, .is_long = true },
+	[ID_FLUSH_MS] = { .kind = KIND_INT, .min = 0, .max = INT64_MAX, .is_long = true },
+	[ID_FLUSH_SCHED_MS] = { .kind = KIND_INT, .min = 1, .max = INT64_MAX, .is_long = true },
 	[ID_CHECKPOINT_MS] = { .kind = KIND_INT, .min = 1, .max = INT64_MAX },
 	[ID_COMPRESSION] = { .kind = KIND_CODEC, .min = 0, .max = 0 },
 	[ID_BATCH_SIZE] = { .kind = KIND_INT, .min = 1, .max = CFG_MAX_BATCH },
 	/* A write() waits out its linger: a minute is already absurd. */
-	[ID_LINGER_MS] = { .kind = KIND_INT, .min = 0, .max = 60000 },
+	[ID_LINGER_MS] = { .kind = KIND_INT, .min = 0, .max = 60000, .is_long = true },
 	[ID_ACKS] = { .kind = KIND_ACKS, .min = 0, .max = 0 },
-	[ID_BUFFER_MEMORY] = { .kind = KIND_INT, .min = 1024, .max = INT64_MAX },
+	[ID_BUFFER_MEMORY] = { .kind = KIND_INT, .min = 1024, .max = INT64_MAX, .is_long = true },
 	[ID_REQUEST_TIMEOUT_MS] = { .kind = KIND_INT, .min = 1, .max = INT32_MAX },
 	[ID_KEY_SEP] = { .kind = KIND_SEP, .min = 0, .max = 0 },
 	[ID_LINE_FORMAT] = { .kind = KIND_LFMT, .min = 0, .max = 0 },
@@ -214,7 +220,10 @@ static const struct cfg_spec cfg_specs[] = {
 	 * hold whatever is set. */
 	[ID_GROUP_MAX_SIZE] = { .kind = KIND_INT, .min = 1, .max = 1000 },
 	[ID_GROUP_INITIAL_DELAY] = { .kind = KIND_INT, .min = 0, .max = INT32_MAX },
-	[ID_OFFSETS_RETENTION_CHECK_MS] = { .kind = KIND_INT, .min = 1, .max = INT32_MAX },
+	[ID_OFFSETS_RETENTION_CHECK_MS] = { .kind = KIND_INT,
+					    .min = 1,
+					    .max = INT32_MAX,
+					    .is_long = true },
 	[ID_OFFSETS_RETENTION_MINUTES] = { .kind = KIND_INT, .min = 1, .max = INT32_MAX },
 	/* Kafka's has no bound. Here a commit record is one record of
 	 * __consumer_offsets, its metadata escaped (up to nine bytes a UTF-16
@@ -226,7 +235,8 @@ static const struct cfg_spec cfg_specs[] = {
 			      .min = 0,
 			      .max = INT64_MAX,
 			      .neg_topic = false,
-			      .neg_broker = true },
+			      .neg_broker = true,
+			      .is_long = true },
 	[ID_RETENTION_MINUTES] = { .kind = KIND_INT_M1,
 				   .min = 0,
 				   .max = INT32_MAX,
@@ -241,29 +251,39 @@ static const struct cfg_spec cfg_specs[] = {
 				 .min = 0,
 				 .max = INT64_MAX,
 				 .neg_topic = true,
-				 .neg_broker = true },
-	[ID_RETENTION_CHECK_MS] = { .kind = KIND_INT, .min = 1, .max = INT64_MAX },
+				 .neg_broker = true,
+				 .is_long = true },
+	[ID_RETENTION_CHECK_MS] = { .kind = KIND_INT, .min = 1, .max = INT64_MAX, .is_long = true },
 	[ID_CLEANUP_POLICY] = { .kind = KIND_POLICY, .min = 0, .max = 0 },
 	[ID_CLEANER_ENABLE] = { .kind = KIND_BOOL, .min = 0, .max = 0 },
 	/* Kafka's atLeast(0): 0, passes one after another (cleaner_main). */
-	[ID_CLEANER_BACKOFF_MS] = { .kind = KIND_INT, .min = 0, .max = INT64_MAX },
+	[ID_CLEANER_BACKOFF_MS] = { .kind = KIND_INT, .min = 0, .max = INT64_MAX, .is_long = true },
 	/* Kafka's type takes any long; its bound, over 1 MiB for the one
 	 * cleaner thread, is a check of the whole config (broker_cross_check),
 	 * with Kafka's message, negative values included. */
-	[ID_CLEANER_DEDUPE] = { .kind = KIND_INT, .min = -INT64_MAX, .max = INT64_MAX },
+	[ID_CLEANER_DEDUPE] = { .kind = KIND_INT,
+				.min = INT64_MIN,
+				.max = INT64_MAX,
+				.is_long = true },
 	[ID_SEGMENT_FD_CACHE] = { .kind = KIND_INT, .min = 0, .max = INT32_MAX },
-	[ID_DELETE_RETENTION_MS] = { .kind = KIND_INT, .min = 0, .max = INT64_MAX },
+	[ID_DELETE_RETENTION_MS] = { .kind = KIND_INT,
+				     .min = 0,
+				     .max = INT64_MAX,
+				     .is_long = true },
 	[ID_MIN_DIRTY_RATIO] = { .kind = KIND_RATIO, .min = 0, .max = 0 },
-	[ID_MIN_LAG_MS] = { .kind = KIND_INT, .min = 0, .max = INT64_MAX },
+	[ID_MIN_LAG_MS] = { .kind = KIND_INT, .min = 0, .max = INT64_MAX, .is_long = true },
 	[ID_TIMESTAMP_TYPE] = { .kind = KIND_TSTYPE, .min = 0, .max = 0 },
-	[ID_SEGMENT_JITTER_MS] = { .kind = KIND_INT, .min = 0, .max = INT64_MAX },
+	[ID_SEGMENT_JITTER_MS] = { .kind = KIND_INT, .min = 0, .max = INT64_MAX, .is_long = true },
 	[ID_ROLL_JITTER_HOURS] = { .kind = KIND_INT, .min = 0, .max = INT32_MAX },
-	[ID_MAX_LAG_MS] = { .kind = KIND_INT, .min = 1, .max = INT64_MAX },
-	[ID_TS_DIFFERENCE_MS] = { .kind = KIND_INT, .min = 0, .max = INT64_MAX },
-	[ID_TS_BEFORE_MS] = { .kind = KIND_INT, .min = 0, .max = INT64_MAX },
-	[ID_TS_AFTER_MS] = { .kind = KIND_INT, .min = 0, .max = INT64_MAX },
+	[ID_MAX_LAG_MS] = { .kind = KIND_INT, .min = 1, .max = INT64_MAX, .is_long = true },
+	[ID_TS_DIFFERENCE_MS] = { .kind = KIND_INT, .min = 0, .max = INT64_MAX, .is_long = true },
+	[ID_TS_BEFORE_MS] = { .kind = KIND_INT, .min = 0, .max = INT64_MAX, .is_long = true },
+	[ID_TS_AFTER_MS] = { .kind = KIND_INT, .min = 0, .max = INT64_MAX, .is_long = true },
 	[ID_PREALLOCATE] = { .kind = KIND_BOOL, .min = 0, .max = 0 },
-	[ID_FILE_DELETE_DELAY_MS] = { .kind = KIND_INT, .min = 0, .max = INT64_MAX },
+	[ID_FILE_DELETE_DELAY_MS] = { .kind = KIND_INT,
+				      .min = 0,
+				      .max = INT64_MAX,
+				      .is_long = true },
 	[ID_MESSAGE_FORMAT_VERSION] = { .kind = KIND_MFV, .min = 0, .max = 0 },
 	[ID_DOWNCONVERSION] = { .kind = KIND_BOOL, .min = 0, .max = 0 },
 	[ID_PARTITIONS] = { .kind = KIND_INT, .min = 1, .max = CFG_MAX_PARTITIONS },
@@ -439,6 +459,27 @@ static bool neg_any(const struct cfg_key *k, bool broker)
 	return broker ? cfg_specs[k->id].neg_broker : cfg_specs[k->id].neg_topic;
 }
 
+/* A value that is no integer of 64 bits (no digits, another character,
+ * too many digits): -EDOM, with the reason of Kafka's ConfigDef
+ * ("Not a number of type LONG"), which cfg_apply_text words as Kafka's
+ * ConfigException. */
+static int not_a_number(const struct cfg_key *k, char *why, size_t whylen)
+{
+	snprintf(why, whylen, "Not a number of type %s", cfg_specs[k->id].is_long ? "LONG" : "INT");
+	return -EDOM;
+}
+
+/* An integer outside the key's range: -EINVAL with the range. */
+static int out_of_range(const struct cfg_key *k, bool broker, char *why, size_t whylen)
+{
+	snprintf(why, whylen, "expected %san integer from %lld to %lld",
+		 cfg_specs[k->id].kind != KIND_INT_M1 ? ""
+		 : neg_any(k, broker)                 ? "a negative integer (no limit) or "
+						      : "-1 (no limit) or ",
+		 (long long)cfg_specs[k->id].min, (long long)cfg_specs[k->id].max);
+	return -EINVAL;
+}
+
 /* Decimal digits after an optional sign, as Java's Integer.parseInt and
  * Long.parseLong read a Kafka setting: "+2048" is 2048 and "-0" is 0,
  * which Kafka takes (AlterConfigs included), so refusing them would be an
@@ -449,25 +490,22 @@ static bool neg_any(const struct cfg_key *k, bool broker)
 static int parse_int(const char *s, size_t n, const struct cfg_key *k, bool broker, int64_t *out,
 		     char *why, size_t whylen)
 {
+	bool neg = n > 0 && s[0] == '-';
+	size_t i = n > 0 && (s[0] == '+' || neg) ? 1 : 0;
 	int64_t v = 0;
-	size_t i = n > 0 && (s[0] == '+' || s[0] == '-') ? 1 : 0;
 	bool ok = n > i;
 
+	/* Toward the sign, so that the most negative long parses too. */
 	for (; ok && i < n; i++) {
 		if (s[i] < '0' || s[i] > '9' || __builtin_mul_overflow(v, 10, &v) ||
-		    __builtin_add_overflow(v, s[i] - '0', &v))
+		    (neg ? __builtin_sub_overflow(v, s[i] - '0', &v)
+			 : __builtin_add_overflow(v, s[i] - '0', &v)))
 			ok = false;
 	}
-	if (ok && s[0] == '-')
-		v = -v;
-	if (!ok || v < cfg_specs[k->id].min || v > cfg_specs[k->id].max) {
-		snprintf(why, whylen, "expected %san integer from %lld to %lld",
-			 cfg_specs[k->id].kind != KIND_INT_M1 ? ""
-			 : neg_any(k, broker)                 ? "a negative integer (no limit) or "
-							      : "-1 (no limit) or ",
-			 (long long)cfg_specs[k->id].min, (long long)cfg_specs[k->id].max);
-		return -EINVAL;
-	}
+	if (!ok)
+		return not_a_number(k, why, whylen);
+	if (v < cfg_specs[k->id].min || v > cfg_specs[k->id].max)
+		return out_of_range(k, broker, why, whylen);
 	*out = v;
 	return 0;
 }
@@ -689,11 +727,13 @@ static int parse_negative(const char *s, size_t n, const struct cfg_key *k, bool
 	for (size_t i = 1; ok && i < n; i++)
 		ok = s[i] >= '0' && s[i] <= '9' && m <= (UINT64_C(1) << 63) / 10 &&
 		     (m = m * 10 + (uint64_t)(s[i] - '0')) <= (UINT64_C(1) << 63);
-	if (ok && (m <= 1 || neg_any(k, broker))) {
+	if (!ok)
+		return not_a_number(k, why, whylen);
+	if (m <= 1 || neg_any(k, broker)) {
 		*out = m == 0 ? 0 : -1;
 		return 0;
 	}
-	return parse_int("", 0, k, broker, out, why, whylen); /* the message */
+	return out_of_range(k, broker, why, whylen);
 }
 
 static int parse_value(const struct cfg_key *k, const char *s, size_t n, bool broker,
@@ -904,8 +944,15 @@ static int cfg_apply_text(const char *text, size_t len, const struct cfg_key *ke
 			goto out;
 		}
 		why[0] = '\0';
-		if (parse_value(k, val, vlen, cluster, v, why, sizeof(why)) < 0 ||
-		    set(arg, k, v, why, sizeof(why)) < 0) {
+		rc = parse_value(k, val, vlen, cluster, v, why, sizeof(why));
+		if (rc == -EDOM) {
+			/* No number: Kafka's ConfigDef words it so. */
+			set_err(err, errlen, "%s: Invalid value %.*s for configuration %s: %s", at,
+				show(vlen, CFG_SHOW_VALUE), val, k->name, why);
+			rc = -EINVAL;
+			goto out;
+		}
+		if (rc < 0 || set(arg, k, v, why, sizeof(why)) < 0) {
 			bool secret = cluster && cluster_config_secret(k->name);
 
 			set_err(err, errlen, "%s: bad value for '%s': '%.*s' (%s)", at, k->name,
@@ -920,16 +967,18 @@ out:
 	return rc;
 }
 
-/* Kafka's LogConfig check across settings: a record cannot have to be
- * compacted (max) before it may be (min). */
-static int lag_check(const struct log_config *log, const char *min_key, const char *max_key,
-		     char *err, size_t errlen)
+/* Kafka's LogConfig.validateValues across settings: a record cannot
+ * have to be compacted (max) before it may be (min). Its words name the
+ * topic keys for the broker's defaults too (Kafka's LogManager checks
+ * the broker's as a topic config map at its start). */
+static int lag_check(const struct log_config *log, char *err, size_t errlen)
 {
 	if (log->min_compaction_lag_ms <= log->max_compaction_lag_ms)
 		return 0;
-	set_err(err, errlen, "%s %lld is above %s %lld", min_key,
-		(long long)log->min_compaction_lag_ms, max_key,
-		(long long)log->max_compaction_lag_ms);
+	set_err(err, errlen,
+		"conflict topic config setting min.compaction.lag.ms (%lld) > "
+		"max.compaction.lag.ms (%lld)",
+		(long long)log->min_compaction_lag_ms, (long long)log->max_compaction_lag_ms);
 	return -EINVAL;
 }
 
@@ -1223,14 +1272,14 @@ static int broker_cross_check(const struct broker_config *c, char *err, size_t e
 		rc = -EINVAL;
 	}
 	if (rc == 0)
-		rc = lag_check(&c->log, "log.cleaner.min.compaction.lag.ms",
-			       "log.cleaner.max.compaction.lag.ms", err, errlen);
-	/* Kafka's: 0 is for an address without an override, and mqfs has
-	 * no max.connections.per.ip.overrides. */
+		rc = lag_check(&c->log, err, errlen);
+	/* Kafka's require: 0 is for an address without an override, and
+	 * mqfs has no max.connections.per.ip.overrides, so 0 never checks. */
 	if (rc == 0 && c->cluster.net.max_connections_per_ip == 0) {
 		set_err(err, errlen,
+			BROKER_CONFIG_REQUIREMENT
 			"max.connections.per.ip can be set to zero only if "
-			"max.connections.per.ip.overrides property is set (mqfs has none)");
+			"max.connections.per.ip.overrides property is set.");
 		rc = -EINVAL;
 	}
 	return rc;
@@ -1713,8 +1762,7 @@ int topic_config_apply_more(struct topic_config *tc, const struct topic_config *
 		rc = cfg_apply_text(text, len, topic_keys, NKEYS(topic_keys), false, line0,
 				    topic_set, &p, err, errlen);
 	if (rc == 0)
-		rc = lag_check(&p.tc.log, "min.compaction.lag.ms", "max.compaction.lag.ms", err,
-			       errlen);
+		rc = lag_check(&p.tc.log, err, errlen);
 	if (rc == 0)
 		*tc = p.tc;
 	return rc;

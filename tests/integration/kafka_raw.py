@@ -211,10 +211,11 @@
 #       Authenticates as above, sends CreatePartitions v1 of TOPIC to COUNT
 #       partitions (validate_only false); prints "error E MESSAGE" (MESSAGE
 #       "-" for null).
-#   python3 kafka_raw.py delete-id HOST PORT USER PASSWORD TOPIC_ID
+#   python3 kafka_raw.py delete-id HOST PORT USER PASSWORD TOPIC_ID [NAME]
 #       Authenticates as above, sends DeleteTopics v6 of the topic whose id
-#       is TOPIC_ID (base64url, as in its znode); prints "name N id I error
-#       E message M" (N and M "-" for null, I base64url).
+#       is TOPIC_ID (base64url, as in its znode), its name null or NAME;
+#       prints "name N id I error E message M" (N and M "-" for null, I
+#       base64url).
 #   python3 kafka_raw.py describe-producers HOST PORT USER PASSWORD TOPIC PARTITION
 #       Authenticates as above, sends DescribeProducers v0 of
 #       TOPIC-PARTITION; prints "error E" (the partition's), then one line
@@ -1448,11 +1449,12 @@ def grow(host, port, user, password, topic, count):
     print("error %d %s" % (err, "-" if msg is None else msg))
 
 
-def delete_id(host, port, user, password, topic_id):
+def delete_id(host, port, user, password, topic_id, name=None):
     c = acl_conn(host, port, user, password)
     uuid = base64.urlsafe_b64decode(topic_id + "=" * (-len(topic_id) % 4))
-    # topics [name null, topic_id, tags], timeout_ms, tags
-    body = uvarint(2) + uvarint(0) + uuid + b"\x00" + struct.pack(">i", 30000) + b"\x00"
+    # topics [name (null unless given), topic_id, tags], timeout_ms, tags
+    body = (uvarint(2) + (uvarint(0) if name is None else cstr(name.encode())) + uuid + b"\x00" +
+            struct.pack(">i", 30000) + b"\x00")
     r = c.call(20, 6, body, flexible=True)
     n, off = read_uvarint(r, 4)  # throttle
     if n != 2:
@@ -1672,7 +1674,7 @@ if __name__ == "__main__":
             "token-create": (9, token_create), "token-renew": (9, token_renew),
             "token-expire": (9, token_expire), "token-describe": (8, token_describe)}
     optional = {"parked": 1, "produce": 1, "incalter": 1, "quota-alter": 1, "quota-describe": 1,
-                "acl-create": 10000, "acl-delete": 8, "create5": 1, "named-errors": 1,
+                "acl-create": 10000, "acl-delete": 8, "create5": 1, "named-errors": 1, "delete-id": 1,
                 "token-create": 1}  # trailing arguments that may be left out
     if (len(sys.argv) < 2 or sys.argv[1] not in cmds or
             not cmds[sys.argv[1]][0] <= len(sys.argv) <= cmds[sys.argv[1]][0] + optional.get(sys.argv[1], 0)):

@@ -27,7 +27,9 @@
 # on broker 1 removes the topic from every mount. CreateTopics,
 # CreatePartitions and DeleteTopics (by name and by id) sent raw to a
 # broker other than the controller are answered NOT_CONTROLLER (logged)
-# and change nothing; the same to the controller Metadata names work.
+# and change nothing; the same to the controller Metadata names work; a
+# DeleteTopics entry with both a name and an id is INVALID_REQUEST
+# there (logged), nothing deleted.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -102,6 +104,16 @@ expect_eq "DeleteTopics v1 of ct on broker $O: NOT_CONTROLLER" "error 41" \
 ctid=$(zget /brokers/topics/ct | sed -n 's/.*"topic_id":"\([^"]*\)".*/\1/p')
 expect_eq "DeleteTopics v6 of ct by id on broker $O: NOT_CONTROLLER, the id, no name" \
 	"name - id $ctid error 41 message -" "$(raw "$O" admin delete-id "$ctid")"
+expect_eq "DeleteTopics v6 of ct by name and id on broker $O: NOT_CONTROLLER first" \
+	"name ct id $ctid error 41 message -" "$(raw "$O" admin delete-id "$ctid" ct)"
+# An entry with both a name and an id: Kafka's handler throws before
+# anything is checked or deleted, and its error response is
+# INVALID_REQUEST for every entry, no message, as asked; logged.
+expect_eq "DeleteTopics v6 of ct by name and id on the controller: INVALID_REQUEST" \
+	"name ct id $ctid error 42 message -" "$(raw "$C" admin delete-id "$ctid" ct)"
+expect_ok "log: the whole DeleteTopics refused, Kafka's reason" grep -q \
+	"DeleteTopics from 127.0.0.1:[0-9]*: refused whole, every entry INVALID_REQUEST: Topic name and topic ID can not both be specified." \
+	"$LOG"
 expect_eq "ct still has 3 partitions in ZooKeeper" "0 1 2" \
 	"$(zget /brokers/topics/ct | grep -o '"[0-9]*":\[' | tr -dc '0-9\n' | sort -n | paste -sd' ')"
 check "ct not marked for deletion" zgone /admin/delete_topics/ct

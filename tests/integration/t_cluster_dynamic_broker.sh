@@ -5,7 +5,8 @@
 # act at once: log.cleaner.backoff.ms (the file's 3600000, the dynamic
 # 100: the cleaner's passes, mqfs_cleaner_passes_total, climb),
 # log.cleaner.dedupe.buffer.size (taken, shown by DescribeConfigs and
-# .config; 1 MiB or less INVALID_CONFIG with Kafka's message), producer.id.expiration.ms (an
+# .config; 1 MiB or less, or no number, INVALID_CONFIG with Kafka's
+# message), producer.id.expiration.ms (an
 # idle idempotent producer id of topic p forgotten after the new 2000
 # ms), max.connections (lowered to 0 on broker 3 alone: a connection
 # held from before is closed, logged and counted, a new one waits in the
@@ -13,7 +14,9 @@
 # the limit is raised again). The levels are
 # checked as one config, as Kafka builds one KafkaConfig: a
 # log.cleaner.min.compaction.lag.ms above the other level's max is
-# INVALID_CONFIG, one above the file's but below the default's is taken;
+# INVALID_CONFIG (in the words of Kafka's LogConfig), one above the
+# file's but below the default's is taken; max.connections.per.ip=0 is
+# INVALID_CONFIG in the words of Kafka's require;
 # a default stored later that disagrees with a broker's own value is
 # logged by that broker, which keeps its settings in effect (its
 # .config), while the others take it.
@@ -69,8 +72,12 @@ expect_eq "log.cleaner.dedupe.buffer.size=1000: INVALID_CONFIG (40), Kafka's mes
 expect_eq "log.cleaner.dedupe.buffer.size=1048576 (1 MiB, not over it): INVALID_CONFIG (40)" \
 	"error 40 Invalid config value for resource ConfigResource(type=BROKER, name='2'): $DEDUPE_REFUSED" \
 	"$(KAFKA_RAW_MESSAGE=1 incalter 2 2 0 log.cleaner.dedupe.buffer.size 1048576)"
-expect_eq "max.connections.per.ip=0 (no overrides here): INVALID_CONFIG (40)" "error 40" \
-	"$(incalter 1 1 0 max.connections.per.ip 0)"
+expect_eq "log.cleaner.dedupe.buffer.size=lots: INVALID_CONFIG (40), Kafka's ConfigDef words" \
+	"error 40 Invalid config value for resource ConfigResource(type=BROKER, name=''): Invalid value lots for configuration log.cleaner.dedupe.buffer.size: Not a number of type LONG" \
+	"$(KAFKA_RAW_MESSAGE=1 incalter 1 "" 0 log.cleaner.dedupe.buffer.size lots)"
+expect_eq "max.connections.per.ip=0 (no overrides here): INVALID_CONFIG (40), Kafka's require" \
+	"error 40 Invalid config value for resource ConfigResource(type=BROKER, name='1'): requirement failed: max.connections.per.ip can be set to zero only if max.connections.per.ip.overrides property is set." \
+	"$(KAFKA_RAW_MESSAGE=1 incalter 1 1 0 max.connections.per.ip 0)"
 
 # Across the levels (the file's max compaction lag is 2000): the
 # default's max 10000, then broker 1's min 5000, above the file's max but
@@ -91,7 +98,7 @@ expect_eq "<default> to broker 2: max.compaction.lag.ms=1000" "error 0" \
 	"$(incalter 2 "" 0 log.cleaner.max.compaction.lag.ms 1000)"
 check "mnt2: the new default in effect" poll 20 root_is 2 log.cleaner.max.compaction.lag.ms 1000
 check "broker 1 logged the combination it does not apply" poll 20 logged \
-	"dynamic broker settings could not be applied: log.cleaner.min.compaction.lag.ms 5000 is above log.cleaner.max.compaction.lag.ms 1000; the settings in effect stay"
+	"dynamic broker settings could not be applied: conflict topic config setting min.compaction.lag.ms (5000) > max.compaction.lag.ms (1000); the settings in effect stay"
 check "mnt1: keeps the max in effect (10000)" root_is 1 log.cleaner.max.compaction.lag.ms 10000
 check "mnt1: keeps its min (5000)" root_is 1 log.cleaner.min.compaction.lag.ms 5000
 expect_eq "broker 1: DELETE its min" "error 0" \

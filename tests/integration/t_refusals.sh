@@ -42,7 +42,7 @@ expect_errno "config value out of range" EINVAL bash -c 'echo segment.bytes=5 > 
 expect_errno "bad config line" EINVAL bash -c 'echo retention.ms > "$1"' sh "$T/.config"
 # Each refusal leaves one line in the daemon's log: the file, the key, why.
 expect_ok "log: unknown key" grep -q "topic t: .config refused: line 1: unknown key 'nosuch.key'" "$LOG"
-expect_ok "log: not a number" grep -q "topic t: .config refused: line 1: bad value for 'segment.bytes': 'lots' (expected an integer from [0-9]* to [0-9]*)" "$LOG"
+expect_ok "log: not a number" grep -q "topic t: .config refused: line 1: Invalid value lots for configuration segment.bytes: Not a number of type INT" "$LOG"
 expect_ok "log: the range" grep -q "bad value for 'segment.bytes': '5' (expected an integer from [0-9]* to [0-9]*)" "$LOG"
 expect_ok "log: partitions range" grep -q "bad value for 'partitions': '0' (expected an integer from 1 to 10000)" "$LOG"
 expect_ok "log: not key=value" grep -q "topic t: .config refused: line 1: expected key=value: 'retention.ms'" "$LOG"
@@ -73,7 +73,7 @@ expect_eq "the last one applied" "retention.ms=40000" "$(grep '^retention.ms=' "
 expect_errno "a bad line after 40,000 good ones" EINVAL bash -c '
 { for i in $(seq 1 40000); do echo "retention.ms=$i"; done; echo "# c"; echo segment.ms=x; } > "$1"' sh "$T/.config"
 expect_ok "log: its line number, counted from the open" grep -q \
-	"topic t: .config refused: line 40002: bad value for 'segment.ms': 'x'" "$LOG"
+	"topic t: .config refused: line 40002: Invalid value x for configuration segment.ms: Not a number of type LONG" "$LOG"
 expect_eq "nothing of that open applied" "retention.ms=40000" "$(grep '^retention.ms=' "$T/.config")"
 bash -c 'echo retention.ms=1234 > "$1"' sh "$T/.config"
 expect_errno "a line over 64 KiB, ended" EINVAL python3 -c "

@@ -196,7 +196,7 @@ expect_eq "shown in .config" "max.compaction.lag.ms=1500" \
 	"$(grep '^max.compaction.lag.ms=' "$MNT/c/.config")"
 expect_errno "min.compaction.lag.ms above it: refused" EINVAL \
 	bash -c 'echo min.compaction.lag.ms=2000 > "$1"' sh "$MNT/c/.config"
-expect_ok "the refusal names both" grep -q "min.compaction.lag.ms 2000 is above max.compaction.lag.ms 1500" "$LOG"
+expect_ok "the refusal names both" grep -q "conflict topic config setting min.compaction.lag.ms (2000) > max.compaction.lag.ms (1500)" "$LOG"
 expect_eq "min.compaction.lag.ms unchanged" "min.compaction.lag.ms=0" \
 	"$(grep '^min.compaction.lag.ms=' "$MNT/c/.config")"
 

@@ -338,6 +338,37 @@ static void test_create_validate_only_and_duplicates(void **state)
 
 /* ---- DeleteTopics ---- */
 
+/* DeleteTopics v of the n entries t through c, its answer decoded into
+ * *r (which points into *raw). */
+static void delete_call(struct net_client *c, int16_t v, struct proto_delete_topic *t, int32_t n,
+			struct proto_delete_topics_resp *r, struct net_resp *raw)
+{
+	struct proto_delete_topics_req req = { .n_topics = n, .topics = t, .timeout_ms = 1000 };
+	struct kbuf_w w;
+
+	kbuf_w_init(&w, 1024);
+	assert_int_equal(proto_delete_topics_req_encode(&w, v, &req), 0);
+	brokerfx_call(c, PROTO_API_DELETE_TOPICS, v, &w, raw);
+	assert_int_equal(proto_delete_topics_resp_decode(&raw->body, v, r), 0);
+}
+
+/* A DeleteTopics of the n entries t refused whole: each answered code,
+ * without a message, with its name and id as asked (by id: no name). */
+static void assert_refused_whole(const struct proto_delete_topics_resp *r, int16_t code,
+				 const struct proto_delete_topic *t, int32_t n)
+{
+	assert_int_equal(r->n_responses, n);
+	for (int32_t i = 0; i < n; i++) {
+		assert_int_equal(r->responses[i].error_code, code);
+		assert_null(r->responses[i].error_message.ptr);
+		assert_memory_equal(r->responses[i].topic_id, t[i].topic_id, 16);
+		if (t[i].name.ptr)
+			assert_true(kstr_same_test(r->responses[i].name, t[i].name));
+		else
+			assert_null(r->responses[i].name.ptr);
+	}
+}
+
 static void test_delete(void **state)
 {
 	struct brokerfx *f = *state;
@@ -345,17 +376,12 @@ static void test_delete(void **state)
 					  { .name = kstr_of("never") },
 					  { .name = kstr_of("__consumer_offsets") } };
 	struct proto_delete_topic byid = { .name = KSTR_NULL, .topic_id = { 1, 2, 3 } };
-	struct proto_delete_topics_req req = { .n_topics = 3, .topics = t, .timeout_ms = 1000 };
 	struct proto_delete_topics_resp r;
 	struct net_resp raw;
-	struct kbuf_w w;
 
 	assert_int_equal(broker_topic_create(f->b, "gone", 0, 0, 0755, NULL), 0);
 	for (int16_t v = 0; v <= 6; v += 6) {
-		kbuf_w_init(&w, 1024);
-		assert_int_equal(proto_delete_topics_req_encode(&w, v, &req), 0);
-		brokerfx_call(f->c, PROTO_API_DELETE_TOPICS, v, &w, &raw);
-		assert_int_equal(proto_delete_topics_resp_decode(&raw.body, v, &r), 0);
+		delete_call(f->c, v, t, 3, &r, &raw);
 		assert_int_equal(r.n_responses, 3);
 		assert_int_equal(r.responses[0].error_code,
 				 v == 0 ? PROTO_ERR_NONE : PROTO_ERR_UNKNOWN_TOPIC_OR_PARTITION);
@@ -365,12 +391,15 @@ static void test_delete(void **state)
 		net_resp_free(&raw);
 		assert_int_equal(parts_of(f, "gone"), -1);
 	}
-	req = (struct proto_delete_topics_req){ .n_topics = 1, .topics = &byid };
-	kbuf_w_init(&w, 1024);
-	assert_int_equal(proto_delete_topics_req_encode(&w, 6, &req), 0);
-	brokerfx_call(f->c, PROTO_API_DELETE_TOPICS, 6, &w, &raw);
-	assert_int_equal(proto_delete_topics_resp_decode(&raw.body, 6, &r), 0);
+	delete_call(f->c, 6, &byid, 1, &r, &raw);
 	assert_int_equal(r.responses[0].error_code, PROTO_ERR_UNKNOWN_TOPIC_ID);
+	proto_delete_topics_resp_free(&r);
+	net_resp_free(&raw);
+	/* Neither a name nor an id: Kafka authorizes named entries alone. */
+	struct proto_delete_topic none = { .name = KSTR_NULL };
+	delete_call(f->c, 6, &none, 1, &r, &raw);
+	assert_int_equal(r.responses[0].error_code, PROTO_ERR_TOPIC_AUTHORIZATION_FAILED);
+	assert_null(r.responses[0].name.ptr);
 	proto_delete_topics_resp_free(&r);
 	net_resp_free(&raw);
 	/* A topic with a cluster id (as a cluster's broker learns it): found
@@ -378,10 +407,7 @@ static void test_delete(void **state)
 	assert_int_equal(broker_topic_create(f->b, "byid", 0, 0, 0755, NULL), 0);
 	assert_int_equal(topics_cluster_incarnation(f->b, "byid", -1, "AAAAAAAAAAAAAAAAAAAAAQ"), 0);
 	zk_uuid_bytes("AAAAAAAAAAAAAAAAAAAAAQ", byid.topic_id);
-	kbuf_w_init(&w, 1024);
-	assert_int_equal(proto_delete_topics_req_encode(&w, 6, &req), 0);
-	brokerfx_call(f->c, PROTO_API_DELETE_TOPICS, 6, &w, &raw);
-	assert_int_equal(proto_delete_topics_resp_decode(&raw.body, 6, &r), 0);
+	delete_call(f->c, 6, &byid, 1, &r, &raw);
 	assert_int_equal(r.responses[0].error_code, PROTO_ERR_NONE);
 	assert_true(kstr_eq(r.responses[0].name, "byid"));
 	proto_delete_topics_resp_free(&r);
@@ -399,11 +425,7 @@ static void test_delete(void **state)
 					    { .name = kstr_of("nn") },
 					    { .name = kstr_of("nn") } };
 	zk_uuid_bytes("AAAAAAAAAAAAAAAAAAAAAg", dd[1].topic_id);
-	req = (struct proto_delete_topics_req){ .n_topics = 4, .topics = dd, .timeout_ms = 1000 };
-	kbuf_w_init(&w, 1024);
-	assert_int_equal(proto_delete_topics_req_encode(&w, 6, &req), 0);
-	brokerfx_call(f->c, PROTO_API_DELETE_TOPICS, 6, &w, &raw);
-	assert_int_equal(proto_delete_topics_resp_decode(&raw.body, 6, &r), 0);
+	delete_call(f->c, 6, dd, 4, &r, &raw);
 	assert_int_equal(r.n_responses, 4);
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(r.responses[i].error_code, PROTO_ERR_NONE);
@@ -415,6 +437,34 @@ static void test_delete(void **state)
 	proto_delete_topics_resp_free(&r);
 	net_resp_free(&raw);
 	assert_int_equal(parts_of(f, "dd"), -1);
+
+	/* An entry with both a name and an id, wherever it is: Kafka throws
+	 * before it checks or deletes anything, and its error response is
+	 * INVALID_REQUEST for every entry, no message, as asked. */
+	assert_int_equal(broker_topic_create(f->b, "k1", 0, 0, 0755, NULL), 0);
+	assert_int_equal(broker_topic_create(f->b, "k2", 0, 0, 0755, NULL), 0);
+	assert_int_equal(topics_cluster_incarnation(f->b, "k2", -1, "AAAAAAAAAAAAAAAAAAAAAw"), 0);
+	struct proto_delete_topic both[3] = { { .name = kstr_of("k1") },
+					      { .name = KSTR_NULL },
+					      { .name = kstr_of("k1") } };
+	zk_uuid_bytes("AAAAAAAAAAAAAAAAAAAAAw", both[1].topic_id);
+	zk_uuid_bytes("AAAAAAAAAAAAAAAAAAAAAw", both[2].topic_id);
+	delete_call(f->c, 6, both, 3, &r, &raw);
+	assert_refused_whole(&r, PROTO_ERR_INVALID_REQUEST, both, 3);
+	proto_delete_topics_resp_free(&r);
+	net_resp_free(&raw);
+	assert_int_equal(parts_of(f, "k1"), 1);
+	assert_int_equal(parts_of(f, "k2"), 1);
+	/* Without the pair, the same topics go. */
+	memset(both[2].topic_id, 0, sizeof(both[2].topic_id));
+	delete_call(f->c, 6, both, 2, &r, &raw);
+	assert_int_equal(r.responses[0].error_code, PROTO_ERR_NONE);
+	assert_int_equal(r.responses[1].error_code, PROTO_ERR_NONE);
+	assert_true(kstr_eq(r.responses[1].name, "k2"));
+	proto_delete_topics_resp_free(&r);
+	net_resp_free(&raw);
+	assert_int_equal(parts_of(f, "k1"), -1);
+	assert_int_equal(parts_of(f, "k2"), -1);
 }
 
 /* ---- CreatePartitions ---- */
@@ -960,6 +1010,37 @@ static int16_t alter(struct brokerfx *f, bool incremental, int16_t v, int8_t typ
 		.name = kstr_of(k), .value = kstr_of(v), .config_operation = (o) \
 	}
 
+/* The broker's file gives the default max compaction lag. */
+static int setup_max_lag(void **state)
+{
+	return brokerfx_setup(state, "admin", "log.cleaner.max.compaction.lag.ms=1000\n");
+}
+
+/* Kafka checks a topic's settings over the broker's defaults
+ * (LogConfig.validate with the broker's log config map): a min
+ * compaction lag above the default max is refused in LogConfig's words,
+ * also when the topic sets no max; with its own max above, taken. */
+static void test_alter_lag_over_default(void **state)
+{
+	struct brokerfx *f = *state;
+	struct proto_config min[] = { C("min.compaction.lag.ms", "5000") };
+	struct proto_config both[] = { C("min.compaction.lag.ms", "5000"),
+				       C("max.compaction.lag.ms", "10000") };
+	char buf[32];
+
+	assert_int_equal(broker_topic_create(f->b, "lag", 0, 0, 0755, NULL), 0);
+	for (int inc = 0; inc <= 1; inc++) {
+		assert_int_equal(alter(f, inc, 1, PROTO_RESOURCE_TOPIC, "lag", min, 1, false),
+				 PROTO_ERR_INVALID_CONFIG);
+		assert_string_equal(alter_msg,
+				    "conflict topic config setting min.compaction.lag.ms "
+				    "(5000) > max.compaction.lag.ms (1000)");
+	}
+	assert_string_equal(cfg_of(f, "lag", "min.compaction.lag.ms", buf, sizeof(buf)), "0");
+	assert_int_equal(alter(f, false, 1, PROTO_RESOURCE_TOPIC, "lag", both, 2, false), 0);
+	assert_string_equal(cfg_of(f, "lag", "min.compaction.lag.ms", buf, sizeof(buf)), "5000");
+}
+
 static void test_alter(void **state)
 {
 	struct brokerfx *f = *state;
@@ -1207,11 +1288,9 @@ static void test_not_controller(void **state)
 	};
 	struct proto_delete_topic dt[] = { { .name = kstr_of("made") },
 					   { .name = KSTR_NULL, .topic_id = { 1, 2, 3 } } };
-	struct proto_delete_topics_req dreq = { .n_topics = 2, .topics = dt, .timeout_ms = 1000 };
 	struct proto_create_topics_resp r;
 	struct proto_delete_topics_resp dr;
 	struct net_resp raw;
-	struct kbuf_w w;
 	int c = controller_of(fs);
 
 	ctl = fs[c];
@@ -1244,18 +1323,8 @@ static void test_not_controller(void **state)
 	assert_int_equal(parts_of(ctl, "fresh"), -1);
 
 	/* DeleteTopics v6: the name and the id as asked, by id no name. */
-	kbuf_w_init(&w, 1024);
-	assert_int_equal(proto_delete_topics_req_encode(&w, 6, &dreq), 0);
-	brokerfx_call(other->c, PROTO_API_DELETE_TOPICS, 6, &w, &raw);
-	assert_int_equal(proto_delete_topics_resp_decode(&raw.body, 6, &dr), 0);
-	assert_int_equal(dr.n_responses, 2);
-	for (int i = 0; i < 2; i++) {
-		assert_int_equal(dr.responses[i].error_code, PROTO_ERR_NOT_CONTROLLER);
-		assert_null(dr.responses[i].error_message.ptr);
-		assert_memory_equal(dr.responses[i].topic_id, dt[i].topic_id, 16);
-	}
-	assert_true(kstr_eq(dr.responses[0].name, "made"));
-	assert_null(dr.responses[1].name.ptr);
+	delete_call(other->c, 6, dt, 2, &dr, &raw);
+	assert_refused_whole(&dr, PROTO_ERR_NOT_CONTROLLER, dt, 2);
 	proto_delete_topics_resp_free(&dr);
 	net_resp_free(&raw);
 	assert_int_equal(parts_of(other, "made"), 1);
@@ -1302,6 +1371,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_create_validate_only_and_duplicates, setup,
 						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_delete, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_alter_lag_over_default, setup_max_lag,
+						brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_partitions, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_create_partitions_duplicates, setup,
 						brokerfx_teardown),
