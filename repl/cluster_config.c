@@ -119,6 +119,7 @@ static const struct ckey ckeys[] = {
 	{ "connections.max.reauth.ms", C_NET, 0, 0, 0 },
 	{ "listener.name.sasl_plaintext.connections.max.reauth.ms", C_NET, 0, 0, 0 },
 	{ "listener.name.sasl_plaintext.scram-sha-256.connections.max.reauth.ms", C_NET, 0, 0, 0 },
+	{ "listener.name.sasl_plaintext.scram-sha-512.connections.max.reauth.ms", C_NET, 0, 0, 0 },
 	{ "queued.max.requests", C_NET, 0, 0, 0 },
 	{ "queued.max.request.bytes", C_NET, 0, 0, 0 },
 };

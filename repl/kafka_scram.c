@@ -15,8 +15,9 @@
  * users in the order asked, each once: RESOURCE_NOT_FOUND for one without
  * a credential (or an empty name), DUPLICATE_RESOURCE for one named twice.
  * Each credential as its mechanism and iterations (never its salt or
- * keys), SCRAM-SHA-256's first. In a cluster ZooKeeper is read, so a change is seen at once; a
- * single node has one user, its JAAS setting's.
+ * keys), SCRAM-SHA-256's first. In a cluster ZooKeeper is read, so a
+ * change is seen at once; a single node has one user, its JAAS
+ * setting's, with a credential of each mechanism.
  *
  * Alter: the client sends the salted password (Hi(password, salt, i)),
  * never the password; the broker derives StoredKey and ServerKey from it

@@ -836,8 +836,11 @@ int zkmeta_scram_user_alter(struct zkc *zkc, const char *user, const struct sasl
 	struct scram_change ch = { 0 };
 	int rc;
 
+	/* zk_path_user: the path's length, or -EINVAL for a name no znode
+	 * can have. */
 	if ((rc = zk_path_user(path, sizeof(path), user)) < 0)
 		return rc;
+	rc = 0;
 	snprintf(ent, sizeof(ent), "users/%s", user);
 	for (int m = 0; rc == 0 && m < SASL_N_MECH; m++) {
 		ch.del[m] = del && del[m];
