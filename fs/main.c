@@ -3,11 +3,12 @@
  * FUSE session and its multi-threaded loop, clean shutdown.
  *
  *   mqfs [-f] [-d] [--data DIR] [--config FILE] [-o OPT[,OPT...]] [SOURCE] MOUNTPOINT
- *   mqfs --zookeeper HOST:PORT[/chroot] --add-scram-user NAME  < password-line
- *   mqfs --zookeeper HOST:PORT[/chroot] --delete-scram-user NAME
+ *   mqfs --zookeeper HOST:PORT[/chroot] [--scram-mechanism M] --add-scram-user NAME  < password-line
+ *   mqfs --zookeeper HOST:PORT[/chroot] [--scram-mechanism M] --delete-scram-user NAME
  *
- * The last two manage a cluster's SCRAM-SHA-256 users (scram_admin_add /
- * _delete in repl.h) as Kafka's kafka-configs.sh does, and mount nothing.
+ * The last two manage a cluster's SCRAM users (scram_admin_add / _delete
+ * in repl.h; M SCRAM-SHA-256, the default, or SCRAM-SHA-512) as Kafka's
+ * kafka-configs.sh does, and mount nothing.
  *
  * mount.fuse3 (mount -t fuse.mqfs DATA MNT -o OPTS, or the /etc/fstab
  * line `DATA MNT fuse.mqfs OPTS 0 0`) runs `mqfs DATA MNT -o OPTS`: SOURCE
@@ -84,6 +85,7 @@ struct mqfs_opts {
 	int nofile_rc;                      /* daemon_raise_nofile()'s result */
 	const char *zookeeper;              /* --zookeeper */
 	const char *add_user, *delete_user; /* --add-scram-user, --delete-scram-user */
+	const char *scram_mechanism;        /* --scram-mechanism, NULL: SCRAM-SHA-256 */
 };
 
 static void usage(FILE *out, const char *prog)
@@ -120,6 +122,8 @@ static void usage(FILE *out, const char *prog)
 		"one line):\n"
 		"  --zookeeper HOST:PORT[/chroot] --add-scram-user NAME\n"
 		"  --zookeeper HOST:PORT[/chroot] --delete-scram-user NAME\n"
+		"  --scram-mechanism MECH  with either: SCRAM-SHA-256 (the default)\n"
+		"                     or SCRAM-SHA-512\n"
 		"\n",
 		prog);
 }
@@ -243,6 +247,7 @@ static int opts_parse(int argc, char **argv, struct mqfs_opts *o)
 		{ "zookeeper", required_argument, NULL, 'Z' },
 		{ "add-scram-user", required_argument, NULL, 'A' },
 		{ "delete-scram-user", required_argument, NULL, 'X' },
+		{ "scram-mechanism", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, rc;
@@ -259,6 +264,7 @@ static int opts_parse(int argc, char **argv, struct mqfs_opts *o)
 		case 'Z': o->zookeeper = optarg; break;
 		case 'A': o->add_user = optarg; break;
 		case 'X': o->delete_user = optarg; break;
+		case 'M': o->scram_mechanism = optarg; break;
 		case 'o':
 			rc = opt_list(o, optarg);
 			if (rc < 0)
@@ -279,11 +285,11 @@ static int opts_parse(int argc, char **argv, struct mqfs_opts *o)
 			return -EINVAL;
 		}
 	}
-	if (o->add_user || o->delete_user || o->zookeeper) {
+	if (o->add_user || o->delete_user || o->zookeeper || o->scram_mechanism) {
 		if (!o->zookeeper || !!o->add_user == !!o->delete_user || optind != argc) {
-			fprintf(stderr,
-				"mqfs: --zookeeper goes with exactly one of "
-				"--add-scram-user NAME or --delete-scram-user NAME, nothing else\n");
+			fprintf(stderr, "mqfs: --zookeeper goes with exactly one of "
+					"--add-scram-user NAME or --delete-scram-user NAME, and "
+					"--scram-mechanism, nothing else\n");
 			return -EINVAL;
 		}
 		return 0;
@@ -717,9 +723,11 @@ static int scram_user(const struct mqfs_opts *o)
 	int rc;
 
 	if (o->delete_user) {
-		rc = scram_admin_delete(o->zookeeper, o->delete_user, err, sizeof(err));
+		rc = scram_admin_delete(o->zookeeper, o->scram_mechanism, o->delete_user, err,
+					sizeof(err));
 		if (rc == 0)
-			printf("SCRAM user %s deleted\n", o->delete_user);
+			printf("SCRAM user %s deleted (%s)\n", o->delete_user,
+			       o->scram_mechanism ? o->scram_mechanism : "SCRAM-SHA-256");
 	} else {
 		n = getline(&line, &cap, stdin);
 		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
@@ -730,12 +738,13 @@ static int scram_user(const struct mqfs_opts *o)
 			free(line);
 			return 1;
 		}
-		rc = scram_admin_add(o->zookeeper, o->add_user, line, err, sizeof(err));
+		rc = scram_admin_add(o->zookeeper, o->scram_mechanism, o->add_user, line, err,
+				     sizeof(err));
 		explicit_bzero(line, (size_t)n);
 		free(line);
 		if (rc == 0)
-			printf("SCRAM user %s written (SCRAM-SHA-256, 4096 iterations)\n",
-			       o->add_user);
+			printf("SCRAM user %s written (%s, 4096 iterations)\n", o->add_user,
+			       o->scram_mechanism ? o->scram_mechanism : "SCRAM-SHA-256");
 	}
 	if (rc < 0)
 		fprintf(stderr, "mqfs: %s\n", err);

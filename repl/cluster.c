@@ -145,7 +145,7 @@ enum { ZK_STATE_NONE, ZK_STATE_CONNECTED, ZK_STATE_DISCONNECTED, ZK_STATE_EXPIRE
 
 struct cred_entry {
 	char user[SASL_MAX_USER + 1];
-	struct sasl_cred cred;
+	struct sasl_user_creds creds;
 };
 
 static int observers_start(struct cluster *c);
@@ -318,7 +318,7 @@ static void on_topic_data(void *arg, enum zkc_watch ev, const char *path)
 
 /* ---- credentials (the listener's lookup: a loop thread, no blocking) ---- */
 
-static int cred_lookup(void *arg, const char *user, struct sasl_cred *cred)
+static int cred_lookup(void *arg, const char *user, enum sasl_mech mech, struct sasl_cred *cred)
 {
 	struct cluster *c = arg;
 	int rc = -ENOENT;
@@ -326,8 +326,10 @@ static int cred_lookup(void *arg, const char *user, struct sasl_cred *cred)
 	pthread_mutex_lock(&c->cred_mu);
 	for (int i = 0; i < c->ncreds; i++)
 		if (!strcmp(c->creds[i].user, user)) {
-			*cred = c->creds[i].cred;
-			rc = 0;
+			if (c->creds[i].creds.by_mech[mech].iterations) {
+				*cred = c->creds[i].creds.by_mech[mech];
+				rc = 0;
+			}
 			break;
 		}
 	pthread_mutex_unlock(&c->cred_mu);
@@ -336,12 +338,12 @@ static int cred_lookup(void *arg, const char *user, struct sasl_cred *cred)
 
 /* A delegation token's credential and owner (tokenauth=true): the
  * listener's loop thread, the cache in memory. */
-static int token_lookup(void *arg, const char *id, struct sasl_cred *cred, char *owner,
-			size_t owner_size, int64_t *expiry_ms)
+static int token_lookup(void *arg, const char *id, enum sasl_mech mech, struct sasl_cred *cred,
+			char *owner, size_t owner_size, int64_t *expiry_ms)
 {
 	struct cluster *c = arg;
 
-	return dtoken_store_cred(c->tokens, id, cred, owner, owner_size, expiry_ms);
+	return dtoken_store_cred(c->tokens, id, mech, cred, owner, owner_size, expiry_ms);
 }
 
 static void creds_replace(struct cluster *c, struct cred_entry *creds, int n)
@@ -372,7 +374,7 @@ int cluster_scram_users(struct cluster *c, struct cluster_scram_user **users)
 	v = calloc((size_t)n + 1, sizeof(*v));
 	for (int i = 0; v && i < n; i++) {
 		snprintf(v[i].user, sizeof(v[i].user), "%s", c->creds[i].user);
-		v[i].cred = c->creds[i].cred;
+		v[i].creds = c->creds[i].creds;
 	}
 	pthread_mutex_unlock(&c->cred_mu);
 	if (!v)
@@ -393,11 +395,11 @@ int cluster_with_zk(struct cluster *c, int (*fn)(struct zkc *zk, void *arg), voi
 }
 
 /* A single node has no user store: its one SCRAM user is the broker's
- * own, from its JAAS setting. */
+ * own, from its JAAS setting, with a credential of each mechanism. */
 static int creds_local(struct cluster *c)
 {
 	struct cred_entry *e;
-	int rc;
+	int rc = 0;
 
 	if (!c->cfg->cluster.jaas_user[0])
 		return 0;
@@ -405,8 +407,9 @@ static int creds_local(struct cluster *c)
 	if (!e)
 		return -ENOMEM;
 	snprintf(e->user, sizeof(e->user), "%s", c->cfg->cluster.jaas_user);
-	rc = sasl_cred_from_password(c->cfg->cluster.jaas_password, NULL, 0, SASL_MIN_ITERATIONS,
-				     &e->cred);
+	for (int m = 0; rc == 0 && m < SASL_N_MECH; m++)
+		rc = sasl_cred_from_password((enum sasl_mech)m, c->cfg->cluster.jaas_password, NULL,
+					     0, SASL_MIN_ITERATIONS, &e->creds.by_mech[m]);
 	if (rc < 0) {
 		free(e);
 		return rc;
@@ -698,7 +701,7 @@ static int read_users(struct cluster *c)
 	}
 	for (int i = 0; i < n; i++) {
 		why[0] = '\0';
-		rc = zkmeta_scram_user(c->zk, names[i], &creds[k].cred, NULL, NULL, why);
+		rc = zkmeta_scram_user(c->zk, names[i], &creds[k].creds, NULL, NULL, why);
 		if (rc == -ENOENT || rc == -EINVAL)
 			continue; /* gone meanwhile, no SCRAM credential, a name not ours */
 		if (rc == -EBADMSG) {

@@ -251,10 +251,10 @@ struct zkc;
 int cluster_with_zk(struct cluster *c, int (*fn)(struct zkc *zk, void *arg), void *arg);
 /* The SCRAM users this broker authenticates now, sorted by name (a
  * single node's one is its JAAS user): *users malloc'ed (free()), each
- * a name and its credential. Returns the count or -ENOMEM. */
+ * a name and its credentials. Returns the count or -ENOMEM. */
 struct cluster_scram_user {
 	char user[SASL_MAX_USER + 1];
-	struct sasl_cred cred;
+	struct sasl_user_creds creds;
 };
 int cluster_scram_users(struct cluster *c, struct cluster_scram_user **users);
 /* Whether user is the one the brokers authenticate as with each other

@@ -119,6 +119,7 @@ static const struct ckey ckeys[] = {
 	{ "connections.max.reauth.ms", C_NET, 0, 0, 0 },
 	{ "listener.name.sasl_plaintext.connections.max.reauth.ms", C_NET, 0, 0, 0 },
 	{ "listener.name.sasl_plaintext.scram-sha-256.connections.max.reauth.ms", C_NET, 0, 0, 0 },
+	{ "listener.name.sasl_plaintext.scram-sha-512.connections.max.reauth.ms", C_NET, 0, 0, 0 },
 	{ "queued.max.requests", C_NET, 0, 0, 0 },
 	{ "queued.max.request.bytes", C_NET, 0, 0, 0 },
 };
@@ -356,7 +357,9 @@ int cluster_config_set(struct cluster_config *cc, const char *key, const char *v
 		return 0;
 	case C_MECH:
 		if (strcmp(value, SASL_SCRAM_SHA_256)) {
-			snprintf(why, whylen, "expected %s, the only mechanism mqfs has",
+			snprintf(why, whylen,
+				 "expected %s, the only mechanism mqfs's brokers log in to "
+				 "each other with",
 				 SASL_SCRAM_SHA_256);
 			return -EINVAL;
 		}
@@ -496,10 +499,21 @@ int cluster_config_check(const struct cluster_config *cc, char *err, size_t errl
 			 security_name(cc->inter_broker));
 		return -EINVAL;
 	}
-	if ((zk || cc->listeners_set) && any_sasl && !nc->sasl_scram_sha_256) {
+	if ((zk || cc->listeners_set) && any_sasl && !nc->sasl_scram[SASL_SHA_256] &&
+	    !nc->sasl_scram[SASL_SHA_512]) {
 		snprintf(err, errlen,
 			 "sasl.enabled.mechanisms: a SASL_PLAINTEXT listener "
-			 "needs SCRAM-SHA-256");
+			 "needs SCRAM-SHA-256 or SCRAM-SHA-512");
+		return -EINVAL;
+	}
+	/* Kafka's KafkaConfig check: the brokers' own mechanism (SCRAM-SHA-256,
+	 * the one they log in to each other with) must be served. */
+	if ((zk || cc->listeners_set) && cc->inter_broker == NET_SASL_PLAINTEXT &&
+	    !nc->sasl_scram[SASL_SHA_256]) {
+		snprintf(err, errlen,
+			 "sasl.enabled.mechanisms: sasl.mechanism.inter.broker.protocol "
+			 "(SCRAM-SHA-256) must be included when SASL is used for inter-broker "
+			 "communication");
 		return -EINVAL;
 	}
 	if (zk && cc->inter_broker == NET_SASL_PLAINTEXT && !cc->jaas_user[0]) {
@@ -617,8 +631,10 @@ void cluster_config_render(const struct cluster_config *cc, const int *ports, FI
 				adv[i].host[0] = '\0';
 		put_bound(f, "advertised.listeners", nc, adv, nc->n_listeners, ports);
 	}
-	fprintf(f, "sasl.enabled.mechanisms=%s\n",
-		nc->sasl_scram_sha_256 ? SASL_SCRAM_SHA_256 : "");
+	fprintf(f, "sasl.enabled.mechanisms=%s%s%s\n",
+		nc->sasl_scram[SASL_SHA_256] ? SASL_SCRAM_SHA_256 : "",
+		nc->sasl_scram[SASL_SHA_256] && nc->sasl_scram[SASL_SHA_512] ? "," : "",
+		nc->sasl_scram[SASL_SHA_512] ? SASL_SCRAM_SHA_512 : "");
 	fprintf(f, "security.inter.broker.protocol=%s\n", security_name(cc->inter_broker));
 	fprintf(f, "sasl.mechanism.inter.broker.protocol=%s\n", SASL_SCRAM_SHA_256);
 	if (cc->jaas_user[0]) {
@@ -646,11 +662,13 @@ void cluster_config_render(const struct cluster_config *cc, const int *ports, FI
 	if (nc->listener_reauth_ms >= 0)
 		fprintf(f, "listener.name.sasl_plaintext.connections.max.reauth.ms=%" PRId64 "\n",
 			nc->listener_reauth_ms);
-	if (nc->mechanism_reauth_ms >= 0)
-		fprintf(f,
-			"listener.name.sasl_plaintext.scram-sha-256.connections.max.reauth.ms=%" PRId64
-			"\n",
-			nc->mechanism_reauth_ms);
+	for (int m = 0; m < SASL_N_MECH; m++)
+		if (nc->mechanism_reauth_ms[m] >= 0)
+			fprintf(f,
+				"listener.name.sasl_plaintext.%s.connections.max.reauth.ms=%" PRId64
+				"\n",
+				m == SASL_SHA_512 ? "scram-sha-512" : "scram-sha-256",
+				nc->mechanism_reauth_ms[m]);
 	fprintf(f, "default.replication.factor=%d\nmin.insync.replicas=%d\n",
 		cc->default_replication_factor, cc->min_insync_replicas);
 	fprintf(f, "offsets.topic.num.partitions=%d\noffsets.topic.replication.factor=%d\n",

@@ -3,7 +3,7 @@
  * (dtoken.h).
  *
  * The cache is an array sorted by id under one mutex. Each entry keeps
- * the token, its HMAC and its SCRAM credential; lookups copy out under
+ * the token, its HMAC and its SCRAM credentials; lookups copy out under
  * the lock, so nothing a caller holds points into the array.
  */
 #include <errno.h>
@@ -248,7 +248,7 @@ out:
 struct entry {
 	struct dtoken t;
 	uint8_t hmac[DTOKEN_HMAC_LEN];
-	struct sasl_cred cred;
+	struct sasl_cred cred[SASL_N_MECH]; /* one per mechanism, as Kafka's */
 };
 
 struct dtoken_store {
@@ -312,11 +312,14 @@ int dtoken_store_put(struct dtoken_store *s, const struct dtoken *t)
 	/* Outside the lock: PBKDF2's 4096 rounds are not for the loop
 	 * threads to wait on. */
 	rc = dtoken_hmac(s->secret, t->id, e.hmac);
-	if (rc == 0) {
+	if (rc == 0)
 		dtoken_hmac_b64(e.hmac, password);
-		rc = sasl_cred_from_password(password, NULL, 0, SASL_MIN_ITERATIONS, &e.cred);
-		OPENSSL_cleanse(password, sizeof(password));
-	}
+	/* Kafka's DelegationTokenManager keeps a credential for every SCRAM
+	 * mechanism, so a token logs in with either. */
+	for (int m = 0; rc == 0 && m < SASL_N_MECH; m++)
+		rc = sasl_cred_from_password((enum sasl_mech)m, password, NULL, 0,
+					     SASL_MIN_ITERATIONS, &e.cred[m]);
+	OPENSSL_cleanse(password, sizeof(password));
 	if (rc == 0)
 		rc = dtoken_copy(&e.t, t);
 	if (rc)
@@ -385,8 +388,8 @@ int dtoken_store_keep(struct dtoken_store *s, char *const *ids, int n)
 	return dropped;
 }
 
-int dtoken_store_cred(struct dtoken_store *s, const char *id, struct sasl_cred *cred, char *owner,
-		      size_t owner_size, int64_t *expiry_ms)
+int dtoken_store_cred(struct dtoken_store *s, const char *id, enum sasl_mech mech,
+		      struct sasl_cred *cred, char *owner, size_t owner_size, int64_t *expiry_ms)
 {
 	const char *type, *name;
 	size_t tl, nl;
@@ -397,8 +400,8 @@ int dtoken_store_cred(struct dtoken_store *s, const char *id, struct sasl_cred *
 	/* An owner without a name would be no user to the listener (its
 	 * empty user is PLAINTEXT's): refused as an unknown token. */
 	if (at >= 0 && dtoken_principal_split(s->v[at].t.owner, &type, &tl, &name, &nl) == 0 &&
-	    nl > 0 && nl < owner_size) {
-		*cred = s->v[at].cred;
+	    nl > 0 && nl < owner_size && (unsigned)mech < SASL_N_MECH) {
+		*cred = s->v[at].cred[mech];
 		memcpy(owner, name, nl + 1);
 		*expiry_ms = s->v[at].t.expiry_ms;
 		rc = 0;

@@ -15,10 +15,10 @@
  * Its HMAC is HmacSHA512(delegation.token.secret.key, id), 64 bytes; a
  * client authenticates with SCRAM, its user name being the id and its
  * password the HMAC in standard base64 with padding (88 characters), and
- * becomes the owner. The cache keeps each token's SCRAM credential,
- * derived from that password with a random salt and 4096 iterations, as
- * Kafka derives it for each of its SCRAM mechanisms (mqfs serves
- * SCRAM-SHA-256 only).
+ * becomes the owner. The cache keeps the token's SCRAM credentials, one
+ * per mechanism (SCRAM-SHA-256 and SCRAM-SHA-512), each derived from
+ * that password with a random salt and 4096 iterations, as Kafka derives
+ * them.
  *
  * /delegation_token/tokens/<id>, persistent (Kafka's
  * DelegationTokenInfoZNode, version 3; principals sanitized as Kafka's
@@ -107,17 +107,17 @@ void dtoken_store_free(struct dtoken_store *s);
 /* t's HMAC into out (the secret's): 0 or -EIO. */
 int dtoken_store_hmac(const struct dtoken_store *s, const char *id, uint8_t out[DTOKEN_HMAC_LEN]);
 /* Adds t (a copy), or replaces the token of its id, with its HMAC and
- * SCRAM credential (Kafka's updateCache). 0, -ENOMEM, -EIO. */
+ * SCRAM credentials (Kafka's updateCache). 0, -ENOMEM, -EIO. */
 int dtoken_store_put(struct dtoken_store *s, const struct dtoken *t);
 /* Drops the token of id: 1, or 0 when there was none. */
 int dtoken_store_remove(struct dtoken_store *s, const char *id);
 /* Drops every token whose id is not among ids[0..n) (a whole read of
  * ZooKeeper); the count dropped. */
 int dtoken_store_keep(struct dtoken_store *s, char *const *ids, int n);
-/* For the SCRAM exchange: the credential of token id, its owner's name
- * (the part after "User:") and its expiry time. 0, -ENOENT. */
-int dtoken_store_cred(struct dtoken_store *s, const char *id, struct sasl_cred *cred, char *owner,
-		      size_t owner_size, int64_t *expiry_ms);
+/* For the SCRAM exchange: the credential of token id for mech, its
+ * owner's name (the part after "User:") and its expiry time. 0, -ENOENT. */
+int dtoken_store_cred(struct dtoken_store *s, const char *id, enum sasl_mech mech,
+		      struct sasl_cred *cred, char *owner, size_t owner_size, int64_t *expiry_ms);
 /* The token whose HMAC is hmac[0..len) (a copy into *t): 0, -ENOENT,
  * -ENOMEM. */
 int dtoken_store_by_hmac(struct dtoken_store *s, const uint8_t *hmac, size_t len, struct dtoken *t);

@@ -6,29 +6,34 @@
  *
  * The users are those of /config/users/<user> (zkdata.h), the same
  * znodes `mqfs --add-scram-user` writes; every broker picks a change up
- * from its /config/changes notice. Only SCRAM-SHA-256 is served here.
+ * from its /config/changes notice. Both of Kafka's mechanisms are served:
+ * SCRAM-SHA-256 (Kafka's type 1) and SCRAM-SHA-512 (2), each user with a
+ * credential of either or both, under the mechanism's name in the znode.
  *
  * Describe: null or no names, every user with a credential, sorted (a
  * /config/users/<u> holding client quotas only is not one); named
  * users in the order asked, each once: RESOURCE_NOT_FOUND for one without
  * a credential (or an empty name), DUPLICATE_RESOURCE for one named twice.
  * Each credential as its mechanism and iterations (never its salt or
- * keys). In a cluster ZooKeeper is read, so a change is seen at once; a
- * single node has one user, its JAAS setting's.
+ * keys), SCRAM-SHA-256's first. In a cluster ZooKeeper is read, so a
+ * change is seen at once; a single node has one user, its JAAS
+ * setting's, with a credential of each mechanism.
  *
  * Alter: the client sends the salted password (Hi(password, salt, i)),
  * never the password; the broker derives StoredKey and ServerKey from it
  * and writes the znode. One result per user named, Kafka's rules in
  * Kafka's order:
  *   - an empty name: UNACCEPTABLE_CREDENTIAL; an unknown mechanism:
- *     UNSUPPORTED_SASL_MECHANISM, and so is SCRAM-SHA-512 (not served);
- *     iterations outside 4096..16384: UNACCEPTABLE_CREDENTIAL; also a
- *     name ZooKeeper's path cannot hold (zk_user_name_valid), a salt of 0
- *     or over 64 bytes, a salted password that is not 32 bytes;
+ *     UNSUPPORTED_SASL_MECHANISM; iterations outside 4096..16384 (Kafka's
+ *     minimum of either mechanism, its maximum): UNACCEPTABLE_CREDENTIAL;
+ *     also a name ZooKeeper's path cannot hold (zk_user_name_valid), a
+ *     salt of 0 or over 64 bytes, a salted password that is not the
+ *     mechanism's hash long (32 bytes, 64 for SCRAM-SHA-512);
  *   - a user whose (user, mechanism) is named twice: DUPLICATE_RESOURCE;
  *   - the deletion of a credential that is not there: RESOURCE_NOT_FOUND;
  *   - else written (or deleted): NONE.
- * A user with any refused operation has none of its operations done.
+ * A user with any refused operation has none of its operations done; a
+ * user's operations are one write of its znode, as Kafka's.
  * Only the active controller alters: any other broker answers
  * NOT_CONTROLLER for every user named (Kafka's ZooKeeper mode), and the
  * client sends it again to the controller its Metadata names.
@@ -65,7 +70,7 @@
 /* Reads user's credential from ZooKeeper (cluster_with_zk's fn). */
 struct user_read {
 	const char *user;
-	struct sasl_cred cred;
+	struct sasl_user_creds creds;
 	char why[ZK_WHY_LEN];
 };
 
@@ -73,7 +78,7 @@ static int read_user(struct zkc *zk, void *arg)
 {
 	struct user_read *u = arg;
 
-	return zkmeta_scram_user(zk, u->user, &u->cred, NULL, NULL, u->why);
+	return zkmeta_scram_user(zk, u->user, &u->creds, NULL, NULL, u->why);
 }
 
 /* Every user's name under /config/users (cluster_with_zk's fn). */
@@ -125,16 +130,21 @@ static int user_info(struct kafka_api *ka, const char *user, struct proto_scram_
 		rc = n < 0 ? n : -ENOENT;
 		for (int i = 0; i < n && rc == -ENOENT; i++)
 			if (!strcmp(v[i].user, user)) {
-				u.cred = v[i].cred;
+				u.creds = v[i].creds;
 				rc = 0;
 			}
 		free(v);
 	}
 	if (rc < 0)
 		return rc;
-	res->n_infos = 1;
-	res->infos[0].mechanism = PROTO_SCRAM_SHA_256;
-	res->infos[0].iterations = u.cred.iterations;
+	for (int m = 0; m < SASL_N_MECH; m++) {
+		if (!u.creds.by_mech[m].iterations)
+			continue;
+		res->infos[res->n_infos].mechanism = (int8_t)(PROTO_SCRAM_SHA_256 + m);
+		res->infos[res->n_infos].iterations = u.creds.by_mech[m].iterations;
+		res->n_infos++;
+	}
+	explicit_bzero(&u.creds, sizeof(u.creds));
 	return 0;
 }
 
@@ -276,9 +286,9 @@ struct alter_user {
 	struct kstr user;
 	int16_t error_code;
 	const char *error_message;
-	enum user_op op;
-	int n_256; /* its operations on SCRAM-SHA-256 */
-	struct sasl_cred cred;
+	enum user_op op[SASL_N_MECH];       /* by mechanism */
+	int n_ops[SASL_N_MECH];             /* its operations on each mechanism */
+	struct sasl_cred cred[SASL_N_MECH]; /* what OP_SET writes */
 	char name[NAME_CAP];
 };
 
@@ -323,11 +333,6 @@ static void check_op(struct alter_user *u, int8_t mechanism, bool upsert, int32_
 		refuse(u, PROTO_ERR_UNACCEPTABLE_CREDENTIAL, "Too many iterations");
 		return;
 	}
-	if (mechanism == PROTO_SCRAM_SHA_512) {
-		refuse(u, PROTO_ERR_UNSUPPORTED_SASL_MECHANISM,
-		       "this broker serves SCRAM-SHA-256 only");
-		return;
-	}
 	if ((size_t)u->user.len >= sizeof(u->name) ||
 	    memchr(u->user.ptr, '\0', (size_t)u->user.len)) {
 		refuse(u, PROTO_ERR_UNACCEPTABLE_CREDENTIAL,
@@ -339,24 +344,46 @@ static void check_op(struct alter_user *u, int8_t mechanism, bool upsert, int32_
 	if (!zk_user_name_valid(u->name))
 		refuse(u, PROTO_ERR_UNACCEPTABLE_CREDENTIAL,
 		       "user name: 1 to 255 of A-Z a-z 0-9 . _ @ -");
-	u->n_256++;
-	u->op = upsert ? OP_SET : OP_DELETE;
+	u->n_ops[mechanism - PROTO_SCRAM_SHA_256]++;
+	u->op[mechanism - PROTO_SCRAM_SHA_256] = upsert ? OP_SET : OP_DELETE;
 }
 
-/* Writes or deletes one user's credential (cluster_with_zk's fn). */
+/* Writes and deletes one user's credentials, in one write
+ * (cluster_with_zk's fn): -ENOENT, nothing done, when one to delete is
+ * not there. */
 static int apply_user(struct zkc *zk, void *arg)
 {
 	struct alter_user *u = arg;
-	struct sasl_cred old;
-	char why[ZK_WHY_LEN];
-	int rc;
+	const struct sasl_cred *set[SASL_N_MECH] = { 0 };
+	bool del[SASL_N_MECH] = { 0 };
 
-	if (u->op == OP_SET)
-		return zkmeta_scram_user_set(zk, u->name, &u->cred);
-	rc = zkmeta_scram_user(zk, u->name, &old, NULL, NULL, why);
-	if (rc == 0 || rc == -EBADMSG)
-		rc = zkmeta_scram_user_delete(zk, u->name);
-	return rc;
+	for (int m = 0; m < SASL_N_MECH; m++) {
+		set[m] = u->op[m] == OP_SET ? &u->cred[m] : NULL;
+		del[m] = u->op[m] == OP_DELETE;
+	}
+	return zkmeta_scram_user_alter(zk, u->name, set, del);
+}
+
+/* The user's operations done, for the log ("SCRAM-SHA-256 set (iterations
+ * 4096), SCRAM-SHA-512 deleted"). */
+static void ops_text(const struct alter_user *u, char *buf, size_t cap)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (int m = 0; m < SASL_N_MECH; m++) {
+		int n = 0;
+
+		if (u->op[m] == OP_SET)
+			n = snprintf(buf + o, cap - o, "%s%s set (iterations %d)", o ? ", " : "",
+				     sasl_mech_name((enum sasl_mech)m), u->cred[m].iterations);
+		else if (u->op[m] == OP_DELETE)
+			n = snprintf(buf + o, cap - o, "%s%s deleted", o ? ", " : "",
+				     sasl_mech_name((enum sasl_mech)m));
+		if (n < 0 || (size_t)n >= cap - o)
+			return;
+		o += (size_t)n;
+	}
 }
 
 static int alter_answer(struct net_req *req, const struct alter_ask *a)
@@ -459,21 +486,28 @@ static int alter_handler(void *arg, struct net_req *req)
 		struct alter_user *u = user_of(&a, up->name);
 
 		check_op(u, up->mechanism, true, up->iterations);
+		/* No error yet: this operation's mechanism is one of ours. */
+		enum sasl_mech m = (enum sasl_mech)(up->mechanism - PROTO_SCRAM_SHA_256);
 		if (u->error_code == 0 &&
 		    sasl_cred_from_salted(
-			    (const uint8_t *)up->salted_password.ptr,
+			    m, (const uint8_t *)up->salted_password.ptr,
 			    up->salted_password.len > 0 ? (size_t)up->salted_password.len : 0,
 			    (const uint8_t *)up->salt.ptr,
 			    up->salt.len > 0 ? (size_t)up->salt.len : 0, up->iterations,
-			    &u->cred) < 0)
+			    &u->cred[m]) < 0)
 			refuse(u, PROTO_ERR_UNACCEPTABLE_CREDENTIAL,
-			       "a salt of 1 to 64 bytes and a salted password of 32 are expected");
+			       m == SASL_SHA_512 ? "a salt of 1 to 64 bytes and a salted password "
+						   "of 64 (SCRAM-SHA-512) are expected"
+						 : "a salt of 1 to 64 bytes and a salted password "
+						   "of 32 (SCRAM-SHA-256) are expected");
 	}
 	/* 2. the same (user, mechanism) twice */
 	for (int i = 0; i < a.n; i++)
-		if (a.u[i].n_256 > 1)
-			refuse(&a.u[i], PROTO_ERR_DUPLICATE_RESOURCE,
-			       "A user credential cannot be altered twice in the same request");
+		for (int m = 0; m < SASL_N_MECH; m++)
+			if (a.u[i].n_ops[m] > 1)
+				refuse(&a.u[i], PROTO_ERR_DUPLICATE_RESOURCE,
+				       "A user credential cannot be altered twice in the same "
+				       "request");
 	/* 3. done, user by user */
 	for (int i = 0; i < a.n; i++) {
 		struct alter_user *u = &a.u[i];
@@ -488,7 +522,7 @@ static int alter_handler(void *arg, struct net_req *req)
 			continue;
 		}
 		rc = cluster_with_zk(ka->c, apply_user, u);
-		if (rc == -ENOENT && u->op == OP_DELETE) {
+		if (rc == -ENOENT) {
 			refuse(u, PROTO_ERR_RESOURCE_NOT_FOUND,
 			       "Attempt to delete a user credential that does not exist");
 		} else if (rc < 0) {
@@ -497,12 +531,14 @@ static int alter_handler(void *arg, struct net_req *req)
 		if (u->error_code)
 			mq_log_limited(MQ_WARN, "AlterUserScramCredentials from %s: user %s: %s",
 				       peer, u->name, u->error_message);
-		else
-			mq_log(MQ_INFO, "SCRAM user %s: credential %s by %s%s%s (iterations %d)",
-			       u->name, u->op == OP_SET ? "set" : "deleted", peer,
-			       asker ? " as " : "", asker ? asker : "",
-			       u->op == OP_SET ? u->cred.iterations : 0);
-		explicit_bzero(&u->cred, sizeof(u->cred));
+		else {
+			char done[128];
+
+			ops_text(u, done, sizeof(done));
+			mq_log(MQ_INFO, "SCRAM user %s: %s by %s%s%s", u->name, done, peer,
+			       asker ? " as " : "", asker ? asker : "");
+		}
+		explicit_bzero(u->cred, sizeof(u->cred));
 	}
 answer:
 	rc = alter_answer(req, &a);

@@ -127,6 +127,13 @@ struct net_conn {
 	enum auth_state auth;
 	bool auth_failed; /* the request just met failed authentication */
 	struct sasl_server *sasl;
+	/* The mechanism of the exchange under way, then of the session; a
+	 * re-authentication that asked another one (Kafka's
+	 * REAUTH_BAD_MECHANISM: its handshake passes, its SaslAuthenticate
+	 * fails) has bad_mech set and no sasl. */
+	enum sasl_mech mech;
+	bool bad_mech;
+	enum sasl_mech asked_mech;
 	char user[SASL_MAX_USER + 1];
 	bool token; /* user was authenticated by a delegation token (its owner) */
 	/* KIP-368 (net.h): the session's end (monotonic ms; 0: none), the
@@ -1043,9 +1050,12 @@ static int answer_handshake(struct net_conn *c, struct net_req *req, int16_t err
 	/* Only the refusal of a mechanism lists the enabled ones: Kafka's
 	 * ILLEGAL_SASL_STATE answers (KafkaApis, getErrorResponse) carry
 	 * none. */
-	if (error_code != PROTO_ERR_ILLEGAL_SASL_STATE && c->loop->srv->cfg.sasl_scram_sha_256 &&
+	if (error_code != PROTO_ERR_ILLEGAL_SASL_STATE &&
 	    c->loop->srv->cfg.listeners[c->listener].security == NET_SASL_PLAINTEXT)
-		resp.mechanisms[resp.n_mechanisms++] = kstr_of(SASL_SCRAM_SHA_256);
+		for (int m = 0; m < SASL_N_MECH; m++)
+			if (c->loop->srv->cfg.sasl_scram[m])
+				resp.mechanisms[resp.n_mechanisms++] =
+					kstr_of(sasl_mech_name((enum sasl_mech)m));
 	proto_sasl_handshake_resp_encode(&req->out.w, req->msg.hdr.api_version, &resp);
 	return net_req_end(req, pos);
 }
@@ -1082,7 +1092,23 @@ static int conn_sasl_step(struct net_conn *c, struct net_req *req, const uint8_t
 	size_t out_len = 0, pos;
 	int64_t lifetime = 0;
 	char changed[2 * SASL_MAX_USER + 80];
-	int rc = sasl_server_step(c->sasl, in, in_len, &out, &out_len);
+	int rc;
+
+	if (c->bad_mech) {
+		snprintf(changed, sizeof(changed),
+			 "SASL mechanism '%s' requested by client is not supported for "
+			 "re-authentication of mechanism '%s'",
+			 sasl_mech_name(c->asked_mech), sasl_mech_name(c->mech));
+		STAT_ADD(srv, auth_failures, 1);
+		mq_log_limited(MQ_WARN, "net: %s: SaslAuthenticate refused: %s", c->peer, changed);
+		c->close_after_write = true;
+		c->auth_failed = true;
+		c->bad_mech = false;
+		return raw ? -EACCES
+			   : answer_auth(req, PROTO_ERR_SASL_AUTHENTICATION_FAILED, changed, NULL,
+					 0);
+	}
+	rc = sasl_server_step(c->sasl, in, in_len, &out, &out_len);
 
 	/* A re-authentication keeps its principal (Kafka's ReauthInfo,
 	 * ensurePrincipalUnchanged, once the exchange is complete): another
@@ -1110,16 +1136,15 @@ static int conn_sasl_step(struct net_conn *c, struct net_req *req, const uint8_t
 		c->close_after_write = true;
 		c->auth_failed = true;
 		msg = sasl_server_client_message(c->sasl);
+		if (!msg) {
+			snprintf(changed, sizeof(changed),
+				 "Authentication failed during %sauthentication due to invalid "
+				 "credentials with SASL mechanism %s",
+				 c->reauthenticating ? "re-" : "", sasl_mech_name(c->mech));
+			msg = changed;
+		}
 		rc = raw ? -EACCES /* the v0 exchange has no error message */
-			 : answer_auth(
-				   req, sasl_kafka_error(rc),
-				   msg ? msg
-				   : c->reauthenticating
-					   ? "Authentication failed during re-authentication due "
-					     "to invalid credentials with SASL mechanism " SASL_SCRAM_SHA_256
-					   : "Authentication failed during authentication due to "
-					     "invalid credentials with SASL mechanism " SASL_SCRAM_SHA_256,
-				   NULL, 0);
+			 : answer_auth(req, sasl_kafka_error(rc), msg, NULL, 0);
 		conn_sasl_end(c);
 		return rc;
 	}
@@ -1131,7 +1156,7 @@ static int conn_sasl_step(struct net_conn *c, struct net_req *req, const uint8_t
 		 * session ends at its expiry even without the setting), told to
 		 * the client in session_lifetime_ms (v1+); a v0 client is not
 		 * told and is cut at the end all the same, as Kafka does. */
-		lifetime = net_config_reauth_ms(&srv->cfg);
+		lifetime = net_config_reauth_ms(&srv->cfg, c->mech);
 		if (lifetime < 0)
 			lifetime = 0;
 		if (sasl_server_token_expiry(c->sasl) >= 0) {
@@ -1149,7 +1174,7 @@ static int conn_sasl_step(struct net_conn *c, struct net_req *req, const uint8_t
 		if (c->reauthenticating)
 			STAT_ADD(srv, reauths, 1);
 		mq_log(MQ_INFO, "net: %s: %sauthenticated as %s (%s%s)", c->peer,
-		       c->reauthenticating ? "re-" : "", c->user, SASL_SCRAM_SHA_256,
+		       c->reauthenticating ? "re-" : "", c->user, sasl_mech_name(c->mech),
 		       c->token ? ", delegation token" : "");
 		c->reauthenticating = false;
 	}
@@ -1201,8 +1226,12 @@ static int conn_pre_auth(struct net_conn *c, struct net_req *req)
 	}
 	if (key == PROTO_API_SASL_HANDSHAKE &&
 	    (c->auth == AUTH_START || c->auth == AUTH_HANDSHAKE)) {
-		if (!srv->cfg.sasl_scram_sha_256 ||
-		    !kstr_eq(m->u.sasl_handshake.mechanism, SASL_SCRAM_SHA_256)) {
+		struct kstr asked = m->u.sasl_handshake.mechanism;
+		enum sasl_mech mech = SASL_SHA_256;
+
+		/* The names are Kafka's, exact (its enabledMechanisms.contains). */
+		if (asked.len <= 0 || sasl_mech_of(asked.ptr, (size_t)asked.len, &mech) < 0 ||
+		    !srv->cfg.sasl_scram[mech]) {
 			STAT_ADD(srv, auth_failures, 1);
 			mq_log_limited(MQ_WARN,
 				       "net: %s: SaslHandshake refused: mechanism "
@@ -1220,13 +1249,21 @@ static int conn_pre_auth(struct net_conn *c, struct net_req *req)
 			c->auth_failed = !c->reauthenticating;
 			return answer_handshake(c, req, PROTO_ERR_UNSUPPORTED_SASL_MECHANISM);
 		}
-		rc = sasl_server_new(srv->lookup, srv->lookup_arg, &c->sasl);
+		c->auth = m->hdr.api_version >= 1 ? AUTH_SCRAM : AUTH_SCRAM_RAW;
+		if (c->reauthenticating && mech != c->mech) {
+			/* The session's mechanism stays (Kafka's
+			 * saslMechanismUnchanged): refused at the token. */
+			c->bad_mech = true;
+			c->asked_mech = mech;
+			return answer_handshake(c, req, PROTO_ERR_NONE);
+		}
+		rc = sasl_server_new(mech, srv->lookup, srv->lookup_arg, &c->sasl);
 		if (rc)
 			return rc;
+		c->mech = mech;
 		if (srv->tokens)
 			sasl_server_set_tokens(c->sasl, srv->tokens, srv->tokens_arg);
 		STAT_ADD(srv, sasl_exchanges, 1);
-		c->auth = m->hdr.api_version >= 1 ? AUTH_SCRAM : AUTH_SCRAM_RAW;
 		return answer_handshake(c, req, PROTO_ERR_NONE);
 	}
 	if (key == PROTO_API_SASL_AUTHENTICATE && c->auth == AUTH_SCRAM) {
@@ -1427,7 +1464,7 @@ static void conn_frame(struct net_conn *c)
 		snprintf(why, sizeof(why),
 			 "%s request after the end of %s's SASL session "
 			 "(connections.max.reauth.ms %" PRId64 ")",
-			 api_name(h->api_key), c->user, net_config_reauth_ms(&srv->cfg));
+			 api_name(h->api_key), c->user, net_config_reauth_ms(&srv->cfg, c->mech));
 		conn_close(c, MQ_INFO, why);
 		return;
 	}
@@ -2256,7 +2293,7 @@ int net_server_new(const struct net_config *cfg, sasl_lookup_fn lookup, void *lo
 		return -EINVAL;
 	for (int i = 0; i < cfg->n_listeners; i++)
 		if (cfg->listeners[i].security == NET_SASL_PLAINTEXT &&
-		    (!lookup || !cfg->sasl_scram_sha_256))
+		    (!lookup || (!cfg->sasl_scram[SASL_SHA_256] && !cfg->sasl_scram[SASL_SHA_512])))
 			return -EINVAL;
 	srv = calloc(1, sizeof(*srv));
 	if (!srv)

@@ -58,7 +58,11 @@
  * the handshake and its SaslAuthenticate exchange only, as at first,
  * which must end with the same user ("Cannot change principals during
  * re-authentication from User.a: User.b", SASL_AUTHENTICATION_FAILED,
- * closed) and starts a new session. Any other request past the end
+ * closed) and with the session's mechanism (another enabled one: its
+ * handshake is answered NONE and its SaslAuthenticate
+ * SASL_AUTHENTICATION_FAILED, "SASL mechanism 'M' requested by client is
+ * not supported for re-authentication of mechanism 'N'", closed, as
+ * Kafka's REAUTH_BAD_MECHANISM) and starts a new session. Any other request past the end
  * closes the connection, logged, unanswered (a client without KIP-368
  * reconnects). One request at a time per connection: nothing is in
  * flight while the exchange runs.
@@ -158,7 +162,9 @@ struct net_config {
 	struct net_endpoint listeners[NET_MAX_LISTENERS];
 	int n_advertised; /* advertised.listeners (none: listeners) */
 	struct net_endpoint advertised[NET_MAX_LISTENERS];
-	bool sasl_scram_sha_256;           /* sasl.enabled.mechanisms (SCRAM-SHA-256) */
+	/* sasl.enabled.mechanisms, by mechanism (SCRAM-SHA-256 alone by
+	 * default). */
+	bool sasl_scram[SASL_N_MECH];
 	int num_network_threads;           /* 3 */
 	int num_io_threads;                /* 8 */
 	int64_t socket_request_max_bytes;  /* 104857600 */
@@ -171,12 +177,13 @@ struct net_config {
 	 * authentication's answer and close wait this long (0: none). */
 	int64_t failed_auth_delay_ms;
 	/* connections.max.reauth.ms (KIP-368), 0: sessions do not expire;
-	 * the listener's and the mechanism's overrides on the SASL listener
-	 * (listener.name.sasl_plaintext.[scram-sha-256.]connections.max.
-	 * reauth.ms), -1 when unset. net_config_reauth_ms picks. */
+	 * the listener's and each mechanism's overrides on the SASL listener
+	 * (listener.name.sasl_plaintext.[scram-sha-256.|scram-sha-512.]
+	 * connections.max.reauth.ms), -1 when unset. net_config_reauth_ms
+	 * picks. */
 	int64_t connections_max_reauth_ms;
 	int64_t listener_reauth_ms;
-	int64_t mechanism_reauth_ms;
+	int64_t mechanism_reauth_ms[SASL_N_MECH];
 	int queued_max_requests;          /* 500 */
 	int64_t queued_max_request_bytes; /* -1: no limit */
 };
@@ -187,10 +194,11 @@ void net_config_default(struct net_config *cfg);
  * value (out of range, malformed listener list, unknown mechanism).
  * Nothing changes on error. */
 int net_config_set(struct net_config *cfg, const char *key, const char *value);
-/* The session lifetime of a SASL connection: the mechanism's override,
- * else the listener's, else connections.max.reauth.ms (Kafka's
- * SaslChannelBuilder order); <= 0: sessions do not expire. */
-int64_t net_config_reauth_ms(const struct net_config *cfg);
+/* The session lifetime of a SASL connection authenticated with mech: the
+ * mechanism's override, else the listener's, else
+ * connections.max.reauth.ms (Kafka's SaslChannelBuilder order); <= 0:
+ * sessions do not expire. */
+int64_t net_config_reauth_ms(const struct net_config *cfg, enum sasl_mech mech);
 /* Parses a comma-separated listener list into eps (at most max): the
  * count, or -EINVAL (syntax, unknown protocol, a port outside 0..65535,
  * the same name twice, more than max). */

@@ -528,7 +528,7 @@ static int client_sasl(struct net_client *c, const char *user, const char *passw
 	}
 	net_resp_free(&resp);
 	if (!rc)
-		rc = sasl_client_new(user, password, &sc);
+		rc = sasl_client_new(SASL_SHA_256, user, password, &sc);
 	/* client-first, client-final, then the server's proof (rc 1). */
 	for (int round = 0; !rc && round < 3; round++) {
 		rc = sasl_client_step(sc, (const uint8_t *)in.ptr, round ? (size_t)in.len : 0, &out,

@@ -27,7 +27,7 @@ void net_config_default(struct net_config *cfg)
 	snprintf(cfg->listeners[0].name, sizeof(cfg->listeners[0].name), "PLAINTEXT");
 	cfg->listeners[0].security = NET_PLAINTEXT;
 	cfg->listeners[0].port = 9092;
-	cfg->sasl_scram_sha_256 = true;
+	cfg->sasl_scram[SASL_SHA_256] = true;
 	cfg->num_network_threads = 3;
 	cfg->num_io_threads = 8;
 	cfg->socket_request_max_bytes = 104857600;
@@ -39,7 +39,8 @@ void net_config_default(struct net_config *cfg)
 	cfg->failed_auth_delay_ms = 100;
 	cfg->connections_max_reauth_ms = 0;
 	cfg->listener_reauth_ms = -1;
-	cfg->mechanism_reauth_ms = -1;
+	for (int m = 0; m < SASL_N_MECH; m++)
+		cfg->mechanism_reauth_ms[m] = -1;
 	cfg->queued_max_requests = 500;
 	cfg->queued_max_request_bytes = -1;
 }
@@ -182,11 +183,15 @@ static int parse_int(const char *s, int64_t lo, int64_t hi, int64_t *v)
 	return 0;
 }
 
+/* sasl.enabled.mechanisms: a list of SCRAM-SHA-256 and SCRAM-SHA-512 (any
+ * case, spaces around each); enabled ones into scram[SASL_N_MECH], the
+ * others false. -EINVAL for a mechanism mqfs does not implement (Kafka's
+ * GSSAPI, PLAIN, OAUTHBEARER), nothing changed. */
 static int parse_mechanisms(const char *s, bool *scram)
 {
 	const char *p = s;
+	bool on[SASL_N_MECH] = { 0 };
 
-	*scram = false;
 	while (*p) {
 		const char *e = strchr(p, ',');
 		const char *b = p, *z;
@@ -198,20 +203,26 @@ static int parse_mechanisms(const char *s, bool *scram)
 			b++;
 		while (z > b && isspace((unsigned char)z[-1]))
 			z--;
-		if (z - b == (long)strlen(SASL_SCRAM_SHA_256) &&
-		    !strncasecmp(b, SASL_SCRAM_SHA_256, (size_t)(z - b)))
-			*scram = true;
+		int found = -1;
+
+		for (int m = 0; m < SASL_N_MECH; m++)
+			if (z - b == (long)strlen(sasl_mech_name((enum sasl_mech)m)) &&
+			    !strncasecmp(b, sasl_mech_name((enum sasl_mech)m), (size_t)(z - b)))
+				found = m;
+		if (found >= 0)
+			on[found] = true;
 		else if (z != b)
 			return -EINVAL; /* a mechanism we do not implement */
 		p = *e ? e + 1 : e;
 	}
+	memcpy(scram, on, sizeof(on));
 	return 0;
 }
 
-int64_t net_config_reauth_ms(const struct net_config *cfg)
+int64_t net_config_reauth_ms(const struct net_config *cfg, enum sasl_mech mech)
 {
-	if (cfg->mechanism_reauth_ms >= 0)
-		return cfg->mechanism_reauth_ms;
+	if (cfg->mechanism_reauth_ms[mech] >= 0)
+		return cfg->mechanism_reauth_ms[mech];
 	if (cfg->listener_reauth_ms >= 0)
 		return cfg->listener_reauth_ms;
 	return cfg->connections_max_reauth_ms;
@@ -239,7 +250,7 @@ int net_config_set(struct net_config *cfg, const char *key, const char *value)
 		return 0;
 	}
 	if (!strcmp(key, "sasl.enabled.mechanisms"))
-		return parse_mechanisms(value, &cfg->sasl_scram_sha_256);
+		return parse_mechanisms(value, cfg->sasl_scram);
 #define INT_KEY(name, field, lo, hi)              \
 	if (!strcmp(key, name)) {                 \
 		if (parse_int(value, lo, hi, &v)) \
@@ -261,7 +272,9 @@ int net_config_set(struct net_config *cfg, const char *key, const char *value)
 	INT_KEY("listener.name.sasl_plaintext.connections.max.reauth.ms", listener_reauth_ms, 0,
 		INT64_MAX / 2)
 	INT_KEY("listener.name.sasl_plaintext.scram-sha-256.connections.max.reauth.ms",
-		mechanism_reauth_ms, 0, INT64_MAX / 2)
+		mechanism_reauth_ms[SASL_SHA_256], 0, INT64_MAX / 2)
+	INT_KEY("listener.name.sasl_plaintext.scram-sha-512.connections.max.reauth.ms",
+		mechanism_reauth_ms[SASL_SHA_512], 0, INT64_MAX / 2)
 #undef INT_KEY
 	if (!strcmp(key, "queued.max.request.bytes")) {
 		/* -1 (no limit) or a positive size, as Kafka allows. */

@@ -53,15 +53,18 @@ int broker_config_set_data_dir(struct broker_config *c, const char *dir);
 bool broker_config_has_password(const struct broker_config *c);
 
 /* ---- SCRAM users (repl/scram_admin.c) ----
- * Kafka's SCRAM-SHA-256 users live in ZooKeeper (/config/users/<user>),
- * created before the brokers start, as kafka-configs.sh does. connect is
- * zookeeper.connect's form. add writes (or replaces) the user's salted
- * credential (4096 iterations, a fresh salt); delete removes it. -EINVAL
- * bad name, -ENOENT (delete) no such user, ZooKeeper's errors; err says
- * what failed. */
-int scram_admin_add(const char *connect, const char *user, const char *password, char *err,
-		    size_t errlen);
-int scram_admin_delete(const char *connect, const char *user, char *err, size_t errlen);
+ * Kafka's SCRAM users live in ZooKeeper (/config/users/<user>), created
+ * before the brokers start, as kafka-configs.sh does. connect is
+ * zookeeper.connect's form; mechanism "SCRAM-SHA-256" (also NULL) or
+ * "SCRAM-SHA-512". add writes (or replaces) the user's salted credential
+ * of that mechanism (4096 iterations, a fresh salt), beside one of the
+ * other mechanism; delete removes it. -EINVAL bad name or mechanism,
+ * -ENOENT (delete) no such user or no credential of that mechanism,
+ * ZooKeeper's errors; err says what failed. */
+int scram_admin_add(const char *connect, const char *mechanism, const char *user,
+		    const char *password, char *err, size_t errlen);
+int scram_admin_delete(const char *connect, const char *mechanism, const char *user, char *err,
+		       size_t errlen);
 
 /* ---- broker ---- */
 struct broker;

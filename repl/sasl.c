@@ -1,5 +1,6 @@
 /*
- * sasl.c — SCRAM-SHA-256, server and client, over OpenSSL's libcrypto.
+ * sasl.c — SCRAM-SHA-256 and SCRAM-SHA-512, server and client, over
+ * OpenSSL's libcrypto.
  * The messages, the key derivation and the refusals are written down in
  * sasl.h.
  *
@@ -95,59 +96,102 @@ static int b64_decode(const char *in, size_t n, uint8_t *out, size_t cap)
 
 /* ---- the SCRAM functions ---- */
 
-static int hmac(const uint8_t *key, size_t key_len, const void *data, size_t n,
-		uint8_t out[SASL_KEY_LEN])
+static const char *const mech_names[SASL_N_MECH] = { SASL_SCRAM_SHA_256, SASL_SCRAM_SHA_512 };
+
+const char *sasl_mech_name(enum sasl_mech mech)
+{
+	return mech_names[mech];
+}
+
+int sasl_mech_of(const char *name, size_t len, enum sasl_mech *mech)
+{
+	for (int m = 0; m < SASL_N_MECH; m++)
+		if (len == strlen(mech_names[m]) && !memcmp(name, mech_names[m], len)) {
+			*mech = (enum sasl_mech)m;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+size_t sasl_key_len(enum sasl_mech mech)
+{
+	return mech == SASL_SHA_512 ? 64 : 32;
+}
+
+static const EVP_MD *md_of(enum sasl_mech mech)
+{
+	return mech == SASL_SHA_512 ? EVP_sha512() : EVP_sha256();
+}
+
+/* HMAC with mech's hash: sasl_key_len(mech) bytes into out. */
+static int hmac(enum sasl_mech mech, const uint8_t *key, size_t key_len, const void *data, size_t n,
+		uint8_t out[SASL_MAX_KEY_LEN])
 {
 	unsigned int len = 0;
 
-	if (!HMAC(EVP_sha256(), key, (int)key_len, data, n, out, &len) || len != SASL_KEY_LEN)
+	if (!HMAC(md_of(mech), key, (int)key_len, data, n, out, &len) || len != sasl_key_len(mech))
 		return -EIO;
 	return 0;
 }
 
-/* SaltedPassword, then ClientKey and ServerKey. */
-/* ClientKey and ServerKey of a salted password (RFC 5802). */
-static int keys_of(const uint8_t salted[SASL_KEY_LEN], uint8_t client_key[SASL_KEY_LEN],
-		   uint8_t server_key[SASL_KEY_LEN])
+/* H(in), sasl_key_len(mech) bytes into out. */
+static int hash(enum sasl_mech mech, const uint8_t *in, size_t n, uint8_t out[SASL_MAX_KEY_LEN])
 {
-	return hmac(salted, SASL_KEY_LEN, "Client Key", 10, client_key) ||
-			       hmac(salted, SASL_KEY_LEN, "Server Key", 10, server_key)
+	unsigned int len = 0;
+
+	if (EVP_Digest(in, n, out, &len, md_of(mech), NULL) != 1 || len != sasl_key_len(mech))
+		return -EIO;
+	return 0;
+}
+
+/* ClientKey and ServerKey of a salted password (RFC 5802). */
+static int keys_of(enum sasl_mech mech, const uint8_t salted[SASL_MAX_KEY_LEN],
+		   uint8_t client_key[SASL_MAX_KEY_LEN], uint8_t server_key[SASL_MAX_KEY_LEN])
+{
+	size_t kl = sasl_key_len(mech);
+
+	return hmac(mech, salted, kl, "Client Key", 10, client_key) ||
+			       hmac(mech, salted, kl, "Server Key", 10, server_key)
 		       ? -EIO
 		       : 0;
 }
 
 /* SaltedPassword = Hi(password, salt, i), then its two keys. */
-static int derive(const char *password, const uint8_t *salt, size_t salt_len, int iterations,
-		  uint8_t client_key[SASL_KEY_LEN], uint8_t server_key[SASL_KEY_LEN])
+static int derive(enum sasl_mech mech, const char *password, const uint8_t *salt, size_t salt_len,
+		  int iterations, uint8_t client_key[SASL_MAX_KEY_LEN],
+		  uint8_t server_key[SASL_MAX_KEY_LEN])
 {
-	uint8_t salted[SASL_KEY_LEN];
+	uint8_t salted[SASL_MAX_KEY_LEN];
 	int rc = -EIO;
 
 	if (PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, (int)salt_len, iterations,
-			      EVP_sha256(), SASL_KEY_LEN, salted) == 1)
-		rc = keys_of(salted, client_key, server_key);
+			      md_of(mech), (int)sasl_key_len(mech), salted) == 1)
+		rc = keys_of(mech, salted, client_key, server_key);
 	OPENSSL_cleanse(salted, sizeof(salted));
 	return rc;
 }
 
-/* StoredKey = H(ClientKey) and ServerKey of a salted password into cred. */
-static int keys_from_salted(const uint8_t salted[SASL_KEY_LEN], struct sasl_cred *cred)
+/* StoredKey = H(ClientKey) and ServerKey of a salted password into cred
+ * (cred->mech set). */
+static int keys_from_salted(const uint8_t salted[SASL_MAX_KEY_LEN], struct sasl_cred *cred)
 {
-	uint8_t client_key[SASL_KEY_LEN];
-	int rc = keys_of(salted, client_key, cred->server_key);
+	uint8_t client_key[SASL_MAX_KEY_LEN];
+	int rc = keys_of(cred->mech, salted, client_key, cred->server_key);
 
-	if (!rc && !SHA256(client_key, sizeof(client_key), cred->stored_key))
-		rc = -EIO;
+	if (!rc)
+		rc = hash(cred->mech, client_key, sasl_key_len(cred->mech), cred->stored_key);
 	OPENSSL_cleanse(client_key, sizeof(client_key));
 	return rc;
 }
 
-/* The salt and iterations of a new credential into cred (salt NULL: 32
- * random bytes). */
-static int cred_begin(const uint8_t *salt, size_t salt_len, int iterations, struct sasl_cred *cred)
+/* The mechanism, salt and iterations of a new credential into cred (salt
+ * NULL: 32 random bytes). */
+static int cred_begin(enum sasl_mech mech, const uint8_t *salt, size_t salt_len, int iterations,
+		      struct sasl_cred *cred)
 {
 	memset(cred, 0, sizeof(*cred));
-	if (iterations < SASL_MIN_ITERATIONS || iterations > SASL_MAX_ITERATIONS)
+	if ((unsigned)mech >= SASL_N_MECH || iterations < SASL_MIN_ITERATIONS ||
+	    iterations > SASL_MAX_ITERATIONS)
 		return -EINVAL;
 	if (!salt) {
 		salt_len = 32;
@@ -158,36 +202,39 @@ static int cred_begin(const uint8_t *salt, size_t salt_len, int iterations, stru
 			return -EINVAL;
 		memcpy(cred->salt, salt, salt_len);
 	}
+	cred->mech = mech;
 	cred->salt_len = salt_len;
 	cred->iterations = iterations;
 	return 0;
 }
 
-int sasl_cred_from_password(const char *password, const uint8_t *salt, size_t salt_len,
-			    int iterations, struct sasl_cred *cred)
+int sasl_cred_from_password(enum sasl_mech mech, const char *password, const uint8_t *salt,
+			    size_t salt_len, int iterations, struct sasl_cred *cred)
 {
-	uint8_t client_key[SASL_KEY_LEN];
-	int rc = cred_begin(salt, salt_len, iterations, cred);
+	uint8_t client_key[SASL_MAX_KEY_LEN];
+	int rc = cred_begin(mech, salt, salt_len, iterations, cred);
 
 	if (rc)
 		return rc;
-	rc = derive(password, cred->salt, cred->salt_len, iterations, client_key, cred->server_key);
-	if (!rc && !SHA256(client_key, sizeof(client_key), cred->stored_key))
-		rc = -EIO;
+	rc = derive(mech, password, cred->salt, cred->salt_len, iterations, client_key,
+		    cred->server_key);
+	if (!rc)
+		rc = hash(mech, client_key, sasl_key_len(mech), cred->stored_key);
 	OPENSSL_cleanse(client_key, sizeof(client_key));
 	return rc;
 }
 
-int sasl_cred_from_salted(const uint8_t *salted, size_t salted_len, const uint8_t *salt,
-			  size_t salt_len, int iterations, struct sasl_cred *cred)
+int sasl_cred_from_salted(enum sasl_mech mech, const uint8_t *salted, size_t salted_len,
+			  const uint8_t *salt, size_t salt_len, int iterations,
+			  struct sasl_cred *cred)
 {
 	int rc;
 
-	if (!salt || salted_len != SASL_KEY_LEN) {
+	if (!salt || (unsigned)mech >= SASL_N_MECH || salted_len != sasl_key_len(mech)) {
 		memset(cred, 0, sizeof(*cred));
 		return -EINVAL;
 	}
-	rc = cred_begin(salt, salt_len, iterations, cred);
+	rc = cred_begin(mech, salt, salt_len, iterations, cred);
 	return rc ? rc : keys_from_salted(salted, cred);
 }
 
@@ -207,30 +254,40 @@ static int cred_field(const char *text, const char *key, const char **v, size_t 
 	return -EINVAL;
 }
 
-int sasl_cred_parse(const char *text, struct sasl_cred *cred)
+int sasl_cred_parse(enum sasl_mech mech, const char *text, struct sasl_cred *cred)
 {
-	const char *body = text, *v;
+	const char *body = text, *v, *name;
+	size_t n, blen, kl, nl;
 	char num[16];
-	size_t n, blen;
 	int len;
 
 	memset(cred, 0, sizeof(*cred));
-	if (!strncmp(text, SASL_SCRAM_SHA_256 "=[", sizeof(SASL_SCRAM_SHA_256) + 1))
-		body = text + sizeof(SASL_SCRAM_SHA_256) + 1;
+	if ((unsigned)mech >= SASL_N_MECH)
+		return -EINVAL;
+	cred->mech = mech;
+	kl = sasl_key_len(mech);
+	name = sasl_mech_name(mech);
+	nl = strlen(name);
+	if (!strncmp(text, name, nl) && !strncmp(text + nl, "=[", 2))
+		body = text + nl + 2;
 	blen = strlen(body);
 	if (body != text && (blen == 0 || body[blen - 1] != ']'))
 		return -EINVAL;
+	if (body == text && strchr(text, '['))
+		return -EINVAL; /* wrapped in another mechanism's name */
 	if (cred_field(body, "salt", &v, &n))
 		return -EINVAL;
 	len = b64_decode(v, n, cred->salt, sizeof(cred->salt));
 	if (len <= 0)
 		return -EINVAL;
 	cred->salt_len = (size_t)len;
+	/* A key of the other mechanism's length (a SCRAM-SHA-256 credential
+	 * stored under SCRAM-SHA-512) is refused: it could never match. */
 	if (cred_field(body, "stored_key", &v, &n) ||
-	    b64_decode(v, n, cred->stored_key, SASL_KEY_LEN) != SASL_KEY_LEN)
+	    b64_decode(v, n, cred->stored_key, SASL_MAX_KEY_LEN) != (int)kl)
 		return -EINVAL;
 	if (cred_field(body, "server_key", &v, &n) ||
-	    b64_decode(v, n, cred->server_key, SASL_KEY_LEN) != SASL_KEY_LEN)
+	    b64_decode(v, n, cred->server_key, SASL_MAX_KEY_LEN) != (int)kl)
 		return -EINVAL;
 	if (cred_field(body, "iterations", &v, &n) || n == 0 || n >= sizeof(num) ||
 	    strspn(v, "0123456789") < n)
@@ -248,15 +305,15 @@ int sasl_cred_parse(const char *text, struct sasl_cred *cred)
 
 int sasl_cred_format(const struct sasl_cred *cred, char *buf, size_t cap)
 {
-	char salt[SASL_MAX_SALT * 2], sk[64], vk[64];
+	char salt[SASL_MAX_SALT * 2], sk[SASL_MAX_KEY_LEN * 2], vk[SASL_MAX_KEY_LEN * 2];
+	size_t kl = sasl_key_len(cred->mech);
 	int n;
 
 	b64_encode(cred->salt, cred->salt_len, salt);
-	b64_encode(cred->stored_key, SASL_KEY_LEN, sk);
-	b64_encode(cred->server_key, SASL_KEY_LEN, vk);
-	n = snprintf(buf, cap,
-		     SASL_SCRAM_SHA_256 "=[salt=%s,stored_key=%s,server_key=%s,iterations=%d]",
-		     salt, sk, vk, cred->iterations);
+	b64_encode(cred->stored_key, kl, sk);
+	b64_encode(cred->server_key, kl, vk);
+	n = snprintf(buf, cap, "%s=[salt=%s,stored_key=%s,server_key=%s,iterations=%d]",
+		     sasl_mech_name(cred->mech), salt, sk, vk, cred->iterations);
 	return n < 0 || (size_t)n >= cap ? -ENOSPC : n;
 }
 
@@ -365,26 +422,29 @@ static int random_nonce(char *out)
  * sasl_mock_secret_set). The keys stay zero: the exchange is refused
  * before they are compared. */
 static pthread_mutex_t mock_mu = PTHREAD_MUTEX_INITIALIZER;
-static uint8_t mock_key[SASL_KEY_LEN];
+static uint8_t mock_key[32];
 static bool mock_key_set;
 
 int sasl_mock_secret_set(const char *secret)
 {
-	uint8_t key[SASL_KEY_LEN];
+	uint8_t key[SASL_MAX_KEY_LEN];
 
-	if (hmac((const uint8_t *)secret, strlen(secret), "mqfs SCRAM unknown-user salt", 28, key))
+	if (hmac(SASL_SHA_256, (const uint8_t *)secret, strlen(secret),
+		 "mqfs SCRAM unknown-user salt", 28, key))
 		return -EIO;
 	pthread_mutex_lock(&mock_mu);
-	memcpy(mock_key, key, sizeof(key));
+	memcpy(mock_key, key, sizeof(mock_key));
 	mock_key_set = true;
 	pthread_mutex_unlock(&mock_mu);
 	OPENSSL_cleanse(key, sizeof(key));
 	return 0;
 }
 
-static int mock_cred(const char *user, struct sasl_cred *cred)
+static int mock_cred(enum sasl_mech mech, const char *user, struct sasl_cred *cred)
 {
-	uint8_t key[SASL_KEY_LEN];
+	uint8_t key[sizeof(mock_key)], salt[SASL_MAX_KEY_LEN];
+	char data[SASL_MAX_USER + 1 + sizeof(SASL_SCRAM_SHA_512)];
+	size_t n = strlen(user);
 	int rc = 0;
 
 	memset(cred, 0, sizeof(*cred));
@@ -396,10 +456,21 @@ static int mock_cred(const char *user, struct sasl_cred *cred)
 	else
 		rc = -EIO;
 	pthread_mutex_unlock(&mock_mu);
+	/* A real user's salts differ between its mechanisms: so do the
+	 * made-up ones (the user, a NUL no name has, the mechanism), but for
+	 * SCRAM-SHA-256's, the user alone. */
+	memcpy(data, user, n);
+	if (mech != SASL_SHA_256) {
+		data[n++] = '\0';
+		memcpy(data + n, sasl_mech_name(mech), strlen(sasl_mech_name(mech)));
+		n += strlen(sasl_mech_name(mech));
+	}
 	if (!rc)
-		rc = hmac(key, sizeof(key), user, strlen(user), cred->salt);
+		rc = hmac(SASL_SHA_256, key, sizeof(key), data, n, salt);
 	OPENSSL_cleanse(key, sizeof(key));
-	cred->salt_len = SASL_KEY_LEN; /* as sasl_cred_from_password's random salt */
+	memcpy(cred->salt, salt, 32);
+	cred->mech = mech;
+	cred->salt_len = 32; /* as sasl_cred_from_password's random salt */
 	cred->iterations = SASL_MIN_ITERATIONS;
 	return rc;
 }
@@ -408,6 +479,7 @@ enum srv_state { SRV_START, SRV_WAIT_FINAL, SRV_DONE, SRV_FAILED };
 
 struct sasl_server {
 	enum srv_state state;
+	enum sasl_mech mech;
 	sasl_lookup_fn lookup;
 	void *arg;
 	struct sasl_cred cred;
@@ -428,12 +500,16 @@ struct sasl_server {
 	int64_t expiry_ms;             /* the token's expiry */
 };
 
-int sasl_server_new(sasl_lookup_fn lookup, void *arg, struct sasl_server **out)
+int sasl_server_new(enum sasl_mech mech, sasl_lookup_fn lookup, void *arg, struct sasl_server **out)
 {
-	struct sasl_server *s = calloc(1, sizeof(*s));
+	struct sasl_server *s;
 
+	if ((unsigned)mech >= SASL_N_MECH)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	s->mech = mech;
 	s->lookup = lookup;
 	s->arg = arg;
 	s->reason = "";
@@ -564,24 +640,24 @@ static int srv_first(struct sasl_server *s, const char *in, size_t n)
 		 * (its SaslException at client-first): there is no user to
 		 * hide, and whether a token id exists tells nothing without
 		 * its HMAC. */
-		rc = s->tokens ? s->tokens(s->tokens_arg, user, &s->cred, s->owner,
+		rc = s->tokens ? s->tokens(s->tokens_arg, user, s->mech, &s->cred, s->owner,
 					   sizeof(s->owner), &s->expiry_ms)
 			       : -ENOENT;
 		if (rc)
 			return srv_refuse(s, -ENOENT,
 					  "Token Authentication failed: Invalid tokenId");
 	} else {
-		rc = s->lookup(s->arg, user, &s->cred);
+		rc = s->lookup(s->arg, user, s->mech, &s->cred);
 		if (rc && rc != -ENOENT)
 			return srv_refuse(s, rc, "credential lookup failed");
 		if (rc)
 			s->mock = "unknown user";
 	}
-	if (!s->mock &&
-	    (s->cred.iterations < SASL_MIN_ITERATIONS || s->cred.iterations > SASL_MAX_ITERATIONS ||
-	     !s->cred.salt_len || s->cred.salt_len > SASL_MAX_SALT))
+	if (!s->mock && (s->cred.mech != s->mech || s->cred.iterations < SASL_MIN_ITERATIONS ||
+			 s->cred.iterations > SASL_MAX_ITERATIONS || !s->cred.salt_len ||
+			 s->cred.salt_len > SASL_MAX_SALT))
 		s->mock = "unusable credential";
-	if (s->mock && mock_cred(user, &s->cred))
+	if (s->mock && mock_cred(s->mech, user, &s->cred))
 		return srv_refuse(s, -EIO, "hmac failed");
 	if (!s->snonce[0] && random_nonce(s->snonce))
 		return srv_refuse(s, -EIO, "no random bytes");
@@ -625,10 +701,10 @@ static int srv_final(struct sasl_server *s, const char *in, size_t n)
 	struct msg m = { in, in + n };
 	const char *v, *proof_at;
 	size_t vn;
-	uint8_t cb[SASL_MAX_MSG], proof[SASL_KEY_LEN + 3], sig[SASL_KEY_LEN], ck[SASL_KEY_LEN];
-	uint8_t h[SASL_KEY_LEN], ssig[SASL_KEY_LEN];
+	uint8_t cb[SASL_MAX_MSG], proof[SASL_MAX_KEY_LEN + 3], sig[SASL_MAX_KEY_LEN];
+	uint8_t ck[SASL_MAX_KEY_LEN], h[SASL_MAX_KEY_LEN], ssig[SASL_MAX_KEY_LEN];
 	char am[3 * SASL_MAX_MSG + 3];
-	size_t am_len;
+	size_t am_len, kl = sasl_key_len(s->mech);
 	int len;
 
 	if (!msg_attr(&m, 'c', &v, &vn))
@@ -663,25 +739,26 @@ static int srv_final(struct sasl_server *s, const char *in, size_t n)
 	}
 	if (m.p != m.end || m.end[-1] == ',')
 		return srv_refuse(s, -EBADMSG, "attributes after the proof");
-	if (b64_decode(v, vn, proof, sizeof(proof)) != SASL_KEY_LEN)
+	if (b64_decode(v, vn, proof, sizeof(proof)) != (int)kl)
 		return srv_refuse(s, -EBADMSG, "malformed proof");
 
 	am_len = auth_message(am, s->first_bare, s->out, in, (size_t)(proof_at - in - 1));
-	if (hmac(s->cred.stored_key, SASL_KEY_LEN, am, am_len, sig) ||
-	    hmac(s->cred.server_key, SASL_KEY_LEN, am, am_len, ssig))
+	if (hmac(s->mech, s->cred.stored_key, kl, am, am_len, sig) ||
+	    hmac(s->mech, s->cred.server_key, kl, am, am_len, ssig))
 		return srv_refuse(s, -EIO, "hmac failed");
-	for (int i = 0; i < SASL_KEY_LEN; i++)
+	for (size_t i = 0; i < kl; i++)
 		ck[i] = proof[i] ^ sig[i];
-	if (!SHA256(ck, sizeof(ck), h))
-		return srv_refuse(s, -EIO, "sha-256 failed");
+	len = hash(s->mech, ck, kl, h);
 	OPENSSL_cleanse(ck, sizeof(ck));
+	if (len)
+		return srv_refuse(s, -EIO, "hash failed");
 	/* Refused here, after the same work as a real user's proof. */
 	if (s->mock)
 		return srv_refuse(s, -ENOENT, s->mock);
-	if (CRYPTO_memcmp(h, s->cred.stored_key, SASL_KEY_LEN))
+	if (CRYPTO_memcmp(h, s->cred.stored_key, kl))
 		return srv_refuse(s, -EACCES, "invalid proof (wrong password)");
 	memcpy(s->out, "v=", 2);
-	b64_encode(ssig, sizeof(ssig), s->out + 2);
+	b64_encode(ssig, kl, s->out + 2);
 	s->state = SRV_DONE;
 	s->reason = "";
 	return 1;
@@ -715,19 +792,23 @@ enum cli_state { CLI_START, CLI_WAIT_FIRST, CLI_WAIT_FINAL, CLI_DONE, CLI_FAILED
 
 struct sasl_client {
 	enum cli_state state;
+	enum sasl_mech mech;
 	char password[SASL_MAX_MSG + 1];
 	char first_bare[SASL_MAX_MSG + 1];
 	char cnonce[64];
-	uint8_t server_sig[SASL_KEY_LEN];
+	uint8_t server_sig[SASL_MAX_KEY_LEN];
 	char out[3 * SASL_MAX_MSG];
 	const char *reason;
 };
 
-int sasl_client_new(const char *user, const char *password, struct sasl_client **out)
+int sasl_client_new(enum sasl_mech mech, const char *user, const char *password,
+		    struct sasl_client **out)
 {
 	struct sasl_client *c;
 	char esc[3 * SASL_MAX_USER + 1];
 
+	if ((unsigned)mech >= SASL_N_MECH)
+		return -EINVAL;
 	if (escape_user(user, esc, sizeof(esc)) < 0)
 		return -EILSEQ;
 	if (strlen(password) > SASL_MAX_MSG)
@@ -735,6 +816,7 @@ int sasl_client_new(const char *user, const char *password, struct sasl_client *
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	c->mech = mech;
 	strcpy(c->password, password);
 	snprintf(c->first_bare, sizeof(c->first_bare), "n=%s,r=", esc);
 	c->reason = "";
@@ -776,11 +858,12 @@ static int cli_final(struct sasl_client *c, const char *in, size_t n)
 	struct msg m = { in, in + n };
 	const char *nonce, *v;
 	size_t nn, vn, cl = strlen(c->cnonce);
-	uint8_t salt[SASL_MAX_SALT], ck[SASL_KEY_LEN], sk[SASL_KEY_LEN], stored[SASL_KEY_LEN];
-	uint8_t sig[SASL_KEY_LEN], proof[SASL_KEY_LEN];
-	char num[16], server_first[SASL_MAX_MSG + 1], am[3 * SASL_MAX_MSG + 3], p64[64];
+	uint8_t salt[SASL_MAX_SALT], ck[SASL_MAX_KEY_LEN], sk[SASL_MAX_KEY_LEN];
+	uint8_t stored[SASL_MAX_KEY_LEN], sig[SASL_MAX_KEY_LEN], proof[SASL_MAX_KEY_LEN];
+	char num[16], server_first[SASL_MAX_MSG + 1], am[3 * SASL_MAX_MSG + 3];
+	char p64[SASL_MAX_KEY_LEN * 2];
 	int salt_len, iterations, len, rc;
-	size_t am_len, final_np;
+	size_t am_len, final_np, kl = sasl_key_len(c->mech);
 
 	if (n >= 2 && in[0] == 'e' && in[1] == '=')
 		return cli_refuse(c, -EACCES, "server refused");
@@ -808,22 +891,22 @@ static int cli_final(struct sasl_client *c, const char *in, size_t n)
 	len = snprintf(c->out, sizeof(c->out), "c=biws,r=%.*s", (int)nn, nonce);
 	final_np = (size_t)len;
 	am_len = auth_message(am, c->first_bare, server_first, c->out, final_np);
-	rc = derive(c->password, salt, (size_t)salt_len, iterations, ck, sk);
-	if (!rc && !SHA256(ck, sizeof(ck), stored))
-		rc = -EIO;
+	rc = derive(c->mech, c->password, salt, (size_t)salt_len, iterations, ck, sk);
 	if (!rc)
-		rc = hmac(stored, sizeof(stored), am, am_len, sig);
+		rc = hash(c->mech, ck, kl, stored);
 	if (!rc)
-		rc = hmac(sk, sizeof(sk), am, am_len, c->server_sig);
+		rc = hmac(c->mech, stored, kl, am, am_len, sig);
+	if (!rc)
+		rc = hmac(c->mech, sk, kl, am, am_len, c->server_sig);
 	OPENSSL_cleanse(sk, sizeof(sk));
 	if (rc) {
 		OPENSSL_cleanse(ck, sizeof(ck));
 		return cli_refuse(c, rc, "key derivation failed");
 	}
-	for (int i = 0; i < SASL_KEY_LEN; i++)
+	for (size_t i = 0; i < kl; i++)
 		proof[i] = ck[i] ^ sig[i];
 	OPENSSL_cleanse(ck, sizeof(ck));
-	b64_encode(proof, sizeof(proof), p64);
+	b64_encode(proof, kl, p64);
 	snprintf(c->out + final_np, sizeof(c->out) - final_np, ",p=%s", p64);
 	c->state = CLI_WAIT_FINAL;
 	return 0;
@@ -832,7 +915,8 @@ static int cli_final(struct sasl_client *c, const char *in, size_t n)
 static int cli_verify(struct sasl_client *c, const char *in, size_t n)
 {
 	struct msg m = { in, in + n };
-	uint8_t sig[SASL_KEY_LEN + 3];
+	uint8_t sig[SASL_MAX_KEY_LEN + 3];
+	int kl = (int)sasl_key_len(c->mech);
 	const char *v;
 	size_t vn;
 
@@ -840,8 +924,8 @@ static int cli_verify(struct sasl_client *c, const char *in, size_t n)
 		return cli_refuse(c, -EACCES, "server refused the proof");
 	if (!msg_attr(&m, 'v', &v, &vn) || m.p != m.end)
 		return cli_refuse(c, -EBADMSG, "malformed server-final");
-	if (b64_decode(v, vn, sig, sizeof(sig)) != SASL_KEY_LEN ||
-	    CRYPTO_memcmp(sig, c->server_sig, SASL_KEY_LEN))
+	if (b64_decode(v, vn, sig, sizeof(sig)) != kl ||
+	    CRYPTO_memcmp(sig, c->server_sig, (size_t)kl))
 		return cli_refuse(c, -EKEYREJECTED, "server signature is wrong");
 	c->state = CLI_DONE;
 	c->out[0] = 0;

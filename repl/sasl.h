@@ -1,5 +1,6 @@
 /*
- * sasl.h — SCRAM-SHA-256 (RFC 5802, RFC 7677) for the broker listener:
+ * sasl.h — SCRAM-SHA-256 (RFC 5802, RFC 7677) and SCRAM-SHA-512 (the
+ * same exchange over SHA-512, as Kafka serves it) for the broker listener:
  * the server side that checks a peer and the client side a broker uses to
  * authenticate to another. Private to repl/. Kafka carries the messages in
  * SaslAuthenticate auth_bytes (proto_sasl.c); this file knows nothing of
@@ -22,16 +23,19 @@
  *
  *   saslname: the user name with ',' written "=2C" and '=' written "=3D";
  *   nonces: printable ASCII other than ','.
- *   SaltedPassword = PBKDF2-HMAC-SHA-256(password, salt, iterations)
- *   ClientKey = HMAC(SaltedPassword, "Client Key"), StoredKey = SHA-256(ClientKey)
+ *   H, HMAC: SHA-256 and HMAC-SHA-256 (keys and proofs of 32 bytes), or
+ *   SHA-512 and HMAC-SHA-512 (64 bytes), after the mechanism
+ *   SaltedPassword = PBKDF2-HMAC-H(password, salt, iterations)
+ *   ClientKey = HMAC(SaltedPassword, "Client Key"), StoredKey = H(ClientKey)
  *   ServerKey = HMAC(SaltedPassword, "Server Key")
  *   AuthMessage = client-first-bare "," server-first "," client-final-without-proof
  *   proof = ClientKey XOR HMAC(StoredKey, AuthMessage)
  *   ServerSignature = HMAC(ServerKey, AuthMessage)
  *
- * The server keeps only StoredKey and ServerKey per user (struct sasl_cred,
- * as Kafka stores it: "SCRAM-SHA-256=[salt=..,stored_key=..,server_key=..,
- * iterations=4096]", base64 values), so a stolen credential store does not
+ * The server keeps only StoredKey and ServerKey per user and mechanism
+ * (struct sasl_cred, as Kafka stores it: "SCRAM-SHA-256=[salt=..,
+ * stored_key=..,server_key=..,iterations=4096]", or SCRAM-SHA-512 with keys
+ * of 64 bytes, base64 values), so a stolen credential store does not
  * give the password. The proof is checked by recomputing ClientKey and
  * comparing its hash with StoredKey in constant time. Passwords are used as
  * their UTF-8 bytes without SASLprep, as Kafka does.
@@ -51,7 +55,8 @@
  *               2C or 3D), empty or over SASL_MAX_USER bytes
  *   -EOPNOTSUPP channel binding asked ("p="), mandatory extension ("m="),
  *               an authzid other than the user
- *   -ENOENT     no credentials for the user (or unusable ones): refused
+ *   -ENOENT     no credentials for the user and the exchange's mechanism
+ *               (or unusable ones): refused
  *               at client-final, after a server-first with a made-up
  *               salt, so the answers do not tell which users exist; a
  *               token id (tokenauth=true) no token has: refused at once,
@@ -78,37 +83,62 @@
 #include <stdint.h>
 
 #define SASL_SCRAM_SHA_256  "SCRAM-SHA-256"
-#define SASL_MIN_ITERATIONS 4096
+#define SASL_SCRAM_SHA_512  "SCRAM-SHA-512"
+#define SASL_MIN_ITERATIONS 4096 /* Kafka's ScramMechanism, both mechanisms */
 #define SASL_MAX_ITERATIONS 16384
 #define SASL_MAX_SALT       64
 #define SASL_MAX_USER       255
 #define SASL_MAX_MSG        2048
-#define SASL_KEY_LEN        32
+#define SASL_MAX_KEY_LEN    64 /* SHA-512's; SHA-256 uses the first 32 */
 
+/* The mechanisms, in Kafka's order (its ScramMechanism type is the value
+ * plus 1). */
+enum sasl_mech { SASL_SHA_256, SASL_SHA_512, SASL_N_MECH };
+
+/* "SCRAM-SHA-256" or "SCRAM-SHA-512". */
+const char *sasl_mech_name(enum sasl_mech mech);
+/* The mechanism named exactly name (len bytes, case as Kafka's): 0, or
+ * -ENOENT. */
+int sasl_mech_of(const char *name, size_t len, enum sasl_mech *mech);
+/* Bytes of a key, a salted password, a proof: 32 or 64. */
+size_t sasl_key_len(enum sasl_mech mech);
+
+/* A user's credential for one mechanism: keys of sasl_key_len(mech)
+ * bytes. */
 struct sasl_cred {
+	enum sasl_mech mech;
 	uint8_t salt[SASL_MAX_SALT];
 	size_t salt_len;
-	uint8_t stored_key[SASL_KEY_LEN];
-	uint8_t server_key[SASL_KEY_LEN];
+	uint8_t stored_key[SASL_MAX_KEY_LEN];
+	uint8_t server_key[SASL_MAX_KEY_LEN];
 	int iterations;
 };
 
-/* Derives the credential of password with salt (salt NULL: 32 random
- * bytes). -EINVAL for iterations outside the limits or a salt of 0 or
- * more than SASL_MAX_SALT bytes. */
-int sasl_cred_from_password(const char *password, const uint8_t *salt, size_t salt_len,
-			    int iterations, struct sasl_cred *cred);
+/* A user's credentials, by mechanism (one with iterations 0: none of that
+ * mechanism), as a /config/users znode holds them. */
+struct sasl_user_creds {
+	struct sasl_cred by_mech[SASL_N_MECH];
+};
+
+/* Derives mech's credential of password with salt (salt NULL: 32 random
+ * bytes). -EINVAL for iterations outside the limits, a salt of 0 or more
+ * than SASL_MAX_SALT bytes, no such mechanism. */
+int sasl_cred_from_password(enum sasl_mech mech, const char *password, const uint8_t *salt,
+			    size_t salt_len, int iterations, struct sasl_cred *cred);
 /* The credential of a password a client salted itself (Kafka's
- * AlterUserScramCredentials carries Hi(password, salt, iterations), 32
- * bytes for SHA-256, never the password). -EINVAL for a salted password
- * of another length, a salt of 0 or more than SASL_MAX_SALT bytes,
- * iterations outside the limits. */
-int sasl_cred_from_salted(const uint8_t *salted, size_t salted_len, const uint8_t *salt,
-			  size_t salt_len, int iterations, struct sasl_cred *cred);
-/* Parses "salt=..,stored_key=..,server_key=..,iterations=N", bare or in
- * "SCRAM-SHA-256=[...]"; -EINVAL when malformed. */
-int sasl_cred_parse(const char *text, struct sasl_cred *cred);
-/* Formats as "SCRAM-SHA-256=[salt=..,stored_key=..,server_key=..,
+ * AlterUserScramCredentials carries Hi(password, salt, iterations),
+ * sasl_key_len(mech) bytes, never the password). -EINVAL for a salted
+ * password of another length, a salt of 0 or more than SASL_MAX_SALT
+ * bytes, iterations outside the limits. */
+int sasl_cred_from_salted(enum sasl_mech mech, const uint8_t *salted, size_t salted_len,
+			  const uint8_t *salt, size_t salt_len, int iterations,
+			  struct sasl_cred *cred);
+/* Parses mech's "salt=..,stored_key=..,server_key=..,iterations=N", bare
+ * (as a /config/users znode holds it under the mechanism's name) or in
+ * "<mechanism>=[...]"; -EINVAL when malformed, wrapped in another
+ * mechanism's name, or with keys of another length. */
+int sasl_cred_parse(enum sasl_mech mech, const char *text, struct sasl_cred *cred);
+/* Formats as "<mechanism>=[salt=..,stored_key=..,server_key=..,
  * iterations=N]"; the length, or -ENOSPC. */
 int sasl_cred_format(const struct sasl_cred *cred, char *buf, size_t cap);
 
@@ -120,12 +150,16 @@ int sasl_cred_format(const struct sasl_cred *cred, char *buf, size_t cap);
  * -EIO. */
 int sasl_mock_secret_set(const char *secret);
 
-/* Finds user's credential: 0, or -ENOENT. */
-typedef int (*sasl_lookup_fn)(void *arg, const char *user, struct sasl_cred *cred);
+/* Finds user's credential for mech: 0, or -ENOENT. */
+typedef int (*sasl_lookup_fn)(void *arg, const char *user, enum sasl_mech mech,
+			      struct sasl_cred *cred);
 
 struct sasl_server;
 
-int sasl_server_new(sasl_lookup_fn lookup, void *arg, struct sasl_server **out);
+/* A server of one exchange with mech (the SaslHandshake's): -EINVAL for
+ * no such mechanism, -ENOMEM. */
+int sasl_server_new(enum sasl_mech mech, sasl_lookup_fn lookup, void *arg,
+		    struct sasl_server **out);
 void sasl_server_free(struct sasl_server *s);
 /* Uses this server nonce part instead of 24 random bytes (tests and test
  * vectors); printable, no ','. 0 or -EINVAL. */
@@ -136,12 +170,13 @@ int sasl_server_set_nonce(struct sasl_server *s, const char *nonce);
  * next call or free. */
 int sasl_server_step(struct sasl_server *s, const uint8_t *in, size_t in_len, const char **out,
 		     size_t *out_len);
-/* Finds a delegation token's credential, its owner's name (the part
+/* Finds a delegation token's credential for mech, its owner's name (the part
  * after "User:") and its expiry time (ms since the epoch) for
  * tokenauth=true: 0, or -ENOENT. Called from sasl_server_step, as the
  * lookup is: must not block. */
-typedef int (*sasl_token_fn)(void *arg, const char *token_id, struct sasl_cred *cred, char *owner,
-			     size_t owner_size, int64_t *expiry_ms);
+typedef int (*sasl_token_fn)(void *arg, const char *token_id, enum sasl_mech mech,
+			     struct sasl_cred *cred, char *owner, size_t owner_size,
+			     int64_t *expiry_ms);
 /* The tokens of this server (before the first step); without them
  * tokenauth=true is refused as a token no one has. */
 void sasl_server_set_tokens(struct sasl_server *s, sasl_token_fn fn, void *arg);
@@ -164,7 +199,8 @@ const char *sasl_server_client_message(const struct sasl_server *s);
 
 struct sasl_client;
 
-int sasl_client_new(const char *user, const char *password, struct sasl_client **out);
+int sasl_client_new(enum sasl_mech mech, const char *user, const char *password,
+		    struct sasl_client **out);
 void sasl_client_free(struct sasl_client *c);
 int sasl_client_set_nonce(struct sasl_client *c, const char *nonce);
 /* First call with in NULL: *out is client-first. Then with server-first:

@@ -1446,11 +1446,12 @@ out:
 char *zk_user_scram_encode(const struct sasl_cred *cred)
 {
 	char text[512], *bare, *end;
-	char *keys[1] = { SASL_SCRAM_SHA_256 }, *values[1];
+	char *keys[1] = { (char *)sasl_mech_name(cred->mech) }, *values[1];
 	struct zk_config c = { keys, values, 1 };
 
 	/* sasl_cred_format writes Kafka's command-line form
-	 * "SCRAM-SHA-256=[...]"; the znode holds what is inside the brackets. */
+	 * "SCRAM-SHA-256=[...]"; the znode holds what is inside the brackets
+	 * under the mechanism's name. */
 	if (sasl_cred_format(cred, text, sizeof(text)) < 0)
 		return NULL;
 	bare = strchr(text, '[');
@@ -1462,20 +1463,31 @@ char *zk_user_scram_encode(const struct sasl_cred *cred)
 	return zk_config_encode(&c);
 }
 
-int zk_user_scram_decode(const char *buf, size_t len, struct sasl_cred *cred, char *why)
+int zk_user_scram_decode(const char *buf, size_t len, struct sasl_user_creds *creds, char *why)
 {
 	struct zk_config c;
 	const char *v;
-	int rc;
+	int rc, found = 0;
 
+	memset(creds, 0, sizeof(*creds));
 	if ((rc = zk_config_decode(buf, len, &c, why)))
 		return rc;
-	v = zk_config_get(&c, SASL_SCRAM_SHA_256);
-	if (!v)
+	for (int m = 0; rc == 0 && m < SASL_N_MECH; m++) {
+		v = zk_config_get(&c, sasl_mech_name((enum sasl_mech)m));
+		if (!v)
+			continue;
+		found++;
+		if (sasl_cred_parse((enum sasl_mech)m, v, &creds->by_mech[m]) < 0)
+			rc = zk_bad(why,
+				    "%s is not salt=..,stored_key=..,server_key=..,"
+				    "iterations=N with keys of %zu bytes",
+				    sasl_mech_name((enum sasl_mech)m),
+				    sasl_key_len((enum sasl_mech)m));
+	}
+	if (rc == 0 && !found)
 		rc = -ENOENT;
-	else if (sasl_cred_parse(v, cred) < 0)
-		rc = zk_bad(why, "SCRAM-SHA-256 is not salt=..,stored_key=..,server_key=..,"
-				 "iterations=N");
+	if (rc)
+		memset(creds, 0, sizeof(*creds));
 	zk_config_clear(&c);
 	return rc;
 }

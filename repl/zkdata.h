@@ -358,12 +358,15 @@ int zk_log_dir_event_decode(const char *buf, size_t len, int32_t *broker_id, int
 /* ---- /config/users/<user>, /config/changes ---- */
 
 struct sasl_cred;
-/* The user's document holding cred as SCRAM-SHA-256. */
+struct sasl_user_creds;
+/* The user's document holding cred under its mechanism's name
+ * ("SCRAM-SHA-256" or "SCRAM-SHA-512"). */
 char *zk_user_scram_encode(const struct sasl_cred *cred);
-/* The SCRAM-SHA-256 credential of a user's document: -ENOENT when it has
- * none (a user with other settings only), -EBADMSG when the document or
- * the credential does not decode. */
-int zk_user_scram_decode(const char *buf, size_t len, struct sasl_cred *cred, char *why);
+/* The SCRAM credentials of a user's document into *creds; one the
+ * document lacks has iterations 0. -ENOENT when it has none (a user with
+ * other settings only), -EBADMSG when the document or any credential does
+ * not decode (*creds zeroed). */
+int zk_user_scram_decode(const char *buf, size_t len, struct sasl_user_creds *creds, char *why);
 /* {"version":2,"entity_path":"users/<user>"} */
 char *zk_config_change_user_encode(const char *user);
 /* {"version":2,"entity_path":entity_path} ("topics/<t>", "users/<u>") */

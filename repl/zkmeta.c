@@ -654,7 +654,7 @@ int zkmeta_purge_config_changes(struct zkc *zkc, char *const *names, int n, int6
 				    names, n, now_ms, max_age_ms);
 }
 
-int zkmeta_scram_user(struct zkc *zkc, const char *user, struct sasl_cred *cred,
+int zkmeta_scram_user(struct zkc *zkc, const char *user, struct sasl_user_creds *creds,
 		      zkc_watch_fn *watch, void *arg, char *why)
 {
 	char path[ZK_PATH_MAX], *data = NULL;
@@ -665,7 +665,7 @@ int zkmeta_scram_user(struct zkc *zkc, const char *user, struct sasl_cred *cred,
 		return rc;
 	rc = zkc_get(zkc, path, &data, &len, NULL, watch, arg);
 	if (rc == 0)
-		rc = zk_user_scram_decode(data, len, cred, why);
+		rc = zk_user_scram_decode(data, len, creds, why);
 	free(data);
 	return rc;
 }
@@ -792,49 +792,82 @@ int zkmeta_edit_entity_config(struct zkc *zkc, const char *entity, zkmeta_edit_f
 	return rc;
 }
 
-/* The SCRAM-SHA-256 key of a user's config set (arg: its document) or
- * deleted (arg NULL: -ENOENT when it is not there). */
+/* What one write does to a user's SCRAM keys: per mechanism, the
+ * document of a credential to set, or a deletion. */
+struct scram_change {
+	char *docs[SASL_N_MECH];
+	bool del[SASL_N_MECH];
+};
+
+/* The SCRAM keys of a user's config set or deleted (-ENOENT, nothing
+ * written, when a key to delete is not there). */
 static int scram_edit(struct zk_config *c, void *arg)
 {
-	const char *doc = arg;
+	struct scram_change *ch = arg;
 	char why[ZK_WHY_LEN];
 	struct zk_config one;
-	int rc;
+	bool dropped = false;
+	int rc = 0;
 
-	if (!doc)
-		return zk_config_del(c, SASL_SCRAM_SHA_256) ? ZKMETA_EDIT_DROP : -ENOENT;
-	/* The credential's value as its own document holds it. */
-	rc = zk_config_decode(doc, strlen(doc), &one, why);
-	if (rc == 0)
-		rc = zk_config_put(c, one.keys[0], strlen(one.keys[0]), one.values[0],
-				   strlen(one.values[0]));
-	zk_config_clear(&one);
-	return rc;
+	for (int m = 0; m < SASL_N_MECH; m++) {
+		if (!ch->del[m])
+			continue;
+		if (!zk_config_del(c, sasl_mech_name((enum sasl_mech)m)))
+			return -ENOENT;
+		dropped = true;
+	}
+	for (int m = 0; rc == 0 && m < SASL_N_MECH; m++) {
+		if (!ch->docs[m])
+			continue;
+		/* The credential's value as its own document holds it. */
+		rc = zk_config_decode(ch->docs[m], strlen(ch->docs[m]), &one, why);
+		if (rc == 0)
+			rc = zk_config_put(c, one.keys[0], strlen(one.keys[0]), one.values[0],
+					   strlen(one.values[0]));
+		zk_config_clear(&one);
+	}
+	return rc == 0 && dropped ? ZKMETA_EDIT_DROP : rc;
 }
 
-static int scram_user_change(struct zkc *zkc, const char *user, const struct sasl_cred *cred)
+int zkmeta_scram_user_alter(struct zkc *zkc, const char *user, const struct sasl_cred *const *set,
+			    const bool *del)
 {
-	char path[ZK_PATH_MAX], ent[ZK_PATH_MAX], why[ZK_WHY_LEN], *doc = NULL;
+	char path[ZK_PATH_MAX], ent[ZK_PATH_MAX], why[ZK_WHY_LEN];
+	struct scram_change ch = { 0 };
 	int rc;
 
+	/* zk_path_user: the path's length, or -EINVAL for a name no znode
+	 * can have. */
 	if ((rc = zk_path_user(path, sizeof(path), user)) < 0)
 		return rc;
+	rc = 0;
 	snprintf(ent, sizeof(ent), "users/%s", user);
-	if (cred && !(doc = zk_user_scram_encode(cred)))
-		return -ENOMEM;
-	rc = zkmeta_edit_entity_config(zkc, ent, scram_edit, doc, why);
-	free(doc);
+	for (int m = 0; rc == 0 && m < SASL_N_MECH; m++) {
+		ch.del[m] = del && del[m];
+		if (set && set[m] && !(ch.docs[m] = zk_user_scram_encode(set[m])))
+			rc = -ENOMEM;
+	}
+	if (rc == 0)
+		rc = zkmeta_edit_entity_config(zkc, ent, scram_edit, &ch, why);
+	for (int m = 0; m < SASL_N_MECH; m++)
+		free(ch.docs[m]);
 	return rc;
 }
 
 int zkmeta_scram_user_set(struct zkc *zkc, const char *user, const struct sasl_cred *cred)
 {
-	return scram_user_change(zkc, user, cred);
+	const struct sasl_cred *set[SASL_N_MECH] = { 0 };
+
+	set[cred->mech] = cred;
+	return zkmeta_scram_user_alter(zkc, user, set, NULL);
 }
 
-int zkmeta_scram_user_delete(struct zkc *zkc, const char *user)
+int zkmeta_scram_user_delete(struct zkc *zkc, const char *user, enum sasl_mech mech)
 {
-	return scram_user_change(zkc, user, NULL);
+	bool del[SASL_N_MECH] = { 0 };
+
+	del[mech] = true;
+	return zkmeta_scram_user_alter(zkc, user, NULL, del);
 }
 
 int zkmeta_topic_config(struct zkc *zkc, const char *topic, struct zk_config *c, int32_t *version,

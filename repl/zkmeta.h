@@ -147,17 +147,24 @@ int zkmeta_notify_isr_change(struct zkc *zkc, const struct zk_isr_change *c);
 int zkmeta_notify_log_dir_failure(struct zkc *zkc, int32_t broker_id);
 
 /* SCRAM users, as kafka-configs.sh --entity-type users writes them: the
- * credential in /config/users/<user> (created, or put beside the
- * znode's other settings: client quotas), and a change notification for
- * Kafka's brokers. -EINVAL for a user name that is not
- * zk_user_name_valid; delete: -ENOENT when no such credential (the
- * znode goes once nothing else is left in it). */
+ * credential in /config/users/<user> under its mechanism's name (created,
+ * or put beside the znode's other settings: client quotas and the other
+ * mechanism's credential), and a change notification for Kafka's
+ * brokers. -EINVAL for a user name that is not zk_user_name_valid;
+ * delete: -ENOENT when the user has no credential of mech (the znode goes
+ * once nothing else is left in it). */
 int zkmeta_scram_user_set(struct zkc *zkc, const char *user, const struct sasl_cred *cred);
-int zkmeta_scram_user_delete(struct zkc *zkc, const char *user);
-/* Reads a user's credential; watch (may be NULL) fires when the znode
- * changes or goes. -ENOENT no such user (or no SCRAM-SHA-256 credential),
- * -EBADMSG. */
-int zkmeta_scram_user(struct zkc *zkc, const char *user, struct sasl_cred *cred,
+int zkmeta_scram_user_delete(struct zkc *zkc, const char *user, enum sasl_mech mech);
+/* Both at once, in one write, as Kafka alters a user's mechanisms
+ * together: set[m] (NULL, or entries NULL: none) becomes the credential
+ * of mechanism m, del[m] (NULL: none) deletes it; -ENOENT, nothing
+ * written, when a credential to delete is not there. */
+int zkmeta_scram_user_alter(struct zkc *zkc, const char *user, const struct sasl_cred *const *set,
+			    const bool *del);
+/* Reads a user's credentials (zk_user_scram_decode); watch (may be NULL)
+ * fires when the znode changes or goes. -ENOENT no such user (or no
+ * SCRAM credential), -EBADMSG. */
+int zkmeta_scram_user(struct zkc *zkc, const char *user, struct sasl_user_creds *creds,
 		      zkc_watch_fn *watch, void *arg, char *why);
 
 /* A client quota entity's config, entity "users/<u>", "clients/<c>" or

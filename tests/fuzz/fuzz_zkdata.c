@@ -223,7 +223,7 @@ done:
 static void check_config(const char *buf, size_t len)
 {
 	struct zk_config a, b = { 0 };
-	struct sasl_cred cred;
+	struct sasl_user_creds cred;
 	char why[ZK_WHY_LEN] = "", *text = NULL;
 
 	if (accepted(zk_config_decode(buf, len, &a, why), why, false)) {

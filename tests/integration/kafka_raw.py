@@ -94,10 +94,11 @@
 #       NAMES (comma-separated; "" an empty list, "-" null) and prints
 #       "error E" (the message's), then "name error mech:iterations" per
 #       user ("-" for no credential).
-#   python3 kafka_raw.py scram-alter HOST PORT USER PASSWORD set|delete NAME SECRET ITERATIONS
+#   python3 kafka_raw.py scram-alter HOST PORT USER PASSWORD set|delete NAME SECRET ITERATIONS [MECH]
 #       Authenticates as above, sends AlterUserScramCredentials v0: an
-#       upsertion of SCRAM-SHA-256 for NAME with password SECRET salted
-#       here (ITERATIONS), or its deletion; prints "name error" per user.
+#       upsertion of MECH (SCRAM-SHA-256, the default, or SCRAM-SHA-512)
+#       for NAME with password SECRET salted here (ITERATIONS), or its
+#       deletion; prints "name error" per user.
 #   python3 kafka_raw.py cancel HOST PORT USER PASSWORD TOPIC PARTITION
 #       Authenticates as above, sends AlterPartitionReassignments v0 for
 #       TOPIC-PARTITION with null replicas (cancel its move: kafkajs cannot
@@ -244,6 +245,8 @@
 #       renewers "-" for none).
 #   A USER of the form token:ID authenticates with the delegation token
 #   ID, its base64 HMAC as PASSWORD (SCRAM's tokenauth=true extension).
+#   A USER prefixed SCRAM-SHA-512: ("SCRAM-SHA-512:alice",
+#   "SCRAM-SHA-512:token:ID") authenticates with SCRAM-SHA-512 instead.
 # Exit 1 on anything unexpected, with the reason. Other scripts import
 # its framing (Conn, batch, produce_v3), e.g. kafka_idempotent.py.
 import base64
@@ -330,7 +333,10 @@ def sasl_scram_v(c, user, password, version):
     """SaslHandshake v1 and the SCRAM exchange in SaslAuthenticate
     VERSION (0 or 1): (error, error message, session_lifetime_ms of the
     last answer; 0 in v0)."""
-    resp = c.call(17, 1, kstr("SCRAM-SHA-256"))
+    mech = "SCRAM-SHA-256"
+    if user.startswith("SCRAM-SHA-512:"):
+        mech, user = "SCRAM-SHA-512", user[len("SCRAM-SHA-512:"):]
+    resp = c.call(17, 1, kstr(mech))
     if struct.unpack(">h", resp[:2])[0] != 0:
         sys.exit("SaslHandshake refused: error %d" % struct.unpack(">h", resp[:2])[0])
     last = {}
@@ -349,26 +355,26 @@ def sasl_scram_v(c, user, password, version):
         return r[off + 4:off + 4 + blen]
 
     try:
-        scram_exchange(auth, user, password)
+        scram_exchange(auth, user, password, hashlib.sha512 if mech == "SCRAM-SHA-512" else hashlib.sha256)
     except SaslRefused as e:
         return e.args[0], e.args[1], 0
     return 0, "", last.get("lifetime", 0)
 
 
-def scram_exchange(auth, user, password):
+def scram_exchange(auth, user, password, h=hashlib.sha256):
     nonce = base64.b64encode(os.urandom(18)).decode()
     bare = "n=%s,r=%s" % (user, nonce)
     if user.startswith("token:"):  # a delegation token: its id, tokenauth=true
         bare = "n=%s,r=%s,tokenauth=true" % (user[6:], nonce)
     server_first = auth(("n,," + bare).encode()).decode()
     fields = dict(kv.split("=", 1) for kv in server_first.split(","))
-    salted = hashlib.pbkdf2_hmac("sha256", password.encode(),
+    salted = hashlib.pbkdf2_hmac(h().name, password.encode(),
                                  base64.b64decode(fields["s"]), int(fields["i"]))
-    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
-    stored_key = hashlib.sha256(client_key).digest()
+    client_key = hmac.new(salted, b"Client Key", h).digest()
+    stored_key = h(client_key).digest()
     no_proof = "c=biws,r=" + fields["r"]
     message = ",".join([bare, server_first, no_proof]).encode()
-    sig = hmac.new(stored_key, message, hashlib.sha256).digest()
+    sig = hmac.new(stored_key, message, h).digest()
     proof = bytes(a ^ b for a, b in zip(client_key, sig))
     auth((no_proof + ",p=" + base64.b64encode(proof).decode()).encode())
 
@@ -900,19 +906,21 @@ def scram_describe(host, port, user, password, names):
         print("%s %d %s" % (name, uerr, ",".join(infos) or "-"))
 
 
-def scram_alter(host, port, user, password, op, name, secret, iterations):
+def scram_alter(host, port, user, password, op, name, secret, iterations, mech="SCRAM-SHA-256"):
     c = Conn(host, int(port))
     if user != "-":
         sasl_scram(c, user, password)
     # deletions [(name, mechanism)], upsertions [(name, mechanism,
-    # iterations, salt, salted_password)]; mechanism 1 SCRAM-SHA-256
+    # iterations, salt, salted_password)]; mechanism 1 SCRAM-SHA-256, 2
+    # SCRAM-SHA-512
+    mtype, hname = {"SCRAM-SHA-256": (1, "sha256"), "SCRAM-SHA-512": (2, "sha512")}[mech]
     if op == "delete":
-        body = uvarint(2) + cstr(name.encode()) + struct.pack(">b", 1) + b"\x00" + uvarint(1)
+        body = uvarint(2) + cstr(name.encode()) + struct.pack(">b", mtype) + b"\x00" + uvarint(1)
     else:
         salt = os.urandom(16)
-        salted = hashlib.pbkdf2_hmac("sha256", secret.encode(), salt, int(iterations))
-        body = (uvarint(1) + uvarint(2) + cstr(name.encode()) + struct.pack(">bi", 1, int(iterations)) +
-                cstr(salt) + cstr(salted) + b"\x00")
+        salted = hashlib.pbkdf2_hmac(hname, secret.encode(), salt, int(iterations))
+        body = (uvarint(1) + uvarint(2) + cstr(name.encode()) +
+                struct.pack(">bi", mtype, int(iterations)) + cstr(salt) + cstr(salted) + b"\x00")
     r = c.call(51, 0, body + b"\x00", flexible=True)
     n, off = read_uvarint(r, 4)
     for _ in range(n - 1):
@@ -1675,7 +1683,7 @@ if __name__ == "__main__":
             "token-expire": (9, token_expire), "token-describe": (8, token_describe)}
     optional = {"parked": 1, "produce": 1, "incalter": 1, "quota-alter": 1, "quota-describe": 1,
                 "acl-create": 10000, "acl-delete": 8, "create5": 1, "named-errors": 1, "delete-id": 1,
-                "token-create": 1}  # trailing arguments that may be left out
+                "token-create": 1, "scram-alter": 1}  # trailing arguments that may be left out
     if (len(sys.argv) < 2 or sys.argv[1] not in cmds or
             not cmds[sys.argv[1]][0] <= len(sys.argv) <= cmds[sys.argv[1]][0] + optional.get(sys.argv[1], 0)):
         sys.exit("usage: see the top of kafka_raw.py")

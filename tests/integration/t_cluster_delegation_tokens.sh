@@ -58,7 +58,8 @@ default.replication.factor=2
 min.insync.replicas=1
 offsets.topic.replication.factor=2
 delegation.token.secret.key=t0ken-s3cret
-delegation.token.expiry.check.interval.ms=500"
+delegation.token.expiry.check.interval.ms=500
+sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512"
 PORT1=$(zk_free_port)
 PORTp1=$(zk_free_port)
 PORT2=$(zk_free_port)
@@ -111,6 +112,13 @@ expect_eq "Metadata on broker 2 with the token" "0 error 0" \
 	"$(rawp 2 "token:$ID" "$HMAC" metadata t | cut -d' ' -f1-3)"
 expect_ok "logged: broker 2 authenticated alice by the token" \
 	grep -q "authenticated as alice (SCRAM-SHA-256, delegation token)" "$LOG"
+# A token has a credential of each SCRAM mechanism, as Kafka's.
+expect_eq "Metadata on broker 2 with the token, SCRAM-SHA-512" "0 error 0" \
+	"$(rawp 2 "SCRAM-SHA-512:token:$ID" "$HMAC" metadata t | cut -d' ' -f1-3)"
+expect_ok "logged: by the token with SCRAM-SHA-512" \
+	grep -q "authenticated as alice (SCRAM-SHA-512, delegation token)" "$LOG"
+expect_eq "a wrong HMAC with SCRAM-SHA-512: refused" "SaslAuthenticate: error 58" \
+	"$(rawp 2 "SCRAM-SHA-512:token:$ID" "x$HMAC" metadata t)"
 expect_eq "Produce to the leader (broker $L) with the token" "error 0" \
 	"$(rawp "$L" "token:$ID" "$HMAC" produce t 0 by-token)"
 check "the record is in t" poll 10 grep -q by-token "$MQ_TMP/mnt2/t/0"

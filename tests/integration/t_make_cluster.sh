@@ -5,7 +5,8 @@
 # prints the ZooKeeper and the three brokers it started; each mount's root
 # .state lists three live brokers, with the settings of the user's
 # local.properties files; README's --add-scram-user line works
-# against its ZooKeeper; a topic made on one mount is written through a
+# against its ZooKeeper, for SCRAM-SHA-512 too (--scram-mechanism, with
+# local.properties enabling it), and kcat logs in with either mechanism; a topic made on one mount is written through a
 # second and followed by tail -f on the third, every mount's st_mtime
 # moving with it; a broker killed with -9 is
 # started again and comes back while the others go on; then Ctrl-C (SIGINT to the
@@ -62,11 +63,11 @@ CLUSTER_DIR=$CL
 CLUSTER_ZK_PORT=$ZKPORT
 export CLUSTER_DIR CLUSTER_ZK_PORT
 # The user's settings (README: local.properties), which the run adds to
-# the server.properties it writes: a selector for every broker, a rack
-# each.
+# the server.properties it writes: a selector and both SCRAM mechanisms
+# for every broker, a rack each.
 mkdir -p "$CL/b1" "$CL/b2" "$CL/b3"
-echo replica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector \
-	>"$CL/local.properties"
+printf '%s\n' replica.selector.class=org.apache.kafka.common.replica.RackAwareReplicaSelector \
+	sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512 >"$CL/local.properties"
 for n in 1 2 3; do
 	printf 'broker.rack=r%s' "$n" >"$CL/b$n/local.properties" # no last newline
 done
@@ -190,6 +191,54 @@ expect_eq "alice deleted through the listener" "alice 0" \
 check "alice is refused once deleted through the listener" poll 30 not_alice
 expect_eq "deleting her again: RESOURCE_NOT_FOUND" "alice 91" \
 	"$(scram alter admin admin-secret delete alice - 0)"
+
+# SCRAM-SHA-512, enabled by local.properties: a user's credential of each
+# mechanism lets kcat in with that mechanism only, from mqfs
+# --scram-mechanism or through the listener (Kafka's mechanism 2, keys of
+# 64 bytes), kept beside each other in /config/users/<user>.
+kcat_as() { # kcat_as MECHANISM USER PASSWORD
+	timeout 20 kcat -L -b "127.0.0.1:$PORT1" -m 5 -X security.protocol=SASL_PLAINTEXT \
+		-X sasl.mechanism="$1" -X sasl.username="$2" -X sasl.password="$3" >/dev/null 2>&1
+}
+not_kcat_as() { ! kcat_as "$@"; }
+expect_ok "--scram-mechanism SCRAM-SHA-512 --add-scram-user carol" sh -c \
+	"echo carol-secret | timeout 30 '$MQFS' --zookeeper 127.0.0.1:$ZKPORT/mqfs --scram-mechanism SCRAM-SHA-512 --add-scram-user carol"
+check "kcat -L as carol with SCRAM-SHA-512" poll 30 kcat_as SCRAM-SHA-512 carol carol-secret
+check "carol has no SCRAM-SHA-256 credential: refused" not_kcat_as SCRAM-SHA-256 carol carol-secret
+check "a wrong password with SCRAM-SHA-512: refused" not_kcat_as SCRAM-SHA-512 carol carol-secrets
+check "logged with its mechanism" grep -q "authenticated as carol (SCRAM-SHA-512)" \
+	"$CL/b1/mqfs.log"
+expect_eq "DescribeUserScramCredentials of carol: SCRAM-SHA-512 (2)" "error 0|carol 0 2:4096" \
+	"$(scram describe admin admin-secret carol | paste -sd'|' -)"
+expect_eq "AlterUserScramCredentials: carol's SCRAM-SHA-256 beside it" "carol 0" \
+	"$(scram alter admin admin-secret set carol carol-256 8192 SCRAM-SHA-256)"
+check "kcat -L as carol with SCRAM-SHA-256" poll 30 kcat_as SCRAM-SHA-256 carol carol-256
+check "and still with SCRAM-SHA-512" kcat_as SCRAM-SHA-512 carol carol-secret
+expect_eq "both described, SCRAM-SHA-256 first" "error 0|carol 0 1:8192,2:4096" \
+	"$(scram describe admin admin-secret carol | paste -sd'|' -)"
+expect_eq "AlterUserScramCredentials: carol's SCRAM-SHA-512 set again" "carol 0" \
+	"$(scram alter admin admin-secret set carol carol-512 16384 SCRAM-SHA-512)"
+check "kcat -L as carol with the new SCRAM-SHA-512 password" poll 30 \
+	kcat_as SCRAM-SHA-512 carol carol-512
+expect_eq "too many iterations for SCRAM-SHA-512: UNACCEPTABLE_CREDENTIAL" "carol 93" \
+	"$(scram alter admin admin-secret set carol carol-512 16385 SCRAM-SHA-512)"
+expect_eq "--delete-scram-user carol's SCRAM-SHA-512" "SCRAM user carol deleted (SCRAM-SHA-512)" \
+	"$("$MQFS" --zookeeper "127.0.0.1:$ZKPORT/mqfs" --scram-mechanism SCRAM-SHA-512 \
+		--delete-scram-user carol 2>&1)"
+check "carol is refused with SCRAM-SHA-512 once deleted" poll 30 \
+	not_kcat_as SCRAM-SHA-512 carol carol-512
+check "and let in with SCRAM-SHA-256" kcat_as SCRAM-SHA-256 carol carol-256
+OUT512=$("$MQFS" --zookeeper "127.0.0.1:$ZKPORT/mqfs" --scram-mechanism SCRAM-SHA-512 \
+	--delete-scram-user carol 2>&1)
+expect_eq "deleting it again: exit 1, said" \
+	"mqfs: /config/users/carol: no such user with a credential of SCRAM-SHA-512|1" "$OUT512|$?"
+OUT512=$("$MQFS" --zookeeper "127.0.0.1:$ZKPORT/mqfs" --scram-mechanism SCRAM-SHA-1 \
+	--delete-scram-user carol 2>&1)
+expect_eq "--scram-mechanism of another name: exit 1, said" \
+	"mqfs: mechanism 'SCRAM-SHA-1': expected SCRAM-SHA-256 or SCRAM-SHA-512|1" "$OUT512|$?"
+expect_eq "carol's SCRAM-SHA-256 deleted through the listener" "carol 0" \
+	"$(scram alter admin admin-secret delete carol - 0 SCRAM-SHA-256)"
+check "carol is refused with SCRAM-SHA-256 too" poll 30 not_kcat_as SCRAM-SHA-256 carol carol-256
 
 expect_ok "mkdir a topic on mnt1" mkdir "$CL/mnt1/orders"
 check "mnt3 lists it" poll 30 test -e "$CL/mnt3/orders/0"

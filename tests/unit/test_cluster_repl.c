@@ -56,9 +56,12 @@ struct fx {
 	struct sasl_cred admin, eve;
 };
 
-static int creds(void *arg, const char *user, struct sasl_cred *cred)
+static int creds(void *arg, const char *user, enum sasl_mech mech, struct sasl_cred *cred)
 {
 	struct fx *f = arg;
+
+	if (mech != SASL_SHA_256)
+		return -ENOENT;
 
 	if (!strcmp(user, "admin"))
 		*cred = f->admin;
@@ -94,8 +97,10 @@ static int setup(void **state)
 	assert_int_equal(metadata_cache_new(&f->mc), 0);
 	local.m = f->m;
 	assert_int_equal(cluster_repl_new(&f->cfg, &local, f->mc, &f->cr), 0);
-	assert_int_equal(sasl_cred_from_password("admin-secret", NULL, 0, 4096, &f->admin), 0);
-	assert_int_equal(sasl_cred_from_password("eve-secret", NULL, 0, 4096, &f->eve), 0);
+	assert_int_equal(
+		sasl_cred_from_password(SASL_SHA_256, "admin-secret", NULL, 0, 4096, &f->admin), 0);
+	assert_int_equal(
+		sasl_cred_from_password(SASL_SHA_256, "eve-secret", NULL, 0, 4096, &f->eve), 0);
 	assert_int_equal(net_server_new(&f->cfg.cluster.net, creds, f, &f->srv), 0);
 	assert_int_equal(cluster_repl_register(f->cr, f->srv), 0);
 	f->port = replfx_listener_start(f->srv);

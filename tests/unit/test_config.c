@@ -1624,6 +1624,60 @@ static void test_cluster_token_settings(void **state)
 	free(text);
 }
 
+/* sasl.enabled.mechanisms in a cluster: SCRAM-SHA-512 alone, or beside
+ * SCRAM-SHA-256; a SASL listener needs one of them, and SASL between the
+ * brokers needs SCRAM-SHA-256, their own (Kafka's check that the
+ * inter-broker mechanism is enabled). Rendered back as set, with each
+ * mechanism's session lifetime. */
+static void test_cluster_sasl_mechanisms(void **state)
+{
+	struct broker_config c;
+	char err[512] = "", *text;
+	size_t len;
+
+	(void)state;
+	expect_cluster_refusal(
+		"zookeeper.connect=127.0.0.1:2181\n"
+		"listeners=SASL_PLAINTEXT://127.0.0.1:9093\n"
+		"security.inter.broker.protocol=SASL_PLAINTEXT\n"
+		"sasl.enabled.mechanisms=SCRAM-SHA-512\n"
+		"sasl.jaas.config=" JAAS_ADMIN "\n",
+		"(SCRAM-SHA-256) must be included when SASL is used for inter-broker");
+	expect_cluster_refusal(
+		"zookeeper.connect=127.0.0.1:2181\n"
+		"listeners=SASL_PLAINTEXT://127.0.0.1:9093,PLAINTEXT://127.0.0.1:9092\n"
+		"sasl.enabled.mechanisms=\n",
+		"needs SCRAM-SHA-256 or SCRAM-SHA-512");
+	broker_config_defaults(&c);
+	assert_int_equal(
+		parse(&c,
+		      "zookeeper.connect=127.0.0.1:2181\n"
+		      "listeners=SASL_PLAINTEXT://127.0.0.1:9093,PLAINTEXT://127.0.0.1:9092\n"
+		      "sasl.enabled.mechanisms=SCRAM-SHA-512\n"
+		      "listener.name.sasl_plaintext.scram-sha-512.connections.max.reauth.ms=7000\n",
+		      err, sizeof(err)),
+		0);
+	assert_int_equal(broker_config_render(&c, &text, &len), 0);
+	assert_non_null(strstr(text, "\nsasl.enabled.mechanisms=SCRAM-SHA-512\n"));
+	assert_non_null(strstr(
+		text,
+		"\nlistener.name.sasl_plaintext.scram-sha-512.connections.max.reauth.ms=7000\n"));
+	assert_null(strstr(text, "scram-sha-256.connections.max.reauth.ms"));
+	free(text);
+	broker_config_defaults(&c);
+	assert_int_equal(parse(&c,
+			       "zookeeper.connect=127.0.0.1:2181\n"
+			       "listeners=SASL_PLAINTEXT://127.0.0.1:9093\n"
+			       "security.inter.broker.protocol=SASL_PLAINTEXT\n"
+			       "sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256\n"
+			       "sasl.jaas.config=" JAAS_ADMIN "\n",
+			       err, sizeof(err)),
+			 0);
+	assert_int_equal(broker_config_render(&c, &text, &len), 0);
+	assert_non_null(strstr(text, "\nsasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512\n"));
+	free(text);
+}
+
 static void test_cluster_refusals(void **state)
 {
 	(void)state;
@@ -2263,6 +2317,7 @@ int main(void)
 		cmocka_unit_test(test_cluster_defaults),
 		cmocka_unit_test(test_cluster_keys),
 		cmocka_unit_test(test_cluster_render_roundtrip),
+		cmocka_unit_test(test_cluster_sasl_mechanisms),
 		cmocka_unit_test(test_cluster_refusals),
 		cmocka_unit_test(test_cluster_token_settings),
 		cmocka_unit_test(test_jaas_escapes),

@@ -161,16 +161,17 @@ static void test_checks(void **state)
 }
 
 /* The server's lookup of the exchange below: the token's credential. */
-static int token_lookup(void *arg, const char *user, struct sasl_cred *cred)
+static int token_lookup(void *arg, const char *user, enum sasl_mech mech, struct sasl_cred *cred)
 {
 	char owner[64];
 	int64_t expiry;
 
-	return dtoken_store_cred(arg, user, cred, owner, sizeof(owner), &expiry);
+	return dtoken_store_cred(arg, user, mech, cred, owner, sizeof(owner), &expiry);
 }
 
 /* A whole SCRAM exchange, id and password as a client sends them. */
-static int exchange(struct dtoken_store *s, const char *id, const char *password)
+static int exchange_mech(struct dtoken_store *s, enum sasl_mech mech, const char *id,
+			 const char *password)
 {
 	struct sasl_server *srv;
 	struct sasl_client *cli;
@@ -178,8 +179,8 @@ static int exchange(struct dtoken_store *s, const char *id, const char *password
 	size_t n, sn;
 	int rc;
 
-	assert_int_equal(sasl_server_new(token_lookup, s, &srv), 0);
-	assert_int_equal(sasl_client_new(id, password, &cli), 0);
+	assert_int_equal(sasl_server_new(mech, token_lookup, s, &srv), 0);
+	assert_int_equal(sasl_client_new(mech, id, password, &cli), 0);
 	rc = sasl_client_step(cli, NULL, 0, &out, &n);
 	if (rc == 0)
 		rc = sasl_server_step(srv, (const uint8_t *)out, n, &sout, &sn);
@@ -190,6 +191,11 @@ static int exchange(struct dtoken_store *s, const char *id, const char *password
 	sasl_client_free(cli);
 	sasl_server_free(srv);
 	return rc;
+}
+
+static int exchange(struct dtoken_store *s, const char *id, const char *password)
+{
+	return exchange_mech(s, SASL_SHA_256, id, password);
 }
 
 static void test_store(void **state)
@@ -204,8 +210,9 @@ static void test_store(void **state)
 
 	(void)state;
 	assert_int_equal(dtoken_store_new("secret-key", &s), 0);
-	assert_int_equal(dtoken_store_cred(s, "tok1", &cred, owner, sizeof(owner), &expiry),
-			 -ENOENT);
+	assert_int_equal(
+		dtoken_store_cred(s, "tok1", SASL_SHA_256, &cred, owner, sizeof(owner), &expiry),
+		-ENOENT);
 	assert_int_equal(dtoken_store_put(s, &t), 0);
 	t.id = "tok0";
 	t.owner = "User:zed";
@@ -213,17 +220,21 @@ static void test_store(void **state)
 	assert_int_equal(dtoken_store_count(s), 2);
 
 	/* By id: the owner's name and a credential of 4096 iterations. */
-	assert_int_equal(dtoken_store_cred(s, "tok1", &cred, owner, sizeof(owner), &expiry), 0);
+	assert_int_equal(
+		dtoken_store_cred(s, "tok1", SASL_SHA_256, &cred, owner, sizeof(owner), &expiry),
+		0);
 	assert_string_equal(owner, "alice");
 	assert_true(expiry == 1700086400000);
 	assert_int_equal(cred.iterations, SASL_MIN_ITERATIONS);
-	assert_int_equal(dtoken_store_cred(s, "tok1", &cred, owner, 5, &expiry), -ENOENT);
+	assert_int_equal(dtoken_store_cred(s, "tok1", SASL_SHA_256, &cred, owner, 5, &expiry),
+			 -ENOENT);
 	/* An owner without a name authenticates no one. */
 	t.id = "tokE";
 	t.owner = "User:";
 	assert_int_equal(dtoken_store_put(s, &t), 0);
-	assert_int_equal(dtoken_store_cred(s, "tokE", &cred, owner, sizeof(owner), &expiry),
-			 -ENOENT);
+	assert_int_equal(
+		dtoken_store_cred(s, "tokE", SASL_SHA_256, &cred, owner, sizeof(owner), &expiry),
+		-ENOENT);
 	assert_int_equal(dtoken_store_remove(s, "tokE"), 1);
 
 	/* The password is the base64 HMAC: the exchange passes; another
@@ -231,6 +242,16 @@ static void test_store(void **state)
 	assert_int_equal(exchange(s, "tok1", TOK1_HMAC_B64), 1);
 	assert_int_equal(exchange(s, "tok0", TOK1_HMAC_B64), -EACCES);
 	assert_int_equal(exchange(s, "tok9", TOK1_HMAC_B64), -ENOENT);
+	/* A token has a credential of each mechanism, as Kafka's
+	 * DelegationTokenManager keeps: SCRAM-SHA-512 logs it in too. */
+	assert_int_equal(
+		dtoken_store_cred(s, "tok1", SASL_SHA_512, &cred, owner, sizeof(owner), &expiry),
+		0);
+	assert_int_equal(cred.mech, SASL_SHA_512);
+	assert_int_equal(cred.iterations, SASL_MIN_ITERATIONS);
+	assert_int_equal(exchange_mech(s, SASL_SHA_512, "tok1", TOK1_HMAC_B64), 1);
+	assert_int_equal(exchange_mech(s, SASL_SHA_512, "tok0", TOK1_HMAC_B64), -EACCES);
+	assert_int_equal(exchange_mech(s, SASL_SHA_512, "tok9", TOK1_HMAC_B64), -ENOENT);
 
 	/* By HMAC. */
 	assert_int_equal(dtoken_store_hmac(s, "tok1", h), 0);
@@ -259,8 +280,9 @@ static void test_store(void **state)
 	/* Removal, and a whole read that no longer lists tok0. */
 	char *keep[] = { "tok1", "other" };
 	assert_int_equal(dtoken_store_keep(s, keep, 2), 1);
-	assert_int_equal(dtoken_store_cred(s, "tok0", &cred, owner, sizeof(owner), &expiry),
-			 -ENOENT);
+	assert_int_equal(
+		dtoken_store_cred(s, "tok0", SASL_SHA_256, &cred, owner, sizeof(owner), &expiry),
+		-ENOENT);
 	assert_int_equal(dtoken_store_remove(s, "tok1"), 1);
 	assert_int_equal(dtoken_store_remove(s, "tok1"), 0);
 	assert_int_equal(dtoken_store_count(s), 0);

@@ -1314,6 +1314,41 @@ static void test_scram_single(void **state)
 	net_resp_free(&raw);
 }
 
+static int setup_jaas(void **state)
+{
+	return brokerfx_setup(
+		state, "kapi",
+		"sasl.jaas.config=org.apache.kafka.common.security.scram."
+		"ScramLoginModule required username=\"admin\" password=\"admin-secret\";\n");
+}
+
+/* A single node's JAAS user has a credential of each mechanism, as it
+ * logs in with either: described as both, SCRAM-SHA-256 (1) first. */
+static void test_scram_single_jaas(void **state)
+{
+	struct brokerfx *f = *state;
+	struct proto_describe_scram_req dreq = { -1, NULL };
+	struct proto_describe_scram_resp dr;
+	struct net_resp raw;
+	struct kbuf_w w;
+
+	kbuf_w_init(&w, 4096);
+	assert_int_equal(proto_describe_scram_req_encode(&w, 0, &dreq), 0);
+	brokerfx_call(f->c, PROTO_API_DESCRIBE_USER_SCRAM_CREDENTIALS, 0, &w, &raw);
+	assert_int_equal(proto_describe_scram_resp_decode(&raw.body, 0, &dr), 0);
+	assert_int_equal(dr.error_code, PROTO_ERR_NONE);
+	assert_int_equal(dr.n_results, 1);
+	assert_true(kstr_eq(dr.results[0].user, "admin"));
+	assert_int_equal(dr.results[0].error_code, PROTO_ERR_NONE);
+	assert_int_equal(dr.results[0].n_infos, 2);
+	assert_int_equal(dr.results[0].infos[0].mechanism, PROTO_SCRAM_SHA_256);
+	assert_int_equal(dr.results[0].infos[0].iterations, 4096);
+	assert_int_equal(dr.results[0].infos[1].mechanism, PROTO_SCRAM_SHA_512);
+	assert_int_equal(dr.results[0].infos[1].iterations, 4096);
+	proto_describe_scram_resp_free(&dr);
+	net_resp_free(&raw);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1344,6 +1379,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_describe_cluster, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_describe_log_dirs, setup, brokerfx_teardown),
 		cmocka_unit_test_setup_teardown(test_scram_single, setup, brokerfx_teardown),
+		cmocka_unit_test_setup_teardown(test_scram_single_jaas, setup_jaas,
+						brokerfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

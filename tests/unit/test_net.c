@@ -131,8 +131,8 @@ struct fx {
 	/* parked OffsetForLeaderEpoch */
 	struct net_req *parked; /* __atomic */
 	int cancels;            /* __atomic: its cancel hook's calls */
-	/* SASL */
-	struct sasl_cred cred;
+	/* SASL: "broker" and "other", password s3cret, each mechanism */
+	struct sasl_cred cred, cred512;
 };
 
 static int fetch_done_status_set(struct fx *fx, int status)
@@ -189,7 +189,7 @@ static int ofle_handler(void *arg, struct net_req *req)
 	return NET_PARKED;
 }
 
-static int lookup(void *arg, const char *user, struct sasl_cred *cred)
+static int lookup(void *arg, const char *user, enum sasl_mech mech, struct sasl_cred *cred)
 {
 	struct fx *fx = arg;
 
@@ -197,7 +197,7 @@ static int lookup(void *arg, const char *user, struct sasl_cred *cred)
 	 * re-authentication is refused for the user, not the password. */
 	if (strcmp(user, "broker") && strcmp(user, "other"))
 		return -ENOENT;
-	*cred = fx->cred;
+	*cred = mech == SASL_SHA_512 ? fx->cred512 : fx->cred;
 	return 0;
 }
 
@@ -213,7 +213,10 @@ static void fx_config(struct fx *fx, const char *listeners)
 
 static void fx_start(struct fx *fx)
 {
-	assert_int_equal(sasl_cred_from_password("s3cret", NULL, 0, 4096, &fx->cred), 0);
+	assert_int_equal(sasl_cred_from_password(SASL_SHA_256, "s3cret", NULL, 0, 4096, &fx->cred),
+			 0);
+	assert_int_equal(
+		sasl_cred_from_password(SASL_SHA_512, "s3cret", NULL, 0, 4096, &fx->cred512), 0);
 	assert_int_equal(net_server_new(&fx->cfg, lookup, fx, &fx->srv), 0);
 	assert_int_equal(net_server_handle(fx->srv, PROTO_API_FETCH, fetch_handler, fx), 0);
 	assert_int_equal(
@@ -411,9 +414,26 @@ static void test_config(void **state)
 	assert_int_equal(net_config_set(&cfg, "connections.max.idle.ms", "12x"), -EINVAL);
 	assert_int_equal(net_config_set(&cfg, "sasl.enabled.mechanisms", "PLAIN"), -EINVAL);
 	assert_int_equal(net_config_set(&cfg, "sasl.enabled.mechanisms", ""), 0);
-	assert_false(cfg.sasl_scram_sha_256);
+	assert_false(cfg.sasl_scram[SASL_SHA_256]);
+	assert_false(cfg.sasl_scram[SASL_SHA_512]);
 	assert_int_equal(net_config_set(&cfg, "sasl.enabled.mechanisms", "SCRAM-SHA-256"), 0);
-	assert_true(cfg.sasl_scram_sha_256);
+	assert_true(cfg.sasl_scram[SASL_SHA_256]);
+	assert_false(cfg.sasl_scram[SASL_SHA_512]);
+	assert_int_equal(
+		net_config_set(&cfg, "sasl.enabled.mechanisms", " SCRAM-SHA-512 , scram-sha-256"),
+		0);
+	assert_true(cfg.sasl_scram[SASL_SHA_256]);
+	assert_true(cfg.sasl_scram[SASL_SHA_512]);
+	assert_int_equal(net_config_set(&cfg, "sasl.enabled.mechanisms", "SCRAM-SHA-512"), 0);
+	assert_false(cfg.sasl_scram[SASL_SHA_256]);
+	assert_true(cfg.sasl_scram[SASL_SHA_512]);
+	/* One unknown refuses the list, and changes nothing. */
+	assert_int_equal(
+		net_config_set(&cfg, "sasl.enabled.mechanisms", "SCRAM-SHA-256,SCRAM-SHA-1"),
+		-EINVAL);
+	assert_false(cfg.sasl_scram[SASL_SHA_256]);
+	assert_true(cfg.sasl_scram[SASL_SHA_512]);
+	assert_int_equal(net_config_set(&cfg, "sasl.enabled.mechanisms", "SCRAM-SHA-256"), 0);
 	assert_int_equal(net_config_set(&cfg, "log.retention.ms", "1"), -ENOENT);
 
 	/* A SASL listener needs credentials to check. */
@@ -610,7 +630,8 @@ static void test_muted_after_throttle(void **state)
 
 	(void)state;
 	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
-	assert_int_equal(sasl_cred_from_password("s3cret", NULL, 0, 4096, &fx.cred), 0);
+	assert_int_equal(sasl_cred_from_password(SASL_SHA_256, "s3cret", NULL, 0, 4096, &fx.cred),
+			 0);
 	assert_int_equal(net_server_new(&fx.cfg, lookup, &fx, &fx.srv), 0);
 	assert_int_equal(
 		net_server_handle(fx.srv, PROTO_API_DESCRIBE_CLIENT_QUOTAS, mute_handler, NULL), 0);
@@ -1328,7 +1349,7 @@ static void test_sasl_v0_tokens(void **state)
 	fx_config(&fx, "SASL_PLAINTEXT://127.0.0.1:0");
 	fx_start(&fx);
 	fd = raw_sasl_handshake(fx.port, 0);
-	assert_int_equal(sasl_client_new("broker", "s3cret", &sc), 0);
+	assert_int_equal(sasl_client_new(SASL_SHA_256, "broker", "s3cret", &sc), 0);
 	tok = NULL;
 	len = 0;
 	for (int round = 0; round < 3; round++) {
@@ -1559,8 +1580,8 @@ static void test_sasl_failed_delay(void **state)
 /* A SCRAM exchange in SaslAuthenticate vN on fd after its handshake,
  * as user (password s3cret): the last answer's error code, its message in
  * msg (cap bytes) and its session_lifetime_ms in *lifetime. */
-static int16_t raw_scram(int fd, const char *user, int16_t v, int32_t corr, char *msg, size_t cap,
-			 int64_t *lifetime)
+static int16_t raw_scram_mech(int fd, enum sasl_mech mech, const char *user, const char *password,
+			      int16_t v, int32_t corr, char *msg, size_t cap, int64_t *lifetime)
 {
 	struct proto_sasl_auth_resp ar = { 0 };
 	struct sasl_client *sc;
@@ -1572,7 +1593,7 @@ static int16_t raw_scram(int fd, const char *user, int16_t v, int32_t corr, char
 	struct kbuf_r r;
 	int rc;
 
-	assert_int_equal(sasl_client_new(user, "s3cret", &sc), 0);
+	assert_int_equal(sasl_client_new(mech, user, password, &sc), 0);
 	for (int round = 0; round < 3; round++) {
 		rc = sasl_client_step(sc, (const uint8_t *)in.ptr, round ? (size_t)in.len : 0, &out,
 				      &out_len);
@@ -1597,6 +1618,37 @@ static int16_t raw_scram(int fd, const char *user, int16_t v, int32_t corr, char
 	free(frame);
 	sasl_client_free(sc);
 	return ar.error_code;
+}
+
+static int16_t raw_scram(int fd, const char *user, int16_t v, int32_t corr, char *msg, size_t cap,
+			 int64_t *lifetime)
+{
+	return raw_scram_mech(fd, SASL_SHA_256, user, "s3cret", v, corr, msg, cap, lifetime);
+}
+
+/* A SaslHandshake v1 for mechanism on fd: its error code, the mechanisms
+ * it lists joined by ',' in mechs. */
+static int16_t raw_handshake_list(int fd, const char *mechanism, int32_t corr, char *mechs,
+				  size_t cap)
+{
+	struct proto_sasl_handshake_req hreq = { kstr_of(mechanism) };
+	struct proto_sasl_handshake_resp hr;
+	struct kbuf_w w;
+	struct kbuf_r r;
+	uint8_t *frame;
+	size_t o = 0;
+
+	kbuf_w_init(&w, 64);
+	assert_int_equal(proto_sasl_handshake_req_encode(&w, 1, &hreq), 0);
+	send_body(fd, PROTO_API_SASL_HANDSHAKE, 1, corr, &w);
+	frame = read_answer(fd, PROTO_API_SASL_HANDSHAKE, 1, corr, &r);
+	assert_int_equal(proto_sasl_handshake_resp_decode(&r, 1, &hr), 0);
+	mechs[0] = '\0';
+	for (int i = 0; i < hr.n_mechanisms; i++)
+		o += (size_t)snprintf(mechs + o, cap - o, "%s%.*s", i ? "," : "",
+				      (int)hr.mechanisms[i].len, hr.mechanisms[i].ptr);
+	free(frame);
+	return hr.error_code;
 }
 
 /* A SaslHandshake v1 for mechanism on authenticated fd: its error code. */
@@ -1633,6 +1685,90 @@ static int16_t raw_api_versions(int fd, int32_t corr)
 	return err;
 }
 
+/* SCRAM-SHA-512 on the listener: offered and served when
+ * sasl.enabled.mechanisms lists it, refused when not; a session keeps its
+ * mechanism at re-authentication (Kafka's REAUTH_BAD_MECHANISM). */
+static void test_sasl_sha512(void **state)
+{
+	struct fx fx;
+	char msg[256], mechs[128];
+	int64_t lifetime = -1;
+	int fd;
+	const char *want_auth[] = { "authenticated as broker (SCRAM-SHA-512)", NULL };
+	const char *want_bad[] = { "requested by client is not supported for re-authentication",
+				   NULL };
+
+	(void)state;
+	/* The default: SCRAM-SHA-256 alone. */
+	fx_config(&fx, "SASL_PLAINTEXT://127.0.0.1:0");
+	fx_start(&fx);
+	fd = raw_connect(fx.port);
+	assert_int_equal(raw_handshake_list(fd, SASL_SCRAM_SHA_512, 1, mechs, sizeof(mechs)),
+			 PROTO_ERR_UNSUPPORTED_SASL_MECHANISM);
+	assert_string_equal(mechs, "SCRAM-SHA-256");
+	assert_true(closed_by_server(fd));
+	close(fd);
+	fx_stop(&fx);
+
+	fx_config(&fx, "SASL_PLAINTEXT://127.0.0.1:0");
+	assert_int_equal(
+		net_config_set(&fx.cfg, "sasl.enabled.mechanisms", "SCRAM-SHA-256,SCRAM-SHA-512"),
+		0);
+	fx.cfg.connections_max_reauth_ms = 60000;
+	fx_start(&fx);
+	log_capture();
+	fd = raw_connect(fx.port);
+	assert_int_equal(raw_handshake_list(fd, SASL_SCRAM_SHA_512, 1, mechs, sizeof(mechs)),
+			 PROTO_ERR_NONE);
+	assert_string_equal(mechs, "SCRAM-SHA-256,SCRAM-SHA-512");
+	assert_int_equal(raw_scram_mech(fd, SASL_SHA_512, "broker", "s3cret", 1, 2, msg,
+					sizeof(msg), &lifetime),
+			 PROTO_ERR_NONE);
+	assert_int_equal(lifetime, 60000);
+	assert_int_equal(raw_api_versions(fd, 5), PROTO_ERR_NONE);
+	assert_true(eventually(log_has, want_auth));
+	/* Re-authenticated with the other mechanism: its handshake passes,
+	 * its exchange is refused and the connection closes. */
+	assert_int_equal(raw_handshake_on(fd, SASL_SCRAM_SHA_256, 6), PROTO_ERR_NONE);
+	assert_int_equal(raw_scram(fd, "broker", 1, 7, msg, sizeof(msg), &lifetime),
+			 PROTO_ERR_SASL_AUTHENTICATION_FAILED);
+	assert_string_equal(msg, "SASL mechanism 'SCRAM-SHA-256' requested by client is not "
+				 "supported for re-authentication of mechanism 'SCRAM-SHA-512'");
+	assert_true(closed_by_server(fd));
+	close(fd);
+	assert_true(eventually(log_has, want_bad));
+	free(log_release());
+	/* A wrong password is refused in the mechanism's words. */
+	fd = raw_connect(fx.port);
+	assert_int_equal(raw_handshake_list(fd, SASL_SCRAM_SHA_512, 1, mechs, sizeof(mechs)),
+			 PROTO_ERR_NONE);
+	assert_int_equal(raw_scram_mech(fd, SASL_SHA_512, "broker", "s3cres", 1, 2, msg,
+					sizeof(msg), &lifetime),
+			 PROTO_ERR_SASL_AUTHENTICATION_FAILED);
+	assert_string_equal(msg, "Authentication failed during authentication due to invalid "
+				 "credentials with SASL mechanism SCRAM-SHA-512");
+	close(fd);
+	fx_stop(&fx);
+
+	/* SCRAM-SHA-512 alone: SCRAM-SHA-256 is refused. */
+	fx_config(&fx, "SASL_PLAINTEXT://127.0.0.1:0");
+	assert_int_equal(net_config_set(&fx.cfg, "sasl.enabled.mechanisms", "SCRAM-SHA-512"), 0);
+	fx_start(&fx);
+	fd = raw_connect(fx.port);
+	assert_int_equal(raw_handshake_list(fd, SASL_SCRAM_SHA_256, 1, mechs, sizeof(mechs)),
+			 PROTO_ERR_UNSUPPORTED_SASL_MECHANISM);
+	assert_string_equal(mechs, "SCRAM-SHA-512");
+	close(fd);
+	fd = raw_connect(fx.port);
+	assert_int_equal(raw_handshake_list(fd, SASL_SCRAM_SHA_512, 1, mechs, sizeof(mechs)),
+			 PROTO_ERR_NONE);
+	assert_int_equal(raw_scram_mech(fd, SASL_SHA_512, "other", "s3cret", 1, 2, msg, sizeof(msg),
+					&lifetime),
+			 PROTO_ERR_NONE);
+	close(fd);
+	fx_stop(&fx);
+}
+
 static bool past(void *arg)
 {
 	return now_mono_ms() > *(int64_t *)arg;
@@ -1651,20 +1787,29 @@ static void test_reauth_config(void **state)
 
 	(void)state;
 	net_config_default(&cfg);
-	assert_int_equal(net_config_reauth_ms(&cfg), 0);
+	assert_int_equal(net_config_reauth_ms(&cfg, SASL_SHA_256), 0);
 	assert_int_equal(net_config_set(&cfg, "connections.max.reauth.ms", "-1"), -EINVAL);
 	assert_int_equal(net_config_set(&cfg, "connections.max.reauth.ms", "3000"), 0);
-	assert_int_equal(net_config_reauth_ms(&cfg), 3000);
+	assert_int_equal(net_config_reauth_ms(&cfg, SASL_SHA_256), 3000);
 	assert_int_equal(
 		net_config_set(&cfg, "listener.name.sasl_plaintext.connections.max.reauth.ms", "0"),
 		0);
-	assert_int_equal(net_config_reauth_ms(&cfg), 0);
+	assert_int_equal(net_config_reauth_ms(&cfg, SASL_SHA_256), 0);
 	assert_int_equal(net_config_set(&cfg,
 					"listener.name.sasl_plaintext.scram-sha-256."
 					"connections.max.reauth.ms",
 					"5000"),
 			 0);
-	assert_int_equal(net_config_reauth_ms(&cfg), 5000);
+	assert_int_equal(net_config_reauth_ms(&cfg, SASL_SHA_256), 5000);
+	/* Each mechanism's own: SCRAM-SHA-512 sessions keep the listener's. */
+	assert_int_equal(net_config_reauth_ms(&cfg, SASL_SHA_512), 0);
+	assert_int_equal(net_config_set(&cfg,
+					"listener.name.sasl_plaintext.scram-sha-512."
+					"connections.max.reauth.ms",
+					"7000"),
+			 0);
+	assert_int_equal(net_config_reauth_ms(&cfg, SASL_SHA_512), 7000);
+	assert_int_equal(net_config_reauth_ms(&cfg, SASL_SHA_256), 5000);
 }
 
 /* KIP-368 on the server: SaslAuthenticate v1+ tells the session's
@@ -2440,7 +2585,8 @@ static void test_max_connections_protected(void **state)
 	(void)state;
 	fx_config(&fx, "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0");
 	fx.cfg.max_connections = 2;
-	assert_int_equal(sasl_cred_from_password("s3cret", NULL, 0, 4096, &fx.cred), 0);
+	assert_int_equal(sasl_cred_from_password(SASL_SHA_256, "s3cret", NULL, 0, 4096, &fx.cred),
+			 0);
 	assert_int_equal(net_server_new(&fx.cfg, lookup, &fx, &fx.srv), 0);
 	net_server_protect_listener(fx.srv, 1);
 	assert_int_equal(net_server_start(fx.srv), 0);
@@ -2703,7 +2849,8 @@ static void test_hold_accepts(void **state)
 
 	(void)state;
 	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
-	assert_int_equal(sasl_cred_from_password("s3cret", NULL, 0, 4096, &fx.cred), 0);
+	assert_int_equal(sasl_cred_from_password(SASL_SHA_256, "s3cret", NULL, 0, 4096, &fx.cred),
+			 0);
 	assert_int_equal(net_server_new(&fx.cfg, lookup, &fx, &fx.srv), 0);
 	assert_int_equal(net_server_accept(fx.srv), -EINVAL); /* not started */
 	net_server_hold_accepts(fx.srv);
@@ -2778,6 +2925,7 @@ int main(void)
 		cmocka_unit_test(test_sasl_failed_delay),
 		cmocka_unit_test(test_sasl_state_freed),
 		cmocka_unit_test(test_reauth_config),
+		cmocka_unit_test(test_sasl_sha512),
 		cmocka_unit_test_teardown(test_reauth_server, log_restore),
 		cmocka_unit_test(test_reauth_client),
 		cmocka_unit_test_teardown(test_sasl_max_receive, log_restore),

@@ -891,9 +891,12 @@ struct bk {
 	_Atomic int64_t appended_end;
 };
 
-static int bk_cred(void *arg, const char *user, struct sasl_cred *cred)
+static int bk_cred(void *arg, const char *user, enum sasl_mech mech, struct sasl_cred *cred)
 {
 	struct bk *b = arg;
+
+	if (mech != SASL_SHA_256)
+		return -ENOENT;
 
 	if (strcmp(user, "broker") && strcmp(user, "alice"))
 		return -ENOENT;
@@ -940,7 +943,8 @@ static void bk_start_as(struct bk *b, int32_t id, const char *name, const char *
 	memset(b, 0, sizeof(*b));
 	b->id = id;
 	b->user = user;
-	assert_int_equal(sasl_cred_from_password("s3cret", NULL, 0, 4096, &b->cred), 0);
+	assert_int_equal(sasl_cred_from_password(SASL_SHA_256, "s3cret", NULL, 0, 4096, &b->cred),
+			 0);
 	if (use_engine) {
 		snprintf(b->dir, sizeof(b->dir), "%s/engine-%s", tmpdir, name);
 		b->e = elog_open(b->dir);

@@ -1,6 +1,8 @@
 /*
- * test_sasl.c — SCRAM-SHA-256 (repl/sasl.c): RFC 7677's exchange byte for
- * byte (both sides, with the RFC's nonces), Kafka's credential text, and
+ * test_sasl.c — SCRAM-SHA-256 and SCRAM-SHA-512 (repl/sasl.c): RFC 7677's
+ * exchange byte for byte (both sides, with the RFC's nonces), the same
+ * exchange over SHA-512 against values computed outside sasl.c, Kafka's
+ * credential text of both mechanisms, and
  * every refusal of sasl.h with its errno: wrong password, nonce mismatch,
  * replays, malformed attributes, escaped user names, channel binding, a
  * server that does not know the password.
@@ -31,6 +33,23 @@
 #define RFC_FINAL       "c=biws,r=" RFC_CNONCE RFC_SNONCE ",p=" RFC_FINAL_PROOF
 #define RFC_SFINAL      "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4="
 
+/* The RFC 7677 exchange (same nonces, salt, password "pencil") over
+ * SHA-512 (SCRAM-SHA-512), its proof, signature and keys computed with
+ * Python's hashlib from RFC 5802's definitions, not with sasl.c. */
+#define SHA512_FINAL_PROOF                                                       \
+	"gMGXRcevScNtxZ6/8lQYpGtnsNAc3mGcmNomv+xnoOMw+3R2xNJdMNnzMlTN8PPC6wdp6d" \
+	"ybEmDYXYTxwnYPJQ=="
+#define SHA512_FINAL "c=biws,r=" RFC_CNONCE RFC_SNONCE ",p=" SHA512_FINAL_PROOF
+#define SHA512_SFINAL                                                              \
+	"v=ZQnYEgWQMFmmsM8aQMF0nDDCy/AgCzkwk8CmMZYcMg0vSVlKDanekLtifDSeVGT4+5ZxXn" \
+	"Jq199RVG2rR7N7Zw=="
+#define SHA512_STORED                                                              \
+	"6AAub3065EYRmyFpM2RNwqK+eGnrkYuEWbXn19LsEmBqzu8QaCXNc1FwpnX9NhH2hK/60dzj" \
+	"9DoO5DvVkOHbvg=="
+#define SHA512_SERVER                                                              \
+	"jZHbYjC1aHh0/hKbxyBuGFjDrgjgKTT1esA7awWiKcRZ0o/0b1yWEebBeSVkkCFewf91nLDf" \
+	"KF24mvD5nmE6rA=="
+
 static const uint8_t rfc_salt[] = {
 	0x5b, 0x6d, 0x99, 0x68, 0x9d, 0x12, 0x35, 0x8e,
 	0xec, 0xa0, 0x4b, 0x14, 0x12, 0x36, 0xfa, 0x81,
@@ -43,32 +62,43 @@ struct db {
 	char seen[300]; /* the user name the server looked up */
 };
 
-static int lookup(void *arg, const char *user, struct sasl_cred *cred)
+static int lookup(void *arg, const char *user, enum sasl_mech mech, struct sasl_cred *cred)
 {
 	struct db *db = arg;
 
 	snprintf(db->seen, sizeof(db->seen), "%s", user);
-	if (strcmp(user, db->user))
+	if (strcmp(user, db->user) || mech != db->cred.mech)
 		return -ENOENT;
 	*cred = db->cred;
 	return 0;
 }
 
-static void db_init(struct db *db, const char *user, const char *password)
+static void db_init_mech(struct db *db, enum sasl_mech mech, const char *user, const char *password)
 {
 	db->user = user;
 	db->seen[0] = 0;
-	assert_int_equal(
-		sasl_cred_from_password(password, rfc_salt, sizeof(rfc_salt), 4096, &db->cred), 0);
+	assert_int_equal(sasl_cred_from_password(mech, password, rfc_salt, sizeof(rfc_salt), 4096,
+						 &db->cred),
+			 0);
+}
+
+static void db_init(struct db *db, const char *user, const char *password)
+{
+	db_init_mech(db, SASL_SHA_256, user, password);
+}
+
+static struct sasl_server *server_mech(struct db *db, enum sasl_mech mech)
+{
+	struct sasl_server *s;
+
+	assert_int_equal(sasl_server_new(mech, lookup, db, &s), 0);
+	assert_int_equal(sasl_server_set_nonce(s, RFC_SNONCE), 0);
+	return s;
 }
 
 static struct sasl_server *server(struct db *db)
 {
-	struct sasl_server *s;
-
-	assert_int_equal(sasl_server_new(lookup, db, &s), 0);
-	assert_int_equal(sasl_server_set_nonce(s, RFC_SNONCE), 0);
-	return s;
+	return server_mech(db, SASL_SHA_256);
 }
 
 static int sstep(struct sasl_server *s, const char *msg, const char **out)
@@ -112,7 +142,7 @@ static void test_rfc7677_client(void **state)
 	const char *out;
 
 	(void)state;
-	assert_int_equal(sasl_client_new("user", "pencil", &c), 0);
+	assert_int_equal(sasl_client_new(SASL_SHA_256, "user", "pencil", &c), 0);
 	assert_int_equal(sasl_client_set_nonce(c, RFC_CNONCE), 0);
 	assert_int_equal(cstep(c, NULL, &out), 0);
 	assert_string_equal(out, RFC_FIRST);
@@ -121,6 +151,105 @@ static void test_rfc7677_client(void **state)
 	assert_int_equal(cstep(c, RFC_SFINAL, &out), 1);
 	assert_int_equal(cstep(c, RFC_SFINAL, &out), -EALREADY);
 	sasl_client_free(c);
+}
+
+/* The same exchange with SCRAM-SHA-512: 64-byte proof and signature. */
+static void test_sha512_exchange(void **state)
+{
+	struct db db;
+	struct sasl_server *s;
+	struct sasl_client *c;
+	const char *out;
+
+	(void)state;
+	db_init_mech(&db, SASL_SHA_512, "user", "pencil");
+	s = server_mech(&db, SASL_SHA_512);
+	assert_int_equal(sstep(s, RFC_FIRST, &out), 0);
+	assert_string_equal(out, RFC_SFIRST);
+	assert_int_equal(sstep(s, SHA512_FINAL, &out), 1);
+	assert_string_equal(out, SHA512_SFINAL);
+	assert_string_equal(sasl_server_user(s), "user");
+	sasl_server_free(s);
+
+	assert_int_equal(sasl_client_new(SASL_SHA_512, "user", "pencil", &c), 0);
+	assert_int_equal(sasl_client_set_nonce(c, RFC_CNONCE), 0);
+	assert_int_equal(cstep(c, NULL, &out), 0);
+	assert_string_equal(out, RFC_FIRST);
+	assert_int_equal(cstep(c, RFC_SFIRST, &out), 0);
+	assert_string_equal(out, SHA512_FINAL);
+	assert_int_equal(cstep(c, SHA512_SFINAL, &out), 1);
+	sasl_client_free(c);
+	/* A server signature of SCRAM-SHA-256's length does not prove it. */
+	assert_int_equal(sasl_client_new(SASL_SHA_512, "user", "pencil", &c), 0);
+	assert_int_equal(sasl_client_set_nonce(c, RFC_CNONCE), 0);
+	assert_int_equal(cstep(c, NULL, &out), 0);
+	assert_int_equal(cstep(c, RFC_SFIRST, &out), 0);
+	assert_int_equal(cstep(c, RFC_SFINAL, &out), -EKEYREJECTED);
+	sasl_client_free(c);
+
+	/* SCRAM-SHA-256's proof to a SCRAM-SHA-512 exchange is malformed
+	 * (32 bytes, not 64); a SCRAM-SHA-512 proof to SCRAM-SHA-256 too. */
+	s = server_mech(&db, SASL_SHA_512);
+	assert_int_equal(sstep(s, RFC_FIRST, &out), 0);
+	assert_int_equal(sstep(s, RFC_FINAL, &out), -EBADMSG);
+	sasl_server_free(s);
+	db_init(&db, "user", "pencil");
+	s = server(&db);
+	assert_int_equal(sstep(s, RFC_FIRST, &out), 0);
+	assert_int_equal(sstep(s, SHA512_FINAL, &out), -EBADMSG);
+	sasl_server_free(s);
+}
+
+/* A user with a credential of one mechanism only is unknown to the
+ * other: answered with a made-up salt and refused at client-final. The
+ * made-up salts of the two mechanisms differ, as a real user's do. */
+static void test_mechanism_of_credential(void **state)
+{
+	struct db db;
+	struct sasl_server *s;
+	const char *out;
+	char first256[256];
+
+	(void)state;
+	db_init(&db, "user", "pencil"); /* SCRAM-SHA-256 only */
+	s = server_mech(&db, SASL_SHA_512);
+	assert_int_equal(sstep(s, RFC_FIRST, &out), 0);
+	assert_string_not_equal(out, RFC_SFIRST);
+	assert_int_equal(sstep(s, SHA512_FINAL, &out), -ENOENT);
+	assert_string_equal(sasl_server_reason(s), "unknown user");
+	sasl_server_free(s);
+
+	s = server(&db);
+	assert_int_equal(sstep(s, "n,,n=nobody,r=abc", &out), 0);
+	snprintf(first256, sizeof(first256), "%s", out);
+	sasl_server_free(s);
+	s = server_mech(&db, SASL_SHA_512);
+	assert_int_equal(sstep(s, "n,,n=nobody,r=abc", &out), 0);
+	assert_int_equal(strlen(out), strlen(first256));
+	assert_string_not_equal(out, first256);
+	sasl_server_free(s);
+
+	assert_int_equal(sasl_server_new(SASL_N_MECH, lookup, &db, &s), -EINVAL);
+	assert_int_equal(sasl_client_new(SASL_N_MECH, "user", "pencil", NULL), -EINVAL);
+}
+
+static void test_mechanism_names(void **state)
+{
+	enum sasl_mech m = SASL_N_MECH;
+
+	(void)state;
+	assert_string_equal(sasl_mech_name(SASL_SHA_256), "SCRAM-SHA-256");
+	assert_string_equal(sasl_mech_name(SASL_SHA_512), "SCRAM-SHA-512");
+	assert_int_equal(sasl_mech_of("SCRAM-SHA-512", 13, &m), 0);
+	assert_int_equal(m, SASL_SHA_512);
+	assert_int_equal(sasl_mech_of("SCRAM-SHA-256", 13, &m), 0);
+	assert_int_equal(m, SASL_SHA_256);
+	/* Kafka's handshake compares names exactly. */
+	assert_int_equal(sasl_mech_of("scram-sha-512", 13, &m), -ENOENT);
+	assert_int_equal(sasl_mech_of("SCRAM-SHA-51", 12, &m), -ENOENT);
+	assert_int_equal(sasl_mech_of("SCRAM-SHA-1", 11, &m), -ENOENT);
+	assert_int_equal(sasl_key_len(SASL_SHA_256), 32);
+	assert_int_equal(sasl_key_len(SASL_SHA_512), 64);
 }
 
 /* librdkafka's client-final repeats its client nonce in front of the
@@ -188,8 +317,8 @@ static int exchange(struct db *db, const char *user, const char *password, int *
 	size_t cn, sn;
 	int rc;
 
-	assert_int_equal(sasl_server_new(lookup, db, &s), 0);
-	assert_int_equal(sasl_client_new(user, password, &c), 0);
+	assert_int_equal(sasl_server_new(SASL_SHA_256, lookup, db, &s), 0);
+	assert_int_equal(sasl_client_new(SASL_SHA_256, user, password, &c), 0);
 	assert_int_equal(sasl_client_step(c, NULL, 0, &cout, &cn), 0);
 	*srv_rc = sasl_server_step(s, (const uint8_t *)cout, cn, &sout, &sn);
 	if (*srv_rc == 0) {
@@ -215,7 +344,8 @@ static void test_random_nonces_and_passwords(void **state)
 	assert_int_equal(sasl_kafka_error(srv), PROTO_ERR_SASL_AUTHENTICATION_FAILED);
 	assert_int_equal(exchange(&db, "broker-2", "s3cret", &srv), -ENOENT);
 	/* Random salt: another credential for the same password works too. */
-	assert_int_equal(sasl_cred_from_password("s3cret", NULL, 0, 4096, &db.cred), 0);
+	assert_int_equal(sasl_cred_from_password(SASL_SHA_256, "s3cret", NULL, 0, 4096, &db.cred),
+			 0);
 	assert_int_equal(db.cred.salt_len, 32);
 	assert_int_equal(exchange(&db, "broker-1", "s3cret", &srv), 1);
 }
@@ -291,12 +421,12 @@ static void test_unknown_user(void **state)
 
 /* The tokens of test_tokenauth: "tok" (the password "pencil", the
  * RFC's salt) owned by alice. */
-static int tokens(void *arg, const char *id, struct sasl_cred *cred, char *owner, size_t size,
-		  int64_t *expiry_ms)
+static int tokens(void *arg, const char *id, enum sasl_mech mech, struct sasl_cred *cred,
+		  char *owner, size_t size, int64_t *expiry_ms)
 {
 	struct db *db = arg;
 
-	if (strcmp(id, "tok"))
+	if (strcmp(id, "tok") || mech != db->cred.mech)
 		return -ENOENT;
 	*cred = db->cred;
 	snprintf(owner, size, "alice");
@@ -389,7 +519,7 @@ static void test_escaped_user(void **state)
 
 	(void)state;
 	db_init(&db, "a,b=c", "pw");
-	assert_int_equal(sasl_client_new("a,b=c", "pw", &c), 0);
+	assert_int_equal(sasl_client_new(SASL_SHA_256, "a,b=c", "pw", &c), 0);
 	assert_int_equal(sasl_client_set_nonce(c, "abc"), 0);
 	assert_int_equal(cstep(c, NULL, &out), 0);
 	assert_string_equal(out, "n,,n=a=2Cb=3Dc,r=abc");
@@ -534,7 +664,7 @@ static void test_replay_to_new_exchange(void **state)
 	db_init(&db, "user", "pencil");
 	/* A recorded exchange replayed to a server that picks a fresh nonce:
 	 * the client-final names the old nonce and is refused. */
-	assert_int_equal(sasl_server_new(lookup, &db, &s), 0);
+	assert_int_equal(sasl_server_new(SASL_SHA_256, lookup, &db, &s), 0);
 	assert_int_equal(sstep(s, RFC_FIRST, &out), 0);
 	assert_non_null(strstr(out, RFC_CNONCE));
 	assert_null(strstr(out, RFC_SNONCE));
@@ -572,7 +702,7 @@ static void test_client_refusals(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(first) / sizeof(first[0]); i++) {
-		assert_int_equal(sasl_client_new("user", "pencil", &c), 0);
+		assert_int_equal(sasl_client_new(SASL_SHA_256, "user", "pencil", &c), 0);
 		assert_int_equal(sasl_client_set_nonce(c, RFC_CNONCE), 0);
 		assert_int_equal(cstep(c, NULL, &out), 0);
 		assert_int_equal(cstep(c, first[i].msg, &out), first[i].err);
@@ -580,14 +710,14 @@ static void test_client_refusals(void **state)
 		sasl_client_free(c);
 	}
 	for (size_t i = 0; i < sizeof(final) / sizeof(final[0]); i++) {
-		assert_int_equal(sasl_client_new("user", "pencil", &c), 0);
+		assert_int_equal(sasl_client_new(SASL_SHA_256, "user", "pencil", &c), 0);
 		assert_int_equal(sasl_client_set_nonce(c, RFC_CNONCE), 0);
 		assert_int_equal(cstep(c, NULL, &out), 0);
 		assert_int_equal(cstep(c, RFC_SFIRST, &out), 0);
 		assert_int_equal(cstep(c, final[i].msg, &out), final[i].err);
 		sasl_client_free(c);
 	}
-	assert_int_equal(sasl_client_new("", "pencil", &c), -EILSEQ);
+	assert_int_equal(sasl_client_new(SASL_SHA_256, "", "pencil", &c), -EILSEQ);
 }
 
 static void test_credentials(void **state)
@@ -597,41 +727,45 @@ static void test_credentials(void **state)
 	int n;
 
 	(void)state;
-	assert_int_equal(sasl_cred_from_password("pencil", rfc_salt, sizeof(rfc_salt), 4096, &a),
+	assert_int_equal(sasl_cred_from_password(SASL_SHA_256, "pencil", rfc_salt, sizeof(rfc_salt),
+						 4096, &a),
 			 0);
 	n = sasl_cred_format(&a, text, sizeof(text));
 	assert_true(n > 0);
 	assert_int_equal(
 		strncmp(text, "SCRAM-SHA-256=[salt=W22ZaJ0SNY7soEsUEjb6gQ==,stored_key=", 55), 0);
 	assert_non_null(strstr(text, ",iterations=4096]"));
-	assert_int_equal(sasl_cred_parse(text, &b), 0);
+	assert_int_equal(sasl_cred_parse(SASL_SHA_256, text, &b), 0);
 	assert_memory_equal(&a, &b, sizeof(a));
 	/* Bare form, fields in another order. */
 	char bare[512];
 	const char *sk = strstr(text, "stored_key="), *vk = strstr(text, "server_key=");
 	snprintf(bare, sizeof(bare), "iterations=4096,%.*s,salt=W22ZaJ0SNY7soEsUEjb6gQ==,%.*s",
 		 (int)(strchr(sk, ',') - sk), sk, (int)(strchr(vk, ',') - vk), vk);
-	assert_int_equal(sasl_cred_parse(bare, &b), 0);
+	assert_int_equal(sasl_cred_parse(SASL_SHA_256, bare, &b), 0);
 	assert_memory_equal(&a, &b, sizeof(a));
 	/* An iteration count that only wraps into the range in 32 bits. */
 	char wrapped[512];
 	snprintf(wrapped, sizeof(wrapped), "%.*s4294971392]",
 		 (int)(strstr(text, "iterations=") + 11 - text), text);
-	assert_int_equal(sasl_cred_parse(wrapped, &b), -EINVAL);
+	assert_int_equal(sasl_cred_parse(SASL_SHA_256, wrapped, &b), -EINVAL);
 	snprintf(wrapped, sizeof(wrapped), "%.*s004096]",
 		 (int)(strstr(text, "iterations=") + 11 - text), text);
-	assert_int_equal(sasl_cred_parse(wrapped, &b), 0);
+	assert_int_equal(sasl_cred_parse(SASL_SHA_256, wrapped, &b), 0);
 	assert_int_equal(b.iterations, 4096);
 	assert_int_equal(sasl_cred_format(&a, text, 20), -ENOSPC);
-	assert_int_equal(sasl_cred_parse("salt=W22ZaJ0SNY7soEsUEjb6gQ==", &b), -EINVAL);
-	assert_int_equal(sasl_cred_parse("SCRAM-SHA-256=[salt=W22Z]", &b), -EINVAL);
-	assert_int_equal(sasl_cred_from_password("p", rfc_salt, sizeof(rfc_salt), 100, &b),
+	assert_int_equal(sasl_cred_parse(SASL_SHA_256, "salt=W22ZaJ0SNY7soEsUEjb6gQ==", &b),
 			 -EINVAL);
-	assert_int_equal(sasl_cred_from_password("p", rfc_salt, 0, 4096, &b), -EINVAL);
+	assert_int_equal(sasl_cred_parse(SASL_SHA_256, "SCRAM-SHA-256=[salt=W22Z]", &b), -EINVAL);
+	assert_int_equal(
+		sasl_cred_from_password(SASL_SHA_256, "p", rfc_salt, sizeof(rfc_salt), 100, &b),
+		-EINVAL);
+	assert_int_equal(sasl_cred_from_password(SASL_SHA_256, "p", rfc_salt, 0, 4096, &b),
+			 -EINVAL);
 	n = snprintf(text, sizeof(text),
 		     "salt=W22ZaJ0SNY7soEsUEjb6gQ==,stored_key=AAAA,"
 		     "server_key=AAAA,iterations=4096");
-	assert_int_equal(sasl_cred_parse(text, &b), -EINVAL);
+	assert_int_equal(sasl_cred_parse(SASL_SHA_256, text, &b), -EINVAL);
 
 	/* From the salted password a client sends (AlterUserScramCredentials):
 	 * the same credential as from the password, Hi(password, salt, i) as
@@ -641,17 +775,78 @@ static void test_credentials(void **state)
 		0xfa, 0x99, 0x44, 0x19, 0x39, 0xe7, 0x8e, 0xa7, 0x4d, 0x6b, 0xe8,
 		0x1d, 0xdf, 0x70, 0x96, 0xe8, 0x75, 0x13, 0xdc, 0x61, 0x5d,
 	};
-	assert_int_equal(sasl_cred_from_salted(rfc_salted, sizeof(rfc_salted), rfc_salt,
+	assert_int_equal(sasl_cred_from_salted(SASL_SHA_256, rfc_salted, sizeof(rfc_salted),
+					       rfc_salt, sizeof(rfc_salt), 4096, &b),
+			 0);
+	assert_memory_equal(&a, &b, sizeof(a));
+	assert_int_equal(sasl_cred_from_salted(SASL_SHA_256, rfc_salted, 31, rfc_salt,
+					       sizeof(rfc_salt), 4096, &b),
+			 -EINVAL);
+	assert_int_equal(sasl_cred_from_salted(SASL_SHA_256, rfc_salted, 32, rfc_salt, 0, 4096, &b),
+			 -EINVAL);
+	assert_int_equal(sasl_cred_from_salted(SASL_SHA_256, rfc_salted, 32, rfc_salt,
+					       sizeof(rfc_salt), 20000, &b),
+			 -EINVAL);
+}
+
+/* Kafka's text of a SCRAM-SHA-512 credential (64-byte keys), from the
+ * password and from the salted password a client sends, against keys
+ * computed outside sasl.c. */
+static void test_credentials_sha512(void **state)
+{
+	struct sasl_cred a, b;
+	char text[512], want[512];
+
+	(void)state;
+	assert_int_equal(sasl_cred_from_password(SASL_SHA_512, "pencil", rfc_salt, sizeof(rfc_salt),
+						 4096, &a),
+			 0);
+	assert_int_equal(a.mech, SASL_SHA_512);
+	assert_true(sasl_cred_format(&a, text, sizeof(text)) > 0);
+	snprintf(want, sizeof(want),
+		 "SCRAM-SHA-512=[salt=W22ZaJ0SNY7soEsUEjb6gQ==,stored_key=" SHA512_STORED
+		 ",server_key=" SHA512_SERVER ",iterations=4096]");
+	assert_string_equal(text, want);
+	assert_int_equal(sasl_cred_parse(SASL_SHA_512, text, &b), 0);
+	assert_memory_equal(&a, &b, sizeof(a));
+	/* Bare, as the znode holds it under "SCRAM-SHA-512". */
+	text[strlen(text) - 1] = '\0';
+	assert_int_equal(sasl_cred_parse(SASL_SHA_512, strchr(text, '[') + 1, &b), 0);
+	assert_memory_equal(&a, &b, sizeof(a));
+	/* The wrong mechanism: its name, or its keys' length. */
+	text[strlen(text)] = ']';
+	assert_int_equal(sasl_cred_parse(SASL_SHA_256, text, &b), -EINVAL);
+	assert_int_equal(sasl_cred_from_password(SASL_SHA_256, "pencil", rfc_salt, sizeof(rfc_salt),
+						 4096, &b),
+			 0);
+	assert_true(sasl_cred_format(&b, text, sizeof(text)) > 0);
+	assert_int_equal(sasl_cred_parse(SASL_SHA_512, strchr(text, '[') + 1, &a), -EINVAL);
+
+	/* Hi(password, salt, i) over HMAC-SHA-512, 64 bytes. */
+	static const uint8_t salted[64] = {
+		0xf1, 0x6e, 0xfe, 0x1b, 0xe6, 0x7f, 0x1d, 0x09, 0x50, 0x2e, 0xbd, 0x5e, 0xd9,
+		0x26, 0x2f, 0xdd, 0xff, 0xba, 0x5a, 0x37, 0x7a, 0xb4, 0xf0, 0xb6, 0x87, 0xe5,
+		0xed, 0x5b, 0xa0, 0xf5, 0x06, 0x86, 0xb8, 0xa4, 0xae, 0x16, 0x64, 0x76, 0xda,
+		0x8a, 0xb3, 0xb9, 0x51, 0xd2, 0xfa, 0x92, 0x38, 0xb6, 0x39, 0x98, 0xf4, 0x54,
+		0x61, 0xbc, 0x33, 0xa4, 0x64, 0x81, 0x49, 0x49, 0xce, 0xc9, 0x63, 0x1d,
+	};
+	assert_int_equal(sasl_cred_from_password(SASL_SHA_512, "pencil", rfc_salt, sizeof(rfc_salt),
+						 4096, &a),
+			 0);
+	assert_int_equal(sasl_cred_from_salted(SASL_SHA_512, salted, sizeof(salted), rfc_salt,
 					       sizeof(rfc_salt), 4096, &b),
 			 0);
 	assert_memory_equal(&a, &b, sizeof(a));
-	assert_int_equal(
-		sasl_cred_from_salted(rfc_salted, 31, rfc_salt, sizeof(rfc_salt), 4096, &b),
-		-EINVAL);
-	assert_int_equal(sasl_cred_from_salted(rfc_salted, 32, rfc_salt, 0, 4096, &b), -EINVAL);
-	assert_int_equal(
-		sasl_cred_from_salted(rfc_salted, 32, rfc_salt, sizeof(rfc_salt), 20000, &b),
-		-EINVAL);
+	/* SCRAM-SHA-256's length for SCRAM-SHA-512, and the reverse. */
+	assert_int_equal(sasl_cred_from_salted(SASL_SHA_512, salted, 32, rfc_salt, sizeof(rfc_salt),
+					       4096, &b),
+			 -EINVAL);
+	assert_int_equal(sasl_cred_from_salted(SASL_SHA_256, salted, 64, rfc_salt, sizeof(rfc_salt),
+					       4096, &b),
+			 -EINVAL);
+	assert_int_equal(sasl_cred_from_salted(SASL_SHA_512, salted, 64, rfc_salt, sizeof(rfc_salt),
+					       4095, &b),
+			 -EINVAL);
 }
 
 int main(void)
@@ -659,6 +854,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rfc7677_server),
 		cmocka_unit_test(test_rfc7677_client),
+		cmocka_unit_test(test_sha512_exchange),
+		cmocka_unit_test(test_mechanism_of_credential),
+		cmocka_unit_test(test_mechanism_names),
+		cmocka_unit_test(test_credentials_sha512),
 		cmocka_unit_test(test_random_nonces_and_passwords),
 		cmocka_unit_test(test_librdkafka_final_nonce),
 		cmocka_unit_test(test_unknown_user),

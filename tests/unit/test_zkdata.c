@@ -792,30 +792,74 @@ static void test_user_scram(void **state)
 		"\"salt=MWtxOG56cHNybGhoank2Ym5nNmZ2Nmd4,stored_key=PGwQ8ZyTPGWTc6Q4aZ"
 		"WUP5tG4mP/QKoYlI7QbxsM0s4=,server_key=ylS8G4Pld+tOzdhAGGaS5JsqcdeAE3Fz3"
 		"3BSDTm2LYQ=,iterations=4096\"}}";
-	struct sasl_cred cred, back;
+	/* SCRAM-SHA-512 beside it: keys of 64 bytes ("alice-secret" with that
+	 * salt, computed with Python's hashlib, not with sasl.c). */
+	static const char both[] =
+		"{\"version\":1,\"config\":{\"SCRAM-SHA-512\":"
+		"\"salt=MWtxOG56cHNybGhoank2Ym5nNmZ2Nmd4,stored_key=ExvCDFcOWN0fjU+fFe1el6lySPB+"
+		"LfYMaprKozuQ8ASJX2GYxBsvamDG3QmLS8L0I95X0RUBHP5IPGzG0FmORQ==,server_key=ZCXqkDn/"
+		"/SHkWJIMfZyZmaVNy0vKetER0rBTzRGBHCbrrV1x/w6DV4xRMP/5sP1pXHkg+zD11lkR7go5s1/hHw==,"
+		"iterations=4096\",\"producer_byte_rate\":\"1024\",\"SCRAM-SHA-256\":"
+		"\"salt=MWtxOG56cHNybGhoank2Ym5nNmZ2Nmd4,stored_key=PGwQ8ZyTPGWTc6Q4aZ"
+		"WUP5tG4mP/QKoYlI7QbxsM0s4=,server_key=ylS8G4Pld+tOzdhAGGaS5JsqcdeAE3Fz3"
+		"3BSDTm2LYQ=,iterations=4096\"}}";
+	struct sasl_user_creds creds, back;
+	struct sasl_cred alice;
 	char why[ZK_WHY_LEN], path[ZK_PATH_MAX], *doc;
 
 	(void)state;
-	assert_int_equal(zk_user_scram_decode(kafka, strlen(kafka), &cred, why), 0);
-	assert_int_equal(cred.iterations, 4096);
-	assert_int_equal(cred.salt_len, 24);
-	doc = zk_user_scram_encode(&cred);
+	assert_int_equal(zk_user_scram_decode(kafka, strlen(kafka), &creds, why), 0);
+	assert_int_equal(creds.by_mech[SASL_SHA_256].mech, SASL_SHA_256);
+	assert_int_equal(creds.by_mech[SASL_SHA_256].iterations, 4096);
+	assert_int_equal(creds.by_mech[SASL_SHA_256].salt_len, 24);
+	assert_int_equal(creds.by_mech[SASL_SHA_512].iterations, 0); /* none */
+	doc = zk_user_scram_encode(&creds.by_mech[SASL_SHA_256]);
 	assert_non_null(doc);
 	assert_string_equal(doc, kafka);
 	assert_int_equal(zk_user_scram_decode(doc, strlen(doc), &back, why), 0);
-	assert_memory_equal(&back, &cred, sizeof(cred));
+	assert_memory_equal(&back, &creds, sizeof(creds));
 	free(doc);
-	/* A user with other settings only has no credential; junk is refused. */
+
+	assert_int_equal(zk_user_scram_decode(both, strlen(both), &creds, why), 0);
+	assert_int_equal(creds.by_mech[SASL_SHA_256].iterations, 4096);
+	assert_int_equal(creds.by_mech[SASL_SHA_512].mech, SASL_SHA_512);
+	assert_int_equal(creds.by_mech[SASL_SHA_512].iterations, 4096);
+	assert_int_equal(sasl_cred_from_password(SASL_SHA_512, "alice-secret",
+						 creds.by_mech[SASL_SHA_512].salt, 24, 4096,
+						 &alice),
+			 0);
+	assert_memory_equal(&alice, &creds.by_mech[SASL_SHA_512], sizeof(alice));
+	doc = zk_user_scram_encode(&alice);
+	assert_non_null(doc);
+	assert_non_null(strstr(doc, "{\"SCRAM-SHA-512\":\"salt=MWtxOG56cHNybGhoank2Ym5nNmZ2Nmd4,"
+				    "stored_key=ExvCDFcOWN0fjU+"));
+	assert_int_equal(zk_user_scram_decode(doc, strlen(doc), &back, why), 0);
+	assert_int_equal(back.by_mech[SASL_SHA_256].iterations, 0);
+	assert_memory_equal(&back.by_mech[SASL_SHA_512], &alice, sizeof(alice));
+	free(doc);
+
+	/* A user with other settings only has no credential; junk is refused,
+	 * in either mechanism (SCRAM-SHA-256's 32-byte keys under
+	 * SCRAM-SHA-512 too). */
 	assert_int_equal(DEC(zk_user_scram_decode,
 			     "{\"version\":1,\"config\":"
 			     "{\"producer_byte_rate\":\"1024\"}}",
-			     &cred, why),
+			     &creds, why),
 			 -ENOENT);
 	assert_int_equal(DEC(zk_user_scram_decode,
 			     "{\"version\":1,\"config\":"
 			     "{\"SCRAM-SHA-256\":\"salt=x\"}}",
-			     &cred, why),
+			     &creds, why),
 			 -EBADMSG);
+	assert_int_equal(
+		DEC(zk_user_scram_decode,
+		    "{\"version\":1,\"config\":{\"SCRAM-SHA-512\":"
+		    "\"salt=MWtxOG56cHNybGhoank2Ym5nNmZ2Nmd4,stored_key=PGwQ8ZyTPGWTc6Q4aZ"
+		    "WUP5tG4mP/QKoYlI7QbxsM0s4=,server_key=ylS8G4Pld+tOzdhAGGaS5JsqcdeAE3Fz3"
+		    "3BSDTm2LYQ=,iterations=4096\"}}",
+		    &creds, why),
+		-EBADMSG);
+	assert_non_null(strstr(why, "SCRAM-SHA-512"));
 	assert_int_equal(zk_path_user(path, sizeof(path), "admin"), 19);
 	assert_string_equal(path, "/config/users/admin");
 	assert_int_equal(zk_path_user(path, sizeof(path), "a/b"), -EINVAL);
