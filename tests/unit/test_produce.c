@@ -860,12 +860,12 @@ static void test_forwarded_batches_sent_again(void **state)
 
 	assert_int_equal(topic_produce(f->t, 0, "before\n", 7, 0), 0);
 	memcpy(buf, enc, len);
-	assert_int_equal(topic_produce_batches(f->t, 0, buf, len, -1, 10000, &res), 0);
+	assert_int_equal(topic_produce_batches(f->t, 0, buf, len, -1, 10000, &res, NULL), 0);
 	assert_int_equal(res.base_offset, 1);
 	assert_int_equal(leo(f, 0), 1 + N);
 	/* The same request again, every batch of it here: a duplicate. */
 	memcpy(buf, enc, len);
-	assert_int_equal(topic_produce_batches(f->t, 0, buf, len, -1, 10000, &res), 0);
+	assert_int_equal(topic_produce_batches(f->t, 0, buf, len, -1, 10000, &res, NULL), 0);
 	assert_int_equal(res.base_offset, 1);
 	assert_int_equal(leo(f, 0), 1 + N);
 
@@ -881,15 +881,15 @@ static void test_forwarded_batches_sent_again(void **state)
 	for (int i = 0; i < 3; i++)
 		head += (size_t)bi[i].size;
 	memcpy(buf, enc, len);
-	assert_int_equal(topic_produce_batches(f->t, 0, buf, head, -1, 10000, &res), 0);
+	assert_int_equal(topic_produce_batches(f->t, 0, buf, head, -1, 10000, &res, NULL), 0);
 	assert_int_equal(res.base_offset, 1 + N);
 	memcpy(buf, enc, len);
-	assert_int_equal(topic_produce_batches(f->t, 0, buf, len, -1, 10000, &res), 0);
+	assert_int_equal(topic_produce_batches(f->t, 0, buf, len, -1, 10000, &res, NULL), 0);
 	assert_int_equal(res.base_offset, 1 + N);
 	assert_int_equal(leo(f, 0), 1 + 2 * N);
 	/* and once more, whole: a duplicate of both appends */
 	memcpy(buf, enc, len);
-	assert_int_equal(topic_produce_batches(f->t, 0, buf, len, -1, 10000, &res), 0);
+	assert_int_equal(topic_produce_batches(f->t, 0, buf, len, -1, 10000, &res, NULL), 0);
 	assert_int_equal(res.base_offset, 1 + N);
 	assert_int_equal(leo(f, 0), 1 + 2 * N);
 
@@ -935,13 +935,13 @@ static void test_idempotent_log_append_time(void **state)
 
 	config(f, "message.timestamp.type=LogAppendTime");
 	assert_int_equal(log_encode_batches(&lc, &rec, 1, &pr, &enc, &len, NULL), 0);
-	assert_int_equal(topic_produce_batches(f->t, 0, enc, len, -1, 10000, &res), 0);
+	assert_int_equal(topic_produce_batches(f->t, 0, enc, len, -1, 10000, &res, NULL), 0);
 	assert_true(res.log_append_time > 1000);
 	appended_at = res.log_append_time;
 	/* sent again later: the time it was stored with, as Kafka answers */
 	while (engine_now_ms() == appended_at)
 		sched_yield();
-	assert_int_equal(topic_produce_batches(f->t, 0, enc, len, -1, 10000, &res), 0);
+	assert_int_equal(topic_produce_batches(f->t, 0, enc, len, -1, 10000, &res, NULL), 0);
 	assert_int_equal(res.base_offset, 0);
 	assert_int_equal(res.log_append_time, appended_at);
 	free(enc);
@@ -951,7 +951,7 @@ static void test_idempotent_log_append_time(void **state)
 	assert_int_equal(gone, 0);
 	pr.base_sequence = 5; /* a gap: refused while the producer is known */
 	assert_int_equal(log_encode_batches(&lc, &rec, 1, &pr, &enc, &len, NULL), 0);
-	assert_int_equal(topic_produce_batches(f->t, 0, enc, len, -1, 10000, &res), -EILSEQ);
+	assert_int_equal(topic_produce_batches(f->t, 0, enc, len, -1, 10000, &res, NULL), -EILSEQ);
 	free(enc);
 	assert_int_equal(leo(f, 0), 1);
 }
