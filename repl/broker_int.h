@@ -45,7 +45,7 @@
  *                           other repl lock held (it may block in the
  *                           kernel: the mount invalidates its page cache)
  *   6. leaves: broker.pool_mu, broker.sched_mu, broker.orphan_mu,
- *      broker.buf_mu, produce_tracker.mu, partition.commit_mu,
+ *      broker.buf_mu, broker.pp_mu, produce_tracker.mu, partition.commit_mu,
  *      coord.wake_mu, coord.connect_mu (group_int.h)
  *
  * The engine's locks come after all of these: repl calls the engine with

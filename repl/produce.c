@@ -392,13 +392,14 @@ struct produce_req {
 
 void produce_broker_init(struct broker *b)
 {
+	pthread_condattr_t ca;
+
 	atomic_init(&b->buf_used, 0);
 	atomic_init(&b->buf_unfinished, 0);
 	atomic_init(&b->buf_waiters, 0);
 	pthread_mutex_init(&b->buf_mu, NULL);
 	pthread_cond_init(&b->buf_cv, NULL);
-	pthread_condattr_t ca;
-
+	/* The purgatory's deadlines are on the monotonic clock. */
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_mutex_init(&b->pp_mu, NULL);
