@@ -188,6 +188,7 @@ struct produce_build {
  * parked in the produce purgatory: their entries are answered when all
  * are settled, on the purgatory's thread. */
 struct produce_later {
+	struct kafka_api *ka;
 	struct net_req *req;
 	struct produce_build pb; /* owned from the park on */
 	int n;
@@ -329,6 +330,17 @@ static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m
 	return failed;
 }
 
+/* Kafka records the whole request's size against the producer's quota
+ * (request.sizeInBytes) when it answers, whatever became of its
+ * partitions: its records alone would let a client that sends many empty
+ * or tiny ones, or long names, go unbounded. */
+static void produce_throttle(struct kafka_api *ka, struct net_req *req, struct produce_build *pb)
+{
+	pb->resp.throttle_time_ms =
+		client_quotas_record_req(cluster_client_quotas(ka->c), req, CLIENT_QUOTA_PRODUCE,
+					 (int64_t)net_req_size(req), false);
+}
+
 /* Encodes the response of pb to req's request. */
 static int produce_respond(struct net_req *req, struct produce_build *pb)
 {
@@ -378,6 +390,7 @@ static void produce_later_done(void *arg)
 	int rc;
 
 	produce_later_answer(later);
+	produce_throttle(later->ka, req, &later->pb);
 	rc = produce_respond(req, &later->pb);
 	produce_build_free(&later->pb);
 	later->n = 0;
@@ -452,23 +465,10 @@ static int produce_handler(void *arg, struct net_req *req)
 		pb.failed += rc;
 		rc = 0;
 	}
-	/* Kafka records the whole request's size against the producer's
-	 * quota (request.sizeInBytes), whatever became of its partitions:
-	 * its records alone would let a client that sends many empty or
-	 * tiny ones, or long names, go unbounded. */
-	pb.resp.throttle_time_ms =
-		client_quotas_record_req(cluster_client_quotas(ka->c), req, CLIENT_QUOTA_PRODUCE,
-					 (int64_t)net_req_size(req), false);
-	if (m->acks == 0) {
-		if (pb.failed) {
-			rc = -EPROTO; /* closed: how acks=0 learns of it */
-			goto out;
-		}
-		net_req_no_response(req);
-		goto out;
-	}
 	if (later && later->n > 0) {
 		free(replaced);
+		replaced = NULL;
+		later->ka = ka;
 		later->pb = pb;
 		if (produce_park(later->w[0].t->b, later->w, later->n, produce_later_done, later) ==
 		    0)
@@ -477,7 +477,15 @@ static int produce_handler(void *arg, struct net_req *req)
 		for (int i = 0; i < later->n; i++)
 			produce_wait_settle(&later->w[i]);
 		produce_later_answer(later);
-		replaced = NULL;
+	}
+	produce_throttle(ka, req, &pb);
+	if (m->acks == 0) {
+		if (pb.failed) {
+			rc = -EPROTO; /* closed: how acks=0 learns of it */
+			goto out;
+		}
+		net_req_no_response(req);
+		goto out;
 	}
 	rc = produce_respond(req, &pb);
 out:
