@@ -219,6 +219,7 @@ struct produce_metrics {
 	_Atomic int64_t lat_sum_ns;
 	_Atomic int64_t buffer_full;  /* writes refused (EAGAIN) or blocked */
 	_Atomic int64_t acks0_queued; /* acks=0 writes returned before their append */
+	_Atomic int64_t parked;       /* requests in the produce purgatory */
 };
 
 /* A log found in the data directory that no topic claims. */
@@ -464,14 +465,28 @@ void produce_wait_release(struct produce_wait *w);
 /* Called on the purgatory's thread, once every wait of a park settled
  * (their rc and log_start_offset set, references still held). */
 typedef void (*produce_parked_fn)(void *arg);
+/* Whether the request's client is gone (its connection closed); any
+ * thread, until produce_parked_fn is called. */
+typedef bool (*produce_gone_fn)(void *arg);
 /* Parks the n waits (of one request) until each is settled: its hw
  * passes its records and the ISR check (commit_isr_check) answers, its
  * leadership is lost, its topic is deleted or its timeout_ms passes, as
  * topic_produce_batches' blocking wait answers; then done(arg) on the
  * purgatory's thread, which may free the waits. 0, or -errno (no thread:
- * the caller settles them with produce_wait_settle). */
+ * the caller settles them with produce_wait_settle; -ESHUTDOWN: the
+ * purgatory is stopped, the caller closes the connection). A request
+ * whose client is gone (gone(arg), looked at when the purgatory is
+ * kicked) or still parked when the purgatory stops has its unsettled
+ * waits' rc -ESHUTDOWN: never answered, the connection closed, as
+ * Kafka's shutdown leaves its DelayedProduce. */
 int produce_park(struct broker *b, struct produce_wait *w, int n, produce_parked_fn done,
-		 void *arg);
+		 produce_gone_fn gone, void *arg);
+/* Has the purgatory look at its requests now (a client gone). */
+void produce_purgatory_kick(struct broker *b);
+/* Settles every parked request (see produce_park) and stops its thread;
+ * later parks are refused. Before the listener stops, whose stop waits
+ * for the parked requests. */
+void produce_purgatory_stop(struct broker *b);
 /* Settles w on this thread, waiting as topic_produce_batches would. */
 void produce_wait_settle(struct produce_wait *w);
 /* The idempotent producers of partition's replica here, leader or

@@ -387,15 +387,37 @@ static void produce_later_done(void *arg)
 {
 	struct produce_later *later = arg;
 	struct net_req *req = later->req;
-	int rc;
+	int rc = 0;
 
-	produce_later_answer(later);
-	produce_throttle(later->ka, req, &later->pb);
-	rc = produce_respond(req, &later->pb);
+	/* Its client gone, or the broker stopping: no answer, the
+	 * connection closed (the records stay, not acknowledged). */
+	for (int i = 0; i < later->n; i++)
+		if (later->w[i].rc == -ESHUTDOWN)
+			rc = -ESHUTDOWN;
+	if (rc == 0) {
+		produce_later_answer(later);
+		produce_throttle(later->ka, req, &later->pb);
+		rc = produce_respond(req, &later->pb);
+	}
 	produce_build_free(&later->pb);
 	later->n = 0;
 	produce_later_free(later);
 	net_req_complete(req, rc);
+}
+
+/* produce_gone_fn */
+static bool produce_later_gone(void *arg)
+{
+	const struct produce_later *later = arg;
+
+	return net_req_cancelled(later->req);
+}
+
+/* net_cancel_fn (the loop's thread): the purgatory looks at once. Its
+ * argument is the broker, which outlives the request. */
+static void produce_conn_gone(void *arg)
+{
+	produce_purgatory_kick(arg);
 }
 
 static struct produce_later *produce_later_new(struct net_req *req, int32_t nparts)
@@ -468,11 +490,18 @@ static int produce_handler(void *arg, struct net_req *req)
 	if (later && later->n > 0) {
 		free(replaced);
 		replaced = NULL;
+		struct broker *b = later->w[0].t->b;
+
 		later->ka = ka;
 		later->pb = pb;
-		if (produce_park(later->w[0].t->b, later->w, later->n, produce_later_done, later) ==
-		    0)
+		net_req_on_cancel(req, produce_conn_gone, b);
+		rc = produce_park(b, later->w, later->n, produce_later_done, produce_later_gone,
+				  later);
+		if (rc == 0)
 			return NET_PARKED; /* later is the purgatory's now */
+		if (rc == -ESHUTDOWN)      /* stopping: closed, as a parked one */
+			goto out;
+		rc = 0;
 		/* No purgatory thread: waited for here, as it must be. */
 		for (int i = 0; i < later->n; i++)
 			produce_wait_settle(&later->w[i]);

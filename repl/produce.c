@@ -409,16 +409,9 @@ void produce_broker_init(struct broker *b)
 
 void produce_broker_destroy(struct broker *b)
 {
-	/* The listener is gone: nothing is parked any more (its stop
-	 * waited for the parked requests). */
-	if (b->pp_running) {
-		pthread_mutex_lock(&b->pp_mu);
-		b->pp_stop = true;
-		b->pp_news = true;
-		pthread_cond_signal(&b->pp_cv);
-		pthread_mutex_unlock(&b->pp_mu);
-		pthread_join(b->pp_thread, NULL);
-	}
+	/* Stopped with the listener (cluster_stop); here for a broker
+	 * whose cluster never started. */
+	produce_purgatory_stop(b);
 	pthread_cond_destroy(&b->pp_cv);
 	pthread_mutex_destroy(&b->pp_mu);
 	pthread_cond_destroy(&b->buf_cv);
@@ -1241,14 +1234,8 @@ static bool appended_in_epoch(struct log *l, int64_t offset, int32_t epoch)
 
 void produce_hw_moved(struct partition *pt)
 {
-	if (atomic_load(&pt->commit_parked) > 0) {
-		struct broker *b = pt->b;
-
-		pthread_mutex_lock(&b->pp_mu);
-		b->pp_news = true;
-		pthread_cond_signal(&b->pp_cv);
-		pthread_mutex_unlock(&b->pp_mu);
-	}
+	if (atomic_load(&pt->commit_parked) > 0)
+		produce_purgatory_kick(pt->b);
 	if (atomic_load(&pt->commit_waiters) == 0)
 		return;
 	pthread_mutex_lock(&pt->commit_mu);
@@ -1563,14 +1550,17 @@ struct produce_parked {
 	struct produce_wait *w;
 	int n;
 	produce_parked_fn done;
+	/* Whether the client is gone (its connection closed): the waits
+	 * are then settled at once, their answer never sent. */
+	produce_gone_fn gone;
 	void *arg;
 };
 
 /* Looks at p's unsettled waits: whether all are settled now; else *due
  * is lowered to the earliest time one must be looked at again. */
-static bool parked_scan(struct produce_parked *p, int64_t now, int64_t *due)
+static bool parked_scan(struct produce_parked *p, int64_t now, bool stopping, int64_t *due)
 {
-	bool all = true;
+	bool all = true, gone = p->gone && p->gone(p->arg);
 
 	for (int i = 0; i < p->n; i++) {
 		struct produce_wait *w = &p->w[i];
@@ -1578,7 +1568,14 @@ static bool parked_scan(struct produce_parked *p, int64_t now, int64_t *due)
 
 		if (w->done)
 			continue;
+		if (stopping) /* a leadership moved away answers as such */
+			w->check_ms = 0;
 		rc = commit_poll(w, now);
+		/* A client gone, or a broker stopping (Kafka closes the
+		 * connections, the purgatory unanswered): the records stay,
+		 * not acknowledged. */
+		if (rc == PRODUCE_PENDING && (gone || stopping))
+			rc = -ESHUTDOWN;
 		if (rc == PRODUCE_PENDING) {
 			all = false;
 			if (w->deadline_ms < *due)
@@ -1588,7 +1585,13 @@ static bool parked_scan(struct produce_parked *p, int64_t now, int64_t *due)
 			continue;
 		}
 		atomic_fetch_sub(&w->pt->commit_parked, 1);
-		wait_outcome(w, rc);
+		if (rc == -ESHUTDOWN) {
+			w->rc = rc;
+			w->log_start_offset = log_get_start(w->log);
+			w->done = true;
+		} else {
+			wait_outcome(w, rc);
+		}
 	}
 	return all;
 }
@@ -1601,6 +1604,7 @@ static void *purgatory_main(void *arg)
 	pthread_mutex_lock(&b->pp_mu);
 	while (!b->pp_stop || b->pp_head) {
 		struct produce_parked *list, *keep = NULL, *next;
+		bool stopping = b->pp_stop;
 		int64_t now;
 
 		if (!b->pp_news) {
@@ -1625,7 +1629,8 @@ static void *purgatory_main(void *arg)
 		due = INT64_MAX;
 		for (struct produce_parked *p = list; p; p = next) {
 			next = p->next;
-			if (parked_scan(p, now, &due)) {
+			if (parked_scan(p, now, stopping, &due)) {
+				atomic_fetch_sub(&b->pm.parked, 1);
 				p->done(p->arg);
 				free(p);
 			} else {
@@ -1645,14 +1650,20 @@ static void *purgatory_main(void *arg)
 	return NULL;
 }
 
-int produce_park(struct broker *b, struct produce_wait *w, int n, produce_parked_fn done, void *arg)
+int produce_park(struct broker *b, struct produce_wait *w, int n, produce_parked_fn done,
+		 produce_gone_fn gone, void *arg)
 {
 	struct produce_parked *p = malloc(sizeof(*p));
 
 	if (!p)
 		return -ENOMEM;
-	*p = (struct produce_parked){ .w = w, .n = n, .done = done, .arg = arg };
+	*p = (struct produce_parked){ .w = w, .n = n, .done = done, .gone = gone, .arg = arg };
 	pthread_mutex_lock(&b->pp_mu);
+	if (b->pp_stop) { /* the listener is stopping */
+		pthread_mutex_unlock(&b->pp_mu);
+		free(p);
+		return -ESHUTDOWN;
+	}
 	if (!b->pp_running) {
 		int rc = -pthread_create(&b->pp_thread, NULL, purgatory_main, b);
 
@@ -1670,12 +1681,37 @@ int produce_park(struct broker *b, struct produce_wait *w, int n, produce_parked
 	}
 	for (int i = 0; i < n; i++)
 		atomic_fetch_add(&w[i].pt->commit_parked, 1);
+	atomic_fetch_add(&b->pm.parked, 1);
 	p->next = b->pp_head;
 	b->pp_head = p;
 	b->pp_news = true;
 	pthread_cond_signal(&b->pp_cv);
 	pthread_mutex_unlock(&b->pp_mu);
 	return 0;
+}
+
+void produce_purgatory_kick(struct broker *b)
+{
+	pthread_mutex_lock(&b->pp_mu);
+	b->pp_news = true;
+	pthread_cond_signal(&b->pp_cv);
+	pthread_mutex_unlock(&b->pp_mu);
+}
+
+void produce_purgatory_stop(struct broker *b)
+{
+	bool running;
+
+	pthread_mutex_lock(&b->pp_mu);
+	b->pp_stop = true;
+	b->pp_news = true;
+	running = b->pp_running;
+	pthread_cond_signal(&b->pp_cv);
+	pthread_mutex_unlock(&b->pp_mu);
+	if (running) {
+		pthread_join(b->pp_thread, NULL);
+		b->pp_running = false;
+	}
 }
 
 /* An acks=0 request owning a copy of its records' bytes. */

@@ -5,7 +5,8 @@
 # num.io.threads=2, a topic of one partition with three replicas. Both
 # followers are frozen (SIGSTOP) and three Kafka clients' acks=-1
 # Produce requests (timeout_ms 20000) are appended on the leader and
-# wait: more than its workers. A Metadata request and a consumer's Fetch
+# wait: more than its workers; a fourth, whose client is killed, leaves
+# the purgatory at once. A Metadata request and a consumer's Fetch
 # (max_wait_ms 0) to the leader are then answered at once, not once the
 # writes give up (a worker each, they would wait the writes' 20 s). With
 # the followers frozen nothing commits the writes: each is answered
@@ -60,6 +61,21 @@ unanswered() {
 	return 0
 }
 check "the three Produce requests wait for their commit" unanswered
+# purgatory_is N: the leader's produce purgatory holds N requests.
+purgatory_is() {
+	[ "$(awk '$1 == "mqfs_produce_purgatory_size" { print $2 }' "$MQ_TMP/mnt$L/.metrics")" = "$1" ]
+}
+check "the three in the produce purgatory" purgatory_is 3
+# A client that goes while its Produce waits: the purgatory lets go of
+# it at once (the connection closed), not at its timeout_ms (120 s).
+mq_bg sh -c 'KAFKA_RAW_TIMEOUT_MS=120000 exec python3 "$1" produce 127.0.0.1 "$2" admin \
+	admin-secret t 0 r-gone -1 > "$3" 2>&1' sh "$LIBDIR/kafka_raw.py" "$LPORT" "$MQ_TMP/kgone"
+GONE=$MQ_LAST_PID
+check "a fourth Produce parked" poll 10 purgatory_is 4
+kill -9 "$GONE"
+mq_wait "$GONE" 10
+check "its client killed: the purgatory lets go of it, the other three wait" poll 10 purgatory_is 3
+check "it got no answer" test ! -s "$MQ_TMP/kgone"
 # Answered at once: well within the writes' 20 s.
 expect_ok "Metadata from the leader while three acks=all writes wait (2 workers)" \
 	sh -c 'timeout 8 python3 "$1" metadata 127.0.0.1 "$2" admin admin-secret t | grep -q "^0 error 0 "' \
@@ -79,6 +95,7 @@ for n in 1 2 3; do
 	expect_eq "Produce r-$n: REQUEST_TIMED_OUT (the followers frozen)" "error 7" \
 		"$(cat "$MQ_TMP/kwrote$n" 2>/dev/null)"
 done
+check "the produce purgatory is empty again" poll 10 purgatory_is 0
 thaw_pid "$PF" "$PG"
 check "the followers rejoin the ISR" poll 60 t_isr_is "$MQ_TMP/mnt$L" "1,2,3"
 expect_eq "an acks=all Produce with the ISR whole: NONE" "error 0" \
@@ -93,7 +110,7 @@ freeze_pid "$PX"
 check "broker $X (a follower, not the controller $C) stopped" poll 20 all_stopped "$PX"
 mq_bg sh -c 'python3 "$1" produce 127.0.0.1 "$2" admin admin-secret t 0 r-5 -1 > "$3" 2>&1' sh \
 	"$LIBDIR/kafka_raw.py" "$LPORT" "$MQ_TMP/kwrote5"
-check "the Produce appended (log end 6)" poll 15 leo_is 6
+check "the Produce appended (log end 7)" poll 15 leo_is 7
 # A controlled shutdown hands the leaderships over through the controller
 # first: on a loaded machine (or under ASan) that takes longer than the
 # harness's default 10 s.

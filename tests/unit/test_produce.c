@@ -782,6 +782,14 @@ static void parked_done(void *arg)
 	atomic_fetch_add(&g_parked_done, 1);
 }
 
+static atomic_bool g_client_gone;
+
+static bool client_gone(void *arg)
+{
+	(void)arg;
+	return atomic_load(&g_client_gone);
+}
+
 static bool parked_settled(struct fx *f)
 {
 	(void)f;
@@ -819,10 +827,11 @@ static void test_parked_until_commit(void **state)
 	parked_wait(f, &w[0], append_uncommitted(f), 60000);
 	parked_wait(f, &w[1], append_uncommitted(f), 60000);
 	atomic_store(&g_parked_done, 0);
-	assert_int_equal(produce_park(f->b, w, 2, parked_done, NULL), 0);
+	assert_int_equal(produce_park(f->b, w, 2, parked_done, NULL, NULL), 0);
 	usleep(50000);
 	assert_int_equal(atomic_load(&g_parked_done), 0);
 	assert_int_equal(atomic_load(&part(f, 0)->commit_parked), 2);
+	assert_int_equal(atomic_load(&f->b->pm.parked), 1); /* one request */
 	assert_int_equal(log_set_hw(part(f, 0)->log, w[0].last + 1), 0);
 	usleep(50000);
 	assert_int_equal(atomic_load(&g_parked_done), 0); /* one of two */
@@ -833,26 +842,66 @@ static void test_parked_until_commit(void **state)
 	assert_true(w[0].done && w[1].done);
 	assert_int_equal(w[1].log_start_offset, 0);
 	assert_int_equal(atomic_load(&part(f, 0)->commit_parked), 0);
+	assert_int_equal(atomic_load(&f->b->pm.parked), 0);
 	produce_wait_release(&w[0]);
 	produce_wait_release(&w[1]);
 	/* Never covered: REQUEST_TIMED_OUT at timeout_ms, not before. */
 	parked_wait(f, &w[0], append_uncommitted(f), 300);
 	atomic_store(&g_parked_done, 0);
 	t0 = now_mono_ms();
-	assert_int_equal(produce_park(f->b, w, 1, parked_done, NULL), 0);
+	assert_int_equal(produce_park(f->b, w, 1, parked_done, NULL, NULL), 0);
 	assert_true(wait_until(parked_settled, f));
 	assert_true(now_mono_ms() - t0 >= 290);
 	assert_int_equal(w[0].rc, -ETIMEDOUT);
 	produce_wait_release(&w[0]);
+	/* A client gone settles it when the purgatory is kicked, its
+	 * answer never sent (-ESHUTDOWN); its records stay. */
+	parked_wait(f, &w[0], append_uncommitted(f), 60000);
+	atomic_store(&g_parked_done, 0);
+	atomic_store(&g_client_gone, false);
+	assert_int_equal(produce_park(f->b, w, 1, parked_done, client_gone, NULL), 0);
+	usleep(20000);
+	assert_int_equal(atomic_load(&g_parked_done), 0);
+	atomic_store(&g_client_gone, true);
+	produce_purgatory_kick(f->b);
+	assert_true(wait_until(parked_settled, f));
+	assert_int_equal(w[0].rc, -ESHUTDOWN);
+	assert_int_equal(atomic_load(&part(f, 0)->commit_parked), 0);
+	produce_wait_release(&w[0]);
 	/* A delete settles it at once (no hw moves). */
 	parked_wait(f, &w[0], append_uncommitted(f), 60000);
 	atomic_store(&g_parked_done, 0);
-	assert_int_equal(produce_park(f->b, w, 1, parked_done, NULL), 0);
+	assert_int_equal(produce_park(f->b, w, 1, parked_done, NULL, NULL), 0);
 	usleep(20000);
 	assert_int_equal(broker_topic_delete(f->b, "t"), 0);
 	assert_true(wait_until(parked_settled, f));
 	assert_int_equal(w[0].rc, -ENOENT);
 	produce_wait_release(&w[0]);
+}
+
+/* The broker stopping settles what is parked at once (-ESHUTDOWN: the
+ * listener closes its connections, as Kafka's shutdown leaves its
+ * purgatory) rather than after timeout_ms, and refuses later parks. */
+static void test_parked_at_stop(void **state)
+{
+	struct fx *f = *state;
+	struct produce_wait w[2];
+	int64_t t0;
+
+	assert_int_equal(topic_produce(f->t, 0, "c0\n", 3, 0), 0);
+	parked_wait(f, &w[0], append_uncommitted(f), 60000);
+	atomic_store(&g_parked_done, 0);
+	assert_int_equal(produce_park(f->b, w, 1, parked_done, NULL, NULL), 0);
+	t0 = now_mono_ms();
+	produce_purgatory_stop(f->b);
+	assert_int_equal(atomic_load(&g_parked_done), 1);
+	assert_true(now_mono_ms() - t0 < 30000);
+	assert_int_equal(w[0].rc, -ESHUTDOWN);
+	produce_wait_release(&w[0]);
+	parked_wait(f, &w[1], append_uncommitted(f), 60000);
+	assert_int_equal(produce_park(f->b, &w[1], 1, parked_done, NULL, NULL), -ESHUTDOWN);
+	assert_int_equal(atomic_load(&part(f, 0)->commit_parked), 0);
+	produce_wait_release(&w[1]);
 }
 
 /* A leader appends in its epoch and waits; it loses the leadership (cut
@@ -1059,6 +1108,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delete_during_linger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_waits_for_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parked_until_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parked_at_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forwarded_batches_sent_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idempotent_log_append_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_refused_after_leadership_lost, setup,
