@@ -45,7 +45,7 @@
  *                           other repl lock held (it may block in the
  *                           kernel: the mount invalidates its page cache)
  *   6. leaves: broker.pool_mu, broker.sched_mu, broker.orphan_mu,
- *      broker.buf_mu, produce_tracker.mu, partition.commit_mu,
+ *      broker.buf_mu, broker.pp_mu, produce_tracker.mu, partition.commit_mu,
  *      coord.wake_mu, coord.connect_mu (group_int.h)
  *
  * The engine's locks come after all of these: repl calls the engine with
@@ -142,6 +142,9 @@ struct partition {
 	pthread_mutex_t commit_mu; /* a leaf, with commit_cv */
 	pthread_cond_t commit_cv;  /* the hw moved (CLOCK_MONOTONIC) */
 	atomic_int commit_waiters;
+	/* Kafka clients' acks=-1 writes parked in the produce purgatory
+	 * (produce.c) for this partition: a hw move wakes its thread. */
+	atomic_int commit_parked;
 	/* Idempotent producers' batches in this partition, for the leader's
 	 * duplicate check (producer_state.h; topic_produce_batches). */
 	struct producer_state pstate;
@@ -216,6 +219,7 @@ struct produce_metrics {
 	_Atomic int64_t lat_sum_ns;
 	_Atomic int64_t buffer_full;  /* writes refused (EAGAIN) or blocked */
 	_Atomic int64_t acks0_queued; /* acks=0 writes returned before their append */
+	_Atomic int64_t parked;       /* requests in the produce purgatory */
 };
 
 /* A log found in the data directory that no topic claims. */
@@ -223,6 +227,8 @@ struct orphan {
 	char *topic;
 	int partition;
 };
+
+struct produce_parked;
 
 struct broker {
 	struct broker_config cfg;
@@ -286,6 +292,15 @@ struct broker {
 	pthread_cond_t buf_cv;
 	atomic_int buf_waiters;
 	struct produce_metrics pm;
+	/* The produce purgatory (produce.c): Kafka clients' acks=-1 writes
+	 * waiting for their commit without a listener worker. pp_mu (a leaf)
+	 * guards the rest; the thread is started by the first park. */
+	pthread_mutex_t pp_mu;
+	pthread_cond_t pp_cv; /* CLOCK_MONOTONIC */
+	struct produce_parked *pp_head;
+	bool pp_news; /* a park or a hw move since the thread's last scan */
+	bool pp_running, pp_stop;
+	pthread_t pp_thread;
 
 	pthread_t sched;
 	bool sched_running;
@@ -419,8 +434,61 @@ struct produce_batches_result {
 	int bad_batch;            /* index of the batch refused, -1 */
 	char why[LOG_WHY_LEN]; /* -EBADMSG, -EPERM, -ERANGE, -EMSGSIZE: what is wrong with it, or "" */
 };
+/* A Kafka client's acks=-1 append whose commit is still ahead, as
+ * topic_produce_batches leaves it to the produce purgatory (Kafka's
+ * DelayedProduce): t and log referenced until produce_wait_release. */
+struct produce_wait {
+	struct topic *t;
+	struct partition *pt;
+	struct log *log;
+	int64_t last;       /* the last offset appended */
+	int32_t epoch;      /* the leader epoch it was appended in */
+	int32_t lead_epoch; /* the leadership the request was answered in */
+	int64_t timeout_ms;
+	/* The purgatory's (CLOCK_MONOTONIC ms): */
+	int64_t deadline_ms, check_ms;
+	/* The outcome: topic_produce_batches' rc after its commit wait
+	 * (0, -ETIMEDOUT, -EREMOTE, -ENOENT, -EL2NSYNC), and the log start
+	 * offset then; done once settled. */
+	int rc;
+	int64_t log_start_offset;
+	bool done;
+};
+/* topic_produce_batches with acks -1 and a wait: appended, the commit
+ * not there yet; *wait is filled in, the caller parks it. */
+#define PRODUCE_PENDING 1
 int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size_t len, int acks,
-			  int64_t timeout_ms, struct produce_batches_result *res);
+			  int64_t timeout_ms, struct produce_batches_result *res,
+			  struct produce_wait *wait);
+/* Drops the references of a wait that was not parked, or was settled. */
+void produce_wait_release(struct produce_wait *w);
+/* Called on the purgatory's thread, once every wait of a park settled
+ * (their rc and log_start_offset set, references still held). */
+typedef void (*produce_parked_fn)(void *arg);
+/* Whether the request's client is gone (its connection closed); any
+ * thread, until produce_parked_fn is called. */
+typedef bool (*produce_gone_fn)(void *arg);
+/* Parks the n waits (of one request) until each is settled: its hw
+ * passes its records and the ISR check (commit_isr_check) answers, its
+ * leadership is lost, its topic is deleted or its timeout_ms passes, as
+ * topic_produce_batches' blocking wait answers; then done(arg) on the
+ * purgatory's thread, which may free the waits. 0, or -errno (no thread:
+ * the caller settles them with produce_wait_settle; -ESHUTDOWN: the
+ * purgatory is stopped, the caller closes the connection). A request
+ * whose client is gone (gone(arg), looked at when the purgatory is
+ * kicked) or still parked when the purgatory stops has its unsettled
+ * waits' rc -ESHUTDOWN: never answered, the connection closed, as
+ * Kafka's shutdown leaves its DelayedProduce. */
+int produce_park(struct broker *b, struct produce_wait *w, int n, produce_parked_fn done,
+		 produce_gone_fn gone, void *arg);
+/* Has the purgatory look at its requests now (a client gone). */
+void produce_purgatory_kick(struct broker *b);
+/* Settles every parked request (see produce_park) and stops its thread;
+ * later parks are refused. Before the listener stops, whose stop waits
+ * for the parked requests. */
+void produce_purgatory_stop(struct broker *b);
+/* Settles w on this thread, waiting as topic_produce_batches would. */
+void produce_wait_settle(struct produce_wait *w);
 /* The idempotent producers of partition's replica here, leader or
  * follower, as its producer state knows them (producer_state.h; loaded
  * from the log first when it may be stale: a leader's when no produce has

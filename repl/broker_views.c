@@ -642,6 +642,9 @@ static const struct metric_row metric_rows[] = {
 		   "ENOBUFS for an unfinished line)."),
 	ROW_ATOMIC(pm.acks0_queued, "mqfs_acks0_queued_total", "counter",
 		   "acks=0 writes that returned before their records were appended."),
+	ROW_ATOMIC(pm.parked, "mqfs_produce_purgatory_size", "gauge",
+		   "Kafka clients' acks=all Produce requests waiting in the produce purgatory "
+		   "for their commit."),
 	ROW_TEXT(append_latency_text),
 	ROW_TOPIC(M_REC_OUT, "mqfs_records_out_total",
 		  "Records (whole lines) returned to readers of partition and consume files "

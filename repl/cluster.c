@@ -2394,6 +2394,10 @@ void cluster_stop(struct cluster *c)
 	if (c->gs && c->cr)
 		group_connect_hook(c, false);
 	group_serve_stop(c->gs);
+	/* Parked acks=all Produce requests: their connections closed, as
+	 * Kafka's shutdown leaves its produce purgatory. */
+	if (c->ka.b)
+		produce_purgatory_stop(c->ka.b);
 	if (c->srv)
 		net_server_stop(c->srv);
 	/* The mount is gone: no reader uses a read copy any more. */

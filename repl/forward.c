@@ -432,7 +432,7 @@ static int deliver(struct forwarder *f, struct topic *t, struct partition *pt, i
 		if (rc == 0 && leader == f->broker_id) {
 			struct produce_batches_result res;
 
-			rc = topic_produce_batches(t, pt->index, buf, len, acks, left, &res);
+			rc = topic_produce_batches(t, pt->index, buf, len, acks, left, &res, NULL);
 			if (rc == -E2BIG) /* over segment.bytes: a record too large */
 				rc = -EMSGSIZE;
 			if (rc != -EREMOTE && rc != -ENXIO)

@@ -54,8 +54,14 @@
  * response is sent: base offsets and leader epochs are written into it in
  * place before the bytes go to the log.
  *
- * Threads: a listener worker; it may wait for the commit (acks=-1) up to
- * timeout_ms, holding no lock.
+ * Threads: a listener worker. An acks=-1 request whose commit is not
+ * there when its partitions are appended is parked (NET_PARKED) in the
+ * produce purgatory (produce_park, broker_int.h), Kafka's DelayedProduce:
+ * the worker is free for other requests, and the purgatory's thread
+ * answers it once each of its waiting partitions is settled (committed,
+ * its leadership lost, its topic deleted, timeout_ms passed), with the
+ * answers above. The connection reads nothing more until then (one
+ * request at a time), so its responses keep their order.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -126,7 +132,7 @@ int16_t kafka_produce_error(int err, const char **message)
  * response entry. */
 static int produce_partition(struct kafka_api *ka, const struct proto_produce_req *m,
 			     int16_t version, struct topic *t, const struct proto_produce_part *pd,
-			     struct produce_batches_result *res)
+			     struct produce_batches_result *res, struct produce_wait *wait)
 {
 	struct kafka_part_state st;
 	int rc;
@@ -162,7 +168,7 @@ static int produce_partition(struct kafka_api *ka, const struct proto_produce_re
 	/* The frame is ours (see the top): patched in place. */
 	return topic_produce_batches(t, pd->index, (uint8_t *)(uintptr_t)pd->records,
 				     (size_t)pd->records_len, m->acks,
-				     m->timeout_ms > 0 ? m->timeout_ms : 0, res);
+				     m->timeout_ms > 0 ? m->timeout_ms : 0, res, wait);
 }
 
 /* A refused batch's error_message with what was wrong in it. */
@@ -176,6 +182,19 @@ struct produce_build {
 	char (*msgs)[PRODUCE_MSG_LEN];
 	int32_t nparts;
 	int failed; /* partitions answered with an error */
+};
+
+/* An acks=-1 request's partitions whose commit is ahead (PRODUCE_PENDING),
+ * parked in the produce purgatory: their entries are answered when all
+ * are settled, on the purgatory's thread. */
+struct produce_later {
+	struct kafka_api *ka;
+	struct net_req *req;
+	struct produce_build pb; /* owned from the park on */
+	int n;
+	struct produce_wait *w;               /* n of nparts */
+	struct proto_produce_resp_topic **rt; /* each wait's topic entry */
+	struct proto_produce_resp_part **rp;  /* and partition entry */
 };
 
 /* The message of record error i (of rec_errs) for a batch refused with
@@ -218,10 +237,22 @@ static int produce_replaced(const struct proto_produce_req *m, int32_t nparts, u
 	return 0;
 }
 
+/* Logs a partition's refusal (a timeout is logged where it is seen). */
+static void produce_refused(const char *peer, struct kstr name,
+			    const struct proto_produce_resp_part *rp, int rc, const char *msg)
+{
+	if (rc == -ETIMEDOUT)
+		return;
+	mq_log_limited(MQ_INFO, "Produce from %s to %.*s-%d refused: %s%s%s", peer,
+		       name.len > 0 ? (int)name.len : 0, name.ptr ? name.ptr : "", rp->index,
+		       proto_err_name(rp->error_code), msg ? ": " : "", msg ? msg : "");
+}
+
 static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m, int16_t version,
 			 const struct proto_produce_topic *td, struct proto_produce_resp_topic *rt,
 			 struct proto_record_error **errs, struct produce_build *pb,
-			 const uint8_t *replaced, const char *peer, bool allowed)
+			 const uint8_t *replaced, const char *peer, bool allowed,
+			 struct produce_later *later)
 {
 	struct topic *t = NULL;
 	int failed = 0;
@@ -257,9 +288,17 @@ static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m
 		}
 		rc = !allowed   ? -EKEYREJECTED
 		     : internal ? -EACCES
-				: produce_partition(ka, m, version, t, pd, &res);
+				: produce_partition(ka, m, version, t, pd, &res,
+						    later ? &later->w[later->n] : NULL);
 		rt->n_partitions++;
 		rp->index = pd->index;
+		if (rc == PRODUCE_PENDING) { /* answered once settled */
+			rp->base_offset = res.base_offset;
+			rp->log_append_time_ms = res.log_append_time;
+			later->rt[later->n] = rt;
+			later->rp[later->n++] = rp;
+			continue;
+		}
 		rp->error_code = kafka_produce_error(rc, &msg);
 		if ((rc == -EBADMSG || rc == -EPERM || rc == -ERANGE || rc == -EMSGSIZE ||
 		     rc == -E2BIG) &&
@@ -281,20 +320,121 @@ static int produce_topic(struct kafka_api *ka, const struct proto_produce_req *m
 			rp->record_errors = (*errs)++;
 			rp->n_record_errors = 1;
 		}
-		if (rc < 0 && rc != -ETIMEDOUT) {
+		if (rc < 0) {
 			failed++;
-			mq_log_limited(MQ_INFO, "Produce from %s to %.*s-%d refused: %s%s%s", peer,
-				       td->name.len > 0 ? (int)td->name.len : 0,
-				       td->name.ptr ? td->name.ptr : "", pd->index,
-				       proto_err_name(rp->error_code), msg ? ": " : "",
-				       msg ? msg : "");
-		} else if (rc < 0) {
-			failed++;
+			produce_refused(peer, td->name, rp, rc, msg);
 		}
 	}
 	if (t)
 		topic_put(t);
 	return failed;
+}
+
+/* Kafka records the whole request's size against the producer's quota
+ * (request.sizeInBytes) when it answers, whatever became of its
+ * partitions: its records alone would let a client that sends many empty
+ * or tiny ones, or long names, go unbounded. */
+static void produce_throttle(struct kafka_api *ka, struct net_req *req, struct produce_build *pb)
+{
+	pb->resp.throttle_time_ms =
+		client_quotas_record_req(cluster_client_quotas(ka->c), req, CLIENT_QUOTA_PRODUCE,
+					 (int64_t)net_req_size(req), false);
+}
+
+/* Encodes the response of pb to req's request. */
+static int produce_respond(struct net_req *req, struct produce_build *pb)
+{
+	size_t pos = net_req_begin(req);
+	int rc = proto_produce_resp_encode(&net_req_out(req)->w, net_req_msg(req)->hdr.api_version,
+					   &pb->resp);
+
+	return rc ? rc : net_req_end(req, pos);
+}
+
+/* The settled waits of later into their partitions' entries, their
+ * references dropped. */
+static void produce_later_answer(struct produce_later *later)
+{
+	for (int i = 0; i < later->n; i++) {
+		struct produce_wait *w = &later->w[i];
+		struct proto_produce_resp_part *rp = later->rp[i];
+		const char *msg;
+
+		rp->error_code = kafka_produce_error(w->rc, &msg);
+		rp->error_message = kstr_of(msg);
+		rp->log_start_offset = w->log_start_offset;
+		if (w->rc < 0)
+			rp->log_append_time_ms = -1;
+		produce_refused(net_req_peer(later->req), later->rt[i]->name, rp, w->rc, msg);
+		produce_wait_release(w);
+	}
+}
+
+static void produce_later_free(struct produce_later *later)
+{
+	if (!later)
+		return;
+	for (int i = 0; i < later->n; i++)
+		produce_wait_release(&later->w[i]);
+	free(later->w);
+	free(later->rt);
+	free(later->rp);
+	free(later);
+}
+
+/* produce_parked_fn: every wait of the request settled. */
+static void produce_later_done(void *arg)
+{
+	struct produce_later *later = arg;
+	struct net_req *req = later->req;
+	int rc = 0;
+
+	/* Its client gone, or the broker stopping: no answer, the
+	 * connection closed (the records stay, not acknowledged). */
+	for (int i = 0; i < later->n; i++)
+		if (later->w[i].rc == -ESHUTDOWN)
+			rc = -ESHUTDOWN;
+	if (rc == 0) {
+		produce_later_answer(later);
+		produce_throttle(later->ka, req, &later->pb);
+		rc = produce_respond(req, &later->pb);
+	}
+	produce_build_free(&later->pb);
+	later->n = 0;
+	produce_later_free(later);
+	net_req_complete(req, rc);
+}
+
+/* produce_gone_fn */
+static bool produce_later_gone(void *arg)
+{
+	const struct produce_later *later = arg;
+
+	return net_req_cancelled(later->req);
+}
+
+/* net_cancel_fn (the loop's thread): the purgatory looks at once. Its
+ * argument is the broker, which outlives the request. */
+static void produce_conn_gone(void *arg)
+{
+	produce_purgatory_kick(arg);
+}
+
+static struct produce_later *produce_later_new(struct net_req *req, int32_t nparts)
+{
+	struct produce_later *later = calloc(1, sizeof(*later));
+
+	if (!later)
+		return NULL;
+	later->req = req;
+	later->w = calloc((size_t)nparts + 1, sizeof(*later->w));
+	later->rt = calloc((size_t)nparts + 1, sizeof(*later->rt));
+	later->rp = calloc((size_t)nparts + 1, sizeof(*later->rp));
+	if (!later->w || !later->rt || !later->rp) {
+		produce_later_free(later);
+		return NULL;
+	}
+	return later;
 }
 
 static int produce_handler(void *arg, struct net_req *req)
@@ -304,6 +444,7 @@ static int produce_handler(void *arg, struct net_req *req)
 	const struct proto_produce_req *m = &pr->u.produce;
 	struct produce_build pb = { 0 };
 	struct proto_record_error *errs;
+	struct produce_later *later = NULL;
 	uint8_t *replaced;
 	int32_t nparts = 0, at = 0;
 	int rc = 0;
@@ -314,7 +455,11 @@ static int produce_handler(void *arg, struct net_req *req)
 	pb.rec_errs = calloc((size_t)nparts + 1, sizeof(*pb.rec_errs));
 	replaced = calloc((size_t)nparts + 1, sizeof(*replaced));
 	pb.nparts = nparts;
-	if (!pb.resp.responses || !pb.rec_errs || !replaced ||
+	/* acks=-1: a partition whose commit is ahead is answered later,
+	 * the worker freed (Kafka's DelayedProduce). */
+	if (m->acks == -1)
+		later = produce_later_new(req, nparts);
+	if (!pb.resp.responses || !pb.rec_errs || !replaced || (m->acks == -1 && !later) ||
 	    produce_replaced(m, nparts, replaced) < 0) {
 		rc = -ENOMEM;
 		goto out;
@@ -326,7 +471,8 @@ static int produce_handler(void *arg, struct net_req *req)
 		rc = produce_topic(
 			ka, m, pr->hdr.api_version, &m->topic_data[i], rt, &errs, &pb,
 			replaced + at, net_req_peer(req),
-			kafka_authorize(req, ACL_OP_WRITE, ACL_RES_TOPIC, m->topic_data[i].name));
+			kafka_authorize(req, ACL_OP_WRITE, ACL_RES_TOPIC, m->topic_data[i].name),
+			later);
 		at += m->topic_data[i].n_partitions;
 		pb.resp.n_topics++;
 		if (rc < 0)
@@ -341,13 +487,27 @@ static int produce_handler(void *arg, struct net_req *req)
 		pb.failed += rc;
 		rc = 0;
 	}
-	/* Kafka records the whole request's size against the producer's
-	 * quota (request.sizeInBytes), whatever became of its partitions:
-	 * its records alone would let a client that sends many empty or
-	 * tiny ones, or long names, go unbounded. */
-	pb.resp.throttle_time_ms =
-		client_quotas_record_req(cluster_client_quotas(ka->c), req, CLIENT_QUOTA_PRODUCE,
-					 (int64_t)net_req_size(req), false);
+	if (later && later->n > 0) {
+		free(replaced);
+		replaced = NULL;
+		struct broker *b = later->w[0].t->b;
+
+		later->ka = ka;
+		later->pb = pb;
+		net_req_on_cancel(req, produce_conn_gone, b);
+		rc = produce_park(b, later->w, later->n, produce_later_done, produce_later_gone,
+				  later);
+		if (rc == 0)
+			return NET_PARKED; /* later is the purgatory's now */
+		if (rc == -ESHUTDOWN)      /* stopping: closed, as a parked one */
+			goto out;
+		rc = 0;
+		/* No purgatory thread: waited for here, as it must be. */
+		for (int i = 0; i < later->n; i++)
+			produce_wait_settle(&later->w[i]);
+		produce_later_answer(later);
+	}
+	produce_throttle(ka, req, &pb);
 	if (m->acks == 0) {
 		if (pb.failed) {
 			rc = -EPROTO; /* closed: how acks=0 learns of it */
@@ -356,13 +516,11 @@ static int produce_handler(void *arg, struct net_req *req)
 		net_req_no_response(req);
 		goto out;
 	}
-	size_t pos = net_req_begin(req);
-	rc = proto_produce_resp_encode(&net_req_out(req)->w, pr->hdr.api_version, &pb.resp);
-	if (rc == 0)
-		rc = net_req_end(req, pos);
+	rc = produce_respond(req, &pb);
 out:
 	produce_build_free(&pb);
 	free(replaced);
+	produce_later_free(later);
 	return rc;
 }
 

@@ -392,15 +392,28 @@ struct produce_req {
 
 void produce_broker_init(struct broker *b)
 {
+	pthread_condattr_t ca;
+
 	atomic_init(&b->buf_used, 0);
 	atomic_init(&b->buf_unfinished, 0);
 	atomic_init(&b->buf_waiters, 0);
 	pthread_mutex_init(&b->buf_mu, NULL);
 	pthread_cond_init(&b->buf_cv, NULL);
+	/* The purgatory's deadlines are on the monotonic clock. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_mutex_init(&b->pp_mu, NULL);
+	pthread_cond_init(&b->pp_cv, &ca);
+	pthread_condattr_destroy(&ca);
 }
 
 void produce_broker_destroy(struct broker *b)
 {
+	/* Stopped with the listener (cluster_stop); here for a broker
+	 * whose cluster never started. */
+	produce_purgatory_stop(b);
+	pthread_cond_destroy(&b->pp_cv);
+	pthread_mutex_destroy(&b->pp_mu);
 	pthread_cond_destroy(&b->buf_cv);
 	pthread_mutex_destroy(&b->buf_mu);
 }
@@ -418,6 +431,7 @@ void produce_partition_init(struct partition *pt)
 	pthread_cond_init(&pt->commit_cv, &ca);
 	pthread_condattr_destroy(&ca);
 	atomic_init(&pt->commit_waiters, 0);
+	atomic_init(&pt->commit_parked, 0);
 	producer_state_init(&pt->pstate);
 	pt->fwd_pid = -1;
 }
@@ -1220,6 +1234,8 @@ static bool appended_in_epoch(struct log *l, int64_t offset, int32_t epoch)
 
 void produce_hw_moved(struct partition *pt)
 {
+	if (atomic_load(&pt->commit_parked) > 0)
+		produce_purgatory_kick(pt->b);
 	if (atomic_load(&pt->commit_waiters) == 0)
 		return;
 	pthread_mutex_lock(&pt->commit_mu);
@@ -1295,6 +1311,21 @@ static int commit_lost(struct topic *t, struct partition *pt, struct log *l, int
 		       "were committed): not acknowledged",
 		       t->name, pt->index, (long long)last_offset, (int)epoch);
 	return -ETIMEDOUT;
+}
+
+/* Logs a commit wait's timeout with what held the hw: the ISR and each
+ * follower's position. */
+static void commit_timed_out(struct topic *t, struct partition *pt, struct log *l,
+			     int64_t last_offset, int64_t timeout_ms)
+{
+	char lag[512];
+
+	cluster_commit_lag(t->b->cluster, t->name, pt->index, lag, sizeof(lag));
+	mq_log_limited(MQ_WARN,
+		       "topic %s partition %d: offsets up to %lld appended but "
+		       "not committed (high watermark %lld) within request.timeout.ms=%lld%s",
+		       t->name, pt->index, (long long)last_offset, (long long)log_hw(l),
+		       (long long)timeout_ms, lag);
 }
 
 /* produce_commit_wait, and:
@@ -1381,18 +1412,8 @@ static int commit_wait(struct topic *t, struct partition *pt, struct log *l, int
 	}
 	atomic_fetch_sub(&pt->commit_waiters, 1);
 	pthread_mutex_unlock(&pt->commit_mu);
-	if (rc == -ETIMEDOUT) {
-		/* What held the hw: the ISR and each follower's position. */
-		char lag[512];
-
-		cluster_commit_lag(t->b->cluster, t->name, pt->index, lag, sizeof(lag));
-		mq_log_limited(
-			MQ_WARN,
-			"topic %s partition %d: offsets up to %lld appended but "
-			"not committed (high watermark %lld) within request.timeout.ms=%lld%s",
-			t->name, pt->index, (long long)last_offset, (long long)log_hw(l),
-			(long long)timeout_ms, lag);
-	}
+	if (rc == -ETIMEDOUT)
+		commit_timed_out(t, pt, l, last_offset, timeout_ms);
 	if (rc)
 		return rc;
 covered:
@@ -1412,10 +1433,8 @@ covered:
  * mount's write ETIMEDOUT),
  * logged. A broker that no longer leads the partition found them in the
  * new leader's log (commit_wait): not looked at here. */
-static int commit_isr_check(const struct produce_ctx *ctx, struct partition *pt,
-			    int64_t last_offset)
+static int commit_isr_check(struct topic *t, struct partition *pt, int64_t last_offset)
 {
-	struct topic *t = ctx->t;
 	int32_t min_isr;
 
 	/* The topic's setting now, not the write's at its start: lowered
@@ -1440,6 +1459,259 @@ int produce_commit_wait(struct topic *t, struct partition *pt, struct log *l, in
 			int32_t epoch, int64_t timeout_ms)
 {
 	return commit_wait(t, pt, l, last_offset, epoch, timeout_ms, -1, -1, -1);
+}
+
+/* ---- the produce purgatory ----
+ * Kafka's DelayedProduce: a Kafka client's acks=-1 Produce whose records
+ * are appended but not yet committed does not hold a listener worker
+ * (num.io.threads of them serve every client's requests, and a
+ * follower's Fetch that names a partition it is not in the ISR of: held
+ * by such writes, they would stall the very replication the writes wait
+ * for). Its partitions' waits are parked here together; one thread per
+ * broker, started by the first park, looks at them (commit_poll, the
+ * steps commit_wait takes for a Kafka client, without sleeping) when a
+ * park or a hw move of a partition with parked waits (produce_hw_moved,
+ * pt->commit_parked) sets pp_news, at the earliest deadline, and every
+ * PRODUCE_LEADER_CHECK_MS for the leadership (a lost one moves no hw
+ * here); once all of a request's waits are settled it calls the
+ * request's done. The answers are the blocking wait's: the hw passing
+ * the records (then the ISR check), the leadership lost, the topic
+ * deleted, timeout_ms. commit_parked and the hw are a Dekker pair as
+ * commit_waiters is: a park counts itself before the thread's scan
+ * reads the hw; a mover writes the hw before it reads the count. */
+
+/* One look at a wait: PRODUCE_PENDING, or its outcome before the ISR
+ * check (commit_wait's, for lead_epoch >= 0). */
+static int commit_poll(struct produce_wait *w, int64_t now)
+{
+	struct topic *t = w->t;
+
+	if (log_hw(w->log) > w->last)
+		goto covered;
+	if (atomic_load(&t->deleted))
+		return -ENOENT;
+	if (now >= w->check_ms) {
+		if (!broker_replicated(t->b, t->name)) {
+			w->check_ms = INT64_MAX;
+		} else {
+			w->check_ms = now + PRODUCE_LEADER_CHECK_MS;
+			/* As commit_wait: a new epoch of this broker's own
+			 * leadership keeps the wait while the records are
+			 * there in their epoch. */
+			if (!still_leads(t, w->pt, w->lead_epoch) &&
+			    !(leads_now(t, w->pt) && appended_in_epoch(w->log, w->last, w->epoch)))
+				return -EREMOTE;
+			if (log_hw(w->log) > w->last)
+				goto covered;
+		}
+	}
+	if (w->deadline_ms > 0 && now >= w->deadline_ms) {
+		commit_timed_out(t, w->pt, w->log, w->last, w->timeout_ms);
+		return -ETIMEDOUT;
+	}
+	return PRODUCE_PENDING;
+covered:
+	if (appended_in_epoch(w->log, w->last, w->epoch))
+		return 0;
+	return commit_lost(t, w->pt, w->log, -1, -1, w->last, w->epoch);
+}
+
+/* The wait's answer from its commit's outcome rc. */
+static void wait_outcome(struct produce_wait *w, int rc)
+{
+	if (rc == 0)
+		rc = commit_isr_check(w->t, w->pt, w->last);
+	w->rc = rc;
+	w->log_start_offset = log_get_start(w->log);
+	w->done = true;
+}
+
+void produce_wait_release(struct produce_wait *w)
+{
+	if (w->log)
+		log_unref(w->log);
+	if (w->t)
+		topic_put(w->t);
+	w->log = NULL;
+	w->t = NULL;
+}
+
+void produce_wait_settle(struct produce_wait *w)
+{
+	int64_t left = w->deadline_ms - now_mono_ms();
+
+	wait_outcome(w, commit_wait(w->t, w->pt, w->log, w->last, w->epoch, left > 0 ? left : 0,
+				    w->lead_epoch, -1, -1));
+}
+
+/* The waits of one request. */
+struct produce_parked {
+	struct produce_parked *next;
+	struct produce_wait *w;
+	int n;
+	produce_parked_fn done;
+	/* Whether the client is gone (its connection closed): the waits
+	 * are then settled at once, their answer never sent. */
+	produce_gone_fn gone;
+	void *arg;
+};
+
+/* Looks at p's unsettled waits: whether all are settled now; else *due
+ * is lowered to the earliest time one must be looked at again. */
+static bool parked_scan(struct produce_parked *p, int64_t now, bool stopping, int64_t *due)
+{
+	bool all = true, gone = p->gone && p->gone(p->arg);
+
+	for (int i = 0; i < p->n; i++) {
+		struct produce_wait *w = &p->w[i];
+		int rc;
+
+		if (w->done)
+			continue;
+		if (stopping) /* a leadership moved away answers as such */
+			w->check_ms = 0;
+		rc = commit_poll(w, now);
+		/* A client gone, or a broker stopping (Kafka closes the
+		 * connections, the purgatory unanswered): the records stay,
+		 * not acknowledged. */
+		if (rc == PRODUCE_PENDING && (gone || stopping))
+			rc = -ESHUTDOWN;
+		if (rc == PRODUCE_PENDING) {
+			all = false;
+			if (w->deadline_ms < *due)
+				*due = w->deadline_ms;
+			if (w->check_ms < *due)
+				*due = w->check_ms;
+			continue;
+		}
+		atomic_fetch_sub(&w->pt->commit_parked, 1);
+		if (rc == -ESHUTDOWN) {
+			w->rc = rc;
+			w->log_start_offset = log_get_start(w->log);
+			w->done = true;
+		} else {
+			wait_outcome(w, rc);
+		}
+	}
+	return all;
+}
+
+static void *purgatory_main(void *arg)
+{
+	struct broker *b = arg;
+	int64_t due = INT64_MAX;
+
+	pthread_mutex_lock(&b->pp_mu);
+	while (!b->pp_stop || b->pp_head) {
+		struct produce_parked *list, *keep = NULL, *next;
+		bool stopping = b->pp_stop;
+		int64_t now;
+
+		if (!b->pp_news) {
+			if (due == INT64_MAX) {
+				pthread_cond_wait(&b->pp_cv, &b->pp_mu);
+			} else {
+				struct timespec ts = { .tv_sec = (time_t)(due / 1000),
+						       .tv_nsec = (long)(due % 1000) * 1000000 };
+
+				pthread_cond_timedwait(&b->pp_cv, &b->pp_mu, &ts);
+			}
+			if (!b->pp_news && now_mono_ms() < due)
+				continue;
+		}
+		b->pp_news = false;
+		list = b->pp_head;
+		b->pp_head = NULL;
+		pthread_mutex_unlock(&b->pp_mu);
+		/* Looked at without pp_mu: a hw move (under a partition's
+		 * lock) never waits for a scan. */
+		now = now_mono_ms();
+		due = INT64_MAX;
+		for (struct produce_parked *p = list; p; p = next) {
+			next = p->next;
+			if (parked_scan(p, now, stopping, &due)) {
+				atomic_fetch_sub(&b->pm.parked, 1);
+				p->done(p->arg);
+				free(p);
+			} else {
+				p->next = keep;
+				keep = p;
+			}
+		}
+		pthread_mutex_lock(&b->pp_mu);
+		while (keep) {
+			next = keep->next;
+			keep->next = b->pp_head;
+			b->pp_head = keep;
+			keep = next;
+		}
+	}
+	pthread_mutex_unlock(&b->pp_mu);
+	return NULL;
+}
+
+int produce_park(struct broker *b, struct produce_wait *w, int n, produce_parked_fn done,
+		 produce_gone_fn gone, void *arg)
+{
+	struct produce_parked *p = malloc(sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	*p = (struct produce_parked){ .w = w, .n = n, .done = done, .gone = gone, .arg = arg };
+	pthread_mutex_lock(&b->pp_mu);
+	if (b->pp_stop) { /* the listener is stopping */
+		pthread_mutex_unlock(&b->pp_mu);
+		free(p);
+		return -ESHUTDOWN;
+	}
+	if (!b->pp_running) {
+		int rc = -pthread_create(&b->pp_thread, NULL, purgatory_main, b);
+
+		if (rc < 0) {
+			pthread_mutex_unlock(&b->pp_mu);
+			free(p);
+			mq_log_limited(MQ_WARN,
+				       "produce purgatory thread not started (%s): acks=all "
+				       "writes wait on the listener's workers",
+				       strerror(-rc));
+			return rc;
+		}
+		pthread_setname_np(b->pp_thread, "mqfs-prodwait");
+		b->pp_running = true;
+	}
+	for (int i = 0; i < n; i++)
+		atomic_fetch_add(&w[i].pt->commit_parked, 1);
+	atomic_fetch_add(&b->pm.parked, 1);
+	p->next = b->pp_head;
+	b->pp_head = p;
+	b->pp_news = true;
+	pthread_cond_signal(&b->pp_cv);
+	pthread_mutex_unlock(&b->pp_mu);
+	return 0;
+}
+
+void produce_purgatory_kick(struct broker *b)
+{
+	pthread_mutex_lock(&b->pp_mu);
+	b->pp_news = true;
+	pthread_cond_signal(&b->pp_cv);
+	pthread_mutex_unlock(&b->pp_mu);
+}
+
+void produce_purgatory_stop(struct broker *b)
+{
+	bool running;
+
+	pthread_mutex_lock(&b->pp_mu);
+	b->pp_stop = true;
+	b->pp_news = true;
+	running = b->pp_running;
+	pthread_cond_signal(&b->pp_cv);
+	pthread_mutex_unlock(&b->pp_mu);
+	if (running) {
+		pthread_join(b->pp_thread, NULL);
+		b->pp_running = false;
+	}
 }
 
 /* An acks=0 request owning a copy of its records' bytes. */
@@ -1706,7 +1978,7 @@ static int write_commit(const struct produce_ctx *ctx, struct produce_part *pps,
 		if (rc == PRODUCE_GONE && !whole)
 			rc = commit_lost(t, pp->pt, pp->log, -1, -1, pp->last_offset,
 					 pp->last_epoch);
-		if (rc == 0 && commit_isr_check(ctx, pp->pt, pp->last_offset) < 0)
+		if (rc == 0 && commit_isr_check(ctx->t, pp->pt, pp->last_offset) < 0)
 			rc = -ETIMEDOUT; /* appended, not acknowledged */
 	}
 	return rc;
@@ -1926,7 +2198,8 @@ static int leader_take(struct topic *t, int p, int acks, struct produce_ctx *ctx
 }
 
 int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size_t len, int acks,
-			  int64_t timeout_ms, struct produce_batches_result *res)
+			  int64_t timeout_ms, struct produce_batches_result *res,
+			  struct produce_wait *wait)
 {
 	struct produce_ctx ctx;
 	struct produce_part pp = { 0 };
@@ -2048,10 +2321,28 @@ int topic_produce_batches(struct topic *t, int partition, uint8_t *batches, size
 	last = info.last_offset;
 	last_epoch = epoch;
 committed:
-	if (acks == -1)
+	if (acks == -1 && wait) {
+		/* Most are committed by now (one node: always): answered at
+		 * once; the others go to the purgatory, holding no thread. */
+		*wait = (struct produce_wait){ .t = t,
+					       .pt = pp.pt,
+					       .log = pp.log,
+					       .last = last,
+					       .epoch = last_epoch,
+					       .lead_epoch = epoch,
+					       .timeout_ms = timeout_ms };
+		rc = commit_poll(wait, now_mono_ms());
+		if (rc == PRODUCE_PENDING) {
+			topic_get(t);
+			pp.log = NULL; /* the wait's reference now */
+			wait->deadline_ms = now_mono_ms() + timeout_ms;
+			goto out;
+		}
+	} else if (acks == -1) {
 		rc = commit_wait(t, pp.pt, pp.log, last, last_epoch, timeout_ms, epoch, -1, -1);
+	}
 	if (acks == -1 && rc == 0)
-		rc = commit_isr_check(&ctx, pp.pt, last);
+		rc = commit_isr_check(t, pp.pt, last);
 	res->log_start_offset = log_get_start(pp.log);
 out:
 	if (bi != stack)

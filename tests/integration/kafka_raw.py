@@ -6,9 +6,10 @@
 #   python3 kafka_raw.py produce HOST PORT USER PASSWORD TOPIC PARTITION VALUE [ACKS]
 #       Authenticates with SASL SCRAM-SHA-256 (SaslHandshake v1,
 #       SaslAuthenticate v0) unless USER is "-", then sends Produce v3
-#       (acks ACKS, default 1; timeout_ms 60000 for acks=-1) with one record
-#       batch v2 of one record and prints "error N" with the partition's
-#       error code (0: appended).
+#       (acks ACKS, default 1; timeout_ms 60000 for acks=-1, or
+#       KAFKA_RAW_TIMEOUT_MS from the environment) with one record batch v2
+#       of one record and prints "error N" with the partition's error code
+#       (0: appended).
 #   python3 kafka_raw.py produce-ts HOST PORT TOPIC PARTITION TIMESTAMP COUNT
 #       Without SASL, COUNT Produce v3 (acks 1) of one batch each of one
 #       100-byte record stamped TIMESTAMP (-1: none, which Kafka clients
@@ -88,7 +89,9 @@
 #       Fetch v4 (no SASL) of TOPIC-PARTITION at OFFSET with max_wait_ms
 #       WAIT_MS and min_bytes MIN_BYTES (default 1), prints "ready" once the
 #       request is sent, then "error E after S s" with the partition's
-#       error code and the whole seconds the answer took.
+#       error code and the whole seconds the answer took. With
+#       KAFKA_RAW_SCRAM=USER:PASSWORD in the environment it authenticates
+#       first, as produce does.
 #   python3 kafka_raw.py scram-describe HOST PORT USER PASSWORD NAMES
 #       Authenticates as above, sends DescribeUserScramCredentials v0 for
 #       NAMES (comma-separated; "" an empty list, "-" null) and prints
@@ -417,7 +420,8 @@ def produce(host, port, user, password, topic, partition, value, acks="1"):
     if user != "-":
         sasl_scram(c, user, password)
     err, _ = produce_v3(c, topic, int(partition), batch([value.encode()]), acks,
-                        60000 if acks == -1 else 10000)
+                        int(os.environ.get("KAFKA_RAW_TIMEOUT_MS", "60000")) if acks == -1
+                        else 10000)
     print("error %d" % err)
 
 
@@ -842,6 +846,9 @@ def offsets_many(host, port, topic, n):
 
 def parked(host, port, topic, partition, offset, wait_ms, min_bytes=1):
     c = Conn(host, int(port), timeout=int(wait_ms) // 1000 + 30)
+    if os.environ.get("KAFKA_RAW_SCRAM"):
+        user, password = os.environ["KAFKA_RAW_SCRAM"].split(":", 1)
+        sasl_scram(c, user, password)
     body = struct.pack(">iiiib", -1, int(wait_ms), int(min_bytes), 1 << 20, 0)
     body += struct.pack(">i", 1) + kstr(topic) + struct.pack(">i", 1)
     body += struct.pack(">iqi", int(partition), int(offset), 1 << 20)

@@ -806,7 +806,7 @@ static void run_stop_checkpoint(bool cluster)
 	assert_true(wait_file(f, "orders-0/producer-checkpoint"));
 	rec.timestamp = engine_now_ms(); /* not expired at the stop */
 	assert_int_equal(log_encode_batches(&lc, &rec, 1, &pr, &enc, &len, NULL), 0);
-	assert_int_equal(topic_produce_batches(f->t, 0, enc, len, -1, DEADLINE_MS, &res), 0);
+	assert_int_equal(topic_produce_batches(f->t, 0, enc, len, -1, DEADLINE_MS, &res, NULL), 0);
 	free(enc);
 	end = log_get_end(f->t->parts[0]->log);
 	assert_int_equal(res.base_offset, end - 1);

@@ -772,6 +772,138 @@ static void test_ack_waits_for_commit(void **state)
 	log_unref(l);
 }
 
+/* ---- the produce purgatory ---- */
+
+static atomic_int g_parked_done;
+
+static void parked_done(void *arg)
+{
+	(void)arg;
+	atomic_fetch_add(&g_parked_done, 1);
+}
+
+static atomic_bool g_client_gone;
+
+static bool client_gone(void *arg)
+{
+	(void)arg;
+	return atomic_load(&g_client_gone);
+}
+
+static bool parked_settled(struct fx *f)
+{
+	(void)f;
+	return atomic_load(&g_parked_done) == 1;
+}
+
+/* A wait of record last of f's partition 0, as topic_produce_batches
+ * leaves a Kafka client's acks=-1 append whose commit is ahead. */
+static void parked_wait(struct fx *f, struct produce_wait *w, int64_t last, int64_t timeout_ms)
+{
+	topic_get(f->t);
+	log_ref(part(f, 0)->log);
+	*w = (struct produce_wait){ .t = f->t,
+				    .pt = part(f, 0),
+				    .log = part(f, 0)->log,
+				    .last = last,
+				    .epoch = -1,
+				    .lead_epoch = -1,
+				    .timeout_ms = timeout_ms,
+				    .deadline_ms = now_mono_ms() + timeout_ms };
+}
+
+/* Parked waits hold no thread of the caller's: the purgatory's settles
+ * them all, as the blocking wait would answer (test_ack_waits_for_commit):
+ * once the hw covers both of a request's records (the request's done
+ * called once, after the second), at timeout_ms, or when the topic is
+ * deleted. */
+static void test_parked_until_commit(void **state)
+{
+	struct fx *f = *state;
+	struct produce_wait w[2];
+	int64_t t0;
+
+	assert_int_equal(topic_produce(f->t, 0, "c0\n", 3, 0), 0);
+	parked_wait(f, &w[0], append_uncommitted(f), 60000);
+	parked_wait(f, &w[1], append_uncommitted(f), 60000);
+	atomic_store(&g_parked_done, 0);
+	assert_int_equal(produce_park(f->b, w, 2, parked_done, NULL, NULL), 0);
+	usleep(50000);
+	assert_int_equal(atomic_load(&g_parked_done), 0);
+	assert_int_equal(atomic_load(&part(f, 0)->commit_parked), 2);
+	assert_int_equal(atomic_load(&f->b->pm.parked), 1); /* one request */
+	assert_int_equal(log_set_hw(part(f, 0)->log, w[0].last + 1), 0);
+	usleep(50000);
+	assert_int_equal(atomic_load(&g_parked_done), 0); /* one of two */
+	assert_int_equal(log_set_hw(part(f, 0)->log, w[1].last + 1), 0);
+	assert_true(wait_until(parked_settled, f));
+	assert_int_equal(w[0].rc, 0);
+	assert_int_equal(w[1].rc, 0);
+	assert_true(w[0].done && w[1].done);
+	assert_int_equal(w[1].log_start_offset, 0);
+	assert_int_equal(atomic_load(&part(f, 0)->commit_parked), 0);
+	assert_int_equal(atomic_load(&f->b->pm.parked), 0);
+	produce_wait_release(&w[0]);
+	produce_wait_release(&w[1]);
+	/* Never covered: REQUEST_TIMED_OUT at timeout_ms, not before. */
+	parked_wait(f, &w[0], append_uncommitted(f), 300);
+	atomic_store(&g_parked_done, 0);
+	t0 = now_mono_ms();
+	assert_int_equal(produce_park(f->b, w, 1, parked_done, NULL, NULL), 0);
+	assert_true(wait_until(parked_settled, f));
+	assert_true(now_mono_ms() - t0 >= 290);
+	assert_int_equal(w[0].rc, -ETIMEDOUT);
+	produce_wait_release(&w[0]);
+	/* A client gone settles it when the purgatory is kicked, its
+	 * answer never sent (-ESHUTDOWN); its records stay. */
+	parked_wait(f, &w[0], append_uncommitted(f), 60000);
+	atomic_store(&g_parked_done, 0);
+	atomic_store(&g_client_gone, false);
+	assert_int_equal(produce_park(f->b, w, 1, parked_done, client_gone, NULL), 0);
+	usleep(20000);
+	assert_int_equal(atomic_load(&g_parked_done), 0);
+	atomic_store(&g_client_gone, true);
+	produce_purgatory_kick(f->b);
+	assert_true(wait_until(parked_settled, f));
+	assert_int_equal(w[0].rc, -ESHUTDOWN);
+	assert_int_equal(atomic_load(&part(f, 0)->commit_parked), 0);
+	produce_wait_release(&w[0]);
+	/* A delete settles it at once (no hw moves). */
+	parked_wait(f, &w[0], append_uncommitted(f), 60000);
+	atomic_store(&g_parked_done, 0);
+	assert_int_equal(produce_park(f->b, w, 1, parked_done, NULL, NULL), 0);
+	usleep(20000);
+	assert_int_equal(broker_topic_delete(f->b, "t"), 0);
+	assert_true(wait_until(parked_settled, f));
+	assert_int_equal(w[0].rc, -ENOENT);
+	produce_wait_release(&w[0]);
+}
+
+/* The broker stopping settles what is parked at once (-ESHUTDOWN: the
+ * listener closes its connections, as Kafka's shutdown leaves its
+ * purgatory) rather than after timeout_ms, and refuses later parks. */
+static void test_parked_at_stop(void **state)
+{
+	struct fx *f = *state;
+	struct produce_wait w[2];
+	int64_t t0;
+
+	assert_int_equal(topic_produce(f->t, 0, "c0\n", 3, 0), 0);
+	parked_wait(f, &w[0], append_uncommitted(f), 60000);
+	atomic_store(&g_parked_done, 0);
+	assert_int_equal(produce_park(f->b, w, 1, parked_done, NULL, NULL), 0);
+	t0 = now_mono_ms();
+	produce_purgatory_stop(f->b);
+	assert_int_equal(atomic_load(&g_parked_done), 1);
+	assert_true(now_mono_ms() - t0 < 30000);
+	assert_int_equal(w[0].rc, -ESHUTDOWN);
+	produce_wait_release(&w[0]);
+	parked_wait(f, &w[1], append_uncommitted(f), 60000);
+	assert_int_equal(produce_park(f->b, &w[1], 1, parked_done, NULL, NULL), -ESHUTDOWN);
+	assert_int_equal(atomic_load(&part(f, 0)->commit_parked), 0);
+	produce_wait_release(&w[1]);
+}
+
 /* A leader appends in its epoch and waits; it loses the leadership (cut
  * off), becomes a follower, truncates the uncommitted record and fetches
  * the new leader's record into that offset, and the new leader's hw
@@ -860,12 +992,12 @@ static void test_forwarded_batches_sent_again(void **state)
 
 	assert_int_equal(topic_produce(f->t, 0, "before\n", 7, 0), 0);
 	memcpy(buf, enc, len);
-	assert_int_equal(topic_produce_batches(f->t, 0, buf, len, -1, 10000, &res), 0);
+	assert_int_equal(topic_produce_batches(f->t, 0, buf, len, -1, 10000, &res, NULL), 0);
 	assert_int_equal(res.base_offset, 1);
 	assert_int_equal(leo(f, 0), 1 + N);
 	/* The same request again, every batch of it here: a duplicate. */
 	memcpy(buf, enc, len);
-	assert_int_equal(topic_produce_batches(f->t, 0, buf, len, -1, 10000, &res), 0);
+	assert_int_equal(topic_produce_batches(f->t, 0, buf, len, -1, 10000, &res, NULL), 0);
 	assert_int_equal(res.base_offset, 1);
 	assert_int_equal(leo(f, 0), 1 + N);
 
@@ -881,15 +1013,15 @@ static void test_forwarded_batches_sent_again(void **state)
 	for (int i = 0; i < 3; i++)
 		head += (size_t)bi[i].size;
 	memcpy(buf, enc, len);
-	assert_int_equal(topic_produce_batches(f->t, 0, buf, head, -1, 10000, &res), 0);
+	assert_int_equal(topic_produce_batches(f->t, 0, buf, head, -1, 10000, &res, NULL), 0);
 	assert_int_equal(res.base_offset, 1 + N);
 	memcpy(buf, enc, len);
-	assert_int_equal(topic_produce_batches(f->t, 0, buf, len, -1, 10000, &res), 0);
+	assert_int_equal(topic_produce_batches(f->t, 0, buf, len, -1, 10000, &res, NULL), 0);
 	assert_int_equal(res.base_offset, 1 + N);
 	assert_int_equal(leo(f, 0), 1 + 2 * N);
 	/* and once more, whole: a duplicate of both appends */
 	memcpy(buf, enc, len);
-	assert_int_equal(topic_produce_batches(f->t, 0, buf, len, -1, 10000, &res), 0);
+	assert_int_equal(topic_produce_batches(f->t, 0, buf, len, -1, 10000, &res, NULL), 0);
 	assert_int_equal(res.base_offset, 1 + N);
 	assert_int_equal(leo(f, 0), 1 + 2 * N);
 
@@ -935,13 +1067,13 @@ static void test_idempotent_log_append_time(void **state)
 
 	config(f, "message.timestamp.type=LogAppendTime");
 	assert_int_equal(log_encode_batches(&lc, &rec, 1, &pr, &enc, &len, NULL), 0);
-	assert_int_equal(topic_produce_batches(f->t, 0, enc, len, -1, 10000, &res), 0);
+	assert_int_equal(topic_produce_batches(f->t, 0, enc, len, -1, 10000, &res, NULL), 0);
 	assert_true(res.log_append_time > 1000);
 	appended_at = res.log_append_time;
 	/* sent again later: the time it was stored with, as Kafka answers */
 	while (engine_now_ms() == appended_at)
 		sched_yield();
-	assert_int_equal(topic_produce_batches(f->t, 0, enc, len, -1, 10000, &res), 0);
+	assert_int_equal(topic_produce_batches(f->t, 0, enc, len, -1, 10000, &res, NULL), 0);
 	assert_int_equal(res.base_offset, 0);
 	assert_int_equal(res.log_append_time, appended_at);
 	free(enc);
@@ -951,7 +1083,7 @@ static void test_idempotent_log_append_time(void **state)
 	assert_int_equal(gone, 0);
 	pr.base_sequence = 5; /* a gap: refused while the producer is known */
 	assert_int_equal(log_encode_batches(&lc, &rec, 1, &pr, &enc, &len, NULL), 0);
-	assert_int_equal(topic_produce_batches(f->t, 0, enc, len, -1, 10000, &res), -EILSEQ);
+	assert_int_equal(topic_produce_batches(f->t, 0, enc, len, -1, 10000, &res, NULL), -EILSEQ);
 	free(enc);
 	assert_int_equal(leo(f, 0), 1);
 }
@@ -975,6 +1107,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_topic_ops_during_linger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_during_linger, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_waits_for_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parked_until_commit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parked_at_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forwarded_batches_sent_again, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_idempotent_log_append_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ack_refused_after_leadership_lost, setup,
