@@ -24,7 +24,8 @@
  *   check) when a segment closed since the last one, so that a load scans
  *   at most the segments after it, as Kafka's snapshot at each roll does.
  *   A clean stop writes one at the log end once the log is flushed (the
- *   broker's stop; log_producer_checkpoint_at_end on a replica), as
+ *   broker's stop; log_producer_checkpoint_at_end on a replica, or where
+ *   no state was loaded since the start), as
  *   Kafka's Log.close: above the hw, which the next leader may cut below
  *   at the restart, so the same check as below guards it.
  *   It can lie above a later truncation (an unclean election cuts below

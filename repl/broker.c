@@ -491,7 +491,11 @@ fail:
  * followers alike, so that the next start's load reads no batch header.
  * - A topic that is not replicated, where this broker was the only
  *   leader: from the producer state in memory, where one was loaded
- *   (producer_state_stop_checkpoint), which no read costs.
+ *   (producer_state_stop_checkpoint), which no read costs; where none was
+ *   (no idempotent producer wrote there since the start, only the mount
+ *   or plain producers), as a replicated one's below, else the next
+ *   start's first idempotent Produce would read the headers after the
+ *   last periodic checkpoint (the active segment at least) instead.
  * - A replicated one: rebuilt from the log's snapshots and the headers
  *   after the newest (log_producer_checkpoint_at_end, the trim listener),
  *   within *budget bytes of segments over the whole stop. Not from
@@ -518,16 +522,18 @@ static void stop_checkpoints(struct broker *b, struct topic *t, int64_t *budget)
 		 * failed again: it reports it). */
 		if (log_flush(pt->log, -1) < 0)
 			continue;
-		if (replicated) {
-			/* a failure is the engine's to log */
-			log_producer_checkpoint_at_end(pt->log, budget);
-			continue;
+		if (!replicated) {
+			rc = producer_state_stop_checkpoint(&pt->pstate, pt->log,
+							    &b->producer_id_expiration_ms);
+			if (rc < 0)
+				mq_log(MQ_ERR,
+				       "stop: topic %s partition %d: producer checkpoint: %s",
+				       t->name, p, strerror(-rc));
+			if (rc != 0)
+				continue; /* loaded: written from memory, or failed */
 		}
-		rc = producer_state_stop_checkpoint(&pt->pstate, pt->log,
-						    &b->producer_id_expiration_ms);
-		if (rc < 0)
-			mq_log(MQ_ERR, "stop: topic %s partition %d: producer checkpoint: %s",
-			       t->name, p, strerror(-rc));
+		/* a failure is the engine's to log */
+		log_producer_checkpoint_at_end(pt->log, budget);
 	}
 }
 
