@@ -783,9 +783,10 @@ static void test_offline_retention(void **state)
 
 /* Not a failure: a clean stop writes the producer checkpoint at the log
  * end, past the one the scheduler's tick wrote at the newest segment
- * behind the hw, on a replica of a cluster's partition as on a single
- * node, with the idempotent producer's batch written last in it, so that
- * the next start's load reads no batch header (engine/prodsnap.c). */
+ * behind the hw, on a replica of a cluster's partition (at its hw, the
+ * log end here: its only replica) as on a single node, with the
+ * idempotent producer's batch written last in it, so that the next
+ * start's load reads no batch header (engine/prodsnap.c). */
 static void run_stop_checkpoint(bool cluster)
 {
 	struct fx *f = fx_open(cluster, "log.segment.bytes=1024\n"
