@@ -271,6 +271,36 @@ int log_producer_snapshot_remove(const struct io_ops *io, const char *dir)
 	return rc;
 }
 
+void log_producer_checkpoint_cut(struct log *l, int64_t end)
+{
+	struct batch_producer_info *bi;
+	char path[PATH_MAX + 32];
+	int64_t ckpt_end;
+	int32_t epoch;
+	int n, rc;
+
+	if (l->snap_end != LOG_SNAP_END_UNKNOWN && l->snap_end <= end)
+		return; /* no snapshot past the cut */
+	/* A checkpoint past the cut is never taken again (a load's check
+	 * refuses it), but its end would hold every later checkpoint back
+	 * until the log passed it again, each load meanwhile reading the
+	 * headers from the front snapshot on. A failed unlink leaves it to
+	 * that check. */
+	if (log_producer_snapshot_read(l, LOG_SNAP_CKPT, &ckpt_end, &epoch, &bi, &n) == 0) {
+		free(bi);
+		if (ckpt_end > end) {
+			snap_path(l->dir, LOG_SNAP_CKPT, path, sizeof(path));
+			rc = l->io->unlink(l->io->ctx, path);
+			if (rc < 0 && rc != -ENOENT)
+				ENGINE_REPORT(ENGINE_LOG_WARN,
+					      "%s: cannot remove (%s); not taken, as it ends at "
+					      "offset %" PRId64 ", past the log end %" PRId64,
+					      path, strerror(-rc), ckpt_end, end);
+		}
+	}
+	l->snap_end = LOG_SNAP_END_UNKNOWN;
+}
+
 void log_set_trim_listener(struct log *l, log_trim_fn *fn, void *arg)
 {
 	l->trim_arg = arg;

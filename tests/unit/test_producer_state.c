@@ -1296,6 +1296,45 @@ static void test_checkpoint_at_stop(void **state)
 	producer_state_destroy(&ps);
 }
 
+/* A cut below the producer checkpoint (a follower's truncation, an
+ * unclean election) removes it, as Kafka's truncateAndReload deletes the
+ * snapshots above the new log end: the next checkpoint is written at
+ * the newest segment below the cut at once, not only once the log has
+ * passed the old one's end again, and a load after a reopen takes it. */
+static void test_cut_drops_checkpoint(void **state)
+{
+	struct logfx *fx = *state;
+	struct producer_state ps;
+	struct batch_producer_info *bi;
+	int64_t at[6], end, cut, f;
+	int32_t epoch;
+	char path[400];
+	int n;
+
+	producer_state_init(&ps);
+	ckpt_fill(fx, at, 6);
+	assert_int_equal(ckpt_now(fx), 1);
+	assert_int_equal(log_producer_snapshot_read(fx->l, LOG_SNAP_CKPT, &end, &epoch, &bi, &n),
+			 0);
+	free(bi);
+	assert_true(end > at[2]);
+	cut = at[2] + 2; /* producer 11's batch at at[2] stays */
+	assert_int_equal(log_truncate_to(fx->l, cut), 0);
+	snprintf(path, sizeof(path), "%s/t-0/producer-checkpoint", fx->dir);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(ckpt_now(fx), 1);
+	assert_int_equal(log_producer_snapshot_read(fx->l, LOG_SNAP_CKPT, &end, &epoch, &bi, &n),
+			 0);
+	free(bi);
+	assert_true(end > 0 && end <= cut);
+	snap_reopen(fx);
+	assert_int_equal(producer_state_load(&ps, fx->l, 2, 2000, 86400000), 0);
+	assert_int_equal(check1(&ps, 11, 0, 4, 2, &f), 1);
+	assert_int_equal(f, at[2]);
+	assert_int_equal(check1(&ps, 11, 0, 6, 2, &f), 0);
+	producer_state_destroy(&ps);
+}
+
 /* A front snapshot of format version 1 (24-byte header, no epoch) is
  * read. */
 static void test_snapshot_version1(void **state)
@@ -1452,6 +1491,8 @@ int main(void)
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_stop_checkpoint, setup_snap, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_checkpoint_at_stop, setup_snap,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_cut_drops_checkpoint, setup_snap,
 						logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
