@@ -730,17 +730,17 @@ int log_producer_checkpoint(struct log *l, int64_t *budget);
  * left to log_producer_checkpoint. Returns as it does. */
 #define LOG_CHECKPOINT_ROLLED_SEGS 4
 int log_producer_checkpoint_rolled(struct log *l, int64_t *budget);
-/* The checkpoint at the log end, for a clean stop once the log is flushed
- * (nothing written there after): when every record is synced and the
- * log end is past its newest snapshot, reading the headers of the
- * segments from the one holding that snapshot's end on, only when they
- * come to at most *budget bytes, which it takes from *budget (a stop
- * over many logs, and one far behind its last checkpoint, ends in
- * bounded time). Above the hw too: a load takes it only while the log
- * reaches its end with the epoch it names there (a replica cut below it
- * by its next leader, or filled again in a later epoch, does not).
- * Returns as log_producer_checkpoint does. */
-int log_producer_checkpoint_at_end(struct log *l, int64_t *budget);
+/* The checkpoint at the hw (the log end when lower), for a clean stop
+ * once the log is flushed (nothing written there after): when every
+ * record is synced and the hw is past the log's newest snapshot, reading
+ * the headers of the segments from the one holding that snapshot's end
+ * on, only when they come to at most *budget bytes, which it takes from
+ * *budget (a stop over many logs, and one far behind its last
+ * checkpoint, ends in bounded time). Not above the hw: a replica's
+ * records there may be cut at the restart (its next leader has less),
+ * and a checkpoint past a cut is not taken. Returns as
+ * log_producer_checkpoint does. */
+int log_producer_checkpoint_at_stop(struct log *l, int64_t *budget);
 
 /* Called once per corrupt batch a reader (a partition file or consume
  * read, a lookup, the cleaner, .dump) finds: the .log file's path, the

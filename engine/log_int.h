@@ -815,5 +815,11 @@ int log_reset_recover(const struct io_ops *io, const char *dir);
 /* Unlinks dir's producer snapshots (prodsnap.c): 0 also when there are
  * none, else -errno. */
 int log_producer_snapshot_remove(const struct io_ops *io, const char *dir);
+/* truncate.c, once a cut left the log ending at end (maint_lock and lock
+ * held): unlinks the producer checkpoint when it ends past end, as
+ * Kafka's truncateAndReload deletes the snapshots above the log end, and
+ * forgets snap_end, so that the next checkpoints start again below the
+ * cut (prodsnap.c). */
+void log_producer_checkpoint_cut(struct log *l, int64_t end);
 
 #endif

@@ -23,10 +23,12 @@
  *   log_producer_checkpoint (the broker's scheduler, at the retention
  *   check) when a segment closed since the last one, so that a load scans
  *   at most the segments after it, as Kafka's snapshot at each roll does.
- *   A clean stop writes one at the log end once the log is flushed (the
- *   broker's stop; log_producer_checkpoint_at_end on a replica), as
- *   Kafka's Log.close: above the hw, which the next leader may cut below
- *   at the restart, so the same check as below guards it.
+ *   A clean stop writes one once the log is flushed, as Kafka's
+ *   Log.close: at the log end from a single node's producer state in
+ *   memory (the broker's stop), else at the hw
+ *   (log_producer_checkpoint_at_stop: on a replica, or where no state
+ *   was loaded since the start), below what a restart's truncation to
+ *   the next leader's log may cut.
  *   It can lie above a later truncation (an unclean election cuts below
  *   the hw), so it carries the leader epoch of the record before its end
  *   and a load takes it only while the log's epoch cache still gives that
@@ -269,6 +271,36 @@ int log_producer_snapshot_remove(const struct io_ops *io, const char *dir)
 	return rc;
 }
 
+void log_producer_checkpoint_cut(struct log *l, int64_t end)
+{
+	struct batch_producer_info *bi;
+	char path[PATH_MAX + 32];
+	int64_t ckpt_end;
+	int32_t epoch;
+	int n, rc;
+
+	if (l->snap_end != LOG_SNAP_END_UNKNOWN && l->snap_end <= end)
+		return; /* no snapshot past the cut */
+	/* A checkpoint past the cut is never taken again (a load's check
+	 * refuses it), but its end would hold every later checkpoint back
+	 * until the log passed it again, each load meanwhile reading the
+	 * headers from the front snapshot on. A failed unlink leaves it to
+	 * that check. */
+	if (log_producer_snapshot_read(l, LOG_SNAP_CKPT, &ckpt_end, &epoch, &bi, &n) == 0) {
+		free(bi);
+		if (ckpt_end > end) {
+			snap_path(l->dir, LOG_SNAP_CKPT, path, sizeof(path));
+			rc = l->io->unlink(l->io->ctx, path);
+			if (rc < 0 && rc != -ENOENT)
+				ENGINE_REPORT(ENGINE_LOG_WARN,
+					      "%s: cannot remove (%s); not taken, as it ends at "
+					      "offset %" PRId64 ", past the log end %" PRId64,
+					      path, strerror(-rc), ckpt_end, end);
+		}
+	}
+	l->snap_end = LOG_SNAP_END_UNKNOWN;
+}
+
 void log_set_trim_listener(struct log *l, log_trim_fn *fn, void *arg)
 {
 	l->trim_arg = arg;
@@ -343,16 +375,24 @@ static int64_t rolled_target(const struct log *l, int64_t limit, int64_t *scan)
 	return l->segs[i]->base_offset;
 }
 
-/* The log end, when the checkpoint there is the stop's to write
- * (log_producer_checkpoint_at_end): every record on disk (synced to the
- * end, no leftovers of a failed append), past the newest snapshot, and
- * the segments from the one holding that snapshot's end on within
- * budget bytes, which go to *scan (-1 otherwise). Caller holds l->lock. */
-static int64_t end_target(struct log *l, int64_t budget, int64_t *scan)
+/* The hw (the log end when lower), when the checkpoint there is the
+ * stop's to write (log_producer_checkpoint_at_stop): every record on disk
+ * (synced to the end, no leftovers of a failed append), past the newest
+ * snapshot, and the segments from the one holding that snapshot's end on
+ * within budget bytes, which go to *scan (-1 otherwise). Not above the
+ * hw: the records there are those the next leader may not have, which a
+ * restart cuts, and a checkpoint past a cut is not taken (ckpt_holds);
+ * with one checkpoint file, not one per segment as Kafka keeps, the next
+ * load would then read every header from the front snapshot on, and
+ * every later checkpoint would wait until the log passed it again. The
+ * next load reads the headers above the hw instead: what was not
+ * committed at the stop, on a leader usually nothing. Caller holds
+ * l->lock. */
+static int64_t stop_target(struct log *l, int64_t budget, int64_t *scan)
 {
-	int64_t end = log_leo(l);
+	int64_t leo = log_leo(l), end = l->hw < leo ? l->hw : leo;
 
-	if (l->synced_offset < end || l->fence >= 0 || end <= l->snap_end ||
+	if (l->synced_offset < leo || l->fence >= 0 || end <= l->snap_end ||
 	    end <= l->log_start_offset)
 		return -1;
 	*scan = 0;
@@ -364,10 +404,10 @@ static int64_t end_target(struct log *l, int64_t budget, int64_t *scan)
 	return *scan <= budget ? end : -1;
 }
 
-enum ckpt_mode { CKPT_BUDGET, CKPT_ROLLED, CKPT_END };
+enum ckpt_mode { CKPT_BUDGET, CKPT_ROLLED, CKPT_STOP };
 
 /* log_producer_checkpoint, log_producer_checkpoint_rolled or
- * log_producer_checkpoint_at_end, by mode. */
+ * log_producer_checkpoint_at_stop, by mode. */
 static int producer_checkpoint(struct log *l, int64_t *budget, enum ckpt_mode mode)
 {
 	log_trim_fn *fn = __atomic_load_n(&l->trim_fn, __ATOMIC_ACQUIRE);
@@ -393,8 +433,8 @@ static int producer_checkpoint(struct log *l, int64_t *budget, enum ckpt_mode mo
 	int64_t limit = l->hw < l->synced_offset ? l->hw : l->synced_offset;
 	if (l->deleted || l->damaged) {
 		/* nothing to keep */
-	} else if (mode == CKPT_END) {
-		target = end_target(l, *budget, &scan);
+	} else if (mode == CKPT_STOP) {
+		target = stop_target(l, *budget, &scan);
 	} else if (mode == CKPT_ROLLED) {
 		/* Past the budget only as the pass's first (its budget whole),
 		 * as the budgeted check takes at least one segment. */
@@ -460,7 +500,7 @@ int log_producer_checkpoint_rolled(struct log *l, int64_t *budget)
 	return producer_checkpoint(l, budget, CKPT_ROLLED);
 }
 
-int log_producer_checkpoint_at_end(struct log *l, int64_t *budget)
+int log_producer_checkpoint_at_stop(struct log *l, int64_t *budget)
 {
-	return producer_checkpoint(l, budget, CKPT_END);
+	return producer_checkpoint(l, budget, CKPT_STOP);
 }

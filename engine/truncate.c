@@ -14,7 +14,8 @@
  *      checkpointed value;
  *   4. for a truncation the owner asks for (log_truncate_to, not the
  *      rollback of a failed append, which keeps the epoch its leader has
- *      just started), the epoch cache (epoch_cache_truncate_from_end);
+ *      just started), the epoch cache (epoch_cache_truncate_from_end),
+ *      and a producer checkpoint past the cut (log_producer_checkpoint_cut);
  *   5. log_truncate_durable: fsync of the cut segment, then of the
  *      directory when whole segments went.
  * A truncation the owner asks for that cuts records holds maint_lock
@@ -157,6 +158,8 @@ again:
 		(void)epoch_cache_truncate_from_end(l, offset);
 	else
 		rc = epoch_cache_truncate_from_end(l, log_leo(l));
+	if (rc == 0)
+		log_producer_checkpoint_cut(l, log_leo(l));
 	/* The cut .log (and its indexes) first, then the directory that lost
 	 * segments: until both are on disk a power cut could give back the
 	 * records taken away. The epoch checkpoint was replaced durably. */

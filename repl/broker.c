@@ -487,21 +487,29 @@ fail:
  * manager's fetchers stopped too), once each log is flushed (a checkpoint
  * past what a power cut keeps could name records written again in the
  * same epoch): each of t's partitions gets its producer checkpoint at the
- * log end, as Kafka's Log.close writes a snapshot on leaders and
- * followers alike, so that the next start's load reads no batch header.
+ * log end or near it, as Kafka's Log.close writes a snapshot on leaders
+ * and followers alike, so that the next start's load reads no batch
+ * header, or those of the records not committed at the stop only.
  * - A topic that is not replicated, where this broker was the only
  *   leader: from the producer state in memory, where one was loaded
- *   (producer_state_stop_checkpoint), which no read costs.
+ *   (producer_state_stop_checkpoint), which no read costs; where none was
+ *   (no idempotent producer wrote there since the start, only the mount
+ *   or plain producers), as a replicated one's below, else the next
+ *   start's first idempotent Produce would read the headers after the
+ *   last periodic checkpoint (the active segment at least) instead.
  * - A replicated one: rebuilt from the log's snapshots and the headers
- *   after the newest (log_producer_checkpoint_at_end, the trim listener),
+ *   after the newest (log_producer_checkpoint_at_stop, the trim listener),
  *   within *budget bytes of segments over the whole stop. Not from
  *   memory: a follower's state follows its log a step behind (the
  *   fetcher's hook takes it after the append), and leaderships and
- *   truncations come between; the log's own rebuild is its end's. The
- *   checkpoint lies above the hw, which a restart may cut below (its next
- *   leader's log is shorter, or an unclean election): the load's check (the log
- *   reaches its end, the epoch cache gives the epoch it names there,
- *   prodsnap.c) leaves it alone then, as it does a periodic one.
+ *   truncations come between; the log's own rebuild is its end's. At
+ *   the hw, not the log end: the records above it are the ones a
+ *   restart may cut (its next leader's log is shorter), and a checkpoint
+ *   past the cut would not be taken (prodsnap.c), leaving the next load
+ *   the headers from the front snapshot on. Only an unclean election
+ *   cuts below the hw: the load's check (the log reaches its end, the
+ *   epoch cache gives the epoch it names there) leaves the checkpoint
+ *   alone then, as it does a periodic one.
  * A failure is logged; the next load then reads the headers after the
  * last checkpoint. */
 static void stop_checkpoints(struct broker *b, struct topic *t, int64_t *budget)
@@ -518,16 +526,18 @@ static void stop_checkpoints(struct broker *b, struct topic *t, int64_t *budget)
 		 * failed again: it reports it). */
 		if (log_flush(pt->log, -1) < 0)
 			continue;
-		if (replicated) {
-			/* a failure is the engine's to log */
-			log_producer_checkpoint_at_end(pt->log, budget);
-			continue;
+		if (!replicated) {
+			rc = producer_state_stop_checkpoint(&pt->pstate, pt->log,
+							    &b->producer_id_expiration_ms);
+			if (rc < 0)
+				mq_log(MQ_ERR,
+				       "stop: topic %s partition %d: producer checkpoint: %s",
+				       t->name, p, strerror(-rc));
+			if (rc != 0)
+				continue; /* loaded: written from memory, or failed */
 		}
-		rc = producer_state_stop_checkpoint(&pt->pstate, pt->log,
-						    &b->producer_id_expiration_ms);
-		if (rc < 0)
-			mq_log(MQ_ERR, "stop: topic %s partition %d: producer checkpoint: %s",
-			       t->name, p, strerror(-rc));
+		/* a failure is the engine's to log */
+		log_producer_checkpoint_at_stop(pt->log, budget);
 	}
 }
 

@@ -614,6 +614,8 @@ int producer_state_stop_checkpoint(struct producer_state *ps, struct log *l,
 	pthread_mutex_lock(&ps->mu);
 	if (ps->loaded && end > 0 && epoch >= 0)
 		rc = snapshot_put(ps, l, LOG_SNAP_CKPT, end, epoch, expiration_ms);
+	if (rc == 0 && ps->loaded)
+		rc = 1;
 	pthread_mutex_unlock(&ps->mu);
 	return rc;
 }

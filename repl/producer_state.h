@@ -184,8 +184,10 @@ int producer_state_trim(void *arg, struct log *l, int64_t offset, enum log_snap 
  * current by every append since), written as the log's producer
  * checkpoint at the log end (producers expired for *expiration_ms left
  * out), so that the next start's load reads no batch header, as Kafka's
- * snapshot at close. Takes ps->mu. 0 (also: nothing loaded), or the
- * write's error. */
+ * snapshot at close. Takes ps->mu. 1: the state was loaded (written, or
+ * nothing to write: an empty log, no epoch), 0: not loaded, nothing
+ * written (the caller rebuilds it from the log: log_producer_checkpoint_at_stop),
+ * or the write's error. */
 int producer_state_stop_checkpoint(struct producer_state *ps, struct log *l,
 				   const int64_t *expiration_ms);
 /* Forgets the producers whose last batch's timestamp is expiration_ms or

@@ -783,9 +783,10 @@ static void test_offline_retention(void **state)
 
 /* Not a failure: a clean stop writes the producer checkpoint at the log
  * end, past the one the scheduler's tick wrote at the newest segment
- * behind the hw, on a replica of a cluster's partition as on a single
- * node, with the idempotent producer's batch written last in it, so that
- * the next start's load reads no batch header (engine/prodsnap.c). */
+ * behind the hw, on a replica of a cluster's partition (at its hw, the
+ * log end here: its only replica) as on a single node, with the
+ * idempotent producer's batch written last in it, so that the next
+ * start's load reads no batch header (engine/prodsnap.c). */
 static void run_stop_checkpoint(bool cluster)
 {
 	struct fx *f = fx_open(cluster, "log.segment.bytes=1024\n"
@@ -830,6 +831,69 @@ static void run_stop_checkpoint(bool cluster)
 }
 
 BOTH(stop_checkpoint)
+
+/* The end the producer checkpoint of orders-0 names (-1: none). */
+static int64_t checkpoint_end(struct fx *f)
+{
+	char path[PATH_MAX];
+	uint8_t buf[16];
+	int64_t end = -1;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/data/orders-0/producer-checkpoint", f->dir);
+	fp = fopen(path, "rb");
+	if (fp && fread(buf, 1, sizeof(buf), fp) == sizeof(buf))
+		end = (int64_t)be64_get(buf + 8);
+	if (fp)
+		fclose(fp);
+	return end;
+}
+
+/* Not a failure: a clean stop writes the producer checkpoint at the log
+ * end also where no idempotent producer wrote since the start (the state
+ * never loaded: only the mount wrote), from the tick's checkpoint and the
+ * headers after it, so that the next start's first idempotent Produce
+ * reads no batch header of the active segment either: after the restart
+ * the load succeeds with every read of a .log failing. */
+static void run_stop_checkpoint_unloaded(bool cluster)
+{
+	struct fx *f = fx_open(cluster, "log.segment.bytes=1024\n"
+					"log.retention.check.interval.ms=3600000\n");
+	struct partition *pt;
+	int64_t end, deadline;
+	int rc;
+
+	fill_segments(f);
+	assert_true(wait_file(f, "orders-0/producer-checkpoint"));
+	assert_false(f->t->parts[0]->pstate.loaded);
+	end = log_get_end(f->t->parts[0]->log);
+	assert_true(checkpoint_end(f) < end); /* the tick's, at a segment base */
+	topic_put(f->t);
+	f->t = NULL;
+	assert_int_equal(broker_close(f->b), 0);
+	f->b = NULL;
+	assert_int_equal(checkpoint_end(f), end);
+	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
+	deadline = now_mono_ms() + DEADLINE_MS;
+	assert_int_equal(broker_topic_get(f->b, "orders", &f->t), 0);
+	/* A cluster broker's replica settles first (its leadership, its
+	 * listener), as a leader's load comes after it. */
+	while (cluster && !cluster_leads(f->b->cluster, "orders", 0) && now_mono_ms() < deadline)
+		usleep(10 * 1000);
+	assert_true(!cluster || cluster_leads(f->b->cluster, "orders", 0));
+	pt = f->t->parts[0];
+	f->fio.pread_errno = EIO;
+	f->fio.pread_fail_path = ".log";
+	__atomic_store_n(&f->fio.pread_fails, INT_MAX, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&pt->pstate.mu);
+	rc = producer_state_load(&pt->pstate, pt->log, -1, engine_now_ms(), 86400000);
+	pthread_mutex_unlock(&pt->pstate.mu);
+	__atomic_store_n(&f->fio.pread_fails, 0, __ATOMIC_RELEASE);
+	assert_int_equal(rc, 0);
+	fx_close(f);
+}
+
+BOTH(stop_checkpoint_unloaded)
 
 /* A stop after an fsync failed once: a cluster broker, whose log
  * directory went offline, writes nothing more there (no flush, no
@@ -906,6 +970,8 @@ int main(void)
 		cmocka_unit_test(test_stop_single),
 		cmocka_unit_test(test_stop_checkpoint_cluster),
 		cmocka_unit_test(test_stop_checkpoint_single),
+		cmocka_unit_test(test_stop_checkpoint_unloaded_cluster),
+		cmocka_unit_test(test_stop_checkpoint_unloaded_single),
 	};
 	return cmocka_run_group_tests(tests, zksrv_group_setup, zksrv_group_teardown);
 }

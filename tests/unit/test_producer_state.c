@@ -1201,7 +1201,8 @@ static void load_from_stop_checkpoint(struct logfx *fx, struct producer_state *p
 /* A clean stop's checkpoint (producer_state_stop_checkpoint): the loaded
  * state at the log end, so that the next load reads no batch header at
  * all (every segment's reads fail here); a state never loaded writes
- * nothing. */
+ * nothing and says so (0, where a loaded one's gives 1: the broker's stop
+ * then rebuilds it from the log, log_producer_checkpoint_at_stop). */
 static void test_stop_checkpoint(void **state)
 {
 	struct logfx *fx = *state;
@@ -1219,7 +1220,7 @@ static void test_stop_checkpoint(void **state)
 	assert_int_equal(access(path, F_OK), -1);
 	assert_int_equal(producer_state_load(&ps, fx->l, 1, 2000, 86400000), 0);
 	assert_int_equal(log_flush(fx->l, -1), 0);
-	assert_int_equal(producer_state_stop_checkpoint(&ps, fx->l, NULL), 0);
+	assert_int_equal(producer_state_stop_checkpoint(&ps, fx->l, NULL), 1);
 	assert_int_equal(access(path, F_OK), 0);
 	load_from_stop_checkpoint(fx, &ps2, 2, 4, at[2]);
 	producer_state_destroy(&ps);
@@ -1227,51 +1228,110 @@ static void test_stop_checkpoint(void **state)
 }
 
 /* A clean stop's checkpoint of a replicated partition
- * (log_producer_checkpoint_at_end): rebuilt from the periodic checkpoint
- * and the headers after it, at the log end, above the hw too, once the
- * log is on disk there and within the budget; the next load reads no
- * batch header (every segment's reads fail). After the restart, a cut
- * below it (the replica's next leader has less: an unclean election)
- * leaves it unused: the producer's batch after the cut is taken, not
- * answered as a duplicate of what was cut; so does the log filled again
- * past its end in a later epoch. */
-static void test_checkpoint_at_end(void **state)
+ * (log_producer_checkpoint_at_stop): rebuilt from the periodic checkpoint
+ * and the headers after it, at the hw, below the two batches above it,
+ * once the log is on disk there and within the budget. After the
+ * restart:
+ *   - with the log as it was, a load reads the headers above the hw
+ *     only: the producer's last batch is known;
+ *   - cut at the hw (its next leader does not have the two batches), a
+ *     load reads no batch header (every segment's reads fail), and the
+ *     producer's batch after the cut is taken, not answered as a
+ *     duplicate of what was cut;
+ *   - cut below the hw (an unclean election), the checkpoint is not
+ *     taken, nor once the log is filled again past it in epoch 2. */
+static void test_checkpoint_at_stop(void **state)
 {
 	struct logfx *fx = *state;
 	struct producer_state ps;
 	struct log_append_info info;
 	struct batch_producer_info *bi;
-	int64_t at[8], budget, end;
+	struct log_state st;
+	int64_t at[8], budget, end, f;
 	int32_t epoch;
 	int n;
 
 	producer_state_init(&ps);
 	ckpt_fill(fx, at, 6);
 	assert_int_equal(ckpt_now(fx), 1);
+	log_get_state(fx->l, &st);
 	/* two batches above the hw, not on disk yet */
 	at[6] = client_append(fx, 11, 0, 12, 2, 1, &info);
 	at[7] = client_append(fx, 11, 0, 14, 2, 1, &info);
 	budget = LOG_CHECKPOINT_SCAN_BYTES;
-	assert_int_equal(log_producer_checkpoint_at_end(fx->l, &budget), 0);
+	assert_int_equal(log_producer_checkpoint_at_stop(fx->l, &budget), 0);
 	assert_int_equal(log_flush(fx->l, -1), 0);
 	budget = 1; /* less than the segments after the checkpoint */
-	assert_int_equal(log_producer_checkpoint_at_end(fx->l, &budget), 0);
+	assert_int_equal(log_producer_checkpoint_at_stop(fx->l, &budget), 0);
 	assert_int_equal(budget, 1);
 	budget = LOG_CHECKPOINT_SCAN_BYTES;
-	assert_int_equal(log_producer_checkpoint_at_end(fx->l, &budget), 1);
+	assert_int_equal(log_producer_checkpoint_at_stop(fx->l, &budget), 1);
 	assert_true(budget < LOG_CHECKPOINT_SCAN_BYTES);
-	assert_int_equal(log_producer_checkpoint_at_end(fx->l, &budget), 0);
+	assert_int_equal(log_producer_checkpoint_at_stop(fx->l, &budget), 0);
 	assert_int_equal(log_producer_snapshot_read(fx->l, LOG_SNAP_CKPT, &end, &epoch, &bi, &n),
 			 0);
 	free(bi);
-	assert_int_equal(end, at[7] + 2);
-	assert_int_equal(end, log_get_end(fx->l));
+	assert_int_equal(end, st.hw);
+	assert_true(end <= at[6]);
 	assert_int_equal(epoch, 1);
-	load_from_stop_checkpoint(fx, &ps, 2, 14, at[7]);
-	/* cut at the restart below the checkpoint's end, then filled again
-	 * past it */
-	cut_leaves_checkpoint(fx, &ps, at, 7, 3, 3);
+	snap_reopen(fx);
+	assert_int_equal(producer_state_load(&ps, fx->l, 2, 2000, 86400000), 0);
+	assert_int_equal(check1(&ps, 11, 0, 14, 2, &f), 1);
+	assert_int_equal(f, at[7]);
+	/* the restart's cut to the next leader's log, at the hw */
+	assert_int_equal(log_truncate_to(fx->l, end), 0);
+	producer_state_clear(&ps);
+	fx->fio.pread_fail_path = ".log";
+	fx->fio.pread_errno = EIO;
+	fx->fio.pread_fails = 1 << 30;
+	assert_int_equal(producer_state_load(&ps, fx->l, 3, 2000, 86400000), 0);
+	fx->fio.pread_fails = 0;
+	assert_int_equal(check1(&ps, 11, 0, 10, 2, &f), 1);
+	assert_int_equal(f, at[5]);
+	assert_int_equal(check1(&ps, 11, 0, 12, 2, &f), 0);
+	/* an unclean cut below the hw, then filled again past it */
+	producer_state_clear(&ps);
+	cut_leaves_checkpoint(fx, &ps, at, 5, 4, 3);
 	assert_true(log_get_end(fx->l) > end);
+	producer_state_destroy(&ps);
+}
+
+/* A cut below the producer checkpoint (a follower's truncation, an
+ * unclean election) removes it, as Kafka's truncateAndReload deletes the
+ * snapshots above the new log end: the next checkpoint is written at
+ * the newest segment below the cut at once, not only once the log has
+ * passed the old one's end again, and a load after a reopen takes it. */
+static void test_cut_drops_checkpoint(void **state)
+{
+	struct logfx *fx = *state;
+	struct producer_state ps;
+	struct batch_producer_info *bi;
+	int64_t at[6], end, cut, f;
+	int32_t epoch;
+	char path[400];
+	int n;
+
+	producer_state_init(&ps);
+	ckpt_fill(fx, at, 6);
+	assert_int_equal(ckpt_now(fx), 1);
+	assert_int_equal(log_producer_snapshot_read(fx->l, LOG_SNAP_CKPT, &end, &epoch, &bi, &n),
+			 0);
+	free(bi);
+	assert_true(end > at[2]);
+	cut = at[2] + 2; /* producer 11's batch at at[2] stays */
+	assert_int_equal(log_truncate_to(fx->l, cut), 0);
+	snprintf(path, sizeof(path), "%s/t-0/producer-checkpoint", fx->dir);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(ckpt_now(fx), 1);
+	assert_int_equal(log_producer_snapshot_read(fx->l, LOG_SNAP_CKPT, &end, &epoch, &bi, &n),
+			 0);
+	free(bi);
+	assert_true(end > 0 && end <= cut);
+	snap_reopen(fx);
+	assert_int_equal(producer_state_load(&ps, fx->l, 2, 2000, 86400000), 0);
+	assert_int_equal(check1(&ps, 11, 0, 4, 2, &f), 1);
+	assert_int_equal(f, at[2]);
+	assert_int_equal(check1(&ps, 11, 0, 6, 2, &f), 0);
 	producer_state_destroy(&ps);
 }
 
@@ -1430,7 +1490,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_front_snapshot_written_as_version1, setup_snap,
 						logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_stop_checkpoint, setup_snap, logfx_teardown),
-		cmocka_unit_test_setup_teardown(test_checkpoint_at_end, setup_snap, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_checkpoint_at_stop, setup_snap,
+						logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_cut_drops_checkpoint, setup_snap,
+						logfx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
