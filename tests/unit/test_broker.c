@@ -1117,6 +1117,33 @@ static void test_clean_does_not_hold_topic(void **state)
 	closedir(d);
 }
 
+/* The stderr lines written while fn(f) runs, at level MQ_WARN and up,
+ * into logged (cap bytes, NUL-terminated), and echoed. */
+static void warned_during(struct fx *f, void (*fn)(struct fx *f), char *logged, size_t cap)
+{
+	char logpath[] = "/tmp/mqfs-test-broker-log.XXXXXX";
+	int lfd = mkstemp(logpath), saved = dup(2);
+	ssize_t n;
+
+	assert_true(lfd >= 0 && saved >= 0);
+	unlink(logpath); /* read through lfd; nothing left behind if a check fails */
+	dup2(lfd, 2);
+	mq_log_init(MQ_WARN, false);
+	fn(f);
+	mq_log_init(MQ_ERR, false);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(lfd, logged, cap - 1, 0);
+	close(lfd);
+	logged[n > 0 ? n : 0] = '\0';
+	fputs(logged, stderr);
+}
+
+static void open_broker(struct fx *f)
+{
+	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
+}
+
 /* An interrupted delete leaves logs without metadata: they stay on disk
  * until a topic of that name is created, which must not see them. */
 static void test_orphan_logs(void **state)
@@ -1135,19 +1162,9 @@ static void test_orphan_logs(void **state)
 	snprintf(path, sizeof(path), "%s/meta/topics/orph.properties", f->cfg.data_dir);
 	assert_int_equal(unlink(path), 0);
 	/* One log line for the topic's orphans, not one per partition. */
-	char logpath[] = "/tmp/mqfs-test-broker-log.XXXXXX", logged[8192] = "";
-	int lfd = mkstemp(logpath), saved = dup(2);
-	assert_true(lfd >= 0 && saved >= 0);
-	unlink(logpath); /* read through lfd; nothing left behind if a check fails */
-	dup2(lfd, 2);
-	mq_log_init(MQ_WARN, false);
-	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
-	mq_log_init(MQ_ERR, false);
-	dup2(saved, 2);
-	close(saved);
-	assert_true(pread(lfd, logged, sizeof(logged) - 1, 0) > 0);
-	close(lfd);
-	fputs(logged, stderr);
+	char logged[8192];
+
+	warned_during(f, open_broker, logged, sizeof(logged));
 	assert_non_null(strstr(logged,
 			       "WARN 2 log(s) of orph (partitions 0 to 1) belong to no topic "
 			       "(interrupted delete?): left in place"));
@@ -1311,33 +1328,6 @@ static void test_dynamic_defaults(void **state)
 	topic_put(c);
 }
 
-/* The stderr lines written while fn(f) runs, at level MQ_WARN and up,
- * into logged (cap bytes, NUL-terminated), and echoed. */
-static void warned_during(struct fx *f, void (*fn)(struct fx *f), char *logged, size_t cap)
-{
-	char logpath[] = "/tmp/mqfs-test-broker-log.XXXXXX";
-	int lfd = mkstemp(logpath), saved = dup(2);
-	ssize_t n;
-
-	assert_true(lfd >= 0 && saved >= 0);
-	unlink(logpath); /* read through lfd; nothing left behind if a check fails */
-	dup2(lfd, 2);
-	mq_log_init(MQ_WARN, false);
-	fn(f);
-	mq_log_init(MQ_ERR, false);
-	dup2(saved, 2);
-	close(saved);
-	n = pread(lfd, logged, cap - 1, 0);
-	close(lfd);
-	logged[n > 0 ? n : 0] = '\0';
-	fputs(logged, stderr);
-}
-
-static void open_broker(struct fx *f)
-{
-	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
-}
-
 /* Both lags of topic name, in its settings and its partition 0's log. */
 static void assert_lags(struct fx *f, const char *name, int64_t min, int64_t max)
 {
@@ -1355,6 +1345,18 @@ static void assert_lags(struct fx *f, const char *name, int64_t min, int64_t max
 	topic_put(t);
 }
 
+/* Topic "lag", compacted, with min.compaction.lag.ms=5000 (below the
+ * broker's max when made). */
+static void make_lag_topic(struct fx *f)
+{
+	const char *set = "cleanup.policy=compact\nmin.compaction.lag.ms=5000\n";
+	struct topic *t;
+
+	assert_int_equal(broker_topic_create(f->b, "lag", 0, 0, 0755, &t), 0);
+	assert_int_equal(topic_config_write(t, set, strlen(set)), 0);
+	topic_put(t);
+}
+
 #define LAG_CONFLICT_WARN                                                               \
 	"WARN topic lag: conflict topic config setting min.compaction.lag.ms (5000) > " \
 	"max.compaction.lag.ms (1000): taken as it is"
@@ -1369,12 +1371,9 @@ static void test_lag_conflict_start(void **state)
 {
 	struct fx *f = *state;
 	struct topic *t;
-	const char *set = "cleanup.policy=compact\nmin.compaction.lag.ms=5000\n";
 	char logged[8192];
 
-	assert_int_equal(broker_topic_create(f->b, "lag", 0, 0, 0755, &t), 0);
-	assert_int_equal(topic_config_write(t, set, strlen(set)), 0);
-	topic_put(t);
+	make_lag_topic(f);
 	broker_close(f->b);
 	f->b = NULL;
 	f->cfg.log.max_compaction_lag_ms = 1000;
@@ -1405,13 +1404,9 @@ static void take_lag_defaults(struct fx *f)
 static void test_lag_conflict_dynamic(void **state)
 {
 	struct fx *f = *state;
-	struct topic *t;
-	const char *set = "cleanup.policy=compact\nmin.compaction.lag.ms=5000\n";
 	char logged[8192];
 
-	assert_int_equal(broker_topic_create(f->b, "lag", 0, 0, 0755, &t), 0);
-	assert_int_equal(topic_config_write(t, set, strlen(set)), 0);
-	topic_put(t);
+	make_lag_topic(f);
 	assert_int_equal(broker_topic_create(f->b, "plain", 0, 0, 0755, NULL), 0);
 	assert_int_equal(
 		zk_config_put(&lag_def, "log.cleaner.max.compaction.lag.ms", 33, "1000", 4), 0);
