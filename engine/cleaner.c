@@ -371,9 +371,11 @@ int log_dirty_ratio(struct log *l, int64_t now, double *ratio)
 }
 
 /* max.compaction.lag.ms (Kafka's needCompactionNow): whether a record of
- * the dirty cleanable segments segs[0..n) has waited longer than max_lag
+ * the dirty closed segments segs[0..n) has waited longer than max_lag
  * since its timestamp, so that the log is cleaned whatever its dirty
- * ratio. Each segment's first batch's max timestamp stands for its oldest
+ * ratio: as far as it is cleanable, which min.compaction.lag.ms bounds
+ * (cleanable_count) also when it is above max_lag (Kafka's
+ * grabFilthiestCompactedLog: needCompactionNow and cleanable bytes). Each segment's first batch's max timestamp stands for its oldest
  * record (Kafka's getFirstBatchTimestamp); a header that cannot be read
  * makes no segment due (the clean itself reports damage). The segments
  * are referenced and closed: their first bytes never change. */
@@ -990,7 +992,7 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force, struct 
 	struct omap map = { 0 };
 	struct clean_ctx c = { 0 };
 	struct kept_bytes kept = { NULL, 0, 0 };
-	int k = 0, rc = 0;
+	int k = 0, nref = 0, rc = 0;
 	pthread_mutex_lock(&l->maint_lock);
 	pthread_mutex_lock(&l->lock);
 	st->first_dirty_offset = l->first_dirty_offset;
@@ -1012,14 +1014,21 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force, struct 
 		k = 0;
 		goto out;
 	}
-	segs = calloc((size_t)k + 1, sizeof(*segs));
+	/* Below the ratio every dirty closed segment counts for the lag,
+	 * not only the cleanable ones: as Kafka's maxCompactionDelay, one
+	 * that min.compaction.lag.ms holds back (or the high watermark, or
+	 * the recovery point) makes the log due all the same, and the
+	 * segments before it that are cleanable are cleaned. */
+	nref = by_ratio ? k : l->nsegs - 1;
+	segs = calloc((size_t)nref + 1, sizeof(*segs));
 	if (!segs) {
 		pthread_mutex_unlock(&l->lock);
 		k = 0;
+		nref = 0;
 		rc = -ENOMEM;
 		goto out;
 	}
-	for (int i = 0; i < k; i++) {
+	for (int i = 0; i < nref; i++) {
 		segs[i] = l->segs[i];
 		seg_ref(segs[i]);
 	}
@@ -1034,8 +1043,8 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force, struct 
 	pthread_mutex_unlock(&l->lock);
 	/* Below the ratio: cleaned only for a record that waited too long
 	 * (its headers read without the lock). */
-	if (!by_ratio && !lag_due(segs + d, k - d, now, max_lag))
-		goto out; /* unreferences segs[0..k) */
+	if (!by_ratio && !lag_due(segs + d, nref - d, now, max_lag))
+		goto out; /* unreferences segs[0..nref) */
 	if (engine_clean_hook)
 		engine_clean_hook(l);
 
@@ -1113,7 +1122,7 @@ int log_clean(struct log *l, int64_t now, int64_t map_bytes, bool force, struct 
 	rc = 1;
 out:
 	kept_free(&kept);
-	for (int i = 0; i < k && segs; i++)
+	for (int i = 0; i < nref && segs; i++)
 		seg_unref(segs[i]);
 	free(segs);
 	free(map.e);

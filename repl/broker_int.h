@@ -606,6 +606,12 @@ int topic_grow_local(struct topic *t, int n_partitions, const bool *local);
  * or follower, as Kafka's LogManager does on a change of its defaults:
  * 0, or topic_config_write's errors. */
 int topic_config_inherit(struct topic *t);
+/* Logs a WARN naming topic and its settings that do not agree with each
+ * other (topic_config_check) when nc has such a pair and old (NULL: a
+ * topic loaded at the start) had not that one: settings loaded, not set
+ * (topic_config_load), as Kafka takes them. */
+void topic_conflict_note(const char *topic, const struct topic_config *old,
+			 const struct topic_config *nc);
 /* The cluster's dynamic broker settings as read from ZooKeeper (self:
  * /config/brokers/<broker.id>, def: <default>; empty when none): the
  * config they give with the file's (broker_config_dynamic_effective)

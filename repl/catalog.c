@@ -324,7 +324,9 @@ int catalog_parse(struct broker *b, const char *text, size_t len, struct catalog
 	/* A topic written before line.format existed shows its records raw:
 	 * its line positions were computed so. */
 	e->cfg.log.line_format = LINE_FORMAT_RAW;
-	rc = topic_config_apply(&e->cfg, cfgtext, cfglen, err, errlen);
+	/* Loaded, not set: settings stored under other defaults need not
+	 * agree with today's (topic_conflict_note). */
+	rc = topic_config_load(&e->cfg, NULL, cfgtext, cfglen, err, errlen);
 	if (rc < 0)
 		rc = -EBADMSG;
 out:
@@ -428,6 +430,8 @@ int catalog_load(struct broker *b,
 			       "line positions were computed",
 			       path, e->name);
 		free(text);
+		if (rc == 0)
+			topic_conflict_note(e->name, NULL, &e->cfg);
 		if (rc == 0) {
 			catalog_file_name(e->name, want, sizeof(want));
 			if (strcmp(want, names[i]) != 0) {

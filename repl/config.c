@@ -1734,21 +1734,12 @@ static int topic_set(void *arg, const struct cfg_key *k, const struct cfg_val *v
 	return 0;
 }
 
-int topic_config_apply(struct topic_config *tc, const char *text, size_t len, char *err,
-		       size_t errlen)
-{
-	return topic_config_apply_more(tc, NULL, NULL, 0, text, len, 0, err, errlen);
-}
-
-int topic_config_apply_def(struct topic_config *tc, const struct topic_config *def,
-			   const char *text, size_t len, char *err, size_t errlen)
-{
-	return topic_config_apply_more(tc, def, NULL, 0, text, len, 0, err, errlen);
-}
-
-int topic_config_apply_more(struct topic_config *tc, const struct topic_config *def,
+/* topic_config_apply_more, with check the checks across settings too
+ * (Kafka's LogConfig.validateValues), without them what a load takes
+ * (Kafka's LogConfig.fromProps). */
+static int topic_apply_text(struct topic_config *tc, const struct topic_config *def,
 			    const char *pre, size_t plen, const char *text, size_t len, int line0,
-			    char *err, size_t errlen)
+			    bool check, char *err, size_t errlen)
 {
 	struct topic_parse p;
 	int rc;
@@ -1761,11 +1752,41 @@ int topic_config_apply_more(struct topic_config *tc, const struct topic_config *
 	if (rc == 0)
 		rc = cfg_apply_text(text, len, topic_keys, NKEYS(topic_keys), false, line0,
 				    topic_set, &p, err, errlen);
-	if (rc == 0)
+	if (rc == 0 && check)
 		rc = lag_check(&p.tc.log, err, errlen);
 	if (rc == 0)
 		*tc = p.tc;
 	return rc;
+}
+
+int topic_config_apply(struct topic_config *tc, const char *text, size_t len, char *err,
+		       size_t errlen)
+{
+	return topic_apply_text(tc, NULL, NULL, 0, text, len, 0, true, err, errlen);
+}
+
+int topic_config_apply_def(struct topic_config *tc, const struct topic_config *def,
+			   const char *text, size_t len, char *err, size_t errlen)
+{
+	return topic_apply_text(tc, def, NULL, 0, text, len, 0, true, err, errlen);
+}
+
+int topic_config_apply_more(struct topic_config *tc, const struct topic_config *def,
+			    const char *pre, size_t plen, const char *text, size_t len, int line0,
+			    char *err, size_t errlen)
+{
+	return topic_apply_text(tc, def, pre, plen, text, len, line0, true, err, errlen);
+}
+
+int topic_config_load(struct topic_config *tc, const struct topic_config *def, const char *text,
+		      size_t len, char *err, size_t errlen)
+{
+	return topic_apply_text(tc, def, NULL, 0, text, len, 0, false, err, errlen);
+}
+
+int topic_config_check(const struct topic_config *tc, char *err, size_t errlen)
+{
+	return lag_check(&tc->log, err, errlen);
 }
 
 bool topic_config_key_set(const struct topic_config *tc, const char *key, size_t klen)

@@ -199,6 +199,18 @@ int topic_config_apply_def(struct topic_config *tc, const struct topic_config *d
 int topic_config_apply_more(struct topic_config *tc, const struct topic_config *def,
 			    const char *pre, size_t plen, const char *text, size_t len, int line0,
 			    char *err, size_t errlen);
+/* topic_config_apply_def without the checks across settings (a
+ * min.compaction.lag.ms above max.compaction.lag.ms taken): how settings
+ * already stored are loaded (a topic's catalog file at the start, its
+ * overrides in ZooKeeper, new broker defaults under its overrides), as
+ * Kafka's LogConfig.fromProps, which checks them only when they are set
+ * (AlterConfigs, CreateTopics, a .config write). */
+int topic_config_load(struct topic_config *tc, const struct topic_config *def, const char *text,
+		      size_t len, char *err, size_t errlen);
+/* The checks across settings of tc (Kafka's LogConfig.validateValues):
+ * 0, or -EINVAL with Kafka's words in err ("conflict topic config
+ * setting min.compaction.lag.ms (5000) > max.compaction.lag.ms (1000)"). */
+int topic_config_check(const struct topic_config *tc, char *err, size_t errlen);
 /* Whether the setting key (klen bytes) was given explicitly (see
  * struct topic_config, overrides). */
 bool topic_config_key_set(const struct topic_config *tc, const char *key, size_t klen);
@@ -220,8 +232,9 @@ const char *topic_config_broker_key(const char *key);
 /* The settings a new topic gets from the broker config c. */
 void topic_config_defaults_of(const struct broker_config *c, struct topic_config *tc);
 /* The settings of a topic whose overrides (a cluster's /config/topics/<t>,
- * NULL: none) are zc, over the broker config c (topic_overrides.c). On a
- * bad override -EINVAL with the reason in err, and *tc the defaults. */
+ * NULL: none) are zc, over the broker config c (topic_overrides.c), loaded
+ * (topic_config_load: settings that disagree with each other are taken).
+ * On a bad override -EINVAL with the reason in err, and *tc the defaults. */
 struct zk_config;
 int topic_config_of_overrides(const struct broker_config *c, const struct zk_config *zc,
 			      struct topic_config *tc, char *err, size_t errlen);

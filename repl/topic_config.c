@@ -181,7 +181,11 @@ enum {
 	CFG_INHERIT = 4,       /* text ignored: every setting the topic does not
 				* override takes the defaults again (under the
 				* topic's lock, so an override set meanwhile
-				* stays one) */
+				* stays one); a load (CFG_LOAD) */
+	CFG_LOAD = 8,          /* settings set elsewhere (the cluster's overrides,
+				* its partition count, new broker defaults): taken
+				* without the checks across settings, as Kafka's
+				* LogConfig.fromProps (topic_conflict_note) */
 };
 
 /* The lines a check (CFG_DRY_RUN) applies before text: those checked
@@ -230,6 +234,8 @@ static int config_write_before(struct topic *t, const struct cfg_before *before,
 	if (before)
 		rc = topic_config_apply_more(&nc, &def, before->pre, before->plen, text, len,
 					     before->line0, err, sizeof(err));
+	else if (how & (CFG_LOAD | CFG_INHERIT))
+		rc = topic_config_load(&nc, &def, text, len, err, sizeof(err));
 	else
 		rc = topic_config_apply_def(&nc, &def, text, len, err, sizeof(err));
 	if (rc < 0) {
@@ -311,6 +317,7 @@ static int config_write_before(struct topic *t, const struct cfg_before *before,
 	if (rc < 0)
 		goto undo;
 	config_log_changes(t, &t->cfg, &nc);
+	topic_conflict_note(t->name, &t->cfg, &nc);
 	t->cfg = nc;
 	broker_sched_kick(b); /* flush.ms, its new partitions */
 	topic_throttle_note(b, t->name, &nc);
@@ -436,6 +443,23 @@ int topic_config_check_more(struct topic *t, const char *pre, size_t plen, const
 	return rc;
 }
 
+void topic_conflict_note(const char *topic, const struct topic_config *old,
+			 const struct topic_config *nc)
+{
+	char err[160], was[160];
+
+	if (topic_config_check(nc, err, sizeof(err)) == 0)
+		return;
+	/* Said once per pair taken, not at each load of an unchanged one. */
+	if (old && topic_config_check(old, was, sizeof(was)) < 0 && !strcmp(err, was))
+		return;
+	mq_log(MQ_WARN,
+	       "topic %s: %s: taken as it is, as Kafka takes settings it loads; its cleaner "
+	       "compacts a record only once min.compaction.lag.ms has passed, and a .config "
+	       "write that leaves the two so is refused",
+	       topic, err);
+}
+
 int topic_config_inherit(struct topic *t)
 {
 	return config_write_local(t, NULL, 0, CFG_INHERIT, NULL, NULL);
@@ -448,7 +472,7 @@ int topic_grow_local(struct topic *t, int n_partitions, const bool *local)
 	if (topic_partitions(t) >= n_partitions)
 		return 0;
 	snprintf(text, sizeof(text), "partitions=%d\n", n_partitions);
-	return config_write_local(t, text, strlen(text), CFG_CLUSTER_PARTS, local, NULL);
+	return config_write_local(t, text, strlen(text), CFG_CLUSTER_PARTS | CFG_LOAD, local, NULL);
 }
 
 /* Removes the key.separator= and line.format= lines of text (len bytes,
@@ -520,7 +544,7 @@ int topics_cluster_config(void *arg, const char *topic, const struct zk_config *
 	if (rc == 0 && atomic_load(&t->lines_fixed))
 		len = strip_line_settings(text, len);
 	if (rc == 0)
-		rc = config_write_local(t, text, len, 0, NULL, NULL);
+		rc = config_write_local(t, text, len, CFG_LOAD, NULL, NULL);
 	/* A znode fixed already (by any broker) whose values this broker
 	 * took: its first records need no ZooKeeper (topic_lines_fix), also
 	 * after a restart, once the cluster thread has read the topic. */
@@ -533,7 +557,7 @@ int topics_cluster_config(void *arg, const char *topic, const struct zk_config *
 	 * broker, silently. */
 	if (rc == -EBUSY) {
 		size_t kept = strip_line_settings(text, len);
-		int r = config_write_local(t, text, kept, 0, NULL, NULL);
+		int r = config_write_local(t, text, kept, CFG_LOAD, NULL, NULL);
 
 		mq_log_limited(MQ_WARN,
 			       "topic %s: the cluster's key.separator or line.format not applied "
@@ -597,7 +621,7 @@ static int lines_fix_locked(struct topic *t, char *wait, size_t cap)
 		rc = -ENOMEM;
 		goto out;
 	}
-	rc = config_write_local(t, text, len, 0, NULL, NULL);
+	rc = config_write_local(t, text, len, CFG_LOAD, NULL, NULL);
 	if (rc == -EBUSY) {
 		/* Only records written here before the cluster fixed its
 		 * settings, under others: they stay readable as they are. */

@@ -150,7 +150,7 @@ int topic_config_of_overrides(const struct broker_config *c, const struct zk_con
 	def = *tc;
 	rc = topic_overrides_text(zc, &def, &text, &len);
 	if (rc == 0)
-		rc = topic_config_apply_def(tc, &def, text, len, err, errlen); /* all or nothing */
+		rc = topic_config_load(tc, &def, text, len, err, errlen); /* all or nothing */
 	free(text);
 	return rc;
 }

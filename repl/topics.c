@@ -739,6 +739,8 @@ static int appeared_here(struct broker *b, const char *topic, int n_partitions, 
 		rc = topic_create_local(b, topic, uid, gid, mode, &tc, n_partitions, local, false,
 					topic_id, NULL);
 		broker_fd_room_done(b, n_local);
+		if (rc == 0)
+			topic_conflict_note(topic, NULL, &tc);
 		if (rc != -EEXIST)
 			return rc;
 	}

@@ -19,7 +19,9 @@
 # INVALID_CONFIG in the words of Kafka's require;
 # a default stored later that disagrees with a broker's own value is
 # logged by that broker, which keeps its settings in effect (its
-# .config), while the others take it.
+# .config), while the others take it; one that disagrees with a topic's
+# override (a max compaction lag below its min) is taken by the topic on
+# every broker, logged.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -108,6 +110,29 @@ expect_eq "<default>: DELETE the max" "error 0" \
 	"$(incalter 1 "" 1 log.cleaner.max.compaction.lag.ms)"
 for b in 1 2 3; do
 	check "mnt$b: the file's max again" poll 20 root_is "$b" log.cleaner.max.compaction.lag.ms 2000
+done
+
+# A topic's override that a new default disagrees with: every broker's
+# copy of the topic takes the default all the same (Kafka's
+# DynamicLogConfig gives each log its defaults and overrides without a
+# check), and each logs it; the default removed, the file's again.
+cluster_mkdir lagt
+expect_ok "lagt: min.compaction.lag.ms=1500 (below the file's max)" sh -c \
+	'echo min.compaction.lag.ms=1500 > "$1"' sh "$MQ_TMP/mnt1/lagt/.config"
+# topic_is N KEY VALUE: broker N's lagt/.config shows KEY=VALUE
+topic_is() { timeout 5 grep -qx "$2=$3" "$MQ_TMP/mnt$1/lagt/.config" 2>/dev/null; }
+expect_eq "<default>: log.cleaner.max.compaction.lag.ms=1000, below lagt's min" "error 0" \
+	"$(incalter 1 "" 0 log.cleaner.max.compaction.lag.ms 1000)"
+for b in 1 2 3; do
+	check "mnt$b: lagt takes the default's max" poll 20 topic_is "$b" max.compaction.lag.ms 1000
+	check "mnt$b: and keeps its min" topic_is "$b" min.compaction.lag.ms 1500
+done
+check "logged with the topic and the pair" logged \
+	"WARN topic lagt: conflict topic config setting min.compaction.lag.ms (1500) > max.compaction.lag.ms (1000): taken as it is"
+expect_eq "<default>: DELETE the max again" "error 0" \
+	"$(incalter 1 "" 1 log.cleaner.max.compaction.lag.ms)"
+for b in 1 2 3; do
+	check "mnt$b: lagt has the file's max again" poll 20 topic_is "$b" max.compaction.lag.ms 2000
 done
 
 # log.cleaner.backoff.ms: the file's hour, then 100 ms as the default.

@@ -10,8 +10,10 @@
 # compacted topic keeps each key's newest value once, tombstones go
 # delete.retention.ms after the first clean that kept them (their delete
 # horizon), keyless writes are EINVAL; max.compaction.lag.ms is
-# never below min.compaction.lag.ms; kill -9 while the cleaner runs loses
-# no surviving record.
+# never set below min.compaction.lag.ms, but a config file whose default
+# max is lowered below a topic's min starts all the same (taken, a WARN
+# names the topic); kill -9 while the cleaner runs loses no surviving
+# record.
 # shellcheck disable=SC2016
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 . "$LIBDIR/lib.sh"
@@ -199,6 +201,34 @@ expect_errno "min.compaction.lag.ms above it: refused" EINVAL \
 expect_ok "the refusal names both" grep -q "conflict topic config setting min.compaction.lag.ms (2000) > max.compaction.lag.ms (1500)" "$LOG"
 expect_eq "min.compaction.lag.ms unchanged" "min.compaction.lag.ms=0" \
 	"$(grep '^min.compaction.lag.ms=' "$MNT/c/.config")"
+
+# ---- a pair that disagrees, loaded --------------------------------------
+# The config file's log.cleaner.max.compaction.lag.ms lowered below a
+# topic's min.compaction.lag.ms: the daemon starts (Kafka loads a topic's
+# settings without the check a change gets), the topic takes both, the log
+# names it; a change that leaves the pair so is refused, one that mends it
+# taken.
+mkdir "$MNT/lag"
+expect_ok "min.compaction.lag.ms=3000" sh -c \
+	'printf "cleanup.policy=compact\nmin.compaction.lag.ms=3000\n" > "$1"' sh "$MNT/lag/.config"
+mq_umount
+{ cat "$MQ_TMP/server.properties"; echo 'log.cleaner.max.compaction.lag.ms=1000'; } \
+	> "$MQ_TMP/lowmax.properties"
+mq_mount --config "$MQ_TMP/lowmax.properties"
+expect_ok "the mount comes up, the topic in it" test -f "$MNT/lag/.config"
+expect_eq "both taken" "max.compaction.lag.ms=1000 min.compaction.lag.ms=3000" \
+	"$(grep -E '^m(ax|in).compaction.lag.ms=' "$MNT/lag/.config" | sort | tr '\n' ' ' | sed 's/ $//')"
+expect_ok "the log names the topic and the pair" grep -q \
+	"WARN topic lag: conflict topic config setting min.compaction.lag.ms (3000) > max.compaction.lag.ms (1000): taken as it is" \
+	"$LOG"
+expect_errno "a .config write that leaves them so: refused" EINVAL \
+	bash -c 'echo retention.ms=100000 > "$1"' sh "$MNT/lag/.config"
+expect_ok "one that makes them agree: taken" sh -c 'echo min.compaction.lag.ms=500 > "$1"' sh \
+	"$MNT/lag/.config"
+expect_eq "min.compaction.lag.ms now" "min.compaction.lag.ms=500" \
+	"$(grep '^min.compaction.lag.ms=' "$MNT/lag/.config")"
+mq_umount
+mq_mount --config "$MQ_TMP/server.properties"
 
 # ---- kill -9 while cleaning ---------------------------------------------
 mkdir "$MNT/k"

@@ -1117,6 +1117,33 @@ static void test_clean_does_not_hold_topic(void **state)
 	closedir(d);
 }
 
+/* The stderr lines written while fn(f) runs, at level MQ_WARN and up,
+ * into logged (cap bytes, NUL-terminated), and echoed. */
+static void warned_during(struct fx *f, void (*fn)(struct fx *f), char *logged, size_t cap)
+{
+	char logpath[] = "/tmp/mqfs-test-broker-log.XXXXXX";
+	int lfd = mkstemp(logpath), saved = dup(2);
+	ssize_t n;
+
+	assert_true(lfd >= 0 && saved >= 0);
+	unlink(logpath); /* read through lfd; nothing left behind if a check fails */
+	dup2(lfd, 2);
+	mq_log_init(MQ_WARN, false);
+	fn(f);
+	mq_log_init(MQ_ERR, false);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(lfd, logged, cap - 1, 0);
+	close(lfd);
+	logged[n > 0 ? n : 0] = '\0';
+	fputs(logged, stderr);
+}
+
+static void open_broker(struct fx *f)
+{
+	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
+}
+
 /* An interrupted delete leaves logs without metadata: they stay on disk
  * until a topic of that name is created, which must not see them. */
 static void test_orphan_logs(void **state)
@@ -1135,19 +1162,9 @@ static void test_orphan_logs(void **state)
 	snprintf(path, sizeof(path), "%s/meta/topics/orph.properties", f->cfg.data_dir);
 	assert_int_equal(unlink(path), 0);
 	/* One log line for the topic's orphans, not one per partition. */
-	char logpath[] = "/tmp/mqfs-test-broker-log.XXXXXX", logged[8192] = "";
-	int lfd = mkstemp(logpath), saved = dup(2);
-	assert_true(lfd >= 0 && saved >= 0);
-	unlink(logpath); /* read through lfd; nothing left behind if a check fails */
-	dup2(lfd, 2);
-	mq_log_init(MQ_WARN, false);
-	assert_int_equal(broker_open(&f->cfg, &f->b), 0);
-	mq_log_init(MQ_ERR, false);
-	dup2(saved, 2);
-	close(saved);
-	assert_true(pread(lfd, logged, sizeof(logged) - 1, 0) > 0);
-	close(lfd);
-	fputs(logged, stderr);
+	char logged[8192];
+
+	warned_during(f, open_broker, logged, sizeof(logged));
 	assert_non_null(strstr(logged,
 			       "WARN 2 log(s) of orph (partitions 0 to 1) belong to no topic "
 			       "(interrupted delete?): left in place"));
@@ -1309,6 +1326,95 @@ static void test_dynamic_defaults(void **state)
 	topic_put(a);
 	topic_put(b);
 	topic_put(c);
+}
+
+/* Both lags of topic name, in its settings and its partition 0's log. */
+static void assert_lags(struct fx *f, const char *name, int64_t min, int64_t max)
+{
+	struct topic_config tc;
+	struct log_config lc;
+	struct topic *t;
+
+	assert_int_equal(broker_topic_get(f->b, name, &t), 0);
+	assert_int_equal(topic_config_get(t, &tc), 0);
+	assert_int_equal(tc.log.min_compaction_lag_ms, min);
+	assert_int_equal(tc.log.max_compaction_lag_ms, max);
+	log_get_config(t->parts[0]->log, &lc);
+	assert_int_equal(lc.min_compaction_lag_ms, min);
+	assert_int_equal(lc.max_compaction_lag_ms, max);
+	topic_put(t);
+}
+
+/* Topic "lag", compacted, with min.compaction.lag.ms=5000 (below the
+ * broker's max when made). */
+static void make_lag_topic(struct fx *f)
+{
+	const char *set = "cleanup.policy=compact\nmin.compaction.lag.ms=5000\n";
+	struct topic *t;
+
+	assert_int_equal(broker_topic_create(f->b, "lag", 0, 0, 0755, &t), 0);
+	assert_int_equal(topic_config_write(t, set, strlen(set)), 0);
+	topic_put(t);
+}
+
+#define LAG_CONFLICT_WARN                                                               \
+	"WARN topic lag: conflict topic config setting min.compaction.lag.ms (5000) > " \
+	"max.compaction.lag.ms (1000): taken as it is"
+
+/* Settings stored are loaded, not set (Kafka's LogConfig.fromProps): a
+ * min.compaction.lag.ms override above a max.compaction.lag.ms default
+ * lowered since in the config file does not stop the start; the topic
+ * and its log take both, a WARN names the topic and the pair; a .config
+ * write that leaves them so is refused (Kafka's AlterConfigs checks the
+ * whole), one that makes them agree is taken. */
+static void test_lag_conflict_start(void **state)
+{
+	struct fx *f = *state;
+	struct topic *t;
+	char logged[8192];
+
+	make_lag_topic(f);
+	broker_close(f->b);
+	f->b = NULL;
+	f->cfg.log.max_compaction_lag_ms = 1000;
+	warned_during(f, open_broker, logged, sizeof(logged));
+	assert_non_null(strstr(logged, LAG_CONFLICT_WARN));
+	assert_lags(f, "lag", 5000, 1000);
+	assert_int_equal(broker_topic_get(f->b, "lag", &t), 0);
+	assert_int_equal(topic_config_write(t, "retention.ms=1000\n", 18), -EINVAL);
+	assert_int_equal(topic_config_write(t, "min.compaction.lag.ms=500\n", 26), 0);
+	topic_put(t);
+	assert_lags(f, "lag", 500, 1000);
+}
+
+static struct zk_config lag_self, lag_def;
+
+static void take_lag_defaults(struct fx *f)
+{
+	struct cluster_config net;
+
+	assert_int_equal(topics_cluster_broker_defaults(f->b, &lag_self, &lag_def, &net), 0);
+}
+
+/* A new dynamic broker default (AlterConfigs on the broker) that a
+ * topic's override disagrees with: the topic takes it all the same, as
+ * Kafka's DynamicLogConfig.reconfigure gives every log its defaults and
+ * overrides without a check; a WARN names it. Topics without the
+ * conflict take it too. */
+static void test_lag_conflict_dynamic(void **state)
+{
+	struct fx *f = *state;
+	char logged[8192];
+
+	make_lag_topic(f);
+	assert_int_equal(broker_topic_create(f->b, "plain", 0, 0, 0755, NULL), 0);
+	assert_int_equal(
+		zk_config_put(&lag_def, "log.cleaner.max.compaction.lag.ms", 33, "1000", 4), 0);
+	warned_during(f, take_lag_defaults, logged, sizeof(logged));
+	zk_config_clear(&lag_def);
+	assert_non_null(strstr(logged, LAG_CONFLICT_WARN));
+	assert_lags(f, "lag", 5000, 1000);
+	assert_lags(f, "plain", 0, 1000);
 }
 
 /* Kafka's other reconfigurable settings apply at once: the cleaner
@@ -1956,6 +2062,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_clean_does_not_hold_topic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_meta, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_catalog_parse, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lag_conflict_start, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lag_conflict_dynamic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dynamic_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dynamic_reconfigure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names, setup, teardown),

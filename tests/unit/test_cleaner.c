@@ -838,6 +838,47 @@ static void test_max_lag_epoch_stamp(void **state)
 	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, false, NULL), 1);
 }
 
+/* min.compaction.lag.ms above max.compaction.lag.ms (a topic override
+ * under a broker default lowered since: Kafka and mqfs load it): as
+ * Kafka's grabFilthiestCompactedLog, any dirty closed segment whose first
+ * batch is older than the max makes the log due whatever its ratio, and
+ * what is cleaned then is what the min lets be (cleanableOffsets):
+ * nothing inside it, the segments before it that are past it. */
+static void test_min_lag_over_max(void **state)
+{
+	struct logfx *f = *state;
+	struct log_state st;
+	int64_t *bases;
+	int nb;
+
+	f->cfg.min_cleanable_dirty_ratio = 1.0; /* never by the ratio */
+	f->cfg.min_compaction_lag_ms = 60000;
+	f->cfg.max_compaction_lag_ms = 5000;
+	assert_int_equal(log_reconfigure(f->l, &f->cfg), 0);
+	/* Stamped 0 (the epoch): past the min, but makes no segment due. */
+	put_stamped(f, 0);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, false, NULL), 0);
+	/* 10 s old: past the max, inside the min. */
+	put_stamped(f, fake_now - 10000);
+	assert_int_equal(log_segments(f->l, &bases, &nb), 0);
+	free(bases);
+	assert_true(nb > 4);
+	assert_int_equal(log_clean(f->l, fake_now, 1 << 20, false, NULL), 1);
+	log_get_state(f->l, &st);
+	assert_true(st.first_dirty_offset > 0);
+	/* The segments inside the min stay dirty, due or not... */
+	assert_true(st.first_dirty_offset <= 200);
+	int64_t dirty = st.first_dirty_offset;
+
+	assert_int_equal(log_clean(f->l, fake_now + 40000, 1 << 20, false, NULL), 0);
+	log_get_state(f->l, &st);
+	assert_int_equal(st.first_dirty_offset, dirty);
+	/* ...until it has passed: then cleaned below the ratio. */
+	assert_int_equal(log_clean(f->l, fake_now + 51000, 1 << 20, false, NULL), 1);
+	log_get_state(f->l, &st);
+	assert_true(st.first_dirty_offset > 200);
+}
+
 static void test_ratio_and_lag(void **state)
 {
 	struct logfx *f = *state;
@@ -1578,6 +1619,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ratio_and_lag, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_lag_dirty_only, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_max_lag_epoch_stamp, setup, logfx_teardown),
+		cmocka_unit_test_setup_teardown(test_min_lag_over_max, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_lag_no_timestamp, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_clean_keeps_age, setup, logfx_teardown),
 		cmocka_unit_test_setup_teardown(test_tombstone_no_timestamp, setup, logfx_teardown),

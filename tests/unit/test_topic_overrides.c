@@ -110,6 +110,38 @@ static void test_override_equal_to_default(void **state)
 	zk_config_clear(&over);
 }
 
+/* Overrides are loaded, not set: a min.compaction.lag.ms override above
+ * a broker default max.compaction.lag.ms lowered since is taken (Kafka's
+ * LogConfig.fromProps checks nothing across settings), and
+ * topic_config_check says the pair in Kafka's words. */
+static void test_lag_conflict_loaded(void **state)
+{
+	struct broker_config bc;
+	struct topic_config tc;
+	struct zk_config over = { 0 };
+	char err[200] = "";
+
+	(void)state;
+	broker_config_defaults(&bc);
+	bc.log.max_compaction_lag_ms = 1000;
+	assert_int_equal(zk_config_put(&over, "min.compaction.lag.ms", 21, "5000", 4), 0);
+	assert_int_equal(zk_config_put(&over, "retention.ms", 12, "7000", 4), 0);
+	assert_int_equal(topic_config_of_overrides(&bc, &over, &tc, err, sizeof(err)), 0);
+	assert_int_equal(tc.log.min_compaction_lag_ms, 5000);
+	assert_int_equal(tc.log.max_compaction_lag_ms, 1000);
+	assert_int_equal(tc.log.retention_ms, 7000);
+	assert_int_equal(topic_config_check(&tc, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "conflict topic config setting min.compaction.lag.ms (5000) > "
+				 "max.compaction.lag.ms (1000)");
+	/* Set, the same pair is refused, and nothing changes. */
+	assert_int_equal(topic_config_apply(&tc, "retention.ms=1\n", 15, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "conflict topic config setting min.compaction.lag.ms (5000) > "
+				 "max.compaction.lag.ms (1000)");
+	assert_int_equal(tc.log.retention_ms, 7000);
+	zk_config_clear(&over);
+}
+
 static void test_multiline_value_ignored(void **state)
 {
 	struct topic_config def;
@@ -166,6 +198,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_diff_and_back),
 		cmocka_unit_test(test_override_equal_to_default),
+		cmocka_unit_test(test_lag_conflict_loaded),
 		cmocka_unit_test(test_multiline_value_ignored),
 		cmocka_unit_test(test_change_notification),
 		cmocka_unit_test(test_broker_key),
