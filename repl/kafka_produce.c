@@ -495,6 +495,10 @@ static int produce_handler(void *arg, struct net_req *req)
 		later->ka = ka;
 		later->pb = pb;
 		net_req_on_cancel(req, produce_conn_gone, b);
+		/* Parked, its frame (still holding the names its answer
+		 * gives back) leaves queued.max.request.bytes: the followers'
+		 * Fetches that commit it must not wait for that memory. */
+		net_req_unreserve(req);
 		rc = produce_park(b, later->w, later->n, produce_later_done, produce_later_gone,
 				  later);
 		if (rc == 0)
