@@ -1629,9 +1629,12 @@ static void loop_take_done(struct net_loop *loop)
 			if (req->rc < 0) {
 				char why[128];
 
+				/* Its client went first (a half-close: the
+				 * produce purgatory lets go of such a request
+				 * unanswered): routine, as a peer leaving. */
 				snprintf(why, sizeof(why), "the %s handler failed: %s",
 					 api_name(req->msg.hdr.api_key), strerror(-req->rc));
-				conn_close(c, MQ_WARN, why);
+				conn_close(c, net_req_cancelled(req) ? MQ_DEBUG : MQ_WARN, why);
 			} else {
 				conn_reply(c);
 				if (!c->closed && c->state == READ_SIZE)

@@ -12,7 +12,8 @@
 # third write's frame alone is over queued.max.request.bytes, which a
 # parked request no longer counts in (as Kafka's handler gives its
 # buffer back), or no other request would be read until it is answered
-# (a follower's Fetch that would commit it neither). With
+# (a follower's Fetch that would commit it neither). The client that is
+# killed leaves no warning in the log (it went; nothing failed). With
 # the followers frozen nothing commits the writes: each is answered
 # REQUEST_TIMED_OUT at its timeout_ms. Thawed, the followers rejoin the
 # ISR; a new acks=-1 Produce is committed by their fetches and answered
@@ -93,6 +94,8 @@ expect_ok "a consumer's Fetch from the leader likewise" \
 	sh -c 'KAFKA_RAW_SCRAM=admin:admin-secret timeout 8 python3 "$1" parked 127.0.0.1 "$2" t 0 0 0 |
 		grep -q "^error 0 after 0 s"' sh "$LIBDIR/kafka_raw.py" "$LPORT"
 check "the writes still wait" unanswered
+expect_eq "no warning for the client that went" "0" \
+	"$(grep -c 'Produce handler failed' "$MQ_TMP/daemon.log")"
 # kwrote_all: each writer has its answer.
 kwrote_all() {
 	for _n in 1 2 3; do
