@@ -400,7 +400,8 @@ static void produce_later_done(void *arg)
 		rc = produce_respond(req, &later->pb);
 	}
 	produce_build_free(&later->pb);
-	later->n = 0;
+	/* The waits' references too, answered or not (a released wait is
+	 * released again as a no-op). */
 	produce_later_free(later);
 	net_req_complete(req, rc);
 }

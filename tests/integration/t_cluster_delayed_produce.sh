@@ -13,11 +13,11 @@
 # parked request no longer counts in (as Kafka's handler gives its
 # buffer back), or no other request would be read until it is answered
 # (a follower's Fetch that would commit it neither). The client that is
-# killed leaves no warning in the log (it went; nothing failed). With
-# the followers frozen nothing commits the writes: each is answered
-# REQUEST_TIMED_OUT at its timeout_ms. Thawed, the followers rejoin the
-# ISR; a new acks=-1 Produce is committed by their fetches and answered
-# NONE. Then one follower (not the controller) is frozen, an acks=-1
+# killed leaves no warning in the log (it went; nothing failed), nor
+# (under ASan) the references its parked write held. With the followers
+# frozen nothing commits the writes: each is answered REQUEST_TIMED_OUT
+# at its timeout_ms. Thawed, the followers rejoin the ISR; a new acks=-1
+# Produce is committed by their fetches and answered NONE. Then one follower (not the controller) is frozen, an acks=-1
 # Produce waits, and the leader stops cleanly: its controlled shutdown
 # moves the leadership to the other follower, and the parked Produce is
 # answered NOT_LEADER_OR_FOLLOWER before the listener closes.
