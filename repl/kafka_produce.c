@@ -363,9 +363,11 @@ static void produce_later_answer(struct produce_later *later)
 		rp->error_code = kafka_produce_error(w->rc, &msg);
 		rp->error_message = kstr_of(msg);
 		rp->log_start_offset = w->log_start_offset;
-		if (w->rc < 0)
+		if (w->rc < 0) {
 			rp->log_append_time_ms = -1;
-		produce_refused(net_req_peer(later->req), later->rt[i]->name, rp, w->rc, msg);
+			produce_refused(net_req_peer(later->req), later->rt[i]->name, rp, w->rc,
+					msg);
+		}
 		produce_wait_release(w);
 	}
 }

@@ -17,7 +17,8 @@
 # (under ASan) the references its parked write held. With the followers
 # frozen nothing commits the writes: each is answered REQUEST_TIMED_OUT
 # at its timeout_ms. Thawed, the followers rejoin the ISR; a new acks=-1
-# Produce is committed by their fetches and answered NONE. Then one follower (not the controller) is frozen, an acks=-1
+# Produce is committed by their fetches and answered NONE (no refusal
+# logged). Then one follower (not the controller) is frozen, an acks=-1
 # Produce waits, and the leader stops cleanly: its controlled shutdown
 # moves the leadership to the other follower, and the parked Produce is
 # answered NOT_LEADER_OR_FOLLOWER before the listener closes.
@@ -113,6 +114,8 @@ check "the followers rejoin the ISR" poll 60 t_isr_is "$MQ_TMP/mnt$L" "1,2,3"
 expect_eq "an acks=all Produce with the ISR whole: NONE" "error 0" \
 	"$(timeout 60 python3 "$LIBDIR/kafka_raw.py" produce 127.0.0.1 "$LPORT" admin admin-secret \
 		t 0 r-4 -1 2>&1)"
+# Only refusals are logged (a parked write answered NONE is not one).
+expect_eq "no refusal logged for it" "0" "$(grep -c 'refused: NONE' "$MQ_TMP/daemon.log")"
 
 C=$(controller)
 X=$F
