@@ -363,9 +363,11 @@ static void produce_later_answer(struct produce_later *later)
 		rp->error_code = kafka_produce_error(w->rc, &msg);
 		rp->error_message = kstr_of(msg);
 		rp->log_start_offset = w->log_start_offset;
-		if (w->rc < 0)
+		if (w->rc < 0) {
 			rp->log_append_time_ms = -1;
-		produce_refused(net_req_peer(later->req), later->rt[i]->name, rp, w->rc, msg);
+			produce_refused(net_req_peer(later->req), later->rt[i]->name, rp, w->rc,
+					msg);
+		}
 		produce_wait_release(w);
 	}
 }
@@ -400,7 +402,8 @@ static void produce_later_done(void *arg)
 		rc = produce_respond(req, &later->pb);
 	}
 	produce_build_free(&later->pb);
-	later->n = 0;
+	/* The waits' references too, answered or not (a released wait is
+	 * released again as a no-op). */
 	produce_later_free(later);
 	net_req_complete(req, rc);
 }
@@ -495,6 +498,10 @@ static int produce_handler(void *arg, struct net_req *req)
 		later->ka = ka;
 		later->pb = pb;
 		net_req_on_cancel(req, produce_conn_gone, b);
+		/* Parked, its frame (still holding the names its answer
+		 * gives back) leaves queued.max.request.bytes: the followers'
+		 * Fetches that commit it must not wait for that memory. */
+		net_req_unreserve(req);
 		rc = produce_park(b, later->w, later->n, produce_later_done, produce_later_gone,
 				  later);
 		if (rc == 0)

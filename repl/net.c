@@ -9,9 +9,11 @@
  *     batch may still point at it, and never while its request is out
  *     with a worker or parked (req_out): the completion frees it then.
  *   - a request (struct net_req) owns its frame (counted in frame_bytes
- *     until freed) and its response. It is held by exactly one of: the
- *     loop (deciding, in the backlog, or sending), the work queue, a
- *     worker or the owner it was parked with, the loop's done list.
+ *     until freed, or until the owner it is parked with lets go of the
+ *     count: net_req_unreserve) and its response. It is held by exactly
+ *     one of: the loop (deciding, in the backlog, or sending), the work
+ *     queue, a worker or the owner it was parked with, the loop's done
+ *     list.
  *   - loop->lock guards the loop's incoming and done lists only; srv->qlock
  *     the work queue; srv->iplock the per-address counts; srv->blocklock
  *     the listeners' blocked times (a leaf). No lock is held
@@ -26,8 +28,9 @@
  *      response is blocked on a full socket, EPOLLRDHUP from a request's
  *      arrival until the client's end is seen once or the response is
  *      blocked, nothing otherwise.
- *   3. frame_bytes is the sum of the frames held; a frame is reserved only
- *      while frame_bytes < queued.max.request.bytes (so the total exceeds
+ *   3. frame_bytes is the sum of the frames held (but those of parked
+ *      requests unreserved); a frame is reserved only while
+ *      frame_bytes < queued.max.request.bytes (so the total exceeds
  *      the limit by less than one frame, and a frame larger than the limit
  *      can still be served alone, as Kafka's non-strict pool allows).
  *   4. Connections not at a worker are on their loop's LRU list, oldest
@@ -164,6 +167,7 @@ struct net_req {
 	net_cancel_fn cancel_fn; /* __atomic: net_req_on_cancel */
 	void *cancel_arg;
 	bool no_response;     /* net_req_no_response: nothing to send */
+	bool unreserved;      /* net_req_unreserve: frame_len not in frame_bytes */
 	int32_t mute_ms;      /* net_req_mute: not read for this long after */
 	struct net_req *next; /* queue, backlog or done list */
 	/* The overdue-Fetch check (loop_check_late): when the request left
@@ -478,7 +482,8 @@ static void req_free(struct net_req *req, int status)
 	if (req->counted)
 		STAT_ADD(srv, response_bytes, -(int64_t)req->counted);
 	free(req->frame);
-	mem_release(srv, req->frame_len);
+	if (!req->unreserved)
+		mem_release(srv, req->frame_len);
 	free(req);
 }
 
@@ -542,6 +547,14 @@ void net_req_no_response(struct net_req *req)
 void net_req_mute(struct net_req *req, int32_t ms)
 {
 	req->mute_ms = ms > 0 ? ms : 0;
+}
+
+void net_req_unreserve(struct net_req *req)
+{
+	if (req->unreserved)
+		return;
+	req->unreserved = true;
+	mem_release(req->conn->loop->srv, req->frame_len);
 }
 
 void net_req_on_done(struct net_req *req, net_done_fn fn, void *arg)
@@ -1653,9 +1666,12 @@ static void loop_take_done(struct net_loop *loop)
 			if (req->rc < 0) {
 				char why[128];
 
+				/* Its client went first (a half-close: the
+				 * produce purgatory lets go of such a request
+				 * unanswered): routine, as a peer leaving. */
 				snprintf(why, sizeof(why), "the %s handler failed: %s",
 					 api_name(req->msg.hdr.api_key), strerror(-req->rc));
-				conn_close(c, MQ_WARN, why);
+				conn_close(c, net_req_cancelled(req) ? MQ_DEBUG : MQ_WARN, why);
 			} else {
 				conn_reply(c);
 				if (!c->closed && c->state == READ_SIZE)

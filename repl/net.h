@@ -387,6 +387,15 @@ void net_req_no_response(struct net_req *req);
  * is not read for ms (Kafka's KIP-219: a throttled client's channel is
  * muted for its throttle time). From the handler's thread. */
 void net_req_mute(struct net_req *req, int32_t ms);
+/* The request's frame no longer counts against queued.max.request.bytes
+ * (it stays allocated until the request is freed): for a handler about
+ * to park a request whose answer waits for other connections' requests
+ * (an acks=all Produce, for followers' Fetches to commit it), which a
+ * full pool would leave unread until the parked request times out.
+ * Kafka's handler thread likewise gives a request's buffer back to the
+ * pool once the handler returns, a delayed one's too. From the handler's
+ * thread, before it parks the request. */
+void net_req_unreserve(struct net_req *req);
 /* Sets the done callback (see net_done_fn); from the handler's thread. */
 void net_req_on_done(struct net_req *req, net_done_fn fn, void *arg);
 /* Sets the cancel hook (see net_cancel_fn), from the handler's thread

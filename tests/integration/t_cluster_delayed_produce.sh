@@ -8,11 +8,17 @@
 # wait: more than its workers; a fourth, whose client is killed, leaves
 # the purgatory at once. A Metadata request and a consumer's Fetch
 # (max_wait_ms 0) to the leader are then answered at once, not once the
-# writes give up (a worker each, they would wait the writes' 20 s). With
-# the followers frozen nothing commits the writes: each is answered
-# REQUEST_TIMED_OUT at its timeout_ms. Thawed, the followers rejoin the
-# ISR; a new acks=-1 Produce is committed by their fetches and answered
-# NONE. Then one follower (not the controller) is frozen, an acks=-1
+# writes give up (a worker each, they would wait the writes' 20 s); the
+# third write's frame alone is over queued.max.request.bytes, which a
+# parked request no longer counts in (as Kafka's handler gives its
+# buffer back), or no other request would be read until it is answered
+# (a follower's Fetch that would commit it neither). The client that is
+# killed leaves no warning in the log (it went; nothing failed), nor
+# (under ASan) the references its parked write held. With the followers
+# frozen nothing commits the writes: each is answered REQUEST_TIMED_OUT
+# at its timeout_ms. Thawed, the followers rejoin the ISR; a new acks=-1
+# Produce is committed by their fetches and answered NONE (no refusal
+# logged). Then one follower (not the controller) is frozen, an acks=-1
 # Produce waits, and the leader stops cleanly: its controlled shutdown
 # moves the leadership to the other follower, and the parked Produce is
 # answered NOT_LEADER_OR_FOLLOWER before the listener closes.
@@ -32,7 +38,8 @@ mq_setup
 # the ISR keeps a frozen follower meanwhile, which holds the hw.
 CLUSTER_SESSION_MS=20000
 CLUSTER_CONF="num.partitions=1
-num.io.threads=2"
+num.io.threads=2
+queued.max.request.bytes=65536"
 zk_cluster_start
 cluster_start3
 t_make3
@@ -42,10 +49,14 @@ eval "PF=\$PID$F PG=\$PID$G LPORT=\$PORT$L"
 freeze_pid "$PF" "$PG"
 check "broker $F stopped" poll 20 all_stopped "$PF"
 check "broker $G stopped" poll 20 all_stopped "$PG"
+# The third record: 70000 bytes, its frame over queued.max.request.bytes.
+BIG=$(head -c 70000 /dev/zero | tr '\0' x)
 for n in 1 2 3; do
+	v=r-$n
+	[ "$n" = 3 ] && v=r-3$BIG
 	mq_bg sh -c 'KAFKA_RAW_TIMEOUT_MS=20000 python3 "$1" produce 127.0.0.1 "$2" admin \
-		admin-secret t 0 "r-$3" -1 > "$4" 2>&1' sh \
-		"$LIBDIR/kafka_raw.py" "$LPORT" "$n" "$MQ_TMP/kwrote$n"
+		admin-secret t 0 "$3" -1 > "$4" 2>&1' sh \
+		"$LIBDIR/kafka_raw.py" "$LPORT" "$v" "$MQ_TMP/kwrote$n"
 done
 # leo_is N: the leader's .state shows a log end offset of N.
 leo_is() {
@@ -84,6 +95,8 @@ expect_ok "a consumer's Fetch from the leader likewise" \
 	sh -c 'KAFKA_RAW_SCRAM=admin:admin-secret timeout 8 python3 "$1" parked 127.0.0.1 "$2" t 0 0 0 |
 		grep -q "^error 0 after 0 s"' sh "$LIBDIR/kafka_raw.py" "$LPORT"
 check "the writes still wait" unanswered
+expect_eq "no warning for the client that went" "0" \
+	"$(grep -c 'Produce handler failed' "$MQ_TMP/daemon.log")"
 # kwrote_all: each writer has its answer.
 kwrote_all() {
 	for _n in 1 2 3; do
@@ -101,6 +114,8 @@ check "the followers rejoin the ISR" poll 60 t_isr_is "$MQ_TMP/mnt$L" "1,2,3"
 expect_eq "an acks=all Produce with the ISR whole: NONE" "error 0" \
 	"$(timeout 60 python3 "$LIBDIR/kafka_raw.py" produce 127.0.0.1 "$LPORT" admin admin-secret \
 		t 0 r-4 -1 2>&1)"
+# Only refusals are logged (a parked write answered NONE is not one).
+expect_eq "no refusal logged for it" "0" "$(grep -c 'refused: NONE' "$MQ_TMP/daemon.log")"
 
 C=$(controller)
 X=$F

@@ -131,6 +131,7 @@ struct fx {
 	/* parked OffsetForLeaderEpoch */
 	struct net_req *parked; /* __atomic */
 	int cancels;            /* __atomic: its cancel hook's calls */
+	bool unreserve;         /* the handler calls net_req_unreserve */
 	/* SASL: "broker" and "other", password s3cret, each mechanism */
 	struct sasl_cred cred, cred512;
 };
@@ -185,6 +186,8 @@ static int ofle_handler(void *arg, struct net_req *req)
 	struct fx *fx = arg;
 
 	net_req_on_cancel(req, count_cancel, fx);
+	if (fx->unreserve)
+		net_req_unreserve(req);
 	__atomic_store_n(&fx->parked, req, __ATOMIC_SEQ_CST);
 	return NET_PARKED;
 }
@@ -985,7 +988,6 @@ static void test_parked(void **state)
 	close(fd);
 	fx_stop(&fx);
 }
-
 
 /* Parks an OffsetForLeaderEpoch request (correlation id corr) on a new
  * connection, *fd; returns the request, its response built. */
@@ -2905,6 +2907,46 @@ static void test_kcat_api_versions(void **state)
 	fx_stop(&fx);
 }
 
+/* A parked request that let go of its reservation (net_req_unreserve, as
+ * a parked acks=all Produce) no longer holds queued.max.request.bytes:
+ * another connection's request is read and answered meanwhile (without
+ * it, that connection would wait for memory until the parked one is
+ * answered), and the frame is not given back twice when it is. */
+static void test_parked_unreserved(void **state)
+{
+	struct fx fx;
+	struct proto_ofle_resp_part rp = { 0, 0, 3, 1234 };
+	struct proto_ofle_resp_topic rt = { kstr_of("orders"), 1, &rp };
+	struct proto_ofle_resp oresp = { 0, 1, &rt };
+	uint8_t frame[512];
+	struct net_client *c;
+	struct net_resp resp;
+	struct kbuf_r r;
+	size_t n;
+	int fd;
+
+	(void)state;
+	fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
+	fx.cfg.queued_max_request_bytes = 1;
+	fx.unreserve = true;
+	fx_start(&fx);
+	n = ofle_frame(frame, sizeof(frame), 7);
+	fd = raw_connect(fx.port);
+	write_all(fd, frame, n);
+	assert_true(eventually(parked, &fx));
+	assert_int_equal(fx_stats(&fx).frame_bytes, 0);
+	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
+	assert_int_equal(
+		net_client_call(c, PROTO_API_API_VERSIONS, 0, NULL, 0, 0, DEADLINE_MS, &resp), 0);
+	net_resp_free(&resp);
+	net_client_close(c);
+	free(answer_parked(fx.parked, &oresp, fd, 7, &r));
+	close(fd);
+	assert_true(eventually(no_connections, &fx));
+	assert_int_equal(fx_stats(&fx).frame_bytes, 0);
+	fx_stop(&fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2916,6 +2958,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_sendfile),
 		cmocka_unit_test(test_picked_runs_on_loop),
 		cmocka_unit_test(test_parked),
+		cmocka_unit_test(test_parked_unreserved),
 		cmocka_unit_test_teardown(test_fetch_late_logged, log_restore),
 		cmocka_unit_test_teardown(test_handler_error_and_stop, log_restore),
 		cmocka_unit_test_teardown(test_sasl, log_restore),
