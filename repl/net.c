@@ -1671,7 +1671,14 @@ static void loop_take_done(struct net_loop *loop)
 				 * unanswered): routine, as a peer leaving. */
 				snprintf(why, sizeof(why), "the %s handler failed: %s",
 					 api_name(req->msg.hdr.api_key), strerror(-req->rc));
-				conn_close(c, net_req_cancelled(req) ? MQ_DEBUG : MQ_WARN, why);
+				/* Or the broker stopping closed it
+				 * (-ESHUTDOWN: the produce purgatory's stop
+				 * says how many, once). */
+				conn_close(c,
+					   net_req_cancelled(req) || req->rc == -ESHUTDOWN
+						   ? MQ_DEBUG
+						   : MQ_WARN,
+					   why);
 			} else {
 				conn_reply(c);
 				if (!c->closed && c->state == READ_SIZE)

@@ -1596,10 +1596,20 @@ static bool parked_scan(struct produce_parked *p, int64_t now, bool stopping, in
 	return all;
 }
 
+/* Whether a settled request is closed unanswered (a wait -ESHUTDOWN). */
+static bool parked_closed(const struct produce_parked *p)
+{
+	for (int i = 0; i < p->n; i++)
+		if (p->w[i].rc == -ESHUTDOWN)
+			return true;
+	return false;
+}
+
 static void *purgatory_main(void *arg)
 {
 	struct broker *b = arg;
 	int64_t due = INT64_MAX;
+	int closed = 0; /* requests left unanswered by the stop */
 
 	pthread_mutex_lock(&b->pp_mu);
 	while (!b->pp_stop || b->pp_head) {
@@ -1631,6 +1641,8 @@ static void *purgatory_main(void *arg)
 			next = p->next;
 			if (parked_scan(p, now, stopping, &due)) {
 				atomic_fetch_sub(&b->pm.parked, 1);
+				if (stopping && parked_closed(p))
+					closed++;
 				p->done(p->arg);
 				free(p);
 			} else {
@@ -1647,6 +1659,13 @@ static void *purgatory_main(void *arg)
 		}
 	}
 	pthread_mutex_unlock(&b->pp_mu);
+	/* One line for them all: each connection's close is not logged. */
+	if (closed > 0)
+		mq_log(MQ_INFO,
+		       "produce purgatory: %d acks=all Produce request(s) still waiting for "
+		       "their commit at the stop: their connections closed unanswered (the "
+		       "records stay in the log, not acknowledged)",
+		       closed);
 	return NULL;
 }
 
