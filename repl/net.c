@@ -10,7 +10,8 @@
  *     with a worker or parked (req_out): the completion frees it then.
  *   - a request (struct net_req) owns its frame (counted in frame_bytes
  *     until freed, or until the owner it is parked with lets go of the
- *     count: net_req_unreserve) and its response. It is held by exactly
+ *     count: net_req_unreserve, or of the frame itself:
+ *     net_req_drop_frame) and its response. It is held by exactly
  *     one of: the loop (deciding, in the backlog, or sending), the work
  *     queue, a worker or the owner it was parked with, the loop's done
  *     list.
@@ -29,7 +30,10 @@
  *      arrival until the client's end is seen once or the response is
  *      blocked, nothing otherwise.
  *   3. frame_bytes is the sum of the frames held (but those of parked
- *      requests unreserved); a frame is reserved only while
+ *      requests unreserved), parked_frame_bytes that of the unreserved
+ *      frames still held (a dropped frame is in neither: its bytes are
+ *      freed, only its size is kept, for net_req_size); a frame is
+ *      reserved only while
  *      frame_bytes < queued.max.request.bytes (so the total exceeds
  *      the limit by less than one frame, and a frame larger than the limit
  *      can still be served alone, as Kafka's non-strict pool allows).
@@ -153,6 +157,10 @@ struct net_req {
 	struct net_conn *conn;
 	uint8_t *frame;
 	size_t frame_len;
+	/* net_req_drop_frame: frame freed (NULL), frame_len kept; the
+	 * header's client id copied here (msg.hdr.client_id points at it),
+	 * the body's decoded message freed (zeroed). */
+	char *client_id;
 	struct proto_req msg;
 	struct proto_out out;
 	size_t counted;          /* bytes added to response_bytes */
@@ -481,7 +489,10 @@ static void req_free(struct net_req *req, int status)
 	proto_out_free(&req->out);
 	if (req->counted)
 		STAT_ADD(srv, response_bytes, -(int64_t)req->counted);
+	if (req->frame && req->unreserved)
+		STAT_ADD(srv, parked_frame_bytes, -(int64_t)req->frame_len);
 	free(req->frame);
+	free(req->client_id);
 	if (!req->unreserved)
 		mem_release(srv, req->frame_len);
 	free(req);
@@ -554,7 +565,47 @@ void net_req_unreserve(struct net_req *req)
 	if (req->unreserved)
 		return;
 	req->unreserved = true;
+	if (req->frame)
+		STAT_ADD(req->conn->loop->srv, parked_frame_bytes, (int64_t)req->frame_len);
 	mem_release(req->conn->loop->srv, req->frame_len);
+}
+
+int net_req_drop_frame(struct net_req *req)
+{
+	struct net_server *srv = req->conn->loop->srv;
+	struct proto_req_hdr hdr = req->msg.hdr;
+	struct kstr *id = &hdr.client_id;
+
+	if (!req->frame)
+		return 0;
+	/* The client id outlives the frame: quotas read it when the
+	 * request is answered. Allocated before anything changes, so a
+	 * failure leaves the request as it was. */
+	if (id->ptr && id->len > 0) {
+		req->client_id = malloc((size_t)id->len);
+		if (!req->client_id)
+			return -ENOMEM;
+		memcpy(req->client_id, id->ptr, (size_t)id->len);
+		id->ptr = req->client_id;
+	} else if (id->ptr) {
+		id->ptr = "";
+	}
+	/* The body's strings and records point into the frame: the decoded
+	 * body goes with it, zeroed (proto_req_free), so that nothing
+	 * (req_free's proto_req_free included) reads through it. The header
+	 * is put back: the response, quotas, the late check and the close's
+	 * log use it. */
+	proto_req_free(&req->msg);
+	req->msg.hdr = hdr;
+	free(req->frame);
+	req->frame = NULL;
+	if (req->unreserved)
+		STAT_ADD(srv, parked_frame_bytes, -(int64_t)req->frame_len);
+	else
+		mem_release(srv, req->frame_len);
+	req->unreserved = true; /* nothing of it left in frame_bytes */
+	STAT_ADD(srv, frames_dropped, 1);
+	return 0;
 }
 
 void net_req_on_done(struct net_req *req, net_done_fn fn, void *arg)
@@ -2631,6 +2682,8 @@ void net_server_stats(struct net_server *srv, struct net_stats *st)
 	st->reauths = __atomic_load_n(&srv->st.reauths, __ATOMIC_RELAXED);
 	st->frame_bytes = __atomic_load_n(&srv->st.frame_bytes, __ATOMIC_RELAXED);
 	st->response_bytes = __atomic_load_n(&srv->st.response_bytes, __ATOMIC_RELAXED);
+	st->parked_frame_bytes = __atomic_load_n(&srv->st.parked_frame_bytes, __ATOMIC_RELAXED);
+	st->frames_dropped = __atomic_load_n(&srv->st.frames_dropped, __ATOMIC_RELAXED);
 	st->requests = __atomic_load_n(&srv->st.requests, __ATOMIC_RELAXED);
 	st->auth_failures = __atomic_load_n(&srv->st.auth_failures, __ATOMIC_RELAXED);
 	st->accept_failures = __atomic_load_n(&srv->st.accept_failures, __ATOMIC_RELAXED);

@@ -331,6 +331,11 @@ struct net_stats {
 				  * (freed at their end, passed or refused) */
 	int64_t peer_addresses;  /* addresses counted for max.connections.per.ip:
 				  * those with a connection open */
+	/* Frames held out of frame_bytes (net_req_unreserve) until freed,
+	 * and frames freed before their request was answered
+	 * (net_req_drop_frame). */
+	int64_t parked_frame_bytes;
+	int64_t frames_dropped;
 	/* Per listener (the config's n_listeners, in its order): the time it
 	 * accepted nothing at max.connections while a connection waited in
 	 * its backlog, ms, the current wait included (the total of Kafka's
@@ -396,6 +401,18 @@ void net_req_mute(struct net_req *req, int32_t ms);
  * pool once the handler returns, a delayed one's too. From the handler's
  * thread, before it parks the request. */
 void net_req_unreserve(struct net_req *req);
+/* Frees the request's frame before the request is answered (Kafka's
+ * ProduceRequest.clearPartitionRecords: a parked Produce's records, once
+ * appended, are not held until its answer). After it, net_req_msg(req)
+ * keeps only its header (the client id copied out of the frame), its
+ * body zeroed: strings and records taken from the body point at freed
+ * memory, so the caller copies first what it still needs.
+ * net_req_size still reports the size the request came with, and the
+ * frame no longer counts against queued.max.request.bytes
+ * (net_req_unreserve is implied). Returns 0 (a second call does
+ * nothing), -ENOMEM with the request unchanged. From the handler's
+ * thread, before it parks the request. */
+int net_req_drop_frame(struct net_req *req);
 /* Sets the done callback (see net_done_fn); from the handler's thread. */
 void net_req_on_done(struct net_req *req, net_done_fn fn, void *arg);
 /* Sets the cancel hook (see net_cancel_fn), from the handler's thread

@@ -132,6 +132,12 @@ struct fx {
 	struct net_req *parked; /* __atomic */
 	int cancels;            /* __atomic: its cancel hook's calls */
 	bool unreserve;         /* the handler calls net_req_unreserve */
+	bool drop_frame;        /* and net_req_drop_frame */
+	/* What the parked request showed once its frame was dropped: its
+	 * size, client id, and topics (the body: 0 once dropped). */
+	size_t dropped_size;
+	char dropped_client[16];
+	int32_t dropped_topics;
 	/* SASL: "broker" and "other", password s3cret, each mechanism */
 	struct sasl_cred cred, cred512;
 };
@@ -186,6 +192,16 @@ static int ofle_handler(void *arg, struct net_req *req)
 	struct fx *fx = arg;
 
 	net_req_on_cancel(req, count_cancel, fx);
+	if (fx->drop_frame) {
+		const struct proto_req *m = net_req_msg(req);
+
+		assert_int_equal(net_req_drop_frame(req), 0);
+		assert_int_equal(net_req_drop_frame(req), 0); /* a second: nothing */
+		fx->dropped_size = net_req_size(req);
+		snprintf(fx->dropped_client, sizeof(fx->dropped_client), "%.*s",
+			 (int)m->hdr.client_id.len, m->hdr.client_id.ptr);
+		fx->dropped_topics = m->u.ofle.n_topics;
+	}
 	if (fx->unreserve)
 		net_req_unreserve(req);
 	__atomic_store_n(&fx->parked, req, __ATOMIC_SEQ_CST);
@@ -2935,6 +2951,8 @@ static void test_parked_unreserved(void **state)
 	write_all(fd, frame, n);
 	assert_true(eventually(parked, &fx));
 	assert_int_equal(fx_stats(&fx).frame_bytes, 0);
+	/* Still held, out of the pool's count. */
+	assert_int_equal(fx_stats(&fx).parked_frame_bytes, (int64_t)n - 4);
 	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
 	assert_int_equal(
 		net_client_call(c, PROTO_API_API_VERSIONS, 0, NULL, 0, 0, DEADLINE_MS, &resp), 0);
@@ -2944,7 +2962,55 @@ static void test_parked_unreserved(void **state)
 	close(fd);
 	assert_true(eventually(no_connections, &fx));
 	assert_int_equal(fx_stats(&fx).frame_bytes, 0);
+	assert_int_equal(fx_stats(&fx).parked_frame_bytes, 0);
 	fx_stop(&fx);
+}
+
+/* A parked request that dropped its frame (net_req_drop_frame, as a
+ * parked acks=all Produce once appended) holds none of it: neither in
+ * queued.max.request.bytes nor out of it (parked_frame_bytes), its size
+ * (for quotas) and client id still reported, its body gone; answered,
+ * its response goes out as any other (its header kept), and the frame is
+ * not freed or given back again (ASan, the counts back at 0). Dropped
+ * before or after net_req_unreserve alike. */
+static void test_parked_frame_dropped(void **state)
+{
+	struct fx fx;
+	struct proto_ofle_resp_part rp = { 0, 0, 3, 1234 };
+	struct proto_ofle_resp_topic rt = { kstr_of("orders"), 1, &rp };
+	struct proto_ofle_resp oresp = { 0, 1, &rt };
+	uint8_t frame[512];
+	struct kbuf_r r;
+	struct net_stats st;
+	size_t n;
+	int fd;
+
+	(void)state;
+	for (int unreserve = 0; unreserve < 2; unreserve++) {
+		fx_config(&fx, "PLAINTEXT://127.0.0.1:0");
+		fx.unreserve = unreserve;
+		fx.drop_frame = true;
+		fx_start(&fx);
+		n = ofle_frame(frame, sizeof(frame), 7);
+		fd = raw_connect(fx.port);
+		write_all(fd, frame, n);
+		assert_true(eventually(parked, &fx));
+		st = fx_stats(&fx);
+		assert_int_equal(st.frame_bytes, 0);
+		assert_int_equal(st.parked_frame_bytes, 0);
+		assert_int_equal(st.frames_dropped, 1);
+		assert_int_equal(fx.dropped_size, n - 4);
+		assert_string_equal(fx.dropped_client, "test");
+		assert_int_equal(fx.dropped_topics, 0);
+		free(answer_parked(fx.parked, &oresp, fd, 7, &r));
+		close(fd);
+		assert_true(eventually(no_connections, &fx));
+		st = fx_stats(&fx);
+		assert_int_equal(st.frame_bytes, 0);
+		assert_int_equal(st.parked_frame_bytes, 0);
+		assert_int_equal(st.frames_dropped, 1);
+		fx_stop(&fx);
+	}
 }
 
 int main(void)
@@ -2959,6 +3025,7 @@ int main(void)
 		cmocka_unit_test(test_picked_runs_on_loop),
 		cmocka_unit_test(test_parked),
 		cmocka_unit_test(test_parked_unreserved),
+		cmocka_unit_test(test_parked_frame_dropped),
 		cmocka_unit_test_teardown(test_fetch_late_logged, log_restore),
 		cmocka_unit_test_teardown(test_handler_error_and_stop, log_restore),
 		cmocka_unit_test_teardown(test_sasl, log_restore),
