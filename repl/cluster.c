@@ -2607,6 +2607,12 @@ void cluster_metrics_text(struct cluster *c, FILE *f)
 	       st.auth_failures);
 	metric(f, "mqfs_listener_requests_total", "counter",
 	       "Requests decoded by the broker listener.", st.requests);
+	metric(f, "mqfs_listener_parked_frame_bytes", "gauge",
+	       "Request frames held by parked requests, out of queued.max.request.bytes.",
+	       st.parked_frame_bytes);
+	metric(f, "mqfs_listener_frames_dropped_total", "counter",
+	       "Request frames freed before their answer: parked Produce requests, once appended.",
+	       st.frames_dropped);
 	metric(f, "mqfs_listener_accept_pauses_total", "counter",
 	       "Times the listener stopped accepting for 100 ms, out of descriptors or memory.",
 	       st.accept_pauses);

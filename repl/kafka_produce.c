@@ -52,7 +52,12 @@
  *
  * The request frame is the listener's heap buffer, ours until the
  * response is sent: base offsets and leader epochs are written into it in
- * place before the bytes go to the log.
+ * place before the bytes go to the log. A parked request lets go of it
+ * once its partitions are appended (Kafka's clearPartitionRecords): its
+ * topic names, all its answer still takes from the frame, are copied
+ * into the produce_later first, and the listener frees the frame
+ * (net_req_drop_frame), so parked writes hold their answers, not their
+ * records.
  *
  * Threads: a listener worker. An acks=-1 request whose commit is not
  * there when its partitions are appended is parked (NET_PARKED) in the
@@ -195,6 +200,9 @@ struct produce_later {
 	struct produce_wait *w;               /* n of nparts */
 	struct proto_produce_resp_topic **rt; /* each wait's topic entry */
 	struct proto_produce_resp_part **rp;  /* and partition entry */
+	/* The response's topic names (pb.resp's names point here once the
+	 * frame is dropped: produce_later_keep_names). */
+	char *names;
 };
 
 /* The message of record error i (of rec_errs) for a batch refused with
@@ -381,7 +389,34 @@ static void produce_later_free(struct produce_later *later)
 	free(later->w);
 	free(later->rt);
 	free(later->rp);
+	free(later->names);
 	free(later);
+}
+
+/* Copies the topic names of later's response out of the request frame
+ * (its entries point into it), so that the frame can go before the
+ * answer. Returns 0, or -ENOMEM with the names untouched. */
+static int produce_later_keep_names(struct produce_later *later)
+{
+	struct proto_produce_resp *resp = &later->pb.resp;
+	size_t total = 0, at = 0;
+
+	for (int32_t i = 0; i < resp->n_topics; i++)
+		total += resp->responses[i].name.len > 0 ? (size_t)resp->responses[i].name.len : 0;
+	later->names = malloc(total + 1);
+	if (!later->names)
+		return -ENOMEM;
+	for (int32_t i = 0; i < resp->n_topics; i++) {
+		struct kstr *name = &resp->responses[i].name;
+
+		if (!name->ptr)
+			continue;
+		if (name->len > 0)
+			memcpy(later->names + at, name->ptr, (size_t)name->len);
+		name->ptr = later->names + at;
+		at += name->len > 0 ? (size_t)name->len : 0;
+	}
+	return 0;
 }
 
 /* produce_parked_fn: every wait of the request settled. */
@@ -450,6 +485,7 @@ static int produce_handler(void *arg, struct net_req *req)
 	struct produce_later *later = NULL;
 	uint8_t *replaced;
 	int32_t nparts = 0, at = 0;
+	int16_t acks = m->acks; /* m is gone once a parked frame is dropped */
 	int rc = 0;
 
 	for (int32_t i = 0; i < m->n_topics; i++)
@@ -460,9 +496,9 @@ static int produce_handler(void *arg, struct net_req *req)
 	pb.nparts = nparts;
 	/* acks=-1: a partition whose commit is ahead is answered later,
 	 * the worker freed (Kafka's DelayedProduce). */
-	if (m->acks == -1)
+	if (acks == -1)
 		later = produce_later_new(req, nparts);
-	if (!pb.resp.responses || !pb.rec_errs || !replaced || (m->acks == -1 && !later) ||
+	if (!pb.resp.responses || !pb.rec_errs || !replaced || (acks == -1 && !later) ||
 	    produce_replaced(m, nparts, replaced) < 0) {
 		rc = -ENOMEM;
 		goto out;
@@ -498,9 +534,15 @@ static int produce_handler(void *arg, struct net_req *req)
 		later->ka = ka;
 		later->pb = pb;
 		net_req_on_cancel(req, produce_conn_gone, b);
-		/* Parked, its frame (still holding the names its answer
-		 * gives back) leaves queued.max.request.bytes: the followers'
-		 * Fetches that commit it must not wait for that memory. */
+		/* Appended, its records are not needed again: the frame goes,
+		 * the names its answer gives back copied out first (m, the
+		 * request's body, is not read after this). Out of memory, the
+		 * frame stays until the answer, as before. */
+		if (produce_later_keep_names(later) == 0)
+			(void)net_req_drop_frame(req);
+		/* Parked, its frame (if still held) leaves
+		 * queued.max.request.bytes: the followers' Fetches that
+		 * commit it must not wait for that memory. */
 		net_req_unreserve(req);
 		rc = produce_park(b, later->w, later->n, produce_later_done, produce_later_gone,
 				  later);
@@ -515,7 +557,7 @@ static int produce_handler(void *arg, struct net_req *req)
 		produce_later_answer(later);
 	}
 	produce_throttle(ka, req, &pb);
-	if (m->acks == 0) {
+	if (acks == 0) {
 		if (pb.failed) {
 			rc = -EPROTO; /* closed: how acks=0 learns of it */
 			goto out;

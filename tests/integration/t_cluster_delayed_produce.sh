@@ -12,7 +12,12 @@
 # third write's frame alone is over queued.max.request.bytes, which a
 # parked request no longer counts in (as Kafka's handler gives its
 # buffer back), or no other request would be read until it is answered
-# (a follower's Fetch that would commit it neither). The client that is
+# (a follower's Fetch that would commit it neither). Parked, the writes
+# hold none of their frames (Kafka's clearPartitionRecords): the
+# leader's mqfs_listener_parked_frame_bytes stays 0 with the 70000-byte
+# one parked, and mqfs_listener_frames_dropped_total counts the three
+# frames freed (the answers, their topic names copied out, still come).
+# The client that is
 # killed leaves no warning in the log (it went; nothing failed), nor
 # (under ASan) the references its parked write held. With the followers
 # frozen nothing commits the writes: each is answered REQUEST_TIMED_OUT
@@ -77,6 +82,15 @@ purgatory_is() {
 	[ "$(awk '$1 == "mqfs_produce_purgatory_size" { print $2 }' "$MQ_TMP/mnt$L/.metrics")" = "$1" ]
 }
 check "the three in the produce purgatory" purgatory_is 3
+# lmetric NAME: the leader's metric NAME.
+lmetric() {
+	awk -v n="$1" '$1 == n { print $2 }' "$MQ_TMP/mnt$L/.metrics"
+}
+# Counted when each is parked, before the purgatory holds it: read once
+# all three are there.
+expect_eq "the three parked frames freed (70000 bytes and more held without)" "0" \
+	"$(lmetric mqfs_listener_parked_frame_bytes)"
+expect_eq "three frames dropped" "3" "$(lmetric mqfs_listener_frames_dropped_total)"
 # A client that goes while its Produce waits: the purgatory lets go of
 # it at once (the connection closed), not at its timeout_ms (120 s).
 mq_bg sh -c 'KAFKA_RAW_TIMEOUT_MS=120000 exec python3 "$1" produce 127.0.0.1 "$2" admin \
