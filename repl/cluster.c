@@ -1991,6 +1991,11 @@ static unsigned cluster_work(struct cluster *c, unsigned ev)
 			       "broker %d: registered, topics read: the listener accepts "
 			       "connections",
 			       c->cfg->broker_id);
+		else if (rc == -ESHUTDOWN) /* stopped before it was registered */
+			mq_log(MQ_INFO,
+			       "broker %d: the listener accepts no connection: the broker "
+			       "is stopping",
+			       c->cfg->broker_id);
 		else
 			mq_log(MQ_ERR, "broker %d: the listener cannot accept: %s",
 			       c->cfg->broker_id, strerror(-rc));

@@ -2542,8 +2542,10 @@ void net_server_hold_accepts(struct net_server *srv)
 
 int net_server_accept(struct net_server *srv)
 {
-	if (!srv->started || __atomic_load_n(&srv->stopping, __ATOMIC_ACQUIRE))
+	if (!srv->started)
 		return -EINVAL;
+	if (__atomic_load_n(&srv->stopping, __ATOMIC_ACQUIRE))
+		return -ESHUTDOWN; /* a broker stopped during its start */
 	return listeners_add(srv);
 }
 

@@ -295,7 +295,7 @@ void net_server_set_fetch_late_ms(struct net_server *srv, int64_t ms);
  * shorter than the piece. */
 int net_req_file_error(const struct net_req *req, int *fd);
 /* Starts accepting (once; later calls do nothing): 0, -EINVAL when not
- * started or stopping, -errno of epoll_ctl. Any thread. */
+ * started, -ESHUTDOWN when stopping, -errno of epoll_ctl. Any thread. */
 int net_server_accept(struct net_server *srv);
 /* The port listener i is bound to (its configured port, or the one the
  * kernel chose for port 0); -ENOENT for no such listener or before start. */
