@@ -2526,7 +2526,8 @@ static int observers_start(struct cluster *c)
 	oc.fetch.partition_max_bytes = cc->replica_fetch_max_bytes;
 	oc.fetch.before_append = obs_lines_fix;
 	oc.fetch.before_append_arg = c;
-	cluster_repl_credentials(c->cr, &oc.fetch.sasl_user, &oc.fetch.sasl_password);
+	cluster_repl_credentials(c->cr, &oc.fetch.sasl_mech, &oc.fetch.sasl_user,
+				 &oc.fetch.sasl_password);
 	return observers_new(&oc, &c->obs);
 }
 

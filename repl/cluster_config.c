@@ -59,9 +59,13 @@ static const struct ckey ckeys[] = {
 	{ "zookeeper.session.timeout.ms", C_MS, F(zk_session_timeout_ms), 1, INT32_MAX },
 	{ "zookeeper.connection.timeout.ms", C_MS, F(zk_connection_timeout_ms), 1, INT32_MAX },
 	{ "security.inter.broker.protocol", C_PROTO, F(inter_broker), 0, 0 },
-	{ "sasl.mechanism.inter.broker.protocol", C_MECH, 0, 0, 0 },
-	{ "sasl.jaas.config", C_JAAS, 0, 0, 0 },
-	{ "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config", C_JAAS, 0, 0, 0 },
+	{ "sasl.mechanism.inter.broker.protocol", C_MECH, F(inter_mech), 0, 0 },
+	/* min: the slot of jaas_given the key fills. */
+	{ "sasl.jaas.config", C_JAAS, F(jaas_given), CLUSTER_JAAS_ANY, 0 },
+	{ "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config", C_JAAS, F(jaas_given),
+	  CLUSTER_JAAS_MECH + SASL_SHA_256, 0 },
+	{ "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config", C_JAAS, F(jaas_given),
+	  CLUSTER_JAAS_MECH + SASL_SHA_512, 0 },
 	{ "default.replication.factor", C_INT, F(default_replication_factor), 1, INT16_MAX },
 	{ "min.insync.replicas", C_INT, F(min_insync_replicas), 1, INT16_MAX },
 	{ "offsets.topic.num.partitions", C_INT, F(offsets_topic_num_partitions), 1, 1000 },
@@ -134,6 +138,7 @@ void cluster_config_defaults(struct cluster_config *cc)
 	cc->zk_connection_timeout_ms = -1;
 	net_config_default(&cc->net);
 	cc->inter_broker = NET_PLAINTEXT;
+	cc->inter_mech = SASL_SHA_256;
 	cc->default_replication_factor = 1;
 	cc->min_insync_replicas = 1;
 	/* Kafka's 50 is for thousands of groups; each partition here is a
@@ -303,6 +308,20 @@ int cluster_jaas_parse(const char *text, char *user, size_t usize, char *passwor
 	return 0;
 }
 
+/* jaas_user and jaas_password from jaas_given: the inter-broker
+ * mechanism's listener key wins over sasl.jaas.config, as Kafka's
+ * listener.name.<listener>.<mechanism>.sasl.jaas.config does for that
+ * mechanism on that listener. Run after every key that changes either. */
+static void jaas_effective(struct cluster_config *cc)
+{
+	const struct cluster_jaas *j = &cc->jaas_given[CLUSTER_JAAS_MECH + cc->inter_mech];
+
+	if (!j->user[0])
+		j = &cc->jaas_given[CLUSTER_JAAS_ANY];
+	snprintf(cc->jaas_user, sizeof(cc->jaas_user), "%s", j->user);
+	snprintf(cc->jaas_password, sizeof(cc->jaas_password), "%s", j->password);
+}
+
 int cluster_config_set(struct cluster_config *cc, const char *key, const char *value, char *why,
 		       size_t whylen)
 {
@@ -355,15 +374,21 @@ int cluster_config_set(struct cluster_config *cc, const char *key, const char *v
 			return -EINVAL;
 		}
 		return 0;
-	case C_MECH:
-		if (strcmp(value, SASL_SCRAM_SHA_256)) {
-			snprintf(why, whylen,
-				 "expected %s, the only mechanism mqfs's brokers log in to "
-				 "each other with",
-				 SASL_SCRAM_SHA_256);
+	case C_MECH: {
+		enum sasl_mech m;
+
+		/* Kafka's names as written (Kafka compares the value with
+		 * sasl.enabled.mechanisms case-sensitively); its other
+		 * mechanisms (GSSAPI, PLAIN, OAUTHBEARER) mqfs has not. */
+		if (sasl_mech_of(value, strlen(value), &m) < 0) {
+			snprintf(why, whylen, "expected %s or %s, the mechanisms mqfs has",
+				 SASL_SCRAM_SHA_256, SASL_SCRAM_SHA_512);
 			return -EINVAL;
 		}
+		cc->inter_mech = m;
+		jaas_effective(cc);
 		return 0;
+	}
 	case C_SEL: {
 		enum replica_selector sel;
 
@@ -387,10 +412,18 @@ int cluster_config_set(struct cluster_config *cc, const char *key, const char *v
 		}
 		cc->authorizer = value[0] != '\0';
 		return 0;
-	case C_JAAS:
-		return cluster_jaas_parse(value, cc->jaas_user, sizeof(cc->jaas_user),
-					  cc->jaas_password, sizeof(cc->jaas_password), why,
-					  whylen);
+	case C_JAAS: {
+		struct cluster_jaas j, *to = (struct cluster_jaas *)(void *)field + k->min;
+
+		rc = cluster_jaas_parse(value, j.user, sizeof(j.user), j.password,
+					sizeof(j.password), why, whylen);
+		if (!rc) {
+			*to = j;
+			jaas_effective(cc);
+		}
+		explicit_bzero(j.password, sizeof(j.password));
+		return rc;
+	}
 	case C_NET:
 		rc = net_config_set(&cc->net, key, value);
 		if (rc < 0) {
@@ -506,21 +539,22 @@ int cluster_config_check(const struct cluster_config *cc, char *err, size_t errl
 			 "needs SCRAM-SHA-256 or SCRAM-SHA-512");
 		return -EINVAL;
 	}
-	/* Kafka's KafkaConfig check: the brokers' own mechanism (SCRAM-SHA-256,
-	 * the one they log in to each other with) must be served. */
+	/* Kafka's KafkaConfig check, in its words: the mechanism the brokers
+	 * log in to each other with must be served. */
 	if ((zk || cc->listeners_set) && cc->inter_broker == NET_SASL_PLAINTEXT &&
-	    !nc->sasl_scram[SASL_SHA_256]) {
+	    !nc->sasl_scram[cc->inter_mech]) {
 		snprintf(err, errlen,
-			 "sasl.enabled.mechanisms: sasl.mechanism.inter.broker.protocol "
-			 "(SCRAM-SHA-256) must be included when SASL is used for inter-broker "
+			 "sasl.mechanism.inter.broker.protocol must be included in "
+			 "sasl.enabled.mechanisms when SASL is used for inter-broker "
 			 "communication");
 		return -EINVAL;
 	}
 	if (zk && cc->inter_broker == NET_SASL_PLAINTEXT && !cc->jaas_user[0]) {
 		snprintf(err, errlen,
 			 "security.inter.broker.protocol=SASL_PLAINTEXT needs the "
-			 "broker's credentials: listener.name.sasl_plaintext.scram-sha-256."
-			 "sasl.jaas.config (or sasl.jaas.config)");
+			 "broker's credentials: listener.name.sasl_plaintext.%s."
+			 "sasl.jaas.config (or sasl.jaas.config)",
+			 cc->inter_mech == SASL_SHA_512 ? "scram-sha-512" : "scram-sha-256");
 		return -EINVAL;
 	}
 	/* The ACLs live in ZooKeeper, where every broker reads them and
@@ -636,11 +670,12 @@ void cluster_config_render(const struct cluster_config *cc, const int *ports, FI
 		nc->sasl_scram[SASL_SHA_256] && nc->sasl_scram[SASL_SHA_512] ? "," : "",
 		nc->sasl_scram[SASL_SHA_512] ? SASL_SCRAM_SHA_512 : "");
 	fprintf(f, "security.inter.broker.protocol=%s\n", security_name(cc->inter_broker));
-	fprintf(f, "sasl.mechanism.inter.broker.protocol=%s\n", SASL_SCRAM_SHA_256);
+	fprintf(f, "sasl.mechanism.inter.broker.protocol=%s\n", sasl_mech_name(cc->inter_mech));
 	if (cc->jaas_user[0]) {
 		fprintf(f,
-			"listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=" SCRAM_MODULE
-			" required username=");
+			"listener.name.sasl_plaintext.%s.sasl.jaas.config=" SCRAM_MODULE
+			" required username=",
+			cc->inter_mech == SASL_SHA_512 ? "scram-sha-512" : "scram-sha-256");
 		put_quoted(f, cc->jaas_user);
 		/* .config is readable by every user of the mount: the password
 		 * stays out of it, as Kafka shows a sensitive setting. */

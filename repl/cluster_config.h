@@ -11,10 +11,13 @@
  *   num.network.threads, ...               single node opens a listener only
  *                                          when `listeners` is given
  *   security.inter.broker.protocol         PLAINTEXT | SASL_PLAINTEXT
- *   sasl.mechanism.inter.broker.protocol   SCRAM-SHA-256 (the only one)
+ *   sasl.mechanism.inter.broker.protocol   SCRAM-SHA-256 | SCRAM-SHA-512
  *   sasl.jaas.config, and
- *   listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config
- *                                          the broker's own credentials:
+ *   listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config,
+ *   listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config
+ *                                          the broker's own credentials
+ *                                          (the key of the inter-broker
+ *                                          mechanism first, as Kafka's):
  *       org.apache.kafka.common.security.scram.ScramLoginModule required
  *       username="admin" password="admin-secret";
  *   default.replication.factor 1, min.insync.replicas 1,
@@ -45,7 +48,9 @@
  *     advertises the wildcard host (a peer could not connect to it);
  *   - security.inter.broker.protocol names the protocol of a listener
  *     (when ZooKeeper or listeners are set, as Kafka requires it);
- *   - SASL_PLAINTEXT anywhere needs SCRAM-SHA-256 in sasl.enabled.mechanisms;
+ *   - SASL_PLAINTEXT anywhere needs a SCRAM mechanism in
+ *     sasl.enabled.mechanisms, SASL_PLAINTEXT between brokers the
+ *     inter-broker one (Kafka's rule);
  *     SASL_PLAINTEXT between brokers needs the broker's jaas credentials;
  *   - replica.fetch.wait.max.ms below replica.lag.time.max.ms (Kafka's
  *     rule: otherwise followers drop out of the ISR while they wait);
@@ -76,7 +81,18 @@ struct cluster_config {
 	bool listeners_set;                   /* `listeners` was given */
 	struct net_config net;                /* listeners and their limits */
 	enum net_security inter_broker;       /* security.inter.broker.protocol */
-	char jaas_user[SASL_MAX_USER + 1];    /* from the jaas config ("") */
+	enum sasl_mech inter_mech;            /* sasl.mechanism.inter.broker.protocol */
+	/* As given: sasl.jaas.config, then the listener's key of each
+	 * mechanism (CLUSTER_JAAS_ANY, CLUSTER_JAAS_MECH + mech). */
+	struct cluster_jaas {
+		char user[SASL_MAX_USER + 1]; /* "": not given */
+		char password[SASL_MAX_MSG];
+	} jaas_given[1 + SASL_N_MECH];
+	/* The broker's own credentials, those it logs in to the others with:
+	 * the inter-broker mechanism's key when given, else sasl.jaas.config
+	 * (Kafka's precedence), kept so by cluster_config_set whatever the
+	 * order of the lines ("": none). */
+	char jaas_user[SASL_MAX_USER + 1];
 	char jaas_password[SASL_MAX_MSG];
 	int32_t default_replication_factor;       /* 1 */
 	int32_t min_insync_replicas;              /* 1 */
@@ -139,6 +155,9 @@ const char *cluster_config_key(const char *key, size_t klen);
 /* The known keys' count, and the index of key[0..klen) among them (0 to
  * CLUSTER_CONFIG_NKEYS - 1), or -1: a bit per key in a set of them. */
 #define CLUSTER_CONFIG_NKEYS 128
+
+#define CLUSTER_JAAS_ANY  0 /* jaas_given: sasl.jaas.config */
+#define CLUSTER_JAAS_MECH 1 /* jaas_given: + enum sasl_mech */
 int cluster_config_key_index(const char *key, size_t klen);
 /* Whether the value of key name holds a password (the JAAS lines): a
  * message about it never quotes the value, as Kafka prints a PASSWORD

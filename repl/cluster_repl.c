@@ -117,6 +117,7 @@ struct cluster_repl {
 	atomic_bool unclean_default;
 	char listener_name[NET_MAX_NAME + 1];
 	const char *user, *password; /* inter-broker SASL, or NULL */
+	enum sasl_mech mech;         /* ... with sasl.mechanism.inter.broker.protocol */
 
 	pthread_mutex_t zk_mu;
 	struct zkc *zk;
@@ -615,7 +616,7 @@ static int conn_get(struct cluster_repl *cr, int32_t id, int64_t epoch, struct n
 	if (rc == 0)
 		rc = net_client_connect(host, port, CHANNEL_CONNECT_MS, &c);
 	if (rc == 0 && cr->user) {
-		rc = net_client_sasl(c, cr->user, cr->password, CHANNEL_CONNECT_MS);
+		rc = net_client_sasl(c, cr->mech, cr->user, cr->password, CHANNEL_CONNECT_MS);
 		if (rc < 0)
 			net_client_close(c);
 	}
@@ -1331,7 +1332,7 @@ static int cs_send(struct cluster_repl *cr, int32_t id, const struct proto_cs_re
 	if (rc < 0)
 		return rc;
 	if (cr->user)
-		rc = net_client_sasl(c, cr->user, cr->password, CHANNEL_CONNECT_MS);
+		rc = net_client_sasl(c, cr->mech, cr->user, cr->password, CHANNEL_CONNECT_MS);
 	if (rc == 0)
 		rc = call_once(c, PROTO_API_CONTROLLED_SHUTDOWN, enc_cs, req, check_cs, left);
 	net_client_close(c);
@@ -1472,6 +1473,7 @@ int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local
 		cr->user = cc->jaas_user;
 		cr->password = cc->jaas_password;
 	}
+	cr->mech = cc->inter_mech;
 	rc_cfg = (struct replica_mgr_config){
 		.broker_id = cfg->broker_id,
 		.replica_lag_time_max_ms = cc->replica_lag_time_max_ms,
@@ -1499,6 +1501,7 @@ int cluster_repl_new(const struct broker_config *cfg, const struct cluster_local
 	rc_cfg.fetch.partition_max_bytes = cc->replica_fetch_max_bytes;
 	rc_cfg.fetch.sasl_user = cr->user;
 	rc_cfg.fetch.sasl_password = cr->password;
+	rc_cfg.fetch.sasl_mech = cr->mech;
 	rc_cfg.fetch.throttle = local->throttle ? &local->throttle->follower : NULL;
 	rc_cfg.fetch.before_append = fetch_lines_fix;
 	rc_cfg.fetch.before_append_arg = cr;
@@ -2520,7 +2523,7 @@ int cluster_repl_connect(struct cluster_repl *cr, int32_t id, int64_t timeout_ms
 	if (rc == 0)
 		rc = net_client_connect(host, port, timeout_ms, out);
 	if (rc == 0 && cr->user) {
-		rc = net_client_sasl(*out, cr->user, cr->password, timeout_ms);
+		rc = net_client_sasl(*out, cr->mech, cr->user, cr->password, timeout_ms);
 		if (rc < 0) {
 			net_client_close(*out);
 			*out = NULL;
@@ -2529,8 +2532,10 @@ int cluster_repl_connect(struct cluster_repl *cr, int32_t id, int64_t timeout_ms
 	return rc;
 }
 
-void cluster_repl_credentials(struct cluster_repl *cr, const char **user, const char **password)
+void cluster_repl_credentials(struct cluster_repl *cr, enum sasl_mech *mech, const char **user,
+			      const char **password)
 {
+	*mech = cr->mech;
 	*user = cr->user;
 	*password = cr->password;
 }

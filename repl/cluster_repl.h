@@ -266,8 +266,10 @@ int cluster_repl_endpoint(struct cluster_repl *cr, int32_t id, char host[NET_MAX
  * such broker), net_client_connect's and net_client_sasl's errors. */
 int cluster_repl_connect(struct cluster_repl *cr, int32_t id, int64_t timeout_ms,
 			 struct net_client **out);
-/* The brokers' own SCRAM user, or NULL (PLAINTEXT between brokers). */
-void cluster_repl_credentials(struct cluster_repl *cr, const char **user, const char **password);
+/* The brokers' own SCRAM user, or NULL (PLAINTEXT between brokers), and
+ * the mechanism they log in to each other with. */
+void cluster_repl_credentials(struct cluster_repl *cr, enum sasl_mech *mech, const char **user,
+			      const char **password);
 /* A new block of producer ids (producer_ids.h) under the session's lock. */
 int cluster_repl_producer_id_block(struct cluster_repl *cr, int64_t *first, int64_t *last);
 

@@ -1480,7 +1480,11 @@ int broker_config_set_data_dir(struct broker_config *c, const char *dir)
 
 bool broker_config_has_password(const struct broker_config *c)
 {
-	return c->cluster.jaas_password[0] != '\0';
+	/* Any of the jaas keys, the one in effect or not. */
+	for (int i = 0; i < 1 + SASL_N_MECH; i++)
+		if (c->cluster.jaas_given[i].password[0])
+			return true;
+	return false;
 }
 
 static const char *codec_str(int codec)

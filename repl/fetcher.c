@@ -196,7 +196,8 @@ static int connect_source(struct fetcher *f)
 	source_relookup(f);
 	rc = net_client_connect(f->cfg.host, f->cfg.port, f->cfg.request_timeout_ms, &f->conn);
 	if (!rc && f->user)
-		rc = net_client_sasl(f->conn, f->user, f->password, f->cfg.request_timeout_ms);
+		rc = net_client_sasl(f->conn, f->cfg.sasl_mech, f->user, f->password,
+				     f->cfg.request_timeout_ms);
 	if (rc) {
 		mq_log_limited(4, "fetcher: broker %d at %s:%d: %s", f->cfg.source_id, f->cfg.host,
 			       f->cfg.port, strerror(-rc));

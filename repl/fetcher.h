@@ -58,6 +58,7 @@ struct fetcher_config {
 	int port;
 	const char *sasl_user; /* NULL: PLAINTEXT listener */
 	const char *sasl_password;
+	enum sasl_mech sasl_mech;    /* sasl.mechanism.inter.broker.protocol */
 	int64_t backoff_ms;          /* replica.fetch.backoff.ms (1000) */
 	int32_t max_wait_ms;         /* replica.fetch.wait.max.ms (500) */
 	int32_t min_bytes;           /* replica.fetch.min.bytes (1) */

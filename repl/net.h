@@ -461,18 +461,19 @@ int net_client_connect(const char *host, int port, int64_t timeout_ms, struct ne
 void net_client_close(struct net_client *c);
 /* The largest version of api_key that both sides support, or -EOPNOTSUPP. */
 int net_client_version(const struct net_client *c, int16_t api_key);
-/* SaslHandshake v1 with SCRAM-SHA-256, then SaslAuthenticate until the
+/* SaslHandshake v1 with mech (SCRAM-SHA-256 or SCRAM-SHA-512), then
+ * SaslAuthenticate until the
  * server proves itself. When the server gives the session a lifetime
  * (KIP-368), the client keeps copies of user and password and
  * net_client_call re-authenticates first once 85..95% of it has passed;
  * a refusal then is that call's error. 0; -EACCES refused (wrong user or password),
  * -EKEYREJECTED the server does not know the password, -EOPNOTSUPP the
- * server does not offer SCRAM-SHA-256, -EPROTO another handshake error
+ * server does not offer mech, -EPROTO another handshake error
  * (ILLEGAL_SASL_STATE: already authenticated), other sasl.h errors. A
  * refusal by either side is logged with the user, the peer and the reason
  * (the password never); transport errors are left to the caller. */
-int net_client_sasl(struct net_client *c, const char *user, const char *password,
-		    int64_t timeout_ms);
+int net_client_sasl(struct net_client *c, enum sasl_mech mech, const char *user,
+		    const char *password, int64_t timeout_ms);
 /* A response read by net_client_call: the whole frame (after its size)
  * and a reader over its body (after the response header). */
 struct net_resp {

@@ -45,12 +45,13 @@ struct net_client {
 	 * sent, so always ahead of the server's end. in_sasl: the calls of an
 	 * exchange do not start another. */
 	char *user, *password;
+	enum sasl_mech mech; /* of the last exchange, the re-authentication's */
 	int64_t reauth_at;
 	bool in_sasl;
 };
 
-static int client_sasl(struct net_client *c, const char *user, const char *password,
-		       int64_t deadline);
+static int client_sasl(struct net_client *c, enum sasl_mech mech, const char *user,
+		       const char *password, int64_t deadline);
 
 /* Waits for events on fd; -EINTR when wake (unless -1) is readable
  * first. */
@@ -209,7 +210,7 @@ int net_client_call(struct net_client *c, int16_t api_key, int16_t api_version, 
 	 * close it at the first request past the session's end). A refusal
 	 * leaves the connection broken, as any error. */
 	if (c->reauth_at && !c->in_sasl && now_mono_ms() >= c->reauth_at) {
-		rc = client_sasl(c, c->user, c->password, deadline);
+		rc = client_sasl(c, c->mech, c->user, c->password, deadline);
 		if (rc)
 			return rc;
 	}
@@ -475,10 +476,10 @@ int net_client_list_latest(struct net_client *c, const char *topic, int32_t part
 	return rc;
 }
 
-int net_client_sasl(struct net_client *c, const char *user, const char *password,
-		    int64_t timeout_ms)
+int net_client_sasl(struct net_client *c, enum sasl_mech mech, const char *user,
+		    const char *password, int64_t timeout_ms)
 {
-	int rc = client_sasl(c, user, password, now_mono_ms() + timeout_ms);
+	int rc = client_sasl(c, mech, user, password, now_mono_ms() + timeout_ms);
 
 	/* Kept only when a session lifetime asks for re-authentication. */
 	if (!rc && c->reauth_at && !c->user) {
@@ -493,12 +494,12 @@ int net_client_sasl(struct net_client *c, const char *user, const char *password
 	return rc;
 }
 
-static int client_sasl(struct net_client *c, const char *user, const char *password,
-		       int64_t deadline)
+static int client_sasl(struct net_client *c, enum sasl_mech mech, const char *user,
+		       const char *password, int64_t deadline)
 {
 	char why[256] = "", peer[NI_MAXHOST + NI_MAXSERV + 4];
 	int64_t sent = 0, lifetime = 0;
-	struct proto_sasl_handshake_req hreq = { .mechanism = kstr_of(SASL_SCRAM_SHA_256) };
+	struct proto_sasl_handshake_req hreq = { .mechanism = kstr_of(sasl_mech_name(mech)) };
 	struct proto_sasl_handshake_resp hresp;
 	struct sasl_client *sc = NULL;
 	struct net_resp resp = { 0 };
@@ -523,18 +524,25 @@ static int client_sasl(struct net_client *c, const char *user, const char *passw
 	if (!rc && hresp.error_code != PROTO_ERR_NONE) {
 		rc = hresp.error_code == PROTO_ERR_UNSUPPORTED_SASL_MECHANISM ? -EOPNOTSUPP
 									      : -EPROTO;
-		snprintf(why, sizeof(why), "SaslHandshake %s: error %d", SASL_SCRAM_SHA_256,
+		snprintf(why, sizeof(why), "SaslHandshake %s: error %d", sasl_mech_name(mech),
 			 hresp.error_code);
 	}
 	net_resp_free(&resp);
 	if (!rc)
-		rc = sasl_client_new(SASL_SHA_256, user, password, &sc);
+		rc = sasl_client_new(mech, user, password, &sc);
 	/* client-first, client-final, then the server's proof (rc 1). */
 	for (int round = 0; !rc && round < 3; round++) {
 		rc = sasl_client_step(sc, (const uint8_t *)in.ptr, round ? (size_t)in.len : 0, &out,
 				      &out_len);
 		if (rc == 1) {
 			rc = 0;
+			c->mech = mech;
+			client_peer(c, peer, sizeof(peer));
+			/* Which mechanism and user a login took, to check the
+			 * brokers' settings by; a login per connection and
+			 * re-authentication, so limited. */
+			mq_log_limited(MQ_INFO, "net: SASL %s authentication as %s to %s done",
+				       sasl_mech_name(mech), user, peer);
 			if (lifetime > 0) {
 				/* 85..95%, random so that connections made
 				 * together do not all come back at once. */
@@ -573,7 +581,7 @@ out:
 	if (rc && why[0]) {
 		client_peer(c, peer, sizeof(peer));
 		mq_log_limited(MQ_WARN, "net: SASL %s authentication as %s to %s refused: %s",
-			       SASL_SCRAM_SHA_256, user, peer, why);
+			       sasl_mech_name(mech), user, peer, why);
 	}
 	net_resp_free(&resp);
 	sasl_client_free(sc);

@@ -275,7 +275,8 @@ static int leader_hw(struct observers *o, const char *topic, int partition, int3
 	if (rc == 0)
 		rc = net_client_connect(host, port, OBSERVER_LIST_WAIT, &c);
 	if (rc == 0 && o->sources.user)
-		rc = net_client_sasl(c, o->sources.user, o->sources.password, OBSERVER_LIST_WAIT);
+		rc = net_client_sasl(c, o->sources.cfg.sasl_mech, o->sources.user,
+				     o->sources.password, OBSERVER_LIST_WAIT);
 	if (rc == 0) {
 		rc = net_client_list_latest(c, topic, partition, -1, -1, OBSERVER_LIST_WAIT, hw,
 					    err);

@@ -19,6 +19,11 @@
 #   - the dead broker comes back and follows: every broker, itself
 #     included, names the same coordinator, and the group goes on from
 #     the commits.
+# The brokers log in to each other with SCRAM-SHA-512
+# (sasl.mechanism.inter.broker.protocol, its credentials from the
+# listener's scram-sha-512 JAAS key, the scram-sha-256 one naming a user
+# that does not exist): their logins' log lines name SCRAM-SHA-512, none
+# SCRAM-SHA-256, and the replicas fill the ISR.
 
 LIBDIR=$(cd "$(dirname "$0")" && pwd -P)
 # shellcheck source=tests/integration/lib.sh
@@ -31,8 +36,15 @@ mq_setup
 . "$LIBDIR/cluster_lib.sh"
 
 CLUSTER_CONF="num.partitions=2
-offsets.topic.num.partitions=4"
+offsets.topic.num.partitions=4
+sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"nobody\" password=\"nothing\";
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username=\"admin\" password=\"admin-secret\";"
 zk_cluster_start
+echo admin-secret | mq_run "$MQFS" --zookeeper "$ZK" --scram-mechanism SCRAM-SHA-512 \
+	--add-scram-user admin >>"$LOG" 2>&1
+expect_eq "mqfs --add-scram-user admin, SCRAM-SHA-512" "0" "$?"
 cluster_start3
 
 # kgroup BROKER_N: kcat -G g consumes c until every assigned partition is
@@ -88,6 +100,10 @@ expect_ok "mkdir mnt1/c" mkdir "$MQ_TMP/mnt1/c"
 for p in 0 1; do
 	check "c/$p: three replicas in its ISR" poll 30 isr3 "$MQ_TMP/mnt1" c "$p"
 done
+expect_ok "the brokers' logins: SCRAM-SHA-512, as admin" \
+	grep -q "net: SASL SCRAM-SHA-512 authentication as admin to 127.0.0.1:[0-9]* done" "$LOG"
+expect_eq "no broker logged in with SCRAM-SHA-256" 0 \
+	"$(grep -c "net: SASL SCRAM-SHA-256 authentication" "$LOG")"
 check "put a-1..a-6 through mnt1" put a 6 1
 
 # The first FindCoordinator makes __consumer_offsets (replication factor

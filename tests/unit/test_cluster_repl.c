@@ -128,7 +128,7 @@ static struct net_client *connect_as(struct fx *f, const char *user, const char 
 	struct net_client *c;
 
 	assert_int_equal(net_client_connect("127.0.0.1", f->port, TIMEOUT_MS, &c), 0);
-	assert_int_equal(net_client_sasl(c, user, password, TIMEOUT_MS), 0);
+	assert_int_equal(net_client_sasl(c, SASL_SHA_256, user, password, TIMEOUT_MS), 0);
 	return c;
 }
 

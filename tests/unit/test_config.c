@@ -1626,7 +1626,7 @@ static void test_cluster_token_settings(void **state)
 
 /* sasl.enabled.mechanisms in a cluster: SCRAM-SHA-512 alone, or beside
  * SCRAM-SHA-256; a SASL listener needs one of them, and SASL between the
- * brokers needs SCRAM-SHA-256, their own (Kafka's check that the
+ * brokers needs theirs, SCRAM-SHA-256 by default (Kafka's check that the
  * inter-broker mechanism is enabled). Rendered back as set, with each
  * mechanism's session lifetime. */
 static void test_cluster_sasl_mechanisms(void **state)
@@ -1642,7 +1642,8 @@ static void test_cluster_sasl_mechanisms(void **state)
 		"security.inter.broker.protocol=SASL_PLAINTEXT\n"
 		"sasl.enabled.mechanisms=SCRAM-SHA-512\n"
 		"sasl.jaas.config=" JAAS_ADMIN "\n",
-		"(SCRAM-SHA-256) must be included when SASL is used for inter-broker");
+		"sasl.mechanism.inter.broker.protocol must be included in sasl.enabled.mechanisms "
+		"when SASL is used for inter-broker communication");
 	expect_cluster_refusal(
 		"zookeeper.connect=127.0.0.1:2181\n"
 		"listeners=SASL_PLAINTEXT://127.0.0.1:9093,PLAINTEXT://127.0.0.1:9092\n"
@@ -1676,6 +1677,109 @@ static void test_cluster_sasl_mechanisms(void **state)
 	assert_int_equal(broker_config_render(&c, &text, &len), 0);
 	assert_non_null(strstr(text, "\nsasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512\n"));
 	free(text);
+}
+
+#define JAAS_OF(user, pw)                                                                   \
+	"org.apache.kafka.common.security.scram.ScramLoginModule required username=\"" user \
+	"\" password=\"" pw "\";"
+#define SASL_CLUSTER                                  \
+	"zookeeper.connect=127.0.0.1:2181\n"          \
+	"listeners=SASL_PLAINTEXT://127.0.0.1:9093\n" \
+	"security.inter.broker.protocol=SASL_PLAINTEXT\n"
+
+/* sasl.mechanism.inter.broker.protocol: SCRAM-SHA-256 (the default) or
+ * SCRAM-SHA-512, in Kafka's spelling; it must be enabled (Kafka's check,
+ * in its words). The brokers' credentials are the listener's key of that
+ * mechanism, else sasl.jaas.config, whatever the order of the lines (the
+ * other mechanism's key is not theirs); rendered under that key. */
+static void test_cluster_inter_broker_mechanism(void **state)
+{
+	static const char *const orders[][3] = {
+		{ "sasl.jaas.config=" JAAS_OF("any", "any-pw") "\n",
+		  "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=" JAAS_OF(
+			  "b256", "pw256") "\n",
+		  "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=" JAAS_OF(
+			  "b512", "pw512") "\n" },
+		{ "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=" JAAS_OF(
+			  "b512", "pw512") "\n",
+		  "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=" JAAS_OF(
+			  "b256", "pw256") "\n",
+		  "sasl.jaas.config=" JAAS_OF("any", "any-pw") "\n" },
+	};
+	struct broker_config c;
+	char err[512] = "", text[2048], *out;
+	size_t len;
+
+	(void)state;
+	broker_config_defaults(&c);
+	assert_int_equal(c.cluster.inter_mech, SASL_SHA_256);
+	for (size_t i = 0; i < sizeof(orders) / sizeof(orders[0]); i++) {
+		/* Either mechanism: its own key wins over sasl.jaas.config. */
+		snprintf(text, sizeof(text),
+			 SASL_CLUSTER "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512\n"
+				      "%s%s%s",
+			 orders[i][0], orders[i][1], orders[i][2]);
+		broker_config_defaults(&c);
+		assert_int_equal(parse(&c, text, err, sizeof(err)), 0);
+		assert_int_equal(c.cluster.inter_mech, SASL_SHA_256);
+		assert_string_equal(c.cluster.jaas_user, "b256");
+		assert_string_equal(c.cluster.jaas_password, "pw256");
+		snprintf(text, sizeof(text),
+			 SASL_CLUSTER "sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512\n"
+				      "%s%ssasl.mechanism.inter.broker.protocol=SCRAM-SHA-512\n%s",
+			 orders[i][0], orders[i][1], orders[i][2]);
+		broker_config_defaults(&c);
+		assert_int_equal(parse(&c, text, err, sizeof(err)), 0);
+		assert_int_equal(c.cluster.inter_mech, SASL_SHA_512);
+		assert_string_equal(c.cluster.jaas_user, "b512");
+		assert_string_equal(c.cluster.jaas_password, "pw512");
+	}
+	assert_int_equal(broker_config_render(&c, &out, &len), 0);
+	assert_non_null(strstr(out, "\nsasl.mechanism.inter.broker.protocol=SCRAM-SHA-512\n"));
+	assert_non_null(strstr(out,
+			       "\nlistener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config="
+			       "org.apache.kafka.common.security.scram.ScramLoginModule required "
+			       "username=\"b512\" password=\"[hidden]\";\n"));
+	assert_null(strstr(out, "pw512"));
+	free(out);
+
+	/* Without its key, sasl.jaas.config; the other mechanism's key is
+	 * not the brokers'. */
+	broker_config_defaults(&c);
+	assert_int_equal(parse(&c,
+			       SASL_CLUSTER "sasl.enabled.mechanisms=SCRAM-SHA-512\n"
+					    "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512\n"
+					    "sasl.jaas.config=" JAAS_OF("any", "any-pw") "\n",
+			       err, sizeof(err)),
+			 0);
+	assert_string_equal(c.cluster.jaas_user, "any");
+	expect_cluster_refusal(
+		SASL_CLUSTER "sasl.enabled.mechanisms=SCRAM-SHA-512\n"
+			     "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512\n"
+			     "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=" JAAS_OF(
+				     "b256", "pw256") "\n",
+		"needs the broker's credentials: "
+		"listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config");
+	/* Not enabled: Kafka's words. */
+	expect_cluster_refusal(
+		SASL_CLUSTER "sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512\n"
+			     "sasl.jaas.config=" JAAS_OF("any", "any-pw") "\n",
+		"sasl.mechanism.inter.broker.protocol must be included in sasl.enabled.mechanisms "
+		"when SASL is used for inter-broker communication");
+	/* Kafka's names as written; its other mechanisms mqfs has not. */
+	expect_cluster_refusal("sasl.mechanism.inter.broker.protocol=scram-sha-512\n",
+			       "bad value for 'sasl.mechanism.inter.broker.protocol'");
+	expect_cluster_refusal("sasl.mechanism.inter.broker.protocol=GSSAPI\n",
+			       "expected SCRAM-SHA-256 or SCRAM-SHA-512");
+	/* A listener key's password counts as one held in the file. */
+	broker_config_defaults(&c);
+	assert_int_equal(
+		parse(&c,
+		      "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=" JAAS_OF(
+			      "b512", "pw512") "\n",
+		      err, sizeof(err)),
+		0);
+	assert_true(broker_config_has_password(&c));
 }
 
 static void test_cluster_refusals(void **state)
@@ -2318,6 +2422,7 @@ int main(void)
 		cmocka_unit_test(test_cluster_keys),
 		cmocka_unit_test(test_cluster_render_roundtrip),
 		cmocka_unit_test(test_cluster_sasl_mechanisms),
+		cmocka_unit_test(test_cluster_inter_broker_mechanism),
 		cmocka_unit_test(test_cluster_refusals),
 		cmocka_unit_test(test_cluster_token_settings),
 		cmocka_unit_test(test_jaas_escapes),

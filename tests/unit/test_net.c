@@ -1197,18 +1197,19 @@ static void test_sasl(void **state)
 
 	/* The right password: authenticated, then a Fetch gets through. */
 	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
-	assert_int_equal(net_client_sasl(c, "broker", "s3cret", DEADLINE_MS), 0);
+	assert_int_equal(net_client_sasl(c, SASL_SHA_256, "broker", "s3cret", DEADLINE_MS), 0);
 	fetch_body(body, &blen, 12);
 	assert_int_equal(net_client_call(c, PROTO_API_FETCH, 12, body, blen, 0, DEADLINE_MS, &resp),
 			 0);
 	net_resp_free(&resp);
 	/* A second handshake after success: ILLEGAL_SASL_STATE, still open. */
-	assert_int_equal(net_client_sasl(c, "broker", "s3cret", DEADLINE_MS), -EPROTO);
+	assert_int_equal(net_client_sasl(c, SASL_SHA_256, "broker", "s3cret", DEADLINE_MS),
+			 -EPROTO);
 	net_client_close(c);
 
 	/* A wrong password: refused, logged with the reason, closed. */
 	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
-	assert_int_equal(net_client_sasl(c, "broker", "guess", DEADLINE_MS), -EACCES);
+	assert_int_equal(net_client_sasl(c, SASL_SHA_256, "broker", "guess", DEADLINE_MS), -EACCES);
 	assert_true(closed_by_server(net_client_fd(c)));
 	net_client_close(c);
 	assert_true(eventually(log_has, want_pw));
@@ -1296,7 +1297,7 @@ static void test_sasl_max_receive(void **state)
 	/* Authenticated, the same size gets through: an ApiVersions v3 whose
 	 * client software name (a compact string) fills 2000 bytes. */
 	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
-	assert_int_equal(net_client_sasl(c, "broker", "s3cret", DEADLINE_MS), 0);
+	assert_int_equal(net_client_sasl(c, SASL_SHA_256, "broker", "s3cret", DEADLINE_MS), 0);
 	size_t name = 1990, n = 0;
 	body[n++] = (uint8_t)(((name + 1) & 0x7f) | 0x80);
 	body[n++] = (uint8_t)((name + 1) >> 7);
@@ -1797,6 +1798,61 @@ static bool two_reauths(void *arg)
 	return fx_stats(arg).reauths >= 2;
 }
 
+/* ApiVersions calls on c, each answered, until the server has counted two
+ * re-authentications (the client's, before a call past its session's
+ * end). */
+static void calls_past_two_reauths(struct fx *fx, struct net_client *c)
+{
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+	struct net_resp resp;
+
+	while (!two_reauths(fx) && now_mono_ms() < end) {
+		assert_int_equal(net_client_call(c, PROTO_API_API_VERSIONS, 0, NULL, 0, 0,
+						 DEADLINE_MS, &resp),
+				 0);
+		net_resp_free(&resp);
+		usleep(20000);
+	}
+	assert_true(two_reauths(fx));
+}
+
+/* The client's login with SCRAM-SHA-512 (the brokers' own with
+ * sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512): its handshake
+ * names it, so does its log line, and its re-authentications keep it (the
+ * server would refuse another, REAUTH_BAD_MECHANISM). A server without it
+ * refuses SCRAM-SHA-256's handshake: -EOPNOTSUPP. */
+static void test_sasl_client_sha512(void **state)
+{
+	struct fx fx;
+	struct net_client *c;
+	char want_peer[64];
+	const char *want_done[] = { "net: SASL SCRAM-SHA-512 authentication as broker to ",
+				    want_peer, NULL };
+
+	(void)state;
+	fx_config(&fx, "SASL_PLAINTEXT://127.0.0.1:0");
+	assert_int_equal(net_config_set(&fx.cfg, "sasl.enabled.mechanisms", "SCRAM-SHA-512"), 0);
+	fx.cfg.connections_max_reauth_ms = 1200; /* a re-authentication a second at most */
+	fx_start(&fx);
+	log_capture();
+
+	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
+	assert_int_equal(net_client_sasl(c, SASL_SHA_512, "broker", "s3cret", DEADLINE_MS), 0);
+	snprintf(want_peer, sizeof(want_peer), " to 127.0.0.1:%d done", fx.port);
+	assert_true(eventually(log_has, want_done));
+	/* Calls past two session ends: each re-authenticates first, with
+	 * SCRAM-SHA-512 again, and is answered. */
+	calls_past_two_reauths(&fx, c);
+	net_client_close(c);
+
+	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
+	assert_int_equal(net_client_sasl(c, SASL_SHA_256, "broker", "s3cret", DEADLINE_MS),
+			 -EOPNOTSUPP);
+	net_client_close(c);
+	free(log_release());
+	fx_stop(&fx);
+}
+
 /* The settings: the mechanism's override, then the listener's, then
  * connections.max.reauth.ms (Kafka's SaslChannelBuilder). */
 static void test_reauth_config(void **state)
@@ -1917,16 +1973,8 @@ static void test_reauth_client(void **state)
 	fx.cfg.connections_max_reauth_ms = 1200;
 	fx_start(&fx);
 	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
-	assert_int_equal(net_client_sasl(c, "broker", "s3cret", DEADLINE_MS), 0);
-	end = now_mono_ms() + DEADLINE_MS;
-	while (!two_reauths(&fx) && now_mono_ms() < end) {
-		assert_int_equal(net_client_call(c, PROTO_API_API_VERSIONS, 0, NULL, 0, 0,
-						 DEADLINE_MS, &resp),
-				 0);
-		net_resp_free(&resp);
-		usleep(20000);
-	}
-	assert_true(two_reauths(&fx));
+	assert_int_equal(net_client_sasl(c, SASL_SHA_256, "broker", "s3cret", DEADLINE_MS), 0);
+	calls_past_two_reauths(&fx, c);
 	/* Idle past the end: the next call re-authenticates first. */
 	end = now_mono_ms() + 1300;
 	assert_true(eventually(past, &end));
@@ -1962,14 +2010,14 @@ static void test_sasl_state_freed(void **state)
 	assert_true(eventually(no_sasl_exchanges, &fx));
 
 	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
-	assert_int_equal(net_client_sasl(c, "broker", "s3cret", DEADLINE_MS), 0);
+	assert_int_equal(net_client_sasl(c, SASL_SHA_256, "broker", "s3cret", DEADLINE_MS), 0);
 	/* Freed before the last answer went out: no wait needed. */
 	assert_int_equal(fx_stats(&fx).sasl_exchanges, 0);
 	assert_int_equal(fx_stats(&fx).connections, 1);
 	net_client_close(c);
 
 	assert_int_equal(net_client_connect("127.0.0.1", fx.port, DEADLINE_MS, &c), 0);
-	assert_int_equal(net_client_sasl(c, "broker", "guess", DEADLINE_MS), -EACCES);
+	assert_int_equal(net_client_sasl(c, SASL_SHA_256, "broker", "guess", DEADLINE_MS), -EACCES);
 	assert_int_equal(fx_stats(&fx).sasl_exchanges, 0);
 	net_client_close(c);
 	fx_stop(&fx);
@@ -3045,6 +3093,7 @@ int main(void)
 		cmocka_unit_test(test_sasl_state_freed),
 		cmocka_unit_test(test_reauth_config),
 		cmocka_unit_test(test_sasl_sha512),
+		cmocka_unit_test(test_sasl_client_sha512),
 		cmocka_unit_test_teardown(test_reauth_server, log_restore),
 		cmocka_unit_test(test_reauth_client),
 		cmocka_unit_test_teardown(test_sasl_max_receive, log_restore),

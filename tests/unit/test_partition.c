@@ -4020,7 +4020,7 @@ static void test_follower_fetch_needs_brokers_user(void **state)
 	leader_append(&a, 3, 3, "a");
 	assert_int_equal(hw_of(a.p), 0); /* 2 is in the ISR and has nothing */
 	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
-	assert_int_equal(net_client_sasl(c, "alice", "s3cret", DEADLINE_MS), 0);
+	assert_int_equal(net_client_sasl(c, SASL_SHA_256, "alice", "s3cret", DEADLINE_MS), 0);
 	assert_int_equal(fetch_one(c, 2, 3, 3, 3, 0, &r, NULL),
 			 PROTO_ERR_TOPIC_AUTHORIZATION_FAILED);
 	assert_int_equal(r.high_watermark, -1);
@@ -4028,7 +4028,7 @@ static void test_follower_fetch_needs_brokers_user(void **state)
 	assert_int_equal(fetch_one(c, -1, 3, 0, -1, 0, &r, NULL), 0);
 	net_client_close(c);
 	assert_int_equal(net_client_connect("127.0.0.1", a.port, DEADLINE_MS, &c), 0);
-	assert_int_equal(net_client_sasl(c, "broker", "s3cret", DEADLINE_MS), 0);
+	assert_int_equal(net_client_sasl(c, SASL_SHA_256, "broker", "s3cret", DEADLINE_MS), 0);
 	assert_int_equal(fetch_one(c, 2, 3, 3, 3, 0, &r, NULL), 0);
 	assert_int_equal(hw_of(a.p), 3);
 	net_client_close(c);
