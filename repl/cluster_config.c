@@ -427,13 +427,14 @@ int cluster_config_set(struct cluster_config *cc, const char *key, const char *v
 	case C_NET:
 		rc = net_config_set(&cc->net, key, value);
 		if (rc < 0) {
-			snprintf(why, whylen, "%s",
-				 !strcmp(key, "sasl.enabled.mechanisms")
-					 ? "expected SCRAM-SHA-256, the only mechanism mqfs has"
-				 : strstr(key, "listeners")
-					 ? "expected a list of PLAINTEXT://host:port "
-					   "or SASL_PLAINTEXT://host:port with distinct names"
-					 : "out of range");
+			snprintf(
+				why, whylen, "%s",
+				!strcmp(key, "sasl.enabled.mechanisms")
+					? "expected SCRAM-SHA-256 and/or SCRAM-SHA-512, the mechanisms mqfs serves"
+				: strstr(key, "listeners")
+					? "expected a list of PLAINTEXT://host:port "
+					  "or SASL_PLAINTEXT://host:port with distinct names"
+					: "out of range");
 			return -EINVAL;
 		}
 		if (!strcmp(key, "listeners"))
