@@ -157,22 +157,27 @@ expect_same "after kill -9: the 1 MiB writes" "$MQ_TMP/big" "$MQ_TMP/got"
 stop_parked() { # NAME: the mount up stops; $MQ_TMP/NAME says what each call got
 	# (a new topic sNAME: the read has no record to return)
 	mkdir "$MNT/s$1" "$MNT/s$1/.groups/g"
+	rm -f "$MQ_TMP/st.open" "$MQ_TMP/sf.open"
 	mq_bg sh -c 'exec perl -e '\''open(my $f, "<", $ARGV[0]) or die "$!\n";
+		open(my $o, ">", $ARGV[1]) and close($o);
 		my $n = sysread($f, my $b, 4096);
 		print defined $n ? "read $n\n" : errno_name() . "\n";
-		sub errno_name { my $e = $! + 0; (grep { $!{$_} } keys %!)[0] // $e }'\'' "$1" > "$2" 2>/dev/null' \
-		sh "$MNT/s$1/.groups/g/consume" "$MQ_TMP/st"
+		sub errno_name { my $e = $! + 0; (grep { $!{$_} } keys %!)[0] // $e }'\'' "$1" "$3" > "$2" 2>/dev/null' \
+		sh "$MNT/s$1/.groups/g/consume" "$MQ_TMP/st" "$MQ_TMP/st.open"
 	_sr=$MQ_LAST_PID
 	exec 3>>"$MNT/s$1/0"
 	flock -x -n 3 || fail "stop: flock -x held" "refused"
+	# (it says when its open is done: asleep before that, it may be
+	# waiting for the open's answer, and a stop then fails the open)
 	mq_bg sh -c 'exec perl -e '\''use Fcntl ":flock";
 		open(my $f, ">>", $ARGV[0]) or die "$!\n";
+		open(my $o, ">", $ARGV[1]) and close($o);
 		print flock($f, LOCK_EX) ? "granted\n" : errno_name() . "\n";
-		sub errno_name { my $e = $! + 0; (grep { $!{$_} } keys %!)[0] // $e }'\'' "$1" > "$2" 2>/dev/null' \
-		sh "$MNT/s$1/0" "$MQ_TMP/sf"
+		sub errno_name { my $e = $! + 0; (grep { $!{$_} } keys %!)[0] // $e }'\'' "$1" "$3" > "$2" 2>/dev/null' \
+		sh "$MNT/s$1/0" "$MQ_TMP/sf" "$MQ_TMP/sf.open"
 	_sf=$MQ_LAST_PID
-	check "$1: a consume read parked" poll 30 grep -q "^members 1$" "$MNT/s$1/.groups/g/.state"
-	check "$1: a flock waits" poll 10 blocked_pid "$_sf"
+	check "$1: a consume read parked" poll 30 read_waits "$_sr" "$MNT/s$1/.groups/g/.state"
+	check "$1: a flock waits" poll 10 flock_waits "$_sf"
 	kill -TERM "$MQ_PID"
 	mq_wait "$MQ_PID" "$MQ_MOUNT_WAIT"
 	expect_eq "$1: the daemon stops cleanly" 0 "$MQ_RC"
@@ -182,6 +187,10 @@ stop_parked() { # NAME: the mount up stops; $MQ_TMP/NAME says what each call got
 	echo "read $(cat "$MQ_TMP/st") flock $(cat "$MQ_TMP/sf")" > "$MQ_TMP/$1"
 }
 blocked_pid() { [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = S ]; }
+flock_waits() { [ -e "$MQ_TMP/sf.open" ] && blocked_pid "$1"; }
+read_waits() { # PID STATE: opened (a member), then asleep in its read
+	[ -e "$MQ_TMP/st.open" ] && grep -q "^members 1$" "$2" && blocked_pid "$1"
+}
 stop_parked ring
 mq_mount -o no_uring
 stop_parked devfuse
