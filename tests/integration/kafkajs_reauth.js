@@ -38,9 +38,16 @@ const sasl = { mechanism: 'scram-sha-256', username: cred.split(':')[0],
     got.push(message.value.toString());
     if (got.length >= count) done();
   } });
+  // Progress on stderr (the test shows it when the run fails): how long
+  // each send waited for its answer.
+  const t0 = Date.now();
+  const note = (what) => process.stderr.write(`${Date.now() - t0} ms: ${what}\n`);
+  note(`consumer running, ${got.length} received`);
   await producer.connect();
   for (let i = 0; i < count; i++) {
+    note(`send r${i}`);
     await producer.send({ topic, acks: -1, messages: [{ value: `r${i}`, partition: 0 }] });
+    note(`r${i} acknowledged, ${got.length} received`);
     await new Promise((r) => setTimeout(r, Number(intervalText)));
   }
   await all;

@@ -44,8 +44,10 @@ cut() {
 # kafkajs: 16 records, one every 500 ms (about four sessions), through
 # one producer and one consumer connection each.
 out=$(timeout -k 5 "$MQ_TIMEOUT" node "$LIBDIR/kafkajs_reauth.js" "127.0.0.1:$PORT1" r g1 \
-	alice:alice-secret 16 500 500 2>&1)
+	alice:alice-secret 16 500 500 2>"$MQ_TMP/kafkajs.err")
 expect_eq "kafkajs across sessions: every record, in order" "sent 16 received 16 in order" "$out"
+# Where it was when it did not finish: its progress and any error.
+[ "$out" = "sent 16 received 16 in order" ] || sed 's/^/    | kafkajs: /' "$MQ_TMP/kafkajs.err"
 check "kafkajs re-authenticated on its connections" grep -q "re-authenticated as alice" "$LOG"
 expect_eq "no kafkajs connection cut" "0" "$(cut alice)"
 
