@@ -1585,13 +1585,7 @@ static bool parked_scan(struct produce_parked *p, int64_t now, bool stopping, in
 			continue;
 		}
 		atomic_fetch_sub(&w->pt->commit_parked, 1);
-		if (rc == -ESHUTDOWN) {
-			w->rc = rc;
-			w->log_start_offset = log_get_start(w->log);
-			w->done = true;
-		} else {
-			wait_outcome(w, rc);
-		}
+		wait_outcome(w, rc); /* -ESHUTDOWN as any other failure */
 	}
 	return all;
 }
