@@ -596,6 +596,12 @@ void broker_client_topic_owner(uid_t *uid, gid_t *gid);
 int broker_topic_create_cfg(struct broker *b, const char *name, uid_t uid, gid_t gid, mode_t mode,
 			    const struct topic_config *cfg, int replication_factor,
 			    int64_t timeout_ms, struct topic **out);
+/* A replicated topic with the settings cfg written to ZooKeeper only
+ * (cluster_topic_request): made here, as everywhere, once the
+ * controller's states arrive. 0, -EEXIST, or cluster_topic_create's
+ * errors. Takes no broker lock. */
+int broker_topic_request(struct broker *b, const char *name, uid_t uid, gid_t gid, mode_t mode,
+			 const struct topic_config *cfg, int replication_factor);
 /* Grows a replicated topic's local copy to the cluster's n_partitions
  * (never shrinks), with logs for the new partitions whose local[p] is true
  * (this broker holds a replica, as the assignment says): 0, or

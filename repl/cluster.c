@@ -1148,9 +1148,11 @@ void cluster_topics_recheck(struct cluster *c)
 	post(c, EV_TOPICS);
 }
 
-int cluster_topic_create(struct cluster *c, const char *topic, int n_partitions,
-			 int replication_factor, const struct zk_config *overrides, uid_t uid,
-			 gid_t gid, mode_t mode, int64_t timeout_ms, char *topic_id)
+/* cluster_topic_create and cluster_topic_request: wait_ms < 0 writes the
+ * topic to ZooKeeper and does not wait for its leaders. */
+static int topic_create(struct cluster *c, const char *topic, int n_partitions,
+			int replication_factor, const struct zk_config *overrides, uid_t uid,
+			gid_t gid, mode_t mode, int64_t wait_ms, char *topic_id)
 {
 	struct zk_config zc = { 0 };
 	int rc = 0;
@@ -1160,13 +1162,32 @@ int cluster_topic_create(struct cluster *c, const char *topic, int n_partitions,
 				   overrides->values[i], strlen(overrides->values[i]));
 	if (rc == 0)
 		rc = owner_put(&zc, uid, gid, mode);
-	if (rc == 0)
+	if (rc == 0 && wait_ms < 0)
+		rc = cluster_repl_request_topic(c->cr, topic, n_partitions, replication_factor, &zc,
+						topic_id);
+	else if (rc == 0)
 		rc = cluster_repl_create_topic(c->cr, topic, n_partitions, replication_factor, &zc,
-					       timeout_ms > 0 ? timeout_ms : 30000, topic_id);
+					       wait_ms, topic_id);
 	zk_config_clear(&zc);
 	if (rc < 0 && rc != -EEXIST)
 		mq_log(MQ_ERR, "topic %s: cluster creation failed: %s", topic, strerror(-rc));
 	return rc;
+}
+
+int cluster_topic_create(struct cluster *c, const char *topic, int n_partitions,
+			 int replication_factor, const struct zk_config *overrides, uid_t uid,
+			 gid_t gid, mode_t mode, int64_t timeout_ms, char *topic_id)
+{
+	return topic_create(c, topic, n_partitions, replication_factor, overrides, uid, gid, mode,
+			    timeout_ms > 0 ? timeout_ms : 30000, topic_id);
+}
+
+int cluster_topic_request(struct cluster *c, const char *topic, int n_partitions,
+			  int replication_factor, const struct zk_config *overrides, uid_t uid,
+			  gid_t gid, mode_t mode)
+{
+	return topic_create(c, topic, n_partitions, replication_factor, overrides, uid, gid, mode,
+			    -1, NULL);
 }
 
 int cluster_topic_grow_check(struct cluster *c, const char *topic)

@@ -244,6 +244,12 @@ void cluster_topics_recheck(struct cluster *c);
 int cluster_topic_create(struct cluster *c, const char *topic, int n_partitions,
 			 int replication_factor, const struct zk_config *overrides, uid_t uid,
 			 gid_t gid, mode_t mode, int64_t timeout_ms, char *topic_id);
+/* The same written to ZooKeeper only (cluster_repl_request_topic): the
+ * cluster thread makes its replicas here when the controller's states
+ * arrive, as for a topic another broker made. */
+int cluster_topic_request(struct cluster *c, const char *topic, int n_partitions,
+			  int replication_factor, const struct zk_config *overrides, uid_t uid,
+			  gid_t gid, mode_t mode);
 /* Runs fn with the cluster's ZooKeeper handle (cluster_repl_with_zk):
  * -EOPNOTSUPP on a single node, -ENOTCONN without a session. Any
  * thread but the cluster's own. */

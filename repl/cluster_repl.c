@@ -1786,11 +1786,10 @@ static int topic_wait_ready(struct cluster_repl *cr, const char *topic, int n, i
 	return 0;
 }
 
-int cluster_repl_create_topic(struct cluster_repl *cr, const char *topic, int n_partitions,
-			      int replication_factor, const struct zk_config *config,
-			      int64_t timeout_ms, char *topic_id)
+int cluster_repl_request_topic(struct cluster_repl *cr, const char *topic, int n_partitions,
+			       int replication_factor, const struct zk_config *config,
+			       char *topic_id)
 {
-	int64_t end = now_mono_ms() + timeout_ms;
 	int rc;
 
 	pthread_mutex_lock(&cr->zk_mu);
@@ -1798,6 +1797,17 @@ int cluster_repl_create_topic(struct cluster_repl *cr, const char *topic, int n_
 					      replication_factor, config, topic_id)
 		    : -ENOTCONN;
 	pthread_mutex_unlock(&cr->zk_mu);
+	return rc;
+}
+
+int cluster_repl_create_topic(struct cluster_repl *cr, const char *topic, int n_partitions,
+			      int replication_factor, const struct zk_config *config,
+			      int64_t timeout_ms, char *topic_id)
+{
+	int64_t end = now_mono_ms() + timeout_ms;
+	int rc = cluster_repl_request_topic(cr, topic, n_partitions, replication_factor, config,
+					    topic_id);
+
 	return rc < 0 ? rc : topic_wait_ready(cr, topic, n_partitions, end);
 }
 

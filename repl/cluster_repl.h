@@ -96,6 +96,12 @@ void cluster_repl_free(struct cluster_repl *cr);
 int cluster_repl_create_topic(struct cluster_repl *cr, const char *topic, int n_partitions,
 			      int replication_factor, const struct zk_config *config,
 			      int64_t timeout_ms, char *topic_id);
+/* Its first step alone: the topic written to ZooKeeper, the controller
+ * left to elect its leaders (Kafka's CreateTopics with timeout_ms 0, and
+ * the auto-creation of an internal topic, which answers at once). */
+int cluster_repl_request_topic(struct cluster_repl *cr, const char *topic, int n_partitions,
+			       int replication_factor, const struct zk_config *config,
+			       char *topic_id);
 
 /* Runs fn with the ZooKeeper handle under the lock that every worker's
  * ZooKeeper call takes (a reconnection replaces the handle); -ENOTCONN

@@ -296,6 +296,10 @@ struct group_coord {
 	 * pass found nothing to wait for. */
 	bool loader_kicked;
 	bool loader_asleep;
+	/* A FindCoordinator found no __consumer_offsets here
+	 * (offsets_topic_request): the loader's next pass asks ZooKeeper
+	 * for it. Under loader_mu. */
+	bool make_asked;
 	pthread_mutex_t call_mu;
 	pthread_mutex_t mu;
 	struct group **groups;
@@ -613,6 +617,13 @@ int16_t group_admin_coord_check(struct group_coord *gc, const char *name, const 
  * fewer brokers than that are alive (logged), or the creation's errors.
  * Takes admin_mu: no group lock may be held. */
 int offsets_topic_ensure(struct group_coord *gc);
+/* Kafka's auto-creation of __consumer_offsets on a FindCoordinator, which
+ * answers COORDINATOR_NOT_AVAILABLE meanwhile: when the topic is not
+ * here, the loader thread writes it to ZooKeeper (too few brokers alive:
+ * logged, not made, asked again by the next call) and the cluster thread
+ * makes it here once the controller has elected its leaders. Returns at
+ * once; any thread, no lock but leaves held. */
+void offsets_topic_request(struct group_coord *gc);
 /* Who coordinates group: 1 this broker (its groups are loaded), 0 another
  * broker (*leader), -EAGAIN none now (no topic, no leader),
  * -EINPROGRESS this broker leads the partition and is loading it. Any

@@ -833,11 +833,6 @@ static int find_coord_handler(void *arg, struct net_req *req)
 	size_t pos;
 	int rc;
 
-	/* Kafka makes __consumer_offsets on the first FindCoordinator; until
-	 * it can (fewer brokers alive than its replication factor) every
-	 * group key is answered COORDINATOR_NOT_AVAILABLE. */
-	if (m->key_type == PROTO_COORD_GROUP)
-		(void)offsets_topic_ensure(gs->gc);
 	r.coordinators = calloc((size_t)m->n_keys + 1, sizeof(*r.coordinators));
 	nodes = calloc((size_t)m->n_keys + 1, sizeof(*nodes));
 	if (!r.coordinators || !nodes) {
@@ -870,6 +865,15 @@ static int find_coord_handler(void *arg, struct net_req *req)
 				       net_req_peer(req), (int)m->key_type);
 		} else {
 			c->error_code = kg_check(gs, req, m->keys[i], name, "FindCoordinator");
+			/* Kafka makes __consumer_offsets on the first
+			 * FindCoordinator of a group the client may describe,
+			 * and answers it (and every one until the topic's
+			 * leaders are here, or while fewer brokers are alive
+			 * than its replication factor) COORDINATOR_NOT_AVAILABLE
+			 * at once: the client asks again. No listener worker
+			 * waits for the controller. */
+			if (c->error_code == PROTO_ERR_COORDINATOR_NOT_AVAILABLE)
+				offsets_topic_request(gs->gc);
 			/* Another broker, or this one loading: name it. */
 			if (c->error_code == PROTO_ERR_NOT_COORDINATOR ||
 			    c->error_code == PROTO_ERR_COORDINATOR_LOAD_IN_PROGRESS)

@@ -58,6 +58,7 @@
 #include "repl/metadata_cache.h"
 #include "repl/partition.h"
 #include "util/clock.h"
+#include "util/pause.h"
 
 #define LOADER_TICK_MS 100
 
@@ -113,21 +114,15 @@ static int live_brokers(struct broker *b)
 	return n < 0 ? n : live;
 }
 
-int offsets_topic_ensure(struct group_coord *gc)
+/* What a creation of __consumer_offsets needs: as many brokers alive as
+ * offsets.topic.replication.factor (-EAGAIN, logged, otherwise), and its
+ * settings, into tc. */
+static int offsets_topic_settings(struct group_coord *gc, struct topic_config *tc)
 {
 	struct broker *b = gc->b;
 	const struct cluster_config *cc = &b->cfg.cluster;
-	struct topic_config tc;
-	struct topic *t = NULL;
-	int rc, live;
+	int rc, live = live_brokers(b);
 
-	if (!gc->cluster || offsets_get(gc))
-		return 0;
-	if (!cluster_get(b))
-		return -EAGAIN;
-	if (broker_topic_get(b, GROUP_OFFSETS_TOPIC, &t) == 0)
-		return offsets_set(gc, t);
-	live = live_brokers(b);
 	if (live < cc->offsets_topic_replication_factor) {
 		mq_log_limited(MQ_WARN,
 			       "%s: not made: %d brokers alive, "
@@ -136,25 +131,91 @@ int offsets_topic_ensure(struct group_coord *gc)
 			       (int)cc->offsets_topic_replication_factor);
 		return -EAGAIN;
 	}
-	rc = group_store_topic_config(b, &tc);
+	rc = group_store_topic_config(b, tc);
+	if (rc == 0)
+		tc->partitions = cc->offsets_topic_num_partitions;
+	return rc;
+}
+
+static void offsets_topic_made(struct group_coord *gc, const struct topic_config *tc)
+{
+	mq_log(MQ_INFO, "%s: made in the cluster, %d partitions, replication factor %d",
+	       GROUP_OFFSETS_TOPIC, (int)tc->partitions,
+	       (int)gc->b->cfg.cluster.offsets_topic_replication_factor);
+}
+
+int offsets_topic_ensure(struct group_coord *gc)
+{
+	struct broker *b = gc->b;
+	struct topic_config tc;
+	struct topic *t = NULL;
+	int64_t end;
+	int rc;
+
+	if (!gc->cluster || offsets_get(gc))
+		return 0;
+	if (!cluster_get(b))
+		return -EAGAIN;
+	if (broker_topic_get(b, GROUP_OFFSETS_TOPIC, &t) == 0)
+		return offsets_set(gc, t);
+	rc = offsets_topic_settings(gc, &tc);
 	if (rc < 0)
 		return rc;
-	tc.partitions = cc->offsets_topic_num_partitions;
 	rc = broker_topic_create_cfg(b, GROUP_OFFSETS_TOPIC, 0, 0, 0600, &tc,
-				     cc->offsets_topic_replication_factor,
+				     b->cfg.cluster.offsets_topic_replication_factor,
 				     b->cfg.request_timeout_ms, &t);
 	if (rc == 0) {
-		mq_log(MQ_INFO, "%s: made in the cluster, %d partitions, replication factor %d",
-		       GROUP_OFFSETS_TOPIC, (int)tc.partitions,
-		       (int)cc->offsets_topic_replication_factor);
+		offsets_topic_made(gc, &tc);
 		return offsets_set(gc, t);
 	}
-	/* Another broker made it first: it appears here from ZooKeeper. */
-	if (rc == -EEXIST)
-		return broker_topic_get(b, GROUP_OFFSETS_TOPIC, &t) == 0 ? offsets_set(gc, t)
-									 : -EAGAIN;
+	/* Another broker, or a FindCoordinator here, made it first: it
+	 * appears here from ZooKeeper once its leaders are elected. */
+	end = now_mono_ms() + b->cfg.request_timeout_ms;
+	while (rc == -EEXIST) {
+		if (broker_topic_get(b, GROUP_OFFSETS_TOPIC, &t) == 0)
+			return offsets_set(gc, t);
+		if (now_mono_ms() >= end)
+			return -EAGAIN;
+		pause_ms(20);
+	}
 	mq_log_limited(MQ_WARN, "%s: not made: %s", GROUP_OFFSETS_TOPIC, strerror(-rc));
 	return rc == -EINVAL ? -EAGAIN : rc;
+}
+
+void offsets_topic_request(struct group_coord *gc)
+{
+	if (!gc->cluster || offsets_get(gc))
+		return;
+	pthread_mutex_lock(&gc->loader_mu);
+	if (!gc->make_asked) {
+		gc->make_asked = true;
+		gc->loader_kicked = true;
+		pthread_cond_broadcast(&gc->loader_cv);
+	}
+	pthread_mutex_unlock(&gc->loader_mu);
+}
+
+/* The loader's part of offsets_topic_request, the topic not here. */
+static void offsets_topic_ask(struct group_coord *gc)
+{
+	struct topic_config tc;
+	bool asked;
+	int rc;
+
+	pthread_mutex_lock(&gc->loader_mu);
+	asked = gc->make_asked;
+	gc->make_asked = false;
+	pthread_mutex_unlock(&gc->loader_mu);
+	if (!asked)
+		return;
+	rc = offsets_topic_settings(gc, &tc);
+	if (rc == 0)
+		rc = broker_topic_request(gc->b, GROUP_OFFSETS_TOPIC, 0, 0, 0600, &tc,
+					  gc->b->cfg.cluster.offsets_topic_replication_factor);
+	if (rc == 0)
+		offsets_topic_made(gc, &tc);
+	else if (rc != -EEXIST && rc != -EAGAIN)
+		mq_log_limited(MQ_WARN, "%s: not made: %s", GROUP_OFFSETS_TOPIC, strerror(-rc));
 }
 
 int offsets_coordinator(struct group_coord *gc, const char *group, int32_t *leader)
@@ -390,8 +451,10 @@ bool offsets_loader_pass(struct group_coord *gc)
 		/* A cluster that never used a group has none: its making
 		 * here kicks (topics_cluster_appeared), as its replicas'
 		 * LeaderAndIsr does. */
-		if (rc == -ENOENT)
+		if (rc == -ENOENT) {
+			offsets_topic_ask(gc);
 			return true;
+		}
 		if (rc < 0 || offsets_set(gc, t) < 0)
 			return false;
 	}

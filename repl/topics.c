@@ -515,6 +515,24 @@ int broker_topic_create_cfg(struct broker *b, const char *name, uid_t uid, gid_t
 	return rc;
 }
 
+int broker_topic_request(struct broker *b, const char *name, uid_t uid, gid_t gid, mode_t mode,
+			 const struct topic_config *cfg, int replication_factor)
+{
+	struct topic_config def;
+	struct zk_config over = { 0 };
+	int rc;
+
+	if (!broker_replicated(b, name) || !topic_name_valid(name))
+		return -EINVAL;
+	catalog_default_config(b, &def);
+	rc = topic_overrides_diff(cfg, &def, NULL, &over);
+	if (rc == 0)
+		rc = cluster_topic_request(b->cluster, name, cfg->partitions, replication_factor,
+					   &over, uid, gid, mode);
+	zk_config_clear(&over);
+	return rc;
+}
+
 /* The cluster's topic made here just now (a mkdir, CreateTopics or the
  * cluster thread) had the id id: its deletion remembers it (made_id). */
 static void topic_note_made(struct broker *b, const char *name, const char *id)

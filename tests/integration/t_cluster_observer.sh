@@ -134,7 +134,7 @@ CO=$O
 for i in 1 2 3; do
 	echo "c-rec-$i" >>"$MQ_TMP/mnt$CL/c/0"
 done
-check "a group coordinated by broker $CO" group_coordinated_by "$CO" og
+check "a group coordinated by broker $CO" poll 40 group_coordinated_by "$CO" og
 expect_ok "mkdir c/.groups/$G on mnt$CO" mkdir "$MQ_TMP/mnt$CO/c/.groups/$G"
 expect_eq "consume of $G on mnt$CO (no replica of c-0) reads the records" "c-rec-1 c-rec-2 c-rec-3" \
 	"$(timeout -k 5 "$MQ_TIMEOUT" head -n 3 "$MQ_TMP/mnt$CO/c/.groups/$G/consume" | paste -sd' ' -)"

@@ -8,6 +8,8 @@
  *   - With one broker alive of offsets.topic.replication.factor 3,
  *     FindCoordinator answers COORDINATOR_NOT_AVAILABLE, the other group
  *     requests NOT_COORDINATOR, and __consumer_offsets is not made.
+ *   - The first FindCoordinator with three alive is answered at once,
+ *     COORDINATOR_NOT_AVAILABLE, and __consumer_offsets is made behind it.
  *   - With three, every broker answers FindCoordinator with the leader of
  *     the group's partition of __consumer_offsets, with its host and port;
  *     group requests sent to another broker are answered NOT_COORDINATOR,
@@ -40,6 +42,7 @@
 #include "repl/config.h"
 #include "repl/group_int.h"
 #include "repl/group_serve.h"
+#include "repl/metadata_cache.h"
 #include "repl/net.h"
 #include "repl/partition.h"
 #include "repl/proto.h"
@@ -239,6 +242,48 @@ static void test_too_few_brokers(void **state)
 	assert_true(loader_asleep(0));
 	assert_int_equal(open_broker(1), 0);
 	assert_int_equal(open_broker(2), 0);
+}
+
+/* Brokers alive as broker i's metadata has them. */
+static int alive_at(int i)
+{
+	struct metadata_broker *mb = NULL;
+	int n = metadata_cache_brokers(cluster_metadata(b[i]->cluster), &mb), live = 0;
+
+	for (int k = 0; k < n; k++)
+		live += mb[k].alive;
+	free(mb);
+	return live;
+}
+
+/* With three brokers alive and no __consumer_offsets, the first
+ * FindCoordinator is answered at once COORDINATOR_NOT_AVAILABLE, as
+ * Kafka's auto-creation answers it: the topic is written to ZooKeeper
+ * behind the answer (by the offsets loader, not the listener worker,
+ * which waited for the controller's leaders before: with a slow
+ * ZooKeeper past the client's timeout), and appears here with no other
+ * request; FindCoordinator names its coordinator then. */
+static void test_first_find(void **state)
+{
+	struct topic *t;
+	int32_t cport = 0;
+	int16_t err = -1;
+	int64_t end = now_mono_ms() + DEADLINE_MS;
+
+	(void)state;
+	while (alive_at(0) < NB && now_mono_ms() < end)
+		usleep(20000);
+	assert_int_equal(alive_at(0), NB);
+	assert_int_equal(broker_topic_get(b[0], GROUP_OFFSETS_TOPIC, &t), -ENOENT);
+	assert_int_equal(find_coord_err(0, "billing", &cport, &err), -1);
+	assert_int_equal(err, PROTO_ERR_COORDINATOR_NOT_AVAILABLE);
+	while (broker_topic_get(b[0], GROUP_OFFSETS_TOPIC, &t) != 0 && now_mono_ms() < end)
+		usleep(20000);
+	assert_int_equal(broker_topic_get(b[0], GROUP_OFFSETS_TOPIC, &t), 0);
+	topic_put(t);
+	while (find_coord(0, "billing", &cport) <= 0 && now_mono_ms() < end)
+		usleep(20000);
+	assert_true(find_coord(0, "billing", &cport) > 0);
 }
 
 /* The leader of the group's partition of __consumer_offsets as broker i
@@ -1048,6 +1093,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_partition_for),
 		cmocka_unit_test(test_too_few_brokers),
+		cmocka_unit_test(test_first_find),
 		cmocka_unit_test(test_one_coordinator),
 		cmocka_unit_test(test_admin_forwarded),
 		cmocka_unit_test(test_list_groups),
