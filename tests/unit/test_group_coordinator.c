@@ -105,6 +105,32 @@ static int group_teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* One request to broker i on c, waiting as long as a Kafka client's
+ * request.timeout.ms (the brokers' own waits end by then). One not
+ * answered by then prints every thread's stack (gdb, when there is
+ * one): where the broker waited, for a failure seen only on a loaded
+ * machine. */
+static int call(int i, struct net_client *c, int16_t api, int16_t v, const struct kbuf_w *w,
+		struct net_resp *raw)
+{
+	int rc = net_client_call(c, api, v, w->buf, w->len, 0, 35000, raw);
+
+	if (rc < 0) {
+		char cmd[160];
+
+		printf("# api %d v%d to broker %d: %s; the threads:\n", (int)api, (int)v, i + 1,
+		       strerror(-rc));
+		fflush(stdout);
+		snprintf(cmd, sizeof(cmd),
+			 "command -v gdb >/dev/null && gdb -p %d -batch -ex 'thread apply all bt' "
+			 "2>&1 | grep -v '^\\[New LWP'",
+			 (int)getpid());
+		if (system(cmd) != 0)
+			printf("# (no stacks: gdb missing or failed)\n");
+	}
+	return rc;
+}
+
 /* FindCoordinator v3 of group on broker i: the node id (-1 on error,
  * the error code in *err when err is not NULL). */
 static int32_t find_coord_err(int i, const char *group, int32_t *cport, int16_t *err)
@@ -122,8 +148,7 @@ static int32_t find_coord_err(int i, const char *group, int32_t *cport, int16_t 
 	assert_int_equal(net_client_connect("127.0.0.1", port[i], 5000, &c), 0);
 	kbuf_w_init(&w, 256);
 	assert_int_equal(proto_find_coord_req_encode(&w, 3, &req), 0);
-	assert_int_equal(
-		net_client_call(c, PROTO_API_FIND_COORDINATOR, 3, w.buf, w.len, 0, 5000, &raw), 0);
+	assert_int_equal(call(i, c, PROTO_API_FIND_COORDINATOR, 3, &w, &raw), 0);
 	kbuf_w_free(&w);
 	assert_int_equal(proto_find_coord_resp_decode(&raw.body, 3, &r), 0);
 	if (err)
@@ -157,8 +182,7 @@ static int16_t heartbeat(int i, const char *group)
 	assert_int_equal(net_client_connect("127.0.0.1", port[i], 5000, &c), 0);
 	kbuf_w_init(&w, 256);
 	assert_int_equal(proto_heartbeat_req_encode(&w, 3, &req), 0);
-	assert_int_equal(net_client_call(c, PROTO_API_HEARTBEAT, 3, w.buf, w.len, 0, 5000, &raw),
-			 0);
+	assert_int_equal(call(i, c, PROTO_API_HEARTBEAT, 3, &w, &raw), 0);
 	kbuf_w_free(&w);
 	assert_int_equal(proto_heartbeat_resp_decode(&raw.body, 3, &r), 0);
 	net_resp_free(&raw);
@@ -366,7 +390,7 @@ static void rpc(int i, int16_t api, int16_t v, int (*enc)(struct kbuf_w *, int16
 	assert_int_equal(net_client_connect("127.0.0.1", port[i], 5000, &c), 0);
 	kbuf_w_init(&w, 256);
 	assert_int_equal(enc(&w, v, req), 0);
-	assert_int_equal(net_client_call(c, api, v, w.buf, w.len, 0, 5000, raw), 0);
+	assert_int_equal(call(i, c, api, v, &w, raw), 0);
 	kbuf_w_free(&w);
 	net_client_close(c);
 }
