@@ -612,7 +612,9 @@ int16_t group_admin_coord_check(struct group_coord *gc, const char *name, const 
 
 /* ---- offsets_topic.c: the replicated __consumer_offsets ---- */
 /* Makes sure __consumer_offsets exists in a cluster: 0 when it does (or
- * on one node); else creates it through ZooKeeper with
+ * on one node, or another broker or a FindCoordinator made it and the
+ * loader takes it once here: offsets_coordinator_wait waits for that);
+ * else creates it through ZooKeeper with
  * offsets.topic.num.partitions and .replication.factor: -EAGAIN while
  * fewer brokers than that are alive (logged), or the creation's errors.
  * Takes admin_mu: no group lock may be held. */

@@ -58,7 +58,6 @@
 #include "repl/metadata_cache.h"
 #include "repl/partition.h"
 #include "util/clock.h"
-#include "util/pause.h"
 
 #define LOADER_TICK_MS 100
 
@@ -149,7 +148,6 @@ int offsets_topic_ensure(struct group_coord *gc)
 	struct broker *b = gc->b;
 	struct topic_config tc;
 	struct topic *t = NULL;
-	int64_t end;
 	int rc;
 
 	if (!gc->cluster || offsets_get(gc))
@@ -169,30 +167,26 @@ int offsets_topic_ensure(struct group_coord *gc)
 		return offsets_set(gc, t);
 	}
 	/* Another broker, or a FindCoordinator here, made it first: it
-	 * appears here from ZooKeeper once its leaders are elected. */
-	end = now_mono_ms() + b->cfg.request_timeout_ms;
-	while (rc == -EEXIST) {
-		if (broker_topic_get(b, GROUP_OFFSETS_TOPIC, &t) == 0)
-			return offsets_set(gc, t);
-		if (now_mono_ms() >= end)
-			return -EAGAIN;
-		pause_ms(20);
-	}
+	 * appears here from ZooKeeper once its leaders are elected, and the
+	 * loader takes it then (offsets_coordinator_wait waits for that). */
+	if (rc == -EEXIST)
+		return 0;
 	mq_log_limited(MQ_WARN, "%s: not made: %s", GROUP_OFFSETS_TOPIC, strerror(-rc));
 	return rc == -EINVAL ? -EAGAIN : rc;
 }
 
 void offsets_topic_request(struct group_coord *gc)
 {
+	bool ask;
+
 	if (!gc->cluster || offsets_get(gc))
 		return;
 	pthread_mutex_lock(&gc->loader_mu);
-	if (!gc->make_asked) {
-		gc->make_asked = true;
-		gc->loader_kicked = true;
-		pthread_cond_broadcast(&gc->loader_cv);
-	}
+	ask = !gc->make_asked;
+	gc->make_asked = true;
 	pthread_mutex_unlock(&gc->loader_mu);
+	if (ask)
+		offsets_loader_kick(gc);
 }
 
 /* The loader's part of offsets_topic_request, the topic not here. */
